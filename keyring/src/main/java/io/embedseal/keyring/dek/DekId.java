@@ -1,0 +1,69 @@
+package io.embedseal.keyring.dek;
+
+import java.security.SecureRandom;
+import java.util.Arrays;
+import java.util.HexFormat;
+
+/**
+ * The identifier of a data-encryption key: 16 random bytes, unique with overwhelming probability. Not a
+ * secret; it is written into every envelope sealed with the key and shown in hex.
+ */
+public final class DekId {
+
+    /** Length of every DEK id, in bytes. */
+    public static final int LENGTH = 16;
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final byte[] bytes;
+    private final int hash;
+
+    private DekId(byte[] bytes) {
+        this.bytes = bytes;
+        this.hash = Arrays.hashCode(bytes);
+    }
+
+    /** A fresh random id. */
+    public static DekId random() {
+        byte[] b = new byte[LENGTH];
+        RANDOM.nextBytes(b);
+        return new DekId(b);
+    }
+
+    /**
+     * An id read from an envelope.
+     *
+     * @throws IllegalArgumentException if {@code length} is not {@link #LENGTH} or the range is out of bounds
+     */
+    public static DekId of(byte[] source, int offset, int length) {
+        if (length != LENGTH) {
+            throw new IllegalArgumentException("DEK id must be " + LENGTH + " bytes, got " + length);
+        }
+        return new DekId(Arrays.copyOfRange(source, offset, offset + length));
+    }
+
+    /** A copy of the id bytes. */
+    public byte[] toBytes() {
+        return bytes.clone();
+    }
+
+    /** Writes the id into {@code target} at {@code offset}. */
+    public void copyTo(byte[] target, int offset) {
+        System.arraycopy(bytes, 0, target, offset, LENGTH);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof DekId other && Arrays.equals(bytes, other.bytes);
+    }
+
+    @Override
+    public int hashCode() {
+        return hash;
+    }
+
+    @Override
+    public String toString() {
+        return HexFormat.of().formatHex(bytes);
+    }
+}

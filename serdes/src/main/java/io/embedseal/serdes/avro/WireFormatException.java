@@ -1,0 +1,46 @@
+package io.embedseal.serdes.avro;
+
+import java.util.Objects;
+
+/** A record value is not a decodable Confluent-wire-format Avro record; the reason classifies why. */
+public class WireFormatException extends RuntimeException {
+
+    /** Why a value could not be decoded. */
+    public enum Reason {
+        /** Shorter than the 5-byte prefix (magic byte and schema id). */
+        TRUNCATED,
+        /** The first byte is not the Confluent magic byte 0. */
+        WRONG_MAGIC_BYTE,
+        /** The schema id is not in the registry. */
+        UNKNOWN_SCHEMA_ID,
+        /** The writer schema cannot be read as an embedding event (incompatible evolution). */
+        INCOMPATIBLE_SCHEMA,
+        /** The Avro body does not decode under its writer schema, or bytes follow it. */
+        UNDECODABLE,
+        /** The schema registry could not be reached; retrying later may succeed. */
+        REGISTRY_UNAVAILABLE
+    }
+
+    private final Reason reason;
+    private final int schemaId;
+
+    public WireFormatException(Reason reason, int schemaId, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = Objects.requireNonNull(reason);
+        this.schemaId = schemaId;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+
+    /** The schema id the value named, or -1 if it was too short to name one. */
+    public int schemaId() {
+        return schemaId;
+    }
+
+    @Override
+    public String getMessage() {
+        return reason + ": " + super.getMessage();
+    }
+}

@@ -1,0 +1,31 @@
+package io.embedseal.serdes.envelope;
+
+/** What the plaintext inside an envelope is, so a reader knows how to decode it after unsealing. */
+public enum PayloadType {
+    /**
+     * An {@code io.embedseal.schemas.EmbeddingEvent} in Avro binary encoding (no wire-format prefix), written
+     * with the schema shipped in {@code embedseal-schemas} of envelope version 1.
+     */
+    EMBEDDING_EVENT_AVRO(1);
+
+    private final int code;
+
+    PayloadType(int code) {
+        this.code = code;
+    }
+
+    /** The byte written into the envelope. */
+    public int code() {
+        return code;
+    }
+
+    /** The payload type for a byte read from an envelope, or null if unknown. */
+    public static PayloadType ofCode(int code) {
+        for (PayloadType t : values()) {
+            if (t.code == code) {
+                return t;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,208 @@
+package io.embedseal.serdes.envelope;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.serdes.envelope.EnvelopeException.Reason;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SealerTest {
+
+    private static final byte[] PAYLOAD = "a vector, in some encoding".getBytes(StandardCharsets.UTF_8);
+
+    @TempDir
+    Path dir;
+    private Sealer sealer;
+
+    @BeforeEach
+    void setUp() {
+        sealer = new Sealer(new Keyring(new LocalKms(dir, true)));
+    }
+
+    @Test
+    void sealThenUnseal_returnsThePayloadAndHeader() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        Unsealed opened = sealer.unseal(envelope, "acme", "doc-1");
+
+        assertThat(opened.plaintext()).isEqualTo(PAYLOAD);
+        EnvelopeHeader h = opened.header();
+        assertThat(h.tenantId()).isEqualTo("acme");
+        assertThat(h.embeddingId()).isEqualTo("doc-1");
+        assertThat(h.kek()).hasToString("local:tenant-acme:1");
+        assertThat(h.payloadType()).isEqualTo(PayloadType.EMBEDDING_EVENT_AVRO);
+        assertThat(h.ciphertextLength()).isEqualTo(PAYLOAD.length + 28);
+        assertThat(envelope).startsWith(0x45, 0x53, 0x4C, 0x01, 0x01);
+    }
+
+    @Test
+    void sealedBytesDoNotContainThePlaintext() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertThat(new String(envelope, StandardCharsets.ISO_8859_1)).doesNotContain("vector");
+    }
+
+    @Test
+    void twoSealsOfTheSamePayload_differ() {
+        byte[] a = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] b = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertThat(a).isNotEqualTo(b);
+    }
+
+    @Test
+    void unicodeEmbeddingIds_roundTrip() {
+        byte[] envelope = sealer.seal("acme", "документ-1/§", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertThat(sealer.unseal(envelope, "acme", "документ-1/§").plaintext()).isEqualTo(PAYLOAD);
+    }
+
+    @Test
+    void anySingleBitFlip_isRejected() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        Set<Reason> seen = EnumSet.noneOf(Reason.class);
+
+        for (int bit = 0; bit < envelope.length * 8; bit++) {
+            byte[] flipped = envelope.clone();
+            flipped[bit / 8] ^= (byte) (1 << (bit % 8));
+            int at = bit;
+            assertThatThrownBy(() -> sealer.unseal(flipped, "acme", "doc-1"))
+                    .as("bit %d", at)
+                    .isInstanceOfSatisfying(EnvelopeException.class, e -> seen.add(e.reason()));
+        }
+        // The flips land in every kind of field, so several distinct classifications must appear.
+        assertThat(seen).contains(Reason.NOT_AN_ENVELOPE, Reason.UNSUPPORTED_VERSION, Reason.TAMPERED, Reason.WRONG_BINDING);
+    }
+
+    @Test
+    void everyTruncation_isRejectedWithATypedError() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        for (int len = 0; len < envelope.length; len++) {
+            byte[] cut = Arrays.copyOf(envelope, len);
+            assertThatThrownBy(() -> sealer.unseal(cut, "acme", "doc-1"))
+                    .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason())
+                            .isIn(Reason.NOT_AN_ENVELOPE, Reason.TRUNCATED));
+        }
+    }
+
+    @Test
+    void trailingBytes_areMalformed() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertReason(Arrays.copyOf(envelope, envelope.length + 1), "acme", "doc-1", Reason.MALFORMED);
+    }
+
+    @Test
+    void anotherTenantsEnvelope_isWrongBinding() {
+        byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertReason(ofB, "a", "doc-1", Reason.WRONG_BINDING);
+    }
+
+    @Test
+    void envelopeMovedToAnotherRecord_isWrongBinding() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertReason(envelope, "acme", "doc-2", Reason.WRONG_BINDING);
+    }
+
+    @Test
+    void headerRewrittenToAnotherTenant_doesNotOpen() {
+        // An attacker relabels b's envelope as a's record: tenant a's KEK name no longer matches the KEK named.
+        byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        sealer.seal("a", "doc-0", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD); // a exists with its own KEK
+        byte[] relabelled = ofB.clone();
+        relabelled[6] = 'a'; // tenant id "b" -> "a" (1-byte id at offset 6)
+
+        assertReason(relabelled, "a", "doc-1", Reason.WRONG_BINDING);
+    }
+
+    @Test
+    void headerRewrittenToAnotherTenantAndItsKek_failsAuthentication() {
+        byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        sealer.seal("a", "doc-0", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        String text = new String(ofB, StandardCharsets.ISO_8859_1)
+                .replace("local:tenant-b:1", "local:tenant-a:1");
+        byte[] relabelled = text.getBytes(StandardCharsets.ISO_8859_1);
+        relabelled[6] = 'a';
+
+        assertReason(relabelled, "a", "doc-1", Reason.TAMPERED);
+    }
+
+    @Test
+    void futureVersion_isUnsupported() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        envelope[3] = 2;
+
+        assertReason(envelope, "acme", "doc-1", Reason.UNSUPPORTED_VERSION);
+    }
+
+    @Test
+    void otherBytes_areNotAnEnvelope() {
+        assertReason(new byte[] {0, 0, 0, 1, 5}, "acme", "doc-1", Reason.NOT_AN_ENVELOPE);
+        assertReason(new byte[0], "acme", "doc-1", Reason.NOT_AN_ENVELOPE);
+    }
+
+    @Test
+    void declaredLengthBeyondItsLimit_isOutOfBounds() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        // embedding id length field sits right after the 4-byte tenant id at offset 6.
+        ByteBuffer.wrap(envelope).putShort(10, (short) 0xFFFF);
+
+        assertReason(envelope, "acme", "doc-1", Reason.FIELD_OUT_OF_BOUNDS);
+    }
+
+    @Test
+    void destroyedKek_isUnknownKey() throws Exception {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        Files.delete(dir.resolve("tenant-acme.keyset.json"));
+        Sealer fresh = new Sealer(new Keyring(new LocalKms(dir, false)));
+
+        assertReason(envelope, "acme", "doc-1", Reason.KEY_UNKNOWN, fresh);
+    }
+
+    @Test
+    void unsealingInAnotherProcess_needsOnlyTheKms() {
+        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        Sealer other = new Sealer(new Keyring(new LocalKms(dir, false)));
+
+        assertThat(other.unseal(envelope, "acme", "doc-1").plaintext()).isEqualTo(PAYLOAD);
+    }
+
+    @Test
+    void toStringOfUnsealed_hidesThePlaintext() {
+        Unsealed opened = sealer.unseal(sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD), "acme", "doc-1");
+
+        assertThat(opened.toString()).contains("redacted").doesNotContain("vector");
+    }
+
+    @Test
+    void invalidTenantOrEmptyId_isNotSealed() {
+        assertThatThrownBy(() -> sealer.seal("no/slash", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> sealer.seal("acme", "", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private void assertReason(byte[] envelope, String tenant, String id, Reason reason) {
+        assertReason(envelope, tenant, id, reason, sealer);
+    }
+
+    private static void assertReason(byte[] envelope, String tenant, String id, Reason reason, Sealer s) {
+        assertThatThrownBy(() -> s.unseal(envelope, tenant, id))
+                .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(reason));
+    }
+}

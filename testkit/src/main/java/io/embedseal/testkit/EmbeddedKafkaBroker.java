@@ -1,0 +1,258 @@
+package io.embedseal.testkit;
+
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real Kafka broker in this JVM: one KRaft node acting as broker and controller, on loopback, with the
+ * internal topics configured for one replica so transactions (exactly-once) work.
+ *
+ * <p>Starting the first broker in a JVM takes several seconds; tests share one through {@link #shared()}.
+ */
+public final class EmbeddedKafkaBroker implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+    private static EmbeddedKafkaBroker shared;
+
+    private final KafkaRaftServer server;
+    private final Path logDir;
+    private final boolean deleteOnClose;
+    private final String bootstrapServers;
+    private final Admin admin;
+    private boolean closed;
+
+    private EmbeddedKafkaBroker(KafkaRaftServer server, Path logDir, boolean deleteOnClose, String bootstrapServers) {
+        this.server = server;
+        this.logDir = logDir;
+        this.deleteOnClose = deleteOnClose;
+        this.bootstrapServers = bootstrapServers;
+        this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
+    }
+
+    /**
+     * The broker shared by everything in this JVM, started on first call in a temporary directory that is
+     * deleted when the JVM exits.
+     */
+    public static synchronized EmbeddedKafkaBroker shared() {
+        if (shared == null) {
+            try {
+                shared = start(Files.createTempDirectory("embedseal-kafka-"), true);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            EmbeddedKafkaBroker broker = shared;
+            Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "embedded-kafka-shutdown"));
+        }
+        return shared;
+    }
+
+    /**
+     * Formats {@code logDir} (if it holds no cluster yet) and starts a broker on it, waiting until it
+     * answers.
+     *
+     * @param deleteOnClose whether {@link #close()} deletes {@code logDir}
+     */
+    public static EmbeddedKafkaBroker start(Path logDir, boolean deleteOnClose) {
+        long started = System.nanoTime();
+        int brokerPort = freePort();
+        int controllerPort = freePort();
+        Properties props = new Properties();
+        props.put("process.roles", "broker,controller");
+        props.put("node.id", "1");
+        props.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        props.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+        props.put("controller.listener.names", "CONTROLLER");
+        props.put("inter.broker.listener.name", "PLAINTEXT");
+        props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        props.put("log.dirs", logDir.toAbsolutePath().toString());
+        props.put("num.partitions", "1");
+        props.put("auto.create.topics.enable", "false");
+        props.put("group.initial.rebalance.delay.ms", "0");
+        props.put("offsets.topic.replication.factor", "1");
+        props.put("offsets.topic.num.partitions", "4");
+        props.put("transaction.state.log.replication.factor", "1");
+        props.put("transaction.state.log.min.isr", "1");
+        props.put("transaction.state.log.num.partitions", "4");
+        props.put("share.coordinator.state.topic.replication.factor", "1");
+        props.put("share.coordinator.state.topic.min.isr", "1");
+        props.put("min.insync.replicas", "1");
+        props.put("default.replication.factor", "1");
+        // Transactions abandoned by a killed client should not block read_committed consumers for long.
+        props.put("transaction.abort.timed.out.transaction.cleanup.interval.ms", "5000");
+
+        try {
+            Files.createDirectories(logDir);
+            format(props, logDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare Kafka log directory " + logDir, e);
+        }
+        KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
+        server.startup();
+        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, logDir, deleteOnClose, "127.0.0.1:" + brokerPort);
+        broker.awaitReady();
+        LOG.info("embedded Kafka broker ready at {} in {} ms (log dir {})", broker.bootstrapServers,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), logDir);
+        return broker;
+    }
+
+    /** {@code host:port} to give clients. */
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    /** The broker's log directory: each partition's segment files live under it. */
+    public Path logDir() {
+        return logDir;
+    }
+
+    /** An admin client owned by the broker; do not close it. */
+    public Admin admin() {
+        return admin;
+    }
+
+    /** Creates topics, ignoring any that exist already, and waits until they are created. */
+    public void createTopics(NewTopic... topics) {
+        for (NewTopic topic : topics) {
+            try {
+                admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw new IllegalStateException("cannot create topic " + topic.name(), e.getCause());
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot create topic " + topic.name(), e);
+            }
+        }
+    }
+
+    /** Creates a topic with one replica (the only broker), ignoring it if it exists. */
+    public void createTopic(String name, int partitions, Map<String, String> configs) {
+        createTopics(new NewTopic(name, partitions, (short) 1).configs(configs));
+    }
+
+    private void awaitReady() {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        Exception last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                if (!admin.describeCluster().nodes().get(5, TimeUnit.SECONDS).isEmpty()) {
+                    return;
+                }
+            } catch (Exception e) {
+                last = e;
+            }
+            sleep(100);
+        }
+        close();
+        throw new IllegalStateException("embedded Kafka broker did not become ready within " + READY_TIMEOUT, last);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            admin.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            LOG.debug("admin client close failed", e);
+        }
+        server.shutdown();
+        server.awaitShutdown();
+        if (deleteOnClose) {
+            deleteRecursively(logDir);
+        }
+    }
+
+    private static void format(Properties props, Path logDir) throws IOException {
+        if (Files.exists(logDir.resolve("meta.properties"))) {
+            return; // restarting on an existing log directory
+        }
+        Path config = logDir.resolve("server.properties");
+        try (OutputStream out = Files.newOutputStream(config)) {
+            props.store(out, "embedseal embedded broker");
+        }
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int rc;
+        try (PrintStream print = new PrintStream(captured, true, StandardCharsets.UTF_8)) {
+            rc = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", config.toString()}, print);
+        } catch (Exception e) {
+            throw new IllegalStateException("formatting Kafka storage failed: " + captured.toString(StandardCharsets.UTF_8), e);
+        }
+        if (rc != 0) {
+            throw new IllegalStateException("formatting Kafka storage failed (" + rc + "): " + captured.toString(StandardCharsets.UTF_8));
+        }
+        Files.delete(config);
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
+            socket.setReuseAddress(true);
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("no free loopback port", e);
+        }
+    }
+
+    private static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.debug("could not delete {}", p, e);
+                }
+            });
+        } catch (IOException e) {
+            LOG.debug("could not delete {}", dir, e);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the broker", e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "EmbeddedKafkaBroker[" + bootstrapServers + ", logDir=" + logDir + "]";
+    }
+}

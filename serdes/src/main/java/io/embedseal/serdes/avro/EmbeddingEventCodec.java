@@ -4,6 +4,7 @@ import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.WireFormatException.Reason;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DatumReader;
@@ -46,16 +47,24 @@ public final class EmbeddingEventCodec {
 
     private static final DatumReader<EmbeddingEvent> CANONICAL_READER = new BoundedReader(CANONICAL_SCHEMA, CANONICAL_SCHEMA);
     private static final SpecificDatumWriter<EmbeddingEvent> WRITER = new SpecificDatumWriter<>(CANONICAL_SCHEMA);
+    private static final String CANONICAL_PARSING_FORM = SchemaNormalization.toParsingForm(CANONICAL_SCHEMA);
 
     private final SchemaRegistry registry;
-    private final ConcurrentMap<Integer, DatumReader<EmbeddingEvent>> readersBySchemaId = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Integer, WriterSchema> writersById = new ConcurrentHashMap<>();
 
     public EmbeddingEventCodec(SchemaRegistry registry) {
         this.registry = Objects.requireNonNull(registry, "registry");
     }
 
-    /** An event decoded from the wire, with the schema id it named. */
-    public record Decoded(EmbeddingEvent event, int schemaId) {
+    /**
+     * An event decoded from the wire.
+     *
+     * @param event           the event, resolved to the canonical schema
+     * @param schemaId        the writer schema id the value named
+     * @param canonicalWriter true when the writer schema is the canonical schema, so the Avro body after the
+     *                        5-byte prefix already is the event's canonical binary form
+     */
+    public record Decoded(EmbeddingEvent event, int schemaId, boolean canonicalWriter) {
         @Override
         public String toString() {
             return "Decoded[schemaId=" + schemaId + ", tenant=" + event.getTenantId() + ", embeddingId="
@@ -78,8 +87,9 @@ public final class EmbeddingEventCodec {
                     + ", not the Confluent wire-format magic byte 0", null);
         }
         int schemaId = ByteBuffer.wrap(value, 1, 4).getInt();
-        DatumReader<EmbeddingEvent> reader = readerFor(schemaId);
-        return new Decoded(read(reader, value, PREFIX_LENGTH, value.length - PREFIX_LENGTH, schemaId), schemaId);
+        WriterSchema writer = writerSchema(schemaId);
+        EmbeddingEvent event = read(writer.reader(), value, PREFIX_LENGTH, value.length - PREFIX_LENGTH, schemaId);
+        return new Decoded(event, schemaId, writer.canonical());
     }
 
     /** Encodes an event in the Confluent wire format under an already registered schema id. */
@@ -110,8 +120,8 @@ public final class EmbeddingEventCodec {
         return read(CANONICAL_READER, bytes, 0, bytes.length, -1);
     }
 
-    private DatumReader<EmbeddingEvent> readerFor(int schemaId) {
-        DatumReader<EmbeddingEvent> cached = readersBySchemaId.get(schemaId);
+    private WriterSchema writerSchema(int schemaId) {
+        WriterSchema cached = writersById.get(schemaId);
         if (cached != null) {
             return cached;
         }
@@ -132,7 +142,11 @@ public final class EmbeddingEventCodec {
                     + writer.getFullName() + ") cannot be read as " + CANONICAL_SCHEMA.getFullName() + ": "
                     + compatibility.getDescription(), null);
         }
-        return readersBySchemaId.computeIfAbsent(schemaId, id -> new BoundedReader(writer, CANONICAL_SCHEMA));
+        return writersById.computeIfAbsent(schemaId, id -> new WriterSchema(new BoundedReader(writer, CANONICAL_SCHEMA),
+                CANONICAL_PARSING_FORM.equals(SchemaNormalization.toParsingForm(writer))));
+    }
+
+    private record WriterSchema(DatumReader<EmbeddingEvent> reader, boolean canonical) {
     }
 
     private static EmbeddingEvent read(DatumReader<EmbeddingEvent> reader, byte[] bytes, int offset, int length, int schemaId) {

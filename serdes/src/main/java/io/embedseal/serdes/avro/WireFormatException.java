@@ -39,6 +39,11 @@ public class WireFormatException extends RuntimeException {
         return schemaId;
     }
 
+    /** The message without the reason in front of it. */
+    public String description() {
+        return super.getMessage();
+    }
+
     @Override
     public String getMessage() {
         return reason + ": " + super.getMessage();

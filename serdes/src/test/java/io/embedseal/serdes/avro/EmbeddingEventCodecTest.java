@@ -46,6 +46,9 @@ class EmbeddingEventCodecTest {
         assertThat(wire[0]).isZero();
         assertThat(decoded.schemaId()).isEqualTo(id);
         assertThat(decoded.event()).isEqualTo(event());
+        assertThat(decoded.canonicalWriter()).isTrue();
+        assertThat(java.util.Arrays.copyOfRange(wire, EmbeddingEventCodec.PREFIX_LENGTH, wire.length))
+                .isEqualTo(EmbeddingEventCodec.toCanonicalAvro(event()));
     }
 
     @Test
@@ -76,8 +79,10 @@ class EmbeddingEventCodecTest {
         r.put("vector", List.of(1f, 2f));
         r.put("eventTime", 5L);
 
-        EmbeddingEvent decoded = codec.decode(wire(id, v0, r)).event();
+        EmbeddingEventCodec.Decoded result = codec.decode(wire(id, v0, r));
+        EmbeddingEvent decoded = result.event();
 
+        assertThat(result.canonicalWriter()).isFalse();
         assertThat(decoded.getVector()).containsExactly(1f, 2f);
         assertThat(decoded.getMetadata()).isNull();
     }

@@ -1,0 +1,95 @@
+package io.embedseal.topology;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+
+/**
+ * Builds dead-letter records. The value is a small JSON object of metadata: reason, detail, the source
+ * topic/partition/offset, schema id, size of the original value, and the tenant and embedding ids when they
+ * could be read. It never carries the original value, so no plaintext vector reaches the dead-letter topic.
+ * The same facts are in {@code embedseal.dlq.*} headers for tools that only read headers.
+ */
+public final class DeadLetters {
+
+    public static final String REASON_HEADER = "embedseal.dlq.reason";
+    public static final String DETAIL_HEADER = "embedseal.dlq.detail";
+    public static final String SOURCE_TOPIC_HEADER = "embedseal.dlq.source.topic";
+    public static final String SOURCE_PARTITION_HEADER = "embedseal.dlq.source.partition";
+    public static final String SOURCE_OFFSET_HEADER = "embedseal.dlq.source.offset";
+    public static final String SCHEMA_ID_HEADER = "embedseal.dlq.schema.id";
+
+    /** Longest id or detail copied into a dead letter; input ids can be anything an attacker sends. */
+    static final int MAX_TEXT = 256;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private DeadLetters() {
+    }
+
+    /** What is known about a refused record. Ids are null when the record could not be decoded. */
+    record Facts(DeadLetterReason reason, String detail, RecordMetadata source, int schemaId,
+                 int valueBytes, String tenantId, String embeddingId, long timeMillis) {
+    }
+
+    static Headers headers(Facts f) {
+        RecordHeaders h = new RecordHeaders();
+        h.add(REASON_HEADER, utf8(f.reason().name()));
+        h.add(DETAIL_HEADER, utf8(clean(f.detail())));
+        if (f.source() != null) {
+            h.add(SOURCE_TOPIC_HEADER, utf8(f.source().topic()));
+            h.add(SOURCE_PARTITION_HEADER, utf8(Integer.toString(f.source().partition())));
+            h.add(SOURCE_OFFSET_HEADER, utf8(Long.toString(f.source().offset())));
+        }
+        if (f.schemaId() >= 0) {
+            h.add(SCHEMA_ID_HEADER, utf8(Integer.toString(f.schemaId())));
+        }
+        return h;
+    }
+
+    static byte[] value(Facts f) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("reason", f.reason().name());
+        o.put("detail", clean(f.detail()));
+        if (f.tenantId() != null) {
+            o.put("tenantId", clean(f.tenantId()));
+        }
+        if (f.embeddingId() != null) {
+            o.put("embeddingId", clean(f.embeddingId()));
+        }
+        if (f.source() != null) {
+            o.put("sourceTopic", f.source().topic());
+            o.put("sourcePartition", f.source().partition());
+            o.put("sourceOffset", f.source().offset());
+        }
+        if (f.schemaId() >= 0) {
+            o.put("schemaId", f.schemaId());
+        }
+        o.put("valueBytes", f.valueBytes());
+        o.put("time", Instant.ofEpochMilli(f.timeMillis()).toString());
+        try {
+            return JSON.writeValueAsBytes(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a dead-letter value", e);
+        }
+    }
+
+    /** Shortens and strips control characters, so ids from hostile input stay printable and small. */
+    static String clean(String text) {
+        if (text == null) {
+            return "";
+        }
+        String shown = text.length() > MAX_TEXT ? text.substring(0, MAX_TEXT) + "..." : text;
+        return shown.replaceAll("\\p{Cntrl}", "?");
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,307 @@
+package io.embedseal.topology;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.InMemorySchemaRegistry;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.envelope.Unsealed;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaBuilder;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericDatumWriter;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.test.TestRecord;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class EmbedsealTopologyTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private InMemorySchemaRegistry registry;
+    private int schemaId;
+    private TopologyTestDriver driver;
+    private TestInputTopic<byte[], byte[]> raw;
+    private TestOutputTopic<byte[], byte[]> sealed;
+    private TestOutputTopic<byte[], byte[]> dlq;
+
+    @BeforeEach
+    void setUp() {
+        start(new LocalKms(dir.resolve("kms"), true));
+    }
+
+    private void start(Kms kms) {
+        if (driver != null) {
+            driver.close();
+        }
+        registry = new InMemorySchemaRegistry();
+        schemaId = registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
+        EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(TopicNames.defaults(),
+                new EmbeddingEventCodec(registry), EmbeddingValidator.defaults(), new Sealer(new Keyring(kms)));
+        driver = new TopologyTestDriver(EmbedsealTopology.topology(parts),
+                StreamsSettings.properties("topology-test", "unused:9092", dir.resolve("state"), Map.of()));
+        raw = driver.createInputTopic(TopicNames.DEFAULT_RAW, new ByteArraySerializer(), new ByteArraySerializer());
+        sealed = driver.createOutputTopic(TopicNames.DEFAULT_SEALED, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        dlq = driver.createOutputTopic(TopicNames.DEFAULT_DLQ, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
+    @AfterEach
+    void tearDown() {
+        driver.close();
+    }
+
+    @Test
+    void validRecord_isSealedUnderItsTenant_andOpensToTheSameEvent() {
+        EmbeddingEvent event = TestEvents.event("acme", "doc-1", 384, 1);
+
+        raw.pipeInput(utf8("acme/doc-1"), wire(event));
+
+        assertThat(dlq.isEmpty()).isTrue();
+        TestRecord<byte[], byte[]> out = sealed.readRecord();
+        assertThat(SealedRecordKey.parse(out.key())).isEqualTo(new SealedRecordKey("acme", "doc-1"));
+        assertThat(TestEvents.containsVectorBytes(out.value(), event.getVector())).isFalse();
+        Unsealed opened = readerSealer().unseal(out.value(), "acme", "doc-1");
+        assertThat(opened.header().kek()).isEqualTo(new KekRef("local", "tenant-acme", 1));
+        assertThat(EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext())).isEqualTo(event);
+    }
+
+    @Test
+    void eachTenant_isSealedUnderItsOwnKek() {
+        raw.pipeInput(utf8("k1"), wire(TestEvents.event("acme", "doc-1", 8, 1)));
+        raw.pipeInput(utf8("k2"), wire(TestEvents.event("globex", "doc-1", 8, 2)));
+
+        List<byte[]> values = sealed.readValuesToList();
+        Sealer reader = readerSealer();
+        assertThat(reader.unseal(values.get(0), "acme", "doc-1").header().kek().keyName()).isEqualTo("tenant-acme");
+        assertThat(reader.unseal(values.get(1), "globex", "doc-1").header().kek().keyName()).isEqualTo("tenant-globex");
+        assertThatThrownBy(() -> reader.unseal(values.get(1), "acme", "doc-1"))
+                .hasMessageContaining("WRONG_BINDING");
+    }
+
+    @Test
+    void olderWriterSchema_isSealedInTheCanonicalForm() throws IOException {
+        Schema v0 = SchemaBuilder.record("EmbeddingEvent").namespace("io.embedseal.schemas").fields()
+                .requiredString("tenantId").requiredString("embeddingId").requiredString("model")
+                .name("vector").type().array().items().floatType().noDefault()
+                .requiredLong("eventTime")
+                .endRecord();
+        int id = registry.register("embeddings.raw-value", v0);
+        GenericRecord r = new GenericData.Record(v0);
+        r.put("tenantId", "acme");
+        r.put("embeddingId", "old-1");
+        r.put("model", "m");
+        r.put("vector", List.of(1f, 2f, 3f));
+        r.put("eventTime", 7L);
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        BinaryEncoder enc = EncoderFactory.get().directBinaryEncoder(body, null);
+        new GenericDatumWriter<GenericRecord>(v0).write(r, enc);
+        enc.flush();
+
+        raw.pipeInput(utf8("k"), concat(new byte[] {0, 0, 0, 0, (byte) id}, body.toByteArray()));
+
+        EmbeddingEvent opened = EmbeddingEventCodec.fromCanonicalAvro(
+                readerSealer().unseal(sealed.readValue(), "acme", "old-1").plaintext());
+        assertThat(opened.getVector()).containsExactly(1f, 2f, 3f);
+        assertThat(opened.getMetadata()).isNull();
+    }
+
+    private static final EmbeddingEvent SOURCE = TestEvents.event("acme", "doc-1", 16, 3);
+
+    static Stream<Arguments> invalidRecords() {
+        EmbeddingEvent ok = SOURCE;
+        List<Float> withNaN = new ArrayList<>(ok.getVector());
+        withNaN.set(5, Float.NaN);
+        List<Float> withInf = new ArrayList<>(ok.getVector());
+        withInf.set(0, Float.POSITIVE_INFINITY);
+        List<Float> withNegInf = new ArrayList<>(ok.getVector());
+        withNegInf.set(15, Float.NEGATIVE_INFINITY);
+        return Stream.of(
+                Arguments.of("null value", DeadLetterReason.NULL_VALUE, (Function<Integer, byte[]>) id -> null),
+                Arguments.of("random bytes", DeadLetterReason.WRONG_MAGIC_BYTE,
+                        (Function<Integer, byte[]>) id -> "not avro at all".getBytes(StandardCharsets.UTF_8)),
+                Arguments.of("magic byte 1", DeadLetterReason.WRONG_MAGIC_BYTE, (Function<Integer, byte[]>) id -> {
+                    byte[] w = EmbeddingEventCodec.encodeWire(id, ok);
+                    w[0] = 1;
+                    return w;
+                }),
+                Arguments.of("unknown schema id", DeadLetterReason.UNKNOWN_SCHEMA_ID,
+                        (Function<Integer, byte[]>) id -> EmbeddingEventCodec.encodeWire(9999, ok)),
+                Arguments.of("shorter than prefix", DeadLetterReason.UNDECODABLE, (Function<Integer, byte[]>) id -> new byte[] {0, 0}),
+                Arguments.of("truncated body", DeadLetterReason.UNDECODABLE, (Function<Integer, byte[]>) id -> {
+                    byte[] w = EmbeddingEventCodec.encodeWire(id, ok);
+                    return Arrays.copyOf(w, w.length - 7);
+                }),
+                Arguments.of("empty tenant", DeadLetterReason.MISSING_TENANT, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setTenantId("").build())),
+                Arguments.of("tenant with slash", DeadLetterReason.INVALID_TENANT_ID, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setTenantId("acme/evil").build())),
+                Arguments.of("empty embedding id", DeadLetterReason.MISSING_EMBEDDING_ID, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setEmbeddingId("").build())),
+                Arguments.of("embedding id too long", DeadLetterReason.INVALID_EMBEDDING_ID, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setEmbeddingId("x".repeat(1025)).build())),
+                Arguments.of("empty vector", DeadLetterReason.EMPTY_VECTOR, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, List.of()))),
+                Arguments.of("too many dimensions", DeadLetterReason.TOO_MANY_DIMENSIONS, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, Collections.nCopies(16_385, 0.5f)))),
+                Arguments.of("NaN", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withNaN))),
+                Arguments.of("+Infinity", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withInf))),
+                Arguments.of("-Infinity", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>) id ->
+                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withNegInf))));
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @MethodSource("invalidRecords")
+    void invalidRecord_goesToTheDeadLetterTopicWithItsReason_andNoPlaintext(String name, DeadLetterReason reason,
+                                                                           Function<Integer, byte[]> value) throws IOException {
+        byte[] input = value.apply(schemaId);
+        raw.pipeInput(utf8("original-key"), input);
+
+        assertThat(sealed.isEmpty()).as("nothing sealed").isTrue();
+        TestRecord<byte[], byte[]> out = dlq.readRecord();
+        assertThat(dlq.isEmpty()).isTrue();
+        // Every input above is built from the same vector: no run of it may reach the dead letter.
+        assertThat(TestEvents.containsVectorBytes(concat(out.value(), allHeaderBytes(out)), SOURCE.getVector()))
+                .as("vector bytes in the dead letter").isFalse();
+        assertThat(out.key()).isEqualTo(utf8("original-key"));
+        assertThat(header(out, DeadLetters.REASON_HEADER)).isEqualTo(reason.name());
+        assertThat(header(out, DeadLetters.SOURCE_TOPIC_HEADER)).isEqualTo(TopicNames.DEFAULT_RAW);
+        assertThat(header(out, DeadLetters.SOURCE_OFFSET_HEADER)).isEqualTo("0");
+        JsonNode json = JSON.readTree(out.value());
+        assertThat(json.get("reason").asText()).isEqualTo(reason.name());
+        assertThat(json.get("sourcePartition").asInt()).isZero();
+        assertThat(json.get("valueBytes").asInt()).isEqualTo(input == null ? 0 : input.length);
+        assertThat(json.get("detail").asText()).isNotBlank();
+    }
+
+    @Test
+    void nonFiniteDetail_namesThePositionNotTheValue() throws IOException {
+        EmbeddingEvent ok = TestEvents.event("acme", "doc-1", 16, 3);
+        List<Float> withNaN = new ArrayList<>(ok.getVector());
+        withNaN.set(5, Float.NaN);
+
+        raw.pipeInput(utf8("k"), wire(TestEvents.withVector(ok, withNaN)));
+
+        JsonNode json = JSON.readTree(dlq.readValue());
+        assertThat(json.get("detail").asText()).isEqualTo("vector[5] is not a finite number");
+        assertThat(json.get("tenantId").asText()).isEqualTo("acme");
+        assertThat(json.get("embeddingId").asText()).isEqualTo("doc-1");
+        assertThat(json.get("schemaId").asInt()).isEqualTo(schemaId);
+    }
+
+    @Test
+    void producerHeadersPassThrough_butReservedOnesAreDropped() {
+        RecordHeaders headers = new RecordHeaders();
+        headers.add("traceparent", utf8("00-abc-01"));
+        headers.add("embedseal.dlq.reason", utf8("forged"));
+
+        raw.pipeInput(new TestRecord<>(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1)), headers));
+
+        TestRecord<byte[], byte[]> out = sealed.readRecord();
+        assertThat(out.headers().toArray()).extracting(Header::key).containsExactly("traceparent");
+    }
+
+    @Test
+    void kmsUnavailable_failsTheRecordWithoutPassingItOn() {
+        start(new FailingKms());
+
+        assertThatThrownBy(() -> raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1))))
+                .hasRootCauseInstanceOf(KmsUnavailableException.class);
+        assertThat(sealed.isEmpty()).isTrue();
+        assertThat(dlq.isEmpty()).isTrue();
+    }
+
+    private Sealer readerSealer() {
+        return new Sealer(new Keyring(new LocalKms(dir.resolve("kms"), false)));
+    }
+
+    private byte[] wire(EmbeddingEvent event) {
+        return EmbeddingEventCodec.encodeWire(schemaId, event);
+    }
+
+    private static String header(TestRecord<byte[], byte[]> r, String key) {
+        Header h = r.headers().lastHeader(key);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private static byte[] allHeaderBytes(TestRecord<byte[], byte[]> r) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (Header h : r.headers()) {
+            out.writeBytes(h.value());
+        }
+        return out.toByteArray();
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static final class FailingKms implements Kms {
+        @Override
+        public String provider() {
+            return "local";
+        }
+
+        @Override
+        public KekRef currentKek(String keyName) {
+            throw new KmsUnavailableException("test KMS is down");
+        }
+
+        @Override
+        public byte[] wrapDek(KekRef kek, byte[] dek, byte[] associatedData) {
+            throw new KmsUnavailableException("test KMS is down");
+        }
+
+        @Override
+        public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
+            throw new KmsUnavailableException("test KMS is down");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package io.embedseal.app;
+
+import io.embedseal.app.demo.DemoCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code embedseal}: the command line. Exit codes: 0 success, 1 a check or operation failed, 2 bad usage.
+ */
+@Command(name = "embedseal",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
+        subcommands = {DemoCommand.class, CommandLine.HelpCommand.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage"})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns the exit code, without exiting. */
+    public static int execute(String... args) {
+        return commandLine().execute(args);
+    }
+
+    /** The configured command line, for callers that redirect its output. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Main());
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required, e.g. 'embedseal demo'");
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"embedseal " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

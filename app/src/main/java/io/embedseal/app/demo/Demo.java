@@ -1,0 +1,340 @@
+package io.embedseal.app.demo;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.EmbeddingEventSerializer;
+import io.embedseal.serdes.avro.InMemorySchemaRegistry;
+import io.embedseal.serdes.envelope.EnvelopeException;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.envelope.Unsealed;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.testkit.VectorLeakScanner;
+import io.embedseal.topology.DeadLetters;
+import io.embedseal.topology.EmbedsealTopology;
+import io.embedseal.topology.EmbeddingValidator;
+import io.embedseal.topology.StreamsSettings;
+import io.embedseal.topology.TopicNames;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * The embedded demo: a real in-process broker, the local KMS, the sealing topology under exactly-once, and
+ * synthetic embeddings for a few tenants, followed by checks a skeptic would run: every valid record sealed
+ * exactly once, each one unsealed by an independent reader and compared with what was produced, every
+ * invalid record dead-lettered with the expected reason, and the sealed and dead-letter topics' segment
+ * files on disk scanned for the produced vectors' bytes, with the raw topic scanned as a positive control.
+ */
+public final class Demo {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Demo.class);
+
+    /** What to run. */
+    public record Options(int tenants, int recordsPerTenant, int dims, int partitions, Path dataDir, Duration timeout) {
+        public Options {
+            requireRange("--tenants", tenants, 1, 1000);
+            requireRange("--records", recordsPerTenant, 1, 1_000_000);
+            requireRange("--dims", dims, 4, EmbeddingValidator.DEFAULT_MAX_DIMENSIONS);
+            requireRange("--partitions", partitions, 1, 64);
+            Objects.requireNonNull(timeout, "timeout");
+        }
+
+        private static void requireRange(String option, int value, int min, int max) {
+            if (value < min || value > max) {
+                throw new IllegalArgumentException(option + " must be between " + min + " and " + max + ", got " + value);
+            }
+        }
+    }
+
+    private Demo() {
+    }
+
+    /**
+     * Runs the demo. Uses {@code options.dataDir()} when given (it must be empty or absent and is kept),
+     * otherwise a temporary directory that is deleted afterwards.
+     */
+    public static DemoReport run(Options options) {
+        long start = System.nanoTime();
+        Path dataDir;
+        boolean temporary = options.dataDir() == null;
+        try {
+            dataDir = temporary ? Files.createTempDirectory("embedseal-demo-") : prepare(options.dataDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the demo's data directory", e);
+        }
+        try {
+            return runIn(dataDir, options, start);
+        } finally {
+            if (temporary) {
+                deleteRecursively(dataDir);
+            }
+        }
+    }
+
+    private static DemoReport runIn(Path dataDir, Options o, long start) {
+        TopicNames topics = TopicNames.defaults();
+        List<String> failures = new ArrayList<>();
+
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dataDir.resolve("kafka"), false);
+        double brokerSeconds = secondsSince(start);
+        try {
+            broker.createTopic(topics.raw(), o.partitions(), Map.of());
+            broker.createTopic(topics.sealed(), o.partitions(), Map.of());
+            broker.createTopic(topics.dlq(), 1, Map.of());
+
+            Path kmsDir = dataDir.resolve("kms");
+            InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
+            int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
+            EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
+                    EmbeddingValidator.defaults(), new Sealer(new Keyring(new LocalKms(kmsDir, true))));
+
+            SyntheticEmbeddings synthetic = new SyntheticEmbeddings(20261128L, o.dims());
+            List<String> tenantNames = SyntheticEmbeddings.tenantNames(o.tenants());
+            Map<String, EmbeddingEvent> expected = new HashMap<>();
+            Map<String, String> expectedDlqReasons = new HashMap<>();
+            VectorLeakScanner scanner = new VectorLeakScanner();
+
+            long pipelineStart = System.nanoTime();
+            AtomicReference<Throwable> streamsFailure = new AtomicReference<>();
+            KafkaStreams streams = new KafkaStreams(EmbedsealTopology.topology(parts),
+                    StreamsSettings.properties("embedseal-demo", broker.bootstrapServers(), dataDir.resolve("streams"), Map.of()));
+            streams.setUncaughtExceptionHandler(e -> {
+                streamsFailure.compareAndSet(null, e);
+                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            });
+            List<ConsumerRecord<byte[], byte[]>> sealed;
+            List<ConsumerRecord<byte[], byte[]>> dead;
+            int produced;
+            try {
+                streams.start();
+                produced = produce(broker, topics, registry, schemaId, synthetic, tenantNames, o.recordsPerTenant(),
+                        expected, expectedDlqReasons, scanner);
+                BooleanSupplier failed = () -> streamsFailure.get() != null || streams.state() == KafkaStreams.State.ERROR;
+                long deadline = System.nanoTime() + o.timeout().toNanos();
+                sealed = readCommitted(broker, topics.sealed(), expected.size(), deadline, failed);
+                dead = readCommitted(broker, topics.dlq(), expectedDlqReasons.size(), deadline, failed);
+                if (streamsFailure.get() != null) {
+                    failures.add("the sealing topology failed: " + streamsFailure.get());
+                }
+            } finally {
+                streams.close(Duration.ofSeconds(15));
+            }
+            double pipelineSeconds = secondsSince(pipelineStart);
+
+            long checkStart = System.nanoTime();
+            Sealer reader = new Sealer(new Keyring(new LocalKms(kmsDir, false))); // a reader in "another process"
+            SortedMap<String, int[]> perTenantCount = new TreeMap<>();
+            SortedMap<String, String> perTenantKek = new TreeMap<>();
+            Set<String> seen = new HashSet<>();
+            int mismatches = 0;
+            int duplicates = 0;
+            Map<String, Integer> openFailures = new TreeMap<>();
+            for (ConsumerRecord<byte[], byte[]> r : sealed) {
+                SealedRecordKey key;
+                try {
+                    key = SealedRecordKey.parse(r.key());
+                } catch (IllegalArgumentException e) {
+                    mismatches++;
+                    continue;
+                }
+                if (!seen.add(key.toString())) {
+                    duplicates++;
+                    continue;
+                }
+                EmbeddingEvent want = expected.get(key.toString());
+                try {
+                    Unsealed opened = reader.unseal(r.value(), key.tenantId(), key.embeddingId());
+                    EmbeddingEvent got = EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext());
+                    if (!got.equals(want)) {
+                        mismatches++;
+                    }
+                    perTenantCount.computeIfAbsent(key.tenantId(), t -> new int[1])[0]++;
+                    perTenantKek.putIfAbsent(key.tenantId(), opened.header().kek().toString());
+                } catch (EnvelopeException e) {
+                    mismatches++;
+                    openFailures.merge(e.reason().name(), 1, Integer::sum);
+                }
+            }
+            int missing = (int) expected.keySet().stream().filter(k -> !seen.contains(k)).count();
+
+            SortedMap<String, Integer> dlqByReason = new TreeMap<>();
+            int dlqReasonMismatches = 0;
+            Set<String> dlqKeys = new HashSet<>();
+            for (ConsumerRecord<byte[], byte[]> r : dead) {
+                Header h = r.headers().lastHeader(DeadLetters.REASON_HEADER);
+                String reason = h == null ? "(no reason header)" : new String(h.value(), StandardCharsets.UTF_8);
+                dlqByReason.merge(reason, 1, Integer::sum);
+                String key = r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8);
+                if (!reason.equals(expectedDlqReasons.get(key)) || !dlqKeys.add(key)) {
+                    dlqReasonMismatches++;
+                }
+            }
+
+            long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed()) + scanner.scanTopic(broker.logDir(), topics.dlq());
+            long controlHits = scanner.scanTopic(broker.logDir(), topics.raw());
+            double checkSeconds = secondsSince(checkStart);
+
+            if (sealed.size() != expected.size()) {
+                failures.add("sealed " + sealed.size() + " records, expected " + expected.size());
+            }
+            if (dead.size() != expectedDlqReasons.size()) {
+                failures.add("dead-lettered " + dead.size() + " records, expected " + expectedDlqReasons.size());
+            }
+            if (mismatches > 0) {
+                failures.add(mismatches + " sealed records did not unseal to what was produced" + (openFailures.isEmpty() ? "" : " " + openFailures));
+            }
+            if (duplicates > 0) {
+                failures.add(duplicates + " duplicate sealed records");
+            }
+            if (missing > 0) {
+                failures.add(missing + " valid records never reached the sealed topic");
+            }
+            if (dlqReasonMismatches > 0) {
+                failures.add(dlqReasonMismatches + " dead letters with an unexpected reason or key");
+            }
+            if (plaintextHits > 0) {
+                failures.add(plaintextHits + " plaintext vector hits in the sealed or dead-letter topic's segments");
+            }
+            if (controlHits == 0) {
+                failures.add("the leak scanner found nothing in the raw topic, where plaintext is known to be: the scan proves nothing");
+            }
+
+            SortedMap<String, DemoReport.TenantSummary> tenants = new TreeMap<>();
+            for (String t : tenantNames) {
+                int n = perTenantCount.containsKey(t) ? perTenantCount.get(t)[0] : 0;
+                tenants.put(t, new DemoReport.TenantSummary(n, perTenantKek.getOrDefault(t, "(none)")));
+            }
+            return new DemoReport(o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
+                    expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
+                    duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, secondsSince(start),
+                    brokerSeconds, pipelineSeconds, checkSeconds, failures);
+        } finally {
+            broker.close();
+        }
+    }
+
+    private static int produce(EmbeddedKafkaBroker broker, TopicNames topics, InMemorySchemaRegistry registry, int schemaId,
+                               SyntheticEmbeddings synthetic, List<String> tenants, int perTenant,
+                               Map<String, EmbeddingEvent> expected, Map<String, String> expectedDlqReasons,
+                               VectorLeakScanner scanner) {
+        EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
+        int produced = 0;
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.LINGER_MS_CONFIG, 5,
+                ProducerConfig.BATCH_SIZE_CONFIG, 262_144), new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (int i = 0; i < perTenant; i++) {
+                for (String tenant : tenants) {
+                    EmbeddingEvent e = synthetic.event(tenant, i);
+                    String key = tenant + "/" + e.getEmbeddingId();
+                    expected.put(key, e);
+                    scanner.add(e.getVector());
+                    producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8),
+                            serializer.serialize(topics.raw(), e)));
+                    produced++;
+                }
+            }
+            int n = 0;
+            for (SyntheticEmbeddings.Invalid bad : synthetic.invalidRecords(tenants.get(0), schemaId)) {
+                String key = "invalid-" + (++n) + "-" + bad.name();
+                expectedDlqReasons.put(key, bad.expected().name());
+                if (bad.vector().size() >= 4) {
+                    scanner.add(bad.vector());
+                }
+                producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8), bad.value()));
+                produced++;
+            }
+            producer.flush();
+        }
+        LOG.info("produced {} records to {}", produced, topics.raw());
+        return produced;
+    }
+
+    /** Reads a topic from the beginning, read_committed, until {@code expected} records arrived or time ran out. */
+    private static List<ConsumerRecord<byte[], byte[]>> readCommitted(EmbeddedKafkaBroker broker, String topic, int expected,
+                                                                     long deadlineNanos, BooleanSupplier failed) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (PartitionInfo p : consumer.partitionsFor(topic)) {
+                partitions.add(new TopicPartition(topic, p.partition()));
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            while (out.size() < expected && System.nanoTime() < deadlineNanos && !failed.getAsBoolean()) {
+                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+            // A last look: anything past the expected count is a duplicate the checks must see.
+            consumer.poll(Duration.ofMillis(300)).forEach(out::add);
+        }
+        return out;
+    }
+
+    private static Path prepare(Path dir) throws IOException {
+        if (Files.exists(dir)) {
+            try (Stream<Path> entries = Files.list(dir)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IllegalArgumentException("--data-dir " + dir + " is not empty; give an empty or new directory");
+                }
+            }
+        }
+        return Files.createDirectories(dir);
+    }
+
+    private static double secondsSince(long nanos) {
+        return (System.nanoTime() - nanos) / 1e9;
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.debug("could not delete {}", p, e);
+                }
+            });
+        } catch (IOException e) {
+            LOG.debug("could not delete {}", dir, e);
+        }
+    }
+}

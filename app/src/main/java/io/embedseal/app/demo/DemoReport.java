@@ -1,0 +1,121 @@
+package io.embedseal.app.demo;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SortedMap;
+
+/**
+ * What a demo run produced and found. {@link #failures()} lists every check that did not hold; the run
+ * succeeded when it is empty.
+ */
+public record DemoReport(
+        int tenantCount,
+        int recordsPerTenant,
+        int dims,
+        int partitions,
+        int produced,
+        int valid,
+        int invalid,
+        int sealed,
+        int dlq,
+        SortedMap<String, Integer> dlqByReason,
+        int unsealMismatches,
+        int duplicates,
+        int missing,
+        int dlqReasonMismatches,
+        long plaintextHits,
+        long controlPlaintextHits,
+        SortedMap<String, TenantSummary> tenants,
+        double seconds,
+        double brokerStartSeconds,
+        double pipelineSeconds,
+        double checkSeconds,
+        List<String> failures) {
+
+    /** One tenant's share of the run. */
+    public record TenantSummary(int sealed, String kek) {
+    }
+
+    public boolean ok() {
+        return failures.isEmpty();
+    }
+
+    /** One JSON object; field names are part of the command's interface (documented in the README). */
+    public String toJson() {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("ok", ok());
+        o.put("produced", produced);
+        o.put("valid", valid);
+        o.put("invalid", invalid);
+        o.put("sealed", sealed);
+        o.put("dlq", dlq);
+        o.put("dlq_by_reason", dlqByReason);
+        o.put("unseal_mismatches", unsealMismatches);
+        o.put("duplicates", duplicates);
+        o.put("missing", missing);
+        o.put("dlq_reason_mismatches", dlqReasonMismatches);
+        o.put("plaintext_hits", plaintextHits);
+        o.put("control_plaintext_hits", controlPlaintextHits);
+        Map<String, Object> perTenant = new LinkedHashMap<>();
+        tenants.forEach((name, t) -> {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("sealed", t.sealed());
+            one.put("kek", t.kek());
+            perTenant.put(name, one);
+        });
+        o.put("tenants", perTenant);
+        o.put("dims", dims);
+        o.put("partitions", partitions);
+        o.put("seconds", round(seconds));
+        Map<String, Object> timings = new LinkedHashMap<>();
+        timings.put("broker_start", round(brokerStartSeconds));
+        timings.put("pipeline", round(pipelineSeconds));
+        timings.put("checks", round(checkSeconds));
+        o.put("timings", timings);
+        o.put("failures", failures);
+        try {
+            return new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A short summary for people. */
+    public String toHuman() {
+        StringBuilder b = new StringBuilder();
+        b.append("embedseal demo: in-process Kafka broker, local KMS (development only), in-memory schema registry\n");
+        line(b, "produced", String.format(Locale.ROOT, "%,d records for %d tenants (%d dims, %d partitions): %,d valid, %d deliberately invalid",
+                produced, tenantCount, dims, partitions, valid, invalid));
+        line(b, "sealed", String.format(Locale.ROOT, "%,d of %,d valid; unsealed each and compared: %d mismatches, %d duplicates, %d missing",
+                sealed, valid, unsealMismatches, duplicates, missing));
+        StringBuilder reasons = new StringBuilder();
+        dlqByReason.forEach((r, n) -> reasons.append(reasons.length() == 0 ? "" : ", ").append(r).append('=').append(n));
+        line(b, "dead-lettered", String.format(Locale.ROOT, "%d of %d invalid (%s)", dlq, invalid, reasons));
+        line(b, "plaintext", String.format(Locale.ROOT, "%d vector hits in sealed and dead-letter segments on disk (control: %,d hits in the raw topic)",
+                plaintextHits, controlPlaintextHits));
+        tenants.forEach((name, t) -> line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
+        line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s)",
+                seconds, brokerStartSeconds, pipelineSeconds, checkSeconds));
+        if (ok()) {
+            b.append("OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic.\n");
+        } else {
+            b.append("FAILED:\n");
+            failures.forEach(f -> b.append("  - ").append(f).append('\n'));
+        }
+        return b.toString();
+    }
+
+    private static void line(StringBuilder b, String label, String text) {
+        b.append(String.format(Locale.ROOT, "  %-14s %s%n", label, text));
+    }
+
+    private static double round(double seconds) {
+        return Math.round(seconds * 100) / 100.0;
+    }
+}

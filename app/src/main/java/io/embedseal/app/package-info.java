@@ -1,0 +1,2 @@
+/** The {@code embedseal} command line. */
+package io.embedseal.app;

@@ -1,0 +1,99 @@
+package io.embedseal.app.demo;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.app.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class DemoCommandTest {
+
+    @TempDir
+    Path dir;
+
+    private record Result(int exitCode, String out, String err) {
+    }
+
+    private static Result run(String... args) {
+        CommandLine cli = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args);
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void demoJson_reportsEveryValidRecordSealedAndOpened_andNoPlaintext() throws Exception {
+        Path data = dir.resolve("data");
+
+        Result r = run("demo", "--json", "--tenants", "2", "--records", "60", "--dims", "32", "--partitions", "2",
+                "--data-dir", data.toString());
+
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertThat(json.get("ok").asBoolean()).isTrue();
+        assertThat(json.get("produced").asInt()).isEqualTo(2 * 60 + 9);
+        assertThat(json.get("valid").asInt()).isEqualTo(120);
+        assertThat(json.get("sealed").asInt()).isEqualTo(120);
+        assertThat(json.get("dlq").asInt()).isEqualTo(9);
+        assertThat(json.get("unseal_mismatches").asInt()).isZero();
+        assertThat(json.get("duplicates").asInt()).isZero();
+        assertThat(json.get("missing").asInt()).isZero();
+        assertThat(json.get("plaintext_hits").asLong()).isZero();
+        assertThat(json.get("control_plaintext_hits").asLong()).isPositive();
+        assertThat(json.get("dlq_by_reason").get("NON_FINITE_VALUE").asInt()).isEqualTo(2);
+        assertThat(json.get("tenants").get("acme").get("sealed").asInt()).isEqualTo(60);
+        assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("local:tenant-acme:1");
+        assertThat(json.get("tenants").get("globex").get("kek").asText()).isEqualTo("local:tenant-globex:1");
+        assertThat(json.get("seconds").asDouble()).isPositive();
+        assertThat(json.get("failures")).isEmpty();
+        // The given data directory is kept, with the local KMS keyset files readable by the owner only.
+        assertThat(data.resolve("kms/tenant-acme.keyset.json")).exists();
+        assertThat(Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json")).toString())
+                .isEqualTo("[OWNER_READ, OWNER_WRITE]");
+    }
+
+    @Test
+    void demoSummary_isForPeople() {
+        Result r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8");
+
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("sealed", "10 of 10 valid", "0 mismatches", "acme", "local:tenant-acme:1", "OK:");
+    }
+
+    @Test
+    void outOfRangeOption_isAUsageErrorNamingTheOption() {
+        Result r = run("demo", "--tenants", "0");
+
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("--tenants must be between 1 and 1000, got 0");
+    }
+
+    @Test
+    void nonEmptyDataDir_isRefused() throws Exception {
+        Files.writeString(dir.resolve("something"), "x");
+
+        Result r = run("demo", "--data-dir", dir.toString());
+
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("is not empty");
+    }
+
+    @Test
+    void noCommand_isAUsageError_andHelpWorks() {
+        assertThat(run().exitCode()).isEqualTo(2);
+        Result help = run("--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.out()).contains("demo", "Exit codes");
+    }
+}

@@ -10,6 +10,7 @@ import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.envelope.Unsealed;
+import io.embedseal.testkit.Directories;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.VectorLeakScanner;
 import io.embedseal.topology.DeadLetters;
@@ -39,7 +40,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -100,7 +100,7 @@ public final class Demo {
             return runIn(dataDir, options, start);
         } finally {
             if (temporary) {
-                deleteRecursively(dataDir);
+                Directories.deleteRecursively(dataDir);
             }
         }
     }
@@ -324,17 +324,4 @@ public final class Demo {
         return (System.nanoTime() - nanos) / 1e9;
     }
 
-    private static void deleteRecursively(Path dir) {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    LOG.debug("could not delete {}", p, e);
-                }
-            });
-        } catch (IOException e) {
-            LOG.debug("could not delete {}", dir, e);
-        }
-    }
 }

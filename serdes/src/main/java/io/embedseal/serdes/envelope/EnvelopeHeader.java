@@ -48,8 +48,6 @@ public final class EnvelopeHeader {
     public static final int MAX_WRAPPED_DEK_BYTES = 1024;
     public static final int MIN_CIPHERTEXT_BYTES = Dek.OVERHEAD;
     public static final int MAX_CIPHERTEXT_BYTES = 16 * 1024 * 1024;
-    /** Smallest possible envelope: magic, version, payload, and every length field at its minimum. */
-    static final int MIN_ENVELOPE_BYTES = 3 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + DekId.LENGTH + 2 + 1 + 4 + MIN_CIPHERTEXT_BYTES;
 
     private final PayloadType payloadType;
     private final String tenantId;

@@ -5,49 +5,123 @@ import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.UnknownKeyException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.time.Clock;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
-import java.util.function.Predicate;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Hands out each tenant's DEKs: one active DEK per tenant for sealing, created and wrapped on first use,
- * and the DEKs named by sealed records for unsealing, unwrapped through the KMS and kept in a bounded cache.
+ * Hands out each tenant's DEKs within a {@link DekPolicy}.
  *
- * <p>It refuses to open a DEK under a KEK that is not the tenant's own ({@link KeyMismatchException}).
+ * <ul>
+ *   <li><b>Sealing</b>: one active DEK per tenant (and so per KEK version), created and wrapped on first use
+ *       with a single KMS call, replaced after {@code maxRecordsPerDek} records or {@code maxDekAge}, whichever
+ *       comes first. A replacement wraps under the KEK's then-current version, so rotations are picked up.</li>
+ *   <li><b>Unsealing</b>: the DEK a sealed record names, unwrapped through the KMS and kept in a bounded cache
+ *       with idle expiry. A KEK that is not the tenant's own is refused ({@link KeyMismatchException}).</li>
+ *   <li><b>Revocation</b>: {@link #evict} drops every DEK of a tenant from memory at once.</li>
+ * </ul>
+ * A slow KMS call for one tenant blocks only the tenants that share its lock stripe, never the caches.
  * Thread-safe.
  */
 public final class Keyring {
 
-    /** Default number of unwrapped DEKs kept for unsealing. */
-    public static final int DEFAULT_OPEN_CACHE_SIZE = 10_000;
+    private static final Logger LOG = LoggerFactory.getLogger(Keyring.class);
+    private static final int LOCK_STRIPES = 64;
 
-    private final DekFactory deks;
     private final Kms kms;
+    private final DekFactory deks;
     private final KekNaming naming;
-    private final ConcurrentMap<String, Dek> active = new ConcurrentHashMap<>();
-    private final LruCache<OpenKey, Dek> opened;
+    private final DekPolicy policy;
+    private final boolean createMissingKeys;
+    private final Clock clock;
+    private final DekCache<String, ActiveDek> active;
+    private final DekCache<OpenKey, Dek> opened;
+    private final Object[] creationLocks = new Object[LOCK_STRIPES];
 
-    public Keyring(Kms kms, KekNaming naming, int openCacheSize) {
-        this.kms = Objects.requireNonNull(kms, "kms");
-        this.deks = new DekFactory(kms);
-        this.naming = Objects.requireNonNull(naming, "naming");
-        if (openCacheSize < 1) {
-            throw new IllegalArgumentException("DEK cache size must be at least 1, got " + openCacheSize);
+    private Keyring(Builder b) {
+        this.kms = b.kms;
+        this.deks = new DekFactory(b.kms);
+        this.naming = b.naming;
+        this.policy = b.policy;
+        this.createMissingKeys = b.createMissingKeys;
+        this.clock = b.clock;
+        this.active = new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
+        this.opened = new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
+        for (int i = 0; i < LOCK_STRIPES; i++) {
+            creationLocks[i] = new Object();
         }
-        this.opened = new LruCache<>(openCacheSize);
     }
 
-    public Keyring(Kms kms) {
-        this(kms, KekNaming.defaults(), DEFAULT_OPEN_CACHE_SIZE);
+    public static Builder builder(Kms kms) {
+        return new Builder(kms);
+    }
+
+    /** A keyring with default naming and policy, which does not create missing keys. */
+    public static Keyring of(Kms kms) {
+        return builder(kms).build();
+    }
+
+    /** Builds a {@link Keyring}. */
+    public static final class Builder {
+        private final Kms kms;
+        private KekNaming naming = KekNaming.defaults();
+        private DekPolicy policy = DekPolicy.defaults();
+        private boolean createMissingKeys;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder(Kms kms) {
+            this.kms = Objects.requireNonNull(kms, "kms");
+        }
+
+        public Builder naming(KekNaming naming) {
+            this.naming = Objects.requireNonNull(naming, "naming");
+            return this;
+        }
+
+        public Builder policy(DekPolicy policy) {
+            this.policy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Whether sealing for a tenant whose KEK does not exist creates it (the embedded demo) instead of
+         * failing with {@link UnknownKeyException} (production: tenants are onboarded explicitly).
+         */
+        public Builder createMissingKeys(boolean create) {
+            this.createMissingKeys = create;
+            return this;
+        }
+
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        public Keyring build() {
+            return new Keyring(this);
+        }
+    }
+
+    /** The KMS behind this keyring (decorated as configured). */
+    public Kms kms() {
+        return kms;
     }
 
     /** The KMS provider name (as in KEK references). */
     public String provider() {
         return kms.provider();
+    }
+
+    public KekNaming naming() {
+        return naming;
+    }
+
+    public DekPolicy policy() {
+        return policy;
     }
 
     /** The KEK name this keyring uses for a tenant. */
@@ -56,22 +130,44 @@ public final class Keyring {
     }
 
     /**
-     * The DEK that seals the tenant's next record: created under the tenant's current KEK on first use.
+     * The DEK that seals one record of the tenant. Each call counts as one encryption against the DEK's
+     * record limit; the caller must use the DEK for exactly one record.
      *
      * @throws IllegalArgumentException if the tenant id is invalid
-     * @throws io.embedseal.keyring.kms.KmsException as the KMS reports it
+     * @throws io.embedseal.keyring.kms.KmsException as the KMS reports it; nothing is sealed then
      */
-    public Dek activeDek(String tenantId) {
-        Dek dek = active.get(tenantId);
-        if (dek != null) {
+    public Dek sealingDek(String tenantId) {
+        long now = clock.millis();
+        ActiveDek current = active.get(tenantId, now);
+        if (current != null && current.tryUse(now)) {
+            return current.dek;
+        }
+        synchronized (creationLocks[Math.floorMod(tenantId.hashCode(), LOCK_STRIPES)]) {
+            current = active.get(tenantId, now);
+            if (current != null && current.tryUse(now)) {
+                return current.dek;
+            }
+            Dek dek = createDek(tenantId);
+            ActiveDek fresh = new ActiveDek(dek, now + policy.maxDekAge().toMillis(), policy.maxRecordsPerDek());
+            fresh.tryUse(now);
+            active.put(tenantId, fresh, now);
+            opened.put(new OpenKey(tenantId, dek.kek(), dek.id()), dek, now);
             return dek;
         }
-        return active.computeIfAbsent(tenantId, t -> {
-            KekRef kek = kms.currentKek(naming.kekNameFor(t));
-            Dek created = deks.create(t, kek);
-            opened.put(new OpenKey(t, kek, created.id()), created);
-            return created;
-        });
+    }
+
+    private Dek createDek(String tenantId) {
+        String keyName = naming.kekNameFor(tenantId);
+        try {
+            return deks.create(tenantId, keyName);
+        } catch (UnknownKeyException e) {
+            if (!createMissingKeys) {
+                throw e;
+            }
+            LOG.info("creating missing KEK '{}' for tenant {} in KMS {}", keyName, tenantId, kms.provider());
+            kms.createKek(keyName);
+            return deks.create(tenantId, keyName);
+        }
     }
 
     /**
@@ -87,23 +183,29 @@ public final class Keyring {
             throw new KeyMismatchException("record of tenant " + tenantId + " names KEK " + kek
                     + ", but the tenant's KEK is " + kms.provider() + ":" + expected);
         }
+        long now = clock.millis();
         OpenKey key = new OpenKey(tenantId, kek, id);
-        Dek cached = opened.get(key);
+        Dek cached = opened.get(key, now);
         if (cached != null && cached.hasWrappedForm(wrapped)) {
             return cached;
         }
         Dek dek = deks.open(tenantId, kek, id, wrapped);
-        opened.put(key, dek);
+        opened.put(key, dek, now);
         return dek;
     }
 
     /** Drops every DEK of the tenant from memory, active and cached. The next use goes to the KMS. */
     public void evict(String tenantId) {
-        active.remove(tenantId);
+        active.removeIf(tenantId::equals);
         opened.removeIf(k -> k.tenantId().equals(tenantId));
     }
 
-    /** How many unwrapped DEKs are held for unsealing right now. */
+    /** How many tenants have an active sealing DEK in memory. */
+    public int activeDekCount() {
+        return active.size();
+    }
+
+    /** How many unwrapped DEKs are held for unsealing. */
     public int cachedDekCount() {
         return opened.size();
     }
@@ -111,33 +213,27 @@ public final class Keyring {
     private record OpenKey(String tenantId, KekRef kek, DekId id) {
     }
 
-    /** A small synchronized LRU map; enough while one stream thread per instance does the work. */
-    private static final class LruCache<K, V> {
-        private final Map<K, V> map;
+    /** A tenant's sealing DEK with its use count and deadline. */
+    private static final class ActiveDek {
+        final Dek dek;
+        final long expiresAtMillis;
+        final long maxUses;
+        final AtomicLong uses = new AtomicLong();
 
-        LruCache(int capacity) {
-            this.map = new LinkedHashMap<>(16, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
-                    return size() > capacity;
-                }
-            };
+        ActiveDek(Dek dek, long expiresAtMillis, long maxUses) {
+            this.dek = dek;
+            this.expiresAtMillis = expiresAtMillis;
+            this.maxUses = maxUses;
         }
 
-        synchronized V get(K key) {
-            return map.get(key);
+        /** Claims one use; false when the DEK is too old or used up (it is then never used again). */
+        boolean tryUse(long now) {
+            return now < expiresAtMillis && uses.incrementAndGet() <= maxUses;
         }
+    }
 
-        synchronized void put(K key, V value) {
-            map.put(key, value);
-        }
-
-        synchronized void removeIf(Predicate<K> test) {
-            map.keySet().removeIf(test);
-        }
-
-        synchronized int size() {
-            return map.size();
-        }
+    @Override
+    public String toString() {
+        return "Keyring[kms=" + kms.provider() + ", naming=" + naming + ", policy=" + policy + "]";
     }
 }

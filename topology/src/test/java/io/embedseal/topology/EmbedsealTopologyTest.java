@@ -67,7 +67,7 @@ class EmbedsealTopologyTest {
 
     @BeforeEach
     void setUp() {
-        start(new LocalKms(dir.resolve("kms"), true));
+        start(new LocalKms(dir.resolve("kms")));
     }
 
     private void start(Kms kms) {
@@ -77,7 +77,7 @@ class EmbedsealTopologyTest {
         registry = new InMemorySchemaRegistry();
         schemaId = registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
         EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(TopicNames.defaults(),
-                new EmbeddingEventCodec(registry), EmbeddingValidator.defaults(), new Sealer(new Keyring(kms)));
+                new EmbeddingEventCodec(registry), EmbeddingValidator.defaults(), new Sealer(Keyring.builder(kms).createMissingKeys(true).build()));
         driver = new TopologyTestDriver(EmbedsealTopology.topology(parts),
                 StreamsSettings.properties("topology-test", "unused:9092", dir.resolve("state"), Map.of()));
         raw = driver.createInputTopic(TopicNames.DEFAULT_RAW, new ByteArraySerializer(), new ByteArraySerializer());
@@ -244,7 +244,7 @@ class EmbedsealTopologyTest {
 
     @Test
     void kmsUnavailable_failsTheRecordWithoutPassingItOn() {
-        start(new FailingKms());
+        start(FailingKms.create());
 
         assertThatThrownBy(() -> raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1))))
                 .hasRootCauseInstanceOf(KmsUnavailableException.class);
@@ -253,7 +253,7 @@ class EmbedsealTopologyTest {
     }
 
     private Sealer readerSealer() {
-        return new Sealer(new Keyring(new LocalKms(dir.resolve("kms"), false)));
+        return new Sealer(Keyring.of(new LocalKms(dir.resolve("kms"))));
     }
 
     private byte[] wire(EmbeddingEvent event) {
@@ -283,25 +283,16 @@ class EmbedsealTopologyTest {
         return out;
     }
 
-    private static final class FailingKms implements Kms {
-        @Override
-        public String provider() {
-            return "local";
-        }
-
-        @Override
-        public KekRef currentKek(String keyName) {
-            throw new KmsUnavailableException("test KMS is down");
-        }
-
-        @Override
-        public byte[] wrapDek(KekRef kek, byte[] dek, byte[] associatedData) {
-            throw new KmsUnavailableException("test KMS is down");
-        }
-
-        @Override
-        public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
-            throw new KmsUnavailableException("test KMS is down");
+    /** A KMS that is down: every call fails as unreachable. */
+    private static final class FailingKms {
+        static Kms create() {
+            return (Kms) java.lang.reflect.Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {Kms.class},
+                    (proxy, method, args) -> switch (method.getName()) {
+                        case "provider" -> "local";
+                        case "close" -> null;
+                        case "toString" -> "FailingKms";
+                        default -> throw new KmsUnavailableException("test KMS is down");
+                    });
         }
     }
 }

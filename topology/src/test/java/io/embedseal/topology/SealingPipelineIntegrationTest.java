@@ -53,7 +53,7 @@ class SealingPipelineIntegrationTest {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         Path kms = dir.resolve("kms");
         EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
-                EmbeddingValidator.defaults(), new Sealer(new Keyring(new LocalKms(kms, true))));
+                EmbeddingValidator.defaults(), new Sealer(Keyring.builder(new LocalKms(kms)).createMissingKeys(true).build()));
 
         Map<String, EmbeddingEvent> produced = new HashMap<>();
         VectorLeakScanner scanner = new VectorLeakScanner();
@@ -86,7 +86,7 @@ class SealingPipelineIntegrationTest {
 
             assertThat(sealed).hasSize(produced.size());
             assertThat(dead).hasSize(2);
-            Sealer reader = new Sealer(new Keyring(new LocalKms(kms, false)));
+            Sealer reader = new Sealer(Keyring.of(new LocalKms(kms)));
             Map<String, Integer> seen = new HashMap<>();
             for (ConsumerRecord<byte[], byte[]> r : sealed) {
                 SealedRecordKey key = SealedRecordKey.parse(r.key());

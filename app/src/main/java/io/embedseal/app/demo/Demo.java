@@ -1,7 +1,10 @@
 package io.embedseal.app.demo;
 
 import io.embedseal.keyring.Keyring;
-import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
@@ -63,14 +66,22 @@ public final class Demo {
 
     private static final Logger LOG = LoggerFactory.getLogger(Demo.class);
 
-    /** What to run. */
-    public record Options(int tenants, int recordsPerTenant, int dims, int partitions, Path dataDir, Duration timeout) {
+    /**
+     * What to run.
+     *
+     * @param kmsSettings keyring settings ({@code kms.*}, {@code dek.*}); {@code kms.provider} picks the KMS. For
+     *                    the local provider the keys go under the data directory unless {@code kms.local.dir} is given.
+     *                    Missing tenant keys are created unless {@code kms.create-missing-keys=false}.
+     */
+    public record Options(int tenants, int recordsPerTenant, int dims, int partitions, Path dataDir, Duration timeout,
+                          Map<String, String> kmsSettings) {
         public Options {
             requireRange("--tenants", tenants, 1, 1000);
             requireRange("--records", recordsPerTenant, 1, 1_000_000);
             requireRange("--dims", dims, 4, EmbeddingValidator.DEFAULT_MAX_DIMENSIONS);
             requireRange("--partitions", partitions, 1, 64);
             Objects.requireNonNull(timeout, "timeout");
+            kmsSettings = Map.copyOf(kmsSettings);
         }
 
         private static void requireRange(String option, int value, int min, int max) {
@@ -116,11 +127,13 @@ public final class Demo {
             broker.createTopic(topics.sealed(), o.partitions(), Map.of());
             broker.createTopic(topics.dlq(), 1, Map.of());
 
-            Path kmsDir = dataDir.resolve("kms");
+            KeyringSettings keyringSettings = keyringSettings(o, dataDir);
+            KmsCallStats kmsCalls = new KmsCallStats();
+            Keyring keyring = KmsProviders.keyring(keyringSettings, kmsCalls, null);
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
             int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
             EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
-                    EmbeddingValidator.defaults(), new Sealer(new Keyring(new LocalKms(kmsDir, true))));
+                    EmbeddingValidator.defaults(), new Sealer(keyring));
 
             SyntheticEmbeddings synthetic = new SyntheticEmbeddings(20261128L, o.dims());
             List<String> tenantNames = SyntheticEmbeddings.tenantNames(o.tenants());
@@ -156,7 +169,9 @@ public final class Demo {
             double pipelineSeconds = secondsSince(pipelineStart);
 
             long checkStart = System.nanoTime();
-            Sealer reader = new Sealer(new Keyring(new LocalKms(kmsDir, false))); // a reader in "another process"
+            // An independent reader, as a sink in another process would be: its own KMS client and empty caches.
+            Keyring readerKeyring = KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), kmsCalls, null);
+            Sealer reader = new Sealer(readerKeyring);
             SortedMap<String, int[]> perTenantCount = new TreeMap<>();
             SortedMap<String, String> perTenantKek = new TreeMap<>();
             Set<String> seen = new HashSet<>();
@@ -238,13 +253,27 @@ public final class Demo {
                 int n = perTenantCount.containsKey(t) ? perTenantCount.get(t)[0] : 0;
                 tenants.put(t, new DemoReport.TenantSummary(n, perTenantKek.getOrDefault(t, "(none)")));
             }
-            return new DemoReport(o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
+            keyring.kms().close();
+            readerKeyring.kms().close();
+            return new DemoReport(keyringSettings.provider(), kmsCalls.calls(KmsOperation.WRAP), kmsCalls.calls(KmsOperation.UNWRAP),
+                    kmsCalls.errors(), o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
                     expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
                     duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, secondsSince(start),
                     brokerSeconds, pipelineSeconds, checkSeconds, failures);
         } finally {
             broker.close();
         }
+    }
+
+    private static KeyringSettings keyringSettings(Options o, Path dataDir) {
+        Map<String, String> s = new HashMap<>();
+        s.put("kms.provider", "local");
+        s.put("kms.create-missing-keys", "true");
+        s.putAll(o.kmsSettings());
+        if (s.get("kms.provider").equals("local")) {
+            s.putIfAbsent("kms.local.dir", dataDir.resolve("kms").toString());
+        }
+        return KeyringSettings.of(s);
     }
 
     private static int produce(EmbeddedKafkaBroker broker, TopicNames topics, InMemorySchemaRegistry registry, int schemaId,

@@ -15,6 +15,10 @@ import java.util.SortedMap;
  * succeeded when it is empty.
  */
 public record DemoReport(
+        String kms,
+        long kmsWraps,
+        long kmsUnwraps,
+        long kmsErrors,
         int tenantCount,
         int recordsPerTenant,
         int dims,
@@ -70,6 +74,12 @@ public record DemoReport(
             perTenant.put(name, one);
         });
         o.put("tenants", perTenant);
+        Map<String, Object> kmsCalls = new LinkedHashMap<>();
+        kmsCalls.put("wrap", kmsWraps);
+        kmsCalls.put("unwrap", kmsUnwraps);
+        kmsCalls.put("errors", kmsErrors);
+        o.put("kms", kms);
+        o.put("kms_calls", kmsCalls);
         o.put("dims", dims);
         o.put("partitions", partitions);
         o.put("seconds", round(seconds));
@@ -89,7 +99,8 @@ public record DemoReport(
     /** A short summary for people. */
     public String toHuman() {
         StringBuilder b = new StringBuilder();
-        b.append("embedseal demo: in-process Kafka broker, local KMS (development only), in-memory schema registry\n");
+        b.append("embedseal demo: in-process Kafka broker, ").append(kms.equals("local") ? "local KMS (development only)" : kms + " KMS")
+                .append(", in-memory schema registry\n");
         line(b, "produced", String.format(Locale.ROOT, "%,d records for %d tenants (%d dims, %d partitions): %,d valid, %d deliberately invalid",
                 produced, tenantCount, dims, partitions, valid, invalid));
         line(b, "sealed", String.format(Locale.ROOT, "%,d of %,d valid; unsealed each and compared: %d mismatches, %d duplicates, %d missing",
@@ -99,6 +110,8 @@ public record DemoReport(
         line(b, "dead-lettered", String.format(Locale.ROOT, "%d of %d invalid (%s)", dlq, invalid, reasons));
         line(b, "plaintext", String.format(Locale.ROOT, "%d vector hits in sealed and dead-letter segments on disk (control: %,d hits in the raw topic)",
                 plaintextHits, controlPlaintextHits));
+        line(b, "KMS calls", String.format(Locale.ROOT, "%d wraps (one per DEK), %d unwraps (independent reader), %d errors",
+                kmsWraps, kmsUnwraps, kmsErrors));
         tenants.forEach((name, t) -> line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
         line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s)",
                 seconds, brokerStartSeconds, pipelineSeconds, checkSeconds));

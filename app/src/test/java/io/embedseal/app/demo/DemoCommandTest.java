@@ -3,6 +3,8 @@ package io.embedseal.app.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.Main;
+import io.embedseal.kms.testsupport.SoftHsm;
+import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -11,6 +13,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -61,6 +65,65 @@ class DemoCommandTest {
         assertThat(data.resolve("kms/tenant-acme.keyset.json")).exists();
         assertThat(Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json")).toString())
                 .isEqualTo("[OWNER_READ, OWNER_WRITE]");
+    }
+
+    @Test
+    void demoOnVault_sealsUnderTransitKeys() throws Exception {
+        try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
+            Path token = dir.resolve("vault-token");
+            Files.writeString(token, VaultTransitStandIn.ROOT_TOKEN);
+
+            Result r = run("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "vault",
+                    "--kms-setting", "kms.vault.address=" + vault.address(),
+                    "--kms-setting", "kms.vault.token-file=" + token);
+
+            assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+            JsonNode json = new ObjectMapper().readTree(r.out());
+            assertThat(json.get("kms").asText()).isEqualTo("vault");
+            assertThat(json.get("sealed").asInt()).isEqualTo(60);
+            assertThat(json.get("unseal_mismatches").asInt()).isZero();
+            assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("vault:tenant-acme:1");
+            assertThat(json.get("kms_calls").get("wrap").asInt()).as("one wrap per tenant DEK").isEqualTo(2);
+            assertThat(vault.hasKey("tenant-globex")).isTrue();
+        }
+    }
+
+    @Test
+    void demoOnPkcs11_sealsUnderTokenKeys() throws Exception {
+        SoftHsm.Token token = SoftHsm.sharedToken();
+        List<String> args = new ArrayList<>(List.of("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "pkcs11"));
+        token.settings().forEach((k, v) -> {
+            if (!k.equals("kms.provider")) {
+                args.add("--kms-setting");
+                args.add(k + "=" + v);
+            }
+        });
+
+        Result r = run(args.toArray(String[]::new));
+
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertThat(json.get("kms").asText()).isEqualTo("pkcs11");
+        assertThat(json.get("sealed").asInt()).isEqualTo(60);
+        assertThat(json.get("unseal_mismatches").asInt()).isZero();
+        assertThat(json.get("tenants").get("acme").get("kek").asText()).startsWith("pkcs11:tenant-acme:");
+    }
+
+    @Test
+    void unreachableKms_isAClearFailure() {
+        Result r = run("demo", "--tenants", "1", "--records", "5", "--kms", "vault",
+                "--kms-setting", "kms.vault.address=http://127.0.0.1:9", "--kms-setting", "kms.vault.token-env=NO_SUCH_VARIABLE_HERE");
+
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("NO_SUCH_VARIABLE_HERE");
+    }
+
+    @Test
+    void badKmsSetting_isAUsageError() {
+        Result r = run("demo", "--kms-setting", "vault.address=x");
+
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("--kms-setting must be KEY=VALUE with a kms.* or dek.* key");
     }
 
     @Test

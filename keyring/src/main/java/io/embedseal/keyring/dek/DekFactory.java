@@ -9,6 +9,7 @@ import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.WrappedDek;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -56,17 +57,21 @@ public final class DekFactory {
     }
 
     /**
-     * Generates a DEK for the tenant and wraps it under {@code kek}.
+     * Generates a DEK for the tenant and has the KMS wrap it under the named key's current version: one
+     * KMS call.
      *
      * @throws io.embedseal.keyring.kms.KmsException as the KMS reports it
      */
-    public Dek create(String tenantId, KekRef kek) {
+    public Dek create(String tenantId, String keyName) {
         DekId id = DekId.random();
         byte[] raw = new byte[KEY_BYTES];
         random.nextBytes(raw);
         try {
-            byte[] wrapped = kms.wrapDek(kek, raw, associatedData(tenantId, id));
-            return new Dek(tenantId, id, kek, wrapped, aead(raw));
+            WrappedDek wrapped = kms.wrapDek(keyName, raw, associatedData(tenantId, id));
+            if (!wrapped.kek().keyName().equals(keyName) || !wrapped.kek().provider().equals(kms.provider())) {
+                throw new KmsException("KMS wrapped a DEK for key '" + keyName + "' under " + wrapped.kek());
+            }
+            return new Dek(tenantId, id, wrapped.kek(), wrapped.wrapped(), aead(raw));
         } finally {
             Arrays.fill(raw, (byte) 0);
         }

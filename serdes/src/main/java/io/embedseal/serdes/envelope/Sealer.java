@@ -41,7 +41,7 @@ public final class Sealer {
      * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
      */
     public byte[] seal(String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext) {
-        Dek dek = keyring.activeDek(tenantId);
+        Dek dek = keyring.sealingDek(tenantId);
         byte[] header = EnvelopeHeader.write(payloadType, tenantId.getBytes(StandardCharsets.UTF_8),
                 embeddingId.getBytes(StandardCharsets.UTF_8), dek, plaintext.length);
         byte[] ciphertext;

@@ -9,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -28,7 +27,7 @@ class SealerTest {
 
     @BeforeEach
     void setUp() {
-        sealer = new Sealer(new Keyring(new LocalKms(dir, true)));
+        sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build());
     }
 
     @Test
@@ -168,8 +167,8 @@ class SealerTest {
     @Test
     void destroyedKek_isUnknownKey() throws Exception {
         byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        Files.delete(dir.resolve("tenant-acme.keyset.json"));
-        Sealer fresh = new Sealer(new Keyring(new LocalKms(dir, false)));
+        new LocalKms(dir).destroy("tenant-acme");
+        Sealer fresh = new Sealer(Keyring.of(new LocalKms(dir)));
 
         assertReason(envelope, "acme", "doc-1", Reason.KEY_UNKNOWN, fresh);
     }
@@ -177,7 +176,7 @@ class SealerTest {
     @Test
     void unsealingInAnotherProcess_needsOnlyTheKms() {
         byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        Sealer other = new Sealer(new Keyring(new LocalKms(dir, false)));
+        Sealer other = new Sealer(Keyring.of(new LocalKms(dir)));
 
         assertThat(other.unseal(envelope, "acme", "doc-1").plaintext()).isEqualTo(PAYLOAD);
     }

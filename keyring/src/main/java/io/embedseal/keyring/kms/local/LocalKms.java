@@ -10,37 +10,55 @@ import com.google.crypto.tink.aead.PredefinedAeadParameters;
 import com.google.crypto.tink.subtle.AesGcmJce;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyDeniedException;
+import io.embedseal.keyring.kms.KeyDescription;
+import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.kms.WrappedDek;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.Reader;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.util.Objects;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
  * A KMS for development and the embedded demo: each KEK is a Tink AES-256-GCM keyset stored <b>in
- * cleartext</b> as {@code <dataDir>/<keyName>.keyset.json} (directory mode 0700, file mode 0600).
- * Version {@code n} of a KEK is the n-th key of its keyset; the newest is the one that wraps.
+ * cleartext</b> as {@code <dir>/<keyName>.keyset.json} (directory 0700, files 0600). Version {@code n} of a
+ * KEK is the n-th key of its keyset; the newest wraps. {@code <keyName>.state.properties} holds the minimum
+ * decryption version and whether the key is disabled.
  *
- * <p>Anyone who can read the data directory holds every tenant's key: this provider announces itself as
- * development-only in the log when it starts. Use {@code vault} or {@code pkcs11} for anything real.
+ * <p>Nothing is cached: every call reads the files, so a rotation or revocation made by another process
+ * sharing the directory (the CLI) takes effect on the next call. Changes are serialised by a lock file and
+ * written by atomic rename. {@link #destroy} overwrites the keyset with zeros before deleting it; on
+ * journaling or flash storage that is best effort, one more reason this provider is for development only.
+ *
+ * <p>Anyone who can read the directory holds every tenant's key: this provider announces itself as
+ * development-only in the log when it starts.
  */
 public final class LocalKms implements Kms {
 
@@ -49,8 +67,11 @@ public final class LocalKms implements Kms {
 
     private static final Logger LOG = LoggerFactory.getLogger(LocalKms.class);
     private static final Pattern FILE_SAFE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    private static final String SUFFIX = ".keyset.json";
+    private static final String KEYSET_SUFFIX = ".keyset.json";
+    private static final String STATE_SUFFIX = ".state.properties";
     private static final boolean POSIX = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    /** File locks are per process; this serialises the threads of this process per directory. */
+    private static final ConcurrentMap<Path, ReentrantLock> DIRECTORY_LOCKS = new ConcurrentHashMap<>();
 
     static {
         try {
@@ -60,25 +81,18 @@ public final class LocalKms implements Kms {
         }
     }
 
-    private final Path dataDir;
-    private final boolean createMissingKeys;
-    private final ConcurrentMap<String, KeysetHandle> keysets = new ConcurrentHashMap<>();
+    private final Path dir;
 
-    /**
-     * @param dataDir           where keyset files live; created (mode 0700) if missing
-     * @param createMissingKeys when true, {@link #currentKek} creates a KEK that does not exist yet (the
-     *                          embedded demo's behaviour); when false it throws {@link UnknownKeyException}
-     */
-    public LocalKms(Path dataDir, boolean createMissingKeys) {
-        this.dataDir = Objects.requireNonNull(dataDir, "dataDir").toAbsolutePath();
-        this.createMissingKeys = createMissingKeys;
+    /** @param dir where keyset files live; created (mode 0700) if missing */
+    public LocalKms(Path dir) {
+        this.dir = Objects.requireNonNull(dir, "dir").toAbsolutePath().normalize();
         try {
-            createPrivateDirectory(this.dataDir);
+            createPrivateDirectory(this.dir);
         } catch (IOException e) {
-            throw new KmsUnavailableException("local KMS cannot create its data directory " + this.dataDir, e);
+            throw new KmsUnavailableException("local KMS cannot create its directory " + this.dir, e);
         }
         LOG.warn("**************************************************************************************");
-        LOG.warn("* LOCAL KMS IS FOR DEVELOPMENT ONLY. Tenant KEKs are stored UNENCRYPTED in {}", this.dataDir);
+        LOG.warn("* LOCAL KMS IS FOR DEVELOPMENT ONLY. Tenant KEKs are stored UNENCRYPTED in {}", this.dir);
         LOG.warn("* Anyone who can read that directory can unseal every record. Use vault or pkcs11 for real data.");
         LOG.warn("**************************************************************************************");
     }
@@ -89,21 +103,18 @@ public final class LocalKms implements Kms {
     }
 
     /** The directory holding the keyset files. */
-    public Path dataDir() {
-        return dataDir;
+    public Path dir() {
+        return dir;
     }
 
     @Override
-    public KekRef currentKek(String keyName) {
-        KeysetHandle handle = keyset(keyName, createMissingKeys);
-        return new KekRef(PROVIDER, keyName, handle.size());
-    }
-
-    @Override
-    public byte[] wrapDek(KekRef kek, byte[] dek, byte[] associatedData) {
-        Aead aead = aeadFor(kek);
+    public WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
+        KeysetHandle keyset = readKeyset(keyName);
+        State state = readState(keyName);
+        requireEnabled(keyName, state);
+        KekRef kek = new KekRef(PROVIDER, keyName, keyset.size());
         try {
-            return aead.encrypt(dek, associatedData);
+            return new WrappedDek(kek, aead(keyset, kek).encrypt(dek, associatedData));
         } catch (GeneralSecurityException e) {
             throw new KmsException("local KMS could not wrap a DEK under " + kek, e);
         }
@@ -111,77 +122,145 @@ public final class LocalKms implements Kms {
 
     @Override
     public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
-        Aead aead = aeadFor(kek);
+        requireOurs(kek);
+        KeysetHandle keyset = readKeyset(kek.keyName());
+        State state = readState(kek.keyName());
+        requireEnabled(kek.keyName(), state);
+        if (kek.version() > keyset.size()) {
+            throw new UnknownKeyException("local KEK '" + kek.keyName() + "' has no version " + kek.version()
+                    + " (newest is " + keyset.size() + ")");
+        }
+        if (kek.version() < state.minDecryptionVersion()) {
+            throw new KeyDeniedException("local KEK " + kek + " is restricted: versions below "
+                    + state.minDecryptionVersion() + " may not unwrap");
+        }
         try {
-            return aead.decrypt(wrappedDek, associatedData);
+            return aead(keyset, kek).decrypt(wrappedDek, associatedData);
         } catch (GeneralSecurityException e) {
             throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek
                     + " with the given associated data", e);
         }
     }
 
-    private Aead aeadFor(KekRef kek) {
-        if (!PROVIDER.equals(kek.provider())) {
-            throw new UnknownKeyException("KEK " + kek + " belongs to KMS provider '" + kek.provider()
-                    + "', not to '" + PROVIDER + "'");
-        }
-        KeysetHandle handle = keyset(kek.keyName(), false);
-        if (kek.version() > handle.size()) {
-            throw new UnknownKeyException("local KEK '" + kek.keyName() + "' has no version " + kek.version()
-                    + " (newest is " + handle.size() + ")");
-        }
-        try {
-            return AesGcmJce.create((AesGcmKey) handle.getAt(kek.version() - 1).getKey());
-        } catch (GeneralSecurityException | ClassCastException e) {
-            throw new KmsException("local KEK " + kek + " is not an AES-GCM key", e);
-        }
+    @Override
+    public KeyDescription describe(String keyName) {
+        KeysetHandle keyset = readKeyset(keyName);
+        State state = readState(keyName);
+        return new KeyDescription(PROVIDER, keyName, keyset.size(), Math.min(state.minDecryptionVersion(), keyset.size()),
+                state.disabled() ? KeyState.DISABLED : KeyState.ENABLED);
     }
 
-    private KeysetHandle keyset(String keyName, boolean create) {
+    @Override
+    public KekRef createKek(String keyName) {
         requireFileSafe(keyName);
-        KeysetHandle cached = keysets.get(keyName);
-        if (cached != null) {
-            return cached;
-        }
-        // computeIfAbsent serialises creation of one name inside this process; the hard link below
-        // serialises it across processes sharing the directory.
-        return keysets.computeIfAbsent(keyName, name -> loadOrCreate(name, create));
+        return locked(() -> {
+            Path file = keysetFile(keyName);
+            if (Files.exists(file)) {
+                return new KekRef(PROVIDER, keyName, readKeyset(keyName).size());
+            }
+            try {
+                writeKeyset(keyName, KeysetHandle.generateNew(PredefinedAeadParameters.AES256_GCM));
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("local KMS could not generate KEK '" + keyName + "'", e);
+            }
+            LOG.warn("local KMS created KEK '{}' in {} (development only)", keyName, file);
+            return new KekRef(PROVIDER, keyName, 1);
+        });
     }
 
-    private KeysetHandle loadOrCreate(String keyName, boolean create) {
-        Path file = dataDir.resolve(keyName + SUFFIX);
-        try {
-            return read(file);
-        } catch (NoSuchFileException missing) {
-            if (!create) {
-                throw new UnknownKeyException("local KMS has no KEK named '" + keyName + "' in " + dataDir);
+    @Override
+    public KekRef rotate(String keyName) {
+        return locked(() -> {
+            KeysetHandle keyset = readKeyset(keyName);
+            try {
+                KeysetHandle rotated = KeysetHandle.newBuilder(keyset)
+                        .addEntry(KeysetHandle.generateEntryFromParameters(PredefinedAeadParameters.AES256_GCM)
+                                .withRandomId().makePrimary())
+                        .build();
+                writeKeyset(keyName, rotated);
+                return new KekRef(PROVIDER, keyName, rotated.size());
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("local KMS could not rotate KEK '" + keyName + "'", e);
             }
+        });
+    }
+
+    @Override
+    public void restrictVersions(String keyName, int minDecryptionVersion) {
+        locked(() -> {
+            int latest = readKeyset(keyName).size();
+            if (minDecryptionVersion < 1 || minDecryptionVersion > latest) {
+                throw new IllegalArgumentException("minimum decryption version for '" + keyName + "' must be 1.."
+                        + latest + ", got " + minDecryptionVersion);
+            }
+            State state = readState(keyName);
+            writeState(keyName, new State(minDecryptionVersion, state.disabled()));
+            return null;
+        });
+    }
+
+    @Override
+    public void disable(String keyName) {
+        setDisabled(keyName, true);
+    }
+
+    @Override
+    public void enable(String keyName) {
+        setDisabled(keyName, false);
+    }
+
+    private void setDisabled(String keyName, boolean disabled) {
+        locked(() -> {
+            readKeyset(keyName); // the key must exist
+            State state = readState(keyName);
+            writeState(keyName, new State(state.minDecryptionVersion(), disabled));
+            return null;
+        });
+    }
+
+    @Override
+    public void destroy(String keyName) {
+        locked(() -> {
+            Path file = keysetFile(keyName);
+            if (!Files.exists(file)) {
+                throw new UnknownKeyException("local KMS has no KEK named '" + keyName + "' in " + dir);
+            }
+            try {
+                long size = Files.size(file);
+                try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                    ch.write(java.nio.ByteBuffer.allocate((int) size));
+                    ch.force(true);
+                }
+                Files.delete(file);
+                Files.deleteIfExists(stateFile(keyName));
+            } catch (IOException e) {
+                throw new KmsUnavailableException("local KMS could not destroy " + file, e);
+            }
+            LOG.warn("local KMS destroyed KEK '{}': everything wrapped under it is now unreadable", keyName);
+            return null;
+        });
+    }
+
+    // --- files ---------------------------------------------------------------------------------------
+
+    private Path keysetFile(String keyName) {
+        return dir.resolve(requireFileSafe(keyName) + KEYSET_SUFFIX);
+    }
+
+    private Path stateFile(String keyName) {
+        return dir.resolve(requireFileSafe(keyName) + STATE_SUFFIX);
+    }
+
+    private KeysetHandle readKeyset(String keyName) {
+        Path file = keysetFile(keyName);
+        String json;
+        try {
+            json = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new UnknownKeyException("local KMS has no KEK named '" + keyName + "' in " + dir, e);
         } catch (IOException e) {
             throw new KmsUnavailableException("local KMS cannot read " + file, e);
         }
-        try {
-            KeysetHandle fresh = KeysetHandle.generateNew(PredefinedAeadParameters.AES256_GCM);
-            String json = TinkJsonProtoKeysetFormat.serializeKeyset(fresh, InsecureSecretKeyAccess.get());
-            Path tmp = Files.createTempFile(dataDir, keyName + ".", ".tmp", privateFile());
-            try {
-                Files.writeString(tmp, json, StandardCharsets.UTF_8);
-                Files.createLink(file, tmp); // atomic, and fails if another process created the key first
-                LOG.warn("local KMS created KEK '{}' in {} (development only)", keyName, file);
-                return fresh;
-            } catch (FileAlreadyExistsException raced) {
-                return read(file);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (GeneralSecurityException e) {
-            throw new KmsException("local KMS could not generate KEK '" + keyName + "'", e);
-        } catch (IOException e) {
-            throw new KmsUnavailableException("local KMS cannot write " + file, e);
-        }
-    }
-
-    private static KeysetHandle read(Path file) throws IOException {
-        String json = Files.readString(file, StandardCharsets.UTF_8);
         try {
             return TinkJsonProtoKeysetFormat.parseKeyset(json, InsecureSecretKeyAccess.get());
         } catch (GeneralSecurityException e) {
@@ -189,11 +268,98 @@ public final class LocalKms implements Kms {
         }
     }
 
-    private static void requireFileSafe(String keyName) {
+    private void writeKeyset(String keyName, KeysetHandle keyset) {
+        try {
+            writeAtomically(keysetFile(keyName), TinkJsonProtoKeysetFormat.serializeKeyset(keyset, InsecureSecretKeyAccess.get()));
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("local KMS could not serialise KEK '" + keyName + "'", e);
+        }
+    }
+
+    private record State(int minDecryptionVersion, boolean disabled) {
+    }
+
+    private State readState(String keyName) {
+        Path file = stateFile(keyName);
+        if (!Files.exists(file)) {
+            return new State(1, false);
+        }
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+            return new State(Integer.parseInt(p.getProperty("min_decryption_version", "1").trim()),
+                    Boolean.parseBoolean(p.getProperty("disabled", "false").trim()));
+        } catch (IOException | NumberFormatException e) {
+            throw new KmsUnavailableException("local KMS cannot read " + file, e);
+        }
+    }
+
+    private void writeState(String keyName, State state) {
+        writeAtomically(stateFile(keyName), "# embedseal local KMS key state\nmin_decryption_version="
+                + state.minDecryptionVersion() + "\ndisabled=" + state.disabled() + "\n");
+    }
+
+    private void writeAtomically(Path target, String content) {
+        try {
+            Path tmp = Files.createTempFile(dir, target.getFileName() + ".", ".tmp", privateFile());
+            try {
+                Files.writeString(tmp, content, StandardCharsets.UTF_8);
+                try {
+                    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw new KmsUnavailableException("local KMS cannot write " + target, e);
+        }
+    }
+
+    /** Runs a read-modify-write under this process's lock for the directory and the directory's lock file. */
+    private <T> T locked(Supplier<T> action) {
+        ReentrantLock jvmLock = DIRECTORY_LOCKS.computeIfAbsent(dir, d -> new ReentrantLock());
+        jvmLock.lock();
+        try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = ch.lock()) {
+            return action.get();
+        } catch (IOException e) {
+            throw new KmsUnavailableException("local KMS cannot lock " + dir, e);
+        } finally {
+            jvmLock.unlock();
+        }
+    }
+
+    // --- checks --------------------------------------------------------------------------------------
+
+    private static Aead aead(KeysetHandle keyset, KekRef kek) {
+        try {
+            return AesGcmJce.create((AesGcmKey) keyset.getAt(kek.version() - 1).getKey());
+        } catch (GeneralSecurityException | ClassCastException e) {
+            throw new KmsException("local KEK " + kek + " is not an AES-GCM key", e);
+        }
+    }
+
+    private static void requireEnabled(String keyName, State state) {
+        if (state.disabled()) {
+            throw new KeyDeniedException("local KEK '" + keyName + "' is disabled");
+        }
+    }
+
+    private static void requireOurs(KekRef kek) {
+        if (!PROVIDER.equals(kek.provider())) {
+            throw new UnknownKeyException("KEK " + kek + " belongs to KMS provider '" + kek.provider()
+                    + "', not to '" + PROVIDER + "'");
+        }
+    }
+
+    private static String requireFileSafe(String keyName) {
         if (keyName == null || !FILE_SAFE_NAME.matcher(keyName).matches()) {
             throw new IllegalArgumentException("local KMS key names must match " + FILE_SAFE_NAME
                     + " (they become file names), got: " + (keyName == null ? "null" : "'" + keyName + "'"));
         }
+        return keyName;
     }
 
     private static void createPrivateDirectory(Path dir) throws IOException {
@@ -218,6 +384,6 @@ public final class LocalKms implements Kms {
 
     @Override
     public String toString() {
-        return "LocalKms[dataDir=" + dataDir + "]";
+        return "LocalKms[dir=" + dir + "]";
     }
 }

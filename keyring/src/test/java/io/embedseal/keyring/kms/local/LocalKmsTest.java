@@ -1,8 +1,8 @@
 package io.embedseal.keyring.kms.local;
 
-import io.embedseal.keyring.kms.InvalidWrappedKeyException;
-import io.embedseal.keyring.kms.KekRef;
-import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.kms.KeyDeniedException;
+import io.embedseal.keyring.kms.KeyState;
+import io.embedseal.keyring.kms.WrappedDek;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,138 +10,93 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+/** What is particular to the local provider; the shared behaviour is in its contract test. */
 class LocalKmsTest {
 
     private static final byte[] DEK = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] AAD = "tenant-a".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] AAD = "aad".getBytes(StandardCharsets.US_ASCII);
 
     @TempDir
     Path dir;
 
     @Test
-    void firstUse_createsKeysetReadableByOwnerOnly() throws Exception {
-        LocalKms kms = new LocalKms(dir.resolve("kms"), true);
+    void keysetsAreReadableByTheOwnerOnly() throws Exception {
+        LocalKms kms = new LocalKms(dir.resolve("kms"));
 
-        KekRef kek = kms.currentKek("tenant-acme");
+        kms.createKek("tenant-acme");
+        kms.disable("tenant-acme");
 
-        assertThat(kek).isEqualTo(new KekRef("local", "tenant-acme", 1));
-        Path file = dir.resolve("kms/tenant-acme.keyset.json");
-        assertThat(file).exists();
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms")))).isEqualTo("rwx------");
-        try (var leftovers = Files.list(dir.resolve("kms"))) {
-            assertThat(leftovers).extracting(p -> p.getFileName().toString()).containsExactly("tenant-acme.keyset.json");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms/tenant-acme.keyset.json"))))
+                .isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms/tenant-acme.state.properties"))))
+                .isEqualTo("rw-------");
+        try (var files = Files.list(dir.resolve("kms"))) {
+            assertThat(files).extracting(p -> p.getFileName().toString()).noneMatch(n -> n.endsWith(".tmp"));
         }
     }
 
     @Test
-    void wrapThenUnwrap_returnsTheDek() {
-        LocalKms kms = new LocalKms(dir, true);
-        KekRef kek = kms.currentKek("tenant-acme");
+    void changesByAnotherProcess_takeEffectOnTheNextCall() {
+        LocalKms pipeline = new LocalKms(dir);
+        LocalKms operator = new LocalKms(dir);
+        operator.createKek("tenant-acme");
+        WrappedDek w = pipeline.wrapDek("tenant-acme", DEK, AAD);
 
-        byte[] wrapped = kms.wrapDek(kek, DEK, AAD);
+        operator.disable("tenant-acme");
+        assertThatThrownBy(() -> pipeline.unwrapDek(w.kek(), w.wrapped(), AAD)).isInstanceOf(KeyDeniedException.class);
+        operator.enable("tenant-acme");
+        operator.rotate("tenant-acme");
 
-        assertThat(wrapped).isNotEqualTo(DEK);
-        assertThat(indexOf(wrapped, Arrays.copyOf(DEK, 8))).as("raw DEK bytes inside the wrapped form").isEqualTo(-1);
-        assertThat(kms.unwrapDek(kek, wrapped, AAD)).isEqualTo(DEK);
+        assertThat(pipeline.wrapDek("tenant-acme", DEK, AAD).kek().version()).isEqualTo(2);
+        assertThat(pipeline.describe("tenant-acme").state()).isEqualTo(KeyState.ENABLED);
     }
 
     @Test
-    void keyPersists_anotherInstanceOnTheSameDirectoryUnwraps() {
-        LocalKms first = new LocalKms(dir, true);
-        KekRef kek = first.currentKek("tenant-acme");
-        byte[] wrapped = first.wrapDek(kek, DEK, AAD);
+    void destroy_removesTheFiles() {
+        LocalKms kms = new LocalKms(dir);
+        kms.createKek("tenant-acme");
+        kms.disable("tenant-acme");
 
-        LocalKms second = new LocalKms(dir, false);
+        kms.destroy("tenant-acme");
 
-        assertThat(second.currentKek("tenant-acme")).isEqualTo(kek);
-        assertThat(second.unwrapDek(kek, wrapped, AAD)).isEqualTo(DEK);
-    }
-
-    @Test
-    void unwrapWithOtherAssociatedData_fails() {
-        LocalKms kms = new LocalKms(dir, true);
-        KekRef kek = kms.currentKek("tenant-acme");
-        byte[] wrapped = kms.wrapDek(kek, DEK, AAD);
-
-        assertThatThrownBy(() -> kms.unwrapDek(kek, wrapped, "tenant-b".getBytes(StandardCharsets.US_ASCII)))
-                .isInstanceOf(InvalidWrappedKeyException.class);
-    }
-
-    @Test
-    void unwrapWithAnotherTenantsKek_fails() {
-        LocalKms kms = new LocalKms(dir, true);
-        byte[] wrapped = kms.wrapDek(kms.currentKek("tenant-a"), DEK, AAD);
-
-        assertThatThrownBy(() -> kms.unwrapDek(kms.currentKek("tenant-b"), wrapped, AAD))
-                .isInstanceOf(InvalidWrappedKeyException.class);
-    }
-
-    @Test
-    void everySingleBitFlipOfAWrappedDek_fails() {
-        LocalKms kms = new LocalKms(dir, true);
-        KekRef kek = kms.currentKek("tenant-acme");
-        byte[] wrapped = kms.wrapDek(kek, DEK, AAD);
-
-        for (int bit = 0; bit < wrapped.length * 8; bit++) {
-            byte[] flipped = wrapped.clone();
-            flipped[bit / 8] ^= (byte) (1 << (bit % 8));
-            assertThatThrownBy(() -> kms.unwrapDek(kek, flipped, AAD)).isInstanceOf(InvalidWrappedKeyException.class);
-        }
-    }
-
-    @Test
-    void missingKey_withoutCreation_isUnknown() {
-        LocalKms kms = new LocalKms(dir, false);
-
-        assertThatThrownBy(() -> kms.currentKek("tenant-nobody"))
-                .isInstanceOf(UnknownKeyException.class)
-                .hasMessageContaining("tenant-nobody");
-        assertThat(dir.resolve("tenant-nobody.keyset.json")).doesNotExist();
-    }
-
-    @Test
-    void versionThatDoesNotExist_isUnknown() {
-        LocalKms kms = new LocalKms(dir, true);
-        KekRef kek = kms.currentKek("tenant-acme");
-
-        assertThatThrownBy(() -> kms.wrapDek(kek.withVersion(2), DEK, AAD))
-                .isInstanceOf(UnknownKeyException.class)
-                .hasMessageContaining("no version 2");
-    }
-
-    @Test
-    void kekOfAnotherProvider_isUnknown() {
-        LocalKms kms = new LocalKms(dir, true);
-
-        assertThatThrownBy(() -> kms.wrapDek(new KekRef("vault", "tenant-acme", 1), DEK, AAD))
-                .isInstanceOf(UnknownKeyException.class)
-                .hasMessageContaining("vault");
+        assertThat(dir.resolve("tenant-acme.keyset.json")).doesNotExist();
+        assertThat(dir.resolve("tenant-acme.state.properties")).doesNotExist();
     }
 
     @Test
     void keyNameThatIsNotFileSafe_isRejectedBeforeTouchingDisk() {
-        LocalKms kms = new LocalKms(dir, true);
+        LocalKms kms = new LocalKms(dir);
 
-        assertThatThrownBy(() -> kms.currentKek("../escape")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> kms.createKek("../escape")).isInstanceOf(IllegalArgumentException.class);
         assertThat(dir.getParent().resolve("escape.keyset.json")).doesNotExist();
     }
 
-    private static int indexOf(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
+    @Test
+    void concurrentCreation_yieldsOneKey() throws Exception {
+        Thread[] threads = new Thread[8];
+        WrappedDek[] wrapped = new WrappedDek[threads.length];
+        for (int i = 0; i < threads.length; i++) {
+            int n = i;
+            threads[i] = new Thread(() -> {
+                LocalKms kms = new LocalKms(dir);
+                kms.createKek("tenant-race");
+                wrapped[n] = kms.wrapDek("tenant-race", DEK, AAD);
+            });
+            threads[i].start();
         }
-        return -1;
+        for (Thread t : threads) {
+            t.join();
+        }
+
+        LocalKms check = new LocalKms(dir);
+        assertThat(check.describe("tenant-race").latestVersion()).isEqualTo(1);
+        for (WrappedDek w : wrapped) {
+            assertThat(check.unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+        }
     }
 }

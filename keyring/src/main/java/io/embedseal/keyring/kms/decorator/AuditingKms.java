@@ -1,0 +1,64 @@
+package io.embedseal.keyring.kms.decorator;
+
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsOutcome;
+import io.embedseal.keyring.kms.WrappedDek;
+
+import java.time.Clock;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Sends one {@link KmsAuditEvent} per operation to a listener, after the operation ended (successfully or
+ * not). Placed outside {@link RetryingKms}, it records each operation once, with the final outcome.
+ */
+public final class AuditingKms extends ForwardingKms {
+
+    private final Function<String, String> tenantOfKeyName;
+    private final KmsAuditListener listener;
+    private final Clock clock;
+
+    /**
+     * @param tenantOfKeyName maps a key name back to its tenant, or to null
+     */
+    public AuditingKms(Kms delegate, Function<String, String> tenantOfKeyName, KmsAuditListener listener, Clock clock) {
+        super(delegate);
+        this.tenantOfKeyName = Objects.requireNonNull(tenantOfKeyName, "tenantOfKeyName");
+        this.listener = Objects.requireNonNull(listener, "listener");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    @Override
+    protected <T> T around(KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+        long start = System.nanoTime();
+        T result;
+        try {
+            result = call.get();
+        } catch (RuntimeException e) {
+            emit(operation, keyName, version, KmsOutcome.of(e), start, e.getMessage());
+            throw e;
+        }
+        Integer resultVersion = version;
+        if (result instanceof WrappedDek w) {
+            resultVersion = w.kek().version();
+        } else if (result instanceof KekRef k) {
+            resultVersion = k.version();
+        }
+        emit(operation, keyName, resultVersion, KmsOutcome.OK, start, null);
+        return result;
+    }
+
+    private void emit(KmsOperation operation, String keyName, Integer version, KmsOutcome outcome, long startNanos, String detail) {
+        String tenant;
+        try {
+            tenant = tenantOfKeyName.apply(keyName);
+        } catch (RuntimeException e) {
+            tenant = null;
+        }
+        listener.onEvent(new KmsAuditEvent(clock.instant(), tenant, delegate.provider(), operation, keyName, version,
+                outcome, (System.nanoTime() - startNanos) / 1_000, detail));
+    }
+}

@@ -1,0 +1,64 @@
+package io.embedseal.keyring.kms.decorator;
+
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsUnavailableException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+
+/**
+ * Retries operations that failed with {@link KmsUnavailableException}, and only those: a denied, unknown
+ * or invalid key fails at once. {@link KmsOperation#ROTATE} is never retried, because a timeout may hide a
+ * rotation that happened, and a retry would rotate twice.
+ */
+public final class RetryingKms extends ForwardingKms {
+
+    /** Waits; replaceable in tests. */
+    @FunctionalInterface
+    public interface Sleeper {
+        void sleep(long millis) throws InterruptedException;
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(RetryingKms.class);
+
+    private final RetryPolicy policy;
+    private final Sleeper sleeper;
+
+    public RetryingKms(Kms delegate, RetryPolicy policy) {
+        this(delegate, policy, Thread::sleep);
+    }
+
+    public RetryingKms(Kms delegate, RetryPolicy policy, Sleeper sleeper) {
+        super(delegate);
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
+    }
+
+    @Override
+    protected <T> T around(KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+        int attempts = operation.isIdempotent() ? policy.maxAttempts() : 1;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return call.get();
+            } catch (KmsUnavailableException e) {
+                if (attempt >= attempts) {
+                    throw e;
+                }
+                long waitMillis = ThreadLocalRandom.current().nextLong(policy.ceilingMillis(attempt) + 1);
+                LOG.warn("KMS {} unavailable for {} of key {} (attempt {}/{}), retrying in {} ms: {}",
+                        delegate.provider(), operation, keyName, attempt, attempts, waitMillis, e.getMessage());
+                try {
+                    sleeper.sleep(waitMillis);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    e.addSuppressed(interrupted);
+                    throw e;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+package io.embedseal.keyring.kms.pkcs11;
+
+import io.embedseal.keyring.kms.InvalidWrappedKeyException;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyDescription;
+import io.embedseal.keyring.kms.KeyState;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
+import io.embedseal.keyring.kms.WrappedDek;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.crypto.AEADBadTagException;
+import javax.crypto.Cipher;
+import javax.crypto.KeyGenerator;
+import javax.crypto.SecretKey;
+import javax.crypto.spec.GCMParameterSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.Key;
+import java.security.KeyStore;
+import java.security.ProviderException;
+import java.security.Provider;
+import java.security.SecureRandom;
+import java.security.Security;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A PKCS#11 token (an HSM; SoftHSM2 in tests) through the JDK's SunPKCS11 provider. Each KEK version is a
+ * non-extractable, sensitive AES-256 secret key object in the token, labelled {@code <keyName>.v<N>}. A DEK is
+ * wrapped by AES-GCM encryption inside the token with the associated data; the wrapped form is
+ * {@code nonce(12) || ciphertext(32) || tag(16)}. (The token's AES key-wrap mechanisms are not usable through
+ * SunPKCS11 with SoftHSM2, and GCM also authenticates the associated data, which key-wrap would not.)
+ *
+ * <p>SunPKCS11 cannot change a key object's attributes, so {@link #disable}, {@link #enable} and
+ * {@link #restrictVersions} throw {@link UnsupportedKmsOperationException}; use the HSM's own tools.
+ * {@link #destroy} deletes every version's object (C_DestroyObject).
+ */
+public final class Pkcs11Kms implements Kms {
+
+    /** The provider name under which this KMS is configured and which appears in its KEK references. */
+    public static final String PROVIDER = "pkcs11";
+
+    private static final Logger LOG = LoggerFactory.getLogger(Pkcs11Kms.class);
+    private static final String VERSION_MARK = ".v";
+    private static final int NONCE_BYTES = 12;
+    private static final int TAG_BITS = 128;
+    private static final Set<KmsOperation> SUPPORTED = EnumSet.complementOf(
+            EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE, KmsOperation.RESTRICT));
+
+    private final Pkcs11Settings settings;
+    private final Provider provider;
+    private final KeyStore keyStore;
+    private final SecureRandom random = new SecureRandom();
+
+    public Pkcs11Kms(Pkcs11Settings settings) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        Provider base = Security.getProvider("SunPKCS11");
+        if (base == null) {
+            throw new KmsException("this JDK has no SunPKCS11 provider; the pkcs11 KMS needs one");
+        }
+        try {
+            this.provider = base.configure(settings.sunPkcs11Config());
+        } catch (RuntimeException e) {
+            throw new KmsUnavailableException("cannot load the PKCS#11 module (" + settings + "): " + rootMessage(e), e);
+        }
+        try {
+            this.keyStore = KeyStore.getInstance("PKCS11", provider);
+            char[] pin = settings.pin();
+            try {
+                keyStore.load(null, pin);
+            } finally {
+                Arrays.fill(pin, '\0');
+            }
+        } catch (GeneralSecurityException | java.io.IOException | ProviderException e) {
+            throw new KmsUnavailableException("cannot log in to the PKCS#11 token (" + settings + "): " + rootMessage(e), e);
+        }
+        LOG.info("PKCS#11 KMS ready: {}", settings);
+    }
+
+    @Override
+    public String provider() {
+        return PROVIDER;
+    }
+
+    @Override
+    public WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
+        int version = latestVersion(keyName);
+        if (version == 0) {
+            throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "'");
+        }
+        KekRef kek = new KekRef(PROVIDER, keyName, version);
+        SecretKey key = key(kek);
+        byte[] nonce = new byte[NONCE_BYTES];
+        random.nextBytes(nonce);
+        try {
+            Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding", provider);
+            gcm.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
+            gcm.updateAAD(associatedData);
+            byte[] sealed = gcm.doFinal(dek);
+            byte[] wrapped = Arrays.copyOf(nonce, NONCE_BYTES + sealed.length);
+            System.arraycopy(sealed, 0, wrapped, NONCE_BYTES, sealed.length);
+            return new WrappedDek(kek, wrapped);
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to wrap under " + kek + ": " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not wrap under " + kek, e);
+        }
+    }
+
+    @Override
+    public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
+        if (!PROVIDER.equals(kek.provider())) {
+            throw new UnknownKeyException("KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
+        }
+        if (wrappedDek.length <= NONCE_BYTES + TAG_BITS / 8) {
+            throw new InvalidWrappedKeyException("wrapped DEK under " + kek + " is too short (" + wrappedDek.length + " bytes)");
+        }
+        SecretKey key = key(kek);
+        try {
+            Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding", provider);
+            gcm.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, wrappedDek, 0, NONCE_BYTES));
+            gcm.updateAAD(associatedData);
+            return gcm.doFinal(wrappedDek, NONCE_BYTES, wrappedDek.length - NONCE_BYTES);
+        } catch (AEADBadTagException e) {
+            throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek + " with the given associated data", e);
+        } catch (ProviderException e) {
+            // SunPKCS11 reports a failed tag check from some tokens as CKR_ENCRYPTED_DATA_INVALID.
+            if (String.valueOf(rootMessage(e)).contains("CKR_ENCRYPTED_DATA_INVALID")) {
+                throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek, e);
+            }
+            throw new KmsUnavailableException("PKCS#11 token failed to unwrap under " + kek + ": " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek + ": " + e.getClass().getSimpleName(), e);
+        }
+    }
+
+    @Override
+    public KeyDescription describe(String keyName) {
+        Set<Integer> versions = versions(keyName);
+        if (versions.isEmpty()) {
+            throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "'");
+        }
+        int latest = Collections.max(versions);
+        return new KeyDescription(PROVIDER, keyName, latest, Collections.min(versions), KeyState.ENABLED);
+    }
+
+    @Override
+    public KekRef createKek(String keyName) {
+        synchronized (keyStore) {
+            int latest = latestVersion(keyName);
+            if (latest > 0) {
+                return new KekRef(PROVIDER, keyName, latest);
+            }
+            return generate(keyName, 1);
+        }
+    }
+
+    @Override
+    public KekRef rotate(String keyName) {
+        synchronized (keyStore) {
+            int latest = latestVersion(keyName);
+            if (latest == 0) {
+                throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "' to rotate");
+            }
+            return generate(keyName, latest + 1);
+        }
+    }
+
+    @Override
+    public void restrictVersions(String keyName, int minDecryptionVersion) {
+        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.RESTRICT,
+                "SunPKCS11 cannot change key attributes; clear CKA_DECRYPT on the objects labelled " + keyName
+                        + ".v1.. with the HSM's tools, or destroy the key");
+    }
+
+    @Override
+    public void disable(String keyName) {
+        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.DISABLE,
+                "SunPKCS11 cannot change key attributes; clear CKA_ENCRYPT and CKA_DECRYPT on the objects labelled "
+                        + keyName + ".v* with the HSM's tools (embedseal still stops the tenant on a REVOKED key event)");
+    }
+
+    @Override
+    public void enable(String keyName) {
+        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.ENABLE,
+                "SunPKCS11 cannot change key attributes; set CKA_ENCRYPT and CKA_DECRYPT again with the HSM's tools");
+    }
+
+    @Override
+    public void destroy(String keyName) {
+        synchronized (keyStore) {
+            Set<Integer> versions = versions(keyName);
+            if (versions.isEmpty()) {
+                throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "'");
+            }
+            try {
+                for (int v : versions) {
+                    keyStore.deleteEntry(alias(keyName, v));
+                }
+            } catch (GeneralSecurityException | ProviderException e) {
+                throw new KmsUnavailableException("PKCS#11 token failed to destroy KEK '" + keyName + "': " + rootMessage(e), e);
+            }
+        }
+        LOG.warn("PKCS#11 KMS destroyed KEK '{}': everything wrapped under it is now unreadable", keyName);
+    }
+
+    @Override
+    public Set<KmsOperation> supportedOperations() {
+        return SUPPORTED;
+    }
+
+    // --- token objects -------------------------------------------------------------------------------
+
+    private KekRef generate(String keyName, int version) {
+        String alias = alias(keyName, version);
+        try {
+            KeyGenerator generator = KeyGenerator.getInstance("AES", provider);
+            generator.init(256, random);
+            SecretKey sessionKey = generator.generateKey();
+            keyStore.setEntry(alias, new KeyStore.SecretKeyEntry(sessionKey), null);
+            Key stored = keyStore.getKey(alias, null);
+            if (stored == null) {
+                throw new KmsException("PKCS#11 token did not keep the generated KEK '" + alias + "'");
+            }
+            if (stored.getEncoded() != null) {
+                keyStore.deleteEntry(alias);
+                throw new KmsException("the PKCS#11 token made KEK '" + alias + "' extractable; refusing it. Configure "
+                        + "attributes(generate, CKO_SECRET_KEY, CKK_AES) with CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
+            }
+            LOG.info("PKCS#11 KMS generated KEK {} (non-extractable AES-256)", alias);
+            return new KekRef(PROVIDER, keyName, version);
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to generate KEK '" + alias + "': " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not generate KEK '" + alias + "'", e);
+        }
+    }
+
+    private SecretKey key(KekRef kek) {
+        Key k;
+        try {
+            synchronized (keyStore) {
+                k = keyStore.getKey(alias(kek.keyName(), kek.version()), null);
+            }
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to find " + kek + ": " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not find " + kek, e);
+        }
+        if (!(k instanceof SecretKey secret)) {
+            throw new UnknownKeyException("PKCS#11 token has no KEK " + kek);
+        }
+        return secret;
+    }
+
+    private int latestVersion(String keyName) {
+        Set<Integer> versions = versions(keyName);
+        return versions.isEmpty() ? 0 : Collections.max(versions);
+    }
+
+    private Set<Integer> versions(String keyName) {
+        String prefix = requireName(keyName) + VERSION_MARK;
+        Set<Integer> versions = new TreeSet<>();
+        try {
+            synchronized (keyStore) {
+                for (String alias : Collections.list(keyStore.aliases())) {
+                    if (alias.startsWith(prefix)) {
+                        String rest = alias.substring(prefix.length());
+                        if (!rest.isEmpty() && rest.length() < 10 && rest.chars().allMatch(Character::isDigit)) {
+                            versions.add(Integer.parseInt(rest));
+                        }
+                    }
+                }
+            }
+        } catch (GeneralSecurityException | ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to list keys: " + rootMessage(e), e);
+        }
+        return versions;
+    }
+
+    private static String alias(String keyName, int version) {
+        return requireName(keyName) + VERSION_MARK + version;
+    }
+
+    private static String requireName(String keyName) {
+        // Any KekRef key name is acceptable; this only guards the alias format.
+        new KekRef(PROVIDER, keyName, 1);
+        return keyName;
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+    }
+
+    @Override
+    public String toString() {
+        return "Pkcs11Kms[" + settings + "]";
+    }
+
+    /**
+     * How to reach the token: either a SunPKCS11 configuration file, or a module library and a slot, from
+     * which a configuration is generated with the attributes embedseal needs. The PIN is held here only;
+     * {@link #toString()} never shows it.
+     */
+    public static final class Pkcs11Settings {
+        private final Path configFile;
+        private final String library;
+        private final Long slot;
+        private final Integer slotListIndex;
+        private final char[] pin;
+
+        private Pkcs11Settings(Path configFile, String library, Long slot, Integer slotListIndex, char[] pin) {
+            this.configFile = configFile;
+            this.library = library;
+            this.slot = slot;
+            this.slotListIndex = slotListIndex;
+            if (pin == null || pin.length == 0) {
+                throw new IllegalArgumentException("the PKCS#11 PIN is empty; set kms.pkcs11.pin-env or kms.pkcs11.pin-file");
+            }
+            this.pin = pin.clone();
+        }
+
+        /** A SunPKCS11 configuration file written by the operator. */
+        public static Pkcs11Settings ofConfigFile(Path configFile, char[] pin) {
+            if (!Files.isReadable(configFile)) {
+                throw new IllegalArgumentException("kms.pkcs11.config: cannot read " + configFile);
+            }
+            return new Pkcs11Settings(configFile, null, null, null, pin);
+        }
+
+        /** A module library and either a slot id or an index into the list of slots with a token. */
+        public static Pkcs11Settings ofLibrary(String library, Long slot, Integer slotListIndex, char[] pin) {
+            if (library == null || library.isBlank()) {
+                throw new IllegalArgumentException("kms.pkcs11.library is empty (or set kms.pkcs11.config)");
+            }
+            if (slot != null && slotListIndex != null) {
+                throw new IllegalArgumentException("set kms.pkcs11.slot or kms.pkcs11.slot-list-index, not both");
+            }
+            return new Pkcs11Settings(null, library, slot, slotListIndex == null && slot == null ? Integer.valueOf(0) : slotListIndex, pin);
+        }
+
+        String sunPkcs11Config() {
+            if (configFile != null) {
+                return configFile.toString();
+            }
+            StringBuilder c = new StringBuilder("--name = embedseal\n")
+                    .append("library = ").append(library).append('\n');
+            if (slot != null) {
+                c.append("slot = ").append(slot).append('\n');
+            } else {
+                c.append("slotListIndex = ").append(slotListIndex).append('\n');
+            }
+            c.append("attributes(generate, CKO_SECRET_KEY, CKK_AES) = {\n")
+                    .append("  CKA_SENSITIVE = true\n")
+                    .append("  CKA_EXTRACTABLE = false\n")
+                    .append("  CKA_ENCRYPT = true\n")
+                    .append("  CKA_DECRYPT = true\n")
+                    .append("}\n");
+            return c.toString();
+        }
+
+        char[] pin() {
+            return pin.clone();
+        }
+
+        @Override
+        public String toString() {
+            return (configFile != null ? "config=" + configFile : "library=" + library
+                    + (slot != null ? ", slot=" + slot : ", slotListIndex=" + slotListIndex)) + ", pin=<redacted>";
+        }
+    }
+}

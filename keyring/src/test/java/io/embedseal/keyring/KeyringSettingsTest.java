@@ -1,0 +1,82 @@
+package io.embedseal.keyring;
+
+import io.embedseal.keyring.kms.local.LocalKms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class KeyringSettingsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void defaults_areTheLocalProviderAndTheDocumentedPolicy() {
+        KeyringSettings s = KeyringSettings.of(Map.of());
+
+        assertThat(s.provider()).isEqualTo("local");
+        assertThat(s.createMissingKeys()).isFalse();
+        assertThat(s.dekPolicy()).isEqualTo(DekPolicy.defaults());
+        assertThat(s.naming().kekNameFor("acme")).isEqualTo("tenant-acme");
+    }
+
+    @Test
+    void providerIsChosenByName_andAnUnknownNameIsRefused() {
+        assertThat(KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "local", "kms.local.dir", dir.toString()))))
+                .isInstanceOf(LocalKms.class);
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.provider", "aws")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("kms.provider must be one of local, vault, pkcs11, got 'aws'");
+    }
+
+    @Test
+    void everyBadValue_namesItsSetting() {
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-records", "lots")))
+                .hasMessageContaining("dek.max-records must be a whole number, got 'lots'");
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-records", "5000000000")))
+                .hasMessageContaining("dek.max-records must be between 1 and 2^32");
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.create-missing-keys", "yes")))
+                .hasMessageContaining("kms.create-missing-keys must be true or false");
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.key-name-template", "fixed-name")))
+                .hasMessageContaining("kms.key-name-template must contain {tenant}");
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.retry.max-backoff-ms", "1", "kms.retry.initial-backoff-ms", "10")))
+                .hasMessageContaining("kms.retry");
+        assertThatThrownBy(() -> KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "pkcs11"), n -> "1234")))
+                .hasMessageContaining("kms.pkcs11.library is required");
+    }
+
+    @Test
+    void explicitKeyNames_bringYourOwnKey_andMapBack() {
+        KeyringSettings s = KeyringSettings.of(Map.of("kms.key-name-template", "embedseal/{tenant}/kek",
+                "kms.key-name.acme", "acme-owned-key"));
+
+        KekNaming naming = s.naming();
+
+        assertThat(naming.kekNameFor("acme")).isEqualTo("acme-owned-key");
+        assertThat(naming.kekNameFor("globex")).isEqualTo("embedseal/globex/kek");
+        assertThat(naming.tenantFor("acme-owned-key")).isEqualTo("acme");
+        assertThat(naming.tenantFor("embedseal/globex/kek")).isEqualTo("globex");
+        assertThat(naming.tenantFor("embedseal/acme/kek")).as("acme's templated name is not acme's key").isNull();
+        assertThat(naming.tenantFor("something-else")).isNull();
+    }
+
+    @Test
+    void twoTenantsCannotShareAnExplicitKey() {
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.key-name.a", "shared", "kms.key-name.b", "shared")))
+                .hasMessageContaining("every tenant needs its own key");
+    }
+
+    @Test
+    void dekPolicySettings_areRead() {
+        KeyringSettings s = KeyringSettings.of(Map.of("dek.max-records", "1_000", "dek.max-age-seconds", "60",
+                "dek.cache.max-size", "5", "dek.cache.idle-expiry-seconds", "30"));
+
+        assertThat(s.dekPolicy()).isEqualTo(new DekPolicy(1000, Duration.ofSeconds(60), 5, Duration.ofSeconds(30)));
+    }
+}

@@ -1,0 +1,268 @@
+package io.embedseal.keyring.kms;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * One contract every KMS provider must keep. Subclasses provide the KMS (and say in their display name
+ * which one ran); every test uses its own key name, so a shared KMS is fine.
+ */
+public abstract class KmsContractTest {
+
+    protected static final byte[] DEK = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+    protected static final byte[] AAD = "embedseal.dek.v1|acme|some-dek-id".getBytes(StandardCharsets.US_ASCII);
+
+    /** A KMS with operator rights (create, rotate, restrict, destroy). */
+    protected abstract Kms kms();
+
+    /** A KMS with the pipeline's rights only; the same as {@link #kms()} unless the provider has roles. */
+    protected Kms pipelineKms() {
+        return kms();
+    }
+
+    protected String newKeyName() {
+        return "contract-" + UUID.randomUUID().toString().substring(0, 12);
+    }
+
+    private boolean supports(KmsOperation op) {
+        return kms().supportedOperations().contains(op);
+    }
+
+    @Test
+    void createdKey_startsAtVersionOne_enabled() {
+        String name = newKeyName();
+
+        KekRef kek = kms().createKek(name);
+
+        assertThat(kek).isEqualTo(new KekRef(kms().provider(), name, 1));
+        KeyDescription d = kms().describe(name);
+        assertThat(d.latestVersion()).isEqualTo(1);
+        assertThat(d.minDecryptionVersion()).isEqualTo(1);
+        assertThat(d.state()).isEqualTo(KeyState.ENABLED);
+    }
+
+    @Test
+    void createIsIdempotent() {
+        String name = newKeyName();
+        kms().createKek(name);
+        kms().rotate(name);
+
+        assertThat(kms().createKek(name).version()).isEqualTo(2);
+    }
+
+    @Test
+    void wrapThenUnwrap_returnsTheDek_underTheCurrentVersion() {
+        String name = newKeyName();
+        kms().createKek(name);
+
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+
+        assertThat(w.kek()).isEqualTo(new KekRef(kms().provider(), name, 1));
+        assertThat(indexOf(w.wrapped(), Arrays.copyOf(DEK, 8))).as("raw DEK bytes in the wrapped form").isEqualTo(-1);
+        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void twoWrapsOfTheSameDek_differ() {
+        String name = newKeyName();
+        kms().createKek(name);
+
+        assertThat(pipelineKms().wrapDek(name, DEK, AAD).wrapped()).isNotEqualTo(pipelineKms().wrapDek(name, DEK, AAD).wrapped());
+    }
+
+    @Test
+    void unwrapWithOtherAssociatedData_isAnInvalidWrappedKey() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), "other".getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void unwrapOfAnAlteredWrappedDek_isAnInvalidWrappedKey() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+        byte[] altered = w.wrapped();
+        altered[altered.length / 2] ^= 0x04;
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), altered, AAD)).isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void unwrapUnderAnotherKey_fails() {
+        String a = newKeyName();
+        String b = newKeyName();
+        kms().createKek(a);
+        kms().createKek(b);
+        WrappedDek w = pipelineKms().wrapDek(a, DEK, AAD);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(new KekRef(kms().provider(), b, 1), w.wrapped(), AAD))
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void wrapUnderAMissingKey_failsClosed_andCreatesNothing() {
+        String name = newKeyName();
+
+        assertThatThrownBy(() -> pipelineKms().wrapDek(name, DEK, AAD))
+                .isInstanceOfAny(UnknownKeyException.class, KeyDeniedException.class);
+        assertThatThrownBy(() -> kms().describe(name)).isInstanceOf(UnknownKeyException.class);
+    }
+
+    @Test
+    void describingAMissingKey_isUnknown() {
+        assertThatThrownBy(() -> kms().describe(newKeyName())).isInstanceOf(UnknownKeyException.class);
+    }
+
+    @Test
+    void kekOfAnotherProvider_isUnknown() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+        String other = kms().provider().equals("local") ? "vault" : "local";
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(new KekRef(other, name, 1), w.wrapped(), AAD))
+                .isInstanceOf(UnknownKeyException.class);
+    }
+
+    @Test
+    void rotation_wrapsUnderTheNewVersion_andTheOldStillUnwraps() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek v1 = pipelineKms().wrapDek(name, DEK, AAD);
+
+        KekRef rotated = kms().rotate(name);
+        WrappedDek v2 = pipelineKms().wrapDek(name, DEK, AAD);
+
+        assertThat(rotated.version()).isEqualTo(2);
+        assertThat(v2.kek().version()).isEqualTo(2);
+        assertThat(kms().describe(name).latestVersion()).isEqualTo(2);
+        assertThat(pipelineKms().unwrapDek(v1.kek(), v1.wrapped(), AAD)).isEqualTo(DEK);
+        assertThat(pipelineKms().unwrapDek(v2.kek(), v2.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void aWrappedDekStoredUnderTheWrongVersion_doesNotOpen() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek v1 = pipelineKms().wrapDek(name, DEK, AAD);
+        kms().rotate(name);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(v1.kek().withVersion(2), v1.wrapped(), AAD))
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void restriction_deniesOldVersions_andIsReversible() {
+        assumeTrue(supports(KmsOperation.RESTRICT), kms().provider() + " cannot restrict versions");
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek v1 = pipelineKms().wrapDek(name, DEK, AAD);
+        kms().rotate(name);
+
+        kms().restrictVersions(name, 2);
+
+        assertThat(kms().describe(name).minDecryptionVersion()).isEqualTo(2);
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(v1.kek(), v1.wrapped(), AAD)).isInstanceOf(KeyDeniedException.class);
+        kms().restrictVersions(name, 1);
+        assertThat(pipelineKms().unwrapDek(v1.kek(), v1.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void restrictionBeyondTheLatestVersion_isRefused() {
+        assumeTrue(supports(KmsOperation.RESTRICT), kms().provider() + " cannot restrict versions");
+        String name = newKeyName();
+        kms().createKek(name);
+
+        assertThatThrownBy(() -> kms().restrictVersions(name, 2)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void disabling_deniesWrapAndUnwrap_andEnablingRestores() {
+        assumeTrue(supports(KmsOperation.DISABLE), kms().provider() + " cannot disable keys");
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+
+        kms().disable(name);
+
+        assertThat(kms().describe(name).state()).isEqualTo(KeyState.DISABLED);
+        assertThatThrownBy(() -> pipelineKms().wrapDek(name, DEK, AAD)).isInstanceOf(KeyDeniedException.class);
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isInstanceOf(KeyDeniedException.class);
+        kms().enable(name);
+        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void destruction_makesEveryWrappedDekUnreadable() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek v1 = pipelineKms().wrapDek(name, DEK, AAD);
+        kms().rotate(name);
+        WrappedDek v2 = pipelineKms().wrapDek(name, DEK, AAD);
+
+        kms().destroy(name);
+
+        assertThatThrownBy(() -> kms().describe(name)).isInstanceOf(UnknownKeyException.class);
+        for (WrappedDek w : new WrappedDek[] {v1, v2}) {
+            assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isInstanceOf(UnknownKeyException.class);
+        }
+    }
+
+    @Test
+    void recreatingADestroyedKey_doesNotBringOldDataBack() {
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek old = pipelineKms().wrapDek(name, DEK, AAD);
+        kms().destroy(name);
+
+        kms().createKek(name);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(old.kek(), old.wrapped(), AAD))
+                .isInstanceOfAny(InvalidWrappedKeyException.class, UnknownKeyException.class);
+    }
+
+    @Test
+    void unsupportedOperations_failWithATypedErrorThatSaysWhatToDoInstead() {
+        String name = newKeyName();
+        kms().createKek(name);
+        for (KmsOperation op : KmsOperation.values()) {
+            if (kms().supportedOperations().contains(op)) {
+                continue;
+            }
+            Runnable call = switch (op) {
+                case DISABLE -> () -> kms().disable(name);
+                case ENABLE -> () -> kms().enable(name);
+                case RESTRICT -> () -> kms().restrictVersions(name, 1);
+                default -> throw new AssertionError("the data path and create/rotate/destroy must be supported: " + op);
+            };
+            assertThatThrownBy(call::run).isInstanceOfSatisfying(UnsupportedKmsOperationException.class, e -> {
+                assertThat(e.operation()).isEqualTo(op);
+                assertThat(e.getMessage()).contains(kms().provider());
+            });
+        }
+    }
+
+    static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+}

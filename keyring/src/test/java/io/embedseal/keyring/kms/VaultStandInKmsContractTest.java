@@ -1,0 +1,47 @@
+package io.embedseal.keyring.kms;
+
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+
+import java.util.Map;
+
+@DisplayName("KMS contract on vault (local stand-in of the Transit HTTP API, test code)")
+class VaultStandInKmsContractTest extends KmsContractTest {
+
+    private static VaultTransitStandIn vault;
+    private static Kms operator;
+    private static Kms pipeline;
+
+    @BeforeAll
+    static void start() {
+        vault = VaultTransitStandIn.start();
+        operator = vaultKms(vault.address(), VaultTransitStandIn.ROOT_TOKEN);
+        pipeline = vaultKms(vault.address(), VaultTransitStandIn.PIPELINE_TOKEN);
+    }
+
+    static Kms vaultKms(String address, String token) {
+        return KmsProviders.create(KeyringSettings.of(Map.of(
+                "kms.provider", "vault",
+                "kms.vault.address", address,
+                "kms.vault.token-env", "TEST_VAULT_TOKEN"), name -> name.equals("TEST_VAULT_TOKEN") ? token : null));
+    }
+
+    @AfterAll
+    static void stop() {
+        vault.close();
+    }
+
+    @Override
+    protected Kms kms() {
+        return operator;
+    }
+
+    @Override
+    protected Kms pipelineKms() {
+        return pipeline;
+    }
+}

@@ -4,6 +4,7 @@ import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.SealedRecordKey;
@@ -255,8 +256,11 @@ public final class Demo {
             }
             keyring.kms().close();
             readerKeyring.kms().close();
-            return new DemoReport(keyringSettings.provider(), kmsCalls.calls(KmsOperation.WRAP), kmsCalls.calls(KmsOperation.UNWRAP),
-                    kmsCalls.errors(), o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
+            long missingKeyWraps = kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.UNKNOWN_KEY);
+            DemoReport.KmsCalls calls = new DemoReport.KmsCalls(kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.OK),
+                    kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK), kmsCalls.calls(KmsOperation.CREATE, KmsOutcome.OK),
+                    kmsCalls.errors() - (keyringSettings.createMissingKeys() ? missingKeyWraps : 0));
+            return new DemoReport(keyringSettings.provider(), calls, o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
                     expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
                     duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, secondsSince(start),
                     brokerSeconds, pipelineSeconds, checkSeconds, failures);

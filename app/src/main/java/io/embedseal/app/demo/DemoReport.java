@@ -16,9 +16,7 @@ import java.util.SortedMap;
  */
 public record DemoReport(
         String kms,
-        long kmsWraps,
-        long kmsUnwraps,
-        long kmsErrors,
+        KmsCalls kmsCalls,
         int tenantCount,
         int recordsPerTenant,
         int dims,
@@ -41,6 +39,17 @@ public record DemoReport(
         double pipelineSeconds,
         double checkSeconds,
         List<String> failures) {
+
+    /**
+     * KMS calls made by the pipeline and the independent reader.
+     *
+     * @param wraps   successful DEK wraps: one per DEK
+     * @param unwraps successful DEK unwraps by the reader: one per DEK it met
+     * @param created keys created on first use (the demo's default)
+     * @param failed  calls that failed, other than each tenant's first wrap finding no key before it is created
+     */
+    public record KmsCalls(long wraps, long unwraps, long created, long failed) {
+    }
 
     /** One tenant's share of the run. */
     public record TenantSummary(int sealed, String kek) {
@@ -74,12 +83,13 @@ public record DemoReport(
             perTenant.put(name, one);
         });
         o.put("tenants", perTenant);
-        Map<String, Object> kmsCalls = new LinkedHashMap<>();
-        kmsCalls.put("wrap", kmsWraps);
-        kmsCalls.put("unwrap", kmsUnwraps);
-        kmsCalls.put("errors", kmsErrors);
+        Map<String, Object> calls = new LinkedHashMap<>();
+        calls.put("wrap", kmsCalls.wraps());
+        calls.put("unwrap", kmsCalls.unwraps());
+        calls.put("create", kmsCalls.created());
+        calls.put("failed", kmsCalls.failed());
         o.put("kms", kms);
-        o.put("kms_calls", kmsCalls);
+        o.put("kms_calls", calls);
         o.put("dims", dims);
         o.put("partitions", partitions);
         o.put("seconds", round(seconds));
@@ -110,8 +120,9 @@ public record DemoReport(
         line(b, "dead-lettered", String.format(Locale.ROOT, "%d of %d invalid (%s)", dlq, invalid, reasons));
         line(b, "plaintext", String.format(Locale.ROOT, "%d vector hits in sealed and dead-letter segments on disk (control: %,d hits in the raw topic)",
                 plaintextHits, controlPlaintextHits));
-        line(b, "KMS calls", String.format(Locale.ROOT, "%d wraps (one per DEK), %d unwraps (independent reader), %d errors",
-                kmsWraps, kmsUnwraps, kmsErrors));
+        line(b, "KMS calls", String.format(Locale.ROOT, "%d wraps (one per DEK), %d unwraps (independent reader), "
+                        + "%d keys created on first use, %d failed", kmsCalls.wraps(), kmsCalls.unwraps(), kmsCalls.created(),
+                kmsCalls.failed()));
         tenants.forEach((name, t) -> line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
         line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s)",
                 seconds, brokerStartSeconds, pipelineSeconds, checkSeconds));

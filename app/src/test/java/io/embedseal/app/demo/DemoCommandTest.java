@@ -61,6 +61,10 @@ class DemoCommandTest {
         assertThat(json.get("tenants").get("globex").get("kek").asText()).isEqualTo("local:tenant-globex:1");
         assertThat(json.get("seconds").asDouble()).isPositive();
         assertThat(json.get("failures")).isEmpty();
+        assertThat(json.get("kms").asText()).isEqualTo("local");
+        assertThat(json.get("kms_calls").get("wrap").asInt()).isEqualTo(2);
+        assertThat(json.get("kms_calls").get("create").asInt()).isEqualTo(2);
+        assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
         // The given data directory is kept, with the local KMS keyset files readable by the owner only.
         assertThat(data.resolve("kms/tenant-acme.keyset.json")).exists();
         assertThat(Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json")).toString())
@@ -84,6 +88,8 @@ class DemoCommandTest {
             assertThat(json.get("unseal_mismatches").asInt()).isZero();
             assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("vault:tenant-acme:1");
             assertThat(json.get("kms_calls").get("wrap").asInt()).as("one wrap per tenant DEK").isEqualTo(2);
+            assertThat(json.get("kms_calls").get("unwrap").asInt()).isEqualTo(2);
+            assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
             assertThat(vault.hasKey("tenant-globex")).isTrue();
         }
     }

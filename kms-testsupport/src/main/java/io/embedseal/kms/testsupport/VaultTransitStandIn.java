@@ -76,6 +76,10 @@ public final class VaultTransitStandIn implements AutoCloseable {
     }
 
     private VaultTransitStandIn() throws IOException {
+        // The JDK's server writes headers and body separately; without TCP_NODELAY each response then waits
+        // ~40 ms for a delayed ACK. Vault (Go) sets TCP_NODELAY, so the stand-in must too, or it would
+        // invent latency. Read once, when the server classes first load.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "vault-stand-in");

@@ -3,6 +3,7 @@ package io.embedseal.keyring;
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
+import io.embedseal.keyring.dek.Randomness;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.UnknownKeyException;
@@ -44,7 +45,7 @@ public final class Keyring {
 
     private Keyring(Builder b) {
         this.kms = b.kms;
-        this.deks = new DekFactory(b.kms);
+        this.deks = new DekFactory(b.kms, b.randomness);
         this.naming = b.naming;
         this.policy = b.policy;
         this.createMissingKeys = b.createMissingKeys;
@@ -72,6 +73,7 @@ public final class Keyring {
         private DekPolicy policy = DekPolicy.defaults();
         private boolean createMissingKeys;
         private Clock clock = Clock.systemUTC();
+        private Randomness randomness = Randomness.secure();
 
         private Builder(Kms kms) {
             this.kms = Objects.requireNonNull(kms, "kms");
@@ -98,6 +100,15 @@ public final class Keyring {
 
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Where DEK key bytes, ids and nonces come from. <b>Only</b> for reproducing a fixed test vector;
+         * production keeps the default, a {@link java.security.SecureRandom} per thread.
+         */
+        public Builder randomness(Randomness randomness) {
+            this.randomness = Objects.requireNonNull(randomness, "randomness");
             return this;
         }
 

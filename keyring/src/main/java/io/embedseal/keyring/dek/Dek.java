@@ -1,15 +1,21 @@
 package io.embedseal.keyring.dek;
 
-import com.google.crypto.tink.Aead;
 import io.embedseal.keyring.kms.KekRef;
 
+import javax.crypto.Cipher;
+import javax.crypto.NoSuchPaddingException;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 import java.security.GeneralSecurityException;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One tenant's data-encryption key, unwrapped, as an encrypt/decrypt handle: AES-256-GCM through Tink,
- * a fresh random 96-bit nonce per encryption, output {@code nonce(12) || ciphertext || tag(16)}.
+ * One tenant's data-encryption key, unwrapped, as an encrypt/decrypt handle: AES-256-GCM with a fresh random
+ * 96-bit nonce per encryption and a 128-bit tag, output {@code nonce(12) || ciphertext || tag(16)}. That is
+ * exactly Tink's AES256_GCM with no output prefix (a test checks both open each other's output); the cipher
+ * is used through JCE directly so a record can be encrypted straight into its envelope, without copies.
  *
  * <p>The key bytes never leave this object; {@link #toString()} prints ids only. The wrapped form (safe to
  * store) travels with it so every envelope can carry it.
@@ -18,19 +24,26 @@ public final class Dek {
 
     /** Bytes GCM adds to a plaintext: a 12-byte nonce and a 16-byte tag. */
     public static final int OVERHEAD = 12 + 16;
+    static final int NONCE_BYTES = 12;
+    private static final int TAG_BITS = 128;
+    private static final ThreadLocal<Cipher> CIPHER = ThreadLocal.withInitial(Dek::newCipher);
 
     private final String tenantId;
     private final DekId id;
     private final KekRef kek;
     private final byte[] wrapped;
-    private final Aead aead;
+    private final byte[] kekRefAscii;
+    private final SecretKeySpec key;
+    private final Randomness randomness;
 
-    Dek(String tenantId, DekId id, KekRef kek, byte[] wrapped, Aead aead) {
+    Dek(String tenantId, DekId id, KekRef kek, byte[] wrapped, byte[] rawKey, Randomness randomness) {
         this.tenantId = Objects.requireNonNull(tenantId);
         this.id = Objects.requireNonNull(id);
         this.kek = Objects.requireNonNull(kek);
         this.wrapped = wrapped.clone();
-        this.aead = Objects.requireNonNull(aead);
+        this.kekRefAscii = kek.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        this.key = new SecretKeySpec(rawKey, "AES"); // copies the bytes; the caller zeroes its array
+        this.randomness = Objects.requireNonNull(randomness);
     }
 
     public String tenantId() {
@@ -44,6 +57,16 @@ public final class Dek {
     /** The KEK version that wrapped this DEK. */
     public KekRef kek() {
         return kek;
+    }
+
+    /** Length of {@code kek().toString()} in ASCII bytes. */
+    public int kekRefLength() {
+        return kekRefAscii.length;
+    }
+
+    /** Writes {@code kek().toString()} as ASCII into {@code target} at {@code offset}. */
+    public void copyKekRefTo(byte[] target, int offset) {
+        System.arraycopy(kekRefAscii, 0, target, offset, kekRefAscii.length);
     }
 
     /** Length of the wrapped form, without copying it. */
@@ -66,18 +89,60 @@ public final class Dek {
         return wrapped.clone();
     }
 
-    /** Encrypts with a fresh random nonce; the associated data is authenticated, not included. */
+    /**
+     * Encrypts {@code plaintext[ptOffset, ptOffset+ptLength)} into {@code out} at {@code outOffset} as
+     * {@code nonce || ciphertext || tag}, with a fresh random nonce, authenticating
+     * {@code aad[aadOffset, aadOffset+aadLength)}. {@code out} needs {@code ptLength + OVERHEAD} bytes from
+     * {@code outOffset}; the associated data may lie in {@code out} before that range.
+     *
+     * @return the number of bytes written, always {@code ptLength + OVERHEAD}
+     */
+    public int encrypt(byte[] plaintext, int ptOffset, int ptLength, byte[] aad, int aadOffset, int aadLength,
+                       byte[] out, int outOffset) throws GeneralSecurityException {
+        byte[] nonce = new byte[NONCE_BYTES];
+        randomness.nextBytes(nonce);
+        Cipher c = CIPHER.get();
+        c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
+        c.updateAAD(aad, aadOffset, aadLength);
+        System.arraycopy(nonce, 0, out, outOffset, NONCE_BYTES);
+        return NONCE_BYTES + c.doFinal(plaintext, ptOffset, ptLength, out, outOffset + NONCE_BYTES);
+    }
+
+    /** Encrypts into a new array; see {@link #encrypt(byte[], int, int, byte[], int, int, byte[], int)}. */
     public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws GeneralSecurityException {
-        return aead.encrypt(plaintext, associatedData);
+        byte[] out = new byte[plaintext.length + OVERHEAD];
+        encrypt(plaintext, 0, plaintext.length, associatedData, 0, associatedData.length, out, 0);
+        return out;
     }
 
     /**
-     * Decrypts what {@link #encrypt} produced.
+     * Decrypts {@code nonce || ciphertext || tag} found at {@code in[offset, offset+length)}.
      *
-     * @throws GeneralSecurityException if the ciphertext or the associated data was altered
+     * @throws GeneralSecurityException if it is shorter than the overhead or was altered, or the associated
+     *                                  data differs (javax.crypto.AEADBadTagException)
      */
+    public byte[] decrypt(byte[] in, int offset, int length, byte[] aad, int aadOffset, int aadLength)
+            throws GeneralSecurityException {
+        if (length < OVERHEAD) {
+            throw new javax.crypto.AEADBadTagException("ciphertext shorter than nonce and tag");
+        }
+        Cipher c = CIPHER.get();
+        c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, in, offset, NONCE_BYTES));
+        c.updateAAD(aad, aadOffset, aadLength);
+        return c.doFinal(in, offset + NONCE_BYTES, length - NONCE_BYTES);
+    }
+
+    /** Decrypts what {@link #encrypt(byte[], byte[])} produced. */
     public byte[] decrypt(byte[] ciphertext, byte[] associatedData) throws GeneralSecurityException {
-        return aead.decrypt(ciphertext, associatedData);
+        return decrypt(ciphertext, 0, ciphertext.length, associatedData, 0, associatedData.length);
+    }
+
+    private static Cipher newCipher() {
+        try {
+            return Cipher.getInstance("AES/GCM/NoPadding");
+        } catch (NoSuchAlgorithmException | NoSuchPaddingException e) {
+            throw new IllegalStateException("this JVM has no AES/GCM/NoPadding", e);
+        }
     }
 
     @Override

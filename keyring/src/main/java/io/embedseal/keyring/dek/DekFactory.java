@@ -1,10 +1,5 @@
 package io.embedseal.keyring.dek;
 
-import com.google.crypto.tink.InsecureSecretKeyAccess;
-import com.google.crypto.tink.aead.AesGcmKey;
-import com.google.crypto.tink.aead.AesGcmParameters;
-import com.google.crypto.tink.subtle.AesGcmJce;
-import com.google.crypto.tink.util.SecretBytes;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
@@ -12,8 +7,6 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.WrappedDek;
 
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -30,26 +23,17 @@ public final class DekFactory {
     public static final int KEY_BYTES = 32;
 
     private static final byte[] WRAP_CONTEXT = "embedseal.dek.v1".getBytes(StandardCharsets.US_ASCII);
-    private static final AesGcmParameters PARAMETERS;
-
-    static {
-        try {
-            PARAMETERS = AesGcmParameters.builder()
-                    .setKeySizeBytes(KEY_BYTES)
-                    .setIvSizeBytes(12)
-                    .setTagSizeBytes(16)
-                    .setVariant(AesGcmParameters.Variant.NO_PREFIX)
-                    .build();
-        } catch (GeneralSecurityException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private final Kms kms;
-    private final SecureRandom random = new SecureRandom();
+    private final Randomness randomness;
 
     public DekFactory(Kms kms) {
+        this(kms, Randomness.secure());
+    }
+
+    /** @param randomness where key bytes, ids and nonces come from; production uses {@link Randomness#secure()} */
+    public DekFactory(Kms kms, Randomness randomness) {
         this.kms = Objects.requireNonNull(kms, "kms");
+        this.randomness = Objects.requireNonNull(randomness, "randomness");
     }
 
     public Kms kms() {
@@ -63,15 +47,17 @@ public final class DekFactory {
      * @throws io.embedseal.keyring.kms.KmsException as the KMS reports it
      */
     public Dek create(String tenantId, String keyName) {
-        DekId id = DekId.random();
         byte[] raw = new byte[KEY_BYTES];
-        random.nextBytes(raw);
+        randomness.nextBytes(raw);
+        byte[] idBytes = new byte[DekId.LENGTH];
+        randomness.nextBytes(idBytes);
+        DekId id = DekId.of(idBytes, 0, DekId.LENGTH);
         try {
             WrappedDek wrapped = kms.wrapDek(keyName, raw, associatedData(tenantId, id));
             if (!wrapped.kek().keyName().equals(keyName) || !wrapped.kek().provider().equals(kms.provider())) {
                 throw new KmsException("KMS wrapped a DEK for key '" + keyName + "' under " + wrapped.kek());
             }
-            return new Dek(tenantId, id, wrapped.kek(), wrapped.wrapped(), aead(raw));
+            return new Dek(tenantId, id, wrapped.kek(), wrapped.wrapped(), raw, randomness);
         } finally {
             Arrays.fill(raw, (byte) 0);
         }
@@ -90,13 +76,14 @@ public final class DekFactory {
                 throw new InvalidWrappedKeyException("wrapped DEK " + id + " unwrapped to " + raw.length
                         + " bytes, expected " + KEY_BYTES);
             }
-            return new Dek(tenantId, id, kek, wrapped, aead(raw));
+            return new Dek(tenantId, id, kek, wrapped, raw, randomness);
         } finally {
             Arrays.fill(raw, (byte) 0);
         }
     }
 
-    static byte[] associatedData(String tenantId, DekId id) {
+    /** The associated data every wrapped DEK of this tenant and id is bound to. */
+    public static byte[] associatedData(String tenantId, DekId id) {
         byte[] tenant = tenantId.getBytes(StandardCharsets.UTF_8);
         if (tenant.length > 255) {
             throw new IllegalArgumentException("tenant id longer than 255 bytes");
@@ -113,15 +100,4 @@ public final class DekFactory {
         return aad;
     }
 
-    private static com.google.crypto.tink.Aead aead(byte[] raw) {
-        try {
-            AesGcmKey key = AesGcmKey.builder()
-                    .setParameters(PARAMETERS)
-                    .setKeyBytes(SecretBytes.copyFrom(raw, InsecureSecretKeyAccess.get()))
-                    .build();
-            return AesGcmJce.create(key);
-        } catch (GeneralSecurityException e) {
-            throw new KmsException("could not build an AES-GCM cipher from a DEK", e);
-        }
-    }
 }

@@ -1,11 +1,11 @@
 package io.embedseal.keyring.dek;
 
-import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
- * The identifier of a data-encryption key: 16 random bytes, unique with overwhelming probability. Not a
+ * The identifier of a data-encryption key: 16 random bytes (drawn by {@link DekFactory}), unique with
+ * overwhelming probability. Not a
  * secret; it is written into every envelope sealed with the key and shown in hex.
  */
 public final class DekId {
@@ -13,21 +13,12 @@ public final class DekId {
     /** Length of every DEK id, in bytes. */
     public static final int LENGTH = 16;
 
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     private final byte[] bytes;
     private final int hash;
 
     private DekId(byte[] bytes) {
         this.bytes = bytes;
         this.hash = Arrays.hashCode(bytes);
-    }
-
-    /** A fresh random id. */
-    public static DekId random() {
-        byte[] b = new byte[LENGTH];
-        RANDOM.nextBytes(b);
-        return new DekId(b);
     }
 
     /**

@@ -120,29 +120,39 @@ public final class EnvelopeHeader {
     }
 
     /**
-     * Writes a complete header (everything before the ciphertext) for a plaintext of the given length.
-     * The returned bytes are also the AEAD's associated data.
+     * The length of the header (everything before the ciphertext) for these fields.
+     *
+     * @throws IllegalArgumentException if a field exceeds its envelope limit
      */
-    static byte[] write(PayloadType payloadType, byte[] tenantId, byte[] embeddingId, Dek dek, int plaintextLength) {
-        byte[] kek = dek.kek().toString().getBytes(StandardCharsets.US_ASCII);
+    static int headerLength(byte[] tenantId, byte[] embeddingId, Dek dek, int plaintextLength) {
         requireLength(tenantId.length, 1, MAX_TENANT_ID_BYTES, "tenant id");
         requireLength(embeddingId.length, 1, MAX_EMBEDDING_ID_BYTES, "embedding id");
-        requireLength(kek.length, 1, MAX_KEK_REF_BYTES, "KEK reference");
+        requireLength(dek.kekRefLength(), 1, MAX_KEK_REF_BYTES, "KEK reference");
         requireLength(dek.wrappedLength(), 1, MAX_WRAPPED_DEK_BYTES, "wrapped DEK");
-        long ciphertextLength = (long) plaintextLength + Dek.OVERHEAD;
-        requireLength(ciphertextLength, MIN_CIPHERTEXT_BYTES, MAX_CIPHERTEXT_BYTES, "ciphertext");
-
-        int size = 3 + 1 + 1 + 1 + tenantId.length + 2 + embeddingId.length + 1 + kek.length + 1 + DekId.LENGTH
+        requireLength((long) plaintextLength + Dek.OVERHEAD, MIN_CIPHERTEXT_BYTES, MAX_CIPHERTEXT_BYTES, "ciphertext");
+        return 3 + 1 + 1 + 1 + tenantId.length + 2 + embeddingId.length + 1 + dek.kekRefLength() + 1 + DekId.LENGTH
                 + 2 + dek.wrappedLength() + 4;
-        ByteBuffer out = ByteBuffer.allocate(size);
-        out.put(MAGIC).put((byte) VERSION_1).put((byte) payloadType.code());
-        out.put((byte) tenantId.length).put(tenantId);
-        out.putShort((short) embeddingId.length).put(embeddingId);
-        out.put((byte) kek.length).put(kek);
-        out.put((byte) DekId.LENGTH).put(dek.id().toBytes());
-        out.putShort((short) dek.wrappedLength()).put(dek.wrapped());
-        out.putInt((int) ciphertextLength);
-        return out.array();
+    }
+
+    /**
+     * Writes the header into {@code out} from offset 0; {@link #headerLength} must have accepted the fields.
+     * These bytes are also the AEAD's associated data.
+     */
+    static void write(byte[] out, PayloadType payloadType, byte[] tenantId, byte[] embeddingId, Dek dek, int plaintextLength) {
+        ByteBuffer b = ByteBuffer.wrap(out);
+        b.put(MAGIC).put((byte) VERSION_1).put((byte) payloadType.code());
+        b.put((byte) tenantId.length).put(tenantId);
+        b.putShort((short) embeddingId.length).put(embeddingId);
+        b.put((byte) dek.kekRefLength());
+        dek.copyKekRefTo(out, b.position());
+        b.position(b.position() + dek.kekRefLength());
+        b.put((byte) DekId.LENGTH);
+        dek.id().copyTo(out, b.position());
+        b.position(b.position() + DekId.LENGTH);
+        b.putShort((short) dek.wrappedLength());
+        dek.copyWrappedTo(out, b.position());
+        b.position(b.position() + dek.wrappedLength());
+        b.putInt(plaintextLength + Dek.OVERHEAD);
     }
 
     private static void requireLength(long length, int min, int max, String field) {

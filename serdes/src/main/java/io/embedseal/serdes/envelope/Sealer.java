@@ -11,7 +11,6 @@ import io.embedseal.serdes.envelope.EnvelopeException.Reason;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -41,21 +40,28 @@ public final class Sealer {
      * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
      */
     public byte[] seal(String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext) {
+        return seal(tenantId, embeddingId, payloadType, plaintext, 0, plaintext.length);
+    }
+
+    /**
+     * Seals {@code plaintext[offset, offset+length)}: the header and the ciphertext are written straight into
+     * the returned envelope, with no intermediate copies.
+     *
+     * @throws IllegalArgumentException if the tenant id is invalid or a field exceeds its envelope limit
+     * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
+     */
+    public byte[] seal(String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
+        byte[] tenant = tenantId.getBytes(StandardCharsets.UTF_8);
+        byte[] id = embeddingId.getBytes(StandardCharsets.UTF_8);
         Dek dek = keyring.sealingDek(tenantId);
-        byte[] header = EnvelopeHeader.write(payloadType, tenantId.getBytes(StandardCharsets.UTF_8),
-                embeddingId.getBytes(StandardCharsets.UTF_8), dek, plaintext.length);
-        byte[] ciphertext;
+        int headerLength = EnvelopeHeader.headerLength(tenant, id, dek, length);
+        byte[] envelope = new byte[headerLength + length + Dek.OVERHEAD];
+        EnvelopeHeader.write(envelope, payloadType, tenant, id, dek, length);
         try {
-            ciphertext = dek.encrypt(plaintext, header);
+            dek.encrypt(plaintext, offset, length, envelope, 0, headerLength, envelope, headerLength);
         } catch (GeneralSecurityException e) {
             throw new KmsException("AES-GCM encryption failed for tenant " + tenantId, e);
         }
-        if (ciphertext.length != plaintext.length + Dek.OVERHEAD) {
-            throw new IllegalStateException("AEAD produced " + ciphertext.length + " bytes for a "
-                    + plaintext.length + "-byte plaintext; expected GCM with a 12-byte nonce and 16-byte tag");
-        }
-        byte[] envelope = Arrays.copyOf(header, header.length + ciphertext.length);
-        System.arraycopy(ciphertext, 0, envelope, header.length, ciphertext.length);
         return envelope;
     }
 
@@ -75,10 +81,9 @@ public final class Sealer {
                     + " is bound to another embedding id than the record it was found in");
         }
         Dek dek = openDek(header);
-        byte[] associatedData = Arrays.copyOfRange(envelope, 0, header.ciphertextOffset());
-        byte[] ciphertext = Arrays.copyOfRange(envelope, header.ciphertextOffset(), envelope.length);
         try {
-            return new Unsealed(header, dek.decrypt(ciphertext, associatedData));
+            return new Unsealed(header, dek.decrypt(envelope, header.ciphertextOffset(), header.ciphertextLength(),
+                    envelope, 0, header.ciphertextOffset()));
         } catch (GeneralSecurityException e) {
             throw new EnvelopeException(Reason.TAMPERED, "envelope of tenant " + header.tenantId()
                     + " failed authentication under DEK " + header.dekId(), e);

@@ -1,0 +1,94 @@
+package io.embedseal.keyring.dek;
+
+import com.google.crypto.tink.Aead;
+import com.google.crypto.tink.InsecureSecretKeyAccess;
+import com.google.crypto.tink.aead.AesGcmKey;
+import com.google.crypto.tink.aead.AesGcmParameters;
+import com.google.crypto.tink.subtle.AesGcmJce;
+import com.google.crypto.tink.util.SecretBytes;
+import io.embedseal.keyring.kms.KekRef;
+import org.junit.jupiter.api.Test;
+
+import javax.crypto.AEADBadTagException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class DekTest {
+
+    private static final byte[] AAD = "header".getBytes(StandardCharsets.US_ASCII);
+
+    private static byte[] key() {
+        byte[] k = new byte[32];
+        new SecureRandom().nextBytes(k);
+        return k;
+    }
+
+    private static Dek dek(byte[] key) {
+        return new Dek("acme", DekId.of(new byte[16], 0, 16), new KekRef("local", "tenant-acme", 1), new byte[] {1},
+                key.clone(), Randomness.secure());
+    }
+
+    private static Aead tink(byte[] key) throws GeneralSecurityException {
+        return AesGcmJce.create(AesGcmKey.builder()
+                .setParameters(AesGcmParameters.builder().setKeySizeBytes(32).setIvSizeBytes(12).setTagSizeBytes(16)
+                        .setVariant(AesGcmParameters.Variant.NO_PREFIX).build())
+                .setKeyBytes(SecretBytes.copyFrom(key, InsecureSecretKeyAccess.get()))
+                .build());
+    }
+
+    @Test
+    void ourCiphertext_isTinkAes256GcmWithoutPrefix_andTinksOpensWithOurs() throws Exception {
+        byte[] key = key();
+        byte[] plaintext = "an embedding, in some encoding".getBytes(StandardCharsets.UTF_8);
+
+        byte[] ours = dek(key).encrypt(plaintext, AAD);
+        byte[] theirs = tink(key).encrypt(plaintext, AAD);
+
+        assertThat(tink(key).decrypt(ours, AAD)).isEqualTo(plaintext);
+        assertThat(dek(key).decrypt(theirs, AAD)).isEqualTo(plaintext);
+        assertThat(ours).hasSize(plaintext.length + Dek.OVERHEAD);
+    }
+
+    @Test
+    void encryptsInPlaceBehindItsAssociatedData() throws Exception {
+        byte[] key = key();
+        byte[] plaintext = new byte[1000];
+        new SecureRandom().nextBytes(plaintext);
+        byte[] out = new byte[AAD.length + plaintext.length + Dek.OVERHEAD];
+        System.arraycopy(AAD, 0, out, 0, AAD.length);
+
+        int n = dek(key).encrypt(plaintext, 0, plaintext.length, out, 0, AAD.length, out, AAD.length);
+
+        assertThat(n).isEqualTo(plaintext.length + Dek.OVERHEAD);
+        assertThat(tink(key).decrypt(Arrays.copyOfRange(out, AAD.length, out.length), AAD)).isEqualTo(plaintext);
+    }
+
+    @Test
+    void everyEncryptionUsesAFreshNonce() throws Exception {
+        Dek dek = dek(key());
+        Set<String> nonces = new HashSet<>();
+        for (int i = 0; i < 10_000; i++) {
+            nonces.add(Arrays.toString(Arrays.copyOf(dek.encrypt(new byte[1], AAD), 12)));
+        }
+        assertThat(nonces).hasSize(10_000);
+    }
+
+    @Test
+    void alteredCiphertextOrAad_failsAuthentication() throws Exception {
+        Dek dek = dek(key());
+        byte[] ct = dek.encrypt(new byte[64], AAD);
+        byte[] altered = ct.clone();
+        altered[20] ^= 1;
+
+        assertThatThrownBy(() -> dek.decrypt(altered, AAD)).isInstanceOf(AEADBadTagException.class);
+        assertThatThrownBy(() -> dek.decrypt(ct, "other".getBytes(StandardCharsets.US_ASCII))).isInstanceOf(AEADBadTagException.class);
+        assertThatThrownBy(() -> dek.decrypt(Arrays.copyOf(ct, 27), AAD)).isInstanceOf(AEADBadTagException.class);
+    }
+}

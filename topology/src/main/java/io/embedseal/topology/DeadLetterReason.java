@@ -1,6 +1,7 @@
 package io.embedseal.topology;
 
 import io.embedseal.serdes.avro.WireFormatException;
+import io.embedseal.serdes.validation.EmbeddingValidator;
 
 /**
  * Why a raw record went to the dead-letter topic instead of being sealed. Written as the
@@ -31,6 +32,10 @@ public enum DeadLetterReason {
     TOO_MANY_DIMENSIONS,
     /** A vector value is NaN or infinite. */
     NON_FINITE_VALUE;
+
+    static DeadLetterReason of(EmbeddingValidator.Rule rule) {
+        return valueOf(rule.name());
+    }
 
     static DeadLetterReason of(WireFormatException.Reason reason) {
         return switch (reason) {

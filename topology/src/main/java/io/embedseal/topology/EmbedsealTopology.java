@@ -1,5 +1,6 @@
 package io.embedseal.topology;
 
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.Sealer;
 import org.apache.kafka.common.serialization.Serdes;

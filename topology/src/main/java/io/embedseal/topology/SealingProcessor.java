@@ -1,5 +1,6 @@
 package io.embedseal.topology;
 
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
@@ -65,7 +66,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
         EmbeddingEvent event = decoded.event();
         EmbeddingValidator.Violation violation = validator.check(event);
         if (violation != null) {
-            deadLetter(record, violation.reason(), violation.detail(), decoded.schemaId(),
+            deadLetter(record, DeadLetterReason.of(violation.rule()), violation.detail(), decoded.schemaId(),
                     event.getTenantId(), event.getEmbeddingId());
             return;
         }

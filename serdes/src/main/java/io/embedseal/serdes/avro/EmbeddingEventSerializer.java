@@ -1,23 +1,57 @@
 package io.embedseal.serdes.avro;
 
 import io.embedseal.schemas.EmbeddingEvent;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serializer;
 
-import java.util.Objects;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 
 /**
- * A producer-side serializer writing {@link EmbeddingEvent}s in the Confluent wire format. It registers the
- * canonical schema under the subject {@code <topic>-value} (topic-name strategy) on first use per topic.
+ * A producer-side serializer writing {@link EmbeddingEvent}s in the Confluent wire format, usable from a plain
+ * {@code KafkaProducer} ({@code value.serializer}). Settings: {@code schema.registry.url} and the other
+ * {@code schema.registry.*} settings of {@link ConfluentSchemaRegistryClient.Settings},
+ * {@code value.subject.name.strategy} ({@link SubjectNameStrategy}), {@code auto.register.schemas} (default
+ * true; when false the schema must already be registered under the subject).
  */
 public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent> {
 
-    private final SchemaRegistry registry;
+    private SchemaRegistry registry;
+    private SubjectNameStrategy strategy = SubjectNameStrategy.TOPIC_NAME;
+    private boolean autoRegister = true;
+    private boolean isKey;
     private final ConcurrentMap<String, Integer> schemaIdByTopic = new ConcurrentHashMap<>();
 
+    public EmbeddingEventSerializer() {
+    }
+
+    /** A serializer on an existing registry, registering under {@code <topic>-value}. */
     public EmbeddingEventSerializer(SchemaRegistry registry) {
-        this.registry = Objects.requireNonNull(registry, "registry");
+        this.registry = registry;
+    }
+
+    @Override
+    public void configure(Map<String, ?> configs, boolean isKey) {
+        this.isKey = isKey;
+        try {
+            strategy = SubjectNameStrategy.parse(str(configs, isKey ? "key.subject.name.strategy" : "value.subject.name.strategy"));
+            String auto = str(configs, "auto.register.schemas");
+            if (auto != null) {
+                if (!auto.equalsIgnoreCase("true") && !auto.equalsIgnoreCase("false")) {
+                    throw new IllegalArgumentException("auto.register.schemas must be true or false, got '" + auto + "'");
+                }
+                autoRegister = Boolean.parseBoolean(auto);
+            }
+            if (registry == null) {
+                registry = SchemaRegistries.fromConfig(configs);
+            }
+        } catch (IllegalArgumentException e) {
+            ConfigException c = new ConfigException(e.getMessage());
+            c.initCause(e);
+            throw c;
+        }
     }
 
     @Override
@@ -25,8 +59,21 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
         if (event == null) {
             return null;
         }
-        int id = schemaIdByTopic.computeIfAbsent(topic,
-                t -> registry.register(t + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA));
+        int id;
+        try {
+            id = schemaIdByTopic.computeIfAbsent(topic, t -> {
+                String subject = strategy.subject(t, isKey, EmbeddingEventCodec.CANONICAL_SCHEMA);
+                return autoRegister ? registry.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA)
+                        : registry.lookup(subject, EmbeddingEventCodec.CANONICAL_SCHEMA);
+            });
+        } catch (SchemaRegistryException e) {
+            throw new SerializationException("cannot get a schema id for topic " + topic + ": " + e.getMessage(), e);
+        }
         return EmbeddingEventCodec.encodeWire(id, event);
+    }
+
+    private static String str(Map<String, ?> configs, String key) {
+        Object v = configs.get(key);
+        return v == null ? null : v.toString();
     }
 }

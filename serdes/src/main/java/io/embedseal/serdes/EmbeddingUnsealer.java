@@ -1,0 +1,78 @@
+package io.embedseal.serdes;
+
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.WireFormatException;
+import io.embedseal.serdes.envelope.EnvelopeException;
+import io.embedseal.serdes.envelope.EnvelopeException.Reason;
+import io.embedseal.serdes.envelope.EnvelopeHeader;
+import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.envelope.Unsealed;
+
+import java.util.Objects;
+
+/**
+ * Opens sealed records for consumers and sinks: checks the envelope against the record key (and, if set, the
+ * one tenant this reader serves), opens it through the tenant's KMS, and decodes the embedding. Every failure
+ * is an {@link EnvelopeException} with a reason; nothing else escapes for any input bytes.
+ */
+public final class EmbeddingUnsealer {
+
+    private final Sealer sealer;
+    private final String onlyTenant;
+
+    /**
+     * @param onlyTenant if not null, records of any other tenant are refused with {@code WRONG_BINDING}
+     */
+    public EmbeddingUnsealer(Sealer sealer, String onlyTenant) {
+        this.sealer = Objects.requireNonNull(sealer, "sealer");
+        this.onlyTenant = onlyTenant;
+    }
+
+    /**
+     * Opens a record from the sealed topic; its key must be the {@code tenant/embeddingId} the envelope is bound to.
+     *
+     * @throws EnvelopeException with {@code WRONG_BINDING} if the key is missing, malformed or names another record
+     */
+    public UnsealedEmbedding unseal(byte[] key, byte[] value) {
+        SealedRecordKey expected;
+        try {
+            expected = SealedRecordKey.parse(key);
+        } catch (IllegalArgumentException e) {
+            throw new EnvelopeException(Reason.WRONG_BINDING, "record key is not tenant/embeddingId, so the envelope's binding cannot be checked", e);
+        }
+        return open(value, expected.tenantId(), expected.embeddingId());
+    }
+
+    /**
+     * Opens an envelope without a record key to compare with (a Kafka value deserializer never sees the key).
+     * The ids returned are the ones the envelope authenticates.
+     */
+    public UnsealedEmbedding unsealValue(byte[] value) {
+        EnvelopeHeader header = EnvelopeHeader.parse(value);
+        return open(value, header.tenantId(), header.embeddingId());
+    }
+
+    private UnsealedEmbedding open(byte[] value, String tenantId, String embeddingId) {
+        if (onlyTenant != null && !onlyTenant.equals(tenantId)) {
+            throw new EnvelopeException(Reason.WRONG_BINDING, "record of tenant " + tenantId + " reached a reader for tenant " + onlyTenant);
+        }
+        Unsealed opened = sealer.unseal(value, tenantId, embeddingId);
+        if (opened.header().payloadType() != PayloadType.EMBEDDING_EVENT_AVRO) {
+            throw new EnvelopeException(Reason.UNSUPPORTED_PAYLOAD, "payload type " + opened.header().payloadType() + " is not an embedding");
+        }
+        EmbeddingEvent event;
+        try {
+            event = EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext());
+        } catch (WireFormatException e) {
+            throw new EnvelopeException(Reason.MALFORMED, "authenticated payload is not a canonical embedding event", e);
+        } finally {
+            java.util.Arrays.fill(opened.plaintext(), (byte) 0);
+        }
+        if (!tenantId.equals(event.getTenantId()) || !embeddingId.equals(event.getEmbeddingId())) {
+            throw new EnvelopeException(Reason.MALFORMED, "the sealed event's ids differ from its envelope's header");
+        }
+        return new UnsealedEmbedding(opened.header(), event);
+    }
+}

@@ -1,0 +1,394 @@
+package io.embedseal.serdes.avro;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * A client for the Confluent Schema Registry REST API, which Confluent's registry, Apicurio's compatibility API
+ * ({@code /apis/ccompat/v7}) and others serve. Confluent's own client is not on Maven Central, hence this one.
+ *
+ * <p>Caches (bounded, least recently used first out): schemas by id, ids by subject and schema. Ids the
+ * registry does not know are remembered for a short while, so records naming random ids cannot turn into one
+ * registry request each. With several URLs, a request that cannot reach one tries the next.
+ *
+ * <p>Answers map to typed failures: 404 with error code 40403 to {@link UnknownSchemaException}, 404
+ * 40401/40402 to {@link UnknownSubjectException}, 409 to {@link IncompatibleSchemaException}, 422 to
+ * {@link InvalidSchemaException}, 5xx and I/O failures to {@link SchemaRegistryUnavailableException}, 401/403
+ * and the rest to {@link SchemaRegistryException}. Credentials are never logged or shown.
+ */
+public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String CONTENT_TYPE = "application/vnd.schemaregistry.v1+json";
+
+    private final Settings settings;
+    private final HttpClient http;
+    private final Lru<Integer, Schema> schemasById;
+    private final Lru<String, Integer> idsBySubjectAndSchema;
+    private final Lru<Integer, Long> missingIdsUntil;
+
+    /**
+     * Client settings.
+     *
+     * @param urls              one or more base URLs, e.g. {@code http://registry:8081} or
+     *                          {@code http://apicurio:8080/apis/ccompat/v7}
+     * @param userInfo          {@code user:password} for basic auth, or null
+     * @param caFile            a PEM file of CA certificates to trust for https, or null for the JDK's
+     * @param timeout           connect and request timeout
+     * @param cacheMaxSize      entries per cache
+     * @param missingIdCacheFor how long an unknown schema id is remembered as unknown
+     */
+    public record Settings(List<String> urls, String userInfo, Path caFile, Duration timeout, int cacheMaxSize,
+                           Duration missingIdCacheFor) {
+        public Settings {
+            if (urls == null || urls.isEmpty()) {
+                throw new IllegalArgumentException("schema.registry.url is required");
+            }
+            for (String u : urls) {
+                if (!u.startsWith("http://") && !u.startsWith("https://")) {
+                    throw new IllegalArgumentException("schema.registry.url entries must start with http:// or https://, got: " + u);
+                }
+            }
+            urls = urls.stream().map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u).toList();
+            if (userInfo != null && !userInfo.contains(":")) {
+                throw new IllegalArgumentException("schema registry basic-auth user info must be user:password");
+            }
+            if (cacheMaxSize < 1) {
+                throw new IllegalArgumentException("schema.registry.cache.max-size must be at least 1, got " + cacheMaxSize);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "urls=" + urls + (userInfo == null ? "" : ", basic-auth=<redacted>") + (caFile == null ? "" : ", caFile=" + caFile);
+        }
+
+        /**
+         * Reads settings from a client configuration: {@code schema.registry.url} (comma-separated),
+         * {@code schema.registry.basic-auth.user-info-file} or {@code ...user-info-env} (an environment variable
+         * holding {@code user:password}), {@code schema.registry.ssl.ca-file}, {@code schema.registry.timeout-ms}
+         * (5000), {@code schema.registry.cache.max-size} (1000), {@code schema.registry.missing-id-cache-seconds} (30).
+         */
+        public static Settings from(Map<String, ?> config, Function<String, String> env) {
+            String urls = str(config, "schema.registry.url");
+            if (urls == null) {
+                throw new IllegalArgumentException("schema.registry.url is required (e.g. http://localhost:8081)");
+            }
+            String userInfo = null;
+            String file = str(config, "schema.registry.basic-auth.user-info-file");
+            String variable = str(config, "schema.registry.basic-auth.user-info-env");
+            if (file != null) {
+                try {
+                    userInfo = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("schema.registry.basic-auth.user-info-file: cannot read " + file, e);
+                }
+            } else if (variable != null) {
+                userInfo = env.apply(variable);
+                if (userInfo == null || userInfo.isBlank()) {
+                    throw new IllegalArgumentException("schema.registry.basic-auth.user-info-env names " + variable + ", which is not set");
+                }
+            }
+            String ca = str(config, "schema.registry.ssl.ca-file");
+            return new Settings(List.of(urls.split("\\s*,\\s*")), userInfo, ca == null ? null : Path.of(ca),
+                    Duration.ofMillis(num(config, "schema.registry.timeout-ms", 5_000)),
+                    (int) num(config, "schema.registry.cache.max-size", 1_000),
+                    Duration.ofSeconds(num(config, "schema.registry.missing-id-cache-seconds", 30)));
+        }
+
+        private static String str(Map<String, ?> config, String key) {
+            Object v = config.get(key);
+            return v == null || v.toString().isBlank() ? null : v.toString().trim();
+        }
+
+        private static long num(Map<String, ?> config, String key, long defaultValue) {
+            String v = str(config, key);
+            if (v == null) {
+                return defaultValue;
+            }
+            try {
+                long n = Long.parseLong(v);
+                if (n < 0) {
+                    throw new NumberFormatException();
+                }
+                return n;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(key + " must be a whole number of zero or more, got '" + v + "'", e);
+            }
+        }
+    }
+
+    public ConfluentSchemaRegistryClient(Settings settings) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(settings.timeout()).version(HttpClient.Version.HTTP_1_1);
+        if (settings.caFile() != null) {
+            b.sslContext(sslContext(settings.caFile()));
+        }
+        this.http = b.build();
+        this.schemasById = new Lru<>(settings.cacheMaxSize());
+        this.idsBySubjectAndSchema = new Lru<>(settings.cacheMaxSize());
+        this.missingIdsUntil = new Lru<>(settings.cacheMaxSize());
+    }
+
+    @Override
+    public int register(String subject, Schema schema) {
+        String key = subject + "\u0000" + SchemaNormalization.toParsingForm(schema);
+        Integer cached = idsBySubjectAndSchema.get(key);
+        if (cached != null) {
+            return cached;
+        }
+        JsonNode r = send("POST", "/subjects/" + encode(subject) + "/versions", schemaBody(schema), "register a schema under " + subject);
+        int id = r.path("id").asInt(-1);
+        if (id < 0) {
+            throw new SchemaRegistryException("schema registry answered a registration under " + subject + " without an id");
+        }
+        idsBySubjectAndSchema.put(key, id);
+        schemasById.put(id, schema);
+        return id;
+    }
+
+    @Override
+    public Schema schemaById(int id) {
+        Schema cached = schemasById.get(id);
+        if (cached != null) {
+            return cached;
+        }
+        Long until = missingIdsUntil.get(id);
+        if (until != null && System.nanoTime() < until) {
+            throw new UnknownSchemaException(id);
+        }
+        JsonNode r;
+        try {
+            r = send("GET", "/schemas/ids/" + id, null, "look up schema id " + id);
+        } catch (UnknownSchemaException e) {
+            missingIdsUntil.put(id, System.nanoTime() + settings.missingIdCacheFor().toNanos());
+            throw new UnknownSchemaException(id);
+        }
+        Schema schema = parse(r.path("schema").asText(null), "schema id " + id);
+        schemasById.put(id, schema);
+        return schema;
+    }
+
+    @Override
+    public int lookup(String subject, Schema schema) {
+        String key = subject + "\u0000" + SchemaNormalization.toParsingForm(schema);
+        Integer cached = idsBySubjectAndSchema.get(key);
+        if (cached != null) {
+            return cached;
+        }
+        JsonNode r = send("POST", "/subjects/" + encode(subject), schemaBody(schema), "look up a schema under " + subject);
+        int id = r.path("id").asInt(-1);
+        idsBySubjectAndSchema.put(key, id);
+        return id;
+    }
+
+    @Override
+    public RegisteredSchema latest(String subject) {
+        JsonNode r = send("GET", "/subjects/" + encode(subject) + "/versions/latest", null, "read the latest version of " + subject);
+        return new RegisteredSchema(subject, r.path("version").asInt(), r.path("id").asInt(),
+                parse(r.path("schema").asText(null), "latest version of " + subject));
+    }
+
+    @Override
+    public boolean isCompatible(String subject, Schema schema) {
+        try {
+            JsonNode r = send("POST", "/compatibility/subjects/" + encode(subject) + "/versions/latest", schemaBody(schema),
+                    "check compatibility with " + subject);
+            return r.path("is_compatible").asBoolean(false);
+        } catch (UnknownSubjectException e) {
+            return true; // nothing registered yet: anything is compatible
+        }
+    }
+
+    @Override
+    public void setCompatibility(String subject, String level) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("compatibility", level);
+        send("PUT", "/config/" + encode(subject), body, "set the compatibility rule of " + subject);
+    }
+
+    // --- HTTP ----------------------------------------------------------------------------------------
+
+    private JsonNode send(String method, String path, ObjectNode body, String what) {
+        SchemaRegistryUnavailableException unreachable = null;
+        for (String base : settings.urls()) {
+            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + path))
+                    .timeout(settings.timeout())
+                    .header("Accept", CONTENT_TYPE + ", application/json");
+            if (settings.userInfo() != null) {
+                req.header("Authorization", "Basic " + Base64.getEncoder().encodeToString(settings.userInfo().getBytes(StandardCharsets.UTF_8)));
+            }
+            HttpRequest.BodyPublisher publisher = body == null ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(json(body));
+            if (body != null) {
+                req.header("Content-Type", CONTENT_TYPE);
+            }
+            req.method(method, publisher);
+            HttpResponse<byte[]> response;
+            try {
+                response = http.send(req.build(), HttpResponse.BodyHandlers.ofByteArray());
+            } catch (IOException e) {
+                unreachable = new SchemaRegistryUnavailableException("schema registry at " + base + " is unreachable (" + what + "): "
+                        + e.getClass().getSimpleName(), e);
+                continue;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SchemaRegistryUnavailableException("interrupted while asking the schema registry to " + what, e);
+            }
+            int status = response.statusCode();
+            if (status >= 500) {
+                unreachable = new SchemaRegistryUnavailableException("schema registry at " + base + " failed to " + what
+                        + ": HTTP " + status + message(response.body()));
+                continue;
+            }
+            return answer(status, response.body(), what, base);
+        }
+        throw unreachable;
+    }
+
+    private JsonNode answer(int status, byte[] body, String what, String base) {
+        if (status >= 200 && status < 300) {
+            try {
+                return body.length == 0 ? JSON.createObjectNode() : JSON.readTree(body);
+            } catch (IOException e) {
+                throw new SchemaRegistryException("schema registry at " + base + " answered " + what + " with invalid JSON", e);
+            }
+        }
+        int code = errorCode(body);
+        String detail = ": HTTP " + status + (code > 0 ? " error " + code : "") + message(body);
+        switch (status) {
+            case 404 -> {
+                if (code == 40403) {
+                    throw new UnknownSchemaException(-1);
+                }
+                throw new UnknownSubjectException("cannot " + what + detail);
+            }
+            case 409 -> throw new IncompatibleSchemaException("cannot " + what + ", the schema is incompatible with the subject's rule" + detail);
+            case 422 -> throw new InvalidSchemaException("cannot " + what + ", the registry calls it invalid" + detail);
+            case 401, 403 -> throw new SchemaRegistryException("not allowed to " + what + " at " + base + " (check the basic-auth settings)" + detail);
+            default -> throw new SchemaRegistryException("cannot " + what + " at " + base + detail);
+        }
+    }
+
+    private static int errorCode(byte[] body) {
+        try {
+            return JSON.readTree(body).path("error_code").asInt(-1);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private static String message(byte[] body) {
+        try {
+            String m = JSON.readTree(body).path("message").asText("");
+            return m.isEmpty() ? "" : " (" + (m.length() > 300 ? m.substring(0, 300) + "..." : m) + ")";
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    private static ObjectNode schemaBody(Schema schema) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("schema", schema.toString());
+        body.put("schemaType", "AVRO");
+        return body;
+    }
+
+    private static byte[] json(ObjectNode node) {
+        try {
+            return JSON.writeValueAsBytes(node);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Schema parse(String text, String what) {
+        if (text == null) {
+            throw new SchemaRegistryException("schema registry returned no schema for " + what);
+        }
+        try {
+            return new Schema.Parser().parse(text);
+        } catch (RuntimeException e) {
+            throw new SchemaRegistryException("schema registry returned an unparseable schema for " + what, e);
+        }
+    }
+
+    private static String encode(String subject) {
+        return URLEncoder.encode(subject, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    private static SSLContext sslContext(Path caFile) {
+        try (InputStream in = Files.newInputStream(caFile)) {
+            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+            trust.load(null, null);
+            int n = 0;
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                trust.setCertificateEntry("ca-" + n++, c);
+            }
+            if (n == 0) {
+                throw new IllegalArgumentException("schema.registry.ssl.ca-file " + caFile + " holds no certificate");
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalArgumentException("schema.registry.ssl.ca-file: cannot load CA certificates from " + caFile, e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ConfluentSchemaRegistryClient[" + settings + "]";
+    }
+
+    /** A small synchronized LRU map. */
+    private static final class Lru<K, V> {
+        private final LinkedHashMap<K, V> map;
+
+        Lru(int max) {
+            this.map = new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
+                    return size() > max;
+                }
+            };
+        }
+
+        synchronized V get(K k) {
+            return map.get(k);
+        }
+
+        synchronized void put(K k, V v) {
+            map.put(k, v);
+        }
+    }
+}

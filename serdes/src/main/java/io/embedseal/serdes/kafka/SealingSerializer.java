@@ -1,0 +1,91 @@
+package io.embedseal.serdes.kafka;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.validation.EmbeddingValidator;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serializer;
+
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * Seals embeddings on the producer (client-side encryption), for producers who want no plaintext vector on the
+ * broker at all. Use it as the {@code value.serializer} of a plain {@code KafkaProducer} with the keyring
+ * settings in the producer's properties; the record key should be {@code SealedRecordKey} bytes
+ * ({@code tenant/embeddingId}). Records land directly in the sealed format the sinks read.
+ *
+ * <p>An invalid embedding or an unusable key fails {@code send()} with a {@link SerializationException} and
+ * nothing is sent: never a plaintext fallback. Messages never contain vector values.
+ */
+public final class SealingSerializer implements Serializer<EmbeddingEvent> {
+
+    /** Largest vector accepted (default {@value EmbeddingValidator#DEFAULT_MAX_DIMENSIONS}). */
+    public static final String MAX_DIMENSIONS_CONFIG = "embedseal.validation.max-dimensions";
+
+    private Keyring keyring;
+    private Sealer sealer;
+    private EmbeddingValidator validator = EmbeddingValidator.defaults();
+
+    public SealingSerializer() {
+    }
+
+    /** A serializer on an existing keyring, for code that builds its own. */
+    public SealingSerializer(Keyring keyring) {
+        this.keyring = keyring;
+        this.sealer = new Sealer(keyring);
+    }
+
+    @Override
+    public void configure(Map<String, ?> configs, boolean isKey) {
+        if (isKey) {
+            throw new ConfigException("SealingSerializer seals record values; use it as value.serializer");
+        }
+        String max = SerdeConfigs.string(configs, MAX_DIMENSIONS_CONFIG);
+        if (max != null) {
+            try {
+                validator = new EmbeddingValidator(Integer.parseInt(max));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(MAX_DIMENSIONS_CONFIG, max, "must be a whole number of at least 1");
+            }
+        }
+        if (sealer == null) {
+            keyring = SerdeConfigs.keyring(configs);
+            sealer = new Sealer(keyring);
+        }
+    }
+
+    @Override
+    public byte[] serialize(String topic, EmbeddingEvent event) {
+        if (event == null) {
+            return null;
+        }
+        if (sealer == null) {
+            throw new IllegalStateException("SealingSerializer is not configured");
+        }
+        EmbeddingValidator.Violation violation = validator.check(event);
+        if (violation != null) {
+            throw new SerializationException("embedding refused before sealing (" + violation.rule() + "): " + violation.detail());
+        }
+        byte[] plaintext = EmbeddingEventCodec.toCanonicalAvro(event);
+        try {
+            return sealer.seal(event.getTenantId(), event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+        } catch (KmsException e) {
+            throw new SerializationException("cannot seal for tenant " + event.getTenantId() + ": " + e.getMessage(), e);
+        } finally {
+            Arrays.fill(plaintext, (byte) 0);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (keyring != null) {
+            keyring.kms().close();
+        }
+    }
+}

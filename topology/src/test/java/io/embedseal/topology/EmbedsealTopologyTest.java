@@ -1,5 +1,6 @@
 package io.embedseal.topology;
 
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.keyring.Keyring;

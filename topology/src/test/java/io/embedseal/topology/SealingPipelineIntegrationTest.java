@@ -1,5 +1,6 @@
 package io.embedseal.topology;
 
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;

@@ -1,5 +1,6 @@
 package io.embedseal.app.demo;
 
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -19,7 +20,6 @@ import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.VectorLeakScanner;
 import io.embedseal.topology.DeadLetters;
 import io.embedseal.topology.EmbedsealTopology;
-import io.embedseal.topology.EmbeddingValidator;
 import io.embedseal.topology.StreamsSettings;
 import io.embedseal.topology.TopicNames;
 import org.apache.kafka.clients.consumer.ConsumerConfig;

@@ -1,0 +1,200 @@
+package io.embedseal.serdes;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.envelope.EnvelopeException;
+import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.Sealer;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Random and mutated envelopes through the unsealing path: only {@link EnvelopeException} may escape, and no
+ * input may make it allocate more than a fixed bound (measured with the JVM's per-thread allocation counter).
+ */
+class UnsealFuzzTest {
+
+    /** Allocation allowed per call: a few copies of the input and a constant for parsing and cipher set-up. */
+    static long allocationBound(int inputLength) {
+        return 4L * inputLength + 256 * 1024;
+    }
+
+    private static Path dir;
+    private static EmbeddingUnsealer unsealer;
+    private static final List<byte[]> VALID = new ArrayList<>();
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+    @BeforeContainer
+    static void seal() throws IOException {
+        dir = Files.createTempDirectory("embedseal-fuzz-");
+        Sealer sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build());
+        for (int i = 0; i < 8; i++) {
+            List<Float> vector = new ArrayList<>();
+            for (int d = 0; d < 8 + 40 * i; d++) {
+                vector.add((float) Math.sin(d + i));
+            }
+            EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(i % 2 == 0 ? "acme" : "globex").setEmbeddingId("doc-" + i)
+                    .setModel("m").setVector(vector).setMetadata(i % 3 == 0 ? Map.of("k", "v") : null)
+                    .setEventTime(Instant.ofEpochMilli(i)).build();
+            VALID.add(sealer.seal(e.getTenantId(), e.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e)));
+        }
+        unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);
+        THREADS.setThreadAllocatedMemoryEnabled(true);
+    }
+
+    @AfterContainer
+    static void cleanUp() throws IOException {
+        System.out.printf("largest allocation beyond 4 x input seen: %,d bytes (bound %,d)%n", maxSeen, allocationBound(0));
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /**
+     * Unseals twice, asserting each time that the only failure is the typed one. The second run is measured:
+     * the first may load classes for a code path seen for the first time, a one-off cost of the JVM, not of
+     * the input. (A forged DEK is never cached, so its KMS call is paid, and measured, again.)
+     */
+    private static void unsealWithinBounds(byte[] key, byte[] value) {
+        unsealOnce(key, value);
+        long before = THREADS.getCurrentThreadAllocatedBytes();
+        unsealOnce(key, value);
+        long allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
+        maxSeen = Math.max(maxSeen, allocated - 4L * (value == null ? 0 : value.length));
+        assertThat(allocated).as("bytes allocated for a %d-byte input", value == null ? 0 : value.length)
+                .isLessThanOrEqualTo(allocationBound(value == null ? 0 : value.length));
+    }
+
+    private static void unsealOnce(byte[] key, byte[] value) {
+        try {
+            UnsealedEmbedding opened = key == null ? unsealer.unsealValue(value) : unsealer.unseal(key, value);
+            assertThat(opened.event()).isNotNull();
+        } catch (EnvelopeException expected) {
+            assertThat(expected.reason()).isNotNull();
+        }
+    }
+
+    private static long maxSeen;
+
+    @Property(tries = 3000)
+    void randomBytes_failOnlyWithTheTypedError(@ForAll byte[] value) {
+        unsealWithinBounds(null, value);
+    }
+
+    @Property(tries = 3000)
+    void randomBytesBehindTheMagic_failOnlyWithTheTypedError(@ForAll("afterMagic") byte[] value) {
+        unsealWithinBounds(null, value);
+    }
+
+    @Property(tries = 4000)
+    void mutatedEnvelopes_failOnlyWithTheTypedError(@ForAll("mutated") byte[] value) {
+        unsealWithinBounds("acme/doc-0".getBytes(), value);
+        unsealWithinBounds(null, value);
+    }
+
+    @Property(tries = 500)
+    void hugeDeclaredLengths_failWithoutAllocatingThem(@ForAll("hugeLengths") byte[] value) {
+        unsealWithinBounds(null, value);
+    }
+
+    @Provide
+    Arbitrary<byte[]> afterMagic() {
+        return Arbitraries.bytes().array(byte[].class).ofMaxSize(600).map(rest -> {
+            byte[] out = new byte[rest.length + 4];
+            out[0] = 0x45;
+            out[1] = 0x53;
+            out[2] = 0x4C;
+            out[3] = 0x01;
+            System.arraycopy(rest, 0, out, 4, rest.length);
+            return out;
+        });
+    }
+
+    @Provide
+    Arbitrary<byte[]> mutated() {
+        Arbitrary<byte[]> base = Arbitraries.of(VALID);
+        Arbitrary<Integer> kind = Arbitraries.integers().between(0, 5);
+        Arbitrary<Integer> position = Arbitraries.integers().between(0, Integer.MAX_VALUE);
+        Arbitrary<Integer> value = Arbitraries.integers().between(0, 255);
+        return Combinators.combine(base, kind, position, value).as((b, k, p, v) -> {
+            byte[] e = b.clone();
+            int at = p % e.length;
+            return switch (k) {
+                case 0 -> flip(e, at, v);                        // one byte changed
+                case 1 -> Arrays.copyOf(e, at);                  // truncated
+                case 2 -> Arrays.copyOf(e, e.length + 1 + v % 64); // bytes appended
+                case 3 -> swap(e, at, (at + v) % e.length);      // two bytes swapped
+                case 4 -> setLength(e, at);                      // a plausible length field rewritten
+                default -> splice(e, b, at);                     // header of one envelope, body of another
+            };
+        });
+    }
+
+    @Provide
+    Arbitrary<byte[]> hugeLengths() {
+        return Arbitraries.of(VALID).flatMap(b -> Arbitraries.integers().between(5, 60).map(at -> {
+            byte[] e = b.clone();
+            if (at + 4 <= e.length) {
+                ByteBuffer.wrap(e).putInt(at, 0x7FFF_FFF0);
+            }
+            return e;
+        }));
+    }
+
+    private static byte[] flip(byte[] e, int at, int v) {
+        e[at] ^= (byte) (v == 0 ? 1 : v);
+        return e;
+    }
+
+    private static byte[] swap(byte[] e, int a, int b) {
+        byte t = e[a];
+        e[a] = e[b];
+        e[b] = t;
+        return e;
+    }
+
+    private static byte[] setLength(byte[] e, int at) {
+        if (at + 2 <= e.length) {
+            ByteBuffer.wrap(e).putShort(at, (short) 0xFFFF);
+        }
+        return e;
+    }
+
+    private static byte[] splice(byte[] e, byte[] other, int at) {
+        byte[] donor = VALID.get((at + 3) % VALID.size());
+        byte[] out = Arrays.copyOf(e, Math.min(at, e.length));
+        byte[] tail = Arrays.copyOfRange(donor, Math.min(at, donor.length), donor.length);
+        byte[] joined = Arrays.copyOf(out, out.length + tail.length);
+        System.arraycopy(tail, 0, joined, out.length, tail.length);
+        return joined;
+    }
+
+    @Property(tries = 1)
+    void theUnmutatedEnvelopesOpen() {
+        for (byte[] e : VALID) {
+            assertThat(unsealer.unsealValue(e).event()).isNotNull();
+        }
+    }
+}

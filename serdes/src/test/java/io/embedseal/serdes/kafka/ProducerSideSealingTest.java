@@ -1,0 +1,159 @@
+package io.embedseal.serdes.kafka;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.EmbeddingUnsealer;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.UnsealedEmbedding;
+import io.embedseal.serdes.envelope.EnvelopeException;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.testkit.VectorLeakScanner;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RecordDeserializationException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A plain KafkaProducer seals on the client, configured by properties only; no plaintext vector reaches the broker. */
+class ProducerSideSealingTest {
+
+    @TempDir
+    Path dir;
+
+    private static EmbeddingEvent event(String tenant, int i, Random random) {
+        List<Float> v = new ArrayList<>();
+        for (int d = 0; d < 64; d++) {
+            v.add(random.nextFloat() - 0.5f);
+        }
+        return EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId("doc-" + i).setModel("m").setVector(v)
+                .setMetadata(Map.of("lang", "en")).setEventTime(Instant.ofEpochMilli(i)).build();
+    }
+
+    @Test
+    void sealedOnTheProducer_openedOnTheConsumer_andNoPlaintextOnTheBroker() {
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
+        String topic = "sealed-by-producer-" + UUID.randomUUID().toString().substring(0, 8);
+        broker.createTopic(topic, 2, Map.of());
+        Map<String, Object> kms = Map.of("kms.provider", "local", "kms.local.dir", dir.toString(), "kms.create-missing-keys", "true");
+
+        Map<String, Object> producerProps = new HashMap<>(kms);
+        producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        producerProps.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        producerProps.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, SealingSerializer.class.getName());
+        Map<String, EmbeddingEvent> sent = new HashMap<>();
+        VectorLeakScanner scanner = new VectorLeakScanner();
+        Random random = new Random(7);
+        try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(producerProps)) {
+            for (int i = 0; i < 50; i++) {
+                EmbeddingEvent e = event(i % 2 == 0 ? "acme" : "globex", i, random);
+                sent.put(e.getTenantId() + "/" + e.getEmbeddingId(), e);
+                scanner.add(e.getVector());
+                producer.send(new ProducerRecord<>(topic, new SealedRecordKey(e.getTenantId(), e.getEmbeddingId()).toBytes(), e));
+            }
+            EmbeddingEvent bad = EmbeddingEvent.newBuilder(event("acme", 999, random)).setVector(List.of(1f, Float.NaN, 2f)).build();
+            assertThatThrownBy(() -> producer.send(new ProducerRecord<>(topic, "acme/doc-999".getBytes(), bad)))
+                    .isInstanceOf(SerializationException.class)
+                    .hasMessageContaining("NON_FINITE_VALUE")
+                    .hasMessageContaining("vector[1]");
+        }
+
+        Map<String, Object> consumerProps = new HashMap<>(kms);
+        consumerProps.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + topic);
+        consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        consumerProps.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        consumerProps.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, UnsealingDeserializer.class.getName());
+        Map<String, UnsealedEmbedding> read = new HashMap<>();
+        try (KafkaConsumer<byte[], UnsealedEmbedding> consumer = new KafkaConsumer<>(consumerProps)) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (read.size() < 50 && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<byte[], UnsealedEmbedding> r : consumer.poll(Duration.ofMillis(200))) {
+                    assertThat(r.value().key()).isEqualTo(SealedRecordKey.parse(r.key()));
+                    read.put(r.value().key().toString(), r.value());
+                }
+            }
+        }
+        assertThat(read).hasSize(50);
+        read.forEach((k, u) -> assertThat(u.event()).isEqualTo(sent.get(k)));
+        assertThat(read.get("acme/doc-0").header().kek()).hasToString("local:tenant-acme:1");
+        assertThat(read.get("acme/doc-0").toString()).contains("redacted").doesNotContain(sent.get("acme/doc-0").getVector().get(0).toString());
+
+        assertThat(scanner.scanTopic(broker.logDir(), topic)).as("plaintext vector bytes on the broker's disk").isZero();
+    }
+
+    @Test
+    void aReaderForOneTenant_refusesAnotherTenantsRecord_withATypedError() {
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
+        String topic = "one-tenant-" + UUID.randomUUID().toString().substring(0, 8);
+        broker.createTopic(topic, 1, Map.of());
+        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build();
+        try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers()), new ByteArraySerializer(), new SealingSerializer(keyring))) {
+            producer.send(new ProducerRecord<>(topic, "globex/doc-1".getBytes(), event("globex", 1, new Random(1))));
+        }
+        Map<String, Object> props = new HashMap<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "only-acme-" + topic, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"));
+        try (KafkaConsumer<byte[], UnsealedEmbedding> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(),
+                new UnsealingDeserializer(Keyring.of(new LocalKms(dir)), "acme"))) {
+            consumer.subscribe(List.of(topic));
+            RecordDeserializationException failure = null;
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (failure == null && System.currentTimeMillis() < deadline) {
+                try {
+                    consumer.poll(Duration.ofMillis(200));
+                } catch (RecordDeserializationException e) {
+                    failure = e;
+                }
+            }
+            assertThat(failure).isNotNull();
+            assertThat(failure.offset()).isZero();
+            assertThat(failure.getCause()).isInstanceOfSatisfying(EnvelopeException.class,
+                    e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
+        }
+    }
+
+    @Test
+    void theRecordLevelUnsealer_checksTheKey() {
+        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build();
+        byte[] value = new SealingSerializer(keyring).serialize("t", event("acme", 1, new Random(1)));
+        EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);
+
+        assertThat(unsealer.unseal("acme/doc-1".getBytes(), value).embeddingId()).isEqualTo("doc-1");
+        assertThatThrownBy(() -> unsealer.unseal("acme/doc-2".getBytes(), value))
+                .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
+        assertThatThrownBy(() -> unsealer.unseal(null, value))
+                .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
+    }
+
+    @Test
+    void misconfiguration_isAConfigExceptionNamingTheSetting() {
+        assertThatThrownBy(() -> new SealingSerializer().configure(Map.of("kms.provider", "azure"), false))
+                .isInstanceOf(org.apache.kafka.common.config.ConfigException.class)
+                .hasMessageContaining("kms.provider");
+        assertThatThrownBy(() -> new SealingSerializer().configure(Map.of(), true))
+                .hasMessageContaining("value.serializer");
+    }
+}

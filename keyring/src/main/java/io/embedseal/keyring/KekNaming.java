@@ -11,7 +11,7 @@ import java.util.Objects;
  * own key, otherwise a template such as {@code tenant-{tenant}}. Also maps a key name back to its tenant,
  * for audit events.
  */
-public final class KekNaming {
+public final class KekNaming implements KekResolver {
 
     /** The placeholder a template must contain. */
     public static final String PLACEHOLDER = "{tenant}";
@@ -76,6 +76,7 @@ public final class KekNaming {
     }
 
     /** The KEK name of a (valid) tenant. */
+    @Override
     public String kekNameFor(String tenantId) {
         TenantIds.requireValid(tenantId);
         String name = explicit.get(tenantId);
@@ -90,6 +91,7 @@ public final class KekNaming {
     }
 
     /** The tenant a key name belongs to, or null if none does. */
+    @Override
     public String tenantFor(String keyName) {
         if (keyName == null) {
             return null;

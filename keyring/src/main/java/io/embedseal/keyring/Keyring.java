@@ -35,7 +35,7 @@ public final class Keyring {
 
     private final Kms kms;
     private final DekFactory deks;
-    private final KekNaming naming;
+    private final KekResolver naming;
     private final DekPolicy policy;
     private final boolean createMissingKeys;
     private final Clock clock;
@@ -69,7 +69,7 @@ public final class Keyring {
     /** Builds a {@link Keyring}. */
     public static final class Builder {
         private final Kms kms;
-        private KekNaming naming = KekNaming.defaults();
+        private KekResolver naming = KekNaming.defaults();
         private DekPolicy policy = DekPolicy.defaults();
         private boolean createMissingKeys;
         private Clock clock = Clock.systemUTC();
@@ -79,7 +79,8 @@ public final class Keyring {
             this.kms = Objects.requireNonNull(kms, "kms");
         }
 
-        public Builder naming(KekNaming naming) {
+        /** Which KEK each tenant has: configuration ({@link KekNaming}) or the tenants' registrations. */
+        public Builder naming(KekResolver naming) {
             this.naming = Objects.requireNonNull(naming, "naming");
             return this;
         }
@@ -127,7 +128,7 @@ public final class Keyring {
         return kms.provider();
     }
 
-    public KekNaming naming() {
+    public KekResolver naming() {
         return naming;
     }
 

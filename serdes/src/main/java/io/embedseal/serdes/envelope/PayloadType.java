@@ -6,7 +6,12 @@ public enum PayloadType {
      * An {@code io.embedseal.schemas.EmbeddingEvent} in Avro binary encoding (no wire-format prefix), written
      * with the schema shipped in {@code embedseal-schemas} of envelope version 1.
      */
-    EMBEDDING_EVENT_AVRO(1);
+    EMBEDDING_EVENT_AVRO(1),
+    /**
+     * A raw-topic record value, verbatim, as a dead letter keeps it for replay. Its envelope's embedding id is
+     * the record's source, {@code dlq/<topic>/<partition>/<offset>}.
+     */
+    RAW_RECORD_VALUE(2);
 
     private final int code;
 

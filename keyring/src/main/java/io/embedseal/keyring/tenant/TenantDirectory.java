@@ -1,0 +1,95 @@
+package io.embedseal.keyring.tenant;
+
+import io.embedseal.keyring.KekNaming;
+import io.embedseal.keyring.KekResolver;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+
+/**
+ * The tenants the pipeline knows, as the key-event topic told it; shared by the thread that applies key events
+ * and the threads that seal. A tenant with no registration is unknown (the caller decides whether that means
+ * rejection or auto-registration). Also resolves KEK names: a registered tenant's own key name, otherwise the
+ * configured naming. Thread-safe.
+ */
+public final class TenantDirectory implements KekResolver {
+
+    private final KekNaming fallback;
+    private final ConcurrentHashMap<String, TenantState> states = new ConcurrentHashMap<>();
+    private final Function<String, TenantState> loader;
+
+    /**
+     * @param fallback naming for tenants without a registration (auto-registered tenants, and configuration)
+     * @param loader   reads a tenant's state from durable storage when it is not in memory (after a restart,
+     *                 the global store is restored without passing through {@link #apply}); may return null
+     */
+    public TenantDirectory(KekNaming fallback, Function<String, TenantState> loader) {
+        this.fallback = Objects.requireNonNull(fallback, "fallback");
+        this.loader = Objects.requireNonNull(loader, "loader");
+    }
+
+    public TenantDirectory(KekNaming fallback) {
+        this(fallback, t -> null);
+    }
+
+    /** The tenant's state, or null if it never registered. */
+    public TenantState get(String tenantId) {
+        TenantState s = states.get(tenantId);
+        if (s != null) {
+            return s;
+        }
+        TenantState loaded = loader.apply(tenantId);
+        if (loaded != null) {
+            states.putIfAbsent(tenantId, loaded);
+        }
+        return loaded;
+    }
+
+    /**
+     * Records a tenant's new state.
+     *
+     * @return false (and no change) when the tenant is already DESTROYED: that state is terminal
+     */
+    public boolean apply(TenantState state) {
+        boolean[] applied = {true};
+        states.compute(state.tenantId(), (t, current) -> {
+            if (current == null) {
+                current = loader.apply(t);
+            }
+            if (current != null && current.status() == TenantStatus.DESTROYED && state.status() != TenantStatus.DESTROYED) {
+                applied[0] = false;
+                return current;
+            }
+            return state;
+        });
+        return applied[0];
+    }
+
+    /** Forgets a tenant (its registration was deleted from the topic). */
+    public void forget(String tenantId) {
+        states.remove(tenantId);
+    }
+
+    /** A snapshot of the tenants in memory. */
+    public Map<String, TenantState> snapshot() {
+        return Map.copyOf(states);
+    }
+
+    @Override
+    public String kekNameFor(String tenantId) {
+        TenantState s = get(tenantId);
+        return s != null && s.kekName() != null ? s.kekName() : fallback.kekNameFor(tenantId);
+    }
+
+    @Override
+    public String tenantFor(String keyName) {
+        for (TenantState s : states.values()) {
+            if (keyName.equals(s.kekName())) {
+                return s.tenantId();
+            }
+        }
+        return fallback.tenantFor(keyName);
+    }
+}

@@ -30,8 +30,24 @@ public enum DeadLetterReason {
     EMPTY_VECTOR,
     /** The vector has more values than the configured maximum. */
     TOO_MANY_DIMENSIONS,
+    /** The vector's dimension differs from the one configured for its model or tenant. */
+    DIMENSION_MISMATCH,
     /** A vector value is NaN or infinite. */
-    NON_FINITE_VALUE;
+    NON_FINITE_VALUE,
+    /** The metadata has more entries or bytes than configured. */
+    METADATA_TOO_LARGE,
+    /** The tenant never registered (and auto-registration is off): fail closed. */
+    UNKNOWN_TENANT,
+    /** The tenant's key is revoked: nothing of it is sealed until it is restored. */
+    TENANT_REVOKED,
+    /** The tenant's key is destroyed: nothing of it is ever sealed again. */
+    TENANT_DESTROYED,
+    /** The tenant's KMS refused the key (disabled, restricted, no permission): treated as a revocation. */
+    KEY_DENIED,
+    /** The tenant's KMS does not know the key: treated as a revocation. */
+    KEY_UNKNOWN,
+    /** The tenant registered with another KMS provider than this pipeline's. */
+    UNSUPPORTED_KMS;
 
     static DeadLetterReason of(EmbeddingValidator.Rule rule) {
         return valueOf(rule.name());

@@ -13,7 +13,8 @@ import java.time.Instant;
 /**
  * Builds dead-letter records. The value is a small JSON object of metadata: reason, detail, the source
  * topic/partition/offset, schema id, size of the original value, and the tenant and embedding ids when they
- * could be read. It never carries the original value, so no plaintext vector reaches the dead-letter topic.
+ * could be read. It never carries the original value in the clear, so no plaintext vector reaches the
+ * dead-letter topic; for an active tenant it may carry it sealed under that tenant's key ({@code sealedOriginal}).
  * The same facts are in {@code embedseal.dlq.*} headers for tools that only read headers.
  */
 public final class DeadLetters {
@@ -33,9 +34,17 @@ public final class DeadLetters {
     private DeadLetters() {
     }
 
-    /** What is known about a refused record. Ids are null when the record could not be decoded. */
+    /**
+     * What is known about a refused record. Ids are null when the record could not be decoded; the sealed
+     * original is null unless the tenant is active and sealing the original for replay is on.
+     */
     record Facts(DeadLetterReason reason, String detail, RecordMetadata source, int schemaId,
-                 int valueBytes, String tenantId, String embeddingId, long timeMillis) {
+                 int valueBytes, String tenantId, String embeddingId, long timeMillis, byte[] sealedOriginal) {
+    }
+
+    /** The embedding id a dead letter's sealed original is bound to: where the record came from. */
+    public static String originalBinding(String topic, int partition, long offset) {
+        return "dlq/" + topic + "/" + partition + "/" + offset;
     }
 
     static Headers headers(Facts f) {
@@ -73,6 +82,10 @@ public final class DeadLetters {
         }
         o.put("valueBytes", f.valueBytes());
         o.put("time", Instant.ofEpochMilli(f.timeMillis()).toString());
+        if (f.sealedOriginal() != null) {
+            // sealed under the tenant's key: only the tenant's KMS can give it back, for a replay after a fix
+            o.put("sealedOriginal", java.util.Base64.getEncoder().encodeToString(f.sealedOriginal()));
+        }
         try {
             return JSON.writeValueAsBytes(o);
         } catch (JsonProcessingException e) {

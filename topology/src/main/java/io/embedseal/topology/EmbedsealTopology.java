@@ -1,8 +1,9 @@
 package io.embedseal.topology;
 
-import io.embedseal.serdes.validation.EmbeddingValidator;
+import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
@@ -11,12 +12,19 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.StoreBuilder;
+import org.apache.kafka.streams.state.Stores;
 
+import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * Builds the sealing topology:
  * <pre>
+ *   keyring.events (compacted) --apply-key-events--> global store "tenant-keys" + tenant directory (every instance)
+ *
  *   raw (bytes) --validate-and-seal--+--> sealed  (key tenant/embeddingId, value envelope v1)
  *                                    +--> dlq     (original key, metadata-only JSON, embedseal.dlq.* headers)
  * </pre>
@@ -24,24 +32,52 @@ import java.util.Objects;
  */
 public final class EmbedsealTopology {
 
+    /** The global store holding the latest key event of every tenant. */
+    public static final String TENANT_STORE = "tenant-keys";
+
     private EmbedsealTopology() {
     }
 
-    /** The parts the topology needs; configuration decides which KMS and registry they wrap. */
-    public record Parts(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer) {
+    /**
+     * The parts the topology needs; configuration decides which KMS and registry they wrap.
+     *
+     * @param directory the tenants known from the key-event topic, shared with whoever else needs them
+     * @param keyEventAudit receives every key event applied or refused (for the audit trail); may do nothing
+     */
+    public record Parts(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer,
+                        TenantDirectory directory, PipelineHealth health, SealingOptions options,
+                        Consumer<KeyEventApplied> keyEventAudit, Map<String, Long> deniedUntil) {
         public Parts {
             Objects.requireNonNull(topics, "topics");
             Objects.requireNonNull(codec, "codec");
             Objects.requireNonNull(validator, "validator");
             Objects.requireNonNull(sealer, "sealer");
+            Objects.requireNonNull(directory, "directory");
+            Objects.requireNonNull(health, "health");
+            Objects.requireNonNull(options, "options");
+            Objects.requireNonNull(keyEventAudit, "keyEventAudit");
+            Objects.requireNonNull(deniedUntil, "deniedUntil");
+        }
+
+        /** Parts with a fresh health, no key-event audit, and the directory the sealer's keyring resolves KEKs with. */
+        public static Parts of(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer,
+                               TenantDirectory directory, SealingOptions options) {
+            return new Parts(topics, codec, validator, sealer, directory, new PipelineHealth(), options, a -> { },
+                    SealingProcessor.newDeniedMap());
         }
     }
 
-    /** Adds the sealing topology to {@code builder}. */
+    /** Adds the key-event global store and the sealing topology to {@code builder}. */
     public static void build(StreamsBuilder builder, Parts parts) {
+        StoreBuilder<KeyValueStore<String, byte[]>> tenantStore = Stores.keyValueStoreBuilder(
+                Stores.inMemoryKeyValueStore(TENANT_STORE), Serdes.String(), Serdes.ByteArray()).withLoggingDisabled();
+        builder.addGlobalStore(tenantStore, parts.topics().keyEvents(),
+                Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("key-events"),
+                () -> new KeyEventProcessor(TENANT_STORE, parts.directory(), parts.sealer().keyring(), parts.keyEventAudit()));
+
         KStream<byte[], Routed> routed = builder
                 .stream(parts.topics().raw(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))
-                .process(() -> new SealingProcessor(parts.codec(), parts.validator(), parts.sealer()), Named.as("validate-and-seal"));
+                .process(() -> new SealingProcessor(parts, parts.deniedUntil()), Named.as("validate-and-seal"));
 
         Produced<byte[], byte[]> bytes = Produced.with(Serdes.ByteArray(), Serdes.ByteArray());
         routed.split(Named.as("route-"))

@@ -1,12 +1,16 @@
 package io.embedseal.topology;
 
-import io.embedseal.serdes.validation.EmbeddingValidator;
+import io.embedseal.keyring.kms.KeyDeniedException;
+import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.WireFormatException;
 import io.embedseal.serdes.envelope.PayloadType;
-import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -18,27 +22,43 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 
 /**
- * Decodes, validates and seals one raw record at a time. Records that cannot be decoded or break a rule
- * become metadata-only dead letters. Sealing failures (the tenant's KMS refused or could not be reached)
- * are thrown: the task fails without committing past the record, so it is never lost and never passed on
- * in plaintext.
+ * Decodes, validates and seals one raw record at a time, fail closed:
+ *
+ * <ul>
+ *   <li>an undecodable or invalid record becomes a dead letter with its reason (for an active tenant, with the
+ *       original sealed under the tenant's key for replay);</li>
+ *   <li>a tenant that never registered (unless auto-registration is on), is revoked or destroyed, or whose KMS
+ *       denies or does not know its key, gets metadata-only dead letters; a KMS denial is treated as a revocation
+ *       and reported, and the tenant's DEKs are evicted;</li>
+ *   <li>when the KMS or the schema registry cannot be reached, the record <b>waits</b>: it is retried with jittered
+ *       backoff inside the transaction, nothing is committed past it, the pipeline reports DEGRADED, and processing
+ *       resumes by itself. Other records of the same stream thread wait behind it; other threads and instances go on.
+ *       After {@code maxDependencyWait} the failure is thrown and the thread is replaced, retrying the record.</li>
+ * </ul>
  */
 final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed> {
 
     private static final Logger LOG = LoggerFactory.getLogger(SealingProcessor.class);
     private static final String RESERVED_HEADER_PREFIX = "embedseal.";
 
-    private final EmbeddingEventCodec codec;
-    private final EmbeddingValidator validator;
-    private final Sealer sealer;
+    private final EmbedsealTopology.Parts parts;
+    /** Tenants whose KMS denied their key recently, until when (shared by the processors of this instance). */
+    private final Map<String, Long> deniedUntil;
     private ProcessorContext<byte[], Routed> context;
 
-    SealingProcessor(EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer) {
-        this.codec = codec;
-        this.validator = validator;
-        this.sealer = sealer;
+    SealingProcessor(EmbedsealTopology.Parts parts, Map<String, Long> deniedUntil) {
+        this.parts = parts;
+        this.deniedUntil = deniedUntil;
+    }
+
+    static Map<String, Long> newDeniedMap() {
+        return new ConcurrentHashMap<>();
     }
 
     @Override
@@ -50,44 +70,156 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
     public void process(Record<byte[], byte[]> record) {
         byte[] value = record.value();
         if (value == null) {
-            deadLetter(record, DeadLetterReason.NULL_VALUE, "record has no value", -1, null, null);
+            deadLetter(record, DeadLetterReason.NULL_VALUE, "record has no value", -1, null, null, false);
             return;
         }
         EmbeddingEventCodec.Decoded decoded;
         try {
-            decoded = codec.decode(value);
+            decoded = waitFor("schema registry", () -> parts.codec().decode(value), WireFormatException.class,
+                    e -> e.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE);
         } catch (WireFormatException e) {
-            if (e.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE) {
-                throw e; // not the record's fault: fail the task rather than dead-letter a good record
-            }
-            deadLetter(record, DeadLetterReason.of(e.reason()), e.description(), e.schemaId(), null, null);
+            deadLetter(record, DeadLetterReason.of(e.reason()), e.description(), e.schemaId(), null, null, false);
             return;
         }
         EmbeddingEvent event = decoded.event();
-        EmbeddingValidator.Violation violation = validator.check(event);
+        String tenant = event.getTenantId();
+
+        EmbeddingValidator.Violation violation = parts.validator().check(event);
         if (violation != null) {
-            deadLetter(record, DeadLetterReason.of(violation.rule()), violation.detail(), decoded.schemaId(),
-                    event.getTenantId(), event.getEmbeddingId());
+            boolean active = violation.rule() != EmbeddingValidator.Rule.MISSING_TENANT
+                    && violation.rule() != EmbeddingValidator.Rule.INVALID_TENANT_ID && isActive(tenant);
+            deadLetter(record, DeadLetterReason.of(violation.rule()), violation.detail(), decoded.schemaId(), tenant,
+                    event.getEmbeddingId(), active);
             return;
         }
+
+        DeadLetterReason refused = tenantRefusal(tenant);
+        if (refused != null) {
+            deadLetter(record, refused, refusalDetail(refused, tenant), decoded.schemaId(), tenant, event.getEmbeddingId(), false);
+            return;
+        }
+
         byte[] plaintext = decoded.canonicalWriter()
                 ? Arrays.copyOfRange(value, EmbeddingEventCodec.PREFIX_LENGTH, value.length)
                 : EmbeddingEventCodec.toCanonicalAvro(event);
         byte[] envelope;
         try {
-            envelope = sealer.seal(event.getTenantId(), event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+            envelope = waitFor("KMS", () -> parts.sealer().seal(tenant, event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext),
+                    KmsUnavailableException.class, e -> true);
+        } catch (KeyDeniedException | UnknownKeyException e) {
+            boolean denied = e instanceof KeyDeniedException;
+            treatAsRevoked(tenant, e);
+            deadLetter(record, denied ? DeadLetterReason.KEY_DENIED : DeadLetterReason.KEY_UNKNOWN,
+                    (denied ? "the tenant's KMS denied its key" : "the tenant's KMS does not know its key")
+                            + "; treated as revoked", decoded.schemaId(), tenant, event.getEmbeddingId(), false);
+            return;
         } finally {
             Arrays.fill(plaintext, (byte) 0);
         }
-        byte[] key = new SealedRecordKey(event.getTenantId(), event.getEmbeddingId()).toBytes();
+        byte[] key = new SealedRecordKey(tenant, event.getEmbeddingId()).toBytes();
         context.forward(new Record<>(key, Routed.sealed(envelope), record.timestamp(), passThroughHeaders(record.headers())));
     }
 
+    /** Why the tenant's records must not be sealed now, or null if they may. */
+    private DeadLetterReason tenantRefusal(String tenant) {
+        TenantState state = parts.directory().get(tenant);
+        if (state == null) {
+            if (!parts.options().autoRegisterTenants()) {
+                return DeadLetterReason.UNKNOWN_TENANT;
+            }
+        } else {
+            switch (state.status()) {
+                case REVOKED:
+                    return DeadLetterReason.TENANT_REVOKED;
+                case DESTROYED:
+                    return DeadLetterReason.TENANT_DESTROYED;
+                default:
+                    if (state.kms() != null && !state.kms().equals(parts.sealer().keyring().provider())) {
+                        return DeadLetterReason.UNSUPPORTED_KMS;
+                    }
+            }
+        }
+        Long until = deniedUntil.get(tenant);
+        if (until != null) {
+            if (System.currentTimeMillis() < until) {
+                return DeadLetterReason.KEY_DENIED;
+            }
+            deniedUntil.remove(tenant, until);
+        }
+        return null;
+    }
+
+    private String refusalDetail(DeadLetterReason reason, String tenant) {
+        return switch (reason) {
+            case UNKNOWN_TENANT -> "tenant " + tenant + " has not registered a key (see keyring.events)";
+            case TENANT_REVOKED -> "tenant " + tenant + " revoked its key";
+            case TENANT_DESTROYED -> "tenant " + tenant + " destroyed its key";
+            case UNSUPPORTED_KMS -> "tenant " + tenant + " registered with KMS " + parts.directory().get(tenant).kms()
+                    + ", this pipeline uses " + parts.sealer().keyring().provider();
+            case KEY_DENIED -> "tenant " + tenant + "'s KMS denied its key recently; retried after the cool-down";
+            default -> reason.name();
+        };
+    }
+
+    private boolean isActive(String tenant) {
+        return tenantRefusal(tenant) == null;
+    }
+
+    private void treatAsRevoked(String tenant, KmsException e) {
+        deniedUntil.put(tenant, System.currentTimeMillis() + parts.options().deniedCooldown().toMillis());
+        parts.sealer().keyring().evict(tenant);
+        LOG.warn("KMS refused the key of tenant {} ({}); its records are refused as if it were revoked: {}", tenant,
+                e.getClass().getSimpleName(), e.getMessage());
+    }
+
+    /**
+     * Runs {@code call}, retrying with jittered backoff while it fails with a dependency-unavailable exception,
+     * up to {@code maxDependencyWait}; reports the dependency as degraded meanwhile.
+     */
+    private <T, E extends RuntimeException> T waitFor(String dependency, Supplier<T> call, Class<E> type,
+                                                      java.util.function.Predicate<E> unavailable) {
+        long start = System.nanoTime();
+        long backoff = 50;
+        while (true) {
+            try {
+                T result = call.get();
+                parts.health().recovered(dependency);
+                return result;
+            } catch (RuntimeException e) {
+                if (!type.isInstance(e) || !unavailable.test(type.cast(e))) {
+                    throw e;
+                }
+                parts.health().degraded(dependency, e.getMessage());
+                long waited = System.nanoTime() - start;
+                if (waited > parts.options().maxDependencyWait().toNanos() || parts.health().isShuttingDown()) {
+                    throw e;
+                }
+                backoff = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
+                try {
+                    Thread.sleep(ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
     private void deadLetter(Record<byte[], byte[]> record, DeadLetterReason reason, String detail, int schemaId,
-                            String tenantId, String embeddingId) {
+                            String tenantId, String embeddingId, boolean sealOriginal) {
         RecordMetadata source = context.recordMetadata().orElse(null);
+        byte[] sealedOriginal = null;
+        if (sealOriginal && parts.options().sealOriginalInDeadLetters() && source != null) {
+            try {
+                sealedOriginal = parts.sealer().seal(tenantId, DeadLetters.originalBinding(source.topic(), source.partition(),
+                        source.offset()), PayloadType.RAW_RECORD_VALUE, record.value());
+            } catch (KmsException | IllegalArgumentException e) {
+                LOG.debug("dead letter for tenant {} keeps metadata only: {}", tenantId, e.getMessage());
+            }
+        }
         DeadLetters.Facts facts = new DeadLetters.Facts(reason, detail, source, schemaId,
-                record.value() == null ? 0 : record.value().length, tenantId, embeddingId, context.currentSystemTimeMs());
+                record.value() == null ? 0 : record.value().length, tenantId, embeddingId, context.currentSystemTimeMs(),
+                sealedOriginal);
         if (LOG.isDebugEnabled()) {
             LOG.debug("dead-lettering record {}-{}@{}: {}", source == null ? "?" : source.topic(),
                     source == null ? -1 : source.partition(), source == null ? -1 : source.offset(), reason);

@@ -20,6 +20,17 @@ public final class StreamsSettings {
     }
 
     /**
+     * Settings that let one record wait up to {@code maxDependencyWait} for the KMS or the schema registry inside its
+     * transaction: the producer's transaction timeout and the consumer's poll interval must outlast the wait.
+     */
+    public static Map<String, Object> allowingDependencyWait(java.time.Duration maxDependencyWait) {
+        long waitMs = maxDependencyWait.toMillis();
+        return Map.of(
+                StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG), (int) Math.min(Integer.MAX_VALUE, waitMs + 60_000),
+                StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG), (int) Math.min(Integer.MAX_VALUE, Math.max(300_000, waitMs + 120_000)));
+    }
+
+    /**
      * @param overrides any Streams, producer ({@code producer.}) or consumer ({@code consumer.}) setting,
      *                  applied last
      */

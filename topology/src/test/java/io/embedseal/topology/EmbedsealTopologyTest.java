@@ -9,6 +9,9 @@ import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.validation.EmbeddingValidator;
+import io.embedseal.serdes.validation.ValidationLimits;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
@@ -25,6 +28,7 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
@@ -47,6 +51,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -62,25 +68,31 @@ class EmbedsealTopologyTest {
     private InMemorySchemaRegistry registry;
     private int schemaId;
     private TopologyTestDriver driver;
+    private EmbedsealTopology.Parts parts;
+    private LocalKms localKms;
+    private TestInputTopic<String, byte[]> keyEvents;
     private TestInputTopic<byte[], byte[]> raw;
     private TestOutputTopic<byte[], byte[]> sealed;
     private TestOutputTopic<byte[], byte[]> dlq;
 
     @BeforeEach
     void setUp() {
-        start(new LocalKms(dir.resolve("kms")));
+        localKms = new LocalKms(dir.resolve("kms"));
+        start(localKms, EmbeddingValidator.defaults(), Fixtures.fastOptions(false));
+        register("acme");
+        register("globex");
     }
 
-    private void start(Kms kms) {
+    private void start(Kms kms, EmbeddingValidator validator, SealingOptions options) {
         if (driver != null) {
             driver.close();
         }
         registry = new InMemorySchemaRegistry();
         schemaId = registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-        EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(TopicNames.defaults(),
-                new EmbeddingEventCodec(registry), EmbeddingValidator.defaults(), new Sealer(Keyring.builder(kms).createMissingKeys(true).build()));
+        parts = Fixtures.parts(TopicNames.defaults(), registry, kms, validator, options, true);
         driver = new TopologyTestDriver(EmbedsealTopology.topology(parts),
                 StreamsSettings.properties("topology-test", "unused:9092", dir.resolve("state"), Map.of()));
+        keyEvents = driver.createInputTopic(TopicNames.DEFAULT_KEY_EVENTS, new StringSerializer(), new ByteArraySerializer());
         raw = driver.createInputTopic(TopicNames.DEFAULT_RAW, new ByteArraySerializer(), new ByteArraySerializer());
         sealed = driver.createOutputTopic(TopicNames.DEFAULT_SEALED, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         dlq = driver.createOutputTopic(TopicNames.DEFAULT_DLQ, new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -89,6 +101,18 @@ class EmbedsealTopologyTest {
     @AfterEach
     void tearDown() {
         driver.close();
+    }
+
+    private void register(String tenant) {
+        keyEvent(tenant, KeyEventType.REGISTERED, 1);
+    }
+
+    private void keyEvent(String tenant, KeyEventType type, int version) {
+        keyEvents.pipeInput(tenant, Fixtures.keyEvent(tenant, type, "local", version));
+    }
+
+    private String dlqReason() {
+        return header(dlq.readRecord(), DeadLetters.REASON_HEADER);
     }
 
     @Test
@@ -107,7 +131,7 @@ class EmbedsealTopologyTest {
     }
 
     @Test
-    void eachTenant_isSealedUnderItsOwnKek() {
+    void eachRegisteredTenant_isSealedUnderItsOwnKek() {
         raw.pipeInput(utf8("k1"), wire(TestEvents.event("acme", "doc-1", 8, 1)));
         raw.pipeInput(utf8("k2"), wire(TestEvents.event("globex", "doc-1", 8, 2)));
 
@@ -244,13 +268,175 @@ class EmbedsealTopologyTest {
     }
 
     @Test
-    void kmsUnavailable_failsTheRecordWithoutPassingItOn() {
-        start(FailingKms.create());
+    void kmsUnreachableLongerThanARecordMayWait_failsTheRecordWithoutPassingItOn() {
+        start(FailingKms.create(), EmbeddingValidator.defaults(),
+                new SealingOptions(false, true, Duration.ofMillis(300), Duration.ofMillis(50), Duration.ofSeconds(30)));
+        register("acme");
 
         assertThatThrownBy(() -> raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1))))
                 .hasRootCauseInstanceOf(KmsUnavailableException.class);
         assertThat(sealed.isEmpty()).isTrue();
         assertThat(dlq.isEmpty()).isTrue();
+        assertThat(parts.health().status()).isEqualTo(PipelineHealth.Status.DEGRADED);
+    }
+
+    @Test
+    void kmsUnreachableForAWhile_theRecordWaits_thenIsSealed_andHealthRecovers() {
+        AtomicInteger failuresLeft = new AtomicInteger(4);
+        Kms flaky = flaky(localKms, failuresLeft);
+        start(flaky, EmbeddingValidator.defaults(), Fixtures.fastOptions(false));
+        register("acme");
+
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1)));
+
+        assertThat(failuresLeft.get()).isNegative();
+        assertThat(sealed.readValuesToList()).hasSize(1);
+        assertThat(dlq.isEmpty()).isTrue();
+        assertThat(parts.health().status()).isEqualTo(PipelineHealth.Status.HEALTHY);
+    }
+
+    @Test
+    void unknownTenant_isRejected_failClosed() throws IOException {
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("initech", "doc-1", 4, 1)));
+
+        assertThat(sealed.isEmpty()).isTrue();
+        TestRecord<byte[], byte[]> out = dlq.readRecord();
+        assertThat(header(out, DeadLetters.REASON_HEADER)).isEqualTo("UNKNOWN_TENANT");
+        assertThat(JSON.readTree(out.value()).has("sealedOriginal")).isFalse();
+        assertThatThrownBy(() -> localKms.describe("tenant-initech")).as("no key was created for the unknown tenant")
+                .isInstanceOf(io.embedseal.keyring.kms.UnknownKeyException.class);
+    }
+
+    @Test
+    void autoRegistration_sealsForUnknownTenants_whenSwitchedOn() {
+        start(localKms, EmbeddingValidator.defaults(), Fixtures.fastOptions(true));
+
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("initech", "doc-1", 4, 1)));
+
+        assertThat(sealed.readValuesToList()).hasSize(1);
+    }
+
+    @Test
+    void revokedTenant_isRejectedAtOnce_othersContinue_andRestoredResumes() throws IOException {
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1)));
+        assertThat(sealed.readValuesToList()).hasSize(1);
+        assertThat(parts.sealer().keyring().activeDekCount()).isEqualTo(1);
+
+        keyEvent("acme", KeyEventType.REVOKED, 1);
+
+        assertThat(parts.sealer().keyring().activeDekCount()).as("the tenant's DEKs are evicted at once").isZero();
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-2", 4, 2)));
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("globex", "doc-2", 4, 3)));
+        TestRecord<byte[], byte[]> rejected = dlq.readRecord();
+        assertThat(header(rejected, DeadLetters.REASON_HEADER)).isEqualTo("TENANT_REVOKED");
+        assertThat(JSON.readTree(rejected.value()).has("sealedOriginal")).as("nothing sealed under a revoked key").isFalse();
+        assertThat(sealed.readValuesToList()).as("globex goes on").hasSize(1);
+
+        keyEvent("acme", KeyEventType.RESTORED, 1);
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-3", 4, 4)));
+        assertThat(sealed.readValuesToList()).hasSize(1);
+    }
+
+    @Test
+    void destroyedIsTerminal_aLaterEventDoesNotBringTheTenantBack() {
+        keyEvent("acme", KeyEventType.DESTROYED, 1);
+        keyEvent("acme", KeyEventType.RESTORED, 1);
+        keyEvent("acme", KeyEventType.REGISTERED, 1);
+
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1)));
+
+        assertThat(sealed.isEmpty()).isTrue();
+        assertThat(dlqReason()).isEqualTo("TENANT_DESTROYED");
+    }
+
+    @Test
+    void rotation_sealsTheNextRecordUnderTheNewKekVersion() {
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1)));
+        assertThat(readerSealer().unseal(sealed.readValue(), "acme", "doc-1").header().kek().version()).isEqualTo(1);
+
+        localKms.rotate("tenant-acme");
+        keyEvent("acme", KeyEventType.ROTATED, 2);
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-2", 4, 2)));
+
+        assertThat(readerSealer().unseal(sealed.readValue(), "acme", "doc-2").header().kek().version()).isEqualTo(2);
+    }
+
+    @Test
+    void kmsDenial_isTreatedAsRevocation_withoutAskingTheKmsForEveryRecord() {
+        io.embedseal.keyring.kms.decorator.KmsCallStats stats = new io.embedseal.keyring.kms.decorator.KmsCallStats();
+        start(new io.embedseal.keyring.kms.decorator.InstrumentedKms(localKms, stats), EmbeddingValidator.defaults(), Fixtures.fastOptions(false));
+        register("acme");
+        localKms.createKek("tenant-acme");
+        localKms.disable("tenant-acme"); // the tenant revoked access in its own KMS, without a key event
+
+        for (int i = 0; i < 5; i++) {
+            raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-" + i, 4, i)));
+        }
+
+        assertThat(sealed.isEmpty()).isTrue();
+        List<TestRecord<byte[], byte[]>> rejected = dlq.readRecordsToList();
+        assertThat(rejected).extracting(r -> header(r, DeadLetters.REASON_HEADER)).containsOnly("KEY_DENIED").hasSize(5);
+        assertThat(stats.calls(io.embedseal.keyring.kms.KmsOperation.WRAP)).as("one KMS call, then the cool-down").isEqualTo(1);
+    }
+
+    @Test
+    void anActiveTenantsRefusedRecord_keepsItsOriginalSealed_forReplay() throws IOException {
+        EmbeddingEvent ok = TestEvents.event("acme", "doc-1", 16, 3);
+        List<Float> withNaN = new ArrayList<>(ok.getVector());
+        withNaN.set(2, Float.NaN);
+        byte[] input = wire(TestEvents.withVector(ok, withNaN));
+
+        raw.pipeInput(utf8("k"), input);
+
+        JsonNode json = JSON.readTree(dlq.readValue());
+        byte[] sealedOriginal = java.util.Base64.getDecoder().decode(json.get("sealedOriginal").asText());
+        assertThat(TestEvents.containsVectorBytes(sealedOriginal, ok.getVector())).isFalse();
+        Unsealed opened = readerSealer().unseal(sealedOriginal, "acme", DeadLetters.originalBinding(TopicNames.DEFAULT_RAW, 0, 0));
+        assertThat(opened.header().payloadType()).isEqualTo(io.embedseal.serdes.envelope.PayloadType.RAW_RECORD_VALUE);
+        assertThat(opened.plaintext()).as("the original value, for a replay after a fix").isEqualTo(input);
+    }
+
+    @Test
+    void configuredDimensionsAndMetadataLimits_haveTheirOwnReasons() {
+        start(localKms, new EmbeddingValidator(new ValidationLimits(16_384, Map.of("test-model-8", 8), Map.of("globex", 4),
+                64, null, 1024, 2, 64)), Fixtures.fastOptions(false));
+        register("acme");
+        register("globex");
+
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 8, 1)));
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("globex", "doc-2", 8, 2)));
+        raw.pipeInput(utf8("k"), wire(EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-3", 8, 3))
+                .setMetadata(Map.of("a", "1", "b", "2", "c", "3")).build()));
+        raw.pipeInput(utf8("k"), wire(EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-4", 8, 4))
+                .setMetadata(Map.of("text", "x".repeat(100))).build()));
+
+        assertThat(sealed.readValuesToList()).hasSize(1);
+        assertThat(dlq.readRecordsToList()).extracting(r -> header(r, DeadLetters.REASON_HEADER))
+                .containsExactly("DIMENSION_MISMATCH", "METADATA_TOO_LARGE", "METADATA_TOO_LARGE");
+    }
+
+    @Test
+    void anInvalidKeyEvent_neverMakesATenantSealable() {
+        keyEvents.pipeInput("initech", "not a key event".getBytes(StandardCharsets.UTF_8));
+        keyEvents.pipeInput("initech", Fixtures.keyEvent("someone-else", KeyEventType.REGISTERED, "local", 1));
+
+        raw.pipeInput(utf8("k"), wire(TestEvents.event("initech", "doc-1", 4, 1)));
+
+        assertThat(dlqReason()).isEqualTo("UNKNOWN_TENANT");
+    }
+
+    private static Kms flaky(Kms delegate, AtomicInteger failuresLeft) {
+        return (Kms) java.lang.reflect.Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {Kms.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("wrapDek") && failuresLeft.getAndDecrement() > 0) {
+                        throw new KmsUnavailableException("KMS is restarting");
+                    }
+                    try {
+                        return method.invoke(delegate, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
     }
 
     private Sealer readerSealer() {

@@ -67,14 +67,15 @@ class KcatIndependentClientTest {
     void malformedRecordsFromKcat_areDeadLetteredWithTheirReasons_andSealedBytesHoldNoVector() throws Exception {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String run = UUID.randomUUID().toString().substring(0, 8);
-        TopicNames topics = new TopicNames("kcat-raw-" + run, "kcat-sealed-" + run, "kcat-dlq-" + run);
+        TopicNames topics = new TopicNames("kcat-raw-" + run, "kcat-sealed-" + run, "kcat-dlq-" + run, "events-" + run, "audit-" + run);
+        broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
         broker.createTopic(topics.raw(), 2, Map.of());
         broker.createTopic(topics.sealed(), 2, Map.of());
         broker.createTopic(topics.dlq(), 1, Map.of());
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-        EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
-                EmbeddingValidator.defaults(), new Sealer(Keyring.builder(new LocalKms(dir.resolve("kms"))).createMissingKeys(true).build()));
+        EmbedsealTopology.Parts parts = Fixtures.parts(topics, registry, new LocalKms(dir.resolve("kms")), EmbeddingValidator.defaults(),
+                Fixtures.fastOptions(true), true);
 
         VectorLeakScanner scanner = new VectorLeakScanner();
         try (KafkaStreams streams = new KafkaStreams(EmbedsealTopology.topology(parts),

@@ -46,15 +46,16 @@ class SealingPipelineIntegrationTest {
     void everyValidRecordIsSealedExactlyOnce_invalidOnesAreDeadLettered_andNoVectorReachesDisk() throws Exception {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String run = UUID.randomUUID().toString().substring(0, 8);
-        TopicNames topics = new TopicNames("raw-" + run, "sealed-" + run, "dlq-" + run);
+        TopicNames topics = new TopicNames("raw-" + run, "sealed-" + run, "dlq-" + run, "events-" + run, "audit-" + run);
+        broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
         broker.createTopic(topics.raw(), 3, Map.of());
         broker.createTopic(topics.sealed(), 3, Map.of());
         broker.createTopic(topics.dlq(), 1, Map.of());
 
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         Path kms = dir.resolve("kms");
-        EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
-                EmbeddingValidator.defaults(), new Sealer(Keyring.builder(new LocalKms(kms)).createMissingKeys(true).build()));
+        EmbedsealTopology.Parts parts = Fixtures.parts(topics, registry, new LocalKms(kms), EmbeddingValidator.defaults(),
+                Fixtures.fastOptions(true), true);
 
         Map<String, EmbeddingEvent> produced = new HashMap<>();
         VectorLeakScanner scanner = new VectorLeakScanner();

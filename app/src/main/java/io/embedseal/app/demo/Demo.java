@@ -2,6 +2,13 @@ package io.embedseal.app.demo;
 
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.keyring.Keyring;
+import org.apache.kafka.common.serialization.StringSerializer;
+import io.embedseal.topology.PipelineConfig;
+import io.embedseal.topology.audit.AuditVerifier;
+import io.embedseal.topology.EmbedsealPipeline;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.KeyEvents;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsOperation;
@@ -120,6 +127,7 @@ public final class Demo {
     private static DemoReport runIn(Path dataDir, Options o, long start) {
         TopicNames topics = TopicNames.defaults();
         List<String> failures = new ArrayList<>();
+        KmsCallStats kmsCalls;
 
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dataDir.resolve("kafka"), false);
         double brokerSeconds = secondsSince(start);
@@ -128,13 +136,13 @@ public final class Demo {
             broker.createTopic(topics.sealed(), o.partitions(), Map.of());
             broker.createTopic(topics.dlq(), 1, Map.of());
 
-            KeyringSettings keyringSettings = keyringSettings(o, dataDir);
-            KmsCallStats kmsCalls = new KmsCallStats();
-            Keyring keyring = KmsProviders.keyring(keyringSettings, kmsCalls, null);
+            broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
+            broker.createTopic(topics.audit(), 1, Map.of());
+
+            Map<String, String> config = pipelineConfig(o, dataDir, broker.bootstrapServers());
+            KeyringSettings keyringSettings = KeyringSettings.of(config);
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
             int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-            EmbedsealTopology.Parts parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
-                    EmbeddingValidator.defaults(), new Sealer(keyring));
 
             SyntheticEmbeddings synthetic = new SyntheticEmbeddings(20261128L, o.dims());
             List<String> tenantNames = SyntheticEmbeddings.tenantNames(o.tenants());
@@ -144,28 +152,31 @@ public final class Demo {
 
             long pipelineStart = System.nanoTime();
             AtomicReference<Throwable> streamsFailure = new AtomicReference<>();
-            KafkaStreams streams = new KafkaStreams(EmbedsealTopology.topology(parts),
-                    StreamsSettings.properties("embedseal-demo", broker.bootstrapServers(), dataDir.resolve("streams"), Map.of()));
-            streams.setUncaughtExceptionHandler(e -> {
-                streamsFailure.compareAndSet(null, e);
-                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            EmbedsealPipeline pipeline = EmbedsealPipeline.create(PipelineConfig.of(config, name -> null), registry);
+            kmsCalls = pipeline.kmsCalls();
+            pipeline.streams().setStateListener((now, before) -> {
+                if (now == KafkaStreams.State.ERROR) {
+                    streamsFailure.compareAndSet(null, new IllegalStateException("the sealing topology stopped in ERROR"));
+                }
             });
             List<ConsumerRecord<byte[], byte[]>> sealed;
             List<ConsumerRecord<byte[], byte[]>> dead;
             int produced;
             try {
-                streams.start();
+                // Onboard each tenant as an operator would: its KEK in the KMS, then REGISTERED on the key-event topic.
+                register(broker, topics, pipeline, tenantNames);
+                pipeline.start();
                 produced = produce(broker, topics, registry, schemaId, synthetic, tenantNames, o.recordsPerTenant(),
                         expected, expectedDlqReasons, scanner);
-                BooleanSupplier failed = () -> streamsFailure.get() != null || streams.state() == KafkaStreams.State.ERROR;
+                BooleanSupplier failed = () -> streamsFailure.get() != null || pipeline.streams().state() == KafkaStreams.State.ERROR;
                 long deadline = System.nanoTime() + o.timeout().toNanos();
                 sealed = readCommitted(broker, topics.sealed(), expected.size(), deadline, failed);
                 dead = readCommitted(broker, topics.dlq(), expectedDlqReasons.size(), deadline, failed);
                 if (streamsFailure.get() != null) {
-                    failures.add("the sealing topology failed: " + streamsFailure.get());
+                    failures.add("the sealing topology failed: " + streamsFailure.get().getMessage());
                 }
             } finally {
-                streams.close(Duration.ofSeconds(15));
+                pipeline.close(Duration.ofSeconds(15));
             }
             double pipelineSeconds = secondsSince(pipelineStart);
 
@@ -220,7 +231,21 @@ public final class Demo {
                 }
             }
 
-            long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed()) + scanner.scanTopic(broker.logDir(), topics.dlq());
+            AuditVerifier auditVerifier = new AuditVerifier();
+            for (ConsumerRecord<byte[], byte[]> r : readToEnd(broker, topics.audit())) {
+                auditVerifier.accept(r.offset(), r.value());
+            }
+            AuditVerifier.Result audit = auditVerifier.result();
+            long auditEntries = audit.entriesByProducer().values().stream().mapToLong(Long::longValue).sum();
+            if (!audit.intact()) {
+                failures.add("the audit chain is broken: " + audit.breaks().get(0));
+            }
+            if (auditEntries < tenantNames.size()) {
+                failures.add("the audit trail holds " + auditEntries + " entries, fewer than one per tenant registration");
+            }
+
+            long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed()) + scanner.scanTopic(broker.logDir(), topics.dlq())
+                    + scanner.scanTopic(broker.logDir(), topics.audit());
             long controlHits = scanner.scanTopic(broker.logDir(), topics.raw());
             double checkSeconds = secondsSince(checkStart);
 
@@ -254,13 +279,12 @@ public final class Demo {
                 int n = perTenantCount.containsKey(t) ? perTenantCount.get(t)[0] : 0;
                 tenants.put(t, new DemoReport.TenantSummary(n, perTenantKek.getOrDefault(t, "(none)")));
             }
-            keyring.kms().close();
             readerKeyring.kms().close();
             long missingKeyWraps = kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.UNKNOWN_KEY);
             DemoReport.KmsCalls calls = new DemoReport.KmsCalls(kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.OK),
                     kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK), kmsCalls.calls(KmsOperation.CREATE, KmsOutcome.OK),
-                    kmsCalls.errors() - (keyringSettings.createMissingKeys() ? missingKeyWraps : 0));
-            return new DemoReport(keyringSettings.provider(), calls, o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
+                    kmsCalls.errors() - missingKeyWraps);
+            return new DemoReport(keyringSettings.provider(), calls, auditEntries, audit.intact(), o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
                     expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
                     duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, secondsSince(start),
                     brokerSeconds, pipelineSeconds, checkSeconds, failures);
@@ -269,15 +293,35 @@ public final class Demo {
         }
     }
 
-    private static KeyringSettings keyringSettings(Options o, Path dataDir) {
+    /** The pipeline's settings for the embedded run: the demo's KMS options on top of embedded defaults. */
+    private static Map<String, String> pipelineConfig(Options o, Path dataDir, String bootstrapServers) {
         Map<String, String> s = new HashMap<>();
+        s.put("bootstrap.servers", bootstrapServers);
+        s.put("application.id", "embedseal-demo");
+        s.put("state.dir", dataDir.resolve("streams").toString());
         s.put("kms.provider", "local");
-        s.put("kms.create-missing-keys", "true");
+        s.put("kms.create-missing-keys", "false");
+        s.put("tenants.auto-register", "false");
+        s.put("streams.commit.interval.ms", "100");
         s.putAll(o.kmsSettings());
         if (s.get("kms.provider").equals("local")) {
             s.putIfAbsent("kms.local.dir", dataDir.resolve("kms").toString());
         }
-        return KeyringSettings.of(s);
+        return s;
+    }
+
+    /** Creates each tenant's KEK in the KMS (unless it exists) and publishes REGISTERED for it. */
+    private static void register(EmbeddedKafkaBroker broker, TopicNames topics, EmbedsealPipeline pipeline, List<String> tenants) {
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer())) {
+            for (String tenant : tenants) {
+                String keyName = pipeline.keyring().naming().kekNameFor(tenant);
+                KekRef kek = pipeline.keyring().kms().createKek(keyName);
+                producer.send(new ProducerRecord<>(topics.keyEvents(), tenant, KeyEvents.encode(KeyEvents.event(tenant,
+                        KeyEventType.REGISTERED, kek.provider(), kek.keyName(), kek.version(), "embedseal-demo", "demo onboarding"))));
+            }
+            producer.flush();
+        }
     }
 
     private static int produce(EmbeddedKafkaBroker broker, TopicNames topics, InMemorySchemaRegistry registry, int schemaId,
@@ -338,6 +382,28 @@ public final class Demo {
             }
             // A last look: anything past the expected count is a duplicate the checks must see.
             consumer.poll(Duration.ofMillis(300)).forEach(out::add);
+        }
+        return out;
+    }
+
+    /** Everything committed to a topic up to its current end. */
+    private static List<ConsumerRecord<byte[], byte[]>> readToEnd(EmbeddedKafkaBroker broker, String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (PartitionInfo p : consumer.partitionsFor(topic)) {
+                partitions.add(new TopicPartition(topic, p.partition()));
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p)) && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
+            }
         }
         return out;
     }

@@ -17,6 +17,8 @@ import java.util.SortedMap;
 public record DemoReport(
         String kms,
         KmsCalls kmsCalls,
+        long auditEntries,
+        boolean auditChainIntact,
         int tenantCount,
         int recordsPerTenant,
         int dims,
@@ -45,8 +47,8 @@ public record DemoReport(
      *
      * @param wraps   successful DEK wraps: one per DEK
      * @param unwraps successful DEK unwraps by the reader: one per DEK it met
-     * @param created keys created on first use (the demo's default)
-     * @param failed  calls that failed, other than each tenant's first wrap finding no key before it is created
+     * @param created keys created when the tenants were onboarded
+     * @param failed  calls that failed, other than a wrap finding no key just before it is created
      */
     public record KmsCalls(long wraps, long unwraps, long created, long failed) {
     }
@@ -90,6 +92,8 @@ public record DemoReport(
         calls.put("failed", kmsCalls.failed());
         o.put("kms", kms);
         o.put("kms_calls", calls);
+        o.put("audit_entries", auditEntries);
+        o.put("audit_chain_intact", auditChainIntact);
         o.put("dims", dims);
         o.put("partitions", partitions);
         o.put("seconds", round(seconds));
@@ -118,11 +122,13 @@ public record DemoReport(
         StringBuilder reasons = new StringBuilder();
         dlqByReason.forEach((r, n) -> reasons.append(reasons.length() == 0 ? "" : ", ").append(r).append('=').append(n));
         line(b, "dead-lettered", String.format(Locale.ROOT, "%d of %d invalid (%s)", dlq, invalid, reasons));
-        line(b, "plaintext", String.format(Locale.ROOT, "%d vector hits in sealed and dead-letter segments on disk (control: %,d hits in the raw topic)",
+        line(b, "plaintext", String.format(Locale.ROOT, "%d vector hits in sealed, dead-letter and audit segments on disk (control: %,d hits in the raw topic)",
                 plaintextHits, controlPlaintextHits));
         line(b, "KMS calls", String.format(Locale.ROOT, "%d wraps (one per DEK), %d unwraps (independent reader), "
-                        + "%d keys created on first use, %d failed", kmsCalls.wraps(), kmsCalls.unwraps(), kmsCalls.created(),
+                        + "%d keys created (onboarding), %d failed", kmsCalls.wraps(), kmsCalls.unwraps(), kmsCalls.created(),
                 kmsCalls.failed()));
+        line(b, "audit", String.format(Locale.ROOT, "%d hash-chained entries on keyring.audit, chain %s", auditEntries,
+                auditChainIntact ? "intact" : "BROKEN"));
         tenants.forEach((name, t) -> line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
         line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s)",
                 seconds, brokerStartSeconds, pipelineSeconds, checkSeconds));

@@ -65,10 +65,12 @@ class DemoCommandTest {
         assertThat(json.get("kms_calls").get("wrap").asInt()).isEqualTo(2);
         assertThat(json.get("kms_calls").get("create").asInt()).isEqualTo(2);
         assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
+        assertThat(json.get("audit_chain_intact").asBoolean()).isTrue();
+        assertThat(json.get("audit_entries").asInt()).as("2 creations, 2 registrations, 2 wraps").isGreaterThanOrEqualTo(6);
         // The given data directory is kept, with the local KMS keyset files readable by the owner only.
         assertThat(data.resolve("kms/tenant-acme.keyset.json")).exists();
-        assertThat(Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json")).toString())
-                .isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json")))).isEqualTo("rw-------");
     }
 
     @Test

@@ -1,0 +1,192 @@
+package io.embedseal.topology;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.decorator.KmsCallStats;
+import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.SchemaRegistries;
+import io.embedseal.serdes.avro.SchemaRegistry;
+import io.embedseal.serdes.avro.SchemaRegistryUnavailableException;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.validation.EmbeddingValidator;
+import io.embedseal.topology.audit.AuditTrail;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The running pipeline, wired from a {@link PipelineConfig}: the configured KMS (with retry, call statistics and
+ * the audit trail around it), the keyring, the tenant directory fed by the key-event topic, the schema registry,
+ * and the exactly-once Kafka Streams application. {@code ./embedseal run} and the embedded demo both use it.
+ */
+public final class EmbedsealPipeline implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbedsealPipeline.class);
+
+    private final PipelineConfig config;
+    private final PipelineHealth health = new PipelineHealth();
+    private final KmsCallStats kmsCalls = new KmsCallStats();
+    private final AuditTrail audit;
+    private final Keyring keyring;
+    private final TenantDirectory directory;
+    private final KafkaStreams streams;
+    private final EmbedsealTopology.Parts parts;
+
+    private EmbedsealPipeline(PipelineConfig config, SchemaRegistry registry) {
+        this.config = config;
+        TopicNames topics = config.topics();
+        KeyringSettings keyringSettings = config.keyringSettings();
+        this.audit = config.bool("audit.enabled", true)
+                ? AuditTrail.create(config.bootstrapServers(), config.clientOverrides(), topics.audit(), config.applicationId(), health)
+                : null;
+        this.directory = new TenantDirectory(keyringSettings.naming());
+        Kms kms = KmsProviders.decorate(KmsProviders.create(keyringSettings), keyringSettings, kmsCalls, audit, Clock.systemUTC());
+        this.keyring = Keyring.builder(kms)
+                .naming(directory)
+                .policy(keyringSettings.dekPolicy())
+                .createMissingKeys(keyringSettings.createMissingKeys())
+                .build();
+        this.parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
+                new EmbeddingValidator(config.validationLimits()), new Sealer(keyring), directory, health,
+                config.sealingOptions(), audit != null ? audit : a -> { }, SealingProcessor.newDeniedMap());
+        // A record may wait for the KMS inside its transaction: keep the transaction and the poll loop alive meanwhile.
+        Map<String, Object> overrides = new HashMap<>(StreamsSettings.allowingDependencyWait(config.sealingOptions().maxDependencyWait()));
+        overrides.putAll(config.streamsOverrides());
+        Path stateDir = Path.of(config.get("state.dir", System.getProperty("java.io.tmpdir") + "/embedseal-streams"));
+        this.streams = new KafkaStreams(EmbedsealTopology.topology(parts),
+                StreamsSettings.properties(config.applicationId(), config.bootstrapServers(), stateDir, overrides));
+        streams.setUncaughtExceptionHandler(EmbedsealPipeline::onUncaught);
+    }
+
+    /** Wires a pipeline; the schema registry comes from {@code schema.registry.url}. */
+    public static EmbedsealPipeline create(PipelineConfig config) {
+        return new EmbedsealPipeline(config, SchemaRegistries.fromConfig(config.registrySettings()));
+    }
+
+    /** Wires a pipeline on a given registry (the embedded demo's in-memory one). */
+    public static EmbedsealPipeline create(PipelineConfig config, SchemaRegistry registry) {
+        return new EmbedsealPipeline(config, registry);
+    }
+
+    /**
+     * A dependency that stayed unreachable longer than the record may wait fails the stream thread: it is
+     * replaced and retries the record (nothing was committed past it). Anything else is a bug: stop the client.
+     */
+    private static StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse onUncaught(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof KmsUnavailableException || t instanceof SchemaRegistryUnavailableException) {
+                LOG.warn("a stream thread gave up waiting for a dependency and is replaced; the record is retried: {}", t.getMessage());
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+            }
+        }
+        LOG.error("the sealing pipeline failed and stops", e);
+        return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+    }
+
+    /** Creates the pipeline's topics that do not exist, if {@code topics.create=true}. */
+    public void createTopicsIfConfigured() {
+        if (!config.bool("topics.create", false)) {
+            return;
+        }
+        int partitions = (int) config.number("topics.partitions", 6, 1, 10_000);
+        TopicNames t = config.topics();
+        List<NewTopic> topics = new ArrayList<>();
+        topics.add(new NewTopic(t.raw(), partitions, (short) -1));
+        topics.add(new NewTopic(t.sealed(), partitions, (short) -1));
+        topics.add(new NewTopic(t.dlq(), 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, Long.toString(Duration.ofDays(14).toMillis()))));
+        topics.add(new NewTopic(t.keyEvents(), 1, (short) -1).configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+        topics.add(new NewTopic(t.audit(), 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1")));
+        Map<String, Object> adminProps = new HashMap<>(config.clientOverrides());
+        adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        try (Admin admin = Admin.create(adminProps)) {
+            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            for (NewTopic topic : topics) {
+                if (existing.contains(topic.name())) {
+                    continue;
+                }
+                try {
+                    admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+                    LOG.info("created topic {}", topic.name());
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw new IllegalStateException("cannot create topic " + topic.name() + ": " + e.getCause().getMessage(), e.getCause());
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cannot list topics at " + config.bootstrapServers() + ": " + e.getMessage(), e);
+        }
+    }
+
+    public void start() {
+        streams.start();
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    public PipelineHealth health() {
+        return health;
+    }
+
+    public Keyring keyring() {
+        return keyring;
+    }
+
+    public TenantDirectory directory() {
+        return directory;
+    }
+
+    public KmsCallStats kmsCalls() {
+        return kmsCalls;
+    }
+
+    public EmbedsealTopology.Parts parts() {
+        return parts;
+    }
+
+    /** The audit trail, or null when {@code audit.enabled=false}. */
+    public AuditTrail audit() {
+        return audit;
+    }
+
+    /** Stops waiting records, closes the Streams application, flushes the audit trail and closes the KMS. */
+    public void close(Duration timeout) {
+        health.shutDown();
+        streams.close(timeout);
+        if (audit != null) {
+            audit.close();
+        }
+        keyring.kms().close();
+    }
+
+    @Override
+    public void close() {
+        close(Duration.ofSeconds(30));
+    }
+}

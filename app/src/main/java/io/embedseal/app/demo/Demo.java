@@ -4,7 +4,7 @@ import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.keyring.Keyring;
 import org.apache.kafka.common.serialization.StringSerializer;
 import io.embedseal.topology.PipelineConfig;
-import io.embedseal.topology.audit.AuditVerifier;
+import io.embedseal.serdes.audit.AuditVerifier;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;

@@ -1,2 +1,2 @@
-/** The append-only, hash-chained audit trail on {@code keyring.audit}: writing it and verifying it. */
+/** The pipeline's audit trail on {@code keyring.audit}: KMS calls and key events, chained by {@link io.embedseal.serdes.audit.AuditChain}. */
 package io.embedseal.topology.audit;

@@ -1,4 +1,4 @@
-package io.embedseal.topology.audit;
+package io.embedseal.serdes.audit;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;

@@ -1,4 +1,4 @@
-package io.embedseal.topology.audit;
+package io.embedseal.serdes.audit;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,0 +1,164 @@
+package io.embedseal.sinks;
+
+import io.embedseal.keyring.KeyringSettings;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
+
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The settings every embedseal sink shares: where the key events and the audit topic are, how the sink reaches
+ * the tenants' KMS, and what happens to a revoked tenant's records. Each connector adds its store's settings
+ * with {@link #withCommon(ConfigDef)} and uses the one resulting {@code ConfigDef} for connector and task.
+ */
+public class EmbedsealSinkConfig extends AbstractConfig {
+
+    public static final String BOOTSTRAP_SERVERS = "embedseal.bootstrap.servers";
+    public static final String CLIENT_PREFIX = "embedseal.client.";
+    public static final String KEY_EVENTS_TOPIC = "embedseal.topics.key-events";
+    public static final String AUDIT_TOPIC = "embedseal.topics.audit";
+    public static final String REVOKED_ACTION = "embedseal.revoked.action";
+    public static final String WAIT_BACKOFF_MS = "embedseal.wait.backoff-ms";
+    public static final String STARTUP_TIMEOUT_MS = "embedseal.key-events.startup-timeout-ms";
+    public static final String TASK_INDEX = "embedseal.task.index";
+    public static final String KMS_PROVIDER = "kms.provider";
+    public static final String VAULT_TOKEN = "kms.vault.token";
+    public static final String PKCS11_PIN = "kms.pkcs11.pin";
+
+    /** What a sink does with a record of a REVOKED tenant (or one its KMS refuses). */
+    public enum RevokedAction {
+        /** Hand it to Connect's errant-record reporter (the connector's dead-letter topic); needs one configured. */
+        REPORT,
+        /** Hold the records: redelivery waits until the tenant is RESTORED. Blocks the task's other records too. */
+        WAIT
+    }
+
+    /** The shared settings added to a store's own. */
+    public static ConfigDef withCommon(ConfigDef def) {
+        return def
+                .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, Importance.HIGH,
+                        "The Kafka cluster holding the key-event and audit topics (usually the worker's own). "
+                                + "Kafka client settings for these clients go under " + CLIENT_PREFIX + "*, e.g. "
+                                + CLIENT_PREFIX + "security.protocol=SSL.")
+                .define(KEY_EVENTS_TOPIC, Type.STRING, "keyring.events", new ConfigDef.NonEmptyString(), Importance.MEDIUM,
+                        "The compacted key-event topic the sink follows (REVOKED, RESTORED, DESTROYED, ...).")
+                .define(AUDIT_TOPIC, Type.STRING, "keyring.audit", new ConfigDef.NonEmptyString(), Importance.MEDIUM,
+                        "Where shred receipts are appended when a DESTROYED tenant's data has been deleted.")
+                .define(REVOKED_ACTION, Type.STRING, "report",
+                        ValidString.in("report", "wait"), Importance.MEDIUM,
+                        "Records of a REVOKED tenant (or one whose KMS refuses the key): 'report' hands them, still "
+                                + "sealed, to Connect's errant-record reporter (set errors.tolerance=all and "
+                                + "errors.deadletterqueue.topic.name) so the tenant's other records keep flowing; "
+                                + "'wait' holds the task until the tenant is RESTORED. Without a reporter, 'report' "
+                                + "falls back to 'wait'.")
+                .define(WAIT_BACKOFF_MS, Type.LONG, 5_000L, ConfigDef.Range.between(100L, 600_000L), Importance.LOW,
+                        "How long Connect waits before redelivering records that wait (KMS unreachable, revoked tenant with 'wait').")
+                .define(STARTUP_TIMEOUT_MS, Type.LONG, 60_000L, ConfigDef.Range.atLeast(1_000L), Importance.LOW,
+                        "How long a task may take at start to read every tenant's key state; it writes nothing before.")
+                .define(KMS_PROVIDER, Type.STRING, "local", ValidString.in(KeyringSettings.PROVIDERS.toArray(String[]::new)),
+                        Importance.HIGH, "The tenants' KMS: vault, pkcs11 or local (development only). Further kms.* and "
+                                + "dek.* settings as in docs/key-management.md; the KMS must let this sink unwrap DEKs.")
+                .define(VAULT_TOKEN, Type.PASSWORD, null, Importance.MEDIUM,
+                        "The Vault token (instead of kms.vault.token-env or kms.vault.token-file). Use a config provider "
+                                + "(e.g. ${file:/secrets/vault:token}) rather than a literal.")
+                .define(PKCS11_PIN, Type.PASSWORD, null, Importance.MEDIUM,
+                        "The PKCS#11 user PIN (instead of kms.pkcs11.pin-env or kms.pkcs11.pin-file).")
+                .define(TASK_INDEX, Type.INT, 0, ConfigDef.Range.atLeast(0), Importance.LOW,
+                        "Set by the connector for each task; not for users.");
+    }
+
+    private final KeyringSettings keyringSettings;
+
+    public EmbedsealSinkConfig(ConfigDef def, Map<?, ?> props) {
+        super(def, props);
+        this.keyringSettings = keyringSettings(System::getenv);
+        if (getList(BOOTSTRAP_SERVERS).isEmpty()) {
+            throw new ConfigException(BOOTSTRAP_SERVERS, "", "give the Kafka cluster holding " + getString(KEY_EVENTS_TOPIC));
+        }
+    }
+
+    /**
+     * The keyring settings among the connector's ({@code kms.*}, {@code dek.*}). A token or PIN given as a password
+     * setting is passed through a private variable name, so it never sits in the settings map (or its toString).
+     *
+     * @throws ConfigException naming the setting, if the KMS settings are invalid
+     */
+    final KeyringSettings keyringSettings(Function<String, String> env) {
+        Map<String, String> values = new LinkedHashMap<>();
+        originalsStrings().forEach((k, v) -> {
+            if ((k.startsWith("kms.") || k.startsWith("dek.")) && !k.equals(VAULT_TOKEN) && !k.equals(PKCS11_PIN)) {
+                values.put(k, v);
+            }
+        });
+        values.put(KMS_PROVIDER, getString(KMS_PROVIDER));
+        Map<String, String> secrets = new HashMap<>();
+        Password token = getPassword(VAULT_TOKEN);
+        if (token != null && !token.value().isEmpty()) {
+            secrets.put("EMBEDSEAL_CONNECTOR_VAULT_TOKEN", token.value());
+            values.put("kms.vault.token-env", "EMBEDSEAL_CONNECTOR_VAULT_TOKEN");
+            values.remove("kms.vault.token-file");
+        }
+        Password pin = getPassword(PKCS11_PIN);
+        if (pin != null && !pin.value().isEmpty()) {
+            secrets.put("EMBEDSEAL_CONNECTOR_PKCS11_PIN", pin.value());
+            values.put("kms.pkcs11.pin-env", "EMBEDSEAL_CONNECTOR_PKCS11_PIN");
+            values.remove("kms.pkcs11.pin-file");
+        }
+        try {
+            return KeyringSettings.of(values, name -> secrets.containsKey(name) ? secrets.get(name) : env.apply(name));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+    }
+
+    public KeyringSettings keyringSettings() {
+        return keyringSettings;
+    }
+
+    /** Settings for the sink's own Kafka clients (key-event consumer, receipt producer). */
+    public Map<String, Object> clientProps() {
+        Map<String, Object> p = new HashMap<>(originalsWithPrefix(CLIENT_PREFIX));
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, String.join(",", getList(BOOTSTRAP_SERVERS)));
+        return p;
+    }
+
+    public String keyEventsTopic() {
+        return getString(KEY_EVENTS_TOPIC);
+    }
+
+    public String auditTopic() {
+        return getString(AUDIT_TOPIC);
+    }
+
+    public RevokedAction revokedAction() {
+        return RevokedAction.valueOf(getString(REVOKED_ACTION).toUpperCase(Locale.ROOT));
+    }
+
+    public long waitBackoffMs() {
+        return getLong(WAIT_BACKOFF_MS);
+    }
+
+    public long startupTimeoutMs() {
+        return getLong(STARTUP_TIMEOUT_MS);
+    }
+
+    public int taskIndex() {
+        return getInt(TASK_INDEX);
+    }
+
+    /** The connector's name as Connect gave it ({@code name}), or "embedseal-sink". */
+    public String connectorName() {
+        Object name = originals().get("name");
+        return name == null ? "embedseal-sink" : name.toString();
+    }
+}

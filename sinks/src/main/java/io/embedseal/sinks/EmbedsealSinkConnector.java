@@ -1,0 +1,86 @@
+package io.embedseal.sinks;
+
+import org.apache.kafka.common.config.Config;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.ConfigValue;
+import org.apache.kafka.connect.sink.SinkConnector;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the embedseal connectors share: settings checked at start (and by Connect's validate endpoint, with each
+ * error on the setting it names), and one task configuration per task with its index.
+ */
+public abstract class EmbedsealSinkConnector extends SinkConnector {
+
+    private Map<String, String> props;
+
+    /** Parses and checks the settings; throws {@link ConfigException} naming the setting. */
+    protected abstract EmbedsealSinkConfig parse(Map<String, String> props);
+
+    /** How many tasks to run for the {@code tasks.max} given. */
+    protected int tasks(int maxTasks) {
+        return maxTasks;
+    }
+
+    @Override
+    public String version() {
+        return SinkVersion.get();
+    }
+
+    @Override
+    public void start(Map<String, String> props) {
+        parse(props);
+        this.props = Map.copyOf(props);
+    }
+
+    @Override
+    public List<Map<String, String>> taskConfigs(int maxTasks) {
+        List<Map<String, String>> out = new ArrayList<>();
+        for (int i = 0; i < tasks(maxTasks); i++) {
+            Map<String, String> task = new HashMap<>(props);
+            task.put(EmbedsealSinkConfig.TASK_INDEX, Integer.toString(i));
+            out.add(task);
+        }
+        return out;
+    }
+
+    @Override
+    public void stop() {
+    }
+
+    /**
+     * Connect's per-setting checks, then the cross-setting ones (KMS settings, store-specific rules); an error from
+     * those is attached to the setting it names, or to {@code kms.provider} for other {@code kms.*} settings.
+     */
+    @Override
+    public Config validate(Map<String, String> connectorConfigs) {
+        Config config = super.validate(connectorConfigs);
+        boolean clean = config.configValues().stream().allMatch(v -> v.errorMessages().isEmpty());
+        if (clean) {
+            try {
+                parse(connectorConfigs);
+            } catch (ConfigException e) {
+                attach(config, e.getMessage());
+            }
+        }
+        return config;
+    }
+
+    private static void attach(Config config, String message) {
+        ConfigValue target = null;
+        for (ConfigValue v : config.configValues()) {
+            if (message.contains(v.name()) && (target == null || v.name().length() > target.name().length())) {
+                target = v; // the longest setting name the message mentions
+            }
+        }
+        if (target == null) {
+            target = config.configValues().stream().filter(v -> v.name().equals(EmbedsealSinkConfig.KMS_PROVIDER)).findFirst()
+                    .orElse(config.configValues().get(0));
+        }
+        target.addErrorMessage(message);
+    }
+}

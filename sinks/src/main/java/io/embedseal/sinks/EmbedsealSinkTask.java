@@ -1,0 +1,359 @@
+package io.embedseal.sinks;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.keyring.tenant.TenantStatus;
+import io.embedseal.schemas.KeyEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.EmbeddingUnsealer;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.UnsealedEmbedding;
+import io.embedseal.serdes.envelope.EnvelopeException;
+import io.embedseal.serdes.envelope.EnvelopeHeader;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.kafka.KeyEventFollower;
+import io.embedseal.sinks.EmbedsealSinkConfig.RevokedAction;
+import io.embedseal.sinks.RefusedRecordException.Reason;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.connect.errors.ConnectException;
+import org.apache.kafka.connect.errors.DataException;
+import org.apache.kafka.connect.errors.RetriableException;
+import org.apache.kafka.connect.sink.ErrantRecordReporter;
+import org.apache.kafka.connect.sink.SinkRecord;
+import org.apache.kafka.connect.sink.SinkTask;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What every embedseal sink task does around its store. For each record: check the tenant's key state (from
+ * {@code keyring.events}, followed on a background thread), check the envelope against the record key, unseal it
+ * through the tenant's KMS if the store needs the vector, and hand it to the store. Tombstones delete.
+ * <ul>
+ *   <li>REVOKED tenant, or KMS denial: the record is reported to Connect's errant-record reporter (still sealed),
+ *       or waits (see {@link EmbedsealSinkConfig#REVOKED_ACTION}); nothing of the tenant is unsealed.</li>
+ *   <li>DESTROYED tenant: its records are dropped (nothing can open them), its data in the store is deleted and a
+ *       shred receipt is appended to the audit topic; a restart neither repeats nor loses the receipt.</li>
+ *   <li>KMS unreachable: Connect redelivers the batch after a backoff; no offset moves past the record.</li>
+ * </ul>
+ * Offsets: {@link #preCommit} makes the store durable before returning the offsets Connect then commits, and every
+ * write is an idempotent upsert keyed by (tenant, embedding id), so a restart neither loses nor duplicates.
+ */
+public abstract class EmbedsealSinkTask extends SinkTask {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbedsealSinkTask.class);
+    private static final Duration RECEIPT_TIMEOUT = Duration.ofSeconds(30);
+
+    private EmbedsealSinkConfig config;
+    private VectorStore store;
+    private Keyring keyring;
+    private EmbeddingUnsealer unsealer;
+    private TenantDirectory directory;
+    private KeyEventFollower follower;
+    private ShredReceipts receipts;
+    private ErrantRecordReporter reporter;
+    private RevokedAction revokedAction;
+    private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
+    private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
+    private final SinkCounters counters = new SinkCounters();
+
+    /** Parses the connector's settings (the same {@code ConfigDef} the connector validated with). */
+    protected abstract EmbedsealSinkConfig parse(Map<String, String> props);
+
+    /** Opens the store. */
+    protected abstract VectorStore openStore(EmbedsealSinkConfig config);
+
+    /** A short name of the sink for receipts and logs: {@code lucene}, {@code postgresql}. */
+    protected abstract String sinkName();
+
+    @Override
+    public String version() {
+        return SinkVersion.get();
+    }
+
+    @Override
+    public void start(Map<String, String> props) {
+        config = parse(props);
+        KeyringSettings ks = config.keyringSettings().with(Map.of("kms.create-missing-keys", "false"));
+        directory = new TenantDirectory(ks.naming());
+        Kms kms;
+        try {
+            kms = KmsProviders.decorate(KmsProviders.create(ks), ks, null, null, Clock.systemUTC());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        keyring = Keyring.builder(kms).naming(directory).policy(ks.dekPolicy()).createMissingKeys(false).build();
+        unsealer = new EmbeddingUnsealer(new Sealer(keyring), null);
+        String id = config.connectorName() + "-" + config.taskIndex();
+        try {
+            store = openStore(config);
+            LOG.info("{} sink task {} writes to {} in {}", sinkName(), id, store.describe(),
+                    store.needsPlaintext() ? "index mode (unseals through the tenants' KMS)" : "sealed mode (stores envelopes only)");
+            receipts = new ShredReceipts(config.clientProps(), config.auditTopic(), "sink-" + id);
+            follower = KeyEventFollower.start(config.clientProps(), config.keyEventsTopic(), directory, this::onKeyEvent, id);
+            if (!follower.awaitCaughtUp(Duration.ofMillis(config.startupTimeoutMs()))) {
+                throw new ConnectException("could not read the key-event topic " + config.keyEventsTopic() + " within "
+                        + config.startupTimeoutMs() + " ms (" + EmbedsealSinkConfig.STARTUP_TIMEOUT_MS + "); check "
+                        + EmbedsealSinkConfig.BOOTSTRAP_SERVERS + " and that the topic exists. Nothing was written.");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stop();
+            throw new ConnectException("interrupted while starting", e);
+        } catch (StoreException e) {
+            stop();
+            throw new ConnectException(e.getMessage(), e.getCause());
+        } catch (RuntimeException e) {
+            stop();
+            throw e;
+        }
+        reporter = errantRecordReporter();
+        revokedAction = config.revokedAction();
+        if (revokedAction == RevokedAction.REPORT && reporter == null) {
+            LOG.warn("{}=report but the connector has no errant-record reporter (errors.deadletterqueue.topic.name or "
+                    + "errors.log.enable): records of revoked tenants will wait instead", EmbedsealSinkConfig.REVOKED_ACTION);
+            revokedAction = RevokedAction.WAIT;
+        }
+        shredPending();
+    }
+
+    private ErrantRecordReporter errantRecordReporter() {
+        try {
+            return context == null ? null : context.errantRecordReporter();
+        } catch (NoSuchMethodError | NoClassDefFoundError e) {
+            return null; // a worker older than Kafka 2.6
+        }
+    }
+
+    /** On the follower's thread: evict at once, and queue shredding for the task's thread. */
+    private void onKeyEvent(KeyEvent event, TenantState state, boolean applied) {
+        String tenant = state.tenantId();
+        if (!applied) {
+            LOG.warn("ignoring {} for tenant {}: it is DESTROYED, which is terminal", event.getType(), tenant);
+            return;
+        }
+        if (state.status() != TenantStatus.ACTIVE || event.getType() == KeyEventType.ROTATED) {
+            keyring.evict(tenant);
+        }
+        if (state.status() == TenantStatus.ACTIVE) {
+            deniedLogged.remove(tenant);
+        }
+        if (state.status() == TenantStatus.DESTROYED) {
+            pendingShreds.put(tenant, state);
+        }
+        if (follower != null && follower.isCaughtUp()) {
+            LOG.info("tenant {} is now {} ({})", tenant, state.status(), event.getType());
+        }
+    }
+
+    @Override
+    public void put(Collection<SinkRecord> records) {
+        shredPending();
+        for (SinkRecord r : records) {
+            handle(r);
+        }
+        try {
+            store.flush();
+        } catch (StoreException e) {
+            throw translate(e);
+        }
+        counters.logIfDue(LOG, sinkName());
+    }
+
+    private void handle(SinkRecord r) {
+        byte[] keyBytes = keyBytes(r);
+        SealedRecordKey key;
+        try {
+            key = SealedRecordKey.parse(keyBytes);
+        } catch (IllegalArgumentException e) {
+            refuse(r, new RefusedRecordException(Reason.INVALID_KEY, "record key at " + where(r) + " is not tenant/embeddingId"));
+            return;
+        }
+        TenantState state = directory.get(key.tenantId());
+        TenantStatus status = state == null ? null : state.status();
+        if (status == TenantStatus.DESTROYED) {
+            counters.droppedDestroyed++;
+            return; // crypto-shredded: nothing can open it, and the store no longer holds the tenant
+        }
+        byte[] value = valueBytes(r);
+        if (value == null) {
+            store.delete(key);
+            counters.deleted++;
+            return;
+        }
+        if (status == TenantStatus.REVOKED) {
+            revoked(r, key.tenantId(), "tenant " + key.tenantId() + " is REVOKED");
+            return;
+        }
+        EnvelopeHeader header;
+        try {
+            header = EnvelopeHeader.parse(value);
+        } catch (EnvelopeException e) {
+            refuse(r, new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": " + e.getMessage()));
+            return;
+        }
+        if (!header.tenantId().equals(key.tenantId()) || !header.embeddingId().equals(key.embeddingId())) {
+            refuse(r, new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": the envelope is bound to another record than its key"));
+            return;
+        }
+        UnsealedEmbedding opened = null;
+        if (store.needsPlaintext()) {
+            try {
+                opened = unsealer.unseal(keyBytes, value);
+            } catch (EnvelopeException e) {
+                switch (e.reason()) {
+                    case KMS_UNAVAILABLE -> {
+                        context.timeout(config.waitBackoffMs());
+                        throw new RetriableException("the KMS of tenant " + key.tenantId() + " is unreachable; the batch is redelivered", e);
+                    }
+                    case KEY_REVOKED, KEY_UNKNOWN -> {
+                        if (deniedLogged.add(key.tenantId())) {
+                            LOG.warn("the KMS refused tenant {}'s key ({}): treating its records as revoked", key.tenantId(), e.reason());
+                        }
+                        revoked(r, key.tenantId(), "the KMS refused tenant " + key.tenantId() + "'s key (" + e.reason() + ")");
+                        return;
+                    }
+                    default -> {
+                        refuse(r, new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": " + e.getMessage()));
+                        return;
+                    }
+                }
+            }
+        }
+        try {
+            store.upsert(new StoredRecord(key, header, value, opened, r.topic(), r.kafkaPartition() == null ? -1 : r.kafkaPartition(), r.kafkaOffset()));
+            counters.written++;
+        } catch (RefusedRecordException e) {
+            refuse(r, e);
+        } catch (StoreException e) {
+            throw translate(e);
+        }
+    }
+
+    private void revoked(SinkRecord r, String tenant, String why) {
+        if (revokedAction == RevokedAction.REPORT) {
+            reporter.report(r, new RefusedRecordException(Reason.TENANT_REVOKED, why + "; the record stays sealed and can be replayed after RESTORED"));
+            counters.reportedRevoked++;
+            return;
+        }
+        context.timeout(config.waitBackoffMs());
+        counters.waits++;
+        throw new RetriableException(why + ": its records wait until it is RESTORED (" + EmbedsealSinkConfig.REVOKED_ACTION + "=wait)");
+    }
+
+    /** A record the store must not take: to the errant-record reporter, or the task fails (nothing is skipped silently). */
+    private void refuse(SinkRecord r, RefusedRecordException e) {
+        if (reporter == null) {
+            throw new ConnectException(e.getMessage() + ". Configure errors.tolerance=all and errors.deadletterqueue.topic.name "
+                    + "to set such records aside instead of stopping.", e);
+        }
+        reporter.report(r, e);
+        counters.refused++;
+    }
+
+    private static byte[] keyBytes(SinkRecord r) {
+        Object k = r.key();
+        if (k == null || k instanceof byte[]) {
+            return (byte[]) k;
+        }
+        if (k instanceof String s) {
+            return s.getBytes(StandardCharsets.UTF_8);
+        }
+        throw new DataException("record key at " + where(r) + " is a " + k.getClass().getSimpleName()
+                + "; set key.converter to org.apache.kafka.connect.converters.ByteArrayConverter or StringConverter");
+    }
+
+    private static byte[] valueBytes(SinkRecord r) {
+        Object v = r.value();
+        if (v == null || v instanceof byte[]) {
+            return (byte[]) v;
+        }
+        throw new DataException("record value at " + where(r) + " is a " + v.getClass().getSimpleName()
+                + "; sealed envelopes need value.converter=org.apache.kafka.connect.converters.ByteArrayConverter");
+    }
+
+    private static String where(SinkRecord r) {
+        return r.topic() + "-" + r.kafkaPartition() + "@" + r.kafkaOffset();
+    }
+
+    @Override
+    public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> currentOffsets) {
+        shredPending();
+        try {
+            store.commit();
+        } catch (StoreException e) {
+            // Nothing is committed this time; Connect keeps the offsets and asks again.
+            LOG.warn("{} sink could not commit its store; offsets stay where they were: {}", sinkName(), e.getMessage());
+            return Map.of();
+        }
+        return currentOffsets;
+    }
+
+    /** Shreds every tenant DESTROYED so far that this task has not shredded (and receipted) yet. */
+    private void shredPending() {
+        for (TenantState destroyed : pendingShreds.values()) {
+            String tenant = destroyed.tenantId();
+            try {
+                ShredRecord done = store.shredRecord(tenant).orElse(null);
+                if (done == null) {
+                    done = store.shred(destroyed);
+                    LOG.info("shredded tenant {} from {}: deleted {}, kept {}", tenant, store.describe(), done.deleted(), done.kept());
+                }
+                if (!done.receipted()) {
+                    receipts.append(sinkName(), config.connectorName(), config.taskIndex(), store.describe(), destroyed, done, RECEIPT_TIMEOUT);
+                    store.markReceipted(tenant);
+                    LOG.info("shred receipt for tenant {} appended to {}", tenant, config.auditTopic());
+                }
+                pendingShreds.remove(tenant, destroyed);
+            } catch (StoreException e) {
+                LOG.warn("shredding tenant {} did not finish ({}); it is tried again", tenant, e.getMessage());
+                if (!e.retriable()) {
+                    throw new ConnectException("cannot shred tenant " + tenant + " from " + store.describe(), e);
+                }
+            }
+        }
+    }
+
+    private RuntimeException translate(StoreException e) {
+        if (e.retriable()) {
+            context.timeout(config.waitBackoffMs());
+            return new RetriableException(e.getMessage(), e);
+        }
+        return new ConnectException(e.getMessage(), e);
+    }
+
+    @Override
+    public void stop() {
+        if (follower != null) {
+            follower.close();
+        }
+        if (store != null) {
+            store.close();
+        }
+        if (receipts != null) {
+            receipts.close();
+        }
+        if (keyring != null) {
+            keyring.kms().close();
+        }
+        LOG.info("{} sink task stopped: {}", sinkName(), counters);
+    }
+
+    /** For tests and status: what the task has done. */
+    public SinkCounters counters() {
+        return counters;
+    }
+}

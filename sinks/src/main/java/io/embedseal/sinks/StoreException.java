@@ -1,0 +1,16 @@
+package io.embedseal.sinks;
+
+/** A store failed. {@link #retriable()} says whether redelivering the same records may succeed later. */
+public class StoreException extends RuntimeException {
+
+    private final boolean retriable;
+
+    public StoreException(String message, Throwable cause, boolean retriable) {
+        super(message, cause);
+        this.retriable = retriable;
+    }
+
+    public boolean retriable() {
+        return retriable;
+    }
+}

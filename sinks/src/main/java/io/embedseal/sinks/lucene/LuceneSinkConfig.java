@@ -1,0 +1,71 @@
+package io.embedseal.sinks.lucene;
+
+import io.embedseal.sinks.EmbedsealSinkConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.lucene.index.VectorSimilarityFunction;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/** Settings of the Lucene sink: the shared embedseal settings plus the index's. One definition for connector and task. */
+public final class LuceneSinkConfig extends EmbedsealSinkConfig {
+
+    public static final String DIR = "lucene.dir";
+    public static final String SIMILARITY = "lucene.similarity";
+    public static final String MAX_CONN = "lucene.hnsw.max-conn";
+    public static final String BEAM_WIDTH = "lucene.hnsw.beam-width";
+    public static final String MAX_OPEN_WRITERS = "lucene.max-open-writers";
+    public static final String RAM_BUFFER_MB = "lucene.ram-buffer-mb";
+
+    public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
+            .define(DIR, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "The directory holding one Lucene index per tenant (<dir>/<tenant>). Only this connector may write it.")
+            .define(SIMILARITY, Type.STRING, "cosine",
+                    ValidString.in("cosine", "dot_product", "euclidean", "maximum_inner_product"), Importance.MEDIUM,
+                    "The vector similarity of new indexes. dot_product needs unit-length vectors. An existing index "
+                            + "keeps the similarity it was created with.")
+            .define(MAX_CONN, Type.INT, 16, ConfigDef.Range.between(2, 512), Importance.LOW,
+                    "HNSW: neighbours per node (M).")
+            .define(BEAM_WIDTH, Type.INT, 100, ConfigDef.Range.between(1, 3200), Importance.LOW,
+                    "HNSW: candidates considered while building the graph (efConstruction).")
+            .define(MAX_OPEN_WRITERS, Type.INT, 64, ConfigDef.Range.atLeast(1), Importance.LOW,
+                    "Tenant indexes kept open for writing at once; the least recently used is committed and closed beyond this.")
+            .define(RAM_BUFFER_MB, Type.DOUBLE, 16.0, ConfigDef.Range.between(1.0, 2048.0), Importance.LOW,
+                    "Lucene's indexing buffer per open tenant index, in MB."));
+
+    public LuceneSinkConfig(Map<?, ?> props) {
+        super(CONFIG_DEF, props);
+    }
+
+    public Path dir() {
+        return Path.of(getString(DIR));
+    }
+
+    public VectorSimilarityFunction similarity() {
+        return similarity(getString(SIMILARITY));
+    }
+
+    static VectorSimilarityFunction similarity(String name) {
+        return VectorSimilarityFunction.valueOf(name.toUpperCase(Locale.ROOT));
+    }
+
+    public int maxConn() {
+        return getInt(MAX_CONN);
+    }
+
+    public int beamWidth() {
+        return getInt(BEAM_WIDTH);
+    }
+
+    public int maxOpenWriters() {
+        return getInt(MAX_OPEN_WRITERS);
+    }
+
+    public double ramBufferMb() {
+        return getDouble(RAM_BUFFER_MB);
+    }
+}

@@ -1,0 +1,258 @@
+package io.embedseal.sinks.lucene;
+
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.sinks.RefusedRecordException;
+import io.embedseal.sinks.ShredRecord;
+import io.embedseal.sinks.StoreException;
+import io.embedseal.sinks.StoredRecord;
+import io.embedseal.sinks.VectorStore;
+import org.apache.lucene.codecs.KnnVectorsFormat;
+import org.apache.lucene.codecs.lucene912.Lucene912Codec;
+import org.apache.lucene.document.Document;
+import org.apache.lucene.document.Field;
+import org.apache.lucene.document.KnnFloatVectorField;
+import org.apache.lucene.document.StoredField;
+import org.apache.lucene.document.StringField;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.IndexWriter;
+import org.apache.lucene.index.IndexWriterConfig;
+import org.apache.lucene.index.Term;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import org.apache.lucene.store.FSDirectory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One Lucene index per tenant under a root directory ({@code <root>/<tenant>}): a document per embedding, keyed by
+ * its id (upserts replace), with the vector in an HNSW field named after its dimension ({@code vector.384}), so a
+ * tenant may index models of different sizes side by side. Writers are opened on demand, at most
+ * {@code maxOpenWriters} at once; {@link #commit()} commits every index written since the last commit.
+ * Shredding a tenant rolls back its writer, deletes the index directory and records a marker under
+ * {@code <root>/.shredded/}.
+ */
+public final class LuceneVectorStore implements VectorStore {
+
+    /** The stored id field (also the term for upserts and deletes). */
+    public static final String ID = "id";
+    public static final String MODEL = "model";
+    public static final String KEK = "kek";
+    public static final String SOURCE = "source";
+    /** The vector field of vectors with {@code dims} dimensions. */
+    public static String vectorField(int dims) {
+        return "vector." + dims;
+    }
+
+    /** How new indexes are built. */
+    public record Options(VectorSimilarityFunction similarity, int maxConn, int beamWidth, int maxOpenWriters, double ramBufferMb) {
+        public static Options defaults() {
+            return new Options(VectorSimilarityFunction.COSINE, 16, 100, 64, 16.0);
+        }
+    }
+
+    private final Path root;
+    private final Options options;
+    private final ShredMarkers markers;
+    private final LinkedHashMap<String, IndexWriter> writers = new LinkedHashMap<>(16, 0.75f, true);
+    private final java.util.Set<String> dirty = new java.util.HashSet<>();
+
+    public LuceneVectorStore(Path root, Options options) {
+        this.root = root.toAbsolutePath();
+        this.options = options;
+        try {
+            Files.createDirectories(this.root);
+        } catch (IOException e) {
+            throw new StoreException("cannot create the Lucene directory " + this.root + " (lucene.dir)", e, false);
+        }
+        this.markers = new ShredMarkers(this.root.resolve(".shredded"));
+    }
+
+    /** The directory of a tenant's index. Tenant ids are restricted to {@code [A-Za-z0-9][A-Za-z0-9._-]*}. */
+    public static Path tenantDir(Path root, String tenantId) {
+        return root.resolve(tenantId);
+    }
+
+    /** The codec every embedseal index is written with: Lucene's default, with vectors up to 4096 dimensions. */
+    static IndexWriterConfig writerConfig(Options options) {
+        KnnVectorsFormat vectors = new WideHnswVectorsFormat(options.maxConn(), options.beamWidth());
+        IndexWriterConfig c = new IndexWriterConfig();
+        c.setCodec(new Lucene912Codec() {
+            @Override
+            public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
+                return vectors;
+            }
+        });
+        c.setCommitOnClose(false); // only commit() commits, so the index never runs ahead of Connect's offsets unasked
+        c.setRAMBufferSizeMB(options.ramBufferMb());
+        return c;
+    }
+
+    @Override
+    public String describe() {
+        return "lucene index per tenant under " + root;
+    }
+
+    @Override
+    public boolean needsPlaintext() {
+        return true;
+    }
+
+    @Override
+    public void upsert(StoredRecord r) {
+        float[] vector = r.vector();
+        Document doc = new Document();
+        doc.add(new StringField(ID, r.key().embeddingId(), Field.Store.YES));
+        try {
+            doc.add(new KnnFloatVectorField(vectorField(vector.length), vector, options.similarity()));
+        } catch (IllegalArgumentException e) {
+            throw new RefusedRecordException(RefusedRecordException.Reason.NOT_STORABLE,
+                    r.key() + ": Lucene refuses the vector (" + vector.length + " dimensions)");
+        }
+        doc.add(new StoredField(MODEL, r.opened().event().getModel()));
+        doc.add(new StoredField(KEK, r.header().kek().toString()));
+        doc.add(new StoredField(SOURCE, r.sourceTopic() + "-" + r.sourcePartition() + "@" + r.sourceOffset()));
+        String tenant = r.key().tenantId();
+        try {
+            writer(tenant).updateDocument(new Term(ID, r.key().embeddingId()), doc);
+        } catch (IllegalArgumentException e) {
+            // e.g. the index was created with another similarity for this field; the message names fields, not values
+            throw new RefusedRecordException(RefusedRecordException.Reason.NOT_STORABLE, r.key() + ": " + e.getMessage());
+        } catch (IOException e) {
+            throw new StoreException("cannot write tenant " + tenant + "'s index", e, false);
+        }
+        dirty.add(tenant);
+    }
+
+    @Override
+    public void delete(SealedRecordKey key) {
+        if (!writers.containsKey(key.tenantId()) && !Files.isDirectory(tenantDir(root, key.tenantId()))) {
+            return;
+        }
+        try {
+            writer(key.tenantId()).deleteDocuments(new Term(ID, key.embeddingId()));
+        } catch (IOException e) {
+            throw new StoreException("cannot delete from tenant " + key.tenantId() + "'s index", e, false);
+        }
+        dirty.add(key.tenantId());
+    }
+
+    private IndexWriter writer(String tenant) throws IOException {
+        IndexWriter w = writers.get(tenant);
+        if (w != null) {
+            return w;
+        }
+        if (writers.size() >= options.maxOpenWriters()) {
+            Iterator<Map.Entry<String, IndexWriter>> eldest = writers.entrySet().iterator();
+            Map.Entry<String, IndexWriter> e = eldest.next();
+            // Committing ahead of Connect's offsets is safe: replayed records are upserts of the same documents.
+            commitOne(e.getKey(), e.getValue());
+            e.getValue().close();
+            eldest.remove();
+        }
+        w = new IndexWriter(FSDirectory.open(tenantDir(root, tenant)), writerConfig(options));
+        writers.put(tenant, w);
+        return w;
+    }
+
+    @Override
+    public void flush() {
+        // Lucene buffers in memory and flushes segments itself; durability comes with commit().
+    }
+
+    @Override
+    public void commit() {
+        for (String tenant : new ArrayList<>(dirty)) {
+            IndexWriter w = writers.get(tenant);
+            if (w != null) {
+                commitOne(tenant, w);
+            }
+        }
+        dirty.clear();
+    }
+
+    private void commitOne(String tenant, IndexWriter w) {
+        try {
+            w.commit();
+            dirty.remove(tenant);
+        } catch (IOException e) {
+            throw new StoreException("cannot commit tenant " + tenant + "'s index", e, true);
+        }
+    }
+
+    @Override
+    public Optional<ShredRecord> shredRecord(String tenantId) {
+        return markers.read(tenantId);
+    }
+
+    @Override
+    public ShredRecord shred(TenantState destroyed) {
+        String tenant = destroyed.tenantId();
+        Optional<ShredRecord> done = markers.read(tenant);
+        if (done.isPresent()) {
+            return done.get();
+        }
+        IndexWriter open = writers.remove(tenant);
+        dirty.remove(tenant);
+        try {
+            if (open != null) {
+                open.rollback(); // drop what was never committed, and the write lock
+            }
+            Path dir = tenantDir(root, tenant);
+            long documents = 0;
+            long files = 0;
+            long bytes = 0;
+            if (Files.isDirectory(dir)) {
+                if (DirectoryReader.indexExists(FSDirectory.open(dir))) {
+                    try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+                        documents = reader.numDocs();
+                    }
+                }
+                List<Path> all;
+                try (var walk = Files.walk(dir)) {
+                    all = walk.sorted(java.util.Comparator.reverseOrder()).toList();
+                }
+                for (Path p : all) {
+                    if (Files.isRegularFile(p)) {
+                        files++;
+                        bytes += Files.size(p);
+                    }
+                    Files.delete(p);
+                }
+            }
+            ShredRecord record = new ShredRecord(tenant, Map.of("documents", documents, "files", files, "bytes", bytes),
+                    Map.of(), Instant.now(), false);
+            markers.write(record);
+            return record;
+        } catch (IOException | UncheckedIOException e) {
+            throw new StoreException("cannot delete tenant " + tenant + "'s index", e, true);
+        }
+    }
+
+    @Override
+    public void markReceipted(String tenantId) {
+        markers.read(tenantId).ifPresent(r -> markers.write(r.withReceipt()));
+    }
+
+    @Override
+    public void close() {
+        for (Map.Entry<String, IndexWriter> e : writers.entrySet()) {
+            try {
+                e.getValue().rollback(); // uncommitted work is redelivered by Connect: its offsets were not committed either
+            } catch (IOException ex) {
+                // closing anyway
+            }
+        }
+        writers.clear();
+        dirty.clear();
+    }
+}

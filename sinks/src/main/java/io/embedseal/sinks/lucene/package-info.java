@@ -1,0 +1,2 @@
+/** The Lucene sink: one HNSW index per tenant, and searching it. */
+package io.embedseal.sinks.lucene;

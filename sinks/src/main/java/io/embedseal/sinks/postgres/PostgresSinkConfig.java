@@ -1,0 +1,108 @@
+package io.embedseal.sinks.postgres;
+
+import io.embedseal.sinks.EmbedsealSinkConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/** Settings of the PostgreSQL sink: the shared embedseal settings plus the database's. One definition for connector and task. */
+public final class PostgresSinkConfig extends EmbedsealSinkConfig {
+
+    public static final String URL = "postgres.url";
+    public static final String USER = "postgres.user";
+    public static final String PASSWORD = "postgres.password";
+    public static final String TABLE = "postgres.table";
+    public static final String MODE = "postgres.mode";
+    public static final String VECTOR_DIMENSIONS = "postgres.vector.dimensions";
+    public static final String VECTOR_SIMILARITY = "postgres.vector.similarity";
+    public static final String KEEP_SEALED = "postgres.destroyed.keep-sealed-rows";
+
+    /** Where vectors go. */
+    public enum Mode {
+        /** Envelopes only (bytea) with non-secret columns; nothing is unsealed. Works on any PostgreSQL. */
+        SEALED,
+        /** Also the plaintext vector in a pgvector column with an HNSW index; needs the vector extension. */
+        INDEX,
+        /** INDEX where the vector extension is available, otherwise SEALED; the choice is logged at start. */
+        AUTO
+    }
+
+    static final Pattern TABLE_NAME = Pattern.compile("([a-z_][a-z0-9_]{0,62}\\.)?[a-z_][a-z0-9_]{0,50}");
+
+    public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
+            .define(URL, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "JDBC URL, e.g. jdbc:postgresql://db:5432/vectors (TLS settings go in the URL: sslmode=verify-full ...).")
+            .define(USER, Type.STRING, null, Importance.HIGH, "Database user.")
+            .define(PASSWORD, Type.PASSWORD, null, Importance.HIGH,
+                    "Database password; use a config provider (e.g. ${file:/secrets/pg:password}) rather than a literal.")
+            .define(TABLE, Type.STRING, "embedseal_embeddings", Importance.MEDIUM,
+                    "Table for the embeddings (created if missing), optionally schema-qualified; lower-case letters, "
+                            + "digits and underscores. Shreds are recorded in <table>_shreds.")
+            .define(MODE, Type.STRING, "sealed", ValidString.in("sealed", "index", "auto"), Importance.HIGH,
+                    "sealed: store envelopes only; index: also unseal through the tenant's KMS and store the vector "
+                            + "in a pgvector column with an HNSW index (needs the vector extension); auto: index if "
+                            + "the extension is available, else sealed.")
+            .define(VECTOR_DIMENSIONS, Type.INT, 0, ConfigDef.Range.between(0, 2000), Importance.MEDIUM,
+                    "Dimensions of the vector column (index mode; pgvector's HNSW index takes at most 2000). "
+                            + "Records of another dimension are refused.")
+            .define(VECTOR_SIMILARITY, Type.STRING, "cosine", ValidString.in("cosine", "dot_product", "euclidean"),
+                    Importance.LOW, "Operator class of the HNSW index: vector_cosine_ops, vector_ip_ops or vector_l2_ops.")
+            .define(KEEP_SEALED, Type.BOOLEAN, false, Importance.LOW,
+                    "On DESTROYED, keep the tenant's sealed rows (unreadable without the key) and delete only plaintext "
+                            + "vectors. By default every row of the tenant is deleted."));
+
+    public PostgresSinkConfig(Map<?, ?> props) {
+        super(CONFIG_DEF, props);
+        if (!TABLE_NAME.matcher(table()).matches()) {
+            throw new ConfigException(TABLE, table(), "use lower-case letters, digits and underscores, optionally schema.table");
+        }
+        if (mode() == Mode.INDEX && vectorDimensions() == 0) {
+            throw new ConfigException(VECTOR_DIMENSIONS, 0, "index mode needs the vector column's dimensions (1 to 2000)");
+        }
+    }
+
+    public String url() {
+        return getString(URL);
+    }
+
+    public String user() {
+        return getString(USER);
+    }
+
+    /** The password, or null. */
+    public String password() {
+        Password p = getPassword(PASSWORD);
+        return p == null ? null : p.value();
+    }
+
+    public String table() {
+        return getString(TABLE);
+    }
+
+    public Mode mode() {
+        return Mode.valueOf(getString(MODE).toUpperCase(Locale.ROOT));
+    }
+
+    public int vectorDimensions() {
+        return getInt(VECTOR_DIMENSIONS);
+    }
+
+    public String vectorOps() {
+        return switch (getString(VECTOR_SIMILARITY)) {
+            case "dot_product" -> "vector_ip_ops";
+            case "euclidean" -> "vector_l2_ops";
+            default -> "vector_cosine_ops";
+        };
+    }
+
+    public boolean keepSealedRows() {
+        return getBoolean(KEEP_SEALED);
+    }
+}

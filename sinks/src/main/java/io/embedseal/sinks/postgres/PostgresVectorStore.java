@@ -1,0 +1,476 @@
+package io.embedseal.sinks.postgres;
+
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.sinks.RefusedRecordException;
+import io.embedseal.sinks.ShredRecord;
+import io.embedseal.sinks.StoreException;
+import io.embedseal.sinks.StoredRecord;
+import io.embedseal.sinks.VectorStore;
+import io.embedseal.sinks.postgres.PostgresSinkConfig.Mode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+
+/**
+ * The PostgreSQL store. One table, primary key (tenant, embedding_id):
+ * <pre>
+ *   tenant text, embedding_id text, kek_ref text, dek_id text, envelope bytea,
+ *   source_topic text, source_partition int, source_offset bigint, stored_at timestamptz
+ *   [index mode: model text, embedding vector(N) with an HNSW index]
+ * </pre>
+ * and {@code <table>_shreds} recording what each task deleted for a destroyed tenant. A {@code put}'s records are
+ * written in one transaction ({@link #flush()}); the last operation per key wins, so a batch holding an upsert and a
+ * tombstone of one key ends as Kafka's order says. SQL errors in index mode are reported by SQLState only: the
+ * server's message could quote a vector.
+ */
+public final class PostgresVectorStore implements VectorStore {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresVectorStore.class);
+
+    private final PostgresSinkConfig config;
+    private final String connector;
+    private final int task;
+    private final boolean index;
+    private final String table;
+    private final String shreds;
+    private final Map<SealedRecordKey, StoredRecord> pending = new LinkedHashMap<>();
+    private Connection connection;
+
+    private PostgresVectorStore(PostgresSinkConfig config, String connector, int task, boolean index, Connection connection) {
+        this.config = config;
+        this.connector = connector;
+        this.task = task;
+        this.index = index;
+        this.table = config.table();
+        this.shreds = config.table() + "_shreds";
+        this.connection = connection;
+    }
+
+    /**
+     * Connects, decides the mode (pgvector detection), creates what is missing.
+     *
+     * @throws StoreException naming the setting when the database refuses or the mode cannot be had
+     */
+    public static PostgresVectorStore open(PostgresSinkConfig config, String connector, int task) {
+        Connection c = connect(config);
+        try {
+            boolean available = exists(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+            boolean installed = exists(c, "SELECT 1 FROM pg_extension WHERE extname = 'vector'");
+            Mode mode = config.mode();
+            boolean index = switch (mode) {
+                case SEALED -> false;
+                case INDEX -> {
+                    if (!available) {
+                        throw new StoreException(PostgresSinkConfig.MODE + "=index but the vector extension (pgvector) is not "
+                                + "available in this database: install pgvector, or use " + PostgresSinkConfig.MODE + "=sealed", null, false);
+                    }
+                    yield true;
+                }
+                case AUTO -> available && config.vectorDimensions() > 0;
+            };
+            LOG.info("PostgreSQL at {}: pgvector {}; {} mode{}", redact(config.url()),
+                    installed ? "installed" : available ? "available" : "not available", index ? "index" : "sealed",
+                    mode == Mode.AUTO && available && config.vectorDimensions() == 0
+                            ? " (pgvector is there, but " + PostgresSinkConfig.VECTOR_DIMENSIONS + " is not set)" : "");
+            PostgresVectorStore store = new PostgresVectorStore(config, connector, task, index, c);
+            store.createSchema(!installed);
+            return store;
+        } catch (SQLException e) {
+            closeQuietly(c);
+            throw new StoreException("cannot prepare the tables in " + redact(config.url()) + " (" + e.getSQLState() + "): "
+                    + e.getMessage(), e, false);
+        } catch (RuntimeException e) {
+            closeQuietly(c);
+            throw e;
+        }
+    }
+
+    private static Connection connect(PostgresSinkConfig config) {
+        Properties p = new Properties();
+        if (config.user() != null) {
+            p.setProperty("user", config.user());
+        }
+        if (config.password() != null) {
+            p.setProperty("password", config.password());
+        }
+        p.setProperty("reWriteBatchedInserts", "true");
+        p.setProperty("ApplicationName", "embedseal-sink");
+        try {
+            Connection c = DriverManager.getConnection(config.url(), p);
+            c.setAutoCommit(false);
+            return c;
+        } catch (SQLException e) {
+            String state = e.getSQLState() == null ? "" : e.getSQLState();
+            String hint = state.startsWith("28") ? " (check " + PostgresSinkConfig.USER + " and " + PostgresSinkConfig.PASSWORD + ")"
+                    : state.startsWith("3D") ? " (the database in " + PostgresSinkConfig.URL + " does not exist)"
+                    : state.startsWith("08") ? " (is the server up and " + PostgresSinkConfig.URL + " right?)" : "";
+            throw new StoreException("cannot connect to " + redact(config.url()) + hint + ": " + e.getMessage(), e, state.startsWith("08"));
+        }
+    }
+
+    /** The JDBC URL without a password parameter. */
+    static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
+    }
+
+    private static boolean exists(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            boolean found = rs.next();
+            c.commit();
+            return found;
+        }
+    }
+
+    private void createSchema(boolean createExtension) throws SQLException {
+        try (Statement s = connection.createStatement()) {
+            // Tasks start together: serialise their DDL on a lock named after the table.
+            s.execute("SELECT pg_advisory_xact_lock(hashtext('embedseal:" + table + "'))");
+            if (index && createExtension) {
+                s.execute("CREATE EXTENSION IF NOT EXISTS vector");
+            }
+            s.execute("CREATE TABLE IF NOT EXISTS " + table + " ("
+                    + "tenant text NOT NULL, embedding_id text NOT NULL, kek_ref text NOT NULL, dek_id text NOT NULL, "
+                    + "envelope bytea NOT NULL, source_topic text NOT NULL, source_partition integer NOT NULL, "
+                    + "source_offset bigint NOT NULL, stored_at timestamptz NOT NULL DEFAULT now(), "
+                    + "PRIMARY KEY (tenant, embedding_id))");
+            if (index) {
+                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS model text");
+                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS embedding vector(" + config.vectorDimensions() + ")");
+                s.execute("CREATE INDEX IF NOT EXISTS " + baseName(table) + "_hnsw ON " + table
+                        + " USING hnsw (embedding " + config.vectorOps() + ")");
+            }
+            s.execute("CREATE TABLE IF NOT EXISTS " + shreds + " ("
+                    + "tenant text NOT NULL, connector text NOT NULL, task integer NOT NULL, "
+                    + "deleted_rows bigint NOT NULL, deleted_vectors bigint NOT NULL, kept_sealed_rows bigint NOT NULL, "
+                    + "shredded_at timestamptz NOT NULL, receipted_at timestamptz, "
+                    + "PRIMARY KEY (tenant, connector, task))");
+        }
+        connection.commit();
+    }
+
+    private static String baseName(String table) {
+        int dot = table.indexOf('.');
+        return dot < 0 ? table : table.substring(dot + 1);
+    }
+
+    public boolean indexMode() {
+        return index;
+    }
+
+    public String table() {
+        return table;
+    }
+
+    @Override
+    public String describe() {
+        return "postgresql table " + table + " at " + redact(config.url());
+    }
+
+    @Override
+    public boolean needsPlaintext() {
+        return index;
+    }
+
+    @Override
+    public void upsert(StoredRecord r) {
+        if (index && r.opened().event().getVector().size() != config.vectorDimensions()) {
+            throw new RefusedRecordException(RefusedRecordException.Reason.NOT_STORABLE, r.key() + " has "
+                    + r.opened().event().getVector().size() + " dimensions; the vector column has " + config.vectorDimensions()
+                    + " (" + PostgresSinkConfig.VECTOR_DIMENSIONS + ")");
+        }
+        pending.remove(r.key());
+        pending.put(r.key(), r);
+    }
+
+    @Override
+    public void delete(SealedRecordKey key) {
+        pending.remove(key);
+        pending.put(key, null);
+    }
+
+    @Override
+    public void flush() {
+        if (pending.isEmpty()) {
+            return;
+        }
+        List<StoredRecord> upserts = new ArrayList<>();
+        List<SealedRecordKey> deletes = new ArrayList<>();
+        pending.forEach((k, r) -> {
+            if (r == null) {
+                deletes.add(k);
+            } else {
+                upserts.add(r);
+            }
+        });
+        pending.clear();
+        try {
+            Connection c = connection();
+            if (!upserts.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement(upsertSql())) {
+                    for (StoredRecord r : upserts) {
+                        bind(ps, r);
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
+                }
+            }
+            if (!deletes.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
+                    for (SealedRecordKey k : deletes) {
+                        ps.setString(1, k.tenantId());
+                        ps.setString(2, k.embeddingId());
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
+                }
+            }
+            c.commit();
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw failure("writing " + upserts.size() + " rows and deleting " + deletes.size(), e);
+        }
+    }
+
+    private String upsertSql() {
+        String cols = "tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset, stored_at";
+        String vals = "?, ?, ?, ?, ?, ?, ?, ?, now()";
+        String set = "kek_ref = EXCLUDED.kek_ref, dek_id = EXCLUDED.dek_id, envelope = EXCLUDED.envelope, "
+                + "source_topic = EXCLUDED.source_topic, source_partition = EXCLUDED.source_partition, "
+                + "source_offset = EXCLUDED.source_offset, stored_at = EXCLUDED.stored_at";
+        if (index) {
+            cols += ", model, embedding";
+            vals += ", ?, ?::vector";
+            set += ", model = EXCLUDED.model, embedding = EXCLUDED.embedding";
+        }
+        return "INSERT INTO " + table + " (" + cols + ") VALUES (" + vals + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set;
+    }
+
+    private void bind(PreparedStatement ps, StoredRecord r) throws SQLException {
+        ps.setString(1, r.key().tenantId());
+        ps.setString(2, r.key().embeddingId());
+        ps.setString(3, r.header().kek().toString());
+        ps.setString(4, r.header().dekId().toString());
+        ps.setBytes(5, r.envelope());
+        ps.setString(6, r.sourceTopic());
+        ps.setInt(7, r.sourcePartition());
+        ps.setLong(8, r.sourceOffset());
+        if (index) {
+            ps.setString(9, r.opened().event().getModel());
+            ps.setString(10, vectorLiteral(r.vector()));
+        }
+    }
+
+    /** pgvector's text form: {@code [1.5,-2.0,...]}. */
+    static String vectorLiteral(float[] v) {
+        StringBuilder b = new StringBuilder(v.length * 12 + 2).append('[');
+        for (int i = 0; i < v.length; i++) {
+            if (i > 0) {
+                b.append(',');
+            }
+            b.append(v[i]);
+        }
+        return b.append(']').toString();
+    }
+
+    @Override
+    public void commit() {
+        // Each put's rows are committed in flush(); nothing is pending between puts.
+    }
+
+    @Override
+    public Optional<ShredRecord> shredRecord(String tenantId) {
+        try {
+            Connection c = connection();
+            try (PreparedStatement ps = c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
+                    + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
+                ps.setString(1, tenantId);
+                ps.setString(2, connector);
+                ps.setInt(3, task);
+                try (ResultSet rs = ps.executeQuery()) {
+                    Optional<ShredRecord> out = rs.next() ? Optional.of(record(tenantId, rs)) : Optional.empty();
+                    c.commit();
+                    return out;
+                }
+            }
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw failure("reading the shred record of tenant " + tenantId, e);
+        }
+    }
+
+    private ShredRecord record(String tenantId, ResultSet rs) throws SQLException {
+        Map<String, Long> deleted = new LinkedHashMap<>();
+        deleted.put("rows", rs.getLong(1));
+        deleted.put("vectors", rs.getLong(2));
+        Map<String, Long> kept = rs.getLong(3) > 0 ? Map.of("sealedRows", rs.getLong(3)) : Map.of();
+        return new ShredRecord(tenantId, deleted, kept, rs.getTimestamp(4).toInstant(), rs.getTimestamp(5) != null);
+    }
+
+    @Override
+    public ShredRecord shred(TenantState destroyed) {
+        String tenant = destroyed.tenantId();
+        pending.keySet().removeIf(k -> k.tenantId().equals(tenant)); // buffered writes of the tenant die with it
+        try {
+            Connection c = connection();
+            try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
+                lock.setString(1, "embedseal-shred:" + table + ":" + tenant);
+                lock.execute();
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
+                    + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
+                ps.setString(1, tenant);
+                ps.setString(2, connector);
+                ps.setInt(3, task);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        ShredRecord done = record(tenant, rs);
+                        c.commit();
+                        return done;
+                    }
+                }
+            }
+            long rows = 0;
+            long vectors = 0;
+            long kept = 0;
+            if (config.keepSealedRows()) {
+                if (index) {
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE " + table + " SET embedding = NULL, model = NULL "
+                            + "WHERE tenant = ? AND embedding IS NOT NULL")) {
+                        ps.setString(1, tenant);
+                        vectors = ps.executeUpdate();
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table + " WHERE tenant = ?")) {
+                    ps.setString(1, tenant);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        kept = rs.getLong(1);
+                    }
+                }
+            } else {
+                if (index) {
+                    try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table + " WHERE tenant = ? AND embedding IS NOT NULL")) {
+                        ps.setString(1, tenant);
+                        try (ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            vectors = rs.getLong(1);
+                        }
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE tenant = ?")) {
+                    ps.setString(1, tenant);
+                    rows = ps.executeUpdate();
+                }
+            }
+            Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS); // what timestamptz keeps
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + shreds + " (tenant, connector, task, deleted_rows, "
+                    + "deleted_vectors, kept_sealed_rows, shredded_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+                ps.setString(1, tenant);
+                ps.setString(2, connector);
+                ps.setInt(3, task);
+                ps.setLong(4, rows);
+                ps.setLong(5, vectors);
+                ps.setLong(6, kept);
+                ps.setTimestamp(7, Timestamp.from(now));
+                ps.executeUpdate();
+            }
+            c.commit();
+            Map<String, Long> deleted = new LinkedHashMap<>();
+            deleted.put("rows", rows);
+            deleted.put("vectors", vectors);
+            return new ShredRecord(tenant, deleted, kept > 0 ? Map.of("sealedRows", kept) : Map.of(), now, false);
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw failure("shredding tenant " + tenant, e);
+        }
+    }
+
+    @Override
+    public void markReceipted(String tenantId) {
+        try {
+            Connection c = connection();
+            try (PreparedStatement ps = c.prepareStatement("UPDATE " + shreds + " SET receipted_at = now() "
+                    + "WHERE tenant = ? AND connector = ? AND task = ?")) {
+                ps.setString(1, tenantId);
+                ps.setString(2, connector);
+                ps.setInt(3, task);
+                ps.executeUpdate();
+            }
+            c.commit();
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw failure("recording the receipt of tenant " + tenantId, e);
+        }
+    }
+
+    private Connection connection() throws SQLException {
+        if (connection == null || connection.isClosed() || !connection.isValid(5)) {
+            closeQuietly(connection);
+            connection = null;
+            try {
+                connection = connect(config);
+            } catch (StoreException e) {
+                throw new SQLException(e.getMessage(), "08001", e);
+            }
+        }
+        return connection;
+    }
+
+    /**
+     * A failure Connect can act on: connection trouble, deadlocks and serialization failures are retriable.
+     * In index mode the server's message is left out, as it could quote a vector.
+     */
+    private StoreException failure(String what, SQLException e) {
+        String state = e.getSQLState() == null ? "?" : e.getSQLState();
+        boolean retriable = state.startsWith("08") || state.startsWith("40") || state.startsWith("57P") || state.startsWith("53");
+        String message = "PostgreSQL failed " + what + " in " + table + " (SQLState " + state + ")";
+        if (index) {
+            return new StoreException(message, null, retriable);
+        }
+        return new StoreException(message + ": " + e.getMessage(), e, retriable);
+    }
+
+    private void rollbackQuietly() {
+        try {
+            if (connection != null && !connection.isClosed()) {
+                connection.rollback();
+            }
+        } catch (SQLException ignored) {
+            // the connection is replaced on the next use if it is broken
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // closing
+        }
+    }
+
+    @Override
+    public void close() {
+        pending.clear();
+        rollbackQuietly();
+        closeQuietly(connection);
+        connection = null;
+    }
+}

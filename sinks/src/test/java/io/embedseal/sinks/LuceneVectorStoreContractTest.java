@@ -1,0 +1,63 @@
+package io.embedseal.sinks;
+
+import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.lucene.LuceneVectorStore;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.Bits;
+import org.junit.jupiter.api.DisplayName;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+
+@DisplayName("VectorStore contract: Lucene (one HNSW index per tenant)")
+class LuceneVectorStoreContractTest extends VectorStoreContract {
+
+    Path root() {
+        return tmp.resolve("lucene");
+    }
+
+    @Override
+    VectorStore open(Path dir) {
+        return new LuceneVectorStore(root(), LuceneVectorStore.Options.defaults());
+    }
+
+    @Override
+    Set<String> storedIds(String tenant) {
+        return committedIds(root(), tenant);
+    }
+
+    /** Every live document's id in the tenant's committed index. */
+    static Set<String> committedIds(Path root, String tenant) {
+        Path dir = LuceneVectorStore.tenantDir(root, tenant);
+        Set<String> ids = new HashSet<>();
+        try {
+            if (!Files.isDirectory(dir) || !DirectoryReader.indexExists(FSDirectory.open(dir))) {
+                return ids;
+            }
+            try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+                for (LeafReaderContext leaf : reader.leaves()) {
+                    Bits live = leaf.reader().getLiveDocs();
+                    for (int d = 0; d < leaf.reader().maxDoc(); d++) {
+                        if (live == null || live.get(d)) {
+                            ids.add(leaf.reader().storedFields().document(d).get(LuceneVectorStore.ID));
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return ids;
+    }
+
+    @Override
+    long storedCount(String tenant) {
+        return LuceneSearch.documentCount(root(), tenant);
+    }
+}

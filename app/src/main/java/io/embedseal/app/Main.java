@@ -2,19 +2,22 @@ package io.embedseal.app;
 
 import io.embedseal.app.demo.DemoCommand;
 import io.embedseal.app.run.RunCommand;
+import io.embedseal.app.search.SearchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code embedseal}: the command line. Exit codes: 0 success, 1 a check or operation failed, 2 bad usage.
+ * {@code embedseal}: the command line. Exit codes: 0 success, 1 a check or operation failed, 2 bad usage,
+ * 3 refused by a tenant's key state.
  */
 @Command(name = "embedseal",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
-        subcommands = {DemoCommand.class, RunCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {DemoCommand.class, RunCommand.class, SearchCommand.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage"})
+        exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage",
+                "3:refused by a tenant's key state (search of a revoked or destroyed tenant)"})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -59,6 +59,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
@@ -138,6 +140,7 @@ public final class Demo {
 
             broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
             broker.createTopic(topics.audit(), 1, Map.of());
+            broker.createTopic(DemoSinkStage.deadLetterTopic(topics), 1, Map.of());
 
             Map<String, String> config = pipelineConfig(o, dataDir, broker.bootstrapServers());
             KeyringSettings keyringSettings = KeyringSettings.of(config);
@@ -162,6 +165,10 @@ public final class Demo {
             List<ConsumerRecord<byte[], byte[]>> sealed;
             List<ConsumerRecord<byte[], byte[]>> dead;
             int produced;
+            // The Lucene sink starts beside the pipeline (a Connect worker takes a few seconds) and indexes as records are sealed.
+            CompletableFuture<DemoSinkStage> sinkStarting = CompletableFuture.supplyAsync(
+                    () -> DemoSinkStage.start(broker, topics, sinkKeyringSettings(config), dataDir));
+            DemoSinkStage sink = null;
             try {
                 // Onboard each tenant as an operator would: its KEK in the KMS, then REGISTERED on the key-event topic.
                 register(broker, topics, pipeline, tenantNames);
@@ -231,6 +238,30 @@ public final class Demo {
                 }
             }
 
+            DemoSinkStage.Summary sinkSummary;
+            try {
+                sink = sinkStarting.join();
+                Map<String, Integer> perTenantExpected = new TreeMap<>();
+                Map<String, Map.Entry<String, float[]>> queries = new TreeMap<>();
+                for (String t : tenantNames) {
+                    perTenantExpected.put(t, o.recordsPerTenant());
+                    EmbeddingEvent q = expected.get(t + "/" + synthetic.event(t, o.recordsPerTenant() / 2).getEmbeddingId());
+                    queries.put(t, Map.entry(q.getEmbeddingId(), toArray(q.getVector())));
+                }
+                sinkSummary = sink.run(broker, topics, keyringSettings, perTenantExpected, queries,
+                        Duration.ofSeconds(Math.max(30, o.timeout().toSeconds())), failures, topic -> readToEnd(broker, topic));
+            } catch (CompletionException e) {
+                throw new IllegalStateException("the Lucene sink did not start: " + e.getCause().getMessage(), e.getCause());
+            } catch (Exception e) {
+                throw new IllegalStateException("the sink stage failed: " + e.getMessage(), e);
+            } finally {
+                if (sink != null) {
+                    sink.close();
+                } else {
+                    sinkStarting.thenAccept(DemoSinkStage::close);
+                }
+            }
+
             AuditVerifier auditVerifier = new AuditVerifier();
             for (ConsumerRecord<byte[], byte[]> r : readToEnd(broker, topics.audit())) {
                 auditVerifier.accept(r.offset(), r.value());
@@ -245,9 +276,10 @@ public final class Demo {
             }
 
             long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed()) + scanner.scanTopic(broker.logDir(), topics.dlq())
+                    + scanner.scanTopic(broker.logDir(), DemoSinkStage.deadLetterTopic(topics))
                     + scanner.scanTopic(broker.logDir(), topics.audit());
             long controlHits = scanner.scanTopic(broker.logDir(), topics.raw());
-            double checkSeconds = secondsSince(checkStart);
+            double checkSeconds = secondsSince(checkStart) - sinkSummary.seconds();
 
             if (sealed.size() != expected.size()) {
                 failures.add("sealed " + sealed.size() + " records, expected " + expected.size());
@@ -286,11 +318,30 @@ public final class Demo {
                     kmsCalls.errors() - missingKeyWraps);
             return new DemoReport(keyringSettings.provider(), calls, auditEntries, audit.intact(), o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
                     expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
-                    duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, secondsSince(start),
+                    duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, sinkSummary, secondsSince(start),
                     brokerSeconds, pipelineSeconds, checkSeconds, failures);
         } finally {
             broker.close();
         }
+    }
+
+    /** The keyring settings the sink connector gets: the pipeline's own, so both reach the same KMS. */
+    private static Map<String, String> sinkKeyringSettings(Map<String, String> pipelineConfig) {
+        Map<String, String> s = new HashMap<>();
+        pipelineConfig.forEach((k, v) -> {
+            if (k.startsWith("kms.") || k.startsWith("dek.")) {
+                s.put(k, v);
+            }
+        });
+        return s;
+    }
+
+    private static float[] toArray(List<Float> v) {
+        float[] out = new float[v.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = v.get(i);
+        }
+        return out;
     }
 
     /** The pipeline's settings for the embedded run: the demo's KMS options on top of embedded defaults. */

@@ -1,5 +1,6 @@
 package io.embedseal.app.demo;
 
+import io.embedseal.app.KmsOptions;
 import io.embedseal.keyring.kms.KmsException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -7,10 +8,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "demo",
@@ -45,15 +42,8 @@ public final class DemoCommand implements Callable<Integer> {
             + "(default: a temporary directory, deleted afterwards).")
     Path dataDir;
 
-    @Option(names = "--kms", defaultValue = "local", description = "KMS provider: local (default; development only), "
-            + "vault or pkcs11. Give the provider's settings with --kms-setting.")
-    String kms;
-
-    @Option(names = "--kms-setting", paramLabel = "KEY=VALUE", description = "A keyring setting (kms.* or dek.*), e.g. "
-            + "kms.vault.address=https://vault:8200, kms.vault.token-file=/run/secrets/vault-token, "
-            + "kms.pkcs11.library=/usr/lib/softhsm/libsofthsm2.so, kms.pkcs11.slot=0, kms.pkcs11.pin-file=... "
-            + "Repeatable. See docs/key-management.md.")
-    List<String> kmsSettings = new ArrayList<>();
+    @CommandLine.Mixin
+    KmsOptions kmsOptions = new KmsOptions();
 
     @Option(names = "--json", description = "Print one JSON object instead of the summary.")
     boolean json;
@@ -61,27 +51,11 @@ public final class DemoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    private Map<String, String> keyringSettings() {
-        Map<String, String> s = new LinkedHashMap<>();
-        s.put("kms.provider", kms);
-        for (String kv : kmsSettings) {
-            int eq = kv.indexOf('=');
-            if (eq <= 0 || !(kv.startsWith("kms.") || kv.startsWith("dek."))) {
-                throw new IllegalArgumentException("--kms-setting must be KEY=VALUE with a kms.* or dek.* key, got '" + kv + "'");
-            }
-            s.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
-        }
-        if (!s.get("kms.provider").equals(kms)) {
-            throw new IllegalArgumentException("--kms " + kms + " and --kms-setting kms.provider=" + s.get("kms.provider") + " disagree");
-        }
-        return s;
-    }
-
     @Override
     public Integer call() {
         Demo.Options options;
         try {
-            options = new Demo.Options(tenants, records, dims, partitions, dataDir, Duration.ofSeconds(timeoutSeconds), keyringSettings());
+            options = new Demo.Options(tenants, records, dims, partitions, dataDir, Duration.ofSeconds(timeoutSeconds), kmsOptions.settings());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -91,7 +65,7 @@ public final class DemoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         } catch (KmsException e) {
-            spec.commandLine().getErr().println("embedseal demo: the " + kms + " KMS failed: " + e.getMessage());
+            spec.commandLine().getErr().println("embedseal demo: the " + kmsOptions.kms + " KMS failed: " + e.getMessage());
             return 1;
         }
         spec.commandLine().getOut().print(json ? report.toJson() + System.lineSeparator() : report.toHuman());

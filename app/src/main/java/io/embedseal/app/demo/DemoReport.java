@@ -36,6 +36,7 @@ public record DemoReport(
         long plaintextHits,
         long controlPlaintextHits,
         SortedMap<String, TenantSummary> tenants,
+        DemoSinkStage.Summary sink,
         double seconds,
         double brokerStartSeconds,
         double pipelineSeconds,
@@ -85,6 +86,7 @@ public record DemoReport(
             perTenant.put(name, one);
         });
         o.put("tenants", perTenant);
+        o.put("sink", sinkJson());
         Map<String, Object> calls = new LinkedHashMap<>();
         calls.put("wrap", kmsCalls.wraps());
         calls.put("unwrap", kmsCalls.unwraps());
@@ -101,6 +103,7 @@ public record DemoReport(
         timings.put("broker_start", round(brokerStartSeconds));
         timings.put("pipeline", round(pipelineSeconds));
         timings.put("checks", round(checkSeconds));
+        timings.put("sink", round(sink.seconds()));
         o.put("timings", timings);
         o.put("failures", failures);
         try {
@@ -108,6 +111,32 @@ public record DemoReport(
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private Map<String, Object> sinkJson() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("store", "lucene");
+        s.put("indexed", sink.indexed());
+        Map<String, Object> searches = new LinkedHashMap<>();
+        sink.searches().forEach((t, c) -> {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("query", c.query());
+            one.put("top_hit", c.topHit());
+            one.put("score", Math.round(c.score() * 1e6) / 1e6);
+            one.put("ok", c.ok());
+            searches.put(t, one);
+        });
+        s.put("searches", searches);
+        if (sink.destroyed() != null) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("tenant", sink.destroyed().tenant());
+            d.put("receipt_deleted", sink.destroyed().deleted());
+            d.put("index_gone", sink.destroyed().indexGone());
+            d.put("search_refused", sink.destroyed().refusal() != null);
+            s.put("destroyed", d);
+        }
+        s.put("seconds", round(sink.seconds()));
+        return s;
     }
 
     /** A short summary for people. */
@@ -130,10 +159,22 @@ public record DemoReport(
         line(b, "audit", String.format(Locale.ROOT, "%d hash-chained entries on keyring.audit, chain %s", auditEntries,
                 auditChainIntact ? "intact" : "BROKEN"));
         tenants.forEach((name, t) -> line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
-        line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s)",
-                seconds, brokerStartSeconds, pipelineSeconds, checkSeconds));
+        long indexed = sink.indexed().values().stream().mapToLong(Long::longValue).sum();
+        line(b, "sink", String.format(Locale.ROOT, "%,d records indexed by the Lucene sink (Kafka Connect) in %d per-tenant HNSW indexes, "
+                + "unsealed under each tenant's key", indexed, sink.indexed().size()));
+        sink.searches().forEach((t, c) -> line(b, "search", String.format(Locale.ROOT, "%-10s query = vector of %s -> top hit %s (score %.4f) %s",
+                t, c.query(), c.topHit(), c.score(), c.ok() ? "ok" : "WRONG")));
+        if (sink.destroyed() != null) {
+            DemoSinkStage.Destroyed d = sink.destroyed();
+            line(b, "destroyed", String.format(Locale.ROOT, "%s: key destroyed in the KMS, DESTROYED published; index %s, shred receipt %s",
+                    d.tenant(), d.indexGone() ? "deleted" : "STILL ON DISK", d.deleted().isEmpty() ? "MISSING" : "on keyring.audit " + d.deleted()));
+            line(b, "search", String.format(Locale.ROOT, "%-10s %s", d.tenant(), d.refusal() == null ? "NOT REFUSED" : "refused: " + d.refusal()));
+        }
+        line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s, sink stage %.1f s)",
+                seconds, brokerStartSeconds, pipelineSeconds, checkSeconds, sink.seconds()));
         if (ok()) {
-            b.append("OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic.\n");
+            b.append("OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic\n"
+                    + "    and the sink's index; each tenant searchable under its key; the destroyed tenant's data shredded, with a receipt.\n");
         } else {
             b.append("FAILED:\n");
             failures.forEach(f -> b.append("  - ").append(f).append('\n'));

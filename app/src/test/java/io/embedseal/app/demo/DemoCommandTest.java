@@ -67,6 +67,19 @@ class DemoCommandTest {
         assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
         assertThat(json.get("audit_chain_intact").asBoolean()).isTrue();
         assertThat(json.get("audit_entries").asInt()).as("2 creations, 2 registrations, 2 wraps").isGreaterThanOrEqualTo(6);
+        // The sink half: every record indexed, each tenant's own vector found first, the last tenant shredded.
+        JsonNode sink = json.get("sink");
+        assertThat(sink.get("indexed").get("acme").asInt()).isEqualTo(60);
+        assertThat(sink.get("indexed").get("globex").asInt()).isEqualTo(60);
+        assertThat(sink.get("searches").get("acme").get("ok").asBoolean()).isTrue();
+        assertThat(sink.get("searches").get("globex").get("top_hit").asText()).isEqualTo(sink.get("searches").get("globex").get("query").asText());
+        assertThat(sink.get("destroyed").get("tenant").asText()).isEqualTo("globex");
+        assertThat(sink.get("destroyed").get("receipt_deleted").get("documents").asInt()).isEqualTo(60);
+        assertThat(sink.get("destroyed").get("index_gone").asBoolean()).isTrue();
+        assertThat(sink.get("destroyed").get("search_refused").asBoolean()).isTrue();
+        assertThat(data.resolve("lucene/acme")).isDirectory();
+        assertThat(data.resolve("lucene/globex")).doesNotExist();
+        assertThat(data.resolve("kms/tenant-globex.keyset.json")).doesNotExist();
         // The given data directory is kept, with the local KMS keyset files readable by the owner only.
         assertThat(data.resolve("kms/tenant-acme.keyset.json")).exists();
         assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
@@ -92,7 +105,10 @@ class DemoCommandTest {
             assertThat(json.get("kms_calls").get("wrap").asInt()).as("one wrap per tenant DEK").isEqualTo(2);
             assertThat(json.get("kms_calls").get("unwrap").asInt()).isEqualTo(2);
             assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
-            assertThat(vault.hasKey("tenant-globex")).isTrue();
+            assertThat(vault.hasKey("tenant-acme")).isTrue();
+            assertThat(vault.hasKey("tenant-globex")).as("destroyed by the demo's last step").isFalse();
+            assertThat(json.get("sink").get("destroyed").get("search_refused").asBoolean()).isTrue();
+            assertThat(json.get("ok").asBoolean()).as(json.get("failures").toString()).isTrue();
         }
     }
 
@@ -115,6 +131,8 @@ class DemoCommandTest {
         assertThat(json.get("sealed").asInt()).isEqualTo(60);
         assertThat(json.get("unseal_mismatches").asInt()).isZero();
         assertThat(json.get("tenants").get("acme").get("kek").asText()).startsWith("pkcs11:tenant-acme:");
+        assertThat(json.get("sink").get("destroyed").get("receipt_deleted").get("documents").asInt()).isEqualTo(30);
+        assertThat(json.get("ok").asBoolean()).as(json.get("failures").toString()).isTrue();
     }
 
     @Test
@@ -139,7 +157,8 @@ class DemoCommandTest {
         Result r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8");
 
         assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("sealed", "10 of 10 valid", "0 mismatches", "acme", "local:tenant-acme:1", "OK:");
+        assertThat(r.out()).contains("sealed", "10 of 10 valid", "0 mismatches", "acme", "local:tenant-acme:1", "OK:",
+                "10 records indexed by the Lucene sink", "top hit");
     }
 
     @Test

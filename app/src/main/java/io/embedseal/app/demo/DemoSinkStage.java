@@ -1,0 +1,211 @@
+package io.embedseal.app.demo;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.app.search.Search;
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.KeyEvents;
+import io.embedseal.sinks.EmbedsealSinkConfig;
+import io.embedseal.sinks.ShredReceipts;
+import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.lucene.LuceneSinkConfig;
+import io.embedseal.sinks.lucene.LuceneSinkConnector;
+import io.embedseal.sinks.lucene.LuceneVectorStore;
+import io.embedseal.sinks.search.SearchHit;
+import io.embedseal.sinks.search.SearchRefusedException;
+import io.embedseal.testkit.EmbeddedConnect;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.topology.TopicNames;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.function.Function;
+
+/**
+ * The demo's sink half: an in-process Kafka Connect worker running the Lucene sink on the sealed topic, a search per
+ * tenant under its key, and one tenant's key destroyed to show its index shredded, with a receipt, and its search
+ * refused. Unlike the checks before it, this stage changes the tenants' keys, so it runs last.
+ */
+final class DemoSinkStage implements AutoCloseable {
+
+    static final String CONNECTOR = "embedseal-lucene";
+
+    /** What the stage found. */
+    record Summary(SortedMap<String, Long> indexed, SortedMap<String, SearchCheck> searches, Destroyed destroyed, double seconds) {
+    }
+
+    /** A search with one of the tenant's own vectors: its embedding must come first. */
+    record SearchCheck(String query, String topHit, double score, boolean ok) {
+    }
+
+    /**
+     * @param tenant    the tenant whose key was destroyed (null if the demo had one tenant only)
+     * @param deleted   what the sink's receipt says it deleted
+     * @param indexGone whether the tenant's index directory is gone
+     * @param refusal   what a search of the tenant answered
+     */
+    record Destroyed(String tenant, Map<String, Object> deleted, boolean indexGone, String refusal) {
+    }
+
+    /** Where the sink sets aside records it cannot index (none, in the demo). */
+    static String deadLetterTopic(TopicNames topics) {
+        return topics.sealed() + ".sink-dlq";
+    }
+
+    private final EmbeddedConnect connect;
+    private final Path luceneDir;
+
+    private DemoSinkStage(EmbeddedConnect connect, Path luceneDir) {
+        this.connect = connect;
+        this.luceneDir = luceneDir;
+    }
+
+    /** Starts the worker and the Lucene sink, which waits for sealed records. */
+    static DemoSinkStage start(EmbeddedKafkaBroker broker, TopicNames topics, Map<String, String> keyringSettings, Path dataDir) {
+        Path luceneDir = dataDir.resolve("lucene");
+        EmbeddedConnect connect = EmbeddedConnect.start(broker.bootstrapServers(), dataDir.resolve("connect.offsets"),
+                Map.of("offset.flush.interval.ms", "500"));
+        try {
+            Map<String, String> c = new HashMap<>(keyringSettings);
+            c.put("connector.class", LuceneSinkConnector.class.getName());
+            c.put("topics", topics.sealed());
+            c.put(LuceneSinkConfig.DIR, luceneDir.toString());
+            c.put(EmbedsealSinkConfig.BOOTSTRAP_SERVERS, broker.bootstrapServers());
+            c.put(EmbedsealSinkConfig.KEY_EVENTS_TOPIC, topics.keyEvents());
+            c.put(EmbedsealSinkConfig.AUDIT_TOPIC, topics.audit());
+            c.put("kms.create-missing-keys", "false");
+            c.put("errors.tolerance", "all");
+            c.put("errors.deadletterqueue.topic.name", deadLetterTopic(topics));
+            c.put("errors.deadletterqueue.topic.replication.factor", "1");
+            connect.putConnector(CONNECTOR, c);
+            connect.awaitRunning(CONNECTOR, EmbeddedConnect.startTimeout());
+            return new DemoSinkStage(connect, luceneDir);
+        } catch (RuntimeException e) {
+            connect.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Waits for every tenant's records in its index, searches each tenant with one of its own vectors, then destroys
+     * the last tenant's key and checks the shredding reached the index.
+     *
+     * @param queries per tenant: an embedding id and its vector
+     */
+    Summary run(EmbeddedKafkaBroker broker, TopicNames topics, KeyringSettings keyringSettings, Map<String, Integer> expected,
+                Map<String, Map.Entry<String, float[]>> queries, Duration timeout, List<String> failures,
+                Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd) throws Exception {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        SortedMap<String, Long> indexed = new TreeMap<>();
+        while (true) {
+            expected.forEach((t, n) -> indexed.put(t, LuceneSearch.documentCount(luceneDir, t)));
+            boolean done = expected.entrySet().stream().allMatch(e -> indexed.get(e.getKey()) >= e.getValue());
+            if (done || System.nanoTime() > deadline) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        expected.forEach((t, n) -> {
+            if (indexed.get(t) != n.longValue()) {
+                failures.add("the Lucene sink indexed " + indexed.get(t) + " records of " + t + ", expected " + n);
+            }
+        });
+
+        Keyring keyring = KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), null, null);
+        SortedMap<String, SearchCheck> searches = new TreeMap<>();
+        Destroyed destroyed = null;
+        try {
+            for (Map.Entry<String, Map.Entry<String, float[]>> q : queries.entrySet()) {
+                String tenant = q.getKey();
+                Search.Outcome o = Search.run(tenant, q.getValue().getValue(), 10,
+                        new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false), keyring, null, null);
+                SearchHit top = o.hits().isEmpty() ? null : o.hits().get(0);
+                boolean ok = top != null && top.embeddingId().equals(q.getValue().getKey()) && o.hits().size() == 10;
+                searches.put(tenant, new SearchCheck(q.getValue().getKey(), top == null ? null : top.embeddingId(),
+                        top == null ? 0 : top.score(), ok));
+                if (!ok) {
+                    failures.add("searching " + tenant + " with the vector of " + q.getValue().getKey() + " found "
+                            + (top == null ? "nothing" : top.embeddingId()) + " first");
+                }
+            }
+            if (queries.size() >= 2) {
+                destroyed = destroyLast(broker, topics, keyring, queries, deadline, failures, readToEnd);
+            }
+        } finally {
+            keyring.kms().close();
+        }
+        return new Summary(indexed, searches, destroyed, (System.nanoTime() - start) / 1e9);
+    }
+
+    private Destroyed destroyLast(EmbeddedKafkaBroker broker, TopicNames topics, Keyring keyring,
+                                  Map<String, Map.Entry<String, float[]>> queries, long deadline, List<String> failures,
+                                  Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd) throws Exception {
+        String tenant = new TreeMap<>(queries).lastKey();
+        String keyName = keyring.naming().kekNameFor(tenant);
+        KekRef kek = keyring.kms().describe(keyName).current();
+        // As an operator would: destroy the KEK in the KMS, then tell every processor and sink.
+        keyring.kms().destroy(keyName);
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer())) {
+            producer.send(new ProducerRecord<>(topics.keyEvents(), tenant, KeyEvents.encode(KeyEvents.event(tenant,
+                    KeyEventType.DESTROYED, kek.provider(), kek.keyName(), kek.version(), "embedseal-demo", "demo: crypto-shredding")))).get();
+        }
+        Map<String, Object> receipt = null;
+        ObjectMapper json = new ObjectMapper();
+        while (receipt == null && System.nanoTime() < deadline) {
+            for (ConsumerRecord<byte[], byte[]> r : readToEnd.apply(topics.audit())) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> entry = json.readValue(r.value(), Map.class);
+                if (ShredReceipts.KIND.equals(entry.get("kind")) && tenant.equals(entry.get("tenant"))) {
+                    receipt = entry;
+                }
+            }
+            if (receipt == null) {
+                Thread.sleep(200);
+            }
+        }
+        boolean gone = !Files.exists(LuceneVectorStore.tenantDir(luceneDir, tenant));
+        String refusal = null;
+        try {
+            Search.run(tenant, queries.get(tenant).getValue(), 10,
+                    new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false), keyring, null, null);
+        } catch (SearchRefusedException e) {
+            refusal = e.getMessage();
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> deleted = receipt == null ? Map.of() : (Map<String, Object>) receipt.get("deleted");
+        if (receipt == null) {
+            failures.add("no shred receipt for " + tenant + " on " + topics.audit());
+        } else if (((Number) deleted.getOrDefault("documents", 0)).longValue() == 0) {
+            failures.add("the shred receipt of " + tenant + " counts no deleted documents");
+        }
+        if (!gone) {
+            failures.add("the index of destroyed tenant " + tenant + " is still on disk");
+        }
+        if (refusal == null) {
+            failures.add("a search of destroyed tenant " + tenant + " was not refused");
+        }
+        return new Destroyed(tenant, deleted, gone, refusal);
+    }
+
+    @Override
+    public void close() {
+        connect.close();
+    }
+}

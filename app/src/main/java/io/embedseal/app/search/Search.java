@@ -1,0 +1,110 @@
+package io.embedseal.app.search;
+
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.serdes.EmbeddingUnsealer;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.sinks.ShredRecord;
+import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.postgres.PostgresSealedSearch;
+import io.embedseal.sinks.search.SearchHit;
+import io.embedseal.sinks.search.SearchRefusedException;
+import io.embedseal.sinks.search.TenantGate;
+import org.apache.lucene.index.VectorSimilarityFunction;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+
+/**
+ * A search under the tenant's key, as {@code embedseal search} and the demo run it: the tenant's key events and
+ * KMS must allow it (else {@link SearchRefusedException}), then the Lucene index is searched, or the PostgreSQL
+ * sealed rows are unsealed in memory and scanned for the exact top k.
+ */
+public final class Search {
+
+    /** Where the tenant's vectors are. */
+    public sealed interface Store permits LuceneStore, PostgresStore {
+    }
+
+    /**
+     * @param dir        the Lucene sink's {@code lucene.dir}
+     * @param candidates HNSW candidates to explore
+     * @param exact      scan every vector instead
+     */
+    public record LuceneStore(Path dir, int candidates, boolean exact) implements Store {
+    }
+
+    /** The PostgreSQL sink's database and table; {@code password} may be null. */
+    public record PostgresStore(String url, String user, String password, String table, VectorSimilarityFunction similarity)
+            implements Store {
+        @Override
+        public String toString() {
+            return "PostgresStore[" + url + ", table " + table + "]";
+        }
+    }
+
+    /** The hits, where they came from, and how many vectors were looked at (exact scans). */
+    public record Outcome(String tenantId, String where, List<SearchHit> hits, long scanned) {
+    }
+
+    /** Told how far a long scan got. */
+    public interface Progress {
+        void update(String line);
+    }
+
+    private Search() {
+    }
+
+    /**
+     * @param keyring the tenant's KMS, named as the pipeline names its keys
+     * @param state   the tenant's state from the key-event topic, or null if not read
+     * @throws SearchRefusedException   if the tenant's key does not allow the search
+     * @throws IllegalArgumentException if the tenant has nothing to search there
+     */
+    public static Outcome run(String tenantId, float[] query, int k, Store store, Keyring keyring, TenantState state, Progress progress)
+            throws SQLException {
+        TenantGate.checkState(tenantId, state);
+        String kekName = keyring.naming().kekNameFor(tenantId);
+        if (store instanceof LuceneStore l) {
+            Optional<ShredRecord> shredded = LuceneSearch.shredded(l.dir(), tenantId);
+            if (shredded.isPresent()) {
+                throw new SearchRefusedException(tenantId, "DESTROYED", "tenant " + tenantId + "'s key was destroyed: its index was "
+                        + "shredded at " + shredded.get().shreddedAt() + " (deleted " + shredded.get().deleted() + ")");
+            }
+            TenantGate.checkKms(tenantId, keyring.kms(), kekName);
+            List<SearchHit> hits = l.exact()
+                    ? LuceneSearch.exact(l.dir(), tenantId, query, k)
+                    : LuceneSearch.search(l.dir(), tenantId, query, k, l.candidates());
+            long docs = LuceneSearch.documentCount(l.dir(), tenantId);
+            return new Outcome(tenantId, "lucene index " + l.dir().toAbsolutePath().resolve(tenantId)
+                    + (l.exact() ? " (exact scan)" : " (HNSW, " + Math.max(k, l.candidates()) + " candidates)"), hits, docs);
+        }
+        PostgresStore p = (PostgresStore) store;
+        TenantGate.checkKms(tenantId, keyring.kms(), kekName);
+        Properties props = new Properties();
+        if (p.user() != null) {
+            props.setProperty("user", p.user());
+        }
+        if (p.password() != null) {
+            props.setProperty("password", p.password());
+        }
+        props.setProperty("ApplicationName", "embedseal-search");
+        try (Connection c = DriverManager.getConnection(p.url(), props)) {
+            EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring), tenantId);
+            PostgresSealedSearch.Result r = PostgresSealedSearch.search(c, p.table(), tenantId, unsealer, query, k, p.similarity(),
+                    progress == null ? null : (rows, matching) -> progress.update("scanned " + rows + " sealed rows of " + tenantId
+                            + " (" + matching + " of " + query.length + " dimensions)"));
+            if (r.rowsScanned() == 0) {
+                throw new IllegalArgumentException("tenant " + tenantId + " has no rows in " + p.table() + " (nothing sunk yet, or "
+                        + "another table: --postgres-table)");
+            }
+            return new Outcome(tenantId, "postgresql table " + p.table() + " (exact scan of " + r.rowsScanned() + " sealed rows, "
+                    + r.otherDimension() + " of another dimension)", r.hits(), r.rowsScanned());
+        }
+    }
+}

@@ -1,0 +1,237 @@
+package io.embedseal.app.search;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.embedseal.app.KmsOptions;
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.serdes.kafka.KeyEventFollower;
+import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.search.QueryVectors;
+import io.embedseal.sinks.search.SearchHit;
+import io.embedseal.sinks.search.SearchRefusedException;
+import io.embedseal.topology.PipelineConfig;
+import io.embedseal.topology.TopicNames;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "search",
+        mixinStandardHelpOptions = true,
+        description = {"Finds a tenant's nearest embeddings under the tenant's key: in the Lucene sink's index, or by "
+                + "unsealing the PostgreSQL sink's sealed rows in memory (exact top k).",
+                "The tenant's key must allow it: a REVOKED or DESTROYED tenant (from the key-event topic, when "
+                        + "--bootstrap-servers or --config names the cluster) or a key the KMS refuses gets a refusal "
+                        + "(exit code 3), never an empty result."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:results printed", "1:the search failed (store or KMS unreachable, ...)", "2:invalid usage",
+                "3:refused: the tenant's key does not allow it (revoked, destroyed, denied)"})
+public final class SearchCommand implements Callable<Integer> {
+
+    /** Exit code of a refusal. */
+    public static final int REFUSED = 3;
+
+    @Option(names = "--tenant", required = true, description = "The tenant whose data to search.")
+    String tenant;
+
+    @Option(names = "--query", required = true, paramLabel = "FILE|VECTOR",
+            description = "The query vector: a file of numbers (a JSON array works), or the numbers inline, comma-separated.")
+    String query;
+
+    @Option(names = "--k", defaultValue = "10", description = "How many results (default: ${DEFAULT-VALUE}).")
+    int k;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Where where;
+
+    static final class Where {
+        @Option(names = "--lucene-dir", paramLabel = "DIR", description = "The Lucene sink's lucene.dir.")
+        Path luceneDir;
+
+        @Option(names = "--postgres-url", paramLabel = "JDBC_URL", description = "The PostgreSQL sink's postgres.url.")
+        String postgresUrl;
+    }
+
+    @Option(names = "--candidates", description = "Lucene: HNSW candidates to explore; more is slower and closer to exact "
+            + "(default: ${DEFAULT-VALUE}).")
+    int candidates = LuceneSearch.DEFAULT_CANDIDATES;
+
+    @Option(names = "--exact", description = "Lucene: compare with every vector instead of the HNSW graph.")
+    boolean exact;
+
+    @Option(names = "--postgres-user", description = "PostgreSQL user.")
+    String postgresUser;
+
+    @Option(names = "--postgres-password-env", defaultValue = "PGPASSWORD", paramLabel = "VAR",
+            description = "Environment variable holding the PostgreSQL password (default: ${DEFAULT-VALUE}).")
+    String postgresPasswordEnv;
+
+    @Option(names = "--postgres-table", defaultValue = "embedseal_embeddings", description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
+    String postgresTable;
+
+    @Option(names = "--similarity", defaultValue = "cosine", description = "PostgreSQL scan: cosine, dot_product, euclidean or "
+            + "maximum_inner_product (default: ${DEFAULT-VALUE}); Lucene uses its index's own.")
+    String similarity;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "The pipeline's configuration file: its KMS settings, "
+            + "bootstrap.servers and topic names are used (instead of --kms, --kms-setting, --bootstrap-servers).")
+    Path config;
+
+    @Option(names = "--bootstrap-servers", description = "The Kafka cluster with the key-event topic, to check the tenant's state.")
+    String bootstrapServers;
+
+    @Option(names = "--key-events-topic", defaultValue = TopicNames.DEFAULT_KEY_EVENTS, description = "(default: ${DEFAULT-VALUE})")
+    String keyEventsTopic;
+
+    @CommandLine.Mixin
+    KmsOptions kmsOptions = new KmsOptions();
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        float[] vector;
+        KeyringSettings keyringSettings;
+        Map<String, Object> clients = new HashMap<>();
+        String topic = keyEventsTopic;
+        Search.Store store;
+        try {
+            if (k < 1 || k > 10_000) {
+                throw new IllegalArgumentException("--k must be between 1 and 10000, got " + k);
+            }
+            vector = QueryVectors.parse(query);
+            if (config != null) {
+                if (kmsOptions.given() || bootstrapServers != null) {
+                    throw new IllegalArgumentException("give either --config or --kms/--kms-setting/--bootstrap-servers, not both");
+                }
+                PipelineConfig pc = PipelineConfig.load(config, System::getenv);
+                keyringSettings = pc.keyringSettings();
+                clients.putAll(pc.clientOverrides());
+                clients.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, pc.bootstrapServers());
+                topic = pc.topics().keyEvents();
+            } else {
+                keyringSettings = KeyringSettings.of(kmsOptions.settings());
+                if (bootstrapServers != null) {
+                    clients.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+                }
+            }
+            keyringSettings = keyringSettings.with(Map.of("kms.create-missing-keys", "false"));
+            store = where.luceneDir != null
+                    ? new Search.LuceneStore(where.luceneDir, candidates, exact)
+                    : new Search.PostgresStore(where.postgresUrl, postgresUser, System.getenv(postgresPasswordEnv), postgresTable,
+                            similarity(similarity));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+
+        TenantDirectory directory = new TenantDirectory(keyringSettings.naming());
+        TenantState state = null;
+        if (clients.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
+            try (KeyEventFollower follower = KeyEventFollower.start(clients, topic, directory, (e, s, applied) -> { }, "search")) {
+                if (!follower.awaitCaughtUp(Duration.ofSeconds(30))) {
+                    err.println("embedseal search: could not read " + topic + " within 30 s; refusing to search without the tenant's state");
+                    return 1;
+                }
+            }
+            state = directory.get(tenant);
+        } else if (!json) {
+            err.println("note: no Kafka cluster given, so the tenant's key events were not checked; only its KMS was asked");
+        }
+
+        Keyring keyring;
+        try {
+            keyring = Keyring.builder(KmsProviders.decorate(KmsProviders.create(keyringSettings), keyringSettings, null, null, Clock.systemUTC()))
+                    .naming(directory).policy(keyringSettings.dekPolicy()).createMissingKeys(false).build();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        long started = System.nanoTime();
+        boolean[] progressShown = {false};
+        try {
+            Search.Outcome outcome = Search.run(tenant, vector, k, store, keyring, state, line -> {
+                if (!json) {
+                    err.print("\r" + line);
+                    err.flush();
+                    progressShown[0] = true;
+                }
+            });
+            if (progressShown[0]) {
+                err.println();
+            }
+            print(out, outcome, (System.nanoTime() - started) / 1e6);
+            return 0;
+        } catch (SearchRefusedException e) {
+            if (progressShown[0]) {
+                err.println();
+            }
+            if (json) {
+                ObjectNode n = new ObjectMapper().createObjectNode();
+                n.put("tenant", tenant).put("refused", e.status()).put("reason", e.getMessage());
+                out.println(n);
+            }
+            err.println("embedseal search: refused: " + e.getMessage());
+            return REFUSED;
+        } catch (IllegalArgumentException e) {
+            err.println("embedseal search: " + e.getMessage());
+            return 1;
+        } catch (KmsException | SQLException | IllegalStateException | java.io.UncheckedIOException e) {
+            err.println("embedseal search: failed: " + e.getMessage());
+            return 1;
+        } finally {
+            keyring.kms().close();
+        }
+    }
+
+    static VectorSimilarityFunction similarity(String name) {
+        try {
+            return VectorSimilarityFunction.valueOf(name.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--similarity must be cosine, dot_product, euclidean or maximum_inner_product, got '" + name + "'");
+        }
+    }
+
+    private void print(PrintWriter out, Search.Outcome o, double millis) {
+        if (json) {
+            ObjectMapper m = new ObjectMapper();
+            ObjectNode n = m.createObjectNode();
+            n.put("tenant", o.tenantId()).put("where", o.where()).put("k", k).put("millis", Math.round(millis));
+            ArrayNode hits = n.putArray("hits");
+            for (SearchHit h : o.hits()) {
+                hits.addObject().put("id", h.embeddingId()).put("score", h.score()).put("model", h.model());
+            }
+            out.println(n);
+        } else {
+            out.printf("tenant %s: %d nearest in %s, %.0f ms%n", o.tenantId(), o.hits().size(), o.where(), millis);
+            out.printf("%4s  %-40s  %-9s  %s%n", "#", "embedding id", "score", "model");
+            int i = 1;
+            for (SearchHit h : o.hits()) {
+                out.printf("%4d  %-40s  %9.6f  %s%n", i++, h.embeddingId(), h.score(), h.model());
+            }
+        }
+        out.flush();
+    }
+}

@@ -1,0 +1,240 @@
+package io.embedseal.app.search;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.app.Main;
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.keyring.tenant.TenantStatus;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.EmbeddingUnsealer;
+import io.embedseal.serdes.KeyEvents;
+import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.envelope.EnvelopeHeader;
+import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.sinks.StoredRecord;
+import io.embedseal.sinks.lucene.LuceneVectorStore;
+import io.embedseal.sinks.postgres.PostgresSinkConfig;
+import io.embedseal.sinks.postgres.PostgresVectorStore;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.testkit.PostgresServer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code embedseal search} on a Lucene index and a PostgreSQL table the sinks wrote, with refusals by key state. */
+class SearchCommandTest {
+
+    @TempDir
+    Path dir;
+    Path kmsDir;
+    Path luceneDir;
+    LocalKms kms;
+    Keyring keyring;
+    Sealer sealer;
+    final Map<String, KekRef> keks = new HashMap<>();
+    final List<float[]> vectors = new ArrayList<>();
+
+    record Result(int exitCode, String out, String err) {
+    }
+
+    static Result run(String... args) {
+        CommandLine cli = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        return new Result(cli.execute(args), out.toString(), err.toString());
+    }
+
+    @BeforeEach
+    void indexSomeEmbeddings() {
+        kmsDir = dir.resolve("kms");
+        luceneDir = dir.resolve("lucene");
+        kms = new LocalKms(kmsDir);
+        keyring = Keyring.builder(kms).build();
+        sealer = new Sealer(keyring);
+        for (String t : List.of("acme", "globex", "initech")) {
+            keks.put(t, kms.createKek(keyring.naming().kekNameFor(t)));
+        }
+        Random random = new Random(1);
+        try (LuceneVectorStore store = new LuceneVectorStore(luceneDir, LuceneVectorStore.Options.defaults())) {
+            for (String t : List.of("acme", "globex", "initech")) {
+                for (int i = 0; i < 40; i++) {
+                    float[] v = vector(random);
+                    if (t.equals("acme")) {
+                        vectors.add(v);
+                    }
+                    store.upsert(record(t, "e-" + i, v, true));
+                }
+            }
+            store.commit();
+            store.shred(new TenantState("initech", TenantStatus.DESTROYED, "local", "tenant-initech", 1, "DESTROYED", Instant.now()));
+        }
+    }
+
+    @AfterEach
+    void close() {
+        kms.close();
+    }
+
+    static float[] vector(Random random) {
+        float[] v = new float[16];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = random.nextFloat() * 2 - 1;
+        }
+        return v;
+    }
+
+    StoredRecord record(String tenant, String id, float[] v, boolean unseal) {
+        List<Float> list = new ArrayList<>();
+        for (float f : v) {
+            list.add(f);
+        }
+        EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("m-16").setVector(list)
+                .setMetadata(Map.of()).setEventTime(Instant.EPOCH).build();
+        byte[] envelope = sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+        SealedRecordKey key = new SealedRecordKey(tenant, id);
+        return new StoredRecord(key, EnvelopeHeader.parse(envelope), envelope,
+                unseal ? new EmbeddingUnsealer(sealer, null).unseal(key.toBytes(), envelope) : null, "embeddings.sealed", 0, 0);
+    }
+
+    static String inline(float[] v) {
+        StringBuilder b = new StringBuilder();
+        for (float f : v) {
+            b.append(b.length() == 0 ? "" : ",").append(f);
+        }
+        return b.toString();
+    }
+
+    @Test
+    void lucene_findsTheTenantsOwnEmbeddingFirst_fromAnInlineVectorOrAFile() throws Exception {
+        Result r = run("search", "--tenant", "acme", "--query", inline(vectors.get(7)), "--k", "3",
+                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("tenant acme: 3 nearest in lucene index").containsPattern("\\s1\\s+e-7\\s+1\\.0000");
+        assertThat(r.err()).contains("key events were not checked");
+
+        Path file = dir.resolve("query.json");
+        Files.writeString(file, "[" + inline(vectors.get(9)).replace(",", ", ") + "]\n");
+        Result json = run("search", "--tenant", "acme", "--query", file.toString(), "--json",
+                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        assertThat(json.exitCode()).as(json.err()).isZero();
+        JsonNode n = new ObjectMapper().readTree(json.out());
+        assertThat(n.get("hits")).hasSize(10);
+        assertThat(n.get("hits").get(0).get("id").asText()).isEqualTo("e-9");
+    }
+
+    @Test
+    void shreddedTenant_isRefusedWithExitCode3_notAnEmptyResult() {
+        Result r = run("search", "--tenant", "initech", "--query", inline(vectors.get(0)),
+                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        assertThat(r.exitCode()).isEqualTo(SearchCommand.REFUSED);
+        assertThat(r.err()).contains("refused").contains("destroyed").contains("documents=40");
+        assertThat(r.out()).isEmpty();
+    }
+
+    @Test
+    void keyTheKmsNoLongerHas_isRefused() {
+        kms.destroy(keks.get("globex").keyName()); // destroyed in the KMS; the sink has not shredded yet
+        Result r = run("search", "--tenant", "globex", "--query", inline(vectors.get(0)),
+                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        assertThat(r.exitCode()).isEqualTo(SearchCommand.REFUSED);
+        assertThat(r.err()).contains("does not know tenant globex's key");
+    }
+
+    @Test
+    void revokedTenant_onTheKeyEventTopic_isRefused() throws Exception {
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
+        String topic = "events-" + UUID.randomUUID();
+        broker.createTopic(topic, 1, Map.of("cleanup.policy", "compact"));
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                new StringSerializer(), new ByteArraySerializer())) {
+            KekRef k = keks.get("acme");
+            p.send(new ProducerRecord<>(topic, "acme", KeyEvents.encode(KeyEvents.event("acme", KeyEventType.REVOKED, k.provider(),
+                    k.keyName(), k.version(), "ops", "test")))).get();
+        }
+        Result r = run("search", "--tenant", "acme", "--query", inline(vectors.get(0)), "--json",
+                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir,
+                "--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic);
+        assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(SearchCommand.REFUSED);
+        JsonNode n = new ObjectMapper().readTree(r.out());
+        assertThat(n.get("refused").asText()).isEqualTo("REVOKED");
+        assertThat(n.get("reason").asText()).contains("until the tenant RESTORES it");
+    }
+
+    @Test
+    void badUsage_isExitCode2_namingTheProblem() {
+        assertThat(run("search", "--tenant", "acme", "--query", "1,2,x", "--lucene-dir", luceneDir.toString()).err())
+                .contains("element 2 is not a number");
+        Result both = run("search", "--tenant", "acme", "--query", "1", "--lucene-dir", "a", "--postgres-url", "jdbc:postgresql://x/y");
+        assertThat(both.exitCode()).isEqualTo(2);
+        assertThat(both.err()).contains("mutually exclusive");
+        assertThat(run("search", "--tenant", "acme", "--query", "1").exitCode()).isEqualTo(2);
+    }
+
+    @Test
+    void postgres_unsealsTheSealedRowsInMemory_forAnExactTopK() throws Exception {
+        PostgresServer.unavailableBecause().ifPresent(why -> {
+            if (PostgresServer.required()) {
+                Assertions.fail(why);
+            }
+            Assumptions.abort(why);
+        });
+        String table = PostgresServer.freshTable("search");
+        Map<String, String> s = new HashMap<>();
+        s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
+        s.put(PostgresSinkConfig.URL, PostgresServer.URL);
+        s.put(PostgresSinkConfig.USER, PostgresServer.USER);
+        s.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
+        s.put(PostgresSinkConfig.TABLE, table);
+        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(s), "search-test", 0)) {
+            for (int i = 0; i < vectors.size(); i++) {
+                store.upsert(record("acme", "e-" + i, vectors.get(i), false));
+            }
+            store.flush();
+        }
+        Result r = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
+                "--postgres-url", PostgresServer.URL, "--postgres-user", PostgresServer.USER,
+                "--postgres-password-env", "EMBEDSEAL_PG_PASSWORD_FOR_TEST_UNSET", "--postgres-table", table,
+                "--kms-setting", "kms.local.dir=" + kmsDir);
+        // No password in that variable: the server must refuse, and the command must say so without a stack trace.
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err()).contains("failed");
+
+        String withPassword = PostgresServer.URL + (PostgresServer.URL.contains("?") ? "&" : "?") + "password=" + PostgresServer.PASSWORD;
+        Result ok = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
+                "--postgres-url", withPassword, "--postgres-user", PostgresServer.USER, "--postgres-table", table,
+                "--kms-setting", "kms.local.dir=" + kmsDir);
+        assertThat(ok.exitCode()).as(ok.out() + ok.err()).isZero();
+        assertThat(ok.out()).contains("exact scan of 40 sealed rows").containsPattern("\\s1\\s+e-11\\s+1\\.0000");
+    }
+}

@@ -56,6 +56,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbedsealSinkTask.class);
     private static final Duration RECEIPT_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration SHRED_RETRY = Duration.ofSeconds(30);
 
     private EmbedsealSinkConfig config;
     private VectorStore store;
@@ -69,6 +70,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
     private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
     private final SinkCounters counters = new SinkCounters();
+    private long nextShredAttempt = System.nanoTime();
 
     /** Parses the connector's settings (the same {@code ConfigDef} the connector validated with). */
     protected abstract EmbedsealSinkConfig parse(Map<String, String> props);
@@ -302,8 +304,14 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         return currentOffsets;
     }
 
-    /** Shreds every tenant DESTROYED so far that this task has not shredded (and receipted) yet. */
+    /**
+     * Shreds every tenant DESTROYED so far that this task has not shredded (and receipted) yet. After a retriable
+     * failure (the audit topic unreachable, say) the next attempt waits {@link #SHRED_RETRY}, so records keep flowing.
+     */
     private void shredPending() {
+        if (pendingShreds.isEmpty() || System.nanoTime() < nextShredAttempt) {
+            return;
+        }
         for (TenantState destroyed : pendingShreds.values()) {
             String tenant = destroyed.tenantId();
             try {
@@ -319,10 +327,12 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 }
                 pendingShreds.remove(tenant, destroyed);
             } catch (StoreException e) {
-                LOG.warn("shredding tenant {} did not finish ({}); it is tried again", tenant, e.getMessage());
                 if (!e.retriable()) {
                     throw new ConnectException("cannot shred tenant " + tenant + " from " + store.describe(), e);
                 }
+                LOG.warn("shredding tenant {} did not finish ({}); trying again in {} s", tenant, e.getMessage(), SHRED_RETRY.toSeconds());
+                nextShredAttempt = System.nanoTime() + SHRED_RETRY.toNanos();
+                return;
             }
         }
     }

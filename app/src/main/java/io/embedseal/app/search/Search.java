@@ -7,6 +7,7 @@ import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.postgres.PostgresSealedSearch;
+import io.embedseal.sinks.postgres.PostgresVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.sinks.search.TenantGate;
@@ -14,11 +15,9 @@ import org.apache.lucene.index.VectorSimilarityFunction;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
-import java.util.Properties;
 
 /**
  * A search under the tenant's key, as {@code embedseal search} and the demo run it: the tenant's key events and
@@ -86,15 +85,7 @@ public final class Search {
         }
         PostgresStore p = (PostgresStore) store;
         TenantGate.checkKms(tenantId, keyring.kms(), kekName);
-        Properties props = new Properties();
-        if (p.user() != null) {
-            props.setProperty("user", p.user());
-        }
-        if (p.password() != null) {
-            props.setProperty("password", p.password());
-        }
-        props.setProperty("ApplicationName", "embedseal-search");
-        try (Connection c = DriverManager.getConnection(p.url(), props)) {
+        try (Connection c = PostgresVectorStore.connect(p.url(), p.user(), p.password(), "embedseal-search")) {
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring), tenantId);
             PostgresSealedSearch.Result r = PostgresSealedSearch.search(c, p.table(), tenantId, unsealer, query, k, p.similarity(),
                     progress == null ? null : (rows, matching) -> progress.update("scanned " + rows + " sealed rows of " + tenantId

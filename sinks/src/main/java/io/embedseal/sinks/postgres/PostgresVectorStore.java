@@ -100,18 +100,28 @@ public final class PostgresVectorStore implements VectorStore {
         }
     }
 
-    private static Connection connect(PostgresSinkConfig config) {
+    /**
+     * A connection with the sink's driver settings (batched inserts rewritten into multi-row inserts).
+     *
+     * @param user     may be null
+     * @param password may be null
+     */
+    public static Connection connect(String url, String user, String password, String applicationName) throws SQLException {
         Properties p = new Properties();
-        if (config.user() != null) {
-            p.setProperty("user", config.user());
+        if (user != null) {
+            p.setProperty("user", user);
         }
-        if (config.password() != null) {
-            p.setProperty("password", config.password());
+        if (password != null) {
+            p.setProperty("password", password);
         }
         p.setProperty("reWriteBatchedInserts", "true");
-        p.setProperty("ApplicationName", "embedseal-sink");
+        p.setProperty("ApplicationName", applicationName);
+        return DriverManager.getConnection(url, p);
+    }
+
+    private static Connection connect(PostgresSinkConfig config) {
         try {
-            Connection c = DriverManager.getConnection(config.url(), p);
+            Connection c = connect(config.url(), config.user(), config.password(), "embedseal-sink");
             c.setAutoCommit(false);
             return c;
         } catch (SQLException e) {
@@ -296,29 +306,33 @@ public final class PostgresVectorStore implements VectorStore {
     public Optional<ShredRecord> shredRecord(String tenantId) {
         try {
             Connection c = connection();
-            try (PreparedStatement ps = c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
-                    + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
-                ps.setString(1, tenantId);
-                ps.setString(2, connector);
-                ps.setInt(3, task);
-                try (ResultSet rs = ps.executeQuery()) {
-                    Optional<ShredRecord> out = rs.next() ? Optional.of(record(tenantId, rs)) : Optional.empty();
-                    c.commit();
-                    return out;
-                }
-            }
+            Optional<ShredRecord> out = findShred(c, tenantId);
+            c.commit();
+            return out;
         } catch (SQLException e) {
             rollbackQuietly();
             throw failure("reading the shred record of tenant " + tenantId, e);
         }
     }
 
-    private ShredRecord record(String tenantId, ResultSet rs) throws SQLException {
-        Map<String, Long> deleted = new LinkedHashMap<>();
-        deleted.put("rows", rs.getLong(1));
-        deleted.put("vectors", rs.getLong(2));
-        Map<String, Long> kept = rs.getLong(3) > 0 ? Map.of("sealedRows", rs.getLong(3)) : Map.of();
-        return new ShredRecord(tenantId, deleted, kept, rs.getTimestamp(4).toInstant(), rs.getTimestamp(5) != null);
+    /** This task's shred of the tenant, read in the caller's transaction. */
+    private Optional<ShredRecord> findShred(Connection c, String tenantId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
+                + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
+            ps.setString(1, tenantId);
+            ps.setString(2, connector);
+            ps.setInt(3, task);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                Map<String, Long> deleted = new LinkedHashMap<>();
+                deleted.put("rows", rs.getLong(1));
+                deleted.put("vectors", rs.getLong(2));
+                Map<String, Long> kept = rs.getLong(3) > 0 ? Map.of("sealedRows", rs.getLong(3)) : Map.of();
+                return Optional.of(new ShredRecord(tenantId, deleted, kept, rs.getTimestamp(4).toInstant(), rs.getTimestamp(5) != null));
+            }
+        }
     }
 
     @Override
@@ -331,18 +345,10 @@ public final class PostgresVectorStore implements VectorStore {
                 lock.setString(1, "embedseal-shred:" + table + ":" + tenant);
                 lock.execute();
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
-                    + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
-                ps.setString(1, tenant);
-                ps.setString(2, connector);
-                ps.setInt(3, task);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        ShredRecord done = record(tenant, rs);
-                        c.commit();
-                        return done;
-                    }
-                }
+            Optional<ShredRecord> done = findShred(c, tenant);
+            if (done.isPresent()) {
+                c.commit();
+                return done.get();
             }
             long rows = 0;
             long vectors = 0;
@@ -418,8 +424,9 @@ public final class PostgresVectorStore implements VectorStore {
         }
     }
 
+    /** The connection, opened again after a connection failure (which {@link #failure} drops). */
     private Connection connection() throws SQLException {
-        if (connection == null || connection.isClosed() || !connection.isValid(5)) {
+        if (connection == null || connection.isClosed()) {
             closeQuietly(connection);
             connection = null;
             try {
@@ -438,6 +445,10 @@ public final class PostgresVectorStore implements VectorStore {
     private StoreException failure(String what, SQLException e) {
         String state = e.getSQLState() == null ? "?" : e.getSQLState();
         boolean retriable = state.startsWith("08") || state.startsWith("40") || state.startsWith("57P") || state.startsWith("53");
+        if (state.startsWith("08") || state.startsWith("57P")) {
+            closeQuietly(connection); // broken or terminated by the server: reconnect on the next attempt
+            connection = null;
+        }
         String message = "PostgreSQL failed " + what + " in " + table + " (SQLState " + state + ")";
         if (index) {
             return new StoreException(message, null, retriable);

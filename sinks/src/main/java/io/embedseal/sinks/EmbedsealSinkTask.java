@@ -60,7 +60,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     private EmbedsealSinkConfig config;
     private VectorStore store;
-    private Keyring keyring;
+    private volatile Keyring keyring;
     private EmbeddingUnsealer unsealer;
     private TenantDirectory directory;
     private KeyEventFollower follower;
@@ -147,8 +147,9 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             LOG.warn("ignoring {} for tenant {}: it is DESTROYED, which is terminal", event.getType(), tenant);
             return;
         }
-        if (state.status() != TenantStatus.ACTIVE || event.getType() == KeyEventType.ROTATED) {
-            keyring.evict(tenant);
+        Keyring k = keyring;
+        if (k != null && (state.status() != TenantStatus.ACTIVE || event.getType() == KeyEventType.ROTATED)) {
+            k.evict(tenant);
         }
         if (state.status() == TenantStatus.ACTIVE) {
             deniedLogged.remove(tenant);
@@ -347,19 +348,24 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     @Override
     public void stop() {
+        // Connect may call stop() after a failed start() that already cleaned up: each part is closed once.
         if (follower != null) {
             follower.close();
+            follower = null;
         }
         if (store != null) {
             store.close();
+            store = null;
         }
         if (receipts != null) {
             receipts.close();
+            receipts = null;
         }
         if (keyring != null) {
             keyring.kms().close();
+            keyring = null;
+            LOG.info("{} sink task stopped: {}", sinkName(), counters);
         }
-        LOG.info("{} sink task stopped: {}", sinkName(), counters);
     }
 
     /** For tests and status: what the task has done. */

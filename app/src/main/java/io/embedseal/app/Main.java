@@ -2,7 +2,13 @@ package io.embedseal.app;
 
 import io.embedseal.app.demo.DemoCommand;
 import io.embedseal.app.run.RunCommand;
+import io.embedseal.app.ops.AuditCommand;
+import io.embedseal.app.ops.DlqCommand;
+import io.embedseal.app.ops.KeysCommand;
+import io.embedseal.app.ops.StatusCommand;
+import io.embedseal.app.ops.TenantsCommand;
 import io.embedseal.app.search.SearchCommand;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -14,7 +20,9 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
-        subcommands = {DemoCommand.class, RunCommand.class, SearchCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {DemoCommand.class, RunCommand.class, TenantsCommand.class, KeysCommand.class, StatusCommand.class,
+                DlqCommand.class, AuditCommand.class, SearchCommand.class, CommandLine.HelpCommand.class,
+                AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage",
                 "3:refused by a tenant's key state (search of a revoked or destroyed tenant)"})

@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Hands out each tenant's DEKs within a {@link DekPolicy}.
@@ -42,6 +43,10 @@ public final class Keyring {
     private final DekCache<String, ActiveDek> active;
     private final DekCache<OpenKey, Dek> opened;
     private final Object[] creationLocks = new Object[LOCK_STRIPES];
+    private final LongAdder sealHits = new LongAdder();
+    private final LongAdder sealMisses = new LongAdder();
+    private final LongAdder openHits = new LongAdder();
+    private final LongAdder openMisses = new LongAdder();
 
     private Keyring(Builder b) {
         this.kms = b.kms;
@@ -152,13 +157,16 @@ public final class Keyring {
         long now = clock.millis();
         ActiveDek current = active.get(tenantId, now);
         if (current != null && current.tryUse(now)) {
+            sealHits.increment();
             return current.dek;
         }
         synchronized (creationLocks[Math.floorMod(tenantId.hashCode(), LOCK_STRIPES)]) {
             current = active.get(tenantId, now);
             if (current != null && current.tryUse(now)) {
+                sealHits.increment();
                 return current.dek;
             }
+            sealMisses.increment();
             Dek dek = createDek(tenantId);
             ActiveDek fresh = new ActiveDek(dek, now + policy.maxDekAge().toMillis(), policy.maxRecordsPerDek());
             fresh.tryUse(now);
@@ -199,8 +207,10 @@ public final class Keyring {
         OpenKey key = new OpenKey(tenantId, kek, id);
         Dek cached = opened.get(key, now);
         if (cached != null && cached.hasWrappedForm(wrapped)) {
+            openHits.increment();
             return cached;
         }
+        openMisses.increment();
         Dek dek = deks.open(tenantId, kek, id, wrapped);
         opened.put(key, dek, now);
         return dek;
@@ -220,6 +230,18 @@ public final class Keyring {
     /** How many unwrapped DEKs are held for unsealing. */
     public int cachedDekCount() {
         return opened.size();
+    }
+
+    /**
+     * How often the DEK caches answered: a sealing miss creates (and wraps) a DEK, an opening miss unwraps one.
+     * Both misses are KMS calls; hits are not.
+     */
+    public record CacheStats(long sealHits, long sealMisses, long openHits, long openMisses) {
+    }
+
+    /** The cache counters since this keyring was built. */
+    public CacheStats cacheStats() {
+        return new CacheStats(sealHits.sum(), sealMisses.sum(), openHits.sum(), openMisses.sum());
     }
 
     private record OpenKey(String tenantId, KekRef kek, DekId id) {

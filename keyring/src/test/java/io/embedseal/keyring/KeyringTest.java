@@ -64,6 +64,21 @@ class KeyringTest {
     }
 
     @Test
+    void cacheStats_countHitsAndMisses_ofBothCaches() {
+        Keyring keyring = keyring().build();
+        Dek a = keyring.sealingDek("a");
+        keyring.sealingDek("a");
+        keyring.sealingDek("a");
+        keyring.sealingDek("b");
+        Keyring reader = Keyring.of(kms);
+        reader.openDek("a", a.kek(), a.id(), a.wrapped());
+        reader.openDek("a", a.kek(), a.id(), a.wrapped());
+
+        assertThat(keyring.cacheStats()).isEqualTo(new Keyring.CacheStats(2, 2, 0, 0));
+        assertThat(reader.cacheStats()).isEqualTo(new Keyring.CacheStats(0, 0, 1, 1));
+    }
+
+    @Test
     void missingKek_failsClosed_unlessCreationIsAllowed() {
         Keyring strict = Keyring.builder(kms).build();
 

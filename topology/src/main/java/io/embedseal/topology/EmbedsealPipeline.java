@@ -4,8 +4,10 @@ import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
+import io.embedseal.keyring.kms.decorator.KmsObserver;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.SchemaRegistries;
@@ -14,6 +16,7 @@ import io.embedseal.serdes.avro.SchemaRegistryUnavailableException;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.topology.audit.AuditTrail;
+import io.embedseal.topology.metrics.PipelineMeters;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -52,6 +55,10 @@ public final class EmbedsealPipeline implements AutoCloseable {
     private final TenantDirectory directory;
     private final KafkaStreams streams;
     private final EmbedsealTopology.Parts parts;
+    private final PipelineMeters meters;
+    private final Kms rawKms;
+    private volatile long kmsCheckedAtNanos;
+    private volatile boolean kmsAnswered;
 
     private EmbedsealPipeline(PipelineConfig config, SchemaRegistry registry) {
         this.config = config;
@@ -61,15 +68,22 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 ? AuditTrail.create(config.bootstrapServers(), config.clientOverrides(), topics.audit(), config.applicationId(), health)
                 : null;
         this.directory = new TenantDirectory(keyringSettings.naming());
-        Kms kms = KmsProviders.decorate(KmsProviders.create(keyringSettings), keyringSettings, kmsCalls, audit, Clock.systemUTC());
+        this.meters = new PipelineMeters(directory, (int) config.number("metrics.tenant-series.max", 100, 0, 100_000));
+        this.rawKms = KmsProviders.create(keyringSettings);
+        KmsObserver observer = (provider, operation, outcome, nanos) -> {
+            kmsCalls.onCall(provider, operation, outcome, nanos);
+            meters.onCall(provider, operation, outcome, nanos);
+        };
+        Kms kms = KmsProviders.decorate(rawKms, keyringSettings, observer, audit, Clock.systemUTC());
         this.keyring = Keyring.builder(kms)
                 .naming(directory)
                 .policy(keyringSettings.dekPolicy())
                 .createMissingKeys(keyringSettings.createMissingKeys())
                 .build();
+        meters.bindKeyring(keyring).bindHealth(health);
         this.parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
                 new EmbeddingValidator(config.validationLimits()), new Sealer(keyring), directory, health,
-                config.sealingOptions(), audit != null ? audit : a -> { }, SealingProcessor.newDeniedMap());
+                config.sealingOptions(), audit != null ? audit : a -> { }, SealingProcessor.newDeniedMap(), meters);
         // A record may wait for the KMS inside its transaction: keep the transaction and the poll loop alive meanwhile.
         Map<String, Object> overrides = new HashMap<>(StreamsSettings.allowingDependencyWait(config.sealingOptions().maxDependencyWait()));
         overrides.putAll(config.streamsOverrides());
@@ -77,6 +91,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
         this.streams = new KafkaStreams(EmbedsealTopology.topology(parts),
                 StreamsSettings.properties(config.applicationId(), config.bootstrapServers(), stateDir, overrides));
         streams.setUncaughtExceptionHandler(EmbedsealPipeline::onUncaught);
+        meters.bindStreams(streams);
     }
 
     /** Wires a pipeline; the schema registry comes from {@code schema.registry.url}. */
@@ -170,6 +185,37 @@ public final class EmbedsealPipeline implements AutoCloseable {
         return parts;
     }
 
+    public PipelineMeters meters() {
+        return meters;
+    }
+
+    public PipelineConfig config() {
+        return config;
+    }
+
+    /**
+     * Whether the KMS answers at all (any answer but "unavailable", even "no such key"), asked at most every 5 s
+     * on the bare provider: readiness probes neither retry nor fill the audit trail.
+     */
+    public boolean kmsAnswers() {
+        long now = System.nanoTime();
+        if (now - kmsCheckedAtNanos < 5_000_000_000L && kmsCheckedAtNanos != 0) {
+            return kmsAnswered;
+        }
+        boolean answered;
+        try {
+            rawKms.describe("embedseal-readiness-probe");
+            answered = true;
+        } catch (KmsUnavailableException e) {
+            answered = false;
+        } catch (KmsException e) {
+            answered = true; // unknown key, denied: the KMS is there and says so
+        }
+        kmsAnswered = answered;
+        kmsCheckedAtNanos = now;
+        return answered;
+    }
+
     /** The audit trail, or null when {@code audit.enabled=false}. */
     public AuditTrail audit() {
         return audit;
@@ -179,6 +225,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
     public void close(Duration timeout) {
         health.shutDown();
         streams.close(timeout);
+        meters.close();
         if (audit != null) {
             audit.close();
         }

@@ -46,7 +46,7 @@ public final class EmbedsealTopology {
      */
     public record Parts(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer,
                         TenantDirectory directory, PipelineHealth health, SealingOptions options,
-                        Consumer<KeyEventApplied> keyEventAudit, Map<String, Long> deniedUntil) {
+                        Consumer<KeyEventApplied> keyEventAudit, Map<String, Long> deniedUntil, PipelineMetrics metrics) {
         public Parts {
             Objects.requireNonNull(topics, "topics");
             Objects.requireNonNull(codec, "codec");
@@ -57,13 +57,14 @@ public final class EmbedsealTopology {
             Objects.requireNonNull(options, "options");
             Objects.requireNonNull(keyEventAudit, "keyEventAudit");
             Objects.requireNonNull(deniedUntil, "deniedUntil");
+            Objects.requireNonNull(metrics, "metrics");
         }
 
         /** Parts with a fresh health, no key-event audit, and the directory the sealer's keyring resolves KEKs with. */
         public static Parts of(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer,
                                TenantDirectory directory, SealingOptions options) {
             return new Parts(topics, codec, validator, sealer, directory, new PipelineHealth(), options, a -> { },
-                    SealingProcessor.newDeniedMap());
+                    SealingProcessor.newDeniedMap(), PipelineMetrics.NONE);
         }
     }
 
@@ -73,7 +74,8 @@ public final class EmbedsealTopology {
                 Stores.inMemoryKeyValueStore(TENANT_STORE), Serdes.String(), Serdes.ByteArray()).withLoggingDisabled();
         builder.addGlobalStore(tenantStore, parts.topics().keyEvents(),
                 Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("key-events"),
-                () -> new KeyEventProcessor(TENANT_STORE, parts.directory(), parts.sealer().keyring(), parts.keyEventAudit()));
+                () -> new KeyEventProcessor(TENANT_STORE, parts.directory(), parts.sealer().keyring(), parts.keyEventAudit(),
+                        parts.metrics()));
 
         KStream<byte[], Routed> routed = builder
                 .stream(parts.topics().raw(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))

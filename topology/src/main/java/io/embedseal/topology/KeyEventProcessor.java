@@ -31,17 +31,22 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
     private final TenantDirectory directory;
     private final Keyring keyring;
     private final Consumer<KeyEventApplied> audit;
+    private final PipelineMetrics metrics;
     private KeyValueStore<String, byte[]> store;
+    private ProcessorContext<Void, Void> context;
 
-    KeyEventProcessor(String storeName, TenantDirectory directory, Keyring keyring, Consumer<KeyEventApplied> audit) {
+    KeyEventProcessor(String storeName, TenantDirectory directory, Keyring keyring, Consumer<KeyEventApplied> audit,
+                      PipelineMetrics metrics) {
         this.storeName = storeName;
         this.directory = directory;
         this.keyring = keyring;
         this.audit = audit;
+        this.metrics = metrics;
     }
 
     @Override
     public void init(ProcessorContext<Void, Void> context) {
+        this.context = context;
         store = context.getStateStore(storeName);
         // The store was restored from the topic before this runs: bring the directory up to date with it.
         int loaded = 0;
@@ -87,6 +92,7 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
         if (!applied) {
             LOG.warn("refusing {} for tenant {}: the tenant is DESTROYED, which is terminal", event.getType(), tenant);
             audit.accept(new KeyEventApplied(event, false, "tenant is destroyed (terminal)"));
+            metrics.keyEvent(event.getType(), tenant, propagationMillis(record), false);
             return;
         }
         store.put(tenant, record.value());
@@ -96,5 +102,11 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
         LOG.info("tenant {} is now {} ({} {}:{}:{} by {})", tenant, state.status(), event.getType(), event.getKms(),
                 event.getKekName(), event.getKekVersion(), event.getActor());
         audit.accept(new KeyEventApplied(event, true, null));
+        metrics.keyEvent(event.getType(), tenant, propagationMillis(record), true);
+    }
+
+    /** From the event's timestamp on the topic (its produce time) to now, on this instance's clock. */
+    private long propagationMillis(Record<String, byte[]> record) {
+        return Math.max(0, context.currentSystemTimeMs() - record.timestamp());
     }
 }

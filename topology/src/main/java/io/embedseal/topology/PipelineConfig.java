@@ -47,7 +47,7 @@ public final class PipelineConfig {
     private static final List<String> KNOWN = List.of("bootstrap.servers", "application.id", "state.dir",
             "topics.raw", "topics.sealed", "topics.dlq", "topics.key-events", "topics.audit", "topics.create", "topics.partitions",
             "tenants.auto-register", "dlq.seal-original", "outage.max-wait-seconds", "outage.max-backoff-ms",
-            "kms.denied-cooldown-seconds", "audit.enabled",
+            "kms.denied-cooldown-seconds", "audit.enabled", "metrics.tenant-series.max", "http.enabled", "http.port", "http.bind",
             "schema.registry.url", "schema.registry.basic-auth.user-info-file", "schema.registry.basic-auth.user-info-env",
             "schema.registry.ssl.ca-file", "schema.registry.timeout-ms",
             "kms.provider", "kms.key-name-template", "kms.create-missing-keys", "kms.local.dir",

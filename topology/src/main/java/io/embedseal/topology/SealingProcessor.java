@@ -118,6 +118,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
         }
         byte[] key = new SealedRecordKey(tenant, event.getEmbeddingId()).toBytes();
         context.forward(new Record<>(key, Routed.sealed(envelope), record.timestamp(), passThroughHeaders(record.headers())));
+        parts.metrics().sealed(tenant);
     }
 
     /** Why the tenant's records must not be sealed now, or null if they may. */
@@ -226,6 +227,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
         }
         context.forward(new Record<>(record.key(), Routed.deadLetter(DeadLetters.value(facts)), record.timestamp(),
                 DeadLetters.headers(facts)));
+        parts.metrics().deadLettered(reason, tenantId);
     }
 
     /** The producer's headers travel on, except any claiming to be ours. */

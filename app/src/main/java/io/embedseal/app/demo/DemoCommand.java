@@ -13,7 +13,8 @@ import java.util.concurrent.Callable;
 @Command(name = "demo",
         mixinStandardHelpOptions = true,
         description = {
-                "Runs the whole pipeline on embedded defaults and checks it: an in-process Kafka broker, the local "
+                "Runs the whole pipeline on embedded defaults and checks it end to end.",
+                "An in-process Kafka broker, the local "
                         + "KMS (development only), the sealing topology with exactly-once, synthetic embeddings for a few "
                         + "tenants plus one record of each invalid kind.",
                 "Then it unseals every sealed record with an independent reader and compares it with what was "

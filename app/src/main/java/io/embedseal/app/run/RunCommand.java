@@ -1,5 +1,6 @@
 package io.embedseal.app.run;
 
+import io.embedseal.app.http.StatusServer;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -20,7 +21,9 @@ import java.util.concurrent.TimeUnit;
         mixinStandardHelpOptions = true,
         description = {"Runs the sealing pipeline against a Kafka cluster until it is stopped (SIGTERM or Ctrl-C).",
                 "Settings come from the configuration file, then from EMBEDSEAL_* environment variables "
-                        + "(a.b-c is overridden by EMBEDSEAL_A_B_C). See docs/configuration.md."},
+                        + "(a.b-c is overridden by EMBEDSEAL_A_B_C). See docs/configuration.md.",
+                "Serves the status page, /metrics, /health/live and /health/ready on http.bind:http.port "
+                        + "(default 127.0.0.1:8080; http.enabled=false turns it off). See docs/operations.md."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:stopped cleanly", "1:the pipeline failed", "2:invalid usage or configuration"})
 public final class RunCommand implements Callable<Integer> {
@@ -66,8 +69,21 @@ public final class RunCommand implements Callable<Integer> {
         pipeline.start();
         LOG.info("embedseal pipeline {} running against {} (KMS {}); raw {} -> sealed {}", settings.applicationId(),
                 settings.bootstrapServers(), pipeline.keyring().provider(), settings.topics().raw(), settings.topics().sealed());
+        StatusServer http = null;
+        if (settings.bool("http.enabled", true)) {
+            try {
+                http = StatusServer.start(pipeline, settings.get("http.bind", "127.0.0.1"), (int) settings.number("http.port", 8080, 0, 65_535));
+            } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+                Runtime.getRuntime().removeShutdownHook(hook);
+                pipeline.close(Duration.ofSeconds(30));
+                throw new CommandLine.ParameterException(spec.commandLine(), "configuration: " + e.getMessage());
+            }
+        }
         boolean timedOut = runForSeconds != null ? !stopped.await(runForSeconds, TimeUnit.SECONDS) : waitForever(stopped);
         KafkaStreams.State finalState = pipeline.streams().state();
+        if (http != null) {
+            http.close();
+        }
         if (timedOut) {
             Runtime.getRuntime().removeShutdownHook(hook);
             pipeline.close(Duration.ofSeconds(30));

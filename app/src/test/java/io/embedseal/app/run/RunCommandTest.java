@@ -51,6 +51,7 @@ class RunCommandTest {
                 "topics.create=true", "topics.partitions=2",
                 "schema.registry.url=mock://" + prefix,
                 "kms.provider=local", "kms.local.dir=" + dir.resolve("kms"),
+                "http.port=0",
                 extra));
         return f;
     }

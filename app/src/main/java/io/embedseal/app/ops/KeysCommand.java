@@ -1,0 +1,242 @@
+package io.embedseal.app.ops;
+
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyDescription;
+import io.embedseal.keyring.kms.KeyState;
+import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.keyring.tenant.TenantStatus;
+import io.embedseal.schemas.KeyEventType;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.Locale;
+
+@Command(name = "keys",
+        mixinStandardHelpOptions = true,
+        description = {"A tenant's key lifecycle: rotate, revoke, restore, destroy.",
+                "Each command does the KMS side first, then publishes the key event that "
+                + "every pipeline instance and sink acts on within seconds. All are safe to repeat: a command whose work is "
+                + "already done says so and changes nothing (rotate publishes a version the KMS already has instead of "
+                + "rotating twice)."},
+        subcommands = {KeysCommand.Rotate.class, KeysCommand.Revoke.class, KeysCommand.Restore.class, KeysCommand.Destroy.class})
+public final class KeysCommand implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: rotate, revoke, restore or destroy");
+    }
+
+    /** What the key commands share: the tenant, a reason, and the tenant's current state. */
+    abstract static class KeyCommand extends OperatorCommand {
+
+        @Option(names = "--tenant", required = true, description = "The tenant.")
+        String tenant;
+
+        @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
+        String reason;
+
+        @Override
+        final int run(ClusterOptions.Cluster cluster) {
+            try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
+                TenantState state = ctx.keyEvents().state(tenant);
+                if (state == null) {
+                    throw new OperationFailed("tenant " + tenant + " is not registered on " + cluster.topics().keyEvents()
+                            + " (use 'tenants add')");
+                }
+                return act(ctx, state, ctx.keyNameFor(tenant, state));
+            }
+        }
+
+        abstract int act(OperatorContext ctx, TenantState state, String keyName);
+
+        void refuseIfDestroyed(TenantState state, String what) {
+            if (state.status() == TenantStatus.DESTROYED) {
+                throw new OperationFailed("tenant " + tenant + " was DESTROYED (" + state.since() + "); it cannot be " + what);
+            }
+        }
+
+        /** The KMS side where the provider can do it here; where it cannot, what the key's owner must do. */
+        boolean kmsCan(OperatorContext ctx, KmsOperation op) {
+            return ctx.kms.supportedOperations().contains(op);
+        }
+    }
+
+    @Command(name = "rotate", mixinStandardHelpOptions = true,
+            description = {"Creates a new version of the tenant's key and publishes ROTATED: new records get DEKs wrapped under "
+                    + "it at once; records sealed before stay readable while the KMS lets the old versions decrypt."},
+            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:rotated", "1:refused or failed", "2:invalid usage"})
+    static final class Rotate extends KeyCommand {
+        @Override
+        int act(OperatorContext ctx, TenantState state, String keyName) {
+            refuseIfDestroyed(state, "rotated");
+            KeyDescription d = ctx.kms.describe(keyName);
+            KekRef next;
+            if (d.latestVersion() > state.kekVersion()) {
+                // An earlier rotate reached the KMS but its event was never published: publish, do not rotate again.
+                next = d.current();
+                out().println("the KMS already has " + next + " (newer than the key event's version " + state.kekVersion()
+                        + "): publishing it without rotating again");
+            } else {
+                next = ctx.kms.rotate(keyName);
+                out().println("rotated " + keyName + " in the " + ctx.kms.provider() + " KMS: version " + state.kekVersion() + " -> " + next.version());
+            }
+            ctx.publish(tenant, KeyEventType.ROTATED, next, reason);
+            out().println("ROTATED published: new records of " + tenant + " are sealed under " + next);
+            return 0;
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true,
+            description = {"Stops all processing of the tenant's data: disables the key in the KMS where the provider allows "
+                    + "it (local), then publishes REVOKED. The pipeline dead-letters the tenant's records (metadata only) and "
+                    + "the sinks stop unsealing it. With Vault or an HSM, the key's owner removes the pipeline's access on "
+                    + "their side (the command says how)."},
+            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:revoked, or already revoked", "1:refused or failed", "2:invalid usage"})
+    static final class Revoke extends KeyCommand {
+        @Override
+        int act(OperatorContext ctx, TenantState state, String keyName) {
+            refuseIfDestroyed(state, "revoked");
+            if (kmsCan(ctx, KmsOperation.DISABLE)) {
+                KeyDescription d = ctx.kms.describe(keyName);
+                if (d.state() == KeyState.ENABLED) {
+                    ctx.kms.disable(keyName);
+                    out().println("disabled " + keyName + " in the " + ctx.kms.provider() + " KMS");
+                }
+            } else {
+                out().println(kmsSideNote(ctx.kms.provider(), keyName, true));
+            }
+            if (state.status() == TenantStatus.REVOKED) {
+                out().println("tenant " + tenant + " is already REVOKED (" + state.since() + "); nothing published");
+                return 0;
+            }
+            ctx.publish(tenant, KeyEventType.REVOKED, new KekRef(state.kms(), keyName, state.kekVersion()), reason);
+            out().println("REVOKED published: " + tenant + "'s records are refused from now on; sinks stop unsealing them");
+            return 0;
+        }
+    }
+
+    @Command(name = "restore", mixinStandardHelpOptions = true,
+            description = "Undoes a revocation: enables the key in the KMS where the provider allows it, then publishes RESTORED.",
+            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:restored, or not revoked", "1:refused or failed", "2:invalid usage"})
+    static final class Restore extends KeyCommand {
+        @Override
+        int act(OperatorContext ctx, TenantState state, String keyName) {
+            refuseIfDestroyed(state, "restored");
+            if (kmsCan(ctx, KmsOperation.ENABLE)) {
+                KeyDescription d = ctx.kms.describe(keyName);
+                if (d.state() != KeyState.ENABLED) {
+                    ctx.kms.enable(keyName);
+                    out().println("enabled " + keyName + " in the " + ctx.kms.provider() + " KMS");
+                }
+            } else {
+                out().println(kmsSideNote(ctx.kms.provider(), keyName, false));
+            }
+            if (state.status() == TenantStatus.ACTIVE) {
+                out().println("tenant " + tenant + " is ACTIVE; nothing to restore, nothing published");
+                return 0;
+            }
+            KeyDescription d = ctx.kms.describe(keyName);
+            ctx.publish(tenant, KeyEventType.RESTORED, d.current(), reason);
+            out().println("RESTORED published: " + tenant + "'s records are sealed again under " + d.current());
+            return 0;
+        }
+    }
+
+    @Command(name = "destroy", mixinStandardHelpOptions = true,
+            description = {"Crypto-shredding: destroys every version of the tenant's key in the KMS, then publishes DESTROYED. "
+                    + "Everything sealed under the key becomes unreadable for good, everywhere it was copied; sinks delete the "
+                    + "tenant's data and append shred receipts. Terminal: the tenant id cannot be used again.",
+                    "Without --confirm <tenant> it only prints what would become unreadable."},
+            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:destroyed, or already destroyed", "1:failed",
+                    "2:invalid usage, or --confirm missing (nothing was done)"})
+    static final class Destroy extends KeyCommand {
+
+        @Option(names = "--confirm", paramLabel = "TENANT", description = "Repeat the tenant id to confirm the destruction.")
+        String confirm;
+
+        @Option(names = "--skip-count", description = "Do not scan the sealed topic to count the tenant's records.")
+        boolean skipCount;
+
+        @Override
+        int act(OperatorContext ctx, TenantState state, String keyName) {
+            if (state.status() == TenantStatus.DESTROYED) {
+                out().println("tenant " + tenant + " was already DESTROYED (" + state.since() + "); nothing to do");
+                return 0;
+            }
+            KeyDescription d;
+            try {
+                d = ctx.kms.describe(keyName);
+            } catch (UnknownKeyException e) {
+                d = null; // destroyed in the KMS by an earlier run whose event was never published
+            }
+            out().println("Destroying tenant " + tenant + "'s key makes unreadable, for good:");
+            out().println("  - key " + ctx.kms.provider() + ":" + keyName + (d == null ? " (already gone from the KMS)"
+                    : ", versions " + d.minDecryptionVersion() + " to " + d.latestVersion()) + ", and every DEK wrapped under it;");
+            if (!skipCount) {
+                long n = countSealed(ctx);
+                out().printf(Locale.ROOT, "  - %,d sealed records of %s on %s, and every copy of them (consumers, backups, mirrors);%n",
+                        n, tenant, ctx.cluster.topics().sealed());
+            }
+            out().println("  - sealed originals in " + ctx.cluster.topics().dlq() + " dead letters and in sink dead-letter topics;");
+            out().println("  - the sinks' stores: they delete the tenant's index and rows and append shred receipts to "
+                    + ctx.cluster.topics().audit() + ".");
+            out().println("The tenant id " + tenant + " stays DESTROYED: later events for it are refused.");
+            if (!tenant.equals(confirm)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "nothing was done: repeat the tenant id with --confirm "
+                        + tenant + " to destroy its key");
+            }
+            if (d != null) {
+                ctx.kms.destroy(keyName);
+                out().println("destroyed " + keyName + " in the " + ctx.kms.provider() + " KMS");
+            }
+            ctx.publish(tenant, KeyEventType.DESTROYED, new KekRef(state.kms(), keyName, d == null ? state.kekVersion() : d.latestVersion()), reason);
+            out().println("DESTROYED published: " + tenant + " is crypto-shredded");
+            return 0;
+        }
+
+        private long countSealed(OperatorContext ctx) {
+            long[] n = {0};
+            byte[] prefix = (tenant + "/").getBytes(java.nio.charset.StandardCharsets.UTF_8); // keys are tenant/embeddingId
+            TopicReader.read(ctx.cluster.clientProps(), ctx.cluster.topics().sealed(), -1, r -> {
+                if (startsWith(r.key(), prefix)) {
+                    n[0]++;
+                }
+            }, read -> {
+                err().printf(Locale.ROOT, "\rscanning %s: %,d records read", ctx.cluster.topics().sealed(), read);
+                err().flush();
+            });
+            err().print("\r");
+            return n[0];
+        }
+
+        private static boolean startsWith(byte[] key, byte[] prefix) {
+            if (key == null || key.length < prefix.length) {
+                return false;
+            }
+            for (int i = 0; i < prefix.length; i++) {
+                if (key[i] != prefix[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    static String kmsSideNote(String provider, String keyName, boolean revoke) {
+        String action = revoke ? "remove" : "restore";
+        return switch (provider) {
+            case "vault" -> "KMS side: the " + provider + " provider does not disable keys for the pipeline; the key's owner should "
+                    + action + " the pipeline token's grant on transit/encrypt/" + keyName + " and transit/decrypt/" + keyName
+                    + " (the key event below acts now either way)";
+            case "pkcs11" -> "KMS side: the HSM's administrator should " + (revoke ? "clear CKA_ENCRYPT/CKA_DECRYPT on" : "set them again on")
+                    + " key " + keyName + " with the HSM's tools (the key event below acts now either way)";
+            default -> "KMS side: the " + provider + " provider cannot " + (revoke ? "disable" : "enable") + " keys here";
+        };
+    }
+}

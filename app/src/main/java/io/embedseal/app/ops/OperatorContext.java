@@ -1,0 +1,104 @@
+package io.embedseal.app.ops;
+
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.schemas.KeyEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.KeyEvents;
+import io.embedseal.topology.PipelineHealth;
+import io.embedseal.topology.audit.AuditTrail;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * What a key-management command works with: the tenants' KMS (every call audited), a producer for key events,
+ * and the audit trail where the operator's own actions are chained ({@code kind=OPERATOR_ACTION}), under a chain
+ * of this run's own ({@code cli-<actor>-<uuid>}).
+ */
+final class OperatorContext implements AutoCloseable {
+
+    final ClusterOptions.Cluster cluster;
+    final String actor;
+    final Kms kms;
+    private final AuditTrail audit;
+    private final KafkaProducer<String, byte[]> producer;
+
+    OperatorContext(ClusterOptions.Cluster cluster, String actor) {
+        this.cluster = cluster;
+        this.actor = actor;
+        KeyringSettings s = cluster.keyringSettings();
+        Map<String, Object> clients = new HashMap<>(cluster.clientProps());
+        String bootstrap = String.valueOf(clients.remove("bootstrap.servers"));
+        this.audit = AuditTrail.create(bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth());
+        this.kms = KmsProviders.decorate(KmsProviders.create(s), s, null, audit, Clock.systemUTC());
+        Map<String, Object> p = new HashMap<>(cluster.clientProps());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    KeyEventLog keyEvents() {
+        return KeyEventLog.read(cluster);
+    }
+
+    /** The key name the pipeline uses for a tenant: the registered one, else the naming template's. */
+    String keyNameFor(String tenant, TenantState state) {
+        return state != null && state.kekName() != null ? state.kekName() : cluster.keyringSettings().naming().kekNameFor(tenant);
+    }
+
+    /** Publishes a key event and waits until the broker has it; then records the action in the audit trail. */
+    KeyEvent publish(String tenant, KeyEventType type, KekRef kek, String reason) {
+        KeyEvent e = KeyEvents.event(tenant, type, kek.provider(), kek.keyName(), kek.version(), actor, reason);
+        try {
+            producer.send(new ProducerRecord<>(cluster.topics().keyEvents(), tenant, KeyEvents.encode(e))).get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while publishing " + type, ex);
+        } catch (ExecutionException | TimeoutException ex) {
+            throw new IllegalStateException("could not publish " + type + " for " + tenant + " to " + cluster.topics().keyEvents()
+                    + ": " + (ex.getCause() == null ? ex : ex.getCause()).getMessage(), ex);
+        }
+        action(type.name(), tenant, kek.toString(), reason, "published");
+        return e;
+    }
+
+    /** Appends an operator action to the audit trail. */
+    void action(String action, String tenant, String kek, String reason, String outcome) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("kind", "OPERATOR_ACTION");
+        f.put("time", Instant.now().toString());
+        f.put("action", action);
+        f.put("tenant", tenant);
+        f.put("actor", actor);
+        f.put("kek", kek);
+        if (reason != null) {
+            f.put("reason", reason);
+        }
+        f.put("outcome", outcome);
+        audit.append(f);
+    }
+
+    @Override
+    public void close() {
+        producer.close(Duration.ofSeconds(10));
+        audit.close();
+        kms.close();
+    }
+}

@@ -1,0 +1,80 @@
+package io.embedseal.app.ops;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.LongConsumer;
+
+/**
+ * Reads a topic up to the end it had when reading started (read_committed, no consumer group, nothing committed):
+ * from the beginning, or from a point in time. Hands each record to a callback, so nothing needs to fit in memory.
+ */
+public final class TopicReader {
+
+    private TopicReader() {
+    }
+
+    /**
+     * @param sinceMillis a timestamp to start from, or -1 for the beginning
+     * @param progress    told the number of records read so far, about every 10,000 (may be null)
+     * @return records read
+     * @throws IllegalArgumentException if the topic does not exist
+     */
+    public static long read(Map<String, Object> clientProps, String topic, long sinceMillis, Consumer<ConsumerRecord<byte[], byte[]>> each,
+                            LongConsumer progress) {
+        Map<String, Object> p = new HashMap<>(clientProps);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2_000);
+        p.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        long n = 0;
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
+            if (infos == null || infos.isEmpty()) {
+                throw new IllegalArgumentException("topic " + topic + " does not exist");
+            }
+            List<TopicPartition> tps = new ArrayList<>();
+            for (PartitionInfo i : infos) {
+                tps.add(new TopicPartition(topic, i.partition()));
+            }
+            consumer.assign(tps);
+            Map<TopicPartition, Long> end = consumer.endOffsets(tps);
+            if (sinceMillis < 0) {
+                consumer.seekToBeginning(tps);
+            } else {
+                Map<TopicPartition, Long> query = new HashMap<>();
+                tps.forEach(tp -> query.put(tp, sinceMillis));
+                Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+                for (TopicPartition tp : tps) {
+                    OffsetAndTimestamp o = found.get(tp);
+                    consumer.seek(tp, o == null ? end.get(tp) : o.offset());
+                }
+            }
+            long nextReport = 10_000;
+            while (tps.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.offset() < end.get(new TopicPartition(r.topic(), r.partition()))) {
+                        each.accept(r);
+                        n++;
+                    }
+                }
+                if (progress != null && n >= nextReport) {
+                    progress.accept(n);
+                    nextReport = n + 10_000;
+                }
+            }
+        }
+        return n;
+    }
+}

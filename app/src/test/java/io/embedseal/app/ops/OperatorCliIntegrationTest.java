@@ -1,0 +1,364 @@
+package io.embedseal.app.ops;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.app.Main;
+import io.embedseal.keyring.kms.KeyState;
+import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.schemas.KeyEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.KeyEvents;
+import io.embedseal.serdes.avro.EmbeddingEventSerializer;
+import io.embedseal.serdes.avro.SchemaRegistries;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.topology.EmbedsealPipeline;
+import io.embedseal.topology.PipelineConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * An operator drives a tenant's whole key lifecycle through the CLI against a running pipeline on the in-process
+ * broker and the local KMS: onboarding (an operator-managed key and a tenant's own key), rotate, revoke, restore,
+ * destroy. After each step the test checks the key events on the topic, what the pipeline did with records, the
+ * {@code status} output, and at the end the audit chain (and that {@code audit verify} catches tampering).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OperatorCliIntegrationTest {
+
+    @TempDir
+    static Path dir;
+    static String prefix;
+    static Path config;
+    static EmbedsealPipeline pipeline;
+    static KafkaProducer<String, byte[]> producer;
+    static EmbeddingEventSerializer serializer;
+    static LocalKms kms;
+    static int sent;
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result cli(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--config");
+        all.add(config.toString());
+        all.add("--actor");
+        all.add("ops-test");
+        CommandLine c = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        c.setOut(new PrintWriter(out, true));
+        c.setErr(new PrintWriter(err, true));
+        return new Result(c.execute(all.toArray(String[]::new)), out.toString(), err.toString());
+    }
+
+    @BeforeAll
+    static void startPipeline() throws Exception {
+        prefix = "ops-" + UUID.randomUUID().toString().substring(0, 6) + "-";
+        config = dir.resolve("embedseal.properties");
+        Files.writeString(config, String.join("\n",
+                "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                "application.id=" + prefix + "app",
+                "state.dir=" + dir.resolve("state"),
+                "topics.raw=" + prefix + "raw", "topics.sealed=" + prefix + "sealed", "topics.dlq=" + prefix + "dlq",
+                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit",
+                "topics.create=true", "topics.partitions=2",
+                "schema.registry.url=mock://" + prefix,
+                "kms.provider=local", "kms.local.dir=" + dir.resolve("kms"),
+                "streams.commit.interval.ms=100",
+                "kms.denied-cooldown-seconds=1",
+                "http.port=0", ""));
+        pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
+        pipeline.createTopicsIfConfigured();
+        pipeline.start();
+        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, EmbeddedKafkaBroker.shared().bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
+        serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
+        kms = new LocalKms(dir.resolve("kms"));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (pipeline != null) {
+            pipeline.close(Duration.ofSeconds(10));
+        }
+        if (producer != null) {
+            producer.close();
+        }
+        if (kms != null) {
+            kms.close();
+        }
+    }
+
+    static void send(String tenant, int n) {
+        for (int i = 0; i < n; i++) {
+            String id = "e-" + (sent++);
+            EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("m")
+                    .setVector(List.of(0.25f, -1.5f, 3f, 0.125f)).setMetadata(null).setEventTime(Instant.now()).build();
+            producer.send(new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
+        }
+        producer.flush();
+    }
+
+    static List<KeyEvent> keyEvents(String tenant) {
+        List<KeyEvent> out = new ArrayList<>();
+        TopicReader.read(Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()), prefix + "events", -1, r -> {
+            String key = new String(r.key(), StandardCharsets.UTF_8);
+            if (key.equals(tenant)) {
+                out.add(KeyEvents.decode(key, r.value()));
+            }
+        }, null);
+        return out;
+    }
+
+    static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        TopicReader.read(Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()), topic, -1, out::add, null);
+        return out;
+    }
+
+    static JsonNode status() throws Exception {
+        Result r = cli("status", "--json", "--window", "600");
+        assertThat(r.code()).as(r.err()).isZero();
+        return JSON.readTree(r.out());
+    }
+
+    static void await(String what, BooleanSupplier done) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** Waits until the running pipeline has applied the tenant's latest key event. */
+    static void awaitPipelineSees(String tenant, String status) throws InterruptedException {
+        await("the pipeline to see " + tenant + " " + status, () -> pipeline.directory().get(tenant) != null
+                && pipeline.directory().get(tenant).status().name().equals(status));
+    }
+
+    static long sealedOf(JsonNode status, String tenant) {
+        return status.get("tenants").get(tenant).get("sealed").asLong();
+    }
+
+    @Test
+    @Order(1)
+    void onboarding_anOperatorKey_andATenantsOwnKey() throws Exception {
+        Result acme = cli("tenants", "add", "--tenant", "acme", "--create-key", "--reason", "contract 42");
+        assertThat(acme.code()).as(acme.out() + acme.err()).isZero();
+        assertThat(acme.out()).contains("created key local:tenant-acme:1").contains("usable").contains("REGISTERED");
+
+        Result missing = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("has no key globex-own-key").contains("bring your own key");
+        assertThat(keyEvents("globex")).isEmpty();
+
+        kms.createKek("globex-own-key"); // the tenant creates its own key and grants the pipeline access
+        Result globex = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
+        assertThat(globex.code()).as(globex.err()).isZero();
+
+        Result again = cli("tenants", "add", "--tenant", "acme");
+        assertThat(again.code()).isZero();
+        assertThat(again.out()).contains("already registered");
+        assertThat(keyEvents("acme")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED);
+        KeyEvent reg = keyEvents("acme").get(0);
+        assertThat(reg.getActor()).isEqualTo("ops-test");
+        assertThat(reg.getReason()).isEqualTo("contract 42");
+        assertThat(keyEvents("globex").get(0).getKekName()).isEqualTo("globex-own-key");
+
+        awaitPipelineSees("acme", "ACTIVE");
+        awaitPipelineSees("globex", "ACTIVE");
+        send("acme", 10);
+        send("globex", 10);
+        await("both tenants sealed", () -> readAll(prefix + "sealed").size() == 20);
+        JsonNode s = status();
+        assertThat(s.get("tenants").get("acme").get("state").asText()).isEqualTo("ACTIVE");
+        assertThat(sealedOf(s, "acme")).isEqualTo(10);
+        assertThat(s.get("tenants").get("globex").get("kek").asText()).isEqualTo("local:globex-own-key:1");
+        assertThat(s.get("tenants").get("globex").get("deks").asInt()).isEqualTo(1);
+
+        Result list = cli("tenants", "list");
+        assertThat(list.out()).contains("acme").contains("globex").contains("local:globex-own-key:1").contains("2 tenants");
+    }
+
+    @Test
+    @Order(2)
+    void rotate_sealsNewRecordsUnderTheNewVersion() throws Exception {
+        Result r = cli("keys", "rotate", "--tenant", "acme");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("version 1 -> 2").contains("ROTATED published");
+        assertThat(keyEvents("acme")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED);
+        assertThat(kms.describe("tenant-acme").latestVersion()).isEqualTo(2);
+        await("the pipeline to see acme's version 2", () -> pipeline.directory().get("acme").kekVersion() == 2);
+
+        send("acme", 10);
+        await("acme's new records", () -> {
+            try {
+                return sealedOf(status(), "acme") == 20;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        JsonNode s = status();
+        assertThat(s.get("tenants").get("acme").get("kek").asText()).isEqualTo("local:tenant-acme:2");
+        assertThat(s.get("tenants").get("acme").get("deks").asInt()).as("one DEK per KEK version in the window").isEqualTo(2);
+
+        Result show = cli("tenants", "show", "--tenant", "acme");
+        assertThat(show.out()).contains("latest version 2").contains("ROTATED").contains("REGISTERED");
+    }
+
+    @Test
+    @Order(3)
+    void revoke_stopsTheTenant_andIsIdempotent() throws Exception {
+        Result r = cli("keys", "revoke", "--tenant", "globex", "--reason", "tenant request");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("disabled globex-own-key").contains("REVOKED published");
+        assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.DISABLED);
+        awaitPipelineSees("globex", "REVOKED");
+
+        send("globex", 5);
+        await("globex's records dead-lettered", () -> readAll(prefix + "dlq").size() == 5);
+        JsonNode s = status();
+        assertThat(s.get("tenants").get("globex").get("state").asText()).isEqualTo("REVOKED");
+        assertThat(s.get("tenants").get("globex").get("dlq").get("TENANT_REVOKED").asInt()).isEqualTo(5);
+
+        Result again = cli("keys", "revoke", "--tenant", "globex");
+        assertThat(again.code()).isZero();
+        assertThat(again.out()).contains("already REVOKED");
+        assertThat(keyEvents("globex")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.REVOKED);
+
+        Result human = cli("status");
+        assertThat(human.out()).containsPattern("globex\\s+REVOKED\\s+local:globex-own-key:1").contains("TENANT_REVOKED 5");
+    }
+
+    @Test
+    @Order(4)
+    void restore_resumesSealing() throws Exception {
+        Result r = cli("keys", "restore", "--tenant", "globex");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("enabled globex-own-key").contains("RESTORED published");
+        assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.ENABLED);
+        awaitPipelineSees("globex", "ACTIVE");
+        long before = sealedOf(status(), "globex");
+        send("globex", 5);
+        await("globex sealed again", () -> {
+            try {
+                return sealedOf(status(), "globex") == before + 5;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        assertThat(cli("keys", "restore", "--tenant", "globex").out()).contains("nothing to restore");
+        assertThat(status().get("tenants").get("globex").get("state").asText()).isEqualTo("ACTIVE");
+    }
+
+    @Test
+    @Order(5)
+    void destroy_needsConfirmation_saysWhatBecomesUnreadable_andIsTerminal() throws Exception {
+        Result dry = cli("keys", "destroy", "--tenant", "globex");
+        assertThat(dry.code()).isEqualTo(2);
+        assertThat(dry.out()).contains("makes unreadable").contains("15 sealed records of globex").contains("globex-own-key");
+        assertThat(dry.err()).contains("nothing was done").contains("--confirm globex");
+        assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.ENABLED);
+
+        Result wrong = cli("keys", "destroy", "--tenant", "globex", "--confirm", "acme");
+        assertThat(wrong.code()).isEqualTo(2);
+
+        Result r = cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex", "--reason", "offboarding");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("DESTROYED published");
+        assertThatThrownBy(() -> kms.describe("globex-own-key")).isInstanceOf(UnknownKeyException.class);
+        awaitPipelineSees("globex", "DESTROYED");
+
+        send("globex", 3);
+        await("destroyed tenant's records dead-lettered", () -> readAll(prefix + "dlq").size() == 8);
+        JsonNode s = status();
+        assertThat(s.get("tenants").get("globex").get("state").asText()).isEqualTo("DESTROYED");
+        assertThat(s.get("tenants").get("globex").get("dlq").get("TENANT_DESTROYED").asInt()).isEqualTo(3);
+
+        assertThat(cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex").out()).contains("already DESTROYED");
+        Result restore = cli("keys", "restore", "--tenant", "globex");
+        assertThat(restore.code()).isEqualTo(1);
+        assertThat(restore.err()).contains("DESTROYED");
+        assertThat(cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key").err()).contains("terminal");
+        assertThat(keyEvents("globex")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED,
+                KeyEventType.REVOKED, KeyEventType.RESTORED, KeyEventType.DESTROYED);
+    }
+
+    @Test
+    @Order(6)
+    void dlqInspect_summarisesByReasonAndTenant_withoutPayloads() throws Exception {
+        Result r = cli("dlq", "inspect", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode n = JSON.readTree(r.out());
+        assertThat(n.get("total").asInt()).isEqualTo(8);
+        assertThat(n.get("byReason").get("TENANT_REVOKED").get("tenants").get("globex").asInt()).isEqualTo(5);
+        assertThat(n.get("byReason").get("TENANT_DESTROYED").get("count").asInt()).isEqualTo(3);
+        Result human = cli("dlq", "inspect");
+        assertThat(human.out()).contains("8 dead letters").contains("TENANT_REVOKED").doesNotContain("sealedOriginal").doesNotContain("e-");
+    }
+
+    @Test
+    @Order(7)
+    void auditVerify_findsEveryChainIntact_withTheOperatorsActions_andCatchesTampering() throws Exception {
+        Result r = cli("audit", "verify", "--json");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        JsonNode n = JSON.readTree(r.out());
+        assertThat(n.get("intact").asBoolean()).isTrue();
+        List<String> actions = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> rec : readAll(prefix + "audit")) {
+            JsonNode e = JSON.readTree(rec.value());
+            if ("OPERATOR_ACTION".equals(e.path("kind").asText())) {
+                assertThat(e.get("actor").asText()).isEqualTo("ops-test");
+                actions.add(e.get("action").asText() + ":" + e.get("tenant").asText());
+            }
+        }
+        assertThat(actions).contains("REGISTERED:acme", "REGISTERED:globex", "ROTATED:acme", "REVOKED:globex", "RESTORED:globex",
+                "DESTROYED:globex");
+        assertThat(n.get("chains").size()).as("the pipeline's chain and one per CLI run").isGreaterThan(5);
+
+        // Tamper: re-send an operator's entry with its reason changed; the chain breaks there.
+        ConsumerRecord<byte[], byte[]> victim = readAll(prefix + "audit").stream()
+                .filter(rec -> new String(rec.value(), StandardCharsets.UTF_8).contains("\"DESTROYED\"")
+                        && new String(rec.value(), StandardCharsets.UTF_8).contains("OPERATOR_ACTION")).findFirst().orElseThrow();
+        String forged = new String(victim.value(), StandardCharsets.UTF_8).replace("offboarding", "routine");
+        producer.send(new ProducerRecord<>(prefix + "audit", new String(victim.key(), StandardCharsets.UTF_8),
+                forged.getBytes(StandardCharsets.UTF_8))).get();
+        Result broken = cli("audit", "verify");
+        assertThat(broken.code()).isEqualTo(1);
+        assertThat(broken.out()).contains("BROKEN");
+    }
+}

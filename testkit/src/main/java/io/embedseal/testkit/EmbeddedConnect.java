@@ -3,6 +3,7 @@ package io.embedseal.testkit;
 import org.apache.kafka.connect.cli.ConnectStandalone;
 import org.apache.kafka.connect.runtime.Connect;
 import org.apache.kafka.connect.runtime.Herder;
+import org.apache.kafka.connect.runtime.RestartRequest;
 import org.apache.kafka.connect.runtime.rest.entities.ConnectorInfo;
 import org.apache.kafka.connect.runtime.rest.entities.ConnectorStateInfo;
 import org.apache.kafka.connect.runtime.standalone.StandaloneHerder;
@@ -71,6 +72,17 @@ public final class EmbeddedConnect implements AutoCloseable {
         FutureCallback<Herder.Created<ConnectorInfo>> done = new FutureCallback<>();
         connect.herder().deleteConnectorConfig(name, done);
         await(done, "delete connector " + name);
+    }
+
+    /**
+     * Restarts the connector and its tasks (as {@code POST /connectors/<name>/restart?includeTasks=true} does) and
+     * waits until they run again.
+     */
+    public void restart(String name, Duration timeout) {
+        FutureCallback<ConnectorStateInfo> done = new FutureCallback<>();
+        connect.herder().restartConnectorAndTasks(new RestartRequest(name, false, true), done);
+        await(done, "restart connector " + name);
+        awaitRunning(name, timeout);
     }
 
     public ConnectorStateInfo status(String name) {

@@ -35,6 +35,19 @@ public final class ClusterOptions {
     }
 
     /**
+     * What the options give, where the cluster may be left out: then {@code clientProps} is empty and the
+     * keyring settings come from {@code --kms}/{@code --kms-setting} (commands that can work without Kafka).
+     *
+     * @throws IllegalArgumentException naming the option or setting that is wrong
+     */
+    public Cluster resolveOptionalCluster() {
+        if (config == null && bootstrapServers == null) {
+            return new Cluster(Map.of(), TopicNames.defaults(), KeyringSettings.of(kmsOptions.settings()), "embedseal");
+        }
+        return resolve();
+    }
+
+    /**
      * @throws IllegalArgumentException naming the option or setting that is missing or wrong
      */
     public Cluster resolve() {

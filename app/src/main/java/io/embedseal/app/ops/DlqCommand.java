@@ -1,16 +1,11 @@
 package io.embedseal.app.ops;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.embedseal.keyring.TenantIds;
-import io.embedseal.topology.DeadLetters;
-import org.apache.kafka.common.header.Header;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
@@ -49,18 +44,8 @@ public final class DlqCommand implements Runnable {
             Map<String, long[]> firstLast = new TreeMap<>();
             ObjectMapper mapper = new ObjectMapper();
             long total = TopicReader.read(cluster.clientProps(), cluster.topics().dlq(), from, r -> {
-                Header h = r.headers().lastHeader(DeadLetters.REASON_HEADER);
-                String reason = h == null ? "(no reason header)" : new String(h.value(), StandardCharsets.UTF_8);
-                String tenant = "(none)";
-                try {
-                    JsonNode v = mapper.readTree(r.value());
-                    if (v != null && v.hasNonNull("tenantId")) {
-                        String t = v.get("tenantId").asText();
-                        tenant = TenantIds.isValid(t) ? t : "(invalid id)";
-                    }
-                } catch (java.io.IOException | RuntimeException e) {
-                    tenant = "(unreadable value)";
-                }
+                String reason = DeadLetterSummary.reason(r);
+                String tenant = DeadLetterSummary.tenant(r);
                 byReason.computeIfAbsent(reason, x -> new TreeMap<>()).merge(tenant, 1L, Long::sum);
                 long[] fl = firstLast.computeIfAbsent(reason, x -> new long[] {Long.MAX_VALUE, Long.MIN_VALUE});
                 fl[0] = Math.min(fl[0], r.timestamp());

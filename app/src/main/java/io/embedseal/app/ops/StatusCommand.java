@@ -1,23 +1,19 @@
 package io.embedseal.app.ops;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
-import io.embedseal.topology.DeadLetters;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Locale;
@@ -78,17 +74,8 @@ public final class StatusCommand extends OperatorCommand {
         }, null);
         ObjectMapper mapper = new ObjectMapper();
         TopicReader.read(cluster.clientProps(), cluster.topics().dlq(), since, r -> {
-            Header h = r.headers().lastHeader(DeadLetters.REASON_HEADER);
-            String reason = h == null ? "(no reason)" : new String(h.value(), StandardCharsets.UTF_8);
-            String tenant = "(none)";
-            try {
-                JsonNode v = mapper.readTree(r.value());
-                if (v != null && v.hasNonNull("tenantId")) {
-                    tenant = v.get("tenantId").asText();
-                }
-            } catch (java.io.IOException | RuntimeException ignored) {
-                // counted under (none)
-            }
+            String reason = DeadLetterSummary.reason(r);
+            String tenant = DeadLetterSummary.tenant(r);
             Row row = rows.get(tenant);
             if (row == null) {
                 row = rows.computeIfAbsent("(other)", t -> new Row(t, "", "", new HashSet<>(), new TreeMap<>()));

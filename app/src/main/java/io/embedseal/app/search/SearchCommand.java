@@ -3,7 +3,7 @@ package io.embedseal.app.search;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.embedseal.app.KmsOptions;
+import io.embedseal.app.ops.ClusterOptions;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -15,7 +15,6 @@ import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.search.QueryVectors;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
-import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.TopicNames;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.lucene.index.VectorSimilarityFunction;
@@ -91,18 +90,12 @@ public final class SearchCommand implements Callable<Integer> {
             + "maximum_inner_product (default: ${DEFAULT-VALUE}); Lucene uses its index's own.")
     String similarity;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "The pipeline's configuration file: its KMS settings, "
-            + "bootstrap.servers and topic names are used (instead of --kms, --kms-setting, --bootstrap-servers).")
-    Path config;
-
-    @Option(names = "--bootstrap-servers", description = "The Kafka cluster with the key-event topic, to check the tenant's state.")
-    String bootstrapServers;
-
-    @Option(names = "--key-events-topic", defaultValue = TopicNames.DEFAULT_KEY_EVENTS, description = "(default: ${DEFAULT-VALUE})")
-    String keyEventsTopic;
-
     @CommandLine.Mixin
-    KmsOptions kmsOptions = new KmsOptions();
+    ClusterOptions clusterOptions = new ClusterOptions();
+
+    @Option(names = "--key-events-topic", description = "The key-event topic (default: the configuration's, or "
+            + TopicNames.DEFAULT_KEY_EVENTS + ").")
+    String keyEventsTopic;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
@@ -117,28 +110,17 @@ public final class SearchCommand implements Callable<Integer> {
         float[] vector;
         KeyringSettings keyringSettings;
         Map<String, Object> clients = new HashMap<>();
-        String topic = keyEventsTopic;
+        String topic;
         Search.Store store;
         try {
             if (k < 1 || k > 10_000) {
                 throw new IllegalArgumentException("--k must be between 1 and 10000, got " + k);
             }
             vector = QueryVectors.parse(query);
-            if (config != null) {
-                if (kmsOptions.given() || bootstrapServers != null) {
-                    throw new IllegalArgumentException("give either --config or --kms/--kms-setting/--bootstrap-servers, not both");
-                }
-                PipelineConfig pc = PipelineConfig.load(config, System::getenv);
-                keyringSettings = pc.keyringSettings();
-                clients.putAll(pc.clientOverrides());
-                clients.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, pc.bootstrapServers());
-                topic = pc.topics().keyEvents();
-            } else {
-                keyringSettings = KeyringSettings.of(kmsOptions.settings());
-                if (bootstrapServers != null) {
-                    clients.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-                }
-            }
+            ClusterOptions.Cluster cluster = clusterOptions.resolveOptionalCluster();
+            keyringSettings = cluster.keyringSettings();
+            clients.putAll(cluster.clientProps());
+            topic = keyEventsTopic != null ? keyEventsTopic : cluster.topics().keyEvents();
             keyringSettings = keyringSettings.with(Map.of("kms.create-missing-keys", "false"));
             store = where.luceneDir != null
                     ? new Search.LuceneStore(where.luceneDir, candidates, exact)

@@ -261,6 +261,7 @@ class OperatorCliIntegrationTest {
         assertThat(keyEvents("globex")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.REVOKED);
 
         Result human = cli("status");
+        System.out.println(human.out()); // the operator's view, kept in the test report
         assertThat(human.out()).containsPattern("globex\\s+REVOKED\\s+local:globex-own-key:1").contains("TENANT_REVOKED 5");
     }
 

@@ -1,0 +1,107 @@
+package io.embedseal.app.ops;
+
+import io.embedseal.app.Main;
+import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.schemas.KeyEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.KeyEvents;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Bring your own key on Vault Transit (the stand-in of its HTTP API): the tenant creates its key, the pipeline's
+ * least-privilege token (read keys, encrypt, decrypt) proves at onboarding that it can use it; lifecycle
+ * operations need an operator token, and revoking on Vault says what the key's owner must do on their side.
+ */
+class OperatorCliVaultTest {
+
+    @TempDir
+    Path dir;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result cli(Path config, String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--config", config.toString(), "--actor", "vault-test"));
+        CommandLine c = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        c.setOut(new PrintWriter(out, true));
+        c.setErr(new PrintWriter(err, true));
+        return new Result(c.execute(all.toArray(String[]::new)), out.toString(), err.toString());
+    }
+
+    Path config(String prefix, VaultTransitStandIn vault, String token) throws Exception {
+        Path tokenFile = dir.resolve(token + ".token");
+        Files.writeString(tokenFile, token);
+        Path f = dir.resolve(token + ".properties");
+        Files.writeString(f, String.join("\n", "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit", "topics.sealed=" + prefix + "sealed",
+                "topics.raw=" + prefix + "raw", "topics.dlq=" + prefix + "dlq",
+                "kms.provider=vault", "kms.vault.address=" + vault.address(), "kms.vault.token-file=" + tokenFile, ""));
+        return f;
+    }
+
+    @Test
+    void tenantsOwnVaultKey_isOnboardedWithThePipelinesToken_andManagedWithTheOperatorsToken() throws Exception {
+        String prefix = "byok-" + UUID.randomUUID().toString().substring(0, 6) + "-";
+        EmbeddedKafkaBroker.shared().createTopic(prefix + "events", 1, Map.of("cleanup.policy", "compact"));
+        EmbeddedKafkaBroker.shared().createTopic(prefix + "audit", 1, Map.of());
+        try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
+            Path pipelineConfig = config(prefix, vault, VaultTransitStandIn.PIPELINE_TOKEN);
+            Path operatorConfig = config(prefix, vault, VaultTransitStandIn.ROOT_TOKEN);
+
+            Result noKey = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
+            assertThat(noKey.code()).isEqualTo(1);
+            assertThat(noKey.err()).contains("has no key acme-own-key");
+
+            // The tenant creates its key in Vault (here with the root token, as the tenant's own admin would).
+            try (Kms root = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
+                    "kms.vault.token-env", "T"), name -> VaultTransitStandIn.ROOT_TOKEN))) {
+                root.createKek("acme-own-key");
+            }
+            Result added = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
+            assertThat(added.code()).as(added.err()).isZero();
+            assertThat(added.out()).contains("vault:acme-own-key:1 is usable by this KMS identity").contains("REGISTERED");
+
+            Result pipelineRotate = cli(pipelineConfig, "keys", "rotate", "--tenant", "acme");
+            assertThat(pipelineRotate.code()).as("the pipeline's token may not rotate").isEqualTo(1);
+            assertThat(pipelineRotate.err()).containsIgnoringCase("denied");
+
+            Result rotate = cli(operatorConfig, "keys", "rotate", "--tenant", "acme");
+            assertThat(rotate.code()).as(rotate.err()).isZero();
+            assertThat(rotate.out()).contains("version 1 -> 2");
+
+            Result revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
+            assertThat(revoke.code()).as(revoke.err()).isZero();
+            assertThat(revoke.out()).contains("the key's owner should remove the pipeline token's grant on transit/encrypt/acme-own-key")
+                    .contains("REVOKED published");
+
+            List<KeyEventType> types = new ArrayList<>();
+            TopicReader.read(Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()), prefix + "events", -1, r -> {
+                KeyEvent e = KeyEvents.decode(new String(r.key(), StandardCharsets.UTF_8), r.value());
+                assertThat(e.getKekName()).isEqualTo("acme-own-key");
+                types.add(e.getType());
+            }, null);
+            assertThat(types).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED, KeyEventType.REVOKED);
+        }
+    }
+}

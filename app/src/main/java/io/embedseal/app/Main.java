@@ -5,6 +5,7 @@ import io.embedseal.app.run.RunCommand;
 import io.embedseal.app.ops.AuditCommand;
 import io.embedseal.app.ops.DlqCommand;
 import io.embedseal.app.ops.KeysCommand;
+import io.embedseal.app.ops.ProduceCommand;
 import io.embedseal.app.ops.StatusCommand;
 import io.embedseal.app.ops.TenantsCommand;
 import io.embedseal.app.search.SearchCommand;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
         subcommands = {DemoCommand.class, RunCommand.class, TenantsCommand.class, KeysCommand.class, StatusCommand.class,
-                DlqCommand.class, AuditCommand.class, SearchCommand.class, CommandLine.HelpCommand.class,
+                DlqCommand.class, AuditCommand.class, SearchCommand.class, ProduceCommand.class, CommandLine.HelpCommand.class,
                 AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage",

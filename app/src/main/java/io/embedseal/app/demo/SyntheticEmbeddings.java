@@ -12,20 +12,23 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-/** Deterministic synthetic embeddings for the demo, valid ones and one of each deliberately invalid kind. */
-final class SyntheticEmbeddings {
+/**
+ * Deterministic synthetic embeddings for the demo and {@code embedseal produce}: valid ones (unit-length random
+ * vectors) and, for the demo, one of each deliberately invalid kind.
+ */
+public final class SyntheticEmbeddings {
 
     private static final String[] NAMES = {"acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell"};
 
     private final Random random;
     private final int dims;
 
-    SyntheticEmbeddings(long seed, int dims) {
+    public SyntheticEmbeddings(long seed, int dims) {
         this.random = new Random(seed);
         this.dims = dims;
     }
 
-    static List<String> tenantNames(int count) {
+    public static List<String> tenantNames(int count) {
         List<String> names = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             names.add(i < NAMES.length ? NAMES[i] : "tenant-" + (i + 1));
@@ -49,7 +52,7 @@ final class SyntheticEmbeddings {
         return out;
     }
 
-    EmbeddingEvent event(String tenant, int index) {
+    public EmbeddingEvent event(String tenant, int index) {
         return EmbeddingEvent.newBuilder()
                 .setTenantId(tenant)
                 .setEmbeddingId(String.format("doc-%06d#chunk-%d", index / 4, index % 4))

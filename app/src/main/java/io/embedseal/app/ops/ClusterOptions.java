@@ -31,7 +31,11 @@ public final class ClusterOptions {
     KmsOptions kmsOptions = new KmsOptions();
 
     /** What the options resolve to. */
-    public record Cluster(Map<String, Object> clientProps, TopicNames topics, KeyringSettings keyringSettings, String applicationId) {
+    /**
+     * @param registrySettings the schema registry client's settings ({@code schema.registry.*}); empty without {@code --config}
+     */
+    public record Cluster(Map<String, Object> clientProps, TopicNames topics, KeyringSettings keyringSettings, String applicationId,
+                          Map<String, Object> registrySettings) {
     }
 
     /**
@@ -42,7 +46,7 @@ public final class ClusterOptions {
      */
     public Cluster resolveOptionalCluster() {
         if (config == null && bootstrapServers == null) {
-            return new Cluster(Map.of(), TopicNames.defaults(), KeyringSettings.of(kmsOptions.settings()), "embedseal");
+            return new Cluster(Map.of(), TopicNames.defaults(), KeyringSettings.of(kmsOptions.settings()), "embedseal", Map.of());
         }
         return resolve();
     }
@@ -58,13 +62,13 @@ public final class ClusterOptions {
             PipelineConfig pc = PipelineConfig.load(config, System::getenv);
             Map<String, Object> clients = new HashMap<>(pc.clientOverrides());
             clients.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, pc.bootstrapServers());
-            return new Cluster(clients, pc.topics(), pc.keyringSettings(), pc.applicationId());
+            return new Cluster(clients, pc.topics(), pc.keyringSettings(), pc.applicationId(), pc.registrySettings());
         }
         if (bootstrapServers == null) {
             throw new IllegalArgumentException("give --config <the pipeline's configuration file> or --bootstrap-servers");
         }
         Map<String, Object> clients = new HashMap<>();
         clients.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        return new Cluster(clients, TopicNames.defaults(), KeyringSettings.of(kmsOptions.settings()), "embedseal");
+        return new Cluster(clients, TopicNames.defaults(), KeyringSettings.of(kmsOptions.settings()), "embedseal", Map.of());
     }
 }

@@ -61,7 +61,7 @@ public final class Search {
 
     /**
      * @param keyring the tenant's KMS, named as the pipeline names its keys
-     * @param state   the tenant's state from the key-event topic, or null if not read
+     * @param state   the tenant's state from the key-event topic, or null if not read (or the tenant has none)
      * @throws SearchRefusedException   if the tenant's key does not allow the search
      * @throws IllegalArgumentException if the tenant has nothing to search there
      */
@@ -75,7 +75,7 @@ public final class Search {
                 throw new SearchRefusedException(tenantId, "DESTROYED", "tenant " + tenantId + "'s key was destroyed: its index was "
                         + "shredded at " + shredded.get().shreddedAt() + " (deleted " + shredded.get().deleted() + ")");
             }
-            TenantGate.checkKms(tenantId, keyring.kms(), kekName);
+            TenantGate.checkKms(tenantId, keyring.kms(), kekName, state != null);
             List<SearchHit> hits = l.exact()
                     ? LuceneSearch.exact(l.dir(), tenantId, query, k)
                     : LuceneSearch.search(l.dir(), tenantId, query, k, l.candidates());
@@ -84,7 +84,8 @@ public final class Search {
                     + (l.exact() ? " (exact scan)" : " (HNSW, " + Math.max(k, l.candidates()) + " candidates)"), hits, docs);
         }
         PostgresStore p = (PostgresStore) store;
-        TenantGate.checkKms(tenantId, keyring.kms(), kekName);
+        // No describe here: opening the sealed rows asks the KMS for every DEK, and a refusal ends the search.
+        // (A least-privilege reader may decrypt without being allowed to read the key's metadata.)
         try (Connection c = PostgresVectorStore.connect(p.url(), p.user(), p.password(), "embedseal-search")) {
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring), tenantId);
             PostgresSealedSearch.Result r = PostgresSealedSearch.search(c, p.table(), tenantId, unsealer, query, k, p.similarity(),

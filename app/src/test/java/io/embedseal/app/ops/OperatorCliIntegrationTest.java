@@ -236,6 +236,17 @@ class OperatorCliIntegrationTest {
         assertThat(s.get("tenants").get("acme").get("kek").asText()).isEqualTo("local:tenant-acme:2");
         assertThat(s.get("tenants").get("acme").get("deks").asInt()).as("one DEK per KEK version in the window").isEqualTo(2);
 
+        Result produced = cli("produce", "--tenants", "acme", "--records", "4", "--dims", "8");
+        assertThat(produced.code()).as(produced.err()).isZero();
+        assertThat(produced.out()).contains("produced 4 records (8 dims) for acme");
+        await("the produced records sealed", () -> {
+            try {
+                return sealedOf(status(), "acme") == 24;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+
         Result show = cli("tenants", "show", "--tenant", "acme");
         assertThat(show.out()).contains("latest version 2").contains("ROTATED").contains("REGISTERED");
     }

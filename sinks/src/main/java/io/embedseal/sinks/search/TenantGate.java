@@ -37,10 +37,14 @@ public final class TenantGate {
     /**
      * Asks the tenant's KMS about its key.
      *
-     * @return the key's description when it may be used
-     * @throws SearchRefusedException if the key is unknown (destroyed), disabled or access is denied
+     * @param keyEventsRead whether the tenant's state came from the key-event topic: then a KMS identity that may use
+     *                      but not read the key (least privilege) is accepted on the key events' word
+     * @return the key's description when it may be used, or null when the KMS would not describe it to this
+     *         identity and the key events say the tenant is active
+     * @throws SearchRefusedException if the key is unknown (destroyed) or disabled, or access is denied and no key
+     *                                events vouch for the tenant
      */
-    public static KeyDescription checkKms(String tenantId, Kms kms, String kekName) {
+    public static KeyDescription checkKms(String tenantId, Kms kms, String kekName, boolean keyEventsRead) {
         KeyDescription d;
         try {
             d = kms.describe(kekName);
@@ -48,8 +52,12 @@ public final class TenantGate {
             throw new SearchRefusedException(tenantId, "DENIED", "the " + kms.provider() + " KMS does not know tenant " + tenantId
                     + "'s key " + kekName + " (never created, or destroyed): its data cannot be searched");
         } catch (KeyDeniedException e) {
-            throw new SearchRefusedException(tenantId, "DENIED", "the " + kms.provider() + " KMS denies access to tenant " + tenantId
-                    + "'s key " + kekName + ": " + e.getMessage());
+            if (keyEventsRead) {
+                return null;
+            }
+            throw new SearchRefusedException(tenantId, "DENIED", "the " + kms.provider() + " KMS denies this identity access to tenant "
+                    + tenantId + "'s key " + kekName + " (" + e.getMessage() + "), and no key-event topic was read to vouch "
+                    + "for the tenant: give --config or --bootstrap-servers, or a KMS identity that may read the key");
         }
         if (d.state() != KeyState.ENABLED) {
             throw new SearchRefusedException(tenantId, "DENIED", "tenant " + tenantId + "'s key " + kekName + " is " + d.state()

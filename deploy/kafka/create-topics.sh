@@ -3,7 +3,7 @@
 set -euo pipefail
 BOOTSTRAP="${BOOTSTRAP:-kafka:9092}"
 PARTITIONS="${PARTITIONS:-6}"
-T=/opt/kafka/bin/kafka-topics.sh
+T="${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}"
 
 create() {
   local topic=$1 partitions=$2; shift 2

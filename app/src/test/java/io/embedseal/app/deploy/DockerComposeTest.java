@@ -195,6 +195,44 @@ class DockerComposeTest {
     }
 
     @Test
+    void theTopicScript_createsThePipelinesTopics_withTheirPolicies_onARealBroker() throws Exception {
+        // kafka-topics.sh is a wrapper around TopicCommand; run the stack's script with that class against our broker.
+        Path wrapper = Files.createTempFile("kafka-topics", ".sh");
+        Files.writeString(wrapper, "#!/bin/sh\nexec \"" + Path.of(System.getProperty("java.home"), "bin", "java")
+                + "\" -cp \"" + System.getProperty("java.class.path") + "\" org.apache.kafka.tools.TopicCommand \"$@\"\n");
+        wrapper.toFile().setExecutable(true);
+        io.embedseal.testkit.EmbeddedKafkaBroker broker = io.embedseal.testkit.EmbeddedKafkaBroker.shared();
+        ProcessBuilder pb = new ProcessBuilder("bash", ROOT.resolve("deploy/kafka/create-topics.sh").toString()).redirectErrorStream(true);
+        pb.environment().put("BOOTSTRAP", broker.bootstrapServers());
+        pb.environment().put("PARTITIONS", "2");
+        pb.environment().put("KAFKA_TOPICS", wrapper.toString());
+        Process p = pb.start();
+        String output = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(output).isZero();
+
+        TopicNames topics = PipelineConfig.of(properties("deploy/embedseal/embedseal.properties"), name -> null).topics();
+        org.apache.kafka.clients.admin.Admin admin = broker.admin(); // the broker's own: not closed here
+        {
+            Map<String, org.apache.kafka.clients.admin.TopicDescription> described = admin.describeTopics(
+                    List.of(topics.raw(), topics.sealed(), topics.dlq(), topics.keyEvents(), topics.audit())).allTopicNames().get();
+            assertThat(described.get(topics.raw()).partitions()).hasSize(2);
+            assertThat(described.get(topics.keyEvents()).partitions()).hasSize(1);
+            Map<String, String> events = topicConfig(admin, topics.keyEvents());
+            assertThat(events).containsEntry("cleanup.policy", "compact");
+            assertThat(topicConfig(admin, topics.dlq())).containsEntry("retention.ms", "1209600000");
+            assertThat(topicConfig(admin, topics.audit())).containsEntry("retention.ms", "-1");
+        }
+    }
+
+    static Map<String, String> topicConfig(org.apache.kafka.clients.admin.Admin admin, String topic) throws Exception {
+        org.apache.kafka.common.config.ConfigResource r = new org.apache.kafka.common.config.ConfigResource(
+                org.apache.kafka.common.config.ConfigResource.Type.TOPIC, topic);
+        Map<String, String> out = new HashMap<>();
+        admin.describeConfigs(List.of(r)).all().get().get(r).entries().forEach(e -> out.put(e.name(), e.value()));
+        return out;
+    }
+
+    @Test
     void connectorConfigs_passTheConnectorsOwnValidation_andTheWorkerHasWhatTheyNeed() throws IOException {
         Map<String, String> lucene = connector("deploy/connect/lucene-sink.json");
         Map<String, String> postgres = connector("deploy/connect/postgres-sink.json");

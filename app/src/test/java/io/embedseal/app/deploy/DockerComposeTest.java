@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,8 +84,7 @@ class DockerComposeTest {
 
     static Map<String, String> connector(String relative) throws IOException {
         Map<String, String> out = new HashMap<>();
-        Iterator<Map.Entry<String, JsonNode>> it = new ObjectMapper().readTree(ROOT.resolve(relative).toFile()).fields();
-        it.forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+        new ObjectMapper().readTree(ROOT.resolve(relative).toFile()).properties().forEach(e -> out.put(e.getKey(), e.getValue().asText()));
         return out;
     }
 
@@ -102,7 +100,7 @@ class DockerComposeTest {
 
     @Test
     void everyImageIsPinnedToAnExactVersion() {
-        services.fields().forEachRemaining(e -> {
+        services.properties().forEach(e -> {
             String image = e.getValue().path("image").asText();
             assertThat(image).as("service " + e.getKey() + " has an image").isNotEmpty();
             assertThat(image).as(e.getKey() + ": " + image).matches("[a-z0-9./-]+:[A-Za-z0-9._-]*\\d[A-Za-z0-9._-]*(@sha256:[0-9a-f]{64})?")
@@ -291,7 +289,7 @@ class DockerComposeTest {
     @Test
     void everyBindMountPointsAtSomethingInTheRepository_orABuildOutput() {
         Set<String> buildOutputs = Set.of("./sinks/target/connect-plugin", "./app/target/embedseal.jar", "./app/target/lib");
-        services.fields().forEachRemaining(e -> binds(e.getValue()).keySet().forEach(host -> {
+        services.properties().forEach(e -> binds(e.getValue()).keySet().forEach(host -> {
             if (!buildOutputs.contains(host)) {
                 assertThat(ROOT.resolve(host)).as(e.getKey() + " mounts " + host).exists();
             }

@@ -37,7 +37,6 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -192,8 +191,7 @@ class RealStackIT {
     /** A connector file from deploy/connect with the in-network addresses replaced by the containers' mapped ones. */
     static Map<String, String> connector(String file) throws Exception {
         Map<String, String> c = new HashMap<>();
-        Iterator<Map.Entry<String, JsonNode>> it = new ObjectMapper().readTree(ROOT.resolve("deploy/connect/" + file).toFile()).fields();
-        it.forEachRemaining(e -> c.put(e.getKey(), e.getValue().asText()));
+        new ObjectMapper().readTree(ROOT.resolve("deploy/connect/" + file).toFile()).properties().forEach(e -> c.put(e.getKey(), e.getValue().asText()));
         c.put("embedseal.bootstrap.servers", kafka.getBootstrapServers());
         c.put("kms.vault.address", "http://" + vault.getHost() + ":" + vault.getMappedPort(8200));
         c.put("kms.vault.token-file", sinkToken.toString());

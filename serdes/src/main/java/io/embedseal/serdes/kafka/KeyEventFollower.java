@@ -4,6 +4,7 @@ import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.serdes.KeyEvents;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -128,7 +129,7 @@ public final class KeyEventFollower implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("the key-event follower of {} stopped: tenant states are no longer updated", topic, e);
         } finally {
-            consumer.close(Duration.ofSeconds(5));
+            consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
         }
     }
 

@@ -50,7 +50,7 @@ final class ShredMarkers {
     private static Map<String, Long> counts(JsonNode n) {
         Map<String, Long> out = new LinkedHashMap<>();
         if (n != null) {
-            n.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asLong()));
+            n.properties().forEach(e -> out.put(e.getKey(), e.getValue().asLong()));
         }
         return out;
     }

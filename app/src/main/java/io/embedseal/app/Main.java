@@ -1,5 +1,6 @@
 package io.embedseal.app;
 
+import io.embedseal.app.bench.BenchCommand;
 import io.embedseal.app.demo.DemoCommand;
 import io.embedseal.app.run.RunCommand;
 import io.embedseal.app.ops.AuditCommand;
@@ -22,7 +23,8 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
         subcommands = {DemoCommand.class, RunCommand.class, TenantsCommand.class, KeysCommand.class, StatusCommand.class,
-                DlqCommand.class, AuditCommand.class, SearchCommand.class, ProduceCommand.class, CommandLine.HelpCommand.class,
+                DlqCommand.class, AuditCommand.class, SearchCommand.class, ProduceCommand.class, BenchCommand.class,
+                CommandLine.HelpCommand.class,
                 AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage",

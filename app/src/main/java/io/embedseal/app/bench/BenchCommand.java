@@ -1,0 +1,119 @@
+package io.embedseal.app.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.embedseal.testkit.Directories;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench",
+        mixinStandardHelpOptions = true,
+        description = {"Measures the sealing pipeline against a plaintext pass-through topology, side by side.",
+                "On one in-process broker and the same generated records, both exactly-once v2 with the same Streams "
+                        + "settings, in alternating runs: records/s and MB/s through a backlog, p50/p99 end-to-end latency "
+                        + "at a fixed rate, KMS calls, peak heap, and the ratio sealed / pass-through. Takes minutes; "
+                        + "see docs/performance.md."},
+        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:measured", "1:a run failed", "2:invalid usage"})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--records", defaultValue = "100000", description = "Records per run (default: ${DEFAULT-VALUE}).")
+    int records;
+
+    @Option(names = "--dims", defaultValue = "384,1536", split = ",", description = "Vector dimensions to run (default: ${DEFAULT-VALUE}).")
+    List<Integer> dims = new ArrayList<>();
+
+    @Option(names = "--tenants", defaultValue = "10", description = "(default: ${DEFAULT-VALUE})")
+    int tenants;
+
+    @Option(names = "--partitions", defaultValue = "4", description = "(default: ${DEFAULT-VALUE})")
+    int partitions;
+
+    @Option(names = "--runs", defaultValue = "3", description = "Runs of each topology, alternating (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--warmup-runs", defaultValue = "1", description = "Uncounted runs of each topology first (default: ${DEFAULT-VALUE}).")
+    int warmupRuns;
+
+    @Option(names = "--latency-records", defaultValue = "10000", description = "Records of the latency phase (default: ${DEFAULT-VALUE}).")
+    int latencyRecords;
+
+    @Option(names = "--latency-rate", defaultValue = "2000", description = "Records/s in the latency phase (default: ${DEFAULT-VALUE}).")
+    int latencyRate;
+
+    @Option(names = "--dek-max-records", defaultValue = "10000000", description = "DEK rollover after this many records "
+            + "(default: ${DEFAULT-VALUE}; lower it to see rollovers' KMS calls).")
+    long dekMaxRecords;
+
+    @Option(names = "--data-dir", description = "Where the broker and state live (default: a temporary directory, deleted after).")
+    Path dataDir;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (records < 100 || tenants < 1 || partitions < 1 || runs < 1 || latencyRecords < 100 || latencyRate < 1 || dims.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--records and --latency-records need at least 100; "
+                    + "--tenants, --partitions, --runs, --latency-rate at least 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        boolean temporary = dataDir == null;
+        Path dir = temporary ? Files.createTempDirectory("embedseal-bench-") : dataDir;
+        List<PipelineBench.DimsResult> results;
+        try {
+            results = PipelineBench.run(new PipelineBench.Options(records, dims, tenants, partitions, runs, warmupRuns, latencyRecords, latencyRate,
+                    dekMaxRecords, dir), line -> {
+                        err.println("bench: " + line);
+                        err.flush();
+                    });
+        } finally {
+            if (temporary) {
+                Directories.deleteRecursively(dir);
+            }
+        }
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("records", records);
+            o.put("tenants", tenants);
+            o.put("partitions", partitions);
+            o.put("java", System.getProperty("java.version"));
+            o.put("cpus", Runtime.getRuntime().availableProcessors());
+            o.put("results", results);
+            out.println(new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(o));
+        } else {
+            out.printf(Locale.ROOT, "embedseal bench: %,d records per run, %d tenants, %d partitions, exactly-once v2, Java %s, %d CPUs%n",
+                    records, tenants, partitions, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
+            for (PipelineBench.DimsResult r : results) {
+                out.printf(Locale.ROOT, "%n%d dims (%,d bytes per raw record)%n", r.dims(), r.recordBytes());
+                out.printf(Locale.ROOT, "  %-13s %4s %12s %8s %8s %8s %6s %9s%n", "topology", "run", "records/s", "MB/s", "p50 ms", "p99 ms",
+                        "KMS", "heap MB");
+                for (PipelineBench.Run run : r.runs()) {
+                    out.printf(Locale.ROOT, "  %-13s %4d %,12.0f %8.1f %8.0f %8.0f %6d %9.0f%n", run.topology(), run.run(),
+                            run.recordsPerSecond(), run.megabytesPerSecond(), run.p50Millis(), run.p99Millis(), run.kmsCalls(),
+                            run.peakHeapBytes() / 1e6);
+                }
+                out.printf(Locale.ROOT, "  medians: pass-through %,.0f records/s, sealed %,.0f records/s: sealed / pass-through = %.3f%n",
+                        r.passThroughMedian(), r.sealedMedian(), r.ratio());
+                out.printf(Locale.ROOT, "  p99 latency: pass-through %.0f ms, sealed %.0f ms; KMS calls per sealing instance %d (bound: "
+                        + "tenants x (1 + rollovers) = %d)%n", r.p99PassThrough(), r.p99Sealed(), r.kmsCallsPerSealedRun(), r.kmsBound());
+            }
+        }
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,372 @@
+package io.embedseal.app.bench;
+
+import io.embedseal.app.demo.SyntheticEmbeddings;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.schemas.KeyEventType;
+import io.embedseal.serdes.KeyEvents;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.InMemorySchemaRegistry;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.topology.EmbedsealPipeline;
+import io.embedseal.topology.PipelineConfig;
+import io.embedseal.topology.SealingOptions;
+import io.embedseal.topology.StreamsSettings;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Produced;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * The end-to-end comparison: on one in-process broker and the same generated records, a plaintext pass-through
+ * topology (consume, produce the same bytes) and the sealing pipeline (decode, validate, seal), both exactly-once v2
+ * with the same Streams settings, run alternately. Each run has two phases:
+ * <ol>
+ *   <li><b>throughput</b>: the input topic is filled first; the clock runs from the application's RUNNING state to
+ *       the last output record visible to a read_committed consumer;</li>
+ *   <li><b>latency</b>: records produced at a fixed rate while it runs; end-to-end latency is an output record's
+ *       arrival at the consumer minus its producer timestamp (which Streams keeps).</li>
+ * </ol>
+ */
+public final class PipelineBench {
+
+    /** What to run. */
+    public record Options(int records, List<Integer> dims, int tenants, int partitions, int runs, int warmupRuns,
+                          int latencyRecords, int latencyRate, long dekMaxRecords, Path dataDir) {
+    }
+
+    /** One run's figures. */
+    public record Run(String topology, int dims, int run, long records, double seconds, double recordsPerSecond,
+                      double megabytesPerSecond, double p50Millis, double p99Millis, long kmsCalls, long peakHeapBytes) {
+    }
+
+    /** Per dimension: every run and the ratio of the medians. */
+    public record DimsResult(int dims, long recordBytes, List<Run> runs, double passThroughMedian, double sealedMedian,
+                             double ratio, double p99PassThrough, double p99Sealed, long kmsCallsPerSealedRun, long kmsBound) {
+    }
+
+    private PipelineBench() {
+    }
+
+    /**
+     * Runs everything; {@code progress} is told what happens (for a progress line).
+     */
+    public static List<DimsResult> run(Options o, Consumer<String> progress) throws Exception {
+        Files.createDirectories(o.dataDir());
+        List<DimsResult> out = new ArrayList<>();
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(o.dataDir().resolve("kafka"), true)) {
+            Path kmsDir = o.dataDir().resolve("kms");
+            List<String> tenants = new ArrayList<>();
+            String events = "bench-keyring.events";
+            broker.createTopic(events, 1, Map.of("cleanup.policy", "compact"));
+            try (LocalKms kms = new LocalKms(kmsDir);
+                 KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                         new StringSerializer(), new ByteArraySerializer())) {
+                for (int t = 0; t < o.tenants(); t++) {
+                    String tenant = String.format(Locale.ROOT, "tenant-%03d", t);
+                    tenants.add(tenant);
+                    KekRef k = kms.createKek("tenant-" + tenant);
+                    p.send(new ProducerRecord<>(events, tenant, KeyEvents.encode(KeyEvents.event(tenant, KeyEventType.REGISTERED,
+                            k.provider(), k.keyName(), k.version(), "bench", null)))).get();
+                }
+            }
+            for (int dims : o.dims()) {
+                out.add(runDims(broker, o, dims, tenants, kmsDir, events, progress));
+            }
+        }
+        return out;
+    }
+
+    private static DimsResult runDims(EmbeddedKafkaBroker broker, Options o, int dims, List<String> tenants, Path kmsDir,
+                                      String events, Consumer<String> progress) throws Exception {
+        InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
+        String source = "bench-raw-" + dims;
+        String latencySourcePrefix = "bench-latency-" + dims + "-";
+        broker.createTopic(source, o.partitions(), Map.of());
+        int schemaId = registry.register(source + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
+        progress.accept("dims " + dims + ": producing " + o.records() + " records");
+        long recordBytes = fill(broker, source, schemaId, dims, tenants, o.records(), 0);
+
+        List<Run> runs = new ArrayList<>();
+        // Warm-up runs (not counted) first: the JIT keeps improving Kafka's and our code for several runs.
+        for (int run = 1 - o.warmupRuns(); run <= o.runs(); run++) {
+            for (String topology : List.of("pass-through", "sealed")) {
+                progress.accept("dims " + dims + ": " + (run < 1 ? "warm-up " + (run + o.warmupRuns()) : "run " + run) + " " + topology);
+                String latencySource = latencySourcePrefix + topology + "-" + (run + o.warmupRuns());
+                broker.createTopic(latencySource, o.partitions(), Map.of());
+                Run r = runOnce(broker, o, dims, topology, run, source, latencySource, registry, schemaId, tenants, kmsDir, events,
+                        recordBytes);
+                if (run >= 1) {
+                    runs.add(r);
+                }
+            }
+        }
+        double pass = median(runs, "pass-through", Run::recordsPerSecond);
+        double sealed = median(runs, "sealed", Run::recordsPerSecond);
+        long kms = runs.stream().filter(r -> r.topology().equals("sealed")).mapToLong(Run::kmsCalls).max().orElse(0);
+        long perTenantRecords = (long) Math.ceil(o.records() / (double) tenants.size());
+        long rollovers = Math.max(0, (perTenantRecords - 1) / o.dekMaxRecords());
+        return new DimsResult(dims, recordBytes / o.records(), runs, pass, sealed, sealed / pass,
+                median(runs, "pass-through", Run::p99Millis), median(runs, "sealed", Run::p99Millis), kms,
+                tenants.size() * (1 + rollovers));
+    }
+
+    private static double median(List<Run> runs, String topology, java.util.function.ToDoubleFunction<Run> f) {
+        double[] v = runs.stream().filter(r -> r.topology().equals(topology)).mapToDouble(f).sorted().toArray();
+        return v.length == 0 ? 0 : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** Produces {@code n} records round-robin over the tenants; returns the bytes of values produced. */
+    private static long fill(EmbeddedKafkaBroker broker, String topic, int schemaId, int dims, List<String> tenants, int n, long rateLimit)
+            throws Exception {
+        SyntheticEmbeddings synthetic = new SyntheticEmbeddings(dims * 31L, dims);
+        long bytes = 0;
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.LINGER_MS_CONFIG, rateLimit > 0 ? 0 : 20, ProducerConfig.BATCH_SIZE_CONFIG, 1 << 20,
+                ProducerConfig.ACKS_CONFIG, "all"), new ByteArraySerializer(), new ByteArraySerializer())) {
+            long start = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                String tenant = tenants.get(i % tenants.size());
+                EmbeddingEvent e = synthetic.event(tenant, i);
+                byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
+                bytes += value.length;
+                p.send(new ProducerRecord<>(topic, (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8), value));
+                if (rateLimit > 0) {
+                    long due = start + (long) ((i + 1) * 1e9 / rateLimit);
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    }
+                }
+            }
+            p.flush();
+        }
+        return bytes;
+    }
+
+    private static Run runOnce(EmbeddedKafkaBroker broker, Options o, int dims, String topology, int run, String source,
+                               String latencySource, InMemorySchemaRegistry registry, int schemaId, List<String> tenants,
+                               Path kmsDir, String events, long recordBytes) throws Exception {
+        String id = "bench-" + dims + "-" + topology + "-" + (run + o.warmupRuns());
+        String output = id + "-out";
+        String latencyOutput = id + "-latency-out";
+        broker.createTopic(output, o.partitions(), Map.of());
+        broker.createTopic(latencyOutput, o.partitions(), Map.of());
+        Path stateDir = o.dataDir().resolve("streams").resolve(id);
+        HeapSampler heap = new HeapSampler();
+        heap.start();
+        Run result;
+        if (topology.equals("pass-through")) {
+            result = measure(broker, topology, dims, run, source, output, latencySource, latencyOutput, schemaId, tenants, o, recordBytes,
+                    heap, inputTopic -> {
+                        StreamsBuilder b = new StreamsBuilder();
+                        b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                                .to(inputTopic.equals(source) ? output : latencyOutput, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+                        KafkaStreams s = new KafkaStreams(b.build(), StreamsSettings.properties(id + (inputTopic.equals(source) ? "" : "-latency"),
+                                broker.bootstrapServers(), stateDir, streamsOverrides()));
+                        return new Running(s, () -> 0L, s::close);
+                    });
+        } else {
+            result = measure(broker, topology, dims, run, source, output, latencySource, latencyOutput, schemaId, tenants, o, recordBytes,
+                    heap, inputTopic -> {
+                        Map<String, String> c = new HashMap<>();
+                        c.put("bootstrap.servers", broker.bootstrapServers());
+                        c.put("application.id", id + (inputTopic.equals(source) ? "" : "-latency"));
+                        c.put("state.dir", stateDir.toString());
+                        c.put("topics.raw", inputTopic);
+                        c.put("topics.sealed", inputTopic.equals(source) ? output : latencyOutput);
+                        c.put("topics.dlq", id + "-dlq");
+                        c.put("topics.key-events", events);
+                        c.put("topics.audit", id + "-audit");
+                        c.put("topics.create", "true");
+                        c.put("topics.partitions", Integer.toString(o.partitions()));
+                        c.put("kms.provider", "local");
+                        c.put("kms.local.dir", kmsDir.toString());
+                        c.put("dek.max-records", Long.toString(o.dekMaxRecords()));
+                        c.put("audit.enabled", "false");
+                        streamsOverrides().forEach((k, v) -> c.put("streams." + k, String.valueOf(v)));
+                        EmbedsealPipeline p = EmbedsealPipeline.create(PipelineConfig.of(c, name -> null), registry);
+                        p.createTopicsIfConfigured();
+                        return new Running(p.streams(), () -> p.kmsCalls().totalCalls(), () -> p.close(Duration.ofSeconds(30)));
+                    });
+        }
+        heap.stop();
+        return new Run(result.topology(), result.dims(), result.run(), result.records(), result.seconds(), result.recordsPerSecond(),
+                result.megabytesPerSecond(), result.p50Millis(), result.p99Millis(), result.kmsCalls(), heap.peak());
+    }
+
+    /** Settings both topologies share on top of {@link StreamsSettings}. */
+    static Map<String, Object> streamsOverrides() {
+        Map<String, Object> m = new LinkedHashMap<>(StreamsSettings.allowingDependencyWait(SealingOptions.defaults().maxDependencyWait()));
+        m.put("num.stream.threads", 2);
+        m.put("commit.interval.ms", 100);
+        return m;
+    }
+
+    private record Running(KafkaStreams streams, java.util.function.LongSupplier kmsCalls, Runnable close) {
+    }
+
+    private interface Starter {
+        Running start(String inputTopic) throws Exception;
+    }
+
+    private static Run measure(EmbeddedKafkaBroker broker, String topology, int dims, int run, String source, String output,
+                               String latencySource, String latencyOutput, int schemaId, List<String> tenants, Options o,
+                               long recordBytes, HeapSampler heap, Starter starter) throws Exception {
+        // Throughput: the backlog.
+        Running app = starter.start(source);
+        long[] runningAt = {0};
+        app.streams().setStateListener((now, before) -> {
+            if (now == KafkaStreams.State.RUNNING && runningAt[0] == 0) {
+                runningAt[0] = System.nanoTime();
+            }
+        });
+        long startedAt = System.nanoTime();
+        app.streams().start();
+        long lastArrival = awaitCount(broker, output, o.records(), Duration.ofMinutes(10), null);
+        // From RUNNING (after the group formed), or from start if the listener never saw it.
+        double seconds = (lastArrival - (runningAt[0] == 0 ? startedAt : runningAt[0])) / 1e9;
+        long kmsCalls = app.kmsCalls().getAsLong();
+        app.close().run();
+
+        // Latency: records at a fixed rate into a fresh topic, through a fresh instance of the same topology.
+        Running lat = starter.start(latencySource);
+        CountDownLatchLike ready = new CountDownLatchLike();
+        lat.streams().setStateListener((now, before) -> {
+            if (now == KafkaStreams.State.RUNNING) {
+                ready.done = true;
+            }
+        });
+        lat.streams().start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!ready.done && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        long[] latencies = new long[o.latencyRecords()];
+        AtomicLong seen = new AtomicLong();
+        Thread reader = new Thread(() -> {
+            try {
+                awaitCount(broker, latencyOutput, o.latencyRecords(), Duration.ofMinutes(5), r -> {
+                    int i = (int) seen.getAndIncrement();
+                    if (i < latencies.length) {
+                        latencies[i] = System.currentTimeMillis() - r.timestamp();
+                    }
+                });
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, "bench-latency-reader");
+        reader.start();
+        fill(broker, latencySource, schemaId, dims, tenants, o.latencyRecords(), o.latencyRate());
+        reader.join(Duration.ofMinutes(5).toMillis());
+        lat.close().run(); // its KMS calls are a second instance's: the bound is per instance, so they are not added
+        long[] sorted = Arrays.copyOf(latencies, (int) Math.min(seen.get(), latencies.length));
+        Arrays.sort(sorted);
+        double p50 = sorted.length == 0 ? -1 : sorted[(int) (sorted.length * 0.50)];
+        double p99 = sorted.length == 0 ? -1 : sorted[Math.min(sorted.length - 1, (int) (sorted.length * 0.99))];
+        return new Run(topology, dims, run, o.records(), seconds, o.records() / seconds, o.records() * (double) recordBytes / o.records() / 1e6 / seconds,
+                p50, p99, kmsCalls, heap.peak());
+    }
+
+    private static final class CountDownLatchLike {
+        volatile boolean done;
+    }
+
+    /**
+     * Reads a topic (read_committed) until {@code n} records arrived; returns the wall-clock nanoTime of the last one.
+     */
+    private static long awaitCount(EmbeddedKafkaBroker broker, String topic, long n, Duration timeout,
+                                   Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        Map<String, Object> p = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
+                ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 64 * 1024 * 1024, ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 16 * 1024 * 1024);
+        long last = 0;
+        long count = 0;
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> tps = new ArrayList<>();
+            for (PartitionInfo i : c.partitionsFor(topic)) {
+                tps.add(new TopicPartition(topic, i.partition()));
+            }
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (count < n) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("only " + count + " of " + n + " records reached " + topic + " in " + timeout);
+                }
+                int batch = 0;
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(50))) {
+                    count++;
+                    batch++;
+                    if (each != null) {
+                        each.accept(r);
+                    }
+                }
+                if (batch > 0) {
+                    last = System.nanoTime();
+                }
+            }
+        }
+        return last;
+    }
+
+    /** Samples the JVM's used heap every 50 ms and keeps the highest. */
+    private static final class HeapSampler {
+        private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+        private volatile boolean running = true;
+        private volatile long peak;
+        private Thread thread;
+
+        void start() {
+            thread = new Thread(() -> {
+                while (running) {
+                    peak = Math.max(peak, memory.getHeapMemoryUsage().getUsed());
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "bench-heap-sampler");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        void stop() {
+            running = false;
+            thread.interrupt();
+        }
+
+        long peak() {
+            return peak;
+        }
+    }
+}

@@ -17,7 +17,12 @@ import java.util.Objects;
  * exactly Tink's AES256_GCM with no output prefix (a test checks both open each other's output); the cipher
  * is used through JCE directly so a record can be encrypted straight into its envelope, without copies.
  *
- * <p>The key bytes never leave this object; {@link #toString()} prints ids only. The wrapped form (safe to
+ * <p>Each DEK keeps one JCE cipher already keyed with it, lent to one thread at a time: re-keying a cipher costs
+ * an AES key expansion (in Java code on JDK 17), which a cipher shared by all of a thread's tenants would pay on
+ * nearly every record when tenants interleave. A thread that finds the DEK's cipher lent out uses its own.
+ *
+ * <p>The key bytes never leave this object (the expanded key lives in its cipher, as long as the DEK does);
+ * {@link #toString()} prints ids only. The wrapped form (safe to
  * store) travels with it so every envelope can carry it.
  */
 public final class Dek {
@@ -35,6 +40,8 @@ public final class Dek {
     private final byte[] kekRefAscii;
     private final SecretKeySpec key;
     private final Randomness randomness;
+    private final java.util.concurrent.atomic.AtomicBoolean ownCipherLent = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile Cipher ownCipher;
 
     Dek(String tenantId, DekId id, KekRef kek, byte[] wrapped, byte[] rawKey, Randomness randomness) {
         this.tenantId = Objects.requireNonNull(tenantId);
@@ -101,11 +108,15 @@ public final class Dek {
                        byte[] out, int outOffset) throws GeneralSecurityException {
         byte[] nonce = new byte[NONCE_BYTES];
         randomness.nextBytes(nonce);
-        Cipher c = CIPHER.get();
-        c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
-        c.updateAAD(aad, aadOffset, aadLength);
-        System.arraycopy(nonce, 0, out, outOffset, NONCE_BYTES);
-        return NONCE_BYTES + c.doFinal(plaintext, ptOffset, ptLength, out, outOffset + NONCE_BYTES);
+        Cipher c = borrowCipher();
+        try {
+            c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
+            c.updateAAD(aad, aadOffset, aadLength);
+            System.arraycopy(nonce, 0, out, outOffset, NONCE_BYTES);
+            return NONCE_BYTES + c.doFinal(plaintext, ptOffset, ptLength, out, outOffset + NONCE_BYTES);
+        } finally {
+            giveBack(c);
+        }
     }
 
     /** Encrypts into a new array; see {@link #encrypt(byte[], int, int, byte[], int, int, byte[], int)}. */
@@ -126,15 +137,41 @@ public final class Dek {
         if (length < OVERHEAD) {
             throw new javax.crypto.AEADBadTagException("ciphertext shorter than nonce and tag");
         }
-        Cipher c = CIPHER.get();
-        c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, in, offset, NONCE_BYTES));
-        c.updateAAD(aad, aadOffset, aadLength);
-        return c.doFinal(in, offset + NONCE_BYTES, length - NONCE_BYTES);
+        Cipher c = borrowCipher();
+        try {
+            c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, in, offset, NONCE_BYTES));
+            c.updateAAD(aad, aadOffset, aadLength);
+            return c.doFinal(in, offset + NONCE_BYTES, length - NONCE_BYTES);
+        } finally {
+            giveBack(c);
+        }
     }
 
     /** Decrypts what {@link #encrypt(byte[], byte[])} produced. */
     public byte[] decrypt(byte[] ciphertext, byte[] associatedData) throws GeneralSecurityException {
         return decrypt(ciphertext, 0, ciphertext.length, associatedData, 0, associatedData.length);
+    }
+
+    /**
+     * This DEK's own cipher (created on first use) if no other thread holds it, else the thread's shared one. Every
+     * use starts with {@code init}, so a cipher left in any state by a failed operation is safe to lend again.
+     */
+    private Cipher borrowCipher() {
+        if (ownCipherLent.compareAndSet(false, true)) {
+            Cipher c = ownCipher;
+            if (c == null) {
+                c = newCipher();
+                ownCipher = c;
+            }
+            return c;
+        }
+        return CIPHER.get();
+    }
+
+    private void giveBack(Cipher c) {
+        if (c == ownCipher) {
+            ownCipherLent.set(false);
+        }
     }
 
     private static Cipher newCipher() {

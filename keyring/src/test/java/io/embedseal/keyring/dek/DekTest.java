@@ -91,4 +91,45 @@ class DekTest {
         assertThatThrownBy(() -> dek.decrypt(ct, "other".getBytes(StandardCharsets.US_ASCII))).isInstanceOf(AEADBadTagException.class);
         assertThatThrownBy(() -> dek.decrypt(Arrays.copyOf(ct, 27), AAD)).isInstanceOf(AEADBadTagException.class);
     }
+
+    /**
+     * Each DEK lends its own keyed cipher to one thread at a time and the others fall back to their thread's cipher:
+     * under contention, with DEKs interleaved on every thread, every ciphertext still opens under its own key only,
+     * and a failed decryption leaves nothing behind that spoils the next operation.
+     */
+    @Test
+    void interleavedDeksOnManyThreads_eachCiphertextOpensUnderItsOwnKeyOnly() throws Exception {
+        Dek[] deks = {dek(key()), dek(key()), dek(key())};
+        int threads = 6;
+        int perThread = 2_000;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            java.util.List<java.util.concurrent.Future<Integer>> results = new java.util.ArrayList<>();
+            java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+            for (int t = 0; t < threads; t++) {
+                int seed = t;
+                results.add(pool.submit(() -> {
+                    start.await();
+                    java.util.Random r = new java.util.Random(seed);
+                    int checked = 0;
+                    for (int i = 0; i < perThread; i++) {
+                        int k = r.nextInt(deks.length);
+                        byte[] plaintext = new byte[1 + r.nextInt(200)];
+                        r.nextBytes(plaintext);
+                        byte[] ct = deks[k].encrypt(plaintext, AAD);
+                        assertThat(deks[k].decrypt(ct, AAD)).isEqualTo(plaintext);
+                        Dek other = deks[(k + 1) % deks.length];
+                        assertThatThrownBy(() -> other.decrypt(ct, AAD)).isInstanceOf(AEADBadTagException.class);
+                        checked++;
+                    }
+                    return checked;
+                }));
+            }
+            for (java.util.concurrent.Future<Integer> f : results) {
+                assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(perThread);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }

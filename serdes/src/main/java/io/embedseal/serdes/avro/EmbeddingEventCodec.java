@@ -78,6 +78,36 @@ public final class EmbeddingEventCodec {
      * @throws WireFormatException with the reason the value cannot be read
      */
     public Decoded decode(byte[] value) {
+        int schemaId = schemaIdOf(value);
+        WriterSchema writer = writerSchema(schemaId);
+        EmbeddingEvent event = read(writer.reader(), value, PREFIX_LENGTH, value.length - PREFIX_LENGTH, schemaId);
+        return new Decoded(event, schemaId, writer.canonical());
+    }
+
+    /**
+     * A value whose writer schema is the canonical one, read in place: its embedding's facts, and its Avro body
+     * (after the 5-byte prefix) is the canonical form, to seal as it is.
+     */
+    public record Inspected(int schemaId, CanonicalEmbedding embedding) {
+    }
+
+    /**
+     * The fast path of {@link #decode}: for a value written with the canonical schema that reads cleanly in place,
+     * its embedding without decoding it into objects; null for anything else, which {@link #decode} then handles
+     * (and classifies). Checks the prefix and the schema id exactly as {@link #decode} does.
+     *
+     * @throws WireFormatException as {@link #decode} would, for the prefix and the schema id
+     */
+    public Inspected inspect(byte[] value) {
+        int schemaId = schemaIdOf(value);
+        if (!writerSchema(schemaId).canonical()) {
+            return null;
+        }
+        CanonicalEmbedding e = CanonicalEmbedding.tryRead(value, PREFIX_LENGTH, value.length - PREFIX_LENGTH);
+        return e == null ? null : new Inspected(schemaId, e);
+    }
+
+    private static int schemaIdOf(byte[] value) {
         if (value == null || value.length < PREFIX_LENGTH) {
             throw new WireFormatException(Reason.TRUNCATED, -1, "value has " + (value == null ? 0 : value.length)
                     + " bytes, fewer than the 5-byte wire-format prefix", null);
@@ -86,10 +116,7 @@ public final class EmbeddingEventCodec {
             throw new WireFormatException(Reason.WRONG_MAGIC_BYTE, -1, "first byte is " + (value[0] & 0xFF)
                     + ", not the Confluent wire-format magic byte 0", null);
         }
-        int schemaId = ByteBuffer.wrap(value, 1, 4).getInt();
-        WriterSchema writer = writerSchema(schemaId);
-        EmbeddingEvent event = read(writer.reader(), value, PREFIX_LENGTH, value.length - PREFIX_LENGTH, schemaId);
-        return new Decoded(event, schemaId, writer.canonical());
+        return ByteBuffer.wrap(value, 1, 4).getInt();
     }
 
     /** Encodes an event in the Confluent wire format under an already registered schema id. */

@@ -256,6 +256,16 @@ public final class EnvelopeHeader {
 
         String utf8(int n, String field) {
             int start = take(n, field);
+            boolean ascii = true;
+            for (int i = start; i < start + n; i++) {
+                if (buf[i] < 0) {
+                    ascii = false;
+                    break;
+                }
+            }
+            if (ascii) {
+                return new String(buf, start, n, StandardCharsets.US_ASCII); // every ASCII byte sequence is valid UTF-8
+            }
             try {
                 return StandardCharsets.UTF_8.newDecoder()
                         .onMalformedInput(CodingErrorAction.REPORT)

@@ -3,9 +3,6 @@ package io.embedseal.serdes.validation;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.schemas.EmbeddingEvent;
 
-import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -54,7 +51,12 @@ public final class EmbeddingValidator {
 
     /** The first rule the event breaks, or null if it may be sealed. */
     public Violation check(EmbeddingEvent event) {
-        String tenant = event.getTenantId();
+        return check(EmbeddingFacts.of(event));
+    }
+
+    /** The first rule the embedding breaks, or null if it may be sealed; the rules apply in this order. */
+    public Violation check(EmbeddingFacts e) {
+        String tenant = e.tenantId();
         if (tenant == null || tenant.isEmpty()) {
             return new Violation(Rule.MISSING_TENANT, "tenantId is empty");
         }
@@ -64,54 +66,45 @@ public final class EmbeddingValidator {
                     + (limits.tenantIdMaxLength() < TenantIds.MAX_LENGTH ? ", at most " + limits.tenantIdMaxLength() + " long" : "")
                     + (limits.tenantIdPattern() != null ? ", matching " + limits.tenantIdPattern() : ""));
         }
-        String id = event.getEmbeddingId();
+        String id = e.embeddingId();
         if (id == null || id.isEmpty()) {
             return new Violation(Rule.MISSING_EMBEDDING_ID, "embeddingId is empty");
         }
-        int idBytes = id.getBytes(StandardCharsets.UTF_8).length;
+        int idBytes = e.embeddingIdUtf8Bytes();
         if (idBytes > limits.embeddingIdMaxBytes()) {
             return new Violation(Rule.INVALID_EMBEDDING_ID, "embeddingId is " + idBytes + " bytes, more than " + limits.embeddingIdMaxBytes());
         }
-        List<Float> vector = event.getVector();
-        if (vector.isEmpty()) {
+        int dims = e.dimensions();
+        if (dims == 0) {
             return new Violation(Rule.EMPTY_VECTOR, "vector has no values");
         }
-        if (vector.size() > limits.maxDimensions()) {
-            return new Violation(Rule.TOO_MANY_DIMENSIONS, "vector has " + vector.size() + " dimensions, more than the maximum " + limits.maxDimensions());
+        if (dims > limits.maxDimensions()) {
+            return new Violation(Rule.TOO_MANY_DIMENSIONS, "vector has " + dims + " dimensions, more than the maximum " + limits.maxDimensions());
         }
-        Integer forTenant = limits.dimensionsByTenant().get(tenant);
-        if (forTenant != null && vector.size() != forTenant) {
-            return new Violation(Rule.DIMENSION_MISMATCH, "vector has " + vector.size() + " dimensions; tenant " + tenant + " uses " + forTenant);
+        Integer forTenant = limits.dimensionsByTenant().isEmpty() ? null : limits.dimensionsByTenant().get(tenant);
+        if (forTenant != null && dims != forTenant) {
+            return new Violation(Rule.DIMENSION_MISMATCH, "vector has " + dims + " dimensions; tenant " + tenant + " uses " + forTenant);
         }
-        Integer forModel = limits.dimensionsByModel().get(event.getModel());
-        if (forModel != null && vector.size() != forModel) {
-            return new Violation(Rule.DIMENSION_MISMATCH, "vector has " + vector.size() + " dimensions; model " + shortText(event.getModel())
+        Integer forModel = limits.dimensionsByModel().isEmpty() ? null : limits.dimensionsByModel().get(e.model());
+        if (forModel != null && dims != forModel) {
+            return new Violation(Rule.DIMENSION_MISMATCH, "vector has " + dims + " dimensions; model " + shortText(e.model())
                     + " produces " + forModel);
         }
-        for (int i = 0; i < vector.size(); i++) {
-            float v = vector.get(i);
-            if (!Float.isFinite(v)) {
-                return new Violation(Rule.NON_FINITE_VALUE, "vector[" + i + "] is not a finite number");
-            }
+        int nonFinite = e.firstNonFiniteIndex();
+        if (nonFinite >= 0) {
+            return new Violation(Rule.NON_FINITE_VALUE, "vector[" + nonFinite + "] is not a finite number");
         }
-        Map<String, String> metadata = event.getMetadata();
-        if (metadata != null) {
-            if (metadata.size() > limits.metadataMaxEntries()) {
-                return new Violation(Rule.METADATA_TOO_LARGE, "metadata has " + metadata.size() + " entries, more than " + limits.metadataMaxEntries());
+        int entries = e.metadataEntries();
+        if (entries >= 0) {
+            if (entries > limits.metadataMaxEntries()) {
+                return new Violation(Rule.METADATA_TOO_LARGE, "metadata has " + entries + " entries, more than " + limits.metadataMaxEntries());
             }
-            long bytes = 0;
-            for (Map.Entry<String, String> e : metadata.entrySet()) {
-                bytes += utf8Length(e.getKey()) + utf8Length(e.getValue());
-            }
+            long bytes = e.metadataUtf8Bytes();
             if (bytes > limits.metadataMaxBytes()) {
                 return new Violation(Rule.METADATA_TOO_LARGE, "metadata is " + bytes + " bytes, more than " + limits.metadataMaxBytes());
             }
         }
         return null;
-    }
-
-    private static long utf8Length(String s) {
-        return s == null ? 0 : s.getBytes(StandardCharsets.UTF_8).length;
     }
 
     private static String shortText(String s) {

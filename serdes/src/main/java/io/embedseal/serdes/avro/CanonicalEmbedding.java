@@ -1,0 +1,304 @@
+package io.embedseal.serdes.avro;
+
+import io.embedseal.serdes.validation.EmbeddingFacts;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * An embedding read in place from its canonical Avro binary form, for the pipeline's per-record path: the ids are
+ * decoded, the vector is checked where it lies (dimensions, finiteness) without building a {@code List<Float>}, and
+ * the bytes themselves are what gets sealed. Only unremarkable input takes this path: {@link #tryRead} returns null
+ * for anything it does not read exactly as Avro's decoder would (malformed or truncated data, trailing bytes,
+ * non-ASCII text), and the caller then decodes with Avro, which classifies the problem.
+ *
+ * <p>The canonical schema, in order: {@code tenantId} string, {@code embeddingId} string, {@code model} string,
+ * {@code vector} array of float, {@code metadata} union of null and map of string, {@code eventTime} long.
+ */
+public final class CanonicalEmbedding implements EmbeddingFacts {
+
+    private final String tenantId;
+    private final String embeddingId;
+    private final String model;
+    private final int dimensions;
+    private final int firstNonFinite;
+    private final int metadataEntries;
+    private final long metadataBytes;
+    private final int offset;
+    private final int length;
+
+    private CanonicalEmbedding(String tenantId, String embeddingId, String model, int dimensions, int firstNonFinite,
+                               int metadataEntries, long metadataBytes, int offset, int length) {
+        this.tenantId = tenantId;
+        this.embeddingId = embeddingId;
+        this.model = model;
+        this.dimensions = dimensions;
+        this.firstNonFinite = firstNonFinite;
+        this.metadataEntries = metadataEntries;
+        this.metadataBytes = metadataBytes;
+        this.offset = offset;
+        this.length = length;
+    }
+
+    /**
+     * Reads {@code bytes[offset, offset+length)} as one canonical embedding event.
+     *
+     * @return the embedding, or null if the bytes need Avro's own decoder (which then accepts or classifies them)
+     */
+    public static CanonicalEmbedding tryRead(byte[] bytes, int offset, int length) {
+        if (offset < 0 || length < 0 || offset > bytes.length - length) {
+            return null;
+        }
+        Cursor c = new Cursor(bytes, offset, offset + length);
+        String tenant = c.asciiString();
+        String id = c.asciiString();
+        String model = c.asciiString();
+        if (model == null) {
+            return null; // tenant or id failed too: asciiString leaves the cursor failed
+        }
+        // vector: blocks of floats, a block count of zero ends it
+        int dims = 0;
+        int firstNonFinite = -1;
+        while (true) {
+            long count = c.varLong();
+            if (c.failed) {
+                return null;
+            }
+            if (count == 0) {
+                break;
+            }
+            if (count < 0) {
+                count = -count;
+                long blockBytes = c.varLong();
+                if (c.failed || blockBytes != count * 4) {
+                    return null;
+                }
+            }
+            if (count > (c.end - c.pos) / 4 || dims + count > Integer.MAX_VALUE) {
+                return null;
+            }
+            if (firstNonFinite < 0) {
+                int bad = firstNonFinite(bytes, c.pos, (int) count);
+                if (bad >= 0) {
+                    firstNonFinite = dims + bad;
+                }
+            }
+            c.pos += 4 * (int) count;
+            dims += (int) count;
+        }
+        // metadata: union index 0 (null) or 1 (map of string to string)
+        long branch = c.varInt();
+        int entries = -1;
+        long metaBytes = 0;
+        String[] keys = null; // to find a repeated key: a linear scan, as metadata maps are small
+        if (branch == 1) {
+            entries = 0;
+            while (true) {
+                long count = c.varLong();
+                if (c.failed) {
+                    return null;
+                }
+                if (count == 0) {
+                    break;
+                }
+                if (count < 0) {
+                    count = -count;
+                    c.varLong(); // the block's size in bytes, which a reader may skip by
+                }
+                if (count > (c.end - c.pos) / 2 || entries + count > Integer.MAX_VALUE) {
+                    return null;
+                }
+                for (int i = 0; i < count; i++) {
+                    String key = c.asciiString();
+                    int v = c.asciiLength();
+                    if (c.failed) {
+                        return null;
+                    }
+                    if (keys == null) {
+                        keys = new String[8];
+                    } else if (entries + i == keys.length) {
+                        if (keys.length >= 64) {
+                            return null; // a large map: Avro's decoder counts it, and checks for repeated keys
+                        }
+                        keys = java.util.Arrays.copyOf(keys, keys.length * 2);
+                    }
+                    for (int k = 0; k < entries + i; k++) {
+                        if (keys[k].equals(key)) {
+                            return null; // a repeated key: Avro's map keeps the last value; let Avro count it
+                        }
+                    }
+                    keys[entries + i] = key;
+                    metaBytes += key.length() + v;
+                }
+                entries += (int) count;
+            }
+        } else if (branch != 0) {
+            return null;
+        }
+        c.varLong(); // eventTime
+        if (c.failed || c.pos != c.end) {
+            return null;
+        }
+        return new CanonicalEmbedding(tenant, id, model, dims, firstNonFinite, entries, metaBytes, offset, length);
+    }
+
+    private static final java.lang.invoke.VarHandle LE_INT =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final int EXPONENT = 0x7F80_0000;
+
+    /**
+     * The index of the first NaN or infinity among {@code count} little-endian floats at {@code from}, or -1. A
+     * float is not finite exactly when its exponent bits are all ones. The first pass has no branch per value so
+     * the JIT can vectorise it; the second runs only when there is something to find.
+     */
+    static int firstNonFinite(byte[] bytes, int from, int count) {
+        int any = 0;
+        for (int i = 0; i < count; i++) {
+            int bits = (int) LE_INT.get(bytes, from + 4 * i);
+            any |= ((bits & EXPONENT) + 0x0080_0000) & 0x8000_0000; // sign bit set only for an all-ones exponent
+        }
+        if (any == 0) {
+            return -1;
+        }
+        for (int i = 0; i < count; i++) {
+            if (((int) LE_INT.get(bytes, from + 4 * i) & EXPONENT) == EXPONENT) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Reads Avro's zig-zag varints and strings, failing (not throwing) on anything unexpected. */
+    private static final class Cursor {
+        final byte[] buf;
+        final int end;
+        int pos;
+        boolean failed;
+
+        Cursor(byte[] buf, int pos, int end) {
+            this.buf = buf;
+            this.pos = pos;
+            this.end = end;
+        }
+
+        /**
+         * A zig-zag varint of at most {@code maxBytes} bytes whose last byte, if it is the {@code maxBytes}-th, is at
+         * most {@code lastMax}: exactly the values Avro's decoder reads without overflow. Anything else is valid or
+         * invalid Avro that is left to Avro's decoder, so both readers always agree on a value.
+         */
+        private long varint(int maxBytes, int lastMax) {
+            if (failed) {
+                return 0;
+            }
+            long raw = 0;
+            for (int i = 0; i < maxBytes; i++) {
+                if (pos >= end) {
+                    failed = true;
+                    return 0;
+                }
+                int b = buf[pos++] & 0xFF;
+                if (i == maxBytes - 1 && b > lastMax) {
+                    failed = true;
+                    return 0;
+                }
+                raw |= (long) (b & 0x7F) << (7 * i);
+                if ((b & 0x80) == 0) {
+                    return (raw >>> 1) ^ -(raw & 1);
+                }
+            }
+            failed = true;
+            return 0;
+        }
+
+        /** Avro long (block counts, sizes, timestamps): up to 10 bytes, 64 bits. */
+        long varLong() {
+            return varint(10, 0x01);
+        }
+
+        /** Avro int (string lengths, union branches): up to 4 bytes here (28 bits; longer strings cannot occur). */
+        long varInt() {
+            return varint(4, 0x7F);
+        }
+
+        /** Skips a string of ASCII bytes and returns its length; fails for other bytes. */
+        int asciiLength() {
+            long n = varInt();
+            if (failed || n < 0 || n > end - pos) {
+                failed = true;
+                return 0;
+            }
+            for (int i = pos; i < pos + n; i++) {
+                if (buf[i] < 0) {
+                    failed = true; // non-ASCII: Avro's decoder decides (and replaces bad UTF-8) differently
+                    return 0;
+                }
+            }
+            pos += (int) n;
+            return (int) n;
+        }
+
+        /** Reads a string of ASCII bytes; null (and failed) for other bytes. */
+        String asciiString() {
+            int start = pos;
+            int n = asciiLength();
+            if (failed) {
+                return null;
+            }
+            int from = start + (pos - start - n);
+            return new String(buf, from, n, StandardCharsets.US_ASCII);
+        }
+    }
+
+    @Override
+    public String tenantId() {
+        return tenantId;
+    }
+
+    @Override
+    public String embeddingId() {
+        return embeddingId;
+    }
+
+    @Override
+    public int embeddingIdUtf8Bytes() {
+        return embeddingId.length(); // ASCII
+    }
+
+    @Override
+    public String model() {
+        return model;
+    }
+
+    @Override
+    public int dimensions() {
+        return dimensions;
+    }
+
+    @Override
+    public int firstNonFiniteIndex() {
+        return firstNonFinite;
+    }
+
+    @Override
+    public int metadataEntries() {
+        return metadataEntries;
+    }
+
+    @Override
+    public long metadataUtf8Bytes() {
+        return metadataBytes;
+    }
+
+    /** Where the canonical bytes start in the array they were read from. */
+    public int offset() {
+        return offset;
+    }
+
+    public int length() {
+        return length;
+    }
+
+    @Override
+    public String toString() {
+        return "CanonicalEmbedding[tenant=" + tenantId + ", embeddingId=" + embeddingId + ", dims=" + dimensions + "]";
+    }
+}

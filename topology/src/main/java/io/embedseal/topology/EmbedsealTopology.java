@@ -7,9 +7,7 @@ import io.embedseal.serdes.validation.EmbeddingValidator;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
-import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -77,18 +75,14 @@ public final class EmbedsealTopology {
                 () -> new KeyEventProcessor(TENANT_STORE, parts.directory(), parts.sealer().keyring(), parts.keyEventAudit(),
                         parts.metrics()));
 
-        KStream<byte[], Routed> routed = builder
-                .stream(parts.topics().raw(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))
-                .process(() -> new SealingProcessor(parts, parts.deniedUntil()), Named.as("validate-and-seal"));
-
-        Produced<byte[], byte[]> bytes = Produced.with(Serdes.ByteArray(), Serdes.ByteArray());
-        routed.split(Named.as("route-"))
-                .branch((key, r) -> r.deadLetter(), Branched.withConsumer(
-                        s -> s.mapValues(Routed::value, Named.as("dead-letter-value"))
-                                .to(parts.topics().dlq(), bytes.withName("dead-letters")), "dlq"))
-                .defaultBranch(Branched.withConsumer(
-                        s -> s.mapValues(Routed::value, Named.as("sealed-value"))
-                                .to(parts.topics().sealed(), bytes.withName("sealed-embeddings")), "sealed"));
+        // One sink, two topics: a dead letter is the record that carries the DLQ reason header, which only
+        // SealingProcessor#deadLetter sets (a producer's own embedseal.* headers are dropped before sealing). This
+        // costs one header lookup per record, where split/branch/mapValues nodes cost three more hops.
+        TopicNames topics = parts.topics();
+        builder.stream(topics.raw(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))
+                .process(() -> new SealingProcessor(parts, parts.deniedUntil()), Named.as("validate-and-seal"))
+                .to((key, value, context) -> context.headers().lastHeader(DeadLetters.REASON_HEADER) != null ? topics.dlq() : topics.sealed(),
+                        Produced.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("sealed-or-dead-letter"));
     }
 
     /** A complete topology with nothing else in it. */

@@ -5,11 +5,11 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
-import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.WireFormatException;
 import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.validation.EmbeddingFacts;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
@@ -42,7 +42,7 @@ import java.util.function.Supplier;
  *       After {@code maxDependencyWait} the failure is thrown and the thread is replaced, retrying the record.</li>
  * </ul>
  */
-final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed> {
+final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
     private static final Logger LOG = LoggerFactory.getLogger(SealingProcessor.class);
     private static final String RESERVED_HEADER_PREFIX = "embedseal.";
@@ -50,7 +50,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
     private final EmbedsealTopology.Parts parts;
     /** Tenants whose KMS denied their key recently, until when (shared by the processors of this instance). */
     private final Map<String, Long> deniedUntil;
-    private ProcessorContext<byte[], Routed> context;
+    private ProcessorContext<byte[], byte[]> context;
 
     SealingProcessor(EmbedsealTopology.Parts parts, Map<String, Long> deniedUntil) {
         this.parts = parts;
@@ -62,7 +62,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
     }
 
     @Override
-    public void init(ProcessorContext<byte[], Routed> context) {
+    public void init(ProcessorContext<byte[], byte[]> context) {
         this.context = context;
     }
 
@@ -73,51 +73,70 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
             deadLetter(record, DeadLetterReason.NULL_VALUE, "record has no value", -1, null, null, false);
             return;
         }
-        EmbeddingEventCodec.Decoded decoded;
+        // Fast path: a value in the canonical schema is checked in place and its Avro body sealed as it is. Anything
+        // else (another writer schema, or bytes the in-place reader leaves to Avro) is decoded into an event.
+        EmbeddingEventCodec.Inspected inspected;
+        EmbeddingEventCodec.Decoded decoded = null;
         try {
-            decoded = waitFor("schema registry", () -> parts.codec().decode(value), WireFormatException.class,
+            inspected = waitFor("schema registry", () -> parts.codec().inspect(value), WireFormatException.class,
                     e -> e.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE);
+            if (inspected == null) {
+                decoded = waitFor("schema registry", () -> parts.codec().decode(value), WireFormatException.class,
+                        e -> e.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE);
+            }
         } catch (WireFormatException e) {
             deadLetter(record, DeadLetterReason.of(e.reason()), e.description(), e.schemaId(), null, null, false);
             return;
         }
-        EmbeddingEvent event = decoded.event();
-        String tenant = event.getTenantId();
+        EmbeddingFacts facts = inspected != null ? inspected.embedding() : EmbeddingFacts.of(decoded.event());
+        int schemaId = inspected != null ? inspected.schemaId() : decoded.schemaId();
+        String tenant = facts.tenantId();
+        String embeddingId = facts.embeddingId();
 
-        EmbeddingValidator.Violation violation = parts.validator().check(event);
+        EmbeddingValidator.Violation violation = parts.validator().check(facts);
         if (violation != null) {
             boolean active = violation.rule() != EmbeddingValidator.Rule.MISSING_TENANT
                     && violation.rule() != EmbeddingValidator.Rule.INVALID_TENANT_ID && isActive(tenant);
-            deadLetter(record, DeadLetterReason.of(violation.rule()), violation.detail(), decoded.schemaId(), tenant,
-                    event.getEmbeddingId(), active);
+            deadLetter(record, DeadLetterReason.of(violation.rule()), violation.detail(), schemaId, tenant, embeddingId, active);
             return;
         }
 
         DeadLetterReason refused = tenantRefusal(tenant);
         if (refused != null) {
-            deadLetter(record, refused, refusalDetail(refused, tenant), decoded.schemaId(), tenant, event.getEmbeddingId(), false);
+            deadLetter(record, refused, refusalDetail(refused, tenant), schemaId, tenant, embeddingId, false);
             return;
         }
 
-        byte[] plaintext = decoded.canonicalWriter()
-                ? Arrays.copyOfRange(value, EmbeddingEventCodec.PREFIX_LENGTH, value.length)
-                : EmbeddingEventCodec.toCanonicalAvro(event);
+        // The canonical bytes to seal: in place in the record's value (fast path, or a canonical writer), else re-encoded.
+        final byte[] plaintext;
+        final int ptOffset;
+        final int ptLength;
+        if (inspected != null || decoded.canonicalWriter()) {
+            plaintext = value;
+            ptOffset = EmbeddingEventCodec.PREFIX_LENGTH;
+            ptLength = value.length - EmbeddingEventCodec.PREFIX_LENGTH;
+        } else {
+            plaintext = EmbeddingEventCodec.toCanonicalAvro(decoded.event());
+            ptOffset = 0;
+            ptLength = plaintext.length;
+        }
         byte[] envelope;
         try {
-            envelope = waitFor("KMS", () -> parts.sealer().seal(tenant, event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext),
-                    KmsUnavailableException.class, e -> true);
+            envelope = waitFor("KMS", () -> parts.sealer().seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext,
+                            ptOffset, ptLength), KmsUnavailableException.class, e -> true);
         } catch (KeyDeniedException | UnknownKeyException e) {
             boolean denied = e instanceof KeyDeniedException;
             treatAsRevoked(tenant, e);
             deadLetter(record, denied ? DeadLetterReason.KEY_DENIED : DeadLetterReason.KEY_UNKNOWN,
                     (denied ? "the tenant's KMS denied its key" : "the tenant's KMS does not know its key")
-                            + "; treated as revoked", decoded.schemaId(), tenant, event.getEmbeddingId(), false);
+                            + "; treated as revoked", schemaId, tenant, embeddingId, false);
             return;
         } finally {
-            Arrays.fill(plaintext, (byte) 0);
+            // The plaintext is not needed any more: clear it (the record's own value in place, once sealed or refused).
+            Arrays.fill(plaintext, ptOffset, ptOffset + ptLength, (byte) 0);
         }
-        byte[] key = new SealedRecordKey(tenant, event.getEmbeddingId()).toBytes();
-        context.forward(new Record<>(key, Routed.sealed(envelope), record.timestamp(), passThroughHeaders(record.headers())));
+        byte[] key = new SealedRecordKey(tenant, embeddingId).toBytes();
+        context.forward(new Record<>(key, envelope, record.timestamp(), passThroughHeaders(record.headers())));
         parts.metrics().sealed(tenant);
     }
 
@@ -225,13 +244,20 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], Routed
             LOG.debug("dead-lettering record {}-{}@{}: {}", source == null ? "?" : source.topic(),
                     source == null ? -1 : source.partition(), source == null ? -1 : source.offset(), reason);
         }
-        context.forward(new Record<>(record.key(), Routed.deadLetter(DeadLetters.value(facts)), record.timestamp(),
+        context.forward(new Record<>(record.key(), DeadLetters.value(facts), record.timestamp(),
                 DeadLetters.headers(facts)));
         parts.metrics().deadLettered(reason, tenantId);
     }
 
     /** The producer's headers travel on, except any claiming to be ours. */
     private static Headers passThroughHeaders(Headers in) {
+        boolean reserved = false;
+        for (Header h : in) {
+            reserved |= h.key().startsWith(RESERVED_HEADER_PREFIX);
+        }
+        if (!reserved) {
+            return in; // nothing to drop: pass them on as they are (most records have none)
+        }
         RecordHeaders out = new RecordHeaders();
         for (Header h : in) {
             if (!h.key().startsWith(RESERVED_HEADER_PREFIX)) {

@@ -55,6 +55,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}; lower it to see rollovers' KMS calls).")
     long dekMaxRecords;
 
+    @Option(names = "--topologies", defaultValue = "pass-through,sealed", split = ",",
+            description = "Which topologies to run: pass-through, sealed or both (default: ${DEFAULT-VALUE}); one alone is for "
+                    + "profiling, the ratio needs both.")
+    List<String> topologies;
+
     @Option(names = "--data-dir", description = "Where the broker and state live (default: a temporary directory, deleted after).")
     Path dataDir;
 
@@ -66,6 +71,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!PipelineBench.Options.TOPOLOGIES.containsAll(topologies)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--topologies takes " + String.join(", ",
+                    PipelineBench.Options.TOPOLOGIES) + "; got " + topologies);
+        }
         if (records < 100 || tenants < 1 || partitions < 1 || runs < 1 || latencyRecords < 100 || latencyRate < 1 || dims.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--records and --latency-records need at least 100; "
                     + "--tenants, --partitions, --runs, --latency-rate at least 1");
@@ -77,7 +86,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<PipelineBench.DimsResult> results;
         try {
             results = PipelineBench.run(new PipelineBench.Options(records, dims, tenants, partitions, runs, warmupRuns, latencyRecords, latencyRate,
-                    dekMaxRecords, dir), line -> {
+                    dekMaxRecords, dir, topologies), line -> {
                         err.println("bench: " + line);
                         err.flush();
                     });
@@ -100,15 +109,21 @@ public final class BenchCommand implements Callable<Integer> {
                     records, tenants, partitions, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
             for (PipelineBench.DimsResult r : results) {
                 out.printf(Locale.ROOT, "%n%d dims (%,d bytes per raw record)%n", r.dims(), r.recordBytes());
-                out.printf(Locale.ROOT, "  %-13s %4s %12s %8s %8s %8s %6s %9s%n", "topology", "run", "records/s", "MB/s", "p50 ms", "p99 ms",
-                        "KMS", "heap MB");
+                out.printf(Locale.ROOT, "  %-13s %4s %12s %8s %11s %11s %8s %8s %6s %9s%n", "topology", "run", "records/s", "MB/s",
+                        "CPU us/rec", "app us/rec", "p50 ms", "p99 ms", "KMS", "heap MB");
                 for (PipelineBench.Run run : r.runs()) {
-                    out.printf(Locale.ROOT, "  %-13s %4d %,12.0f %8.1f %8.0f %8.0f %6d %9.0f%n", run.topology(), run.run(),
-                            run.recordsPerSecond(), run.megabytesPerSecond(), run.p50Millis(), run.p99Millis(), run.kmsCalls(),
-                            run.peakHeapBytes() / 1e6);
+                    out.printf(Locale.ROOT, "  %-13s %4d %,12.0f %8.1f %11.1f %11.1f %8.0f %8.0f %6d %9.0f%n", run.topology(), run.run(),
+                            run.recordsPerSecond(), run.megabytesPerSecond(), run.cpuMicrosPerRecord(), run.topologyCpuMicrosPerRecord(),
+                            run.p50Millis(), run.p99Millis(),
+                            run.kmsCalls(), run.peakHeapBytes() / 1e6);
+                }
+                if (Double.isNaN(r.ratio())) {
+                    continue; // one topology only: no comparison
                 }
                 out.printf(Locale.ROOT, "  medians: pass-through %,.0f records/s, sealed %,.0f records/s: sealed / pass-through = %.3f%n",
                         r.passThroughMedian(), r.sealedMedian(), r.ratio());
+                out.printf(Locale.ROOT, "  CPU per record, whole JVM: pass-through %.1f us, sealed %.1f us; the application's own threads: "
+                        + "pass-through %.1f us, sealed %.1f us%n", r.cpuPassThrough(), r.cpuSealed(), r.topologyCpuPassThrough(), r.topologyCpuSealed());
                 out.printf(Locale.ROOT, "  p99 latency: pass-through %.0f ms, sealed %.0f ms; KMS calls per sealing instance %d (bound: "
                         + "tenants x (1 + rollovers) = %d)%n", r.p99PassThrough(), r.p99Sealed(), r.kmsCallsPerSealedRun(), r.kmsBound());
             }

@@ -50,8 +50,11 @@ import java.util.function.Consumer;
  * topology (consume, produce the same bytes) and the sealing pipeline (decode, validate, seal), both exactly-once v2
  * with the same Streams settings, run alternately. Each run has two phases:
  * <ol>
- *   <li><b>throughput</b>: the input topic is filled first; the clock runs from the application's RUNNING state to
- *       the last output record visible to a read_committed consumer;</li>
+ *   <li><b>throughput</b>: the input topic is filled first; the output topic stamps records with the broker's
+ *       append time, and the rate is the records over the span from the first append to the last, so neither the
+ *       application's start nor the reading consumer's pace is counted; the process's CPU time over the run is
+ *       reported per record too (the whole JVM: broker, consumer and topology), a figure far less noisy than a
+ *       rate on a shared machine;</li>
  *   <li><b>latency</b>: records produced at a fixed rate while it runs; end-to-end latency is an output record's
  *       arrival at the consumer minus its producer timestamp (which Streams keeps).</li>
  * </ol>
@@ -60,17 +63,30 @@ public final class PipelineBench {
 
     /** What to run. */
     public record Options(int records, List<Integer> dims, int tenants, int partitions, int runs, int warmupRuns,
-                          int latencyRecords, int latencyRate, long dekMaxRecords, Path dataDir) {
+                          int latencyRecords, int latencyRate, long dekMaxRecords, Path dataDir, List<String> topologies) {
+
+        /** The topologies there are, in the order each run takes them. */
+        public static final List<String> TOPOLOGIES = List.of("pass-through", "sealed");
+
+        public Options {
+            topologies = TOPOLOGIES.stream().filter(topologies::contains).toList();
+            if (topologies.isEmpty()) {
+                throw new IllegalArgumentException("no topology to run: choose from " + TOPOLOGIES);
+            }
+        }
     }
 
     /** One run's figures. */
     public record Run(String topology, int dims, int run, long records, double seconds, double recordsPerSecond,
-                      double megabytesPerSecond, double p50Millis, double p99Millis, long kmsCalls, long peakHeapBytes) {
+                      double megabytesPerSecond, double cpuMicrosPerRecord, double topologyCpuMicrosPerRecord, double p50Millis, double p99Millis, long kmsCalls,
+                      long peakHeapBytes) {
     }
 
     /** Per dimension: every run and the ratio of the medians. */
     public record DimsResult(int dims, long recordBytes, List<Run> runs, double passThroughMedian, double sealedMedian,
-                             double ratio, double p99PassThrough, double p99Sealed, long kmsCallsPerSealedRun, long kmsBound) {
+                             double ratio, double cpuPassThrough, double cpuSealed, double topologyCpuPassThrough,
+                             double topologyCpuSealed, double p99PassThrough, double p99Sealed,
+                             long kmsCallsPerSealedRun, long kmsBound) {
     }
 
     private PipelineBench() {
@@ -118,7 +134,7 @@ public final class PipelineBench {
         List<Run> runs = new ArrayList<>();
         // Warm-up runs (not counted) first: the JIT keeps improving Kafka's and our code for several runs.
         for (int run = 1 - o.warmupRuns(); run <= o.runs(); run++) {
-            for (String topology : List.of("pass-through", "sealed")) {
+            for (String topology : o.topologies()) {
                 progress.accept("dims " + dims + ": " + (run < 1 ? "warm-up " + (run + o.warmupRuns()) : "run " + run) + " " + topology);
                 String latencySource = latencySourcePrefix + topology + "-" + (run + o.warmupRuns());
                 broker.createTopic(latencySource, o.partitions(), Map.of());
@@ -134,7 +150,9 @@ public final class PipelineBench {
         long kms = runs.stream().filter(r -> r.topology().equals("sealed")).mapToLong(Run::kmsCalls).max().orElse(0);
         long perTenantRecords = (long) Math.ceil(o.records() / (double) tenants.size());
         long rollovers = Math.max(0, (perTenantRecords - 1) / o.dekMaxRecords());
-        return new DimsResult(dims, recordBytes / o.records(), runs, pass, sealed, sealed / pass,
+        return new DimsResult(dims, recordBytes / o.records(), runs, pass, sealed, pass > 0 && sealed > 0 ? sealed / pass : Double.NaN,
+                median(runs, "pass-through", Run::cpuMicrosPerRecord), median(runs, "sealed", Run::cpuMicrosPerRecord),
+                median(runs, "pass-through", Run::topologyCpuMicrosPerRecord), median(runs, "sealed", Run::topologyCpuMicrosPerRecord),
                 median(runs, "pass-through", Run::p99Millis), median(runs, "sealed", Run::p99Millis), kms,
                 tenants.size() * (1 + rollovers));
     }
@@ -178,7 +196,7 @@ public final class PipelineBench {
         String id = "bench-" + dims + "-" + topology + "-" + (run + o.warmupRuns());
         String output = id + "-out";
         String latencyOutput = id + "-latency-out";
-        broker.createTopic(output, o.partitions(), Map.of());
+        broker.createTopic(output, o.partitions(), Map.of("message.timestamp.type", "LogAppendTime"));
         broker.createTopic(latencyOutput, o.partitions(), Map.of());
         Path stateDir = o.dataDir().resolve("streams").resolve(id);
         HeapSampler heap = new HeapSampler();
@@ -220,7 +238,7 @@ public final class PipelineBench {
         }
         heap.stop();
         return new Run(result.topology(), result.dims(), result.run(), result.records(), result.seconds(), result.recordsPerSecond(),
-                result.megabytesPerSecond(), result.p50Millis(), result.p99Millis(), result.kmsCalls(), heap.peak());
+                result.megabytesPerSecond(), result.cpuMicrosPerRecord(), result.topologyCpuMicrosPerRecord(), result.p50Millis(), result.p99Millis(), result.kmsCalls(), heap.peak());
     }
 
     /** Settings both topologies share on top of {@link StreamsSettings}. */
@@ -243,32 +261,27 @@ public final class PipelineBench {
                                long recordBytes, HeapSampler heap, Starter starter) throws Exception {
         // Throughput: the backlog.
         Running app = starter.start(source);
-        long[] runningAt = {0};
-        app.streams().setStateListener((now, before) -> {
-            if (now == KafkaStreams.State.RUNNING && runningAt[0] == 0) {
-                runningAt[0] = System.nanoTime();
-            }
-        });
-        long startedAt = System.nanoTime();
+        String appId = "bench-" + dims + "-" + topology + "-";
+        long cpuBefore = processCpuNanos();
         app.streams().start();
-        long lastArrival = awaitCount(broker, output, o.records(), Duration.ofMinutes(10), null);
-        // From RUNNING (after the group formed), or from start if the listener never saw it.
-        double seconds = (lastArrival - (runningAt[0] == 0 ? startedAt : runningAt[0])) / 1e9;
+        Span span = awaitCount(broker, output, o.records(), Duration.ofMinutes(10), null);
+        long cpu = processCpuNanos() - cpuBefore;
+        long topologyCpu = threadsCpuNanos(appId + (run + o.warmupRuns()) + "-");
+        double seconds = Math.max(1, span.lastTimestamp() - span.firstTimestamp()) / 1e3;
         long kmsCalls = app.kmsCalls().getAsLong();
         app.close().run();
 
         // Latency: records at a fixed rate into a fresh topic, through a fresh instance of the same topology.
         Running lat = starter.start(latencySource);
-        CountDownLatchLike ready = new CountDownLatchLike();
+        java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
         lat.streams().setStateListener((now, before) -> {
             if (now == KafkaStreams.State.RUNNING) {
-                ready.done = true;
+                ready.countDown();
             }
         });
         lat.streams().start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!ready.done && System.nanoTime() < deadline) {
-            Thread.sleep(20);
+        if (!ready.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the " + topology + " topology of the latency phase did not reach RUNNING in 60 s");
         }
         long[] latencies = new long[o.latencyRecords()];
         AtomicLong seen = new AtomicLong();
@@ -292,23 +305,47 @@ public final class PipelineBench {
         Arrays.sort(sorted);
         double p50 = sorted.length == 0 ? -1 : sorted[(int) (sorted.length * 0.50)];
         double p99 = sorted.length == 0 ? -1 : sorted[Math.min(sorted.length - 1, (int) (sorted.length * 0.99))];
-        return new Run(topology, dims, run, o.records(), seconds, o.records() / seconds, o.records() * (double) recordBytes / o.records() / 1e6 / seconds,
-                p50, p99, kmsCalls, heap.peak());
+        // The first record's append opens the span, so it is not one of the records counted over it.
+        double perSecond = (o.records() - 1) / seconds;
+        return new Run(topology, dims, run, o.records(), seconds, perSecond, perSecond * recordBytes / o.records() / 1e6,
+                cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), p50, p99, kmsCalls, heap.peak());
     }
 
-    private static final class CountDownLatchLike {
-        volatile boolean done;
+    /** The CPU time this JVM has used so far, all threads. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /**
-     * Reads a topic (read_committed) until {@code n} records arrived; returns the wall-clock nanoTime of the last one.
+     * The CPU time used so far by the live threads whose name contains {@code namePart}: an application's stream
+     * threads, their producers' network threads and its consumers' background threads all carry its application id.
      */
-    private static long awaitCount(EmbeddedKafkaBroker broker, String topic, long n, Duration timeout,
+    private static long threadsCpuNanos(String namePart) {
+        java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+            if (info != null && info.getThreadName().contains(namePart)) {
+                long t = threads.getThreadCpuTime(info.getThreadId());
+                sum += Math.max(0, t);
+            }
+        }
+        return sum;
+    }
+
+    /** The smallest and largest record timestamps seen. */
+    private record Span(long firstTimestamp, long lastTimestamp) {
+    }
+
+    /**
+     * Reads a topic (read_committed) until {@code n} records arrived; returns the span of their timestamps.
+     */
+    private static Span awaitCount(EmbeddedKafkaBroker broker, String topic, long n, Duration timeout,
                                    Consumer<ConsumerRecord<byte[], byte[]>> each) {
         Map<String, Object> p = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
                 ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 64 * 1024 * 1024, ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 16 * 1024 * 1024);
-        long last = 0;
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
         long count = 0;
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> tps = new ArrayList<>();
@@ -322,20 +359,17 @@ public final class PipelineBench {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("only " + count + " of " + n + " records reached " + topic + " in " + timeout);
                 }
-                int batch = 0;
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(50))) {
                     count++;
-                    batch++;
+                    first = Math.min(first, r.timestamp());
+                    last = Math.max(last, r.timestamp());
                     if (each != null) {
                         each.accept(r);
                     }
                 }
-                if (batch > 0) {
-                    last = System.nanoTime();
-                }
             }
         }
-        return last;
+        return new Span(first, last);
     }
 
     /** Samples the JVM's used heap every 50 ms and keeps the highest. */

@@ -51,8 +51,9 @@ import java.util.function.Consumer;
  * with the same Streams settings, run alternately. Each run has two phases:
  * <ol>
  *   <li><b>throughput</b>: the input topic is filled first; the output topic stamps records with the broker's
- *       append time, and the rate is the records over the span from the first append to the last, so neither the
- *       application's start nor the reading consumer's pace is counted; the process's CPU time over the run is
+ *       append time, and the rate is the records over the span from the first append to the last, so the application's
+ *       start is not counted; the output is read once the application has committed the whole input, so no
+ *       reader competes with it for the CPU; the process's CPU time over the run is
  *       reported per record too (the whole JVM: broker, consumer and topology), a figure far less noisy than a
  *       rate on a shared machine;</li>
  *   <li><b>latency</b>: records produced at a fixed rate while it runs; end-to-end latency is an output record's
@@ -264,9 +265,12 @@ public final class PipelineBench {
         String appId = "bench-" + dims + "-" + topology + "-";
         long cpuBefore = processCpuNanos();
         app.streams().start();
-        Span span = awaitCount(broker, output, o.records(), Duration.ofMinutes(10), null);
+        // Wait (without reading the output, which would compete for the CPU) until the application has committed
+        // its way through the whole input; then read the output for the append-time span.
+        awaitCommitted(broker, appId + (run + o.warmupRuns()), source, o.records(), Duration.ofMinutes(10));
         long cpu = processCpuNanos() - cpuBefore;
         long topologyCpu = threadsCpuNanos(appId + (run + o.warmupRuns()) + "-");
+        Span span = awaitCount(broker, output, o.records(), Duration.ofMinutes(1), null);
         double seconds = Math.max(1, span.lastTimestamp() - span.firstTimestamp()) / 1e3;
         long kmsCalls = app.kmsCalls().getAsLong();
         app.close().run();
@@ -309,6 +313,25 @@ public final class PipelineBench {
         double perSecond = (o.records() - 1) / seconds;
         return new Run(topology, dims, run, o.records(), seconds, perSecond, perSecond * recordBytes / o.records() / 1e6,
                 cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), p50, p99, kmsCalls, heap.peak());
+    }
+
+    /** Waits until the consumer group {@code groupId} has committed offsets summing to {@code records} on {@code topic}. */
+    private static void awaitCommitted(EmbeddedKafkaBroker broker, String groupId, String topic, long records, Duration timeout)
+            throws Exception {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                Map.of(org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            long committed = 0;
+            while (committed < records) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException(groupId + " committed only " + committed + " of " + records + " records in " + timeout);
+                }
+                Thread.sleep(20);
+                committed = admin.listConsumerGroupOffsets(groupId).partitionsToOffsetAndMetadata().get().entrySet().stream()
+                        .filter(e -> e.getKey().topic().equals(topic) && e.getValue() != null)
+                        .mapToLong(e -> e.getValue().offset()).sum();
+            }
+        }
     }
 
     /** The CPU time this JVM has used so far, all threads. */

@@ -79,7 +79,8 @@ public final class PipelineBench {
 
     /** One run's figures. */
     public record Run(String topology, int dims, int run, long records, double seconds, double recordsPerSecond,
-                      double megabytesPerSecond, double cpuMicrosPerRecord, double topologyCpuMicrosPerRecord, double p50Millis, double p99Millis, long kmsCalls,
+                      double megabytesPerSecond, double cpuMicrosPerRecord, double topologyCpuMicrosPerRecord,
+                      long topologyAllocatedBytesPerRecord, double p50Millis, double p99Millis, long kmsCalls,
                       long peakHeapBytes) {
     }
 
@@ -239,7 +240,8 @@ public final class PipelineBench {
         }
         heap.stop();
         return new Run(result.topology(), result.dims(), result.run(), result.records(), result.seconds(), result.recordsPerSecond(),
-                result.megabytesPerSecond(), result.cpuMicrosPerRecord(), result.topologyCpuMicrosPerRecord(), result.p50Millis(), result.p99Millis(), result.kmsCalls(), heap.peak());
+                result.megabytesPerSecond(), result.cpuMicrosPerRecord(), result.topologyCpuMicrosPerRecord(),
+                result.topologyAllocatedBytesPerRecord(), result.p50Millis(), result.p99Millis(), result.kmsCalls(), heap.peak());
     }
 
     /** Settings both topologies share on top of {@link StreamsSettings}. */
@@ -270,6 +272,7 @@ public final class PipelineBench {
         awaitCommitted(broker, appId + (run + o.warmupRuns()), source, o.records(), Duration.ofMinutes(10));
         long cpu = processCpuNanos() - cpuBefore;
         long topologyCpu = threadsCpuNanos(appId + (run + o.warmupRuns()) + "-");
+        long topologyAllocated = threadsAllocatedBytes(appId + (run + o.warmupRuns()) + "-");
         Span span = awaitCount(broker, output, o.records(), Duration.ofMinutes(1), null);
         double seconds = Math.max(1, span.lastTimestamp() - span.firstTimestamp()) / 1e3;
         long kmsCalls = app.kmsCalls().getAsLong();
@@ -312,7 +315,8 @@ public final class PipelineBench {
         // The first record's append opens the span, so it is not one of the records counted over it.
         double perSecond = (o.records() - 1) / seconds;
         return new Run(topology, dims, run, o.records(), seconds, perSecond, perSecond * recordBytes / o.records() / 1e6,
-                cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), p50, p99, kmsCalls, heap.peak());
+                cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), topologyAllocated / o.records(), p50, p99, kmsCalls,
+                heap.peak());
     }
 
     /** Waits until the consumer group {@code groupId} has committed offsets summing to {@code records} on {@code topic}. */
@@ -344,12 +348,20 @@ public final class PipelineBench {
      * threads, their producers' network threads and its consumers' background threads all carry its application id.
      */
     private static long threadsCpuNanos(String namePart) {
-        java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        return sumOverThreads(namePart, (threads, id) -> threads.getThreadCpuTime(id));
+    }
+
+    /** The bytes allocated so far by the live threads whose name contains {@code namePart}. */
+    private static long threadsAllocatedBytes(String namePart) {
+        return sumOverThreads(namePart, (threads, id) -> threads.getThreadAllocatedBytes(id));
+    }
+
+    private static long sumOverThreads(String namePart, java.util.function.ToLongBiFunction<com.sun.management.ThreadMXBean, Long> f) {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long sum = 0;
         for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
             if (info != null && info.getThreadName().contains(namePart)) {
-                long t = threads.getThreadCpuTime(info.getThreadId());
-                sum += Math.max(0, t);
+                sum += Math.max(0, f.applyAsLong(threads, info.getThreadId()));
             }
         }
         return sum;

@@ -41,6 +41,7 @@ class BenchCommandTest {
             assertThat(run.get("recordsPerSecond").asDouble()).isPositive();
             assertThat(run.get("cpuMicrosPerRecord").asDouble()).isPositive();
             assertThat(run.get("topologyCpuMicrosPerRecord").asDouble()).isPositive();
+            assertThat(run.get("topologyAllocatedBytesPerRecord").asLong()).isPositive();
             assertThat(run.get("p99Millis").asDouble()).isGreaterThanOrEqualTo(run.get("p50Millis").asDouble()).isNotNegative();
             assertThat(run.get("kmsCalls").asLong()).isEqualTo(run.get("topology").asText().equals("sealed") ? 3 : 0);
         }

@@ -2,13 +2,10 @@ package io.embedseal.app.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -22,21 +19,15 @@ class BenchCommandTest {
 
     @Test
     void aSmallRun_measuresBothTopologies_withOneKmsCallPerTenant(@TempDir Path dir) throws Exception {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine c = Main.commandLine();
-        c.setOut(new PrintWriter(out, true));
-        c.setErr(new PrintWriter(err, true));
-
-        int code = c.execute("bench", "--json", "--records", "300", "--dims", "16", "--tenants", "3", "--partitions", "2",
+        CliRun r = CliRun.run("bench", "--json", "--records", "300", "--dims", "16", "--tenants", "3", "--partitions", "2",
                 "--runs", "1", "--warmup-runs", "0", "--latency-records", "100", "--latency-rate", "1000",
                 "--data-dir", dir.toString());
 
-        assertThat(code).as(err.toString()).isZero();
-        JsonNode r = new ObjectMapper().readTree(out.toString()).get("results").get(0);
-        assertThat(r.get("dims").asInt()).isEqualTo(16);
-        assertThat(r.get("runs")).hasSize(2);
-        for (JsonNode run : r.get("runs")) {
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode result = new ObjectMapper().readTree(r.out()).get("results").get(0);
+        assertThat(result.get("dims").asInt()).isEqualTo(16);
+        assertThat(result.get("runs")).hasSize(2);
+        for (JsonNode run : result.get("runs")) {
             assertThat(run.get("records").asLong()).isEqualTo(300);
             assertThat(run.get("recordsPerSecond").asDouble()).isPositive();
             assertThat(run.get("cpuMicrosPerRecord").asDouble()).isPositive();
@@ -45,17 +36,15 @@ class BenchCommandTest {
             assertThat(run.get("p99Millis").asDouble()).isGreaterThanOrEqualTo(run.get("p50Millis").asDouble()).isNotNegative();
             assertThat(run.get("kmsCalls").asLong()).isEqualTo(run.get("topology").asText().equals("sealed") ? 3 : 0);
         }
-        assertThat(r.get("ratio").asDouble()).isPositive();
-        assertThat(r.get("kmsCallsPerSealedRun").asLong()).isEqualTo(r.get("kmsBound").asLong()).isEqualTo(3);
+        assertThat(result.get("ratio").asDouble()).isPositive();
+        assertThat(result.get("kmsCallsPerSealedRun").asLong()).isEqualTo(result.get("kmsBound").asLong()).isEqualTo(3);
     }
 
     @Test
     void anUnknownTopology_isRefusedWithTheChoices() {
-        StringWriter err = new StringWriter();
-        CommandLine c = Main.commandLine();
-        c.setErr(new PrintWriter(err, true));
+        CliRun r = CliRun.run("bench", "--topologies", "sealed,plaintext");
 
-        assertThat(c.execute("bench", "--topologies", "sealed,plaintext")).isEqualTo(2);
-        assertThat(err.toString()).contains("--topologies takes pass-through, sealed");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--topologies takes pass-through, sealed");
     }
 }

@@ -2,20 +2,18 @@ package io.embedseal.app.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static io.embedseal.app.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class DemoCommandTest {
@@ -23,27 +21,16 @@ class DemoCommandTest {
     @TempDir
     Path dir;
 
-    private record Result(int exitCode, String out, String err) {
-    }
 
-    private static Result run(String... args) {
-        CommandLine cli = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int code = cli.execute(args);
-        return new Result(code, out.toString(), err.toString());
-    }
 
     @Test
     void demoJson_reportsEveryValidRecordSealedAndOpened_andNoPlaintext() throws Exception {
         Path data = dir.resolve("data");
 
-        Result r = run("demo", "--json", "--tenants", "2", "--records", "60", "--dims", "32", "--partitions", "2",
+        CliRun r = run("demo", "--json", "--tenants", "2", "--records", "60", "--dims", "32", "--partitions", "2",
                 "--data-dir", data.toString());
 
-        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertThat(json.get("ok").asBoolean()).isTrue();
         assertThat(json.get("produced").asInt()).isEqualTo(2 * 60 + 9);
@@ -92,11 +79,11 @@ class DemoCommandTest {
             Path token = dir.resolve("vault-token");
             Files.writeString(token, VaultTransitStandIn.ROOT_TOKEN);
 
-            Result r = run("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "vault",
+            CliRun r = run("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "vault",
                     "--kms-setting", "kms.vault.address=" + vault.address(),
                     "--kms-setting", "kms.vault.token-file=" + token);
 
-            assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+            assertThat(r.code()).as(r.out() + r.err()).isZero();
             JsonNode json = new ObjectMapper().readTree(r.out());
             assertThat(json.get("kms").asText()).isEqualTo("vault");
             assertThat(json.get("sealed").asInt()).isEqualTo(60);
@@ -123,9 +110,9 @@ class DemoCommandTest {
             }
         });
 
-        Result r = run(args.toArray(String[]::new));
+        CliRun r = run(args.toArray(String[]::new));
 
-        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertThat(json.get("kms").asText()).isEqualTo("pkcs11");
         assertThat(json.get("sealed").asInt()).isEqualTo(60);
@@ -137,35 +124,35 @@ class DemoCommandTest {
 
     @Test
     void unreachableKms_isAClearFailure() {
-        Result r = run("demo", "--tenants", "1", "--records", "5", "--kms", "vault",
+        CliRun r = run("demo", "--tenants", "1", "--records", "5", "--kms", "vault",
                 "--kms-setting", "kms.vault.address=http://127.0.0.1:9", "--kms-setting", "kms.vault.token-env=NO_SUCH_VARIABLE_HERE");
 
-        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("NO_SUCH_VARIABLE_HERE");
     }
 
     @Test
     void badKmsSetting_isAUsageError() {
-        Result r = run("demo", "--kms-setting", "vault.address=x");
+        CliRun r = run("demo", "--kms-setting", "vault.address=x");
 
-        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("--kms-setting must be KEY=VALUE with a kms.* or dek.* key");
     }
 
     @Test
     void demoSummary_isForPeople() {
-        Result r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8");
+        CliRun r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8");
 
-        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("sealed", "10 of 10 valid", "0 mismatches", "acme", "local:tenant-acme:1", "OK:",
                 "10 records indexed by the Lucene sink", "top hit");
     }
 
     @Test
     void outOfRangeOption_isAUsageErrorNamingTheOption() {
-        Result r = run("demo", "--tenants", "0");
+        CliRun r = run("demo", "--tenants", "0");
 
-        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("--tenants must be between 1 and 1000, got 0");
     }
 
@@ -173,17 +160,17 @@ class DemoCommandTest {
     void nonEmptyDataDir_isRefused() throws Exception {
         Files.writeString(dir.resolve("something"), "x");
 
-        Result r = run("demo", "--data-dir", dir.toString());
+        CliRun r = run("demo", "--data-dir", dir.toString());
 
-        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("is not empty");
     }
 
     @Test
     void noCommand_isAUsageError_andHelpWorks() {
-        assertThat(run().exitCode()).isEqualTo(2);
-        Result help = run("--help");
-        assertThat(help.exitCode()).isZero();
+        assertThat(run().code()).isEqualTo(2);
+        CliRun help = run("--help");
+        assertThat(help.code()).isZero();
         assertThat(help.out()).contains("demo", "Exit codes");
     }
 }

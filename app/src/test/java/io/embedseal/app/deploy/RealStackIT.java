@@ -2,7 +2,7 @@ package io.embedseal.app.deploy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import io.embedseal.app.ops.TopicReader;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
@@ -23,10 +23,7 @@ import org.testcontainers.kafka.KafkaContainer;
 import org.testcontainers.postgresql.PostgreSQLContainer;
 import org.testcontainers.utility.DockerImageName;
 import org.testcontainers.utility.MountableFile;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -160,18 +157,11 @@ class RealStackIT {
         }
     }
 
-    record Result(int code, String out, String err) {
-    }
 
-    static Result cli(Path config, String... args) {
+    static CliRun cli(Path config, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--config", config.toString(), "--actor", "it"));
-        CommandLine c = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        c.setOut(new PrintWriter(out, true));
-        c.setErr(new PrintWriter(err, true));
-        return new Result(c.execute(all.toArray(String[]::new)), out.toString(), err.toString());
+        return CliRun.run(all.toArray(String[]::new));
     }
 
     static long count(String topic) {
@@ -209,13 +199,13 @@ class RealStackIT {
     @Test
     void onboardProduceSealSinkRevokeDestroy_onTheRealServices() throws Exception {
         for (String t : List.of("acme", "globex", "initech")) {
-            Result r = cli(pipelineConfig, "tenants", "add", "--tenant", t);
+            CliRun r = cli(pipelineConfig, "tenants", "add", "--tenant", t);
             assertThat(r.code()).as(r.out() + r.err()).isZero();
             assertThat(r.out()).contains("vault:tenant-" + t + ":1 is usable");
         }
         await("the pipeline to see the tenants", () -> pipeline.directory().snapshot().size() == 3);
 
-        Result produced = cli(pipelineConfig, "produce", "--tenants", "acme,globex,initech", "--records", "50");
+        CliRun produced = cli(pipelineConfig, "produce", "--tenants", "acme,globex,initech", "--records", "50");
         assertThat(produced.code()).as(produced.err()).isZero();
         await("150 records sealed", () -> count("embeddings.sealed") >= 150);
         assertThat(count("embeddings.dlq")).isZero();
@@ -230,15 +220,15 @@ class RealStackIT {
                 .allMatch(t -> LuceneSearch.documentCount(lucene, t) == 50));
         await("every vector in pgvector", () -> pgCount("SELECT count(*) FROM embedseal_embeddings WHERE embedding IS NOT NULL") == 150);
 
-        Result revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "globex", "--reason", "it");
+        CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "globex", "--reason", "it");
         assertThat(revoke.code()).as(revoke.err()).isZero();
         await("the pipeline to see globex revoked", () -> pipeline.directory().get("globex").status().name().equals("REVOKED"));
         cli(pipelineConfig, "produce", "--tenants", "globex", "--records", "5", "--seed", "7");
         await("globex's records dead-lettered", () -> count("embeddings.dlq") == 5);
-        Result dlq = cli(pipelineConfig, "dlq", "inspect", "--json");
+        CliRun dlq = cli(pipelineConfig, "dlq", "inspect", "--json");
         assertThat(new ObjectMapper().readTree(dlq.out()).get("byReason").get("TENANT_REVOKED").get("tenants").get("globex").asInt()).isEqualTo(5);
 
-        Result destroy = cli(operatorConfig, "keys", "destroy", "--tenant", "initech", "--confirm", "initech");
+        CliRun destroy = cli(operatorConfig, "keys", "destroy", "--tenant", "initech", "--confirm", "initech");
         assertThat(destroy.code()).as(destroy.out() + destroy.err()).isZero();
         await("initech shredded from both stores", () -> LuceneSearch.shredded(lucene, "initech").isPresent()
                 && pgCount("SELECT count(*) FROM embedseal_embeddings WHERE tenant = 'initech'") == 0);

@@ -2,7 +2,7 @@ package io.embedseal.app.ops;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -28,10 +28,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,21 +63,14 @@ class OperatorCliIntegrationTest {
     static int sent;
     static final ObjectMapper JSON = new ObjectMapper();
 
-    record Result(int code, String out, String err) {
-    }
 
-    static Result cli(String... args) {
+    static CliRun cli(String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.add("--config");
         all.add(config.toString());
         all.add("--actor");
         all.add("ops-test");
-        CommandLine c = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        c.setOut(new PrintWriter(out, true));
-        c.setErr(new PrintWriter(err, true));
-        return new Result(c.execute(all.toArray(String[]::new)), out.toString(), err.toString());
+        return CliRun.run(all.toArray(String[]::new));
     }
 
     @BeforeAll
@@ -149,7 +139,7 @@ class OperatorCliIntegrationTest {
     }
 
     static JsonNode status() throws Exception {
-        Result r = cli("status", "--json", "--window", "600");
+        CliRun r = cli("status", "--json", "--window", "600");
         assertThat(r.code()).as(r.err()).isZero();
         return JSON.readTree(r.out());
     }
@@ -177,20 +167,20 @@ class OperatorCliIntegrationTest {
     @Test
     @Order(1)
     void onboarding_anOperatorKey_andATenantsOwnKey() throws Exception {
-        Result acme = cli("tenants", "add", "--tenant", "acme", "--create-key", "--reason", "contract 42");
+        CliRun acme = cli("tenants", "add", "--tenant", "acme", "--create-key", "--reason", "contract 42");
         assertThat(acme.code()).as(acme.out() + acme.err()).isZero();
         assertThat(acme.out()).contains("created key local:tenant-acme:1").contains("usable").contains("REGISTERED");
 
-        Result missing = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
+        CliRun missing = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("has no key globex-own-key").contains("bring your own key");
         assertThat(keyEvents("globex")).isEmpty();
 
         kms.createKek("globex-own-key"); // the tenant creates its own key and grants the pipeline access
-        Result globex = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
+        CliRun globex = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
         assertThat(globex.code()).as(globex.err()).isZero();
 
-        Result again = cli("tenants", "add", "--tenant", "acme");
+        CliRun again = cli("tenants", "add", "--tenant", "acme");
         assertThat(again.code()).isZero();
         assertThat(again.out()).contains("already registered");
         assertThat(keyEvents("acme")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED);
@@ -210,14 +200,14 @@ class OperatorCliIntegrationTest {
         assertThat(s.get("tenants").get("globex").get("kek").asText()).isEqualTo("local:globex-own-key:1");
         assertThat(s.get("tenants").get("globex").get("deks").asInt()).isEqualTo(1);
 
-        Result list = cli("tenants", "list");
+        CliRun list = cli("tenants", "list");
         assertThat(list.out()).contains("acme").contains("globex").contains("local:globex-own-key:1").contains("2 tenants");
     }
 
     @Test
     @Order(2)
     void rotate_sealsNewRecordsUnderTheNewVersion() throws Exception {
-        Result r = cli("keys", "rotate", "--tenant", "acme");
+        CliRun r = cli("keys", "rotate", "--tenant", "acme");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("version 1 -> 2").contains("ROTATED published");
         assertThat(keyEvents("acme")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED);
@@ -236,7 +226,7 @@ class OperatorCliIntegrationTest {
         assertThat(s.get("tenants").get("acme").get("kek").asText()).isEqualTo("local:tenant-acme:2");
         assertThat(s.get("tenants").get("acme").get("deks").asInt()).as("one DEK per KEK version in the window").isEqualTo(2);
 
-        Result produced = cli("produce", "--tenants", "acme", "--records", "4", "--dims", "8");
+        CliRun produced = cli("produce", "--tenants", "acme", "--records", "4", "--dims", "8");
         assertThat(produced.code()).as(produced.err()).isZero();
         assertThat(produced.out()).contains("produced 4 records (8 dims) for acme");
         await("the produced records sealed", () -> {
@@ -247,14 +237,14 @@ class OperatorCliIntegrationTest {
             }
         });
 
-        Result show = cli("tenants", "show", "--tenant", "acme");
+        CliRun show = cli("tenants", "show", "--tenant", "acme");
         assertThat(show.out()).contains("latest version 2").contains("ROTATED").contains("REGISTERED");
     }
 
     @Test
     @Order(3)
     void revoke_stopsTheTenant_andIsIdempotent() throws Exception {
-        Result r = cli("keys", "revoke", "--tenant", "globex", "--reason", "tenant request");
+        CliRun r = cli("keys", "revoke", "--tenant", "globex", "--reason", "tenant request");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("disabled globex-own-key").contains("REVOKED published");
         assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.DISABLED);
@@ -266,12 +256,12 @@ class OperatorCliIntegrationTest {
         assertThat(s.get("tenants").get("globex").get("state").asText()).isEqualTo("REVOKED");
         assertThat(s.get("tenants").get("globex").get("dlq").get("TENANT_REVOKED").asInt()).isEqualTo(5);
 
-        Result again = cli("keys", "revoke", "--tenant", "globex");
+        CliRun again = cli("keys", "revoke", "--tenant", "globex");
         assertThat(again.code()).isZero();
         assertThat(again.out()).contains("already REVOKED");
         assertThat(keyEvents("globex")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.REVOKED);
 
-        Result human = cli("status");
+        CliRun human = cli("status");
         System.out.println(human.out()); // the operator's view, kept in the test report
         assertThat(human.out()).containsPattern("globex\\s+REVOKED\\s+local:globex-own-key:1").contains("TENANT_REVOKED 5");
     }
@@ -279,7 +269,7 @@ class OperatorCliIntegrationTest {
     @Test
     @Order(4)
     void restore_resumesSealing() throws Exception {
-        Result r = cli("keys", "restore", "--tenant", "globex");
+        CliRun r = cli("keys", "restore", "--tenant", "globex");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("enabled globex-own-key").contains("RESTORED published");
         assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.ENABLED);
@@ -300,16 +290,16 @@ class OperatorCliIntegrationTest {
     @Test
     @Order(5)
     void destroy_needsConfirmation_saysWhatBecomesUnreadable_andIsTerminal() throws Exception {
-        Result dry = cli("keys", "destroy", "--tenant", "globex");
+        CliRun dry = cli("keys", "destroy", "--tenant", "globex");
         assertThat(dry.code()).isEqualTo(2);
         assertThat(dry.out()).contains("makes unreadable").contains("15 sealed records of globex").contains("globex-own-key");
         assertThat(dry.err()).contains("nothing was done").contains("--confirm globex");
         assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.ENABLED);
 
-        Result wrong = cli("keys", "destroy", "--tenant", "globex", "--confirm", "acme");
+        CliRun wrong = cli("keys", "destroy", "--tenant", "globex", "--confirm", "acme");
         assertThat(wrong.code()).isEqualTo(2);
 
-        Result r = cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex", "--reason", "offboarding");
+        CliRun r = cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex", "--reason", "offboarding");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("DESTROYED published");
         assertThatThrownBy(() -> kms.describe("globex-own-key")).isInstanceOf(UnknownKeyException.class);
@@ -322,7 +312,7 @@ class OperatorCliIntegrationTest {
         assertThat(s.get("tenants").get("globex").get("dlq").get("TENANT_DESTROYED").asInt()).isEqualTo(3);
 
         assertThat(cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex").out()).contains("already DESTROYED");
-        Result restore = cli("keys", "restore", "--tenant", "globex");
+        CliRun restore = cli("keys", "restore", "--tenant", "globex");
         assertThat(restore.code()).isEqualTo(1);
         assertThat(restore.err()).contains("DESTROYED");
         assertThat(cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key").err()).contains("terminal");
@@ -333,20 +323,20 @@ class OperatorCliIntegrationTest {
     @Test
     @Order(6)
     void dlqInspect_summarisesByReasonAndTenant_withoutPayloads() throws Exception {
-        Result r = cli("dlq", "inspect", "--json");
+        CliRun r = cli("dlq", "inspect", "--json");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode n = JSON.readTree(r.out());
         assertThat(n.get("total").asInt()).isEqualTo(8);
         assertThat(n.get("byReason").get("TENANT_REVOKED").get("tenants").get("globex").asInt()).isEqualTo(5);
         assertThat(n.get("byReason").get("TENANT_DESTROYED").get("count").asInt()).isEqualTo(3);
-        Result human = cli("dlq", "inspect");
+        CliRun human = cli("dlq", "inspect");
         assertThat(human.out()).contains("8 dead letters").contains("TENANT_REVOKED").doesNotContain("sealedOriginal").doesNotContain("e-");
     }
 
     @Test
     @Order(7)
     void auditVerify_findsEveryChainIntact_withTheOperatorsActions_andCatchesTampering() throws Exception {
-        Result r = cli("audit", "verify", "--json");
+        CliRun r = cli("audit", "verify", "--json");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode n = JSON.readTree(r.out());
         assertThat(n.get("intact").asBoolean()).isTrue();
@@ -369,7 +359,7 @@ class OperatorCliIntegrationTest {
         String forged = new String(victim.value(), StandardCharsets.UTF_8).replace("offboarding", "routine");
         producer.send(new ProducerRecord<>(prefix + "audit", new String(victim.key(), StandardCharsets.UTF_8),
                 forged.getBytes(StandardCharsets.UTF_8))).get();
-        Result broken = cli("audit", "verify");
+        CliRun broken = cli("audit", "verify");
         assertThat(broken.code()).isEqualTo(1);
         assertThat(broken.out()).contains("BROKEN");
     }

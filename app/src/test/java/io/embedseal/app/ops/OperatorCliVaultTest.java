@@ -1,6 +1,6 @@
 package io.embedseal.app.ops;
 
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -11,10 +11,7 @@ import io.embedseal.serdes.KeyEvents;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,18 +32,11 @@ class OperatorCliVaultTest {
     @TempDir
     Path dir;
 
-    record Result(int code, String out, String err) {
-    }
 
-    static Result cli(Path config, String... args) {
+    static CliRun cli(Path config, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--config", config.toString(), "--actor", "vault-test"));
-        CommandLine c = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        c.setOut(new PrintWriter(out, true));
-        c.setErr(new PrintWriter(err, true));
-        return new Result(c.execute(all.toArray(String[]::new)), out.toString(), err.toString());
+        return CliRun.run(all.toArray(String[]::new));
     }
 
     Path config(String prefix, VaultTransitStandIn vault, String token) throws Exception {
@@ -69,7 +59,7 @@ class OperatorCliVaultTest {
             Path pipelineConfig = config(prefix, vault, VaultTransitStandIn.PIPELINE_TOKEN);
             Path operatorConfig = config(prefix, vault, VaultTransitStandIn.ROOT_TOKEN);
 
-            Result noKey = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
+            CliRun noKey = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
             assertThat(noKey.code()).isEqualTo(1);
             assertThat(noKey.err()).contains("has no key acme-own-key");
 
@@ -78,19 +68,19 @@ class OperatorCliVaultTest {
                     "kms.vault.token-env", "T"), name -> VaultTransitStandIn.ROOT_TOKEN))) {
                 root.createKek("acme-own-key");
             }
-            Result added = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
+            CliRun added = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
             assertThat(added.code()).as(added.err()).isZero();
             assertThat(added.out()).contains("vault:acme-own-key:1 is usable by this KMS identity").contains("REGISTERED");
 
-            Result pipelineRotate = cli(pipelineConfig, "keys", "rotate", "--tenant", "acme");
+            CliRun pipelineRotate = cli(pipelineConfig, "keys", "rotate", "--tenant", "acme");
             assertThat(pipelineRotate.code()).as("the pipeline's token may not rotate").isEqualTo(1);
             assertThat(pipelineRotate.err()).containsIgnoringCase("denied");
 
-            Result rotate = cli(operatorConfig, "keys", "rotate", "--tenant", "acme");
+            CliRun rotate = cli(operatorConfig, "keys", "rotate", "--tenant", "acme");
             assertThat(rotate.code()).as(rotate.err()).isZero();
             assertThat(rotate.out()).contains("version 1 -> 2");
 
-            Result revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
+            CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
             assertThat(revoke.code()).as(revoke.err()).isZero();
             assertThat(revoke.out()).contains("the key's owner should remove the pipeline token's grant on transit/encrypt/acme-own-key")
                     .contains("REVOKED published");

@@ -1,6 +1,6 @@
 package io.embedseal.app.run;
 
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
@@ -20,10 +20,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +30,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
+import static io.embedseal.app.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class RunCommandTest {
@@ -87,38 +85,30 @@ class RunCommandTest {
     void runStartsAndStopsCleanly_creatingItsTopics() throws Exception {
         String prefix = "run-" + UUID.randomUUID().toString().substring(0, 6) + "-";
 
-        Result r = run("run", "--config", config(prefix, "").toString(), "--run-for", "3");
+        CliRun r = run("run", "--config", config(prefix, "").toString(), "--run-for", "3");
 
-        assertThat(r.exitCode).as(r.err).isZero();
+        assertThat(r.code()).as(r.err()).isZero();
         assertThat(EmbeddedKafkaBroker.shared().admin().listTopics().names().get(10, TimeUnit.SECONDS))
                 .contains(prefix + "raw", prefix + "sealed", prefix + "dlq", prefix + "events", prefix + "audit");
     }
 
     @Test
     void aBadSetting_isAUsageErrorNamingIt() throws Exception {
-        Result r = run("run", "--config", config("bad-", "dek.max-records=many").toString(), "--run-for", "1");
+        CliRun r = run("run", "--config", config("bad-", "dek.max-records=many").toString(), "--run-for", "1");
 
-        assertThat(r.exitCode).isEqualTo(2);
-        assertThat(r.err).contains("dek.max-records must be a whole number, got 'many'");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("dek.max-records must be a whole number, got 'many'");
     }
 
     @Test
     void aMissingFile_isAUsageError() {
-        Result r = run("run", "--config", dir.resolve("nope.properties").toString());
+        CliRun r = run("run", "--config", dir.resolve("nope.properties").toString());
 
-        assertThat(r.exitCode).isEqualTo(2);
-        assertThat(r.err).contains("cannot read the configuration file");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("cannot read the configuration file");
     }
 
-    private record Result(int exitCode, String err) {
-    }
 
-    private static Result run(String... args) {
-        CommandLine cli = Main.commandLine();
-        StringWriter err = new StringWriter();
-        cli.setErr(new PrintWriter(err, true));
-        return new Result(cli.execute(args), err.toString());
-    }
 
     private static int readCommitted(String topic, int expected) {
         int n = 0;

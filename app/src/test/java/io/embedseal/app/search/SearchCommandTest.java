@@ -2,7 +2,7 @@ package io.embedseal.app.search;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.app.Main;
+import io.embedseal.app.CliRun;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -34,10 +34,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -48,6 +45,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
 
+import static io.embedseal.app.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** {@code embedseal search} on a Lucene index and a PostgreSQL table the sinks wrote, with refusals by key state. */
@@ -63,17 +61,7 @@ class SearchCommandTest {
     final Map<String, KekRef> keks = new HashMap<>();
     final List<float[]> vectors = new ArrayList<>();
 
-    record Result(int exitCode, String out, String err) {
-    }
 
-    static Result run(String... args) {
-        CommandLine cli = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        return new Result(cli.execute(args), out.toString(), err.toString());
-    }
 
     @BeforeEach
     void indexSomeEmbeddings() {
@@ -137,17 +125,17 @@ class SearchCommandTest {
 
     @Test
     void lucene_findsTheTenantsOwnEmbeddingFirst_fromAnInlineVectorOrAFile() throws Exception {
-        Result r = run("search", "--tenant", "acme", "--query", inline(vectors.get(7)), "--k", "3",
+        CliRun r = run("search", "--tenant", "acme", "--query", inline(vectors.get(7)), "--k", "3",
                 "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
-        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("tenant acme: 3 nearest in lucene index").containsPattern("\\s1\\s+e-7\\s+1\\.0000");
         assertThat(r.err()).contains("key events were not checked");
 
         Path file = dir.resolve("query.json");
         Files.writeString(file, "[" + inline(vectors.get(9)).replace(",", ", ") + "]\n");
-        Result json = run("search", "--tenant", "acme", "--query", file.toString(), "--json",
+        CliRun json = run("search", "--tenant", "acme", "--query", file.toString(), "--json",
                 "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
-        assertThat(json.exitCode()).as(json.err()).isZero();
+        assertThat(json.code()).as(json.err()).isZero();
         JsonNode n = new ObjectMapper().readTree(json.out());
         assertThat(n.get("hits")).hasSize(10);
         assertThat(n.get("hits").get(0).get("id").asText()).isEqualTo("e-9");
@@ -155,9 +143,9 @@ class SearchCommandTest {
 
     @Test
     void shreddedTenant_isRefusedWithExitCode3_notAnEmptyResult() {
-        Result r = run("search", "--tenant", "initech", "--query", inline(vectors.get(0)),
+        CliRun r = run("search", "--tenant", "initech", "--query", inline(vectors.get(0)),
                 "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
-        assertThat(r.exitCode()).isEqualTo(SearchCommand.REFUSED);
+        assertThat(r.code()).isEqualTo(SearchCommand.REFUSED);
         assertThat(r.err()).contains("refused").contains("destroyed").contains("documents=40");
         assertThat(r.out()).isEmpty();
     }
@@ -165,9 +153,9 @@ class SearchCommandTest {
     @Test
     void keyTheKmsNoLongerHas_isRefused() {
         kms.destroy(keks.get("globex").keyName()); // destroyed in the KMS; the sink has not shredded yet
-        Result r = run("search", "--tenant", "globex", "--query", inline(vectors.get(0)),
+        CliRun r = run("search", "--tenant", "globex", "--query", inline(vectors.get(0)),
                 "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
-        assertThat(r.exitCode()).isEqualTo(SearchCommand.REFUSED);
+        assertThat(r.code()).isEqualTo(SearchCommand.REFUSED);
         assertThat(r.err()).contains("does not know tenant globex's key");
     }
 
@@ -182,10 +170,10 @@ class SearchCommandTest {
             p.send(new ProducerRecord<>(topic, "acme", KeyEvents.encode(KeyEvents.event("acme", KeyEventType.REVOKED, k.provider(),
                     k.keyName(), k.version(), "ops", "test")))).get();
         }
-        Result r = run("search", "--tenant", "acme", "--query", inline(vectors.get(0)), "--json",
+        CliRun r = run("search", "--tenant", "acme", "--query", inline(vectors.get(0)), "--json",
                 "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir,
                 "--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic);
-        assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(SearchCommand.REFUSED);
+        assertThat(r.code()).as(r.out() + r.err()).isEqualTo(SearchCommand.REFUSED);
         JsonNode n = new ObjectMapper().readTree(r.out());
         assertThat(n.get("refused").asText()).isEqualTo("REVOKED");
         assertThat(n.get("reason").asText()).contains("until the tenant RESTORES it");
@@ -199,8 +187,8 @@ class SearchCommandTest {
             List<String> args = new ArrayList<>(List.of("search", "--tenant", "acme", "--query", inline(vectors.get(7)), "--k", "1",
                     "--lucene-dir", luceneDir.toString(), "--kms", "vault", "--kms-setting", "kms.vault.address=" + vault.address(),
                     "--kms-setting", "kms.vault.token-file=" + token));
-            Result alone = run(args.toArray(String[]::new));
-            assertThat(alone.exitCode()).isEqualTo(SearchCommand.REFUSED);
+            CliRun alone = run(args.toArray(String[]::new));
+            assertThat(alone.code()).isEqualTo(SearchCommand.REFUSED);
             assertThat(alone.err()).contains("no key-event topic was read to vouch");
 
             EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
@@ -212,8 +200,8 @@ class SearchCommandTest {
                         "tenant-acme", 1, "ops", null)))).get();
             }
             args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic));
-            Result vouched = run(args.toArray(String[]::new));
-            assertThat(vouched.exitCode()).as(vouched.err()).isZero();
+            CliRun vouched = run(args.toArray(String[]::new));
+            assertThat(vouched.code()).as(vouched.err()).isZero();
             assertThat(vouched.out()).containsPattern("\\s1\\s+e-7\\s");
         }
     }
@@ -222,10 +210,10 @@ class SearchCommandTest {
     void badUsage_isExitCode2_namingTheProblem() {
         assertThat(run("search", "--tenant", "acme", "--query", "1,2,x", "--lucene-dir", luceneDir.toString()).err())
                 .contains("element 2 is not a number");
-        Result both = run("search", "--tenant", "acme", "--query", "1", "--lucene-dir", "a", "--postgres-url", "jdbc:postgresql://x/y");
-        assertThat(both.exitCode()).isEqualTo(2);
+        CliRun both = run("search", "--tenant", "acme", "--query", "1", "--lucene-dir", "a", "--postgres-url", "jdbc:postgresql://x/y");
+        assertThat(both.code()).isEqualTo(2);
         assertThat(both.err()).contains("mutually exclusive");
-        assertThat(run("search", "--tenant", "acme", "--query", "1").exitCode()).isEqualTo(2);
+        assertThat(run("search", "--tenant", "acme", "--query", "1").code()).isEqualTo(2);
     }
 
     @Test
@@ -249,19 +237,19 @@ class SearchCommandTest {
             }
             store.flush();
         }
-        Result r = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
+        CliRun r = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
                 "--postgres-url", PostgresServer.URL, "--postgres-user", PostgresServer.USER,
                 "--postgres-password-env", "EMBEDSEAL_PG_PASSWORD_FOR_TEST_UNSET", "--postgres-table", table,
                 "--kms-setting", "kms.local.dir=" + kmsDir);
         // No password in that variable: the server must refuse, and the command must say so without a stack trace.
-        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("failed");
 
         String withPassword = PostgresServer.URL + (PostgresServer.URL.contains("?") ? "&" : "?") + "password=" + PostgresServer.PASSWORD;
-        Result ok = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
+        CliRun ok = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
                 "--postgres-url", withPassword, "--postgres-user", PostgresServer.USER, "--postgres-table", table,
                 "--kms-setting", "kms.local.dir=" + kmsDir);
-        assertThat(ok.exitCode()).as(ok.out() + ok.err()).isZero();
+        assertThat(ok.code()).as(ok.out() + ok.err()).isZero();
         assertThat(ok.out()).contains("exact scan of 40 sealed rows").containsPattern("\\s1\\s+e-11\\s+1\\.0000");
     }
 }

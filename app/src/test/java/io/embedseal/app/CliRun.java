@@ -1,0 +1,26 @@
+package io.embedseal.app;
+
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+/**
+ * One in-process run of the {@code embedseal} command line, as the launcher would run it, with what it printed.
+ *
+ * @param code the exit code
+ * @param out  what it printed on standard output
+ * @param err  what it printed on standard error
+ */
+public record CliRun(int code, String out, String err) {
+
+    public static CliRun run(String... args) {
+        CommandLine cli = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args);
+        return new CliRun(code, out.toString(), err.toString());
+    }
+}

@@ -59,19 +59,15 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
         int dims = 0;
         int firstNonFinite = -1;
         while (true) {
-            long count = c.varLong();
-            if (c.failed) {
-                return null;
-            }
-            if (count == 0) {
-                break;
-            }
-            if (count < 0) {
-                count = -count;
-                long blockBytes = c.varLong();
-                if (c.failed || blockBytes != count * 4) {
+            long count = c.blockCount();
+            if (count <= 0) {
+                if (count < 0) {
                     return null;
                 }
+                break;
+            }
+            if (c.blockBytes >= 0 && c.blockBytes != count * 4) {
+                return null;
             }
             if (count > (c.end - c.pos) / 4 || dims + count > Integer.MAX_VALUE) {
                 return null;
@@ -93,16 +89,12 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
         if (branch == 1) {
             entries = 0;
             while (true) {
-                long count = c.varLong();
-                if (c.failed) {
-                    return null;
-                }
-                if (count == 0) {
+                long count = c.blockCount(); // a map block's size in bytes, if given, is only for skipping
+                if (count <= 0) {
+                    if (count < 0) {
+                        return null;
+                    }
                     break;
-                }
-                if (count < 0) {
-                    count = -count;
-                    c.varLong(); // the block's size in bytes, which a reader may skip by
                 }
                 if (count > (c.end - c.pos) / 2 || entries + count > Integer.MAX_VALUE) {
                     return null;
@@ -207,6 +199,27 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
             }
             failed = true;
             return 0;
+        }
+
+        /** The size in bytes the last {@link #blockCount} block declared, or -1 if it declared none. */
+        long blockBytes = -1;
+
+        /**
+         * The item count of the next block of an array or a map, 0 at the end, -1 (failed) if unreadable. A negative
+         * count on the wire is followed by the block's size in bytes, kept in {@link #blockBytes}.
+         */
+        long blockCount() {
+            long count = varLong();
+            blockBytes = -1;
+            if (!failed && count < 0) {
+                count = -count; // still negative only for Long.MIN_VALUE: left to Avro below
+                blockBytes = varLong();
+            }
+            if (failed || count < 0) {
+                failed = true;
+                return -1;
+            }
+            return count;
         }
 
         /** Avro long (block counts, sizes, timestamps): up to 10 bytes, 64 bits. */

@@ -117,7 +117,10 @@ public final class ApicurioRegistry implements AutoCloseable {
             try {
                 HttpResponse<Void> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + management + "/health/ready"))
                         .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());
-                if (r.statusCode() == 200) {
+                // Ready means the Confluent-compatible API answers too: health can report ready a moment before it
+                // does (a CI run saw a 404 on the first registration right after start).
+                if (r.statusCode() == 200 && http.send(HttpRequest.newBuilder(URI.create(confluentUrl() + "/subjects"))
+                        .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
                     return;
                 }
             } catch (IOException e) {

@@ -135,18 +135,30 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
 
     private static final java.lang.invoke.VarHandle LE_INT =
             java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final java.lang.invoke.VarHandle LE_LONG =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final int EXPONENT = 0x7F80_0000;
+    /** The exponents of two little-endian floats read as one long, and what carries an all-ones one into its sign. */
+    private static final long EXPONENTS = 0x7F80_0000_7F80_0000L;
+    private static final long EXPONENT_CARRIES = 0x0080_0000_0080_0000L;
+    private static final long SIGNS = 0x8000_0000_8000_0000L;
 
     /**
      * The index of the first NaN or infinity among {@code count} little-endian floats at {@code from}, or -1. A
-     * float is not finite exactly when its exponent bits are all ones. The first pass has no branch per value so
-     * the JIT can vectorise it; the second runs only when there is something to find.
+     * float is not finite exactly when its exponent bits are all ones: adding one to the exponent field then carries
+     * into the (masked-off) sign bit, and nowhere else, so two floats can be checked in one long without a branch per
+     * value. The second pass runs only when there is something to find.
      */
     static int firstNonFinite(byte[] bytes, int from, int count) {
-        int any = 0;
-        for (int i = 0; i < count; i++) {
-            int bits = (int) LE_INT.get(bytes, from + 4 * i);
-            any |= ((bits & EXPONENT) + 0x0080_0000) & 0x8000_0000; // sign bit set only for an all-ones exponent
+        long any = 0;
+        int pairs = count >>> 1;
+        for (int i = 0; i < pairs; i++) {
+            long bits = (long) LE_LONG.get(bytes, from + 8 * i);
+            any |= ((bits & EXPONENTS) + EXPONENT_CARRIES) & SIGNS;
+        }
+        if ((count & 1) != 0) {
+            int bits = (int) LE_INT.get(bytes, from + 4 * (count - 1));
+            any |= ((bits & EXPONENT) + 0x0080_0000) & 0x8000_0000; // an int: 0 or negative, either way decisive
         }
         if (any == 0) {
             return -1;

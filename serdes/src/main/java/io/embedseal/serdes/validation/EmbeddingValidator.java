@@ -74,6 +74,11 @@ public final class EmbeddingValidator {
         if (idBytes > limits.embeddingIdMaxBytes()) {
             return new Violation(Rule.INVALID_EMBEDDING_ID, "embeddingId is " + idBytes + " bytes, more than " + limits.embeddingIdMaxBytes());
         }
+        int bad = firstUnprintable(id);
+        if (bad >= 0) {
+            return new Violation(Rule.INVALID_EMBEDDING_ID, "embeddingId has a control character or U+FFFD at index " + bad
+                    + " (bytes that are not UTF-8 decode to U+FFFD, so two different ids would collide)");
+        }
         int dims = e.dimensions();
         if (dims == 0) {
             return new Violation(Rule.EMPTY_VECTOR, "vector has no values");
@@ -109,5 +114,20 @@ public final class EmbeddingValidator {
 
     private static String shortText(String s) {
         return s == null ? "" : s.length() > 64 ? s.substring(0, 64) + "..." : s;
+    }
+
+    /**
+     * The index of the first control character (C0, DEL, C1) or U+FFFD in an id, or -1. Avro decodes bytes that are
+     * not UTF-8 to U+FFFD, so an id holding one may stand for many different raw ids; it is refused rather than
+     * sealed under a name that another record could share.
+     */
+    static int firstUnprintable(String id) {
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (c < 0x20 || c >= 0x7F && c < 0xA0 || c == '\uFFFD') {
+                return i;
+            }
+        }
+        return -1;
     }
 }

@@ -46,13 +46,18 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final boolean deleteOnClose;
     private final String bootstrapServers;
     private final Admin admin;
+    private final int brokerPort;
+    private final int controllerPort;
+    private boolean stopped;
     private boolean closed;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, Path logDir, boolean deleteOnClose, String bootstrapServers) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, Path logDir, boolean deleteOnClose, int brokerPort, int controllerPort) {
         this.server = server;
         this.logDir = logDir;
         this.deleteOnClose = deleteOnClose;
-        this.bootstrapServers = bootstrapServers;
+        this.brokerPort = brokerPort;
+        this.controllerPort = controllerPort;
+        this.bootstrapServers = "127.0.0.1:" + brokerPort;
         this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
     }
 
@@ -80,9 +85,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @param deleteOnClose whether {@link #close()} deletes {@code logDir}
      */
     public static EmbeddedKafkaBroker start(Path logDir, boolean deleteOnClose) {
+        return start(logDir, deleteOnClose, freePort(), freePort());
+    }
+
+    private static EmbeddedKafkaBroker start(Path logDir, boolean deleteOnClose, int brokerPort, int controllerPort) {
         long started = System.nanoTime();
-        int brokerPort = freePort();
-        int controllerPort = freePort();
         Properties props = new Properties();
         props.put("process.roles", "broker,controller");
         props.put("node.id", "1");
@@ -116,7 +123,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
         KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         server.startup();
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, logDir, deleteOnClose, "127.0.0.1:" + brokerPort);
+        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, logDir, deleteOnClose, brokerPort, controllerPort);
         broker.awaitReady();
         LOG.info("embedded Kafka broker ready at {} in {} ms (log dir {})", broker.bootstrapServers,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), logDir);
@@ -175,12 +182,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         throw new IllegalStateException("embedded Kafka broker did not become ready within " + READY_TIMEOUT, last);
     }
 
-    @Override
-    public synchronized void close() {
-        if (closed) {
+    /**
+     * Shuts the broker down and keeps its log directory, as a broker that stops or crashes would: clients see it
+     * gone until {@link #startAgain()}. Not for {@link #shared()}.
+     */
+    public synchronized void stop() {
+        if (stopped) {
             return;
         }
-        closed = true;
+        stopped = true;
         try {
             admin.close(Duration.ofSeconds(5));
         } catch (RuntimeException e) {
@@ -188,6 +198,27 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
         server.shutdown();
         server.awaitShutdown();
+    }
+
+    /**
+     * Starts a broker again on this one's log directory and ports, after {@link #stop()}: clients configured with
+     * {@link #bootstrapServers()} reconnect to it and find their topics, offsets and transactions.
+     */
+    public synchronized EmbeddedKafkaBroker startAgain() {
+        if (!stopped || closed) {
+            throw new IllegalStateException("stop() the broker first (and do not close it)");
+        }
+        closed = true; // the new instance owns the log directory now
+        return start(logDir, deleteOnClose, brokerPort, controllerPort);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        stop();
         if (deleteOnClose) {
             Directories.deleteRecursively(logDir);
         }

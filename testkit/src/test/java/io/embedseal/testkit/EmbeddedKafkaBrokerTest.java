@@ -57,4 +57,32 @@ class EmbeddedKafkaBrokerTest {
         assertThat(EmbeddedKafkaBroker.shared()).isSameAs(broker);
         assertThat(broker.logDir().resolve("tx-test-0")).isDirectory();
     }
+
+    @Test
+    void aStoppedBroker_startsAgainOnItsLogDirectoryAndPort_withItsRecords() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("embedseal-restart-");
+        EmbeddedKafkaBroker first = EmbeddedKafkaBroker.start(dir, true);
+        String bootstrap = first.bootstrapServers();
+        first.createTopic("kept", 1, Map.of());
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
+                new StringSerializer(), new StringSerializer())) {
+            p.send(new ProducerRecord<>("kept", "k", "before the restart")).get();
+        }
+        first.stop();
+        try (EmbeddedKafkaBroker again = first.startAgain()) {
+            assertThat(again.bootstrapServers()).isEqualTo(bootstrap);
+            try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                    ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.GROUP_ID_CONFIG, "restart-check"),
+                    new StringDeserializer(), new StringDeserializer())) {
+                c.subscribe(List.of("kept"));
+                List<String> values = new ArrayList<>();
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (values.isEmpty() && System.nanoTime() < deadline) {
+                    c.poll(Duration.ofMillis(200)).forEach(r -> values.add(r.value()));
+                }
+                assertThat(values).containsExactly("before the restart");
+            }
+        }
+        assertThat(dir).doesNotExist(); // closing the restarted broker deletes the directory it took over
+    }
 }

@@ -58,7 +58,8 @@ public final class VaultTransitStandIn implements AutoCloseable {
     private static final String MOUNT = "/v1/transit/";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final HttpServer server;
+    private volatile HttpServer server;
+    private final int port;
     private final ExecutorService executor;
     private final SecureRandom random = new SecureRandom();
     private final Map<String, TransitKey> keys = new HashMap<>();
@@ -80,15 +81,43 @@ public final class VaultTransitStandIn implements AutoCloseable {
         // ~40 ms for a delayed ACK. Vault (Go) sets TCP_NODELAY, so the stand-in must too, or it would
         // invent latency. Read once, when the server classes first load.
         System.setProperty("sun.net.httpserver.nodelay", "true");
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "vault-stand-in");
             t.setDaemon(true);
             return t;
         });
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
+        server = listen(0);
+        port = server.getAddress().getPort();
+    }
+
+    private HttpServer listen(int onPort) throws IOException {
+        HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), onPort), 0);
+        s.setExecutor(executor);
+        s.createContext("/", this::handle);
+        s.start();
+        return s;
+    }
+
+    /**
+     * Takes the server off the network, as a crashed or partitioned Vault: connections are refused until
+     * {@link #goOnline()}. Keys are kept.
+     */
+    public synchronized void goOffline() {
+        if (server != null) {
+            server.stop(0);
+            server = null;
+        }
+    }
+
+    /** Listens again on the same port, with the same keys. */
+    public synchronized void goOnline() {
+        if (server == null) {
+            try {
+                server = listen(port);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot listen again on port " + port, e);
+            }
+        }
     }
 
     public static VaultTransitStandIn start() {
@@ -101,7 +130,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
 
     /** {@code http://127.0.0.1:<port>}, for {@code kms.vault.address}. */
     public String address() {
-        return "http://127.0.0.1:" + server.getAddress().getPort();
+        return "http://127.0.0.1:" + port;
     }
 
     /** Answer every request with 503, as a sealed Vault does. */
@@ -135,7 +164,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
 
     @Override
     public void close() {
-        server.stop(0);
+        goOffline();
         executor.shutdownNow();
     }
 

@@ -1,0 +1,158 @@
+package io.embedseal.reliability;
+
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.schemas.EmbeddingEvent;
+import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.InMemorySchemaRegistry;
+import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.topology.EmbedsealPipeline;
+import io.embedseal.topology.PipelineConfig;
+import io.embedseal.topology.PipelineHealth;
+import io.embedseal.topology.TopicNames;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.IsolationLevel;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Item 3: the tenants' KMS (Vault Transit, through its stand-in) goes off the network for 30 s, connections refused,
+ * while records keep arriving and DEKs keep rolling over (every 50 records), so sealing needs the KMS. Nothing may be
+ * lost or dead-lettered, no plaintext may reach any topic, and the pipeline must resume by itself; the time it takes
+ * to resume is measured.
+ */
+@Tag("reliability")
+@Order(40)
+class KmsOutageTest {
+
+    static final int TENANTS = 5;
+    static final int DIMS = 32;
+    static final int RATE = 400; // records/s
+    static final Duration BEFORE = Duration.ofSeconds(8);
+    static final Duration OUTAGE = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void kmsOffTheNetworkFor30Seconds_nothingIsLostOrLeaked_andSealingResumesByItself() throws Exception {
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
+        String bootstrap = broker.bootstrapServers();
+        String prefix = "kmsout-" + UUID.randomUUID().toString().substring(0, 6) + "-";
+        TopicNames topics = Suite.topics(broker, prefix, 2);
+        InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
+        int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
+        Suite.secret("Vault root token", VaultTransitStandIn.ROOT_TOKEN);
+        Suite.secret("Vault pipeline token", VaultTransitStandIn.PIPELINE_TOKEN);
+
+        try (VaultTransitStandIn vault = VaultTransitStandIn.start();
+             KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap); Admin admin = Suite.admin(bootstrap)) {
+            Map<String, String> vaultSettings = Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
+                    "kms.vault.connect-timeout-ms", "500", "kms.vault.read-timeout-ms", "1000");
+            Kms operator = KmsProviders.create(KeyringSettings.of(vaultSettings, n -> VaultTransitStandIn.ROOT_TOKEN));
+            for (int t = 0; t < TENANTS; t++) {
+                Suite.register(producer, topics, operator, Suite.tenant(t));
+            }
+            Map<String, String> settings = new java.util.HashMap<>(Suite.pipelineSettings(bootstrap, prefix + "app", topics,
+                    dir.resolve("state"), "mock://unused", dir.resolve("unused"), Map.of("dek.max-records", "50")));
+            settings.putAll(vaultSettings);
+            PipelineConfig config = PipelineConfig.of(settings, n -> "VAULT_TOKEN".equals(n) ? VaultTransitStandIn.PIPELINE_TOKEN : null);
+
+            try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
+                pipeline.start();
+                long total = (BEFORE.toSeconds() + OUTAGE.toSeconds()) * RATE;
+                Set<String> ids = new HashSet<>();
+                long start = System.nanoTime();
+                long offlineAt = start + BEFORE.toNanos();
+                long onlineAt = offlineAt + OUTAGE.toNanos();
+                boolean offline = false;
+                boolean online = false;
+                long sealedAtOutageStart = -1;
+                long degradedAfterMs = -1;
+                for (long i = 0; i < total; i++) {
+                    long due = start + i * 1_000_000_000L / RATE;
+                    long now;
+                    while ((now = System.nanoTime()) < due) {
+                        Thread.sleep(1);
+                    }
+                    if (!offline && now >= offlineAt) {
+                        producer.flush();
+                        sealedAtOutageStart = sealedWritten(admin, topics);
+                        vault.goOffline();
+                        offline = true;
+                    }
+                    if (offline && degradedAfterMs < 0 && pipeline.health().status() == PipelineHealth.Status.DEGRADED) {
+                        degradedAfterMs = (now - offlineAt) / 1_000_000;
+                    }
+                    if (!online && now >= onlineAt) {
+                        online = true;
+                        break;
+                    }
+                    EmbeddingEvent e = Suite.event(i, TENANTS, DIMS);
+                    ids.add(e.getEmbeddingId());
+                    producer.send(new ProducerRecord<>(topics.raw(), Suite.key(e), Suite.wire(schemaId, e)));
+                    if (i % 97 == 0) {
+                        Suite.VECTORS.add(e.getVector());
+                    }
+                }
+                producer.flush();
+                long producedDuringOutage = ids.size() - (long) (BEFORE.toSeconds() * RATE);
+                long sealedDuringOutage = sealedWritten(admin, topics) - sealedAtOutageStart;
+                assertThat(pipeline.health().problems()).as("the pipeline reports the KMS as the problem").containsKey("KMS");
+
+                vault.goOnline();
+                long back = System.nanoTime();
+                long before = sealedWritten(admin, topics);
+                Suite.await(Duration.ofSeconds(60), "sealing to resume", () -> sealedWritten(admin, topics) > before);
+                long resumedMs = (System.nanoTime() - back) / 1_000_000;
+                Suite.awaitCommittedToEnd(bootstrap, prefix + "app", topics.raw(), Duration.ofSeconds(90));
+                long caughtUpMs = (System.nanoTime() - back) / 1_000_000;
+                Suite.await(Duration.ofSeconds(30), "the pipeline to report HEALTHY", () -> pipeline.health().status() == PipelineHealth.Status.HEALTHY);
+
+                List<ConsumerRecord<byte[], byte[]>> sealed = Suite.readCommitted(bootstrap, topics.sealed());
+                Suite.ExactlyOnce result = Suite.exactlyOnce(sealed, ids);
+                long plaintextInSealed = Suite.VECTORS.scanTopic(broker.logDir(), topics.sealed());
+                long plaintextInDlq = Suite.VECTORS.scanTopic(broker.logDir(), topics.dlq());
+                long plaintextInRaw = Suite.VECTORS.scanTopic(broker.logDir(), topics.raw()); // the control
+                System.out.printf("KMS outage: %d s off the network; DEGRADED reported %d ms after; %d records produced during"
+                                + " the outage, %d sealed during it; sealing resumed %d ms and the backlog was committed %d ms after"
+                                + " the KMS came back; %s; plaintext windows found: raw (control) %d, sealed %d, DLQ %d%n",
+                        OUTAGE.toSeconds(), degradedAfterMs, producedDuringOutage, sealedDuringOutage, resumedMs, caughtUpMs,
+                        result, plaintextInRaw, plaintextInSealed, plaintextInDlq);
+
+                assertThat(result.holds()).as("every record sealed exactly once: %s", result).isTrue();
+                assertThat(Suite.readCommitted(bootstrap, topics.dlq())).as("nothing dead-lettered by the outage").isEmpty();
+                assertThat(sealedDuringOutage).as("records needing a new DEK waited during the outage").isLessThan(producedDuringOutage);
+                assertThat(plaintextInRaw).as("the leak scanner finds plaintext where it is (control)").isPositive();
+                assertThat(plaintextInSealed + plaintextInDlq).as("plaintext in the sealed or dead-letter topic").isZero();
+                assertThat(resumedMs).as("resumes within the backoff ceiling and a KMS round trip").isLessThan(15_000);
+                Suite.rememberDek(operator, sealed.get(sealed.size() - 1).value());
+            }
+        }
+    }
+
+    private static long sealedWritten(Admin admin, TopicNames topics) {
+        try {
+            return Suite.endOffsets(admin, topics.sealed(), IsolationLevel.READ_UNCOMMITTED).values().stream().mapToLong(Long::longValue).sum();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -68,8 +68,13 @@ public final class EmbedsealTopology {
 
     /** Adds the key-event global store and the sealing topology to {@code builder}. */
     public static void build(StreamsBuilder builder, Parts parts) {
+        // Persistent (RocksDB) for one reason beyond the store itself: Kafka Streams keeps its process id in the
+        // state directory only when the topology has a persistent store. With it, an instance restarted on the same
+        // state directory reuses its transactional ids and aborts a killed predecessor's open transaction at once;
+        // with a fresh id every start, read_committed readers of the sealed topic would wait for that transaction's
+        // timeout (outage.max-wait-seconds + 60 s). See docs/reliability.md and CrashRecoveryTest.
         StoreBuilder<KeyValueStore<String, byte[]>> tenantStore = Stores.keyValueStoreBuilder(
-                Stores.inMemoryKeyValueStore(TENANT_STORE), Serdes.String(), Serdes.ByteArray()).withLoggingDisabled();
+                Stores.persistentKeyValueStore(TENANT_STORE), Serdes.String(), Serdes.ByteArray()).withLoggingDisabled();
         builder.addGlobalStore(tenantStore, parts.topics().keyEvents(),
                 Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("key-events"),
                 () -> new KeyEventProcessor(TENANT_STORE, parts.directory(), parts.sealer().keyring(), parts.keyEventAudit(),

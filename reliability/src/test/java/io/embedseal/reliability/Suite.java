@@ -37,7 +37,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -254,6 +253,9 @@ final class Suite {
                 lag += e.getValue() - (c == null ? 0 : c.offset());
             }
             return lag;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the lag of " + groupId, e);
         } catch (Exception e) {
             return Long.MAX_VALUE; // broker unreachable: not caught up
         }

@@ -186,6 +186,8 @@ class HostileInputTest {
         record Case(Kind kind, byte[] key, byte[] value) {
         }
 
+        private static final org.apache.avro.io.EncoderFactory AVRO = org.apache.avro.io.EncoderFactory.get();
+
         private final int schemaId;
         private final Random random;
         private final RandomGenerator<Kind> kinds;
@@ -349,17 +351,19 @@ class HostileInputTest {
         }
 
         private static void writeBytes(ByteArrayOutputStream out, byte[] b) {
-            writeLong(out, b.length);
-            out.writeBytes(b);
+            try {
+                AVRO.directBinaryEncoder(out, null).writeBytes(b); // length as a zig-zag varint, then the bytes
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
 
         private static void writeLong(ByteArrayOutputStream out, long v) {
-            long zz = (v << 1) ^ (v >> 63);
-            while ((zz & ~0x7FL) != 0) {
-                out.write((int) ((zz & 0x7F) | 0x80));
-                zz >>>= 7;
+            try {
+                AVRO.directBinaryEncoder(out, null).writeLong(v);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
-            out.write((int) zz);
         }
     }
 }

@@ -16,7 +16,6 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.IsolationLevel;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -94,7 +93,7 @@ class KmsOutageTest {
                     }
                     if (!offline && now >= offlineAt) {
                         producer.flush();
-                        sealedAtOutageStart = sealedWritten(admin, topics);
+                        sealedAtOutageStart = Suite.written(admin, topics.sealed());
                         vault.goOffline();
                         offline = true;
                     }
@@ -114,13 +113,13 @@ class KmsOutageTest {
                 }
                 producer.flush();
                 long producedDuringOutage = ids.size() - (long) (BEFORE.toSeconds() * RATE);
-                long sealedDuringOutage = sealedWritten(admin, topics) - sealedAtOutageStart;
+                long sealedDuringOutage = Suite.written(admin, topics.sealed()) - sealedAtOutageStart;
                 assertThat(pipeline.health().problems()).as("the pipeline reports the KMS as the problem").containsKey("KMS");
 
                 vault.goOnline();
                 long back = System.nanoTime();
-                long before = sealedWritten(admin, topics);
-                Suite.await(Duration.ofSeconds(60), "sealing to resume", () -> sealedWritten(admin, topics) > before);
+                long before = Suite.written(admin, topics.sealed());
+                Suite.await(Duration.ofSeconds(60), "sealing to resume", () -> Suite.written(admin, topics.sealed()) > before);
                 long resumedMs = (System.nanoTime() - back) / 1_000_000;
                 Suite.awaitCommittedToEnd(bootstrap, prefix + "app", topics.raw(), Duration.ofSeconds(90));
                 long caughtUpMs = (System.nanoTime() - back) / 1_000_000;
@@ -145,14 +144,6 @@ class KmsOutageTest {
                 assertThat(resumedMs).as("resumes within the backoff ceiling and a KMS round trip").isLessThan(15_000);
                 Suite.rememberDek(operator, sealed.get(sealed.size() - 1).value());
             }
-        }
-    }
-
-    private static long sealedWritten(Admin admin, TopicNames topics) {
-        try {
-            return Suite.endOffsets(admin, topics.sealed(), IsolationLevel.READ_UNCOMMITTED).values().stream().mapToLong(Long::longValue).sum();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -261,6 +261,18 @@ final class Suite {
         }
     }
 
+    /** Offsets written to {@code topic} so far, all partitions (high watermarks: records, aborted ones and markers). */
+    static long written(Admin admin, String topic) {
+        try {
+            return endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED).values().stream().mapToLong(Long::longValue).sum();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the end offsets of " + topic, e);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the end offsets of " + topic, e);
+        }
+    }
+
     static Map<TopicPartition, Long> endOffsets(Admin admin, String topic, IsolationLevel isolation) throws Exception {
         int partitions = admin.describeTopics(List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS).get(topic).partitions().size();
         Map<TopicPartition, OffsetSpec> request = new HashMap<>();

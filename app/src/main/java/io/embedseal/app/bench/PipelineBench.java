@@ -1,6 +1,8 @@
 package io.embedseal.app.bench;
 
 import io.embedseal.app.demo.SyntheticEmbeddings;
+import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -8,6 +10,9 @@ import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
+import io.embedseal.serdes.envelope.EnvelopeHeader;
+import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -28,6 +33,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Produced;
 
 import java.lang.management.ManagementFactory;
@@ -67,7 +73,7 @@ public final class PipelineBench {
                           int latencyRecords, int latencyRate, long dekMaxRecords, Path dataDir, List<String> topologies) {
 
         /** The topologies there are, in the order each run takes them. */
-        public static final List<String> TOPOLOGIES = List.of("pass-through", "sealed");
+        public static final List<String> TOPOLOGIES = List.of("pass-through", "aes-gcm", "sealed");
 
         public Options {
             topologies = TOPOLOGIES.stream().filter(topologies::contains).toList();
@@ -85,9 +91,17 @@ public final class PipelineBench {
     }
 
     /** Per dimension: every run and the ratio of the medians. */
-    public record DimsResult(int dims, long recordBytes, List<Run> runs, double passThroughMedian, double sealedMedian,
-                             double ratio, double cpuPassThrough, double cpuSealed, double topologyCpuPassThrough,
-                             double topologyCpuSealed, double p99PassThrough, double p99Sealed,
+    /**
+     * Per dimension: every run and the ratios of the medians ({@code ratio} = sealed / pass-through, the goal;
+     * {@code floorRatio} = aes-gcm / pass-through, the best any AES-GCM sealing of these bytes could do here;
+     * {@code sealedToFloor} = sealed / aes-gcm, what embedseal's own work costs on top). NaN where a topology did not run.
+     *
+     * @param sealedExtraBytes how many bytes a sealed record's value has more than the raw one
+     */
+    public record DimsResult(int dims, long recordBytes, long sealedExtraBytes, List<Run> runs, double passThroughMedian,
+                             double aesGcmMedian, double sealedMedian, double ratio, double floorRatio, double sealedToFloor,
+                             double cpuPassThrough, double cpuAesGcm, double cpuSealed, double topologyCpuPassThrough,
+                             double topologyCpuAesGcm, double topologyCpuSealed, double p99PassThrough, double p99Sealed,
                              long kmsCallsPerSealedRun, long kmsBound) {
     }
 
@@ -132,6 +146,7 @@ public final class PipelineBench {
         int schemaId = registry.register(source + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
         progress.accept("dims " + dims + ": producing " + o.records() + " records");
         long recordBytes = fill(broker, source, schemaId, dims, tenants, o.records(), 0);
+        byte[] header = envelopeHeader(kmsDir, dims, tenants.get(0));
 
         List<Run> runs = new ArrayList<>();
         // Warm-up runs (not counted) first: the JIT keeps improving Kafka's and our code for several runs.
@@ -141,22 +156,49 @@ public final class PipelineBench {
                 String latencySource = latencySourcePrefix + topology + "-" + (run + o.warmupRuns());
                 broker.createTopic(latencySource, o.partitions(), Map.of());
                 Run r = runOnce(broker, o, dims, topology, run, source, latencySource, registry, schemaId, tenants, kmsDir, events,
-                        recordBytes);
+                        recordBytes, header);
                 if (run >= 1) {
                     runs.add(r);
                 }
             }
         }
         double pass = median(runs, "pass-through", Run::recordsPerSecond);
+        double floor = median(runs, "aes-gcm", Run::recordsPerSecond);
         double sealed = median(runs, "sealed", Run::recordsPerSecond);
         long kms = runs.stream().filter(r -> r.topology().equals("sealed")).mapToLong(Run::kmsCalls).max().orElse(0);
         long perTenantRecords = (long) Math.ceil(o.records() / (double) tenants.size());
         long rollovers = Math.max(0, (perTenantRecords - 1) / o.dekMaxRecords());
-        return new DimsResult(dims, recordBytes / o.records(), runs, pass, sealed, pass > 0 && sealed > 0 ? sealed / pass : Double.NaN,
-                median(runs, "pass-through", Run::cpuMicrosPerRecord), median(runs, "sealed", Run::cpuMicrosPerRecord),
-                median(runs, "pass-through", Run::topologyCpuMicrosPerRecord), median(runs, "sealed", Run::topologyCpuMicrosPerRecord),
+        return new DimsResult(dims, recordBytes / o.records(), header.length + Dek.OVERHEAD - EmbeddingEventCodec.PREFIX_LENGTH, runs,
+                pass, floor, sealed, ratio(sealed, pass), ratio(floor, pass), ratio(sealed, floor),
+                median(runs, "pass-through", Run::cpuMicrosPerRecord), median(runs, "aes-gcm", Run::cpuMicrosPerRecord),
+                median(runs, "sealed", Run::cpuMicrosPerRecord),
+                median(runs, "pass-through", Run::topologyCpuMicrosPerRecord), median(runs, "aes-gcm", Run::topologyCpuMicrosPerRecord),
+                median(runs, "sealed", Run::topologyCpuMicrosPerRecord),
                 median(runs, "pass-through", Run::p99Millis), median(runs, "sealed", Run::p99Millis), kms,
                 tenants.size() * (1 + rollovers));
+    }
+
+    private static double ratio(double a, double b) {
+        return a > 0 && b > 0 ? a / b : Double.NaN;
+    }
+
+    /**
+     * The header of a real envelope of this run's shape (the first record, sealed under the first tenant's KEK on the
+     * bench's KMS, by a keyring of its own), for the {@code aes-gcm} floor to write and authenticate: the floor's
+     * records then have exactly the sealed records' size.
+     */
+    static byte[] envelopeHeader(Path kmsDir, int dims, String tenant) throws Exception {
+        byte[] envelope = sealFirst(kmsDir, dims, tenant);
+        return Arrays.copyOf(envelope, EnvelopeHeader.parse(envelope).ciphertextOffset());
+    }
+
+    /** The first generated record of {@code tenant} at {@code dims}, sealed as the pipeline seals it. */
+    static byte[] sealFirst(Path kmsDir, int dims, String tenant) throws Exception {
+        EmbeddingEvent first = new SyntheticEmbeddings(dims * 31L, dims).event(tenant, 0);
+        try (LocalKms kms = new LocalKms(kmsDir)) {
+            return new Sealer(Keyring.of(kms)).seal(tenant, first.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO,
+                    EmbeddingEventCodec.toCanonicalAvro(first));
+        }
     }
 
     private static double median(List<Run> runs, String topology, java.util.function.ToDoubleFunction<Run> f) {
@@ -194,7 +236,7 @@ public final class PipelineBench {
 
     private static Run runOnce(EmbeddedKafkaBroker broker, Options o, int dims, String topology, int run, String source,
                                String latencySource, InMemorySchemaRegistry registry, int schemaId, List<String> tenants,
-                               Path kmsDir, String events, long recordBytes) throws Exception {
+                               Path kmsDir, String events, long recordBytes, byte[] header) throws Exception {
         String id = "bench-" + dims + "-" + topology + "-" + (run + o.warmupRuns());
         String output = id + "-out";
         String latencyOutput = id + "-latency-out";
@@ -204,11 +246,14 @@ public final class PipelineBench {
         HeapSampler heap = new HeapSampler();
         heap.start();
         Run result;
-        if (topology.equals("pass-through")) {
+        if (!topology.equals("sealed")) {
+            // Plain Kafka Streams: the bytes as they are, or encrypted by the floor.
+            AesGcmFloor floor = topology.equals("aes-gcm") ? new AesGcmFloor(header) : null;
             result = measure(broker, topology, dims, run, source, output, latencySource, latencyOutput, schemaId, tenants, o, recordBytes,
                     heap, inputTopic -> {
                         StreamsBuilder b = new StreamsBuilder();
-                        b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                        KStream<byte[], byte[]> in = b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
+                        (floor == null ? in : in.mapValues(floor::apply))
                                 .to(inputTopic.equals(source) ? output : latencyOutput, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
                         KafkaStreams s = new KafkaStreams(b.build(), StreamsSettings.properties(id + (inputTopic.equals(source) ? "" : "-latency"),
                                 broker.bootstrapServers(), stateDir, streamsOverrides()));

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A small run of {@code embedseal bench} end to end: both topologies really move every record, the figures are
+ * A small run of {@code embedseal bench} end to end: the three topologies really move every record, the figures are
  * there and sane, and the sealing instance makes exactly one KMS call per tenant (no DEK rollover at this size).
  * Its speed is not judged here: that is for the bench itself, on a quiet machine.
  */
@@ -26,7 +26,8 @@ class BenchCommandTest {
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode result = new ObjectMapper().readTree(r.out()).get("results").get(0);
         assertThat(result.get("dims").asInt()).isEqualTo(16);
-        assertThat(result.get("runs")).hasSize(2);
+        assertThat(result.get("runs")).extracting(run -> run.get("topology").asText())
+                .containsExactly("pass-through", "aes-gcm", "sealed");
         for (JsonNode run : result.get("runs")) {
             assertThat(run.get("records").asLong()).isEqualTo(300);
             assertThat(run.get("recordsPerSecond").asDouble()).isPositive();
@@ -37,6 +38,10 @@ class BenchCommandTest {
             assertThat(run.get("kmsCalls").asLong()).isEqualTo(run.get("topology").asText().equals("sealed") ? 3 : 0);
         }
         assertThat(result.get("ratio").asDouble()).isPositive();
+        assertThat(result.get("floorRatio").asDouble()).isPositive();
+        assertThat(result.get("sealedToFloor").asDouble()).isPositive();
+        // header (tenant, id, KEK reference, DEK id, wrapped DEK, lengths) + nonce + tag - the wire prefix
+        assertThat(result.get("sealedExtraBytes").asLong()).isGreaterThan(28 + 16 - 5);
         assertThat(result.get("kmsCallsPerSealedRun").asLong()).isEqualTo(result.get("kmsBound").asLong()).isEqualTo(3);
     }
 
@@ -45,6 +50,6 @@ class BenchCommandTest {
         CliRun r = CliRun.run("bench", "--topologies", "sealed,plaintext");
 
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("--topologies takes pass-through, sealed");
+        assertThat(r.err()).contains("--topologies takes pass-through, aes-gcm, sealed");
     }
 }

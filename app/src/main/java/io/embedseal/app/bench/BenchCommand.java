@@ -122,13 +122,13 @@ public final class BenchCommand implements Callable<Integer> {
                     records, tenants, partitions, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
             for (PipelineBench.DimsResult r : results) {
                 out.printf(Locale.ROOT, "%n%d dims (%,d bytes per raw record)%n", r.dims(), r.recordBytes());
-                out.printf(Locale.ROOT, "  %-13s %4s %12s %8s %11s %11s %10s %8s %8s %6s %9s%n", "topology", "run", "records/s", "MB/s",
-                        "CPU us/rec", "app us/rec", "app B/rec", "p50 ms", "p99 ms", "KMS", "heap MB");
+                out.printf(Locale.ROOT, "  %-13s %4s %12s %8s %11s %11s %10s %5s %6s %8s %8s %6s %9s%n", "topology", "run", "records/s", "MB/s",
+                        "CPU us/rec", "app us/rec", "app B/rec", "GCs", "GC ms", "p50 ms", "p99 ms", "KMS", "heap MB");
                 for (PipelineBench.Run run : r.runs()) {
-                    out.printf(Locale.ROOT, "  %-13s %4d %,12.0f %8.1f %11.1f %11.1f %,10d %8.0f %8.0f %6d %9.0f%n", run.topology(),
+                    out.printf(Locale.ROOT, "  %-13s %4d %,12.0f %8.1f %11.1f %11.1f %,10d %5d %6d %8.0f %8.0f %6d %9.0f%n", run.topology(),
                             run.run(), run.recordsPerSecond(), run.megabytesPerSecond(), run.cpuMicrosPerRecord(),
-                            run.topologyCpuMicrosPerRecord(), run.topologyAllocatedBytesPerRecord(), run.p50Millis(), run.p99Millis(),
-                            run.kmsCalls(), run.peakHeapBytes() / 1e6);
+                            run.topologyCpuMicrosPerRecord(), run.topologyAllocatedBytesPerRecord(), run.gcPauses(), run.gcPauseMillis(),
+                            run.p50Millis(), run.p99Millis(), run.kmsCalls(), run.peakHeapBytes() / 1e6);
                 }
                 out.printf(Locale.ROOT, "  sealed values are %d bytes longer than raw ones (envelope header, nonce, tag; minus the 5-byte wire prefix)%n",
                         r.sealedExtraBytes());

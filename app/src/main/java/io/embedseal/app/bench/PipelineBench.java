@@ -86,8 +86,8 @@ public final class PipelineBench {
     /** One run's figures. */
     public record Run(String topology, int dims, int run, long records, double seconds, double recordsPerSecond,
                       double megabytesPerSecond, double cpuMicrosPerRecord, double topologyCpuMicrosPerRecord,
-                      long topologyAllocatedBytesPerRecord, double p50Millis, double p99Millis, long kmsCalls,
-                      long peakHeapBytes) {
+                      long topologyAllocatedBytesPerRecord, long gcPauses, long gcPauseMillis, double p50Millis, double p99Millis,
+                      long kmsCalls, long peakHeapBytes) {
     }
 
     /** Per dimension: every run and the ratio of the medians. */
@@ -286,7 +286,8 @@ public final class PipelineBench {
         heap.stop();
         return new Run(result.topology(), result.dims(), result.run(), result.records(), result.seconds(), result.recordsPerSecond(),
                 result.megabytesPerSecond(), result.cpuMicrosPerRecord(), result.topologyCpuMicrosPerRecord(),
-                result.topologyAllocatedBytesPerRecord(), result.p50Millis(), result.p99Millis(), result.kmsCalls(), heap.peak());
+                result.topologyAllocatedBytesPerRecord(), result.gcPauses(), result.gcPauseMillis(), result.p50Millis(), result.p99Millis(),
+                result.kmsCalls(), heap.peak());
     }
 
     /** Settings both topologies share on top of {@link StreamsSettings}. */
@@ -311,11 +312,13 @@ public final class PipelineBench {
         Running app = starter.start(source);
         String appId = "bench-" + dims + "-" + topology + "-";
         long cpuBefore = processCpuNanos();
+        long[] gcBefore = gcTotals();
         app.streams().start();
         // Wait (without reading the output, which would compete for the CPU) until the application has committed
         // its way through the whole input; then read the output for the append-time span.
         awaitCommitted(broker, appId + (run + o.warmupRuns()), source, o.records(), Duration.ofMinutes(10));
         long cpu = processCpuNanos() - cpuBefore;
+        long[] gcAfter = gcTotals();
         long topologyCpu = threadsCpuNanos(appId + (run + o.warmupRuns()) + "-");
         long topologyAllocated = threadsAllocatedBytes(appId + (run + o.warmupRuns()) + "-");
         Span span = awaitCount(broker, output, o.records(), Duration.ofMinutes(1), null);
@@ -360,7 +363,8 @@ public final class PipelineBench {
         // The first record's append opens the span, so it is not one of the records counted over it.
         double perSecond = (o.records() - 1) / seconds;
         return new Run(topology, dims, run, o.records(), seconds, perSecond, perSecond * recordBytes / o.records() / 1e6,
-                cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), topologyAllocated / o.records(), p50, p99, kmsCalls,
+                cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), topologyAllocated / o.records(), gcAfter[0] - gcBefore[0],
+                gcAfter[1] - gcBefore[1], p50, p99, kmsCalls,
                 heap.peak());
     }
 
@@ -381,6 +385,17 @@ public final class PipelineBench {
                         .mapToLong(e -> e.getValue().offset()).sum();
             }
         }
+    }
+
+    /** Garbage collections so far and the milliseconds they took (pauses; G1's concurrent work is not in it). */
+    private static long[] gcTotals() {
+        long count = 0;
+        long millis = 0;
+        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, gc.getCollectionCount());
+            millis += Math.max(0, gc.getCollectionTime());
+        }
+        return new long[] {count, millis};
     }
 
     /** The CPU time this JVM has used so far, all threads. */

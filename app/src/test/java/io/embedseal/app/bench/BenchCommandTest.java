@@ -34,6 +34,8 @@ class BenchCommandTest {
             assertThat(run.get("cpuMicrosPerRecord").asDouble()).isPositive();
             assertThat(run.get("topologyCpuMicrosPerRecord").asDouble()).isPositive();
             assertThat(run.get("topologyAllocatedBytesPerRecord").asLong()).isPositive();
+            assertThat(run.get("gcPauseMillis").asLong()).isNotNegative();
+            assertThat(run.get("gcPauses").asLong()).isNotNegative();
             assertThat(run.get("p99Millis").asDouble()).isGreaterThanOrEqualTo(run.get("p50Millis").asDouble()).isNotNegative();
             assertThat(run.get("kmsCalls").asLong()).isEqualTo(run.get("topology").asText().equals("sealed") ? 3 : 0);
         }

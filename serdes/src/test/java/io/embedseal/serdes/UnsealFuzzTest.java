@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Random and mutated envelopes through the unsealing path: only {@link EnvelopeException} may escape, and no
@@ -49,7 +50,7 @@ class UnsealFuzzTest {
     @BeforeContainer
     static void seal() throws IOException {
         dir = Files.createTempDirectory("embedseal-fuzz-");
-        Sealer sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build());
+        Sealer sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build());
         for (int i = 0; i < 8; i++) {
             List<Float> vector = new ArrayList<>();
             for (int d = 0; d < 8 + 40 * i; d++) {
@@ -109,9 +110,24 @@ class UnsealFuzzTest {
     }
 
     @Property(tries = 4000)
-    void mutatedEnvelopes_failOnlyWithTheTypedError(@ForAll("mutated") byte[] value) {
+    void mutatedEnvelopes_neverOpen_andFailOnlyWithTheTypedError(@ForAll("mutated") byte[] value) {
         unsealWithinBounds("acme/doc-0".getBytes(), value);
         unsealWithinBounds(null, value);
+        // A mutation that happens to give back a valid envelope (two equal bytes swapped) is no change at all.
+        if (VALID.stream().noneMatch(v -> Arrays.equals(v, value))) {
+            assertThatThrownBy(() -> unsealer.unsealValue(value)).as("a changed envelope opened").isInstanceOf(EnvelopeException.class);
+            assertThatThrownBy(() -> unsealer.unseal("acme/doc-0".getBytes(), value)).isInstanceOf(EnvelopeException.class);
+        }
+    }
+
+    @Property(tries = 50)
+    void unchangedEnvelopes_open_theControl(@ForAll("valid") byte[] value) {
+        assertThat(unsealer.unsealValue(value).event()).isNotNull();
+    }
+
+    @Provide
+    Arbitrary<byte[]> valid() {
+        return Arbitraries.of(VALID).map(byte[]::clone);
     }
 
     @Property(tries = 500)

@@ -1,7 +1,5 @@
 package io.embedseal.app;
 
-import io.embedseal.app.bench.BenchCommand;
-import io.embedseal.app.demo.DemoCommand;
 import io.embedseal.app.run.RunCommand;
 import io.embedseal.app.ops.AuditCommand;
 import io.embedseal.app.ops.DlqCommand;
@@ -14,6 +12,9 @@ import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.util.List;
+import java.util.Map;
+
 /**
  * {@code embedseal}: the command line. Exit codes: 0 success, 1 a check or operation failed, 2 bad usage,
  * 3 refused by a tenant's key state.
@@ -22,8 +23,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
-        subcommands = {DemoCommand.class, RunCommand.class, TenantsCommand.class, KeysCommand.class, StatusCommand.class,
-                DlqCommand.class, AuditCommand.class, SearchCommand.class, ProduceCommand.class, BenchCommand.class,
+        subcommands = {RunCommand.class, TenantsCommand.class, KeysCommand.class, StatusCommand.class,
+                DlqCommand.class, AuditCommand.class, SearchCommand.class, ProduceCommand.class,
                 CommandLine.HelpCommand.class,
                 AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
@@ -43,9 +44,60 @@ public final class Main implements Runnable {
         return commandLine().execute(args);
     }
 
+    /**
+     * The development commands, by name and class. They live in the {@code embedseal-demo} module with the
+     * in-process broker and Connect worker they start, which the runtime distribution does not ship; where their
+     * classes are absent, the command says so instead of being unknown.
+     */
+    private static final List<Map.Entry<String, String>> DEVELOPMENT_COMMANDS = List.of(
+            Map.entry("demo", "io.embedseal.demo.DemoCommand"),
+            Map.entry("bench", "io.embedseal.demo.bench.BenchCommand"));
+
     /** The configured command line, for callers that redirect its output. */
     public static CommandLine commandLine() {
-        return new CommandLine(new Main());
+        CommandLine cli = new CommandLine(new Main());
+        for (Map.Entry<String, String> c : DEVELOPMENT_COMMANDS) {
+            cli.addSubcommand(c.getKey(), developmentCommand(c.getKey(), c.getValue()));
+        }
+        return cli;
+    }
+
+    private static Object developmentCommand(String name, String className) {
+        Class<?> type;
+        try {
+            type = Class.forName(className, true, Main.class.getClassLoader());
+        } catch (ClassNotFoundException e) {
+            return new NotInThisDistribution(name);
+        }
+        try {
+            return type.getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot create the " + name + " command (" + className + ")", e);
+        }
+    }
+
+    /** Stands for a development command in the runtime distribution, which ships without its in-process parts. */
+    @Command(description = "(development distribution only: run it from a source checkout with ./embedseal)")
+    static final class NotInThisDistribution implements java.util.concurrent.Callable<Integer> {
+
+        private final String name;
+
+        @CommandLine.Unmatched
+        List<String> ignored;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        NotInThisDistribution(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public Integer call() {
+            spec.commandLine().getErr().println("embedseal " + name + ": not part of this distribution (the runtime ships without "
+                    + "the in-process broker and Connect worker it needs); run './embedseal " + name + "' from a source checkout");
+            return 2;
+        }
     }
 
     @Override

@@ -2,7 +2,7 @@ package io.embedseal.bench;
 
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
@@ -52,7 +52,7 @@ public class KmsBenchmark {
     @Param({"local", "pkcs11", "vault-standin"})
     public String provider;
 
-    private Kms kms;
+    private KmsProvider kms;
     private VaultTransitStandIn vault;
     private Path localDir;
     private final byte[] dek = new byte[32];

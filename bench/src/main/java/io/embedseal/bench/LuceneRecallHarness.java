@@ -55,7 +55,7 @@ public final class LuceneRecallHarness {
         }
         Path dir = Files.createTempDirectory("embedseal-recall-");
         try (LocalKms kms = new LocalKms(dir.resolve("kms"))) {
-            Keyring keyring = Keyring.builder(kms).createMissingKeys(true).build();
+            Keyring keyring = Keyring.builder(kms).createMissingKeys(kms).build();
             Sealer sealer = new Sealer(keyring);
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(sealer, null);
             System.out.printf(Locale.ROOT, "recall@10 of the Lucene sink's index: %,d random %d-dim vectors (uniform in [-1,1], cosine), "

@@ -2,7 +2,9 @@ package io.embedseal.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.KeyEvents;
@@ -84,6 +86,7 @@ public final class RevocationLatencyHarness {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         List<Long> latencies = new ArrayList<>();
         try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry);
+             KeyAdministration admin = KmsProviders.create(config.keyringSettings());
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                      broker.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 0), new StringSerializer(), new ByteArraySerializer());
              KafkaConsumer<String, byte[]> sealed = consumer(broker, config.topics().sealed());
@@ -93,7 +96,7 @@ public final class RevocationLatencyHarness {
             EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
             for (int trial = 1; trial <= trials; trial++) {
                 String tenant = "tenant-" + trial;
-                KekRef kek = pipeline.keyring().kms().createKek(pipeline.keyring().naming().kekNameFor(tenant));
+                KekRef kek = admin.createKek(pipeline.keyring().naming().kekNameFor(tenant));
                 producer.send(new ProducerRecord<>(config.topics().keyEvents(), tenant, KeyEvents.encode(KeyEvents.event(tenant,
                         KeyEventType.REGISTERED, kek.provider(), kek.keyName(), kek.version(), "harness", null)))).get();
                 AtomicBoolean streaming = new AtomicBoolean(true);

@@ -97,8 +97,8 @@ public class SealBenchmark {
         int schemaId = registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
         codec = new EmbeddingEventCodec(registry);
         wire = EmbeddingEventCodec.encodeWire(schemaId, event);
-        sealer = new Sealer(Keyring.builder(new LocalKms(Files.createTempDirectory("embedseal-bench-seal-")))
-                .createMissingKeys(true).build());
+        LocalKms kms = new LocalKms(Files.createTempDirectory("embedseal-bench-seal-"));
+        sealer = new Sealer(Keyring.builder(kms).createMissingKeys(kms).build());
         envelope = sealer.seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
         for (int t = 0; t < TENANTS; t++) {
             tenants[t] = "tenant-" + t;

@@ -80,7 +80,7 @@ public final class TenantHeapHarness {
 
     private static List<Point> runCase(LocalKms kms, int tenants, int cacheSize, int rounds, byte[] plaintext, boolean quiet) {
         List<Point> points = new ArrayList<>();
-        Keyring keyring = Keyring.builder(kms).createMissingKeys(true)
+        Keyring keyring = Keyring.builder(kms).createMissingKeys(kms)
                 .policy(DekPolicy.defaults().withCache(cacheSize, DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY)).build();
         Sealer sealer = new Sealer(keyring);
         if (!quiet) {

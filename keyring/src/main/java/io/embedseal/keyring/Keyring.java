@@ -5,6 +5,7 @@ import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
 import io.embedseal.keyring.dek.Randomness;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import org.slf4j.Logger;
@@ -38,7 +39,7 @@ public final class Keyring {
     private final DekFactory deks;
     private final KekResolver naming;
     private final DekPolicy policy;
-    private final boolean createMissingKeys;
+    private final KeyAdministration creator;
     private final Clock clock;
     private final DekCache<String, ActiveDek> active;
     private final DekCache<OpenKey, Dek> opened;
@@ -53,7 +54,7 @@ public final class Keyring {
         this.deks = new DekFactory(b.kms, b.randomness);
         this.naming = b.naming;
         this.policy = b.policy;
-        this.createMissingKeys = b.createMissingKeys;
+        this.creator = b.creator;
         this.clock = b.clock;
         this.active = new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
         this.opened = new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
@@ -76,7 +77,7 @@ public final class Keyring {
         private final Kms kms;
         private KekResolver naming = KekNaming.defaults();
         private DekPolicy policy = DekPolicy.defaults();
-        private boolean createMissingKeys;
+        private KeyAdministration creator;
         private Clock clock = Clock.systemUTC();
         private Randomness randomness = Randomness.secure();
 
@@ -96,11 +97,12 @@ public final class Keyring {
         }
 
         /**
-         * Whether sealing for a tenant whose KEK does not exist creates it (the embedded demo) instead of
-         * failing with {@link UnknownKeyException} (production: tenants are onboarded explicitly).
+         * Where sealing for a tenant whose KEK does not exist creates it (development and tests), the
+         * administration that may create it; null (the default, production: tenants are onboarded explicitly)
+         * fails such a tenant with {@link UnknownKeyException}. A keyring given none can use keys, never change them.
          */
-        public Builder createMissingKeys(boolean create) {
-            this.createMissingKeys = create;
+        public Builder createMissingKeys(KeyAdministration creator) {
+            this.creator = creator;
             return this;
         }
 
@@ -181,11 +183,11 @@ public final class Keyring {
         try {
             return deks.create(tenantId, keyName);
         } catch (UnknownKeyException e) {
-            if (!createMissingKeys) {
+            if (creator == null) {
                 throw e;
             }
             LOG.info("creating missing KEK '{}' for tenant {} in KMS {}", keyName, tenantId, kms.provider());
-            kms.createKek(keyName);
+            creator.createKek(keyName);
             return deks.create(tenantId, keyName);
         }
     }

@@ -1,11 +1,15 @@
 package io.embedseal.keyring;
 
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
-import io.embedseal.keyring.kms.decorator.AuditingKms;
-import io.embedseal.keyring.kms.decorator.InstrumentedKms;
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.decorator.InterceptedKeyAdministration;
+import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.decorator.KmsAuditListener;
+import io.embedseal.keyring.kms.decorator.KmsAuditing;
+import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsObserver;
-import io.embedseal.keyring.kms.decorator.RetryingKms;
+import io.embedseal.keyring.kms.decorator.KmsRetry;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.keyring.kms.pkcs11.Pkcs11Kms;
 import io.embedseal.keyring.kms.vault.VaultTransitKms;
@@ -16,10 +20,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.function.Function;
 
 /**
- * Creates KMS providers by the name in {@code kms.provider}, and wraps them in the standard decorators.
- * There is no discovery: a provider exists only if this class names it.
+ * Creates KMS providers by the name in {@code kms.provider}, and hands out the two narrow views of one:
+ * {@link #decorate data-key use} (the pipeline, sinks, search, serializers) and
+ * {@link #administer key administration} (the operator command line), each wrapped in the standard
+ * interceptors. There is no discovery: a provider exists only if this class names it.
  */
 public final class KmsProviders {
 
@@ -27,11 +34,12 @@ public final class KmsProviders {
     }
 
     /**
-     * The bare provider the settings name.
+     * The bare provider the settings name, able to use and administer keys. Give it to no one as it is: hand out
+     * {@link #decorate} or {@link #administer} views.
      *
      * @throws IllegalArgumentException naming the setting, if the provider's settings are incomplete or wrong
      */
-    public static Kms create(KeyringSettings s) {
+    public static KmsProvider create(KeyringSettings s) {
         return switch (s.provider()) {
             case "local" -> new LocalKms(s.localDir());
             case "vault" -> new VaultTransitKms(new VaultTransitKms.VaultSettings(
@@ -62,31 +70,59 @@ public final class KmsProviders {
     }
 
     /**
-     * Wraps a provider: audit (one event per operation, outermost) around retry around instrumentation
-     * (one observation per attempt).
+     * Data-key use of a provider (wrap, unwrap, describe) and nothing else: audit (one event per operation,
+     * outermost) around retry around instrumentation (one observation per attempt).
      *
-     * @param observer may be null for none
-     * @param audit    may be null for none
+     * @param observer        may be null for none
+     * @param audit           may be null for none
+     * @param tenantOfKeyName which tenant a key name belongs to, for the audit entries: the pipeline's tenant
+     *                        directory where tenants bring their own key names, else {@link KeyringSettings#naming()}
      */
-    public static Kms decorate(Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit, Clock clock) {
+    public static Kms decorate(Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit,
+                               Function<String, String> tenantOfKeyName, Clock clock) {
         Kms kms = provider;
         if (observer != null) {
-            kms = new InstrumentedKms(kms, observer);
+            kms = new InterceptedKms(kms, new KmsInstrumentation(observer));
         }
-        kms = new RetryingKms(kms, s.retryPolicy());
+        kms = new InterceptedKms(kms, new KmsRetry(s.retryPolicy()));
         if (audit != null) {
-            kms = new AuditingKms(kms, s.naming()::tenantFor, audit, clock);
+            kms = new InterceptedKms(kms, new KmsAuditing(tenantOfKeyName, audit, clock));
         }
         return kms;
     }
 
-    /** A keyring on the configured, decorated provider, with the configured naming and DEK policy. */
+    /** {@link #decorate(Kms, KeyringSettings, KmsObserver, KmsAuditListener, Function, Clock)} with the configured naming. */
+    public static Kms decorate(Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit, Clock clock) {
+        return decorate(provider, s, observer, audit, s.naming()::tenantFor, clock);
+    }
+
+    /**
+     * Key administration of a provider (create, rotate, restrict, disable, enable, destroy) for the operator,
+     * audited (outermost) and retried; it cannot wrap or unwrap DEKs.
+     *
+     * @param audit may be null for none
+     */
+    public static KeyAdministration administer(KeyAdministration provider, KeyringSettings s, KmsAuditListener audit,
+                                               Function<String, String> tenantOfKeyName, Clock clock) {
+        KeyAdministration admin = new InterceptedKeyAdministration(provider, new KmsRetry(s.retryPolicy()));
+        if (audit != null) {
+            admin = new InterceptedKeyAdministration(admin, new KmsAuditing(tenantOfKeyName, audit, clock));
+        }
+        return admin;
+    }
+
+    /**
+     * A keyring on the configured, decorated provider, with the configured naming and DEK policy. Only where
+     * {@code kms.create-missing-keys=true} (development) does it also hold the right to create keys.
+     */
     public static Keyring keyring(KeyringSettings s, KmsObserver observer, KmsAuditListener audit) {
-        Kms kms = decorate(create(s), s, observer, audit, Clock.systemUTC());
+        KmsProvider provider = create(s);
+        Kms kms = decorate(provider, s, observer, audit, Clock.systemUTC());
         return Keyring.builder(kms)
                 .naming(s.naming())
                 .policy(s.dekPolicy())
-                .createMissingKeys(s.createMissingKeys())
+                .createMissingKeys(s.createMissingKeys()
+                        ? administer(provider, s, audit, s.naming()::tenantFor, Clock.systemUTC()) : null)
                 .build();
     }
 

@@ -7,7 +7,8 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.UnknownKeyException;
-import io.embedseal.keyring.kms.decorator.InstrumentedKms;
+import io.embedseal.keyring.kms.decorator.InterceptedKms;
+import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.keyring.kms.local.LocalKms;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,19 +34,19 @@ class KeyringTest {
     Path dir;
     private LocalKms local;
     private KmsCallStats stats;
-    private InstrumentedKms kms;
+    private InterceptedKms kms;
     private MutableClock clock;
 
     @BeforeEach
     void setUp() {
         local = new LocalKms(dir);
         stats = new KmsCallStats();
-        kms = new InstrumentedKms(local, stats);
+        kms = new InterceptedKms(local, new KmsInstrumentation(stats));
         clock = new MutableClock();
     }
 
     private Keyring.Builder keyring() {
-        return Keyring.builder(kms).createMissingKeys(true).clock(clock);
+        return Keyring.builder(kms).createMissingKeys(local).clock(clock);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.embedseal.reliability;
 
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
@@ -65,7 +66,7 @@ class KmsOutageTest {
              KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap); Admin admin = Suite.admin(bootstrap)) {
             Map<String, String> vaultSettings = Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
                     "kms.vault.connect-timeout-ms", "500", "kms.vault.read-timeout-ms", "1000");
-            Kms operator = KmsProviders.create(KeyringSettings.of(vaultSettings, n -> VaultTransitStandIn.ROOT_TOKEN));
+            KmsProvider operator = KmsProviders.create(KeyringSettings.of(vaultSettings, n -> VaultTransitStandIn.ROOT_TOKEN));
             for (int t = 0; t < TENANTS; t++) {
                 Suite.register(producer, topics, operator, Suite.tenant(t));
             }

@@ -2,6 +2,7 @@ package io.embedseal.reliability;
 
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
@@ -191,7 +192,7 @@ final class Suite {
     }
 
     /** Registers a tenant: its KEK in the KMS, and a REGISTERED key event. */
-    static void register(KafkaProducer<byte[], byte[]> producer, TopicNames t, Kms kms, String tenant) throws Exception {
+    static void register(KafkaProducer<byte[], byte[]> producer, TopicNames t, KeyAdministration kms, String tenant) throws Exception {
         KekRef k = kms.createKek("tenant-" + tenant);
         producer.send(new ProducerRecord<>(t.keyEvents(), tenant.getBytes(StandardCharsets.UTF_8),
                 KeyEvents.encode(KeyEvents.event(tenant, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version(),

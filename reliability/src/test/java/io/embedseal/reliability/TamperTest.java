@@ -65,7 +65,7 @@ class TamperTest {
     @BeforeEach
     void sealSamples() {
         kms = new LocalKms(dir.resolve("kms"));
-        samples = seal(new Sealer(Keyring.builder(kms).createMissingKeys(true).build()));
+        samples = seal(new Sealer(Keyring.builder(kms).createMissingKeys(kms).build()));
         unsealer = new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), null);
     }
 

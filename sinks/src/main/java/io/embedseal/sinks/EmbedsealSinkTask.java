@@ -97,7 +97,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
-        keyring = Keyring.builder(kms).naming(directory).policy(ks.dekPolicy()).createMissingKeys(false).build();
+        keyring = Keyring.builder(kms).naming(directory).policy(ks.dekPolicy()).build();
         unsealer = new EmbeddingUnsealer(new Sealer(keyring), null);
         String id = config.connectorName() + "-" + config.taskIndex();
         try {

@@ -30,7 +30,7 @@ final class Sealed {
     Sealed(Path kmsDir) {
         this.kmsDir = kmsDir;
         this.kms = new LocalKms(kmsDir);
-        this.keyring = Keyring.builder(kms).createMissingKeys(true).build();
+        this.keyring = Keyring.builder(kms).createMissingKeys(kms).build();
         this.sealer = new Sealer(keyring);
         this.unsealer = new EmbeddingUnsealer(sealer, null);
     }

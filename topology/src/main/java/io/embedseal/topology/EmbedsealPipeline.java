@@ -4,6 +4,8 @@ import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
@@ -69,16 +71,22 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 : null;
         this.directory = new TenantDirectory(keyringSettings.naming());
         this.meters = new PipelineMeters(directory, (int) config.number("metrics.tenant-series.max", 100, 0, 100_000));
-        this.rawKms = KmsProviders.create(keyringSettings);
+        KmsProvider kmsProvider = KmsProviders.create(keyringSettings);
+        // The pipeline keeps data-key views only: it can wrap and unwrap, never administer a tenant's key.
+        this.rawKms = InterceptedKms.view(kmsProvider);
         KmsObserver observer = (provider, operation, outcome, nanos) -> {
             kmsCalls.onCall(provider, operation, outcome, nanos);
             meters.onCall(provider, operation, outcome, nanos);
         };
-        Kms kms = KmsProviders.decorate(rawKms, keyringSettings, observer, audit, Clock.systemUTC());
+        // Audit entries name the tenant a key belongs to by the tenants' registrations (their own key names), not
+        // only by the naming template.
+        Kms kms = KmsProviders.decorate(kmsProvider, keyringSettings, observer, audit, directory::tenantFor, Clock.systemUTC());
         this.keyring = Keyring.builder(kms)
                 .naming(directory)
                 .policy(keyringSettings.dekPolicy())
-                .createMissingKeys(keyringSettings.createMissingKeys())
+                .createMissingKeys(keyringSettings.createMissingKeys()
+                        ? KmsProviders.administer(kmsProvider, keyringSettings, audit, directory::tenantFor, Clock.systemUTC())
+                        : null)
                 .build();
         meters.bindKeyring(keyring).bindHealth(health);
         this.parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),

@@ -89,7 +89,7 @@ class EmbedsealTopologyTest {
         }
         registry = new InMemorySchemaRegistry();
         schemaId = registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-        parts = Fixtures.parts(TopicNames.defaults(), registry, kms, validator, options, true);
+        parts = Fixtures.parts(TopicNames.defaults(), registry, kms, validator, options, localKms);
         driver = new TopologyTestDriver(EmbedsealTopology.topology(parts),
                 StreamsSettings.properties("topology-test", "unused:9092", dir.resolve("state"), Map.of()));
         keyEvents = driver.createInputTopic(TopicNames.DEFAULT_KEY_EVENTS, new StringSerializer(), new ByteArraySerializer());
@@ -364,7 +364,7 @@ class EmbedsealTopologyTest {
     @Test
     void kmsDenial_isTreatedAsRevocation_withoutAskingTheKmsForEveryRecord() {
         io.embedseal.keyring.kms.decorator.KmsCallStats stats = new io.embedseal.keyring.kms.decorator.KmsCallStats();
-        start(new io.embedseal.keyring.kms.decorator.InstrumentedKms(localKms, stats), EmbeddingValidator.defaults(), Fixtures.fastOptions(false));
+        start(new io.embedseal.keyring.kms.decorator.InterceptedKms(localKms, new io.embedseal.keyring.kms.decorator.KmsInstrumentation(stats)), EmbeddingValidator.defaults(), Fixtures.fastOptions(false));
         register("acme");
         localKms.createKek("tenant-acme");
         localKms.disable("tenant-acme"); // the tenant revoked access in its own KMS, without a key event

@@ -3,6 +3,7 @@ package io.embedseal.topology;
 import io.embedseal.keyring.DekPolicy;
 import io.embedseal.keyring.KekNaming;
 import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.schemas.KeyEventType;
@@ -25,12 +26,12 @@ final class Fixtures {
     }
 
     static EmbedsealTopology.Parts parts(TopicNames topics, SchemaRegistry registry, Kms kms, EmbeddingValidator validator,
-                                         SealingOptions options, boolean createMissingKeys) {
+                                         SealingOptions options, KeyAdministration createMissingKeys) {
         return parts(topics, registry, kms, validator, options, createMissingKeys, DekPolicy.defaults());
     }
 
     static EmbedsealTopology.Parts parts(TopicNames topics, SchemaRegistry registry, Kms kms, EmbeddingValidator validator,
-                                         SealingOptions options, boolean createMissingKeys, DekPolicy policy) {
+                                         SealingOptions options, KeyAdministration createMissingKeys, DekPolicy policy) {
         TenantDirectory directory = new TenantDirectory(KekNaming.defaults());
         Keyring keyring = Keyring.builder(kms).naming(directory).createMissingKeys(createMissingKeys).policy(policy).build();
         return EmbedsealTopology.Parts.of(topics, new EmbeddingEventCodec(registry), validator, new Sealer(keyring), directory, options);

@@ -75,7 +75,7 @@ class KcatIndependentClientTest {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
         EmbedsealTopology.Parts parts = Fixtures.parts(topics, registry, new LocalKms(dir.resolve("kms")), EmbeddingValidator.defaults(),
-                Fixtures.fastOptions(true), true);
+                Fixtures.fastOptions(true), new LocalKms(dir.resolve("kms")));
 
         VectorLeakScanner scanner = new VectorLeakScanner();
         try (KafkaStreams streams = new KafkaStreams(EmbedsealTopology.topology(parts),

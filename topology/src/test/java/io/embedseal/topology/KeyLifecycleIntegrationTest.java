@@ -42,7 +42,7 @@ class KeyLifecycleIntegrationTest {
             kms.createKek("tenant-" + tenant);
             fx.keyEvent(tenant, KeyEventType.REGISTERED, 1);
         }
-        parts = Fixtures.parts(fx.topics, fx.registry, kms, EmbeddingValidator.defaults(), Fixtures.fastOptions(false), false);
+        parts = Fixtures.parts(fx.topics, fx.registry, kms, EmbeddingValidator.defaults(), Fixtures.fastOptions(false), null);
         streams = new KafkaStreams(EmbedsealTopology.topology(parts), fx.streams("lifecycle-" + fx.run, dir.resolve("state")));
         streams.start();
     }

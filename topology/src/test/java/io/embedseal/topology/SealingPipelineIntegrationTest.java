@@ -55,7 +55,7 @@ class SealingPipelineIntegrationTest {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         Path kms = dir.resolve("kms");
         EmbedsealTopology.Parts parts = Fixtures.parts(topics, registry, new LocalKms(kms), EmbeddingValidator.defaults(),
-                Fixtures.fastOptions(true), true);
+                Fixtures.fastOptions(true), new LocalKms(kms));
 
         Map<String, EmbeddingEvent> produced = new HashMap<>();
         VectorLeakScanner scanner = new VectorLeakScanner();

@@ -1,6 +1,7 @@
 package io.embedseal.app.ops;
 
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.KmsOperation;
@@ -63,7 +64,7 @@ public final class KeysCommand implements Runnable {
 
         /** The KMS side where the provider can do it here; where it cannot, what the key's owner must do. */
         boolean kmsCan(OperatorContext ctx, KmsOperation op) {
-            return ctx.kms.supportedOperations().contains(op);
+            return ctx.admin.supportedOperations().contains(op);
         }
     }
 
@@ -75,7 +76,7 @@ public final class KeysCommand implements Runnable {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
             refuseIfDestroyed(state, "rotated");
-            KeyDescription d = ctx.kms.describe(keyName);
+            KeyDescription d = ctx.admin.describe(keyName);
             KekRef next;
             if (d.latestVersion() > state.kekVersion()) {
                 // An earlier rotate reached the KMS but its event was never published: publish, do not rotate again.
@@ -83,8 +84,8 @@ public final class KeysCommand implements Runnable {
                 out().println("the KMS already has " + next + " (newer than the key event's version " + state.kekVersion()
                         + "): publishing it without rotating again");
             } else {
-                next = ctx.kms.rotate(keyName);
-                out().println("rotated " + keyName + " in the " + ctx.kms.provider() + " KMS: version " + state.kekVersion() + " -> " + next.version());
+                next = ctx.admin.rotate(keyName);
+                out().println("rotated " + keyName + " in the " + ctx.admin.provider() + " KMS: version " + state.kekVersion() + " -> " + next.version());
             }
             ctx.publish(tenant, KeyEventType.ROTATED, next, reason);
             out().println("ROTATED published: new records of " + tenant + " are sealed under " + next);
@@ -103,13 +104,13 @@ public final class KeysCommand implements Runnable {
         int act(OperatorContext ctx, TenantState state, String keyName) {
             refuseIfDestroyed(state, "revoked");
             if (kmsCan(ctx, KmsOperation.DISABLE)) {
-                KeyDescription d = ctx.kms.describe(keyName);
+                KeyDescription d = ctx.admin.describe(keyName);
                 if (d.state() == KeyState.ENABLED) {
-                    ctx.kms.disable(keyName);
-                    out().println("disabled " + keyName + " in the " + ctx.kms.provider() + " KMS");
+                    ctx.admin.disable(keyName);
+                    out().println("disabled " + keyName + " in the " + ctx.admin.provider() + " KMS");
                 }
             } else {
-                out().println(kmsSideNote(ctx.kms.provider(), keyName, true));
+                out().println(kmsSideNote(ctx.admin, keyName, KmsOperation.DISABLE));
             }
             if (state.status() == TenantStatus.REVOKED) {
                 out().println("tenant " + tenant + " is already REVOKED (" + state.since() + "); nothing published");
@@ -129,19 +130,19 @@ public final class KeysCommand implements Runnable {
         int act(OperatorContext ctx, TenantState state, String keyName) {
             refuseIfDestroyed(state, "restored");
             if (kmsCan(ctx, KmsOperation.ENABLE)) {
-                KeyDescription d = ctx.kms.describe(keyName);
+                KeyDescription d = ctx.admin.describe(keyName);
                 if (d.state() != KeyState.ENABLED) {
-                    ctx.kms.enable(keyName);
-                    out().println("enabled " + keyName + " in the " + ctx.kms.provider() + " KMS");
+                    ctx.admin.enable(keyName);
+                    out().println("enabled " + keyName + " in the " + ctx.admin.provider() + " KMS");
                 }
             } else {
-                out().println(kmsSideNote(ctx.kms.provider(), keyName, false));
+                out().println(kmsSideNote(ctx.admin, keyName, KmsOperation.ENABLE));
             }
             if (state.status() == TenantStatus.ACTIVE) {
                 out().println("tenant " + tenant + " is ACTIVE; nothing to restore, nothing published");
                 return 0;
             }
-            KeyDescription d = ctx.kms.describe(keyName);
+            KeyDescription d = ctx.admin.describe(keyName);
             ctx.publish(tenant, KeyEventType.RESTORED, d.current(), reason);
             out().println("RESTORED published: " + tenant + "'s records are sealed again under " + d.current());
             return 0;
@@ -171,12 +172,12 @@ public final class KeysCommand implements Runnable {
             }
             KeyDescription d;
             try {
-                d = ctx.kms.describe(keyName);
+                d = ctx.admin.describe(keyName);
             } catch (UnknownKeyException e) {
                 d = null; // destroyed in the KMS by an earlier run whose event was never published
             }
             out().println("Destroying tenant " + tenant + "'s key makes unreadable, for good:");
-            out().println("  - key " + ctx.kms.provider() + ":" + keyName + (d == null ? " (already gone from the KMS)"
+            out().println("  - key " + ctx.admin.provider() + ":" + keyName + (d == null ? " (already gone from the KMS)"
                     : ", versions " + d.minDecryptionVersion() + " to " + d.latestVersion()) + ", and every DEK wrapped under it;");
             if (!skipCount) {
                 long n = countSealed(ctx);
@@ -192,8 +193,8 @@ public final class KeysCommand implements Runnable {
                         + tenant + " to destroy its key");
             }
             if (d != null) {
-                ctx.kms.destroy(keyName);
-                out().println("destroyed " + keyName + " in the " + ctx.kms.provider() + " KMS");
+                ctx.admin.destroy(keyName);
+                out().println("destroyed " + keyName + " in the " + ctx.admin.provider() + " KMS");
             }
             ctx.publish(tenant, KeyEventType.DESTROYED, new KekRef(state.kms(), keyName, d == null ? state.kekVersion() : d.latestVersion()), reason);
             out().println("DESTROYED published: " + tenant + " is crypto-shredded");
@@ -228,15 +229,8 @@ public final class KeysCommand implements Runnable {
         }
     }
 
-    static String kmsSideNote(String provider, String keyName, boolean revoke) {
-        String action = revoke ? "remove" : "restore";
-        return switch (provider) {
-            case "vault" -> "KMS side: the " + provider + " provider does not disable keys for the pipeline; the key's owner should "
-                    + action + " the pipeline token's grant on transit/encrypt/" + keyName + " and transit/decrypt/" + keyName
-                    + " (the key event below acts now either way)";
-            case "pkcs11" -> "KMS side: the HSM's administrator should " + (revoke ? "clear CKA_ENCRYPT/CKA_DECRYPT on" : "set them again on")
-                    + " key " + keyName + " with the HSM's tools (the key event below acts now either way)";
-            default -> "KMS side: the " + provider + " provider cannot " + (revoke ? "disable" : "enable") + " keys here";
-        };
+    /** What the key's owner does in the KMS where the provider cannot do {@code op} itself; the provider words it. */
+    static String kmsSideNote(KeyAdministration admin, String keyName, KmsOperation op) {
+        return "KMS side: " + admin.ownerAdvice(op, keyName) + " (the key event below acts now either way)";
     }
 }

@@ -2,8 +2,10 @@ package io.embedseal.app.ops;
 
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
-import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyAdministration;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
@@ -22,12 +24,14 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * What a key-management command works with: the tenants' KMS (every call audited), a producer for key events,
+ * What a key-management command works with: the tenants' KMS (every call audited) as key administration and,
+ * to prove a key usable before onboarding, data-key use; a producer for key events,
  * and the audit trail where the operator's own actions are chained ({@code kind=OPERATOR_ACTION}), under a chain
  * of this run's own ({@code cli-<actor>-<uuid>}).
  */
@@ -35,7 +39,12 @@ final class OperatorContext implements AutoCloseable {
 
     final ClusterOptions.Cluster cluster;
     final String actor;
-    final Kms kms;
+    /** Creates, rotates, disables, enables and destroys keys: only the operator holds this. */
+    final KeyAdministration admin;
+    /** Wraps and unwraps test DEKs, as the pipeline will, to prove a key usable. */
+    final Kms keys;
+    /** Key names this run acts on, by the tenant that owns them (a tenant may bring its own key name). */
+    private final Map<String, String> tenantOfKey = new ConcurrentHashMap<>();
     private final AuditTrail audit;
     private final KafkaProducer<String, byte[]> producer;
 
@@ -46,7 +55,9 @@ final class OperatorContext implements AutoCloseable {
         Map<String, Object> clients = new HashMap<>(cluster.clientProps());
         String bootstrap = String.valueOf(clients.remove("bootstrap.servers"));
         this.audit = AuditTrail.create(bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth());
-        this.kms = KmsProviders.decorate(KmsProviders.create(s), s, null, audit, Clock.systemUTC());
+        KmsProvider provider = KmsProviders.create(s);
+        this.admin = KmsProviders.administer(provider, s, audit, this::tenantOfKey, Clock.systemUTC());
+        this.keys = KmsProviders.decorate(provider, s, null, audit, this::tenantOfKey, Clock.systemUTC());
         Map<String, Object> p = new HashMap<>(cluster.clientProps());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -60,7 +71,19 @@ final class OperatorContext implements AutoCloseable {
 
     /** The key name the pipeline uses for a tenant: the registered one, else the naming template's. */
     String keyNameFor(String tenant, TenantState state) {
-        return state != null && state.kekName() != null ? state.kekName() : cluster.keyringSettings().naming().kekNameFor(tenant);
+        String name = state != null && state.kekName() != null ? state.kekName() : cluster.keyringSettings().naming().kekNameFor(tenant);
+        return bind(tenant, name);
+    }
+
+    /** Records that {@code keyName} is {@code tenant}'s key, so the audit entries of its KMS calls name the tenant. */
+    String bind(String tenant, String keyName) {
+        tenantOfKey.put(keyName, tenant);
+        return keyName;
+    }
+
+    private String tenantOfKey(String keyName) {
+        String tenant = tenantOfKey.get(keyName);
+        return tenant != null ? tenant : cluster.keyringSettings().naming().tenantFor(keyName);
     }
 
     /** Publishes a key event and waits until the broker has it; then records the action in the audit trail. */
@@ -99,6 +122,6 @@ final class OperatorContext implements AutoCloseable {
     public void close() {
         producer.close(Duration.ofSeconds(10));
         audit.close();
-        kms.close();
+        admin.close();
     }
 }

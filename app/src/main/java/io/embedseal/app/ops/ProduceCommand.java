@@ -1,6 +1,5 @@
 package io.embedseal.app.ops;
 
-import io.embedseal.app.demo.SyntheticEmbeddings;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;

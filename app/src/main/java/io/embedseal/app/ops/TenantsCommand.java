@@ -70,7 +70,7 @@ public final class TenantsCommand implements Runnable {
             }
             try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
                 TenantState state = ctx.keyEvents().state(tenant);
-                String name = keyName != null ? keyName : cluster.keyringSettings().naming().kekNameFor(tenant);
+                String name = ctx.bind(tenant, keyName != null ? keyName : cluster.keyringSettings().naming().kekNameFor(tenant));
                 if (state != null && state.status() == TenantStatus.DESTROYED) {
                     throw new OperationFailed("tenant " + tenant + " was DESTROYED (" + state.since() + "), which is terminal; "
                             + "onboard it under a new tenant id");
@@ -87,7 +87,7 @@ public final class TenantsCommand implements Runnable {
                     out().println("this KMS identity may not read key " + name + "'s metadata; checking that it can use the key");
                 }
                 if (key != null && key.state() != KeyState.ENABLED) {
-                    throw new OperationFailed("key " + name + " is " + key.state() + " in the " + ctx.kms.provider() + " KMS; enable it first");
+                    throw new OperationFailed("key " + name + " is " + key.state() + " in the " + ctx.admin.provider() + " KMS; enable it first");
                 }
                 KekRef current = checkUsable(ctx, name);
                 out().println("key " + current + " is usable by this KMS identity: a test DEK was wrapped and unwrapped");
@@ -104,15 +104,15 @@ public final class TenantsCommand implements Runnable {
 
         private KeyDescription describeOrCreate(OperatorContext ctx, String name) {
             try {
-                return ctx.kms.describe(name);
+                return ctx.admin.describe(name);
             } catch (UnknownKeyException e) {
                 if (!createKey) {
-                    throw new OperationFailed("the " + ctx.kms.provider() + " KMS has no key " + name + ": the tenant creates it "
+                    throw new OperationFailed("the " + ctx.admin.provider() + " KMS has no key " + name + ": the tenant creates it "
                             + "and grants the pipeline encrypt/decrypt on it (bring your own key), or pass --create-key");
                 }
-                KekRef created = ctx.kms.createKek(name);
-                out().println("created key " + created + " in the " + ctx.kms.provider() + " KMS");
-                return ctx.kms.describe(name);
+                KekRef created = ctx.admin.createKek(name);
+                out().println("created key " + created + " in the " + ctx.admin.provider() + " KMS");
+                return ctx.admin.describe(name);
             }
         }
 
@@ -128,8 +128,8 @@ public final class TenantsCommand implements Runnable {
             new SecureRandom().nextBytes(id);
             byte[] aad = DekFactory.associatedData(tenant, DekId.of(id, 0, DekId.LENGTH));
             try {
-                WrappedDek wrapped = ctx.kms.wrapDek(name, dek, aad);
-                byte[] back = ctx.kms.unwrapDek(wrapped.kek(), wrapped.wrapped(), aad);
+                WrappedDek wrapped = ctx.keys.wrapDek(name, dek, aad);
+                byte[] back = ctx.keys.unwrapDek(wrapped.kek(), wrapped.wrapped(), aad);
                 if (!Arrays.equals(dek, back)) {
                     throw new OperationFailed("key " + name + " did not give back the test DEK it wrapped");
                 }
@@ -193,13 +193,13 @@ public final class TenantsCommand implements Runnable {
                 out().printf(Locale.ROOT, "tenant   %s%nstate    %s (%s, %s)%nkey      %s:%s, version %d in the key event%n",
                         s.tenantId(), s.status(), s.lastEvent(), s.since(), s.kms(), s.kekName(), s.kekVersion());
                 try {
-                    KeyDescription d = ctx.kms.describe(s.kekName());
+                    KeyDescription d = ctx.admin.describe(ctx.bind(tenant, s.kekName()));
                     out().printf(Locale.ROOT, "KMS      %s: latest version %d, decrypts from version %d, %s%n", d.provider(),
                             d.latestVersion(), d.minDecryptionVersion(), d.state());
                 } catch (UnknownKeyException e) {
-                    out().printf(Locale.ROOT, "KMS      %s: no such key (destroyed, or never created)%n", ctx.kms.provider());
+                    out().printf(Locale.ROOT, "KMS      %s: no such key (destroyed, or never created)%n", ctx.admin.provider());
                 } catch (KmsException e) {
-                    out().printf(Locale.ROOT, "KMS      %s: %s%n", ctx.kms.provider(), e.getMessage());
+                    out().printf(Locale.ROOT, "KMS      %s: %s%n", ctx.admin.provider(), e.getMessage());
                 }
                 out().println("events on " + cluster.topics().keyEvents() + " (older ones may be compacted away):");
                 for (KeyEvent e : log.history(tenant)) {

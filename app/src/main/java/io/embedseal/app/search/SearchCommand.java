@@ -147,7 +147,7 @@ public final class SearchCommand implements Callable<Integer> {
         Keyring keyring;
         try {
             keyring = Keyring.builder(KmsProviders.decorate(KmsProviders.create(keyringSettings), keyringSettings, null, null, Clock.systemUTC()))
-                    .naming(directory).policy(keyringSettings.dekPolicy()).createMissingKeys(false).build();
+                    .naming(directory).policy(keyringSettings.dekPolicy()).build();
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -1,5 +1,6 @@
 package io.embedseal.app.ops;
 
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.app.CliRun;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import io.embedseal.keyring.KeyringSettings;
@@ -64,7 +65,7 @@ class OperatorCliVaultTest {
             assertThat(noKey.err()).contains("has no key acme-own-key");
 
             // The tenant creates its key in Vault (here with the root token, as the tenant's own admin would).
-            try (Kms root = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
+            try (KmsProvider root = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
                     "kms.vault.token-env", "T"), name -> VaultTransitStandIn.ROOT_TOKEN))) {
                 root.createKek("acme-own-key");
             }
@@ -82,7 +83,7 @@ class OperatorCliVaultTest {
 
             CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
             assertThat(revoke.code()).as(revoke.err()).isZero();
-            assertThat(revoke.out()).contains("the key's owner should remove the pipeline token's grant on transit/encrypt/acme-own-key")
+            assertThat(revoke.out()).contains("the key's owner revokes by removing the pipeline and sink policies' grant on transit/encrypt/acme-own-key")
                     .contains("REVOKED published");
 
             List<KeyEventType> types = new ArrayList<>();

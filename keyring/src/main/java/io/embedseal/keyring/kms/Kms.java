@@ -1,16 +1,14 @@
 package io.embedseal.keyring.kms;
 
-import java.util.EnumSet;
-import java.util.Set;
-
 /**
- * A tenant's key management system, seen from embedseal: it keeps key-encryption keys (KEKs) that never
- * leave it, wraps and unwraps data-encryption keys (DEKs) under them, and carries out the key lifecycle an
- * operator drives.
+ * Data-key use of a tenant's key management system: wrap and unwrap data-encryption keys (DEKs) under
+ * key-encryption keys (KEKs) that never leave the KMS, and read a key's state. This is all the pipeline, the
+ * sinks, search and the serializers hold; none of them can create, rotate, disable or destroy a key
+ * ({@link KeyAdministration} does that, and only the operator command line is given one).
  *
  * <p>Providers are chosen by the name in configuration ({@link #provider()}), never by what happens to be
  * on the classpath. Implementations are thread-safe. Cross-cutting concerns (retry, metrics, audit) wrap a
- * {@code Kms}; providers know nothing of them.
+ * {@code Kms} ({@link io.embedseal.keyring.kms.decorator.KmsInterceptor}); providers know nothing of them.
  *
  * <p>Failures are unchecked and typed, and keep their cause:
  * <ul>
@@ -19,7 +17,6 @@ import java.util.Set;
  *       treat as revoked;</li>
  *   <li>{@link UnknownKeyException}: no such key or version (never created, or destroyed);</li>
  *   <li>{@link InvalidWrappedKeyException}: a wrapped DEK that does not open (altered, other associated data);</li>
- *   <li>{@link UnsupportedKmsOperationException}: the provider cannot do this at all;</li>
  *   <li>{@link KmsException}: anything else the KMS refused.</li>
  * </ul>
  * Messages name keys and versions, never key material or tokens.
@@ -47,32 +44,6 @@ public interface Kms extends AutoCloseable {
 
     /** The key's versions and state. */
     KeyDescription describe(String keyName);
-
-    /** Creates the key if it does not exist and returns its current version. */
-    KekRef createKek(String keyName);
-
-    /** Adds a version that wraps from now on; older versions still unwrap unless restricted. */
-    KekRef rotate(String keyName);
-
-    /**
-     * Refuses to unwrap under versions older than {@code minDecryptionVersion} (between 1 and the latest
-     * version). Reversible: a lower value lets old versions unwrap again.
-     */
-    void restrictVersions(String keyName, int minDecryptionVersion);
-
-    /** Refuses every wrap and unwrap with the key until {@link #enable}. */
-    void disable(String keyName);
-
-    /** Lets a disabled key be used again. */
-    void enable(String keyName);
-
-    /** Deletes every version of the key for good. Everything wrapped under it becomes unreadable. */
-    void destroy(String keyName);
-
-    /** The operations this provider can carry out; the others throw {@link UnsupportedKmsOperationException}. */
-    default Set<KmsOperation> supportedOperations() {
-        return EnumSet.allOf(KmsOperation.class);
-    }
 
     /** Releases connections or sessions. The default does nothing. */
     @Override

@@ -21,6 +21,11 @@ public enum KmsOperation {
     /** Delete every version for good (crypto-shredding). */
     DESTROY;
 
+    /** The operation as a verb in a sentence ("disable"). */
+    public String verb() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
     /** Operations safe to repeat after an ambiguous failure (a timeout may hide a success). */
     public boolean isIdempotent() {
         return this != ROTATE;

@@ -20,7 +20,7 @@ public abstract class KmsContractTest {
     protected static final byte[] AAD = "embedseal.dek.v1|acme|some-dek-id".getBytes(StandardCharsets.US_ASCII);
 
     /** A KMS with operator rights (create, rotate, restrict, destroy). */
-    protected abstract Kms kms();
+    protected abstract KmsProvider kms();
 
     /** A KMS with the pipeline's rights only; the same as {@link #kms()} unless the provider has roles. */
     protected Kms pipelineKms() {

@@ -20,7 +20,7 @@ class LocalKmsContractTest extends KmsContractTest {
     }
 
     @Override
-    protected Kms kms() {
+    protected KmsProvider kms() {
         return kms;
     }
 }

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.DisplayName;
 @DisplayName("KMS contract on pkcs11 (SoftHSM2 token through SunPKCS11)")
 class Pkcs11SoftHsmKmsContractTest extends KmsContractTest {
 
-    private static Kms kms;
+    private static KmsProvider kms;
 
     @BeforeAll
     static void start() {
@@ -25,7 +25,7 @@ class Pkcs11SoftHsmKmsContractTest extends KmsContractTest {
     }
 
     @Override
-    protected Kms kms() {
+    protected KmsProvider kms() {
         return kms;
     }
 }

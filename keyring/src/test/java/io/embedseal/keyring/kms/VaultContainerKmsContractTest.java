@@ -27,7 +27,7 @@ class VaultContainerKmsContractTest extends KmsContractTest {
             """;
 
     private static GenericContainer<?> vault;
-    private static Kms operator;
+    private static KmsProvider operator;
     private static Kms pipeline;
 
     @BeforeAll
@@ -79,7 +79,7 @@ class VaultContainerKmsContractTest extends KmsContractTest {
     }
 
     @Override
-    protected Kms kms() {
+    protected KmsProvider kms() {
         return operator;
     }
 

@@ -13,7 +13,7 @@ import java.util.Map;
 class VaultStandInKmsContractTest extends KmsContractTest {
 
     private static VaultTransitStandIn vault;
-    private static Kms operator;
+    private static KmsProvider operator;
     private static Kms pipeline;
 
     @BeforeAll
@@ -23,7 +23,7 @@ class VaultStandInKmsContractTest extends KmsContractTest {
         pipeline = vaultKms(vault.address(), VaultTransitStandIn.PIPELINE_TOKEN);
     }
 
-    static Kms vaultKms(String address, String token) {
+    static KmsProvider vaultKms(String address, String token) {
         return KmsProviders.create(KeyringSettings.of(Map.of(
                 "kms.provider", "vault",
                 "kms.vault.address", address,
@@ -36,7 +36,7 @@ class VaultStandInKmsContractTest extends KmsContractTest {
     }
 
     @Override
-    protected Kms kms() {
+    protected KmsProvider kms() {
         return operator;
     }
 

@@ -1,12 +1,14 @@
 package io.embedseal.serdes.envelope;
 
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.DekPolicy;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
-import io.embedseal.keyring.kms.decorator.InstrumentedKms;
+import io.embedseal.keyring.kms.decorator.InterceptedKms;
+import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
@@ -37,13 +39,13 @@ class KmsCallBoundTest {
     Path dir;
 
     /** Seals the workload; returns the number of KMS calls counted by the instrumentation. */
-    private long sealAll(Kms provider, IntSupplier independentCount) {
+    private long sealAll(KmsProvider admin, Kms provider, IntSupplier independentCount) {
         for (int t = 0; t < TENANTS; t++) {
-            provider.createKek("tenant-t" + t);
+            admin.createKek("tenant-t" + t);
         }
         KmsCallStats stats = new KmsCallStats();
         int before = independentCount.getAsInt();
-        Keyring keyring = Keyring.builder(new InstrumentedKms(provider, stats))
+        Keyring keyring = Keyring.builder(new InterceptedKms(provider, new KmsInstrumentation(stats)))
                 .policy(DekPolicy.defaults().withMaxRecordsPerDek(RECORDS_PER_DEK))
                 .build();
         Sealer sealer = new Sealer(keyring);
@@ -77,9 +79,9 @@ class KmsCallBoundTest {
     @DisplayName("vault stand-in (test code): 100,000 records for 10 tenants, KMS calls counted at the HTTP server too")
     void vault_callsTheKmsOncePerDek() {
         try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            Kms kms = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address()),
+            KmsProvider kms = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address()),
                     name -> VaultTransitStandIn.ROOT_TOKEN));
-            assertThat(sealAll(kms, vault::requestCount)).isEqualTo(40);
+            assertThat(sealAll(kms, kms, vault::requestCount)).isEqualTo(40);
         }
     }
 
@@ -87,15 +89,17 @@ class KmsCallBoundTest {
     @DisplayName("local: 100,000 records for 10 tenants")
     void local_callsTheKmsOncePerDek() {
         KmsCallStats outer = new KmsCallStats();
-        Kms kms = new InstrumentedKms(KmsProviders.create(KeyringSettings.of(Map.of("kms.local.dir", dir.toString()))), outer);
-        assertThat(sealAll(kms, () -> (int) outer.calls(KmsOperation.WRAP))).isEqualTo(40);
+        KmsProvider provider = KmsProviders.create(KeyringSettings.of(Map.of("kms.local.dir", dir.toString())));
+        Kms kms = new InterceptedKms(provider, new KmsInstrumentation(outer));
+        assertThat(sealAll(provider, kms, () -> (int) outer.calls(KmsOperation.WRAP))).isEqualTo(40);
     }
 
     @Test
     @DisplayName("pkcs11 on SoftHSM2: 100,000 records for 10 tenants")
     void pkcs11_callsTheKmsOncePerDek() {
         KmsCallStats outer = new KmsCallStats();
-        Kms kms = new InstrumentedKms(KmsProviders.create(KeyringSettings.of(SoftHsm.sharedToken().settings())), outer);
-        assertThat(sealAll(kms, () -> (int) outer.calls(KmsOperation.WRAP))).isEqualTo(40);
+        KmsProvider provider = KmsProviders.create(KeyringSettings.of(SoftHsm.sharedToken().settings()));
+        Kms kms = new InterceptedKms(provider, new KmsInstrumentation(outer));
+        assertThat(sealAll(provider, kms, () -> (int) outer.calls(KmsOperation.WRAP))).isEqualTo(40);
     }
 }

@@ -27,7 +27,7 @@ class SealerTest {
 
     @BeforeEach
     void setUp() {
-        sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build());
+        sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build());
     }
 
     @Test

@@ -109,7 +109,7 @@ class ProducerSideSealingTest {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String topic = "one-tenant-" + UUID.randomUUID().toString().substring(0, 8);
         broker.createTopic(topic, 1, Map.of());
-        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build();
+        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build();
         try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 broker.bootstrapServers()), new ByteArraySerializer(), new SealingSerializer(keyring))) {
             producer.send(new ProducerRecord<>(topic, "globex/doc-1".getBytes(), event("globex", 1, new Random(1))));
@@ -137,7 +137,7 @@ class ProducerSideSealingTest {
 
     @Test
     void theRecordLevelUnsealer_checksTheKey() {
-        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(true).build();
+        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build();
         byte[] value = new SealingSerializer(keyring).serialize("t", event("acme", 1, new Random(1)));
         EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);
 

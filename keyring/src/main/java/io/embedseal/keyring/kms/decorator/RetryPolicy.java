@@ -3,7 +3,7 @@ package io.embedseal.keyring.kms.decorator;
 import java.time.Duration;
 
 /**
- * How {@link RetryingKms} retries: up to {@code maxAttempts} tries in all, waiting a random time between
+ * How {@link KmsRetry} retries: up to {@code maxAttempts} tries in all, waiting a random time between
  * zero and {@code min(maxBackoff, initialBackoff * 2^(attempt-1))} before each retry ("full jitter").
  */
 public record RetryPolicy(int maxAttempts, Duration initialBackoff, Duration maxBackoff) {

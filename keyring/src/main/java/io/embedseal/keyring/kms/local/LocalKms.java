@@ -13,7 +13,7 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
@@ -60,7 +60,7 @@ import java.util.regex.Pattern;
  * <p>Anyone who can read the directory holds every tenant's key: this provider announces itself as
  * development-only in the log when it starts.
  */
-public final class LocalKms implements Kms {
+public final class LocalKms implements KmsProvider {
 
     /** The provider name under which this KMS is configured and which appears in its KEK references. */
     public static final String PROVIDER = "local";

@@ -5,7 +5,7 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsUnavailableException;
@@ -51,7 +51,7 @@ import java.util.regex.Pattern;
  * therefore throw {@link UnsupportedKmsOperationException}. {@link #destroy} sets {@code deletion_allowed}
  * and deletes the key. One HTTP client is shared by every request; the token is never logged.
  */
-public final class VaultTransitKms implements Kms {
+public final class VaultTransitKms implements KmsProvider {
 
     /** The provider name under which this KMS is configured and which appears in its KEK references. */
     public static final String PROVIDER = "vault";
@@ -165,15 +165,25 @@ public final class VaultTransitKms implements Kms {
     @Override
     public void disable(String keyName) {
         throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.DISABLE,
-                "Vault Transit keys cannot be disabled; revoke by removing the pipeline policy's grant on "
-                        + mount() + "/encrypt/" + keyName + " and " + mount() + "/decrypt/" + keyName + " (embedseal then sees 403)");
+                "Vault Transit keys cannot be disabled; " + ownerAdvice(KmsOperation.DISABLE, keyName));
     }
 
     @Override
     public void enable(String keyName) {
         throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.ENABLE,
-                "Vault Transit keys cannot be disabled or enabled; restore by granting the pipeline policy "
-                        + mount() + "/encrypt/" + keyName + " and " + mount() + "/decrypt/" + keyName + " again");
+                "Vault Transit keys cannot be disabled or enabled; " + ownerAdvice(KmsOperation.ENABLE, keyName));
+    }
+
+    /** Transit has no disabled state: revocation is the pipeline's policy losing its grant on this mount's paths. */
+    @Override
+    public String ownerAdvice(KmsOperation operation, String keyName) {
+        String paths = mount() + "/encrypt/" + keyName + " and " + mount() + "/decrypt/" + keyName;
+        return switch (operation) {
+            case DISABLE -> "the key's owner revokes by removing the pipeline and sink policies' grant on " + paths
+                    + " (embedseal then sees HTTP 403 and treats it as a revocation)";
+            case ENABLE -> "the key's owner restores by granting the pipeline and sink policies " + paths + " again";
+            default -> KmsProvider.super.ownerAdvice(operation, keyName);
+        };
     }
 
     @Override

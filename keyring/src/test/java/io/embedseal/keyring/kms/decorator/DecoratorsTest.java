@@ -1,10 +1,12 @@
 package io.embedseal.keyring.kms.decorator;
 
 import io.embedseal.keyring.KekNaming;
+import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -35,11 +37,12 @@ class DecoratorsTest {
     Path dir;
 
     /** A KMS whose calls fail {@code failures} times with the given exception, then go to the local KMS. */
-    private Kms flaky(RuntimeException failure, int failures, AtomicInteger calls) {
+    private KmsProvider flaky(RuntimeException failure, int failures, AtomicInteger calls) {
         LocalKms local = new LocalKms(dir);
         local.createKek("tenant-a");
-        return (Kms) Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {Kms.class}, (proxy, m, args) -> {
-            if (m.getName().equals("provider") || m.getName().equals("supportedOperations") || m.getName().equals("close")) {
+        return (KmsProvider) Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {KmsProvider.class}, (proxy, m, args) -> {
+            if (m.getName().equals("provider") || m.getName().equals("supportedOperations") || m.getName().equals("close")
+                    || m.getName().equals("ownerAdvice")) {
                 return m.invoke(local, args);
             }
             if (calls.incrementAndGet() <= failures) {
@@ -53,11 +56,15 @@ class DecoratorsTest {
         });
     }
 
+    private static Kms retrying(Kms kms, KmsRetry.Sleeper sleeper) {
+        return new InterceptedKms(kms, new KmsRetry(FAST, sleeper));
+    }
+
     @Test
     void retry_onUnavailable_withJitteredWaitsWithinTheCeilings() {
         AtomicInteger calls = new AtomicInteger();
         List<Long> waits = new ArrayList<>();
-        Kms kms = new RetryingKms(flaky(new KmsUnavailableException("down"), 3, calls), FAST, waits::add);
+        Kms kms = retrying(flaky(new KmsUnavailableException("down"), 3, calls), waits::add);
 
         WrappedDek w = kms.wrapDek("tenant-a", DEK, AAD);
 
@@ -72,7 +79,7 @@ class DecoratorsTest {
     @Test
     void retry_givesUpAfterMaxAttempts_withTheLastError() {
         AtomicInteger calls = new AtomicInteger();
-        Kms kms = new RetryingKms(flaky(new KmsUnavailableException("down"), 100, calls), FAST, ms -> { });
+        Kms kms = retrying(flaky(new KmsUnavailableException("down"), 100, calls), ms -> { });
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KmsUnavailableException.class);
         assertThat(calls.get()).isEqualTo(4);
@@ -81,7 +88,7 @@ class DecoratorsTest {
     @Test
     void retry_neverRetriesADenial() {
         AtomicInteger calls = new AtomicInteger();
-        Kms kms = new RetryingKms(flaky(new KeyDeniedException("revoked"), 100, calls), FAST, ms -> { });
+        Kms kms = retrying(flaky(new KeyDeniedException("revoked"), 100, calls), ms -> { });
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KeyDeniedException.class);
         assertThat(calls.get()).isEqualTo(1);
@@ -90,16 +97,17 @@ class DecoratorsTest {
     @Test
     void retry_neverRepeatsARotation() {
         AtomicInteger calls = new AtomicInteger();
-        Kms kms = new RetryingKms(flaky(new KmsUnavailableException("timeout"), 1, calls), FAST, ms -> { });
+        KeyAdministration admin = new InterceptedKeyAdministration(flaky(new KmsUnavailableException("timeout"), 1, calls),
+                new KmsRetry(FAST, ms -> { }));
 
-        assertThatThrownBy(() -> kms.rotate("tenant-a")).isInstanceOf(KmsUnavailableException.class);
+        assertThatThrownBy(() -> admin.rotate("tenant-a")).isInstanceOf(KmsUnavailableException.class);
         assertThat(calls.get()).isEqualTo(1);
     }
 
     @Test
     void retry_stopsWhenInterrupted() {
         AtomicInteger calls = new AtomicInteger();
-        Kms kms = new RetryingKms(flaky(new KmsUnavailableException("down"), 100, calls), FAST, ms -> {
+        Kms kms = retrying(flaky(new KmsUnavailableException("down"), 100, calls), ms -> {
             throw new InterruptedException();
         });
 
@@ -112,7 +120,7 @@ class DecoratorsTest {
     void instrumentation_countsEveryAttempt_byOperationAndOutcome() {
         AtomicInteger calls = new AtomicInteger();
         KmsCallStats stats = new KmsCallStats();
-        Kms kms = new RetryingKms(new InstrumentedKms(flaky(new KmsUnavailableException("down"), 2, calls), stats), FAST, ms -> { });
+        Kms kms = retrying(new InterceptedKms(flaky(new KmsUnavailableException("down"), 2, calls), new KmsInstrumentation(stats)), ms -> { });
 
         WrappedDek w = kms.wrapDek("tenant-a", DEK, AAD);
         kms.unwrapDek(w.kek(), w.wrapped(), AAD);
@@ -128,11 +136,13 @@ class DecoratorsTest {
     void audit_oneEventPerOperation_withTenantVersionAndOutcome_andNoKeyMaterial() {
         AtomicInteger calls = new AtomicInteger();
         List<KmsAuditEvent> events = new ArrayList<>();
-        Kms kms = new AuditingKms(new RetryingKms(flaky(new KmsUnavailableException("down"), 1, calls), FAST, ms -> { }),
-                KekNaming.defaults()::tenantFor, events::add, Clock.systemUTC());
+        KmsProvider provider = flaky(new KmsUnavailableException("down"), 1, calls);
+        KmsAuditing auditing = new KmsAuditing(KekNaming.defaults()::tenantFor, events::add, Clock.systemUTC());
+        Kms kms = new InterceptedKms(retrying(provider, ms -> { }), auditing);
+        KeyAdministration admin = new InterceptedKeyAdministration(provider, auditing);
 
         WrappedDek w = kms.wrapDek("tenant-a", DEK, AAD);
-        kms.rotate("tenant-a");
+        admin.rotate("tenant-a");
         assertThatThrownBy(() -> kms.describe("tenant-nobody")).isInstanceOf(RuntimeException.class);
 
         assertThat(events).hasSize(3);
@@ -155,9 +165,9 @@ class DecoratorsTest {
     void audit_failureOfTheListener_failsTheOperation() {
         LocalKms local = new LocalKms(dir);
         local.createKek("tenant-a");
-        Kms kms = new AuditingKms(local, KekNaming.defaults()::tenantFor, e -> {
+        Kms kms = new InterceptedKms(local, new KmsAuditing(KekNaming.defaults()::tenantFor, e -> {
             throw new IllegalStateException("audit sink down");
-        }, Clock.systemUTC());
+        }, Clock.systemUTC()));
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).hasMessageContaining("audit sink down");
     }

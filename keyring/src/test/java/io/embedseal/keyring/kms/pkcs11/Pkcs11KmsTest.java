@@ -1,5 +1,7 @@
 package io.embedseal.keyring.kms.pkcs11;
 
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
@@ -24,13 +26,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @DisplayName("PKCS#11 provider on a SoftHSM2 token")
 class Pkcs11KmsTest {
 
+    private static final byte[] DEK = "0123456789abcdef0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] AAD = "embedseal.dek.v1|acme|late".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
     @TempDir
     Path dir;
 
     @Test
     void keks_areNonExtractableTokenObjects_perVersion() throws Exception {
         SoftHsm.Token token = SoftHsm.sharedToken();
-        Kms kms = KmsProviders.create(KeyringSettings.of(token.settings()));
+        KmsProvider kms = KmsProviders.create(KeyringSettings.of(token.settings()));
         kms.createKek("pkcs11-extract-check");
         kms.rotate("pkcs11-extract-check");
 
@@ -62,9 +67,24 @@ class Pkcs11KmsTest {
     }
 
     @Test
+    void aKeyCreatedByAnotherSession_afterThisOneStarted_isFound() {
+        SoftHsm.Token token = SoftHsm.sharedToken();
+        KmsProvider pipeline = KmsProviders.create(KeyringSettings.of(token.settings()));
+        KmsProvider operator = KmsProviders.create(KeyringSettings.of(token.settings())); // the CLI, another session
+        String name = "pkcs11-late-" + System.nanoTime();
+
+        operator.createKek(name);
+        WrappedDek w = pipeline.wrapDek(name, DEK, AAD);
+
+        assertThat(w.kek().version()).isEqualTo(1);
+        assertThat(operator.unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+        assertThat(pipeline.describe(name).latestVersion()).isEqualTo(1);
+    }
+
+    @Test
     void settings_hideThePin() {
         SoftHsm.Token token = SoftHsm.sharedToken();
-        Kms kms = KmsProviders.create(KeyringSettings.of(token.settings()));
+        KmsProvider kms = KmsProviders.create(KeyringSettings.of(token.settings()));
 
         assertThat(kms.toString()).contains("pin=<redacted>", "slot=" + token.slot());
     }

@@ -1,5 +1,8 @@
 package io.embedseal.keyring.kms.vault;
 
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
+import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KeyDeniedException;
@@ -43,7 +46,7 @@ class VaultTransitKmsTest {
         vault.close();
     }
 
-    private Kms kms(String token, Map<String, String> extra) {
+    private KmsProvider kms(String token, Map<String, String> extra) {
         Map<String, String> s = new HashMap<>(Map.of("kms.provider", "vault", "kms.vault.address", vault.address()));
         s.putAll(extra);
         return KmsProviders.create(KeyringSettings.of(s, name -> name.equals("VAULT_TOKEN") ? token : null));
@@ -51,7 +54,7 @@ class VaultTransitKmsTest {
 
     @Test
     void aWrapIsOneHttpRequest() {
-        Kms kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of());
+        KmsProvider kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of());
         kms.createKek("tenant-a");
         int before = vault.requestCount();
 
@@ -62,7 +65,7 @@ class VaultTransitKmsTest {
 
     @Test
     void wrappedDekIsVaultsCiphertext_boundToItsVersion() {
-        Kms kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of());
+        KmsProvider kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of());
         kms.createKek("tenant-a");
 
         WrappedDek w = kms.wrapDek("tenant-a", DEK, AAD);
@@ -83,7 +86,7 @@ class VaultTransitKmsTest {
     @Test
     void pipelineToken_cannotRotateOrDestroy() {
         kms(VaultTransitStandIn.ROOT_TOKEN, Map.of()).createKek("tenant-a");
-        Kms pipeline = kms(VaultTransitStandIn.PIPELINE_TOKEN, Map.of());
+        KmsProvider pipeline = kms(VaultTransitStandIn.PIPELINE_TOKEN, Map.of());
 
         assertThatThrownBy(() -> pipeline.rotate("tenant-a")).isInstanceOf(KeyDeniedException.class);
         assertThatThrownBy(() -> pipeline.destroy("tenant-a")).isInstanceOf(KeyDeniedException.class);
@@ -92,7 +95,7 @@ class VaultTransitKmsTest {
 
     @Test
     void sealedVault_isUnavailable_andRecovers() {
-        Kms kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of());
+        KmsProvider kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of());
         kms.createKek("tenant-a");
         vault.seal();
 
@@ -111,15 +114,27 @@ class VaultTransitKmsTest {
         }
         Map<String, String> s = Map.of("kms.provider", "vault", "kms.vault.address", "http://127.0.0.1:" + port,
                 "kms.vault.connect-timeout-ms", "1000");
-        Kms kms = KmsProviders.create(KeyringSettings.of(s, name -> "some-token"));
+        KmsProvider kms = KmsProviders.create(KeyringSettings.of(s, name -> "some-token"));
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KmsUnavailableException.class);
     }
 
     @Test
+    void ownerAdvice_namesTheConfiguredMount_notADefault() {
+        KmsProvider kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of("kms.vault.mount", "tenants/acme-transit"));
+
+        assertThat(kms.ownerAdvice(KmsOperation.DISABLE, "acme-own-key"))
+                .contains("tenants/acme-transit/encrypt/acme-own-key", "tenants/acme-transit/decrypt/acme-own-key")
+                .doesNotContain(" transit/");
+        assertThat(kms.ownerAdvice(KmsOperation.ENABLE, "acme-own-key")).contains("tenants/acme-transit/encrypt/acme-own-key");
+        assertThatThrownBy(() -> kms.disable("acme-own-key")).isInstanceOf(UnsupportedKmsOperationException.class)
+                .hasMessageContaining("tenants/acme-transit/decrypt/acme-own-key");
+    }
+
+    @Test
     void namespace_isSentWithEveryRequest() {
         vault.requireNamespace("customers/acme");
-        Kms kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of("kms.vault.namespace", "customers/acme"));
+        KmsProvider kms = kms(VaultTransitStandIn.ROOT_TOKEN, Map.of("kms.vault.namespace", "customers/acme"));
 
         kms.createKek("tenant-a");
 
@@ -132,7 +147,7 @@ class VaultTransitKmsTest {
     void tokenFromAFile_isRead_andNeverShown() throws Exception {
         Path tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, VaultTransitStandIn.ROOT_TOKEN + "\n");
-        Kms kms = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
+        KmsProvider kms = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
                 "kms.vault.token-file", tokenFile.toString()), name -> null));
 
         assertThat(kms.createKek("tenant-a").version()).isEqualTo(1);

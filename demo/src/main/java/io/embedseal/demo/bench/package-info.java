@@ -1,2 +1,2 @@
 /** {@code embedseal bench}: the sealing pipeline against a plaintext pass-through topology, side by side. */
-package io.embedseal.app.bench;
+package io.embedseal.demo.bench;

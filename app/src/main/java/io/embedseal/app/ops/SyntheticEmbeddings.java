@@ -1,4 +1,4 @@
-package io.embedseal.app.demo;
+package io.embedseal.app.ops;
 
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
@@ -64,11 +64,11 @@ public final class SyntheticEmbeddings {
     }
 
     /** A raw record that must be dead-lettered, with the reason it must get. */
-    record Invalid(String name, DeadLetterReason expected, byte[] value, List<Float> vector) {
+    public record Invalid(String name, DeadLetterReason expected, byte[] value, List<Float> vector) {
     }
 
     /** One record of each invalid kind; the vector each one carries is returned so scans can look for it. */
-    List<Invalid> invalidRecords(String tenant, int schemaId) {
+    public List<Invalid> invalidRecords(String tenant, int schemaId) {
         List<Invalid> out = new ArrayList<>();
         EmbeddingEvent base = event(tenant, 999_999);
 

@@ -1,6 +1,6 @@
-package io.embedseal.app.bench;
+package io.embedseal.demo.bench;
 
-import io.embedseal.app.demo.SyntheticEmbeddings;
+import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.kms.KekRef;

@@ -1,4 +1,4 @@
-package io.embedseal.app.bench;
+package io.embedseal.demo.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;

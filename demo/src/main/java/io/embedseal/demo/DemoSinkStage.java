@@ -1,4 +1,4 @@
-package io.embedseal.app.demo;
+package io.embedseal.demo;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.search.Search;
@@ -107,7 +107,7 @@ final class DemoSinkStage implements AutoCloseable {
      *
      * @param queries per tenant: an embedding id and its vector
      */
-    Summary run(EmbeddedKafkaBroker broker, TopicNames topics, KeyringSettings keyringSettings, Map<String, Integer> expected,
+    Summary run(DemoOperator operator, TopicNames topics, KeyringSettings keyringSettings, Map<String, Integer> expected,
                 Map<String, Map.Entry<String, float[]>> queries, Duration timeout, List<String> failures,
                 Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd) throws Exception {
         long start = System.nanoTime();
@@ -145,7 +145,7 @@ final class DemoSinkStage implements AutoCloseable {
                 }
             }
             if (queries.size() >= 2) {
-                destroyed = destroyLast(broker, topics, keyring, queries, deadline, failures, readToEnd);
+                destroyed = destroyLast(operator, topics, keyring, queries, deadline, failures, readToEnd);
             }
         } finally {
             keyring.kms().close();
@@ -153,19 +153,12 @@ final class DemoSinkStage implements AutoCloseable {
         return new Summary(indexed, searches, destroyed, (System.nanoTime() - start) / 1e9);
     }
 
-    private Destroyed destroyLast(EmbeddedKafkaBroker broker, TopicNames topics, Keyring keyring,
+    private Destroyed destroyLast(DemoOperator operator, TopicNames topics, Keyring keyring,
                                   Map<String, Map.Entry<String, float[]>> queries, long deadline, List<String> failures,
                                   Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd) throws Exception {
         String tenant = new TreeMap<>(queries).lastKey();
-        String keyName = keyring.naming().kekNameFor(tenant);
-        KekRef kek = keyring.kms().describe(keyName).current();
-        // As an operator would: destroy the KEK in the KMS, then tell every processor and sink.
-        keyring.kms().destroy(keyName);
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer())) {
-            producer.send(new ProducerRecord<>(topics.keyEvents(), tenant, KeyEvents.encode(KeyEvents.event(tenant,
-                    KeyEventType.DESTROYED, kek.provider(), kek.keyName(), kek.version(), "embedseal-demo", "demo: crypto-shredding")))).get();
-        }
+        // As an operator does, with the same command: destroy the KEK in the KMS, then tell every processor and sink.
+        operator.destroy(tenant);
         Map<String, Object> receipt = null;
         ObjectMapper json = new ObjectMapper();
         while (receipt == null && System.nanoTime() < deadline) {

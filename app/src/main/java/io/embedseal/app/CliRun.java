@@ -6,7 +6,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 
 /**
- * One in-process run of the {@code embedseal} command line, as the launcher would run it, with what it printed.
+ * One in-process run of the {@code embedseal} command line, as the launcher would run it, with what it printed:
+ * for tests, and for the embedded demo, which onboards and destroys tenants with the operator's own commands.
  *
  * @param code the exit code
  * @param out  what it printed on standard output

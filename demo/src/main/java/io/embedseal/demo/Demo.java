@@ -1,5 +1,8 @@
-package io.embedseal.app.demo;
+package io.embedseal.demo;
 
+import io.embedseal.app.ops.SyntheticEmbeddings;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.keyring.Keyring;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -143,6 +146,7 @@ public final class Demo {
             broker.createTopic(DemoSinkStage.deadLetterTopic(topics), 1, Map.of());
 
             Map<String, String> config = pipelineConfig(o, dataDir, broker.bootstrapServers());
+            DemoOperator operator = DemoOperator.writingConfig(dataDir, config);
             KeyringSettings keyringSettings = KeyringSettings.of(config);
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
             int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
@@ -170,8 +174,10 @@ public final class Demo {
                     () -> DemoSinkStage.start(broker, topics, sinkKeyringSettings(config), dataDir));
             DemoSinkStage sink = null;
             try {
-                // Onboard each tenant as an operator would: its KEK in the KMS, then REGISTERED on the key-event topic.
-                register(broker, topics, pipeline, tenantNames);
+                // Onboard each tenant as an operator does, with the same command: its KEK in the KMS, then REGISTERED.
+                for (String tenant : tenantNames) {
+                    operator.onboard(tenant);
+                }
                 pipeline.start();
                 produced = produce(broker, topics, registry, schemaId, synthetic, tenantNames, o.recordsPerTenant(),
                         expected, expectedDlqReasons, scanner);
@@ -248,7 +254,7 @@ public final class Demo {
                     EmbeddingEvent q = expected.get(t + "/" + synthetic.event(t, o.recordsPerTenant() / 2).getEmbeddingId());
                     queries.put(t, Map.entry(q.getEmbeddingId(), toArray(q.getVector())));
                 }
-                sinkSummary = sink.run(broker, topics, keyringSettings, perTenantExpected, queries,
+                sinkSummary = sink.run(operator, topics, keyringSettings, perTenantExpected, queries,
                         Duration.ofSeconds(Math.max(30, o.timeout().toSeconds())), failures, topic -> readToEnd(broker, topic));
             } catch (CompletionException e) {
                 throw new IllegalStateException("the Lucene sink did not start: " + e.getCause().getMessage(), e.getCause());
@@ -263,8 +269,20 @@ public final class Demo {
             }
 
             AuditVerifier auditVerifier = new AuditVerifier();
+            long keysCreated = 0; // by the operator commands, which audit their own KMS calls
+            ObjectMapper json = new ObjectMapper();
             for (ConsumerRecord<byte[], byte[]> r : readToEnd(broker, topics.audit())) {
                 auditVerifier.accept(r.offset(), r.value());
+                JsonNode entry;
+                try {
+                    entry = json.readTree(r.value());
+                } catch (IOException e) {
+                    continue; // the verifier reports an entry that is not JSON
+                }
+                if ("KMS_CALL".equals(entry.path("kind").asText()) && "CREATE".equals(entry.path("operation").asText())
+                        && "OK".equals(entry.path("outcome").asText())) {
+                    keysCreated++;
+                }
             }
             AuditVerifier.Result audit = auditVerifier.result();
             long auditEntries = audit.entriesByProducer().values().stream().mapToLong(Long::longValue).sum();
@@ -314,7 +332,7 @@ public final class Demo {
             readerKeyring.kms().close();
             long missingKeyWraps = kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.UNKNOWN_KEY);
             DemoReport.KmsCalls calls = new DemoReport.KmsCalls(kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.OK),
-                    kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK), kmsCalls.calls(KmsOperation.CREATE, KmsOutcome.OK),
+                    kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK), keysCreated,
                     kmsCalls.errors() - missingKeyWraps);
             return new DemoReport(keyringSettings.provider(), calls, auditEntries, audit.intact(), o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
                     expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
@@ -359,20 +377,6 @@ public final class Demo {
             s.putIfAbsent("kms.local.dir", dataDir.resolve("kms").toString());
         }
         return s;
-    }
-
-    /** Creates each tenant's KEK in the KMS (unless it exists) and publishes REGISTERED for it. */
-    private static void register(EmbeddedKafkaBroker broker, TopicNames topics, EmbedsealPipeline pipeline, List<String> tenants) {
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer())) {
-            for (String tenant : tenants) {
-                String keyName = pipeline.keyring().naming().kekNameFor(tenant);
-                KekRef kek = pipeline.keyring().kms().createKek(keyName);
-                producer.send(new ProducerRecord<>(topics.keyEvents(), tenant, KeyEvents.encode(KeyEvents.event(tenant,
-                        KeyEventType.REGISTERED, kek.provider(), kek.keyName(), kek.version(), "embedseal-demo", "demo onboarding"))));
-            }
-            producer.flush();
-        }
     }
 
     private static int produce(EmbeddedKafkaBroker broker, TopicNames topics, InMemorySchemaRegistry registry, int schemaId,

@@ -1,4 +1,4 @@
-package io.embedseal.app.demo;
+package io.embedseal.demo;
 
 import io.embedseal.app.KmsOptions;
 import io.embedseal.keyring.kms.KmsException;

@@ -1,6 +1,5 @@
 package io.embedseal.keyring.kms.decorator;
 
-import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import org.slf4j.Logger;
@@ -15,7 +14,7 @@ import java.util.function.Supplier;
  * or invalid key fails at once. {@link KmsOperation#ROTATE} is never retried, because a timeout may hide a
  * rotation that happened, and a retry would rotate twice.
  */
-public final class RetryingKms extends ForwardingKms {
+public final class KmsRetry implements KmsInterceptor {
 
     /** Waits; replaceable in tests. */
     @FunctionalInterface
@@ -23,23 +22,22 @@ public final class RetryingKms extends ForwardingKms {
         void sleep(long millis) throws InterruptedException;
     }
 
-    private static final Logger LOG = LoggerFactory.getLogger(RetryingKms.class);
+    private static final Logger LOG = LoggerFactory.getLogger(KmsRetry.class);
 
     private final RetryPolicy policy;
     private final Sleeper sleeper;
 
-    public RetryingKms(Kms delegate, RetryPolicy policy) {
-        this(delegate, policy, Thread::sleep);
+    public KmsRetry(RetryPolicy policy) {
+        this(policy, Thread::sleep);
     }
 
-    public RetryingKms(Kms delegate, RetryPolicy policy, Sleeper sleeper) {
-        super(delegate);
+    public KmsRetry(RetryPolicy policy, Sleeper sleeper) {
         this.policy = Objects.requireNonNull(policy, "policy");
         this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
     }
 
     @Override
-    protected <T> T around(KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+    public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
         int attempts = operation.isIdempotent() ? policy.maxAttempts() : 1;
         for (int attempt = 1; ; attempt++) {
             try {
@@ -50,7 +48,7 @@ public final class RetryingKms extends ForwardingKms {
                 }
                 long waitMillis = ThreadLocalRandom.current().nextLong(policy.ceilingMillis(attempt) + 1);
                 LOG.warn("KMS {} unavailable for {} of key {} (attempt {}/{}), retrying in {} ms: {}",
-                        delegate.provider(), operation, keyName, attempt, attempts, waitMillis, e.getMessage());
+                        provider, operation, keyName, attempt, attempts, waitMillis, e.getMessage());
                 try {
                     sleeper.sleep(waitMillis);
                 } catch (InterruptedException interrupted) {

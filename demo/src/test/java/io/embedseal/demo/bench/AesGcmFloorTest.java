@@ -1,6 +1,6 @@
-package io.embedseal.app.bench;
+package io.embedseal.demo.bench;
 
-import io.embedseal.app.demo.SyntheticEmbeddings;
+import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;

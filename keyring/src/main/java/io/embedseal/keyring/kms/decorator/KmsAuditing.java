@@ -1,7 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
 import io.embedseal.keyring.kms.KekRef;
-import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.WrappedDek;
@@ -13,9 +12,9 @@ import java.util.function.Supplier;
 
 /**
  * Sends one {@link KmsAuditEvent} per operation to a listener, after the operation ended (successfully or
- * not). Placed outside {@link RetryingKms}, it records each operation once, with the final outcome.
+ * not). Placed outside {@link KmsRetry}, it records each operation once, with the final outcome.
  */
-public final class AuditingKms extends ForwardingKms {
+public final class KmsAuditing implements KmsInterceptor {
 
     private final Function<String, String> tenantOfKeyName;
     private final KmsAuditListener listener;
@@ -24,21 +23,20 @@ public final class AuditingKms extends ForwardingKms {
     /**
      * @param tenantOfKeyName maps a key name back to its tenant, or to null
      */
-    public AuditingKms(Kms delegate, Function<String, String> tenantOfKeyName, KmsAuditListener listener, Clock clock) {
-        super(delegate);
+    public KmsAuditing(Function<String, String> tenantOfKeyName, KmsAuditListener listener, Clock clock) {
         this.tenantOfKeyName = Objects.requireNonNull(tenantOfKeyName, "tenantOfKeyName");
         this.listener = Objects.requireNonNull(listener, "listener");
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
     @Override
-    protected <T> T around(KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+    public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
         long start = System.nanoTime();
         T result;
         try {
             result = call.get();
         } catch (RuntimeException e) {
-            emit(operation, keyName, version, KmsOutcome.of(e), start, e.getMessage());
+            emit(provider, operation, keyName, version, KmsOutcome.of(e), start, e.getMessage());
             throw e;
         }
         Integer resultVersion = version;
@@ -47,18 +45,18 @@ public final class AuditingKms extends ForwardingKms {
         } else if (result instanceof KekRef k) {
             resultVersion = k.version();
         }
-        emit(operation, keyName, resultVersion, KmsOutcome.OK, start, null);
+        emit(provider, operation, keyName, resultVersion, KmsOutcome.OK, start, null);
         return result;
     }
 
-    private void emit(KmsOperation operation, String keyName, Integer version, KmsOutcome outcome, long startNanos, String detail) {
+    private void emit(String provider, KmsOperation operation, String keyName, Integer version, KmsOutcome outcome, long startNanos, String detail) {
         String tenant;
         try {
             tenant = tenantOfKeyName.apply(keyName);
         } catch (RuntimeException e) {
             tenant = null;
         }
-        listener.onEvent(new KmsAuditEvent(clock.instant(), tenant, delegate.provider(), operation, keyName, version,
+        listener.onEvent(new KmsAuditEvent(clock.instant(), tenant, provider, operation, keyName, version,
                 outcome, (System.nanoTime() - startNanos) / 1_000, detail));
     }
 }

@@ -1,6 +1,5 @@
 package io.embedseal.keyring.kms.decorator;
 
-import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 
@@ -8,24 +7,23 @@ import java.util.Objects;
 import java.util.function.Supplier;
 
 /** Reports every call, its outcome and its latency to a {@link KmsObserver}. */
-public final class InstrumentedKms extends ForwardingKms {
+public final class KmsInstrumentation implements KmsInterceptor {
 
     private final KmsObserver observer;
 
-    public InstrumentedKms(Kms delegate, KmsObserver observer) {
-        super(delegate);
+    public KmsInstrumentation(KmsObserver observer) {
         this.observer = Objects.requireNonNull(observer, "observer");
     }
 
     @Override
-    protected <T> T around(KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+    public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
         long start = System.nanoTime();
         try {
             T result = call.get();
-            observer.onCall(delegate.provider(), operation, KmsOutcome.OK, System.nanoTime() - start);
+            observer.onCall(provider, operation, KmsOutcome.OK, System.nanoTime() - start);
             return result;
         } catch (RuntimeException e) {
-            observer.onCall(delegate.provider(), operation, KmsOutcome.of(e), System.nanoTime() - start);
+            observer.onCall(provider, operation, KmsOutcome.of(e), System.nanoTime() - start);
             throw e;
         }
     }

@@ -1,2 +1,2 @@
 /** {@code embedseal demo}: the whole pipeline on embedded defaults, checked end to end. */
-package io.embedseal.app.demo;
+package io.embedseal.demo;

@@ -1,4 +1,4 @@
-package io.embedseal.app.demo;
+package io.embedseal.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

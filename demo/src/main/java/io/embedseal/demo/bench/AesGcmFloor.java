@@ -1,4 +1,4 @@
-package io.embedseal.app.bench;
+package io.embedseal.demo.bench;
 
 import io.embedseal.keyring.dek.Randomness;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;

@@ -1,0 +1,61 @@
+package io.embedseal.keyring.kms;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * Key administration in a tenant's KMS: the lifecycle an operator drives (create, rotate, restrict, disable,
+ * enable, destroy). Only the operator command line holds one; the pipeline, sinks and serializers hold a
+ * {@link Kms}, which can use keys but not change them.
+ *
+ * <p>Failures are typed as for {@link Kms}, plus {@link UnsupportedKmsOperationException} for an operation the
+ * provider cannot carry out at all; {@link #ownerAdvice} then says what the key's owner does instead.
+ */
+public interface KeyAdministration extends AutoCloseable {
+
+    /** The provider name, as in {@link KekRef#provider()}. */
+    String provider();
+
+    /** The key's versions and state. */
+    KeyDescription describe(String keyName);
+
+    /** Creates the key if it does not exist and returns its current version. */
+    KekRef createKek(String keyName);
+
+    /** Adds a version that wraps from now on; older versions still unwrap unless restricted. */
+    KekRef rotate(String keyName);
+
+    /**
+     * Refuses to unwrap under versions older than {@code minDecryptionVersion} (between 1 and the latest
+     * version). Reversible: a lower value lets old versions unwrap again.
+     */
+    void restrictVersions(String keyName, int minDecryptionVersion);
+
+    /** Refuses every wrap and unwrap with the key until {@link #enable}. */
+    void disable(String keyName);
+
+    /** Lets a disabled key be used again. */
+    void enable(String keyName);
+
+    /** Deletes every version of the key for good. Everything wrapped under it becomes unreadable. */
+    void destroy(String keyName);
+
+    /** The administrative operations this provider can carry out; the others throw {@link UnsupportedKmsOperationException}. */
+    default Set<KmsOperation> supportedOperations() {
+        return EnumSet.allOf(KmsOperation.class);
+    }
+
+    /**
+     * What the key's owner does in this KMS, with its own tools, to achieve {@code operation} on {@code keyName}
+     * where this provider cannot do it itself (see {@link #supportedOperations()}). Written for an operator: it
+     * names this provider's settings as configured (a Vault mount, an HSM label), never a secret.
+     */
+    default String ownerAdvice(KmsOperation operation, String keyName) {
+        return "the " + provider() + " provider cannot " + operation.verb() + " keys here";
+    }
+
+    /** Releases connections or sessions. The default does nothing. */
+    @Override
+    default void close() {
+    }
+}

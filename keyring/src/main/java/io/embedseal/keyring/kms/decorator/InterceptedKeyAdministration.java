@@ -1,0 +1,101 @@
+package io.embedseal.keyring.kms.decorator;
+
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyAdministration;
+import io.embedseal.keyring.kms.KeyDescription;
+import io.embedseal.keyring.kms.KmsOperation;
+
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A {@link KeyAdministration} whose every call runs through a {@link KmsInterceptor}. It implements
+ * {@link KeyAdministration} only: the operator's view cannot wrap or unwrap DEKs.
+ */
+public final class InterceptedKeyAdministration implements KeyAdministration {
+
+    private final KeyAdministration delegate;
+    private final KmsInterceptor interceptor;
+
+    public InterceptedKeyAdministration(KeyAdministration delegate, KmsInterceptor interceptor) {
+        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        this.interceptor = Objects.requireNonNull(interceptor, "interceptor");
+    }
+
+    /** {@code admin} with nothing around it, seen as administration only. */
+    public static KeyAdministration view(KeyAdministration admin) {
+        return new InterceptedKeyAdministration(admin, InterceptedKms.Passthrough.INSTANCE);
+    }
+
+    @Override
+    public String provider() {
+        return delegate.provider();
+    }
+
+    @Override
+    public KeyDescription describe(String keyName) {
+        return interceptor.around(provider(), KmsOperation.DESCRIBE, keyName, null, () -> delegate.describe(keyName));
+    }
+
+    @Override
+    public KekRef createKek(String keyName) {
+        return interceptor.around(provider(), KmsOperation.CREATE, keyName, null, () -> delegate.createKek(keyName));
+    }
+
+    @Override
+    public KekRef rotate(String keyName) {
+        return interceptor.around(provider(), KmsOperation.ROTATE, keyName, null, () -> delegate.rotate(keyName));
+    }
+
+    @Override
+    public void restrictVersions(String keyName, int minDecryptionVersion) {
+        interceptor.around(provider(), KmsOperation.RESTRICT, keyName, minDecryptionVersion, () -> {
+            delegate.restrictVersions(keyName, minDecryptionVersion);
+            return null;
+        });
+    }
+
+    @Override
+    public void disable(String keyName) {
+        interceptor.around(provider(), KmsOperation.DISABLE, keyName, null, () -> {
+            delegate.disable(keyName);
+            return null;
+        });
+    }
+
+    @Override
+    public void enable(String keyName) {
+        interceptor.around(provider(), KmsOperation.ENABLE, keyName, null, () -> {
+            delegate.enable(keyName);
+            return null;
+        });
+    }
+
+    @Override
+    public void destroy(String keyName) {
+        interceptor.around(provider(), KmsOperation.DESTROY, keyName, null, () -> {
+            delegate.destroy(keyName);
+            return null;
+        });
+    }
+
+    @Override
+    public Set<KmsOperation> supportedOperations() {
+        return delegate.supportedOperations();
+    }
+
+    @Override
+    public String ownerAdvice(KmsOperation operation, String keyName) {
+        return delegate.ownerAdvice(operation, keyName);
+    }
+
+    @Override
+    public void close() {
+        delegate.close();
+    }
+
+    @Override
+    public String toString() {
+        return "InterceptedKeyAdministration[" + interceptor.getClass().getSimpleName() + " around " + delegate + "]";
+    }
+}

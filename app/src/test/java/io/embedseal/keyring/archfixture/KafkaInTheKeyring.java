@@ -1,0 +1,6 @@
+package io.embedseal.keyring.archfixture;
+
+/** Breaks the layering on purpose, for ArchitectureTest: the keyring reaching Kafka. Never used. */
+final class KafkaInTheKeyring {
+    org.apache.kafka.clients.producer.Producer<byte[], byte[]> producer;
+}

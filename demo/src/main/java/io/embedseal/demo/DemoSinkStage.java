@@ -7,7 +7,7 @@ import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.ShredReceipts;
 import io.embedseal.sinks.lucene.LuceneSearch;

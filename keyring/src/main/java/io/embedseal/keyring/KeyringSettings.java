@@ -1,15 +1,15 @@
 package io.embedseal.keyring;
 
+import io.embedseal.keyring.kms.KmsProviderRegistry;
+import io.embedseal.keyring.kms.KmsSettings;
 import io.embedseal.keyring.kms.decorator.RetryPolicy;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
@@ -34,15 +34,15 @@ import java.util.function.Function;
  *       cache.idle-expiry-seconds</td></tr>
  * </table>
  */
-public final class KeyringSettings {
+public final class KeyringSettings extends KmsSettings {
 
-    public static final Set<String> PROVIDERS = Set.of("local", "vault", "pkcs11");
+    /** The providers this project ships; each lives in its own module ({@code embedseal-kms-<name>}). */
+    public static final Set<String> PROVIDERS = KmsProviderRegistry.SHIPPED;
 
-    private final Map<String, String> values;
     private final Function<String, String> env;
 
     private KeyringSettings(Map<String, String> values, Function<String, String> env) {
-        this.values = Collections.unmodifiableMap(new TreeMap<>(values));
+        super(values, env);
         this.env = env;
         // Validate everything now, so a bad setting fails at start-up and not at the first record.
         provider();
@@ -73,13 +73,14 @@ public final class KeyringSettings {
 
     /** The same settings with some replaced or added. */
     public KeyringSettings with(Map<String, String> overrides) {
-        Map<String, String> merged = new LinkedHashMap<>(values);
+        Map<String, String> merged = new LinkedHashMap<>(asMap());
         merged.putAll(overrides);
         return of(merged, env);
     }
 
+    @Override
     public String provider() {
-        String p = get("kms.provider", "local");
+        String p = super.provider();
         if (!PROVIDERS.contains(p)) {
             throw new IllegalArgumentException("kms.provider must be one of local, vault, pkcs11"
                     + ", got '" + p + "'");
@@ -89,7 +90,7 @@ public final class KeyringSettings {
 
     public KekNaming naming() {
         Map<String, String> explicit = new LinkedHashMap<>();
-        values.forEach((k, v) -> {
+        asMap().forEach((k, v) -> {
             if (k.startsWith("kms.key-name.")) {
                 explicit.put(k.substring("kms.key-name.".length()), v);
             }
@@ -128,72 +129,8 @@ public final class KeyringSettings {
         return Path.of(get("kms.local.dir", ".embedseal/kms"));
     }
 
-    /** A setting's raw value, or the default. */
-    public String get(String key, String defaultValue) {
-        String v = values.get(key);
-        return v == null || v.isEmpty() ? defaultValue : v;
-    }
-
-    /** A required setting. */
-    public String require(String key, String why) {
-        String v = values.get(key);
-        if (v == null || v.isEmpty()) {
-            throw new IllegalArgumentException(key + " is required " + why);
-        }
-        return v;
-    }
-
-    /** An environment variable through the configured lookup. */
-    public String env(String name) {
-        return env.apply(name);
-    }
-
-    public boolean bool(String key, boolean defaultValue) {
-        String v = get(key, null);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
-            return Boolean.parseBoolean(v);
-        }
-        throw new IllegalArgumentException(key + " must be true or false, got '" + v + "'");
-    }
-
-    public long positiveLong(String key, long defaultValue) {
-        long n = longValue(key, defaultValue);
-        if (n < 1) {
-            throw new IllegalArgumentException(key + " must be a positive whole number, got '" + get(key, "") + "'");
-        }
-        return n;
-    }
-
-    public long nonNegativeLong(String key, long defaultValue) {
-        long n = longValue(key, defaultValue);
-        if (n < 0) {
-            throw new IllegalArgumentException(key + " must be zero or more, got '" + get(key, "") + "'");
-        }
-        return n;
-    }
-
-    private long longValue(String key, long defaultValue) {
-        String v = get(key, null);
-        if (v == null) {
-            return defaultValue;
-        }
-        try {
-            return Long.parseLong(v.replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + " must be a whole number, got '" + v + "'", e);
-        }
-    }
-
-    /** The settings as given (they hold no secrets, only where secrets are). */
-    public Map<String, String> asMap() {
-        return values;
-    }
-
     @Override
     public String toString() {
-        return "KeyringSettings" + values;
+        return "KeyringSettings" + asMap();
     }
 }

@@ -6,7 +6,7 @@ import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeHeader;

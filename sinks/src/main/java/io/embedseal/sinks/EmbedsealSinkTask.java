@@ -15,7 +15,7 @@ import io.embedseal.serdes.UnsealedEmbedding;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.Sealer;
-import io.embedseal.serdes.kafka.KeyEventFollower;
+import io.embedseal.control.KeyEventFollower;
 import io.embedseal.sinks.EmbedsealSinkConfig.RevokedAction;
 import io.embedseal.sinks.RefusedRecordException.Reason;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;

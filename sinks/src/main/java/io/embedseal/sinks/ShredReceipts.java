@@ -1,7 +1,7 @@
 package io.embedseal.sinks;
 
 import io.embedseal.keyring.tenant.TenantState;
-import io.embedseal.serdes.audit.AuditChain;
+import io.embedseal.control.audit.AuditChain;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;

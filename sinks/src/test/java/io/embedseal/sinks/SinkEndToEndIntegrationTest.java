@@ -3,7 +3,7 @@ package io.embedseal.sinks;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.audit.AuditVerifier;
+import io.embedseal.control.audit.AuditVerifier;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.sinks.lucene.LuceneSearch;

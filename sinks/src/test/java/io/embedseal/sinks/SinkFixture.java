@@ -2,7 +2,7 @@ package io.embedseal.sinks;
 
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.sinks.lucene.LuceneSinkConfig;
 import io.embedseal.sinks.lucene.LuceneSinkConnector;
 import io.embedseal.sinks.postgres.PostgresSinkConfig;

@@ -54,7 +54,7 @@ public final class ApicurioRegistry implements AutoCloseable {
     public static Optional<String> unavailableBecause() {
         if (distribution().isEmpty()) {
             return Optional.of("the Apicurio Registry distribution is not unpacked (system property " + HOME_PROPERTY
-                    + " must name a directory holding quarkus-run.jar; the serdes build unpacks it when tests run)");
+                    + " must name a directory holding quarkus-run.jar; the client module's build unpacks it when tests run)");
         }
         if (java21().isEmpty()) {
             return Optional.of("Apicurio Registry 3 needs Java 21+, and none was found (set " + JAVA_PROPERTY

@@ -7,7 +7,7 @@ import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.SchemaRegistry;
 import io.embedseal.serdes.envelope.Sealer;

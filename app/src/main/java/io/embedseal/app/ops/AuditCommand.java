@@ -2,7 +2,7 @@ package io.embedseal.app.ops;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.embedseal.serdes.audit.AuditVerifier;
+import io.embedseal.control.audit.AuditVerifier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

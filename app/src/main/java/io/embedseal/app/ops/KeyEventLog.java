@@ -3,7 +3,7 @@ package io.embedseal.app.ops;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

@@ -9,7 +9,7 @@ import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.topology.PipelineHealth;
 import io.embedseal.topology.audit.AuditTrail;
 import org.apache.kafka.clients.producer.KafkaProducer;

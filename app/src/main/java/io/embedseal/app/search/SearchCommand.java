@@ -10,7 +10,7 @@ import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
-import io.embedseal.serdes.kafka.KeyEventFollower;
+import io.embedseal.control.KeyEventFollower;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.search.QueryVectors;
 import io.embedseal.sinks.search.SearchHit;

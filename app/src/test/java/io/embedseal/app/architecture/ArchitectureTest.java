@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The layering the modules promise, checked on the compiled main classes of every module the runtime holds
- * (schemas, keyring, serdes, topology, sinks, app): a lower module never reaches a higher one, Kafka never enters
+ * (schemas, keyring-api, the kms-* providers, keyring, client, control, topology, sinks, app): a lower module never reaches a higher one, Kafka never enters
  * the keyring, the runtime never reaches the test kit or an in-process broker, and only the operator commands
  * change a tenant's key. Each rule is also run once on a fixture that breaks it, so a rule that cannot fail
  * would show here.
@@ -33,6 +33,7 @@ class ArchitectureTest {
         main = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                 .importPackages("io.embedseal");
         fixtures = new ClassFileImporter().importPackages("io.embedseal.keyring.archfixture", "io.embedseal.serdes.archfixture",
+                "io.embedseal.control.archfixture",
                 "io.embedseal.topology.archfixture", "io.embedseal.sinks.archfixture", "io.embedseal.app.archfixture");
     }
 
@@ -53,8 +54,25 @@ class ArchitectureTest {
                 .because("the crypto core knows nothing of Kafka or of what is built on it");
     }
 
-    static ArchRule serdesBelowTopologyAndSinks() {
+    static ArchRule providersChosenByNameOnly() {
+        return noClasses().that().resideOutsideOfPackages("io.embedseal.keyring.kms.local..", "io.embedseal.keyring.kms.vault..",
+                        "io.embedseal.keyring.kms.pkcs11..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.embedseal.keyring.kms.local..", "io.embedseal.keyring.kms.vault..",
+                        "io.embedseal.keyring.kms.pkcs11..")
+                .because("a provider is picked by the name kms.provider gives (KmsProviderRegistry), so a deployment takes only "
+                        + "the provider modules it uses");
+    }
+
+    static ArchRule clientBelowEverythingKafka() {
         return noClasses().that().resideInAPackage("io.embedseal.serdes..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.embedseal.control..", "io.embedseal.topology..",
+                        "io.embedseal.sinks..", "io.embedseal.app..", "io.embedseal.demo..", "org.apache.kafka.streams..",
+                        "org.apache.kafka.connect..", "org.apache.lucene..", "java.sql..", "org.postgresql..")
+                .because("the client artifact (embedseal-client) holds what a producer or consumer needs, nothing more");
+    }
+
+    static ArchRule controlBelowTopologyAndSinks() {
+        return noClasses().that().resideInAPackage("io.embedseal.control..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.embedseal.topology..", "io.embedseal.sinks..",
                         "io.embedseal.app..", "io.embedseal.demo..", "org.apache.kafka.streams..", "org.apache.kafka.connect..");
     }
@@ -91,8 +109,18 @@ class ArchitectureTest {
     }
 
     @Test
-    void serdes_doesNotReachTopologySinksOrApp() {
-        serdesBelowTopologyAndSinks().check(main);
+    void client_doesNotReachControlTopologySinksAppOrAStore() {
+        clientBelowEverythingKafka().check(main);
+    }
+
+    @Test
+    void control_doesNotReachTopologySinksOrApp() {
+        controlBelowTopologyAndSinks().check(main);
+    }
+
+    @Test
+    void kmsProviders_areReachedByNameOnly() {
+        providersChosenByNameOnly().check(main);
     }
 
     @Test
@@ -117,7 +145,8 @@ class ArchitectureTest {
 
     @Test
     void everyRule_failsOnAClassThatBreaksIt() {
-        for (ArchRule rule : new ArchRule[] {keyringIsKafkaFreeAndLowest(), serdesBelowTopologyAndSinks(), topologyAndSinksIndependent(),
+        for (ArchRule rule : new ArchRule[] {keyringIsKafkaFreeAndLowest(), providersChosenByNameOnly(), clientBelowEverythingKafka(),
+                controlBelowTopologyAndSinks(), topologyAndSinksIndependent(),
                 sinksBelowApp(), runtimeWithoutInProcessParts(), onlyTheOperatorChangesKeys()}) {
             EvaluationResult result = rule.evaluate(fixtures);
             assertThat(result.hasViolation()).as("the fixtures break: %s", rule.getDescription()).isTrue();

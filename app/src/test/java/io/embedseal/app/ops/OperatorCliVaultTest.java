@@ -8,7 +8,7 @@ import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

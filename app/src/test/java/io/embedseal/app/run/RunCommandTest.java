@@ -4,7 +4,7 @@ import io.embedseal.app.CliRun;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;

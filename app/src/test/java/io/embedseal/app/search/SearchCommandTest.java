@@ -11,7 +11,7 @@ import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.EmbeddingUnsealer;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeHeader;

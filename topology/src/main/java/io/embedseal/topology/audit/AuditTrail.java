@@ -2,7 +2,7 @@ package io.embedseal.topology.audit;
 
 import io.embedseal.keyring.kms.decorator.KmsAuditEvent;
 import io.embedseal.keyring.kms.decorator.KmsAuditListener;
-import io.embedseal.serdes.audit.AuditChain;
+import io.embedseal.control.audit.AuditChain;
 import io.embedseal.topology.KeyEventApplied;
 import io.embedseal.topology.PipelineHealth;
 import org.apache.kafka.clients.producer.KafkaProducer;

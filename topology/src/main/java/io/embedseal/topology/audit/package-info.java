@@ -1,2 +1,2 @@
-/** The pipeline's audit trail on {@code keyring.audit}: KMS calls and key events, chained by {@link io.embedseal.serdes.audit.AuditChain}. */
+/** The pipeline's audit trail on {@code keyring.audit}: KMS calls and key events, chained by {@link io.embedseal.control.audit.AuditChain}. */
 package io.embedseal.topology.audit;

@@ -1,0 +1,76 @@
+package io.embedseal.control.audit;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * The hash chain of one audit producer. Each entry is a JSON object with sorted keys holding the entry's fields
+ * plus {@code producer}, {@code seq} (1, 2, ...), {@code prevHash} (the previous entry's hash, or 64 zeros for
+ * the first) and {@code hash} = SHA-256 of the entry's canonical JSON without {@code hash}, in lower-case hex.
+ * Removing, reordering or altering an entry breaks the chain at that point. Thread-safe.
+ */
+public final class AuditChain {
+
+    /** The prevHash of a producer's first entry. */
+    public static final String GENESIS = "0".repeat(64);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String producer;
+    private long seq;
+    private String lastHash = GENESIS;
+
+    public AuditChain(String producer) {
+        this.producer = Objects.requireNonNull(producer, "producer");
+    }
+
+    public String producer() {
+        return producer;
+    }
+
+    /** Chains one entry and returns its bytes (UTF-8 JSON). */
+    public synchronized byte[] append(Map<String, ?> fields) {
+        TreeMap<String, Object> entry = new TreeMap<>(fields);
+        entry.put("producer", producer);
+        entry.put("seq", ++seq);
+        entry.put("prevHash", lastHash);
+        String hash = hash(entry);
+        entry.put("hash", hash);
+        lastHash = hash;
+        try {
+            return JSON.writeValueAsBytes(entry);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write an audit entry", e);
+        }
+    }
+
+    /** SHA-256 over the canonical JSON (sorted keys) of {@code entry} without its {@code hash} field. */
+    static String hash(Map<String, Object> entry) {
+        TreeMap<String, Object> withoutHash = new TreeMap<>(entry);
+        withoutHash.remove("hash");
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            return HexFormat.of().formatHex(sha.digest(JSON.writeValueAsBytes(withoutHash)));
+        } catch (NoSuchAlgorithmException | JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Reads an entry back; null if the bytes are not a JSON object. */
+    static TreeMap<String, Object> parse(byte[] value) {
+        try {
+            return JSON.readValue(new String(value, StandardCharsets.UTF_8), new TypeReference<TreeMap<String, Object>>() { });
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/** The hash-chained entries of the audit topic ({@code keyring.audit}): writing a producer's chain and verifying chains. */
-package io.embedseal.serdes.audit;

@@ -401,6 +401,29 @@ class PrometheusScrapeTest {
     }
 
     @Test
+    void bothJobsExportTheConsumerMetricsTheAlertsJoinOn_thePipelinesPerPartitionLagAfterMicrometersRefresh() throws Exception {
+        // The rules name kafka_consumer_* without a job: each job must really export them, not just one of the two.
+        // The pipeline's per-partition lag appears when Micrometer's Kafka binder next looks for new client metrics
+        // (every minute), after the partitions were assigned: wait for it, bounded.
+        for (String job : List.of("embedseal", "embedseal-sink")) {
+            assertThat(query("kafka_consumer_last_poll_seconds_ago{job=\"" + job + "\", client_id=~\".+-global-consumer|embedseal-key-events-.+\"}"))
+                    .as(job + "'s key-event follower: seconds since its last poll").hasSize(1);
+        }
+        assertThat(query("kafka_consumer_fetch_manager_records_lag{job=\"embedseal-sink\", client_id=~\"embedseal-key-events-.+\"}"))
+                .as("the sink task's follower lag").hasSize(1);
+        long deadline = System.nanoTime() + Duration.ofSeconds(150).toNanos();
+        String pipelineLag = "kafka_consumer_fetch_manager_records_lag{job=\"embedseal\", client_id=~\".+-global-consumer\"}";
+        while (query(pipelineLag).isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+        }
+        assertThat(query(pipelineLag)).as("the pipeline's key-event follower lag, " + pipelineLag).hasSize(1);
+        assertThat(query("max by (job, topic) (kafka_consumer_fetch_manager_records_lag)"))
+                .extracting(s -> s.get("metric").get("job").asText() + " " + s.get("metric").get("topic").asText())
+                .contains("embedseal " + prefix + "raw", "embedseal " + prefix + "events", "embedseal-sink " + prefix + "sealed",
+                        "embedseal-sink " + prefix + "events");
+    }
+
+    @Test
     void theJoinsOfTheFollowerAndSinkTaskAlerts_matchTheRealLabels() throws Exception {
         // "inactive" above would also be the answer of a join that matches nothing. Turned around, the same
         // expressions must find what is there: each pipeline instance's and each sink task's follower, the running task.

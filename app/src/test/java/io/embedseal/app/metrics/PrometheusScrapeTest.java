@@ -147,6 +147,10 @@ class PrometheusScrapeTest {
                 "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort)
                 .redirectErrorStream(true).redirectOutput(OUT.resolve("prometheus.log").toFile()).start();
         prometheusUrl = URI.create("http://127.0.0.1:" + promPort + "/");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> { // should the test JVM end without @AfterAll
+            prometheus.destroyForcibly();
+            connect.destroyForcibly();
+        }));
 
         await("Prometheus ready", () -> status(prometheusUrl.resolve("-/ready")) == 200);
         await("the pipeline RUNNING", () -> pipeline.streams().state() == KafkaStreams.State.RUNNING);
@@ -175,13 +179,15 @@ class PrometheusScrapeTest {
 
     /**
      * {@code dashboards/prometheus.yml} as shipped, except: each job's targets replaced by {@code targets} (every
-     * shipped job must have some), intervals of 1 s, rule files resolved against {@code dashboards/}.
+     * shipped job must have some), short intervals, rule files resolved against {@code dashboards/}.
      */
     static Path derivedConfig(Map<String, List<String>> targets) throws IOException {
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
         ObjectNode config = (ObjectNode) yaml.readTree(PrometheusTools.DASHBOARDS.resolve("prometheus.yml").toFile());
         ObjectNode global = (ObjectNode) config.get("global");
-        global.put("scrape_interval", "1s").put("scrape_timeout", "1s").put("evaluation_interval", "1s");
+        // 2 s: enough samples for the dashboard's shortest rate window ([1m]) within seconds, and time for a scrape of
+        // the pipeline (1,900 lines) on a busy 2-core machine (the timeout may not exceed the interval).
+        global.put("scrape_interval", "2s").put("scrape_timeout", "2s").put("evaluation_interval", "1s");
         ArrayNode rules = (ArrayNode) config.get("rule_files");
         assertThat(rules).as("rule_files in dashboards/prometheus.yml").isNotNull().isNotEmpty();
         for (int i = 0; i < rules.size(); i++) {
@@ -301,6 +307,8 @@ class PrometheusScrapeTest {
 
     @Test
     void everyTargetOfTheShippedJobs_isUp() throws Exception {
+        // Awaited, bounded: one scrape that timed out on a loaded machine is not what this is about.
+        await("every target up", () -> targets().stream().allMatch(t -> t.path("health").asText().equals("up")));
         List<JsonNode> targets = targets();
         Map<String, String> health = new TreeMap<>();
         for (JsonNode t : targets) {
@@ -392,11 +400,11 @@ class PrometheusScrapeTest {
         for (String raised : List.of("EmbedsealTenantDegraded", "EmbedsealDeadLetterRateHigh")) {
             await(raised + " pending or firing", () -> alertState(raised).matches("pending|firing"));
         }
-        // Not provoked: a rule wrongly written against these metrics (a join that never matches, a label that is
-        // not there) would show here as a pending alert.
+        // Not provoked: a rule wrongly written against these metrics (say, a follower join that never matches) would
+        // stay pending here. Awaited, bounded: a single scrape that timed out under load is pending only until the next.
         for (String quiet : List.of("EmbedsealTargetDown", "EmbedsealKeyEventFollowerDown", "EmbedsealKeyEventFollowerStalled",
                 "EmbedsealSinkTaskNotRunning", "EmbedsealKmsErrors", "EmbedsealPipelineDegraded", "EmbedsealConsumerLagGrowing")) {
-            assertThat(alertState(quiet)).as(quiet).isEqualTo("inactive");
+            await(quiet + " inactive", () -> alertState(quiet).equals("inactive"));
         }
     }
 

@@ -154,6 +154,27 @@ class DockerComposeTest {
         assertThat(targets).containsExactly("embedseal:" + cfg.get("http.port"));
         assertThat(services.has("embedseal")).isTrue();
         assertThat(binds(service("prometheus"))).containsEntry("./dashboards/prometheus.yml", "/etc/prometheus/prometheus.yml");
+        // Rule files are resolved against the configuration's directory: each one must be mounted beside it.
+        for (JsonNode rules : prometheus.get("rule_files")) {
+            assertThat(binds(service("prometheus"))).containsEntry("./dashboards/" + rules.asText(), "/etc/prometheus/" + rules.asText());
+        }
+        // The sink worker's job scrapes the JMX exporter agent the connect service starts with its configuration.
+        JsonNode sinkJob = null;
+        for (JsonNode job : prometheus.get("scrape_configs")) {
+            if (job.get("job_name").asText().equals("embedseal-sink")) {
+                sinkJob = job;
+            }
+        }
+        assertThat(sinkJob).as("job embedseal-sink in dashboards/prometheus.yml").isNotNull();
+        String sinkTarget = sinkJob.get("static_configs").get(0).get("targets").get(0).asText();
+        Matcher agent = Pattern.compile("-javaagent:(\\S+)=(\\d+):(\\S+)")
+                .matcher(service("connect").path("environment").path("KAFKA_OPTS").asText());
+        assertThat(agent.find()).as("connect's KAFKA_OPTS starts the JMX exporter agent").isTrue();
+        assertThat(sinkTarget).isEqualTo("connect:" + agent.group(2));
+        assertThat(binds(service("connect"))).containsEntry("./app/target/jmx-exporter", Path.of(agent.group(1)).getParent().toString())
+                .containsEntry("./deploy/connect/jmx-exporter.yml", agent.group(3));
+        assertThat(Files.readString(ROOT.resolve("app/pom.xml"))).contains("<outputDirectory>${project.build.directory}/jmx-exporter</outputDirectory>")
+                .contains("<destFileName>" + Path.of(agent.group(1)).getFileName() + "</destFileName>");
         assertThat(binds(service("grafana"))).containsEntry("./dashboards/embedseal-dashboard.json",
                 "/var/lib/grafana/dashboards/embedseal-dashboard.json");
         String provisioning = Files.readString(ROOT.resolve("deploy/grafana/provisioning/dashboards/embedseal.yml"));
@@ -288,7 +309,8 @@ class DockerComposeTest {
 
     @Test
     void everyBindMountPointsAtSomethingInTheRepository_orABuildOutput() {
-        Set<String> buildOutputs = Set.of("./sinks/target/connect-plugin", "./app/target/embedseal.jar", "./app/target/lib");
+        Set<String> buildOutputs = Set.of("./sinks/target/connect-plugin", "./app/target/embedseal.jar", "./app/target/lib",
+                "./app/target/jmx-exporter");
         services.properties().forEach(e -> binds(e.getValue()).keySet().forEach(host -> {
             if (!buildOutputs.contains(host)) {
                 assertThat(ROOT.resolve(host)).as(e.getKey() + " mounts " + host).exists();

@@ -192,7 +192,11 @@ class StatusServerIntegrationTest {
         Set<String> queried = new LinkedHashSet<>();
         Matcher m = Pattern.compile("\\b((?:embedseal|kafka)_[a-z0-9_]+)\\b").matcher(d.toString());
         while (m.find()) {
-            queried.add(m.group(1));
+            // Left to PrometheusScrapeTest, which scrapes them with a real Prometheus: the sink worker's kafka_connect_*,
+            // and the per-partition lag, which Micrometer's Kafka binder adds a minute after start (its refresh).
+            if (!m.group(1).startsWith("kafka_connect_") && !m.group(1).equals("kafka_consumer_fetch_manager_records_lag")) {
+                queried.add(m.group(1));
+            }
         }
         assertThat(queried).as("metric names in " + dashboard).hasSizeGreaterThan(8);
         String scrape = get("/metrics").body();

@@ -10,7 +10,7 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.KeyEvents;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;

@@ -1,43 +1,65 @@
 package io.embedseal.keyring;
 
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
+import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.kms.KmsProviderRegistry;
 import io.embedseal.keyring.kms.KmsSettings;
 import io.embedseal.keyring.kms.decorator.RetryPolicy;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.Function;
 
 /**
- * The keyring's configuration, read from flat {@code key=value} settings (a properties file, environment
- * overrides, command-line options). Every problem is reported with the setting's name, the value given and
- * what is allowed. Secrets (Vault token, PKCS#11 PIN) are never settings themselves: settings name the
- * environment variable or file that holds them, read only when the KMS is created.
- *
- * <table>
- *   <caption>Settings</caption>
- *   <tr><th>setting</th><th>default</th><th>meaning</th></tr>
- *   <tr><td>kms.provider</td><td>local</td><td>{@code local}, {@code vault} or {@code pkcs11}</td></tr>
- *   <tr><td>kms.key-name-template</td><td>tenant-{tenant}</td><td>KEK name of a tenant</td></tr>
- *   <tr><td>kms.key-name.&lt;tenant&gt;</td><td></td><td>explicit KEK name (bring your own key)</td></tr>
- *   <tr><td>kms.create-missing-keys</td><td>false</td><td>create a tenant's KEK on first use</td></tr>
- *   <tr><td>kms.local.dir</td><td>.embedseal/kms</td><td>local keyset directory</td></tr>
- *   <tr><td>kms.vault.*</td><td></td><td>address, token-env (VAULT_TOKEN), token-file, namespace, mount (transit),
- *       ca-file, connect-timeout-ms (5000), read-timeout-ms (10000)</td></tr>
- *   <tr><td>kms.pkcs11.*</td><td></td><td>config, or library with slot / slot-list-index; pin-env (PKCS11_PIN), pin-file</td></tr>
- *   <tr><td>kms.retry.*</td><td>5, 100, 5000</td><td>max-attempts, initial-backoff-ms, max-backoff-ms</td></tr>
- *   <tr><td>dek.*</td><td>10000000, 3600, 10000, 600</td><td>max-records, max-age-seconds, cache.max-size,
- *       cache.idle-expiry-seconds</td></tr>
- * </table>
+ * The keyring's configuration ({@code kms.*} and {@code dek.*}), read through the definitions in {@link #MODEL} and,
+ * for the provider's own settings, those its module declares. Every problem is reported with the setting's name, the
+ * value given and what is allowed ({@link ConfigValueException}). Secrets (Vault token, PKCS#11 PIN) are never
+ * settings themselves: settings name the environment variable or file that holds them, read only when the KMS is
+ * created.
  */
 public final class KeyringSettings extends KmsSettings {
 
     /** The providers this project ships; each lives in its own module ({@code embedseal-kms-<name>}). */
     public static final Set<String> PROVIDERS = KmsProviderRegistry.SHIPPED;
+
+    public static final Setting<String> PROVIDER = KmsSettings.PROVIDER
+            .check(p -> {
+                if (!PROVIDERS.contains(p)) {
+                    throw new IllegalArgumentException("must be one of local, vault, pkcs11");
+                }
+                return p;
+            }, "local, vault, pkcs11");
+    public static final Setting<String> KEY_NAME_TEMPLATE = Setting.string("kms.key-name-template", KekNaming.DEFAULT_TEMPLATE)
+            .doc("A tenant's KEK name in the KMS; `{tenant}` stands for the tenant id.");
+    public static final Setting<String> KEY_NAME = Setting.string("kms.key-name.", null).family("tenant")
+            .doc("The KEK name of one tenant that brings its own key (else the template's).");
+    public static final Setting<Boolean> CREATE_MISSING_KEYS = Setting.bool("kms.create-missing-keys", false)
+            .doc("Development only: create a tenant's KEK on first use, which gives the pipeline the right to create keys. "
+                    + "Production onboards tenants with `tenants add`.");
+    public static final Setting<Integer> RETRY_MAX_ATTEMPTS = Setting.intValue("kms.retry.max-attempts",
+            RetryPolicy.defaults().maxAttempts(), 1, 100).doc("Tries of a KMS call that found the KMS unavailable, in all.");
+    public static final Setting<Long> RETRY_INITIAL_BACKOFF_MS = Setting.longValue("kms.retry.initial-backoff-ms",
+            RetryPolicy.defaults().initialBackoff().toMillis(), 0, 600_000).doc("The first retry's longest wait (full jitter).");
+    public static final Setting<Long> RETRY_MAX_BACKOFF_MS = Setting.longValue("kms.retry.max-backoff-ms",
+            RetryPolicy.defaults().maxBackoff().toMillis(), 0, 600_000).doc("The longest wait between retries.");
+    public static final Setting<Long> DEK_MAX_RECORDS = Setting.longValue("dek.max-records", DekPolicy.DEFAULT_MAX_RECORDS_PER_DEK,
+            1, 1L << 32).doc("Records sealed under one DEK before a new one is made (one KMS call).");
+    public static final Setting<Long> DEK_MAX_AGE_SECONDS = Setting.longValue("dek.max-age-seconds",
+            DekPolicy.DEFAULT_MAX_DEK_AGE.toSeconds(), 1, Long.MAX_VALUE / 1000).doc("Seconds a DEK seals before a new one is made.");
+    public static final Setting<Integer> DEK_CACHE_MAX_SIZE = Setting.intValue("dek.cache.max-size", DekPolicy.DEFAULT_CACHE_MAX_SIZE,
+            1, Integer.MAX_VALUE).doc("Unwrapped DEKs kept in memory, per cache.");
+    public static final Setting<Long> DEK_CACHE_IDLE_EXPIRY_SECONDS = Setting.longValue("dek.cache.idle-expiry-seconds",
+            DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds(), 1, Long.MAX_VALUE / 1000).doc("Seconds an unused DEK stays in memory.");
+
+    /** The keyring's own settings; each provider's come from its module ({@link KmsProviderRegistry#settings()}). */
+    public static final SettingsModel MODEL = SettingsModel.of("keyring", PROVIDER, KEY_NAME_TEMPLATE, KEY_NAME,
+            CREATE_MISSING_KEYS, RETRY_MAX_ATTEMPTS, RETRY_INITIAL_BACKOFF_MS, RETRY_MAX_BACKOFF_MS, DEK_MAX_RECORDS,
+            DEK_MAX_AGE_SECONDS, DEK_CACHE_MAX_SIZE, DEK_CACHE_IDLE_EXPIRY_SECONDS);
 
     private final Function<String, String> env;
 
@@ -45,17 +67,18 @@ public final class KeyringSettings extends KmsSettings {
         super(values, env);
         this.env = env;
         // Validate everything now, so a bad setting fails at start-up and not at the first record.
-        provider();
+        MODEL.validate(this);
+        // The chosen provider's own settings too (a value present and wrong; a missing required one fails at creation).
+        KmsProviderRegistry.settingsOf(provider()).ifPresent(m -> m.validate(this));
         naming();
         dekPolicy();
         retryPolicy();
-        createMissingKeys();
     }
 
     /**
      * @param values settings; keys outside {@code kms.} and {@code dek.} are ignored
      * @param env    how to read environment variables (for the token and PIN)
-     * @throws IllegalArgumentException naming the setting, if one is invalid
+     * @throws ConfigValueException naming the setting, if one is invalid
      */
     public static KeyringSettings of(Map<String, String> values, Function<String, String> env) {
         Map<String, String> ours = new LinkedHashMap<>();
@@ -80,53 +103,49 @@ public final class KeyringSettings extends KmsSettings {
 
     @Override
     public String provider() {
-        String p = super.provider();
-        if (!PROVIDERS.contains(p)) {
-            throw new IllegalArgumentException("kms.provider must be one of local, vault, pkcs11"
-                    + ", got '" + p + "'");
-        }
-        return p;
+        return get(PROVIDER);
     }
 
     public KekNaming naming() {
-        Map<String, String> explicit = new LinkedHashMap<>();
-        asMap().forEach((k, v) -> {
-            if (k.startsWith("kms.key-name.")) {
-                explicit.put(k.substring("kms.key-name.".length()), v);
-            }
-        });
         try {
-            return KekNaming.template(get("kms.key-name-template", KekNaming.DEFAULT_TEMPLATE)).withExplicitNames(explicit);
+            return KekNaming.template(get(KEY_NAME_TEMPLATE)).withExplicitNames(family(KEY_NAME));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("kms.key-name settings: " + e.getMessage(), e);
+            if (e instanceof ConfigValueException) {
+                throw e;
+            }
+            throw new ConfigValueException(KEY_NAME_TEMPLATE.name(), "kms.key-name settings: " + e.getMessage(), e);
         }
     }
 
     public boolean createMissingKeys() {
-        return bool("kms.create-missing-keys", false);
+        return get(CREATE_MISSING_KEYS);
     }
 
     public DekPolicy dekPolicy() {
-        return new DekPolicy(
-                positiveLong("dek.max-records", DekPolicy.DEFAULT_MAX_RECORDS_PER_DEK),
-                Duration.ofSeconds(positiveLong("dek.max-age-seconds", DekPolicy.DEFAULT_MAX_DEK_AGE.toSeconds())),
-                (int) positiveLong("dek.cache.max-size", DekPolicy.DEFAULT_CACHE_MAX_SIZE),
-                Duration.ofSeconds(positiveLong("dek.cache.idle-expiry-seconds", DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds())));
+        return new DekPolicy(get(DEK_MAX_RECORDS), Duration.ofSeconds(get(DEK_MAX_AGE_SECONDS)), get(DEK_CACHE_MAX_SIZE),
+                Duration.ofSeconds(get(DEK_CACHE_IDLE_EXPIRY_SECONDS)));
     }
 
     public RetryPolicy retryPolicy() {
-        RetryPolicy d = RetryPolicy.defaults();
         try {
-            return new RetryPolicy((int) positiveLong("kms.retry.max-attempts", d.maxAttempts()),
-                    Duration.ofMillis(nonNegativeLong("kms.retry.initial-backoff-ms", d.initialBackoff().toMillis())),
-                    Duration.ofMillis(nonNegativeLong("kms.retry.max-backoff-ms", d.maxBackoff().toMillis())));
+            return new RetryPolicy(get(RETRY_MAX_ATTEMPTS), Duration.ofMillis(get(RETRY_INITIAL_BACKOFF_MS)),
+                    Duration.ofMillis(get(RETRY_MAX_BACKOFF_MS)));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("kms.retry settings: " + e.getMessage(), e);
+            if (e instanceof ConfigValueException) {
+                throw e;
+            }
+            throw new ConfigValueException(RETRY_MAX_BACKOFF_MS.name(), "kms.retry settings: " + e.getMessage(), e);
         }
     }
 
-    public Path localDir() {
-        return Path.of(get("kms.local.dir", ".embedseal/kms"));
+    /** Every keyring and provider setting, for environment overrides and the docs. */
+    public static SettingsModel modelWithProviders() {
+        return MODEL.with(KmsProviderRegistry.settings());
+    }
+
+    /** Every keyring setting's name, for callers that pick them out of a larger configuration. */
+    public static List<String> names() {
+        return modelWithProviders().settings().stream().map(Setting::name).toList();
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.embedseal.keyring;
 
+import io.embedseal.config.ConfigValueException;
+
 import io.embedseal.keyring.kms.local.LocalKms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,9 +40,11 @@ class KeyringSettingsTest {
     @Test
     void everyBadValue_namesItsSetting() {
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-records", "lots")))
-                .hasMessageContaining("dek.max-records must be a whole number, got 'lots'");
+                .isInstanceOf(ConfigValueException.class)
+                .hasMessageContaining("dek.max-records must be a whole number from 1 to 4294967296, got 'lots'")
+                .extracting(e -> ((ConfigValueException) e).setting()).isEqualTo("dek.max-records");
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-records", "5000000000")))
-                .hasMessageContaining("dek.max-records must be between 1 and 2^32");
+                .hasMessageContaining("dek.max-records must be a whole number from 1 to 4294967296, got '5000000000'");
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.create-missing-keys", "yes")))
                 .hasMessageContaining("kms.create-missing-keys must be true or false");
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.key-name-template", "fixed-name")))
@@ -48,7 +52,8 @@ class KeyringSettingsTest {
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.retry.max-backoff-ms", "1", "kms.retry.initial-backoff-ms", "10")))
                 .hasMessageContaining("kms.retry");
         assertThatThrownBy(() -> KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "pkcs11"), n -> "1234")))
-                .hasMessageContaining("kms.pkcs11.library is required");
+                .hasMessageContaining("kms.pkcs11.library is required")
+                .extracting(e -> ((ConfigValueException) e).setting()).isEqualTo("kms.pkcs11.library");
     }
 
     @Test

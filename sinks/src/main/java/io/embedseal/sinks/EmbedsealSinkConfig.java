@@ -7,6 +7,8 @@ import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.types.Password;
 
@@ -43,8 +45,29 @@ public class EmbedsealSinkConfig extends AbstractConfig {
         WAIT
     }
 
-    /** The shared settings added to a store's own. */
+    /** The shared settings added to a store's own, and the keyring's and providers' from their model. */
     public static ConfigDef withCommon(ConfigDef def) {
+        return withKeyring(common(def));
+    }
+
+    /**
+     * Every keyring and provider setting of the configuration model, so Connect's validation lists them and the
+     * reference documents them; each is parsed by its definition when the task builds its keyring (the ConfigDef only
+     * carries it as text).
+     */
+    private static ConfigDef withKeyring(ConfigDef def) {
+        for (Setting<?> s : KeyringSettings.modelWithProviders().settings()) {
+            if (s.isFamily() || def.names().contains(s.name())) {
+                continue;
+            }
+            String doc = s.doc() + (s.defaultText().isEmpty() ? "" : " Default: " + s.defaultText() + ".")
+                    + (s.allowed() == null ? "" : " Allowed: " + s.allowed() + ".");
+            def.define(s.name(), Type.STRING, null, Importance.valueOf(s.importance().name()), doc.strip());
+        }
+        return def;
+    }
+
+    private static ConfigDef common(ConfigDef def) {
         return def
                 .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, Importance.HIGH,
                         "The Kafka cluster holding the key-event and audit topics (usually the worker's own). "
@@ -83,7 +106,7 @@ public class EmbedsealSinkConfig extends AbstractConfig {
         super(def, props);
         this.keyringSettings = keyringSettings(System::getenv);
         if (getList(BOOTSTRAP_SERVERS).isEmpty()) {
-            throw new ConfigException(BOOTSTRAP_SERVERS, "", "give the Kafka cluster holding " + getString(KEY_EVENTS_TOPIC));
+            throw new InvalidSettingException(BOOTSTRAP_SERVERS, "", "give the Kafka cluster holding " + getString(KEY_EVENTS_TOPIC));
         }
     }
 
@@ -116,8 +139,12 @@ public class EmbedsealSinkConfig extends AbstractConfig {
         }
         try {
             return KeyringSettings.of(values, name -> secrets.containsKey(name) ? secrets.get(name) : env.apply(name));
+        } catch (ConfigValueException e) {
+            throw InvalidSettingException.of(e);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(e.getMessage());
+            ConfigException c = new ConfigException(e.getMessage());
+            c.initCause(e);
+            throw c;
         }
     }
 

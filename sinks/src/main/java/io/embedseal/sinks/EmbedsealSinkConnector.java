@@ -54,7 +54,8 @@ public abstract class EmbedsealSinkConnector extends SinkConnector {
 
     /**
      * Connect's per-setting checks, then the cross-setting ones (KMS settings, store-specific rules); an error from
-     * those is attached to the setting it names, or to {@code kms.provider} for other {@code kms.*} settings.
+     * those is attached to the setting the configuration model names ({@link InvalidSettingException#setting()}), or
+     * to {@code kms.provider} when no model names one.
      */
     @Override
     public Config validate(Map<String, String> connectorConfigs) {
@@ -64,23 +65,17 @@ public abstract class EmbedsealSinkConnector extends SinkConnector {
             try {
                 parse(connectorConfigs);
             } catch (ConfigException e) {
-                attach(config, e.getMessage());
+                attach(config, e);
             }
         }
         return config;
     }
 
-    private static void attach(Config config, String message) {
-        ConfigValue target = null;
-        for (ConfigValue v : config.configValues()) {
-            if (message.contains(v.name()) && (target == null || v.name().length() > target.name().length())) {
-                target = v; // the longest setting name the message mentions
-            }
-        }
-        if (target == null) {
-            target = config.configValues().stream().filter(v -> v.name().equals(EmbedsealSinkConfig.KMS_PROVIDER)).findFirst()
-                    .orElse(config.configValues().get(0));
-        }
-        target.addErrorMessage(message);
+    private static void attach(Config config, ConfigException e) {
+        String setting = e instanceof InvalidSettingException named ? named.setting() : EmbedsealSinkConfig.KMS_PROVIDER;
+        ConfigValue target = config.configValues().stream().filter(v -> v.name().equals(setting)).findFirst()
+                .orElseGet(() -> config.configValues().stream().filter(v -> v.name().equals(EmbedsealSinkConfig.KMS_PROVIDER))
+                        .findFirst().orElse(config.configValues().get(0)));
+        target.addErrorMessage(e.getMessage());
     }
 }

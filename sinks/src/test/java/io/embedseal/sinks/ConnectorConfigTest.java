@@ -84,10 +84,20 @@ class ConnectorConfigTest {
         t.put(PostgresSinkConfig.TABLE, "Robert'); DROP TABLE students;--");
         assertThat(errors(new PostgresSinkConnector().validate(t), PostgresSinkConfig.TABLE)).isNotEmpty();
 
+        // The keyring's settings come from the configuration model, which names the setting that is wrong: the error
+        // sits on it, not on a setting guessed from the message text.
         Map<String, String> k = lucene();
         k.put("dek.max-records", "-1");
-        assertThat(errors(new LuceneSinkConnector().validate(k), EmbedsealSinkConfig.KMS_PROVIDER))
-                .singleElement().asString().contains("dek.max-records");
+        assertThat(errors(new LuceneSinkConnector().validate(k), "dek.max-records"))
+                .singleElement().asString().contains("dek.max-records must be a whole number from 1 to 4294967296");
+        assertThat(errors(new LuceneSinkConnector().validate(k), EmbedsealSinkConfig.KMS_PROVIDER)).isEmpty();
+        Map<String, String> v = lucene();
+        v.put("kms.provider", "vault");
+        v.put("kms.vault.address", "http://127.0.0.1:1");
+        v.put("kms.vault.token-env", "SOME_TOKEN");
+        v.put("kms.vault.connect-timeout-ms", "soon");
+        assertThat(errors(new LuceneSinkConnector().validate(v), "kms.vault.connect-timeout-ms"))
+                .singleElement().asString().contains("kms.vault.connect-timeout-ms must be a whole number");
     }
 
     @Test
@@ -113,7 +123,7 @@ class ConnectorConfigTest {
         m.put("kms.vault.address", "http://127.0.0.1:8200");
         m.put(EmbedsealSinkConfig.VAULT_TOKEN, "hvs.very-secret-token");
         LuceneSinkConfig c = new LuceneSinkConfig(m);
-        assertThat(c.keyringSettings().env(c.keyringSettings().get("kms.vault.token-env", "VAULT_TOKEN"))).isEqualTo("hvs.very-secret-token");
+        assertThat(c.keyringSettings().env(c.keyringSettings().raw("kms.vault.token-env", "VAULT_TOKEN"))).isEqualTo("hvs.very-secret-token");
         assertThat(c.keyringSettings().toString()).doesNotContain("very-secret");
         assertThat(c.keyringSettings().asMap().values()).noneMatch(v -> v.contains("very-secret"));
         assertThat(c.getPassword(EmbedsealSinkConfig.VAULT_TOKEN).toString()).doesNotContain("very-secret");

@@ -66,11 +66,11 @@ public final class EmbedsealPipeline implements AutoCloseable {
         this.config = config;
         TopicNames topics = config.topics();
         KeyringSettings keyringSettings = config.keyringSettings();
-        this.audit = config.bool("audit.enabled", true)
+        this.audit = config.get(PipelineConfig.AUDIT_ENABLED)
                 ? AuditTrail.create(config.bootstrapServers(), config.clientOverrides(), topics.audit(), config.applicationId(), health)
                 : null;
         this.directory = new TenantDirectory(keyringSettings.naming());
-        this.meters = new PipelineMeters(directory, (int) config.number("metrics.tenant-series.max", 100, 0, 100_000));
+        this.meters = new PipelineMeters(directory, config.get(PipelineConfig.METRICS_TENANT_SERIES_MAX));
         KmsProvider kmsProvider = KmsProviders.create(keyringSettings);
         // The pipeline keeps data-key views only: it can wrap and unwrap, never administer a tenant's key.
         this.rawKms = InterceptedKms.view(kmsProvider);
@@ -95,7 +95,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
         // A record may wait for the KMS inside its transaction: keep the transaction and the poll loop alive meanwhile.
         Map<String, Object> overrides = new HashMap<>(StreamsSettings.allowingDependencyWait(config.sealingOptions().maxDependencyWait()));
         overrides.putAll(config.streamsOverrides());
-        Path stateDir = Path.of(config.get("state.dir", System.getProperty("java.io.tmpdir") + "/embedseal-streams"));
+        Path stateDir = config.stateDir();
         this.streams = new KafkaStreams(EmbedsealTopology.topology(parts),
                 StreamsSettings.properties(config.applicationId(), config.bootstrapServers(), stateDir, overrides));
         streams.setUncaughtExceptionHandler(EmbedsealPipeline::onUncaught);
@@ -129,10 +129,10 @@ public final class EmbedsealPipeline implements AutoCloseable {
 
     /** Creates the pipeline's topics that do not exist, if {@code topics.create=true}. */
     public void createTopicsIfConfigured() {
-        if (!config.bool("topics.create", false)) {
+        if (!config.get(PipelineConfig.TOPICS_CREATE)) {
             return;
         }
-        int partitions = (int) config.number("topics.partitions", 6, 1, 10_000);
+        int partitions = config.get(PipelineConfig.TOPICS_PARTITIONS);
         TopicNames t = config.topics();
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(t.raw(), partitions, (short) -1));

@@ -1,7 +1,14 @@
 package io.embedseal.topology;
 
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
+import io.embedseal.config.Settings;
+import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.serdes.avro.ConfluentSchemaRegistryClient;
 import io.embedseal.serdes.validation.ValidationLimits;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -9,61 +16,105 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
- * The pipeline's configuration: a properties file, then environment overrides. A setting {@code a.b-c} is
- * overridden by the environment variable {@code EMBEDSEAL_A_B_C} (upper case, dots and dashes as underscores),
- * for every setting this class knows and every setting the file names. Problems are reported with the setting's
- * name, the value and what is allowed.
- *
- * <table>
- *   <caption>Pipeline settings (keyring, validation and registry settings are documented with their classes)</caption>
- *   <tr><th>setting</th><th>default</th></tr>
- *   <tr><td>bootstrap.servers</td><td>(required)</td></tr>
- *   <tr><td>application.id</td><td>embedseal</td></tr>
- *   <tr><td>topics.raw / sealed / dlq / key-events / audit</td><td>embeddings.raw, embeddings.sealed, embeddings.dlq,
- *       keyring.events, keyring.audit</td></tr>
- *   <tr><td>topics.create</td><td>false; true creates missing topics (partitions from topics.partitions, default 6)</td></tr>
- *   <tr><td>tenants.auto-register</td><td>false (unknown tenants are rejected)</td></tr>
- *   <tr><td>dlq.seal-original</td><td>true</td></tr>
- *   <tr><td>outage.max-wait-seconds</td><td>120: how long a record waits for the KMS or registry</td></tr>
- *   <tr><td>outage.max-backoff-ms</td><td>5000</td></tr>
- *   <tr><td>kms.denied-cooldown-seconds</td><td>30</td></tr>
- *   <tr><td>audit.enabled</td><td>true</td></tr>
- *   <tr><td>streams.&lt;any Kafka Streams, producer. or consumer. setting&gt;</td><td>passed to Kafka Streams</td></tr>
- *   <tr><td>client.&lt;any client setting&gt;</td><td>passed to every Kafka client (security, SASL, TLS)</td></tr>
- * </table>
+ * The pipeline's configuration: a properties file, then environment overrides, read through one model
+ * ({@link #MODEL}): the pipeline's own settings, the keyring's, every KMS provider's on the class path, validation's
+ * and the schema-registry client's. A setting {@code a.b-c} is overridden by {@code EMBEDSEAL_A_B_C} (upper case,
+ * dots and dashes as underscores) for every setting of the model, whether or not the file names it. Every setting is
+ * read once at start-up, so a bad value stops the start with a {@link ConfigValueException} naming it. The reference
+ * in docs/configuration.md is generated from the model.
  */
 public final class PipelineConfig {
 
-    private static final List<String> KNOWN = List.of("bootstrap.servers", "application.id", "state.dir",
-            "topics.raw", "topics.sealed", "topics.dlq", "topics.key-events", "topics.audit", "topics.create", "topics.partitions",
-            "tenants.auto-register", "dlq.seal-original", "outage.max-wait-seconds", "outage.max-backoff-ms",
-            "kms.denied-cooldown-seconds", "audit.enabled", "metrics.tenant-series.max", "http.enabled", "http.port", "http.bind",
-            "schema.registry.url", "schema.registry.basic-auth.user-info-file", "schema.registry.basic-auth.user-info-env",
-            "schema.registry.ssl.ca-file", "schema.registry.timeout-ms",
-            "kms.provider", "kms.key-name-template", "kms.create-missing-keys", "kms.local.dir",
-            "kms.vault.address", "kms.vault.token-env", "kms.vault.token-file", "kms.vault.namespace", "kms.vault.mount",
-            "kms.vault.ca-file", "kms.pkcs11.config", "kms.pkcs11.library", "kms.pkcs11.slot", "kms.pkcs11.slot-list-index",
-            "kms.pkcs11.pin-env", "kms.pkcs11.pin-file", "kms.retry.max-attempts", "dek.max-records", "dek.max-age-seconds",
-            "dek.cache.max-size", "dek.cache.idle-expiry-seconds", "validation.max-dimensions", "http.port");
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineConfig.class);
 
-    private final Map<String, String> values;
+    public static final Setting<String> BOOTSTRAP_SERVERS = Setting.string("bootstrap.servers", null)
+            .required("(e.g. kafka-1:9092,kafka-2:9092)").importance(Setting.Importance.HIGH).doc("The Kafka cluster.");
+    public static final Setting<String> APPLICATION_ID = Setting.string("application.id", "embedseal").importance(Setting.Importance.HIGH)
+            .doc("The Kafka Streams application id: instances with the same id share the work; also the consumer group and "
+                    + "the transactional id prefix.");
+    public static final Setting<String> STATE_DIR = Setting.string("state.dir", null)
+            .doc("Kafka Streams' state directory: the tenant directory's store and the instance's process id; default "
+                    + "`<java.io.tmpdir>/embedseal-streams`. Keep it across restarts (a volume per instance): a restarted instance "
+                    + "then aborts its killed predecessor's open transaction at once, instead of `read_committed` readers waiting "
+                    + "for it to time out (reliability.md).");
+    public static final Setting<String> TOPIC_RAW = Setting.string("topics.raw", TopicNames.DEFAULT_RAW)
+            .doc("Raw embedding events (Avro, Confluent wire format).");
+    public static final Setting<String> TOPIC_SEALED = Setting.string("topics.sealed", TopicNames.DEFAULT_SEALED)
+            .doc("Sealed envelopes, keyed `tenant/embeddingId`.");
+    public static final Setting<String> TOPIC_DLQ = Setting.string("topics.dlq", TopicNames.DEFAULT_DLQ)
+            .doc("Dead letters, with a reason and never a plaintext vector.");
+    public static final Setting<String> TOPIC_KEY_EVENTS = Setting.string("topics.key-events", TopicNames.DEFAULT_KEY_EVENTS)
+            .doc("Key events (compacted, keyed by tenant).");
+    public static final Setting<String> TOPIC_AUDIT = Setting.string("topics.audit", TopicNames.DEFAULT_AUDIT)
+            .doc("The hash-chained audit trail.");
+    public static final Setting<Boolean> TOPICS_CREATE = Setting.bool("topics.create", false)
+            .doc("Create missing topics at start: raw and sealed with topics.partitions, the DLQ with 14 days' retention, "
+                    + "key events compacted, audit kept forever.");
+    public static final Setting<Integer> TOPICS_PARTITIONS = Setting.intValue("topics.partitions", 6, 1, 10_000)
+            .doc("Partitions of topics created with topics.create.");
+    public static final Setting<Boolean> TENANTS_AUTO_REGISTER = Setting.bool("tenants.auto-register", false)
+            .doc("Seal for tenants that never registered (development only); else their records are dead-lettered.");
+    public static final Setting<Boolean> DLQ_SEAL_ORIGINAL = Setting.bool("dlq.seal-original", true)
+            .doc("An active tenant's refused record keeps its original value in the dead letter, sealed under its key, for replay.");
+    public static final Setting<Long> OUTAGE_MAX_WAIT_SECONDS = Setting.longValue("outage.max-wait-seconds", 120, 1, 3600)
+            .doc("How long one record may wait for the KMS or registry before its stream thread is replaced; the producer's "
+                    + "transaction timeout is this + 60 s.");
+    public static final Setting<Long> OUTAGE_MAX_BACKOFF_MS = Setting.longValue("outage.max-backoff-ms", 5000, 10, 600_000)
+            .doc("The longest wait between tries while a dependency is unreachable.");
+    public static final Setting<Long> KMS_DENIED_COOLDOWN_SECONDS = Setting.longValue("kms.denied-cooldown-seconds", 30, 0, 86_400)
+            .doc("After the KMS denied a tenant's key, how long its records are refused without asking the KMS again.");
+    public static final Setting<Boolean> AUDIT_ENABLED = Setting.bool("audit.enabled", true)
+            .doc("Append every KMS call and key event to the audit topic.");
+    public static final Setting<Integer> METRICS_TENANT_SERIES_MAX = Setting.intValue("metrics.tenant-series.max", 100, 0, 100_000)
+            .doc("Tenants with metric series of their own; the rest share `tenant=\"_other\"`.");
+    public static final Setting<Boolean> HTTP_ENABLED = Setting.bool("http.enabled", true)
+            .doc("`embedseal run`: serve the status page, `/metrics`, `/health/live`, `/health/ready` (operations.md).");
+    public static final Setting<String> HTTP_BIND = Setting.string("http.bind", "127.0.0.1")
+            .doc("The address the HTTP server listens on; `0.0.0.0` in a container.");
+    public static final Setting<Integer> HTTP_PORT = Setting.intValue("http.port", 8080, 0, 65_535)
+            .doc("The HTTP server's port; 0 for any free one.");
+    public static final Setting<String> STREAMS = Setting.passThrough("streams.", "any Kafka Streams, producer. or consumer. setting")
+            .doc("Handed to Kafka Streams as it is, after the client settings, including `streams.producer.*` and "
+                    + "`streams.consumer.*` (e.g. `streams.num.stream.threads=4`). Exactly-once v2 is the default guarantee.");
+    public static final Setting<String> CLIENT = Setting.passThrough("client.", "any Kafka client setting")
+            .doc("Handed to every Kafka client: security, SASL, TLS (e.g. `client.security.protocol=SASL_SSL`).");
+
+    /** The pipeline's own settings. */
+    public static final SettingsModel PIPELINE = SettingsModel.of("pipeline", BOOTSTRAP_SERVERS, APPLICATION_ID, STATE_DIR,
+            TOPIC_RAW, TOPIC_SEALED, TOPIC_DLQ, TOPIC_KEY_EVENTS, TOPIC_AUDIT, TOPICS_CREATE, TOPICS_PARTITIONS,
+            TENANTS_AUTO_REGISTER, DLQ_SEAL_ORIGINAL, OUTAGE_MAX_WAIT_SECONDS, OUTAGE_MAX_BACKOFF_MS, KMS_DENIED_COOLDOWN_SECONDS,
+            AUDIT_ENABLED, METRICS_TENANT_SERIES_MAX, HTTP_ENABLED, HTTP_BIND, HTTP_PORT, STREAMS, CLIENT);
+
+    /** Every setting the pipeline reads: its own, the keyring's and providers', validation's and the registry's. */
+    public static SettingsModel model() {
+        return PIPELINE.with(KeyringSettings.modelWithProviders(), ValidationLimits.MODEL, ConfluentSchemaRegistryClient.MODEL);
+    }
+
+    private final Settings settings;
     private final Function<String, String> env;
 
     private PipelineConfig(Map<String, String> values, Function<String, String> env) {
-        this.values = Collections.unmodifiableMap(new TreeMap<>(values));
+        this.settings = Settings.of(values, env);
         this.env = env;
-        // Validate what can be validated now, so a bad setting stops the start, not the first record.
-        require("bootstrap.servers");
+        SettingsModel model = model();
+        List<String> unknown = model.unknown(settings.asMap());
+        if (!unknown.isEmpty()) {
+            LOG.warn("settings no component reads (misspelt?): {}; every setting is listed in docs/configuration.md", unknown);
+        }
+        // Read every setting now, so a bad one stops the start, not the first record.
+        model.settings().stream().filter(s -> !s.name().startsWith("schema.registry.") && !s.name().startsWith("kms.")
+                && !s.name().startsWith("dek.") && !s.name().startsWith("validation.")).forEach(s -> {
+                    if (!s.isPassThrough() && !s.isFamily()) {
+                        settings.get(s);
+                    }
+                });
         topics();
         keyringSettings();
         validationLimits();
@@ -83,118 +134,73 @@ public final class PipelineConfig {
         return of(values, env);
     }
 
-    /** Settings given directly (tests, the demo), with environment overrides. */
+    /** Settings given directly (tests, the demo), with environment overrides for every setting of the model. */
     public static PipelineConfig of(Map<String, String> settings, Function<String, String> env) {
-        Map<String, String> values = new LinkedHashMap<>(settings);
-        for (String key : union(settings.keySet())) {
-            String override = env.apply(envName(key));
-            if (override != null) {
-                values.put(key, override.trim());
-            }
-        }
-        return new PipelineConfig(values, env);
+        return new PipelineConfig(model().withEnvironment(settings, env), env);
     }
 
     /** The environment variable that overrides a setting. */
     public static String envName(String key) {
-        return "EMBEDSEAL_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
-    }
-
-    private static List<String> union(java.util.Set<String> fromFile) {
-        java.util.LinkedHashSet<String> all = new java.util.LinkedHashSet<>(KNOWN);
-        all.addAll(fromFile);
-        return List.copyOf(all);
+        return SettingsModel.envName(key);
     }
 
     public Map<String, String> asMap() {
-        return values;
+        return settings.asMap();
     }
 
-    public String get(String key, String defaultValue) {
-        String v = values.get(key);
-        return v == null || v.isEmpty() ? defaultValue : v;
-    }
-
-    public String require(String key) {
-        String v = values.get(key);
-        if (v == null || v.isBlank()) {
-            throw new IllegalArgumentException(key + " is required (set it in the configuration file or " + envName(key) + ")");
-        }
-        return v;
-    }
-
-    public boolean bool(String key, boolean defaultValue) {
-        String v = get(key, null);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
-            throw new IllegalArgumentException(key + " must be true or false, got '" + v + "'");
-        }
-        return Boolean.parseBoolean(v);
-    }
-
-    public long number(String key, long defaultValue, long min, long max) {
-        String v = get(key, null);
-        if (v == null) {
-            return defaultValue;
-        }
-        try {
-            long n = Long.parseLong(v.replace("_", ""));
-            if (n < min || n > max) {
-                throw new NumberFormatException();
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + " must be a whole number from " + min + " to " + max + ", got '" + v + "'", e);
-        }
+    /** A setting's value, through its definition. */
+    public <T> T get(Setting<T> setting) {
+        return settings.get(setting);
     }
 
     public String bootstrapServers() {
-        return require("bootstrap.servers");
+        return get(BOOTSTRAP_SERVERS);
     }
 
     public String applicationId() {
-        return get("application.id", "embedseal");
+        return get(APPLICATION_ID);
+    }
+
+    /** Kafka Streams' state directory. */
+    public Path stateDir() {
+        String dir = get(STATE_DIR);
+        return Path.of(dir != null ? dir : System.getProperty("java.io.tmpdir") + "/embedseal-streams");
     }
 
     public TopicNames topics() {
-        return new TopicNames(get("topics.raw", TopicNames.DEFAULT_RAW), get("topics.sealed", TopicNames.DEFAULT_SEALED),
-                get("topics.dlq", TopicNames.DEFAULT_DLQ), get("topics.key-events", TopicNames.DEFAULT_KEY_EVENTS),
-                get("topics.audit", TopicNames.DEFAULT_AUDIT));
+        return new TopicNames(get(TOPIC_RAW), get(TOPIC_SEALED), get(TOPIC_DLQ), get(TOPIC_KEY_EVENTS), get(TOPIC_AUDIT));
     }
 
     public KeyringSettings keyringSettings() {
-        return KeyringSettings.of(values, env);
+        return KeyringSettings.of(settings.asMap(), env);
     }
 
     public ValidationLimits validationLimits() {
-        return ValidationLimits.fromSettings(values);
+        return ValidationLimits.fromSettings(settings.asMap());
     }
 
     public SealingOptions sealingOptions() {
-        return new SealingOptions(bool("tenants.auto-register", false), bool("dlq.seal-original", true),
-                Duration.ofSeconds(number("outage.max-wait-seconds", 120, 1, 3600)),
-                Duration.ofMillis(number("outage.max-backoff-ms", 5000, 10, 600_000)),
-                Duration.ofSeconds(number("kms.denied-cooldown-seconds", 30, 0, 86_400)));
+        return new SealingOptions(get(TENANTS_AUTO_REGISTER), get(DLQ_SEAL_ORIGINAL),
+                Duration.ofSeconds(get(OUTAGE_MAX_WAIT_SECONDS)), Duration.ofMillis(get(OUTAGE_MAX_BACKOFF_MS)),
+                Duration.ofSeconds(get(KMS_DENIED_COOLDOWN_SECONDS)));
     }
 
     /** Settings for every Kafka client: {@code client.*} with the prefix removed. */
     public Map<String, Object> clientOverrides() {
-        return withPrefix("client.");
+        return withPrefix(CLIENT.name());
     }
 
     /** Settings for Kafka Streams: {@code streams.*} with the prefix removed, after the client overrides. */
     public Map<String, Object> streamsOverrides() {
         Map<String, Object> m = new LinkedHashMap<>(clientOverrides());
-        m.putAll(withPrefix("streams."));
+        m.putAll(withPrefix(STREAMS.name()));
         return m;
     }
 
     /** Settings for the schema registry client and serdes. */
     public Map<String, Object> registrySettings() {
         Map<String, Object> m = new LinkedHashMap<>();
-        values.forEach((k, v) -> {
+        settings.asMap().forEach((k, v) -> {
             if (k.startsWith("schema.registry.")) {
                 m.put(k, v);
             }
@@ -204,7 +210,7 @@ public final class PipelineConfig {
 
     private Map<String, Object> withPrefix(String prefix) {
         Map<String, Object> m = new LinkedHashMap<>();
-        values.forEach((k, v) -> {
+        settings.asMap().forEach((k, v) -> {
             if (k.startsWith(prefix)) {
                 m.put(k.substring(prefix.length()), v);
             }
@@ -214,6 +220,6 @@ public final class PipelineConfig {
 
     @Override
     public String toString() {
-        return "PipelineConfig" + values.keySet();
+        return "PipelineConfig" + settings.asMap().keySet();
     }
 }

@@ -70,9 +70,9 @@ public final class RunCommand implements Callable<Integer> {
         LOG.info("embedseal pipeline {} running against {} (KMS {}); raw {} -> sealed {}", settings.applicationId(),
                 settings.bootstrapServers(), pipeline.keyring().provider(), settings.topics().raw(), settings.topics().sealed());
         StatusServer http = null;
-        if (settings.bool("http.enabled", true)) {
+        if (settings.get(PipelineConfig.HTTP_ENABLED)) {
             try {
-                http = StatusServer.start(pipeline, settings.get("http.bind", "127.0.0.1"), (int) settings.number("http.port", 8080, 0, 65_535));
+                http = StatusServer.start(pipeline, settings.get(PipelineConfig.HTTP_BIND), settings.get(PipelineConfig.HTTP_PORT));
             } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
                 Runtime.getRuntime().removeShutdownHook(hook);
                 pipeline.close(Duration.ofSeconds(30));

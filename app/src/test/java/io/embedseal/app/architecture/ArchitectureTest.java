@@ -32,7 +32,7 @@ class ArchitectureTest {
     static void importClasses() {
         main = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                 .importPackages("io.embedseal");
-        fixtures = new ClassFileImporter().importPackages("io.embedseal.keyring.archfixture", "io.embedseal.serdes.archfixture",
+        fixtures = new ClassFileImporter().importPackages("io.embedseal.config.archfixture", "io.embedseal.keyring.archfixture", "io.embedseal.serdes.archfixture",
                 "io.embedseal.control.archfixture",
                 "io.embedseal.topology.archfixture", "io.embedseal.sinks.archfixture", "io.embedseal.app.archfixture");
     }
@@ -46,6 +46,14 @@ class ArchitectureTest {
             return KEY_CHANGES.contains(call.getName()) && call.getTargetOwner().isAssignableTo(KeyAdministration.class);
         }
     };
+
+    static ArchRule configIsTheBottom() {
+        return noClasses().that().resideInAPackage("io.embedseal.config..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.embedseal.keyring..", "io.embedseal.serdes..",
+                        "io.embedseal.control..", "io.embedseal.topology..", "io.embedseal.sinks..", "io.embedseal.app..",
+                        "org.apache.kafka..")
+                .because("the configuration model is what every module defines its settings with");
+    }
 
     static ArchRule keyringIsKafkaFreeAndLowest() {
         return noClasses().that().resideInAPackage("io.embedseal.keyring..")
@@ -104,6 +112,11 @@ class ArchitectureTest {
     }
 
     @Test
+    void config_dependsOnNoOtherModule() {
+        configIsTheBottom().check(main);
+    }
+
+    @Test
     void keyring_isKafkaFree_andDependsOnNothingAboveIt() {
         keyringIsKafkaFreeAndLowest().check(main);
     }
@@ -145,7 +158,7 @@ class ArchitectureTest {
 
     @Test
     void everyRule_failsOnAClassThatBreaksIt() {
-        for (ArchRule rule : new ArchRule[] {keyringIsKafkaFreeAndLowest(), providersChosenByNameOnly(), clientBelowEverythingKafka(),
+        for (ArchRule rule : new ArchRule[] {configIsTheBottom(), keyringIsKafkaFreeAndLowest(), providersChosenByNameOnly(), clientBelowEverythingKafka(),
                 controlBelowTopologyAndSinks(), topologyAndSinksIndependent(),
                 sinksBelowApp(), runtimeWithoutInProcessParts(), onlyTheOperatorChangesKeys()}) {
             EvaluationResult result = rule.evaluate(fixtures);

@@ -97,7 +97,7 @@ class RunCommandTest {
         CliRun r = run("run", "--config", config("bad-", "dek.max-records=many").toString(), "--run-for", "1");
 
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("dek.max-records must be a whole number, got 'many'");
+        assertThat(r.err()).contains("dek.max-records must be a whole number from 1 to 4294967296, got 'many'");
     }
 
     @Test

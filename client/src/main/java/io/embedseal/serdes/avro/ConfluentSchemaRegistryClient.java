@@ -1,5 +1,9 @@
 package io.embedseal.serdes.avro;
 
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
+import io.embedseal.config.SettingsModel;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -91,59 +95,63 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
         }
 
         /**
-         * Reads settings from a client configuration: {@code schema.registry.url} (comma-separated),
-         * {@code schema.registry.basic-auth.user-info-file} or {@code ...user-info-env} (an environment variable
-         * holding {@code user:password}), {@code schema.registry.ssl.ca-file}, {@code schema.registry.timeout-ms}
-         * (5000), {@code schema.registry.cache.max-size} (1000), {@code schema.registry.missing-id-cache-seconds} (30).
+         * Reads the {@link #MODEL} settings from a client configuration.
+         *
+         * @throws io.embedseal.config.ConfigValueException naming the setting
          */
         public static Settings from(Map<String, ?> config, Function<String, String> env) {
-            String urls = str(config, "schema.registry.url");
-            if (urls == null) {
-                throw new IllegalArgumentException("schema.registry.url is required (e.g. http://localhost:8081)");
-            }
+            Map<String, String> flat = new java.util.LinkedHashMap<>();
+            config.forEach((k, v) -> {
+                if (v != null && k.startsWith("schema.registry.")) {
+                    flat.put(k, v.toString());
+                }
+            });
+            io.embedseal.config.Settings s = io.embedseal.config.Settings.of(flat, env);
             String userInfo = null;
-            String file = str(config, "schema.registry.basic-auth.user-info-file");
-            String variable = str(config, "schema.registry.basic-auth.user-info-env");
+            Path file = s.get(USER_INFO_FILE);
+            String variable = s.get(USER_INFO_ENV);
             if (file != null) {
                 try {
-                    userInfo = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+                    userInfo = Files.readString(file, StandardCharsets.UTF_8).strip();
                 } catch (IOException e) {
-                    throw new IllegalArgumentException("schema.registry.basic-auth.user-info-file: cannot read " + file, e);
+                    throw new ConfigValueException(USER_INFO_FILE.name(), USER_INFO_FILE.name() + ": cannot read " + file, e);
                 }
             } else if (variable != null) {
                 userInfo = env.apply(variable);
                 if (userInfo == null || userInfo.isBlank()) {
-                    throw new IllegalArgumentException("schema.registry.basic-auth.user-info-env names " + variable + ", which is not set");
+                    throw new ConfigValueException(USER_INFO_ENV.name(), USER_INFO_ENV.name() + " names " + variable + ", which is not set");
                 }
-            }
-            String ca = str(config, "schema.registry.ssl.ca-file");
-            return new Settings(List.of(urls.split("\\s*,\\s*")), userInfo, ca == null ? null : Path.of(ca),
-                    Duration.ofMillis(num(config, "schema.registry.timeout-ms", 5_000)),
-                    (int) num(config, "schema.registry.cache.max-size", 1_000),
-                    Duration.ofSeconds(num(config, "schema.registry.missing-id-cache-seconds", 30)));
-        }
-
-        private static String str(Map<String, ?> config, String key) {
-            Object v = config.get(key);
-            return v == null || v.toString().isBlank() ? null : v.toString().trim();
-        }
-
-        private static long num(Map<String, ?> config, String key, long defaultValue) {
-            String v = str(config, key);
-            if (v == null) {
-                return defaultValue;
             }
             try {
-                long n = Long.parseLong(v);
-                if (n < 0) {
-                    throw new NumberFormatException();
-                }
-                return n;
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " must be a whole number of zero or more, got '" + v + "'", e);
+                return new Settings(s.get(URL), userInfo, s.get(CA_FILE), Duration.ofMillis(s.get(TIMEOUT_MS)),
+                        s.get(CACHE_MAX_SIZE), Duration.ofSeconds(s.get(MISSING_ID_CACHE_SECONDS)));
+            } catch (ConfigValueException e) {
+                throw e;
+            } catch (IllegalArgumentException e) {
+                throw new ConfigValueException(URL.name(), e.getMessage(), e);
             }
         }
     }
+
+    public static final Setting<List<String>> URL = Setting.list("schema.registry.url")
+            .required("(e.g. http://localhost:8081, or several, comma-separated)").importance(Setting.Importance.HIGH)
+            .doc("The Confluent-compatible schema registry (Confluent Schema Registry, Apicurio's `/apis/ccompat/v7`).");
+    public static final Setting<Path> USER_INFO_FILE = Setting.path("schema.registry.basic-auth.user-info-file", null)
+            .doc("A file holding `user:password` for basic auth.");
+    public static final Setting<String> USER_INFO_ENV = Setting.string("schema.registry.basic-auth.user-info-env", null)
+            .doc("An environment variable holding `user:password` for basic auth (the file wins).");
+    public static final Setting<Path> CA_FILE = Setting.path("schema.registry.ssl.ca-file", null)
+            .doc("PEM certificates to trust for https, instead of the JDK's.");
+    public static final Setting<Long> TIMEOUT_MS = Setting.longValue("schema.registry.timeout-ms", 5_000, 1, 600_000)
+            .doc("Connect and request timeout.");
+    public static final Setting<Integer> CACHE_MAX_SIZE = Setting.intValue("schema.registry.cache.max-size", 1_000, 1, 10_000_000)
+            .doc("Entries per cache (schemas by id, ids by subject and schema, unknown ids).");
+    public static final Setting<Long> MISSING_ID_CACHE_SECONDS = Setting.longValue("schema.registry.missing-id-cache-seconds", 30, 0, 86_400)
+            .doc("How long an unknown schema id is remembered as unknown.");
+
+    /** The schema-registry client's settings. */
+    public static final SettingsModel MODEL = SettingsModel.of("schema registry", URL, USER_INFO_FILE, USER_INFO_ENV, CA_FILE,
+            TIMEOUT_MS, CACHE_MAX_SIZE, MISSING_ID_CACHE_SECONDS);
 
     public ConfluentSchemaRegistryClient(Settings settings) {
         this.settings = Objects.requireNonNull(settings, "settings");

@@ -1,5 +1,7 @@
 package io.embedseal.serdes.avro;
 
+import io.embedseal.config.Setting;
+
 import io.embedseal.schemas.EmbeddingEvent;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
@@ -17,6 +19,15 @@ import java.util.concurrent.ConcurrentMap;
  * true; when false the schema must already be registered under the subject).
  */
 public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent> {
+
+    public static final Setting<Boolean> AUTO_REGISTER = Setting.bool("auto.register.schemas", true)
+            .doc("EmbeddingEventSerializer: register the schema under its subject when missing (else it must be registered).");
+    public static final Setting<String> VALUE_SUBJECT_STRATEGY = Setting.string("value.subject.name.strategy", "topic")
+            .check(v -> {
+                SubjectNameStrategy.parse(v);
+                return v;
+            }, "topic, record, topic-record (or Confluent's class names)")
+            .doc("EmbeddingEventSerializer: the subject a value schema is registered under, as Confluent's strategies name it.");
 
     private SchemaRegistry registry;
     private SubjectNameStrategy strategy = SubjectNameStrategy.TOPIC_NAME;
@@ -36,13 +47,10 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
     public void configure(Map<String, ?> configs, boolean isKey) {
         this.isKey = isKey;
         try {
-            strategy = SubjectNameStrategy.parse(str(configs, isKey ? "key.subject.name.strategy" : "value.subject.name.strategy"));
-            String auto = str(configs, "auto.register.schemas");
+            strategy = SubjectNameStrategy.parse(str(configs, isKey ? "key.subject.name.strategy" : VALUE_SUBJECT_STRATEGY.name()));
+            String auto = str(configs, AUTO_REGISTER.name());
             if (auto != null) {
-                if (!auto.equalsIgnoreCase("true") && !auto.equalsIgnoreCase("false")) {
-                    throw new IllegalArgumentException("auto.register.schemas must be true or false, got '" + auto + "'");
-                }
-                autoRegister = Boolean.parseBoolean(auto);
+                autoRegister = AUTO_REGISTER.parse(AUTO_REGISTER.name(), auto);
             }
             if (registry == null) {
                 registry = SchemaRegistries.fromConfig(configs);

@@ -46,13 +46,8 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
         if (isKey) {
             throw new ConfigException("SealingSerializer seals record values; use it as value.serializer");
         }
-        String max = SerdeConfigs.string(configs, MAX_DIMENSIONS_CONFIG);
-        if (max != null) {
-            try {
-                validator = new EmbeddingValidator(Integer.parseInt(max));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException(MAX_DIMENSIONS_CONFIG, max, "must be a whole number of at least 1");
-            }
+        if (SerdeConfigs.string(configs, MAX_DIMENSIONS_CONFIG) != null) {
+            validator = new EmbeddingValidator(SerdeConfigs.get(configs, SerdeConfigs.MAX_DIMENSIONS));
         }
         if (sealer == null) {
             keyring = SerdeConfigs.keyring(configs);

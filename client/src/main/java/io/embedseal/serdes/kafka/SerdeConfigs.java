@@ -1,15 +1,37 @@
 package io.embedseal.serdes.kafka;
 
+import io.embedseal.config.Setting;
+import io.embedseal.config.Settings;
+import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
+import io.embedseal.serdes.avro.ConfluentSchemaRegistryClient;
+import io.embedseal.serdes.avro.EmbeddingEventSerializer;
+import io.embedseal.serdes.validation.ValidationLimits;
 import org.apache.kafka.common.config.ConfigException;
 
 import java.util.HashMap;
 import java.util.Map;
 
-/** Builds a keyring from a Kafka client's configuration map, reporting bad settings as {@link ConfigException}. */
-final class SerdeConfigs {
+/**
+ * The settings of {@link SealingSerializer} and {@link UnsealingDeserializer}, given in the Kafka client's
+ * configuration, and the keyring built from them. Bad settings are reported as Kafka's {@link ConfigException}, which
+ * names the setting the model says is wrong.
+ */
+public final class SerdeConfigs {
+
+    public static final Setting<Integer> MAX_DIMENSIONS = Setting.intValue(SealingSerializer.MAX_DIMENSIONS_CONFIG,
+            ValidationLimits.DEFAULT_MAX_DIMENSIONS, 1, 1 << 20).doc("SealingSerializer: the most dimensions a vector may have.");
+    public static final Setting<String> ONLY_TENANT = Setting.string(UnsealingDeserializer.ONLY_TENANT_CONFIG, null)
+            .doc("UnsealingDeserializer: open only this tenant's records; any other is refused.");
+
+    /** Every setting a producer or consumer using the client artifact may give, with the keyring's and the registry's. */
+    public static SettingsModel model() {
+        return SettingsModel.of("client (serializers)", MAX_DIMENSIONS, ONLY_TENANT,
+                        EmbeddingEventSerializer.AUTO_REGISTER, EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY)
+                .with(ConfluentSchemaRegistryClient.MODEL, KeyringSettings.modelWithProviders());
+    }
 
     private SerdeConfigs() {
     }
@@ -36,12 +58,28 @@ final class SerdeConfigs {
         }
     }
 
+    /** A setting's value from a client configuration, through its definition. */
+    static <T> T get(Map<String, ?> configs, Setting<T> setting) {
+        Object v = configs.get(setting.name());
+        Map<String, String> one = new HashMap<>();
+        if (v != null) {
+            one.put(setting.name(), v.toString());
+        }
+        try {
+            return Settings.of(one, name -> null).get(setting);
+        } catch (IllegalArgumentException e) {
+            throw configException(e);
+        }
+    }
+
     static String string(Map<String, ?> configs, String key) {
         Object v = configs.get(key);
         return v == null || v.toString().isBlank() ? null : v.toString().trim();
     }
 
-    private static ConfigException configException(IllegalArgumentException e) {
+    /** Kafka's ConfigException, naming the setting the model found wrong (never guessed from the text). */
+    static ConfigException configException(IllegalArgumentException e) {
+        // The message names the setting (ConfigValueException's come from the model); Kafka's exception has no field for it.
         ConfigException c = new ConfigException(e.getMessage());
         c.initCause(e);
         return c;

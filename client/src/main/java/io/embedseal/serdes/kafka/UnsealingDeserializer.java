@@ -44,7 +44,7 @@ public final class UnsealingDeserializer implements Deserializer<UnsealedEmbeddi
             return;
         }
         keyring = SerdeConfigs.keyring(configs);
-        unsealer = new EmbeddingUnsealer(new Sealer(keyring), SerdeConfigs.string(configs, ONLY_TENANT_CONFIG));
+        unsealer = new EmbeddingUnsealer(new Sealer(keyring), SerdeConfigs.get(configs, SerdeConfigs.ONLY_TENANT));
     }
 
     @Override

@@ -1,29 +1,19 @@
 package io.embedseal.serdes.validation;
 
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
+import io.embedseal.config.Settings;
+import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
- * What an embedding must satisfy before it is sealed. Built from settings ({@link #fromSettings}):
- *
- * <table>
- *   <caption>Validation settings</caption>
- *   <tr><th>setting</th><th>default</th></tr>
- *   <tr><td>validation.max-dimensions</td><td>16384</td></tr>
- *   <tr><td>validation.dimensions.model.&lt;model&gt;</td><td>(none) the exact dimension vectors of that model must have</td></tr>
- *   <tr><td>validation.dimensions.tenant.&lt;tenant&gt;</td><td>(none) the exact dimension the tenant's vectors must have</td></tr>
- *   <tr><td>validation.tenant-id.max-length</td><td>64 (at most 64)</td></tr>
- *   <tr><td>validation.tenant-id.pattern</td><td>(none) a further regular expression tenant ids must match</td></tr>
- *   <tr><td>validation.embedding-id.max-bytes</td><td>1024 (at most 1024)</td></tr>
- *   <tr><td>validation.metadata.max-entries</td><td>64</td></tr>
- *   <tr><td>validation.metadata.max-bytes</td><td>16384 (keys and values, UTF-8)</td></tr>
- * </table>
+ * What an embedding must satisfy before it is sealed. Built from settings ({@link #fromSettings}), defined in
+ * {@link #MODEL} (reference: docs/configuration.md).
  */
 public record ValidationLimits(int maxDimensions, Map<String, Integer> dimensionsByModel, Map<String, Integer> dimensionsByTenant,
                                int tenantIdMaxLength, Pattern tenantIdPattern, int embeddingIdMaxBytes,
@@ -53,53 +43,41 @@ public record ValidationLimits(int maxDimensions, Map<String, Integer> dimension
                 embeddingIdMaxBytes, metadataMaxEntries, metadataMaxBytes);
     }
 
+    public static final Setting<Integer> MAX_DIMENSIONS = Setting.intValue("validation.max-dimensions", DEFAULT_MAX_DIMENSIONS, 1, 1 << 20)
+            .doc("The most dimensions a vector may have; more: dead letter `TOO_MANY_DIMENSIONS`.");
+    public static final Setting<Integer> DIMENSIONS_BY_MODEL = Setting.intValue("validation.dimensions.model.", 1, 1, 1 << 20)
+            .family("model").doc("The exact dimension the vectors of that model must have; another: `DIMENSION_MISMATCH`.");
+    public static final Setting<Integer> DIMENSIONS_BY_TENANT = Setting.intValue("validation.dimensions.tenant.", 1, 1, 1 << 20)
+            .family("tenant").doc("The exact dimension the tenant's vectors must have; another: `DIMENSION_MISMATCH`.");
+    public static final Setting<Integer> TENANT_ID_MAX_LENGTH = Setting.intValue("validation.tenant-id.max-length",
+            TenantIds.MAX_LENGTH, 1, TenantIds.MAX_LENGTH).doc("The longest tenant id; longer: `INVALID_TENANT_ID`. Tenant ids always match `[A-Za-z0-9][A-Za-z0-9._-]{0,63}` (they become parts of key and file names); settings can only narrow that.");
+    public static final Setting<Pattern> TENANT_ID_PATTERN = Setting.regex("validation.tenant-id.pattern")
+            .doc("A further regular expression tenant ids must match; else `INVALID_TENANT_ID`.");
+    public static final Setting<Integer> EMBEDDING_ID_MAX_BYTES = Setting.intValue("validation.embedding-id.max-bytes",
+            EnvelopeHeader.MAX_EMBEDDING_ID_BYTES, 1, EnvelopeHeader.MAX_EMBEDDING_ID_BYTES).doc("The longest embedding id, in UTF-8 bytes; longer: `INVALID_EMBEDDING_ID`.");
+    public static final Setting<Integer> METADATA_MAX_ENTRIES = Setting.intValue("validation.metadata.max-entries", 64, 0, 1 << 16)
+            .doc("The most metadata entries an event may carry; more: `METADATA_TOO_LARGE`.");
+    public static final Setting<Integer> METADATA_MAX_BYTES = Setting.intValue("validation.metadata.max-bytes", 16 * 1024, 0, 16 << 20)
+            .doc("The most metadata bytes (keys and values, UTF-8) an event may carry; more: `METADATA_TOO_LARGE`.");
+
+    /** What an embedding must satisfy: the pipeline's and the sealing serializer's rules. */
+    public static final SettingsModel MODEL = SettingsModel.of("validation", MAX_DIMENSIONS, DIMENSIONS_BY_MODEL,
+            DIMENSIONS_BY_TENANT, TENANT_ID_MAX_LENGTH, TENANT_ID_PATTERN, EMBEDDING_ID_MAX_BYTES, METADATA_MAX_ENTRIES,
+            METADATA_MAX_BYTES);
+
     /**
-     * @throws IllegalArgumentException naming the setting, for a bad value
+     * @throws io.embedseal.config.ConfigValueException naming the setting, for a bad value
      */
-    public static ValidationLimits fromSettings(Map<String, String> s) {
-        ValidationLimits d = defaults();
-        Map<String, Integer> byModel = new HashMap<>();
-        Map<String, Integer> byTenant = new HashMap<>();
-        s.forEach((k, v) -> {
-            if (k.startsWith("validation.dimensions.model.")) {
-                byModel.put(k.substring("validation.dimensions.model.".length()), parse(k, v));
-            } else if (k.startsWith("validation.dimensions.tenant.")) {
-                byTenant.put(k.substring("validation.dimensions.tenant.".length()), parse(k, v));
-            }
-        });
-        Pattern pattern = null;
-        String p = s.get("validation.tenant-id.pattern");
-        if (p != null && !p.isBlank()) {
-            try {
-                pattern = Pattern.compile(p);
-            } catch (PatternSyntaxException e) {
-                throw new IllegalArgumentException("validation.tenant-id.pattern is not a regular expression: " + e.getDescription(), e);
-            }
-        }
-        return new ValidationLimits(
-                intSetting(s, "validation.max-dimensions", d.maxDimensions()), byModel, byTenant,
-                intSetting(s, "validation.tenant-id.max-length", d.tenantIdMaxLength()), pattern,
-                intSetting(s, "validation.embedding-id.max-bytes", d.embeddingIdMaxBytes()),
-                intSetting(s, "validation.metadata.max-entries", d.metadataMaxEntries()),
-                intSetting(s, "validation.metadata.max-bytes", d.metadataMaxBytes()));
-    }
-
-    private static int intSetting(Map<String, String> s, String key, int defaultValue) {
-        String v = s.get(key);
-        return v == null || v.isBlank() ? defaultValue : parse(key, v);
-    }
-
-    private static int parse(String key, String v) {
-        try {
-            return Integer.parseInt(v.trim().replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + " must be a whole number, got '" + v + "'", e);
-        }
+    public static ValidationLimits fromSettings(Map<String, String> values) {
+        Settings s = Settings.of(values, name -> null);
+        return new ValidationLimits(s.get(MAX_DIMENSIONS), s.family(DIMENSIONS_BY_MODEL), s.family(DIMENSIONS_BY_TENANT),
+                s.get(TENANT_ID_MAX_LENGTH), s.get(TENANT_ID_PATTERN), s.get(EMBEDDING_ID_MAX_BYTES),
+                s.get(METADATA_MAX_ENTRIES), s.get(METADATA_MAX_BYTES));
     }
 
     private static void require(String key, int value, int min, int max) {
         if (value < min || value > max) {
-            throw new IllegalArgumentException(key + " must be between " + min + " and " + max + ", got " + value);
+            throw new ConfigValueException(key, key + " must be between " + min + " and " + max + ", got " + value);
         }
     }
 

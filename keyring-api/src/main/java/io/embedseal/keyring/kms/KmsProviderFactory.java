@@ -1,5 +1,7 @@
 package io.embedseal.keyring.kms;
 
+import io.embedseal.config.SettingsModel;
+
 /**
  * Creates one KMS provider from its settings. Each provider module registers one factory
  * ({@code META-INF/services/io.embedseal.keyring.kms.KmsProviderFactory}); {@link KmsProviderRegistry} picks the one
@@ -10,6 +12,9 @@ public interface KmsProviderFactory {
 
     /** The name {@code kms.provider} selects this provider by, and which appears in its KEK references. */
     String name();
+
+    /** The provider's own settings ({@code kms.<name>.*}), for parsing, environment overrides and the docs. */
+    SettingsModel settings();
 
     /**
      * @throws IllegalArgumentException naming the setting, if the provider's settings are incomplete or wrong

@@ -1,5 +1,7 @@
 package io.embedseal.keyring.kms;
 
+import io.embedseal.config.SettingsModel;
+
 import java.util.List;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -35,6 +37,20 @@ public final class KmsProviderRegistry {
                     + " (available: " + String.join(", ", available()) + ")");
         }
         return matching.get(0).create(settings);
+    }
+
+    /** The settings of every provider on the class path, in name order. */
+    public static SettingsModel settings() {
+        SettingsModel all = SettingsModel.of("KMS providers");
+        for (KmsProviderFactory f : factories().stream().sorted(java.util.Comparator.comparing(KmsProviderFactory::name)).toList()) {
+            all = all.with(f.settings());
+        }
+        return all;
+    }
+
+    /** The settings of the provider {@code name}, if its module is on the class path. */
+    public static java.util.Optional<SettingsModel> settingsOf(String name) {
+        return factories().stream().filter(f -> f.name().equals(name)).findFirst().map(KmsProviderFactory::settings);
     }
 
     /** The provider names on the class path. */

@@ -1,30 +1,30 @@
 package io.embedseal.keyring.kms;
 
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
+import io.embedseal.config.Settings;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
-import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
- * The {@code kms.*} settings a provider reads, with the environment for secrets. Every error names the setting,
- * what was given and what is allowed; a secret's value is never part of a message or of {@link #toString()}.
+ * The {@code kms.*} settings a provider reads, through the definitions its factory declares
+ * ({@link KmsProviderFactory#settings()}), with the environment for secrets. Every error names the setting; a
+ * secret's value is never part of a message or of {@link #toString()}.
  */
-public class KmsSettings {
+public class KmsSettings extends Settings {
 
-    private final Map<String, String> values;
-    private final Function<String, String> env;
+    public static final Setting<String> PROVIDER = Setting.string("kms.provider", "local")
+            .importance(Setting.Importance.HIGH)
+            .doc("The tenants' KMS, by name: `vault` (Vault or OpenBao Transit; production), `pkcs11` (an HSM), `local` "
+                    + "(keyset files; development only). Its module (embedseal-kms-<name>) must be on the class path.");
 
     protected KmsSettings(Map<String, String> values, Function<String, String> env) {
-        Map<String, String> trimmed = new LinkedHashMap<>();
-        values.forEach((k, v) -> trimmed.put(k, v == null ? "" : v.trim()));
-        this.values = Collections.unmodifiableMap(new TreeMap<>(trimmed));
-        this.env = Objects.requireNonNull(env, "env");
+        super(values, env);
     }
 
     /**
@@ -42,116 +42,43 @@ public class KmsSettings {
 
     /** The provider's name ({@code kms.provider}), {@code local} when unset. */
     public String provider() {
-        return get("kms.provider", "local");
-    }
-
-    /** A setting's value, or the default when it is unset or empty. */
-    public String get(String key, String defaultValue) {
-        String v = values.get(key);
-        return v == null || v.isEmpty() ? defaultValue : v;
-    }
-
-    /** A required setting; {@code why} says when it is required and gives an example. */
-    public String require(String key, String why) {
-        String v = values.get(key);
-        if (v == null || v.isEmpty()) {
-            throw new IllegalArgumentException(key + " is required " + why);
-        }
-        return v;
-    }
-
-    /** An environment variable through the configured lookup. */
-    public String env(String name) {
-        return env.apply(name);
-    }
-
-    public boolean bool(String key, boolean defaultValue) {
-        String v = get(key, null);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
-            return Boolean.parseBoolean(v);
-        }
-        throw new IllegalArgumentException(key + " must be true or false, got '" + v + "'");
-    }
-
-    public long positiveLong(String key, long defaultValue) {
-        long n = longValue(key, defaultValue);
-        if (n < 1) {
-            throw new IllegalArgumentException(key + " must be a positive whole number, got '" + get(key, "") + "'");
-        }
-        return n;
-    }
-
-    public long nonNegativeLong(String key, long defaultValue) {
-        long n = longValue(key, defaultValue);
-        if (n < 0) {
-            throw new IllegalArgumentException(key + " must be zero or more, got '" + get(key, "") + "'");
-        }
-        return n;
-    }
-
-    private long longValue(String key, long defaultValue) {
-        String v = get(key, null);
-        if (v == null) {
-            return defaultValue;
-        }
-        try {
-            return Long.parseLong(v.replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + " must be a whole number, got '" + v + "'", e);
-        }
+        return get(PROVIDER);
     }
 
     /**
-     * A secret read from the file {@code fileKey} names, if set, else from the environment variable {@code envKey}
-     * names ({@code defaultEnv} when unset). Never logged, never in a message.
+     * A secret read from the file {@code file} names, if set, else from the environment variable {@code variable}
+     * names. Never logged, never in a message.
      *
      * @param what the secret, for messages ("Vault token")
      */
-    public String secret(String envKey, String defaultEnv, String fileKey, String what) {
-        String file = get(fileKey, null);
-        if (file != null) {
+    public String secret(Setting<String> variable, Setting<Path> file, String what) {
+        Path path = get(file);
+        if (path != null) {
             try {
-                String value = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+                String value = Files.readString(path, StandardCharsets.UTF_8).strip();
                 if (value.isEmpty()) {
-                    throw new IllegalArgumentException(fileKey + ": " + file + " is empty; it must hold the " + what);
+                    throw new ConfigValueException(file.name(), file.name() + ": " + path + " is empty; it must hold the " + what);
                 }
                 return value;
             } catch (IOException e) {
-                throw new IllegalArgumentException(fileKey + ": cannot read the " + what + " from " + file, e);
+                throw new ConfigValueException(file.name(), file.name() + ": cannot read the " + what + " from " + path, e);
             }
         }
-        String variable = get(envKey, defaultEnv);
-        String value = env(variable);
+        String name = get(variable);
+        String value = env(name);
         if (value == null || value.isBlank()) {
-            throw new IllegalArgumentException("the " + what + " is missing: set the environment variable " + variable
-                    + " (or name another with " + envKey + "), or set " + fileKey);
+            throw new ConfigValueException(variable.name(), "the " + what + " is missing: set the environment variable " + name
+                    + " (or name another with " + variable.name() + "), or set " + file.name());
         }
         return value;
     }
 
     /** A readable file the setting names, or null when it is unset. */
-    public Path readableFileOrNull(String key) {
-        String value = get(key, null);
-        if (value == null) {
-            return null;
-        }
-        Path p = Path.of(value);
-        if (!Files.isReadable(p)) {
-            throw new IllegalArgumentException(key + ": cannot read " + value);
+    public Path readableFileOrNull(Setting<Path> setting) {
+        Path p = get(setting);
+        if (p != null && !Files.isReadable(p)) {
+            throw new ConfigValueException(setting.name(), setting.name() + ": cannot read " + p);
         }
         return p;
-    }
-
-    /** The settings as given (they hold no secrets, only where secrets are). */
-    public Map<String, String> asMap() {
-        return values;
-    }
-
-    @Override
-    public String toString() {
-        return getClass().getSimpleName() + values;
     }
 }

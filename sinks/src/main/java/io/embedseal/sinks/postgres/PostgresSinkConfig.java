@@ -1,5 +1,7 @@
 package io.embedseal.sinks.postgres;
 
+import io.embedseal.sinks.InvalidSettingException;
+
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
@@ -61,10 +63,10 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
     public PostgresSinkConfig(Map<?, ?> props) {
         super(CONFIG_DEF, props);
         if (!TABLE_NAME.matcher(table()).matches()) {
-            throw new ConfigException(TABLE, table(), "use lower-case letters, digits and underscores, optionally schema.table");
+            throw new InvalidSettingException(TABLE, table(), "use lower-case letters, digits and underscores, optionally schema.table");
         }
         if (mode() == Mode.INDEX && vectorDimensions() == 0) {
-            throw new ConfigException(VECTOR_DIMENSIONS, 0, "index mode needs the vector column's dimensions (1 to 2000)");
+            throw new InvalidSettingException(VECTOR_DIMENSIONS, 0, "index mode needs the vector column's dimensions (1 to 2000)");
         }
     }
 

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static io.embedseal.app.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -33,10 +34,16 @@ class DemoCommandTest {
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertThat(json.get("ok").asBoolean()).isTrue();
-        assertThat(json.get("produced").asInt()).isEqualTo(2 * 60 + 9);
+        // One deliberately invalid record of each kind the demo makes, each with the reason it must get.
+        Map<String, Integer> invalidByReason = Map.of("EMPTY_VECTOR", 1, "INVALID_TENANT_ID", 1, "MISSING_EMBEDDING_ID", 1,
+                "MISSING_TENANT", 1, "NON_FINITE_VALUE", 2, "UNDECODABLE", 1, "UNKNOWN_SCHEMA_ID", 1, "WRONG_MAGIC_BYTE", 1);
+        int invalid = invalidByReason.values().stream().mapToInt(Integer::intValue).sum();
+        assertThat(json.get("dlq_by_reason").properties()).extracting(e -> Map.entry(e.getKey(), e.getValue().asInt()))
+                .containsExactlyInAnyOrderElementsOf(invalidByReason.entrySet());
+        assertThat(json.get("produced").asInt()).isEqualTo(2 * 60 + invalid);
         assertThat(json.get("valid").asInt()).isEqualTo(120);
         assertThat(json.get("sealed").asInt()).isEqualTo(120);
-        assertThat(json.get("dlq").asInt()).isEqualTo(9);
+        assertThat(json.get("dlq").asInt()).isEqualTo(invalid);
         assertThat(json.get("unseal_mismatches").asInt()).isZero();
         assertThat(json.get("duplicates").asInt()).isZero();
         assertThat(json.get("missing").asInt()).isZero();

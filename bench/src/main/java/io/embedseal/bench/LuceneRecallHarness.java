@@ -60,9 +60,9 @@ public final class LuceneRecallHarness {
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(sealer, null);
             System.out.printf(Locale.ROOT, "recall@10 of the Lucene sink's index: %,d random %d-dim vectors (uniform in [-1,1], cosine), "
                     + "%d random queries, Java %s%n", docs, dims, queries, System.getProperty("java.version"));
-            for (String graph : graphs.split(",")) {
-                int m = Integer.parseInt(graph.split(":")[0]);
-                int beam = Integer.parseInt(graph.split(":")[1]);
+            for (String graph : graphs.split(",", -1)) {
+                int m = Integer.parseInt(graph.split(":", -1)[0]);
+                int beam = Integer.parseInt(graph.split(":", -1)[1]);
                 Path root = dir.resolve("lucene-" + m + "-" + beam);
                 Random random = new Random(20261128L);
                 long buildNanos = 0;
@@ -87,7 +87,7 @@ public final class LuceneRecallHarness {
                     exact.add(ids(LuceneSearch.exact(root, "bench", q, 10)));
                 }
                 System.out.printf(Locale.ROOT, "  M=%d beam=%d: indexed in %.1f s (%,.0f docs/s)%n", m, beam, buildNanos / 1e9, docs / (buildNanos / 1e9));
-                for (String c : candidateList.split(",")) {
+                for (String c : candidateList.split(",", -1)) {
                     int candidates = Integer.parseInt(c);
                     int found = 0;
                     long t = System.nanoTime();

@@ -109,7 +109,8 @@ public final class RevocationLatencyHarness {
                         }
                         EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId("d" + n).setModel("m")
                                 .setVector(v).setMetadata(null).setEventTime(Instant.now()).build();
-                        producer.send(new ProducerRecord<>(config.topics().raw(), tenant + "/d" + n, serializer.serialize(config.topics().raw(), e)));
+                        var unused = producer.send(new ProducerRecord<>(config.topics().raw(), tenant + "/d" + n,
+                                serializer.serialize(config.topics().raw(), e))); // a lost record shows as never sealed
                         try {
                             Thread.sleep(intervalMs);
                         } catch (InterruptedException ie) {

@@ -115,8 +115,8 @@ public final class SinkThroughputHarness {
                 System.out.printf(Locale.ROOT, "%,d sealed records (%d dims, %d tenants, %d partitions, %.1f MB), Java %s%n",
                         records, dims, tenants, partitions, bytes / 1e6, System.getProperty("java.version"));
                 for (Map<String, Object> r : results) {
-                    System.out.printf(Locale.ROOT, "  run %d  %-10s  %,8d records/s  (%.2f s)%n", r.get("run"), r.get("sink"),
-                            r.get("records_per_second"), r.get("seconds"));
+                    System.out.printf(Locale.ROOT, "  run %s  %-10s  %,8d records/s  (%.2f s)%n", r.get("run"), r.get("sink"),
+                            ((Number) r.get("records_per_second")).longValue(), ((Number) r.get("seconds")).doubleValue());
                 }
             }
         } finally {
@@ -152,7 +152,7 @@ public final class SinkThroughputHarness {
                         .setVector(v).setMetadata(Map.of()).setEventTime(Instant.EPOCH).build();
                 byte[] sealed = sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
                 bytes += sealed.length;
-                producer.send(new ProducerRecord<>(topic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), sealed));
+                var unused = producer.send(new ProducerRecord<>(topic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), sealed));
             }
             producer.flush();
         }

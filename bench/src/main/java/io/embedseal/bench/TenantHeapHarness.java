@@ -59,8 +59,8 @@ public final class TenantHeapHarness {
         List<Point> points = new ArrayList<>();
         try {
             LocalKms kms = new LocalKms(dir.resolve("kms"));
-            for (String c : cases.split(",")) {
-                String[] parts = c.split(":");
+            for (String c : cases.split(",", -1)) {
+                String[] parts = c.split(":", -1);
                 int tenants = Integer.parseInt(parts[0].trim());
                 int cacheSize = Integer.parseInt(parts[1].trim());
                 points.addAll(runCase(kms, tenants, cacheSize, rounds, plaintext, json));

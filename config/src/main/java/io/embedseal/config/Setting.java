@@ -1,5 +1,7 @@
 package io.embedseal.config;
 
+import org.jspecify.annotations.Nullable;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -32,17 +34,17 @@ public final class Setting<T> {
 
     private final String name;
     private final String type;
-    private final T defaultValue;
-    private final String allowed;
+    private final @Nullable T defaultValue;
+    private final @Nullable String allowed;
     private final Parser<T> parser;
     private final String doc;
     private final Importance importance;
-    private final String requiredWhen;
-    private final String placeholder;
+    private final @Nullable String requiredWhen;
+    private final @Nullable String placeholder;
     private final boolean passThrough;
 
-    private Setting(String name, String type, T defaultValue, String allowed, Parser<T> parser, String doc,
-                    Importance importance, String requiredWhen, String placeholder, boolean passThrough) {
+    private Setting(String name, String type, @Nullable T defaultValue, @Nullable String allowed, Parser<T> parser, String doc,
+                    Importance importance, @Nullable String requiredWhen, @Nullable String placeholder, boolean passThrough) {
         this.name = Objects.requireNonNull(name, "name");
         this.type = type;
         this.defaultValue = defaultValue;
@@ -55,13 +57,13 @@ public final class Setting<T> {
         this.passThrough = passThrough;
     }
 
-    private static <T> Setting<T> of(String name, String type, T defaultValue, String allowed, Parser<T> parser) {
+    private static <T> Setting<T> of(String name, String type, @Nullable T defaultValue, @Nullable String allowed, Parser<T> parser) {
         return new Setting<>(name, type, defaultValue, allowed, parser, "", Importance.MEDIUM, null, null, false);
     }
 
     // --- kinds -------------------------------------------------------------------------------------------
 
-    public static Setting<String> string(String name, String defaultValue) {
+    public static Setting<String> string(String name, @Nullable String defaultValue) {
         return of(name, "string", defaultValue, null, raw -> raw);
     }
 
@@ -89,7 +91,7 @@ public final class Setting<T> {
     }
 
     /** One of the given values, compared exactly. */
-    public static Setting<String> oneOf(String name, String defaultValue, List<String> values) {
+    public static Setting<String> oneOf(String name, @Nullable String defaultValue, List<String> values) {
         return of(name, "string", defaultValue, String.join(", ", values), raw -> {
             if (!values.contains(raw)) {
                 throw new IllegalArgumentException("must be one of " + String.join(", ", values));
@@ -98,7 +100,7 @@ public final class Setting<T> {
         });
     }
 
-    public static Setting<Path> path(String name, String defaultValue) {
+    public static Setting<Path> path(String name, @Nullable String defaultValue) {
         return of(name, "path", defaultValue == null ? null : Path.of(defaultValue), null, Path::of);
     }
 
@@ -156,7 +158,7 @@ public final class Setting<T> {
     }
 
     /** Adds a check to the parser: {@code check} throws with what is wrong (without the name). */
-    public Setting<T> check(Function<T, T> check, String allowedText) {
+    public Setting<T> check(Function<T, T> check, @Nullable String allowedText) {
         Parser<T> p = parser;
         return new Setting<>(name, type, defaultValue, allowedText == null ? allowed : allowedText, raw -> check.apply(p.parse(raw)),
                 doc, importance, requiredWhen, placeholder, passThrough);
@@ -175,11 +177,11 @@ public final class Setting<T> {
         return type;
     }
 
-    public T defaultValue() {
+    public @Nullable T defaultValue() {
         return defaultValue;
     }
 
-    public String allowed() {
+    public @Nullable String allowed() {
         return allowed;
     }
 
@@ -195,7 +197,7 @@ public final class Setting<T> {
         return requiredWhen != null;
     }
 
-    public String requiredWhen() {
+    public @Nullable String requiredWhen() {
         return requiredWhen;
     }
 
@@ -236,11 +238,7 @@ public final class Setting<T> {
         if (defaultValue == null) {
             return "";
         }
-        String s = String.valueOf(defaultValue);
-        if (defaultValue instanceof Long || defaultValue instanceof Integer) {
-            return String.format(Locale.ROOT, "%d", defaultValue);
-        }
-        return s;
+        return String.valueOf(defaultValue);
     }
 
     private static String range(long min, long max) {

@@ -1,5 +1,7 @@
 package io.embedseal.config;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,7 +17,7 @@ import java.util.function.Function;
 public class Settings {
 
     private final Map<String, String> values;
-    private final Function<String, String> env;
+    private final Function<String, @Nullable String> env;
 
     protected Settings(Map<String, String> values, Function<String, String> env) {
         Map<String, String> trimmed = new LinkedHashMap<>();
@@ -28,8 +30,22 @@ public class Settings {
         return new Settings(values, env);
     }
 
-    /** The setting's value, or its default when unset or empty. */
+    /**
+     * The setting's value, or its default when unset or empty, for a setting that has a default or is required.
+     *
+     * @throws ConfigValueException if a required setting is missing or the value is wrong
+     * @throws IllegalStateException if the setting has neither a default nor is required (use {@link #getOrNull})
+     */
     public <T> T get(Setting<T> setting) {
+        T value = getOrNull(setting);
+        if (value == null) {
+            throw new IllegalStateException(setting.name() + " has no default and is optional: read it with getOrNull");
+        }
+        return value;
+    }
+
+    /** The value of an optional setting without a default, or null when it is unset. */
+    public <T> @Nullable T getOrNull(Setting<T> setting) {
         String raw = values.get(setting.name());
         if (raw == null || raw.isEmpty()) {
             if (setting.isRequired()) {
@@ -58,13 +74,13 @@ public class Settings {
     }
 
     /** A raw value by name, or the default; for settings handed on to another component as they are. */
-    public String raw(String key, String defaultValue) {
+    public @Nullable String raw(String key, @Nullable String defaultValue) {
         String v = values.get(key);
         return v == null || v.isEmpty() ? defaultValue : v;
     }
 
     /** An environment variable through the configured lookup. */
-    public String env(String name) {
+    public @Nullable String env(String name) {
         return env.apply(name);
     }
 

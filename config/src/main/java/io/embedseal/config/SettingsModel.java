@@ -111,7 +111,7 @@ public final class SettingsModel {
             if (s.isFamily()) {
                 values.family(s);
             } else if (!s.isRequired() || values.isSet(s)) {
-                values.get(s);
+                values.getOrNull(s);
             }
         }
     }

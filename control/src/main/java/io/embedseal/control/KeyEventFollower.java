@@ -54,7 +54,7 @@ public final class KeyEventFollower implements AutoCloseable {
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private final Thread thread;
     private volatile boolean closed;
-    private volatile long applied;
+    private final java.util.concurrent.atomic.AtomicLong applied = new java.util.concurrent.atomic.AtomicLong();
 
     private KeyEventFollower(Map<String, Object> clientProps, String topic, TenantDirectory directory, Listener listener, String name) {
         Map<String, Object> p = new HashMap<>(clientProps);
@@ -94,7 +94,7 @@ public final class KeyEventFollower implements AutoCloseable {
 
     /** Events applied (or refused) so far. */
     public long eventsSeen() {
-        return applied;
+        return applied.get();
     }
 
     public String topic() {
@@ -154,7 +154,7 @@ public final class KeyEventFollower implements AutoCloseable {
     }
 
     private void apply(ConsumerRecord<String, byte[]> r) {
-        applied++;
+        applied.incrementAndGet();
         String tenant = r.key();
         if (tenant == null) {
             LOG.warn("skipping a key event without a key at {}-{}@{}", r.topic(), r.partition(), r.offset());

@@ -264,7 +264,7 @@ public final class Demo {
                 if (sink != null) {
                     sink.close();
                 } else {
-                    sinkStarting.thenAccept(DemoSinkStage::close);
+                    var unused = sinkStarting.thenAccept(DemoSinkStage::close); // whenever it has started
                 }
             }
 
@@ -397,19 +397,21 @@ public final class Demo {
                     String key = tenant + "/" + e.getEmbeddingId();
                     expected.put(key, e);
                     scanner.add(e.getVector());
-                    producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8),
+                    // A record that fails to be written is missing from the sealed topic, which the checks report.
+                    var unused = producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8),
                             serializer.serialize(topics.raw(), e)));
                     produced++;
                 }
             }
             int n = 0;
             for (SyntheticEmbeddings.Invalid bad : synthetic.invalidRecords(tenants.get(0), schemaId)) {
-                String key = "invalid-" + (++n) + "-" + bad.name();
+                n++;
+                String key = "invalid-" + n + "-" + bad.name();
                 expectedDlqReasons.put(key, bad.expected().name());
                 if (bad.vector().size() >= 4) {
                     scanner.add(bad.vector());
                 }
-                producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8), bad.value()));
+                var unused = producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8), bad.value()));
                 produced++;
             }
             producer.flush();

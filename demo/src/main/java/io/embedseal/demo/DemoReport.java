@@ -173,8 +173,10 @@ public record DemoReport(
         line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s, sink stage %.1f s)",
                 seconds, brokerStartSeconds, pipelineSeconds, checkSeconds, sink.seconds()));
         if (ok()) {
-            b.append("OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic\n"
-                    + "    and the sink's index; each tenant searchable under its key; the destroyed tenant's data shredded, with a receipt.\n");
+            b.append("""
+                    OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic
+                        and the sink's index; each tenant searchable under its key; the destroyed tenant's data shredded, with a receipt.
+                    """);
         } else {
             b.append("FAILED:\n");
             failures.forEach(f -> b.append("  - ").append(f).append('\n'));

@@ -1,5 +1,6 @@
 package io.embedseal.keyring;
 
+import org.jspecify.annotations.Nullable;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
@@ -37,7 +38,7 @@ final class DekCache<K, V> {
         this.idleMillis = idleMillis;
     }
 
-    V get(K key, long now) {
+    @Nullable V get(K key, long now) {
         Entry<V> e = map.get(key);
         if (e == null) {
             return null;

@@ -1,5 +1,6 @@
 package io.embedseal.keyring;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
 
 import java.util.HashMap;
@@ -92,7 +93,7 @@ public final class KekNaming implements KekResolver {
 
     /** The tenant a key name belongs to, or null if none does. */
     @Override
-    public String tenantFor(String keyName) {
+    public @Nullable String tenantFor(@Nullable String keyName) {
         if (keyName == null) {
             return null;
         }

@@ -1,5 +1,7 @@
 package io.embedseal.keyring;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Which KEK belongs to a tenant, and which tenant a KEK belongs to. {@link KekNaming} answers from
  * configuration; the pipeline answers from the tenant's REGISTERED key event first (the tenant may bring its
@@ -11,5 +13,5 @@ public interface KekResolver {
     String kekNameFor(String tenantId);
 
     /** The tenant a KEK name belongs to, or null when it belongs to none. */
-    String tenantFor(String keyName);
+    @Nullable String tenantFor(String keyName);
 }

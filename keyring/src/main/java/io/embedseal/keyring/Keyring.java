@@ -1,5 +1,6 @@
 package io.embedseal.keyring;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
@@ -39,7 +40,7 @@ public final class Keyring {
     private final DekFactory deks;
     private final KekResolver naming;
     private final DekPolicy policy;
-    private final KeyAdministration creator;
+    private final @Nullable KeyAdministration creator;
     private final Clock clock;
     private final DekCache<String, ActiveDek> active;
     private final DekCache<OpenKey, Dek> opened;
@@ -77,7 +78,7 @@ public final class Keyring {
         private final Kms kms;
         private KekResolver naming = KekNaming.defaults();
         private DekPolicy policy = DekPolicy.defaults();
-        private KeyAdministration creator;
+        private @Nullable KeyAdministration creator;
         private Clock clock = Clock.systemUTC();
         private Randomness randomness = Randomness.secure();
 
@@ -101,7 +102,7 @@ public final class Keyring {
          * administration that may create it; null (the default, production: tenants are onboarded explicitly)
          * fails such a tenant with {@link UnknownKeyException}. A keyring given none can use keys, never change them.
          */
-        public Builder createMissingKeys(KeyAdministration creator) {
+        public Builder createMissingKeys(@Nullable KeyAdministration creator) {
             this.creator = creator;
             return this;
         }

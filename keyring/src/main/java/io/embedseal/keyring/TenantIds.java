@@ -23,8 +23,8 @@ public final class TenantIds {
         }
         for (int i = 0; i < tenantId.length(); i++) {
             char c = tenantId.charAt(i);
-            boolean alnum = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9';
-            if (!alnum && (i == 0 || c != '.' && c != '_' && c != '-')) {
+            boolean alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+            if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
                 return false;
             }
         }

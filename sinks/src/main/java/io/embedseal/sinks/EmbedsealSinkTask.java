@@ -35,6 +35,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Map;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Future;
+import java.util.List;
+import java.util.ArrayList;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -70,6 +76,8 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
     private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
     private final SinkCounters counters = new SinkCounters();
+    /** Records handed to the errant-record reporter whose write is not confirmed yet; preCommit waits for them. */
+    private final List<Future<Void>> reported = new ArrayList<>();
     private long nextShredAttempt = System.nanoTime();
 
     /** Parses the connector's settings (the same {@code ConfigDef} the connector validated with). */
@@ -198,7 +206,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             return;
         }
         if (status == TenantStatus.REVOKED) {
-            revoked(r, key.tenantId(), "tenant " + key.tenantId() + " is REVOKED");
+            revoked(r, "tenant " + key.tenantId() + " is REVOKED");
             return;
         }
         EnvelopeHeader header;
@@ -226,7 +234,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                         if (deniedLogged.add(key.tenantId())) {
                             LOG.warn("the KMS refused tenant {}'s key ({}): treating its records as revoked", key.tenantId(), e.reason());
                         }
-                        revoked(r, key.tenantId(), "the KMS refused tenant " + key.tenantId() + "'s key (" + e.reason() + ")");
+                        revoked(r, "the KMS refused tenant " + key.tenantId() + "'s key (" + e.reason() + ")");
                         return;
                     }
                     default -> {
@@ -246,9 +254,10 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         }
     }
 
-    private void revoked(SinkRecord r, String tenant, String why) {
+    private void revoked(SinkRecord r, String why) {
         if (revokedAction == RevokedAction.REPORT) {
-            reporter.report(r, new RefusedRecordException(Reason.TENANT_REVOKED, why + "; the record stays sealed and can be replayed after RESTORED"));
+            reported.add(reporter.report(r, new RefusedRecordException(Reason.TENANT_REVOKED,
+                    why + "; the record stays sealed and can be replayed after RESTORED")));
             counters.reportedRevoked++;
             return;
         }
@@ -263,7 +272,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             throw new ConnectException(e.getMessage() + ". Configure errors.tolerance=all and errors.deadletterqueue.topic.name "
                     + "to set such records aside instead of stopping.", e);
         }
-        reporter.report(r, e);
+        reported.add(reporter.report(r, e));
         counters.refused++;
     }
 
@@ -295,6 +304,9 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     @Override
     public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> currentOffsets) {
         shredPending();
+        if (!reportedWritten()) {
+            return Map.of(); // a refused record is not on the dead-letter topic yet: commit nothing past it
+        }
         try {
             store.commit();
         } catch (StoreException e) {
@@ -306,6 +318,31 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     }
 
     /**
+     * Waits for the errant-record reporter to confirm the records handed to it since the last commit. Connect's
+     * reporter writes asynchronously; an offset committed past a record whose dead letter was never written would
+     * lose it.
+     */
+    private boolean reportedWritten() {
+        for (java.util.Iterator<Future<Void>> it = reported.iterator(); it.hasNext(); ) {
+            try {
+                it.next().get(RECEIPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                it.remove();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            } catch (ExecutionException e) {
+                throw new ConnectException("the errant-record reporter could not write a refused record to the "
+                        + "connector's dead-letter topic; failing rather than committing past it", e.getCause());
+            } catch (TimeoutException e) {
+                LOG.warn("{} sink: the dead-letter topic has not confirmed {} refused records yet; offsets stay where they were",
+                        sinkName(), reported.size());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
      * Shreds every tenant DESTROYED so far that this task has not shredded (and receipted) yet. After a retriable
      * failure (the audit topic unreachable, say) the next attempt waits {@link #SHRED_RETRY}, so records keep flowing.
      */
@@ -313,7 +350,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         if (pendingShreds.isEmpty() || System.nanoTime() < nextShredAttempt) {
             return;
         }
-        for (TenantState destroyed : pendingShreds.values()) {
+        for (TenantState destroyed : List.copyOf(pendingShreds.values())) {
             String tenant = destroyed.tenantId();
             try {
                 ShredRecord done = store.shredRecord(tenant).orElse(null);

@@ -37,7 +37,7 @@ public final class ApicurioRegistry implements AutoCloseable {
     public static final String HOME_PROPERTY = "embedseal.apicurio.home";
     public static final String JAVA_PROPERTY = "embedseal.java21.home";
     private static final Logger LOG = LoggerFactory.getLogger(ApicurioRegistry.class);
-    private static final Duration READY_TIMEOUT = Duration.ofSeconds(180);
+    private static final Duration READY_TIMEOUT = Duration.ofMinutes(3);
     private static ApicurioRegistry shared;
 
     private final Process process;
@@ -203,7 +203,7 @@ public final class ApicurioRegistry implements AutoCloseable {
             for (String line : Files.readAllLines(jdk.resolve("release"), StandardCharsets.UTF_8)) {
                 if (line.startsWith("JAVA_VERSION=")) {
                     String v = line.substring("JAVA_VERSION=".length()).replace("\"", "");
-                    String major = v.startsWith("1.") ? v.substring(2, 3) : v.split("[.+-]")[0];
+                    String major = v.startsWith("1.") ? v.substring(2, 3) : java.util.regex.Pattern.compile("[.+-]").split(v, 0)[0];
                     return Integer.parseInt(major);
                 }
             }

@@ -24,7 +24,7 @@ import java.util.function.Function;
 
 /**
  * The pipeline's configuration: a properties file, then environment overrides, read through one model
- * ({@link #MODEL}): the pipeline's own settings, the keyring's, every KMS provider's on the class path, validation's
+ * ({@link #model()}): the pipeline's own settings, the keyring's, every KMS provider's on the class path, validation's
  * and the schema-registry client's. A setting {@code a.b-c} is overridden by {@code EMBEDSEAL_A_B_C} (upper case,
  * dots and dashes as underscores) for every setting of the model, whether or not the file names it. Every setting is
  * read once at start-up, so a bad value stops the start with a {@link ConfigValueException} naming it. The reference
@@ -112,7 +112,7 @@ public final class PipelineConfig {
         model.settings().stream().filter(s -> !s.name().startsWith("schema.registry.") && !s.name().startsWith("kms.")
                 && !s.name().startsWith("dek.") && !s.name().startsWith("validation.")).forEach(s -> {
                     if (!s.isPassThrough() && !s.isFamily()) {
-                        settings.get(s);
+                        settings.getOrNull(s);
                     }
                 });
         topics();
@@ -163,7 +163,7 @@ public final class PipelineConfig {
 
     /** Kafka Streams' state directory. */
     public Path stateDir() {
-        String dir = get(STATE_DIR);
+        String dir = settings.getOrNull(STATE_DIR);
         return Path.of(dir != null ? dir : System.getProperty("java.io.tmpdir") + "/embedseal-streams");
     }
 

@@ -149,14 +149,17 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             }
         } else {
             switch (state.status()) {
-                case REVOKED:
+                case REVOKED -> {
                     return DeadLetterReason.TENANT_REVOKED;
-                case DESTROYED:
+                }
+                case DESTROYED -> {
                     return DeadLetterReason.TENANT_DESTROYED;
-                default:
+                }
+                default -> {
                     if (state.kms() != null && !state.kms().equals(parts.sealer().keyring().provider())) {
                         return DeadLetterReason.UNSUPPORTED_KMS;
                     }
+                }
             }
         }
         Long until = deniedUntil.get(tenant);

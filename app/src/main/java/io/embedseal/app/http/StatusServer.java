@@ -76,7 +76,8 @@ public final class StatusServer implements AutoCloseable {
         http.setExecutor(s.handlers);
         http.createContext("/", s::handle);
         s.model.sample();
-        s.sampler.scheduleAtFixedRate(s::sampleQuietly, 5, 5, TimeUnit.SECONDS);
+        // sampleQuietly catches and logs its own failures; the executor is shut down in close().
+        var unused = s.sampler.scheduleAtFixedRate(s::sampleQuietly, 5, 5, TimeUnit.SECONDS);
         http.start();
         LOG.info("status page, metrics and health at {}", s.address());
         return s;

@@ -17,6 +17,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.Future;
 
 @Command(name = "produce",
         mixinStandardHelpOptions = true,
@@ -66,11 +70,19 @@ public final class ProduceCommand extends OperatorCommand {
         p.put(ProducerConfig.LINGER_MS_CONFIG, 10);
         String topic = cluster.topics().raw();
         long n = 0;
+        AtomicReference<Exception> failed = new AtomicReference<>();
+        AtomicLong failures = new AtomicLong();
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < records; i++) {
                 for (String t : tenants) {
                     EmbeddingEvent e = synthetic.event(t, i);
-                    producer.send(new ProducerRecord<>(topic, t + "/" + e.getEmbeddingId(), serializer.serialize(topic, e)));
+                    Future<RecordMetadata> unused = producer.send(new ProducerRecord<>(topic, t + "/" + e.getEmbeddingId(),
+                            serializer.serialize(topic, e)), (metadata, error) -> {
+                                if (error != null) {
+                                    failures.incrementAndGet();
+                                    failed.compareAndSet(null, error);
+                                }
+                            });
                     n++;
                     if (n % 10_000 == 0) {
                         err().printf(Locale.ROOT, "\rproduced %,d records", n);
@@ -82,6 +94,10 @@ public final class ProduceCommand extends OperatorCommand {
         }
         if (n >= 10_000) {
             err().println();
+        }
+        if (failed.get() != null) {
+            throw new OperationFailed(failures.get() + " of " + n + " records were not written to " + topic + ": "
+                    + failed.get().getMessage());
         }
         out().printf(Locale.ROOT, "produced %,d records (%d dims) for %s to %s%n", n, dims, String.join(", ", tenants), topic);
         return 0;

@@ -108,8 +108,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             });
             io.embedseal.config.Settings s = io.embedseal.config.Settings.of(flat, env);
             String userInfo = null;
-            Path file = s.get(USER_INFO_FILE);
-            String variable = s.get(USER_INFO_ENV);
+            Path file = s.getOrNull(USER_INFO_FILE);
+            String variable = s.getOrNull(USER_INFO_ENV);
             if (file != null) {
                 try {
                     userInfo = Files.readString(file, StandardCharsets.UTF_8).strip();
@@ -123,7 +123,7 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
                 }
             }
             try {
-                return new Settings(s.get(URL), userInfo, s.get(CA_FILE), Duration.ofMillis(s.get(TIMEOUT_MS)),
+                return new Settings(s.get(URL), userInfo, s.getOrNull(CA_FILE), Duration.ofMillis(s.get(TIMEOUT_MS)),
                         s.get(CACHE_MAX_SIZE), Duration.ofSeconds(s.get(MISSING_ID_CACHE_SECONDS)));
             } catch (ConfigValueException e) {
                 throw e;

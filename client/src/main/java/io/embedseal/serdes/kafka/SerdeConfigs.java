@@ -66,7 +66,7 @@ public final class SerdeConfigs {
             one.put(setting.name(), v.toString());
         }
         try {
-            return Settings.of(one, name -> null).get(setting);
+            return Settings.of(one, name -> null).getOrNull(setting);
         } catch (IllegalArgumentException e) {
             throw configException(e);
         }

@@ -61,7 +61,7 @@ public final class EmbeddingValidator {
             return new Violation(Rule.MISSING_TENANT, "tenantId is empty");
         }
         if (!TenantIds.isValid(tenant) || tenant.length() > limits.tenantIdMaxLength()
-                || limits.tenantIdPattern() != null && !limits.tenantIdPattern().matcher(tenant).matches()) {
+                || (limits.tenantIdPattern() != null && !limits.tenantIdPattern().matcher(tenant).matches())) {
             return new Violation(Rule.INVALID_TENANT_ID, TenantIds.describeRule()
                     + (limits.tenantIdMaxLength() < TenantIds.MAX_LENGTH ? ", at most " + limits.tenantIdMaxLength() + " long" : "")
                     + (limits.tenantIdPattern() != null ? ", matching " + limits.tenantIdPattern() : ""));
@@ -124,7 +124,7 @@ public final class EmbeddingValidator {
     static int firstUnprintable(String id) {
         for (int i = 0; i < id.length(); i++) {
             char c = id.charAt(i);
-            if (c < 0x20 || c >= 0x7F && c < 0xA0 || c == '\uFFFD') {
+            if (c < 0x20 || (c >= 0x7F && c < 0xA0) || c == '\uFFFD') {
                 return i;
             }
         }

@@ -71,7 +71,7 @@ public record ValidationLimits(int maxDimensions, Map<String, Integer> dimension
     public static ValidationLimits fromSettings(Map<String, String> values) {
         Settings s = Settings.of(values, name -> null);
         return new ValidationLimits(s.get(MAX_DIMENSIONS), s.family(DIMENSIONS_BY_MODEL), s.family(DIMENSIONS_BY_TENANT),
-                s.get(TENANT_ID_MAX_LENGTH), s.get(TENANT_ID_PATTERN), s.get(EMBEDDING_ID_MAX_BYTES),
+                s.get(TENANT_ID_MAX_LENGTH), s.getOrNull(TENANT_ID_PATTERN), s.get(EMBEDDING_ID_MAX_BYTES),
                 s.get(METADATA_MAX_ENTRIES), s.get(METADATA_MAX_BYTES));
     }
 

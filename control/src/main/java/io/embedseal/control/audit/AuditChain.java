@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.SortedMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Objects;
@@ -66,7 +67,7 @@ public final class AuditChain {
     }
 
     /** Reads an entry back; null if the bytes are not a JSON object. */
-    static TreeMap<String, Object> parse(byte[] value) {
+    static SortedMap<String, Object> parse(byte[] value) {
         try {
             return JSON.readValue(new String(value, StandardCharsets.UTF_8), new TypeReference<TreeMap<String, Object>>() { });
         } catch (IOException | RuntimeException e) {

@@ -1,5 +1,6 @@
 package io.embedseal.control.audit;
 
+import java.util.SortedMap;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -30,7 +31,7 @@ public final class AuditVerifier {
 
     /** Checks the next entry, read at {@code offset}. */
     public void accept(long offset, byte[] value) {
-        TreeMap<String, Object> entry = value == null ? null : AuditChain.parse(value);
+        SortedMap<String, Object> entry = value == null ? null : AuditChain.parse(value);
         if (entry == null || !(entry.get("producer") instanceof String producer) || !(entry.get("seq") instanceof Number seqNumber)) {
             breaks.add(new Break("?", offset, "not an audit entry"));
             return;

@@ -219,7 +219,7 @@ public final class PipelineBench {
                 EmbeddingEvent e = synthetic.event(tenant, i);
                 byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
                 bytes += value.length;
-                p.send(new ProducerRecord<>(topic, (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8), value));
+                var unused = p.send(new ProducerRecord<>(topic, (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8), value));
                 if (rateLimit > 0) {
                     long due = start + (long) ((i + 1) * 1e9 / rateLimit);
                     long wait = due - System.nanoTime();

@@ -3,6 +3,7 @@ package io.embedseal.keyring.kms;
 import io.embedseal.config.ConfigValueException;
 import io.embedseal.config.Setting;
 import io.embedseal.config.Settings;
+import org.jspecify.annotations.Nullable;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -52,7 +53,7 @@ public class KmsSettings extends Settings {
      * @param what the secret, for messages ("Vault token")
      */
     public String secret(Setting<String> variable, Setting<Path> file, String what) {
-        Path path = get(file);
+        Path path = getOrNull(file);
         if (path != null) {
             try {
                 String value = Files.readString(path, StandardCharsets.UTF_8).strip();
@@ -74,8 +75,8 @@ public class KmsSettings extends Settings {
     }
 
     /** A readable file the setting names, or null when it is unset. */
-    public Path readableFileOrNull(Setting<Path> setting) {
-        Path p = get(setting);
+    public @Nullable Path readableFileOrNull(Setting<Path> setting) {
+        Path p = getOrNull(setting);
         if (p != null && !Files.isReadable(p)) {
             throw new ConfigValueException(setting.name(), setting.name() + ": cannot read " + p);
         }

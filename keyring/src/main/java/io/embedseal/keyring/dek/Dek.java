@@ -1,5 +1,6 @@
 package io.embedseal.keyring.dek;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
 
 import javax.crypto.Cipher;
@@ -41,7 +42,7 @@ public final class Dek {
     private final SecretKeySpec key;
     private final Randomness randomness;
     private final java.util.concurrent.atomic.AtomicBoolean ownCipherLent = new java.util.concurrent.atomic.AtomicBoolean();
-    private volatile Cipher ownCipher;
+    private volatile @Nullable Cipher ownCipher;
 
     Dek(String tenantId, DekId id, KekRef kek, byte[] wrapped, byte[] rawKey, Randomness randomness) {
         this.tenantId = Objects.requireNonNull(tenantId);

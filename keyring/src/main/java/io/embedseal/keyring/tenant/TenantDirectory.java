@@ -1,5 +1,6 @@
 package io.embedseal.keyring.tenant;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.KekNaming;
 import io.embedseal.keyring.KekResolver;
 
@@ -84,7 +85,7 @@ public final class TenantDirectory implements KekResolver {
     }
 
     @Override
-    public String tenantFor(String keyName) {
+    public @Nullable String tenantFor(String keyName) {
         for (TenantState s : states.values()) {
             if (keyName.equals(s.kekName())) {
                 return s.tenantId();

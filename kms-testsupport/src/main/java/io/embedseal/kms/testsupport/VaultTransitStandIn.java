@@ -64,6 +64,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
     private final SecureRandom random = new SecureRandom();
     private final Map<String, TransitKey> keys = new HashMap<>();
     private final AtomicInteger requests = new AtomicInteger();
+    private static final java.util.regex.Pattern SLASH = java.util.regex.Pattern.compile("/");
     private volatile boolean sealed;
     private volatile String requiredNamespace;
     private volatile String lastNamespace;
@@ -181,7 +182,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
             String token = ex.getRequestHeaders().getFirst("X-Vault-Token");
             boolean root = ROOT_TOKEN.equals(token);
             boolean pipeline = PIPELINE_TOKEN.equals(token);
-            if (!root && !pipeline || requiredNamespace != null && !requiredNamespace.equals(lastNamespace)) {
+            if ((!root && !pipeline) || (requiredNamespace != null && !requiredNamespace.equals(lastNamespace))) {
                 reply(ex, 403, errors("permission denied"));
                 return;
             }
@@ -190,7 +191,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
                 reply(ex, 404, errors("no handler for route \"" + path + "\""));
                 return;
             }
-            String[] parts = path.substring(MOUNT.length()).split("/");
+            String[] parts = SLASH.split(path.substring(MOUNT.length()), 0); // 0: a trailing slash adds no empty part
             String method = ex.getRequestMethod();
             JsonNode body = readBody(ex);
             if (parts.length < 2) {

@@ -2,8 +2,6 @@ package io.embedseal.sinks.lucene;
 
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import org.apache.kafka.common.config.ConfigDef;
-import org.apache.kafka.common.config.ConfigDef.Importance;
-import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.lucene.index.VectorSimilarityFunction;
 
@@ -22,19 +20,19 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
     public static final String RAM_BUFFER_MB = "lucene.ram-buffer-mb";
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
-            .define(DIR, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+            .define(DIR, ConfigDef.Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), ConfigDef.Importance.HIGH,
                     "The directory holding one Lucene index per tenant (<dir>/<tenant>). Only this connector may write it.")
-            .define(SIMILARITY, Type.STRING, "cosine",
-                    ValidString.in("cosine", "dot_product", "euclidean", "maximum_inner_product"), Importance.MEDIUM,
+            .define(SIMILARITY, ConfigDef.Type.STRING, "cosine",
+                    ValidString.in("cosine", "dot_product", "euclidean", "maximum_inner_product"), ConfigDef.Importance.MEDIUM,
                     "The vector similarity of new indexes. dot_product needs unit-length vectors. An existing index "
                             + "keeps the similarity it was created with.")
-            .define(MAX_CONN, Type.INT, 16, ConfigDef.Range.between(2, 512), Importance.LOW,
+            .define(MAX_CONN, ConfigDef.Type.INT, 16, ConfigDef.Range.between(2, 512), ConfigDef.Importance.LOW,
                     "HNSW: neighbours per node (M).")
-            .define(BEAM_WIDTH, Type.INT, 100, ConfigDef.Range.between(1, 3200), Importance.LOW,
+            .define(BEAM_WIDTH, ConfigDef.Type.INT, 100, ConfigDef.Range.between(1, 3200), ConfigDef.Importance.LOW,
                     "HNSW: candidates considered while building the graph (efConstruction).")
-            .define(MAX_OPEN_WRITERS, Type.INT, 64, ConfigDef.Range.atLeast(1), Importance.LOW,
+            .define(MAX_OPEN_WRITERS, ConfigDef.Type.INT, 64, ConfigDef.Range.atLeast(1), ConfigDef.Importance.LOW,
                     "Tenant indexes kept open for writing at once; the least recently used is committed and closed beyond this.")
-            .define(RAM_BUFFER_MB, Type.DOUBLE, 16.0, ConfigDef.Range.between(1.0, 2048.0), Importance.LOW,
+            .define(RAM_BUFFER_MB, ConfigDef.Type.DOUBLE, 16.0, ConfigDef.Range.between(1.0, 2048.0), ConfigDef.Importance.LOW,
                     "Lucene's indexing buffer per open tenant index, in MB."));
 
     public LuceneSinkConfig(Map<?, ?> props) {

@@ -4,8 +4,6 @@ import io.embedseal.sinks.InvalidSettingException;
 
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import org.apache.kafka.common.config.ConfigDef;
-import org.apache.kafka.common.config.ConfigDef.Importance;
-import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.types.Password;
@@ -39,24 +37,24 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
     static final Pattern TABLE_NAME = Pattern.compile("([a-z_][a-z0-9_]{0,62}\\.)?[a-z_][a-z0-9_]{0,50}");
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
-            .define(URL, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
+            .define(URL, ConfigDef.Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), ConfigDef.Importance.HIGH,
                     "JDBC URL, e.g. jdbc:postgresql://db:5432/vectors (TLS settings go in the URL: sslmode=verify-full ...).")
-            .define(USER, Type.STRING, null, Importance.HIGH, "Database user.")
-            .define(PASSWORD, Type.PASSWORD, null, Importance.HIGH,
+            .define(USER, ConfigDef.Type.STRING, null, ConfigDef.Importance.HIGH, "Database user.")
+            .define(PASSWORD, ConfigDef.Type.PASSWORD, null, ConfigDef.Importance.HIGH,
                     "Database password; use a config provider (e.g. ${file:/secrets/pg:password}) rather than a literal.")
-            .define(TABLE, Type.STRING, "embedseal_embeddings", Importance.MEDIUM,
+            .define(TABLE, ConfigDef.Type.STRING, "embedseal_embeddings", ConfigDef.Importance.MEDIUM,
                     "Table for the embeddings (created if missing), optionally schema-qualified; lower-case letters, "
                             + "digits and underscores. Shreds are recorded in <table>_shreds.")
-            .define(MODE, Type.STRING, "sealed", ValidString.in("sealed", "index", "auto"), Importance.HIGH,
+            .define(MODE, ConfigDef.Type.STRING, "sealed", ValidString.in("sealed", "index", "auto"), ConfigDef.Importance.HIGH,
                     "sealed: store envelopes only; index: also unseal through the tenant's KMS and store the vector "
                             + "in a pgvector column with an HNSW index (needs the vector extension); auto: index if "
                             + "the extension is available, else sealed.")
-            .define(VECTOR_DIMENSIONS, Type.INT, 0, ConfigDef.Range.between(0, 2000), Importance.MEDIUM,
+            .define(VECTOR_DIMENSIONS, ConfigDef.Type.INT, 0, ConfigDef.Range.between(0, 2000), ConfigDef.Importance.MEDIUM,
                     "Dimensions of the vector column (index mode; pgvector's HNSW index takes at most 2000). "
                             + "Records of another dimension are refused.")
-            .define(VECTOR_SIMILARITY, Type.STRING, "cosine", ValidString.in("cosine", "dot_product", "euclidean"),
-                    Importance.LOW, "Operator class of the HNSW index: vector_cosine_ops, vector_ip_ops or vector_l2_ops.")
-            .define(KEEP_SEALED, Type.BOOLEAN, false, Importance.LOW,
+            .define(VECTOR_SIMILARITY, ConfigDef.Type.STRING, "cosine", ValidString.in("cosine", "dot_product", "euclidean"),
+                    ConfigDef.Importance.LOW, "Operator class of the HNSW index: vector_cosine_ops, vector_ip_ops or vector_l2_ops.")
+            .define(KEEP_SEALED, ConfigDef.Type.BOOLEAN, false, ConfigDef.Importance.LOW,
                     "On DESTROYED, keep the tenant's sealed rows (unreadable without the key) and delete only plaintext "
                             + "vectors. By default every row of the tenant is deleted."));
 

@@ -11,6 +11,8 @@ import java.nio.file.Path;
  */
 public final class QueryVectors {
 
+    private static final java.util.regex.Pattern SEPARATORS = java.util.regex.Pattern.compile("[\\s,]+");
+
     /** Longest query file accepted (a 16k-dimension vector of long decimals fits). */
     private static final long MAX_FILE_BYTES = 1 << 20;
 
@@ -43,7 +45,7 @@ public final class QueryVectors {
         if (body.startsWith("[") && body.endsWith("]")) {
             body = body.substring(1, body.length() - 1);
         }
-        String[] parts = body.strip().split("[\\s,]+");
+        String[] parts = SEPARATORS.split(body.strip(), 0); // 0: trailing separators add no empty part
         if (parts.length == 0 || parts[0].isEmpty()) {
             throw new IllegalArgumentException("the query vector is empty: give numbers separated by commas, or a file of them");
         }

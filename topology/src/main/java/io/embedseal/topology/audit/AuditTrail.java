@@ -105,7 +105,8 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
     /** Appends an entry of another kind (a shred receipt, an operator action). */
     public void append(Map<String, ?> fields) {
         byte[] entry = chain.append(fields);
-        producer.send(new ProducerRecord<>(topic, chain.producer(), entry), (metadata, error) -> {
+        // The callback reports a failed write; the future adds nothing to it.
+        var unused = producer.send(new ProducerRecord<>(topic, chain.producer(), entry), (metadata, error) -> {
             if (error != null) {
                 LOG.error("an audit entry could not be written to {}: the chain of {} has a gap from here", topic, chain.producer(), error);
                 if (health != null) {

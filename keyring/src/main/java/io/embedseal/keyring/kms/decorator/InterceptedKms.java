@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.Kms;
@@ -63,7 +64,7 @@ public final class InterceptedKms implements Kms {
         INSTANCE;
 
         @Override
-        public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, java.util.function.Supplier<T> call) {
+        public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, java.util.function.Supplier<T> call) {
             return call.get();
         }
     }

@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 
@@ -18,6 +19,6 @@ import java.time.Instant;
  * @param latencyMicros how long it took, retries included
  * @param detail     the failure's message when it failed (names keys, never secrets), else null
  */
-public record KmsAuditEvent(Instant time, String tenantId, String provider, KmsOperation operation, String keyName,
-                            Integer kekVersion, KmsOutcome outcome, long latencyMicros, String detail) {
+public record KmsAuditEvent(Instant time, @Nullable String tenantId, String provider, KmsOperation operation, String keyName,
+                            @Nullable Integer kekVersion, KmsOutcome outcome, long latencyMicros, @Nullable String detail) {
 }

@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
@@ -16,21 +17,21 @@ import java.util.function.Supplier;
  */
 public final class KmsAuditing implements KmsInterceptor {
 
-    private final Function<String, String> tenantOfKeyName;
+    private final Function<String, @Nullable String> tenantOfKeyName;
     private final KmsAuditListener listener;
     private final Clock clock;
 
     /**
      * @param tenantOfKeyName maps a key name back to its tenant, or to null
      */
-    public KmsAuditing(Function<String, String> tenantOfKeyName, KmsAuditListener listener, Clock clock) {
+    public KmsAuditing(Function<String, @Nullable String> tenantOfKeyName, KmsAuditListener listener, Clock clock) {
         this.tenantOfKeyName = Objects.requireNonNull(tenantOfKeyName, "tenantOfKeyName");
         this.listener = Objects.requireNonNull(listener, "listener");
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
     @Override
-    public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+    public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
         long start = System.nanoTime();
         T result;
         try {
@@ -39,7 +40,7 @@ public final class KmsAuditing implements KmsInterceptor {
             emit(provider, operation, keyName, version, KmsOutcome.of(e), start, e.getMessage());
             throw e;
         }
-        Integer resultVersion = version;
+        @Nullable Integer resultVersion = version;
         if (result instanceof WrappedDek w) {
             resultVersion = w.kek().version();
         } else if (result instanceof KekRef k) {
@@ -49,8 +50,9 @@ public final class KmsAuditing implements KmsInterceptor {
         return result;
     }
 
-    private void emit(String provider, KmsOperation operation, String keyName, Integer version, KmsOutcome outcome, long startNanos, String detail) {
-        String tenant;
+    private void emit(String provider, KmsOperation operation, String keyName, @Nullable Integer version, KmsOutcome outcome,
+                      long startNanos, @Nullable String detail) {
+        @Nullable String tenant;
         try {
             tenant = tenantOfKeyName.apply(keyName);
         } catch (RuntimeException e) {

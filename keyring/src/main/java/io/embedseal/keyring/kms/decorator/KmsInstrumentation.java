@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 
@@ -16,7 +17,7 @@ public final class KmsInstrumentation implements KmsInterceptor {
     }
 
     @Override
-    public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+    public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
         long start = System.nanoTime();
         try {
             T result = call.get();

@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 
 import java.util.function.Supplier;
@@ -20,5 +21,5 @@ public interface KmsInterceptor {
      * @param version  the KEK version named by the caller, or null when the KMS picks it
      * @param call     the operation itself (the next interceptor, or the provider)
      */
-    <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call);
+    <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call);
 }

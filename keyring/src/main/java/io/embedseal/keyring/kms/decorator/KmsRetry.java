@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.decorator;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import org.slf4j.Logger;
@@ -37,7 +38,7 @@ public final class KmsRetry implements KmsInterceptor {
     }
 
     @Override
-    public <T> T around(String provider, KmsOperation operation, String keyName, Integer version, Supplier<T> call) {
+    public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
         int attempts = operation.isIdempotent() ? policy.maxAttempts() : 1;
         for (int attempt = 1; ; attempt++) {
             try {

@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.pkcs11;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDescription;
@@ -289,7 +290,7 @@ public final class Pkcs11Kms implements KmsProvider {
         }
     }
 
-    private SecretKey findKey(KekRef kek) {
+    private @Nullable SecretKey findKey(KekRef kek) {
         Key k;
         try {
             synchronized (keyStore) {
@@ -366,13 +367,14 @@ public final class Pkcs11Kms implements KmsProvider {
      * {@link #toString()} never shows it.
      */
     public static final class Pkcs11Settings {
-        private final Path configFile;
-        private final String library;
-        private final Long slot;
-        private final Integer slotListIndex;
+        private final @Nullable Path configFile;
+        private final @Nullable String library;
+        private final @Nullable Long slot;
+        private final @Nullable Integer slotListIndex;
         private final char[] pin;
 
-        private Pkcs11Settings(Path configFile, String library, Long slot, Integer slotListIndex, char[] pin) {
+        private Pkcs11Settings(@Nullable Path configFile, @Nullable String library, @Nullable Long slot, @Nullable Integer slotListIndex,
+                               char[] pin) {
             this.configFile = configFile;
             this.library = library;
             this.slot = slot;
@@ -392,7 +394,7 @@ public final class Pkcs11Kms implements KmsProvider {
         }
 
         /** A module library and either a slot id or an index into the list of slots with a token. */
-        public static Pkcs11Settings ofLibrary(String library, Long slot, Integer slotListIndex, char[] pin) {
+        public static Pkcs11Settings ofLibrary(@Nullable String library, @Nullable Long slot, @Nullable Integer slotListIndex, char[] pin) {
             if (library == null || library.isBlank()) {
                 throw new IllegalArgumentException("kms.pkcs11.library is empty (or set kms.pkcs11.config)");
             }

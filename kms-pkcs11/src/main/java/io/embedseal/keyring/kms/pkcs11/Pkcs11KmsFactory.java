@@ -38,12 +38,12 @@ public final class Pkcs11KmsFactory implements KmsProviderFactory {
     @Override
     public KmsProvider create(KmsSettings s) {
         char[] pin = s.secret(PIN_ENV, PIN_FILE, "PKCS#11 PIN").toCharArray();
-        Path config = s.get(CONFIG);
+        Path config = s.getOrNull(CONFIG);
         if (config != null) {
             return new Pkcs11Kms(Pkcs11Kms.Pkcs11Settings.ofConfigFile(config, pin));
         }
-        Long index = s.get(SLOT_LIST_INDEX);
-        return new Pkcs11Kms(Pkcs11Kms.Pkcs11Settings.ofLibrary(s.get(LIBRARY), s.get(SLOT),
+        Long index = s.getOrNull(SLOT_LIST_INDEX);
+        return new Pkcs11Kms(Pkcs11Kms.Pkcs11Settings.ofLibrary(s.get(LIBRARY), s.getOrNull(SLOT),
                 index == null ? null : index.intValue(), pin));
     }
 }

@@ -1,5 +1,6 @@
 package io.embedseal.keyring.kms.vault;
 
+import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
@@ -102,6 +103,9 @@ public final class VaultTransitKms implements KmsProvider {
         body.put("associated_data", Base64.getEncoder().encodeToString(associatedData));
         LogicalResponse r = write(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
         String ciphertext = r.getData().get("ciphertext");
+        if (ciphertext == null) {
+            throw new KmsException("Vault answered the wrap under key '" + keyName + "' at " + settings.address() + " without a ciphertext");
+        }
         int version = versionOf(ciphertext, keyName);
         return new WrappedDek(new KekRef(PROVIDER, keyName, version), ciphertext.getBytes(StandardCharsets.US_ASCII));
     }
@@ -310,13 +314,13 @@ public final class VaultTransitKms implements KmsProvider {
     public static final class VaultSettings {
         private final String address;
         private final String token;
-        private final String namespace;
+        private final @Nullable String namespace;
         private final String mount;
-        private final java.nio.file.Path caFile;
+        private final java.nio.file.@Nullable Path caFile;
         private final Duration connectTimeout;
         private final Duration readTimeout;
 
-        public VaultSettings(String address, String token, String namespace, String mount, java.nio.file.Path caFile,
+        public VaultSettings(String address, String token, @Nullable String namespace, String mount, java.nio.file.@Nullable Path caFile,
                              Duration connectTimeout, Duration readTimeout) {
             this.address = stripTrailingSlash(Objects.requireNonNull(address, "address"));
             if (!this.address.startsWith("http://") && !this.address.startsWith("https://")) {
@@ -345,7 +349,7 @@ public final class VaultTransitKms implements KmsProvider {
             return token;
         }
 
-        public String namespace() {
+        public @Nullable String namespace() {
             return namespace;
         }
 
@@ -353,7 +357,7 @@ public final class VaultTransitKms implements KmsProvider {
             return mount;
         }
 
-        public java.nio.file.Path caFile() {
+        public java.nio.file.@Nullable Path caFile() {
             return caFile;
         }
 

@@ -46,7 +46,7 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
         return new VaultTransitKms(new VaultTransitKms.VaultSettings(
                 s.get(ADDRESS),
                 s.secret(TOKEN_ENV, TOKEN_FILE, "Vault token"),
-                s.get(NAMESPACE),
+                s.getOrNull(NAMESPACE),
                 s.get(MOUNT),
                 s.readableFileOrNull(CA_FILE),
                 Duration.ofMillis(s.get(CONNECT_TIMEOUT_MS)),

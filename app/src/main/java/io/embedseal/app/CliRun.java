@@ -1,9 +1,8 @@
 package io.embedseal.app;
 
-import picocli.CommandLine;
-
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import picocli.CommandLine;
 
 /**
  * One in-process run of the {@code embedseal} command line, as the launcher would run it, with what it printed:

@@ -1,35 +1,47 @@
 package io.embedseal.app;
 
-import io.embedseal.app.run.RunCommand;
 import io.embedseal.app.ops.AuditCommand;
 import io.embedseal.app.ops.DlqCommand;
 import io.embedseal.app.ops.KeysCommand;
 import io.embedseal.app.ops.ProduceCommand;
 import io.embedseal.app.ops.StatusCommand;
 import io.embedseal.app.ops.TenantsCommand;
+import io.embedseal.app.run.RunCommand;
 import io.embedseal.app.search.SearchCommand;
+import java.util.List;
+import java.util.Map;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-
-import java.util.List;
-import java.util.Map;
 
 /**
  * {@code embedseal}: the command line. Exit codes: 0 success, 1 a check or operation failed, 2 bad usage,
  * 3 refused by a tenant's key state.
  */
-@Command(name = "embedseal",
+@Command(
+        name = "embedseal",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Seals tenants' embedding vectors under keys the tenants own while they stream through Kafka.",
-        subcommands = {RunCommand.class, TenantsCommand.class, KeysCommand.class, StatusCommand.class,
-                DlqCommand.class, AuditCommand.class, SearchCommand.class, ProduceCommand.class,
-                CommandLine.HelpCommand.class,
-                AutoComplete.GenerateCompletion.class},
+        subcommands = {
+            RunCommand.class,
+            TenantsCommand.class,
+            KeysCommand.class,
+            StatusCommand.class,
+            DlqCommand.class,
+            AuditCommand.class,
+            SearchCommand.class,
+            ProduceCommand.class,
+            CommandLine.HelpCommand.class,
+            AutoComplete.GenerateCompletion.class
+        },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:success", "1:a check or an operation failed", "2:invalid usage",
-                "3:refused by a tenant's key state (search of a revoked or destroyed tenant)"})
+        exitCodeList = {
+            "0:success",
+            "1:a check or an operation failed",
+            "2:invalid usage",
+            "3:refused by a tenant's key state (search of a revoked or destroyed tenant)"
+        })
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -94,8 +106,11 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() {
-            spec.commandLine().getErr().println("embedseal " + name + ": not part of this distribution (the runtime ships without "
-                    + "the in-process broker and Connect worker it needs); run './embedseal " + name + "' from a source checkout");
+            spec.commandLine()
+                    .getErr()
+                    .println("embedseal " + name + ": not part of this distribution (the runtime ships without "
+                            + "the in-process broker and Connect worker it needs); run './embedseal " + name
+                            + "' from a source checkout");
             return 2;
         }
     }

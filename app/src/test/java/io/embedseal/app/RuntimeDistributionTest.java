@@ -1,9 +1,9 @@
 package io.embedseal.app;
 
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
 
 /**
  * The runtime distribution ({@code embedseal-app}) ships without the demo module and its in-process broker; the
@@ -13,7 +13,8 @@ class RuntimeDistributionTest {
 
     @Test
     void theDemoModuleIsNotOnTheRuntimeClassPath() {
-        assertThatThrownBy(() -> Class.forName("io.embedseal.demo.DemoCommand")).isInstanceOf(ClassNotFoundException.class);
+        assertThatThrownBy(() -> Class.forName("io.embedseal.demo.DemoCommand"))
+                .isInstanceOf(ClassNotFoundException.class);
     }
 
     @Test

@@ -6,6 +6,12 @@ import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -19,13 +25,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.SecureRandom;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Latency of one DEK wrap and one DEK unwrap per KMS provider, through the same code the pipeline uses
@@ -71,8 +70,9 @@ public class KmsBenchmark {
             }
             case "pkcs11" -> {
                 if (System.getenv("SOFTHSM2_CONF") == null) {
-                    throw new IllegalStateException("set SOFTHSM2_CONF to a writable path (e.g. /tmp/embedseal-bench-softhsm/softhsm2.conf) "
-                            + "to benchmark pkcs11 on SoftHSM2, or pass -p provider=local,vault-standin");
+                    throw new IllegalStateException(
+                            "set SOFTHSM2_CONF to a writable path (e.g. /tmp/embedseal-bench-softhsm/softhsm2.conf) "
+                                    + "to benchmark pkcs11 on SoftHSM2, or pass -p provider=local,vault-standin");
                 }
                 settings.putAll(SoftHsm.sharedToken().settings());
             }

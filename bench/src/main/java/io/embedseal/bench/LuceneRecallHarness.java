@@ -14,8 +14,6 @@ import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.testkit.Directories;
-import org.apache.lucene.index.VectorSimilarityFunction;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -26,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.apache.lucene.index.VectorSimilarityFunction;
 
 /**
  * Recall of the Lucene sink's HNSW index against exact search, by graph settings and search candidates: the index
@@ -49,8 +48,9 @@ public final class LuceneRecallHarness {
                 case "--queries" -> queries = Integer.parseInt(args[++i]);
                 case "--graphs" -> graphs = args[++i];
                 case "--candidates" -> candidateList = args[++i];
-                default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; use --docs N, --dims N, --queries N, --graphs M:BEAM,..., --candidates N,...");
+                default ->
+                    throw new IllegalArgumentException("unknown option " + args[i]
+                            + "; use --docs N, --dims N, --queries N, --graphs M:BEAM,..., --candidates N,...");
             }
         }
         Path dir = Files.createTempDirectory("embedseal-recall-");
@@ -58,16 +58,22 @@ public final class LuceneRecallHarness {
             Keyring keyring = Keyring.builder(kms).createMissingKeys(kms).build();
             Sealer sealer = new Sealer(keyring);
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(sealer, null);
-            System.out.printf(Locale.ROOT, "recall@10 of the Lucene sink's index: %,d random %d-dim vectors (uniform in [-1,1], cosine), "
-                    + "%d random queries, Java %s%n", docs, dims, queries, System.getProperty("java.version"));
+            System.out.printf(
+                    Locale.ROOT,
+                    "recall@10 of the Lucene sink's index: %,d random %d-dim vectors (uniform in [-1,1], cosine), "
+                            + "%d random queries, Java %s%n",
+                    docs,
+                    dims,
+                    queries,
+                    System.getProperty("java.version"));
             for (String graph : graphs.split(",", -1)) {
                 int m = Integer.parseInt(graph.split(":", -1)[0]);
                 int beam = Integer.parseInt(graph.split(":", -1)[1]);
                 Path root = dir.resolve("lucene-" + m + "-" + beam);
                 Random random = new Random(20261128L);
                 long buildNanos = 0;
-                try (LuceneVectorStore store = new LuceneVectorStore(root,
-                        new LuceneVectorStore.Options(VectorSimilarityFunction.COSINE, m, beam, 1, 16.0))) {
+                try (LuceneVectorStore store = new LuceneVectorStore(
+                        root, new LuceneVectorStore.Options(VectorSimilarityFunction.COSINE, m, beam, 1, 16.0))) {
                     for (int i = 0; i < docs; i++) {
                         StoredRecord r = record(sealer, unsealer, "e-" + i, vector(random, dims));
                         long t = System.nanoTime();
@@ -86,7 +92,13 @@ public final class LuceneRecallHarness {
                 for (float[] q : qs) {
                     exact.add(ids(LuceneSearch.exact(root, "bench", q, 10)));
                 }
-                System.out.printf(Locale.ROOT, "  M=%d beam=%d: indexed in %.1f s (%,.0f docs/s)%n", m, beam, buildNanos / 1e9, docs / (buildNanos / 1e9));
+                System.out.printf(
+                        Locale.ROOT,
+                        "  M=%d beam=%d: indexed in %.1f s (%,.0f docs/s)%n",
+                        m,
+                        beam,
+                        buildNanos / 1e9,
+                        docs / (buildNanos / 1e9));
                 for (String c : candidateList.split(",", -1)) {
                     int candidates = Integer.parseInt(c);
                     int found = 0;
@@ -96,8 +108,12 @@ public final class LuceneRecallHarness {
                         got.retainAll(exact.get(i));
                         found += got.size();
                     }
-                    System.out.printf(Locale.ROOT, "    candidates=%-4d recall@10=%.3f  %.1f ms/query%n", candidates,
-                            found / (10.0 * qs.size()), (System.nanoTime() - t) / 1e6 / qs.size());
+                    System.out.printf(
+                            Locale.ROOT,
+                            "    candidates=%-4d recall@10=%.3f  %.1f ms/query%n",
+                            candidates,
+                            found / (10.0 * qs.size()),
+                            (System.nanoTime() - t) / 1e6 / qs.size());
                 }
             }
         } finally {
@@ -118,11 +134,19 @@ public final class LuceneRecallHarness {
         for (float f : v) {
             list.add(f);
         }
-        EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId("bench").setEmbeddingId(id).setModel("bench").setVector(list)
-                .setMetadata(Map.of()).setEventTime(Instant.EPOCH).build();
-        byte[] envelope = sealer.seal("bench", id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+        EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                .setTenantId("bench")
+                .setEmbeddingId(id)
+                .setModel("bench")
+                .setVector(list)
+                .setMetadata(Map.of())
+                .setEventTime(Instant.EPOCH)
+                .build();
+        byte[] envelope =
+                sealer.seal("bench", id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
         SealedRecordKey key = new SealedRecordKey("bench", id);
-        return new StoredRecord(key, EnvelopeHeader.parse(envelope), envelope, unsealer.unseal(key.toBytes(), envelope), "bench", 0, 0);
+        return new StoredRecord(
+                key, EnvelopeHeader.parse(envelope), envelope, unsealer.unseal(key.toBytes(), envelope), "bench", 0, 0);
     }
 
     private static Set<String> ids(List<SearchHit> hits) {

@@ -2,29 +2,18 @@ package io.embedseal.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.testkit.Directories;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,6 +26,16 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * Measures how long a REVOKED key event takes to stop a tenant: from the event's produce timestamp to the
@@ -59,7 +58,9 @@ public final class RevocationLatencyHarness {
                 case "--trials" -> trials = Integer.parseInt(args[++i]);
                 case "--interval-ms" -> intervalMs = Long.parseLong(args[++i]);
                 case "--json" -> json = true;
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + "; use --trials N, --interval-ms N, --json");
+                default ->
+                    throw new IllegalArgumentException(
+                            "unknown option " + args[i] + "; use --trials N, --interval-ms N, --json");
             }
         }
         Path dataDir = Files.createTempDirectory("embedseal-revocation-");
@@ -72,7 +73,8 @@ public final class RevocationLatencyHarness {
         System.exit(0);
     }
 
-    private static List<Long> run(EmbeddedKafkaBroker broker, Path dataDir, int trials, long intervalMs) throws Exception {
+    private static List<Long> run(EmbeddedKafkaBroker broker, Path dataDir, int trials, long intervalMs)
+            throws Exception {
         Map<String, String> settings = new HashMap<>();
         settings.put("bootstrap.servers", broker.bootstrapServers());
         settings.put("application.id", "revocation-harness");
@@ -86,44 +88,83 @@ public final class RevocationLatencyHarness {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         List<Long> latencies = new ArrayList<>();
         try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry);
-             KeyAdministration admin = KmsProviders.create(config.keyringSettings());
-             KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                     broker.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 0), new StringSerializer(), new ByteArraySerializer());
-             KafkaConsumer<String, byte[]> sealed = consumer(broker, config.topics().sealed());
-             KafkaConsumer<String, byte[]> dlq = consumer(broker, config.topics().dlq())) {
+                KeyAdministration admin = KmsProviders.create(config.keyringSettings());
+                KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
+                        Map.of(
+                                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                broker.bootstrapServers(),
+                                ProducerConfig.LINGER_MS_CONFIG,
+                                0),
+                        new StringSerializer(),
+                        new ByteArraySerializer());
+                KafkaConsumer<String, byte[]> sealed =
+                        consumer(broker, config.topics().sealed());
+                KafkaConsumer<String, byte[]> dlq =
+                        consumer(broker, config.topics().dlq())) {
             pipeline.createTopicsIfConfigured();
             pipeline.start();
             EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
             for (int trial = 1; trial <= trials; trial++) {
                 String tenant = "tenant-" + trial;
                 KekRef kek = admin.createKek(pipeline.keyring().naming().kekNameFor(tenant));
-                producer.send(new ProducerRecord<>(config.topics().keyEvents(), tenant, KeyEvents.encode(KeyEvents.event(tenant,
-                        KeyEventType.REGISTERED, kek.provider(), kek.keyName(), kek.version(), "harness", null)))).get();
+                producer.send(new ProducerRecord<>(
+                                config.topics().keyEvents(),
+                                tenant,
+                                KeyEvents.encode(KeyEvents.event(
+                                        tenant,
+                                        KeyEventType.REGISTERED,
+                                        kek.provider(),
+                                        kek.keyName(),
+                                        kek.version(),
+                                        "harness",
+                                        null))))
+                        .get();
                 AtomicBoolean streaming = new AtomicBoolean(true);
-                Thread load = new Thread(() -> {
-                    Random random = new Random();
-                    for (int n = 0; streaming.get(); n++) {
-                        List<Float> v = new ArrayList<>();
-                        for (int d = 0; d < 64; d++) {
-                            v.add(random.nextFloat());
-                        }
-                        EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId("d" + n).setModel("m")
-                                .setVector(v).setMetadata(null).setEventTime(Instant.now()).build();
-                        var unused = producer.send(new ProducerRecord<>(config.topics().raw(), tenant + "/d" + n,
-                                serializer.serialize(config.topics().raw(), e))); // a lost record shows as never sealed
-                        try {
-                            Thread.sleep(intervalMs);
-                        } catch (InterruptedException ie) {
-                            return;
-                        }
-                    }
-                }, "load-" + tenant);
+                Thread load = new Thread(
+                        () -> {
+                            Random random = new Random();
+                            for (int n = 0; streaming.get(); n++) {
+                                List<Float> v = new ArrayList<>();
+                                for (int d = 0; d < 64; d++) {
+                                    v.add(random.nextFloat());
+                                }
+                                EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                                        .setTenantId(tenant)
+                                        .setEmbeddingId("d" + n)
+                                        .setModel("m")
+                                        .setVector(v)
+                                        .setMetadata(null)
+                                        .setEventTime(Instant.now())
+                                        .build();
+                                var unused = producer.send(new ProducerRecord<>(
+                                        config.topics().raw(),
+                                        tenant + "/d" + n,
+                                        serializer.serialize(
+                                                config.topics().raw(), e))); // a lost record shows as never sealed
+                                try {
+                                    Thread.sleep(intervalMs);
+                                } catch (InterruptedException ie) {
+                                    return;
+                                }
+                            }
+                        },
+                        "load-" + tenant);
                 load.start();
                 try {
                     awaitSealed(sealed, tenant, 10);
-                    long revokedAt = producer.send(new ProducerRecord<>(config.topics().keyEvents(), tenant, KeyEvents.encode(
-                            KeyEvents.event(tenant, KeyEventType.REVOKED, kek.provider(), kek.keyName(), kek.version(), "harness", "trial"))))
-                            .get().timestamp();
+                    long revokedAt = producer.send(new ProducerRecord<>(
+                                    config.topics().keyEvents(),
+                                    tenant,
+                                    KeyEvents.encode(KeyEvents.event(
+                                            tenant,
+                                            KeyEventType.REVOKED,
+                                            kek.provider(),
+                                            kek.keyName(),
+                                            kek.version(),
+                                            "harness",
+                                            "trial"))))
+                            .get()
+                            .timestamp();
                     long rejectedAt = awaitFirstRevocation(dlq, tenant);
                     latencies.add(rejectedAt - revokedAt);
                     System.err.printf(Locale.ROOT, "trial %2d: %4d ms%n", trial, rejectedAt - revokedAt);
@@ -137,9 +178,18 @@ public final class RevocationLatencyHarness {
     }
 
     private static KafkaConsumer<String, byte[]> consumer(EmbeddedKafkaBroker broker, String topic) {
-        KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "harness-" + topic, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        "harness-" + topic,
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new StringDeserializer(),
+                new ByteArrayDeserializer());
         c.subscribe(List.of(topic));
         return c;
     }
@@ -164,7 +214,8 @@ public final class RevocationLatencyHarness {
         while (System.currentTimeMillis() < deadline) {
             for (ConsumerRecord<String, byte[]> r : dlq.poll(Duration.ofMillis(50))) {
                 JsonNode v = JSON.readTree(r.value());
-                if ("TENANT_REVOKED".equals(v.path("reason").asText()) && tenant.equals(v.path("tenantId").asText())) {
+                if ("TENANT_REVOKED".equals(v.path("reason").asText())
+                        && tenant.equals(v.path("tenantId").asText())) {
                     return Instant.parse(v.get("time").asText()).toEpochMilli();
                 }
             }
@@ -175,7 +226,8 @@ public final class RevocationLatencyHarness {
     private static void report(List<Long> latencies, long intervalMs, boolean json) throws Exception {
         List<Long> sorted = new ArrayList<>(latencies);
         Collections.sort(sorted);
-        long median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
+        long median = sorted.size() % 2 == 1
+                ? sorted.get(sorted.size() / 2)
                 : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
         long worst = sorted.get(sorted.size() - 1);
         if (json) {
@@ -188,9 +240,14 @@ public final class RevocationLatencyHarness {
             o.put("latencies_ms", latencies);
             System.out.println(JSON.writeValueAsString(o));
         } else {
-            System.out.printf(Locale.ROOT, "revocation propagation over %d trials (a record every %d ms): median %d ms, worst %d ms, best %d ms%n",
-                    latencies.size(), intervalMs, median, worst, sorted.get(0));
+            System.out.printf(
+                    Locale.ROOT,
+                    "revocation propagation over %d trials (a record every %d ms): median %d ms, worst %d ms, best %d ms%n",
+                    latencies.size(),
+                    intervalMs,
+                    median,
+                    worst,
+                    sorted.get(0));
         }
     }
-
 }

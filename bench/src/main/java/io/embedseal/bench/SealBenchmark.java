@@ -8,6 +8,18 @@ import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.envelope.Unsealed;
+import java.nio.file.Files;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -19,19 +31,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
-
-import javax.crypto.Cipher;
-import javax.crypto.spec.GCMParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
-import java.nio.file.Files;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The per-record cost of sealing and unsealing an embedding, beside plain JCE AES-256-GCM of the same plaintext
@@ -46,7 +45,9 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
 public class SealBenchmark {
 
     @Param({"384", "768", "1536", "3072"})
@@ -62,21 +63,25 @@ public class SealBenchmark {
 
     /** Ten tenants taken in turn, as records of interleaved tenants reach a stream thread. */
     private static final int TENANTS = 10;
+
     private final String[] tenants = new String[TENANTS];
     private final SecretKeySpec[] jceKeys = new SecretKeySpec[TENANTS];
     private int next;
 
     /** Distinct records for {@link #processDistinctRecords}: more bytes than the CPU caches hold. */
     private static final int RECORDS = 4096;
+
     private final byte[][] records = new byte[RECORDS][];
     private int cursor;
-    private final io.embedseal.serdes.validation.EmbeddingValidator validator = io.embedseal.serdes.validation.EmbeddingValidator.defaults();
+    private final io.embedseal.serdes.validation.EmbeddingValidator validator =
+            io.embedseal.serdes.validation.EmbeddingValidator.defaults();
 
     private Cipher jce;
     private SecretKeySpec jceKey;
     private SecureRandom random;
     /** The nonce source sealing uses (a per-thread DRBG), so the baselines pay what sealing pays for a nonce. */
     private final io.embedseal.keyring.dek.Randomness nonces = io.embedseal.keyring.dek.Randomness.secure();
+
     private byte[] jceCiphertext;
     private byte[] jceNonce;
 
@@ -87,9 +92,14 @@ public class SealBenchmark {
         for (int i = 0; i < dims; i++) {
             vector.add((float) r.nextGaussian());
         }
-        EmbeddingEvent event = EmbeddingEvent.newBuilder().setTenantId("acme").setEmbeddingId("doc-000042#chunk-3")
-                .setModel("text-embedding-3-" + dims).setVector(vector).setMetadata(Map.of("source", "bench"))
-                .setEventTime(Instant.ofEpochMilli(1_700_000_000_000L)).build();
+        EmbeddingEvent event = EmbeddingEvent.newBuilder()
+                .setTenantId("acme")
+                .setEmbeddingId("doc-000042#chunk-3")
+                .setModel("text-embedding-3-" + dims)
+                .setVector(vector)
+                .setMetadata(Map.of("source", "bench"))
+                .setEventTime(Instant.ofEpochMilli(1_700_000_000_000L))
+                .build();
         tenant = event.getTenantId();
         embeddingId = event.getEmbeddingId();
         plaintext = EmbeddingEventCodec.toCanonicalAvro(event);
@@ -110,8 +120,13 @@ public class SealBenchmark {
             for (int d = 0; d < dims; d++) {
                 v.add((float) r.nextGaussian());
             }
-            records[i] = EmbeddingEventCodec.encodeWire(schemaId, EmbeddingEvent.newBuilder(event).setTenantId(tenants[i % TENANTS])
-                    .setEmbeddingId("doc-" + i + "#chunk-0").setVector(v).build());
+            records[i] = EmbeddingEventCodec.encodeWire(
+                    schemaId,
+                    EmbeddingEvent.newBuilder(event)
+                            .setTenantId(tenants[i % TENANTS])
+                            .setEmbeddingId("doc-" + i + "#chunk-0")
+                            .setVector(v)
+                            .build());
         }
 
         random = new SecureRandom();
@@ -158,7 +173,12 @@ public class SealBenchmark {
         String t = in.embedding().tenantId();
         String id = in.embedding().embeddingId();
         bh.consume(new io.embedseal.serdes.SealedRecordKey(t, id).toBytes());
-        return sealer.seal(t, id, PayloadType.EMBEDDING_EVENT_AVRO, value, EmbeddingEventCodec.PREFIX_LENGTH,
+        return sealer.seal(
+                t,
+                id,
+                PayloadType.EMBEDDING_EVENT_AVRO,
+                value,
+                EmbeddingEventCodec.PREFIX_LENGTH,
                 value.length - EmbeddingEventCodec.PREFIX_LENGTH);
     }
 

@@ -1,12 +1,12 @@
 package io.embedseal.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
@@ -20,11 +20,6 @@ import io.embedseal.testkit.Directories;
 import io.embedseal.testkit.EmbeddedConnect;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.PostgresServer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +36,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.LongSupplier;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Sink throughput through a real Connect worker: the sealed topic is filled first (so the producer is not what is
@@ -74,8 +73,10 @@ public final class SinkThroughputHarness {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--no-postgres" -> postgres = false;
                 case "--json" -> json = true;
-                default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; use --records N, --dims N, --tenants N, --partitions N, --runs N, --no-postgres, --json");
+                default ->
+                    throw new IllegalArgumentException(
+                            "unknown option " + args[i]
+                                    + "; use --records N, --dims N, --tenants N, --partitions N, --runs N, --no-postgres, --json");
             }
         }
         if (postgres && PostgresServer.unavailableBecause().isPresent()) {
@@ -112,11 +113,23 @@ public final class SinkThroughputHarness {
             if (json) {
                 System.out.println(new ObjectMapper().writeValueAsString(out));
             } else {
-                System.out.printf(Locale.ROOT, "%,d sealed records (%d dims, %d tenants, %d partitions, %.1f MB), Java %s%n",
-                        records, dims, tenants, partitions, bytes / 1e6, System.getProperty("java.version"));
+                System.out.printf(
+                        Locale.ROOT,
+                        "%,d sealed records (%d dims, %d tenants, %d partitions, %.1f MB), Java %s%n",
+                        records,
+                        dims,
+                        tenants,
+                        partitions,
+                        bytes / 1e6,
+                        System.getProperty("java.version"));
                 for (Map<String, Object> r : results) {
-                    System.out.printf(Locale.ROOT, "  run %s  %-10s  %,8d records/s  (%.2f s)%n", r.get("run"), r.get("sink"),
-                            ((Number) r.get("records_per_second")).longValue(), ((Number) r.get("seconds")).doubleValue());
+                    System.out.printf(
+                            Locale.ROOT,
+                            "  run %s  %-10s  %,8d records/s  (%.2f s)%n",
+                            r.get("run"),
+                            r.get("sink"),
+                            ((Number) r.get("records_per_second")).longValue(),
+                            ((Number) r.get("seconds")).doubleValue());
                 }
             }
         } finally {
@@ -126,19 +139,45 @@ public final class SinkThroughputHarness {
     }
 
     /** Registers the tenants and fills the sealed topic; returns the bytes of sealed values produced. */
-    private static long fill(EmbeddedKafkaBroker broker, Path kmsDir, String topic, String keyEvents, List<String> tenants,
-                             int records, int dims) throws Exception {
+    private static long fill(
+            EmbeddedKafkaBroker broker,
+            Path kmsDir,
+            String topic,
+            String keyEvents,
+            List<String> tenants,
+            int records,
+            int dims)
+            throws Exception {
         long bytes = 0;
         try (LocalKms kms = new LocalKms(kmsDir);
-             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                     broker.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 20, ProducerConfig.BATCH_SIZE_CONFIG, 1 << 20,
-                     ProducerConfig.ACKS_CONFIG, "all"), new ByteArraySerializer(), new ByteArraySerializer())) {
+                KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                        Map.of(
+                                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                broker.bootstrapServers(),
+                                ProducerConfig.LINGER_MS_CONFIG,
+                                20,
+                                ProducerConfig.BATCH_SIZE_CONFIG,
+                                1 << 20,
+                                ProducerConfig.ACKS_CONFIG,
+                                "all"),
+                        new ByteArraySerializer(),
+                        new ByteArraySerializer())) {
             Keyring keyring = Keyring.builder(kms).build();
             Sealer sealer = new Sealer(keyring);
             for (String t : tenants) {
                 KekRef k = kms.createKek(keyring.naming().kekNameFor(t));
-                producer.send(new ProducerRecord<>(keyEvents, t.getBytes(StandardCharsets.UTF_8), KeyEvents.encode(
-                        KeyEvents.event(t, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version(), "bench", "bench")))).get();
+                producer.send(new ProducerRecord<>(
+                                keyEvents,
+                                t.getBytes(StandardCharsets.UTF_8),
+                                KeyEvents.encode(KeyEvents.event(
+                                        t,
+                                        KeyEventType.REGISTERED,
+                                        k.provider(),
+                                        k.keyName(),
+                                        k.version(),
+                                        "bench",
+                                        "bench"))))
+                        .get();
             }
             Random random = new Random(42);
             for (int i = 0; i < records; i++) {
@@ -148,19 +187,36 @@ public final class SinkThroughputHarness {
                 for (int d = 0; d < dims; d++) {
                     v.add(random.nextFloat() * 2 - 1);
                 }
-                EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("bench-" + dims)
-                        .setVector(v).setMetadata(Map.of()).setEventTime(Instant.EPOCH).build();
-                byte[] sealed = sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+                EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                        .setTenantId(tenant)
+                        .setEmbeddingId(id)
+                        .setModel("bench-" + dims)
+                        .setVector(v)
+                        .setMetadata(Map.of())
+                        .setEventTime(Instant.EPOCH)
+                        .build();
+                byte[] sealed = sealer.seal(
+                        tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
                 bytes += sealed.length;
-                var unused = producer.send(new ProducerRecord<>(topic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), sealed));
+                var unused = producer.send(
+                        new ProducerRecord<>(topic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), sealed));
             }
             producer.flush();
         }
         return bytes;
     }
 
-    private static Map<String, Object> measure(EmbeddedKafkaBroker broker, Path dataDir, Path kmsDir, String sink, String topic,
-                                               String keyEvents, List<String> tenants, int records, int run) throws Exception {
+    private static Map<String, Object> measure(
+            EmbeddedKafkaBroker broker,
+            Path dataDir,
+            Path kmsDir,
+            String sink,
+            String topic,
+            String keyEvents,
+            List<String> tenants,
+            int records,
+            int run)
+            throws Exception {
         String name = sink + "-" + run;
         Map<String, String> c = new HashMap<>();
         c.put("topics", topic);
@@ -176,7 +232,9 @@ public final class SinkThroughputHarness {
             c.put("connector.class", LuceneSinkConnector.class.getName());
             c.put(LuceneSinkConfig.DIR, dir.toString());
             c.put("tasks.max", "1");
-            stored = () -> tenants.stream().mapToLong(t -> LuceneSearch.documentCount(dir, t)).sum();
+            stored = () -> tenants.stream()
+                    .mapToLong(t -> LuceneSearch.documentCount(dir, t))
+                    .sum();
         } else {
             c.put("connector.class", PostgresSinkConnector.class.getName());
             c.put(PostgresSinkConfig.URL, PostgresServer.URL);
@@ -186,15 +244,22 @@ public final class SinkThroughputHarness {
             c.put("tasks.max", "2");
             stored = () -> pgCount(table);
         }
-        try (EmbeddedConnect connect = EmbeddedConnect.start(broker.bootstrapServers(), dataDir.resolve(name + ".offsets"),
-                Map.of("offset.flush.interval.ms", System.getProperty("flush.ms", "200"), "consumer.max.poll.records", "1000"))) {
+        try (EmbeddedConnect connect = EmbeddedConnect.start(
+                broker.bootstrapServers(),
+                dataDir.resolve(name + ".offsets"),
+                Map.of(
+                        "offset.flush.interval.ms",
+                        System.getProperty("flush.ms", "200"),
+                        "consumer.max.poll.records",
+                        "1000"))) {
             connect.putConnector(name, c);
             connect.awaitRunning(name, EmbeddedConnect.startTimeout());
             long start = System.nanoTime();
             long deadline = start + 600_000_000_000L;
             while (stored.getAsLong() < records) {
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException(sink + " stored only " + stored.getAsLong() + " of " + records + " in 10 minutes");
+                    throw new IllegalStateException(
+                            sink + " stored only " + stored.getAsLong() + " of " + records + " in 10 minutes");
                 }
                 Thread.sleep(100);
             }
@@ -216,8 +281,9 @@ public final class SinkThroughputHarness {
     }
 
     private static long pgCount(String table) {
-        try (Connection c = PostgresServer.connect(); PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table);
-             ResultSet rs = ps.executeQuery()) {
+        try (Connection c = PostgresServer.connect();
+                PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table);
+                ResultSet rs = ps.executeQuery()) {
             rs.next();
             return rs.getLong(1);
         } catch (SQLException e) {

@@ -7,7 +7,6 @@ import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.testkit.Directories;
-
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,12 +30,11 @@ import java.util.Random;
  */
 public final class TenantHeapHarness {
 
-    private TenantHeapHarness() {
-    }
+    private TenantHeapHarness() {}
 
     /** One measurement: after {@code round} rounds over {@code tenants} tenants with a cache of {@code cacheMaxSize}. */
-    public record Point(int tenants, int cacheMaxSize, int round, double usedHeapMegabytes, long kmsWraps, long kmsUnwraps) {
-    }
+    public record Point(
+            int tenants, int cacheMaxSize, int round, double usedHeapMegabytes, long kmsWraps, long kmsUnwraps) {}
 
     public static void main(String[] args) throws Exception {
         String cases = "10000:10000,10000:1000,20000:10000";
@@ -49,8 +47,9 @@ public final class TenantHeapHarness {
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--dims" -> dims = Integer.parseInt(args[++i]);
                 case "--json" -> json = true;
-                default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; options: --cases tenants:cacheSize[,...] --rounds N --dims N --json");
+                default ->
+                    throw new IllegalArgumentException("unknown option " + args[i]
+                            + "; options: --cases tenants:cacheSize[,...] --rounds N --dims N --json");
             }
         }
         byte[] plaintext = new byte[dims * 4 + 64];
@@ -78,15 +77,24 @@ public final class TenantHeapHarness {
         }
     }
 
-    private static List<Point> runCase(LocalKms kms, int tenants, int cacheSize, int rounds, byte[] plaintext, boolean quiet) {
+    private static List<Point> runCase(
+            LocalKms kms, int tenants, int cacheSize, int rounds, byte[] plaintext, boolean quiet) {
         List<Point> points = new ArrayList<>();
-        Keyring keyring = Keyring.builder(kms).createMissingKeys(kms)
-                .policy(DekPolicy.defaults().withCache(cacheSize, DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY)).build();
+        Keyring keyring = Keyring.builder(kms)
+                .createMissingKeys(kms)
+                .policy(DekPolicy.defaults().withCache(cacheSize, DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY))
+                .build();
         Sealer sealer = new Sealer(keyring);
         if (!quiet) {
-            System.out.printf(Locale.ROOT, "%n%,d tenants, dek.cache.max-size %,d (Java %s, max heap %.0f MB)%n", tenants, cacheSize,
-                    System.getProperty("java.version"), Runtime.getRuntime().maxMemory() / 1e6);
-            System.out.printf(Locale.ROOT, "  %5s %14s %12s %12s%n", "round", "used heap MB", "KMS wraps", "KMS unwraps");
+            System.out.printf(
+                    Locale.ROOT,
+                    "%n%,d tenants, dek.cache.max-size %,d (Java %s, max heap %.0f MB)%n",
+                    tenants,
+                    cacheSize,
+                    System.getProperty("java.version"),
+                    Runtime.getRuntime().maxMemory() / 1e6);
+            System.out.printf(
+                    Locale.ROOT, "  %5s %14s %12s %12s%n", "round", "used heap MB", "KMS wraps", "KMS unwraps");
         }
         Point before = new Point(tenants, cacheSize, 0, usedHeapAfterGc() / 1e6, 0, 0);
         points.add(before);
@@ -113,7 +121,13 @@ public final class TenantHeapHarness {
 
     private static void print(Point p, boolean quiet) {
         if (!quiet) {
-            System.out.printf(Locale.ROOT, "  %5d %14.1f %,12d %,12d%n", p.round(), p.usedHeapMegabytes(), p.kmsWraps(), p.kmsUnwraps());
+            System.out.printf(
+                    Locale.ROOT,
+                    "  %5d %14.1f %,12d %,12d%n",
+                    p.round(),
+                    p.usedHeapMegabytes(),
+                    p.kmsWraps(),
+                    p.kmsUnwraps());
         }
     }
 

@@ -9,7 +9,6 @@ import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.envelope.Unsealed;
-
 import java.util.Objects;
 
 /**
@@ -40,7 +39,10 @@ public final class EmbeddingUnsealer {
         try {
             expected = SealedRecordKey.parse(key);
         } catch (IllegalArgumentException e) {
-            throw new EnvelopeException(Reason.WRONG_BINDING, "record key is not tenant/embeddingId, so the envelope's binding cannot be checked", e);
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "record key is not tenant/embeddingId, so the envelope's binding cannot be checked",
+                    e);
         }
         return open(value, expected.tenantId(), expected.embeddingId());
     }
@@ -56,17 +58,22 @@ public final class EmbeddingUnsealer {
 
     private UnsealedEmbedding open(byte[] value, String tenantId, String embeddingId) {
         if (onlyTenant != null && !onlyTenant.equals(tenantId)) {
-            throw new EnvelopeException(Reason.WRONG_BINDING, "record of tenant " + tenantId + " reached a reader for tenant " + onlyTenant);
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "record of tenant " + tenantId + " reached a reader for tenant " + onlyTenant);
         }
         Unsealed opened = sealer.unseal(value, tenantId, embeddingId);
         if (opened.header().payloadType() != PayloadType.EMBEDDING_EVENT_AVRO) {
-            throw new EnvelopeException(Reason.UNSUPPORTED_PAYLOAD, "payload type " + opened.header().payloadType() + " is not an embedding");
+            throw new EnvelopeException(
+                    Reason.UNSUPPORTED_PAYLOAD,
+                    "payload type " + opened.header().payloadType() + " is not an embedding");
         }
         EmbeddingEvent event;
         try {
             event = EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext());
         } catch (WireFormatException e) {
-            throw new EnvelopeException(Reason.MALFORMED, "authenticated payload is not a canonical embedding event", e);
+            throw new EnvelopeException(
+                    Reason.MALFORMED, "authenticated payload is not a canonical embedding event", e);
         } finally {
             java.util.Arrays.fill(opened.plaintext(), (byte) 0);
         }

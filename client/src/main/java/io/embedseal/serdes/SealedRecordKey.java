@@ -1,7 +1,6 @@
 package io.embedseal.serdes;
 
 import io.embedseal.keyring.TenantIds;
-
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 

@@ -25,7 +25,7 @@ public record UnsealedEmbedding(EnvelopeHeader header, EmbeddingEvent event) {
 
     @Override
     public String toString() {
-        return "UnsealedEmbedding[" + header + ", model=" + event.getModel() + ", dims=" + event.getVector().size()
-                + ", vector=<redacted>]";
+        return "UnsealedEmbedding[" + header + ", model=" + event.getModel() + ", dims="
+                + event.getVector().size() + ", vector=<redacted>]";
     }
 }

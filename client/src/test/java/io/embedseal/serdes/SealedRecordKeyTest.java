@@ -1,16 +1,15 @@
 package io.embedseal.serdes;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
-
-import java.nio.charset.StandardCharsets;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The sealed topic's key is {@code tenant/embeddingId} in UTF-8 for any embedding id (ASCII, other scripts, emoji,
@@ -20,8 +19,17 @@ class SealedRecordKeyTest {
 
     @Test
     void asciiAndOtherIds_areTheUtf8OfTenantSlashId() {
-        for (String id : new String[] {"doc-000001#chunk-0", "a", "a/b/c", "\u007F", "\u0080", "caf\u00e9", "\u6587\u6863-1",
-                "emoji-\uD83D\uDE00", "x\u0000y"}) {
+        for (String id : new String[] {
+            "doc-000001#chunk-0",
+            "a",
+            "a/b/c",
+            "\u007F",
+            "\u0080",
+            "caf\u00e9",
+            "\u6587\u6863-1",
+            "emoji-\uD83D\uDE00",
+            "x\u0000y"
+        }) {
             SealedRecordKey key = new SealedRecordKey("acme", id);
             assertThat(key.toBytes()).as(id).isEqualTo(("acme/" + id).getBytes(StandardCharsets.UTF_8));
             assertThat(SealedRecordKey.parse(key.toBytes())).isEqualTo(key);
@@ -29,11 +37,14 @@ class SealedRecordKeyTest {
     }
 
     @Property(tries = 2_000)
-    void anyIdOfAnyTenant_isTheUtf8OfTenantSlashId_andReadsBack(@ForAll("tenants") String tenant, @ForAll("ids") String id) {
+    void anyIdOfAnyTenant_isTheUtf8OfTenantSlashId_andReadsBack(
+            @ForAll("tenants") String tenant, @ForAll("ids") String id) {
         SealedRecordKey key = new SealedRecordKey(tenant, id);
 
         assertThat(key.toBytes()).isEqualTo((tenant + "/" + id).getBytes(StandardCharsets.UTF_8));
-        if (id.chars().noneMatch(c -> Character.isSurrogate((char) c))) { // a lone surrogate has no UTF-8 form: '?' on the wire
+        if (id.chars()
+                .noneMatch(
+                        c -> Character.isSurrogate((char) c))) { // a lone surrogate has no UTF-8 form: '?' on the wire
             assertThat(SealedRecordKey.parse(key.toBytes())).isEqualTo(key);
         }
     }
@@ -45,7 +56,10 @@ class SealedRecordKeyTest {
 
     @Provide
     Arbitrary<String> tenants() {
-        return Arbitraries.strings().withChars("abcXYZ019._-").ofMinLength(1).ofMaxLength(64)
+        return Arbitraries.strings()
+                .withChars("abcXYZ019._-")
+                .ofMinLength(1)
+                .ofMaxLength(64)
                 .filter(t -> Character.isLetterOrDigit(t.charAt(0)));
     }
 

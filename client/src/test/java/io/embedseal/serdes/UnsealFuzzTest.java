@@ -1,5 +1,8 @@
 package io.embedseal.serdes;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -7,15 +10,6 @@ import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
-
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
@@ -26,9 +20,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
  * Random and mutated envelopes through the unsealing path: only {@link EnvelopeException} may escape, and no
@@ -50,16 +49,27 @@ class UnsealFuzzTest {
     @BeforeContainer
     static void seal() throws IOException {
         dir = Files.createTempDirectory("embedseal-fuzz-");
-        Sealer sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build());
+        Sealer sealer = new Sealer(Keyring.builder(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir))
+                .build());
         for (int i = 0; i < 8; i++) {
             List<Float> vector = new ArrayList<>();
             for (int d = 0; d < 8 + 40 * i; d++) {
                 vector.add((float) Math.sin(d + i));
             }
-            EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(i % 2 == 0 ? "acme" : "globex").setEmbeddingId("doc-" + i)
-                    .setModel("m").setVector(vector).setMetadata(i % 3 == 0 ? Map.of("k", "v") : null)
-                    .setEventTime(Instant.ofEpochMilli(i)).build();
-            VALID.add(sealer.seal(e.getTenantId(), e.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e)));
+            EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                    .setTenantId(i % 2 == 0 ? "acme" : "globex")
+                    .setEmbeddingId("doc-" + i)
+                    .setModel("m")
+                    .setVector(vector)
+                    .setMetadata(i % 3 == 0 ? Map.of("k", "v") : null)
+                    .setEventTime(Instant.ofEpochMilli(i))
+                    .build();
+            VALID.add(sealer.seal(
+                    e.getTenantId(),
+                    e.getEmbeddingId(),
+                    PayloadType.EMBEDDING_EVENT_AVRO,
+                    EmbeddingEventCodec.toCanonicalAvro(e)));
         }
         unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);
         THREADS.setThreadAllocatedMemoryEnabled(true);
@@ -67,9 +77,11 @@ class UnsealFuzzTest {
 
     @AfterContainer
     static void cleanUp() throws IOException {
-        System.out.printf("largest allocation beyond 4 x input seen: %,d bytes (bound %,d)%n", maxSeen, allocationBound(0));
+        System.out.printf(
+                "largest allocation beyond 4 x input seen: %,d bytes (bound %,d)%n", maxSeen, allocationBound(0));
         try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            walk.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
         }
     }
 
@@ -84,7 +96,8 @@ class UnsealFuzzTest {
         unsealOnce(key, value);
         long allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
         maxSeen = Math.max(maxSeen, allocated - 4L * (value == null ? 0 : value.length));
-        assertThat(allocated).as("bytes allocated for a %d-byte input", value == null ? 0 : value.length)
+        assertThat(allocated)
+                .as("bytes allocated for a %d-byte input", value == null ? 0 : value.length)
                 .isLessThanOrEqualTo(allocationBound(value == null ? 0 : value.length));
     }
 
@@ -115,8 +128,11 @@ class UnsealFuzzTest {
         unsealWithinBounds(null, value);
         // A mutation that happens to give back a valid envelope (two equal bytes swapped) is no change at all.
         if (VALID.stream().noneMatch(v -> Arrays.equals(v, value))) {
-            assertThatThrownBy(() -> unsealer.unsealValue(value)).as("a changed envelope opened").isInstanceOf(EnvelopeException.class);
-            assertThatThrownBy(() -> unsealer.unseal("acme/doc-0".getBytes(), value)).isInstanceOf(EnvelopeException.class);
+            assertThatThrownBy(() -> unsealer.unsealValue(value))
+                    .as("a changed envelope opened")
+                    .isInstanceOf(EnvelopeException.class);
+            assertThatThrownBy(() -> unsealer.unseal("acme/doc-0".getBytes(), value))
+                    .isInstanceOf(EnvelopeException.class);
         }
     }
 
@@ -158,25 +174,26 @@ class UnsealFuzzTest {
             byte[] e = b.clone();
             int at = p % e.length;
             return switch (k) {
-                case 0 -> flip(e, at, v);                        // one byte changed
-                case 1 -> Arrays.copyOf(e, at);                  // truncated
+                case 0 -> flip(e, at, v); // one byte changed
+                case 1 -> Arrays.copyOf(e, at); // truncated
                 case 2 -> Arrays.copyOf(e, e.length + 1 + v % 64); // bytes appended
-                case 3 -> swap(e, at, (at + v) % e.length);      // two bytes swapped
-                case 4 -> setLength(e, at);                      // a plausible length field rewritten
-                default -> splice(e, b, at);                     // header of one envelope, body of another
+                case 3 -> swap(e, at, (at + v) % e.length); // two bytes swapped
+                case 4 -> setLength(e, at); // a plausible length field rewritten
+                default -> splice(e, b, at); // header of one envelope, body of another
             };
         });
     }
 
     @Provide
     Arbitrary<byte[]> hugeLengths() {
-        return Arbitraries.of(VALID).flatMap(b -> Arbitraries.integers().between(5, 60).map(at -> {
-            byte[] e = b.clone();
-            if (at + 4 <= e.length) {
-                ByteBuffer.wrap(e).putInt(at, 0x7FFF_FFF0);
-            }
-            return e;
-        }));
+        return Arbitraries.of(VALID)
+                .flatMap(b -> Arbitraries.integers().between(5, 60).map(at -> {
+                    byte[] e = b.clone();
+                    if (at + 4 <= e.length) {
+                        ByteBuffer.wrap(e).putInt(at, 0x7FFF_FFF0);
+                    }
+                    return e;
+                }));
     }
 
     private static byte[] flip(byte[] e, int at, int v) {

@@ -1,14 +1,12 @@
 package io.embedseal.config;
 
-import org.jspecify.annotations.Nullable;
-
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One setting, defined once: name, type, default, what is allowed, importance and documentation. Parsing and
@@ -24,7 +22,11 @@ import java.util.regex.PatternSyntaxException;
 public final class Setting<T> {
 
     /** How much a setting matters to someone deploying embedseal, as in Kafka's {@code ConfigDef}. */
-    public enum Importance { HIGH, MEDIUM, LOW }
+    public enum Importance {
+        HIGH,
+        MEDIUM,
+        LOW
+    }
 
     /** Parses a raw value; throws {@link IllegalArgumentException} with what is wrong, without the setting's name. */
     @FunctionalInterface
@@ -43,8 +45,17 @@ public final class Setting<T> {
     private final @Nullable String placeholder;
     private final boolean passThrough;
 
-    private Setting(String name, String type, @Nullable T defaultValue, @Nullable String allowed, Parser<T> parser, String doc,
-                    Importance importance, @Nullable String requiredWhen, @Nullable String placeholder, boolean passThrough) {
+    private Setting(
+            String name,
+            String type,
+            @Nullable T defaultValue,
+            @Nullable String allowed,
+            Parser<T> parser,
+            String doc,
+            Importance importance,
+            @Nullable String requiredWhen,
+            @Nullable String placeholder,
+            boolean passThrough) {
         this.name = Objects.requireNonNull(name, "name");
         this.type = type;
         this.defaultValue = defaultValue;
@@ -57,7 +68,8 @@ public final class Setting<T> {
         this.passThrough = passThrough;
     }
 
-    private static <T> Setting<T> of(String name, String type, @Nullable T defaultValue, @Nullable String allowed, Parser<T> parser) {
+    private static <T> Setting<T> of(
+            String name, String type, @Nullable T defaultValue, @Nullable String allowed, Parser<T> parser) {
         return new Setting<>(name, type, defaultValue, allowed, parser, "", Importance.MEDIUM, null, null, false);
     }
 
@@ -136,13 +148,15 @@ public final class Setting<T> {
 
     /** This kind of setting as a family: its name is {@code prefix + <placeholder>}. */
     public Setting<T> family(String placeholder) {
-        return new Setting<>(name, type, defaultValue, allowed, parser, doc, importance, requiredWhen, placeholder, passThrough);
+        return new Setting<>(
+                name, type, defaultValue, allowed, parser, doc, importance, requiredWhen, placeholder, passThrough);
     }
 
     // --- description -------------------------------------------------------------------------------------
 
     public Setting<T> doc(String text) {
-        return new Setting<>(name, type, defaultValue, allowed, parser, text, importance, requiredWhen, placeholder, passThrough);
+        return new Setting<>(
+                name, type, defaultValue, allowed, parser, text, importance, requiredWhen, placeholder, passThrough);
     }
 
     public Setting<T> importance(Importance i) {
@@ -154,14 +168,24 @@ public final class Setting<T> {
      * or {@code "when kms.provider=vault (e.g. ...)"}.
      */
     public Setting<T> required(String when) {
-        return new Setting<>(name, type, defaultValue, allowed, parser, doc, importance, when, placeholder, passThrough);
+        return new Setting<>(
+                name, type, defaultValue, allowed, parser, doc, importance, when, placeholder, passThrough);
     }
 
     /** Adds a check to the parser: {@code check} throws with what is wrong (without the name). */
     public Setting<T> check(Function<T, T> check, @Nullable String allowedText) {
         Parser<T> p = parser;
-        return new Setting<>(name, type, defaultValue, allowedText == null ? allowed : allowedText, raw -> check.apply(p.parse(raw)),
-                doc, importance, requiredWhen, placeholder, passThrough);
+        return new Setting<>(
+                name,
+                type,
+                defaultValue,
+                allowedText == null ? allowed : allowedText,
+                raw -> check.apply(p.parse(raw)),
+                doc,
+                importance,
+                requiredWhen,
+                placeholder,
+                passThrough);
     }
 
     public String name() {
@@ -229,8 +253,10 @@ public final class Setting<T> {
 
     /** The error for a required setting that is missing. */
     public ConfigValueException missing() {
-        return new ConfigValueException(name, name + " is required " + requiredWhen + " (set it in the configuration or "
-                + SettingsModel.envName(name) + ")");
+        return new ConfigValueException(
+                name,
+                name + " is required " + requiredWhen + " (set it in the configuration or "
+                        + SettingsModel.envName(name) + ")");
     }
 
     /** The default as documented. */
@@ -242,11 +268,14 @@ public final class Setting<T> {
     }
 
     private static String range(long min, long max) {
-        return max == Long.MAX_VALUE || max == Integer.MAX_VALUE || max == Long.MAX_VALUE / 1000 ? "at least " + min : min + ".." + max;
+        return max == Long.MAX_VALUE || max == Integer.MAX_VALUE || max == Long.MAX_VALUE / 1000
+                ? "at least " + min
+                : min + ".." + max;
     }
 
     private static long whole(String raw, long min, long max) {
-        String what = max == Long.MAX_VALUE || max == Integer.MAX_VALUE || max == Long.MAX_VALUE / 1000 ? "must be a whole number of at least " + min
+        String what = max == Long.MAX_VALUE || max == Integer.MAX_VALUE || max == Long.MAX_VALUE / 1000
+                ? "must be a whole number of at least " + min
                 : "must be a whole number from " + min + " to " + max;
         long n;
         try {

@@ -1,13 +1,12 @@
 package io.embedseal.config;
 
-import org.jspecify.annotations.Nullable;
-
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Values for settings, read through their definitions ({@link Setting}): a missing value is the default, a missing

@@ -129,10 +129,19 @@ public final class SettingsModel {
             if (!s.isFamily()) {
                 description = description + " Environment: `" + envName(s.name()) + "`.";
             }
-            b.append("| `").append(s.displayName()).append("` | ").append(s.isPassThrough() ? "passed on" : s.type())
-                    .append(" | ").append(code(s.defaultText())).append(" | ").append(escape(s.allowed() == null ? "" : s.allowed()))
-                    .append(" | ").append(s.importance().name().toLowerCase(Locale.ROOT))
-                    .append(" | ").append(escape(description.strip())).append(" |\n");
+            b.append("| `")
+                    .append(s.displayName())
+                    .append("` | ")
+                    .append(s.isPassThrough() ? "passed on" : s.type())
+                    .append(" | ")
+                    .append(code(s.defaultText()))
+                    .append(" | ")
+                    .append(escape(s.allowed() == null ? "" : s.allowed()))
+                    .append(" | ")
+                    .append(s.importance().name().toLowerCase(Locale.ROOT))
+                    .append(" | ")
+                    .append(escape(description.strip()))
+                    .append(" |\n");
         }
         return b.toString();
     }

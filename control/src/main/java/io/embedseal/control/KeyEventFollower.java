@@ -3,6 +3,14 @@ package io.embedseal.control;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -14,15 +22,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Objects;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Follows the compacted key-event topic outside Kafka Streams (sink tasks, the CLI): a background thread reads
@@ -43,8 +42,7 @@ public final class KeyEventFollower implements AutoCloseable {
         void onKeyEvent(KeyEvent event, TenantState state, boolean applied);
 
         /** The tenant's entry was deleted from the topic (a tombstone). */
-        default void onForgotten(String tenantId) {
-        }
+        default void onForgotten(String tenantId) {}
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
@@ -56,7 +54,8 @@ public final class KeyEventFollower implements AutoCloseable {
     private volatile boolean closed;
     private final java.util.concurrent.atomic.AtomicLong applied = new java.util.concurrent.atomic.AtomicLong();
 
-    private KeyEventFollower(Map<String, Object> clientProps, String topic, TenantDirectory directory, Listener listener, String name) {
+    private KeyEventFollower(
+            Map<String, Object> clientProps, String topic, TenantDirectory directory, Listener listener, String name) {
         Map<String, Object> p = new HashMap<>(clientProps);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -76,8 +75,8 @@ public final class KeyEventFollower implements AutoCloseable {
      * @param clientProps Kafka consumer settings, at least {@code bootstrap.servers}; a group id is ignored
      * @param name        a short name for the thread and client id
      */
-    public static KeyEventFollower start(Map<String, Object> clientProps, String topic, TenantDirectory directory,
-                                         Listener listener, String name) {
+    public static KeyEventFollower start(
+            Map<String, Object> clientProps, String topic, TenantDirectory directory, Listener listener, String name) {
         KeyEventFollower f = new KeyEventFollower(clientProps, topic, directory, listener, name);
         f.thread.start();
         return f;
@@ -114,8 +113,12 @@ public final class KeyEventFollower implements AutoCloseable {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                     apply(r);
                 }
-                if (caughtUp.getCount() > 0 && partitions.stream().allMatch(tp -> consumer.position(tp) >= end.get(tp))) {
-                    LOG.info("key events of {} tenants read from {}", directory.snapshot().size(), topic);
+                if (caughtUp.getCount() > 0
+                        && partitions.stream().allMatch(tp -> consumer.position(tp) >= end.get(tp))) {
+                    LOG.info(
+                            "key events of {} tenants read from {}",
+                            directory.snapshot().size(),
+                            topic);
                     caughtUp.countDown();
                 }
             }
@@ -173,7 +176,12 @@ public final class KeyEventFollower implements AutoCloseable {
         try {
             event = KeyEvents.decode(tenant, r.value());
         } catch (KeyEvents.InvalidKeyEventException e) {
-            LOG.warn("skipping an invalid key event at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+            LOG.warn(
+                    "skipping an invalid key event at {}-{}@{}: {}",
+                    r.topic(),
+                    r.partition(),
+                    r.offset(),
+                    e.getMessage());
             return;
         }
         TenantState state = KeyEvents.toState(event);

@@ -6,13 +6,12 @@ import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.avro.AvroClassTrust;
-import org.apache.avro.message.BinaryMessageDecoder;
-import org.apache.avro.message.BinaryMessageEncoder;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.avro.message.BinaryMessageEncoder;
 
 /**
  * Reads and writes the records of the key-event topic ({@code keyring.events}, compacted, keyed by tenant id).
@@ -28,8 +27,7 @@ public final class KeyEvents {
     private static final BinaryMessageEncoder<KeyEvent> ENCODER = KeyEvent.getEncoder();
     private static final BinaryMessageDecoder<KeyEvent> DECODER = KeyEvent.getDecoder();
 
-    private KeyEvents() {
-    }
+    private KeyEvents() {}
 
     /** A key event that is not one, or breaks the rules (the tenant id it claims, its version). */
     public static class InvalidKeyEventException extends RuntimeException {
@@ -58,10 +56,14 @@ public final class KeyEvents {
         try {
             e = DECODER.decode(value);
         } catch (IOException | RuntimeException ex) {
-            throw new InvalidKeyEventException("key event for " + key + " does not decode (" + ex.getClass().getSimpleName() + ")", ex);
+            throw new InvalidKeyEventException(
+                    "key event for " + key + " does not decode ("
+                            + ex.getClass().getSimpleName() + ")",
+                    ex);
         }
         if (!Objects.equals(key, e.getTenantId()) || !TenantIds.isValid(e.getTenantId())) {
-            throw new InvalidKeyEventException("key event under key " + key + " is for tenant " + e.getTenantId(), null);
+            throw new InvalidKeyEventException(
+                    "key event under key " + key + " is for tenant " + e.getTenantId(), null);
         }
         if (e.getKekVersion() < 1 || e.getKekName() == null || e.getKekName().isBlank()) {
             throw new InvalidKeyEventException("key event for " + key + " names no valid KEK version/name", null);
@@ -76,12 +78,25 @@ public final class KeyEvents {
             case REVOKED -> TenantStatus.REVOKED;
             case DESTROYED -> TenantStatus.DESTROYED;
         };
-        return new TenantState(e.getTenantId(), status, e.getKms(), e.getKekName(), e.getKekVersion(), e.getType().name(), e.getTime());
+        return new TenantState(
+                e.getTenantId(),
+                status,
+                e.getKms(),
+                e.getKekName(),
+                e.getKekVersion(),
+                e.getType().name(),
+                e.getTime());
     }
 
     /** A key event with the fields every event needs. */
-    public static KeyEvent event(String tenantId, KeyEventType type, String kms, String kekName, int kekVersion,
-                                 String actor, String reason) {
+    public static KeyEvent event(
+            String tenantId,
+            KeyEventType type,
+            String kms,
+            String kekName,
+            int kekVersion,
+            String actor,
+            String reason) {
         return KeyEvent.newBuilder()
                 .setTenantId(tenantId)
                 .setType(type)

@@ -1,17 +1,10 @@
 package io.embedseal.demo;
 
-import io.embedseal.app.ops.SyntheticEmbeddings;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.embedseal.serdes.validation.EmbeddingValidator;
-import io.embedseal.keyring.Keyring;
-import org.apache.kafka.common.serialization.StringSerializer;
-import io.embedseal.topology.PipelineConfig;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.control.audit.AuditVerifier;
-import io.embedseal.topology.EmbedsealPipeline;
-import io.embedseal.keyring.kms.KekRef;
-import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
+import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsOperation;
@@ -25,28 +18,14 @@ import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.envelope.Unsealed;
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.testkit.Directories;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.VectorLeakScanner;
 import io.embedseal.topology.DeadLetters;
-import io.embedseal.topology.EmbedsealTopology;
-import io.embedseal.topology.StreamsSettings;
+import io.embedseal.topology.EmbedsealPipeline;
+import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.TopicNames;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.streams.KafkaStreams;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -67,6 +46,20 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The embedded demo: a real in-process broker, the local KMS, the sealing topology under exactly-once, and
@@ -86,8 +79,14 @@ public final class Demo {
      *                    the local provider the keys go under the data directory unless {@code kms.local.dir} is given.
      *                    Missing tenant keys are created unless {@code kms.create-missing-keys=false}.
      */
-    public record Options(int tenants, int recordsPerTenant, int dims, int partitions, Path dataDir, Duration timeout,
-                          Map<String, String> kmsSettings) {
+    public record Options(
+            int tenants,
+            int recordsPerTenant,
+            int dims,
+            int partitions,
+            Path dataDir,
+            Duration timeout,
+            Map<String, String> kmsSettings) {
         public Options {
             requireRange("--tenants", tenants, 1, 1000);
             requireRange("--records", recordsPerTenant, 1, 1_000_000);
@@ -99,13 +98,13 @@ public final class Demo {
 
         private static void requireRange(String option, int value, int min, int max) {
             if (value < min || value > max) {
-                throw new IllegalArgumentException(option + " must be between " + min + " and " + max + ", got " + value);
+                throw new IllegalArgumentException(
+                        option + " must be between " + min + " and " + max + ", got " + value);
             }
         }
     }
 
-    private Demo() {
-    }
+    private Demo() {}
 
     /**
      * Runs the demo. Uses {@code options.dataDir()} when given (it must be empty or absent and is kept),
@@ -163,13 +162,15 @@ public final class Demo {
             kmsCalls = pipeline.kmsCalls();
             pipeline.streams().setStateListener((now, before) -> {
                 if (now == KafkaStreams.State.ERROR) {
-                    streamsFailure.compareAndSet(null, new IllegalStateException("the sealing topology stopped in ERROR"));
+                    streamsFailure.compareAndSet(
+                            null, new IllegalStateException("the sealing topology stopped in ERROR"));
                 }
             });
             List<ConsumerRecord<byte[], byte[]>> sealed;
             List<ConsumerRecord<byte[], byte[]>> dead;
             int produced;
-            // The Lucene sink starts beside the pipeline (a Connect worker takes a few seconds) and indexes as records are sealed.
+            // The Lucene sink starts beside the pipeline (a Connect worker takes a few seconds) and indexes as records
+            // are sealed.
             CompletableFuture<DemoSinkStage> sinkStarting = CompletableFuture.supplyAsync(
                     () -> DemoSinkStage.start(broker, topics, sinkKeyringSettings(config), dataDir));
             DemoSinkStage sink = null;
@@ -179,14 +180,25 @@ public final class Demo {
                     operator.onboard(tenant);
                 }
                 pipeline.start();
-                produced = produce(broker, topics, registry, schemaId, synthetic, tenantNames, o.recordsPerTenant(),
-                        expected, expectedDlqReasons, scanner);
-                BooleanSupplier failed = () -> streamsFailure.get() != null || pipeline.streams().state() == KafkaStreams.State.ERROR;
+                produced = produce(
+                        broker,
+                        topics,
+                        registry,
+                        schemaId,
+                        synthetic,
+                        tenantNames,
+                        o.recordsPerTenant(),
+                        expected,
+                        expectedDlqReasons,
+                        scanner);
+                BooleanSupplier failed =
+                        () -> streamsFailure.get() != null || pipeline.streams().state() == KafkaStreams.State.ERROR;
                 long deadline = System.nanoTime() + o.timeout().toNanos();
                 sealed = readCommitted(broker, topics.sealed(), expected.size(), deadline, failed);
                 dead = readCommitted(broker, topics.dlq(), expectedDlqReasons.size(), deadline, failed);
                 if (streamsFailure.get() != null) {
-                    failures.add("the sealing topology failed: " + streamsFailure.get().getMessage());
+                    failures.add("the sealing topology failed: "
+                            + streamsFailure.get().getMessage());
                 }
             } finally {
                 pipeline.close(Duration.ofSeconds(15));
@@ -195,7 +207,8 @@ public final class Demo {
 
             long checkStart = System.nanoTime();
             // An independent reader, as a sink in another process would be: its own KMS client and empty caches.
-            Keyring readerKeyring = KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), kmsCalls, null);
+            Keyring readerKeyring = KmsProviders.keyring(
+                    keyringSettings.with(Map.of("kms.create-missing-keys", "false")), kmsCalls, null);
             Sealer reader = new Sealer(readerKeyring);
             SortedMap<String, int[]> perTenantCount = new TreeMap<>();
             SortedMap<String, String> perTenantKek = new TreeMap<>();
@@ -223,13 +236,15 @@ public final class Demo {
                         mismatches++;
                     }
                     perTenantCount.computeIfAbsent(key.tenantId(), t -> new int[1])[0]++;
-                    perTenantKek.putIfAbsent(key.tenantId(), opened.header().kek().toString());
+                    perTenantKek.putIfAbsent(
+                            key.tenantId(), opened.header().kek().toString());
                 } catch (EnvelopeException e) {
                     mismatches++;
                     openFailures.merge(e.reason().name(), 1, Integer::sum);
                 }
             }
-            int missing = (int) expected.keySet().stream().filter(k -> !seen.contains(k)).count();
+            int missing = (int)
+                    expected.keySet().stream().filter(k -> !seen.contains(k)).count();
 
             SortedMap<String, Integer> dlqByReason = new TreeMap<>();
             int dlqReasonMismatches = 0;
@@ -251,13 +266,22 @@ public final class Demo {
                 Map<String, Map.Entry<String, float[]>> queries = new TreeMap<>();
                 for (String t : tenantNames) {
                     perTenantExpected.put(t, o.recordsPerTenant());
-                    EmbeddingEvent q = expected.get(t + "/" + synthetic.event(t, o.recordsPerTenant() / 2).getEmbeddingId());
+                    EmbeddingEvent q = expected.get(t + "/"
+                            + synthetic.event(t, o.recordsPerTenant() / 2).getEmbeddingId());
                     queries.put(t, Map.entry(q.getEmbeddingId(), toArray(q.getVector())));
                 }
-                sinkSummary = sink.run(operator, topics, keyringSettings, perTenantExpected, queries,
-                        Duration.ofSeconds(Math.max(30, o.timeout().toSeconds())), failures, topic -> readToEnd(broker, topic));
+                sinkSummary = sink.run(
+                        operator,
+                        topics,
+                        keyringSettings,
+                        perTenantExpected,
+                        queries,
+                        Duration.ofSeconds(Math.max(30, o.timeout().toSeconds())),
+                        failures,
+                        topic -> readToEnd(broker, topic));
             } catch (CompletionException e) {
-                throw new IllegalStateException("the Lucene sink did not start: " + e.getCause().getMessage(), e.getCause());
+                throw new IllegalStateException(
+                        "the Lucene sink did not start: " + e.getCause().getMessage(), e.getCause());
             } catch (Exception e) {
                 throw new IllegalStateException("the sink stage failed: " + e.getMessage(), e);
             } finally {
@@ -279,21 +303,26 @@ public final class Demo {
                 } catch (IOException e) {
                     continue; // the verifier reports an entry that is not JSON
                 }
-                if ("KMS_CALL".equals(entry.path("kind").asText()) && "CREATE".equals(entry.path("operation").asText())
+                if ("KMS_CALL".equals(entry.path("kind").asText())
+                        && "CREATE".equals(entry.path("operation").asText())
                         && "OK".equals(entry.path("outcome").asText())) {
                     keysCreated++;
                 }
             }
             AuditVerifier.Result audit = auditVerifier.result();
-            long auditEntries = audit.entriesByProducer().values().stream().mapToLong(Long::longValue).sum();
+            long auditEntries = audit.entriesByProducer().values().stream()
+                    .mapToLong(Long::longValue)
+                    .sum();
             if (!audit.intact()) {
                 failures.add("the audit chain is broken: " + audit.breaks().get(0));
             }
             if (auditEntries < tenantNames.size()) {
-                failures.add("the audit trail holds " + auditEntries + " entries, fewer than one per tenant registration");
+                failures.add(
+                        "the audit trail holds " + auditEntries + " entries, fewer than one per tenant registration");
             }
 
-            long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed()) + scanner.scanTopic(broker.logDir(), topics.dlq())
+            long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed())
+                    + scanner.scanTopic(broker.logDir(), topics.dlq())
                     + scanner.scanTopic(broker.logDir(), DemoSinkStage.deadLetterTopic(topics))
                     + scanner.scanTopic(broker.logDir(), topics.audit());
             long controlHits = scanner.scanTopic(broker.logDir(), topics.raw());
@@ -306,7 +335,8 @@ public final class Demo {
                 failures.add("dead-lettered " + dead.size() + " records, expected " + expectedDlqReasons.size());
             }
             if (mismatches > 0) {
-                failures.add(mismatches + " sealed records did not unseal to what was produced" + (openFailures.isEmpty() ? "" : " " + openFailures));
+                failures.add(mismatches + " sealed records did not unseal to what was produced"
+                        + (openFailures.isEmpty() ? "" : " " + openFailures));
             }
             if (duplicates > 0) {
                 failures.add(duplicates + " duplicate sealed records");
@@ -321,7 +351,8 @@ public final class Demo {
                 failures.add(plaintextHits + " plaintext vector hits in the sealed or dead-letter topic's segments");
             }
             if (controlHits == 0) {
-                failures.add("the leak scanner found nothing in the raw topic, where plaintext is known to be: the scan proves nothing");
+                failures.add(
+                        "the leak scanner found nothing in the raw topic, where plaintext is known to be: the scan proves nothing");
             }
 
             SortedMap<String, DemoReport.TenantSummary> tenants = new TreeMap<>();
@@ -331,13 +362,39 @@ public final class Demo {
             }
             readerKeyring.kms().close();
             long missingKeyWraps = kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.UNKNOWN_KEY);
-            DemoReport.KmsCalls calls = new DemoReport.KmsCalls(kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.OK),
-                    kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK), keysCreated,
+            DemoReport.KmsCalls calls = new DemoReport.KmsCalls(
+                    kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.OK),
+                    kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK),
+                    keysCreated,
                     kmsCalls.errors() - missingKeyWraps);
-            return new DemoReport(keyringSettings.provider(), calls, auditEntries, audit.intact(), o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions(), produced,
-                    expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size(), dlqByReason, mismatches,
-                    duplicates, missing, dlqReasonMismatches, plaintextHits, controlHits, tenants, sinkSummary, secondsSince(start),
-                    brokerSeconds, pipelineSeconds, checkSeconds, failures);
+            return new DemoReport(
+                    keyringSettings.provider(),
+                    calls,
+                    auditEntries,
+                    audit.intact(),
+                    o.tenants(),
+                    o.recordsPerTenant(),
+                    o.dims(),
+                    o.partitions(),
+                    produced,
+                    expected.size(),
+                    expectedDlqReasons.size(),
+                    sealed.size(),
+                    dead.size(),
+                    dlqByReason,
+                    mismatches,
+                    duplicates,
+                    missing,
+                    dlqReasonMismatches,
+                    plaintextHits,
+                    controlHits,
+                    tenants,
+                    sinkSummary,
+                    secondsSince(start),
+                    brokerSeconds,
+                    pipelineSeconds,
+                    checkSeconds,
+                    failures);
         } finally {
             broker.close();
         }
@@ -379,18 +436,33 @@ public final class Demo {
         return s;
     }
 
-    private static int produce(EmbeddedKafkaBroker broker, TopicNames topics, InMemorySchemaRegistry registry, int schemaId,
-                               SyntheticEmbeddings synthetic, List<String> tenants, int perTenant,
-                               Map<String, EmbeddingEvent> expected, Map<String, String> expectedDlqReasons,
-                               VectorLeakScanner scanner) {
+    private static int produce(
+            EmbeddedKafkaBroker broker,
+            TopicNames topics,
+            InMemorySchemaRegistry registry,
+            int schemaId,
+            SyntheticEmbeddings synthetic,
+            List<String> tenants,
+            int perTenant,
+            Map<String, EmbeddingEvent> expected,
+            Map<String, String> expectedDlqReasons,
+            VectorLeakScanner scanner) {
         EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
         int produced = 0;
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.LINGER_MS_CONFIG, 5,
-                ProducerConfig.BATCH_SIZE_CONFIG, 262_144), new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                        true,
+                        ProducerConfig.ACKS_CONFIG,
+                        "all",
+                        ProducerConfig.LINGER_MS_CONFIG,
+                        5,
+                        ProducerConfig.BATCH_SIZE_CONFIG,
+                        262_144),
+                new ByteArraySerializer(),
+                new ByteArraySerializer())) {
             for (int i = 0; i < perTenant; i++) {
                 for (String tenant : tenants) {
                     EmbeddingEvent e = synthetic.event(tenant, i);
@@ -398,8 +470,8 @@ public final class Demo {
                     expected.put(key, e);
                     scanner.add(e.getVector());
                     // A record that fails to be written is missing from the sealed topic, which the checks report.
-                    var unused = producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8),
-                            serializer.serialize(topics.raw(), e)));
+                    var unused = producer.send(new ProducerRecord<>(
+                            topics.raw(), key.getBytes(StandardCharsets.UTF_8), serializer.serialize(topics.raw(), e)));
                     produced++;
                 }
             }
@@ -411,7 +483,8 @@ public final class Demo {
                 if (bad.vector().size() >= 4) {
                     scanner.add(bad.vector());
                 }
-                var unused = producer.send(new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8), bad.value()));
+                var unused = producer.send(
+                        new ProducerRecord<>(topics.raw(), key.getBytes(StandardCharsets.UTF_8), bad.value()));
                 produced++;
             }
             producer.flush();
@@ -421,13 +494,19 @@ public final class Demo {
     }
 
     /** Reads a topic from the beginning, read_committed, until {@code expected} records arrived or time ran out. */
-    private static List<ConsumerRecord<byte[], byte[]>> readCommitted(EmbeddedKafkaBroker broker, String topic, int expected,
-                                                                     long deadlineNanos, BooleanSupplier failed) {
+    private static List<ConsumerRecord<byte[], byte[]>> readCommitted(
+            EmbeddedKafkaBroker broker, String topic, int expected, long deadlineNanos, BooleanSupplier failed) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed",
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                        false),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = new ArrayList<>();
             for (PartitionInfo p : consumer.partitionsFor(topic)) {
                 partitions.add(new TopicPartition(topic, p.partition()));
@@ -446,10 +525,16 @@ public final class Demo {
     /** Everything committed to a topic up to its current end. */
     private static List<ConsumerRecord<byte[], byte[]>> readToEnd(EmbeddedKafkaBroker broker, String topic) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed",
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                        false),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = new ArrayList<>();
             for (PartitionInfo p : consumer.partitionsFor(topic)) {
                 partitions.add(new TopicPartition(topic, p.partition()));
@@ -458,7 +543,8 @@ public final class Demo {
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
             long deadline = System.nanoTime() + 10_000_000_000L;
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p)) && System.nanoTime() < deadline) {
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))
+                    && System.nanoTime() < deadline) {
                 consumer.poll(Duration.ofMillis(100)).forEach(out::add);
             }
         }
@@ -469,7 +555,8 @@ public final class Demo {
         if (Files.exists(dir)) {
             try (Stream<Path> entries = Files.list(dir)) {
                 if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException("--data-dir " + dir + " is not empty; give an empty or new directory");
+                    throw new IllegalArgumentException(
+                            "--data-dir " + dir + " is not empty; give an empty or new directory");
                 }
             }
         }
@@ -479,5 +566,4 @@ public final class Demo {
     private static double secondsSince(long nanos) {
         return (System.nanoTime() - nanos) / 1e9;
     }
-
 }

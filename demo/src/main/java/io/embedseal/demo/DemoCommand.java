@@ -2,45 +2,60 @@ package io.embedseal.demo;
 
 import io.embedseal.app.KmsOptions;
 import io.embedseal.keyring.kms.KmsException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.concurrent.Callable;
-
-@Command(name = "demo",
+@Command(
+        name = "demo",
         mixinStandardHelpOptions = true,
         description = {
-                "Runs the whole pipeline on embedded defaults and checks it end to end.",
-                "An in-process Kafka broker, the local "
-                        + "KMS (development only), the sealing topology with exactly-once, synthetic embeddings for a few "
-                        + "tenants plus one record of each invalid kind.",
-                "Then it unseals every sealed record with an independent reader and compares it with what was "
-                        + "produced, checks each dead letter's reason, and scans the sealed and dead-letter topics' "
-                        + "segment files on disk for the produced vectors' bytes (the raw topic is scanned as a control)."},
+            "Runs the whole pipeline on embedded defaults and checks it end to end.",
+            "An in-process Kafka broker, the local "
+                    + "KMS (development only), the sealing topology with exactly-once, synthetic embeddings for a few "
+                    + "tenants plus one record of each invalid kind.",
+            "Then it unseals every sealed record with an independent reader and compares it with what was "
+                    + "produced, checks each dead letter's reason, and scans the sealed and dead-letter topics' "
+                    + "segment files on disk for the produced vectors' bytes (the raw topic is scanned as a control)."
+        },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:every check held", "1:a check failed (listed in the output)", "2:invalid usage"})
 public final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--tenants", defaultValue = "3", description = "Tenants to produce for (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--tenants",
+            defaultValue = "3",
+            description = "Tenants to produce for (default: ${DEFAULT-VALUE}).")
     int tenants;
 
-    @Option(names = "--records", defaultValue = "1000", description = "Valid records per tenant (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--records",
+            defaultValue = "1000",
+            description = "Valid records per tenant (default: ${DEFAULT-VALUE}).")
     int records;
 
     @Option(names = "--dims", defaultValue = "384", description = "Vector dimensions (default: ${DEFAULT-VALUE}).")
     int dims;
 
-    @Option(names = "--partitions", defaultValue = "3", description = "Partitions of the raw and sealed topics (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--partitions",
+            defaultValue = "3",
+            description = "Partitions of the raw and sealed topics (default: ${DEFAULT-VALUE}).")
     int partitions;
 
-    @Option(names = "--timeout", defaultValue = "120", description = "Seconds to wait for every record to come out (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--timeout",
+            defaultValue = "120",
+            description = "Seconds to wait for every record to come out (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
-    @Option(names = "--data-dir", description = "Keep the broker's logs and the local KMS keys in this empty or new directory "
-            + "(default: a temporary directory, deleted afterwards).")
+    @Option(
+            names = "--data-dir",
+            description = "Keep the broker's logs and the local KMS keys in this empty or new directory "
+                    + "(default: a temporary directory, deleted afterwards).")
     Path dataDir;
 
     @CommandLine.Mixin
@@ -56,7 +71,14 @@ public final class DemoCommand implements Callable<Integer> {
     public Integer call() {
         Demo.Options options;
         try {
-            options = new Demo.Options(tenants, records, dims, partitions, dataDir, Duration.ofSeconds(timeoutSeconds), kmsOptions.settings());
+            options = new Demo.Options(
+                    tenants,
+                    records,
+                    dims,
+                    partitions,
+                    dataDir,
+                    Duration.ofSeconds(timeoutSeconds),
+                    kmsOptions.settings());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -66,7 +88,9 @@ public final class DemoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         } catch (KmsException e) {
-            spec.commandLine().getErr().println("embedseal demo: the " + kmsOptions.kms + " KMS failed: " + e.getMessage());
+            spec.commandLine()
+                    .getErr()
+                    .println("embedseal demo: the " + kmsOptions.kms + " KMS failed: " + e.getMessage());
             return 1;
         }
         spec.commandLine().getOut().print(json ? report.toJson() + System.lineSeparator() : report.toHuman());

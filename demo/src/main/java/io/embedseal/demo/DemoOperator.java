@@ -1,7 +1,6 @@
 package io.embedseal.demo;
 
 import io.embedseal.app.CliRun;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -52,7 +51,16 @@ final class DemoOperator {
 
     /** {@code embedseal keys destroy --tenant <t> --confirm <t>}: the KEK destroyed in the KMS, then DESTROYED. */
     void destroy(String tenant) {
-        run("keys", "destroy", "--tenant", tenant, "--confirm", tenant, "--skip-count", "--reason", "demo: crypto-shredding");
+        run(
+                "keys",
+                "destroy",
+                "--tenant",
+                tenant,
+                "--confirm",
+                tenant,
+                "--skip-count",
+                "--reason",
+                "demo: crypto-shredding");
     }
 
     private void run(String... command) {
@@ -60,8 +68,8 @@ final class DemoOperator {
         args.addAll(List.of("--config", configFile.toString(), "--actor", ACTOR));
         CliRun r = CliRun.run(args.toArray(String[]::new));
         if (r.code() != 0) {
-            throw new IllegalStateException("'embedseal " + String.join(" ", command) + "' exited with " + r.code() + ": "
-                    + (r.err() + r.out()).strip());
+            throw new IllegalStateException("'embedseal " + String.join(" ", command) + "' exited with " + r.code()
+                    + ": " + (r.err() + r.out()).strip());
         }
     }
 }

@@ -3,7 +3,6 @@ package io.embedseal.demo;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -51,12 +50,10 @@ public record DemoReport(
      * @param created keys created when the tenants were onboarded
      * @param failed  calls that failed, other than a wrap finding no key just before it is created
      */
-    public record KmsCalls(long wraps, long unwraps, long created, long failed) {
-    }
+    public record KmsCalls(long wraps, long unwraps, long created, long failed) {}
 
     /** One tenant's share of the run. */
-    public record TenantSummary(int sealed, String kek) {
-    }
+    public record TenantSummary(int sealed, String kek) {}
 
     public boolean ok() {
         return failures.isEmpty();
@@ -107,7 +104,9 @@ public record DemoReport(
         o.put("timings", timings);
         o.put("failures", failures);
         try {
-            return new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(o);
+            return new ObjectMapper()
+                    .disable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(o);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
@@ -142,36 +141,121 @@ public record DemoReport(
     /** A short summary for people. */
     public String toHuman() {
         StringBuilder b = new StringBuilder();
-        b.append("embedseal demo: in-process Kafka broker, ").append(kms.equals("local") ? "local KMS (development only)" : kms + " KMS")
+        b.append("embedseal demo: in-process Kafka broker, ")
+                .append(kms.equals("local") ? "local KMS (development only)" : kms + " KMS")
                 .append(", in-memory schema registry\n");
-        line(b, "produced", String.format(Locale.ROOT, "%,d records for %d tenants (%d dims, %d partitions): %,d valid, %d deliberately invalid",
-                produced, tenantCount, dims, partitions, valid, invalid));
-        line(b, "sealed", String.format(Locale.ROOT, "%,d of %,d valid; unsealed each and compared: %d mismatches, %d duplicates, %d missing",
-                sealed, valid, unsealMismatches, duplicates, missing));
+        line(
+                b,
+                "produced",
+                String.format(
+                        Locale.ROOT,
+                        "%,d records for %d tenants (%d dims, %d partitions): %,d valid, %d deliberately invalid",
+                        produced,
+                        tenantCount,
+                        dims,
+                        partitions,
+                        valid,
+                        invalid));
+        line(
+                b,
+                "sealed",
+                String.format(
+                        Locale.ROOT,
+                        "%,d of %,d valid; unsealed each and compared: %d mismatches, %d duplicates, %d missing",
+                        sealed,
+                        valid,
+                        unsealMismatches,
+                        duplicates,
+                        missing));
         StringBuilder reasons = new StringBuilder();
-        dlqByReason.forEach((r, n) -> reasons.append(reasons.length() == 0 ? "" : ", ").append(r).append('=').append(n));
+        dlqByReason.forEach((r, n) -> reasons.append(reasons.length() == 0 ? "" : ", ")
+                .append(r)
+                .append('=')
+                .append(n));
         line(b, "dead-lettered", String.format(Locale.ROOT, "%d of %d invalid (%s)", dlq, invalid, reasons));
-        line(b, "plaintext", String.format(Locale.ROOT, "%d vector hits in sealed, dead-letter and audit segments on disk (control: %,d hits in the raw topic)",
-                plaintextHits, controlPlaintextHits));
-        line(b, "KMS calls", String.format(Locale.ROOT, "%d wraps (one per DEK), %d unwraps (independent reader), "
-                        + "%d keys created (onboarding), %d failed", kmsCalls.wraps(), kmsCalls.unwraps(), kmsCalls.created(),
-                kmsCalls.failed()));
-        line(b, "audit", String.format(Locale.ROOT, "%d hash-chained entries on keyring.audit, chain %s", auditEntries,
-                auditChainIntact ? "intact" : "BROKEN"));
-        tenants.forEach((name, t) -> line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
-        long indexed = sink.indexed().values().stream().mapToLong(Long::longValue).sum();
-        line(b, "sink", String.format(Locale.ROOT, "%,d records indexed by the Lucene sink (Kafka Connect) in %d per-tenant HNSW indexes, "
-                + "unsealed under each tenant's key", indexed, sink.indexed().size()));
-        sink.searches().forEach((t, c) -> line(b, "search", String.format(Locale.ROOT, "%-10s query = vector of %s -> top hit %s (score %.4f) %s",
-                t, c.query(), c.topHit(), c.score(), c.ok() ? "ok" : "WRONG")));
+        line(
+                b,
+                "plaintext",
+                String.format(
+                        Locale.ROOT,
+                        "%d vector hits in sealed, dead-letter and audit segments on disk (control: %,d hits in the raw topic)",
+                        plaintextHits,
+                        controlPlaintextHits));
+        line(
+                b,
+                "KMS calls",
+                String.format(
+                        Locale.ROOT,
+                        "%d wraps (one per DEK), %d unwraps (independent reader), "
+                                + "%d keys created (onboarding), %d failed",
+                        kmsCalls.wraps(),
+                        kmsCalls.unwraps(),
+                        kmsCalls.created(),
+                        kmsCalls.failed()));
+        line(
+                b,
+                "audit",
+                String.format(
+                        Locale.ROOT,
+                        "%d hash-chained entries on keyring.audit, chain %s",
+                        auditEntries,
+                        auditChainIntact ? "intact" : "BROKEN"));
+        tenants.forEach((name, t) ->
+                line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
+        long indexed =
+                sink.indexed().values().stream().mapToLong(Long::longValue).sum();
+        line(
+                b,
+                "sink",
+                String.format(
+                        Locale.ROOT,
+                        "%,d records indexed by the Lucene sink (Kafka Connect) in %d per-tenant HNSW indexes, "
+                                + "unsealed under each tenant's key",
+                        indexed,
+                        sink.indexed().size()));
+        sink.searches()
+                .forEach((t, c) -> line(
+                        b,
+                        "search",
+                        String.format(
+                                Locale.ROOT,
+                                "%-10s query = vector of %s -> top hit %s (score %.4f) %s",
+                                t,
+                                c.query(),
+                                c.topHit(),
+                                c.score(),
+                                c.ok() ? "ok" : "WRONG")));
         if (sink.destroyed() != null) {
             DemoSinkStage.Destroyed d = sink.destroyed();
-            line(b, "destroyed", String.format(Locale.ROOT, "%s: key destroyed in the KMS, DESTROYED published; index %s, shred receipt %s",
-                    d.tenant(), d.indexGone() ? "deleted" : "STILL ON DISK", d.deleted().isEmpty() ? "MISSING" : "on keyring.audit " + d.deleted()));
-            line(b, "search", String.format(Locale.ROOT, "%-10s %s", d.tenant(), d.refusal() == null ? "NOT REFUSED" : "refused: " + d.refusal()));
+            line(
+                    b,
+                    "destroyed",
+                    String.format(
+                            Locale.ROOT,
+                            "%s: key destroyed in the KMS, DESTROYED published; index %s, shred receipt %s",
+                            d.tenant(),
+                            d.indexGone() ? "deleted" : "STILL ON DISK",
+                            d.deleted().isEmpty() ? "MISSING" : "on keyring.audit " + d.deleted()));
+            line(
+                    b,
+                    "search",
+                    String.format(
+                            Locale.ROOT,
+                            "%-10s %s",
+                            d.tenant(),
+                            d.refusal() == null ? "NOT REFUSED" : "refused: " + d.refusal()));
         }
-        line(b, "time", String.format(Locale.ROOT, "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s, sink stage %.1f s)",
-                seconds, brokerStartSeconds, pipelineSeconds, checkSeconds, sink.seconds()));
+        line(
+                b,
+                "time",
+                String.format(
+                        Locale.ROOT,
+                        "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s, sink stage %.1f s)",
+                        seconds,
+                        brokerStartSeconds,
+                        pipelineSeconds,
+                        checkSeconds,
+                        sink.seconds()));
         if (ok()) {
             b.append("""
                     OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic

@@ -5,9 +5,6 @@ import io.embedseal.app.search.Search;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
-import io.embedseal.keyring.kms.KekRef;
-import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.ShredReceipts;
 import io.embedseal.sinks.lucene.LuceneSearch;
@@ -19,13 +16,6 @@ import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.testkit.EmbeddedConnect;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.TopicNames;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,6 +25,7 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * The demo's sink half: an in-process Kafka Connect worker running the Lucene sink on the sealed topic, a search per
@@ -46,12 +37,14 @@ final class DemoSinkStage implements AutoCloseable {
     static final String CONNECTOR = "embedseal-lucene";
 
     /** What the stage found. */
-    record Summary(SortedMap<String, Long> indexed, SortedMap<String, SearchCheck> searches, Destroyed destroyed, double seconds) {
-    }
+    record Summary(
+            SortedMap<String, Long> indexed,
+            SortedMap<String, SearchCheck> searches,
+            Destroyed destroyed,
+            double seconds) {}
 
     /** A search with one of the tenant's own vectors: its embedding must come first. */
-    record SearchCheck(String query, String topHit, double score, boolean ok) {
-    }
+    record SearchCheck(String query, String topHit, double score, boolean ok) {}
 
     /**
      * @param tenant    the tenant whose key was destroyed (null if the demo had one tenant only)
@@ -59,8 +52,7 @@ final class DemoSinkStage implements AutoCloseable {
      * @param indexGone whether the tenant's index directory is gone
      * @param refusal   what a search of the tenant answered
      */
-    record Destroyed(String tenant, Map<String, Object> deleted, boolean indexGone, String refusal) {
-    }
+    record Destroyed(String tenant, Map<String, Object> deleted, boolean indexGone, String refusal) {}
 
     /** Where the sink sets aside records it cannot index (none, in the demo). */
     static String deadLetterTopic(TopicNames topics) {
@@ -76,9 +68,12 @@ final class DemoSinkStage implements AutoCloseable {
     }
 
     /** Starts the worker and the Lucene sink, which waits for sealed records. */
-    static DemoSinkStage start(EmbeddedKafkaBroker broker, TopicNames topics, Map<String, String> keyringSettings, Path dataDir) {
+    static DemoSinkStage start(
+            EmbeddedKafkaBroker broker, TopicNames topics, Map<String, String> keyringSettings, Path dataDir) {
         Path luceneDir = dataDir.resolve("lucene");
-        EmbeddedConnect connect = EmbeddedConnect.start(broker.bootstrapServers(), dataDir.resolve("connect.offsets"),
+        EmbeddedConnect connect = EmbeddedConnect.start(
+                broker.bootstrapServers(),
+                dataDir.resolve("connect.offsets"),
                 Map.of("offset.flush.interval.ms", "500"));
         try {
             Map<String, String> c = new HashMap<>(keyringSettings);
@@ -107,9 +102,16 @@ final class DemoSinkStage implements AutoCloseable {
      *
      * @param queries per tenant: an embedding id and its vector
      */
-    Summary run(DemoOperator operator, TopicNames topics, KeyringSettings keyringSettings, Map<String, Integer> expected,
-                Map<String, Map.Entry<String, float[]>> queries, Duration timeout, List<String> failures,
-                Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd) throws Exception {
+    Summary run(
+            DemoOperator operator,
+            TopicNames topics,
+            KeyringSettings keyringSettings,
+            Map<String, Integer> expected,
+            Map<String, Map.Entry<String, float[]>> queries,
+            Duration timeout,
+            List<String> failures,
+            Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd)
+            throws Exception {
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
         SortedMap<String, Long> indexed = new TreeMap<>();
@@ -127,21 +129,36 @@ final class DemoSinkStage implements AutoCloseable {
             }
         });
 
-        Keyring keyring = KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), null, null);
+        Keyring keyring =
+                KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), null, null);
         SortedMap<String, SearchCheck> searches = new TreeMap<>();
         Destroyed destroyed = null;
         try {
             for (Map.Entry<String, Map.Entry<String, float[]>> q : queries.entrySet()) {
                 String tenant = q.getKey();
-                Search.Outcome o = Search.run(tenant, q.getValue().getValue(), 10,
-                        new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false), keyring, null, null);
+                Search.Outcome o = Search.run(
+                        tenant,
+                        q.getValue().getValue(),
+                        10,
+                        new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false),
+                        keyring,
+                        null,
+                        null);
                 SearchHit top = o.hits().isEmpty() ? null : o.hits().get(0);
-                boolean ok = top != null && top.embeddingId().equals(q.getValue().getKey()) && o.hits().size() == 10;
-                searches.put(tenant, new SearchCheck(q.getValue().getKey(), top == null ? null : top.embeddingId(),
-                        top == null ? 0 : top.score(), ok));
+                boolean ok = top != null
+                        && top.embeddingId().equals(q.getValue().getKey())
+                        && o.hits().size() == 10;
+                searches.put(
+                        tenant,
+                        new SearchCheck(
+                                q.getValue().getKey(),
+                                top == null ? null : top.embeddingId(),
+                                top == null ? 0 : top.score(),
+                                ok));
                 if (!ok) {
-                    failures.add("searching " + tenant + " with the vector of " + q.getValue().getKey() + " found "
-                            + (top == null ? "nothing" : top.embeddingId()) + " first");
+                    failures.add("searching " + tenant + " with the vector of "
+                            + q.getValue().getKey() + " found " + (top == null ? "nothing" : top.embeddingId())
+                            + " first");
                 }
             }
             if (queries.size() >= 2) {
@@ -153,9 +170,15 @@ final class DemoSinkStage implements AutoCloseable {
         return new Summary(indexed, searches, destroyed, (System.nanoTime() - start) / 1e9);
     }
 
-    private Destroyed destroyLast(DemoOperator operator, TopicNames topics, Keyring keyring,
-                                  Map<String, Map.Entry<String, float[]>> queries, long deadline, List<String> failures,
-                                  Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd) throws Exception {
+    private Destroyed destroyLast(
+            DemoOperator operator,
+            TopicNames topics,
+            Keyring keyring,
+            Map<String, Map.Entry<String, float[]>> queries,
+            long deadline,
+            List<String> failures,
+            Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd)
+            throws Exception {
         String tenant = new TreeMap<>(queries).lastKey();
         // As an operator does, with the same command: destroy the KEK in the KMS, then tell every processor and sink.
         operator.destroy(tenant);
@@ -176,8 +199,14 @@ final class DemoSinkStage implements AutoCloseable {
         boolean gone = !Files.exists(LuceneVectorStore.tenantDir(luceneDir, tenant));
         String refusal = null;
         try {
-            Search.run(tenant, queries.get(tenant).getValue(), 10,
-                    new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false), keyring, null, null);
+            Search.run(
+                    tenant,
+                    queries.get(tenant).getValue(),
+                    10,
+                    new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false),
+                    keyring,
+                    null,
+                    null);
         } catch (SearchRefusedException e) {
             refusal = e.getMessage();
         }

@@ -1,44 +1,69 @@
 package io.embedseal.demo;
 
+import static io.embedseal.app.CliRun.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
 import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-
-import static io.embedseal.app.CliRun.run;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class DemoCommandTest {
 
     @TempDir
     Path dir;
 
-
-
     @Test
     void demoJson_reportsEveryValidRecordSealedAndOpened_andNoPlaintext() throws Exception {
         Path data = dir.resolve("data");
 
-        CliRun r = run("demo", "--json", "--tenants", "2", "--records", "60", "--dims", "32", "--partitions", "2",
-                "--data-dir", data.toString());
+        CliRun r = run(
+                "demo",
+                "--json",
+                "--tenants",
+                "2",
+                "--records",
+                "60",
+                "--dims",
+                "32",
+                "--partitions",
+                "2",
+                "--data-dir",
+                data.toString());
 
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertThat(json.get("ok").asBoolean()).isTrue();
         // One deliberately invalid record of each kind the demo makes, each with the reason it must get.
-        Map<String, Integer> invalidByReason = Map.of("EMPTY_VECTOR", 1, "INVALID_TENANT_ID", 1, "MISSING_EMBEDDING_ID", 1,
-                "MISSING_TENANT", 1, "NON_FINITE_VALUE", 2, "UNDECODABLE", 1, "UNKNOWN_SCHEMA_ID", 1, "WRONG_MAGIC_BYTE", 1);
-        int invalid = invalidByReason.values().stream().mapToInt(Integer::intValue).sum();
-        assertThat(json.get("dlq_by_reason").properties()).extracting(e -> Map.entry(e.getKey(), e.getValue().asInt()))
+        Map<String, Integer> invalidByReason = Map.of(
+                "EMPTY_VECTOR",
+                1,
+                "INVALID_TENANT_ID",
+                1,
+                "MISSING_EMBEDDING_ID",
+                1,
+                "MISSING_TENANT",
+                1,
+                "NON_FINITE_VALUE",
+                2,
+                "UNDECODABLE",
+                1,
+                "UNKNOWN_SCHEMA_ID",
+                1,
+                "WRONG_MAGIC_BYTE",
+                1);
+        int invalid =
+                invalidByReason.values().stream().mapToInt(Integer::intValue).sum();
+        assertThat(json.get("dlq_by_reason").properties())
+                .extracting(e -> Map.entry(e.getKey(), e.getValue().asInt()))
                 .containsExactlyInAnyOrderElementsOf(invalidByReason.entrySet());
         assertThat(json.get("produced").asInt()).isEqualTo(2 * 60 + invalid);
         assertThat(json.get("valid").asInt()).isEqualTo(120);
@@ -60,15 +85,19 @@ class DemoCommandTest {
         assertThat(json.get("kms_calls").get("create").asInt()).isEqualTo(2);
         assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
         assertThat(json.get("audit_chain_intact").asBoolean()).isTrue();
-        assertThat(json.get("audit_entries").asInt()).as("2 creations, 2 registrations, 2 wraps").isGreaterThanOrEqualTo(6);
+        assertThat(json.get("audit_entries").asInt())
+                .as("2 creations, 2 registrations, 2 wraps")
+                .isGreaterThanOrEqualTo(6);
         // The sink half: every record indexed, each tenant's own vector found first, the last tenant shredded.
         JsonNode sink = json.get("sink");
         assertThat(sink.get("indexed").get("acme").asInt()).isEqualTo(60);
         assertThat(sink.get("indexed").get("globex").asInt()).isEqualTo(60);
         assertThat(sink.get("searches").get("acme").get("ok").asBoolean()).isTrue();
-        assertThat(sink.get("searches").get("globex").get("top_hit").asText()).isEqualTo(sink.get("searches").get("globex").get("query").asText());
+        assertThat(sink.get("searches").get("globex").get("top_hit").asText())
+                .isEqualTo(sink.get("searches").get("globex").get("query").asText());
         assertThat(sink.get("destroyed").get("tenant").asText()).isEqualTo("globex");
-        assertThat(sink.get("destroyed").get("receipt_deleted").get("documents").asInt()).isEqualTo(60);
+        assertThat(sink.get("destroyed").get("receipt_deleted").get("documents").asInt())
+                .isEqualTo(60);
         assertThat(sink.get("destroyed").get("index_gone").asBoolean()).isTrue();
         assertThat(sink.get("destroyed").get("search_refused").asBoolean()).isTrue();
         assertThat(data.resolve("lucene/acme")).isDirectory();
@@ -77,7 +106,8 @@ class DemoCommandTest {
         // The given data directory is kept, with the local KMS keyset files readable by the owner only.
         assertThat(data.resolve("kms/tenant-acme.keyset.json")).exists();
         assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
-                Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json")))).isEqualTo("rw-------");
+                        Files.getPosixFilePermissions(data.resolve("kms/tenant-acme.keyset.json"))))
+                .isEqualTo("rw-------");
     }
 
     @Test
@@ -86,9 +116,21 @@ class DemoCommandTest {
             Path token = dir.resolve("vault-token");
             Files.writeString(token, VaultTransitStandIn.ROOT_TOKEN);
 
-            CliRun r = run("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "vault",
-                    "--kms-setting", "kms.vault.address=" + vault.address(),
-                    "--kms-setting", "kms.vault.token-file=" + token);
+            CliRun r = run(
+                    "demo",
+                    "--json",
+                    "--tenants",
+                    "2",
+                    "--records",
+                    "30",
+                    "--dims",
+                    "16",
+                    "--kms",
+                    "vault",
+                    "--kms-setting",
+                    "kms.vault.address=" + vault.address(),
+                    "--kms-setting",
+                    "kms.vault.token-file=" + token);
 
             assertThat(r.code()).as(r.out() + r.err()).isZero();
             JsonNode json = new ObjectMapper().readTree(r.out());
@@ -96,20 +138,28 @@ class DemoCommandTest {
             assertThat(json.get("sealed").asInt()).isEqualTo(60);
             assertThat(json.get("unseal_mismatches").asInt()).isZero();
             assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("vault:tenant-acme:1");
-            assertThat(json.get("kms_calls").get("wrap").asInt()).as("one wrap per tenant DEK").isEqualTo(2);
+            assertThat(json.get("kms_calls").get("wrap").asInt())
+                    .as("one wrap per tenant DEK")
+                    .isEqualTo(2);
             assertThat(json.get("kms_calls").get("unwrap").asInt()).isEqualTo(2);
             assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
             assertThat(vault.hasKey("tenant-acme")).isTrue();
-            assertThat(vault.hasKey("tenant-globex")).as("destroyed by the demo's last step").isFalse();
-            assertThat(json.get("sink").get("destroyed").get("search_refused").asBoolean()).isTrue();
-            assertThat(json.get("ok").asBoolean()).as(json.get("failures").toString()).isTrue();
+            assertThat(vault.hasKey("tenant-globex"))
+                    .as("destroyed by the demo's last step")
+                    .isFalse();
+            assertThat(json.get("sink").get("destroyed").get("search_refused").asBoolean())
+                    .isTrue();
+            assertThat(json.get("ok").asBoolean())
+                    .as(json.get("failures").toString())
+                    .isTrue();
         }
     }
 
     @Test
     void demoOnPkcs11_sealsUnderTokenKeys() throws Exception {
         SoftHsm.Token token = SoftHsm.sharedToken();
-        List<String> args = new ArrayList<>(List.of("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "pkcs11"));
+        List<String> args = new ArrayList<>(
+                List.of("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "pkcs11"));
         token.settings().forEach((k, v) -> {
             if (!k.equals("kms.provider")) {
                 args.add("--kms-setting");
@@ -125,14 +175,31 @@ class DemoCommandTest {
         assertThat(json.get("sealed").asInt()).isEqualTo(60);
         assertThat(json.get("unseal_mismatches").asInt()).isZero();
         assertThat(json.get("tenants").get("acme").get("kek").asText()).startsWith("pkcs11:tenant-acme:");
-        assertThat(json.get("sink").get("destroyed").get("receipt_deleted").get("documents").asInt()).isEqualTo(30);
-        assertThat(json.get("ok").asBoolean()).as(json.get("failures").toString()).isTrue();
+        assertThat(json.get("sink")
+                        .get("destroyed")
+                        .get("receipt_deleted")
+                        .get("documents")
+                        .asInt())
+                .isEqualTo(30);
+        assertThat(json.get("ok").asBoolean())
+                .as(json.get("failures").toString())
+                .isTrue();
     }
 
     @Test
     void unreachableKms_isAClearFailure() {
-        CliRun r = run("demo", "--tenants", "1", "--records", "5", "--kms", "vault",
-                "--kms-setting", "kms.vault.address=http://127.0.0.1:9", "--kms-setting", "kms.vault.token-env=NO_SUCH_VARIABLE_HERE");
+        CliRun r = run(
+                "demo",
+                "--tenants",
+                "1",
+                "--records",
+                "5",
+                "--kms",
+                "vault",
+                "--kms-setting",
+                "kms.vault.address=http://127.0.0.1:9",
+                "--kms-setting",
+                "kms.vault.token-env=NO_SUCH_VARIABLE_HERE");
 
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("NO_SUCH_VARIABLE_HERE");
@@ -151,8 +218,16 @@ class DemoCommandTest {
         CliRun r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8");
 
         assertThat(r.code()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("sealed", "10 of 10 valid", "0 mismatches", "acme", "local:tenant-acme:1", "OK:",
-                "10 records indexed by the Lucene sink", "top hit");
+        assertThat(r.out())
+                .contains(
+                        "sealed",
+                        "10 of 10 valid",
+                        "0 mismatches",
+                        "acme",
+                        "local:tenant-acme:1",
+                        "OK:",
+                        "10 records indexed by the Lucene sink",
+                        "top hit");
     }
 
     @Test

@@ -1,9 +1,9 @@
 package io.embedseal.keyring;
 
-import org.jspecify.annotations.Nullable;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A bounded map with idle expiry and least-recently-used eviction, measured in a caller-supplied clock's
@@ -38,7 +38,8 @@ final class DekCache<K, V> {
         this.idleMillis = idleMillis;
     }
 
-    @Nullable V get(K key, long now) {
+    @Nullable
+    V get(K key, long now) {
         Entry<V> e = map.get(key);
         if (e == null) {
             return null;

@@ -44,7 +44,8 @@ public record DekPolicy(long maxRecordsPerDek, Duration maxDekAge, int cacheMaxS
     }
 
     public static DekPolicy defaults() {
-        return new DekPolicy(DEFAULT_MAX_RECORDS_PER_DEK, DEFAULT_MAX_DEK_AGE, DEFAULT_CACHE_MAX_SIZE, DEFAULT_CACHE_IDLE_EXPIRY);
+        return new DekPolicy(
+                DEFAULT_MAX_RECORDS_PER_DEK, DEFAULT_MAX_DEK_AGE, DEFAULT_CACHE_MAX_SIZE, DEFAULT_CACHE_IDLE_EXPIRY);
     }
 
     public DekPolicy withMaxRecordsPerDek(long n) {

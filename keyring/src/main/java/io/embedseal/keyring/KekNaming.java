@@ -1,11 +1,10 @@
 package io.embedseal.keyring;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
-
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Maps a tenant to the name of its KEK in the KMS: an explicit per-tenant name when the tenant brings its
@@ -50,7 +49,8 @@ public final class KekNaming implements KekResolver {
         Objects.requireNonNull(template, "template");
         int first = template.indexOf(PLACEHOLDER);
         if (first < 0 || template.indexOf(PLACEHOLDER, first + 1) >= 0) {
-            throw new IllegalArgumentException("kms.key-name-template must contain " + PLACEHOLDER + " exactly once, got: '" + template + "'");
+            throw new IllegalArgumentException(
+                    "kms.key-name-template must contain " + PLACEHOLDER + " exactly once, got: '" + template + "'");
         }
         return new KekNaming(template, Map.of());
     }
@@ -101,7 +101,9 @@ public final class KekNaming implements KekResolver {
         if (tenant != null) {
             return tenant;
         }
-        if (keyName.length() > prefix.length() + suffix.length() && keyName.startsWith(prefix) && keyName.endsWith(suffix)) {
+        if (keyName.length() > prefix.length() + suffix.length()
+                && keyName.startsWith(prefix)
+                && keyName.endsWith(suffix)) {
             String candidate = keyName.substring(prefix.length(), keyName.length() - suffix.length());
             // A tenant with an explicit name does not own the templated name.
             if (TenantIds.isValid(candidate) && !explicit.containsKey(candidate)) {

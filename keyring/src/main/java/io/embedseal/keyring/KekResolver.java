@@ -13,5 +13,6 @@ public interface KekResolver {
     String kekNameFor(String tenantId);
 
     /** The tenant a KEK name belongs to, or null when it belongs to none. */
-    @Nullable String tenantFor(String keyName);
+    @Nullable
+    String tenantFor(String keyName);
 }

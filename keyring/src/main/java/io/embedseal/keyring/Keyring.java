@@ -1,6 +1,5 @@
 package io.embedseal.keyring;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
@@ -9,13 +8,13 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.UnknownKeyException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Clock;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Hands out each tenant's DEKs within a {@link DekPolicy}.
@@ -57,8 +56,10 @@ public final class Keyring {
         this.policy = b.policy;
         this.creator = b.creator;
         this.clock = b.clock;
-        this.active = new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
-        this.opened = new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
+        this.active =
+                new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
+        this.opened =
+                new DekCache<>(policy.cacheMaxSize(), policy.cacheIdleExpiry().toMillis());
         for (int i = 0; i < LOCK_STRIPES; i++) {
             creationLocks[i] = new Object();
         }
@@ -239,16 +240,14 @@ public final class Keyring {
      * How often the DEK caches answered: a sealing miss creates (and wraps) a DEK, an opening miss unwraps one.
      * Both misses are KMS calls; hits are not.
      */
-    public record CacheStats(long sealHits, long sealMisses, long openHits, long openMisses) {
-    }
+    public record CacheStats(long sealHits, long sealMisses, long openHits, long openMisses) {}
 
     /** The cache counters since this keyring was built. */
     public CacheStats cacheStats() {
         return new CacheStats(sealHits.sum(), sealMisses.sum(), openHits.sum(), openMisses.sum());
     }
 
-    private record OpenKey(String tenantId, KekRef kek, DekId id) {
-    }
+    private record OpenKey(String tenantId, KekRef kek, DekId id) {}
 
     /** A tenant's sealing DEK with its use count and deadline. */
     private static final class ActiveDek {

@@ -6,7 +6,6 @@ import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.kms.KmsProviderRegistry;
 import io.embedseal.keyring.kms.KmsSettings;
 import io.embedseal.keyring.kms.decorator.RetryPolicy;
-
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,39 +26,69 @@ public final class KeyringSettings extends KmsSettings {
     /** The providers this project ships; each lives in its own module ({@code embedseal-kms-<name>}). */
     public static final Set<String> PROVIDERS = KmsProviderRegistry.SHIPPED;
 
-    public static final Setting<String> PROVIDER = KmsSettings.PROVIDER
-            .check(p -> {
+    public static final Setting<String> PROVIDER = KmsSettings.PROVIDER.check(
+            p -> {
                 if (!PROVIDERS.contains(p)) {
                     throw new IllegalArgumentException("must be one of local, vault, pkcs11");
                 }
                 return p;
-            }, "local, vault, pkcs11");
-    public static final Setting<String> KEY_NAME_TEMPLATE = Setting.string("kms.key-name-template", KekNaming.DEFAULT_TEMPLATE)
+            },
+            "local, vault, pkcs11");
+    public static final Setting<String> KEY_NAME_TEMPLATE = Setting.string(
+                    "kms.key-name-template", KekNaming.DEFAULT_TEMPLATE)
             .doc("A tenant's KEK name in the KMS; `{tenant}` stands for the tenant id.");
-    public static final Setting<String> KEY_NAME = Setting.string("kms.key-name.", null).family("tenant")
+    public static final Setting<String> KEY_NAME = Setting.string("kms.key-name.", null)
+            .family("tenant")
             .doc("The KEK name of one tenant that brings its own key (else the template's).");
     public static final Setting<Boolean> CREATE_MISSING_KEYS = Setting.bool("kms.create-missing-keys", false)
-            .doc("Development only: create a tenant's KEK on first use, which gives the pipeline the right to create keys. "
-                    + "Production onboards tenants with `tenants add`.");
-    public static final Setting<Integer> RETRY_MAX_ATTEMPTS = Setting.intValue("kms.retry.max-attempts",
-            RetryPolicy.defaults().maxAttempts(), 1, 100).doc("Tries of a KMS call that found the KMS unavailable, in all.");
-    public static final Setting<Long> RETRY_INITIAL_BACKOFF_MS = Setting.longValue("kms.retry.initial-backoff-ms",
-            RetryPolicy.defaults().initialBackoff().toMillis(), 0, 600_000).doc("The first retry's longest wait (full jitter).");
-    public static final Setting<Long> RETRY_MAX_BACKOFF_MS = Setting.longValue("kms.retry.max-backoff-ms",
-            RetryPolicy.defaults().maxBackoff().toMillis(), 0, 600_000).doc("The longest wait between retries.");
-    public static final Setting<Long> DEK_MAX_RECORDS = Setting.longValue("dek.max-records", DekPolicy.DEFAULT_MAX_RECORDS_PER_DEK,
-            1, 1L << 32).doc("Records sealed under one DEK before a new one is made (one KMS call).");
-    public static final Setting<Long> DEK_MAX_AGE_SECONDS = Setting.longValue("dek.max-age-seconds",
-            DekPolicy.DEFAULT_MAX_DEK_AGE.toSeconds(), 1, Long.MAX_VALUE / 1000).doc("Seconds a DEK seals before a new one is made.");
-    public static final Setting<Integer> DEK_CACHE_MAX_SIZE = Setting.intValue("dek.cache.max-size", DekPolicy.DEFAULT_CACHE_MAX_SIZE,
-            1, Integer.MAX_VALUE).doc("Unwrapped DEKs kept in memory, per cache.");
-    public static final Setting<Long> DEK_CACHE_IDLE_EXPIRY_SECONDS = Setting.longValue("dek.cache.idle-expiry-seconds",
-            DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds(), 1, Long.MAX_VALUE / 1000).doc("Seconds an unused DEK stays in memory.");
+            .doc(
+                    "Development only: create a tenant's KEK on first use, which gives the pipeline the right to create keys. "
+                            + "Production onboards tenants with `tenants add`.");
+    public static final Setting<Integer> RETRY_MAX_ATTEMPTS = Setting.intValue(
+                    "kms.retry.max-attempts", RetryPolicy.defaults().maxAttempts(), 1, 100)
+            .doc("Tries of a KMS call that found the KMS unavailable, in all.");
+    public static final Setting<Long> RETRY_INITIAL_BACKOFF_MS = Setting.longValue(
+                    "kms.retry.initial-backoff-ms",
+                    RetryPolicy.defaults().initialBackoff().toMillis(),
+                    0,
+                    600_000)
+            .doc("The first retry's longest wait (full jitter).");
+    public static final Setting<Long> RETRY_MAX_BACKOFF_MS = Setting.longValue(
+                    "kms.retry.max-backoff-ms",
+                    RetryPolicy.defaults().maxBackoff().toMillis(),
+                    0,
+                    600_000)
+            .doc("The longest wait between retries.");
+    public static final Setting<Long> DEK_MAX_RECORDS = Setting.longValue(
+                    "dek.max-records", DekPolicy.DEFAULT_MAX_RECORDS_PER_DEK, 1, 1L << 32)
+            .doc("Records sealed under one DEK before a new one is made (one KMS call).");
+    public static final Setting<Long> DEK_MAX_AGE_SECONDS = Setting.longValue(
+                    "dek.max-age-seconds", DekPolicy.DEFAULT_MAX_DEK_AGE.toSeconds(), 1, Long.MAX_VALUE / 1000)
+            .doc("Seconds a DEK seals before a new one is made.");
+    public static final Setting<Integer> DEK_CACHE_MAX_SIZE = Setting.intValue(
+                    "dek.cache.max-size", DekPolicy.DEFAULT_CACHE_MAX_SIZE, 1, Integer.MAX_VALUE)
+            .doc("Unwrapped DEKs kept in memory, per cache.");
+    public static final Setting<Long> DEK_CACHE_IDLE_EXPIRY_SECONDS = Setting.longValue(
+                    "dek.cache.idle-expiry-seconds",
+                    DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds(),
+                    1,
+                    Long.MAX_VALUE / 1000)
+            .doc("Seconds an unused DEK stays in memory.");
 
     /** The keyring's own settings; each provider's come from its module ({@link KmsProviderRegistry#settings()}). */
-    public static final SettingsModel MODEL = SettingsModel.of("keyring", PROVIDER, KEY_NAME_TEMPLATE, KEY_NAME,
-            CREATE_MISSING_KEYS, RETRY_MAX_ATTEMPTS, RETRY_INITIAL_BACKOFF_MS, RETRY_MAX_BACKOFF_MS, DEK_MAX_RECORDS,
-            DEK_MAX_AGE_SECONDS, DEK_CACHE_MAX_SIZE, DEK_CACHE_IDLE_EXPIRY_SECONDS);
+    public static final SettingsModel MODEL = SettingsModel.of(
+            "keyring",
+            PROVIDER,
+            KEY_NAME_TEMPLATE,
+            KEY_NAME,
+            CREATE_MISSING_KEYS,
+            RETRY_MAX_ATTEMPTS,
+            RETRY_INITIAL_BACKOFF_MS,
+            RETRY_MAX_BACKOFF_MS,
+            DEK_MAX_RECORDS,
+            DEK_MAX_AGE_SECONDS,
+            DEK_CACHE_MAX_SIZE,
+            DEK_CACHE_IDLE_EXPIRY_SECONDS);
 
     private final Function<String, String> env;
 
@@ -122,13 +151,18 @@ public final class KeyringSettings extends KmsSettings {
     }
 
     public DekPolicy dekPolicy() {
-        return new DekPolicy(get(DEK_MAX_RECORDS), Duration.ofSeconds(get(DEK_MAX_AGE_SECONDS)), get(DEK_CACHE_MAX_SIZE),
+        return new DekPolicy(
+                get(DEK_MAX_RECORDS),
+                Duration.ofSeconds(get(DEK_MAX_AGE_SECONDS)),
+                get(DEK_CACHE_MAX_SIZE),
                 Duration.ofSeconds(get(DEK_CACHE_IDLE_EXPIRY_SECONDS)));
     }
 
     public RetryPolicy retryPolicy() {
         try {
-            return new RetryPolicy(get(RETRY_MAX_ATTEMPTS), Duration.ofMillis(get(RETRY_INITIAL_BACKOFF_MS)),
+            return new RetryPolicy(
+                    get(RETRY_MAX_ATTEMPTS),
+                    Duration.ofMillis(get(RETRY_INITIAL_BACKOFF_MS)),
                     Duration.ofMillis(get(RETRY_MAX_BACKOFF_MS)));
         } catch (IllegalArgumentException e) {
             if (e instanceof ConfigValueException) {

@@ -11,7 +11,6 @@ import io.embedseal.keyring.kms.decorator.KmsAuditing;
 import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsObserver;
 import io.embedseal.keyring.kms.decorator.KmsRetry;
-
 import java.time.Clock;
 import java.util.function.Function;
 
@@ -24,8 +23,7 @@ import java.util.function.Function;
  */
 public final class KmsProviders {
 
-    private KmsProviders() {
-    }
+    private KmsProviders() {}
 
     /**
      * The bare provider the settings name, able to use and administer keys. Give it to no one as it is: hand out
@@ -46,8 +44,13 @@ public final class KmsProviders {
      * @param tenantOfKeyName which tenant a key name belongs to, for the audit entries: the pipeline's tenant
      *                        directory where tenants bring their own key names, else {@link KeyringSettings#naming()}
      */
-    public static Kms decorate(Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit,
-                               Function<String, String> tenantOfKeyName, Clock clock) {
+    public static Kms decorate(
+            Kms provider,
+            KeyringSettings s,
+            KmsObserver observer,
+            KmsAuditListener audit,
+            Function<String, String> tenantOfKeyName,
+            Clock clock) {
         Kms kms = provider;
         if (observer != null) {
             kms = new InterceptedKms(kms, new KmsInstrumentation(observer));
@@ -60,7 +63,8 @@ public final class KmsProviders {
     }
 
     /** {@link #decorate(Kms, KeyringSettings, KmsObserver, KmsAuditListener, Function, Clock)} with the configured naming. */
-    public static Kms decorate(Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit, Clock clock) {
+    public static Kms decorate(
+            Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit, Clock clock) {
         return decorate(provider, s, observer, audit, s.naming()::tenantFor, clock);
     }
 
@@ -70,8 +74,12 @@ public final class KmsProviders {
      *
      * @param audit may be null for none
      */
-    public static KeyAdministration administer(KeyAdministration provider, KeyringSettings s, KmsAuditListener audit,
-                                               Function<String, String> tenantOfKeyName, Clock clock) {
+    public static KeyAdministration administer(
+            KeyAdministration provider,
+            KeyringSettings s,
+            KmsAuditListener audit,
+            Function<String, String> tenantOfKeyName,
+            Clock clock) {
         KeyAdministration admin = new InterceptedKeyAdministration(provider, new KmsRetry(s.retryPolicy()));
         if (audit != null) {
             admin = new InterceptedKeyAdministration(admin, new KmsAuditing(tenantOfKeyName, audit, clock));
@@ -89,8 +97,10 @@ public final class KmsProviders {
         return Keyring.builder(kms)
                 .naming(s.naming())
                 .policy(s.dekPolicy())
-                .createMissingKeys(s.createMissingKeys()
-                        ? administer(provider, s, audit, s.naming()::tenantFor, Clock.systemUTC()) : null)
+                .createMissingKeys(
+                        s.createMissingKeys()
+                                ? administer(provider, s, audit, s.naming()::tenantFor, Clock.systemUTC())
+                                : null)
                 .build();
     }
 }

@@ -13,8 +13,7 @@ public final class TenantIds {
 
     private static final Pattern VALID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0," + (MAX_LENGTH - 1) + "}");
 
-    private TenantIds() {
-    }
+    private TenantIds() {}
 
     public static boolean isValid(String tenantId) {
         // The rule of VALID, by hand: it runs for every record (TenantIdsTest checks both agree).

@@ -1,17 +1,15 @@
 package io.embedseal.keyring;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.config.ConfigValueException;
-
 import io.embedseal.keyring.kms.local.LocalKms;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class KeyringSettingsTest {
 
@@ -30,7 +28,8 @@ class KeyringSettingsTest {
 
     @Test
     void providerIsChosenByName_andAnUnknownNameIsRefused() {
-        assertThat(KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "local", "kms.local.dir", dir.toString()))))
+        assertThat(KmsProviders.create(
+                        KeyringSettings.of(Map.of("kms.provider", "local", "kms.local.dir", dir.toString()))))
                 .isInstanceOf(LocalKms.class);
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.provider", "aws")))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -42,24 +41,27 @@ class KeyringSettingsTest {
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-records", "lots")))
                 .isInstanceOf(ConfigValueException.class)
                 .hasMessageContaining("dek.max-records must be a whole number from 1 to 4294967296, got 'lots'")
-                .extracting(e -> ((ConfigValueException) e).setting()).isEqualTo("dek.max-records");
+                .extracting(e -> ((ConfigValueException) e).setting())
+                .isEqualTo("dek.max-records");
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-records", "5000000000")))
                 .hasMessageContaining("dek.max-records must be a whole number from 1 to 4294967296, got '5000000000'");
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.create-missing-keys", "yes")))
                 .hasMessageContaining("kms.create-missing-keys must be true or false");
         assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.key-name-template", "fixed-name")))
                 .hasMessageContaining("kms.key-name-template must contain {tenant}");
-        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.retry.max-backoff-ms", "1", "kms.retry.initial-backoff-ms", "10")))
+        assertThatThrownBy(() -> KeyringSettings.of(
+                        Map.of("kms.retry.max-backoff-ms", "1", "kms.retry.initial-backoff-ms", "10")))
                 .hasMessageContaining("kms.retry");
         assertThatThrownBy(() -> KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "pkcs11"), n -> "1234")))
                 .hasMessageContaining("kms.pkcs11.library is required")
-                .extracting(e -> ((ConfigValueException) e).setting()).isEqualTo("kms.pkcs11.library");
+                .extracting(e -> ((ConfigValueException) e).setting())
+                .isEqualTo("kms.pkcs11.library");
     }
 
     @Test
     void explicitKeyNames_bringYourOwnKey_andMapBack() {
-        KeyringSettings s = KeyringSettings.of(Map.of("kms.key-name-template", "embedseal/{tenant}/kek",
-                "kms.key-name.acme", "acme-owned-key"));
+        KeyringSettings s = KeyringSettings.of(
+                Map.of("kms.key-name-template", "embedseal/{tenant}/kek", "kms.key-name.acme", "acme-owned-key"));
 
         KekNaming naming = s.naming();
 
@@ -67,7 +69,9 @@ class KeyringSettingsTest {
         assertThat(naming.kekNameFor("globex")).isEqualTo("embedseal/globex/kek");
         assertThat(naming.tenantFor("acme-owned-key")).isEqualTo("acme");
         assertThat(naming.tenantFor("embedseal/globex/kek")).isEqualTo("globex");
-        assertThat(naming.tenantFor("embedseal/acme/kek")).as("acme's templated name is not acme's key").isNull();
+        assertThat(naming.tenantFor("embedseal/acme/kek"))
+                .as("acme's templated name is not acme's key")
+                .isNull();
         assertThat(naming.tenantFor("something-else")).isNull();
     }
 
@@ -79,8 +83,15 @@ class KeyringSettingsTest {
 
     @Test
     void dekPolicySettings_areRead() {
-        KeyringSettings s = KeyringSettings.of(Map.of("dek.max-records", "1_000", "dek.max-age-seconds", "60",
-                "dek.cache.max-size", "5", "dek.cache.idle-expiry-seconds", "30"));
+        KeyringSettings s = KeyringSettings.of(Map.of(
+                "dek.max-records",
+                "1_000",
+                "dek.max-age-seconds",
+                "60",
+                "dek.cache.max-size",
+                "5",
+                "dek.cache.idle-expiry-seconds",
+                "30"));
 
         assertThat(s.dekPolicy()).isEqualTo(new DekPolicy(1000, Duration.ofSeconds(60), 5, Duration.ofSeconds(30)));
     }

@@ -1,5 +1,8 @@
 package io.embedseal.keyring;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
@@ -8,13 +11,9 @@ import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.decorator.InterceptedKms;
-import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
+import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.local.LocalKms;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -22,9 +21,9 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class KeyringTest {
 
@@ -32,6 +31,7 @@ class KeyringTest {
 
     @TempDir
     Path dir;
+
     private LocalKms local;
     private KmsCallStats stats;
     private InterceptedKms kms;
@@ -92,7 +92,9 @@ class KeyringTest {
     @Test
     void explicitKeyNames_areUsedForTenantsThatBringTheirOwnKey() {
         local.createKek("customer-managed-acme");
-        Keyring keyring = keyring().naming(KekNaming.defaults().withExplicitNames(Map.of("acme", "customer-managed-acme"))).build();
+        Keyring keyring = keyring()
+                .naming(KekNaming.defaults().withExplicitNames(Map.of("acme", "customer-managed-acme")))
+                .build();
 
         assertThat(keyring.sealingDek("acme").kek().keyName()).isEqualTo("customer-managed-acme");
         assertThat(keyring.sealingDek("other").kek().keyName()).isEqualTo("tenant-other");
@@ -105,7 +107,8 @@ class KeyringTest {
 
         Dek opened = Keyring.of(new LocalKms(dir)).openDek("a", sealing.kek(), sealing.id(), sealing.wrapped());
 
-        assertThat(new String(opened.decrypt(ciphertext, AAD), StandardCharsets.UTF_8)).isEqualTo("vector");
+        assertThat(new String(opened.decrypt(ciphertext, AAD), StandardCharsets.UTF_8))
+                .isEqualTo("vector");
     }
 
     @Test
@@ -130,7 +133,8 @@ class KeyringTest {
 
     @Test
     void aNewDek_afterTheRecordLimit_exactly() {
-        Keyring keyring = keyring().policy(DekPolicy.defaults().withMaxRecordsPerDek(3)).build();
+        Keyring keyring =
+                keyring().policy(DekPolicy.defaults().withMaxRecordsPerDek(3)).build();
         Set<Object> ids = new HashSet<>();
         Dek first = keyring.sealingDek("a");
         ids.add(first.id());
@@ -152,7 +156,9 @@ class KeyringTest {
 
     @Test
     void aNewDek_afterTheMaximumAge() {
-        Keyring keyring = keyring().policy(DekPolicy.defaults().withMaxDekAge(Duration.ofMinutes(5))).build();
+        Keyring keyring = keyring()
+                .policy(DekPolicy.defaults().withMaxDekAge(Duration.ofMinutes(5)))
+                .build();
         Dek first = keyring.sealingDek("a");
 
         clock.advance(Duration.ofMinutes(4));
@@ -164,7 +170,8 @@ class KeyringTest {
 
     @Test
     void aRotatedKek_isPickedUpByTheNextDek() {
-        Keyring keyring = keyring().policy(DekPolicy.defaults().withMaxRecordsPerDek(1)).build();
+        Keyring keyring =
+                keyring().policy(DekPolicy.defaults().withMaxRecordsPerDek(1)).build();
         assertThat(keyring.sealingDek("a").kek().version()).isEqualTo(1);
 
         local.rotate("tenant-a");
@@ -203,7 +210,9 @@ class KeyringTest {
     @Test
     void cachesAreBounded() {
         Keyring writer = keyring().build();
-        Keyring reader = keyring().policy(DekPolicy.defaults().withCache(2, Duration.ofMinutes(10))).build();
+        Keyring reader = keyring()
+                .policy(DekPolicy.defaults().withCache(2, Duration.ofMinutes(10)))
+                .build();
         for (String tenant : new String[] {"a", "b", "c", "d"}) {
             Dek dek = writer.sealingDek(tenant);
             reader.openDek(tenant, dek.kek(), dek.id(), dek.wrapped());
@@ -216,7 +225,9 @@ class KeyringTest {
 
     @Test
     void idleDeks_expireFromMemory() {
-        Keyring keyring = keyring().policy(DekPolicy.defaults().withCache(100, Duration.ofMinutes(10))).build();
+        Keyring keyring = keyring()
+                .policy(DekPolicy.defaults().withCache(100, Duration.ofMinutes(10)))
+                .build();
         Dek first = keyring.sealingDek("a");
         Dek reader = keyring.openDek("a", first.kek(), first.id(), first.wrapped());
         assertThat(reader).isSameAs(first);
@@ -224,7 +235,9 @@ class KeyringTest {
 
         clock.advance(Duration.ofMinutes(10));
 
-        assertThat(keyring.sealingDek("a").id()).as("a new sealing DEK after idling").isNotEqualTo(first.id());
+        assertThat(keyring.sealingDek("a").id())
+                .as("a new sealing DEK after idling")
+                .isNotEqualTo(first.id());
         keyring.openDek("a", first.kek(), first.id(), first.wrapped());
         assertThat(stats.calls(KmsOperation.UNWRAP)).isEqualTo(unwraps + 1);
     }
@@ -251,7 +264,8 @@ class KeyringTest {
     void invalidTenantIds_areRejected() {
         Keyring keyring = keyring().build();
 
-        assertThatThrownBy(() -> keyring.sealingDek("../x")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> keyring.sealingDek("../x"))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("tenant id must be");
         assertThatThrownBy(() -> keyring.sealingDek("")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> keyring.sealingDek("a".repeat(65))).isInstanceOf(IllegalArgumentException.class);

@@ -1,5 +1,7 @@
 package io.embedseal.reliability;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
@@ -7,6 +9,12 @@ import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.TopicNames;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -16,15 +24,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Item 2: the broker (in-process, a broker of its own for this test) is stopped mid-stream and started again on the
@@ -53,14 +52,23 @@ class BrokerRestartTest {
             TopicNames topics = Suite.topics(broker, prefix, 4);
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
             int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-            PipelineConfig config = PipelineConfig.of(Suite.pipelineSettings(bootstrap, prefix + "app", topics, dir.resolve("state"),
-                    "mock://unused", dir.resolve("kms"), Map.of("streams.num.stream.threads", "2")), n -> null);
+            PipelineConfig config = PipelineConfig.of(
+                    Suite.pipelineSettings(
+                            bootstrap,
+                            prefix + "app",
+                            topics,
+                            dir.resolve("state"),
+                            "mock://unused",
+                            dir.resolve("kms"),
+                            Map.of("streams.num.stream.threads", "2")),
+                    n -> null);
             Set<String> ids = new HashSet<>();
             for (int i = 0; i < RECORDS; i++) {
                 ids.add(Suite.id(i));
             }
-            try (LocalKms kms = new LocalKms(dir.resolve("kms")); KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
-                 EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
+            try (LocalKms kms = new LocalKms(dir.resolve("kms"));
+                    KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
+                    EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
                 for (int t = 0; t < TENANTS; t++) {
                     Suite.register(producer, topics, kms, Suite.tenant(t));
                 }
@@ -92,15 +100,26 @@ class BrokerRestartTest {
                 long settledMs = (System.nanoTime() - back) / 1_000_000;
 
                 List<ConsumerRecord<byte[], byte[]>> sealed = Suite.readCommitted(bootstrap, topics.sealed());
-                int written = Suite.read(bootstrap, topics.sealed(), IsolationLevel.READ_UNCOMMITTED).size();
+                int written = Suite.read(bootstrap, topics.sealed(), IsolationLevel.READ_UNCOMMITTED)
+                        .size();
                 Suite.ExactlyOnce result = Suite.exactlyOnce(sealed, ids);
-                System.out.printf("broker restart: down %d ms; %s; %d records written to the sealed topic (%d in aborted"
+                System.out.printf(
+                        "broker restart: down %d ms; %s; %d records written to the sealed topic (%d in aborted"
                                 + " transactions); input committed and every transaction ended %d ms after the feeder finished;"
-                                + " pipeline %s%n", downMs, result, written, written - sealed.size(), settledMs,
+                                + " pipeline %s%n",
+                        downMs,
+                        result,
+                        written,
+                        written - sealed.size(),
+                        settledMs,
                         pipeline.streams().state());
                 Suite.rememberLocalKeks(dir.resolve("kms"));
-                assertThat(result.holds()).as("exactly once across a broker restart: %s", result).isTrue();
-                assertThat(Suite.readCommitted(bootstrap, topics.dlq())).as("nothing dead-lettered").isEmpty();
+                assertThat(result.holds())
+                        .as("exactly once across a broker restart: %s", result)
+                        .isTrue();
+                assertThat(Suite.readCommitted(bootstrap, topics.dlq()))
+                        .as("nothing dead-lettered")
+                        .isEmpty();
                 assertThat(pipeline.streams().state()).isEqualTo(KafkaStreams.State.RUNNING);
             }
         } finally {

@@ -1,5 +1,7 @@
 package io.embedseal.reliability;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.serdes.EmbeddingUnsealer;
@@ -10,6 +12,15 @@ import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.testkit.ApicurioRegistry;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.TopicNames;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -20,18 +31,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-import java.util.Set;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Item 1: the pipeline, in a JVM of its own, is killed with SIGKILL at random moments while 100,000 embeddings flow,
@@ -68,8 +67,14 @@ class CrashRecoveryTest {
         int schemaId = SchemaRegistries.fromConfig(Map.of("schema.registry.url", registryUrl))
                 .register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
         String applicationId = prefix + "app";
-        Map<String, String> settings = Suite.pipelineSettings(bootstrap, applicationId, topics, dir.resolve("state"),
-                registryUrl, dir.resolve("kms"), Map.of(
+        Map<String, String> settings = Suite.pipelineSettings(
+                bootstrap,
+                applicationId,
+                topics,
+                dir.resolve("state"),
+                registryUrl,
+                dir.resolve("kms"),
+                Map.of(
                         "streams.num.stream.threads", "2",
                         // a restarted instance takes its predecessor's place in the group without a rebalance wait
                         "streams.consumer.group.instance.id", prefix + "instance",
@@ -82,8 +87,9 @@ class CrashRecoveryTest {
             expected.add(Suite.id(i));
         }
         List<String> killLog = new ArrayList<>();
-        try (LocalKms kms = new LocalKms(dir.resolve("kms")); KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
-             Admin admin = Suite.admin(bootstrap)) {
+        try (LocalKms kms = new LocalKms(dir.resolve("kms"));
+                KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
+                Admin admin = Suite.admin(bootstrap)) {
             for (int t = 0; t < TENANTS; t++) {
                 Suite.register(producer, topics, kms, Suite.tenant(t));
             }
@@ -102,12 +108,15 @@ class CrashRecoveryTest {
                         return false;
                     }
                 });
-                assertThat(p.isAlive()).as(p.name() + " exited by itself; see " + Suite.LOGS.resolve(p.name() + ".out")).isTrue();
+                assertThat(p.isAlive())
+                        .as(p.name() + " exited by itself; see " + Suite.LOGS.resolve(p.name() + ".out"))
+                        .isTrue();
                 long delay = random.nextInt(2_500);
                 Thread.sleep(delay);
                 long lag = Suite.lag(admin, applicationId, topics.raw());
                 p.kill();
-                killLog.add(String.format("kill %d at %.1f s (%d ms after it began sealing, %d records not yet committed)",
+                killLog.add(String.format(
+                        "kill %d at %.1f s (%d ms after it began sealing, %d records not yet committed)",
                         k + 1, (System.nanoTime() - started) / 1e9, delay, lag));
             }
             try (PipelineProcess last = PipelineProcess.start(prefix + "run-final", settings)) {
@@ -122,23 +131,42 @@ class CrashRecoveryTest {
                 long visibleMs = (System.nanoTime() - back) / 1_000_000;
 
                 List<ConsumerRecord<byte[], byte[]>> sealed = Suite.readCommitted(bootstrap, topics.sealed());
-                int written = Suite.read(bootstrap, topics.sealed(), IsolationLevel.READ_UNCOMMITTED).size();
+                int written = Suite.read(bootstrap, topics.sealed(), IsolationLevel.READ_UNCOMMITTED)
+                        .size();
                 Suite.ExactlyOnce result = Suite.exactlyOnce(sealed, expected);
                 killLog.forEach(System.out::println);
-                System.out.printf("crash: seed %d; %d produced, %d sealed records read_committed, missing %d, duplicates %d,"
-                        + " unexpected %d; %d records written to the sealed topic in all (%d of them in aborted transactions);"
-                        + " input committed %d ms and all of it visible to read_committed %d ms after the feeder finished%n", seed, RECORDS, result.found(),
-                        result.missing(), result.duplicates(), result.unexpected(), written, written - sealed.size(), caughtUpMs, visibleMs);
-                assertThat(result.holds()).as("exactly once after %d SIGKILLs (seed %d): %s", KILLS, seed, result).isTrue();
-                assertThat(visibleMs).as("the restarted instance fenced the dead ones' transactions, so readers did not wait"
-                        + " for the 180 s transaction timeout").isLessThan(30_000);
-                assertThat(Suite.readCommitted(bootstrap, topics.dlq())).as("nothing dead-lettered").isEmpty();
-                assertThat(written - sealed.size()).as("the kills left aborted writes behind (else this test proved nothing)")
+                System.out.printf(
+                        "crash: seed %d; %d produced, %d sealed records read_committed, missing %d, duplicates %d,"
+                                + " unexpected %d; %d records written to the sealed topic in all (%d of them in aborted transactions);"
+                                + " input committed %d ms and all of it visible to read_committed %d ms after the feeder finished%n",
+                        seed,
+                        RECORDS,
+                        result.found(),
+                        result.missing(),
+                        result.duplicates(),
+                        result.unexpected(),
+                        written,
+                        written - sealed.size(),
+                        caughtUpMs,
+                        visibleMs);
+                assertThat(result.holds())
+                        .as("exactly once after %d SIGKILLs (seed %d): %s", KILLS, seed, result)
+                        .isTrue();
+                assertThat(visibleMs)
+                        .as("the restarted instance fenced the dead ones' transactions, so readers did not wait"
+                                + " for the 180 s transaction timeout")
+                        .isLessThan(30_000);
+                assertThat(Suite.readCommitted(bootstrap, topics.dlq()))
+                        .as("nothing dead-lettered")
+                        .isEmpty();
+                assertThat(written - sealed.size())
+                        .as("the kills left aborted writes behind (else this test proved nothing)")
                         .isGreaterThan(0);
 
                 Suite.rememberLocalKeks(dir.resolve("kms"));
                 // The sealed records open with their own tenant's key and give back exactly what was produced.
-                EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), null);
+                EmbeddingUnsealer unsealer =
+                        new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), null);
                 for (int i = 0; i < sealed.size(); i += Math.max(1, sealed.size() / 200)) {
                     ConsumerRecord<byte[], byte[]> r = sealed.get(i);
                     UnsealedEmbedding u = unsealer.unseal(r.key(), r.value());

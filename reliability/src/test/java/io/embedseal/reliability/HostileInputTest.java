@@ -1,5 +1,7 @@
 package io.embedseal.reliability;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -13,21 +15,6 @@ import io.embedseal.topology.DeadLetters;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.TopicNames;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.RandomGenerator;
-import net.jqwik.api.sessions.JqwikSession;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Header;
-import org.apache.kafka.streams.KafkaStreams;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -46,8 +33,20 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.RandomGenerator;
+import net.jqwik.api.sessions.JqwikSession;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Item 4: hostile bytes on the raw topic. Random bytes, a wrong magic byte, unknown schema ids, truncated Avro, huge
@@ -67,8 +66,22 @@ class HostileInputTest {
     @TempDir
     Path dir;
 
-    enum Kind { VALID, RANDOM_BYTES, WRONG_MAGIC, UNKNOWN_SCHEMA, TRUNCATED, HUGE_LENGTH, NON_FINITE, BAD_UTF8_ID, INVALID_ID,
-        OVERSIZE_METADATA, TOO_MANY_DIMENSIONS, UNKNOWN_TENANT, BIT_FLIPS, EMPTY_OR_NULL }
+    enum Kind {
+        VALID,
+        RANDOM_BYTES,
+        WRONG_MAGIC,
+        UNKNOWN_SCHEMA,
+        TRUNCATED,
+        HUGE_LENGTH,
+        NON_FINITE,
+        BAD_UTF8_ID,
+        INVALID_ID,
+        OVERSIZE_METADATA,
+        TOO_MANY_DIMENSIONS,
+        UNKNOWN_TENANT,
+        BIT_FLIPS,
+        EMPTY_OR_NULL
+    }
 
     @Test
     void hostileRecords_neverStopThePipeline_andEachIsSealedOrDeadLettered() throws Exception {
@@ -80,19 +93,29 @@ class HostileInputTest {
         long seed = new Random().nextLong();
         Random random = new Random(seed);
 
-        PipelineConfig config = PipelineConfig.of(Suite.pipelineSettings(bootstrap, prefix + "app", topics, dir.resolve("state"),
-                "mock://unused", dir.resolve("kms"), Map.of("validation.max-dimensions", Integer.toString(MAX_DIMS))), n -> null);
+        PipelineConfig config = PipelineConfig.of(
+                Suite.pipelineSettings(
+                        bootstrap,
+                        prefix + "app",
+                        topics,
+                        dir.resolve("state"),
+                        "mock://unused",
+                        dir.resolve("kms"),
+                        Map.of("validation.max-dimensions", Integer.toString(MAX_DIMS))),
+                n -> null);
         Map<Kind, Integer> produced = new EnumMap<>(Kind.class);
         Map<Long, Kind> kindByOffset = new HashMap<>();
-        try (LocalKms kms = new LocalKms(dir.resolve("kms")); KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
-             EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
+        try (LocalKms kms = new LocalKms(dir.resolve("kms"));
+                KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
+                EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
             for (int t = 0; t < TENANTS; t++) {
                 Suite.register(producer, topics, kms, Suite.tenant(t));
             }
             pipeline.start();
             Set<String> threadsAtStart = threadNames(pipeline);
 
-            List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sends = new ArrayList<>();
+            List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sends =
+                    new ArrayList<>();
             List<Kind> kinds = new ArrayList<>();
             JqwikSession.start(); // jqwik's generators outside a property
             try {
@@ -113,15 +136,22 @@ class HostileInputTest {
             }
             // A last, ordinary record: it must still be sealed after everything above.
             EmbeddingEvent canary = Suite.event(999_999, TENANTS, 16);
-            producer.send(new ProducerRecord<>(topics.raw(), 0, Suite.key(canary), Suite.wire(schemaId, canary))).get();
+            producer.send(new ProducerRecord<>(topics.raw(), 0, Suite.key(canary), Suite.wire(schemaId, canary)))
+                    .get();
 
             Suite.awaitCommittedToEnd(bootstrap, prefix + "app", topics.raw(), Duration.ofMinutes(3));
             List<ConsumerRecord<byte[], byte[]>> sealed = Suite.readCommitted(bootstrap, topics.sealed());
             List<ConsumerRecord<byte[], byte[]>> dead = Suite.readCommitted(bootstrap, topics.dlq());
 
-            assertThat(pipeline.streams().state()).as("the pipeline is still running").isEqualTo(KafkaStreams.State.RUNNING);
-            assertThat(threadNames(pipeline)).as("no stream thread died and was replaced").isEqualTo(threadsAtStart);
-            assertThat(sealed.size() + dead.size()).as("produced = sealed + dead-lettered").isEqualTo(CASES + 1);
+            assertThat(pipeline.streams().state())
+                    .as("the pipeline is still running")
+                    .isEqualTo(KafkaStreams.State.RUNNING);
+            assertThat(threadNames(pipeline))
+                    .as("no stream thread died and was replaced")
+                    .isEqualTo(threadsAtStart);
+            assertThat(sealed.size() + dead.size())
+                    .as("produced = sealed + dead-lettered")
+                    .isEqualTo(CASES + 1);
 
             // Every dead letter has a reason and names its own source record, each one once.
             Map<String, Integer> reasons = new TreeMap<>();
@@ -134,21 +164,38 @@ class HostileInputTest {
                 assertThat(header(d, DeadLetters.SOURCE_TOPIC_HEADER)).isEqualTo(topics.raw());
                 long source = Long.parseLong(header(d, DeadLetters.SOURCE_PARTITION_HEADER)) * 1_000_000_000L
                         + Long.parseLong(header(d, DeadLetters.SOURCE_OFFSET_HEADER));
-                assertThat(sources.add(source)).as("one dead letter per source record").isTrue();
+                assertThat(sources.add(source))
+                        .as("one dead letter per source record")
+                        .isTrue();
                 Kind kind = kindByOffset.get(source);
-                assertThat(kind).as("dead letter for a record that was never produced").isNotNull();
+                assertThat(kind)
+                        .as("dead letter for a record that was never produced")
+                        .isNotNull();
                 deadByKind.merge(kind, 1, Integer::sum);
             }
-            assertThat(deadByKind.getOrDefault(Kind.VALID, 0)).as("valid records of registered tenants are sealed").isZero();
-            for (Kind k : List.of(Kind.RANDOM_BYTES, Kind.WRONG_MAGIC, Kind.UNKNOWN_SCHEMA, Kind.TRUNCATED, Kind.HUGE_LENGTH,
-                    Kind.NON_FINITE, Kind.BAD_UTF8_ID, Kind.OVERSIZE_METADATA, Kind.TOO_MANY_DIMENSIONS, Kind.UNKNOWN_TENANT,
+            assertThat(deadByKind.getOrDefault(Kind.VALID, 0))
+                    .as("valid records of registered tenants are sealed")
+                    .isZero();
+            for (Kind k : List.of(
+                    Kind.RANDOM_BYTES,
+                    Kind.WRONG_MAGIC,
+                    Kind.UNKNOWN_SCHEMA,
+                    Kind.TRUNCATED,
+                    Kind.HUGE_LENGTH,
+                    Kind.NON_FINITE,
+                    Kind.BAD_UTF8_ID,
+                    Kind.OVERSIZE_METADATA,
+                    Kind.TOO_MANY_DIMENSIONS,
+                    Kind.UNKNOWN_TENANT,
                     Kind.EMPTY_OR_NULL)) {
-                assertThat(deadByKind.getOrDefault(k, 0)).as(k + " records are all dead-lettered (seed " + seed + ")")
+                assertThat(deadByKind.getOrDefault(k, 0))
+                        .as(k + " records are all dead-lettered (seed " + seed + ")")
                         .isEqualTo(produced.getOrDefault(k, 0));
             }
 
             // What was sealed opens, under a registered tenant's key, as a valid embedding.
-            EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), null);
+            EmbeddingUnsealer unsealer =
+                    new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), null);
             Set<String> tenants = new HashSet<>();
             for (int t = 0; t < TENANTS; t++) {
                 tenants.add(Suite.tenant(t));
@@ -156,17 +203,25 @@ class HostileInputTest {
             for (ConsumerRecord<byte[], byte[]> r : sealed) {
                 UnsealedEmbedding u = unsealer.unseal(r.key(), r.value());
                 assertThat(tenants).contains(u.tenantId());
-                assertThat(u.event().getVector()).isNotEmpty().hasSizeLessThanOrEqualTo(MAX_DIMS).allMatch(Float::isFinite);
+                assertThat(u.event().getVector())
+                        .isNotEmpty()
+                        .hasSizeLessThanOrEqualTo(MAX_DIMS)
+                        .allMatch(Float::isFinite);
             }
-            assertThat(sealed).anyMatch(r -> Arrays.equals(r.key(), (canary.getTenantId() + "/" + canary.getEmbeddingId())
-                    .getBytes(StandardCharsets.UTF_8)));
+            assertThat(sealed)
+                    .anyMatch(r -> Arrays.equals(
+                            r.key(),
+                            (canary.getTenantId() + "/" + canary.getEmbeddingId()).getBytes(StandardCharsets.UTF_8)));
             for (ConsumerRecord<byte[], byte[]> d : dead) {
-                assertThat(Suite.VECTORS.scan(d.value())).as("plaintext vector in a dead letter").isZero();
+                assertThat(Suite.VECTORS.scan(d.value()))
+                        .as("plaintext vector in a dead letter")
+                        .isZero();
             }
             Suite.rememberLocalKeks(dir.resolve("kms"));
             Suite.rememberDek(kms, sealed.get(0).value());
-            System.out.printf("hostile input: seed %d; %d records (%s); sealed %d, dead-lettered %d by reason %s%n", seed,
-                    CASES + 1, produced, sealed.size(), dead.size(), reasons);
+            System.out.printf(
+                    "hostile input: seed %d; %d records (%s); sealed %d, dead-lettered %d by reason %s%n",
+                    seed, CASES + 1, produced, sealed.size(), dead.size(), reasons);
         }
     }
 
@@ -183,8 +238,7 @@ class HostileInputTest {
 
     /** jqwik generators for each kind of input, driven by one seeded Random. */
     static final class Generator {
-        record Case(Kind kind, byte[] key, byte[] value) {
-        }
+        record Case(Kind kind, byte[] key, byte[] value) {}
 
         private static final org.apache.avro.io.EncoderFactory AVRO = org.apache.avro.io.EncoderFactory.get();
 
@@ -199,30 +253,56 @@ class HostileInputTest {
             this.schemaId = schemaId;
             this.random = random;
             this.kinds = Arbitraries.frequencyOf(
-                    net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.VALID)),
-                    net.jqwik.api.Tuple.of(4, Arbitraries.of(Kind.class))).generator(1000); // about 3 in 4 hostile
-            this.randomBytes = Arbitraries.bytes().array(byte[].class).ofMaxSize(600).generator(1000);
-            Arbitrary<Float> floats = Arbitraries.oneOf(Arbitraries.floats().between(-4f, 4f),
+                            net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.VALID)),
+                            net.jqwik.api.Tuple.of(4, Arbitraries.of(Kind.class)))
+                    .generator(1000); // about 3 in 4 hostile
+            this.randomBytes =
+                    Arbitraries.bytes().array(byte[].class).ofMaxSize(600).generator(1000);
+            Arbitrary<Float> floats = Arbitraries.oneOf(
+                    Arbitraries.floats().between(-4f, 4f),
                     Arbitraries.of(-0f, Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE));
             Arbitrary<List<Float>> vectors = floats.list().ofMinSize(1).ofMaxSize(64);
-            Arbitrary<Map<String, String>> metadata = Arbitraries.maps(Arbitraries.strings().alpha().ofMinLength(1).ofMaxLength(12),
-                    Arbitraries.strings().all().ofMaxLength(20)).ofMaxSize(4).injectNull(0.5);
-            this.events = Combinators.combine(Arbitraries.integers().between(0, TENANTS - 1),
-                            Arbitraries.strings().withCharRange('a', 'z').numeric().withChars("-_.:").ofMinLength(1).ofMaxLength(40),
-                            vectors, metadata, Arbitraries.longs().between(0, 4_000_000_000_000L))
-                    .as((t, id, v, m, time) -> EmbeddingEvent.newBuilder().setTenantId(Suite.tenant(t)).setEmbeddingId(id)
-                            .setModel("m").setVector(new ArrayList<>(v)).setMetadata(m == null ? null : new HashMap<>(m))
-                            .setEventTime(Instant.ofEpochMilli(time)).build())
+            Arbitrary<Map<String, String>> metadata = Arbitraries.maps(
+                            Arbitraries.strings().alpha().ofMinLength(1).ofMaxLength(12),
+                            Arbitraries.strings().all().ofMaxLength(20))
+                    .ofMaxSize(4)
+                    .injectNull(0.5);
+            this.events = Combinators.combine(
+                            Arbitraries.integers().between(0, TENANTS - 1),
+                            Arbitraries.strings()
+                                    .withCharRange('a', 'z')
+                                    .numeric()
+                                    .withChars("-_.:")
+                                    .ofMinLength(1)
+                                    .ofMaxLength(40),
+                            vectors,
+                            metadata,
+                            Arbitraries.longs().between(0, 4_000_000_000_000L))
+                    .as((t, id, v, m, time) -> EmbeddingEvent.newBuilder()
+                            .setTenantId(Suite.tenant(t))
+                            .setEmbeddingId(id)
+                            .setModel("m")
+                            .setVector(new ArrayList<>(v))
+                            .setMetadata(m == null ? null : new HashMap<>(m))
+                            .setEventTime(Instant.ofEpochMilli(time))
+                            .build())
                     .generator(1000);
-            this.badIds = Arbitraries.oneOf(Arbitraries.strings().all().ofMinLength(1).ofMaxLength(30),
-                    Arbitraries.strings().withChars(" /\\\u0000\n\t\u202e").ofMinLength(1).ofMaxLength(5),
-                    Arbitraries.strings().alpha().ofMinLength(300).ofMaxLength(600)).generator(1000);
+            this.badIds = Arbitraries.oneOf(
+                            Arbitraries.strings().all().ofMinLength(1).ofMaxLength(30),
+                            Arbitraries.strings()
+                                    .withChars(" /\\\u0000\n\t\u202e")
+                                    .ofMinLength(1)
+                                    .ofMaxLength(5),
+                            Arbitraries.strings().alpha().ofMinLength(300).ofMaxLength(600))
+                    .generator(1000);
         }
 
         Case next(int i) {
             Kind kind = kinds.next(random).value();
             EmbeddingEvent e = events.next(random).value();
-            e = EmbeddingEvent.newBuilder(e).setEmbeddingId(e.getEmbeddingId() + "-" + i).build(); // distinct ids among the valid ones
+            e = EmbeddingEvent.newBuilder(e)
+                    .setEmbeddingId(e.getEmbeddingId() + "-" + i)
+                    .build(); // distinct ids among the valid ones
             byte[] valid = EmbeddingEventCodec.encodeWire(schemaId, e);
             byte[] key = (e.getTenantId() + "/" + e.getEmbeddingId()).getBytes(StandardCharsets.UTF_8);
             if (kind == Kind.VALID || kind == Kind.NON_FINITE) {
@@ -230,7 +310,8 @@ class HostileInputTest {
             }
             return switch (kind) {
                 case VALID -> new Case(kind, key, valid);
-                case RANDOM_BYTES -> new Case(kind, null, randomBytes.next(random).value());
+                case RANDOM_BYTES ->
+                    new Case(kind, null, randomBytes.next(random).value());
                 case WRONG_MAGIC -> {
                     valid[0] = (byte) (1 + random.nextInt(255));
                     yield new Case(kind, key, valid);
@@ -243,7 +324,9 @@ class HostileInputTest {
                 case HUGE_LENGTH -> new Case(kind, key, hugeLength(e));
                 case NON_FINITE -> {
                     List<Float> v = new ArrayList<>(e.getVector());
-                    float[] bad = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0x7F80_0001)};
+                    float[] bad = {
+                        Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0x7F80_0001)
+                    };
                     v.set(random.nextInt(v.size()), bad[random.nextInt(bad.length)]);
                     e = EmbeddingEvent.newBuilder(e).setVector(v).build();
                     yield new Case(kind, key, EmbeddingEventCodec.encodeWire(schemaId, e));
@@ -277,7 +360,9 @@ class HostileInputTest {
                     yield new Case(kind, key, EmbeddingEventCodec.encodeWire(schemaId, e));
                 }
                 case UNKNOWN_TENANT -> {
-                    e = EmbeddingEvent.newBuilder(e).setTenantId("stranger-" + random.nextInt(100)).build();
+                    e = EmbeddingEvent.newBuilder(e)
+                            .setTenantId("stranger-" + random.nextInt(100))
+                            .build();
                     yield new Case(kind, key, EmbeddingEventCodec.encodeWire(schemaId, e));
                 }
                 case BIT_FLIPS -> {
@@ -306,14 +391,20 @@ class HostileInputTest {
                 writeString(out, e.getEmbeddingId());
                 writeString(out, "m");
                 writeLong(out, huge); // vector block count
-                out.writeBytes(ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putFloat(1f).putFloat(2f).array());
+                out.writeBytes(ByteBuffer.allocate(16)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putFloat(1f)
+                        .putFloat(2f)
+                        .array());
             }
             return out.toByteArray();
         }
 
         /** The record with an id whose bytes are not UTF-8 (a lone continuation byte, an overlong form, a surrogate). */
         private byte[] badUtf8(EmbeddingEvent e) {
-            byte[][] bad = {{(byte) 0x80}, {(byte) 0xC0, (byte) 0xAF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, {(byte) 0xFF}};
+            byte[][] bad = {
+                {(byte) 0x80}, {(byte) 0xC0, (byte) 0xAF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, {(byte) 0xFF}
+            };
             byte[] b = bad[random.nextInt(bad.length)];
             byte[] id = new byte[3 + b.length];
             id[0] = 'd';

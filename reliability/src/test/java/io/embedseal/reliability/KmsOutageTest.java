@@ -1,9 +1,10 @@
 package io.embedseal.reliability;
 
-import io.embedseal.keyring.kms.KmsProvider;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
@@ -13,6 +14,13 @@ import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.PipelineHealth;
 import io.embedseal.topology.TopicNames;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -21,16 +29,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Item 3: the tenants' KMS (Vault Transit, through its stand-in) goes off the network for 30 s, connections refused,
@@ -63,17 +61,33 @@ class KmsOutageTest {
         Suite.secret("Vault pipeline token", VaultTransitStandIn.PIPELINE_TOKEN);
 
         try (VaultTransitStandIn vault = VaultTransitStandIn.start();
-             KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap); Admin admin = Suite.admin(bootstrap)) {
-            Map<String, String> vaultSettings = Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
-                    "kms.vault.connect-timeout-ms", "500", "kms.vault.read-timeout-ms", "1000");
-            KmsProvider operator = KmsProviders.create(KeyringSettings.of(vaultSettings, n -> VaultTransitStandIn.ROOT_TOKEN));
+                KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
+                Admin admin = Suite.admin(bootstrap)) {
+            Map<String, String> vaultSettings = Map.of(
+                    "kms.provider",
+                    "vault",
+                    "kms.vault.address",
+                    vault.address(),
+                    "kms.vault.connect-timeout-ms",
+                    "500",
+                    "kms.vault.read-timeout-ms",
+                    "1000");
+            KmsProvider operator =
+                    KmsProviders.create(KeyringSettings.of(vaultSettings, n -> VaultTransitStandIn.ROOT_TOKEN));
             for (int t = 0; t < TENANTS; t++) {
                 Suite.register(producer, topics, operator, Suite.tenant(t));
             }
-            Map<String, String> settings = new java.util.HashMap<>(Suite.pipelineSettings(bootstrap, prefix + "app", topics,
-                    dir.resolve("state"), "mock://unused", dir.resolve("unused"), Map.of("dek.max-records", "50")));
+            Map<String, String> settings = new java.util.HashMap<>(Suite.pipelineSettings(
+                    bootstrap,
+                    prefix + "app",
+                    topics,
+                    dir.resolve("state"),
+                    "mock://unused",
+                    dir.resolve("unused"),
+                    Map.of("dek.max-records", "50")));
             settings.putAll(vaultSettings);
-            PipelineConfig config = PipelineConfig.of(settings, n -> "VAULT_TOKEN".equals(n) ? VaultTransitStandIn.PIPELINE_TOKEN : null);
+            PipelineConfig config = PipelineConfig.of(
+                    settings, n -> "VAULT_TOKEN".equals(n) ? VaultTransitStandIn.PIPELINE_TOKEN : null);
 
             try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
                 pipeline.start();
@@ -98,7 +112,9 @@ class KmsOutageTest {
                         vault.goOffline();
                         offline = true;
                     }
-                    if (offline && degradedAfterMs < 0 && pipeline.health().status() == PipelineHealth.Status.DEGRADED) {
+                    if (offline
+                            && degradedAfterMs < 0
+                            && pipeline.health().status() == PipelineHealth.Status.DEGRADED) {
                         degradedAfterMs = (now - offlineAt) / 1_000_000;
                     }
                     if (!online && now >= onlineAt) {
@@ -115,34 +131,63 @@ class KmsOutageTest {
                 producer.flush();
                 long producedDuringOutage = ids.size() - (long) (BEFORE.toSeconds() * RATE);
                 long sealedDuringOutage = Suite.written(admin, topics.sealed()) - sealedAtOutageStart;
-                assertThat(pipeline.health().problems()).as("the pipeline reports the KMS as the problem").containsKey("KMS");
+                assertThat(pipeline.health().problems())
+                        .as("the pipeline reports the KMS as the problem")
+                        .containsKey("KMS");
 
                 vault.goOnline();
                 long back = System.nanoTime();
                 long before = Suite.written(admin, topics.sealed());
-                Suite.await(Duration.ofSeconds(60), "sealing to resume", () -> Suite.written(admin, topics.sealed()) > before);
+                Suite.await(
+                        Duration.ofSeconds(60),
+                        "sealing to resume",
+                        () -> Suite.written(admin, topics.sealed()) > before);
                 long resumedMs = (System.nanoTime() - back) / 1_000_000;
                 Suite.awaitCommittedToEnd(bootstrap, prefix + "app", topics.raw(), Duration.ofSeconds(90));
                 long caughtUpMs = (System.nanoTime() - back) / 1_000_000;
-                Suite.await(Duration.ofSeconds(30), "the pipeline to report HEALTHY", () -> pipeline.health().status() == PipelineHealth.Status.HEALTHY);
+                Suite.await(
+                        Duration.ofSeconds(30),
+                        "the pipeline to report HEALTHY",
+                        () -> pipeline.health().status() == PipelineHealth.Status.HEALTHY);
 
                 List<ConsumerRecord<byte[], byte[]>> sealed = Suite.readCommitted(bootstrap, topics.sealed());
                 Suite.ExactlyOnce result = Suite.exactlyOnce(sealed, ids);
                 long plaintextInSealed = Suite.VECTORS.scanTopic(broker.logDir(), topics.sealed());
                 long plaintextInDlq = Suite.VECTORS.scanTopic(broker.logDir(), topics.dlq());
                 long plaintextInRaw = Suite.VECTORS.scanTopic(broker.logDir(), topics.raw()); // the control
-                System.out.printf("KMS outage: %d s off the network; DEGRADED reported %d ms after; %d records produced during"
+                System.out.printf(
+                        "KMS outage: %d s off the network; DEGRADED reported %d ms after; %d records produced during"
                                 + " the outage, %d sealed during it; sealing resumed %d ms and the backlog was committed %d ms after"
                                 + " the KMS came back; %s; plaintext windows found: raw (control) %d, sealed %d, DLQ %d%n",
-                        OUTAGE.toSeconds(), degradedAfterMs, producedDuringOutage, sealedDuringOutage, resumedMs, caughtUpMs,
-                        result, plaintextInRaw, plaintextInSealed, plaintextInDlq);
+                        OUTAGE.toSeconds(),
+                        degradedAfterMs,
+                        producedDuringOutage,
+                        sealedDuringOutage,
+                        resumedMs,
+                        caughtUpMs,
+                        result,
+                        plaintextInRaw,
+                        plaintextInSealed,
+                        plaintextInDlq);
 
-                assertThat(result.holds()).as("every record sealed exactly once: %s", result).isTrue();
-                assertThat(Suite.readCommitted(bootstrap, topics.dlq())).as("nothing dead-lettered by the outage").isEmpty();
-                assertThat(sealedDuringOutage).as("records needing a new DEK waited during the outage").isLessThan(producedDuringOutage);
-                assertThat(plaintextInRaw).as("the leak scanner finds plaintext where it is (control)").isPositive();
-                assertThat(plaintextInSealed + plaintextInDlq).as("plaintext in the sealed or dead-letter topic").isZero();
-                assertThat(resumedMs).as("resumes within the backoff ceiling and a KMS round trip").isLessThan(15_000);
+                assertThat(result.holds())
+                        .as("every record sealed exactly once: %s", result)
+                        .isTrue();
+                assertThat(Suite.readCommitted(bootstrap, topics.dlq()))
+                        .as("nothing dead-lettered by the outage")
+                        .isEmpty();
+                assertThat(sealedDuringOutage)
+                        .as("records needing a new DEK waited during the outage")
+                        .isLessThan(producedDuringOutage);
+                assertThat(plaintextInRaw)
+                        .as("the leak scanner finds plaintext where it is (control)")
+                        .isPositive();
+                assertThat(plaintextInSealed + plaintextInDlq)
+                        .as("plaintext in the sealed or dead-letter topic")
+                        .isZero();
+                assertThat(resumedMs)
+                        .as("resumes within the backoff ceiling and a KMS round trip")
+                        .isLessThan(15_000);
                 Suite.rememberDek(operator, sealed.get(sealed.size() - 1).value());
             }
         }

@@ -18,11 +18,9 @@ import java.util.Map;
  */
 final class SecretScanner {
 
-    record Hit(String label, String form) {
-    }
+    record Hit(String label, String form) {}
 
-    private record Needle(String label, String form, byte[] bytes) {
-    }
+    private record Needle(String label, String form, byte[] bytes) {}
 
     private final Map<Long, List<Needle>> byPrefix = new HashMap<>();
 
@@ -59,7 +57,8 @@ final class SecretScanner {
             List<Needle> candidates = byPrefix.get(prefix(data, i));
             if (candidates != null) {
                 for (Needle n : candidates) {
-                    if (i + n.bytes().length <= data.length && Arrays.equals(data, i, i + n.bytes().length, n.bytes(), 0, n.bytes().length)) {
+                    if (i + n.bytes().length <= data.length
+                            && Arrays.equals(data, i, i + n.bytes().length, n.bytes(), 0, n.bytes().length)) {
                         hits.add(new Hit(n.label(), n.form()));
                     }
                 }

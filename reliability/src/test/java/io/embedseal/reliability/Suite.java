@@ -1,17 +1,30 @@
 package io.embedseal.reliability;
 
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.testkit.VectorLeakScanner;
 import io.embedseal.topology.TopicNames;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
@@ -28,20 +41,6 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.stream.Collectors;
-
 /**
  * What the reliability tests share: where logs go, the secrets and plaintext vectors the leak scan looks for, and
  * helpers to produce embeddings, create topics, wait for a consumer group and read a topic exactly as a
@@ -56,11 +55,9 @@ final class Suite {
     /** A sample of the plaintext vectors the suite sent through the pipeline. */
     static final VectorLeakScanner VECTORS = new VectorLeakScanner();
 
-    record Secret(String label, byte[] bytes) {
-    }
+    record Secret(String label, byte[] bytes) {}
 
-    private Suite() {
-    }
+    private Suite() {}
 
     static void secret(String label, byte[] bytes) {
         SECRETS.add(new Secret(label, bytes.clone()));
@@ -90,11 +87,14 @@ final class Suite {
         try (var files = java.nio.file.Files.list(kmsDir)) {
             for (Path f : (Iterable<Path>) files.filter(x -> x.toString().endsWith(".keyset.json"))::iterator) {
                 for (var key : json.readTree(f.toFile()).path("key")) {
-                    byte[] proto = java.util.Base64.getDecoder().decode(key.path("keyData").path("value").asText());
+                    byte[] proto = java.util.Base64.getDecoder()
+                            .decode(key.path("keyData").path("value").asText());
                     if (proto.length < 34) {
                         throw new IllegalStateException("unexpected keyset layout in " + f);
                     }
-                    secret("KEK " + f.getFileName() + " key " + key.path("keyId").asLong(),
+                    secret(
+                            "KEK " + f.getFileName() + " key "
+                                    + key.path("keyId").asLong(),
                             java.util.Arrays.copyOfRange(proto, proto.length - 32, proto.length));
                 }
             }
@@ -103,7 +103,8 @@ final class Suite {
 
     /** Topic names with a prefix, created on {@code broker} with {@code partitions} partitions for raw and sealed. */
     static TopicNames topics(io.embedseal.testkit.EmbeddedKafkaBroker broker, String prefix, int partitions) {
-        TopicNames t = new TopicNames(prefix + "raw", prefix + "sealed", prefix + "dlq", prefix + "events", prefix + "audit");
+        TopicNames t =
+                new TopicNames(prefix + "raw", prefix + "sealed", prefix + "dlq", prefix + "events", prefix + "audit");
         broker.createTopic(t.raw(), partitions, Map.of());
         broker.createTopic(t.sealed(), partitions, Map.of());
         broker.createTopic(t.dlq(), 1, Map.of());
@@ -116,34 +117,50 @@ final class Suite {
      * Produces {@link #event} 0 to {@code count - 1} to {@code topic} at {@code rate} records/s, on a thread of its
      * own; {@link Feeder#finish} waits for it and fails the test if sending failed.
      */
-    static Feeder feed(KafkaProducer<byte[], byte[]> producer, String topic, int schemaId, int count, int tenants, int dims,
-                       int rate) {
+    static Feeder feed(
+            KafkaProducer<byte[], byte[]> producer,
+            String topic,
+            int schemaId,
+            int count,
+            int tenants,
+            int dims,
+            int rate) {
         return new Feeder(producer, topic, schemaId, count, tenants, dims, rate);
     }
 
     static final class Feeder {
         private final Thread thread;
-        private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        private final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+                new java.util.concurrent.atomic.AtomicReference<>();
 
-        private Feeder(KafkaProducer<byte[], byte[]> producer, String topic, int schemaId, int count, int tenants, int dims, int rate) {
-            thread = new Thread(() -> {
-                try {
-                    long start = System.nanoTime();
-                    for (int i = 0; i < count; i++) {
-                        EmbeddingEvent e = event(i, tenants, dims);
-                        producer.send(new ProducerRecord<>(topic, key(e), wire(schemaId, e)));
-                        if (i % 200 == 199) {
-                            long wait = start + (long) ((i + 1) * (1e9 / rate)) - System.nanoTime();
-                            if (wait > 0) {
-                                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+        private Feeder(
+                KafkaProducer<byte[], byte[]> producer,
+                String topic,
+                int schemaId,
+                int count,
+                int tenants,
+                int dims,
+                int rate) {
+            thread = new Thread(
+                    () -> {
+                        try {
+                            long start = System.nanoTime();
+                            for (int i = 0; i < count; i++) {
+                                EmbeddingEvent e = event(i, tenants, dims);
+                                producer.send(new ProducerRecord<>(topic, key(e), wire(schemaId, e)));
+                                if (i % 200 == 199) {
+                                    long wait = start + (long) ((i + 1) * (1e9 / rate)) - System.nanoTime();
+                                    if (wait > 0) {
+                                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                                    }
+                                }
                             }
+                            producer.flush();
+                        } catch (Throwable t) {
+                            failure.set(t);
                         }
-                    }
-                    producer.flush();
-                } catch (Throwable t) {
-                    failure.set(t);
-                }
-            }, "feeder-" + topic);
+                    },
+                    "feeder-" + topic);
             thread.start();
         }
 
@@ -164,8 +181,14 @@ final class Suite {
     }
 
     /** The settings of a pipeline on these topics, local KMS in {@code kmsDir}; {@code extra} wins. */
-    static Map<String, String> pipelineSettings(String bootstrap, String applicationId, TopicNames t, Path stateDir,
-                                                String registryUrl, Path kmsDir, Map<String, String> extra) {
+    static Map<String, String> pipelineSettings(
+            String bootstrap,
+            String applicationId,
+            TopicNames t,
+            Path stateDir,
+            String registryUrl,
+            Path kmsDir,
+            Map<String, String> extra) {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("bootstrap.servers", bootstrap);
         s.put("application.id", applicationId);
@@ -184,19 +207,40 @@ final class Suite {
     }
 
     static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
-        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true, ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 300_000,
-                ProducerConfig.MAX_BLOCK_MS_CONFIG, 120_000),
-                new ByteArraySerializer(), new ByteArraySerializer());
+        return new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        bootstrap,
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                        true,
+                        ProducerConfig.ACKS_CONFIG,
+                        "all",
+                        ProducerConfig.LINGER_MS_CONFIG,
+                        5,
+                        ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG,
+                        300_000,
+                        ProducerConfig.MAX_BLOCK_MS_CONFIG,
+                        120_000),
+                new ByteArraySerializer(),
+                new ByteArraySerializer());
     }
 
     /** Registers a tenant: its KEK in the KMS, and a REGISTERED key event. */
-    static void register(KafkaProducer<byte[], byte[]> producer, TopicNames t, KeyAdministration kms, String tenant) throws Exception {
+    static void register(KafkaProducer<byte[], byte[]> producer, TopicNames t, KeyAdministration kms, String tenant)
+            throws Exception {
         KekRef k = kms.createKek("tenant-" + tenant);
-        producer.send(new ProducerRecord<>(t.keyEvents(), tenant.getBytes(StandardCharsets.UTF_8),
-                KeyEvents.encode(KeyEvents.event(tenant, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version(),
-                        "reliability", null)))).get();
+        producer.send(new ProducerRecord<>(
+                        t.keyEvents(),
+                        tenant.getBytes(StandardCharsets.UTF_8),
+                        KeyEvents.encode(KeyEvents.event(
+                                tenant,
+                                KeyEventType.REGISTERED,
+                                k.provider(),
+                                k.keyName(),
+                                k.version(),
+                                "reliability",
+                                null))))
+                .get();
     }
 
     /** A deterministic embedding: tenant {@code tenant-<n % tenants>}, id {@code doc-<n>}. */
@@ -206,8 +250,14 @@ final class Suite {
         for (float f : v) {
             list.add(f);
         }
-        return EmbeddingEvent.newBuilder().setTenantId(tenant(n % tenants)).setEmbeddingId(id(n)).setModel("reliability-m1")
-                .setVector(list).setMetadata(null).setEventTime(java.time.Instant.ofEpochMilli(1_700_000_000_000L + n)).build();
+        return EmbeddingEvent.newBuilder()
+                .setTenantId(tenant(n % tenants))
+                .setEmbeddingId(id(n))
+                .setModel("reliability-m1")
+                .setVector(list)
+                .setMetadata(null)
+                .setEventTime(java.time.Instant.ofEpochMilli(1_700_000_000_000L + n))
+                .build();
     }
 
     static String tenant(long t) {
@@ -238,7 +288,10 @@ final class Suite {
     /** Waits until the group has committed offsets at the end of every partition of {@code topic}. */
     static void awaitCommittedToEnd(String bootstrap, String groupId, String topic, Duration timeout) throws Exception {
         try (Admin admin = admin(bootstrap)) {
-            await(timeout, "group " + groupId + " to commit the end of " + topic, () -> lag(admin, groupId, topic) == 0);
+            await(
+                    timeout,
+                    "group " + groupId + " to commit the end of " + topic,
+                    () -> lag(admin, groupId, topic) == 0);
         }
     }
 
@@ -247,7 +300,8 @@ final class Suite {
         try {
             Map<TopicPartition, Long> ends = endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED);
             Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(groupId)
-                    .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
+                    .partitionsToOffsetAndMetadata()
+                    .get(10, TimeUnit.SECONDS);
             long lag = 0;
             for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
                 OffsetAndMetadata c = committed.get(e.getKey());
@@ -265,7 +319,9 @@ final class Suite {
     /** Offsets written to {@code topic} so far, all partitions (high watermarks: records, aborted ones and markers). */
     static long written(Admin admin, String topic) {
         try {
-            return endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED).values().stream().mapToLong(Long::longValue).sum();
+            return endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED).values().stream()
+                    .mapToLong(Long::longValue)
+                    .sum();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while reading the end offsets of " + topic, e);
@@ -275,12 +331,18 @@ final class Suite {
     }
 
     static Map<TopicPartition, Long> endOffsets(Admin admin, String topic, IsolationLevel isolation) throws Exception {
-        int partitions = admin.describeTopics(List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS).get(topic).partitions().size();
+        int partitions = admin.describeTopics(List.of(topic))
+                .allTopicNames()
+                .get(10, TimeUnit.SECONDS)
+                .get(topic)
+                .partitions()
+                .size();
         Map<TopicPartition, OffsetSpec> request = new HashMap<>();
         for (int p = 0; p < partitions; p++) {
             request.put(new TopicPartition(topic, p), OffsetSpec.latest());
         }
-        ListOffsetsResult r = admin.listOffsets(request, new org.apache.kafka.clients.admin.ListOffsetsOptions(isolation));
+        ListOffsetsResult r =
+                admin.listOffsets(request, new org.apache.kafka.clients.admin.ListOffsetsOptions(isolation));
         Map<TopicPartition, Long> out = new HashMap<>();
         for (TopicPartition tp : request.keySet()) {
             out.put(tp, r.partitionResult(tp).get(10, TimeUnit.SECONDS).offset());
@@ -293,15 +355,18 @@ final class Suite {
         try {
             await(timeout, "the open transactions on " + topic + " to end", () -> {
                 try {
-                    return endOffsets(admin, topic, IsolationLevel.READ_COMMITTED).equals(endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED));
+                    return endOffsets(admin, topic, IsolationLevel.READ_COMMITTED)
+                            .equals(endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED));
                 } catch (Exception e) {
                     return false;
                 }
             });
         } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "; last stable offsets " + endOffsets(admin, topic, IsolationLevel.READ_COMMITTED)
-                    + ", high watermarks " + endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED) + ", transactions "
-                    + admin.listTransactions().all().get(10, TimeUnit.SECONDS));
+            throw new AssertionError(
+                    e.getMessage() + "; last stable offsets " + endOffsets(admin, topic, IsolationLevel.READ_COMMITTED)
+                            + ", high watermarks " + endOffsets(admin, topic, IsolationLevel.READ_UNCOMMITTED)
+                            + ", transactions "
+                            + admin.listTransactions().all().get(10, TimeUnit.SECONDS));
         }
     }
 
@@ -311,15 +376,23 @@ final class Suite {
     }
 
     /** Everything in {@code topic} for a consumer of this isolation level, to its end offsets at the time of the call. */
-    static List<ConsumerRecord<byte[], byte[]>> read(String bootstrap, String topic, IsolationLevel isolation) throws Exception {
+    static List<ConsumerRecord<byte[], byte[]>> read(String bootstrap, String topic, IsolationLevel isolation)
+            throws Exception {
         Map<TopicPartition, Long> ends;
         try (Admin admin = admin(bootstrap)) {
             ends = endOffsets(admin, topic, isolation);
         }
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation.toString().toLowerCase(java.util.Locale.ROOT), ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        bootstrap,
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        isolation.toString().toLowerCase(java.util.Locale.ROOT),
+                        ConsumerConfig.MAX_POLL_RECORDS_CONFIG,
+                        5_000),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             c.assign(ends.keySet());
             c.seekToBeginning(ends.keySet());
             long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
@@ -344,9 +417,14 @@ final class Suite {
         Map<String, Long> counts = sealed.stream()
                 .map(r -> SealedRecordKey.parse(r.key()).embeddingId())
                 .collect(Collectors.groupingBy(id -> id, Collectors.counting()));
-        int missing = (int) expectedIds.stream().filter(id -> !counts.containsKey(id)).count();
-        int duplicates = (int) counts.values().stream().filter(c -> c > 1).mapToLong(c -> c - 1).sum();
-        int unexpected = (int) counts.keySet().stream().filter(id -> !expectedIds.contains(id)).count();
+        int missing =
+                (int) expectedIds.stream().filter(id -> !counts.containsKey(id)).count();
+        int duplicates = (int) counts.values().stream()
+                .filter(c -> c > 1)
+                .mapToLong(c -> c - 1)
+                .sum();
+        int unexpected = (int)
+                counts.keySet().stream().filter(id -> !expectedIds.contains(id)).count();
         return new ExactlyOnce(expectedIds.size(), sealed.size(), missing, duplicates, unexpected);
     }
 

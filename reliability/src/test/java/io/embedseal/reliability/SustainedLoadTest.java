@@ -1,5 +1,7 @@
 package io.embedseal.reliability;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
@@ -8,15 +10,6 @@ import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.TopicNames;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,8 +20,14 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Item 7: a sustained run at 80% of the pipeline's throughput, measured first in the same run the way the bench
@@ -50,19 +49,28 @@ class SustainedLoadTest {
     @TempDir
     Path dir;
 
-    record Sample(double atSeconds, long lag, long liveHeapBytes, long sent) {
-    }
+    record Sample(double atSeconds, long lag, long liveHeapBytes, long sent) {}
 
     @Test
     void fiveMinutesAt80PercentOfCapacity_lagDoesNotGrow_andHeapStaysFlat() throws Exception {
         String bootstrap = EmbeddedKafkaBroker.shared().bootstrapServers();
         String prefix = "load-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         // Bounded on disk: about 100 MB/s flows into each of raw and sealed; old segments are deleted as it runs.
-        Map<String, String> bounded = Map.of("retention.bytes", Long.toString(256L << 20), "segment.bytes", Long.toString(64L << 20),
-                "retention.ms", "120000", "file.delete.delay.ms", "1000");
+        Map<String, String> bounded = Map.of(
+                "retention.bytes",
+                Long.toString(256L << 20),
+                "segment.bytes",
+                Long.toString(64L << 20),
+                "retention.ms",
+                "120000",
+                "file.delete.delay.ms",
+                "1000");
         try (Admin admin = Suite.admin(bootstrap)) {
-            admin.createTopics(List.of(new NewTopic(prefix + "raw", 4, (short) 1).configs(bounded),
-                    new NewTopic(prefix + "sealed", 4, (short) 1).configs(bounded))).all().get(30, TimeUnit.SECONDS);
+            admin.createTopics(List.of(
+                            new NewTopic(prefix + "raw", 4, (short) 1).configs(bounded),
+                            new NewTopic(prefix + "sealed", 4, (short) 1).configs(bounded)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         }
         TopicNames topics = Suite.topics(EmbeddedKafkaBroker.shared(), prefix, 4);
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
@@ -74,11 +82,21 @@ class SustainedLoadTest {
             values.add(Suite.wire(schemaId, e));
             keys.add(Suite.key(e));
         }
-        PipelineConfig config = PipelineConfig.of(Suite.pipelineSettings(bootstrap, prefix + "app", topics, dir.resolve("state"),
-                "mock://unused", dir.resolve("kms"), Map.of()), n -> null);
+        PipelineConfig config = PipelineConfig.of(
+                Suite.pipelineSettings(
+                        bootstrap,
+                        prefix + "app",
+                        topics,
+                        dir.resolve("state"),
+                        "mock://unused",
+                        dir.resolve("kms"),
+                        Map.of()),
+                n -> null);
         String group = prefix + "app";
-        try (LocalKms kms = new LocalKms(dir.resolve("kms")); KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
-             Admin admin = Suite.admin(bootstrap); EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
+        try (LocalKms kms = new LocalKms(dir.resolve("kms"));
+                KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
+                Admin admin = Suite.admin(bootstrap);
+                EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
             for (int t = 0; t < TENANTS; t++) {
                 Suite.register(producer, topics, kms, Suite.tenant(t));
             }
@@ -106,7 +124,8 @@ class SustainedLoadTest {
             long committedAt5s = -1;
             long at5s = 0;
             for (long i = 0; System.nanoTime() < saturateEnd; i++) {
-                producer.send(new ProducerRecord<>(topics.raw(), keys.get((int) (i % POOL)), values.get((int) (i % POOL))));
+                producer.send(
+                        new ProducerRecord<>(topics.raw(), keys.get((int) (i % POOL)), values.get((int) (i % POOL))));
                 if (committedAt5s < 0 && System.nanoTime() > saturateEnd - TimeUnit.SECONDS.toNanos(20)) {
                     at5s = System.nanoTime();
                     committedAt5s = committed(admin, group);
@@ -122,32 +141,37 @@ class SustainedLoadTest {
             AtomicReference<Throwable> feederFailure = new AtomicReference<>();
             long loadStart = System.nanoTime();
             long loadEnd = loadStart + TimeUnit.SECONDS.toNanos(LOAD_SECONDS);
-            Thread feeder = new Thread(() -> {
-                try {
-                    long i = 0;
-                    while (System.nanoTime() < loadEnd) {
-                        long due = loadStart + (long) (i * (1e9 / rate));
-                        long wait = due - System.nanoTime();
-                        if (wait > 1_000_000) {
-                            Thread.sleep(wait / 1_000_000);
+            Thread feeder = new Thread(
+                    () -> {
+                        try {
+                            long i = 0;
+                            while (System.nanoTime() < loadEnd) {
+                                long due = loadStart + (long) (i * (1e9 / rate));
+                                long wait = due - System.nanoTime();
+                                if (wait > 1_000_000) {
+                                    Thread.sleep(wait / 1_000_000);
+                                }
+                                int k = (int) (i % POOL);
+                                producer.send(new ProducerRecord<>(topics.raw(), keys.get(k), values.get(k)));
+                                sent.incrementAndGet();
+                                i++;
+                            }
+                            producer.flush();
+                        } catch (Throwable t) {
+                            feederFailure.set(t);
                         }
-                        int k = (int) (i % POOL);
-                        producer.send(new ProducerRecord<>(topics.raw(), keys.get(k), values.get(k)));
-                        sent.incrementAndGet();
-                        i++;
-                    }
-                    producer.flush();
-                } catch (Throwable t) {
-                    feederFailure.set(t);
-                }
-            }, "load-feeder");
+                    },
+                    "load-feeder");
             feeder.start();
             List<Sample> samples = new ArrayList<>();
             while (feeder.isAlive()) {
                 Thread.sleep(5_000);
                 boolean minute = samples.size() % 12 == 11;
-                samples.add(new Sample((System.nanoTime() - loadStart) / 1e9, Suite.lag(admin, group, topics.raw()),
-                        minute ? liveHeap() : -1, sent.get()));
+                samples.add(new Sample(
+                        (System.nanoTime() - loadStart) / 1e9,
+                        Suite.lag(admin, group, topics.raw()),
+                        minute ? liveHeap() : -1,
+                        sent.get()));
             }
             assertThat(feederFailure.get()).as("the feeder failed").isNull();
             long endLag = Suite.lag(admin, group, topics.raw());
@@ -155,30 +179,58 @@ class SustainedLoadTest {
             double drainAfterMs = (System.nanoTime() - loadEnd) / 1e6;
 
             // Lag: the last minute's highest lag against the first minute's, and its least-squares trend.
-            List<Sample> first = samples.stream().filter(s -> s.atSeconds() <= 60).toList();
-            List<Sample> last = samples.stream().filter(s -> s.atSeconds() > LOAD_SECONDS - 60).toList();
+            List<Sample> first =
+                    samples.stream().filter(s -> s.atSeconds() <= 60).toList();
+            List<Sample> last = samples.stream()
+                    .filter(s -> s.atSeconds() > LOAD_SECONDS - 60)
+                    .toList();
             long maxLagFirst = first.stream().mapToLong(Sample::lag).max().orElse(0);
             long maxLagLast = last.stream().mapToLong(Sample::lag).max().orElse(0);
-            double slope = slope(samples.stream().filter(s -> s.atSeconds() > 30).toList(), Sample::lag); // records/s
-            List<Long> live = samples.stream().map(Sample::liveHeapBytes).filter(b -> b >= 0).toList();
+            double slope =
+                    slope(samples.stream().filter(s -> s.atSeconds() > 30).toList(), Sample::lag); // records/s
+            List<Long> live = samples.stream()
+                    .map(Sample::liveHeapBytes)
+                    .filter(b -> b >= 0)
+                    .toList();
             assertThat(live).as("live heap measured once a minute").hasSizeGreaterThanOrEqualTo(LOAD_SECONDS / 60 - 1);
             long oldFirst = live.get(0);
             long oldLast = live.get(live.size() - 1);
             double achieved = sent.get() / (double) LOAD_SECONDS;
-            System.out.printf("sustained load: backlog of %d at %d dims drained at %.0f records/s; sealed at %.0f records/s with"
+            System.out.printf(
+                    "sustained load: backlog of %d at %d dims drained at %.0f records/s; sealed at %.0f records/s with"
                             + " the generator in the loop (capacity); load %d s at %d"
                             + " records/s (%.0f%%), achieved %.0f records/s; lag max first minute %d, last minute %d, trend %.1f"
                             + " records/s, %d at the end, drained %.0f ms after; live heap (after a full GC) at the first minute %.1f MB,"
-                            + " at the last %.1f MB, all: %s MB%n", BACKLOG, DIMS, drained, capacity, LOAD_SECONDS, rate, FRACTION * 100, achieved,
-                    maxLagFirst, maxLagLast, slope, endLag, drainAfterMs, oldFirst / 1e6, oldLast / 1e6,
+                            + " at the last %.1f MB, all: %s MB%n",
+                    BACKLOG,
+                    DIMS,
+                    drained,
+                    capacity,
+                    LOAD_SECONDS,
+                    rate,
+                    FRACTION * 100,
+                    achieved,
+                    maxLagFirst,
+                    maxLagLast,
+                    slope,
+                    endLag,
+                    drainAfterMs,
+                    oldFirst / 1e6,
+                    oldLast / 1e6,
                     live.stream().map(b -> String.format("%.0f", b / 1e6)).toList());
             for (Sample s : samples) {
-                System.out.printf("  t=%5.0f s  lag %8d  sent %,d%s%n", s.atSeconds(), s.lag(), s.sent(),
+                System.out.printf(
+                        "  t=%5.0f s  lag %8d  sent %,d%s%n",
+                        s.atSeconds(),
+                        s.lag(),
+                        s.sent(),
                         s.liveHeapBytes() >= 0 ? String.format("  live heap %.1f MB", s.liveHeapBytes() / 1e6) : "");
             }
 
             assertThat(achieved).as("the feeder kept the rate").isGreaterThan(rate * 0.95);
-            assertThat(maxLagLast).as("lag in the last minute stays below 2 s of input").isLessThan(2L * rate);
+            assertThat(maxLagLast)
+                    .as("lag in the last minute stays below 2 s of input")
+                    .isLessThan(2L * rate);
             assertThat(slope).as("the lag has no upward trend (records/s)").isLessThan(rate * 0.002);
             assertThat(oldLast).as("the heap after GC stays flat").isLessThan(oldFirst + (64L << 20));
         }
@@ -207,12 +259,17 @@ class SustainedLoadTest {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
-
     /** The group's committed offsets on the raw topic, summed: records the pipeline has finished. */
     private static long committed(Admin admin, String group) {
         try {
-            return admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS).values().stream()
-                    .mapToLong(o -> o == null ? 0 : o.offset()).sum();
+            return admin
+                    .listConsumerGroupOffsets(group)
+                    .partitionsToOffsetAndMetadata()
+                    .get(10, TimeUnit.SECONDS)
+                    .values()
+                    .stream()
+                    .mapToLong(o -> o == null ? 0 : o.offset())
+                    .sum();
         } catch (Exception e) {
             throw new IllegalStateException("cannot read the group's offsets", e);
         }

@@ -1,5 +1,8 @@
 package io.embedseal.reliability;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -9,13 +12,6 @@ import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,9 +19,12 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Item 5: every single-bit flip of a sample of sealed envelopes is refused at unseal, and a sealed vector moved to
@@ -43,8 +42,7 @@ class TamperTest {
     private List<Sample> samples;
     private EmbeddingUnsealer unsealer;
 
-    private record Sample(SealedRecordKey key, byte[] envelope) {
-    }
+    private record Sample(SealedRecordKey key, byte[] envelope) {}
 
     private List<Sample> seal(Sealer sealer) {
         List<Sample> made = new ArrayList<>();
@@ -52,9 +50,18 @@ class TamperTest {
         for (int dims : new int[] {1, 8, 64, 384}) {
             for (int t = 0; t < 3; t++) {
                 EmbeddingEvent e = Suite.event(n++, 3, dims);
-                e = EmbeddingEvent.newBuilder(e).setTenantId(Suite.tenant(t)).setMetadata(t == 1 ? Map.of("source", "s3://b/k") : null).build();
+                e = EmbeddingEvent.newBuilder(e)
+                        .setTenantId(Suite.tenant(t))
+                        .setMetadata(t == 1 ? Map.of("source", "s3://b/k") : null)
+                        .build();
                 byte[] plaintext = EmbeddingEventCodec.toCanonicalAvro(e);
-                byte[] envelope = sealer.seal(e.getTenantId(), e.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext, 0, plaintext.length);
+                byte[] envelope = sealer.seal(
+                        e.getTenantId(),
+                        e.getEmbeddingId(),
+                        PayloadType.EMBEDDING_EVENT_AVRO,
+                        plaintext,
+                        0,
+                        plaintext.length);
                 made.add(new Sample(new SealedRecordKey(e.getTenantId(), e.getEmbeddingId()), envelope));
                 Suite.VECTORS.add(Suite.vector(n - 1, dims));
             }
@@ -80,15 +87,18 @@ class TamperTest {
         long flips = 0;
         for (Sample s : samples) {
             byte[] key = s.key().toBytes();
-            assertThat(unsealer.unseal(key, s.envelope()).embeddingId()).isEqualTo(s.key().embeddingId()); // intact opens
+            assertThat(unsealer.unseal(key, s.envelope()).embeddingId())
+                    .isEqualTo(s.key().embeddingId()); // intact opens
             for (int bit = 0; bit < s.envelope().length * 8; bit++) {
                 byte[] tampered = s.envelope().clone();
                 tampered[bit / 8] ^= (byte) (1 << (bit % 8));
                 try {
                     unsealer.unseal(key, tampered);
-                    throw new AssertionError("bit " + bit + " of a " + s.envelope().length + "-byte envelope flipped, and it still opened");
+                    throw new AssertionError("bit " + bit + " of a " + s.envelope().length
+                            + "-byte envelope flipped, and it still opened");
                 } catch (EnvelopeException refused) {
-                    assertThat(refused.reason()).as("a flip is refused for good, not as an outage to retry")
+                    assertThat(refused.reason())
+                            .as("a flip is refused for good, not as an outage to retry")
                             .isNotEqualTo(EnvelopeException.Reason.KMS_UNAVAILABLE);
                     reasons.merge(refused.reason(), 1, Integer::sum);
                 }
@@ -97,10 +107,15 @@ class TamperTest {
             Suite.rememberDek(kms, s.envelope());
         }
         Suite.rememberLocalKeks(dir.resolve("kms"));
-        System.out.printf("tamper: %d envelopes (%d to %d bytes), %d single-bit flips, all refused: %s%n", samples.size(),
+        System.out.printf(
+                "tamper: %d envelopes (%d to %d bytes), %d single-bit flips, all refused: %s%n",
+                samples.size(),
                 samples.stream().mapToInt(x -> x.envelope().length).min().orElse(0),
-                samples.stream().mapToInt(x -> x.envelope().length).max().orElse(0), flips, reasons);
-        assertThat(reasons.values().stream().mapToLong(Integer::longValue).sum()).isEqualTo(flips);
+                samples.stream().mapToInt(x -> x.envelope().length).max().orElse(0),
+                flips,
+                reasons);
+        assertThat(reasons.values().stream().mapToLong(Integer::longValue).sum())
+                .isEqualTo(flips);
     }
 
     @Test
@@ -108,9 +123,12 @@ class TamperTest {
         Sample a = samples.get(0); // tenant-00
         Sample b = samples.get(1); // tenant-01, same dims
         // Under another tenant's record key, or another id of the same tenant.
-        assertRefused(() -> unsealer.unseal(new SealedRecordKey(b.key().tenantId(), a.key().embeddingId()).toBytes(), a.envelope()),
+        assertRefused(
+                () -> unsealer.unseal(
+                        new SealedRecordKey(b.key().tenantId(), a.key().embeddingId()).toBytes(), a.envelope()),
                 EnvelopeException.Reason.WRONG_BINDING);
-        assertRefused(() -> unsealer.unseal(new SealedRecordKey(a.key().tenantId(), "doc-other").toBytes(), a.envelope()),
+        assertRefused(
+                () -> unsealer.unseal(new SealedRecordKey(a.key().tenantId(), "doc-other").toBytes(), a.envelope()),
                 EnvelopeException.Reason.WRONG_BINDING);
         // Swapping values between two records of different tenants.
         assertRefused(() -> unsealer.unseal(b.key().toBytes(), a.envelope()), EnvelopeException.Reason.WRONG_BINDING);
@@ -118,14 +136,18 @@ class TamperTest {
         // layout holds): the header is authenticated with the ciphertext, and the KEK is not that tenant's.
         byte[] moved = replaceAll(a.envelope(), a.key().tenantId(), b.key().tenantId());
         assertThat(moved).isNotEqualTo(a.envelope());
-        assertRefused(() -> unsealer.unseal(new SealedRecordKey(b.key().tenantId(), a.key().embeddingId()).toBytes(), moved), null);
+        assertRefused(
+                () -> unsealer.unseal(
+                        new SealedRecordKey(b.key().tenantId(), a.key().embeddingId()).toBytes(), moved),
+                null);
         // Rewriting the id in the header (same length).
         String otherId = a.key().embeddingId().replace('0', '9');
         byte[] renamed = replaceAll(a.envelope(), a.key().embeddingId(), otherId);
         assertThat(renamed).isNotEqualTo(a.envelope());
         assertRefused(() -> unsealer.unseal(new SealedRecordKey(a.key().tenantId(), otherId).toBytes(), renamed), null);
         // A reader for one tenant refuses another tenant's record outright.
-        EmbeddingUnsealer onlyB = new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), b.key().tenantId());
+        EmbeddingUnsealer onlyB = new EmbeddingUnsealer(
+                new Sealer(Keyring.builder(kms).build()), b.key().tenantId());
         assertRefused(() -> onlyB.unseal(a.key().toBytes(), a.envelope()), EnvelopeException.Reason.WRONG_BINDING);
     }
 

@@ -1,20 +1,19 @@
 package io.embedseal.sinks;
 
-import io.embedseal.keyring.KeyringSettings;
-import org.apache.kafka.clients.CommonClientConfigs;
-import org.apache.kafka.common.config.AbstractConfig;
-import org.apache.kafka.common.config.ConfigDef;
-import org.apache.kafka.common.config.ConfigDef.ValidString;
 import io.embedseal.config.ConfigValueException;
 import io.embedseal.config.Setting;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.config.types.Password;
-
+import io.embedseal.keyring.KeyringSettings;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
 
 /**
  * The settings every embedseal sink shares: where the key events and the audit topic are, how the sink reaches
@@ -58,43 +57,94 @@ public class EmbedsealSinkConfig extends AbstractConfig {
             if (s.isFamily() || def.names().contains(s.name())) {
                 continue;
             }
-            String doc = s.doc() + (s.defaultText().isEmpty() ? "" : " Default: " + s.defaultText() + ".")
+            String doc = s.doc()
+                    + (s.defaultText().isEmpty() ? "" : " Default: " + s.defaultText() + ".")
                     + (s.allowed() == null ? "" : " Allowed: " + s.allowed() + ".");
-            def.define(s.name(), ConfigDef.Type.STRING, null, ConfigDef.Importance.valueOf(s.importance().name()), doc.strip());
+            def.define(
+                    s.name(),
+                    ConfigDef.Type.STRING,
+                    null,
+                    ConfigDef.Importance.valueOf(s.importance().name()),
+                    doc.strip());
         }
         return def;
     }
 
     private static ConfigDef common(ConfigDef def) {
-        return def
-                .define(BOOTSTRAP_SERVERS, ConfigDef.Type.LIST, ConfigDef.NO_DEFAULT_VALUE, ConfigDef.Importance.HIGH,
+        return def.define(
+                        BOOTSTRAP_SERVERS,
+                        ConfigDef.Type.LIST,
+                        ConfigDef.NO_DEFAULT_VALUE,
+                        ConfigDef.Importance.HIGH,
                         "The Kafka cluster holding the key-event and audit topics (usually the worker's own). "
                                 + "Kafka client settings for these clients go under " + CLIENT_PREFIX + "*, e.g. "
                                 + CLIENT_PREFIX + "security.protocol=SSL.")
-                .define(KEY_EVENTS_TOPIC, ConfigDef.Type.STRING, "keyring.events", new ConfigDef.NonEmptyString(), ConfigDef.Importance.MEDIUM,
+                .define(
+                        KEY_EVENTS_TOPIC,
+                        ConfigDef.Type.STRING,
+                        "keyring.events",
+                        new ConfigDef.NonEmptyString(),
+                        ConfigDef.Importance.MEDIUM,
                         "The compacted key-event topic the sink follows (REVOKED, RESTORED, DESTROYED, ...).")
-                .define(AUDIT_TOPIC, ConfigDef.Type.STRING, "keyring.audit", new ConfigDef.NonEmptyString(), ConfigDef.Importance.MEDIUM,
+                .define(
+                        AUDIT_TOPIC,
+                        ConfigDef.Type.STRING,
+                        "keyring.audit",
+                        new ConfigDef.NonEmptyString(),
+                        ConfigDef.Importance.MEDIUM,
                         "Where shred receipts are appended when a DESTROYED tenant's data has been deleted.")
-                .define(REVOKED_ACTION, ConfigDef.Type.STRING, "report",
-                        ValidString.in("report", "wait"), ConfigDef.Importance.MEDIUM,
+                .define(
+                        REVOKED_ACTION,
+                        ConfigDef.Type.STRING,
+                        "report",
+                        ValidString.in("report", "wait"),
+                        ConfigDef.Importance.MEDIUM,
                         "Records of a REVOKED tenant (or one whose KMS refuses the key): 'report' hands them, still "
                                 + "sealed, to Connect's errant-record reporter (set errors.tolerance=all and "
                                 + "errors.deadletterqueue.topic.name) so the tenant's other records keep flowing; "
                                 + "'wait' holds the task until the tenant is RESTORED. Without a reporter, 'report' "
                                 + "falls back to 'wait'.")
-                .define(WAIT_BACKOFF_MS, ConfigDef.Type.LONG, 5_000L, ConfigDef.Range.between(100L, 600_000L), ConfigDef.Importance.LOW,
+                .define(
+                        WAIT_BACKOFF_MS,
+                        ConfigDef.Type.LONG,
+                        5_000L,
+                        ConfigDef.Range.between(100L, 600_000L),
+                        ConfigDef.Importance.LOW,
                         "How long Connect waits before redelivering records that wait (KMS unreachable, revoked tenant with 'wait').")
-                .define(STARTUP_TIMEOUT_MS, ConfigDef.Type.LONG, 60_000L, ConfigDef.Range.atLeast(1_000L), ConfigDef.Importance.LOW,
+                .define(
+                        STARTUP_TIMEOUT_MS,
+                        ConfigDef.Type.LONG,
+                        60_000L,
+                        ConfigDef.Range.atLeast(1_000L),
+                        ConfigDef.Importance.LOW,
                         "How long a task may take at start to read every tenant's key state; it writes nothing before.")
-                .define(KMS_PROVIDER, ConfigDef.Type.STRING, "local", ValidString.in(KeyringSettings.PROVIDERS.toArray(String[]::new)),
-                        ConfigDef.Importance.HIGH, "The tenants' KMS: vault, pkcs11 or local (development only). Further kms.* and "
+                .define(
+                        KMS_PROVIDER,
+                        ConfigDef.Type.STRING,
+                        "local",
+                        ValidString.in(KeyringSettings.PROVIDERS.toArray(String[]::new)),
+                        ConfigDef.Importance.HIGH,
+                        "The tenants' KMS: vault, pkcs11 or local (development only). Further kms.* and "
                                 + "dek.* settings as in docs/key-management.md; the KMS must let this sink unwrap DEKs.")
-                .define(VAULT_TOKEN, ConfigDef.Type.PASSWORD, null, ConfigDef.Importance.MEDIUM,
+                .define(
+                        VAULT_TOKEN,
+                        ConfigDef.Type.PASSWORD,
+                        null,
+                        ConfigDef.Importance.MEDIUM,
                         "The Vault token (instead of kms.vault.token-env or kms.vault.token-file). Use a config provider "
                                 + "(e.g. ${file:/secrets/vault:token}) rather than a literal.")
-                .define(PKCS11_PIN, ConfigDef.Type.PASSWORD, null, ConfigDef.Importance.MEDIUM,
+                .define(
+                        PKCS11_PIN,
+                        ConfigDef.Type.PASSWORD,
+                        null,
+                        ConfigDef.Importance.MEDIUM,
                         "The PKCS#11 user PIN (instead of kms.pkcs11.pin-env or kms.pkcs11.pin-file).")
-                .define(TASK_INDEX, ConfigDef.Type.INT, 0, ConfigDef.Range.atLeast(0), ConfigDef.Importance.LOW,
+                .define(
+                        TASK_INDEX,
+                        ConfigDef.Type.INT,
+                        0,
+                        ConfigDef.Range.atLeast(0),
+                        ConfigDef.Importance.LOW,
                         "Set by the connector for each task; not for users.");
     }
 
@@ -104,7 +154,8 @@ public class EmbedsealSinkConfig extends AbstractConfig {
         super(def, props);
         this.keyringSettings = keyringSettings(System::getenv);
         if (getList(BOOTSTRAP_SERVERS).isEmpty()) {
-            throw new InvalidSettingException(BOOTSTRAP_SERVERS, "", "give the Kafka cluster holding " + getString(KEY_EVENTS_TOPIC));
+            throw new InvalidSettingException(
+                    BOOTSTRAP_SERVERS, "", "give the Kafka cluster holding " + getString(KEY_EVENTS_TOPIC));
         }
     }
 

@@ -1,14 +1,13 @@
 package io.embedseal.sinks;
 
-import org.apache.kafka.common.config.Config;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.config.ConfigValue;
-import org.apache.kafka.connect.sink.SinkConnector;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.common.config.Config;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.ConfigValue;
+import org.apache.kafka.connect.sink.SinkConnector;
 
 /**
  * What the embedseal connectors share: settings checked at start (and by Connect's validate endpoint, with each
@@ -49,8 +48,7 @@ public abstract class EmbedsealSinkConnector extends SinkConnector {
     }
 
     @Override
-    public void stop() {
-    }
+    public void stop() {}
 
     /**
      * Connect's per-setting checks, then the cross-setting ones (KMS settings, store-specific rules); an error from
@@ -60,7 +58,8 @@ public abstract class EmbedsealSinkConnector extends SinkConnector {
     @Override
     public Config validate(Map<String, String> connectorConfigs) {
         Config config = super.validate(connectorConfigs);
-        boolean clean = config.configValues().stream().allMatch(v -> v.errorMessages().isEmpty());
+        boolean clean =
+                config.configValues().stream().allMatch(v -> v.errorMessages().isEmpty());
         if (clean) {
             try {
                 parse(connectorConfigs);
@@ -72,10 +71,15 @@ public abstract class EmbedsealSinkConnector extends SinkConnector {
     }
 
     private static void attach(Config config, ConfigException e) {
-        String setting = e instanceof InvalidSettingException named ? named.setting() : EmbedsealSinkConfig.KMS_PROVIDER;
-        ConfigValue target = config.configValues().stream().filter(v -> v.name().equals(setting)).findFirst()
-                .orElseGet(() -> config.configValues().stream().filter(v -> v.name().equals(EmbedsealSinkConfig.KMS_PROVIDER))
-                        .findFirst().orElse(config.configValues().get(0)));
+        String setting =
+                e instanceof InvalidSettingException named ? named.setting() : EmbedsealSinkConfig.KMS_PROVIDER;
+        ConfigValue target = config.configValues().stream()
+                .filter(v -> v.name().equals(setting))
+                .findFirst()
+                .orElseGet(() -> config.configValues().stream()
+                        .filter(v -> v.name().equals(EmbedsealSinkConfig.KMS_PROVIDER))
+                        .findFirst()
+                        .orElse(config.configValues().get(0)));
         target.addErrorMessage(e.getMessage());
     }
 }

@@ -1,5 +1,6 @@
 package io.embedseal.sinks;
 
+import io.embedseal.control.KeyEventFollower;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -15,9 +16,21 @@ import io.embedseal.serdes.UnsealedEmbedding;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.Sealer;
-import io.embedseal.control.KeyEventFollower;
 import io.embedseal.sinks.EmbedsealSinkConfig.RevokedAction;
 import io.embedseal.sinks.RefusedRecordException.Reason;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigException;
@@ -29,20 +42,6 @@ import org.apache.kafka.connect.sink.SinkRecord;
 import org.apache.kafka.connect.sink.SinkTask;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.nio.charset.StandardCharsets;
-import java.time.Clock;
-import java.time.Duration;
-import java.util.Collection;
-import java.util.Map;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.Future;
-import java.util.List;
-import java.util.ArrayList;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What every embedseal sink task does around its store. For each record: check the tenant's key state (from
@@ -78,6 +77,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private final SinkCounters counters = new SinkCounters();
     /** Records handed to the errant-record reporter whose write is not confirmed yet; preCommit waits for them. */
     private final List<Future<Void>> reported = new ArrayList<>();
+
     private long nextShredAttempt = System.nanoTime();
 
     /** Parses the connector's settings (the same {@code ConfigDef} the connector validated with). */
@@ -110,10 +110,17 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         String id = config.connectorName() + "-" + config.taskIndex();
         try {
             store = openStore(config);
-            LOG.info("{} sink task {} writes to {} in {}", sinkName(), id, store.describe(),
-                    store.needsPlaintext() ? "index mode (unseals through the tenants' KMS)" : "sealed mode (stores envelopes only)");
+            LOG.info(
+                    "{} sink task {} writes to {} in {}",
+                    sinkName(),
+                    id,
+                    store.describe(),
+                    store.needsPlaintext()
+                            ? "index mode (unseals through the tenants' KMS)"
+                            : "sealed mode (stores envelopes only)");
             receipts = new ShredReceipts(config.clientProps(), config.auditTopic(), "sink-" + id);
-            follower = KeyEventFollower.start(config.clientProps(), config.keyEventsTopic(), directory, this::onKeyEvent, id);
+            follower = KeyEventFollower.start(
+                    config.clientProps(), config.keyEventsTopic(), directory, this::onKeyEvent, id);
             if (!follower.awaitCaughtUp(Duration.ofMillis(config.startupTimeoutMs()))) {
                 throw new ConnectException("could not read the key-event topic " + config.keyEventsTopic() + " within "
                         + config.startupTimeoutMs() + " ms (" + EmbedsealSinkConfig.STARTUP_TIMEOUT_MS + "); check "
@@ -133,8 +140,10 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         reporter = errantRecordReporter();
         revokedAction = config.revokedAction();
         if (revokedAction == RevokedAction.REPORT && reporter == null) {
-            LOG.warn("{}=report but the connector has no errant-record reporter (errors.deadletterqueue.topic.name or "
-                    + "errors.log.enable): records of revoked tenants will wait instead", EmbedsealSinkConfig.REVOKED_ACTION);
+            LOG.warn(
+                    "{}=report but the connector has no errant-record reporter (errors.deadletterqueue.topic.name or "
+                            + "errors.log.enable): records of revoked tenants will wait instead",
+                    EmbedsealSinkConfig.REVOKED_ACTION);
             revokedAction = RevokedAction.WAIT;
         }
         shredPending();
@@ -190,7 +199,10 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         try {
             key = SealedRecordKey.parse(keyBytes);
         } catch (IllegalArgumentException e) {
-            refuse(r, new RefusedRecordException(Reason.INVALID_KEY, "record key at " + where(r) + " is not tenant/embeddingId"));
+            refuse(
+                    r,
+                    new RefusedRecordException(
+                            Reason.INVALID_KEY, "record key at " + where(r) + " is not tenant/embeddingId"));
             return;
         }
         TenantState state = directory.get(key.tenantId());
@@ -217,7 +229,11 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             return;
         }
         if (!header.tenantId().equals(key.tenantId()) || !header.embeddingId().equals(key.embeddingId())) {
-            refuse(r, new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": the envelope is bound to another record than its key"));
+            refuse(
+                    r,
+                    new RefusedRecordException(
+                            Reason.INVALID_ENVELOPE,
+                            where(r) + ": the envelope is bound to another record than its key"));
             return;
         }
         UnsealedEmbedding opened = null;
@@ -228,24 +244,37 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 switch (e.reason()) {
                     case KMS_UNAVAILABLE -> {
                         context.timeout(config.waitBackoffMs());
-                        throw new RetriableException("the KMS of tenant " + key.tenantId() + " is unreachable; the batch is redelivered", e);
+                        throw new RetriableException(
+                                "the KMS of tenant " + key.tenantId() + " is unreachable; the batch is redelivered", e);
                     }
                     case KEY_REVOKED, KEY_UNKNOWN -> {
                         if (deniedLogged.add(key.tenantId())) {
-                            LOG.warn("the KMS refused tenant {}'s key ({}): treating its records as revoked", key.tenantId(), e.reason());
+                            LOG.warn(
+                                    "the KMS refused tenant {}'s key ({}): treating its records as revoked",
+                                    key.tenantId(),
+                                    e.reason());
                         }
                         revoked(r, "the KMS refused tenant " + key.tenantId() + "'s key (" + e.reason() + ")");
                         return;
                     }
                     default -> {
-                        refuse(r, new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": " + e.getMessage()));
+                        refuse(
+                                r,
+                                new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": " + e.getMessage()));
                         return;
                     }
                 }
             }
         }
         try {
-            store.upsert(new StoredRecord(key, header, value, opened, r.topic(), r.kafkaPartition() == null ? -1 : r.kafkaPartition(), r.kafkaOffset()));
+            store.upsert(new StoredRecord(
+                    key,
+                    header,
+                    value,
+                    opened,
+                    r.topic(),
+                    r.kafkaPartition() == null ? -1 : r.kafkaPartition(),
+                    r.kafkaOffset()));
             counters.written++;
         } catch (RefusedRecordException e) {
             refuse(r, e);
@@ -256,21 +285,27 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     private void revoked(SinkRecord r, String why) {
         if (revokedAction == RevokedAction.REPORT) {
-            reported.add(reporter.report(r, new RefusedRecordException(Reason.TENANT_REVOKED,
-                    why + "; the record stays sealed and can be replayed after RESTORED")));
+            reported.add(reporter.report(
+                    r,
+                    new RefusedRecordException(
+                            Reason.TENANT_REVOKED,
+                            why + "; the record stays sealed and can be replayed after RESTORED")));
             counters.reportedRevoked++;
             return;
         }
         context.timeout(config.waitBackoffMs());
         counters.waits++;
-        throw new RetriableException(why + ": its records wait until it is RESTORED (" + EmbedsealSinkConfig.REVOKED_ACTION + "=wait)");
+        throw new RetriableException(
+                why + ": its records wait until it is RESTORED (" + EmbedsealSinkConfig.REVOKED_ACTION + "=wait)");
     }
 
     /** A record the store must not take: to the errant-record reporter, or the task fails (nothing is skipped silently). */
     private void refuse(SinkRecord r, RefusedRecordException e) {
         if (reporter == null) {
-            throw new ConnectException(e.getMessage() + ". Configure errors.tolerance=all and errors.deadletterqueue.topic.name "
-                    + "to set such records aside instead of stopping.", e);
+            throw new ConnectException(
+                    e.getMessage() + ". Configure errors.tolerance=all and errors.deadletterqueue.topic.name "
+                            + "to set such records aside instead of stopping.",
+                    e);
         }
         reported.add(reporter.report(r, e));
         counters.refused++;
@@ -284,8 +319,9 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         if (k instanceof String s) {
             return s.getBytes(StandardCharsets.UTF_8);
         }
-        throw new DataException("record key at " + where(r) + " is a " + k.getClass().getSimpleName()
-                + "; set key.converter to org.apache.kafka.connect.converters.ByteArrayConverter or StringConverter");
+        throw new DataException(
+                "record key at " + where(r) + " is a " + k.getClass().getSimpleName()
+                        + "; set key.converter to org.apache.kafka.connect.converters.ByteArrayConverter or StringConverter");
     }
 
     private static byte[] valueBytes(SinkRecord r) {
@@ -293,8 +329,9 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         if (v == null || v instanceof byte[]) {
             return (byte[]) v;
         }
-        throw new DataException("record value at " + where(r) + " is a " + v.getClass().getSimpleName()
-                + "; sealed envelopes need value.converter=org.apache.kafka.connect.converters.ByteArrayConverter");
+        throw new DataException(
+                "record value at " + where(r) + " is a " + v.getClass().getSimpleName()
+                        + "; sealed envelopes need value.converter=org.apache.kafka.connect.converters.ByteArrayConverter");
     }
 
     private static String where(SinkRecord r) {
@@ -311,7 +348,8 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             store.commit();
         } catch (StoreException e) {
             // Nothing is committed this time; Connect keeps the offsets and asks again.
-            LOG.warn("{} sink could not commit its store; offsets stay where they were: {}", sinkName(), e.getMessage());
+            LOG.warn(
+                    "{} sink could not commit its store; offsets stay where they were: {}", sinkName(), e.getMessage());
             return Map.of();
         }
         return currentOffsets;
@@ -331,11 +369,15 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 Thread.currentThread().interrupt();
                 return false;
             } catch (ExecutionException e) {
-                throw new ConnectException("the errant-record reporter could not write a refused record to the "
-                        + "connector's dead-letter topic; failing rather than committing past it", e.getCause());
+                throw new ConnectException(
+                        "the errant-record reporter could not write a refused record to the "
+                                + "connector's dead-letter topic; failing rather than committing past it",
+                        e.getCause());
             } catch (TimeoutException e) {
-                LOG.warn("{} sink: the dead-letter topic has not confirmed {} refused records yet; offsets stay where they were",
-                        sinkName(), reported.size());
+                LOG.warn(
+                        "{} sink: the dead-letter topic has not confirmed {} refused records yet; offsets stay where they were",
+                        sinkName(),
+                        reported.size());
                 return false;
             }
         }
@@ -356,10 +398,22 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 ShredRecord done = store.shredRecord(tenant).orElse(null);
                 if (done == null) {
                     done = store.shred(destroyed);
-                    LOG.info("shredded tenant {} from {}: deleted {}, kept {}", tenant, store.describe(), done.deleted(), done.kept());
+                    LOG.info(
+                            "shredded tenant {} from {}: deleted {}, kept {}",
+                            tenant,
+                            store.describe(),
+                            done.deleted(),
+                            done.kept());
                 }
                 if (!done.receipted()) {
-                    receipts.append(sinkName(), config.connectorName(), config.taskIndex(), store.describe(), destroyed, done, RECEIPT_TIMEOUT);
+                    receipts.append(
+                            sinkName(),
+                            config.connectorName(),
+                            config.taskIndex(),
+                            store.describe(),
+                            destroyed,
+                            done,
+                            RECEIPT_TIMEOUT);
                     store.markReceipted(tenant);
                     LOG.info("shred receipt for tenant {} appended to {}", tenant, config.auditTopic());
                 }
@@ -368,7 +422,11 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 if (!e.retriable()) {
                     throw new ConnectException("cannot shred tenant " + tenant + " from " + store.describe(), e);
                 }
-                LOG.warn("shredding tenant {} did not finish ({}); trying again in {} s", tenant, e.getMessage(), SHRED_RETRY.toSeconds());
+                LOG.warn(
+                        "shredding tenant {} did not finish ({}); trying again in {} s",
+                        tenant,
+                        e.getMessage(),
+                        SHRED_RETRY.toSeconds());
                 nextShredAttempt = System.nanoTime() + SHRED_RETRY.toNanos();
                 return;
             }

@@ -1,13 +1,7 @@
 package io.embedseal.sinks;
 
-import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.control.audit.AuditChain;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-
+import io.embedseal.keyring.tenant.TenantState;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -18,6 +12,11 @@ import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * Appends shred receipts to the audit topic: one hash-chained entry ({@code kind=SHRED_RECEIPT}) per tenant and
@@ -48,8 +47,14 @@ public final class ShredReceipts implements AutoCloseable {
      *
      * @throws StoreException (retriable) if the audit topic cannot be written now
      */
-    public Map<String, Object> append(String sink, String connector, int task, String store, TenantState destroyed,
-                                      ShredRecord shred, Duration timeout) {
+    public Map<String, Object> append(
+            String sink,
+            String connector,
+            int task,
+            String store,
+            TenantState destroyed,
+            ShredRecord shred,
+            Duration timeout) {
         Map<String, Object> f = new LinkedHashMap<>();
         f.put("kind", KIND);
         f.put("time", Instant.now().toString());
@@ -62,7 +67,9 @@ public final class ShredReceipts implements AutoCloseable {
         f.put("kept", new LinkedHashMap<>(shred.kept()));
         f.put("shreddedAt", shred.shreddedAt().toString());
         if (destroyed != null) {
-            f.put("destroyedAt", destroyed.since() == null ? null : destroyed.since().toString());
+            f.put(
+                    "destroyedAt",
+                    destroyed.since() == null ? null : destroyed.since().toString());
             f.put("kek", destroyed.kms() + ":" + destroyed.kekName() + ":" + destroyed.kekVersion());
         }
         sendUnsent(timeout); // an earlier entry that failed goes first, or the chain would show a gap
@@ -76,12 +83,16 @@ public final class ShredReceipts implements AutoCloseable {
         while (!unsent.isEmpty()) {
             byte[] entry = unsent.peekFirst();
             try {
-                producer.send(new ProducerRecord<>(topic, chain.producer(), entry)).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                producer.send(new ProducerRecord<>(topic, chain.producer(), entry))
+                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new StoreException("interrupted while writing a shred receipt", e, true);
             } catch (ExecutionException | TimeoutException e) {
-                throw new StoreException("a shred receipt could not be written to " + topic + "; it is sent again on the next attempt", e, true);
+                throw new StoreException(
+                        "a shred receipt could not be written to " + topic + "; it is sent again on the next attempt",
+                        e,
+                        true);
             }
             unsent.removeFirst();
         }

@@ -12,7 +12,8 @@ import java.util.Map;
  * @param shreddedAt  when the deletion finished
  * @param receipted   whether the receipt reached the audit topic
  */
-public record ShredRecord(String tenantId, Map<String, Long> deleted, Map<String, Long> kept, Instant shreddedAt, boolean receipted) {
+public record ShredRecord(
+        String tenantId, Map<String, Long> deleted, Map<String, Long> kept, Instant shreddedAt, boolean receipted) {
 
     public ShredRecord {
         deleted = Map.copyOf(deleted);

@@ -3,8 +3,7 @@ package io.embedseal.sinks;
 /** The plugin's version, from the jar manifest (unknown when run from classes, as in tests). */
 public final class SinkVersion {
 
-    private SinkVersion() {
-    }
+    private SinkVersion() {}
 
     public static String get() {
         String v = SinkVersion.class.getPackage().getImplementationVersion();

@@ -15,8 +15,14 @@ import io.embedseal.serdes.envelope.EnvelopeHeader;
  * @param sourcePartition its partition
  * @param sourceOffset    its offset
  */
-public record StoredRecord(SealedRecordKey key, EnvelopeHeader header, byte[] envelope, UnsealedEmbedding opened,
-                           String sourceTopic, int sourcePartition, long sourceOffset) {
+public record StoredRecord(
+        SealedRecordKey key,
+        EnvelopeHeader header,
+        byte[] envelope,
+        UnsealedEmbedding opened,
+        String sourceTopic,
+        int sourcePartition,
+        long sourceOffset) {
 
     /** The plaintext vector (index mode only). */
     public float[] vector() {

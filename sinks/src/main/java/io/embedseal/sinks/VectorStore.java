@@ -2,7 +2,6 @@ package io.embedseal.sinks;
 
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
-
 import java.util.Optional;
 
 /**

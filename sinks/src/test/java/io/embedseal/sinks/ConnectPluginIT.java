@@ -1,10 +1,9 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.sinks.lucene.LuceneSearch;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,8 +15,8 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.stream.Stream;
 import java.util.zip.ZipFile;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The packaged plugin directory on a stock worker: a separate JVM runs {@code connect-standalone}'s main class with
@@ -27,7 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ConnectPluginIT {
 
-    static final Path PLUGIN_PATH = Path.of(System.getProperty("embedseal.connect-plugin.dir", "target/connect-plugin"));
+    static final Path PLUGIN_PATH =
+            Path.of(System.getProperty("embedseal.connect-plugin.dir", "target/connect-plugin"));
 
     @TempDir
     Path tmp;
@@ -39,14 +39,26 @@ class ConnectPluginIT {
         try (Stream<Path> s = Files.list(dir)) {
             jars = s.map(p -> p.getFileName().toString()).sorted().toList();
         }
-        assertThat(jars).anyMatch(j -> j.startsWith("embedseal-sinks-")).anyMatch(j -> j.startsWith("lucene-core-"))
-                .anyMatch(j -> j.startsWith("postgresql-")).anyMatch(j -> j.startsWith("tink-"))
+        assertThat(jars)
+                .anyMatch(j -> j.startsWith("embedseal-sinks-"))
+                .anyMatch(j -> j.startsWith("lucene-core-"))
+                .anyMatch(j -> j.startsWith("postgresql-"))
+                .anyMatch(j -> j.startsWith("tink-"))
                 .anyMatch(j -> j.startsWith("vault-java-driver-"));
-        assertThat(jars).noneMatch(j -> j.startsWith("kafka-clients") || j.startsWith("connect-") || j.startsWith("slf4j-"));
-        Path sinksJar = dir.resolve(jars.stream().filter(j -> j.startsWith("embedseal-sinks-")).findFirst().orElseThrow());
+        assertThat(jars)
+                .noneMatch(j -> j.startsWith("kafka-clients") || j.startsWith("connect-") || j.startsWith("slf4j-"));
+        Path sinksJar = dir.resolve(jars.stream()
+                .filter(j -> j.startsWith("embedseal-sinks-"))
+                .findFirst()
+                .orElseThrow());
         try (ZipFile zip = new ZipFile(sinksJar.toFile())) {
-            String services = new String(zip.getInputStream(zip.getEntry("META-INF/services/org.apache.kafka.connect.sink.SinkConnector")).readAllBytes());
-            assertThat(services).contains("io.embedseal.sinks.lucene.LuceneSinkConnector", "io.embedseal.sinks.postgres.PostgresSinkConnector");
+            String services = new String(
+                    zip.getInputStream(zip.getEntry("META-INF/services/org.apache.kafka.connect.sink.SinkConnector"))
+                            .readAllBytes());
+            assertThat(services)
+                    .contains(
+                            "io.embedseal.sinks.lucene.LuceneSinkConnector",
+                            "io.embedseal.sinks.postgres.PostgresSinkConnector");
         }
     }
 
@@ -88,26 +100,49 @@ class ConnectPluginIT {
             }
 
             Path logConfig = tmp.resolve("log4j2.properties");
-            Files.writeString(logConfig, String.join("\n", "appender.out.type=Console", "appender.out.name=out",
-                    "appender.out.layout.type=PatternLayout", "appender.out.layout.pattern=%d %-5level [%t] %c - %msg%n",
-                    "rootLogger.level=WARN", "rootLogger.appenderRef.out.ref=out",
-                    "logger.isolation.name=org.apache.kafka.connect.runtime.isolation", "logger.isolation.level=INFO",
-                    "logger.embedseal.name=io.embedseal", "logger.embedseal.level=INFO", ""));
-            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m", "-Dlog4j2.configurationFile=" + logConfig.toUri(), "-cp", workerClassPath(), "org.apache.kafka.connect.cli.ConnectStandalone",
-                    workerFile.toString(), connectorFile.toString()));
-            worker = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Files.writeString(
+                    logConfig,
+                    String.join(
+                            "\n",
+                            "appender.out.type=Console",
+                            "appender.out.name=out",
+                            "appender.out.layout.type=PatternLayout",
+                            "appender.out.layout.pattern=%d %-5level [%t] %c - %msg%n",
+                            "rootLogger.level=WARN",
+                            "rootLogger.appenderRef.out.ref=out",
+                            "logger.isolation.name=org.apache.kafka.connect.runtime.isolation",
+                            "logger.isolation.level=INFO",
+                            "logger.embedseal.name=io.embedseal",
+                            "logger.embedseal.level=INFO",
+                            ""));
+            List<String> cmd = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m",
+                    "-Dlog4j2.configurationFile=" + logConfig.toUri(),
+                    "-cp",
+                    workerClassPath(),
+                    "org.apache.kafka.connect.cli.ConnectStandalone",
+                    workerFile.toString(),
+                    connectorFile.toString()));
+            worker = new ProcessBuilder(cmd)
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
             Process running = worker;
-            SinkFixture.await(Duration.ofSeconds(90), "the plugin's Lucene sink to index 50 records (worker log: " + log + ")",
+            SinkFixture.await(
+                    Duration.ofSeconds(90),
+                    "the plugin's Lucene sink to index 50 records (worker log: " + log + ")",
                     () -> {
                         if (!running.isAlive()) {
                             throw new AssertionError("the worker exited with " + running.exitValue() + "; see " + log);
                         }
                         return LuceneSearch.documentCount(luceneDir, "acme") == 50;
-                    }, () -> LuceneSearch.documentCount(luceneDir, "acme"));
+                    },
+                    () -> LuceneSearch.documentCount(luceneDir, "acme"));
             String output = Files.readString(log);
             // The worker says it loaded the plugin from plugin.path, in a loader of its own, and our task ran there.
-            assertThat(output).containsPattern("(?s)Loading plugin from: .*connect-plugin/embedseal-sinks")
+            assertThat(output)
+                    .containsPattern("(?s)Loading plugin from: .*connect-plugin/embedseal-sinks")
                     .contains("lucene sink task lucene-plugin-it-0 writes to");
         } finally {
             if (worker != null) {
@@ -123,9 +158,15 @@ class ConnectPluginIT {
         List<String> keep = new ArrayList<>();
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
             String name = Path.of(entry).getFileName().toString();
-            boolean ours = entry.contains("embedseal") || name.equals("classes") || name.equals("test-classes")
-                    || name.startsWith("lucene-") || name.startsWith("postgresql-") || name.startsWith("tink-")
-                    || name.startsWith("vault-java-driver") || name.startsWith("avro-") || name.startsWith("testcontainers");
+            boolean ours = entry.contains("embedseal")
+                    || name.equals("classes")
+                    || name.equals("test-classes")
+                    || name.startsWith("lucene-")
+                    || name.startsWith("postgresql-")
+                    || name.startsWith("tink-")
+                    || name.startsWith("vault-java-driver")
+                    || name.startsWith("avro-")
+                    || name.startsWith("testcontainers");
             if (!ours) {
                 keep.add(entry);
             }

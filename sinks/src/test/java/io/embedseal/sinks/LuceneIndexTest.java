@@ -1,26 +1,26 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 class LuceneIndexTest {
 
     @TempDir
     Path tmp;
+
     Sealed sealed;
     LuceneVectorStore store;
     Path root;
@@ -52,7 +52,9 @@ class LuceneIndexTest {
         List<SearchHit> hits = LuceneSearch.search(root, "acme", wide, 2, 10);
         assertThat(hits).extracting(SearchHit::embeddingId).containsExactly("openai-small", "other-small");
         assertThat(hits.get(0).score()).isGreaterThan(0.99f);
-        assertThat(LuceneSearch.search(root, "acme", widest, 1, 10)).extracting(SearchHit::embeddingId).containsExactly("openai-large");
+        assertThat(LuceneSearch.search(root, "acme", widest, 1, 10))
+                .extracting(SearchHit::embeddingId)
+                .containsExactly("openai-large");
     }
 
     @Test
@@ -61,13 +63,15 @@ class LuceneIndexTest {
         store.commit();
         assertThatThrownBy(() -> LuceneSearch.search(root, "acme", new float[] {1, 2, 3}, 10, 100))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("no vectors of 3 dimensions").hasMessageContaining("[384]");
+                .hasMessageContaining("no vectors of 3 dimensions")
+                .hasMessageContaining("[384]");
     }
 
     @Test
     void tenantWithoutIndex_isAClearError_notAnEmptyResult() {
         assertThatThrownBy(() -> LuceneSearch.search(root, "nobody", new float[] {1, 2, 3}, 10, 100))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tenant nobody has no index");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("tenant nobody has no index");
     }
 
     @Test
@@ -102,14 +106,19 @@ class LuceneIndexTest {
     @Test
     void moreTenantsThanOpenWriters_areAllCommitted() {
         store.close();
-        store = new LuceneVectorStore(root, new LuceneVectorStore.Options(org.apache.lucene.index.VectorSimilarityFunction.COSINE, 16, 100, 2, 16.0));
+        store = new LuceneVectorStore(
+                root,
+                new LuceneVectorStore.Options(
+                        org.apache.lucene.index.VectorSimilarityFunction.COSINE, 16, 100, 2, 16.0));
         for (int t = 0; t < 5; t++) {
             sealed.onboard("t" + t);
             store.upsert(sealed.stored("t" + t, "e", Sealed.randomVector(random, 16), true, t));
         }
         store.commit();
         for (int t = 0; t < 5; t++) {
-            assertThat(LuceneSearch.documentCount(root, "t" + t)).as("tenant t" + t).isEqualTo(1);
+            assertThat(LuceneSearch.documentCount(root, "t" + t))
+                    .as("tenant t" + t)
+                    .isEqualTo(1);
         }
     }
 }

@@ -1,18 +1,17 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
 import io.embedseal.sinks.search.SearchHit;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * HNSW recall as the sink builds and the search command queries the index: 10,000 random 384-dimension vectors
@@ -56,7 +55,8 @@ class LuceneRecallTest {
             found += approximate.size();
         }
         double recall = found / (double) (QUERIES * K);
-        System.out.printf("Lucene HNSW recall@%d over %d queries, %d docs x %d dims, %d candidates: %.4f%n",
+        System.out.printf(
+                "Lucene HNSW recall@%d over %d queries, %d docs x %d dims, %d candidates: %.4f%n",
                 K, QUERIES, DOCS, DIMS, CANDIDATES, recall);
         assertThat(recall).isGreaterThanOrEqualTo(0.95);
     }

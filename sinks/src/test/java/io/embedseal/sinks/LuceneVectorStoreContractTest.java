@@ -2,18 +2,17 @@ package io.embedseal.sinks;
 
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
-import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.store.FSDirectory;
-import org.apache.lucene.util.Bits;
-import org.junit.jupiter.api.DisplayName;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.Bits;
+import org.junit.jupiter.api.DisplayName;
 
 @DisplayName("VectorStore contract: Lucene (one HNSW index per tenant)")
 class LuceneVectorStoreContractTest extends VectorStoreContract {

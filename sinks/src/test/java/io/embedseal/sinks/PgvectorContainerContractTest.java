@@ -1,16 +1,9 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Test;
-import org.testcontainers.DockerClientFactory;
-import org.testcontainers.postgresql.PostgreSQLContainer;
-import org.testcontainers.utility.DockerImageName;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -21,8 +14,14 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.postgresql.PostgreSQLContainer;
+import org.testcontainers.utility.DockerImageName;
 
 /**
  * The store contract in index mode, against PostgreSQL with pgvector in a container (pgvector is not packaged for
@@ -43,8 +42,10 @@ class PgvectorContainerContractTest extends VectorStoreContract {
         } catch (RuntimeException e) {
             docker = false;
         }
-        Assumptions.assumeTrue(docker, "needs a Docker engine to run " + IMAGE + " (Testcontainers); none here, skipped. "
-                + "The same contract ran against the real PostgreSQL 15 in sealed mode.");
+        Assumptions.assumeTrue(
+                docker,
+                "needs a Docker engine to run " + IMAGE + " (Testcontainers); none here, skipped. "
+                        + "The same contract ran against the real PostgreSQL 15 in sealed mode.");
         db = new PostgreSQLContainer(DockerImageName.parse(IMAGE).asCompatibleSubstituteFor("postgres"));
         db.start();
     }
@@ -79,7 +80,8 @@ class PgvectorContainerContractTest extends VectorStoreContract {
     @Override
     Set<String> storedIds(String tenant) {
         Set<String> ids = new HashSet<>();
-        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ?")) {
+        try (Connection c = connect();
+                PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ?")) {
             ps.setString(1, tenant);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -106,8 +108,9 @@ class PgvectorContainerContractTest extends VectorStoreContract {
             store.upsert(sealed.stored("acme", "other-" + i, Sealed.randomVector(r, 8), true, i + 2));
         }
         store.flush();
-        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
-                "SELECT embedding_id FROM " + table + " WHERE tenant = ? ORDER BY embedding <=> ?::vector LIMIT 1")) {
+        try (Connection c = connect();
+                PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table
+                        + " WHERE tenant = ? ORDER BY embedding <=> ?::vector LIMIT 1")) {
             ps.setString(1, "acme");
             StringBuilder v = new StringBuilder("[");
             for (int i = 0; i < target.length; i++) {

@@ -1,18 +1,14 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.sinks.postgres.PostgresSealedSearch;
 import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.sinks.search.TopK;
-import org.apache.lucene.index.VectorSimilarityFunction;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -22,15 +18,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** PostgreSQL specifics on the real server: mode detection, what a row holds, exact search over sealed rows. */
 class PostgresStoreTest {
 
     @TempDir
     Path tmp;
+
     Sealed sealed;
     final String table = PostgresTestDatabase.freshTable("pgstore");
 
@@ -51,8 +51,9 @@ class PostgresStoreTest {
     }
 
     static boolean pgvectorAvailable() throws Exception {
-        try (Connection c = PostgresTestDatabase.connect(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")) {
+        try (Connection c = PostgresTestDatabase.connect();
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")) {
             return rs.next();
         }
     }
@@ -64,7 +65,8 @@ class PostgresStoreTest {
         s.put(PostgresSinkConfig.VECTOR_DIMENSIONS, "8");
         assertThatThrownBy(() -> PostgresVectorStore.open(new PostgresSinkConfig(s), "pg", 0))
                 .isInstanceOf(StoreException.class)
-                .hasMessageContaining("postgres.mode=index").hasMessageContaining("pgvector");
+                .hasMessageContaining("postgres.mode=index")
+                .hasMessageContaining("pgvector");
     }
 
     @Test
@@ -82,12 +84,16 @@ class PostgresStoreTest {
     void sealedRow_holdsTheEnvelopeAndNonSecretIdsOnly() throws Exception {
         float[] v = Sealed.randomVector(new Random(1), 64);
         StoredRecord r = sealed.stored("acme", "e-1", v, false, 41);
-        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
+        try (PostgresVectorStore store = PostgresVectorStore.open(
+                new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
             store.upsert(r);
             store.flush();
         }
-        try (Connection c = PostgresTestDatabase.connect(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset FROM " + table)) {
+        try (Connection c = PostgresTestDatabase.connect();
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(
+                        "SELECT tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset FROM "
+                                + table)) {
             assertThat(rs.next()).isTrue();
             assertThat(rs.getString(1)).isEqualTo("acme");
             assertThat(rs.getString(2)).isEqualTo("e-1");
@@ -98,7 +104,9 @@ class PostgresStoreTest {
             assertThat(rs.getLong(8)).isEqualTo(41);
             io.embedseal.testkit.VectorLeakScanner scanner = new io.embedseal.testkit.VectorLeakScanner();
             scanner.add(v);
-            assertThat(scanner.scan(rs.getBytes(5))).as("plaintext vector bytes in the stored envelope").isZero();
+            assertThat(scanner.scan(rs.getBytes(5)))
+                    .as("plaintext vector bytes in the stored envelope")
+                    .isZero();
             assertThat(rs.next()).isFalse();
         }
     }
@@ -107,7 +115,8 @@ class PostgresStoreTest {
     void sealedSearch_unsealsInMemory_andMatchesABruteForceTopK() throws Exception {
         Random random = new Random(3);
         List<float[]> vectors = new ArrayList<>();
-        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
+        try (PostgresVectorStore store = PostgresVectorStore.open(
+                new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
             for (int i = 0; i < 300; i++) {
                 float[] v = Sealed.randomVector(random, 32);
                 vectors.add(v);
@@ -119,14 +128,25 @@ class PostgresStoreTest {
         float[] query = vectors.get(123);
         TopK expected = new TopK(5);
         for (int i = 0; i < vectors.size(); i++) {
-            expected.offer(new SearchHit("e-" + i, VectorSimilarityFunction.COSINE.compare(query, vectors.get(i)), "test-32"));
+            expected.offer(
+                    new SearchHit("e-" + i, VectorSimilarityFunction.COSINE.compare(query, vectors.get(i)), "test-32"));
         }
         AtomicLong progressCalls = new AtomicLong();
         try (Connection c = PostgresTestDatabase.connect()) {
-            PostgresSealedSearch.Result result = PostgresSealedSearch.search(c, table, "acme", sealed.unsealer, query, 5,
-                    VectorSimilarityFunction.COSINE, (rows, matching) -> progressCalls.incrementAndGet());
-            assertThat(result.hits()).extracting(SearchHit::embeddingId).containsExactlyElementsOf(
-                    expected.result().stream().map(SearchHit::embeddingId).toList());
+            PostgresSealedSearch.Result result = PostgresSealedSearch.search(
+                    c,
+                    table,
+                    "acme",
+                    sealed.unsealer,
+                    query,
+                    5,
+                    VectorSimilarityFunction.COSINE,
+                    (rows, matching) -> progressCalls.incrementAndGet());
+            assertThat(result.hits())
+                    .extracting(SearchHit::embeddingId)
+                    .containsExactlyElementsOf(expected.result().stream()
+                            .map(SearchHit::embeddingId)
+                            .toList());
             assertThat(result.hits().get(0).embeddingId()).isEqualTo("e-123");
             assertThat(result.rowsScanned()).isEqualTo(301);
             assertThat(result.otherDimension()).isEqualTo(1);
@@ -135,16 +155,19 @@ class PostgresStoreTest {
 
     @Test
     void sealedSearch_ofATenantWhoseKeyIsGone_isRefused() throws Exception {
-        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
+        try (PostgresVectorStore store = PostgresVectorStore.open(
+                new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
             store.upsert(sealed.stored("acme", "e-1", Sealed.randomVector(new Random(5), 8), false, 1));
             store.flush();
         }
         sealed.kms.destroy(sealed.keyring.naming().kekNameFor("acme"));
         sealed.keyring.evict("acme");
         try (Connection c = PostgresTestDatabase.connect()) {
-            assertThatThrownBy(() -> PostgresSealedSearch.search(c, table, "acme", sealed.unsealer, new float[8], 3,
-                    VectorSimilarityFunction.COSINE, null))
-                    .isInstanceOfSatisfying(SearchRefusedException.class, e -> assertThat(e.getMessage()).contains("KMS refuses tenant acme"));
+            assertThatThrownBy(() -> PostgresSealedSearch.search(
+                            c, table, "acme", sealed.unsealer, new float[8], 3, VectorSimilarityFunction.COSINE, null))
+                    .isInstanceOfSatisfying(
+                            SearchRefusedException.class,
+                            e -> assertThat(e.getMessage()).contains("KMS refuses tenant acme"));
         }
     }
 }

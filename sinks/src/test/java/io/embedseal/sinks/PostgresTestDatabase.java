@@ -1,11 +1,10 @@
 package io.embedseal.sinks;
 
 import io.embedseal.testkit.PostgresServer;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
-
 import java.sql.Connection;
 import java.sql.SQLException;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
 
 /** {@link PostgresServer} for these tests: skipped with its message where none answers, failed in CI. */
 public final class PostgresTestDatabase {
@@ -14,8 +13,7 @@ public final class PostgresTestDatabase {
     public static final String USER = PostgresServer.USER;
     public static final String PASSWORD = PostgresServer.PASSWORD;
 
-    private PostgresTestDatabase() {
-    }
+    private PostgresTestDatabase() {}
 
     /** Skips (or, with {@code EMBEDSEAL_REQUIRE_POSTGRES=1}, fails) the calling test when the server does not answer. */
     public static void assumeAvailable() {

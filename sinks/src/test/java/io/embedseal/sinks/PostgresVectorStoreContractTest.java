@@ -2,9 +2,6 @@ package io.embedseal.sinks;
 
 import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DisplayName;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -14,6 +11,8 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 
 @DisplayName("VectorStore contract: PostgreSQL, sealed mode (real server)")
 class PostgresVectorStoreContractTest extends VectorStoreContract {
@@ -61,7 +60,8 @@ class PostgresVectorStoreContractTest extends VectorStoreContract {
     }
 
     void query(String sql, String tenant, Row row) {
-        try (Connection c = PostgresTestDatabase.connect(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = PostgresTestDatabase.connect();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setString(1, tenant);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {

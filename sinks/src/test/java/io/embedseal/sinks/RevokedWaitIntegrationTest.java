@@ -1,18 +1,17 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code embedseal.revoked.action=wait}: a revoked tenant's records hold the task (and what follows them on the
@@ -46,23 +45,33 @@ class RevokedWaitIntegrationTest {
             Map<String, String> c = f.lucene(kmsDir, luceneDir);
             c.put(EmbedsealSinkConfig.REVOKED_ACTION, "wait");
             c.put(EmbedsealSinkConfig.WAIT_BACKOFF_MS, "200");
-            try (EmbeddedConnect connect = EmbeddedConnect.start(f.broker.bootstrapServers(), tmp.resolve("offsets"), Map.of())) {
+            try (EmbeddedConnect connect =
+                    EmbeddedConnect.start(f.broker.bootstrapServers(), tmp.resolve("offsets"), Map.of())) {
                 connect.putConnector("wait-" + f.run, c);
                 connect.awaitRunning("wait-" + f.run, EmbeddedConnect.startTimeout());
                 // Several redeliveries and offset-commit rounds: acme's records sit behind globex's and must not pass.
                 long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
                 while (System.nanoTime() < until) {
-                    assertThat(LuceneSearch.documentCount(luceneDir, "acme") + LuceneSearch.documentCount(luceneDir, "globex"))
-                            .as("nothing is committed past a waiting record").isZero();
+                    assertThat(LuceneSearch.documentCount(luceneDir, "acme")
+                                    + LuceneSearch.documentCount(luceneDir, "globex"))
+                            .as("nothing is committed past a waiting record")
+                            .isZero();
                     Thread.sleep(100);
                 }
-                assertThat(connect.status("wait-" + f.run).tasks()).allMatch(t -> t.state().equals("RUNNING"));
-                assertThat(f.readAll(f.connectDlq)).as("waiting is not reporting").isEmpty();
+                assertThat(connect.status("wait-" + f.run).tasks())
+                        .allMatch(t -> t.state().equals("RUNNING"));
+                assertThat(f.readAll(f.connectDlq))
+                        .as("waiting is not reporting")
+                        .isEmpty();
 
                 f.keyEvent("globex", KeyEventType.RESTORED, globex);
-                SinkFixture.await(Duration.ofSeconds(60), "both tenants indexed after RESTORED",
-                        () -> LuceneSearch.documentCount(luceneDir, "globex") == 10 && LuceneSearch.documentCount(luceneDir, "acme") == 10,
-                        () -> LuceneSearch.documentCount(luceneDir, "globex") + "/" + LuceneSearch.documentCount(luceneDir, "acme"));
+                SinkFixture.await(
+                        Duration.ofSeconds(60),
+                        "both tenants indexed after RESTORED",
+                        () -> LuceneSearch.documentCount(luceneDir, "globex") == 10
+                                && LuceneSearch.documentCount(luceneDir, "acme") == 10,
+                        () -> LuceneSearch.documentCount(luceneDir, "globex") + "/"
+                                + LuceneSearch.documentCount(luceneDir, "acme"));
             }
         } finally {
             sealed.close();

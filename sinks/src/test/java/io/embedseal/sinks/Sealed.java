@@ -10,7 +10,6 @@ import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
-
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -53,20 +52,36 @@ final class Sealed {
         for (float f : vector) {
             list.add(f);
         }
-        return EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("test-" + vector.length)
-                .setVector(list).setMetadata(Map.of("source", "sink-test")).setEventTime(Instant.ofEpochMilli(1_764_000_000_000L)).build();
+        return EmbeddingEvent.newBuilder()
+                .setTenantId(tenant)
+                .setEmbeddingId(id)
+                .setModel("test-" + vector.length)
+                .setVector(list)
+                .setMetadata(Map.of("source", "sink-test"))
+                .setEventTime(Instant.ofEpochMilli(1_764_000_000_000L))
+                .build();
     }
 
     byte[] seal(String tenant, String id, float[] vector) {
-        return sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(event(tenant, id, vector)));
+        return sealer.seal(
+                tenant,
+                id,
+                PayloadType.EMBEDDING_EVENT_AVRO,
+                EmbeddingEventCodec.toCanonicalAvro(event(tenant, id, vector)));
     }
 
     /** A record as the sink task hands it to a store; unsealed if {@code unseal}. */
     StoredRecord stored(String tenant, String id, float[] vector, boolean unseal, long offset) {
         byte[] envelope = seal(tenant, id, vector);
         SealedRecordKey key = new SealedRecordKey(tenant, id);
-        return new StoredRecord(key, EnvelopeHeader.parse(envelope), envelope, unseal ? unsealer.unseal(key.toBytes(), envelope) : null,
-                "embeddings.sealed", 0, offset);
+        return new StoredRecord(
+                key,
+                EnvelopeHeader.parse(envelope),
+                envelope,
+                unseal ? unsealer.unseal(key.toBytes(), envelope) : null,
+                "embeddings.sealed",
+                0,
+                offset);
     }
 
     void close() {

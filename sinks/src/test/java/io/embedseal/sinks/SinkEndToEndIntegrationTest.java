@@ -1,9 +1,12 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.embedseal.control.audit.AuditVerifier;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.audit.AuditVerifier;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.sinks.lucene.LuceneSearch;
@@ -15,18 +18,6 @@ import io.embedseal.testkit.EmbeddedConnect;
 import io.embedseal.testkit.VectorLeakScanner;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Header;
-import org.apache.lucene.index.VectorSimilarityFunction;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,9 +29,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The whole path on real parts: raw events through the sealing pipeline, sealed records through an in-process
@@ -59,6 +58,7 @@ class SinkEndToEndIntegrationTest {
 
     @TempDir
     static Path tmp;
+
     static SinkFixture f;
     static Sealed sealed;
     static EmbedsealPipeline pipeline;
@@ -104,7 +104,10 @@ class SinkEndToEndIntegrationTest {
                 String id = "e-" + i;
                 vectors.put(t + "/" + id, v);
                 EmbeddingEvent e = Sealed.event(t, id, v);
-                f.producer.send(new ProducerRecord<>(f.raw, (t + "/" + id).getBytes(StandardCharsets.UTF_8), EmbeddingEventCodec.encodeWire(schemaId, e)));
+                f.producer.send(new ProducerRecord<>(
+                        f.raw,
+                        (t + "/" + id).getBytes(StandardCharsets.UTF_8),
+                        EmbeddingEventCodec.encodeWire(schemaId, e)));
             }
         }
         f.producer.flush();
@@ -166,27 +169,46 @@ class SinkEndToEndIntegrationTest {
     @Test
     @Order(1)
     void rawEmbeddings_becomeSearchableUnderEachTenantsKey_inLuceneAndPostgres() throws Exception {
-        SinkFixture.await(WAIT, "every tenant's records in its Lucene index",
-                () -> luceneCounts().values().stream().allMatch(n -> n == PER_TENANT), SinkEndToEndIntegrationTest::luceneCounts);
+        SinkFixture.await(
+                WAIT,
+                "every tenant's records in its Lucene index",
+                () -> luceneCounts().values().stream().allMatch(n -> n == PER_TENANT),
+                SinkEndToEndIntegrationTest::luceneCounts);
         for (String t : TENANTS) {
             String target = "e-" + (PER_TENANT / 2);
-            List<SearchHit> hits = LuceneSearch.search(luceneDir, t, vectors.get(t + "/" + target), 10, LuceneSearch.DEFAULT_CANDIDATES);
+            List<SearchHit> hits = LuceneSearch.search(
+                    luceneDir, t, vectors.get(t + "/" + target), 10, LuceneSearch.DEFAULT_CANDIDATES);
             assertThat(hits).hasSize(10);
-            assertThat(hits.get(0).embeddingId()).as("nearest to its own vector, tenant " + t).isEqualTo(target);
+            assertThat(hits.get(0).embeddingId())
+                    .as("nearest to its own vector, tenant " + t)
+                    .isEqualTo(target);
             assertThat(hits.get(0).score()).isGreaterThan(0.999f);
-            assertThat(LuceneVectorStoreContractTest.committedIds(luceneDir, t)).isEqualTo(SinkFixture.ids("e-", PER_TENANT));
+            assertThat(LuceneVectorStoreContractTest.committedIds(luceneDir, t))
+                    .isEqualTo(SinkFixture.ids("e-", PER_TENANT));
         }
         if (!postgres) {
             return;
         }
-        SinkFixture.await(WAIT, "every tenant's rows in PostgreSQL",
-                () -> TENANTS.stream().allMatch(t -> SinkFixture.pgRows(table, t).size() == PER_TENANT),
-                () -> TENANTS.stream().map(t -> t + "=" + SinkFixture.pgRows(table, t).size()).toList());
+        SinkFixture.await(
+                WAIT,
+                "every tenant's rows in PostgreSQL",
+                () -> TENANTS.stream()
+                        .allMatch(t -> SinkFixture.pgRows(table, t).size() == PER_TENANT),
+                () -> TENANTS.stream()
+                        .map(t -> t + "=" + SinkFixture.pgRows(table, t).size())
+                        .toList());
         try (Connection c = PostgresTestDatabase.connect()) {
             for (String t : TENANTS) {
                 assertThat(SinkFixture.pgRows(table, t).values()).allMatch(n -> n == 1);
-                PostgresSealedSearch.Result r = PostgresSealedSearch.search(c, table, t, sealed.unsealer, vectors.get(t + "/e-3"), 5,
-                        VectorSimilarityFunction.COSINE, null);
+                PostgresSealedSearch.Result r = PostgresSealedSearch.search(
+                        c,
+                        table,
+                        t,
+                        sealed.unsealer,
+                        vectors.get(t + "/e-3"),
+                        5,
+                        VectorSimilarityFunction.COSINE,
+                        null);
                 assertThat(r.hits().get(0).embeddingId()).isEqualTo("e-3");
                 assertThat(r.rowsScanned()).isEqualTo(PER_TENANT);
             }
@@ -211,19 +233,27 @@ class SinkEndToEndIntegrationTest {
         }
         f.producer.flush();
 
-        SinkFixture.await(WAIT, "the revoked tenant's records in the Lucene connector's dead-letter topic",
-                () -> f.readAll(f.connectDlq).size() >= late, () -> f.readAll(f.connectDlq).size());
+        SinkFixture.await(
+                WAIT,
+                "the revoked tenant's records in the Lucene connector's dead-letter topic",
+                () -> f.readAll(f.connectDlq).size() >= late,
+                () -> f.readAll(f.connectDlq).size());
         List<ConsumerRecord<byte[], byte[]>> dead = f.readAll(f.connectDlq);
         assertThat(dead).hasSize(late);
         for (ConsumerRecord<byte[], byte[]> r : dead) {
             Header message = r.headers().lastHeader("__connect.errors.exception.message");
-            assertThat(new String(message.value(), StandardCharsets.UTF_8)).contains("TENANT_REVOKED").contains("globex");
+            assertThat(new String(message.value(), StandardCharsets.UTF_8))
+                    .contains("TENANT_REVOKED")
+                    .contains("globex");
             assertThat(scanner.scan(r.value())).as("plaintext in a dead letter").isZero();
             assertThat(scanner.scan(message.value())).isZero();
         }
         assertThat(LuceneSearch.documentCount(luceneDir, "globex")).isEqualTo(PER_TENANT);
         if (postgres) {
-            SinkFixture.await(WAIT, "the PostgreSQL connector's dead letters", () -> f.readAll(f.connectDlq + "-pg").size() >= late,
+            SinkFixture.await(
+                    WAIT,
+                    "the PostgreSQL connector's dead letters",
+                    () -> f.readAll(f.connectDlq + "-pg").size() >= late,
                     () -> f.readAll(f.connectDlq + "-pg").size());
             assertThat(SinkFixture.pgRows(table, "globex")).hasSize(PER_TENANT);
         }
@@ -236,7 +266,10 @@ class SinkEndToEndIntegrationTest {
             f.producer.send(new ProducerRecord<>(f.sealedTopic, r.key(), r.value()));
         }
         f.producer.flush();
-        SinkFixture.await(WAIT, "the replayed records indexed", () -> LuceneSearch.documentCount(luceneDir, "globex") == PER_TENANT + late,
+        SinkFixture.await(
+                WAIT,
+                "the replayed records indexed",
+                () -> LuceneSearch.documentCount(luceneDir, "globex") == PER_TENANT + late,
                 () -> LuceneSearch.documentCount(luceneDir, "globex"));
         assertThat(f.readAll(f.connectDlq)).hasSize(late); // nothing new refused after RESTORED
     }
@@ -248,7 +281,11 @@ class SinkEndToEndIntegrationTest {
         sealed.kms.destroy(keks.get("initech").keyName());
         f.keyEvent("initech", KeyEventType.DESTROYED, keks.get("initech"));
 
-        SinkFixture.await(WAIT, "shred receipts in the audit topic", () -> receipts().size() >= (postgres ? 3 : 1), () -> receipts());
+        SinkFixture.await(
+                WAIT,
+                "shred receipts in the audit topic",
+                () -> receipts().size() >= (postgres ? 3 : 1),
+                () -> receipts());
         Map<String, Map<String, Object>> bySink = new HashMap<>();
         for (Map<String, Object> r : receipts()) {
             assertThat(r.get("tenant")).isEqualTo("initech");
@@ -257,12 +294,16 @@ class SinkEndToEndIntegrationTest {
             });
         }
         @SuppressWarnings("unchecked")
-        Map<String, Object> luceneDeleted = (Map<String, Object>) bySink.get("lucene-0").get("deleted");
+        Map<String, Object> luceneDeleted =
+                (Map<String, Object>) bySink.get("lucene-0").get("deleted");
         assertThat(((Number) luceneDeleted.get("documents")).longValue()).isEqualTo(PER_TENANT);
-        assertThat(bySink.get("lucene-0").get("kek")).isEqualTo(keks.get("initech").toString());
-        assertThat(Files.exists(LuceneVectorStore.tenantDir(luceneDir, "initech"))).isFalse();
+        assertThat(bySink.get("lucene-0").get("kek"))
+                .isEqualTo(keks.get("initech").toString());
+        assertThat(Files.exists(LuceneVectorStore.tenantDir(luceneDir, "initech")))
+                .isFalse();
         assertThatThrownBy(() -> LuceneSearch.search(luceneDir, "initech", vectors.get("initech/e-1"), 10, 100))
-                .isInstanceOf(SearchRefusedException.class).hasMessageContaining("destroyed");
+                .isInstanceOf(SearchRefusedException.class)
+                .hasMessageContaining("destroyed");
         if (postgres) {
             long deletedRows = 0;
             for (String task : List.of("postgresql-0", "postgresql-1")) {
@@ -282,14 +323,31 @@ class SinkEndToEndIntegrationTest {
 
         // A straggler sealed before the destruction arrives after it: dropped, the index stays gone. An acme record
         // behind it on the same partition shows the sink got past it.
-        f.producer.send(new ProducerRecord<>(f.sealedTopic, 0, "initech/straggler".getBytes(StandardCharsets.UTF_8), sealedBeforeDestroy)).get();
+        f.producer
+                .send(new ProducerRecord<>(
+                        f.sealedTopic, 0, "initech/straggler".getBytes(StandardCharsets.UTF_8), sealedBeforeDestroy))
+                .get();
         float[] marker = Sealed.randomVector(new Random(14), DIMS);
-        f.producer.send(new ProducerRecord<>(f.sealedTopic, 0, "acme/after-shred".getBytes(StandardCharsets.UTF_8), sealed.seal("acme", "after-shred", marker))).get();
-        SinkFixture.await(WAIT, "acme's record behind the straggler", () -> LuceneSearch.documentCount(luceneDir, "acme") == PER_TENANT + 1,
+        f.producer
+                .send(new ProducerRecord<>(
+                        f.sealedTopic,
+                        0,
+                        "acme/after-shred".getBytes(StandardCharsets.UTF_8),
+                        sealed.seal("acme", "after-shred", marker)))
+                .get();
+        SinkFixture.await(
+                WAIT,
+                "acme's record behind the straggler",
+                () -> LuceneSearch.documentCount(luceneDir, "acme") == PER_TENANT + 1,
                 () -> LuceneSearch.documentCount(luceneDir, "acme"));
-        assertThat(Files.exists(LuceneVectorStore.tenantDir(luceneDir, "initech"))).isFalse();
-        assertThat(LuceneSearch.search(luceneDir, "acme", marker, 1, 100).get(0).embeddingId()).isEqualTo("after-shred");
-        assertThat(LuceneSearch.search(luceneDir, "globex", vectors.get("globex/e-7"), 1, 100).get(0).embeddingId()).isEqualTo("e-7");
+        assertThat(Files.exists(LuceneVectorStore.tenantDir(luceneDir, "initech")))
+                .isFalse();
+        assertThat(LuceneSearch.search(luceneDir, "acme", marker, 1, 100).get(0).embeddingId())
+                .isEqualTo("after-shred");
+        assertThat(LuceneSearch.search(luceneDir, "globex", vectors.get("globex/e-7"), 1, 100)
+                        .get(0)
+                        .embeddingId())
+                .isEqualTo("e-7");
     }
 
     static List<Map<String, Object>> receipts() {
@@ -297,7 +355,8 @@ class SinkEndToEndIntegrationTest {
         for (ConsumerRecord<byte[], byte[]> r : f.readAll(f.audit)) {
             try {
                 @SuppressWarnings("unchecked")
-                Map<String, Object> m = new com.fasterxml.jackson.databind.ObjectMapper().readValue(r.value(), Map.class);
+                Map<String, Object> m =
+                        new com.fasterxml.jackson.databind.ObjectMapper().readValue(r.value(), Map.class);
                 if (ShredReceipts.KIND.equals(m.get("kind"))) {
                     out.add(m);
                 }

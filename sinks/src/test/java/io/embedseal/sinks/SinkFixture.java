@@ -1,24 +1,13 @@
 package io.embedseal.sinks;
 
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.sinks.lucene.LuceneSinkConfig;
 import io.embedseal.sinks.lucene.LuceneSinkConnector;
 import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresSinkConnector;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -35,6 +24,16 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /** Topics of a test's own on the shared broker, connector settings, and waiting for stores to fill. */
 final class SinkFixture implements AutoCloseable {
@@ -58,19 +57,31 @@ final class SinkFixture implements AutoCloseable {
         broker.createTopic(keyEvents, 1, Map.of("cleanup.policy", "compact"));
         broker.createTopic(audit, 1, Map.of());
         broker.createTopic(connectDlq, 1, Map.of());
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true, ProducerConfig.LINGER_MS_CONFIG, 2),
-                new ByteArraySerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                        true,
+                        ProducerConfig.LINGER_MS_CONFIG,
+                        2),
+                new ByteArraySerializer(),
+                new ByteArraySerializer());
     }
 
     /** Publishes a key event and waits until the broker has it. */
     void keyEvent(String tenant, KeyEventType type, KekRef kek) throws Exception {
-        producer.send(new ProducerRecord<>(keyEvents, tenant.getBytes(StandardCharsets.UTF_8), KeyEvents.encode(
-                KeyEvents.event(tenant, type, kek.provider(), kek.keyName(), kek.version(), "sink-test", "test")))).get();
+        producer.send(new ProducerRecord<>(
+                        keyEvents,
+                        tenant.getBytes(StandardCharsets.UTF_8),
+                        KeyEvents.encode(KeyEvents.event(
+                                tenant, type, kek.provider(), kek.keyName(), kek.version(), "sink-test", "test"))))
+                .get();
     }
 
     void sendSealed(String tenant, String id, byte[] envelope) {
-        producer.send(new ProducerRecord<>(sealedTopic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), envelope));
+        producer.send(
+                new ProducerRecord<>(sealedTopic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), envelope));
     }
 
     /** The settings every embedseal connector of this fixture gets. */
@@ -112,7 +123,7 @@ final class SinkFixture implements AutoCloseable {
     static Map<String, Integer> pgRows(String table, String tenant) {
         Map<String, Integer> out = new HashMap<>();
         try (Connection c = PostgresTestDatabase.connect();
-             PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ?")) {
+                PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ?")) {
             ps.setString(1, tenant);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -131,9 +142,14 @@ final class SinkFixture implements AutoCloseable {
     /** Everything in a topic now (read_committed). */
     List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             List<TopicPartition> tps = new ArrayList<>();
             for (PartitionInfo p : consumer.partitionsFor(topic)) {
                 tps.add(new TopicPartition(topic, p.partition()));
@@ -154,7 +170,8 @@ final class SinkFixture implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!done.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what + "; last seen: " + seen.get());
+                throw new AssertionError(
+                        "timed out after " + timeout + " waiting for " + what + "; last seen: " + seen.get());
             }
             try {
                 Thread.sleep(100);

@@ -1,19 +1,18 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A Connect worker stopped while records stream in and started again on the same offsets: every embedding ends
@@ -57,12 +56,17 @@ class SinkWorkerRestartIntegrationTest {
                 first.awaitRunning(lucene, EmbeddedConnect.startTimeout());
                 // The rest streams in while the worker goes down and comes back.
                 rest = CompletableFuture.runAsync(() -> produce(f, sealed, new Random(22), half, PER_TENANT));
-                SinkFixture.await(WAIT, "part of the stream committed before the stop", () -> luceneTotal(luceneDir) >= 400,
+                SinkFixture.await(
+                        WAIT,
+                        "part of the stream committed before the stop",
+                        () -> luceneTotal(luceneDir) >= 400,
                         () -> luceneTotal(luceneDir));
                 streamingAtStop = !rest.isDone();
             }
             countAtStop = luceneTotal(luceneDir);
-            assertThat(streamingAtStop).as("records were still streaming in when the worker stopped").isTrue();
+            assertThat(streamingAtStop)
+                    .as("records were still streaming in when the worker stopped")
+                    .isTrue();
             assertThat(countAtStop).as("the worker stopped mid-stream").isLessThan((long) PER_TENANT * TENANTS.size());
 
             try (EmbeddedConnect second = EmbeddedConnect.start(f.broker.bootstrapServers(), offsets, Map.of())) {
@@ -71,17 +75,31 @@ class SinkWorkerRestartIntegrationTest {
                     second.putConnector(pg, f.postgres(kmsDir, table, f.connectDlq + "-pg"));
                 }
                 rest.get();
-                SinkFixture.await(WAIT, "every record in the Lucene indexes after the restart",
-                        () -> luceneTotal(luceneDir) == (long) PER_TENANT * TENANTS.size(), () -> luceneTotal(luceneDir));
+                SinkFixture.await(
+                        WAIT,
+                        "every record in the Lucene indexes after the restart",
+                        () -> luceneTotal(luceneDir) == (long) PER_TENANT * TENANTS.size(),
+                        () -> luceneTotal(luceneDir));
                 if (postgres) {
-                    SinkFixture.await(WAIT, "every row in PostgreSQL after the restart",
-                            () -> TENANTS.stream().mapToInt(t -> SinkFixture.pgRows(table, t).size()).sum() == PER_TENANT * TENANTS.size(),
-                            () -> TENANTS.stream().mapToInt(t -> SinkFixture.pgRows(table, t).size()).sum());
+                    SinkFixture.await(
+                            WAIT,
+                            "every row in PostgreSQL after the restart",
+                            () -> TENANTS.stream()
+                                            .mapToInt(t ->
+                                                    SinkFixture.pgRows(table, t).size())
+                                            .sum()
+                                    == PER_TENANT * TENANTS.size(),
+                            () -> TENANTS.stream()
+                                    .mapToInt(t -> SinkFixture.pgRows(table, t).size())
+                                    .sum());
                 }
             }
             for (String t : TENANTS) {
-                assertThat(LuceneVectorStoreContractTest.committedIds(luceneDir, t)).isEqualTo(SinkFixture.ids("e-", PER_TENANT));
-                assertThat(LuceneSearch.documentCount(luceneDir, t)).as("live documents of " + t).isEqualTo(PER_TENANT);
+                assertThat(LuceneVectorStoreContractTest.committedIds(luceneDir, t))
+                        .isEqualTo(SinkFixture.ids("e-", PER_TENANT));
+                assertThat(LuceneSearch.documentCount(luceneDir, t))
+                        .as("live documents of " + t)
+                        .isEqualTo(PER_TENANT);
                 if (postgres) {
                     Map<String, Integer> rows = SinkFixture.pgRows(table, t);
                     assertThat(rows.keySet()).isEqualTo(SinkFixture.ids("e-", PER_TENANT));
@@ -94,7 +112,9 @@ class SinkWorkerRestartIntegrationTest {
     }
 
     static long luceneTotal(Path dir) {
-        return TENANTS.stream().mapToLong(t -> LuceneSearch.documentCount(dir, t)).sum();
+        return TENANTS.stream()
+                .mapToLong(t -> LuceneSearch.documentCount(dir, t))
+                .sum();
     }
 
     static void produce(SinkFixture f, Sealed sealed, Random random, int from, int to) {

@@ -1,19 +1,18 @@
 package io.embedseal.sinks;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.serdes.SealedRecordKey;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Random;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What every store must do, run against each one (Lucene, PostgreSQL sealed mode here; pgvector index mode where
@@ -24,6 +23,7 @@ abstract class VectorStoreContract {
 
     @TempDir
     Path tmp;
+
     Sealed sealed;
     VectorStore store;
     final Random random = new Random(42);
@@ -63,7 +63,14 @@ abstract class VectorStoreContract {
     }
 
     static TenantState destroyed(String tenant) {
-        return new TenantState(tenant, TenantStatus.DESTROYED, "local", "tenant-" + tenant, 1, "DESTROYED", Instant.parse("2026-11-28T00:00:00Z"));
+        return new TenantState(
+                tenant,
+                TenantStatus.DESTROYED,
+                "local",
+                "tenant-" + tenant,
+                1,
+                "DESTROYED",
+                Instant.parse("2026-11-28T00:00:00Z"));
     }
 
     @Test

@@ -1,8 +1,5 @@
 package io.embedseal.testkit;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -21,6 +18,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A real Confluent-compatible schema registry for tests: Apicurio Registry's distribution
@@ -53,8 +52,9 @@ public final class ApicurioRegistry implements AutoCloseable {
     /** Why the registry cannot be started here, or empty if it can. */
     public static Optional<String> unavailableBecause() {
         if (distribution().isEmpty()) {
-            return Optional.of("the Apicurio Registry distribution is not unpacked (system property " + HOME_PROPERTY
-                    + " must name a directory holding quarkus-run.jar; the client module's build unpacks it when tests run)");
+            return Optional.of(
+                    "the Apicurio Registry distribution is not unpacked (system property " + HOME_PROPERTY
+                            + " must name a directory holding quarkus-run.jar; the client module's build unpacks it when tests run)");
         }
         if (java21().isEmpty()) {
             return Optional.of("Apicurio Registry 3 needs Java 21+, and none was found (set " + JAVA_PROPERTY
@@ -86,16 +86,28 @@ public final class ApicurioRegistry implements AutoCloseable {
         long started = System.nanoTime();
         try {
             Path log = Files.createTempFile("apicurio-", ".log");
-            List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx512m",
-                    "-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port=" + port,
-                    "-Dquarkus.management.host=127.0.0.1", "-Dquarkus.management.port=" + management,
-                    "-Dquarkus.log.level=WARN", "-jar", home.resolve("quarkus-run.jar").toString()));
-            Process p = new ProcessBuilder(command).directory(home.toFile())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            List<String> command = new ArrayList<>(List.of(
+                    java.toString(),
+                    "-Xmx512m",
+                    "-Dquarkus.http.host=127.0.0.1",
+                    "-Dquarkus.http.port=" + port,
+                    "-Dquarkus.management.host=127.0.0.1",
+                    "-Dquarkus.management.port=" + management,
+                    "-Dquarkus.log.level=WARN",
+                    "-jar",
+                    home.resolve("quarkus-run.jar").toString()));
+            Process p = new ProcessBuilder(command)
+                    .directory(home.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
             ApicurioRegistry registry = new ApicurioRegistry(p, port, log);
             registry.awaitReady(management);
-            LOG.info("Apicurio Registry ready at {} in {} ms (Java at {})", registry.confluentUrl(),
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), java);
+            LOG.info(
+                    "Apicurio Registry ready at {} in {} ms (Java at {})",
+                    registry.confluentUrl(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
+                    java);
             return registry;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start Apicurio Registry", e);
@@ -108,19 +120,29 @@ public final class ApicurioRegistry implements AutoCloseable {
     }
 
     private void awaitReady(int management) {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpClient http =
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 throw new IllegalStateException("Apicurio Registry exited with " + process.exitValue() + ": " + tail());
             }
             try {
-                HttpResponse<Void> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + management + "/health/ready"))
-                        .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());
+                HttpResponse<Void> r = http.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + management + "/health/ready"))
+                                .timeout(Duration.ofSeconds(2))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding());
                 // Ready means the Confluent-compatible API answers too: health can report ready a moment before it
                 // does (a CI run saw a 404 on the first registration right after start).
-                if (r.statusCode() == 200 && http.send(HttpRequest.newBuilder(URI.create(confluentUrl() + "/subjects"))
-                        .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                if (r.statusCode() == 200
+                        && http.send(
+                                                HttpRequest.newBuilder(URI.create(confluentUrl() + "/subjects"))
+                                                        .timeout(Duration.ofSeconds(2))
+                                                        .build(),
+                                                HttpResponse.BodyHandlers.discarding())
+                                        .statusCode()
+                                == 200) {
                     return;
                 }
             } catch (IOException e) {
@@ -188,14 +210,18 @@ public final class ApicurioRegistry implements AutoCloseable {
         if (Files.isDirectory(jvms)) {
             try (Stream<Path> dirs = Files.list(jvms)) {
                 dirs.filter(d -> majorVersion(d) >= 21)
-                        .sorted(Comparator.comparingInt(ApicurioRegistry::majorVersion).reversed())
+                        .sorted(Comparator.comparingInt(ApicurioRegistry::majorVersion)
+                                .reversed())
                         .forEach(candidates::add);
             } catch (IOException e) {
                 // no candidates from here
             }
         }
-        return candidates.stream().filter(d -> majorVersion(d) >= 21).map(d -> d.resolve("bin/java"))
-                .filter(Files::isExecutable).findFirst();
+        return candidates.stream()
+                .filter(d -> majorVersion(d) >= 21)
+                .map(d -> d.resolve("bin/java"))
+                .filter(Files::isExecutable)
+                .findFirst();
     }
 
     private static int majorVersion(Path jdk) {
@@ -203,7 +229,9 @@ public final class ApicurioRegistry implements AutoCloseable {
             for (String line : Files.readAllLines(jdk.resolve("release"), StandardCharsets.UTF_8)) {
                 if (line.startsWith("JAVA_VERSION=")) {
                     String v = line.substring("JAVA_VERSION=".length()).replace("\"", "");
-                    String major = v.startsWith("1.") ? v.substring(2, 3) : java.util.regex.Pattern.compile("[.+-]").split(v, 0)[0];
+                    String major = v.startsWith("1.")
+                            ? v.substring(2, 3)
+                            : java.util.regex.Pattern.compile("[.+-]").split(v, 0)[0];
                     return Integer.parseInt(major);
                 }
             }

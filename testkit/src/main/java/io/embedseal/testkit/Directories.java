@@ -10,8 +10,7 @@ import java.util.stream.Stream;
 /** Small file-system helpers for temporary directories. */
 public final class Directories {
 
-    private Directories() {
-    }
+    private Directories() {}
 
     /** Deletes a directory tree, best effort: what cannot be deleted is left behind silently. */
     public static void deleteRecursively(Path dir) {

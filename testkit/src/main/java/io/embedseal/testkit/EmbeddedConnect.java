@@ -1,5 +1,12 @@
 package io.embedseal.testkit;
 
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.connect.cli.ConnectStandalone;
 import org.apache.kafka.connect.runtime.Connect;
 import org.apache.kafka.connect.runtime.Herder;
@@ -8,14 +15,6 @@ import org.apache.kafka.connect.runtime.rest.entities.ConnectorInfo;
 import org.apache.kafka.connect.runtime.rest.entities.ConnectorStateInfo;
 import org.apache.kafka.connect.runtime.standalone.StandaloneHerder;
 import org.apache.kafka.connect.util.FutureCallback;
-
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * An in-process Kafka Connect worker in standalone mode, as {@code connect-standalone.sh} would run it: plugins
@@ -100,16 +99,19 @@ public final class EmbeddedConnect implements AutoCloseable {
         while (System.nanoTime() < deadline) {
             try {
                 ConnectorStateInfo s = status(name);
-                last = s.connector().state() + " " + s.tasks().stream().map(t -> t.id() + ":" + t.state()).toList();
+                last = s.connector().state() + " "
+                        + s.tasks().stream().map(t -> t.id() + ":" + t.state()).toList();
                 for (ConnectorStateInfo.TaskState t : s.tasks()) {
                     if ("FAILED".equals(t.state())) {
                         throw new IllegalStateException("task " + t.id() + " of " + name + " FAILED: " + t.trace());
                     }
                 }
                 if ("FAILED".equals(s.connector().state())) {
-                    throw new IllegalStateException("connector " + name + " FAILED: " + s.connector().trace());
+                    throw new IllegalStateException(
+                            "connector " + name + " FAILED: " + s.connector().trace());
                 }
-                if ("RUNNING".equals(s.connector().state()) && !s.tasks().isEmpty()
+                if ("RUNNING".equals(s.connector().state())
+                        && !s.tasks().isEmpty()
                         && s.tasks().stream().allMatch(t -> "RUNNING".equals(t.state()))) {
                     return;
                 }
@@ -138,7 +140,8 @@ public final class EmbeddedConnect implements AutoCloseable {
         try {
             return f.get(60, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new IllegalStateException("Connect could not " + what + ": " + e.getCause().getMessage(), e.getCause());
+            throw new IllegalStateException(
+                    "Connect could not " + what + ": " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
             throw new IllegalStateException("Connect did not " + what + " within 60 s", e);
         } catch (InterruptedException e) {

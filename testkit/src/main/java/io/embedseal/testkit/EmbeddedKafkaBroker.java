@@ -1,17 +1,5 @@
 package io.embedseal.testkit;
 
-import kafka.server.KafkaConfig;
-import kafka.server.KafkaRaftServer;
-import kafka.tools.StorageTool;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.Uuid;
-import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.utils.Time;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -28,6 +16,17 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A real Kafka broker in this JVM: one KRaft node acting as broker and controller, on loopback, with the
@@ -51,7 +50,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private boolean stopped;
     private boolean closed;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, Path logDir, boolean deleteOnClose, int brokerPort, int controllerPort) {
+    private EmbeddedKafkaBroker(
+            KafkaRaftServer server, Path logDir, boolean deleteOnClose, int brokerPort, int controllerPort) {
         this.server = server;
         this.logDir = logDir;
         this.deleteOnClose = deleteOnClose;
@@ -127,8 +127,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         server.startup();
         EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, logDir, deleteOnClose, brokerPort, controllerPort);
         broker.awaitReady();
-        LOG.info("embedded Kafka broker ready at {} in {} ms (log dir {})", broker.bootstrapServers,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), logDir);
+        LOG.info(
+                "embedded Kafka broker ready at {} in {} ms (log dir {})",
+                broker.bootstrapServers,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
+                logDir);
         return broker;
     }
 
@@ -237,12 +240,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         int rc;
         try (PrintStream print = new PrintStream(captured, true, StandardCharsets.UTF_8)) {
-            rc = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", config.toString()}, print);
+            rc = StorageTool.execute(
+                    new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", config.toString()}, print);
         } catch (Exception e) {
-            throw new IllegalStateException("formatting Kafka storage failed: " + captured.toString(StandardCharsets.UTF_8), e);
+            throw new IllegalStateException(
+                    "formatting Kafka storage failed: " + captured.toString(StandardCharsets.UTF_8), e);
         }
         if (rc != 0) {
-            throw new IllegalStateException("formatting Kafka storage failed (" + rc + "): " + captured.toString(StandardCharsets.UTF_8));
+            throw new IllegalStateException(
+                    "formatting Kafka storage failed (" + rc + "): " + captured.toString(StandardCharsets.UTF_8));
         }
         Files.delete(config);
     }
@@ -255,7 +261,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new UncheckedIOException("no free loopback port", e);
         }
     }
-
 
     private static void sleep(long millis) {
         try {

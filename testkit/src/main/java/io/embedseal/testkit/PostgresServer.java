@@ -22,8 +22,7 @@ public final class PostgresServer {
 
     private static volatile Optional<String> unavailable;
 
-    private PostgresServer() {
-    }
+    private PostgresServer() {}
 
     private static String env(String name, String fallback) {
         String v = System.getenv(name);
@@ -39,7 +38,8 @@ public final class PostgresServer {
                 u = Optional.empty();
             } catch (SQLException e) {
                 u = Optional.of("needs a PostgreSQL server at " + URL + " (user " + USER + "); .ci/run starts Debian's "
-                        + "PostgreSQL 15 with pg_ctlcluster 15 main start and creates the user and database. Here: " + e.getMessage());
+                        + "PostgreSQL 15 with pg_ctlcluster 15 main start and creates the user and database. Here: "
+                        + e.getMessage());
             }
             unavailable = u;
         }

@@ -29,8 +29,16 @@ public final class VectorLeakScanner {
     /** Remembers a vector so later scans look for it. */
     public void add(float[] vector) {
         for (int i = 0; i + 1 < vector.length; i += 2) {
-            add(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(vector[i]).putFloat(vector[i + 1]).array());
-            add(ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putFloat(vector[i]).putFloat(vector[i + 1]).array());
+            add(ByteBuffer.allocate(8)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putFloat(vector[i])
+                    .putFloat(vector[i + 1])
+                    .array());
+            add(ByteBuffer.allocate(8)
+                    .order(ByteOrder.BIG_ENDIAN)
+                    .putFloat(vector[i])
+                    .putFloat(vector[i + 1])
+                    .array());
         }
         vectors++;
     }
@@ -93,7 +101,8 @@ public final class VectorLeakScanner {
     public long scanTopic(Path brokerLogDir, String topic) {
         List<Path> partitions;
         try (Stream<Path> dirs = Files.list(brokerLogDir)) {
-            partitions = dirs.filter(p -> isPartitionOf(p.getFileName().toString(), topic)).toList();
+            partitions = dirs.filter(p -> isPartitionOf(p.getFileName().toString(), topic))
+                    .toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + brokerLogDir, e);
         }
@@ -103,7 +112,8 @@ public final class VectorLeakScanner {
         long hits = 0;
         for (Path partition : partitions) {
             try (Stream<Path> files = Files.list(partition)) {
-                for (Path segment : files.filter(f -> f.getFileName().toString().endsWith(".log")).toList()) {
+                for (Path segment : files.filter(f -> f.getFileName().toString().endsWith(".log"))
+                        .toList()) {
                     hits += scanFile(segment);
                 }
             } catch (IOException e) {

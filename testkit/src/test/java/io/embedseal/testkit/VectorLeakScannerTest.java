@@ -1,12 +1,11 @@
 package io.embedseal.testkit;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class VectorLeakScannerTest {
 
@@ -36,8 +35,10 @@ class VectorLeakScannerTest {
 
         for (int from = 0; from < 10; from++) {
             for (int junk = 0; junk < 4; junk++) {
-                assertThat(scanner.scan(bytes(v, from, from + 3, ByteOrder.LITTLE_ENDIAN, junk))).isPositive();
-                assertThat(scanner.scan(bytes(v, from, from + 3, ByteOrder.BIG_ENDIAN, junk))).isPositive();
+                assertThat(scanner.scan(bytes(v, from, from + 3, ByteOrder.LITTLE_ENDIAN, junk)))
+                        .isPositive();
+                assertThat(scanner.scan(bytes(v, from, from + 3, ByteOrder.BIG_ENDIAN, junk)))
+                        .isPositive();
             }
         }
         assertThat(scanner.scan(bytes(v, 0, 384, ByteOrder.LITTLE_ENDIAN, 0))).isEqualTo(192);
@@ -53,7 +54,8 @@ class VectorLeakScannerTest {
         new Random(42).nextBytes(random);
 
         assertThat(scanner.scan(random)).isZero();
-        assertThat(scanner.scan(bytes(vector(1000, 384), 0, 384, ByteOrder.LITTLE_ENDIAN, 0))).isZero();
+        assertThat(scanner.scan(bytes(vector(1000, 384), 0, 384, ByteOrder.LITTLE_ENDIAN, 0)))
+                .isZero();
         assertThat(scanner.scan(new byte[4096])).as("zeros").isZero();
         assertThat(scanner.vectorCount()).isEqualTo(100);
         assertThat(scanner.windowCount()).isGreaterThan(100 * 192 * 2 - 100);

@@ -59,7 +59,8 @@ public enum DeadLetterReason {
             case UNKNOWN_SCHEMA_ID -> UNKNOWN_SCHEMA_ID;
             case INCOMPATIBLE_SCHEMA -> INCOMPATIBLE_SCHEMA;
             case TRUNCATED, UNDECODABLE -> UNDECODABLE;
-            case REGISTRY_UNAVAILABLE -> throw new IllegalArgumentException("an unreachable registry is retried, not dead-lettered");
+            case REGISTRY_UNAVAILABLE ->
+                throw new IllegalArgumentException("an unreachable registry is retried, not dead-lettered");
         };
     }
 }

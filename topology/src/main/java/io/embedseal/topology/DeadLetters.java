@@ -3,12 +3,11 @@ package io.embedseal.topology;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
-
-import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 
 /**
  * Builds dead-letter records. The value is a small JSON object of metadata: reason, detail, the source
@@ -31,16 +30,22 @@ public final class DeadLetters {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private DeadLetters() {
-    }
+    private DeadLetters() {}
 
     /**
      * What is known about a refused record. Ids are null when the record could not be decoded; the sealed
      * original is null unless the tenant is active and sealing the original for replay is on.
      */
-    record Facts(DeadLetterReason reason, String detail, RecordMetadata source, int schemaId,
-                 int valueBytes, String tenantId, String embeddingId, long timeMillis, byte[] sealedOriginal) {
-    }
+    record Facts(
+            DeadLetterReason reason,
+            String detail,
+            RecordMetadata source,
+            int schemaId,
+            int valueBytes,
+            String tenantId,
+            String embeddingId,
+            long timeMillis,
+            byte[] sealedOriginal) {}
 
     /** The embedding id a dead letter's sealed original is bound to: where the record came from. */
     public static String originalBinding(String topic, int partition, long offset) {

@@ -4,10 +4,10 @@ import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
-import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.keyring.kms.decorator.KmsObserver;
 import io.embedseal.keyring.tenant.TenantDirectory;
@@ -19,16 +19,6 @@ import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.topology.audit.AuditTrail;
 import io.embedseal.topology.metrics.PipelineMeters;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,6 +29,15 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The running pipeline, wired from a {@link PipelineConfig}: the configured KMS (with retry, call statistics and
@@ -67,7 +66,12 @@ public final class EmbedsealPipeline implements AutoCloseable {
         TopicNames topics = config.topics();
         KeyringSettings keyringSettings = config.keyringSettings();
         this.audit = config.get(PipelineConfig.AUDIT_ENABLED)
-                ? AuditTrail.create(config.bootstrapServers(), config.clientOverrides(), topics.audit(), config.applicationId(), health)
+                ? AuditTrail.create(
+                        config.bootstrapServers(),
+                        config.clientOverrides(),
+                        topics.audit(),
+                        config.applicationId(),
+                        health)
                 : null;
         this.directory = new TenantDirectory(keyringSettings.naming());
         this.meters = new PipelineMeters(directory, config.get(PipelineConfig.METRICS_TENANT_SERIES_MAX));
@@ -80,23 +84,36 @@ public final class EmbedsealPipeline implements AutoCloseable {
         };
         // Audit entries name the tenant a key belongs to by the tenants' registrations (their own key names), not
         // only by the naming template.
-        Kms kms = KmsProviders.decorate(kmsProvider, keyringSettings, observer, audit, directory::tenantFor, Clock.systemUTC());
+        Kms kms = KmsProviders.decorate(
+                kmsProvider, keyringSettings, observer, audit, directory::tenantFor, Clock.systemUTC());
         this.keyring = Keyring.builder(kms)
                 .naming(directory)
                 .policy(keyringSettings.dekPolicy())
-                .createMissingKeys(keyringSettings.createMissingKeys()
-                        ? KmsProviders.administer(kmsProvider, keyringSettings, audit, directory::tenantFor, Clock.systemUTC())
-                        : null)
+                .createMissingKeys(
+                        keyringSettings.createMissingKeys()
+                                ? KmsProviders.administer(
+                                        kmsProvider, keyringSettings, audit, directory::tenantFor, Clock.systemUTC())
+                                : null)
                 .build();
         meters.bindKeyring(keyring).bindHealth(health);
-        this.parts = new EmbedsealTopology.Parts(topics, new EmbeddingEventCodec(registry),
-                new EmbeddingValidator(config.validationLimits()), new Sealer(keyring), directory, health,
-                config.sealingOptions(), audit != null ? audit : a -> { }, SealingProcessor.newDeniedMap(), meters);
+        this.parts = new EmbedsealTopology.Parts(
+                topics,
+                new EmbeddingEventCodec(registry),
+                new EmbeddingValidator(config.validationLimits()),
+                new Sealer(keyring),
+                directory,
+                health,
+                config.sealingOptions(),
+                audit != null ? audit : a -> {},
+                SealingProcessor.newDeniedMap(),
+                meters);
         // A record may wait for the KMS inside its transaction: keep the transaction and the poll loop alive meanwhile.
-        Map<String, Object> overrides = new HashMap<>(StreamsSettings.allowingDependencyWait(config.sealingOptions().maxDependencyWait()));
+        Map<String, Object> overrides = new HashMap<>(
+                StreamsSettings.allowingDependencyWait(config.sealingOptions().maxDependencyWait()));
         overrides.putAll(config.streamsOverrides());
         Path stateDir = config.stateDir();
-        this.streams = new KafkaStreams(EmbedsealTopology.topology(parts),
+        this.streams = new KafkaStreams(
+                EmbedsealTopology.topology(parts),
                 StreamsSettings.properties(config.applicationId(), config.bootstrapServers(), stateDir, overrides));
         streams.setUncaughtExceptionHandler(EmbedsealPipeline::onUncaught);
         meters.bindStreams(streams);
@@ -119,7 +136,9 @@ public final class EmbedsealPipeline implements AutoCloseable {
     private static StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse onUncaught(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof KmsUnavailableException || t instanceof SchemaRegistryUnavailableException) {
-                LOG.warn("a stream thread gave up waiting for a dependency and is replaced; the record is retried: {}", t.getMessage());
+                LOG.warn(
+                        "a stream thread gave up waiting for a dependency and is replaced; the record is retried: {}",
+                        t.getMessage());
                 return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
             }
         }
@@ -137,8 +156,12 @@ public final class EmbedsealPipeline implements AutoCloseable {
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(t.raw(), partitions, (short) -1));
         topics.add(new NewTopic(t.sealed(), partitions, (short) -1));
-        topics.add(new NewTopic(t.dlq(), 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, Long.toString(Duration.ofDays(14).toMillis()))));
-        topics.add(new NewTopic(t.keyEvents(), 1, (short) -1).configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+        topics.add(new NewTopic(t.dlq(), 1, (short) -1)
+                .configs(Map.of(
+                        TopicConfig.RETENTION_MS_CONFIG,
+                        Long.toString(Duration.ofDays(14).toMillis()))));
+        topics.add(new NewTopic(t.keyEvents(), 1, (short) -1)
+                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
         topics.add(new NewTopic(t.audit(), 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1")));
         Map<String, Object> adminProps = new HashMap<>(config.clientOverrides());
         adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
@@ -153,7 +176,10 @@ public final class EmbedsealPipeline implements AutoCloseable {
                     LOG.info("created topic {}", topic.name());
                 } catch (ExecutionException e) {
                     if (!(e.getCause() instanceof TopicExistsException)) {
-                        throw new IllegalStateException("cannot create topic " + topic.name() + ": " + e.getCause().getMessage(), e.getCause());
+                        throw new IllegalStateException(
+                                "cannot create topic " + topic.name() + ": "
+                                        + e.getCause().getMessage(),
+                                e.getCause());
                     }
                 }
             }
@@ -161,7 +187,8 @@ public final class EmbedsealPipeline implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw new IllegalStateException("cannot list topics at " + config.bootstrapServers() + ": " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "cannot list topics at " + config.bootstrapServers() + ": " + e.getMessage(), e);
         }
     }
 

@@ -4,6 +4,9 @@ import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
@@ -13,10 +16,6 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
-
-import java.util.Map;
-import java.util.Objects;
-import java.util.function.Consumer;
 
 /**
  * Builds the sealing topology:
@@ -33,8 +32,7 @@ public final class EmbedsealTopology {
     /** The global store holding the latest key event of every tenant. */
     public static final String TENANT_STORE = "tenant-keys";
 
-    private EmbedsealTopology() {
-    }
+    private EmbedsealTopology() {}
 
     /**
      * The parts the topology needs; configuration decides which KMS and registry they wrap.
@@ -42,9 +40,17 @@ public final class EmbedsealTopology {
      * @param directory the tenants known from the key-event topic, shared with whoever else needs them
      * @param keyEventAudit receives every key event applied or refused (for the audit trail); may do nothing
      */
-    public record Parts(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer,
-                        TenantDirectory directory, PipelineHealth health, SealingOptions options,
-                        Consumer<KeyEventApplied> keyEventAudit, Map<String, Long> deniedUntil, PipelineMetrics metrics) {
+    public record Parts(
+            TopicNames topics,
+            EmbeddingEventCodec codec,
+            EmbeddingValidator validator,
+            Sealer sealer,
+            TenantDirectory directory,
+            PipelineHealth health,
+            SealingOptions options,
+            Consumer<KeyEventApplied> keyEventAudit,
+            Map<String, Long> deniedUntil,
+            PipelineMetrics metrics) {
         public Parts {
             Objects.requireNonNull(topics, "topics");
             Objects.requireNonNull(codec, "codec");
@@ -59,10 +65,24 @@ public final class EmbedsealTopology {
         }
 
         /** Parts with a fresh health, no key-event audit, and the directory the sealer's keyring resolves KEKs with. */
-        public static Parts of(TopicNames topics, EmbeddingEventCodec codec, EmbeddingValidator validator, Sealer sealer,
-                               TenantDirectory directory, SealingOptions options) {
-            return new Parts(topics, codec, validator, sealer, directory, new PipelineHealth(), options, a -> { },
-                    SealingProcessor.newDeniedMap(), PipelineMetrics.NONE);
+        public static Parts of(
+                TopicNames topics,
+                EmbeddingEventCodec codec,
+                EmbeddingValidator validator,
+                Sealer sealer,
+                TenantDirectory directory,
+                SealingOptions options) {
+            return new Parts(
+                    topics,
+                    codec,
+                    validator,
+                    sealer,
+                    directory,
+                    new PipelineHealth(),
+                    options,
+                    a -> {},
+                    SealingProcessor.newDeniedMap(),
+                    PipelineMetrics.NONE);
         }
     }
 
@@ -74,19 +94,31 @@ public final class EmbedsealTopology {
         // with a fresh id every start, read_committed readers of the sealed topic would wait for that transaction's
         // timeout (outage.max-wait-seconds + 60 s). See docs/reliability.md and CrashRecoveryTest.
         StoreBuilder<KeyValueStore<String, byte[]>> tenantStore = Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(TENANT_STORE), Serdes.String(), Serdes.ByteArray()).withLoggingDisabled();
-        builder.addGlobalStore(tenantStore, parts.topics().keyEvents(),
+                        Stores.persistentKeyValueStore(TENANT_STORE), Serdes.String(), Serdes.ByteArray())
+                .withLoggingDisabled();
+        builder.addGlobalStore(
+                tenantStore,
+                parts.topics().keyEvents(),
                 Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("key-events"),
-                () -> new KeyEventProcessor(TENANT_STORE, parts.directory(), parts.sealer().keyring(), parts.keyEventAudit(),
+                () -> new KeyEventProcessor(
+                        TENANT_STORE,
+                        parts.directory(),
+                        parts.sealer().keyring(),
+                        parts.keyEventAudit(),
                         parts.metrics()));
 
         // One sink, two topics: a dead letter is the record that carries the DLQ reason header, which only
         // SealingProcessor#deadLetter sets (a producer's own embedseal.* headers are dropped before sealing). This
         // costs one header lookup per record, where split/branch/mapValues nodes cost three more hops.
         TopicNames topics = parts.topics();
-        builder.stream(topics.raw(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))
+        builder.stream(
+                        topics.raw(),
+                        Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))
                 .process(() -> new SealingProcessor(parts, parts.deniedUntil()), Named.as("validate-and-seal"))
-                .to((key, value, context) -> context.headers().lastHeader(DeadLetters.REASON_HEADER) != null ? topics.dlq() : topics.sealed(),
+                .to(
+                        (key, value, context) -> context.headers().lastHeader(DeadLetters.REASON_HEADER) != null
+                                ? topics.dlq()
+                                : topics.sealed(),
                         Produced.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("sealed-or-dead-letter"));
     }
 

@@ -9,5 +9,4 @@ import io.embedseal.schemas.KeyEvent;
  * @param accepted false when it was refused (a destroyed tenant stays destroyed)
  * @param note     why it was refused, or null
  */
-public record KeyEventApplied(KeyEvent event, boolean accepted, String note) {
-}
+public record KeyEventApplied(KeyEvent event, boolean accepted, String note) {}

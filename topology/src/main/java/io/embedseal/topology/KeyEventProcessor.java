@@ -1,21 +1,20 @@
 package io.embedseal.topology;
 
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
-import io.embedseal.control.KeyEvents;
+import java.util.function.Consumer;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.function.Consumer;
 
 /**
  * Applies key events from the compacted key-event topic, on the global thread of every instance: updates the
@@ -35,8 +34,12 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
     private KeyValueStore<String, byte[]> store;
     private ProcessorContext<Void, Void> context;
 
-    KeyEventProcessor(String storeName, TenantDirectory directory, Keyring keyring, Consumer<KeyEventApplied> audit,
-                      PipelineMetrics metrics) {
+    KeyEventProcessor(
+            String storeName,
+            TenantDirectory directory,
+            Keyring keyring,
+            Consumer<KeyEventApplied> audit,
+            PipelineMetrics metrics) {
         this.storeName = storeName;
         this.directory = directory;
         this.keyring = keyring;
@@ -99,8 +102,15 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
         if (state.status() != TenantStatus.ACTIVE || event.getType() == io.embedseal.schemas.KeyEventType.ROTATED) {
             keyring.evict(tenant); // revocation, destruction and rotation act now, not when a DEK expires
         }
-        LOG.info("tenant {} is now {} ({} {}:{}:{} by {})", tenant, state.status(), event.getType(), event.getKms(),
-                event.getKekName(), event.getKekVersion(), event.getActor());
+        LOG.info(
+                "tenant {} is now {} ({} {}:{}:{} by {})",
+                tenant,
+                state.status(),
+                event.getType(),
+                event.getKms(),
+                event.getKekName(),
+                event.getKekVersion(),
+                event.getActor());
         audit.accept(new KeyEventApplied(event, true, null));
         metrics.keyEvent(event.getType(), tenant, propagationMillis(record), true);
     }

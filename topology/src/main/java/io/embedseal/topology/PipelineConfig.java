@@ -7,9 +7,6 @@ import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.serdes.avro.ConfluentSchemaRegistryClient;
 import io.embedseal.serdes.validation.ValidationLimits;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The pipeline's configuration: a properties file, then environment overrides, read through one model
@@ -35,10 +34,14 @@ public final class PipelineConfig {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineConfig.class);
 
     public static final Setting<String> BOOTSTRAP_SERVERS = Setting.string("bootstrap.servers", null)
-            .required("(e.g. kafka-1:9092,kafka-2:9092)").importance(Setting.Importance.HIGH).doc("The Kafka cluster.");
-    public static final Setting<String> APPLICATION_ID = Setting.string("application.id", "embedseal").importance(Setting.Importance.HIGH)
-            .doc("The Kafka Streams application id: instances with the same id share the work; also the consumer group and "
-                    + "the transactional id prefix.");
+            .required("(e.g. kafka-1:9092,kafka-2:9092)")
+            .importance(Setting.Importance.HIGH)
+            .doc("The Kafka cluster.");
+    public static final Setting<String> APPLICATION_ID = Setting.string("application.id", "embedseal")
+            .importance(Setting.Importance.HIGH)
+            .doc(
+                    "The Kafka Streams application id: instances with the same id share the work; also the consumer group and "
+                            + "the transactional id prefix.");
     public static final Setting<String> STATE_DIR = Setting.string("state.dir", null)
             .doc("Kafka Streams' state directory: the tenant directory's store and the instance's process id; default "
                     + "`<java.io.tmpdir>/embedseal-streams`. Keep it across restarts (a volume per instance): a restarted instance "
@@ -50,51 +53,83 @@ public final class PipelineConfig {
             .doc("Sealed envelopes, keyed `tenant/embeddingId`.");
     public static final Setting<String> TOPIC_DLQ = Setting.string("topics.dlq", TopicNames.DEFAULT_DLQ)
             .doc("Dead letters, with a reason and never a plaintext vector.");
-    public static final Setting<String> TOPIC_KEY_EVENTS = Setting.string("topics.key-events", TopicNames.DEFAULT_KEY_EVENTS)
+    public static final Setting<String> TOPIC_KEY_EVENTS = Setting.string(
+                    "topics.key-events", TopicNames.DEFAULT_KEY_EVENTS)
             .doc("Key events (compacted, keyed by tenant).");
-    public static final Setting<String> TOPIC_AUDIT = Setting.string("topics.audit", TopicNames.DEFAULT_AUDIT)
-            .doc("The hash-chained audit trail.");
+    public static final Setting<String> TOPIC_AUDIT =
+            Setting.string("topics.audit", TopicNames.DEFAULT_AUDIT).doc("The hash-chained audit trail.");
     public static final Setting<Boolean> TOPICS_CREATE = Setting.bool("topics.create", false)
-            .doc("Create missing topics at start: raw and sealed with topics.partitions, the DLQ with 14 days' retention, "
-                    + "key events compacted, audit kept forever.");
-    public static final Setting<Integer> TOPICS_PARTITIONS = Setting.intValue("topics.partitions", 6, 1, 10_000)
-            .doc("Partitions of topics created with topics.create.");
+            .doc(
+                    "Create missing topics at start: raw and sealed with topics.partitions, the DLQ with 14 days' retention, "
+                            + "key events compacted, audit kept forever.");
+    public static final Setting<Integer> TOPICS_PARTITIONS =
+            Setting.intValue("topics.partitions", 6, 1, 10_000).doc("Partitions of topics created with topics.create.");
     public static final Setting<Boolean> TENANTS_AUTO_REGISTER = Setting.bool("tenants.auto-register", false)
             .doc("Seal for tenants that never registered (development only); else their records are dead-lettered.");
     public static final Setting<Boolean> DLQ_SEAL_ORIGINAL = Setting.bool("dlq.seal-original", true)
-            .doc("An active tenant's refused record keeps its original value in the dead letter, sealed under its key, for replay.");
-    public static final Setting<Long> OUTAGE_MAX_WAIT_SECONDS = Setting.longValue("outage.max-wait-seconds", 120, 1, 3600)
-            .doc("How long one record may wait for the KMS or registry before its stream thread is replaced; the producer's "
-                    + "transaction timeout is this + 60 s.");
-    public static final Setting<Long> OUTAGE_MAX_BACKOFF_MS = Setting.longValue("outage.max-backoff-ms", 5000, 10, 600_000)
+            .doc(
+                    "An active tenant's refused record keeps its original value in the dead letter, sealed under its key, for replay.");
+    public static final Setting<Long> OUTAGE_MAX_WAIT_SECONDS = Setting.longValue(
+                    "outage.max-wait-seconds", 120, 1, 3600)
+            .doc(
+                    "How long one record may wait for the KMS or registry before its stream thread is replaced; the producer's "
+                            + "transaction timeout is this + 60 s.");
+    public static final Setting<Long> OUTAGE_MAX_BACKOFF_MS = Setting.longValue(
+                    "outage.max-backoff-ms", 5000, 10, 600_000)
             .doc("The longest wait between tries while a dependency is unreachable.");
-    public static final Setting<Long> KMS_DENIED_COOLDOWN_SECONDS = Setting.longValue("kms.denied-cooldown-seconds", 30, 0, 86_400)
+    public static final Setting<Long> KMS_DENIED_COOLDOWN_SECONDS = Setting.longValue(
+                    "kms.denied-cooldown-seconds", 30, 0, 86_400)
             .doc("After the KMS denied a tenant's key, how long its records are refused without asking the KMS again.");
-    public static final Setting<Boolean> AUDIT_ENABLED = Setting.bool("audit.enabled", true)
-            .doc("Append every KMS call and key event to the audit topic.");
-    public static final Setting<Integer> METRICS_TENANT_SERIES_MAX = Setting.intValue("metrics.tenant-series.max", 100, 0, 100_000)
+    public static final Setting<Boolean> AUDIT_ENABLED =
+            Setting.bool("audit.enabled", true).doc("Append every KMS call and key event to the audit topic.");
+    public static final Setting<Integer> METRICS_TENANT_SERIES_MAX = Setting.intValue(
+                    "metrics.tenant-series.max", 100, 0, 100_000)
             .doc("Tenants with metric series of their own; the rest share `tenant=\"_other\"`.");
     public static final Setting<Boolean> HTTP_ENABLED = Setting.bool("http.enabled", true)
-            .doc("`embedseal run`: serve the status page, `/metrics`, `/health/live`, `/health/ready` (operations.md).");
+            .doc(
+                    "`embedseal run`: serve the status page, `/metrics`, `/health/live`, `/health/ready` (operations.md).");
     public static final Setting<String> HTTP_BIND = Setting.string("http.bind", "127.0.0.1")
             .doc("The address the HTTP server listens on; `0.0.0.0` in a container.");
-    public static final Setting<Integer> HTTP_PORT = Setting.intValue("http.port", 8080, 0, 65_535)
-            .doc("The HTTP server's port; 0 for any free one.");
-    public static final Setting<String> STREAMS = Setting.passThrough("streams.", "any Kafka Streams, producer. or consumer. setting")
-            .doc("Handed to Kafka Streams as it is, after the client settings, including `streams.producer.*` and "
-                    + "`streams.consumer.*` (e.g. `streams.num.stream.threads=4`). Exactly-once v2 is the default guarantee.");
+    public static final Setting<Integer> HTTP_PORT =
+            Setting.intValue("http.port", 8080, 0, 65_535).doc("The HTTP server's port; 0 for any free one.");
+    public static final Setting<String> STREAMS = Setting.passThrough(
+                    "streams.", "any Kafka Streams, producer. or consumer. setting")
+            .doc(
+                    "Handed to Kafka Streams as it is, after the client settings, including `streams.producer.*` and "
+                            + "`streams.consumer.*` (e.g. `streams.num.stream.threads=4`). Exactly-once v2 is the default guarantee.");
     public static final Setting<String> CLIENT = Setting.passThrough("client.", "any Kafka client setting")
             .doc("Handed to every Kafka client: security, SASL, TLS (e.g. `client.security.protocol=SASL_SSL`).");
 
     /** The pipeline's own settings. */
-    public static final SettingsModel PIPELINE = SettingsModel.of("pipeline", BOOTSTRAP_SERVERS, APPLICATION_ID, STATE_DIR,
-            TOPIC_RAW, TOPIC_SEALED, TOPIC_DLQ, TOPIC_KEY_EVENTS, TOPIC_AUDIT, TOPICS_CREATE, TOPICS_PARTITIONS,
-            TENANTS_AUTO_REGISTER, DLQ_SEAL_ORIGINAL, OUTAGE_MAX_WAIT_SECONDS, OUTAGE_MAX_BACKOFF_MS, KMS_DENIED_COOLDOWN_SECONDS,
-            AUDIT_ENABLED, METRICS_TENANT_SERIES_MAX, HTTP_ENABLED, HTTP_BIND, HTTP_PORT, STREAMS, CLIENT);
+    public static final SettingsModel PIPELINE = SettingsModel.of(
+            "pipeline",
+            BOOTSTRAP_SERVERS,
+            APPLICATION_ID,
+            STATE_DIR,
+            TOPIC_RAW,
+            TOPIC_SEALED,
+            TOPIC_DLQ,
+            TOPIC_KEY_EVENTS,
+            TOPIC_AUDIT,
+            TOPICS_CREATE,
+            TOPICS_PARTITIONS,
+            TENANTS_AUTO_REGISTER,
+            DLQ_SEAL_ORIGINAL,
+            OUTAGE_MAX_WAIT_SECONDS,
+            OUTAGE_MAX_BACKOFF_MS,
+            KMS_DENIED_COOLDOWN_SECONDS,
+            AUDIT_ENABLED,
+            METRICS_TENANT_SERIES_MAX,
+            HTTP_ENABLED,
+            HTTP_BIND,
+            HTTP_PORT,
+            STREAMS,
+            CLIENT);
 
     /** Every setting the pipeline reads: its own, the keyring's and providers', validation's and the registry's. */
     public static SettingsModel model() {
-        return PIPELINE.with(KeyringSettings.modelWithProviders(), ValidationLimits.MODEL, ConfluentSchemaRegistryClient.MODEL);
+        return PIPELINE.with(
+                KeyringSettings.modelWithProviders(), ValidationLimits.MODEL, ConfluentSchemaRegistryClient.MODEL);
     }
 
     private final Settings settings;
@@ -106,11 +141,17 @@ public final class PipelineConfig {
         SettingsModel model = model();
         List<String> unknown = model.unknown(settings.asMap());
         if (!unknown.isEmpty()) {
-            LOG.warn("settings no component reads (misspelt?): {}; every setting is listed in docs/configuration.md", unknown);
+            LOG.warn(
+                    "settings no component reads (misspelt?): {}; every setting is listed in docs/configuration.md",
+                    unknown);
         }
         // Read every setting now, so a bad one stops the start, not the first record.
-        model.settings().stream().filter(s -> !s.name().startsWith("schema.registry.") && !s.name().startsWith("kms.")
-                && !s.name().startsWith("dek.") && !s.name().startsWith("validation.")).forEach(s -> {
+        model.settings().stream()
+                .filter(s -> !s.name().startsWith("schema.registry.")
+                        && !s.name().startsWith("kms.")
+                        && !s.name().startsWith("dek.")
+                        && !s.name().startsWith("validation."))
+                .forEach(s -> {
                     if (!s.isPassThrough() && !s.isFamily()) {
                         settings.getOrNull(s);
                     }
@@ -168,7 +209,8 @@ public final class PipelineConfig {
     }
 
     public TopicNames topics() {
-        return new TopicNames(get(TOPIC_RAW), get(TOPIC_SEALED), get(TOPIC_DLQ), get(TOPIC_KEY_EVENTS), get(TOPIC_AUDIT));
+        return new TopicNames(
+                get(TOPIC_RAW), get(TOPIC_SEALED), get(TOPIC_DLQ), get(TOPIC_KEY_EVENTS), get(TOPIC_AUDIT));
     }
 
     public KeyringSettings keyringSettings() {
@@ -180,8 +222,11 @@ public final class PipelineConfig {
     }
 
     public SealingOptions sealingOptions() {
-        return new SealingOptions(get(TENANTS_AUTO_REGISTER), get(DLQ_SEAL_ORIGINAL),
-                Duration.ofSeconds(get(OUTAGE_MAX_WAIT_SECONDS)), Duration.ofMillis(get(OUTAGE_MAX_BACKOFF_MS)),
+        return new SealingOptions(
+                get(TENANTS_AUTO_REGISTER),
+                get(DLQ_SEAL_ORIGINAL),
+                Duration.ofSeconds(get(OUTAGE_MAX_WAIT_SECONDS)),
+                Duration.ofMillis(get(OUTAGE_MAX_BACKOFF_MS)),
                 Duration.ofSeconds(get(KMS_DENIED_COOLDOWN_SECONDS)));
     }
 

@@ -1,13 +1,12 @@
 package io.embedseal.topology;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the pipeline reports about itself: HEALTHY, or DEGRADED with the reasons (the KMS or the schema registry

@@ -30,15 +30,12 @@ public interface PipelineMetrics {
     /** Reports nothing. */
     PipelineMetrics NONE = new PipelineMetrics() {
         @Override
-        public void sealed(String tenantId) {
-        }
+        public void sealed(String tenantId) {}
 
         @Override
-        public void deadLettered(DeadLetterReason reason, String tenantId) {
-        }
+        public void deadLettered(DeadLetterReason reason, String tenantId) {}
 
         @Override
-        public void keyEvent(KeyEventType type, String tenantId, long propagationMillis, boolean applied) {
-        }
+        public void keyEvent(KeyEventType type, String tenantId, long propagationMillis, boolean applied) {}
     };
 }

@@ -16,8 +16,12 @@ import java.util.Objects;
  * @param deniedCooldown        after the KMS denied a tenant's key, its records are refused for this long without
  *                              asking the KMS again (no KMS hammering by a revoked tenant's traffic)
  */
-public record SealingOptions(boolean autoRegisterTenants, boolean sealOriginalInDeadLetters, Duration maxDependencyWait,
-                             Duration maxBackoff, Duration deniedCooldown) {
+public record SealingOptions(
+        boolean autoRegisterTenants,
+        boolean sealOriginalInDeadLetters,
+        Duration maxDependencyWait,
+        Duration maxBackoff,
+        Duration deniedCooldown) {
 
     public SealingOptions {
         Objects.requireNonNull(maxDependencyWait, "maxDependencyWait");

@@ -11,6 +11,11 @@ import io.embedseal.serdes.avro.WireFormatException;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.validation.EmbeddingFacts;
 import io.embedseal.serdes.validation.EmbeddingValidator;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -20,12 +25,6 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.Arrays;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Supplier;
 
 /**
  * Decodes, validates and seals one raw record at a time, fail closed:
@@ -50,6 +49,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     private final EmbedsealTopology.Parts parts;
     /** Tenants whose KMS denied their key recently, until when (shared by the processors of this instance). */
     private final Map<String, Long> deniedUntil;
+
     private ProcessorContext<byte[], byte[]> context;
 
     SealingProcessor(EmbedsealTopology.Parts parts, Map<String, Long> deniedUntil) {
@@ -78,10 +78,16 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         EmbeddingEventCodec.Inspected inspected;
         EmbeddingEventCodec.Decoded decoded = null;
         try {
-            inspected = waitFor("schema registry", () -> parts.codec().inspect(value), WireFormatException.class,
+            inspected = waitFor(
+                    "schema registry",
+                    () -> parts.codec().inspect(value),
+                    WireFormatException.class,
                     e -> e.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE);
             if (inspected == null) {
-                decoded = waitFor("schema registry", () -> parts.codec().decode(value), WireFormatException.class,
+                decoded = waitFor(
+                        "schema registry",
+                        () -> parts.codec().decode(value),
+                        WireFormatException.class,
                         e -> e.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE);
             }
         } catch (WireFormatException e) {
@@ -96,8 +102,16 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         EmbeddingValidator.Violation violation = parts.validator().check(facts);
         if (violation != null) {
             boolean active = violation.rule() != EmbeddingValidator.Rule.MISSING_TENANT
-                    && violation.rule() != EmbeddingValidator.Rule.INVALID_TENANT_ID && isActive(tenant);
-            deadLetter(record, DeadLetterReason.of(violation.rule()), violation.detail(), schemaId, tenant, embeddingId, active);
+                    && violation.rule() != EmbeddingValidator.Rule.INVALID_TENANT_ID
+                    && isActive(tenant);
+            deadLetter(
+                    record,
+                    DeadLetterReason.of(violation.rule()),
+                    violation.detail(),
+                    schemaId,
+                    tenant,
+                    embeddingId,
+                    active);
             return;
         }
 
@@ -107,7 +121,8 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             return;
         }
 
-        // The canonical bytes to seal: in place in the record's value (fast path, or a canonical writer), else re-encoded.
+        // The canonical bytes to seal: in place in the record's value (fast path, or a canonical writer), else
+        // re-encoded.
         final byte[] plaintext;
         final int ptOffset;
         final int ptLength;
@@ -122,14 +137,24 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
         byte[] envelope;
         try {
-            envelope = waitFor("KMS", () -> parts.sealer().seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext,
-                            ptOffset, ptLength), KmsUnavailableException.class, e -> true);
+            envelope = waitFor(
+                    "KMS",
+                    () -> parts.sealer()
+                            .seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext, ptOffset, ptLength),
+                    KmsUnavailableException.class,
+                    e -> true);
         } catch (KeyDeniedException | UnknownKeyException e) {
             boolean denied = e instanceof KeyDeniedException;
             treatAsRevoked(tenant, e);
-            deadLetter(record, denied ? DeadLetterReason.KEY_DENIED : DeadLetterReason.KEY_UNKNOWN,
+            deadLetter(
+                    record,
+                    denied ? DeadLetterReason.KEY_DENIED : DeadLetterReason.KEY_UNKNOWN,
                     (denied ? "the tenant's KMS denied its key" : "the tenant's KMS does not know its key")
-                            + "; treated as revoked", schemaId, tenant, embeddingId, false);
+                            + "; treated as revoked",
+                    schemaId,
+                    tenant,
+                    embeddingId,
+                    false);
             return;
         } finally {
             // The plaintext is not needed any more: clear it (the record's own value in place, once sealed or refused).
@@ -156,7 +181,8 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                     return DeadLetterReason.TENANT_DESTROYED;
                 }
                 default -> {
-                    if (state.kms() != null && !state.kms().equals(parts.sealer().keyring().provider())) {
+                    if (state.kms() != null
+                            && !state.kms().equals(parts.sealer().keyring().provider())) {
                         return DeadLetterReason.UNSUPPORTED_KMS;
                     }
                 }
@@ -177,8 +203,10 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             case UNKNOWN_TENANT -> "tenant " + tenant + " has not registered a key (see keyring.events)";
             case TENANT_REVOKED -> "tenant " + tenant + " revoked its key";
             case TENANT_DESTROYED -> "tenant " + tenant + " destroyed its key";
-            case UNSUPPORTED_KMS -> "tenant " + tenant + " registered with KMS " + parts.directory().get(tenant).kms()
-                    + ", this pipeline uses " + parts.sealer().keyring().provider();
+            case UNSUPPORTED_KMS ->
+                "tenant " + tenant + " registered with KMS "
+                        + parts.directory().get(tenant).kms() + ", this pipeline uses "
+                        + parts.sealer().keyring().provider();
             case KEY_DENIED -> "tenant " + tenant + "'s KMS denied its key recently; retried after the cool-down";
             default -> reason.name();
         };
@@ -189,18 +217,23 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     }
 
     private void treatAsRevoked(String tenant, KmsException e) {
-        deniedUntil.put(tenant, System.currentTimeMillis() + parts.options().deniedCooldown().toMillis());
+        deniedUntil.put(
+                tenant,
+                System.currentTimeMillis() + parts.options().deniedCooldown().toMillis());
         parts.sealer().keyring().evict(tenant);
-        LOG.warn("KMS refused the key of tenant {} ({}); its records are refused as if it were revoked: {}", tenant,
-                e.getClass().getSimpleName(), e.getMessage());
+        LOG.warn(
+                "KMS refused the key of tenant {} ({}); its records are refused as if it were revoked: {}",
+                tenant,
+                e.getClass().getSimpleName(),
+                e.getMessage());
     }
 
     /**
      * Runs {@code call}, retrying with jittered backoff while it fails with a dependency-unavailable exception,
      * up to {@code maxDependencyWait}; reports the dependency as degraded meanwhile.
      */
-    private <T, E extends RuntimeException> T waitFor(String dependency, Supplier<T> call, Class<E> type,
-                                                      java.util.function.Predicate<E> unavailable) {
+    private <T, E extends RuntimeException> T waitFor(
+            String dependency, Supplier<T> call, Class<E> type, java.util.function.Predicate<E> unavailable) {
         long start = System.nanoTime();
         long backoff = 50;
         while (true) {
@@ -214,7 +247,8 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 }
                 parts.health().degraded(dependency, e.getMessage());
                 long waited = System.nanoTime() - start;
-                if (waited > parts.options().maxDependencyWait().toNanos() || parts.health().isShuttingDown()) {
+                if (waited > parts.options().maxDependencyWait().toNanos()
+                        || parts.health().isShuttingDown()) {
                     throw e;
                 }
                 backoff = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
@@ -228,27 +262,48 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
     }
 
-    private void deadLetter(Record<byte[], byte[]> record, DeadLetterReason reason, String detail, int schemaId,
-                            String tenantId, String embeddingId, boolean sealOriginal) {
+    private void deadLetter(
+            Record<byte[], byte[]> record,
+            DeadLetterReason reason,
+            String detail,
+            int schemaId,
+            String tenantId,
+            String embeddingId,
+            boolean sealOriginal) {
         RecordMetadata source = context.recordMetadata().orElse(null);
         byte[] sealedOriginal = null;
         if (sealOriginal && parts.options().sealOriginalInDeadLetters() && source != null) {
             try {
-                sealedOriginal = parts.sealer().seal(tenantId, DeadLetters.originalBinding(source.topic(), source.partition(),
-                        source.offset()), PayloadType.RAW_RECORD_VALUE, record.value());
+                sealedOriginal = parts.sealer()
+                        .seal(
+                                tenantId,
+                                DeadLetters.originalBinding(source.topic(), source.partition(), source.offset()),
+                                PayloadType.RAW_RECORD_VALUE,
+                                record.value());
             } catch (KmsException | IllegalArgumentException e) {
                 LOG.debug("dead letter for tenant {} keeps metadata only: {}", tenantId, e.getMessage());
             }
         }
-        DeadLetters.Facts facts = new DeadLetters.Facts(reason, detail, source, schemaId,
-                record.value() == null ? 0 : record.value().length, tenantId, embeddingId, context.currentSystemTimeMs(),
+        DeadLetters.Facts facts = new DeadLetters.Facts(
+                reason,
+                detail,
+                source,
+                schemaId,
+                record.value() == null ? 0 : record.value().length,
+                tenantId,
+                embeddingId,
+                context.currentSystemTimeMs(),
                 sealedOriginal);
         if (LOG.isDebugEnabled()) {
-            LOG.debug("dead-lettering record {}-{}@{}: {}", source == null ? "?" : source.topic(),
-                    source == null ? -1 : source.partition(), source == null ? -1 : source.offset(), reason);
+            LOG.debug(
+                    "dead-lettering record {}-{}@{}: {}",
+                    source == null ? "?" : source.topic(),
+                    source == null ? -1 : source.partition(),
+                    source == null ? -1 : source.offset(),
+                    reason);
         }
-        context.forward(new Record<>(record.key(), DeadLetters.value(facts), record.timestamp(),
-                DeadLetters.headers(facts)));
+        context.forward(
+                new Record<>(record.key(), DeadLetters.value(facts), record.timestamp(), DeadLetters.headers(facts)));
         parts.metrics().deadLettered(reason, tenantId);
     }
 

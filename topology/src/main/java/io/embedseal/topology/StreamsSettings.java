@@ -1,13 +1,12 @@
 package io.embedseal.topology;
 
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsConfig;
-
-import java.nio.file.Path;
-import java.util.Map;
-import java.util.Properties;
 
 /**
  * The Kafka Streams settings embedseal runs with: exactly-once v2 by default, byte-array serdes (the
@@ -16,8 +15,7 @@ import java.util.Properties;
  */
 public final class StreamsSettings {
 
-    private StreamsSettings() {
-    }
+    private StreamsSettings() {}
 
     /**
      * Settings that let one record wait up to {@code maxDependencyWait} for the KMS or the schema registry inside its
@@ -26,16 +24,18 @@ public final class StreamsSettings {
     public static Map<String, Object> allowingDependencyWait(java.time.Duration maxDependencyWait) {
         long waitMs = maxDependencyWait.toMillis();
         return Map.of(
-                StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG), (int) Math.min(Integer.MAX_VALUE, waitMs + 60_000),
-                StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG), (int) Math.min(Integer.MAX_VALUE, Math.max(300_000, waitMs + 120_000)));
+                StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG),
+                        (int) Math.min(Integer.MAX_VALUE, waitMs + 60_000),
+                StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG),
+                        (int) Math.min(Integer.MAX_VALUE, Math.max(300_000, waitMs + 120_000)));
     }
 
     /**
      * @param overrides any Streams, producer ({@code producer.}) or consumer ({@code consumer.}) setting,
      *                  applied last
      */
-    public static Properties properties(String applicationId, String bootstrapServers, Path stateDir,
-                                        Map<String, ?> overrides) {
+    public static Properties properties(
+            String applicationId, String bootstrapServers, Path stateDir, Map<String, ?> overrides) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);

@@ -25,7 +25,8 @@ public record TopicNames(String raw, String sealed, String dlq, String keyEvents
         List<String> all = java.util.Arrays.asList(raw, sealed, dlq, keyEvents, audit);
         all.forEach(t -> Objects.requireNonNull(t, "topic names must be set"));
         if (new HashSet<>(all).size() != all.size()) {
-            throw new IllegalArgumentException("the raw, sealed, dead-letter, key-event and audit topics must all differ, got " + all);
+            throw new IllegalArgumentException(
+                    "the raw, sealed, dead-letter, key-event and audit topics must all differ, got " + all);
         }
     }
 

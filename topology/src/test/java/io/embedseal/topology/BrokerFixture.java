@@ -5,6 +5,14 @@ import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -17,21 +25,13 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-import java.util.function.Predicate;
-
 /** Topics of their own on the shared broker, a producer for raw records and key events, and read_committed reads. */
 final class BrokerFixture implements AutoCloseable {
 
     final EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
     final String run = UUID.randomUUID().toString().substring(0, 8);
-    final TopicNames topics = new TopicNames("raw-" + run, "sealed-" + run, "dlq-" + run, "events-" + run, "audit-" + run);
+    final TopicNames topics =
+            new TopicNames("raw-" + run, "sealed-" + run, "dlq-" + run, "events-" + run, "audit-" + run);
     final InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
     final int schemaId;
     private final KafkaProducer<byte[], byte[]> producer;
@@ -43,20 +43,30 @@ final class BrokerFixture implements AutoCloseable {
         broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
         broker.createTopic(topics.audit(), 1, Map.of());
         schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true, ProducerConfig.LINGER_MS_CONFIG, 1),
-                new ByteArraySerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                        true,
+                        ProducerConfig.LINGER_MS_CONFIG,
+                        1),
+                new ByteArraySerializer(),
+                new ByteArraySerializer());
     }
 
     java.util.Properties streams(String applicationId, Path stateDir) {
-        Map<String, Object> overrides = new java.util.HashMap<>(StreamsSettings.allowingDependencyWait(Fixtures.fastOptions(false).maxDependencyWait()));
+        Map<String, Object> overrides = new java.util.HashMap<>(StreamsSettings.allowingDependencyWait(
+                Fixtures.fastOptions(false).maxDependencyWait()));
         overrides.put("commit.interval.ms", 100);
         overrides.put("num.stream.threads", 1);
         return StreamsSettings.properties(applicationId, broker.bootstrapServers(), stateDir, overrides);
     }
 
     void send(EmbeddingEvent e) {
-        producer.send(new ProducerRecord<>(topics.raw(), (e.getTenantId() + "/" + e.getEmbeddingId()).getBytes(StandardCharsets.UTF_8),
+        producer.send(new ProducerRecord<>(
+                topics.raw(),
+                (e.getTenantId() + "/" + e.getEmbeddingId()).getBytes(StandardCharsets.UTF_8),
                 EmbeddingEventCodec.encodeWire(schemaId, e)));
     }
 
@@ -66,8 +76,11 @@ final class BrokerFixture implements AutoCloseable {
     }
 
     long keyEvent(String tenant, KeyEventType type, int version, String kms) throws Exception {
-        RecordMetadata m = producer.send(new ProducerRecord<>(topics.keyEvents(), tenant.getBytes(StandardCharsets.UTF_8),
-                Fixtures.keyEvent(tenant, type, kms, version))).get();
+        RecordMetadata m = producer.send(new ProducerRecord<>(
+                        topics.keyEvents(),
+                        tenant.getBytes(StandardCharsets.UTF_8),
+                        Fixtures.keyEvent(tenant, type, kms, version)))
+                .get();
         return m.timestamp();
     }
 
@@ -81,10 +94,17 @@ final class BrokerFixture implements AutoCloseable {
     }
 
     /** Reads a topic from the beginning until {@code done} holds for the records read or time runs out. */
-    List<ConsumerRecord<byte[], byte[]>> readUntil(String topic, Predicate<List<ConsumerRecord<byte[], byte[]>>> done, Duration timeout) {
+    List<ConsumerRecord<byte[], byte[]>> readUntil(
+            String topic, Predicate<List<ConsumerRecord<byte[], byte[]>>> done, Duration timeout) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             List<TopicPartition> parts = new ArrayList<>();
             for (PartitionInfo p : c.partitionsFor(topic)) {
                 parts.add(new TopicPartition(topic, p.partition()));

@@ -1,6 +1,8 @@
 package io.embedseal.topology;
 
-import io.embedseal.serdes.validation.EmbeddingValidator;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.keyring.Keyring;
@@ -10,13 +12,26 @@ import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.validation.EmbeddingValidator;
-import io.embedseal.serdes.validation.ValidationLimits;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.envelope.Unsealed;
+import io.embedseal.serdes.validation.EmbeddingValidator;
+import io.embedseal.serdes.validation.ValidationLimits;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.stream.Stream;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
@@ -40,23 +55,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
-import java.util.List;
-import java.util.Map;
-import java.util.function.Function;
-import java.time.Duration;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class EmbedsealTopologyTest {
 
@@ -90,12 +88,16 @@ class EmbedsealTopologyTest {
         registry = new InMemorySchemaRegistry();
         schemaId = registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
         parts = Fixtures.parts(TopicNames.defaults(), registry, kms, validator, options, localKms);
-        driver = new TopologyTestDriver(EmbedsealTopology.topology(parts),
+        driver = new TopologyTestDriver(
+                EmbedsealTopology.topology(parts),
                 StreamsSettings.properties("topology-test", "unused:9092", dir.resolve("state"), Map.of()));
-        keyEvents = driver.createInputTopic(TopicNames.DEFAULT_KEY_EVENTS, new StringSerializer(), new ByteArraySerializer());
+        keyEvents = driver.createInputTopic(
+                TopicNames.DEFAULT_KEY_EVENTS, new StringSerializer(), new ByteArraySerializer());
         raw = driver.createInputTopic(TopicNames.DEFAULT_RAW, new ByteArraySerializer(), new ByteArraySerializer());
-        sealed = driver.createOutputTopic(TopicNames.DEFAULT_SEALED, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        dlq = driver.createOutputTopic(TopicNames.DEFAULT_DLQ, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        sealed = driver.createOutputTopic(
+                TopicNames.DEFAULT_SEALED, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        dlq = driver.createOutputTopic(
+                TopicNames.DEFAULT_DLQ, new ByteArrayDeserializer(), new ByteArrayDeserializer());
     }
 
     @AfterEach
@@ -124,7 +126,8 @@ class EmbedsealTopologyTest {
         assertThat(dlq.isEmpty()).isTrue();
         TestRecord<byte[], byte[]> out = sealed.readRecord();
         assertThat(SealedRecordKey.parse(out.key())).isEqualTo(new SealedRecordKey("acme", "doc-1"));
-        assertThat(TestEvents.containsVectorBytes(out.value(), event.getVector())).isFalse();
+        assertThat(TestEvents.containsVectorBytes(out.value(), event.getVector()))
+                .isFalse();
         Unsealed opened = readerSealer().unseal(out.value(), "acme", "doc-1");
         assertThat(opened.header().kek()).isEqualTo(new KekRef("local", "tenant-acme", 1));
         assertThat(EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext())).isEqualTo(event);
@@ -137,17 +140,30 @@ class EmbedsealTopologyTest {
 
         List<byte[]> values = sealed.readValuesToList();
         Sealer reader = readerSealer();
-        assertThat(reader.unseal(values.get(0), "acme", "doc-1").header().kek().keyName()).isEqualTo("tenant-acme");
-        assertThat(reader.unseal(values.get(1), "globex", "doc-1").header().kek().keyName()).isEqualTo("tenant-globex");
-        assertThatThrownBy(() -> reader.unseal(values.get(1), "acme", "doc-1"))
-                .hasMessageContaining("WRONG_BINDING");
+        assertThat(reader.unseal(values.get(0), "acme", "doc-1").header().kek().keyName())
+                .isEqualTo("tenant-acme");
+        assertThat(reader.unseal(values.get(1), "globex", "doc-1")
+                        .header()
+                        .kek()
+                        .keyName())
+                .isEqualTo("tenant-globex");
+        assertThatThrownBy(() -> reader.unseal(values.get(1), "acme", "doc-1")).hasMessageContaining("WRONG_BINDING");
     }
 
     @Test
     void olderWriterSchema_isSealedInTheCanonicalForm() throws IOException {
-        Schema v0 = SchemaBuilder.record("EmbeddingEvent").namespace("io.embedseal.schemas").fields()
-                .requiredString("tenantId").requiredString("embeddingId").requiredString("model")
-                .name("vector").type().array().items().floatType().noDefault()
+        Schema v0 = SchemaBuilder.record("EmbeddingEvent")
+                .namespace("io.embedseal.schemas")
+                .fields()
+                .requiredString("tenantId")
+                .requiredString("embeddingId")
+                .requiredString("model")
+                .name("vector")
+                .type()
+                .array()
+                .items()
+                .floatType()
+                .noDefault()
                 .requiredLong("eventTime")
                 .endRecord();
         int id = registry.register("embeddings.raw-value", v0);
@@ -182,44 +198,58 @@ class EmbedsealTopologyTest {
         withNegInf.set(15, Float.NEGATIVE_INFINITY);
         return Stream.of(
                 Arguments.of("null value", DeadLetterReason.NULL_VALUE, (Function<Integer, byte[]>) id -> null),
-                Arguments.of("random bytes", DeadLetterReason.WRONG_MAGIC_BYTE,
-                        (Function<Integer, byte[]>) id -> "not avro at all".getBytes(StandardCharsets.UTF_8)),
+                Arguments.of("random bytes", DeadLetterReason.WRONG_MAGIC_BYTE, (Function<Integer, byte[]>)
+                        id -> "not avro at all".getBytes(StandardCharsets.UTF_8)),
                 Arguments.of("magic byte 1", DeadLetterReason.WRONG_MAGIC_BYTE, (Function<Integer, byte[]>) id -> {
                     byte[] w = EmbeddingEventCodec.encodeWire(id, ok);
                     w[0] = 1;
                     return w;
                 }),
-                Arguments.of("unknown schema id", DeadLetterReason.UNKNOWN_SCHEMA_ID,
-                        (Function<Integer, byte[]>) id -> EmbeddingEventCodec.encodeWire(9999, ok)),
-                Arguments.of("shorter than prefix", DeadLetterReason.UNDECODABLE, (Function<Integer, byte[]>) id -> new byte[] {0, 0}),
+                Arguments.of("unknown schema id", DeadLetterReason.UNKNOWN_SCHEMA_ID, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(9999, ok)),
+                Arguments.of("shorter than prefix", DeadLetterReason.UNDECODABLE, (Function<Integer, byte[]>)
+                        id -> new byte[] {0, 0}),
                 Arguments.of("truncated body", DeadLetterReason.UNDECODABLE, (Function<Integer, byte[]>) id -> {
                     byte[] w = EmbeddingEventCodec.encodeWire(id, ok);
                     return Arrays.copyOf(w, w.length - 7);
                 }),
-                Arguments.of("empty tenant", DeadLetterReason.MISSING_TENANT, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setTenantId("").build())),
-                Arguments.of("tenant with slash", DeadLetterReason.INVALID_TENANT_ID, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setTenantId("acme/evil").build())),
-                Arguments.of("empty embedding id", DeadLetterReason.MISSING_EMBEDDING_ID, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setEmbeddingId("").build())),
-                Arguments.of("embedding id too long", DeadLetterReason.INVALID_EMBEDDING_ID, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, EmbeddingEvent.newBuilder(ok).setEmbeddingId("x".repeat(1025)).build())),
-                Arguments.of("empty vector", DeadLetterReason.EMPTY_VECTOR, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, List.of()))),
-                Arguments.of("too many dimensions", DeadLetterReason.TOO_MANY_DIMENSIONS, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, Collections.nCopies(16_385, 0.5f)))),
-                Arguments.of("NaN", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withNaN))),
-                Arguments.of("+Infinity", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withInf))),
-                Arguments.of("-Infinity", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>) id ->
-                        EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withNegInf))));
+                Arguments.of("empty tenant", DeadLetterReason.MISSING_TENANT, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(
+                                id,
+                                EmbeddingEvent.newBuilder(ok).setTenantId("").build())),
+                Arguments.of("tenant with slash", DeadLetterReason.INVALID_TENANT_ID, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(
+                                id,
+                                EmbeddingEvent.newBuilder(ok)
+                                        .setTenantId("acme/evil")
+                                        .build())),
+                Arguments.of("empty embedding id", DeadLetterReason.MISSING_EMBEDDING_ID, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(
+                                id,
+                                EmbeddingEvent.newBuilder(ok).setEmbeddingId("").build())),
+                Arguments.of("embedding id too long", DeadLetterReason.INVALID_EMBEDDING_ID, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(
+                                id,
+                                EmbeddingEvent.newBuilder(ok)
+                                        .setEmbeddingId("x".repeat(1025))
+                                        .build())),
+                Arguments.of("empty vector", DeadLetterReason.EMPTY_VECTOR, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, List.of()))),
+                Arguments.of("too many dimensions", DeadLetterReason.TOO_MANY_DIMENSIONS, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(
+                                id, TestEvents.withVector(ok, Collections.nCopies(16_385, 0.5f)))),
+                Arguments.of("NaN", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withNaN))),
+                Arguments.of("+Infinity", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withInf))),
+                Arguments.of("-Infinity", DeadLetterReason.NON_FINITE_VALUE, (Function<Integer, byte[]>)
+                        id -> EmbeddingEventCodec.encodeWire(id, TestEvents.withVector(ok, withNegInf))));
     }
 
     @ParameterizedTest(name = "{0} -> {1}")
     @MethodSource("invalidRecords")
-    void invalidRecord_goesToTheDeadLetterTopicWithItsReason_andNoPlaintext(String name, DeadLetterReason reason,
-                                                                           Function<Integer, byte[]> value) throws IOException {
+    void invalidRecord_goesToTheDeadLetterTopicWithItsReason_andNoPlaintext(
+            String name, DeadLetterReason reason, Function<Integer, byte[]> value) throws IOException {
         byte[] input = value.apply(schemaId);
         raw.pipeInput(utf8("original-key"), input);
 
@@ -228,7 +258,8 @@ class EmbedsealTopologyTest {
         assertThat(dlq.isEmpty()).isTrue();
         // Every input above is built from the same vector: no run of it may reach the dead letter.
         assertThat(TestEvents.containsVectorBytes(concat(out.value(), allHeaderBytes(out)), SOURCE.getVector()))
-                .as("vector bytes in the dead letter").isFalse();
+                .as("vector bytes in the dead letter")
+                .isFalse();
         assertThat(out.key()).isEqualTo(utf8("original-key"));
         assertThat(header(out, DeadLetters.REASON_HEADER)).isEqualTo(reason.name());
         assertThat(header(out, DeadLetters.SOURCE_TOPIC_HEADER)).isEqualTo(TopicNames.DEFAULT_RAW);
@@ -269,7 +300,9 @@ class EmbedsealTopologyTest {
 
     @Test
     void kmsUnreachableLongerThanARecordMayWait_failsTheRecordWithoutPassingItOn() {
-        start(FailingKms.create(), EmbeddingValidator.defaults(),
+        start(
+                FailingKms.create(),
+                EmbeddingValidator.defaults(),
                 new SealingOptions(false, true, Duration.ofMillis(300), Duration.ofMillis(50), Duration.ofSeconds(30)));
         register("acme");
 
@@ -303,7 +336,8 @@ class EmbedsealTopologyTest {
         TestRecord<byte[], byte[]> out = dlq.readRecord();
         assertThat(header(out, DeadLetters.REASON_HEADER)).isEqualTo("UNKNOWN_TENANT");
         assertThat(JSON.readTree(out.value()).has("sealedOriginal")).isFalse();
-        assertThatThrownBy(() -> localKms.describe("tenant-initech")).as("no key was created for the unknown tenant")
+        assertThatThrownBy(() -> localKms.describe("tenant-initech"))
+                .as("no key was created for the unknown tenant")
                 .isInstanceOf(io.embedseal.keyring.kms.UnknownKeyException.class);
     }
 
@@ -324,12 +358,16 @@ class EmbedsealTopologyTest {
 
         keyEvent("acme", KeyEventType.REVOKED, 1);
 
-        assertThat(parts.sealer().keyring().activeDekCount()).as("the tenant's DEKs are evicted at once").isZero();
+        assertThat(parts.sealer().keyring().activeDekCount())
+                .as("the tenant's DEKs are evicted at once")
+                .isZero();
         raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-2", 4, 2)));
         raw.pipeInput(utf8("k"), wire(TestEvents.event("globex", "doc-2", 4, 3)));
         TestRecord<byte[], byte[]> rejected = dlq.readRecord();
         assertThat(header(rejected, DeadLetters.REASON_HEADER)).isEqualTo("TENANT_REVOKED");
-        assertThat(JSON.readTree(rejected.value()).has("sealedOriginal")).as("nothing sealed under a revoked key").isFalse();
+        assertThat(JSON.readTree(rejected.value()).has("sealedOriginal"))
+                .as("nothing sealed under a revoked key")
+                .isFalse();
         assertThat(sealed.readValuesToList()).as("globex goes on").hasSize(1);
 
         keyEvent("acme", KeyEventType.RESTORED, 1);
@@ -352,19 +390,33 @@ class EmbedsealTopologyTest {
     @Test
     void rotation_sealsTheNextRecordUnderTheNewKekVersion() {
         raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 4, 1)));
-        assertThat(readerSealer().unseal(sealed.readValue(), "acme", "doc-1").header().kek().version()).isEqualTo(1);
+        assertThat(readerSealer()
+                        .unseal(sealed.readValue(), "acme", "doc-1")
+                        .header()
+                        .kek()
+                        .version())
+                .isEqualTo(1);
 
         localKms.rotate("tenant-acme");
         keyEvent("acme", KeyEventType.ROTATED, 2);
         raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-2", 4, 2)));
 
-        assertThat(readerSealer().unseal(sealed.readValue(), "acme", "doc-2").header().kek().version()).isEqualTo(2);
+        assertThat(readerSealer()
+                        .unseal(sealed.readValue(), "acme", "doc-2")
+                        .header()
+                        .kek()
+                        .version())
+                .isEqualTo(2);
     }
 
     @Test
     void kmsDenial_isTreatedAsRevocation_withoutAskingTheKmsForEveryRecord() {
         io.embedseal.keyring.kms.decorator.KmsCallStats stats = new io.embedseal.keyring.kms.decorator.KmsCallStats();
-        start(new io.embedseal.keyring.kms.decorator.InterceptedKms(localKms, new io.embedseal.keyring.kms.decorator.KmsInstrumentation(stats)), EmbeddingValidator.defaults(), Fixtures.fastOptions(false));
+        start(
+                new io.embedseal.keyring.kms.decorator.InterceptedKms(
+                        localKms, new io.embedseal.keyring.kms.decorator.KmsInstrumentation(stats)),
+                EmbeddingValidator.defaults(),
+                Fixtures.fastOptions(false));
         register("acme");
         localKms.createKek("tenant-acme");
         localKms.disable("tenant-acme"); // the tenant revoked access in its own KMS, without a key event
@@ -375,8 +427,13 @@ class EmbedsealTopologyTest {
 
         assertThat(sealed.isEmpty()).isTrue();
         List<TestRecord<byte[], byte[]>> rejected = dlq.readRecordsToList();
-        assertThat(rejected).extracting(r -> header(r, DeadLetters.REASON_HEADER)).containsOnly("KEY_DENIED").hasSize(5);
-        assertThat(stats.calls(io.embedseal.keyring.kms.KmsOperation.WRAP)).as("one KMS call, then the cool-down").isEqualTo(1);
+        assertThat(rejected)
+                .extracting(r -> header(r, DeadLetters.REASON_HEADER))
+                .containsOnly("KEY_DENIED")
+                .hasSize(5);
+        assertThat(stats.calls(io.embedseal.keyring.kms.KmsOperation.WRAP))
+                .as("one KMS call, then the cool-down")
+                .isEqualTo(1);
     }
 
     @Test
@@ -389,29 +446,44 @@ class EmbedsealTopologyTest {
         raw.pipeInput(utf8("k"), input);
 
         JsonNode json = JSON.readTree(dlq.readValue());
-        byte[] sealedOriginal = java.util.Base64.getDecoder().decode(json.get("sealedOriginal").asText());
-        assertThat(TestEvents.containsVectorBytes(sealedOriginal, ok.getVector())).isFalse();
-        Unsealed opened = readerSealer().unseal(sealedOriginal, "acme", DeadLetters.originalBinding(TopicNames.DEFAULT_RAW, 0, 0));
+        byte[] sealedOriginal =
+                java.util.Base64.getDecoder().decode(json.get("sealedOriginal").asText());
+        assertThat(TestEvents.containsVectorBytes(sealedOriginal, ok.getVector()))
+                .isFalse();
+        Unsealed opened = readerSealer()
+                .unseal(sealedOriginal, "acme", DeadLetters.originalBinding(TopicNames.DEFAULT_RAW, 0, 0));
         assertThat(opened.header().payloadType()).isEqualTo(io.embedseal.serdes.envelope.PayloadType.RAW_RECORD_VALUE);
-        assertThat(opened.plaintext()).as("the original value, for a replay after a fix").isEqualTo(input);
+        assertThat(opened.plaintext())
+                .as("the original value, for a replay after a fix")
+                .isEqualTo(input);
     }
 
     @Test
     void configuredDimensionsAndMetadataLimits_haveTheirOwnReasons() {
-        start(localKms, new EmbeddingValidator(new ValidationLimits(16_384, Map.of("test-model-8", 8), Map.of("globex", 4),
-                64, null, 1024, 2, 64)), Fixtures.fastOptions(false));
+        start(
+                localKms,
+                new EmbeddingValidator(new ValidationLimits(
+                        16_384, Map.of("test-model-8", 8), Map.of("globex", 4), 64, null, 1024, 2, 64)),
+                Fixtures.fastOptions(false));
         register("acme");
         register("globex");
 
         raw.pipeInput(utf8("k"), wire(TestEvents.event("acme", "doc-1", 8, 1)));
         raw.pipeInput(utf8("k"), wire(TestEvents.event("globex", "doc-2", 8, 2)));
-        raw.pipeInput(utf8("k"), wire(EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-3", 8, 3))
-                .setMetadata(Map.of("a", "1", "b", "2", "c", "3")).build()));
-        raw.pipeInput(utf8("k"), wire(EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-4", 8, 4))
-                .setMetadata(Map.of("text", "x".repeat(100))).build()));
+        raw.pipeInput(
+                utf8("k"),
+                wire(EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-3", 8, 3))
+                        .setMetadata(Map.of("a", "1", "b", "2", "c", "3"))
+                        .build()));
+        raw.pipeInput(
+                utf8("k"),
+                wire(EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-4", 8, 4))
+                        .setMetadata(Map.of("text", "x".repeat(100)))
+                        .build()));
 
         assertThat(sealed.readValuesToList()).hasSize(1);
-        assertThat(dlq.readRecordsToList()).extracting(r -> header(r, DeadLetters.REASON_HEADER))
+        assertThat(dlq.readRecordsToList())
+                .extracting(r -> header(r, DeadLetters.REASON_HEADER))
                 .containsExactly("DIMENSION_MISMATCH", "METADATA_TOO_LARGE", "METADATA_TOO_LARGE");
     }
 
@@ -426,8 +498,8 @@ class EmbedsealTopologyTest {
     }
 
     private static Kms flaky(Kms delegate, AtomicInteger failuresLeft) {
-        return (Kms) java.lang.reflect.Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {Kms.class},
-                (proxy, method, args) -> {
+        return (Kms) java.lang.reflect.Proxy.newProxyInstance(
+                Kms.class.getClassLoader(), new Class<?>[] {Kms.class}, (proxy, method, args) -> {
                     if (method.getName().equals("wrapDek") && failuresLeft.getAndDecrement() > 0) {
                         throw new KmsUnavailableException("KMS is restarting");
                     }
@@ -473,7 +545,9 @@ class EmbedsealTopologyTest {
     /** A KMS that is down: every call fails as unreachable. */
     private static final class FailingKms {
         static Kms create() {
-            return (Kms) java.lang.reflect.Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {Kms.class},
+            return (Kms) java.lang.reflect.Proxy.newProxyInstance(
+                    Kms.class.getClassLoader(),
+                    new Class<?>[] {Kms.class},
                     (proxy, method, args) -> switch (method.getName()) {
                         case "provider" -> "local";
                         case "close" -> null;

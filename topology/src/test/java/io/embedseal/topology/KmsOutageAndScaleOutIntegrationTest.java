@@ -1,27 +1,25 @@
 package io.embedseal.topology;
 
-import io.embedseal.keyring.kms.KmsProvider;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.DekPolicy;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.validation.EmbeddingValidator;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.ThreadMetadata;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.ThreadMetadata;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class KmsOutageAndScaleOutIntegrationTest {
 
@@ -30,48 +28,76 @@ class KmsOutageAndScaleOutIntegrationTest {
 
     @Test
     void kmsUnreachable_recordsWait_andEveryOneIsSealedExactlyOnceAfter() throws Exception {
-        try (BrokerFixture fx = new BrokerFixture(2); VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            KmsProvider kms = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
-                    "kms.vault.connect-timeout-ms", "500", "kms.vault.read-timeout-ms", "1000"), n -> VaultTransitStandIn.ROOT_TOKEN));
+        try (BrokerFixture fx = new BrokerFixture(2);
+                VaultTransitStandIn vault = VaultTransitStandIn.start()) {
+            KmsProvider kms = KmsProviders.create(KeyringSettings.of(
+                    Map.of(
+                            "kms.provider",
+                            "vault",
+                            "kms.vault.address",
+                            vault.address(),
+                            "kms.vault.connect-timeout-ms",
+                            "500",
+                            "kms.vault.read-timeout-ms",
+                            "1000"),
+                    n -> VaultTransitStandIn.ROOT_TOKEN));
             for (String t : List.of("acme", "globex", "initech")) {
                 kms.createKek("tenant-" + t);
                 fx.keyEvent(t, KeyEventType.REGISTERED, 1, "vault");
             }
             // 20 records per DEK: a tenant needs the KMS again every 20 records.
-            EmbedsealTopology.Parts parts = Fixtures.parts(fx.topics, fx.registry, kms, EmbeddingValidator.defaults(),
-                    Fixtures.fastOptions(false), null, DekPolicy.defaults().withMaxRecordsPerDek(20));
-            try (KafkaStreams streams = new KafkaStreams(EmbedsealTopology.topology(parts), fx.streams("outage-" + fx.run, dir.resolve("s")))) {
+            EmbedsealTopology.Parts parts = Fixtures.parts(
+                    fx.topics,
+                    fx.registry,
+                    kms,
+                    EmbeddingValidator.defaults(),
+                    Fixtures.fastOptions(false),
+                    null,
+                    DekPolicy.defaults().withMaxRecordsPerDek(20));
+            try (KafkaStreams streams = new KafkaStreams(
+                    EmbedsealTopology.topology(parts), fx.streams("outage-" + fx.run, dir.resolve("s")))) {
                 streams.start();
                 produce(fx, 0, 90);
-                assertThat(fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 90, Duration.ofSeconds(60))).hasSize(90);
+                assertThat(fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 90, Duration.ofSeconds(60)))
+                        .hasSize(90);
 
                 vault.seal();
                 int requestsAtOutage = vault.requestCount();
                 long outageStart = System.nanoTime();
                 produce(fx, 90, 240);
-                while (parts.health().status() != PipelineHealth.Status.DEGRADED && System.nanoTime() - outageStart < 10_000_000_000L) {
+                while (parts.health().status() != PipelineHealth.Status.DEGRADED
+                        && System.nanoTime() - outageStart < 10_000_000_000L) {
                     Thread.sleep(20);
                 }
                 assertThat(parts.health().problems()).containsKey("KMS");
-                // The outage lasts until the pipeline has asked the sealed KMS again and again (records waiting, retried
+                // The outage lasts until the pipeline has asked the sealed KMS again and again (records waiting,
+                // retried
                 // with backoff), not for a fixed time: 8 refused requests take a few seconds of backoff.
                 long asked = System.nanoTime() + 60_000_000_000L;
                 while (vault.requestCount() < requestsAtOutage + 8 && System.nanoTime() < asked) {
                     Thread.sleep(20);
                 }
-                assertThat(vault.requestCount() - requestsAtOutage).as("requests the sealed KMS refused").isGreaterThanOrEqualTo(8);
+                assertThat(vault.requestCount() - requestsAtOutage)
+                        .as("requests the sealed KMS refused")
+                        .isGreaterThanOrEqualTo(8);
                 long outageMillis = (System.nanoTime() - outageStart) / 1_000_000;
                 int sealedDuringOutage = fx.readAll(fx.topics.sealed()).size();
-                assertThat(sealedDuringOutage).as("records needing a new DEK wait").isLessThan(240);
+                assertThat(sealedDuringOutage)
+                        .as("records needing a new DEK wait")
+                        .isLessThan(240);
 
                 vault.unseal();
                 long back = System.nanoTime();
-                List<ConsumerRecord<byte[], byte[]>> sealed = fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 240, Duration.ofSeconds(90));
-                System.out.printf("KMS outage: %d of 240 sealed during the %d ms outage; all sealed %d ms after the KMS returned%n",
+                List<ConsumerRecord<byte[], byte[]>> sealed =
+                        fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 240, Duration.ofSeconds(90));
+                System.out.printf(
+                        "KMS outage: %d of 240 sealed during the %d ms outage; all sealed %d ms after the KMS returned%n",
                         sealedDuringOutage, outageMillis, (System.nanoTime() - back) / 1_000_000);
 
                 assertExactlyOnce(sealed, 240);
-                assertThat(fx.readAll(fx.topics.dlq())).as("nothing dead-lettered by the outage").isEmpty();
+                assertThat(fx.readAll(fx.topics.dlq()))
+                        .as("nothing dead-lettered by the outage")
+                        .isEmpty();
                 assertThat(parts.health().status()).isEqualTo(PipelineHealth.Status.HEALTHY);
             }
         }
@@ -86,11 +112,18 @@ class KmsOutageAndScaleOutIntegrationTest {
                 fx.keyEvent(t, KeyEventType.REGISTERED, 1);
             }
             String app = "scale-" + fx.run;
-            EmbedsealTopology.Parts one = Fixtures.parts(fx.topics, fx.registry, kms, EmbeddingValidator.defaults(), Fixtures.fastOptions(false), null);
-            EmbedsealTopology.Parts two = Fixtures.parts(fx.topics, fx.registry, new LocalKms(dir.resolve("kms")), EmbeddingValidator.defaults(),
-                    Fixtures.fastOptions(false), null);
+            EmbedsealTopology.Parts one = Fixtures.parts(
+                    fx.topics, fx.registry, kms, EmbeddingValidator.defaults(), Fixtures.fastOptions(false), null);
+            EmbedsealTopology.Parts two = Fixtures.parts(
+                    fx.topics,
+                    fx.registry,
+                    new LocalKms(dir.resolve("kms")),
+                    EmbeddingValidator.defaults(),
+                    Fixtures.fastOptions(false),
+                    null);
             try (KafkaStreams a = new KafkaStreams(EmbedsealTopology.topology(one), fx.streams(app, dir.resolve("a")));
-                 KafkaStreams b = new KafkaStreams(EmbedsealTopology.topology(two), fx.streams(app, dir.resolve("b")))) {
+                    KafkaStreams b =
+                            new KafkaStreams(EmbedsealTopology.topology(two), fx.streams(app, dir.resolve("b")))) {
                 a.start();
                 b.start();
                 long deadline = System.currentTimeMillis() + 60_000;
@@ -103,13 +136,16 @@ class KmsOutageAndScaleOutIntegrationTest {
                 assertThat(activeTasks(a) + activeTasks(b)).isEqualTo(4);
 
                 produce(fx, 0, 400);
-                assertExactlyOnce(fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 400, Duration.ofSeconds(60)), 400);
+                assertExactlyOnce(
+                        fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 400, Duration.ofSeconds(60)), 400);
             }
         }
     }
 
     private static int activeTasks(KafkaStreams s) {
-        return s.metadataForLocalThreads().stream().mapToInt(t -> ((ThreadMetadata) t).activeTasks().size()).sum();
+        return s.metadataForLocalThreads().stream()
+                .mapToInt(t -> ((ThreadMetadata) t).activeTasks().size())
+                .sum();
     }
 
     private static void produce(BrokerFixture fx, int from, int to) {
@@ -124,6 +160,8 @@ class KmsOutageAndScaleOutIntegrationTest {
         Map<String, Integer> seen = new HashMap<>();
         sealed.forEach(r -> seen.merge(BrokerFixture.key(r), 1, Integer::sum));
         assertThat(sealed).hasSize(expected);
-        assertThat(seen).hasSize(expected).allSatisfy((k, n) -> assertThat(n).as(k).isEqualTo(1));
+        assertThat(seen)
+                .hasSize(expected)
+                .allSatisfy((k, n) -> assertThat(n).as(k).isEqualTo(1));
     }
 }

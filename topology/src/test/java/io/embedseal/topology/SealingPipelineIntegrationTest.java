@@ -1,6 +1,7 @@
 package io.embedseal.topology;
 
-import io.embedseal.serdes.validation.EmbeddingValidator;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -9,8 +10,17 @@ import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.Sealer;
+import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.VectorLeakScanner;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -22,17 +32,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** The whole slice on a real broker: exactly-once Streams, read_committed readers, bytes on disk. */
 class SealingPipelineIntegrationTest {
@@ -46,7 +45,8 @@ class SealingPipelineIntegrationTest {
     void everyValidRecordIsSealedExactlyOnce_invalidOnesAreDeadLettered_andNoVectorReachesDisk() throws Exception {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String run = UUID.randomUUID().toString().substring(0, 8);
-        TopicNames topics = new TopicNames("raw-" + run, "sealed-" + run, "dlq-" + run, "events-" + run, "audit-" + run);
+        TopicNames topics =
+                new TopicNames("raw-" + run, "sealed-" + run, "dlq-" + run, "events-" + run, "audit-" + run);
         broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
         broker.createTopic(topics.raw(), 3, Map.of());
         broker.createTopic(topics.sealed(), 3, Map.of());
@@ -54,33 +54,49 @@ class SealingPipelineIntegrationTest {
 
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         Path kms = dir.resolve("kms");
-        EmbedsealTopology.Parts parts = Fixtures.parts(topics, registry, new LocalKms(kms), EmbeddingValidator.defaults(),
-                Fixtures.fastOptions(true), new LocalKms(kms));
+        EmbedsealTopology.Parts parts = Fixtures.parts(
+                topics,
+                registry,
+                new LocalKms(kms),
+                EmbeddingValidator.defaults(),
+                Fixtures.fastOptions(true),
+                new LocalKms(kms));
 
         Map<String, EmbeddingEvent> produced = new HashMap<>();
         VectorLeakScanner scanner = new VectorLeakScanner();
-        try (KafkaStreams streams = new KafkaStreams(EmbedsealTopology.topology(parts),
+        try (KafkaStreams streams = new KafkaStreams(
+                EmbedsealTopology.topology(parts),
                 StreamsSettings.properties("it-" + run, broker.bootstrapServers(), dir.resolve("state"), Map.of()))) {
             streams.start();
 
             EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
-                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                    ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true), new ByteArraySerializer(), new ByteArraySerializer())) {
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                    Map.of(
+                            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                            broker.bootstrapServers(),
+                            ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                            true),
+                    new ByteArraySerializer(),
+                    new ByteArraySerializer())) {
                 for (String tenant : List.of("acme", "globex")) {
                     for (int i = 0; i < 150; i++) {
                         EmbeddingEvent e = TestEvents.event(tenant, "doc-" + i, 64, tenant.hashCode() * 1000L + i);
                         produced.put(tenant + "/doc-" + i, e);
                         scanner.add(e.getVector());
-                        producer.send(new ProducerRecord<>(topics.raw(), utf8(tenant + "/doc-" + i), serializer.serialize(topics.raw(), e)));
+                        producer.send(new ProducerRecord<>(
+                                topics.raw(), utf8(tenant + "/doc-" + i), serializer.serialize(topics.raw(), e)));
                     }
                 }
                 EmbeddingEvent bad = TestEvents.event("acme", "bad-1", 64, 77);
                 List<Float> nan = new ArrayList<>(bad.getVector());
                 nan.set(3, Float.NaN);
                 scanner.add(bad.getVector());
-                producer.send(new ProducerRecord<>(topics.raw(), utf8("bad-1"), serializer.serialize(topics.raw(), TestEvents.withVector(bad, nan))));
-                producer.send(new ProducerRecord<>(topics.raw(), utf8("bad-2"), "garbage".getBytes(StandardCharsets.UTF_8)));
+                producer.send(new ProducerRecord<>(
+                        topics.raw(),
+                        utf8("bad-1"),
+                        serializer.serialize(topics.raw(), TestEvents.withVector(bad, nan))));
+                producer.send(
+                        new ProducerRecord<>(topics.raw(), utf8("bad-2"), "garbage".getBytes(StandardCharsets.UTF_8)));
             }
 
             List<ConsumerRecord<byte[], byte[]>> sealed = readCommitted(broker, topics.sealed(), produced.size());
@@ -94,26 +110,45 @@ class SealingPipelineIntegrationTest {
                 SealedRecordKey key = SealedRecordKey.parse(r.key());
                 seen.merge(key.toString(), 1, Integer::sum);
                 EmbeddingEvent opened = EmbeddingEventCodec.fromCanonicalAvro(
-                        reader.unseal(r.value(), key.tenantId(), key.embeddingId()).plaintext());
+                        reader.unseal(r.value(), key.tenantId(), key.embeddingId())
+                                .plaintext());
                 assertThat(opened).isEqualTo(produced.get(key.toString()));
             }
-            assertThat(seen).hasSize(produced.size()).allSatisfy((k, n) -> assertThat(n).as(k).isEqualTo(1));
-            assertThat(dead).extracting(r -> new String(r.headers().lastHeader(DeadLetters.REASON_HEADER).value(), StandardCharsets.UTF_8))
+            assertThat(seen)
+                    .hasSize(produced.size())
+                    .allSatisfy((k, n) -> assertThat(n).as(k).isEqualTo(1));
+            assertThat(dead)
+                    .extracting(r -> new String(
+                            r.headers().lastHeader(DeadLetters.REASON_HEADER).value(), StandardCharsets.UTF_8))
                     .containsExactlyInAnyOrder("NON_FINITE_VALUE", "WRONG_MAGIC_BYTE");
         }
 
-        assertThat(scanner.scanTopic(broker.logDir(), topics.raw())).as("control: plaintext is found on the raw topic").isPositive();
-        assertThat(scanner.scanTopic(broker.logDir(), topics.sealed())).as("vector bytes in sealed segments").isZero();
-        assertThat(scanner.scanTopic(broker.logDir(), topics.dlq())).as("vector bytes in dead-letter segments").isZero();
+        assertThat(scanner.scanTopic(broker.logDir(), topics.raw()))
+                .as("control: plaintext is found on the raw topic")
+                .isPositive();
+        assertThat(scanner.scanTopic(broker.logDir(), topics.sealed()))
+                .as("vector bytes in sealed segments")
+                .isZero();
+        assertThat(scanner.scanTopic(broker.logDir(), topics.dlq()))
+                .as("vector bytes in dead-letter segments")
+                .isZero();
     }
 
-    private static List<ConsumerRecord<byte[], byte[]>> readCommitted(EmbeddedKafkaBroker broker, String topic, int expected) {
+    private static List<ConsumerRecord<byte[], byte[]>> readCommitted(
+            EmbeddedKafkaBroker broker, String topic, int expected) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "reader-" + UUID.randomUUID(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        "reader-" + UUID.randomUUID(),
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             while (out.size() < expected && System.nanoTime() < deadline) {

@@ -1,7 +1,6 @@
 package io.embedseal.topology;
 
 import io.embedseal.schemas.EmbeddingEvent;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Instant;
@@ -13,8 +12,7 @@ import java.util.Random;
 /** Embedding events for tests, and a check for a vector's bytes inside other bytes. */
 final class TestEvents {
 
-    private TestEvents() {
-    }
+    private TestEvents() {}
 
     static EmbeddingEvent event(String tenant, String id, int dims, long seed) {
         Random random = new Random(seed);

@@ -4,10 +4,6 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.topology.DeadLetterReason;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.metrics.PipelineMeters;
-import org.apache.kafka.common.Metric;
-import org.apache.kafka.common.MetricName;
-import org.apache.kafka.streams.KafkaStreams;
-
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -15,6 +11,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * What the status page and {@code /status.json} show, computed from the pipeline's own state: tenants and their
@@ -27,18 +26,34 @@ public final class StatusModel {
     public static final int MAX_ROWS = 500;
 
     /** One tenant's row. */
-    public record TenantRow(String tenant, String state, String kek, Instant since, long sealed, double sealedPerMinute,
-                            long deadLettered, Map<String, Long> deadLetteredByReason) {
-    }
+    public record TenantRow(
+            String tenant,
+            String state,
+            String kek,
+            Instant since,
+            long sealed,
+            double sealedPerMinute,
+            long deadLettered,
+            Map<String, Long> deadLetteredByReason) {}
 
     /** The page's data. */
-    public record Snapshot(Instant time, String applicationId, String streamsState, String health, Map<String, Instant> problems,
-                           String kms, boolean kmsAnswers, long sealedTotal, double sealedPerSecond, Map<String, Long> deadLettersByReason,
-                           long rawLag, Map<String, Long> tenantsByState, List<TenantRow> tenants, int tenantsNotShown) {
-    }
+    public record Snapshot(
+            Instant time,
+            String applicationId,
+            String streamsState,
+            String health,
+            Map<String, Instant> problems,
+            String kms,
+            boolean kmsAnswers,
+            long sealedTotal,
+            double sealedPerSecond,
+            Map<String, Long> deadLettersByReason,
+            long rawLag,
+            Map<String, Long> tenantsByState,
+            List<TenantRow> tenants,
+            int tenantsNotShown) {}
 
-    private record Sample(long nanos, long sealedTotal, Map<String, Long> sealedByTenant) {
-    }
+    private record Sample(long nanos, long sealedTotal, Map<String, Long> sealedByTenant) {}
 
     private final EmbedsealPipeline pipeline;
     private final ArrayDeque<Sample> samples = new ArrayDeque<>();
@@ -88,17 +103,36 @@ public final class StatusModel {
             if (t != null) {
                 t.deadLetteredByReason().forEach((r, n) -> dlq.put(r.name(), n));
             }
-            rows.add(new TenantRow(s.tenantId(), s.status().name(), s.kms() + ":" + s.kekName() + ":" + s.kekVersion(), s.since(),
-                    sealed, rate, t == null ? 0 : t.deadLettered(), dlq));
+            rows.add(new TenantRow(
+                    s.tenantId(),
+                    s.status().name(),
+                    s.kms() + ":" + s.kekName() + ":" + s.kekVersion(),
+                    s.since(),
+                    sealed,
+                    rate,
+                    t == null ? 0 : t.deadLettered(),
+                    dlq));
         }
         Map<String, Long> dlqByReason = new TreeMap<>();
         for (Map.Entry<DeadLetterReason, Long> e : m.deadLettersByReason().entrySet()) {
             dlqByReason.put(e.getKey().name(), e.getValue());
         }
         KafkaStreams streams = pipeline.streams();
-        return new Snapshot(Instant.now(), pipeline.config().applicationId(), streams.state().name(), pipeline.health().status().name(),
-                pipeline.health().problems(), pipeline.keyring().provider(), pipeline.kmsAnswers(), sealedTotal, perSecond, dlqByReason,
-                rawLag(streams, pipeline.config().topics().raw()), byState, rows, hidden);
+        return new Snapshot(
+                Instant.now(),
+                pipeline.config().applicationId(),
+                streams.state().name(),
+                pipeline.health().status().name(),
+                pipeline.health().problems(),
+                pipeline.keyring().provider(),
+                pipeline.kmsAnswers(),
+                sealedTotal,
+                perSecond,
+                dlqByReason,
+                rawLag(streams, pipeline.config().topics().raw()),
+                byState,
+                rows,
+                hidden);
     }
 
     /**
@@ -110,8 +144,10 @@ public final class StatusModel {
         boolean seen = false;
         for (Map.Entry<MetricName, ? extends Metric> e : streams.metrics().entrySet()) {
             MetricName n = e.getKey();
-            if (n.name().equals("records-lag") && n.group().equals("consumer-fetch-manager-metrics")
-                    && (rawTopic.equals(n.tags().get("topic")) || rawTopic.replace('.', '_').equals(n.tags().get("topic")))) {
+            if (n.name().equals("records-lag")
+                    && n.group().equals("consumer-fetch-manager-metrics")
+                    && (rawTopic.equals(n.tags().get("topic"))
+                            || rawTopic.replace('.', '_').equals(n.tags().get("topic")))) {
                 Object v = e.getValue().metricValue();
                 if (v instanceof Number number && !Double.isNaN(number.doubleValue())) {
                     lag += number.doubleValue();

@@ -6,10 +6,6 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.embedseal.topology.EmbedsealPipeline;
-import org.apache.kafka.streams.KafkaStreams;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -22,6 +18,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.streams.KafkaStreams;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The pipeline's HTTP endpoints, on the JDK's own server:
@@ -36,7 +35,8 @@ import java.util.concurrent.TimeUnit;
 public final class StatusServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(StatusServer.class);
-    private static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
 
     private final HttpServer server;
@@ -70,7 +70,8 @@ public final class StatusServer implements AutoCloseable {
         try {
             http = HttpServer.create(new InetSocketAddress(bind, port), 16);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on " + bind + ":" + port + " (http.bind, http.port): " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                    "cannot listen on " + bind + ":" + port + " (http.bind, http.port): " + e.getMessage(), e);
         }
         StatusServer s = new StatusServer(http, pipeline);
         http.setExecutor(s.handlers);
@@ -94,7 +95,9 @@ public final class StatusServer implements AutoCloseable {
     /** Where the server listens, e.g. {@code http://127.0.0.1:8080/}. */
     public URI address() {
         InetSocketAddress a = server.getAddress();
-        String host = a.getAddress().isAnyLocalAddress() ? "127.0.0.1" : a.getAddress().getHostAddress();
+        String host = a.getAddress().isAnyLocalAddress()
+                ? "127.0.0.1"
+                : a.getAddress().getHostAddress();
         return URI.create("http://" + host + ":" + a.getPort() + "/");
     }
 
@@ -111,12 +114,22 @@ public final class StatusServer implements AutoCloseable {
                 return;
             }
             switch (ex.getRequestURI().getPath()) {
-                case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", pipeline.meters().scrape());
+                case "/metrics" ->
+                    send(
+                            ex,
+                            200,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                            pipeline.meters().scrape());
                 case "/health/live" -> live(ex);
                 case "/health/ready" -> ready(ex);
                 case "/status.json" -> send(ex, 200, "application/json", JSON.writeValueAsString(model.snapshot()));
                 case "/" -> send(ex, 200, "text/html; charset=utf-8", StatusPage.render(model.snapshot()));
-                default -> send(ex, 404, "text/plain; charset=utf-8", "not found: try /, /metrics, /health/live, /health/ready\n");
+                default ->
+                    send(
+                            ex,
+                            404,
+                            "text/plain; charset=utf-8",
+                            "not found: try /, /metrics, /health/live, /health/ready\n");
             }
         } catch (RuntimeException e) {
             LOG.warn("status endpoint {} failed", ex.getRequestURI().getPath(), e);

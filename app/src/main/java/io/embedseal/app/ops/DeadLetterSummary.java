@@ -4,19 +4,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.topology.DeadLetters;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.header.Header;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.header.Header;
 
 /** What the CLI reads from a dead letter: its reason and the tenant it claimed. Never its detail or sealed original. */
 final class DeadLetterSummary {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private DeadLetterSummary() {
-    }
+    private DeadLetterSummary() {}
 
     static String reason(ConsumerRecord<byte[], byte[]> r) {
         Header h = r.headers().lastHeader(DeadLetters.REASON_HEADER);

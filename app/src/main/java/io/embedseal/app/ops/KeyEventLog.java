@@ -1,10 +1,9 @@
 package io.embedseal.app.ops;
 
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
-import io.embedseal.control.KeyEvents;
-
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,24 +26,32 @@ public final class KeyEventLog {
     }
 
     static KeyEventLog read(ClusterOptions.Cluster cluster) {
-        KeyEventLog log = new KeyEventLog(new TenantDirectory(cluster.keyringSettings().naming()));
-        TopicReader.read(cluster.clientProps(), cluster.topics().keyEvents(), -1, r -> {
-            String tenant = r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8);
-            if (tenant == null || r.value() == null) {
-                if (tenant != null) {
-                    log.directory.forget(tenant);
-                    log.history.remove(tenant);
-                }
-                return;
-            }
-            try {
-                KeyEvent e = KeyEvents.decode(tenant, r.value());
-                log.directory.apply(KeyEvents.toState(e));
-                log.history.computeIfAbsent(tenant, t -> new ArrayList<>()).add(e);
-            } catch (KeyEvents.InvalidKeyEventException e) {
-                log.invalid++;
-            }
-        }, null);
+        KeyEventLog log =
+                new KeyEventLog(new TenantDirectory(cluster.keyringSettings().naming()));
+        TopicReader.read(
+                cluster.clientProps(),
+                cluster.topics().keyEvents(),
+                -1,
+                r -> {
+                    String tenant = r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8);
+                    if (tenant == null || r.value() == null) {
+                        if (tenant != null) {
+                            log.directory.forget(tenant);
+                            log.history.remove(tenant);
+                        }
+                        return;
+                    }
+                    try {
+                        KeyEvent e = KeyEvents.decode(tenant, r.value());
+                        log.directory.apply(KeyEvents.toState(e));
+                        log.history
+                                .computeIfAbsent(tenant, t -> new ArrayList<>())
+                                .add(e);
+                    } catch (KeyEvents.InvalidKeyEventException e) {
+                        log.invalid++;
+                    }
+                },
+                null);
         return log;
     }
 

@@ -9,20 +9,27 @@ import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEventType;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.util.Locale;
-
-@Command(name = "keys",
+@Command(
+        name = "keys",
         mixinStandardHelpOptions = true,
-        description = {"A tenant's key lifecycle: rotate, revoke, restore, destroy.",
-                "Each command does the KMS side first, then publishes the key event that "
-                + "every pipeline instance and sink acts on within seconds. All are safe to repeat: a command whose work is "
-                + "already done says so and changes nothing (rotate publishes a version the KMS already has instead of "
-                + "rotating twice)."},
-        subcommands = {KeysCommand.Rotate.class, KeysCommand.Revoke.class, KeysCommand.Restore.class, KeysCommand.Destroy.class})
+        description = {
+            "A tenant's key lifecycle: rotate, revoke, restore, destroy.",
+            "Each command does the KMS side first, then publishes the key event that "
+                    + "every pipeline instance and sink acts on within seconds. All are safe to repeat: a command whose work is "
+                    + "already done says so and changes nothing (rotate publishes a version the KMS already has instead of "
+                    + "rotating twice)."
+        },
+        subcommands = {
+            KeysCommand.Rotate.class,
+            KeysCommand.Revoke.class,
+            KeysCommand.Restore.class,
+            KeysCommand.Destroy.class
+        })
 public final class KeysCommand implements Runnable {
 
     @CommandLine.Spec
@@ -30,7 +37,8 @@ public final class KeysCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: rotate, revoke, restore or destroy");
+        throw new CommandLine.ParameterException(
+                spec.commandLine(), "a subcommand is required: rotate, revoke, restore or destroy");
     }
 
     /** What the key commands share: the tenant, a reason, and the tenant's current state. */
@@ -47,8 +55,8 @@ public final class KeysCommand implements Runnable {
             try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
                 TenantState state = ctx.keyEvents().state(tenant);
                 if (state == null) {
-                    throw new OperationFailed("tenant " + tenant + " is not registered on " + cluster.topics().keyEvents()
-                            + " (use 'tenants add')");
+                    throw new OperationFailed("tenant " + tenant + " is not registered on "
+                            + cluster.topics().keyEvents() + " (use 'tenants add')");
                 }
                 return act(ctx, state, ctx.keyNameFor(tenant, state));
             }
@@ -58,7 +66,8 @@ public final class KeysCommand implements Runnable {
 
         void refuseIfDestroyed(TenantState state, String what) {
             if (state.status() == TenantStatus.DESTROYED) {
-                throw new OperationFailed("tenant " + tenant + " was DESTROYED (" + state.since() + "); it cannot be " + what);
+                throw new OperationFailed(
+                        "tenant " + tenant + " was DESTROYED (" + state.since() + "); it cannot be " + what);
             }
         }
 
@@ -68,10 +77,15 @@ public final class KeysCommand implements Runnable {
         }
     }
 
-    @Command(name = "rotate", mixinStandardHelpOptions = true,
-            description = {"Creates a new version of the tenant's key and publishes ROTATED: new records get DEKs wrapped under "
-                    + "it at once; records sealed before stay readable while the KMS lets the old versions decrypt."},
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:rotated", "1:refused or failed", "2:invalid usage"})
+    @Command(
+            name = "rotate",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Creates a new version of the tenant's key and publishes ROTATED: new records get DEKs wrapped under "
+                        + "it at once; records sealed before stay readable while the KMS lets the old versions decrypt."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:rotated", "1:refused or failed", "2:invalid usage"})
     static final class Rotate extends KeyCommand {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
@@ -81,11 +95,12 @@ public final class KeysCommand implements Runnable {
             if (d.latestVersion() > state.kekVersion()) {
                 // An earlier rotate reached the KMS but its event was never published: publish, do not rotate again.
                 next = d.current();
-                out().println("the KMS already has " + next + " (newer than the key event's version " + state.kekVersion()
-                        + "): publishing it without rotating again");
+                out().println("the KMS already has " + next + " (newer than the key event's version "
+                        + state.kekVersion() + "): publishing it without rotating again");
             } else {
                 next = ctx.admin.rotate(keyName);
-                out().println("rotated " + keyName + " in the " + ctx.admin.provider() + " KMS: version " + state.kekVersion() + " -> " + next.version());
+                out().println("rotated " + keyName + " in the " + ctx.admin.provider() + " KMS: version "
+                        + state.kekVersion() + " -> " + next.version());
             }
             ctx.publish(tenant, KeyEventType.ROTATED, next, reason);
             out().println("ROTATED published: new records of " + tenant + " are sealed under " + next);
@@ -93,12 +108,17 @@ public final class KeysCommand implements Runnable {
         }
     }
 
-    @Command(name = "revoke", mixinStandardHelpOptions = true,
-            description = {"Stops all processing of the tenant's data: disables the key in the KMS where the provider allows "
-                    + "it (local), then publishes REVOKED. The pipeline dead-letters the tenant's records (metadata only) and "
-                    + "the sinks stop unsealing it. With Vault or an HSM, the key's owner removes the pipeline's access on "
-                    + "their side (the command says how)."},
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:revoked, or already revoked", "1:refused or failed", "2:invalid usage"})
+    @Command(
+            name = "revoke",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Stops all processing of the tenant's data: disables the key in the KMS where the provider allows "
+                        + "it (local), then publishes REVOKED. The pipeline dead-letters the tenant's records (metadata only) and "
+                        + "the sinks stop unsealing it. With Vault or an HSM, the key's owner removes the pipeline's access on "
+                        + "their side (the command says how)."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:revoked, or already revoked", "1:refused or failed", "2:invalid usage"})
     static final class Revoke extends KeyCommand {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
@@ -117,14 +137,19 @@ public final class KeysCommand implements Runnable {
                 return 0;
             }
             ctx.publish(tenant, KeyEventType.REVOKED, new KekRef(state.kms(), keyName, state.kekVersion()), reason);
-            out().println("REVOKED published: " + tenant + "'s records are refused from now on; sinks stop unsealing them");
+            out().println("REVOKED published: " + tenant
+                    + "'s records are refused from now on; sinks stop unsealing them");
             return 0;
         }
     }
 
-    @Command(name = "restore", mixinStandardHelpOptions = true,
-            description = "Undoes a revocation: enables the key in the KMS where the provider allows it, then publishes RESTORED.",
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:restored, or not revoked", "1:refused or failed", "2:invalid usage"})
+    @Command(
+            name = "restore",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Undoes a revocation: enables the key in the KMS where the provider allows it, then publishes RESTORED.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:restored, or not revoked", "1:refused or failed", "2:invalid usage"})
     static final class Restore extends KeyCommand {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
@@ -149,16 +174,27 @@ public final class KeysCommand implements Runnable {
         }
     }
 
-    @Command(name = "destroy", mixinStandardHelpOptions = true,
-            description = {"Crypto-shredding: destroys every version of the tenant's key in the KMS, then publishes DESTROYED. "
-                    + "Everything sealed under the key becomes unreadable for good, everywhere it was copied; sinks delete the "
-                    + "tenant's data and append shred receipts. Terminal: the tenant id cannot be used again.",
-                    "Without --confirm <tenant> it only prints what would become unreadable."},
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:destroyed, or already destroyed", "1:failed",
-                    "2:invalid usage, or --confirm missing (nothing was done)"})
+    @Command(
+            name = "destroy",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Crypto-shredding: destroys every version of the tenant's key in the KMS, then publishes DESTROYED. "
+                        + "Everything sealed under the key becomes unreadable for good, everywhere it was copied; sinks delete the "
+                        + "tenant's data and append shred receipts. Terminal: the tenant id cannot be used again.",
+                "Without --confirm <tenant> it only prints what would become unreadable."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                "0:destroyed, or already destroyed",
+                "1:failed",
+                "2:invalid usage, or --confirm missing (nothing was done)"
+            })
     static final class Destroy extends KeyCommand {
 
-        @Option(names = "--confirm", paramLabel = "TENANT", description = "Repeat the tenant id to confirm the destruction.")
+        @Option(
+                names = "--confirm",
+                paramLabel = "TENANT",
+                description = "Repeat the tenant id to confirm the destruction.")
         String confirm;
 
         @Option(names = "--skip-count", description = "Do not scan the sealed topic to count the tenant's records.")
@@ -177,41 +213,64 @@ public final class KeysCommand implements Runnable {
                 d = null; // destroyed in the KMS by an earlier run whose event was never published
             }
             out().println("Destroying tenant " + tenant + "'s key makes unreadable, for good:");
-            out().println("  - key " + ctx.admin.provider() + ":" + keyName + (d == null ? " (already gone from the KMS)"
-                    : ", versions " + d.minDecryptionVersion() + " to " + d.latestVersion()) + ", and every DEK wrapped under it;");
+            out().println("  - key " + ctx.admin.provider() + ":" + keyName
+                    + (d == null
+                            ? " (already gone from the KMS)"
+                            : ", versions " + d.minDecryptionVersion() + " to " + d.latestVersion())
+                    + ", and every DEK wrapped under it;");
             if (!skipCount) {
                 long n = countSealed(ctx);
-                out().printf(Locale.ROOT, "  - %,d sealed records of %s on %s, and every copy of them (consumers, backups, mirrors);%n",
-                        n, tenant, ctx.cluster.topics().sealed());
+                out().printf(
+                                Locale.ROOT,
+                                "  - %,d sealed records of %s on %s, and every copy of them (consumers, backups, mirrors);%n",
+                                n,
+                                tenant,
+                                ctx.cluster.topics().sealed());
             }
-            out().println("  - sealed originals in " + ctx.cluster.topics().dlq() + " dead letters and in sink dead-letter topics;");
+            out().println("  - sealed originals in " + ctx.cluster.topics().dlq()
+                    + " dead letters and in sink dead-letter topics;");
             out().println("  - the sinks' stores: they delete the tenant's index and rows and append shred receipts to "
                     + ctx.cluster.topics().audit() + ".");
             out().println("The tenant id " + tenant + " stays DESTROYED: later events for it are refused.");
             if (!tenant.equals(confirm)) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "nothing was done: repeat the tenant id with --confirm "
-                        + tenant + " to destroy its key");
+                throw new CommandLine.ParameterException(
+                        spec.commandLine(),
+                        "nothing was done: repeat the tenant id with --confirm " + tenant + " to destroy its key");
             }
             if (d != null) {
                 ctx.admin.destroy(keyName);
                 out().println("destroyed " + keyName + " in the " + ctx.admin.provider() + " KMS");
             }
-            ctx.publish(tenant, KeyEventType.DESTROYED, new KekRef(state.kms(), keyName, d == null ? state.kekVersion() : d.latestVersion()), reason);
+            ctx.publish(
+                    tenant,
+                    KeyEventType.DESTROYED,
+                    new KekRef(state.kms(), keyName, d == null ? state.kekVersion() : d.latestVersion()),
+                    reason);
             out().println("DESTROYED published: " + tenant + " is crypto-shredded");
             return 0;
         }
 
         private long countSealed(OperatorContext ctx) {
             long[] n = {0};
-            byte[] prefix = (tenant + "/").getBytes(java.nio.charset.StandardCharsets.UTF_8); // keys are tenant/embeddingId
-            TopicReader.read(ctx.cluster.clientProps(), ctx.cluster.topics().sealed(), -1, r -> {
-                if (startsWith(r.key(), prefix)) {
-                    n[0]++;
-                }
-            }, read -> {
-                err().printf(Locale.ROOT, "\rscanning %s: %,d records read", ctx.cluster.topics().sealed(), read);
-                err().flush();
-            });
+            byte[] prefix =
+                    (tenant + "/").getBytes(java.nio.charset.StandardCharsets.UTF_8); // keys are tenant/embeddingId
+            TopicReader.read(
+                    ctx.cluster.clientProps(),
+                    ctx.cluster.topics().sealed(),
+                    -1,
+                    r -> {
+                        if (startsWith(r.key(), prefix)) {
+                            n[0]++;
+                        }
+                    },
+                    read -> {
+                        err().printf(
+                                        Locale.ROOT,
+                                        "\rscanning %s: %,d records read",
+                                        ctx.cluster.topics().sealed(),
+                                        read);
+                        err().flush();
+                    });
             err().print("\r");
             return n[0];
         }

@@ -1,11 +1,10 @@
 package io.embedseal.app.ops;
 
 import io.embedseal.keyring.kms.KmsException;
-import picocli.CommandLine;
-import picocli.CommandLine.Option;
-
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
 
 /**
  * What the operator commands share: where the cluster and KMS are, who acts, and how failures end. Exit codes:
@@ -16,7 +15,9 @@ abstract class OperatorCommand implements Callable<Integer> {
     @CommandLine.Mixin
     ClusterOptions clusterOptions = new ClusterOptions();
 
-    @Option(names = "--actor", description = "Who acts, recorded in key events and the audit trail (default: the OS user).")
+    @Option(
+            names = "--actor",
+            description = "Who acts, recorded in key events and the audit trail (default: the OS user).")
     String actor = System.getProperty("user.name", "operator");
 
     @CommandLine.Spec
@@ -48,7 +49,8 @@ abstract class OperatorCommand implements Callable<Integer> {
         try {
             return run(cluster);
         } catch (OperationFailed | KmsException | IllegalStateException e) {
-            err().println("embedseal " + spec.qualifiedName(" ").replaceFirst("^embedseal ", "") + ": " + e.getMessage());
+            err().println("embedseal " + spec.qualifiedName(" ").replaceFirst("^embedseal ", "") + ": "
+                    + e.getMessage());
             err().flush();
             return 1;
         } catch (IllegalArgumentException e) {

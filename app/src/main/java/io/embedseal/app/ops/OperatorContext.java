@@ -1,5 +1,6 @@
 package io.embedseal.app.ops;
 
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KekRef;
@@ -9,15 +10,8 @@ import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.topology.PipelineHealth;
 import io.embedseal.topology.audit.AuditTrail;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -28,6 +22,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * What a key-management command works with: the tenants' KMS (every call audited) as key administration and,
@@ -45,6 +44,7 @@ final class OperatorContext implements AutoCloseable {
     final Kms keys;
     /** Key names this run acts on, by the tenant that owns them (a tenant may bring its own key name). */
     private final Map<String, String> tenantOfKey = new ConcurrentHashMap<>();
+
     private final AuditTrail audit;
     private final KafkaProducer<String, byte[]> producer;
 
@@ -54,7 +54,8 @@ final class OperatorContext implements AutoCloseable {
         KeyringSettings s = cluster.keyringSettings();
         Map<String, Object> clients = new HashMap<>(cluster.clientProps());
         String bootstrap = String.valueOf(clients.remove("bootstrap.servers"));
-        this.audit = AuditTrail.create(bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth());
+        this.audit =
+                AuditTrail.create(bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth());
         KmsProvider provider = KmsProviders.create(s);
         this.admin = KmsProviders.administer(provider, s, audit, this::tenantOfKey, Clock.systemUTC());
         this.keys = KmsProviders.decorate(provider, s, null, audit, this::tenantOfKey, Clock.systemUTC());
@@ -71,7 +72,9 @@ final class OperatorContext implements AutoCloseable {
 
     /** The key name the pipeline uses for a tenant: the registered one, else the naming template's. */
     String keyNameFor(String tenant, TenantState state) {
-        String name = state != null && state.kekName() != null ? state.kekName() : cluster.keyringSettings().naming().kekNameFor(tenant);
+        String name = state != null && state.kekName() != null
+                ? state.kekName()
+                : cluster.keyringSettings().naming().kekNameFor(tenant);
         return bind(tenant, name);
     }
 
@@ -90,13 +93,17 @@ final class OperatorContext implements AutoCloseable {
     KeyEvent publish(String tenant, KeyEventType type, KekRef kek, String reason) {
         KeyEvent e = KeyEvents.event(tenant, type, kek.provider(), kek.keyName(), kek.version(), actor, reason);
         try {
-            producer.send(new ProducerRecord<>(cluster.topics().keyEvents(), tenant, KeyEvents.encode(e))).get(60, TimeUnit.SECONDS);
+            producer.send(new ProducerRecord<>(cluster.topics().keyEvents(), tenant, KeyEvents.encode(e)))
+                    .get(60, TimeUnit.SECONDS);
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while publishing " + type, ex);
         } catch (ExecutionException | TimeoutException ex) {
-            throw new IllegalStateException("could not publish " + type + " for " + tenant + " to " + cluster.topics().keyEvents()
-                    + ": " + (ex.getCause() == null ? ex : ex.getCause()).getMessage(), ex);
+            throw new IllegalStateException(
+                    "could not publish " + type + " for " + tenant + " to "
+                            + cluster.topics().keyEvents() + ": "
+                            + (ex.getCause() == null ? ex : ex.getCause()).getMessage(),
+                    ex);
         }
         action(type.name(), tenant, kek.toString(), reason, "published");
         return e;

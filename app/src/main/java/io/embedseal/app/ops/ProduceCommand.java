@@ -4,30 +4,33 @@ import io.embedseal.keyring.TenantIds;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.kafka.clients.producer.RecordMetadata;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "produce",
+@Command(
+        name = "produce",
         mixinStandardHelpOptions = true,
-        description = {"Publishes synthetic embeddings to the raw topic, as a producer would: Avro in the Confluent wire "
-                + "format, the schema registered in the configured schema registry. For trying a deployment out.",
-                "Records are keyed tenant/embeddingId; vectors are unit-length and random (deterministic per --seed)."},
-        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:produced", "1:failed", "2:invalid usage"})
+        description = {
+            "Publishes synthetic embeddings to the raw topic, as a producer would: Avro in the Confluent wire "
+                    + "format, the schema registered in the configured schema registry. For trying a deployment out.",
+            "Records are keyed tenant/embeddingId; vectors are unit-length and random (deterministic per --seed)."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:produced", "1:failed", "2:invalid usage"})
 public final class ProduceCommand extends OperatorCommand {
 
     @Option(names = "--tenants", required = true, split = ",", description = "Tenant ids, comma-separated.")
@@ -60,7 +63,8 @@ public final class ProduceCommand extends OperatorCommand {
             registry.put("schema.registry.url", registryUrl);
         }
         if (registry.get("schema.registry.url") == null) {
-            throw new IllegalArgumentException("no schema registry: give --config with schema.registry.url, or --schema-registry-url");
+            throw new IllegalArgumentException(
+                    "no schema registry: give --config with schema.registry.url, or --schema-registry-url");
         }
         EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(SchemaRegistries.fromConfig(registry));
         SyntheticEmbeddings synthetic = new SyntheticEmbeddings(seed, dims);
@@ -72,12 +76,14 @@ public final class ProduceCommand extends OperatorCommand {
         long n = 0;
         AtomicReference<Exception> failed = new AtomicReference<>();
         AtomicLong failures = new AtomicLong();
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < records; i++) {
                 for (String t : tenants) {
                     EmbeddingEvent e = synthetic.event(t, i);
-                    Future<RecordMetadata> unused = producer.send(new ProducerRecord<>(topic, t + "/" + e.getEmbeddingId(),
-                            serializer.serialize(topic, e)), (metadata, error) -> {
+                    Future<RecordMetadata> unused = producer.send(
+                            new ProducerRecord<>(topic, t + "/" + e.getEmbeddingId(), serializer.serialize(topic, e)),
+                            (metadata, error) -> {
                                 if (error != null) {
                                     failures.incrementAndGet();
                                     failed.compareAndSet(null, error);
@@ -99,7 +105,13 @@ public final class ProduceCommand extends OperatorCommand {
             throw new OperationFailed(failures.get() + " of " + n + " records were not written to " + topic + ": "
                     + failed.get().getMessage());
         }
-        out().printf(Locale.ROOT, "produced %,d records (%d dims) for %s to %s%n", n, dims, String.join(", ", tenants), topic);
+        out().printf(
+                        Locale.ROOT,
+                        "produced %,d records (%d dims) for %s to %s%n",
+                        n,
+                        dims,
+                        String.join(", ", tenants),
+                        topic);
         return 0;
     }
 }

@@ -3,7 +3,6 @@ package io.embedseal.app.ops;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.topology.DeadLetterReason;
-
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,7 +17,8 @@ import java.util.Random;
  */
 public final class SyntheticEmbeddings {
 
-    private static final String[] NAMES = {"acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell"};
+    private static final String[] NAMES = {"acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell"
+    };
 
     private final Random random;
     private final int dims;
@@ -64,8 +64,7 @@ public final class SyntheticEmbeddings {
     }
 
     /** A raw record that must be dead-lettered, with the reason it must get. */
-    public record Invalid(String name, DeadLetterReason expected, byte[] value, List<Float> vector) {
-    }
+    public record Invalid(String name, DeadLetterReason expected, byte[] value, List<Float> vector) {}
 
     /** One record of each invalid kind; the vector each one carries is returned so scans can look for it. */
     public List<Invalid> invalidRecords(String tenant, int schemaId) {
@@ -73,24 +72,40 @@ public final class SyntheticEmbeddings {
         EmbeddingEvent base = event(tenant, 999_999);
 
         List<Float> jsonVector = vector();
-        out.add(new Invalid("json-instead-of-avro", DeadLetterReason.WRONG_MAGIC_BYTE,
-                ("{\"tenantId\":\"" + tenant + "\",\"vector\":" + jsonVector + "}").getBytes(StandardCharsets.UTF_8), jsonVector));
+        out.add(new Invalid(
+                "json-instead-of-avro",
+                DeadLetterReason.WRONG_MAGIC_BYTE,
+                ("{\"tenantId\":\"" + tenant + "\",\"vector\":" + jsonVector + "}").getBytes(StandardCharsets.UTF_8),
+                jsonVector));
 
         EmbeddingEvent unknown = withVector(base, vector());
-        out.add(new Invalid("unknown-schema-id", DeadLetterReason.UNKNOWN_SCHEMA_ID,
-                EmbeddingEventCodec.encodeWire(schemaId + 4242, unknown), unknown.getVector()));
+        out.add(new Invalid(
+                "unknown-schema-id",
+                DeadLetterReason.UNKNOWN_SCHEMA_ID,
+                EmbeddingEventCodec.encodeWire(schemaId + 4242, unknown),
+                unknown.getVector()));
 
         EmbeddingEvent truncated = withVector(base, vector());
         byte[] full = EmbeddingEventCodec.encodeWire(schemaId, truncated);
-        out.add(new Invalid("truncated-avro", DeadLetterReason.UNDECODABLE, Arrays.copyOf(full, full.length / 2), truncated.getVector()));
+        out.add(new Invalid(
+                "truncated-avro",
+                DeadLetterReason.UNDECODABLE,
+                Arrays.copyOf(full, full.length / 2),
+                truncated.getVector()));
 
-        EmbeddingEvent noTenant = EmbeddingEvent.newBuilder(withVector(base, vector())).setTenantId("").build();
+        EmbeddingEvent noTenant = EmbeddingEvent.newBuilder(withVector(base, vector()))
+                .setTenantId("")
+                .build();
         out.add(wire("missing-tenant", DeadLetterReason.MISSING_TENANT, schemaId, noTenant));
 
-        EmbeddingEvent badTenant = EmbeddingEvent.newBuilder(withVector(base, vector())).setTenantId("../" + tenant).build();
+        EmbeddingEvent badTenant = EmbeddingEvent.newBuilder(withVector(base, vector()))
+                .setTenantId("../" + tenant)
+                .build();
         out.add(wire("invalid-tenant-id", DeadLetterReason.INVALID_TENANT_ID, schemaId, badTenant));
 
-        EmbeddingEvent noId = EmbeddingEvent.newBuilder(withVector(base, vector())).setEmbeddingId("").build();
+        EmbeddingEvent noId = EmbeddingEvent.newBuilder(withVector(base, vector()))
+                .setEmbeddingId("")
+                .build();
         out.add(wire("missing-embedding-id", DeadLetterReason.MISSING_EMBEDDING_ID, schemaId, noId));
 
         out.add(wire("empty-vector", DeadLetterReason.EMPTY_VECTOR, schemaId, withVector(base, List.of())));

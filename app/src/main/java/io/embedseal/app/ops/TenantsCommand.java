@@ -17,16 +17,16 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "tenants",
+@Command(
+        name = "tenants",
         mixinStandardHelpOptions = true,
         description = "Onboard tenants and see their key state.",
         subcommands = {TenantsCommand.Add.class, TenantsCommand.ListTenants.class, TenantsCommand.Show.class})
@@ -40,15 +40,22 @@ public final class TenantsCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: add, list or show");
     }
 
-    @Command(name = "add",
+    @Command(
+            name = "add",
             mixinStandardHelpOptions = true,
-            description = {"Registers a tenant: checks its key in the KMS is there and usable (a test DEK is wrapped and "
-                    + "unwrapped), then publishes REGISTERED. With --key-name the tenant brings its own key (the name of a "
-                    + "key it created and granted to the pipeline); otherwise the naming template's name is used.",
-                    "Idempotent: a tenant already registered with the same key is left as it is."},
+            description = {
+                "Registers a tenant: checks its key in the KMS is there and usable (a test DEK is wrapped and "
+                        + "unwrapped), then publishes REGISTERED. With --key-name the tenant brings its own key (the name of a "
+                        + "key it created and granted to the pipeline); otherwise the naming template's name is used.",
+                "Idempotent: a tenant already registered with the same key is left as it is."
+            },
             exitCodeListHeading = "%nExit codes:%n",
-            exitCodeList = {"0:registered, or already registered with this key", "1:refused (key missing, disabled or "
-                    + "unusable; tenant destroyed or registered with another key) or failed", "2:invalid usage"})
+            exitCodeList = {
+                "0:registered, or already registered with this key",
+                "1:refused (key missing, disabled or "
+                        + "unusable; tenant destroyed or registered with another key) or failed",
+                "2:invalid usage"
+            })
     static final class Add extends OperatorCommand {
 
         @Option(names = "--tenant", required = true, description = "The tenant id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}).")
@@ -57,7 +64,9 @@ public final class TenantsCommand implements Runnable {
         @Option(names = "--key-name", description = "The tenant's own key in the KMS (bring your own key).")
         String keyName;
 
-        @Option(names = "--create-key", description = "Create the key in the KMS if it does not exist (keys the operator manages).")
+        @Option(
+                names = "--create-key",
+                description = "Create the key in the KMS if it does not exist (keys the operator manages).")
         boolean createKey;
 
         @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
@@ -70,34 +79,43 @@ public final class TenantsCommand implements Runnable {
             }
             try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
                 TenantState state = ctx.keyEvents().state(tenant);
-                String name = ctx.bind(tenant, keyName != null ? keyName : cluster.keyringSettings().naming().kekNameFor(tenant));
+                String name = ctx.bind(
+                        tenant,
+                        keyName != null
+                                ? keyName
+                                : cluster.keyringSettings().naming().kekNameFor(tenant));
                 if (state != null && state.status() == TenantStatus.DESTROYED) {
-                    throw new OperationFailed("tenant " + tenant + " was DESTROYED (" + state.since() + "), which is terminal; "
-                            + "onboard it under a new tenant id");
+                    throw new OperationFailed("tenant " + tenant + " was DESTROYED (" + state.since()
+                            + "), which is terminal; " + "onboard it under a new tenant id");
                 }
                 if (state != null && !name.equals(state.kekName())) {
-                    throw new OperationFailed("tenant " + tenant + " is registered with key " + state.kekName() + ", not " + name
-                            + "; a tenant keeps its key (rotate it with 'keys rotate')");
+                    throw new OperationFailed("tenant " + tenant + " is registered with key " + state.kekName()
+                            + ", not " + name + "; a tenant keeps its key (rotate it with 'keys rotate')");
                 }
                 KeyDescription key = null;
                 try {
                     key = describeOrCreate(ctx, name);
                 } catch (KeyDeniedException e) {
-                    // A least-privilege pipeline token may use a key without reading its metadata: using it is the test.
-                    out().println("this KMS identity may not read key " + name + "'s metadata; checking that it can use the key");
+                    // A least-privilege pipeline token may use a key without reading its metadata: using it is the
+                    // test.
+                    out().println("this KMS identity may not read key " + name
+                            + "'s metadata; checking that it can use the key");
                 }
                 if (key != null && key.state() != KeyState.ENABLED) {
-                    throw new OperationFailed("key " + name + " is " + key.state() + " in the " + ctx.admin.provider() + " KMS; enable it first");
+                    throw new OperationFailed("key " + name + " is " + key.state() + " in the " + ctx.admin.provider()
+                            + " KMS; enable it first");
                 }
                 KekRef current = checkUsable(ctx, name);
-                out().println("key " + current + " is usable by this KMS identity: a test DEK was wrapped and unwrapped");
+                out().println("key " + current
+                        + " is usable by this KMS identity: a test DEK was wrapped and unwrapped");
                 if (state != null) {
-                    out().println("tenant " + tenant + " is already registered with " + state.kms() + ":" + state.kekName()
-                            + " (" + state.status() + "); nothing published");
+                    out().println("tenant " + tenant + " is already registered with " + state.kms() + ":"
+                            + state.kekName() + " (" + state.status() + "); nothing published");
                     return 0;
                 }
                 ctx.publish(tenant, KeyEventType.REGISTERED, current, reason);
-                out().println("tenant " + tenant + " REGISTERED with " + current + " on " + cluster.topics().keyEvents());
+                out().println("tenant " + tenant + " REGISTERED with " + current + " on "
+                        + cluster.topics().keyEvents());
                 return 0;
             }
         }
@@ -107,8 +125,9 @@ public final class TenantsCommand implements Runnable {
                 return ctx.admin.describe(name);
             } catch (UnknownKeyException e) {
                 if (!createKey) {
-                    throw new OperationFailed("the " + ctx.admin.provider() + " KMS has no key " + name + ": the tenant creates it "
-                            + "and grants the pipeline encrypt/decrypt on it (bring your own key), or pass --create-key");
+                    throw new OperationFailed(
+                            "the " + ctx.admin.provider() + " KMS has no key " + name + ": the tenant creates it "
+                                    + "and grants the pipeline encrypt/decrypt on it (bring your own key), or pass --create-key");
                 }
                 KekRef created = ctx.admin.createKek(name);
                 out().println("created key " + created + " in the " + ctx.admin.provider() + " KMS");
@@ -135,15 +154,20 @@ public final class TenantsCommand implements Runnable {
                 }
                 return wrapped.kek();
             } catch (KmsException e) {
-                throw new OperationFailed("key " + name + " cannot be used by the pipeline's KMS identity: " + e.getMessage());
+                throw new OperationFailed(
+                        "key " + name + " cannot be used by the pipeline's KMS identity: " + e.getMessage());
             } finally {
                 Arrays.fill(dek, (byte) 0);
             }
         }
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "Every tenant on the key-event topic and its key state.",
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:listed", "1:failed", "2:invalid usage"})
+    @Command(
+            name = "list",
+            mixinStandardHelpOptions = true,
+            description = "Every tenant on the key-event topic and its key state.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:listed", "1:failed", "2:invalid usage"})
     static final class ListTenants extends OperatorCommand {
 
         @Option(names = "--json", description = "Print one JSON object.")
@@ -156,27 +180,44 @@ public final class TenantsCommand implements Runnable {
             if (json) {
                 ObjectNode n = new ObjectMapper().createObjectNode();
                 ArrayNode a = n.putArray("tenants");
-                states.values().forEach(s -> a.addObject().put("tenant", s.tenantId()).put("state", s.status().name())
-                        .put("kek", s.kms() + ":" + s.kekName() + ":" + s.kekVersion()).put("lastEvent", s.lastEvent())
-                        .put("since", String.valueOf(s.since())));
+                states.values()
+                        .forEach(s -> a.addObject()
+                                .put("tenant", s.tenantId())
+                                .put("state", s.status().name())
+                                .put("kek", s.kms() + ":" + s.kekName() + ":" + s.kekVersion())
+                                .put("lastEvent", s.lastEvent())
+                                .put("since", String.valueOf(s.since())));
                 n.put("invalidEvents", log.invalidEvents());
                 out().println(n);
                 return 0;
             }
             out().printf(Locale.ROOT, "%-24s %-10s %-40s %-11s %s%n", "TENANT", "STATE", "KEK", "LAST EVENT", "SINCE");
             for (TenantState s : states.values()) {
-                out().printf(Locale.ROOT, "%-24s %-10s %-40s %-11s %s%n", s.tenantId(), s.status(),
-                        s.kms() + ":" + s.kekName() + ":" + s.kekVersion(), s.lastEvent(), s.since());
+                out().printf(
+                                Locale.ROOT,
+                                "%-24s %-10s %-40s %-11s %s%n",
+                                s.tenantId(),
+                                s.status(),
+                                s.kms() + ":" + s.kekName() + ":" + s.kekVersion(),
+                                s.lastEvent(),
+                                s.since());
             }
-            out().printf(Locale.ROOT, "%d tenants%s%n", states.size(),
-                    log.invalidEvents() > 0 ? " (" + log.invalidEvents() + " undecodable events skipped)" : "");
+            out().printf(
+                            Locale.ROOT,
+                            "%d tenants%s%n",
+                            states.size(),
+                            log.invalidEvents() > 0 ? " (" + log.invalidEvents() + " undecodable events skipped)" : "");
             return 0;
         }
     }
 
-    @Command(name = "show", mixinStandardHelpOptions = true,
-            description = "One tenant: its state, what its KMS says about its key, and its key events still on the topic.",
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:shown", "1:unknown tenant or failed", "2:invalid usage"})
+    @Command(
+            name = "show",
+            mixinStandardHelpOptions = true,
+            description =
+                    "One tenant: its state, what its KMS says about its key, and its key events still on the topic.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:shown", "1:unknown tenant or failed", "2:invalid usage"})
     static final class Show extends OperatorCommand {
 
         @Option(names = "--tenant", required = true)
@@ -188,23 +229,48 @@ public final class TenantsCommand implements Runnable {
                 KeyEventLog log = ctx.keyEvents();
                 TenantState s = log.state(tenant);
                 if (s == null) {
-                    throw new OperationFailed("tenant " + tenant + " is not on " + cluster.topics().keyEvents() + " (never registered)");
+                    throw new OperationFailed("tenant " + tenant + " is not on "
+                            + cluster.topics().keyEvents() + " (never registered)");
                 }
-                out().printf(Locale.ROOT, "tenant   %s%nstate    %s (%s, %s)%nkey      %s:%s, version %d in the key event%n",
-                        s.tenantId(), s.status(), s.lastEvent(), s.since(), s.kms(), s.kekName(), s.kekVersion());
+                out().printf(
+                                Locale.ROOT,
+                                "tenant   %s%nstate    %s (%s, %s)%nkey      %s:%s, version %d in the key event%n",
+                                s.tenantId(),
+                                s.status(),
+                                s.lastEvent(),
+                                s.since(),
+                                s.kms(),
+                                s.kekName(),
+                                s.kekVersion());
                 try {
                     KeyDescription d = ctx.admin.describe(ctx.bind(tenant, s.kekName()));
-                    out().printf(Locale.ROOT, "KMS      %s: latest version %d, decrypts from version %d, %s%n", d.provider(),
-                            d.latestVersion(), d.minDecryptionVersion(), d.state());
+                    out().printf(
+                                    Locale.ROOT,
+                                    "KMS      %s: latest version %d, decrypts from version %d, %s%n",
+                                    d.provider(),
+                                    d.latestVersion(),
+                                    d.minDecryptionVersion(),
+                                    d.state());
                 } catch (UnknownKeyException e) {
-                    out().printf(Locale.ROOT, "KMS      %s: no such key (destroyed, or never created)%n", ctx.admin.provider());
+                    out().printf(
+                                    Locale.ROOT,
+                                    "KMS      %s: no such key (destroyed, or never created)%n",
+                                    ctx.admin.provider());
                 } catch (KmsException e) {
                     out().printf(Locale.ROOT, "KMS      %s: %s%n", ctx.admin.provider(), e.getMessage());
                 }
                 out().println("events on " + cluster.topics().keyEvents() + " (older ones may be compacted away):");
                 for (KeyEvent e : log.history(tenant)) {
-                    out().printf(Locale.ROOT, "  %s  %-10s %s:%s:%d by %s%s%n", e.getTime(), e.getType(), e.getKms(), e.getKekName(),
-                            e.getKekVersion(), e.getActor(), e.getReason() == null ? "" : " (" + e.getReason() + ")");
+                    out().printf(
+                                    Locale.ROOT,
+                                    "  %s  %-10s %s:%s:%d by %s%s%n",
+                                    e.getTime(),
+                                    e.getType(),
+                                    e.getKms(),
+                                    e.getKekName(),
+                                    e.getKekVersion(),
+                                    e.getActor(),
+                                    e.getReason() == null ? "" : " (" + e.getReason() + ")");
                 }
                 return 0;
             }

@@ -1,5 +1,12 @@
 package io.embedseal.app.ops;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -8,22 +15,13 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.function.Consumer;
-import java.util.function.LongConsumer;
-
 /**
  * Reads a topic up to the end it had when reading started (read_committed, no consumer group, nothing committed):
  * from the beginning, or from a point in time. Hands each record to a callback, so nothing needs to fit in memory.
  */
 public final class TopicReader {
 
-    private TopicReader() {
-    }
+    private TopicReader() {}
 
     /**
      * @param sinceMillis a timestamp to start from, or -1 for the beginning
@@ -31,15 +29,20 @@ public final class TopicReader {
      * @return records read
      * @throws IllegalArgumentException if the topic does not exist
      */
-    public static long read(Map<String, Object> clientProps, String topic, long sinceMillis, Consumer<ConsumerRecord<byte[], byte[]>> each,
-                            LongConsumer progress) {
+    public static long read(
+            Map<String, Object> clientProps,
+            String topic,
+            long sinceMillis,
+            Consumer<ConsumerRecord<byte[], byte[]>> each,
+            LongConsumer progress) {
         Map<String, Object> p = new HashMap<>(clientProps);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2_000);
         p.remove(ConsumerConfig.GROUP_ID_CONFIG);
         long n = 0;
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
             if (infos == null || infos.isEmpty()) {
                 throw new IllegalArgumentException("topic " + topic + " does not exist");

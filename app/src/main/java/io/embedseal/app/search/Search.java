@@ -11,13 +11,12 @@ import io.embedseal.sinks.postgres.PostgresVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.sinks.search.TenantGate;
-import org.apache.lucene.index.VectorSimilarityFunction;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
+import org.apache.lucene.index.VectorSimilarityFunction;
 
 /**
  * A search under the tenant's key, as {@code embedseal search} and the demo run it: the tenant's key events and
@@ -27,19 +26,18 @@ import java.util.Optional;
 public final class Search {
 
     /** Where the tenant's vectors are. */
-    public sealed interface Store permits LuceneStore, PostgresStore {
-    }
+    public sealed interface Store permits LuceneStore, PostgresStore {}
 
     /**
      * @param dir        the Lucene sink's {@code lucene.dir}
      * @param candidates HNSW candidates to explore
      * @param exact      scan every vector instead
      */
-    public record LuceneStore(Path dir, int candidates, boolean exact) implements Store {
-    }
+    public record LuceneStore(Path dir, int candidates, boolean exact) implements Store {}
 
     /** The PostgreSQL sink's database and table; {@code password} may be null. */
-    public record PostgresStore(String url, String user, String password, String table, VectorSimilarityFunction similarity)
+    public record PostgresStore(
+            String url, String user, String password, String table, VectorSimilarityFunction similarity)
             implements Store {
         @Override
         public String toString() {
@@ -48,16 +46,14 @@ public final class Search {
     }
 
     /** The hits, where they came from, and how many vectors were looked at (exact scans). */
-    public record Outcome(String tenantId, String where, List<SearchHit> hits, long scanned) {
-    }
+    public record Outcome(String tenantId, String where, List<SearchHit> hits, long scanned) {}
 
     /** Told how far a long scan got. */
     public interface Progress {
         void update(String line);
     }
 
-    private Search() {
-    }
+    private Search() {}
 
     /**
      * @param keyring the tenant's KMS, named as the pipeline names its keys
@@ -65,38 +61,60 @@ public final class Search {
      * @throws SearchRefusedException   if the tenant's key does not allow the search
      * @throws IllegalArgumentException if the tenant has nothing to search there
      */
-    public static Outcome run(String tenantId, float[] query, int k, Store store, Keyring keyring, TenantState state, Progress progress)
+    public static Outcome run(
+            String tenantId, float[] query, int k, Store store, Keyring keyring, TenantState state, Progress progress)
             throws SQLException {
         TenantGate.checkState(tenantId, state);
         String kekName = keyring.naming().kekNameFor(tenantId);
         if (store instanceof LuceneStore l) {
             Optional<ShredRecord> shredded = LuceneSearch.shredded(l.dir(), tenantId);
             if (shredded.isPresent()) {
-                throw new SearchRefusedException(tenantId, "DESTROYED", "tenant " + tenantId + "'s key was destroyed: its index was "
-                        + "shredded at " + shredded.get().shreddedAt() + " (deleted " + shredded.get().deleted() + ")");
+                throw new SearchRefusedException(
+                        tenantId,
+                        "DESTROYED",
+                        "tenant " + tenantId + "'s key was destroyed: its index was " + "shredded at "
+                                + shredded.get().shreddedAt() + " (deleted "
+                                + shredded.get().deleted() + ")");
             }
             TenantGate.checkKms(tenantId, keyring.kms(), kekName, state != null);
             List<SearchHit> hits = l.exact()
                     ? LuceneSearch.exact(l.dir(), tenantId, query, k)
                     : LuceneSearch.search(l.dir(), tenantId, query, k, l.candidates());
             long docs = LuceneSearch.documentCount(l.dir(), tenantId);
-            return new Outcome(tenantId, "lucene index " + l.dir().toAbsolutePath().resolve(tenantId)
-                    + (l.exact() ? " (exact scan)" : " (HNSW, " + Math.max(k, l.candidates()) + " candidates)"), hits, docs);
+            return new Outcome(
+                    tenantId,
+                    "lucene index " + l.dir().toAbsolutePath().resolve(tenantId)
+                            + (l.exact() ? " (exact scan)" : " (HNSW, " + Math.max(k, l.candidates()) + " candidates)"),
+                    hits,
+                    docs);
         }
         PostgresStore p = (PostgresStore) store;
         // No describe here: opening the sealed rows asks the KMS for every DEK, and a refusal ends the search.
         // (A least-privilege reader may decrypt without being allowed to read the key's metadata.)
         try (Connection c = PostgresVectorStore.connect(p.url(), p.user(), p.password(), "embedseal-search")) {
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring), tenantId);
-            PostgresSealedSearch.Result r = PostgresSealedSearch.search(c, p.table(), tenantId, unsealer, query, k, p.similarity(),
-                    progress == null ? null : (rows, matching) -> progress.update("scanned " + rows + " sealed rows of " + tenantId
-                            + " (" + matching + " of " + query.length + " dimensions)"));
+            PostgresSealedSearch.Result r = PostgresSealedSearch.search(
+                    c,
+                    p.table(),
+                    tenantId,
+                    unsealer,
+                    query,
+                    k,
+                    p.similarity(),
+                    progress == null
+                            ? null
+                            : (rows, matching) -> progress.update("scanned " + rows + " sealed rows of " + tenantId
+                                    + " (" + matching + " of " + query.length + " dimensions)"));
             if (r.rowsScanned() == 0) {
-                throw new IllegalArgumentException("tenant " + tenantId + " has no rows in " + p.table() + " (nothing sunk yet, or "
-                        + "another table: --postgres-table)");
+                throw new IllegalArgumentException("tenant " + tenantId + " has no rows in " + p.table()
+                        + " (nothing sunk yet, or " + "another table: --postgres-table)");
             }
-            return new Outcome(tenantId, "postgresql table " + p.table() + " (exact scan of " + r.rowsScanned() + " sealed rows, "
-                    + r.otherDimension() + " of another dimension)", r.hits(), r.rowsScanned());
+            return new Outcome(
+                    tenantId,
+                    "postgresql table " + p.table() + " (exact scan of " + r.rowsScanned() + " sealed rows, "
+                            + r.otherDimension() + " of another dimension)",
+                    r.hits(),
+                    r.rowsScanned());
         }
     }
 }

@@ -4,25 +4,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.embedseal.app.ops.ClusterOptions;
+import io.embedseal.control.KeyEventFollower;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
-import io.embedseal.control.KeyEventFollower;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.search.QueryVectors;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.topology.TopicNames;
-import org.apache.kafka.clients.CommonClientConfigs;
-import org.apache.lucene.index.VectorSimilarityFunction;
-import picocli.CommandLine;
-import picocli.CommandLine.ArgGroup;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.sql.SQLException;
@@ -32,17 +25,30 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "search",
+@Command(
+        name = "search",
         mixinStandardHelpOptions = true,
-        description = {"Finds a tenant's nearest embeddings under the tenant's key: in the Lucene sink's index, or by "
-                + "unsealing the PostgreSQL sink's sealed rows in memory (exact top k).",
-                "The tenant's key must allow it: a REVOKED or DESTROYED tenant (from the key-event topic, when "
-                        + "--bootstrap-servers or --config names the cluster) or a key the KMS refuses gets a refusal "
-                        + "(exit code 3), never an empty result."},
+        description = {
+            "Finds a tenant's nearest embeddings under the tenant's key: in the Lucene sink's index, or by "
+                    + "unsealing the PostgreSQL sink's sealed rows in memory (exact top k).",
+            "The tenant's key must allow it: a REVOKED or DESTROYED tenant (from the key-event topic, when "
+                    + "--bootstrap-servers or --config names the cluster) or a key the KMS refuses gets a refusal "
+                    + "(exit code 3), never an empty result."
+        },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:results printed", "1:the search failed (store or KMS unreachable, ...)", "2:invalid usage",
-                "3:refused: the tenant's key does not allow it (revoked, destroyed, denied)"})
+        exitCodeList = {
+            "0:results printed",
+            "1:the search failed (store or KMS unreachable, ...)",
+            "2:invalid usage",
+            "3:refused: the tenant's key does not allow it (revoked, destroyed, denied)"
+        })
 public final class SearchCommand implements Callable<Integer> {
 
     /** Exit code of a refusal. */
@@ -51,8 +57,12 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--tenant", required = true, description = "The tenant whose data to search.")
     String tenant;
 
-    @Option(names = "--query", required = true, paramLabel = "FILE|VECTOR",
-            description = "The query vector: a file of numbers (a JSON array works), or the numbers inline, comma-separated.")
+    @Option(
+            names = "--query",
+            required = true,
+            paramLabel = "FILE|VECTOR",
+            description =
+                    "The query vector: a file of numbers (a JSON array works), or the numbers inline, comma-separated.")
     String query;
 
     @Option(names = "--k", defaultValue = "10", description = "How many results (default: ${DEFAULT-VALUE}).")
@@ -69,8 +79,10 @@ public final class SearchCommand implements Callable<Integer> {
         String postgresUrl;
     }
 
-    @Option(names = "--candidates", description = "Lucene: HNSW candidates to explore; more is slower and closer to exact "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--candidates",
+            description = "Lucene: HNSW candidates to explore; more is slower and closer to exact "
+                    + "(default: ${DEFAULT-VALUE}).")
     int candidates = LuceneSearch.DEFAULT_CANDIDATES;
 
     @Option(names = "--exact", description = "Lucene: compare with every vector instead of the HNSW graph.")
@@ -79,22 +91,33 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--postgres-user", description = "PostgreSQL user.")
     String postgresUser;
 
-    @Option(names = "--postgres-password-env", defaultValue = "PGPASSWORD", paramLabel = "VAR",
+    @Option(
+            names = "--postgres-password-env",
+            defaultValue = "PGPASSWORD",
+            paramLabel = "VAR",
             description = "Environment variable holding the PostgreSQL password (default: ${DEFAULT-VALUE}).")
     String postgresPasswordEnv;
 
-    @Option(names = "--postgres-table", defaultValue = "embedseal_embeddings", description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--postgres-table",
+            defaultValue = "embedseal_embeddings",
+            description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
     String postgresTable;
 
-    @Option(names = "--similarity", defaultValue = "cosine", description = "PostgreSQL scan: cosine, dot_product, euclidean or "
-            + "maximum_inner_product (default: ${DEFAULT-VALUE}); Lucene uses its index's own.")
+    @Option(
+            names = "--similarity",
+            defaultValue = "cosine",
+            description = "PostgreSQL scan: cosine, dot_product, euclidean or "
+                    + "maximum_inner_product (default: ${DEFAULT-VALUE}); Lucene uses its index's own.")
     String similarity;
 
     @CommandLine.Mixin
     ClusterOptions clusterOptions = new ClusterOptions();
 
-    @Option(names = "--key-events-topic", description = "The key-event topic (default: the configuration's, or "
-            + TopicNames.DEFAULT_KEY_EVENTS + ").")
+    @Option(
+            names = "--key-events-topic",
+            description =
+                    "The key-event topic (default: the configuration's, or " + TopicNames.DEFAULT_KEY_EVENTS + ").")
     String keyEventsTopic;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -124,7 +147,11 @@ public final class SearchCommand implements Callable<Integer> {
             keyringSettings = keyringSettings.with(Map.of("kms.create-missing-keys", "false"));
             store = where.luceneDir != null
                     ? new Search.LuceneStore(where.luceneDir, candidates, exact)
-                    : new Search.PostgresStore(where.postgresUrl, postgresUser, System.getenv(postgresPasswordEnv), postgresTable,
+                    : new Search.PostgresStore(
+                            where.postgresUrl,
+                            postgresUser,
+                            System.getenv(postgresPasswordEnv),
+                            postgresTable,
                             similarity(similarity));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
@@ -133,21 +160,27 @@ public final class SearchCommand implements Callable<Integer> {
         TenantDirectory directory = new TenantDirectory(keyringSettings.naming());
         TenantState state = null;
         if (clients.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
-            try (KeyEventFollower follower = KeyEventFollower.start(clients, topic, directory, (e, s, applied) -> { }, "search")) {
+            try (KeyEventFollower follower =
+                    KeyEventFollower.start(clients, topic, directory, (e, s, applied) -> {}, "search")) {
                 if (!follower.awaitCaughtUp(Duration.ofSeconds(30))) {
-                    err.println("embedseal search: could not read " + topic + " within 30 s; refusing to search without the tenant's state");
+                    err.println("embedseal search: could not read " + topic
+                            + " within 30 s; refusing to search without the tenant's state");
                     return 1;
                 }
             }
             state = directory.get(tenant);
         } else if (!json) {
-            err.println("note: no Kafka cluster given, so the tenant's key events were not checked; only its KMS was asked");
+            err.println(
+                    "note: no Kafka cluster given, so the tenant's key events were not checked; only its KMS was asked");
         }
 
         Keyring keyring;
         try {
-            keyring = Keyring.builder(KmsProviders.decorate(KmsProviders.create(keyringSettings), keyringSettings, null, null, Clock.systemUTC()))
-                    .naming(directory).policy(keyringSettings.dekPolicy()).build();
+            keyring = Keyring.builder(KmsProviders.decorate(
+                            KmsProviders.create(keyringSettings), keyringSettings, null, null, Clock.systemUTC()))
+                    .naming(directory)
+                    .policy(keyringSettings.dekPolicy())
+                    .build();
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -192,7 +225,8 @@ public final class SearchCommand implements Callable<Integer> {
         try {
             return VectorSimilarityFunction.valueOf(name.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--similarity must be cosine, dot_product, euclidean or maximum_inner_product, got '" + name + "'");
+            throw new IllegalArgumentException(
+                    "--similarity must be cosine, dot_product, euclidean or maximum_inner_product, got '" + name + "'");
         }
     }
 
@@ -203,11 +237,16 @@ public final class SearchCommand implements Callable<Integer> {
             n.put("tenant", o.tenantId()).put("where", o.where()).put("k", k).put("millis", Math.round(millis));
             ArrayNode hits = n.putArray("hits");
             for (SearchHit h : o.hits()) {
-                hits.addObject().put("id", h.embeddingId()).put("score", h.score()).put("model", h.model());
+                hits.addObject()
+                        .put("id", h.embeddingId())
+                        .put("score", h.score())
+                        .put("model", h.model());
             }
             out.println(n);
         } else {
-            out.printf("tenant %s: %d nearest in %s, %.0f ms%n", o.tenantId(), o.hits().size(), o.where(), millis);
+            out.printf(
+                    "tenant %s: %d nearest in %s, %.0f ms%n",
+                    o.tenantId(), o.hits().size(), o.where(), millis);
             out.printf("%4s  %-40s  %-9s  %s%n", "#", "embedding id", "score", "model");
             int i = 1;
             for (SearchHit h : o.hits()) {

@@ -1,16 +1,15 @@
 package io.embedseal.app.config;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.config.Setting;
 import io.embedseal.topology.PipelineConfig;
-import org.junit.jupiter.api.Test;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 /**
  * docs/configuration.md holds the reference generated from the configuration model, and it is current. To
@@ -30,12 +29,18 @@ class ConfigurationReferenceTest {
         String committed = page.substring(begin, end + ConfigurationReference.END.length() + 1);
         String generated = ConfigurationReference.markdown();
         if (Boolean.getBoolean("embedseal.docs.write")) {
-            Files.writeString(PAGE, page.substring(0, begin) + generated + page.substring(end + ConfigurationReference.END.length() + 1),
+            Files.writeString(
+                    PAGE,
+                    page.substring(0, begin)
+                            + generated
+                            + page.substring(end + ConfigurationReference.END.length() + 1),
                     StandardCharsets.UTF_8);
             return;
         }
-        assertThat(committed).as("docs/configuration.md is out of date with the model; regenerate it with "
-                + "./mvnw -pl app test -Dtest=ConfigurationReferenceTest -Dembedseal.docs.write=true").isEqualTo(generated);
+        assertThat(committed)
+                .as("docs/configuration.md is out of date with the model; regenerate it with "
+                        + "./mvnw -pl app test -Dtest=ConfigurationReferenceTest -Dembedseal.docs.write=true")
+                .isEqualTo(generated);
     }
 
     @Test
@@ -49,11 +54,20 @@ class ConfigurationReferenceTest {
     @Test
     void everySetting_canBeOverriddenFromTheEnvironment_evenWhenTheFileDoesNotNameIt() {
         // Settings the old hand-kept list forgot: the Vault timeouts, the retry backoff, the embedding-id limit.
-        Map<String, String> env = Map.of("EMBEDSEAL_KMS_VAULT_READ_TIMEOUT_MS", "2500", "EMBEDSEAL_KMS_RETRY_MAX_BACKOFF_MS", "700",
-                "EMBEDSEAL_VALIDATION_EMBEDDING_ID_MAX_BYTES", "200", "EMBEDSEAL_HTTP_PORT", "9090");
+        Map<String, String> env = Map.of(
+                "EMBEDSEAL_KMS_VAULT_READ_TIMEOUT_MS",
+                "2500",
+                "EMBEDSEAL_KMS_RETRY_MAX_BACKOFF_MS",
+                "700",
+                "EMBEDSEAL_VALIDATION_EMBEDDING_ID_MAX_BYTES",
+                "200",
+                "EMBEDSEAL_HTTP_PORT",
+                "9090");
         PipelineConfig c = PipelineConfig.of(Map.of("bootstrap.servers", "k:9092"), env::get);
 
-        assertThat(c.asMap()).containsEntry("kms.vault.read-timeout-ms", "2500").containsEntry("kms.retry.max-backoff-ms", "700");
+        assertThat(c.asMap())
+                .containsEntry("kms.vault.read-timeout-ms", "2500")
+                .containsEntry("kms.retry.max-backoff-ms", "700");
         assertThat(c.validationLimits().embeddingIdMaxBytes()).isEqualTo(200);
         assertThat(c.keyringSettings().retryPolicy().maxBackoff().toMillis()).isEqualTo(700);
         assertThat(c.get(PipelineConfig.HTTP_PORT)).isEqualTo(9090);
@@ -61,11 +75,14 @@ class ConfigurationReferenceTest {
 
     @Test
     void aBadValue_isRefusedAtStart_namingTheSettingFromTheModel() {
-        assertThatThrownBy(() -> PipelineConfig.of(Map.of("bootstrap.servers", "k:9092", "outage.max-wait-seconds", "forever"), n -> null))
+        assertThatThrownBy(() -> PipelineConfig.of(
+                        Map.of("bootstrap.servers", "k:9092", "outage.max-wait-seconds", "forever"), n -> null))
                 .isInstanceOf(io.embedseal.config.ConfigValueException.class)
                 .hasMessage("outage.max-wait-seconds must be a whole number from 1 to 3600, got 'forever'")
-                .extracting(e -> ((io.embedseal.config.ConfigValueException) e).setting()).isEqualTo("outage.max-wait-seconds");
+                .extracting(e -> ((io.embedseal.config.ConfigValueException) e).setting())
+                .isEqualTo("outage.max-wait-seconds");
         assertThatThrownBy(() -> PipelineConfig.of(Map.of(), n -> null))
-                .hasMessageContaining("bootstrap.servers is required").hasMessageContaining("EMBEDSEAL_BOOTSTRAP_SERVERS");
+                .hasMessageContaining("bootstrap.servers is required")
+                .hasMessageContaining("EMBEDSEAL_BOOTSTRAP_SERVERS");
     }
 }

@@ -1,6 +1,7 @@
 package io.embedseal.app.deploy;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
 import io.embedseal.app.ops.TopicReader;
@@ -8,6 +9,19 @@ import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,22 +38,6 @@ import org.testcontainers.postgresql.PostgreSQLContainer;
 import org.testcontainers.utility.DockerImageName;
 import org.testcontainers.utility.MountableFile;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * The end-to-end scenario of the embedded integration tests, on the real services in containers, with the images
  * and the init scripts of docker-compose.yml: Kafka ({@code apache/kafka}), Confluent Schema Registry, Vault
@@ -51,7 +49,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @DisplayName("Real stack in containers: Kafka, Confluent Schema Registry, Vault, PostgreSQL + pgvector (needs Docker)")
 class RealStackIT {
 
-    static final Path ROOT = Path.of(System.getProperty("embedseal.root", "..")).toAbsolutePath().normalize();
+    static final Path ROOT =
+            Path.of(System.getProperty("embedseal.root", "..")).toAbsolutePath().normalize();
     static final String KAFKA_IMAGE = "apache/kafka:4.4.0";
     static final String REGISTRY_IMAGE = "confluentinc/cp-schema-registry:8.0.0";
     static final String VAULT_IMAGE = "hashicorp/vault:1.18.3";
@@ -59,6 +58,7 @@ class RealStackIT {
 
     @TempDir
     static Path dir;
+
     static Network network;
     static KafkaContainer kafka;
     static GenericContainer<?> registry;
@@ -78,24 +78,37 @@ class RealStackIT {
         } catch (RuntimeException e) {
             docker = false;
         }
-        Assumptions.assumeTrue(docker, "needs a Docker engine to run " + KAFKA_IMAGE + ", " + REGISTRY_IMAGE + ", " + VAULT_IMAGE
-                + " and " + PGVECTOR_IMAGE + " (Testcontainers); none here, skipped. The same scenario ran embedded "
-                + "(SinkEndToEndIntegrationTest, OperatorCliIntegrationTest) and DockerComposeTest checked the compose file.");
+        Assumptions.assumeTrue(
+                docker,
+                "needs a Docker engine to run " + KAFKA_IMAGE + ", " + REGISTRY_IMAGE + ", " + VAULT_IMAGE
+                        + " and " + PGVECTOR_IMAGE
+                        + " (Testcontainers); none here, skipped. The same scenario ran embedded "
+                        + "(SinkEndToEndIntegrationTest, OperatorCliIntegrationTest) and DockerComposeTest checked the compose file.");
         network = Network.newNetwork();
-        kafka = new KafkaContainer(DockerImageName.parse(KAFKA_IMAGE)).withNetwork(network).withNetworkAliases("kafka")
+        kafka = new KafkaContainer(DockerImageName.parse(KAFKA_IMAGE))
+                .withNetwork(network)
+                .withNetworkAliases("kafka")
                 .withListener("kafka:19092")
-                .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("deploy/kafka/create-topics.sh")), "/deploy/create-topics.sh");
+                .withCopyFileToContainer(
+                        MountableFile.forHostPath(ROOT.resolve("deploy/kafka/create-topics.sh")),
+                        "/deploy/create-topics.sh");
         kafka.start();
-        Container.ExecResult topics = kafka.execInContainer("bash", "-c", "BOOTSTRAP=kafka:19092 PARTITIONS=3 bash /deploy/create-topics.sh");
+        Container.ExecResult topics =
+                kafka.execInContainer("bash", "-c", "BOOTSTRAP=kafka:19092 PARTITIONS=3 bash /deploy/create-topics.sh");
         assertThat(topics.getExitCode()).as(topics.getStderr()).isZero();
 
-        registry = new GenericContainer<>(DockerImageName.parse(REGISTRY_IMAGE)).withNetwork(network).withExposedPorts(8081)
+        registry = new GenericContainer<>(DockerImageName.parse(REGISTRY_IMAGE))
+                .withNetwork(network)
+                .withExposedPorts(8081)
                 .withEnv("SCHEMA_REGISTRY_HOST_NAME", "schema-registry")
                 .withEnv("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081")
                 .withEnv("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", "PLAINTEXT://kafka:19092")
                 .waitingFor(Wait.forHttp("/subjects").forStatusCode(200).withStartupTimeout(Duration.ofMinutes(2)));
-        vault = new GenericContainer<>(DockerImageName.parse(VAULT_IMAGE)).withNetwork(network).withExposedPorts(8200)
-                .withEnv("VAULT_DEV_ROOT_TOKEN_ID", "it-root").withEnv("VAULT_DEV_LISTEN_ADDRESS", "0.0.0.0:8200")
+        vault = new GenericContainer<>(DockerImageName.parse(VAULT_IMAGE))
+                .withNetwork(network)
+                .withExposedPorts(8200)
+                .withEnv("VAULT_DEV_ROOT_TOKEN_ID", "it-root")
+                .withEnv("VAULT_DEV_LISTEN_ADDRESS", "0.0.0.0:8200")
                 .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("deploy/vault")), "/deploy")
                 .waitingFor(Wait.forHttp("/v1/sys/health").forStatusCode(200));
         postgres = new PostgreSQLContainer(DockerImageName.parse(PGVECTOR_IMAGE).asCompatibleSubstituteFor("postgres"));
@@ -104,8 +117,11 @@ class RealStackIT {
         postgres.start();
 
         // The compose stack's own Vault init: Transit, tenant keys, policies, one token per role.
-        Container.ExecResult init = vault.execInContainer("sh", "-c", "mkdir -p /secrets && VAULT_ADDR=http://127.0.0.1:8200 "
-                + "VAULT_TOKEN=it-root SECRETS_DIR=/secrets POLICY_DIR=/deploy TENANTS='acme globex initech' sh /deploy/init.sh");
+        Container.ExecResult init = vault.execInContainer(
+                "sh",
+                "-c",
+                "mkdir -p /secrets && VAULT_ADDR=http://127.0.0.1:8200 "
+                        + "VAULT_TOKEN=it-root SECRETS_DIR=/secrets POLICY_DIR=/deploy TENANTS='acme globex initech' sh /deploy/init.sh");
         assertThat(init.getExitCode()).as(init.getStdout() + init.getStderr()).isZero();
         Path pipelineToken = token("pipeline");
         Path operatorToken = token("operator");
@@ -113,9 +129,15 @@ class RealStackIT {
 
         String vaultAddress = "http://" + vault.getHost() + ":" + vault.getMappedPort(8200);
         String registryUrl = "http://" + registry.getHost() + ":" + registry.getMappedPort(8081);
-        List<String> common = List.of("bootstrap.servers=" + kafka.getBootstrapServers(), "application.id=embedseal-it",
-                "state.dir=" + dir.resolve("streams"), "schema.registry.url=" + registryUrl, "kms.provider=vault",
-                "kms.vault.address=" + vaultAddress, "streams.commit.interval.ms=200", "http.port=0");
+        List<String> common = List.of(
+                "bootstrap.servers=" + kafka.getBootstrapServers(),
+                "application.id=embedseal-it",
+                "state.dir=" + dir.resolve("streams"),
+                "schema.registry.url=" + registryUrl,
+                "kms.provider=vault",
+                "kms.vault.address=" + vaultAddress,
+                "streams.commit.interval.ms=200",
+                "http.port=0");
         pipelineConfig = dir.resolve("embedseal.properties");
         Files.write(pipelineConfig, concat(common, "kms.vault.token-file=" + pipelineToken));
         operatorConfig = dir.resolve("operator.properties");
@@ -157,7 +179,6 @@ class RealStackIT {
         }
     }
 
-
     static CliRun cli(Path config, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--config", config.toString(), "--actor", "it"));
@@ -165,7 +186,7 @@ class RealStackIT {
     }
 
     static long count(String topic) {
-        return TopicReader.read(Map.of("bootstrap.servers", kafka.getBootstrapServers()), topic, -1, r -> { }, null);
+        return TopicReader.read(Map.of("bootstrap.servers", kafka.getBootstrapServers()), topic, -1, r -> {}, null);
     }
 
     static void await(String what, BooleanSupplier done) throws InterruptedException {
@@ -181,7 +202,10 @@ class RealStackIT {
     /** A connector file from deploy/connect with the in-network addresses replaced by the containers' mapped ones. */
     static Map<String, String> connector(String file) throws Exception {
         Map<String, String> c = new HashMap<>();
-        new ObjectMapper().readTree(ROOT.resolve("deploy/connect/" + file).toFile()).properties().forEach(e -> c.put(e.getKey(), e.getValue().asText()));
+        new ObjectMapper()
+                .readTree(ROOT.resolve("deploy/connect/" + file).toFile())
+                .properties()
+                .forEach(e -> c.put(e.getKey(), e.getValue().asText()));
         c.put("embedseal.bootstrap.servers", kafka.getBootstrapServers());
         c.put("kms.vault.address", "http://" + vault.getHost() + ":" + vault.getMappedPort(8200));
         c.put("kms.vault.token-file", sinkToken.toString());
@@ -203,7 +227,9 @@ class RealStackIT {
             assertThat(r.code()).as(r.out() + r.err()).isZero();
             assertThat(r.out()).contains("vault:tenant-" + t + ":1 is usable");
         }
-        await("the pipeline to see the tenants", () -> pipeline.directory().snapshot().size() == 3);
+        await(
+                "the pipeline to see the tenants",
+                () -> pipeline.directory().snapshot().size() == 3);
 
         CliRun produced = cli(pipelineConfig, "produce", "--tenants", "acme,globex,initech", "--records", "50");
         assertThat(produced.code()).as(produced.err()).isZero();
@@ -216,37 +242,59 @@ class RealStackIT {
         connect.awaitRunning("embedseal-lucene", EmbeddedConnect.startTimeout());
         connect.awaitRunning("embedseal-postgres", EmbeddedConnect.startTimeout());
         Path lucene = dir.resolve("lucene");
-        await("every tenant indexed", () -> List.of("acme", "globex", "initech").stream()
-                .allMatch(t -> LuceneSearch.documentCount(lucene, t) == 50));
-        await("every vector in pgvector", () -> pgCount("SELECT count(*) FROM embedseal_embeddings WHERE embedding IS NOT NULL") == 150);
+        await(
+                "every tenant indexed",
+                () -> List.of("acme", "globex", "initech").stream()
+                        .allMatch(t -> LuceneSearch.documentCount(lucene, t) == 50));
+        await(
+                "every vector in pgvector",
+                () -> pgCount("SELECT count(*) FROM embedseal_embeddings WHERE embedding IS NOT NULL") == 150);
 
         CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "globex", "--reason", "it");
         assertThat(revoke.code()).as(revoke.err()).isZero();
-        await("the pipeline to see globex revoked", () -> pipeline.directory().get("globex").status().name().equals("REVOKED"));
+        await(
+                "the pipeline to see globex revoked",
+                () -> pipeline.directory().get("globex").status().name().equals("REVOKED"));
         cli(pipelineConfig, "produce", "--tenants", "globex", "--records", "5", "--seed", "7");
         await("globex's records dead-lettered", () -> count("embeddings.dlq") == 5);
         CliRun dlq = cli(pipelineConfig, "dlq", "inspect", "--json");
-        assertThat(new ObjectMapper().readTree(dlq.out()).get("byReason").get("TENANT_REVOKED").get("tenants").get("globex").asInt()).isEqualTo(5);
+        assertThat(new ObjectMapper()
+                        .readTree(dlq.out())
+                        .get("byReason")
+                        .get("TENANT_REVOKED")
+                        .get("tenants")
+                        .get("globex")
+                        .asInt())
+                .isEqualTo(5);
 
         CliRun destroy = cli(operatorConfig, "keys", "destroy", "--tenant", "initech", "--confirm", "initech");
         assertThat(destroy.code()).as(destroy.out() + destroy.err()).isZero();
-        await("initech shredded from both stores", () -> LuceneSearch.shredded(lucene, "initech").isPresent()
-                && pgCount("SELECT count(*) FROM embedseal_embeddings WHERE tenant = 'initech'") == 0);
+        await(
+                "initech shredded from both stores",
+                () -> LuceneSearch.shredded(lucene, "initech").isPresent()
+                        && pgCount("SELECT count(*) FROM embedseal_embeddings WHERE tenant = 'initech'") == 0);
         List<String> receipts = new ArrayList<>();
-        TopicReader.read(Map.of("bootstrap.servers", kafka.getBootstrapServers()), "keyring.audit", -1, r -> {
-            String v = new String(r.value(), StandardCharsets.UTF_8);
-            if (v.contains("SHRED_RECEIPT")) {
-                receipts.add(v);
-            }
-        }, null);
+        TopicReader.read(
+                Map.of("bootstrap.servers", kafka.getBootstrapServers()),
+                "keyring.audit",
+                -1,
+                r -> {
+                    String v = new String(r.value(), StandardCharsets.UTF_8);
+                    if (v.contains("SHRED_RECEIPT")) {
+                        receipts.add(v);
+                    }
+                },
+                null);
         assertThat(receipts).hasSizeGreaterThanOrEqualTo(3); // lucene-0, postgresql-0, postgresql-1
         assertThat(cli(pipelineConfig, "audit", "verify").code()).isZero();
         assertThat(LuceneSearch.documentCount(lucene, "acme")).isEqualTo(50);
     }
 
     static long pgCount(String sql) {
-        try (Connection c = DriverManager.getConnection(postgres.getJdbcUrl(), postgres.getUsername(), postgres.getPassword());
-             PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
+        try (Connection c = DriverManager.getConnection(
+                        postgres.getJdbcUrl(), postgres.getUsername(), postgres.getPassword());
+                PreparedStatement ps = c.prepareStatement(sql);
+                ResultSet rs = ps.executeQuery()) {
             rs.next();
             return rs.getLong(1);
         } catch (java.sql.SQLException e) {

@@ -1,23 +1,21 @@
 package io.embedseal.app.http;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
-import org.apache.kafka.streams.KafkaStreams;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code /health/ready} follows the KMS: a sealed Vault makes the pipeline not ready, unsealing it makes it ready again. */
 class ReadinessTest {
@@ -30,16 +28,31 @@ class ReadinessTest {
         String prefix = "ready-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
             Map<String, String> s = new java.util.HashMap<>(Map.of(
-                    "bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers(), "application.id", prefix + "app",
-                    "state.dir", dir.resolve("state").toString(), "topics.create", "true", "topics.partitions", "1",
-                    "schema.registry.url", "mock://" + prefix, "kms.provider", "vault", "kms.vault.address", vault.address(),
-                    "kms.vault.token-env", "TOKEN"));
+                    "bootstrap.servers",
+                    EmbeddedKafkaBroker.shared().bootstrapServers(),
+                    "application.id",
+                    prefix + "app",
+                    "state.dir",
+                    dir.resolve("state").toString(),
+                    "topics.create",
+                    "true",
+                    "topics.partitions",
+                    "1",
+                    "schema.registry.url",
+                    "mock://" + prefix,
+                    "kms.provider",
+                    "vault",
+                    "kms.vault.address",
+                    vault.address(),
+                    "kms.vault.token-env",
+                    "TOKEN"));
             s.put("topics.raw", prefix + "raw");
             s.put("topics.sealed", prefix + "sealed");
             s.put("topics.dlq", prefix + "dlq");
             s.put("topics.key-events", prefix + "events");
             s.put("topics.audit", prefix + "audit");
-            PipelineConfig config = PipelineConfig.of(s, name -> name.equals("TOKEN") ? VaultTransitStandIn.PIPELINE_TOKEN : null);
+            PipelineConfig config =
+                    PipelineConfig.of(s, name -> name.equals("TOKEN") ? VaultTransitStandIn.PIPELINE_TOKEN : null);
             try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config)) {
                 pipeline.createTopicsIfConfigured();
                 pipeline.start();
@@ -48,9 +61,12 @@ class ReadinessTest {
                     awaitStatus(http, server, "/health/ready", 200);
                     int before = vault.requestCount();
                     for (int i = 0; i < 5; i++) {
-                        assertThat(get(http, server, "/health/ready").statusCode()).isEqualTo(200);
+                        assertThat(get(http, server, "/health/ready").statusCode())
+                                .isEqualTo(200);
                     }
-                    assertThat(vault.requestCount() - before).as("probes within 5 s are answered from the last check").isLessThanOrEqualTo(1);
+                    assertThat(vault.requestCount() - before)
+                            .as("probes within 5 s are answered from the last check")
+                            .isLessThanOrEqualTo(1);
 
                     vault.seal();
                     HttpResponse<String> down = awaitStatus(http, server, "/health/ready", 503);
@@ -66,10 +82,12 @@ class ReadinessTest {
     }
 
     static HttpResponse<String> get(HttpClient http, StatusServer server, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(server.address().resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
+        return http.send(
+                HttpRequest.newBuilder(server.address().resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    static HttpResponse<String> awaitStatus(HttpClient http, StatusServer server, String path, int status) throws Exception {
+    static HttpResponse<String> awaitStatus(HttpClient http, StatusServer server, String path, int status)
+            throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         HttpResponse<String> r = get(http, server, path);
         while (r.statusCode() != status) {

@@ -1,17 +1,36 @@
 package io.embedseal.app.http;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
+import java.io.File;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -33,26 +52,6 @@ import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 
-import java.io.File;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.UUID;
-import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * The pipeline's HTTP side on a running pipeline with tenants in every state: health, metrics, the status page in a
  * real headless Chromium (Debian's, driven by Selenium through its chromedriver), and the Grafana dashboard's
@@ -62,6 +61,7 @@ class StatusServerIntegrationTest {
 
     @TempDir
     static Path dir;
+
     static String prefix;
     static EmbedsealPipeline pipeline;
     static StatusServer server;
@@ -74,17 +74,35 @@ class StatusServerIntegrationTest {
     static void start() throws Exception {
         prefix = "http-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         Path config = dir.resolve("embedseal.properties");
-        Files.writeString(config, String.join("\n",
-                "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                "application.id=" + prefix + "app", "state.dir=" + dir.resolve("state"),
-                "topics.raw=" + prefix + "raw", "topics.sealed=" + prefix + "sealed", "topics.dlq=" + prefix + "dlq",
-                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit",
-                "topics.create=true", "topics.partitions=2", "schema.registry.url=mock://" + prefix,
-                "kms.provider=local", "kms.local.dir=" + dir.resolve("kms"), "streams.commit.interval.ms=100", ""));
+        Files.writeString(
+                config,
+                String.join(
+                        "\n",
+                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        "application.id=" + prefix + "app",
+                        "state.dir=" + dir.resolve("state"),
+                        "topics.raw=" + prefix + "raw",
+                        "topics.sealed=" + prefix + "sealed",
+                        "topics.dlq=" + prefix + "dlq",
+                        "topics.key-events=" + prefix + "events",
+                        "topics.audit=" + prefix + "audit",
+                        "topics.create=true",
+                        "topics.partitions=2",
+                        "schema.registry.url=mock://" + prefix,
+                        "kms.provider=local",
+                        "kms.local.dir=" + dir.resolve("kms"),
+                        "streams.commit.interval.ms=100",
+                        ""));
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, EmbeddedKafkaBroker.shared().bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        ProducerConfig.ACKS_CONFIG,
+                        "all"),
+                new StringSerializer(),
+                new ByteArraySerializer());
         serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
         try (LocalKms kms = new LocalKms(dir.resolve("kms"))) {
             for (String t : List.of("acme", "globex", "initech", "umbrella")) {
@@ -93,8 +111,10 @@ class StatusServerIntegrationTest {
             }
             pipeline.start();
             server = StatusServer.start(pipeline, "127.0.0.1", 0);
-            await("the pipeline RUNNING", () -> pipeline.streams().state() == KafkaStreams.State.RUNNING
-                    && pipeline.directory().snapshot().size() == 4);
+            await(
+                    "the pipeline RUNNING",
+                    () -> pipeline.streams().state() == KafkaStreams.State.RUNNING
+                            && pipeline.directory().snapshot().size() == 4);
             for (String t : List.of("acme", "globex", "initech", "umbrella")) {
                 send(t, 25);
             }
@@ -104,14 +124,25 @@ class StatusServerIntegrationTest {
             keyEvent("initech", KeyEventType.DESTROYED, new KekRef("local", "tenant-initech", 1));
             kms.rotate("tenant-umbrella");
             keyEvent("umbrella", KeyEventType.ROTATED, new KekRef("local", "tenant-umbrella", 2));
-            await("the pipeline to apply the key events", () -> pipeline.directory().get("initech").status().name().equals("DESTROYED")
-                    && pipeline.directory().get("globex").status().name().equals("REVOKED")
-                    && pipeline.directory().get("umbrella").kekVersion() == 2);
+            await(
+                    "the pipeline to apply the key events",
+                    () -> pipeline.directory().get("initech").status().name().equals("DESTROYED")
+                            && pipeline.directory()
+                                    .get("globex")
+                                    .status()
+                                    .name()
+                                    .equals("REVOKED")
+                            && pipeline.directory().get("umbrella").kekVersion() == 2);
             send("globex", 7);
             send("initech", 3);
             send("umbrella", 5);
-            await("the refused records dead-lettered", () -> pipeline.meters().deadLettersByReason().values().stream()
-                    .mapToLong(Long::longValue).sum() == 10 && pipeline.meters().sealedTotal() == 105);
+            await(
+                    "the refused records dead-lettered",
+                    () -> pipeline.meters().deadLettersByReason().values().stream()
+                                            .mapToLong(Long::longValue)
+                                            .sum()
+                                    == 10
+                            && pipeline.meters().sealedTotal() == 105);
         }
     }
 
@@ -129,16 +160,27 @@ class StatusServerIntegrationTest {
     }
 
     static void keyEvent(String tenant, KeyEventType type, KekRef k) throws Exception {
-        producer.send(new ProducerRecord<>(prefix + "events", tenant, KeyEvents.encode(KeyEvents.event(tenant, type, k.provider(),
-                k.keyName(), k.version(), "test", null)))).get();
+        producer.send(new ProducerRecord<>(
+                        prefix + "events",
+                        tenant,
+                        KeyEvents.encode(
+                                KeyEvents.event(tenant, type, k.provider(), k.keyName(), k.version(), "test", null))))
+                .get();
     }
 
     static void send(String tenant, int n) {
         for (int i = 0; i < n; i++) {
             String id = "e-" + (sent++);
-            EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("m")
-                    .setVector(List.of(0.5f, 1.5f, -2f, 4f)).setMetadata(null).setEventTime(Instant.now()).build();
-            producer.send(new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
+            EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                    .setTenantId(tenant)
+                    .setEmbeddingId(id)
+                    .setModel("m")
+                    .setVector(List.of(0.5f, 1.5f, -2f, 4f))
+                    .setMetadata(null)
+                    .setEventTime(Instant.now())
+                    .build();
+            producer.send(
+                    new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
         }
         producer.flush();
     }
@@ -154,7 +196,10 @@ class StatusServerIntegrationTest {
     }
 
     static HttpResponse<String> get(String path) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(server.address().resolve(path)).timeout(Duration.ofSeconds(10)).build(),
+        return HTTP.send(
+                HttpRequest.newBuilder(server.address().resolve(path))
+                        .timeout(Duration.ofSeconds(10))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
@@ -166,9 +211,12 @@ class StatusServerIntegrationTest {
         assertThat(ready.body()).contains("\"streams\":\"RUNNING\"").contains("\"kms\":\"answers\"");
 
         HttpResponse<String> metrics = get("/metrics");
-        Files.writeString(Path.of("target", "metrics-sample.txt"), metrics.body()); // what an operator's Prometheus sees
-        assertThat(metrics.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
-        assertThat(metrics.body()).contains("embedseal_sealed_records_total{tenant=\"acme\"} 25.0")
+        Files.writeString(
+                Path.of("target", "metrics-sample.txt"), metrics.body()); // what an operator's Prometheus sees
+        assertThat(metrics.headers().firstValue("Content-Type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+        assertThat(metrics.body())
+                .contains("embedseal_sealed_records_total{tenant=\"acme\"} 25.0")
                 .contains("embedseal_dlq_records_total{reason=\"TENANT_REVOKED\",tenant=\"globex\"} 7.0")
                 .contains("embedseal_tenants{state=\"DESTROYED\"} 1.0")
                 .contains("embedseal_dek_cache_misses_total{cache=\"seal\"}")
@@ -177,24 +225,31 @@ class StatusServerIntegrationTest {
         JsonNode status = new ObjectMapper().readTree(get("/status.json").body());
         assertThat(status.get("streamsState").asText()).isEqualTo("RUNNING");
         assertThat(status.get("tenantsByState").get("ACTIVE").asInt()).isEqualTo(2);
-        assertThat(status.get("deadLettersByReason").get("TENANT_DESTROYED").asInt()).isEqualTo(3);
+        assertThat(status.get("deadLettersByReason").get("TENANT_DESTROYED").asInt())
+                .isEqualTo(3);
 
         assertThat(get("/nope").statusCode()).isEqualTo(404);
-        HttpResponse<String> post = HTTP.send(HttpRequest.newBuilder(server.address().resolve("/metrics"))
-                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> post = HTTP.send(
+                HttpRequest.newBuilder(server.address().resolve("/metrics"))
+                        .POST(HttpRequest.BodyPublishers.noBody())
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         assertThat(post.statusCode()).isEqualTo(405);
     }
 
     @Test
     void everyMetricTheGrafanaDashboardQueries_isExported() throws Exception {
-        Path dashboard = Path.of(System.getProperty("embedseal.root", "..")).resolve("dashboards/embedseal-dashboard.json");
+        Path dashboard =
+                Path.of(System.getProperty("embedseal.root", "..")).resolve("dashboards/embedseal-dashboard.json");
         JsonNode d = new ObjectMapper().readTree(dashboard.toFile());
         Set<String> queried = new LinkedHashSet<>();
         Matcher m = Pattern.compile("\\b((?:embedseal|kafka)_[a-z0-9_]+)\\b").matcher(d.toString());
         while (m.find()) {
-            // Left to PrometheusScrapeTest, which scrapes them with a real Prometheus: the sink worker's kafka_connect_*,
+            // Left to PrometheusScrapeTest, which scrapes them with a real Prometheus: the sink worker's
+            // kafka_connect_*,
             // and the per-partition lag, which Micrometer's Kafka binder adds a minute after start (its refresh).
-            if (!m.group(1).startsWith("kafka_connect_") && !m.group(1).equals("kafka_consumer_fetch_manager_records_lag")) {
+            if (!m.group(1).startsWith("kafka_connect_")
+                    && !m.group(1).equals("kafka_consumer_fetch_manager_records_lag")) {
                 queried.add(m.group(1));
             }
         }
@@ -202,10 +257,13 @@ class StatusServerIntegrationTest {
         String scrape = get("/metrics").body();
         for (String name : queried) {
             assertThat(Pattern.compile("(?m)^" + name + "[{ ]").matcher(scrape).find())
-                    .as("the dashboard queries " + name + "; /metrics must export it").isTrue();
+                    .as("the dashboard queries " + name + "; /metrics must export it")
+                    .isTrue();
         }
         Path prometheus = dashboard.resolveSibling("prometheus.yml");
-        assertThat(Files.readString(prometheus)).contains("metrics_path: /metrics").contains("job_name: embedseal");
+        assertThat(Files.readString(prometheus))
+                .contains("metrics_path: /metrics")
+                .contains("job_name: embedseal");
     }
 
     @Test
@@ -213,7 +271,8 @@ class StatusServerIntegrationTest {
         Path chromium = Path.of("/usr/bin/chromium");
         Path driverBinary = Path.of("/usr/bin/chromedriver");
         if (!Files.isExecutable(chromium) || !Files.isExecutable(driverBinary)) {
-            String why = "needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver); .ci/run installs them";
+            String why =
+                    "needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver); .ci/run installs them";
             if ("1".equals(System.getenv("EMBEDSEAL_REQUIRE_CHROMIUM"))) {
                 Assertions.fail(why);
             }
@@ -221,10 +280,22 @@ class StatusServerIntegrationTest {
         }
         ChromeOptions options = new ChromeOptions();
         options.setBinary(chromium.toFile());
-        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,1000", "--user-data-dir=" + Files.createTempDirectory(dir, "chromium"));
-        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driverBinary.toFile()).usingAnyFreePort().build();
+        options.addArguments(
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,1000",
+                "--user-data-dir=" + Files.createTempDirectory(dir, "chromium"));
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(driverBinary.toFile())
+                .usingAnyFreePort()
+                .build();
         WebDriver browser = new ChromeDriver(service, options);
         try {
             browser.get(server.address().toString());
@@ -236,14 +307,20 @@ class StatusServerIntegrationTest {
             assertThat(row(browser, "globex").getText()).contains("TENANT_REVOKED 7");
             assertThat(browser.findElement(By.id("streams-state")).getText()).contains("RUNNING");
             assertThat(browser.findElement(By.id("kms")).getText()).contains("answers");
-            assertThat(browser.findElement(By.id("dlq")).getText()).contains("TENANT_DESTROYED").contains("TENANT_REVOKED");
+            assertThat(browser.findElement(By.id("dlq")).getText())
+                    .contains("TENANT_DESTROYED")
+                    .contains("TENANT_REVOKED");
             assertThat(browser.findElement(By.id("sealed-total")).getText()).contains("105");
 
             // The page reloads itself: new records show without anyone pressing reload.
             send("acme", 5);
             await("the page to refresh with acme's new records", () -> {
                 try {
-                    return row(browser, "acme").findElements(By.tagName("td")).get(4).getText().equals("30");
+                    return row(browser, "acme")
+                            .findElements(By.tagName("td"))
+                            .get(4)
+                            .getText()
+                            .equals("30");
                 } catch (RuntimeException stale) {
                     return false; // the page was reloading
                 }

@@ -1,19 +1,18 @@
 package io.embedseal.app.metrics;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The shipped alert rules with Debian's promtool: {@code promtool check rules} and {@code check config} accept
@@ -28,11 +27,16 @@ class AlertRulesTest {
     @Test
     void promtoolChecksTheRules_andTheScrapeConfigurationThatLoadsThem() throws Exception {
         Path promtool = PrometheusTools.promtool();
-        PrometheusTools.Result rules = PrometheusTools.run(60, promtool.toString(), "check", "rules", ALERTS.toString());
+        PrometheusTools.Result rules =
+                PrometheusTools.run(60, promtool.toString(), "check", "rules", ALERTS.toString());
         assertThat(rules.code()).as(rules.output()).isZero();
         assertThat(rules.output()).contains("SUCCESS: " + alerts().size() + " rules found");
 
-        PrometheusTools.Result config = PrometheusTools.run(60, promtool.toString(), "check", "config",
+        PrometheusTools.Result config = PrometheusTools.run(
+                60,
+                promtool.toString(),
+                "check",
+                "config",
                 PrometheusTools.DASHBOARDS.resolve("prometheus.yml").toString());
         assertThat(config.code()).as(config.output()).isZero();
         assertThat(config.output()).contains("1 rule files found");
@@ -41,7 +45,8 @@ class AlertRulesTest {
     @Test
     void promtoolUnitTestsOfTheRules_pass() throws Exception {
         Path promtool = PrometheusTools.promtool();
-        PrometheusTools.Result r = PrometheusTools.run(120, promtool.toString(), "test", "rules", ALERT_TESTS.toString());
+        PrometheusTools.Result r =
+                PrometheusTools.run(120, promtool.toString(), "test", "rules", ALERT_TESTS.toString());
         assertThat(r.code()).as(r.output()).isZero();
         assertThat(r.output()).contains("SUCCESS");
     }
@@ -49,8 +54,14 @@ class AlertRulesTest {
     @Test
     void everyAlert_hasACaseWhereItFires_andOneWhereItStaysQuiet() throws Exception {
         Set<String> alerts = alerts();
-        assertThat(alerts).contains("EmbedsealRevocationNotApplied", "EmbedsealKeyEventFollowerDown", "EmbedsealDeadLetterRateHigh",
-                "EmbedsealKmsErrors", "EmbedsealConsumerLagGrowing", "EmbedsealTenantDegraded");
+        assertThat(alerts)
+                .contains(
+                        "EmbedsealRevocationNotApplied",
+                        "EmbedsealKeyEventFollowerDown",
+                        "EmbedsealDeadLetterRateHigh",
+                        "EmbedsealKmsErrors",
+                        "EmbedsealConsumerLagGrowing",
+                        "EmbedsealTenantDegraded");
         Map<String, Integer> fires = new TreeMap<>();
         Map<String, Integer> quiet = new TreeMap<>();
         JsonNode tests = new ObjectMapper(new YAMLFactory()).readTree(ALERT_TESTS.toFile());
@@ -58,12 +69,16 @@ class AlertRulesTest {
         for (JsonNode t : tests.get("tests")) {
             for (JsonNode check : t.get("alert_rule_test")) {
                 String name = check.get("alertname").asText();
-                assertThat(alerts).as("alerts_test.yml tests an alert alerts.yml has").contains(name);
+                assertThat(alerts)
+                        .as("alerts_test.yml tests an alert alerts.yml has")
+                        .contains(name);
                 (check.get("exp_alerts").isEmpty() ? quiet : fires).merge(name, 1, Integer::sum);
             }
         }
         assertThat(fires.keySet()).as("alerts with a case where they fire").isEqualTo(alerts);
-        assertThat(quiet.keySet()).as("alerts with a case where they must stay quiet (exp_alerts: [])").isEqualTo(alerts);
+        assertThat(quiet.keySet())
+                .as("alerts with a case where they must stay quiet (exp_alerts: [])")
+                .isEqualTo(alerts);
     }
 
     @Test
@@ -76,14 +91,20 @@ class AlertRulesTest {
         assertThat(broken).isNotEqualTo(rules);
         Files.writeString(dir.resolve("alerts.yml"), broken);
         Files.copy(ALERT_TESTS, dir.resolve("alerts_test.yml"));
-        PrometheusTools.Result r = PrometheusTools.run(120, promtool.toString(), "test", "rules", dir.resolve("alerts_test.yml").toString());
+        PrometheusTools.Result r = PrometheusTools.run(
+                120,
+                promtool.toString(),
+                "test",
+                "rules",
+                dir.resolve("alerts_test.yml").toString());
         assertThat(r.code()).as(r.output()).isNotZero();
         assertThat(r.output()).contains("FAILED").contains("EmbedsealDeadLetterRateHigh");
     }
 
     static Set<String> alerts() throws Exception {
         Set<String> out = new TreeSet<>();
-        for (JsonNode g : new ObjectMapper(new YAMLFactory()).readTree(ALERTS.toFile()).get("groups")) {
+        for (JsonNode g :
+                new ObjectMapper(new YAMLFactory()).readTree(ALERTS.toFile()).get("groups")) {
             for (JsonNode r : g.get("rules")) {
                 out.add(r.get("alert").asText());
             }

@@ -1,33 +1,23 @@
 package io.embedseal.app.metrics;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.embedseal.app.http.StatusServer;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-import org.apache.kafka.streams.KafkaStreams;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -52,8 +42,17 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A real Prometheus (Debian's package) scrapes a running pipeline and a Kafka Connect worker running the Lucene sink,
@@ -72,13 +71,16 @@ class PrometheusScrapeTest {
 
     static final Duration WAIT = Duration.ofSeconds(90);
     static final Path OUT = Path.of("target", "prometheus-test").toAbsolutePath();
-    static final Path AGENT = Path.of("target", "jmx-exporter", "jmx_prometheus_javaagent.jar").toAbsolutePath();
+    static final Path AGENT =
+            Path.of("target", "jmx-exporter", "jmx_prometheus_javaagent.jar").toAbsolutePath();
     static final String CONNECTOR = "embedseal-lucene";
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
     static Path dir;
+
     static String prefix;
     static EmbedsealPipeline pipeline;
     static StatusServer server;
@@ -94,75 +96,126 @@ class PrometheusScrapeTest {
     @BeforeAll
     static void start() throws Exception {
         Path prometheusBinary = PrometheusTools.prometheus();
-        assertThat(AGENT).as("the JMX exporter agent, copied by the build (app/pom.xml: copy-jmx-exporter-agent)").exists();
+        assertThat(AGENT)
+                .as("the JMX exporter agent, copied by the build (app/pom.xml: copy-jmx-exporter-agent)")
+                .exists();
         Files.createDirectories(OUT);
         prefix = "prom-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         String bootstrap = EmbeddedKafkaBroker.shared().bootstrapServers();
 
         // The pipeline, with its HTTP server, as `embedseal run` has it.
         Path config = dir.resolve("embedseal.properties");
-        Files.writeString(config, String.join("\n",
-                "bootstrap.servers=" + bootstrap,
-                "application.id=" + prefix + "app", "state.dir=" + dir.resolve("state"),
-                "topics.raw=" + prefix + "raw", "topics.sealed=" + prefix + "sealed", "topics.dlq=" + prefix + "dlq",
-                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit",
-                "topics.create=true", "topics.partitions=2", "schema.registry.url=mock://" + prefix,
-                "kms.provider=local", "kms.local.dir=" + dir.resolve("kms"), "streams.commit.interval.ms=100", ""));
+        Files.writeString(
+                config,
+                String.join(
+                        "\n",
+                        "bootstrap.servers=" + bootstrap,
+                        "application.id=" + prefix + "app",
+                        "state.dir=" + dir.resolve("state"),
+                        "topics.raw=" + prefix + "raw",
+                        "topics.sealed=" + prefix + "sealed",
+                        "topics.dlq=" + prefix + "dlq",
+                        "topics.key-events=" + prefix + "events",
+                        "topics.audit=" + prefix + "audit",
+                        "topics.create=true",
+                        "topics.partitions=2",
+                        "schema.registry.url=mock://" + prefix,
+                        "kms.provider=local",
+                        "kms.local.dir=" + dir.resolve("kms"),
+                        "streams.commit.interval.ms=100",
+                        ""));
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         pipeline.start();
         server = StatusServer.start(pipeline, "127.0.0.1", 0);
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
-                new StringSerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
+                new StringSerializer(),
+                new ByteArraySerializer());
         serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
 
         // The sink worker: its own JVM, the JMX exporter agent with the shipped configuration.
         int agentPort = freePort();
         int restPort = freePort();
         Path worker = dir.resolve("worker.properties");
-        store(worker, Map.of("bootstrap.servers", bootstrap,
-                "key.converter", "org.apache.kafka.connect.converters.ByteArrayConverter",
-                "value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter",
-                "offset.storage.file.filename", dir.resolve("connect.offsets").toString(),
-                "offset.flush.interval.ms", "1000",
-                "plugin.discovery", "service_load",
-                "listeners", "http://127.0.0.1:" + restPort,
-                "consumer.isolation.level", "read_committed"));
+        store(
+                worker,
+                Map.of(
+                        "bootstrap.servers",
+                        bootstrap,
+                        "key.converter",
+                        "org.apache.kafka.connect.converters.ByteArrayConverter",
+                        "value.converter",
+                        "org.apache.kafka.connect.converters.ByteArrayConverter",
+                        "offset.storage.file.filename",
+                        dir.resolve("connect.offsets").toString(),
+                        "offset.flush.interval.ms",
+                        "1000",
+                        "plugin.discovery",
+                        "service_load",
+                        "listeners",
+                        "http://127.0.0.1:" + restPort,
+                        "consumer.isolation.level",
+                        "read_committed"));
         Path connector = dir.resolve("lucene-sink.properties");
         store(connector, luceneConnector(bootstrap));
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        connect = new ProcessBuilder(java.toString(), "-Xmx384m", "-XX:+UseSerialGC",
-                "-javaagent:" + AGENT + "=127.0.0.1:" + agentPort + ":" + PrometheusTools.ROOT.resolve("deploy/connect/jmx-exporter.yml"),
-                "-cp", System.getProperty("java.class.path"),
-                "org.apache.kafka.connect.cli.ConnectStandalone", worker.toString(), connector.toString())
-                .redirectErrorStream(true).redirectOutput(OUT.resolve("connect-worker.log").toFile()).start();
+        connect = new ProcessBuilder(
+                        java.toString(),
+                        "-Xmx384m",
+                        "-XX:+UseSerialGC",
+                        "-javaagent:" + AGENT + "=127.0.0.1:" + agentPort + ":"
+                                + PrometheusTools.ROOT.resolve("deploy/connect/jmx-exporter.yml"),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        "org.apache.kafka.connect.cli.ConnectStandalone",
+                        worker.toString(),
+                        connector.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(OUT.resolve("connect-worker.log").toFile())
+                .start();
         connectRest = URI.create("http://127.0.0.1:" + restPort + "/");
         sinkMetrics = URI.create("http://127.0.0.1:" + agentPort + "/metrics");
 
         // Prometheus on the shipped configuration, pointed at this test's processes.
         int promPort = freePort();
-        Path promConfig = derivedConfig(Map.of("embedseal", List.of(server.address().getAuthority()),
-                "embedseal-sink", List.of("127.0.0.1:" + agentPort)));
-        prometheus = new ProcessBuilder(prometheusBinary.toString(), "--config.file=" + promConfig,
-                "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort)
-                .redirectErrorStream(true).redirectOutput(OUT.resolve("prometheus.log").toFile()).start();
+        Path promConfig = derivedConfig(Map.of(
+                "embedseal",
+                List.of(server.address().getAuthority()),
+                "embedseal-sink",
+                List.of("127.0.0.1:" + agentPort)));
+        prometheus = new ProcessBuilder(
+                        prometheusBinary.toString(),
+                        "--config.file=" + promConfig,
+                        "--storage.tsdb.path=" + dir.resolve("tsdb"),
+                        "--web.listen-address=127.0.0.1:" + promPort)
+                .redirectErrorStream(true)
+                .redirectOutput(OUT.resolve("prometheus.log").toFile())
+                .start();
         prometheusUrl = URI.create("http://127.0.0.1:" + promPort + "/");
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> { // should the test JVM end without @AfterAll
-            prometheus.destroyForcibly();
-            connect.destroyForcibly();
-        }));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> { // should the test JVM end without @AfterAll
+                            prometheus.destroyForcibly();
+                            connect.destroyForcibly();
+                        }));
 
         await("Prometheus ready", () -> status(prometheusUrl.resolve("-/ready")) == 200);
         await("the pipeline RUNNING", () -> pipeline.streams().state() == KafkaStreams.State.RUNNING);
         await("the sink connector and its task RUNNING", PrometheusScrapeTest::sinkRunning);
-        await("every target up", () -> targets().stream().allMatch(t -> t.path("health").asText().equals("up")));
+        await(
+                "every target up",
+                () -> targets().stream().allMatch(t -> t.path("health").asText().equals("up")));
         traffic();
     }
 
     /** The shipped Lucene connector configuration, with this test's broker, topics, directory and local KMS. */
     static Map<String, String> luceneConnector(String bootstrap) throws IOException {
         Map<String, String> c = new LinkedHashMap<>();
-        JSON.readTree(PrometheusTools.ROOT.resolve("deploy/connect/lucene-sink.json").toFile()).properties()
+        JSON.readTree(PrometheusTools.ROOT
+                        .resolve("deploy/connect/lucene-sink.json")
+                        .toFile())
+                .properties()
                 .forEach(e -> c.put(e.getKey(), e.getValue().asText()));
         c.keySet().removeIf(k -> k.startsWith("kms.vault."));
         c.put("name", CONNECTOR);
@@ -183,21 +236,28 @@ class PrometheusScrapeTest {
      */
     static Path derivedConfig(Map<String, List<String>> targets) throws IOException {
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
-        ObjectNode config = (ObjectNode) yaml.readTree(PrometheusTools.DASHBOARDS.resolve("prometheus.yml").toFile());
+        ObjectNode config = (ObjectNode) yaml.readTree(
+                PrometheusTools.DASHBOARDS.resolve("prometheus.yml").toFile());
         ObjectNode global = (ObjectNode) config.get("global");
         // 2 s: enough samples for the dashboard's shortest rate window ([1m]) within seconds, and time for a scrape of
         // the pipeline (1,900 lines) on a busy 2-core machine (the timeout may not exceed the interval).
         global.put("scrape_interval", "2s").put("scrape_timeout", "2s").put("evaluation_interval", "1s");
         ArrayNode rules = (ArrayNode) config.get("rule_files");
-        assertThat(rules).as("rule_files in dashboards/prometheus.yml").isNotNull().isNotEmpty();
+        assertThat(rules)
+                .as("rule_files in dashboards/prometheus.yml")
+                .isNotNull()
+                .isNotEmpty();
         for (int i = 0; i < rules.size(); i++) {
-            rules.set(i, PrometheusTools.DASHBOARDS.resolve(rules.get(i).asText()).toString());
+            rules.set(
+                    i, PrometheusTools.DASHBOARDS.resolve(rules.get(i).asText()).toString());
         }
         Set<String> jobs = new TreeSet<>();
         for (JsonNode job : config.get("scrape_configs")) {
             String name = job.get("job_name").asText();
             jobs.add(name);
-            assertThat(targets).as("this test runs a process for job " + name + " of dashboards/prometheus.yml").containsKey(name);
+            assertThat(targets)
+                    .as("this test runs a process for job " + name + " of dashboards/prometheus.yml")
+                    .containsKey(name);
             for (JsonNode sc : job.get("static_configs")) {
                 ArrayNode t = ((ObjectNode) sc).putArray("targets");
                 targets.get(name).forEach(t::add);
@@ -234,7 +294,9 @@ class PrometheusScrapeTest {
 
             keyEvent("globex", KeyEventType.REGISTERED, globex);
             keyEvent("hooli", KeyEventType.REGISTERED, hooli);
-            await("three tenants registered", () -> pipeline.directory().snapshot().size() == 3);
+            await(
+                    "three tenants registered",
+                    () -> pipeline.directory().snapshot().size() == 3);
             send("hooli", 1);
             await("hooli's first record refused", () -> deadLettered() == 2);
             awaitSeries("embedseal_dlq_records_total{reason=\"KEY_DENIED\",tenant=\"hooli\"}");
@@ -247,7 +309,9 @@ class PrometheusScrapeTest {
             await("51 sealed, 8 dead-lettered", () -> pipeline.meters().sealedTotal() == 51 && deadLettered() == 8);
 
             keyEvent("globex", KeyEventType.REVOKED, new KekRef("local", "tenant-globex", 1));
-            await("globex revoked", () -> pipeline.directory().get("globex").status().name().equals("REVOKED"));
+            await(
+                    "globex revoked",
+                    () -> pipeline.directory().get("globex").status().name().equals("REVOKED"));
             send("globex", 5);
             send("acme", 10);
             await("61 sealed, 13 dead-lettered", () -> pipeline.meters().sealedTotal() == 61 && deadLettered() == 13);
@@ -260,7 +324,7 @@ class PrometheusScrapeTest {
     /** Records that are not in the wire format (no magic byte 0): dead-lettered as WRONG_MAGIC_BYTE. */
     static void junk(int n) {
         for (int i = 0; i < n; i++) {
-            producer.send(new ProducerRecord<>(prefix + "raw", "junk/" + (sent++), new byte[]{1, 2, 3, 4, 5, 6}));
+            producer.send(new ProducerRecord<>(prefix + "raw", "junk/" + (sent++), new byte[] {1, 2, 3, 4, 5, 6}));
         }
         producer.flush();
     }
@@ -269,7 +333,8 @@ class PrometheusScrapeTest {
     static void stop() throws Exception {
         // What each target served at the end, for whoever reads a failure or writes rules next.
         if (server != null) {
-            Files.writeString(OUT.resolve("pipeline-metrics.txt"), text(server.address().resolve("/metrics")));
+            Files.writeString(
+                    OUT.resolve("pipeline-metrics.txt"), text(server.address().resolve("/metrics")));
         }
         if (prometheus != null && prometheus.isAlive()) {
             Files.writeString(OUT.resolve("rules.json"), text(prometheusUrl.resolve("api/v1/rules")));
@@ -308,16 +373,25 @@ class PrometheusScrapeTest {
     @Test
     void everyTargetOfTheShippedJobs_isUp() throws Exception {
         // Awaited, bounded: one scrape that timed out on a loaded machine is not what this is about.
-        await("every target up", () -> targets().stream().allMatch(t -> t.path("health").asText().equals("up")));
+        await(
+                "every target up",
+                () -> targets().stream().allMatch(t -> t.path("health").asText().equals("up")));
         List<JsonNode> targets = targets();
         Map<String, String> health = new TreeMap<>();
         for (JsonNode t : targets) {
-            health.put(t.path("labels").path("job").asText() + " " + t.path("scrapeUrl").asText(),
+            health.put(
+                    t.path("labels").path("job").asText() + " "
+                            + t.path("scrapeUrl").asText(),
                     t.path("health").asText() + " " + t.path("lastError").asText());
         }
         assertThat(targets).as(health.toString()).hasSize(2);
-        assertThat(targets).allSatisfy(t -> assertThat(t.path("health").asText()).as(health.toString()).isEqualTo("up"));
-        assertThat(targets).extracting(t -> t.path("labels").path("job").asText()).containsExactlyInAnyOrder("embedseal", "embedseal-sink");
+        assertThat(targets)
+                .allSatisfy(t -> assertThat(t.path("health").asText())
+                        .as(health.toString())
+                        .isEqualTo("up"));
+        assertThat(targets)
+                .extracting(t -> t.path("labels").path("job").asText())
+                .containsExactlyInAnyOrder("embedseal", "embedseal-sink");
         assertThat(query("up")).hasSize(2).allSatisfy(s -> assertThat(value(s)).isEqualTo(1.0));
     }
 
@@ -343,10 +417,16 @@ class PrometheusScrapeTest {
         StringBuilder report = new StringBuilder();
         results.forEach((q, r) -> {
             report.append(q).append('\n');
-            r.forEach(s -> report.append("    ").append(s.get("metric")).append(" = ").append(s.get("value").get(1).asText()).append('\n'));
+            r.forEach(s -> report.append("    ")
+                    .append(s.get("metric"))
+                    .append(" = ")
+                    .append(s.get("value").get(1).asText())
+                    .append('\n'));
         });
         Files.writeString(OUT.resolve("dashboard-queries.txt"), report);
-        assertThat(failing).as("dashboard queries without a series with a number after " + WAIT.toSeconds() + " s:\n" + report).isEmpty();
+        assertThat(failing)
+                .as("dashboard queries without a series with a number after " + WAIT.toSeconds() + " s:\n" + report)
+                .isEmpty();
     }
 
     @Test
@@ -366,7 +446,9 @@ class PrometheusScrapeTest {
         for (String name : names) {
             series.put(name, query("count({__name__=\"" + name + "\"})").size());
         }
-        assertThat(series).as("series per metric name in dashboards/alerts.yml").allSatisfy((name, n) -> assertThat(n).as(name).isEqualTo(1));
+        assertThat(series)
+                .as("series per metric name in dashboards/alerts.yml")
+                .allSatisfy((name, n) -> assertThat(n).as(name).isEqualTo(1));
     }
 
     @Test
@@ -379,9 +461,12 @@ class PrometheusScrapeTest {
             }
         }
         Set<String> shipped = alertNames();
-        assertThat(rules.keySet()).as("rules Prometheus loaded from dashboards/alerts.yml").isEqualTo(shipped);
+        assertThat(rules.keySet())
+                .as("rules Prometheus loaded from dashboards/alerts.yml")
+                .isEqualTo(shipped);
         await("every rule evaluated", () -> {
-            for (JsonNode g : get(prometheusUrl.resolve("api/v1/rules")).get("data").get("groups")) {
+            for (JsonNode g :
+                    get(prometheusUrl.resolve("api/v1/rules")).get("data").get("groups")) {
                 for (JsonNode r : g.get("rules")) {
                     if (r.path("lastEvaluation").asText().startsWith("0001-")) {
                         return false;
@@ -393,7 +478,9 @@ class PrometheusScrapeTest {
         groups = get(prometheusUrl.resolve("api/v1/rules")).get("data").get("groups");
         for (JsonNode g : groups) {
             for (JsonNode r : g.get("rules")) {
-                assertThat(r.get("health").asText()).as(r.get("name").asText() + ": " + r.path("lastError").asText()).isEqualTo("ok");
+                assertThat(r.get("health").asText())
+                        .as(r.get("name").asText() + ": " + r.path("lastError").asText())
+                        .isEqualTo("ok");
             }
         }
         // Provoked by this run: hooli's key is refused by its KMS; 3 of 74 records were not in the wire format.
@@ -401,44 +488,67 @@ class PrometheusScrapeTest {
             await(raised + " pending or firing", () -> alertState(raised).matches("pending|firing"));
         }
         // Not provoked: a rule wrongly written against these metrics (say, a follower join that never matches) would
-        // stay pending here. Awaited, bounded: a single scrape that timed out under load is pending only until the next.
-        for (String quiet : List.of("EmbedsealTargetDown", "EmbedsealKeyEventFollowerDown", "EmbedsealKeyEventFollowerStalled",
-                "EmbedsealSinkTaskNotRunning", "EmbedsealKmsErrors", "EmbedsealPipelineDegraded", "EmbedsealConsumerLagGrowing")) {
+        // stay pending here. Awaited, bounded: a single scrape that timed out under load is pending only until the
+        // next.
+        for (String quiet : List.of(
+                "EmbedsealTargetDown",
+                "EmbedsealKeyEventFollowerDown",
+                "EmbedsealKeyEventFollowerStalled",
+                "EmbedsealSinkTaskNotRunning",
+                "EmbedsealKmsErrors",
+                "EmbedsealPipelineDegraded",
+                "EmbedsealConsumerLagGrowing")) {
             await(quiet + " inactive", () -> alertState(quiet).equals("inactive"));
         }
     }
 
     @Test
-    void bothJobsExportTheConsumerMetricsTheAlertsJoinOn_thePipelinesPerPartitionLagAfterMicrometersRefresh() throws Exception {
+    void bothJobsExportTheConsumerMetricsTheAlertsJoinOn_thePipelinesPerPartitionLagAfterMicrometersRefresh()
+            throws Exception {
         // The rules name kafka_consumer_* without a job: each job must really export them, not just one of the two.
         // The pipeline's per-partition lag appears when Micrometer's Kafka binder next looks for new client metrics
         // (every minute), after the partitions were assigned: wait for it, bounded.
         for (String job : List.of("embedseal", "embedseal-sink")) {
-            assertThat(query("kafka_consumer_last_poll_seconds_ago{job=\"" + job + "\", client_id=~\".+-global-consumer|embedseal-key-events-.+\"}"))
-                    .as(job + "'s key-event follower: seconds since its last poll").hasSize(1);
+            assertThat(query("kafka_consumer_last_poll_seconds_ago{job=\"" + job
+                            + "\", client_id=~\".+-global-consumer|embedseal-key-events-.+\"}"))
+                    .as(job + "'s key-event follower: seconds since its last poll")
+                    .hasSize(1);
         }
-        assertThat(query("kafka_consumer_fetch_manager_records_lag{job=\"embedseal-sink\", client_id=~\"embedseal-key-events-.+\"}"))
-                .as("the sink task's follower lag").hasSize(1);
+        assertThat(
+                        query(
+                                "kafka_consumer_fetch_manager_records_lag{job=\"embedseal-sink\", client_id=~\"embedseal-key-events-.+\"}"))
+                .as("the sink task's follower lag")
+                .hasSize(1);
         long deadline = System.nanoTime() + Duration.ofSeconds(150).toNanos();
-        String pipelineLag = "kafka_consumer_fetch_manager_records_lag{job=\"embedseal\", client_id=~\".+-global-consumer\"}";
+        String pipelineLag =
+                "kafka_consumer_fetch_manager_records_lag{job=\"embedseal\", client_id=~\".+-global-consumer\"}";
         while (query(pipelineLag).isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(1000);
         }
-        assertThat(query(pipelineLag)).as("the pipeline's key-event follower lag, " + pipelineLag).hasSize(1);
+        assertThat(query(pipelineLag))
+                .as("the pipeline's key-event follower lag, " + pipelineLag)
+                .hasSize(1);
         assertThat(query("max by (job, topic) (kafka_consumer_fetch_manager_records_lag)"))
-                .extracting(s -> s.get("metric").get("job").asText() + " " + s.get("metric").get("topic").asText())
-                .contains("embedseal " + prefix + "raw", "embedseal " + prefix + "events", "embedseal-sink " + prefix + "sealed",
+                .extracting(s -> s.get("metric").get("job").asText() + " "
+                        + s.get("metric").get("topic").asText())
+                .contains(
+                        "embedseal " + prefix + "raw",
+                        "embedseal " + prefix + "events",
+                        "embedseal-sink " + prefix + "sealed",
                         "embedseal-sink " + prefix + "events");
     }
 
     @Test
     void theJoinsOfTheFollowerAndSinkTaskAlerts_matchTheRealLabels() throws Exception {
         // "inactive" above would also be the answer of a join that matches nothing. Turned around, the same
-        // expressions must find what is there: each pipeline instance's and each sink task's follower, the running task.
+        // expressions must find what is there: each pipeline instance's and each sink task's follower, the running
+        // task.
         String followerDown = alertExpr("EmbedsealKeyEventFollowerDown");
         assertThat(followerDown).contains("unless on (instance)").contains("unless on (instance, connector, task)");
         List<JsonNode> followers = query(followerDown.replace("unless on", "and on"));
-        assertThat(followers).extracting(s -> s.get("metric").path("job").asText() + " " + s.get("metric").path("task").asText())
+        assertThat(followers)
+                .extracting(s -> s.get("metric").path("job").asText() + " "
+                        + s.get("metric").path("task").asText())
                 .containsExactlyInAnyOrder("embedseal ", "embedseal-sink 0");
 
         String notRunning = alertExpr("EmbedsealSinkTaskNotRunning");
@@ -452,7 +562,8 @@ class PrometheusScrapeTest {
 
     static String alertState(String name) {
         try {
-            for (JsonNode g : get(prometheusUrl.resolve("api/v1/rules")).get("data").get("groups")) {
+            for (JsonNode g :
+                    get(prometheusUrl.resolve("api/v1/rules")).get("data").get("groups")) {
                 for (JsonNode r : g.get("rules")) {
                     if (r.get("name").asText().equals(name)) {
                         return r.path("state").asText();
@@ -466,7 +577,8 @@ class PrometheusScrapeTest {
     }
 
     static String alertExpr(String alert) throws IOException {
-        JsonNode alerts = new ObjectMapper(new YAMLFactory()).readTree(PrometheusTools.DASHBOARDS.resolve("alerts.yml").toFile());
+        JsonNode alerts = new ObjectMapper(new YAMLFactory())
+                .readTree(PrometheusTools.DASHBOARDS.resolve("alerts.yml").toFile());
         for (JsonNode g : alerts.get("groups")) {
             for (JsonNode r : g.get("rules")) {
                 if (r.path("alert").asText().equals(alert)) {
@@ -478,11 +590,15 @@ class PrometheusScrapeTest {
     }
 
     static Set<String> alertNames() throws IOException {
-        JsonNode alerts = new ObjectMapper(new YAMLFactory()).readTree(PrometheusTools.DASHBOARDS.resolve("alerts.yml").toFile());
+        JsonNode alerts = new ObjectMapper(new YAMLFactory())
+                .readTree(PrometheusTools.DASHBOARDS.resolve("alerts.yml").toFile());
         Set<String> out = new TreeSet<>();
         for (JsonNode g : alerts.get("groups")) {
             for (JsonNode r : g.get("rules")) {
-                out.add(r.has("alert") ? r.get("alert").asText() : r.get("record").asText());
+                out.add(
+                        r.has("alert")
+                                ? r.get("alert").asText()
+                                : r.get("record").asText());
             }
         }
         return out;
@@ -490,7 +606,8 @@ class PrometheusScrapeTest {
 
     /** Every {@code expr} of every panel of the Grafana dashboard. */
     static List<String> dashboardQueries() throws IOException {
-        JsonNode d = JSON.readTree(PrometheusTools.DASHBOARDS.resolve("embedseal-dashboard.json").toFile());
+        JsonNode d = JSON.readTree(
+                PrometheusTools.DASHBOARDS.resolve("embedseal-dashboard.json").toFile());
         List<String> out = new ArrayList<>();
         for (JsonNode panel : d.get("panels")) {
             for (JsonNode t : panel.path("targets")) {
@@ -505,7 +622,8 @@ class PrometheusScrapeTest {
     /** Metric names in PromQL text: identifiers before a selector or range, and {@code up}. */
     static Set<String> metricNames(String text) {
         Set<String> out = new TreeSet<>();
-        Matcher m = Pattern.compile("\\b((?:embedseal|kafka)_[a-z0-9_]+|up)\\b(?=\\s*[{\\[)\\s=<>!*/+-]|$)").matcher(text);
+        Matcher m = Pattern.compile("\\b((?:embedseal|kafka)_[a-z0-9_]+|up)\\b(?=\\s*[{\\[)\\s=<>!*/+-]|$)")
+                .matcher(text);
         while (m.find()) {
             out.add(m.group(1));
         }
@@ -514,13 +632,17 @@ class PrometheusScrapeTest {
 
     static List<JsonNode> targets() throws Exception {
         List<JsonNode> out = new ArrayList<>();
-        get(prometheusUrl.resolve("api/v1/targets?state=active")).get("data").get("activeTargets").forEach(out::add);
+        get(prometheusUrl.resolve("api/v1/targets?state=active"))
+                .get("data")
+                .get("activeTargets")
+                .forEach(out::add);
         return out;
     }
 
     /** An instant query's series; a scalar answer counts as one. */
     static List<JsonNode> query(String promql) throws Exception {
-        JsonNode r = get(prometheusUrl.resolve("api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)));
+        JsonNode r =
+                get(prometheusUrl.resolve("api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)));
         assertThat(r.path("status").asText()).as(promql + ": " + r).isEqualTo("success");
         JsonNode data = r.get("data");
         List<JsonNode> out = new ArrayList<>();
@@ -541,17 +663,29 @@ class PrometheusScrapeTest {
     }
 
     static JsonNode get(URI uri) throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
         return JSON.readTree(r.body());
     }
 
     static String text(URI uri) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        return HTTP.send(
+                        HttpRequest.newBuilder(uri)
+                                .timeout(Duration.ofSeconds(10))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
     }
 
     static int status(URI uri) {
         try {
-            return HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+            return HTTP.send(
+                            HttpRequest.newBuilder(uri)
+                                    .timeout(Duration.ofSeconds(5))
+                                    .build(),
+                            HttpResponse.BodyHandlers.discarding())
+                    .statusCode();
         } catch (Exception e) {
             return -1;
         }
@@ -559,31 +693,46 @@ class PrometheusScrapeTest {
 
     static boolean sinkRunning() throws Exception {
         if (!connect.isAlive()) {
-            throw new AssertionError("the Connect worker exited with " + connect.exitValue() + ": see " + OUT.resolve("connect-worker.log"));
+            throw new AssertionError("the Connect worker exited with " + connect.exitValue() + ": see "
+                    + OUT.resolve("connect-worker.log"));
         }
         JsonNode s = get(connectRest.resolve("connectors/" + CONNECTOR + "/status"));
         if (s.path("tasks").toString().contains("FAILED")) {
             throw new AssertionError("the sink task failed: " + s);
         }
-        return s.path("connector").path("state").asText().equals("RUNNING") && s.path("tasks").size() == 1
+        return s.path("connector").path("state").asText().equals("RUNNING")
+                && s.path("tasks").size() == 1
                 && s.path("tasks").get(0).path("state").asText().equals("RUNNING");
     }
 
     static long deadLettered() {
-        return pipeline.meters().deadLettersByReason().values().stream().mapToLong(Long::longValue).sum();
+        return pipeline.meters().deadLettersByReason().values().stream()
+                .mapToLong(Long::longValue)
+                .sum();
     }
 
     static void keyEvent(String tenant, KeyEventType type, KekRef k) throws Exception {
-        producer.send(new ProducerRecord<>(prefix + "events", tenant, KeyEvents.encode(KeyEvents.event(tenant, type, k.provider(),
-                k.keyName(), k.version(), "test", null)))).get();
+        producer.send(new ProducerRecord<>(
+                        prefix + "events",
+                        tenant,
+                        KeyEvents.encode(
+                                KeyEvents.event(tenant, type, k.provider(), k.keyName(), k.version(), "test", null))))
+                .get();
     }
 
     static void send(String tenant, int n) {
         for (int i = 0; i < n; i++) {
             String id = "e-" + (sent++);
-            EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("m")
-                    .setVector(List.of(0.5f, 1.5f, -2f, 4f)).setMetadata(null).setEventTime(Instant.now()).build();
-            producer.send(new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
+            EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                    .setTenantId(tenant)
+                    .setEmbeddingId(id)
+                    .setModel("m")
+                    .setVector(List.of(0.5f, 1.5f, -2f, 4f))
+                    .setMetadata(null)
+                    .setEventTime(Instant.now())
+                    .build();
+            producer.send(
+                    new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
         }
         producer.flush();
     }
@@ -621,8 +770,8 @@ class PrometheusScrapeTest {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (!holds(done)) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + WAIT.toSeconds() + " s waiting for " + what
-                        + " (logs: " + OUT + ")");
+                throw new AssertionError(
+                        "timed out after " + WAIT.toSeconds() + " s waiting for " + what + " (logs: " + OUT + ")");
             }
             Thread.sleep(200);
         }

@@ -1,20 +1,33 @@
 package io.embedseal.app.ops;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -29,20 +42,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 /**
  * An operator drives a tenant's whole key lifecycle through the CLI against a running pipeline on the in-process
  * broker and the local KMS: onboarding (an operator-managed key and a tenant's own key), rotate, revoke, restore,
@@ -54,6 +53,7 @@ class OperatorCliIntegrationTest {
 
     @TempDir
     static Path dir;
+
     static String prefix;
     static Path config;
     static EmbedsealPipeline pipeline;
@@ -62,7 +62,6 @@ class OperatorCliIntegrationTest {
     static LocalKms kms;
     static int sent;
     static final ObjectMapper JSON = new ObjectMapper();
-
 
     static CliRun cli(String... args) {
         List<String> all = new ArrayList<>(List.of(args));
@@ -77,23 +76,38 @@ class OperatorCliIntegrationTest {
     static void startPipeline() throws Exception {
         prefix = "ops-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         config = dir.resolve("embedseal.properties");
-        Files.writeString(config, String.join("\n",
-                "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                "application.id=" + prefix + "app",
-                "state.dir=" + dir.resolve("state"),
-                "topics.raw=" + prefix + "raw", "topics.sealed=" + prefix + "sealed", "topics.dlq=" + prefix + "dlq",
-                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit",
-                "topics.create=true", "topics.partitions=2",
-                "schema.registry.url=mock://" + prefix,
-                "kms.provider=local", "kms.local.dir=" + dir.resolve("kms"),
-                "streams.commit.interval.ms=100",
-                "kms.denied-cooldown-seconds=1",
-                "http.port=0", ""));
+        Files.writeString(
+                config,
+                String.join(
+                        "\n",
+                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        "application.id=" + prefix + "app",
+                        "state.dir=" + dir.resolve("state"),
+                        "topics.raw=" + prefix + "raw",
+                        "topics.sealed=" + prefix + "sealed",
+                        "topics.dlq=" + prefix + "dlq",
+                        "topics.key-events=" + prefix + "events",
+                        "topics.audit=" + prefix + "audit",
+                        "topics.create=true",
+                        "topics.partitions=2",
+                        "schema.registry.url=mock://" + prefix,
+                        "kms.provider=local",
+                        "kms.local.dir=" + dir.resolve("kms"),
+                        "streams.commit.interval.ms=100",
+                        "kms.denied-cooldown-seconds=1",
+                        "http.port=0",
+                        ""));
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         pipeline.start();
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, EmbeddedKafkaBroker.shared().bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        ProducerConfig.ACKS_CONFIG,
+                        "all"),
+                new StringSerializer(),
+                new ByteArraySerializer());
         serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
         kms = new LocalKms(dir.resolve("kms"));
     }
@@ -114,27 +128,44 @@ class OperatorCliIntegrationTest {
     static void send(String tenant, int n) {
         for (int i = 0; i < n; i++) {
             String id = "e-" + (sent++);
-            EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("m")
-                    .setVector(List.of(0.25f, -1.5f, 3f, 0.125f)).setMetadata(null).setEventTime(Instant.now()).build();
-            producer.send(new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
+            EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                    .setTenantId(tenant)
+                    .setEmbeddingId(id)
+                    .setModel("m")
+                    .setVector(List.of(0.25f, -1.5f, 3f, 0.125f))
+                    .setMetadata(null)
+                    .setEventTime(Instant.now())
+                    .build();
+            producer.send(
+                    new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
         }
         producer.flush();
     }
 
     static List<KeyEvent> keyEvents(String tenant) {
         List<KeyEvent> out = new ArrayList<>();
-        TopicReader.read(Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()), prefix + "events", -1, r -> {
-            String key = new String(r.key(), StandardCharsets.UTF_8);
-            if (key.equals(tenant)) {
-                out.add(KeyEvents.decode(key, r.value()));
-            }
-        }, null);
+        TopicReader.read(
+                Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()),
+                prefix + "events",
+                -1,
+                r -> {
+                    String key = new String(r.key(), StandardCharsets.UTF_8);
+                    if (key.equals(tenant)) {
+                        out.add(KeyEvents.decode(key, r.value()));
+                    }
+                },
+                null);
         return out;
     }
 
     static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        TopicReader.read(Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()), topic, -1, out::add, null);
+        TopicReader.read(
+                Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()),
+                topic,
+                -1,
+                out::add,
+                null);
         return out;
     }
 
@@ -156,8 +187,10 @@ class OperatorCliIntegrationTest {
 
     /** Waits until the running pipeline has applied the tenant's latest key event. */
     static void awaitPipelineSees(String tenant, String status) throws InterruptedException {
-        await("the pipeline to see " + tenant + " " + status, () -> pipeline.directory().get(tenant) != null
-                && pipeline.directory().get(tenant).status().name().equals(status));
+        await(
+                "the pipeline to see " + tenant + " " + status,
+                () -> pipeline.directory().get(tenant) != null
+                        && pipeline.directory().get(tenant).status().name().equals(status));
     }
 
     static long sealedOf(JsonNode status, String tenant) {
@@ -169,7 +202,10 @@ class OperatorCliIntegrationTest {
     void onboarding_anOperatorKey_andATenantsOwnKey() throws Exception {
         CliRun acme = cli("tenants", "add", "--tenant", "acme", "--create-key", "--reason", "contract 42");
         assertThat(acme.code()).as(acme.out() + acme.err()).isZero();
-        assertThat(acme.out()).contains("created key local:tenant-acme:1").contains("usable").contains("REGISTERED");
+        assertThat(acme.out())
+                .contains("created key local:tenant-acme:1")
+                .contains("usable")
+                .contains("REGISTERED");
 
         CliRun missing = cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key");
         assertThat(missing.code()).isEqualTo(1);
@@ -201,7 +237,11 @@ class OperatorCliIntegrationTest {
         assertThat(s.get("tenants").get("globex").get("deks").asInt()).isEqualTo(1);
 
         CliRun list = cli("tenants", "list");
-        assertThat(list.out()).contains("acme").contains("globex").contains("local:globex-own-key:1").contains("2 tenants");
+        assertThat(list.out())
+                .contains("acme")
+                .contains("globex")
+                .contains("local:globex-own-key:1")
+                .contains("2 tenants");
     }
 
     @Test
@@ -210,9 +250,13 @@ class OperatorCliIntegrationTest {
         CliRun r = cli("keys", "rotate", "--tenant", "acme");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("version 1 -> 2").contains("ROTATED published");
-        assertThat(keyEvents("acme")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED);
+        assertThat(keyEvents("acme"))
+                .extracting(KeyEvent::getType)
+                .containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED);
         assertThat(kms.describe("tenant-acme").latestVersion()).isEqualTo(2);
-        await("the pipeline to see acme's version 2", () -> pipeline.directory().get("acme").kekVersion() == 2);
+        await(
+                "the pipeline to see acme's version 2",
+                () -> pipeline.directory().get("acme").kekVersion() == 2);
 
         send("acme", 10);
         await("acme's new records", () -> {
@@ -224,7 +268,9 @@ class OperatorCliIntegrationTest {
         });
         JsonNode s = status();
         assertThat(s.get("tenants").get("acme").get("kek").asText()).isEqualTo("local:tenant-acme:2");
-        assertThat(s.get("tenants").get("acme").get("deks").asInt()).as("one DEK per KEK version in the window").isEqualTo(2);
+        assertThat(s.get("tenants").get("acme").get("deks").asInt())
+                .as("one DEK per KEK version in the window")
+                .isEqualTo(2);
 
         CliRun produced = cli("produce", "--tenants", "acme", "--records", "4", "--dims", "8");
         assertThat(produced.code()).as(produced.err()).isZero();
@@ -254,16 +300,25 @@ class OperatorCliIntegrationTest {
         await("globex's records dead-lettered", () -> readAll(prefix + "dlq").size() == 5);
         JsonNode s = status();
         assertThat(s.get("tenants").get("globex").get("state").asText()).isEqualTo("REVOKED");
-        assertThat(s.get("tenants").get("globex").get("dlq").get("TENANT_REVOKED").asInt()).isEqualTo(5);
+        assertThat(s.get("tenants")
+                        .get("globex")
+                        .get("dlq")
+                        .get("TENANT_REVOKED")
+                        .asInt())
+                .isEqualTo(5);
 
         CliRun again = cli("keys", "revoke", "--tenant", "globex");
         assertThat(again.code()).isZero();
         assertThat(again.out()).contains("already REVOKED");
-        assertThat(keyEvents("globex")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED, KeyEventType.REVOKED);
+        assertThat(keyEvents("globex"))
+                .extracting(KeyEvent::getType)
+                .containsExactly(KeyEventType.REGISTERED, KeyEventType.REVOKED);
 
         CliRun human = cli("status");
         System.out.println(human.out()); // the operator's view, kept in the test report
-        assertThat(human.out()).containsPattern("globex\\s+REVOKED\\s+local:globex-own-key:1").contains("TENANT_REVOKED 5");
+        assertThat(human.out())
+                .containsPattern("globex\\s+REVOKED\\s+local:globex-own-key:1")
+                .contains("TENANT_REVOKED 5");
     }
 
     @Test
@@ -292,7 +347,10 @@ class OperatorCliIntegrationTest {
     void destroy_needsConfirmation_saysWhatBecomesUnreadable_andIsTerminal() throws Exception {
         CliRun dry = cli("keys", "destroy", "--tenant", "globex");
         assertThat(dry.code()).isEqualTo(2);
-        assertThat(dry.out()).contains("makes unreadable").contains("15 sealed records of globex").contains("globex-own-key");
+        assertThat(dry.out())
+                .contains("makes unreadable")
+                .contains("15 sealed records of globex")
+                .contains("globex-own-key");
         assertThat(dry.err()).contains("nothing was done").contains("--confirm globex");
         assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.ENABLED);
 
@@ -306,18 +364,31 @@ class OperatorCliIntegrationTest {
         awaitPipelineSees("globex", "DESTROYED");
 
         send("globex", 3);
-        await("destroyed tenant's records dead-lettered", () -> readAll(prefix + "dlq").size() == 8);
+        await(
+                "destroyed tenant's records dead-lettered",
+                () -> readAll(prefix + "dlq").size() == 8);
         JsonNode s = status();
         assertThat(s.get("tenants").get("globex").get("state").asText()).isEqualTo("DESTROYED");
-        assertThat(s.get("tenants").get("globex").get("dlq").get("TENANT_DESTROYED").asInt()).isEqualTo(3);
+        assertThat(s.get("tenants")
+                        .get("globex")
+                        .get("dlq")
+                        .get("TENANT_DESTROYED")
+                        .asInt())
+                .isEqualTo(3);
 
-        assertThat(cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex").out()).contains("already DESTROYED");
+        assertThat(cli("keys", "destroy", "--tenant", "globex", "--confirm", "globex")
+                        .out())
+                .contains("already DESTROYED");
         CliRun restore = cli("keys", "restore", "--tenant", "globex");
         assertThat(restore.code()).isEqualTo(1);
         assertThat(restore.err()).contains("DESTROYED");
-        assertThat(cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key").err()).contains("terminal");
-        assertThat(keyEvents("globex")).extracting(KeyEvent::getType).containsExactly(KeyEventType.REGISTERED,
-                KeyEventType.REVOKED, KeyEventType.RESTORED, KeyEventType.DESTROYED);
+        assertThat(cli("tenants", "add", "--tenant", "globex", "--key-name", "globex-own-key")
+                        .err())
+                .contains("terminal");
+        assertThat(keyEvents("globex"))
+                .extracting(KeyEvent::getType)
+                .containsExactly(
+                        KeyEventType.REGISTERED, KeyEventType.REVOKED, KeyEventType.RESTORED, KeyEventType.DESTROYED);
     }
 
     @Test
@@ -327,11 +398,20 @@ class OperatorCliIntegrationTest {
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode n = JSON.readTree(r.out());
         assertThat(n.get("total").asInt()).isEqualTo(8);
-        assertThat(n.get("byReason").get("TENANT_REVOKED").get("tenants").get("globex").asInt()).isEqualTo(5);
-        assertThat(n.get("byReason").get("TENANT_DESTROYED").get("count").asInt()).isEqualTo(3);
+        assertThat(n.get("byReason")
+                        .get("TENANT_REVOKED")
+                        .get("tenants")
+                        .get("globex")
+                        .asInt())
+                .isEqualTo(5);
+        assertThat(n.get("byReason").get("TENANT_DESTROYED").get("count").asInt())
+                .isEqualTo(3);
         CliRun human = cli("dlq", "inspect");
         // No embedding id (the ids sent are e-0, e-1, ...); the topic name's random part may itself end in "e-".
-        assertThat(human.out()).contains("8 dead letters").contains("TENANT_REVOKED").doesNotContain("sealedOriginal")
+        assertThat(human.out())
+                .contains("8 dead letters")
+                .contains("TENANT_REVOKED")
+                .doesNotContain("sealedOriginal")
                 .doesNotContainPattern("(?<![0-9a-f])e-[0-9]+");
     }
 
@@ -350,17 +430,30 @@ class OperatorCliIntegrationTest {
                 actions.add(e.get("action").asText() + ":" + e.get("tenant").asText());
             }
         }
-        assertThat(actions).contains("REGISTERED:acme", "REGISTERED:globex", "ROTATED:acme", "REVOKED:globex", "RESTORED:globex",
-                "DESTROYED:globex");
-        assertThat(n.get("chains").size()).as("the pipeline's chain and one per CLI run").isGreaterThan(5);
+        assertThat(actions)
+                .contains(
+                        "REGISTERED:acme",
+                        "REGISTERED:globex",
+                        "ROTATED:acme",
+                        "REVOKED:globex",
+                        "RESTORED:globex",
+                        "DESTROYED:globex");
+        assertThat(n.get("chains").size())
+                .as("the pipeline's chain and one per CLI run")
+                .isGreaterThan(5);
 
         // Tamper: re-send an operator's entry with its reason changed; the chain breaks there.
         ConsumerRecord<byte[], byte[]> victim = readAll(prefix + "audit").stream()
                 .filter(rec -> new String(rec.value(), StandardCharsets.UTF_8).contains("\"DESTROYED\"")
-                        && new String(rec.value(), StandardCharsets.UTF_8).contains("OPERATOR_ACTION")).findFirst().orElseThrow();
+                        && new String(rec.value(), StandardCharsets.UTF_8).contains("OPERATOR_ACTION"))
+                .findFirst()
+                .orElseThrow();
         String forged = new String(victim.value(), StandardCharsets.UTF_8).replace("offboarding", "routine");
-        producer.send(new ProducerRecord<>(prefix + "audit", new String(victim.key(), StandardCharsets.UTF_8),
-                forged.getBytes(StandardCharsets.UTF_8))).get();
+        producer.send(new ProducerRecord<>(
+                        prefix + "audit",
+                        new String(victim.key(), StandardCharsets.UTF_8),
+                        forged.getBytes(StandardCharsets.UTF_8)))
+                .get();
         CliRun broken = cli("audit", "verify");
         assertThat(broken.code()).isEqualTo(1);
         assertThat(broken.out()).contains("BROKEN");

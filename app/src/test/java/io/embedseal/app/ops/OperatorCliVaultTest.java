@@ -1,18 +1,16 @@
 package io.embedseal.app.ops;
 
-import io.embedseal.keyring.kms.KmsProvider;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.app.CliRun;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.kms.testsupport.VaultTransitStandIn;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bring your own key on Vault Transit (the stand-in of its HTTP API): the tenant creates its key, the pipeline's
@@ -33,7 +31,6 @@ class OperatorCliVaultTest {
     @TempDir
     Path dir;
 
-
     static CliRun cli(Path config, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--config", config.toString(), "--actor", "vault-test"));
@@ -44,10 +41,20 @@ class OperatorCliVaultTest {
         Path tokenFile = dir.resolve(token + ".token");
         Files.writeString(tokenFile, token);
         Path f = dir.resolve(token + ".properties");
-        Files.writeString(f, String.join("\n", "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit", "topics.sealed=" + prefix + "sealed",
-                "topics.raw=" + prefix + "raw", "topics.dlq=" + prefix + "dlq",
-                "kms.provider=vault", "kms.vault.address=" + vault.address(), "kms.vault.token-file=" + tokenFile, ""));
+        Files.writeString(
+                f,
+                String.join(
+                        "\n",
+                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        "topics.key-events=" + prefix + "events",
+                        "topics.audit=" + prefix + "audit",
+                        "topics.sealed=" + prefix + "sealed",
+                        "topics.raw=" + prefix + "raw",
+                        "topics.dlq=" + prefix + "dlq",
+                        "kms.provider=vault",
+                        "kms.vault.address=" + vault.address(),
+                        "kms.vault.token-file=" + tokenFile,
+                        ""));
         return f;
     }
 
@@ -65,16 +72,21 @@ class OperatorCliVaultTest {
             assertThat(noKey.err()).contains("has no key acme-own-key");
 
             // The tenant creates its key in Vault (here with the root token, as the tenant's own admin would).
-            try (KmsProvider root = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
-                    "kms.vault.token-env", "T"), name -> VaultTransitStandIn.ROOT_TOKEN))) {
+            try (KmsProvider root = KmsProviders.create(KeyringSettings.of(
+                    Map.of("kms.provider", "vault", "kms.vault.address", vault.address(), "kms.vault.token-env", "T"),
+                    name -> VaultTransitStandIn.ROOT_TOKEN))) {
                 root.createKek("acme-own-key");
             }
             CliRun added = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
             assertThat(added.code()).as(added.err()).isZero();
-            assertThat(added.out()).contains("vault:acme-own-key:1 is usable by this KMS identity").contains("REGISTERED");
+            assertThat(added.out())
+                    .contains("vault:acme-own-key:1 is usable by this KMS identity")
+                    .contains("REGISTERED");
 
             CliRun pipelineRotate = cli(pipelineConfig, "keys", "rotate", "--tenant", "acme");
-            assertThat(pipelineRotate.code()).as("the pipeline's token may not rotate").isEqualTo(1);
+            assertThat(pipelineRotate.code())
+                    .as("the pipeline's token may not rotate")
+                    .isEqualTo(1);
             assertThat(pipelineRotate.err()).containsIgnoringCase("denied");
 
             CliRun rotate = cli(operatorConfig, "keys", "rotate", "--tenant", "acme");
@@ -83,15 +95,22 @@ class OperatorCliVaultTest {
 
             CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
             assertThat(revoke.code()).as(revoke.err()).isZero();
-            assertThat(revoke.out()).contains("the key's owner revokes by removing the pipeline and sink policies' grant on transit/encrypt/acme-own-key")
+            assertThat(revoke.out())
+                    .contains(
+                            "the key's owner revokes by removing the pipeline and sink policies' grant on transit/encrypt/acme-own-key")
                     .contains("REVOKED published");
 
             List<KeyEventType> types = new ArrayList<>();
-            TopicReader.read(Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()), prefix + "events", -1, r -> {
-                KeyEvent e = KeyEvents.decode(new String(r.key(), StandardCharsets.UTF_8), r.value());
-                assertThat(e.getKekName()).isEqualTo("acme-own-key");
-                types.add(e.getType());
-            }, null);
+            TopicReader.read(
+                    Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()),
+                    prefix + "events",
+                    -1,
+                    r -> {
+                        KeyEvent e = KeyEvents.decode(new String(r.key(), StandardCharsets.UTF_8), r.value());
+                        assertThat(e.getKekName()).isEqualTo("acme-own-key");
+                        types.add(e.getType());
+                    },
+                    null);
             assertThat(types).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED, KeyEventType.REVOKED);
         }
     }

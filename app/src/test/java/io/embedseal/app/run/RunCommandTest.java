@@ -1,15 +1,26 @@
 package io.embedseal.app.run;
 
+import static io.embedseal.app.CliRun.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.app.CliRun;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -21,18 +32,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.TimeUnit;
-
-import static io.embedseal.app.CliRun.run;
-import static org.assertj.core.api.Assertions.assertThat;
-
 class RunCommandTest {
 
     @TempDir
@@ -40,17 +39,25 @@ class RunCommandTest {
 
     private Path config(String prefix, String extra) throws Exception {
         Path f = dir.resolve("embedseal.properties");
-        Files.writeString(f, String.join("\n",
-                "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                "application.id=" + prefix + "app",
-                "state.dir=" + dir.resolve("state"),
-                "topics.raw=" + prefix + "raw", "topics.sealed=" + prefix + "sealed", "topics.dlq=" + prefix + "dlq",
-                "topics.key-events=" + prefix + "events", "topics.audit=" + prefix + "audit",
-                "topics.create=true", "topics.partitions=2",
-                "schema.registry.url=mock://" + prefix,
-                "kms.provider=local", "kms.local.dir=" + dir.resolve("kms"),
-                "http.port=0",
-                extra));
+        Files.writeString(
+                f,
+                String.join(
+                        "\n",
+                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        "application.id=" + prefix + "app",
+                        "state.dir=" + dir.resolve("state"),
+                        "topics.raw=" + prefix + "raw",
+                        "topics.sealed=" + prefix + "sealed",
+                        "topics.dlq=" + prefix + "dlq",
+                        "topics.key-events=" + prefix + "events",
+                        "topics.audit=" + prefix + "audit",
+                        "topics.create=true",
+                        "topics.partitions=2",
+                        "schema.registry.url=mock://" + prefix,
+                        "kms.provider=local",
+                        "kms.local.dir=" + dir.resolve("kms"),
+                        "http.port=0",
+                        extra));
         return f;
     }
 
@@ -58,21 +65,36 @@ class RunCommandTest {
     void aPipelineFromAConfigurationFile_sealsRegisteredTenants_withEnvironmentOverrides() throws Exception {
         String prefix = "cfg-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         Path file = config(prefix, "application.id=will-be-overridden");
-        PipelineConfig config = PipelineConfig.load(file, name -> name.equals("EMBEDSEAL_APPLICATION_ID") ? prefix + "app" : null);
+        PipelineConfig config =
+                PipelineConfig.load(file, name -> name.equals("EMBEDSEAL_APPLICATION_ID") ? prefix + "app" : null);
         assertThat(config.applicationId()).isEqualTo(prefix + "app");
 
         try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config)) {
             pipeline.createTopicsIfConfigured();
             new LocalKms(dir.resolve("kms")).createKek("tenant-acme");
-            try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                    EmbeddedKafkaBroker.shared().bootstrapServers()), new StringSerializer(), new ByteArraySerializer())) {
-                p.send(new ProducerRecord<>(prefix + "events", "acme", KeyEvents.encode(KeyEvents.event("acme", KeyEventType.REGISTERED,
-                        "local", "tenant-acme", 1, "test", null)))).get();
+            try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(
+                    Map.of(
+                            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                            EmbeddedKafkaBroker.shared().bootstrapServers()),
+                    new StringSerializer(),
+                    new ByteArraySerializer())) {
+                p.send(new ProducerRecord<>(
+                                prefix + "events",
+                                "acme",
+                                KeyEvents.encode(KeyEvents.event(
+                                        "acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1, "test", null))))
+                        .get();
                 pipeline.start();
                 EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
                 for (int i = 0; i < 5; i++) {
-                    EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId("acme").setEmbeddingId("d" + i).setModel("m")
-                            .setVector(List.of(1f, 2f, 3f)).setMetadata(null).setEventTime(Instant.now()).build();
+                    EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                            .setTenantId("acme")
+                            .setEmbeddingId("d" + i)
+                            .setModel("m")
+                            .setVector(List.of(1f, 2f, 3f))
+                            .setMetadata(null)
+                            .setEventTime(Instant.now())
+                            .build();
                     p.send(new ProducerRecord<>(prefix + "raw", "acme/d" + i, serializer.serialize(prefix + "raw", e)));
                 }
             }
@@ -108,14 +130,20 @@ class RunCommandTest {
         assertThat(r.err()).contains("cannot read the configuration file");
     }
 
-
-
     private static int readCommitted(String topic, int expected) {
         int n = 0;
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                EmbeddedKafkaBroker.shared().bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, "r-" + topic,
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        EmbeddedKafkaBroker.shared().bootstrapServers(),
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        "r-" + topic,
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
             c.subscribe(List.of(topic));
             long deadline = System.currentTimeMillis() + 60_000;
             while (n < expected && System.currentTimeMillis() < deadline) {
@@ -124,5 +152,4 @@ class RunCommandTest {
         }
         return n;
     }
-
 }

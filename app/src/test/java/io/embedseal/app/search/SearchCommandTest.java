@@ -1,8 +1,12 @@
 package io.embedseal.app.search;
 
+import static io.embedseal.app.CliRun.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -11,7 +15,6 @@ import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.EmbeddingUnsealer;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
@@ -23,6 +26,15 @@ import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.PostgresServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -35,24 +47,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-import java.util.UUID;
-
-import static io.embedseal.app.CliRun.run;
-import static org.assertj.core.api.Assertions.assertThat;
-
 /** {@code embedseal search} on a Lucene index and a PostgreSQL table the sinks wrote, with refusals by key state. */
 class SearchCommandTest {
 
     @TempDir
     Path dir;
+
     Path kmsDir;
     Path luceneDir;
     LocalKms kms;
@@ -60,8 +60,6 @@ class SearchCommandTest {
     Sealer sealer;
     final Map<String, KekRef> keks = new HashMap<>();
     final List<float[]> vectors = new ArrayList<>();
-
-
 
     @BeforeEach
     void indexSomeEmbeddings() {
@@ -85,7 +83,8 @@ class SearchCommandTest {
                 }
             }
             store.commit();
-            store.shred(new TenantState("initech", TenantStatus.DESTROYED, "local", "tenant-initech", 1, "DESTROYED", Instant.now()));
+            store.shred(new TenantState(
+                    "initech", TenantStatus.DESTROYED, "local", "tenant-initech", 1, "DESTROYED", Instant.now()));
         }
     }
 
@@ -107,12 +106,25 @@ class SearchCommandTest {
         for (float f : v) {
             list.add(f);
         }
-        EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId(id).setModel("m-16").setVector(list)
-                .setMetadata(Map.of()).setEventTime(Instant.EPOCH).build();
-        byte[] envelope = sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+        EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                .setTenantId(tenant)
+                .setEmbeddingId(id)
+                .setModel("m-16")
+                .setVector(list)
+                .setMetadata(Map.of())
+                .setEventTime(Instant.EPOCH)
+                .build();
+        byte[] envelope =
+                sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
         SealedRecordKey key = new SealedRecordKey(tenant, id);
-        return new StoredRecord(key, EnvelopeHeader.parse(envelope), envelope,
-                unseal ? new EmbeddingUnsealer(sealer, null).unseal(key.toBytes(), envelope) : null, "embeddings.sealed", 0, 0);
+        return new StoredRecord(
+                key,
+                EnvelopeHeader.parse(envelope),
+                envelope,
+                unseal ? new EmbeddingUnsealer(sealer, null).unseal(key.toBytes(), envelope) : null,
+                "embeddings.sealed",
+                0,
+                0);
     }
 
     static String inline(float[] v) {
@@ -125,16 +137,37 @@ class SearchCommandTest {
 
     @Test
     void lucene_findsTheTenantsOwnEmbeddingFirst_fromAnInlineVectorOrAFile() throws Exception {
-        CliRun r = run("search", "--tenant", "acme", "--query", inline(vectors.get(7)), "--k", "3",
-                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        CliRun r = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                inline(vectors.get(7)),
+                "--k",
+                "3",
+                "--lucene-dir",
+                luceneDir.toString(),
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
         assertThat(r.code()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("tenant acme: 3 nearest in lucene index").containsPattern("\\s1\\s+e-7\\s+1\\.0000");
+        assertThat(r.out())
+                .contains("tenant acme: 3 nearest in lucene index")
+                .containsPattern("\\s1\\s+e-7\\s+1\\.0000");
         assertThat(r.err()).contains("key events were not checked");
 
         Path file = dir.resolve("query.json");
         Files.writeString(file, "[" + inline(vectors.get(9)).replace(",", ", ") + "]\n");
-        CliRun json = run("search", "--tenant", "acme", "--query", file.toString(), "--json",
-                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        CliRun json = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                file.toString(),
+                "--json",
+                "--lucene-dir",
+                luceneDir.toString(),
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
         assertThat(json.code()).as(json.err()).isZero();
         JsonNode n = new ObjectMapper().readTree(json.out());
         assertThat(n.get("hits")).hasSize(10);
@@ -143,8 +176,16 @@ class SearchCommandTest {
 
     @Test
     void shreddedTenant_isRefusedWithExitCode3_notAnEmptyResult() {
-        CliRun r = run("search", "--tenant", "initech", "--query", inline(vectors.get(0)),
-                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        CliRun r = run(
+                "search",
+                "--tenant",
+                "initech",
+                "--query",
+                inline(vectors.get(0)),
+                "--lucene-dir",
+                luceneDir.toString(),
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
         assertThat(r.code()).isEqualTo(SearchCommand.REFUSED);
         assertThat(r.err()).contains("refused").contains("destroyed").contains("documents=40");
         assertThat(r.out()).isEmpty();
@@ -153,8 +194,16 @@ class SearchCommandTest {
     @Test
     void keyTheKmsNoLongerHas_isRefused() {
         kms.destroy(keks.get("globex").keyName()); // destroyed in the KMS; the sink has not shredded yet
-        CliRun r = run("search", "--tenant", "globex", "--query", inline(vectors.get(0)),
-                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir);
+        CliRun r = run(
+                "search",
+                "--tenant",
+                "globex",
+                "--query",
+                inline(vectors.get(0)),
+                "--lucene-dir",
+                luceneDir.toString(),
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
         assertThat(r.code()).isEqualTo(SearchCommand.REFUSED);
         assertThat(r.err()).contains("does not know tenant globex's key");
     }
@@ -164,15 +213,39 @@ class SearchCommandTest {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String topic = "events-" + UUID.randomUUID();
         broker.createTopic(topic, 1, Map.of("cleanup.policy", "compact"));
-        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
-                new StringSerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                new StringSerializer(),
+                new ByteArraySerializer())) {
             KekRef k = keks.get("acme");
-            p.send(new ProducerRecord<>(topic, "acme", KeyEvents.encode(KeyEvents.event("acme", KeyEventType.REVOKED, k.provider(),
-                    k.keyName(), k.version(), "ops", "test")))).get();
+            p.send(new ProducerRecord<>(
+                            topic,
+                            "acme",
+                            KeyEvents.encode(KeyEvents.event(
+                                    "acme",
+                                    KeyEventType.REVOKED,
+                                    k.provider(),
+                                    k.keyName(),
+                                    k.version(),
+                                    "ops",
+                                    "test"))))
+                    .get();
         }
-        CliRun r = run("search", "--tenant", "acme", "--query", inline(vectors.get(0)), "--json",
-                "--lucene-dir", luceneDir.toString(), "--kms-setting", "kms.local.dir=" + kmsDir,
-                "--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic);
+        CliRun r = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                inline(vectors.get(0)),
+                "--json",
+                "--lucene-dir",
+                luceneDir.toString(),
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir,
+                "--bootstrap-servers",
+                broker.bootstrapServers(),
+                "--key-events-topic",
+                topic);
         assertThat(r.code()).as(r.out() + r.err()).isEqualTo(SearchCommand.REFUSED);
         JsonNode n = new ObjectMapper().readTree(r.out());
         assertThat(n.get("refused").asText()).isEqualTo("REVOKED");
@@ -181,12 +254,26 @@ class SearchCommandTest {
 
     @Test
     void anIdentityThatMayNotReadTheKey_isAcceptedOnlyWhenTheKeyEventsVouchForTheTenant() throws Exception {
-        try (io.embedseal.kms.testsupport.VaultTransitStandIn vault = io.embedseal.kms.testsupport.VaultTransitStandIn.start()) {
+        try (io.embedseal.kms.testsupport.VaultTransitStandIn vault =
+                io.embedseal.kms.testsupport.VaultTransitStandIn.start()) {
             Path token = dir.resolve("reader-token");
             Files.writeString(token, "a-token-with-no-read-grant"); // Vault answers 403 to describe
-            List<String> args = new ArrayList<>(List.of("search", "--tenant", "acme", "--query", inline(vectors.get(7)), "--k", "1",
-                    "--lucene-dir", luceneDir.toString(), "--kms", "vault", "--kms-setting", "kms.vault.address=" + vault.address(),
-                    "--kms-setting", "kms.vault.token-file=" + token));
+            List<String> args = new ArrayList<>(List.of(
+                    "search",
+                    "--tenant",
+                    "acme",
+                    "--query",
+                    inline(vectors.get(7)),
+                    "--k",
+                    "1",
+                    "--lucene-dir",
+                    luceneDir.toString(),
+                    "--kms",
+                    "vault",
+                    "--kms-setting",
+                    "kms.vault.address=" + vault.address(),
+                    "--kms-setting",
+                    "kms.vault.token-file=" + token));
             CliRun alone = run(args.toArray(String[]::new));
             assertThat(alone.code()).isEqualTo(SearchCommand.REFUSED);
             assertThat(alone.err()).contains("no key-event topic was read to vouch");
@@ -194,10 +281,16 @@ class SearchCommandTest {
             EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
             String topic = "events-" + UUID.randomUUID();
             broker.createTopic(topic, 1, Map.of("cleanup.policy", "compact"));
-            try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
-                    new StringSerializer(), new ByteArraySerializer())) {
-                p.send(new ProducerRecord<>(topic, "acme", KeyEvents.encode(KeyEvents.event("acme", KeyEventType.REGISTERED, "vault",
-                        "tenant-acme", 1, "ops", null)))).get();
+            try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(
+                    Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                    new StringSerializer(),
+                    new ByteArraySerializer())) {
+                p.send(new ProducerRecord<>(
+                                topic,
+                                "acme",
+                                KeyEvents.encode(KeyEvents.event(
+                                        "acme", KeyEventType.REGISTERED, "vault", "tenant-acme", 1, "ops", null))))
+                        .get();
             }
             args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic));
             CliRun vouched = run(args.toArray(String[]::new));
@@ -208,9 +301,19 @@ class SearchCommandTest {
 
     @Test
     void badUsage_isExitCode2_namingTheProblem() {
-        assertThat(run("search", "--tenant", "acme", "--query", "1,2,x", "--lucene-dir", luceneDir.toString()).err())
+        assertThat(run("search", "--tenant", "acme", "--query", "1,2,x", "--lucene-dir", luceneDir.toString())
+                        .err())
                 .contains("element 2 is not a number");
-        CliRun both = run("search", "--tenant", "acme", "--query", "1", "--lucene-dir", "a", "--postgres-url", "jdbc:postgresql://x/y");
+        CliRun both = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                "1",
+                "--lucene-dir",
+                "a",
+                "--postgres-url",
+                "jdbc:postgresql://x/y");
         assertThat(both.code()).isEqualTo(2);
         assertThat(both.err()).contains("mutually exclusive");
         assertThat(run("search", "--tenant", "acme", "--query", "1").code()).isEqualTo(2);
@@ -237,18 +340,46 @@ class SearchCommandTest {
             }
             store.flush();
         }
-        CliRun r = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
-                "--postgres-url", PostgresServer.URL, "--postgres-user", PostgresServer.USER,
-                "--postgres-password-env", "EMBEDSEAL_PG_PASSWORD_FOR_TEST_UNSET", "--postgres-table", table,
-                "--kms-setting", "kms.local.dir=" + kmsDir);
+        CliRun r = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                inline(vectors.get(11)),
+                "--k",
+                "2",
+                "--postgres-url",
+                PostgresServer.URL,
+                "--postgres-user",
+                PostgresServer.USER,
+                "--postgres-password-env",
+                "EMBEDSEAL_PG_PASSWORD_FOR_TEST_UNSET",
+                "--postgres-table",
+                table,
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
         // No password in that variable: the server must refuse, and the command must say so without a stack trace.
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("failed");
 
-        String withPassword = PostgresServer.URL + (PostgresServer.URL.contains("?") ? "&" : "?") + "password=" + PostgresServer.PASSWORD;
-        CliRun ok = run("search", "--tenant", "acme", "--query", inline(vectors.get(11)), "--k", "2",
-                "--postgres-url", withPassword, "--postgres-user", PostgresServer.USER, "--postgres-table", table,
-                "--kms-setting", "kms.local.dir=" + kmsDir);
+        String withPassword = PostgresServer.URL + (PostgresServer.URL.contains("?") ? "&" : "?") + "password="
+                + PostgresServer.PASSWORD;
+        CliRun ok = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                inline(vectors.get(11)),
+                "--k",
+                "2",
+                "--postgres-url",
+                withPassword,
+                "--postgres-user",
+                PostgresServer.USER,
+                "--postgres-table",
+                table,
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
         assertThat(ok.code()).as(ok.out() + ok.err()).isZero();
         assertThat(ok.out()).contains("exact scan of 40 sealed rows").containsPattern("\\s1\\s+e-11\\s+1\\.0000");
     }

@@ -14,8 +14,7 @@ public final class AvroClassTrust {
 
     private static boolean installed;
 
-    private AvroClassTrust() {
-    }
+    private AvroClassTrust() {}
 
     /** Idempotent; safe to call from any static initializer that builds a specific reader. */
     public static synchronized void install() {

@@ -1,7 +1,6 @@
 package io.embedseal.serdes.avro;
 
 import io.embedseal.serdes.validation.EmbeddingFacts;
-
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -26,8 +25,16 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
     private final int offset;
     private final int length;
 
-    private CanonicalEmbedding(String tenantId, String embeddingId, String model, int dimensions, int firstNonFinite,
-                               int metadataEntries, long metadataBytes, int offset, int length) {
+    private CanonicalEmbedding(
+            String tenantId,
+            String embeddingId,
+            String model,
+            int dimensions,
+            int firstNonFinite,
+            int metadataEntries,
+            long metadataBytes,
+            int offset,
+            int length) {
         this.tenantId = tenantId;
         this.embeddingId = embeddingId;
         this.model = model;
@@ -140,6 +147,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
     private static final int EXPONENT = 0x7F80_0000;
     /** The exponents of two little-endian floats read as one long, and what carries an all-ones one into its sign. */
     private static final long EXPONENTS = 0x7F80_0000_7F80_0000L;
+
     private static final long EXPONENT_CARRIES = 0x0080_0000_0080_0000L;
     private static final long SIGNS = 0x8000_0000_8000_0000L;
 

@@ -1,17 +1,11 @@
 package io.embedseal.serdes.avro;
 
-import io.embedseal.config.ConfigValueException;
-import io.embedseal.config.Setting;
-import io.embedseal.config.SettingsModel;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.avro.Schema;
-import org.apache.avro.SchemaNormalization;
-
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
+import io.embedseal.config.ConfigValueException;
+import io.embedseal.config.Setting;
+import io.embedseal.config.SettingsModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -33,6 +27,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
 
 /**
  * A client for the Confluent Schema Registry REST API, which Confluent's registry, Apicurio's compatibility API
@@ -69,29 +67,39 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
      * @param cacheMaxSize      entries per cache
      * @param missingIdCacheFor how long an unknown schema id is remembered as unknown
      */
-    public record Settings(List<String> urls, String userInfo, Path caFile, Duration timeout, int cacheMaxSize,
-                           Duration missingIdCacheFor) {
+    public record Settings(
+            List<String> urls,
+            String userInfo,
+            Path caFile,
+            Duration timeout,
+            int cacheMaxSize,
+            Duration missingIdCacheFor) {
         public Settings {
             if (urls == null || urls.isEmpty()) {
                 throw new IllegalArgumentException("schema.registry.url is required");
             }
             for (String u : urls) {
                 if (!u.startsWith("http://") && !u.startsWith("https://")) {
-                    throw new IllegalArgumentException("schema.registry.url entries must start with http:// or https://, got: " + u);
+                    throw new IllegalArgumentException(
+                            "schema.registry.url entries must start with http:// or https://, got: " + u);
                 }
             }
-            urls = urls.stream().map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u).toList();
+            urls = urls.stream()
+                    .map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u)
+                    .toList();
             if (userInfo != null && !userInfo.contains(":")) {
                 throw new IllegalArgumentException("schema registry basic-auth user info must be user:password");
             }
             if (cacheMaxSize < 1) {
-                throw new IllegalArgumentException("schema.registry.cache.max-size must be at least 1, got " + cacheMaxSize);
+                throw new IllegalArgumentException(
+                        "schema.registry.cache.max-size must be at least 1, got " + cacheMaxSize);
             }
         }
 
         @Override
         public String toString() {
-            return "urls=" + urls + (userInfo == null ? "" : ", basic-auth=<redacted>") + (caFile == null ? "" : ", caFile=" + caFile);
+            return "urls=" + urls + (userInfo == null ? "" : ", basic-auth=<redacted>")
+                    + (caFile == null ? "" : ", caFile=" + caFile);
         }
 
         /**
@@ -114,17 +122,24 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
                 try {
                     userInfo = Files.readString(file, StandardCharsets.UTF_8).strip();
                 } catch (IOException e) {
-                    throw new ConfigValueException(USER_INFO_FILE.name(), USER_INFO_FILE.name() + ": cannot read " + file, e);
+                    throw new ConfigValueException(
+                            USER_INFO_FILE.name(), USER_INFO_FILE.name() + ": cannot read " + file, e);
                 }
             } else if (variable != null) {
                 userInfo = env.apply(variable);
                 if (userInfo == null || userInfo.isBlank()) {
-                    throw new ConfigValueException(USER_INFO_ENV.name(), USER_INFO_ENV.name() + " names " + variable + ", which is not set");
+                    throw new ConfigValueException(
+                            USER_INFO_ENV.name(), USER_INFO_ENV.name() + " names " + variable + ", which is not set");
                 }
             }
             try {
-                return new Settings(s.get(URL), userInfo, s.getOrNull(CA_FILE), Duration.ofMillis(s.get(TIMEOUT_MS)),
-                        s.get(CACHE_MAX_SIZE), Duration.ofSeconds(s.get(MISSING_ID_CACHE_SECONDS)));
+                return new Settings(
+                        s.get(URL),
+                        userInfo,
+                        s.getOrNull(CA_FILE),
+                        Duration.ofMillis(s.get(TIMEOUT_MS)),
+                        s.get(CACHE_MAX_SIZE),
+                        Duration.ofSeconds(s.get(MISSING_ID_CACHE_SECONDS)));
             } catch (ConfigValueException e) {
                 throw e;
             } catch (IllegalArgumentException e) {
@@ -134,28 +149,40 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
     }
 
     public static final Setting<List<String>> URL = Setting.list("schema.registry.url")
-            .required("(e.g. http://localhost:8081, or several, comma-separated)").importance(Setting.Importance.HIGH)
-            .doc("The Confluent-compatible schema registry (Confluent Schema Registry, Apicurio's `/apis/ccompat/v7`).");
+            .required("(e.g. http://localhost:8081, or several, comma-separated)")
+            .importance(Setting.Importance.HIGH)
+            .doc(
+                    "The Confluent-compatible schema registry (Confluent Schema Registry, Apicurio's `/apis/ccompat/v7`).");
     public static final Setting<Path> USER_INFO_FILE = Setting.path("schema.registry.basic-auth.user-info-file", null)
             .doc("A file holding `user:password` for basic auth.");
     public static final Setting<String> USER_INFO_ENV = Setting.string("schema.registry.basic-auth.user-info-env", null)
             .doc("An environment variable holding `user:password` for basic auth (the file wins).");
     public static final Setting<Path> CA_FILE = Setting.path("schema.registry.ssl.ca-file", null)
             .doc("PEM certificates to trust for https, instead of the JDK's.");
-    public static final Setting<Long> TIMEOUT_MS = Setting.longValue("schema.registry.timeout-ms", 5_000, 1, 600_000)
-            .doc("Connect and request timeout.");
-    public static final Setting<Integer> CACHE_MAX_SIZE = Setting.intValue("schema.registry.cache.max-size", 1_000, 1, 10_000_000)
+    public static final Setting<Long> TIMEOUT_MS =
+            Setting.longValue("schema.registry.timeout-ms", 5_000, 1, 600_000).doc("Connect and request timeout.");
+    public static final Setting<Integer> CACHE_MAX_SIZE = Setting.intValue(
+                    "schema.registry.cache.max-size", 1_000, 1, 10_000_000)
             .doc("Entries per cache (schemas by id, ids by subject and schema, unknown ids).");
-    public static final Setting<Long> MISSING_ID_CACHE_SECONDS = Setting.longValue("schema.registry.missing-id-cache-seconds", 30, 0, 86_400)
+    public static final Setting<Long> MISSING_ID_CACHE_SECONDS = Setting.longValue(
+                    "schema.registry.missing-id-cache-seconds", 30, 0, 86_400)
             .doc("How long an unknown schema id is remembered as unknown.");
 
     /** The schema-registry client's settings. */
-    public static final SettingsModel MODEL = SettingsModel.of("schema registry", URL, USER_INFO_FILE, USER_INFO_ENV, CA_FILE,
-            TIMEOUT_MS, CACHE_MAX_SIZE, MISSING_ID_CACHE_SECONDS);
+    public static final SettingsModel MODEL = SettingsModel.of(
+            "schema registry",
+            URL,
+            USER_INFO_FILE,
+            USER_INFO_ENV,
+            CA_FILE,
+            TIMEOUT_MS,
+            CACHE_MAX_SIZE,
+            MISSING_ID_CACHE_SECONDS);
 
     public ConfluentSchemaRegistryClient(Settings settings) {
         this.settings = Objects.requireNonNull(settings, "settings");
-        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(settings.timeout()).version(HttpClient.Version.HTTP_1_1);
+        HttpClient.Builder b =
+                HttpClient.newBuilder().connectTimeout(settings.timeout()).version(HttpClient.Version.HTTP_1_1);
         if (settings.caFile() != null) {
             b.sslContext(sslContext(settings.caFile()));
         }
@@ -172,10 +199,15 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
         if (cached != null) {
             return cached;
         }
-        JsonNode r = send("POST", "/subjects/" + encode(subject) + "/versions", schemaBody(schema), "register a schema under " + subject);
+        JsonNode r = send(
+                "POST",
+                "/subjects/" + encode(subject) + "/versions",
+                schemaBody(schema),
+                "register a schema under " + subject);
         int id = r.path("id").asInt(-1);
         if (id < 0) {
-            throw new SchemaRegistryException("schema registry answered a registration under " + subject + " without an id");
+            throw new SchemaRegistryException(
+                    "schema registry answered a registration under " + subject + " without an id");
         }
         idsBySubjectAndSchema.put(key, id);
         schemasById.put(id, schema);
@@ -196,7 +228,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
         try {
             r = send("GET", "/schemas/ids/" + id, null, "look up schema id " + id);
         } catch (UnknownSchemaException e) {
-            missingIdsUntil.put(id, System.nanoTime() + settings.missingIdCacheFor().toNanos());
+            missingIdsUntil.put(
+                    id, System.nanoTime() + settings.missingIdCacheFor().toNanos());
             throw new UnknownSchemaException(id);
         }
         Schema schema = parse(r.path("schema").asText(null), "schema id " + id);
@@ -211,7 +244,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
         if (cached != null) {
             return cached;
         }
-        JsonNode r = send("POST", "/subjects/" + encode(subject), schemaBody(schema), "look up a schema under " + subject);
+        JsonNode r =
+                send("POST", "/subjects/" + encode(subject), schemaBody(schema), "look up a schema under " + subject);
         int id = r.path("id").asInt(-1);
         idsBySubjectAndSchema.put(key, id);
         return id;
@@ -219,15 +253,25 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
 
     @Override
     public RegisteredSchema latest(String subject) {
-        JsonNode r = send("GET", "/subjects/" + encode(subject) + "/versions/latest", null, "read the latest version of " + subject);
-        return new RegisteredSchema(subject, r.path("version").asInt(), r.path("id").asInt(),
+        JsonNode r = send(
+                "GET",
+                "/subjects/" + encode(subject) + "/versions/latest",
+                null,
+                "read the latest version of " + subject);
+        return new RegisteredSchema(
+                subject,
+                r.path("version").asInt(),
+                r.path("id").asInt(),
                 parse(r.path("schema").asText(null), "latest version of " + subject));
     }
 
     @Override
     public boolean isCompatible(String subject, Schema schema) {
         try {
-            JsonNode r = send("POST", "/compatibility/subjects/" + encode(subject) + "/versions/latest", schemaBody(schema),
+            JsonNode r = send(
+                    "POST",
+                    "/compatibility/subjects/" + encode(subject) + "/versions/latest",
+                    schemaBody(schema),
                     "check compatibility with " + subject);
             return r.path("is_compatible").asBoolean(false);
         } catch (UnknownSubjectException e) {
@@ -251,9 +295,14 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
                     .timeout(settings.timeout())
                     .header("Accept", CONTENT_TYPE + ", application/json");
             if (settings.userInfo() != null) {
-                req.header("Authorization", "Basic " + Base64.getEncoder().encodeToString(settings.userInfo().getBytes(StandardCharsets.UTF_8)));
+                req.header(
+                        "Authorization",
+                        "Basic "
+                                + Base64.getEncoder()
+                                        .encodeToString(settings.userInfo().getBytes(StandardCharsets.UTF_8)));
             }
-            HttpRequest.BodyPublisher publisher = body == null ? HttpRequest.BodyPublishers.noBody()
+            HttpRequest.BodyPublisher publisher = body == null
+                    ? HttpRequest.BodyPublishers.noBody()
                     : HttpRequest.BodyPublishers.ofByteArray(json(body));
             if (body != null) {
                 req.header("Content-Type", CONTENT_TYPE);
@@ -263,12 +312,15 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             try {
                 response = http.send(req.build(), HttpResponse.BodyHandlers.ofByteArray());
             } catch (IOException e) {
-                unreachable = new SchemaRegistryUnavailableException("schema registry at " + base + " is unreachable (" + what + "): "
-                        + e.getClass().getSimpleName(), e);
+                unreachable = new SchemaRegistryUnavailableException(
+                        "schema registry at " + base + " is unreachable (" + what + "): "
+                                + e.getClass().getSimpleName(),
+                        e);
                 continue;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new SchemaRegistryUnavailableException("interrupted while asking the schema registry to " + what, e);
+                throw new SchemaRegistryUnavailableException(
+                        "interrupted while asking the schema registry to " + what, e);
             }
             int status = response.statusCode();
             if (status >= 500) {
@@ -286,7 +338,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             try {
                 return body.length == 0 ? JSON.createObjectNode() : JSON.readTree(body);
             } catch (IOException e) {
-                throw new SchemaRegistryException("schema registry at " + base + " answered " + what + " with invalid JSON", e);
+                throw new SchemaRegistryException(
+                        "schema registry at " + base + " answered " + what + " with invalid JSON", e);
             }
         }
         int code = errorCode(body);
@@ -298,9 +351,13 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
                 }
                 throw new UnknownSubjectException("cannot " + what + detail);
             }
-            case 409 -> throw new IncompatibleSchemaException("cannot " + what + ", the schema is incompatible with the subject's rule" + detail);
+            case 409 ->
+                throw new IncompatibleSchemaException(
+                        "cannot " + what + ", the schema is incompatible with the subject's rule" + detail);
             case 422 -> throw new InvalidSchemaException("cannot " + what + ", the registry calls it invalid" + detail);
-            case 401, 403 -> throw new SchemaRegistryException("not allowed to " + what + " at " + base + " (check the basic-auth settings)" + detail);
+            case 401, 403 ->
+                throw new SchemaRegistryException(
+                        "not allowed to " + what + " at " + base + " (check the basic-auth settings)" + detail);
             default -> throw new SchemaRegistryException("cannot " + what + " at " + base + detail);
         }
     }
@@ -369,7 +426,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             ctx.init(null, tmf.getTrustManagers(), null);
             return ctx;
         } catch (IOException | GeneralSecurityException e) {
-            throw new IllegalArgumentException("schema.registry.ssl.ca-file: cannot load CA certificates from " + caFile, e);
+            throw new IllegalArgumentException(
+                    "schema.registry.ssl.ca-file: cannot load CA certificates from " + caFile, e);
         }
     }
 

@@ -2,6 +2,13 @@ package io.embedseal.serdes.avro;
 
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.WireFormatException.Reason;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
 import org.apache.avro.SchemaNormalization;
@@ -12,14 +19,6 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
-
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
 
 /**
  * Reads and writes {@link EmbeddingEvent}s: in the Confluent wire format (magic byte 0, big-endian 4-byte
@@ -45,7 +44,8 @@ public final class EmbeddingEventCodec {
         AvroClassTrust.install();
     }
 
-    private static final DatumReader<EmbeddingEvent> CANONICAL_READER = new BoundedReader(CANONICAL_SCHEMA, CANONICAL_SCHEMA);
+    private static final DatumReader<EmbeddingEvent> CANONICAL_READER =
+            new BoundedReader(CANONICAL_SCHEMA, CANONICAL_SCHEMA);
     private static final SpecificDatumWriter<EmbeddingEvent> WRITER = new SpecificDatumWriter<>(CANONICAL_SCHEMA);
     private static final String CANONICAL_PARSING_FORM = SchemaNormalization.toParsingForm(CANONICAL_SCHEMA);
 
@@ -88,8 +88,7 @@ public final class EmbeddingEventCodec {
      * A value whose writer schema is the canonical one, read in place: its embedding's facts, and its Avro body
      * (after the 5-byte prefix) is the canonical form, to seal as it is.
      */
-    public record Inspected(int schemaId, CanonicalEmbedding embedding) {
-    }
+    public record Inspected(int schemaId, CanonicalEmbedding embedding) {}
 
     /**
      * The fast path of {@link #decode}: for a value written with the canonical schema that reads cleanly in place,
@@ -109,19 +108,27 @@ public final class EmbeddingEventCodec {
 
     private static int schemaIdOf(byte[] value) {
         if (value == null || value.length < PREFIX_LENGTH) {
-            throw new WireFormatException(Reason.TRUNCATED, -1, "value has " + (value == null ? 0 : value.length)
-                    + " bytes, fewer than the 5-byte wire-format prefix", null);
+            throw new WireFormatException(
+                    Reason.TRUNCATED,
+                    -1,
+                    "value has " + (value == null ? 0 : value.length)
+                            + " bytes, fewer than the 5-byte wire-format prefix",
+                    null);
         }
         if (value[0] != MAGIC_BYTE) {
-            throw new WireFormatException(Reason.WRONG_MAGIC_BYTE, -1, "first byte is " + (value[0] & 0xFF)
-                    + ", not the Confluent wire-format magic byte 0", null);
+            throw new WireFormatException(
+                    Reason.WRONG_MAGIC_BYTE,
+                    -1,
+                    "first byte is " + (value[0] & 0xFF) + ", not the Confluent wire-format magic byte 0",
+                    null);
         }
         return ByteBuffer.wrap(value, 1, 4).getInt();
     }
 
     /** Encodes an event in the Confluent wire format under an already registered schema id. */
     public static byte[] encodeWire(int schemaId, EmbeddingEvent event) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(64 + 4 * event.getVector().size());
+        ByteArrayOutputStream out =
+                new ByteArrayOutputStream(64 + 4 * event.getVector().size());
         out.write(MAGIC_BYTE);
         out.write(schemaId >>> 24);
         out.write(schemaId >>> 16);
@@ -133,7 +140,8 @@ public final class EmbeddingEventCodec {
 
     /** The canonical Avro binary form (no prefix) sealed inside envelopes. */
     public static byte[] toCanonicalAvro(EmbeddingEvent event) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(64 + 4 * event.getVector().size());
+        ByteArrayOutputStream out =
+                new ByteArrayOutputStream(64 + 4 * event.getVector().size());
         write(event, out);
         return out.toByteArray();
     }
@@ -156,27 +164,37 @@ public final class EmbeddingEventCodec {
         try {
             writer = registry.schemaById(schemaId);
         } catch (UnknownSchemaException e) {
-            throw new WireFormatException(Reason.UNKNOWN_SCHEMA_ID, schemaId, "schema id " + schemaId
-                    + " is not in the schema registry", e);
+            throw new WireFormatException(
+                    Reason.UNKNOWN_SCHEMA_ID, schemaId, "schema id " + schemaId + " is not in the schema registry", e);
         } catch (SchemaRegistryException e) {
-            throw new WireFormatException(Reason.REGISTRY_UNAVAILABLE, schemaId, "schema registry could not be asked for schema id "
-                    + schemaId, e);
+            throw new WireFormatException(
+                    Reason.REGISTRY_UNAVAILABLE,
+                    schemaId,
+                    "schema registry could not be asked for schema id " + schemaId,
+                    e);
         }
         SchemaCompatibility.SchemaPairCompatibility compatibility =
                 SchemaCompatibility.checkReaderWriterCompatibility(CANONICAL_SCHEMA, writer);
         if (compatibility.getType() != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
-            throw new WireFormatException(Reason.INCOMPATIBLE_SCHEMA, schemaId, "schema id " + schemaId + " ("
-                    + writer.getFullName() + ") cannot be read as " + CANONICAL_SCHEMA.getFullName() + ": "
-                    + compatibility.getDescription(), null);
+            throw new WireFormatException(
+                    Reason.INCOMPATIBLE_SCHEMA,
+                    schemaId,
+                    "schema id " + schemaId + " ("
+                            + writer.getFullName() + ") cannot be read as " + CANONICAL_SCHEMA.getFullName() + ": "
+                            + compatibility.getDescription(),
+                    null);
         }
-        return writersById.computeIfAbsent(schemaId, id -> new WriterSchema(new BoundedReader(writer, CANONICAL_SCHEMA),
-                CANONICAL_PARSING_FORM.equals(SchemaNormalization.toParsingForm(writer))));
+        return writersById.computeIfAbsent(
+                schemaId,
+                id -> new WriterSchema(
+                        new BoundedReader(writer, CANONICAL_SCHEMA),
+                        CANONICAL_PARSING_FORM.equals(SchemaNormalization.toParsingForm(writer))));
     }
 
-    private record WriterSchema(DatumReader<EmbeddingEvent> reader, boolean canonical) {
-    }
+    private record WriterSchema(DatumReader<EmbeddingEvent> reader, boolean canonical) {}
 
-    private static EmbeddingEvent read(DatumReader<EmbeddingEvent> reader, byte[] bytes, int offset, int length, int schemaId) {
+    private static EmbeddingEvent read(
+            DatumReader<EmbeddingEvent> reader, byte[] bytes, int offset, int length, int schemaId) {
         BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(bytes, offset, length, null);
         EmbeddingEvent event;
         try {
@@ -189,8 +207,11 @@ public final class EmbeddingEventCodec {
         } catch (IOException | RuntimeException e) {
             // Avro reports bad input as EOFException, AvroRuntimeException, SystemLimitException,
             // ArrayIndexOutOfBounds, NegativeArraySize...: all mean the same thing here.
-            throw new WireFormatException(Reason.UNDECODABLE, schemaId, "Avro body does not decode ("
-                    + e.getClass().getSimpleName() + ")", e);
+            throw new WireFormatException(
+                    Reason.UNDECODABLE,
+                    schemaId,
+                    "Avro body does not decode (" + e.getClass().getSimpleName() + ")",
+                    e);
         }
         return event;
     }

@@ -1,11 +1,10 @@
 package io.embedseal.serdes.avro;
 
 import io.embedseal.schemas.EmbeddingEvent;
+import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
-
-import java.util.Map;
 
 /**
  * Reads Confluent-wire-format {@link EmbeddingEvent}s with a plain {@code KafkaConsumer}: looks the writer
@@ -16,8 +15,7 @@ public final class EmbeddingEventDeserializer implements Deserializer<EmbeddingE
 
     private EmbeddingEventCodec codec;
 
-    public EmbeddingEventDeserializer() {
-    }
+    public EmbeddingEventDeserializer() {}
 
     public EmbeddingEventDeserializer(SchemaRegistry registry) {
         this.codec = new EmbeddingEventCodec(registry);

@@ -1,15 +1,13 @@
 package io.embedseal.serdes.avro;
 
 import io.embedseal.config.Setting;
-
 import io.embedseal.schemas.EmbeddingEvent;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.serialization.Serializer;
-
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serializer;
 
 /**
  * A producer-side serializer writing {@link EmbeddingEvent}s in the Confluent wire format, usable from a plain
@@ -21,13 +19,17 @@ import java.util.concurrent.ConcurrentMap;
 public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent> {
 
     public static final Setting<Boolean> AUTO_REGISTER = Setting.bool("auto.register.schemas", true)
-            .doc("EmbeddingEventSerializer: register the schema under its subject when missing (else it must be registered).");
+            .doc(
+                    "EmbeddingEventSerializer: register the schema under its subject when missing (else it must be registered).");
     public static final Setting<String> VALUE_SUBJECT_STRATEGY = Setting.string("value.subject.name.strategy", "topic")
-            .check(v -> {
-                SubjectNameStrategy.parse(v);
-                return v;
-            }, "topic, record, topic-record (or Confluent's class names)")
-            .doc("EmbeddingEventSerializer: the subject a value schema is registered under, as Confluent's strategies name it.");
+            .check(
+                    v -> {
+                        SubjectNameStrategy.parse(v);
+                        return v;
+                    },
+                    "topic, record, topic-record (or Confluent's class names)")
+            .doc(
+                    "EmbeddingEventSerializer: the subject a value schema is registered under, as Confluent's strategies name it.");
 
     private SchemaRegistry registry;
     private SubjectNameStrategy strategy = SubjectNameStrategy.TOPIC_NAME;
@@ -35,8 +37,7 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
     private boolean isKey;
     private final ConcurrentMap<String, Integer> schemaIdByTopic = new ConcurrentHashMap<>();
 
-    public EmbeddingEventSerializer() {
-    }
+    public EmbeddingEventSerializer() {}
 
     /** A serializer on an existing registry, registering under {@code <topic>-value}. */
     public EmbeddingEventSerializer(SchemaRegistry registry) {
@@ -47,7 +48,8 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
     public void configure(Map<String, ?> configs, boolean isKey) {
         this.isKey = isKey;
         try {
-            strategy = SubjectNameStrategy.parse(str(configs, isKey ? "key.subject.name.strategy" : VALUE_SUBJECT_STRATEGY.name()));
+            strategy = SubjectNameStrategy.parse(
+                    str(configs, isKey ? "key.subject.name.strategy" : VALUE_SUBJECT_STRATEGY.name()));
             String auto = str(configs, AUTO_REGISTER.name());
             if (auto != null) {
                 autoRegister = AUTO_REGISTER.parse(AUTO_REGISTER.name(), auto);
@@ -71,7 +73,8 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
         try {
             id = schemaIdByTopic.computeIfAbsent(topic, t -> {
                 String subject = strategy.subject(t, isKey, EmbeddingEventCodec.CANONICAL_SCHEMA);
-                return autoRegister ? registry.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA)
+                return autoRegister
+                        ? registry.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA)
                         : registry.lookup(subject, EmbeddingEventCodec.CANONICAL_SCHEMA);
             });
         } catch (SchemaRegistryException e) {

@@ -1,9 +1,5 @@
 package io.embedseal.serdes.avro;
 
-import org.apache.avro.Schema;
-import org.apache.avro.SchemaCompatibility;
-import org.apache.avro.SchemaNormalization;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -11,6 +7,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaCompatibility;
+import org.apache.avro.SchemaNormalization;
 
 /**
  * A schema registry held in memory, for the embedded demo and tests, with the Confluent registry's semantics:
@@ -19,8 +18,8 @@ import java.util.Set;
  */
 public final class InMemorySchemaRegistry implements SchemaRegistry {
 
-    private static final Set<String> LEVELS = Set.of("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD",
-            "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE");
+    private static final Set<String> LEVELS = Set.of(
+            "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE");
 
     private final Map<String, Integer> idsByCanonicalForm = new HashMap<>();
     private final Map<Integer, Schema> schemasById = new HashMap<>();
@@ -93,8 +92,8 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
         List<Integer> against = level.endsWith("_TRANSITIVE") ? versions : List.of(versions.get(versions.size() - 1));
         for (int id : against) {
             Schema old = schemasById.get(id);
-            boolean backward = compatible(schema, old);  // new reads old
-            boolean forward = compatible(old, schema);   // old reads new
+            boolean backward = compatible(schema, old); // new reads old
+            boolean forward = compatible(old, schema); // old reads new
             boolean ok = switch (level.replace("_TRANSITIVE", "")) {
                 case "BACKWARD" -> backward;
                 case "FORWARD" -> forward;
@@ -122,7 +121,8 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
     }
 
     private static boolean compatible(Schema reader, Schema writer) {
-        return SchemaCompatibility.checkReaderWriterCompatibility(reader, writer).getType()
+        return SchemaCompatibility.checkReaderWriterCompatibility(reader, writer)
+                        .getType()
                 == SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE;
     }
 }

@@ -13,8 +13,7 @@ public final class SchemaRegistries {
 
     private static final Map<String, InMemorySchemaRegistry> MOCKS = new ConcurrentHashMap<>();
 
-    private SchemaRegistries() {
-    }
+    private SchemaRegistries() {}
 
     public static SchemaRegistry fromConfig(Map<String, ?> config, Function<String, String> env) {
         Object url = config.get("schema.registry.url");

@@ -12,8 +12,7 @@ import org.apache.avro.Schema;
 public interface SchemaRegistry {
 
     /** A schema as registered under a subject. */
-    record RegisteredSchema(String subject, int version, int id, Schema schema) {
-    }
+    record RegisteredSchema(String subject, int version, int id, Schema schema) {}
 
     /** Registers a schema under a subject, or returns the id it already has there. */
     int register(String subject, Schema schema);

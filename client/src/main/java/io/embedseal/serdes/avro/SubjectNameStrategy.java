@@ -1,8 +1,7 @@
 package io.embedseal.serdes.avro;
 
-import org.apache.avro.Schema;
-
 import java.util.Locale;
+import org.apache.avro.Schema;
 
 /**
  * How a serializer names the subject a schema is registered under, as Confluent's serializers do.
@@ -38,8 +37,10 @@ public enum SubjectNameStrategy {
             case "topic", "topicnamestrategy", "topic_name" -> TOPIC_NAME;
             case "record", "recordnamestrategy", "record_name" -> RECORD_NAME;
             case "topic-record", "topicrecordnamestrategy", "topic_record_name" -> TOPIC_RECORD_NAME;
-            default -> throw new IllegalArgumentException("value.subject.name.strategy must be topic, record or topic-record "
-                    + "(or Confluent's TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy), got '" + value + "'");
+            default ->
+                throw new IllegalArgumentException("value.subject.name.strategy must be topic, record or topic-record "
+                        + "(or Confluent's TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy), got '"
+                        + value + "'");
         };
     }
 }

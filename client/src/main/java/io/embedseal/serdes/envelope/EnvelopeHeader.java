@@ -5,7 +5,6 @@ import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.dek.DekId;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.serdes.envelope.EnvelopeException.Reason;
-
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -42,6 +41,7 @@ public final class EnvelopeHeader {
     static final byte[] MAGIC = {0x45, 0x53, 0x4C};
     /** The only format version this code writes. */
     public static final int VERSION_1 = 1;
+
     public static final int MAX_TENANT_ID_BYTES = TenantIds.MAX_LENGTH;
     public static final int MAX_EMBEDDING_ID_BYTES = 1024;
     public static final int MAX_KEK_REF_BYTES = 255;
@@ -58,8 +58,15 @@ public final class EnvelopeHeader {
     private final int ciphertextOffset;
     private final int ciphertextLength;
 
-    private EnvelopeHeader(PayloadType payloadType, String tenantId, String embeddingId, KekRef kek, DekId dekId,
-                           byte[] wrappedDek, int ciphertextOffset, int ciphertextLength) {
+    private EnvelopeHeader(
+            PayloadType payloadType,
+            String tenantId,
+            String embeddingId,
+            KekRef kek,
+            DekId dekId,
+            byte[] wrappedDek,
+            int ciphertextOffset,
+            int ciphertextLength) {
         this.payloadType = payloadType;
         this.tenantId = tenantId;
         this.embeddingId = embeddingId;
@@ -78,14 +85,19 @@ public final class EnvelopeHeader {
      *                           {@code MALFORMED}
      */
     public static EnvelopeHeader parse(byte[] envelope) {
-        if (envelope == null || envelope.length < 4
-                || envelope[0] != MAGIC[0] || envelope[1] != MAGIC[1] || envelope[2] != MAGIC[2]) {
+        if (envelope == null
+                || envelope.length < 4
+                || envelope[0] != MAGIC[0]
+                || envelope[1] != MAGIC[1]
+                || envelope[2] != MAGIC[2]) {
             throw new EnvelopeException(Reason.NOT_AN_ENVELOPE, "input does not start with the envelope magic bytes");
         }
         int version = envelope[3] & 0xFF;
         if (version != VERSION_1) {
-            throw new EnvelopeException(Reason.UNSUPPORTED_VERSION, "envelope format version " + version
-                    + " is not supported by this reader (it reads version " + VERSION_1 + ")");
+            throw new EnvelopeException(
+                    Reason.UNSUPPORTED_VERSION,
+                    "envelope format version " + version + " is not supported by this reader (it reads version "
+                            + VERSION_1 + ")");
         }
         Reader in = new Reader(envelope, 4);
         int payloadCode = in.u8("payload type");
@@ -93,12 +105,15 @@ public final class EnvelopeHeader {
         if (payloadType == null) {
             throw new EnvelopeException(Reason.UNSUPPORTED_PAYLOAD, "payload type " + payloadCode + " is unknown");
         }
-        String tenantId = in.utf8(in.length(in.u8("tenant id length"), 1, MAX_TENANT_ID_BYTES, "tenant id"), "tenant id");
+        String tenantId =
+                in.utf8(in.length(in.u8("tenant id length"), 1, MAX_TENANT_ID_BYTES, "tenant id"), "tenant id");
         if (!TenantIds.isValid(tenantId)) {
             throw new EnvelopeException(Reason.MALFORMED, "tenant id breaks the rule: " + TenantIds.describeRule());
         }
-        String embeddingId = in.utf8(in.length(in.u16("embedding id length"), 1, MAX_EMBEDDING_ID_BYTES, "embedding id"), "embedding id");
-        String kekText = in.utf8(in.length(in.u8("KEK reference length"), 1, MAX_KEK_REF_BYTES, "KEK reference"), "KEK reference");
+        String embeddingId = in.utf8(
+                in.length(in.u16("embedding id length"), 1, MAX_EMBEDDING_ID_BYTES, "embedding id"), "embedding id");
+        String kekText = in.utf8(
+                in.length(in.u8("KEK reference length"), 1, MAX_KEK_REF_BYTES, "KEK reference"), "KEK reference");
         KekRef kek;
         try {
             kek = KekRef.parse(kekText);
@@ -110,13 +125,17 @@ public final class EnvelopeHeader {
         int wrappedLength = in.length(in.u16("wrapped DEK length"), 1, MAX_WRAPPED_DEK_BYTES, "wrapped DEK");
         int wrappedOffset = in.take(wrappedLength, "wrapped DEK");
         byte[] wrapped = Arrays.copyOfRange(envelope, wrappedOffset, wrappedOffset + wrappedLength);
-        int ciphertextLength = in.length(in.u32("ciphertext length"), MIN_CIPHERTEXT_BYTES, MAX_CIPHERTEXT_BYTES, "ciphertext");
+        int ciphertextLength =
+                in.length(in.u32("ciphertext length"), MIN_CIPHERTEXT_BYTES, MAX_CIPHERTEXT_BYTES, "ciphertext");
         int ciphertextOffset = in.take(ciphertextLength, "ciphertext");
         if (in.position() != envelope.length) {
-            throw new EnvelopeException(Reason.MALFORMED, (envelope.length - in.position())
-                    + " bytes follow the ciphertext; an envelope ends with its ciphertext");
+            throw new EnvelopeException(
+                    Reason.MALFORMED,
+                    (envelope.length - in.position())
+                            + " bytes follow the ciphertext; an envelope ends with its ciphertext");
         }
-        return new EnvelopeHeader(payloadType, tenantId, embeddingId, kek, dekId, wrapped, ciphertextOffset, ciphertextLength);
+        return new EnvelopeHeader(
+                payloadType, tenantId, embeddingId, kek, dekId, wrapped, ciphertextOffset, ciphertextLength);
     }
 
     /**
@@ -130,15 +149,28 @@ public final class EnvelopeHeader {
         requireLength(dek.kekRefLength(), 1, MAX_KEK_REF_BYTES, "KEK reference");
         requireLength(dek.wrappedLength(), 1, MAX_WRAPPED_DEK_BYTES, "wrapped DEK");
         requireLength((long) plaintextLength + Dek.OVERHEAD, MIN_CIPHERTEXT_BYTES, MAX_CIPHERTEXT_BYTES, "ciphertext");
-        return 3 + 1 + 1 + 1 + tenantId.length + 2 + embeddingId.length + 1 + dek.kekRefLength() + 1 + DekId.LENGTH
-                + 2 + dek.wrappedLength() + 4;
+        return 3
+                + 1
+                + 1
+                + 1
+                + tenantId.length
+                + 2
+                + embeddingId.length
+                + 1
+                + dek.kekRefLength()
+                + 1
+                + DekId.LENGTH
+                + 2
+                + dek.wrappedLength()
+                + 4;
     }
 
     /**
      * Writes the header into {@code out} from offset 0; {@link #headerLength} must have accepted the fields.
      * These bytes are also the AEAD's associated data.
      */
-    static void write(byte[] out, PayloadType payloadType, byte[] tenantId, byte[] embeddingId, Dek dek, int plaintextLength) {
+    static void write(
+            byte[] out, PayloadType payloadType, byte[] tenantId, byte[] embeddingId, Dek dek, int plaintextLength) {
         ByteBuffer b = ByteBuffer.wrap(out);
         b.put(MAGIC).put((byte) VERSION_1).put((byte) payloadType.code());
         b.put((byte) tenantId.length).put(tenantId);
@@ -231,14 +263,17 @@ public final class EnvelopeHeader {
 
         long u32(String field) {
             int p = take(4, field);
-            return ((long) (buf[p] & 0xFF) << 24) | ((buf[p + 1] & 0xFF) << 16) | ((buf[p + 2] & 0xFF) << 8) | (buf[p + 3] & 0xFF);
+            return ((long) (buf[p] & 0xFF) << 24)
+                    | ((buf[p + 1] & 0xFF) << 16)
+                    | ((buf[p + 2] & 0xFF) << 8)
+                    | (buf[p + 3] & 0xFF);
         }
 
         /** Checks a declared length against its field's range; returns it as an int. */
         int length(long declared, int min, int max, String field) {
             if (declared < min || declared > max) {
-                throw new EnvelopeException(Reason.FIELD_OUT_OF_BOUNDS, field + " length " + declared
-                        + " is outside " + min + ".." + max);
+                throw new EnvelopeException(
+                        Reason.FIELD_OUT_OF_BOUNDS, field + " length " + declared + " is outside " + min + ".." + max);
             }
             return (int) declared;
         }
@@ -246,8 +281,8 @@ public final class EnvelopeHeader {
         /** Advances past {@code n} bytes that must be present; returns where they start. */
         int take(int n, String field) {
             if (n > buf.length - pos) {
-                throw new EnvelopeException(Reason.TRUNCATED, field + " needs " + n + " bytes but only "
-                        + (buf.length - pos) + " remain");
+                throw new EnvelopeException(
+                        Reason.TRUNCATED, field + " needs " + n + " bytes but only " + (buf.length - pos) + " remain");
             }
             int start = pos;
             pos += n;
@@ -267,7 +302,8 @@ public final class EnvelopeHeader {
                 return new String(buf, start, n, StandardCharsets.US_ASCII); // every ASCII byte sequence is valid UTF-8
             }
             try {
-                return StandardCharsets.UTF_8.newDecoder()
+                return StandardCharsets.UTF_8
+                        .newDecoder()
                         .onMalformedInput(CodingErrorAction.REPORT)
                         .onUnmappableCharacter(CodingErrorAction.REPORT)
                         .decode(ByteBuffer.wrap(buf, start, n))

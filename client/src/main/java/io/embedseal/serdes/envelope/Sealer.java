@@ -8,7 +8,6 @@ import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.serdes.envelope.EnvelopeException.Reason;
-
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.Objects;
@@ -50,7 +49,8 @@ public final class Sealer {
      * @throws IllegalArgumentException if the tenant id is invalid or a field exceeds its envelope limit
      * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
      */
-    public byte[] seal(String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
+    public byte[] seal(
+            String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
         byte[] tenant = tenantId.getBytes(StandardCharsets.UTF_8);
         byte[] id = embeddingId.getBytes(StandardCharsets.UTF_8);
         Dek dek = keyring.sealingDek(tenantId);
@@ -73,20 +73,32 @@ public final class Sealer {
     public Unsealed unseal(byte[] envelope, String expectedTenantId, String expectedEmbeddingId) {
         EnvelopeHeader header = EnvelopeHeader.parse(envelope);
         if (!header.tenantId().equals(expectedTenantId)) {
-            throw new EnvelopeException(Reason.WRONG_BINDING, "envelope belongs to tenant " + header.tenantId()
-                    + ", expected tenant " + expectedTenantId);
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "envelope belongs to tenant " + header.tenantId() + ", expected tenant " + expectedTenantId);
         }
         if (!header.embeddingId().equals(expectedEmbeddingId)) {
-            throw new EnvelopeException(Reason.WRONG_BINDING, "envelope of tenant " + header.tenantId()
-                    + " is bound to another embedding id than the record it was found in");
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "envelope of tenant " + header.tenantId()
+                            + " is bound to another embedding id than the record it was found in");
         }
         Dek dek = openDek(header);
         try {
-            return new Unsealed(header, dek.decrypt(envelope, header.ciphertextOffset(), header.ciphertextLength(),
-                    envelope, 0, header.ciphertextOffset()));
+            return new Unsealed(
+                    header,
+                    dek.decrypt(
+                            envelope,
+                            header.ciphertextOffset(),
+                            header.ciphertextLength(),
+                            envelope,
+                            0,
+                            header.ciphertextOffset()));
         } catch (GeneralSecurityException e) {
-            throw new EnvelopeException(Reason.TAMPERED, "envelope of tenant " + header.tenantId()
-                    + " failed authentication under DEK " + header.dekId(), e);
+            throw new EnvelopeException(
+                    Reason.TAMPERED,
+                    "envelope of tenant " + header.tenantId() + " failed authentication under DEK " + header.dekId(),
+                    e);
         }
     }
 
@@ -96,15 +108,18 @@ public final class Sealer {
         } catch (KeyMismatchException e) {
             throw new EnvelopeException(Reason.WRONG_BINDING, e.getMessage(), e);
         } catch (InvalidWrappedKeyException e) {
-            throw new EnvelopeException(Reason.TAMPERED, "wrapped DEK " + h.dekId() + " of tenant " + h.tenantId()
-                    + " does not unwrap under " + h.kek(), e);
+            throw new EnvelopeException(
+                    Reason.TAMPERED,
+                    "wrapped DEK " + h.dekId() + " of tenant " + h.tenantId() + " does not unwrap under " + h.kek(),
+                    e);
         } catch (KeyDeniedException e) {
             throw new EnvelopeException(Reason.KEY_REVOKED, "KMS denied " + h.kek() + " for tenant " + h.tenantId(), e);
         } catch (UnknownKeyException e) {
-            throw new EnvelopeException(Reason.KEY_UNKNOWN, "KMS does not know " + h.kek() + " of tenant " + h.tenantId(), e);
+            throw new EnvelopeException(
+                    Reason.KEY_UNKNOWN, "KMS does not know " + h.kek() + " of tenant " + h.tenantId(), e);
         } catch (KmsException e) {
-            throw new EnvelopeException(Reason.KMS_UNAVAILABLE, "KMS could not unwrap DEK " + h.dekId()
-                    + " of tenant " + h.tenantId(), e);
+            throw new EnvelopeException(
+                    Reason.KMS_UNAVAILABLE, "KMS could not unwrap DEK " + h.dekId() + " of tenant " + h.tenantId(), e);
         }
     }
 }

@@ -7,12 +7,11 @@ import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
+import java.util.Arrays;
+import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serializer;
-
-import java.util.Arrays;
-import java.util.Map;
 
 /**
  * Seals embeddings on the producer (client-side encryption), for producers who want no plaintext vector on the
@@ -32,8 +31,7 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
     private Sealer sealer;
     private EmbeddingValidator validator = EmbeddingValidator.defaults();
 
-    public SealingSerializer() {
-    }
+    public SealingSerializer() {}
 
     /** A serializer on an existing keyring, for code that builds its own. */
     public SealingSerializer(Keyring keyring) {
@@ -65,13 +63,16 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
         }
         EmbeddingValidator.Violation violation = validator.check(event);
         if (violation != null) {
-            throw new SerializationException("embedding refused before sealing (" + violation.rule() + "): " + violation.detail());
+            throw new SerializationException(
+                    "embedding refused before sealing (" + violation.rule() + "): " + violation.detail());
         }
         byte[] plaintext = EmbeddingEventCodec.toCanonicalAvro(event);
         try {
-            return sealer.seal(event.getTenantId(), event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+            return sealer.seal(
+                    event.getTenantId(), event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
         } catch (KmsException e) {
-            throw new SerializationException("cannot seal for tenant " + event.getTenantId() + ": " + e.getMessage(), e);
+            throw new SerializationException(
+                    "cannot seal for tenant " + event.getTenantId() + ": " + e.getMessage(), e);
         } finally {
             Arrays.fill(plaintext, (byte) 0);
         }

@@ -9,10 +9,9 @@ import io.embedseal.keyring.KmsProviders;
 import io.embedseal.serdes.avro.ConfluentSchemaRegistryClient;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.validation.ValidationLimits;
-import org.apache.kafka.common.config.ConfigException;
-
 import java.util.HashMap;
 import java.util.Map;
+import org.apache.kafka.common.config.ConfigException;
 
 /**
  * The settings of {@link SealingSerializer} and {@link UnsealingDeserializer}, given in the Kafka client's
@@ -21,20 +20,24 @@ import java.util.Map;
  */
 public final class SerdeConfigs {
 
-    public static final Setting<Integer> MAX_DIMENSIONS = Setting.intValue(SealingSerializer.MAX_DIMENSIONS_CONFIG,
-            ValidationLimits.DEFAULT_MAX_DIMENSIONS, 1, 1 << 20).doc("SealingSerializer: the most dimensions a vector may have.");
+    public static final Setting<Integer> MAX_DIMENSIONS = Setting.intValue(
+                    SealingSerializer.MAX_DIMENSIONS_CONFIG, ValidationLimits.DEFAULT_MAX_DIMENSIONS, 1, 1 << 20)
+            .doc("SealingSerializer: the most dimensions a vector may have.");
     public static final Setting<String> ONLY_TENANT = Setting.string(UnsealingDeserializer.ONLY_TENANT_CONFIG, null)
             .doc("UnsealingDeserializer: open only this tenant's records; any other is refused.");
 
     /** Every setting a producer or consumer using the client artifact may give, with the keyring's and the registry's. */
     public static SettingsModel model() {
-        return SettingsModel.of("client (serializers)", MAX_DIMENSIONS, ONLY_TENANT,
-                        EmbeddingEventSerializer.AUTO_REGISTER, EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY)
+        return SettingsModel.of(
+                        "client (serializers)",
+                        MAX_DIMENSIONS,
+                        ONLY_TENANT,
+                        EmbeddingEventSerializer.AUTO_REGISTER,
+                        EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY)
                 .with(ConfluentSchemaRegistryClient.MODEL, KeyringSettings.modelWithProviders());
     }
 
-    private SerdeConfigs() {
-    }
+    private SerdeConfigs() {}
 
     static KeyringSettings keyringSettings(Map<String, ?> configs) {
         Map<String, String> flat = new HashMap<>();
@@ -79,7 +82,8 @@ public final class SerdeConfigs {
 
     /** Kafka's ConfigException, naming the setting the model found wrong (never guessed from the text). */
     static ConfigException configException(IllegalArgumentException e) {
-        // The message names the setting (ConfigValueException's come from the model); Kafka's exception has no field for it.
+        // The message names the setting (ConfigValueException's come from the model); Kafka's exception has no field
+        // for it.
         ConfigException c = new ConfigException(e.getMessage());
         c.initCause(e);
         return c;

@@ -4,10 +4,9 @@ import io.embedseal.keyring.Keyring;
 import io.embedseal.serdes.EmbeddingUnsealer;
 import io.embedseal.serdes.UnsealedEmbedding;
 import io.embedseal.serdes.envelope.Sealer;
+import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Deserializer;
-
-import java.util.Map;
 
 /**
  * Opens sealed values for a plain {@code KafkaConsumer} (or a sink). Configure it with the keyring settings
@@ -29,8 +28,7 @@ public final class UnsealingDeserializer implements Deserializer<UnsealedEmbeddi
     private Keyring keyring;
     private EmbeddingUnsealer unsealer;
 
-    public UnsealingDeserializer() {
-    }
+    public UnsealingDeserializer() {}
 
     /** A deserializer on an existing keyring, for code that builds its own. */
     public UnsealingDeserializer(Keyring keyring, String onlyTenant) {

@@ -1,7 +1,6 @@
 package io.embedseal.serdes.validation;
 
 import io.embedseal.schemas.EmbeddingEvent;
-
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;

@@ -2,7 +2,6 @@ package io.embedseal.serdes.validation;
 
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.schemas.EmbeddingEvent;
-
 import java.util.Objects;
 
 /**
@@ -46,8 +45,7 @@ public final class EmbeddingValidator {
     }
 
     /** Why an embedding was refused. */
-    public record Violation(Rule rule, String detail) {
-    }
+    public record Violation(Rule rule, String detail) {}
 
     /** The first rule the event breaks, or null if it may be sealed. */
     public Violation check(EmbeddingEvent event) {
@@ -60,11 +58,17 @@ public final class EmbeddingValidator {
         if (tenant == null || tenant.isEmpty()) {
             return new Violation(Rule.MISSING_TENANT, "tenantId is empty");
         }
-        if (!TenantIds.isValid(tenant) || tenant.length() > limits.tenantIdMaxLength()
-                || (limits.tenantIdPattern() != null && !limits.tenantIdPattern().matcher(tenant).matches())) {
-            return new Violation(Rule.INVALID_TENANT_ID, TenantIds.describeRule()
-                    + (limits.tenantIdMaxLength() < TenantIds.MAX_LENGTH ? ", at most " + limits.tenantIdMaxLength() + " long" : "")
-                    + (limits.tenantIdPattern() != null ? ", matching " + limits.tenantIdPattern() : ""));
+        if (!TenantIds.isValid(tenant)
+                || tenant.length() > limits.tenantIdMaxLength()
+                || (limits.tenantIdPattern() != null
+                        && !limits.tenantIdPattern().matcher(tenant).matches())) {
+            return new Violation(
+                    Rule.INVALID_TENANT_ID,
+                    TenantIds.describeRule()
+                            + (limits.tenantIdMaxLength() < TenantIds.MAX_LENGTH
+                                    ? ", at most " + limits.tenantIdMaxLength() + " long"
+                                    : "")
+                            + (limits.tenantIdPattern() != null ? ", matching " + limits.tenantIdPattern() : ""));
         }
         String id = e.embeddingId();
         if (id == null || id.isEmpty()) {
@@ -72,28 +76,41 @@ public final class EmbeddingValidator {
         }
         int idBytes = e.embeddingIdUtf8Bytes();
         if (idBytes > limits.embeddingIdMaxBytes()) {
-            return new Violation(Rule.INVALID_EMBEDDING_ID, "embeddingId is " + idBytes + " bytes, more than " + limits.embeddingIdMaxBytes());
+            return new Violation(
+                    Rule.INVALID_EMBEDDING_ID,
+                    "embeddingId is " + idBytes + " bytes, more than " + limits.embeddingIdMaxBytes());
         }
         int bad = firstUnprintable(id);
         if (bad >= 0) {
-            return new Violation(Rule.INVALID_EMBEDDING_ID, "embeddingId has a control character or U+FFFD at index " + bad
-                    + " (bytes that are not UTF-8 decode to U+FFFD, so two different ids would collide)");
+            return new Violation(
+                    Rule.INVALID_EMBEDDING_ID,
+                    "embeddingId has a control character or U+FFFD at index " + bad
+                            + " (bytes that are not UTF-8 decode to U+FFFD, so two different ids would collide)");
         }
         int dims = e.dimensions();
         if (dims == 0) {
             return new Violation(Rule.EMPTY_VECTOR, "vector has no values");
         }
         if (dims > limits.maxDimensions()) {
-            return new Violation(Rule.TOO_MANY_DIMENSIONS, "vector has " + dims + " dimensions, more than the maximum " + limits.maxDimensions());
+            return new Violation(
+                    Rule.TOO_MANY_DIMENSIONS,
+                    "vector has " + dims + " dimensions, more than the maximum " + limits.maxDimensions());
         }
-        Integer forTenant = limits.dimensionsByTenant().isEmpty() ? null : limits.dimensionsByTenant().get(tenant);
+        Integer forTenant = limits.dimensionsByTenant().isEmpty()
+                ? null
+                : limits.dimensionsByTenant().get(tenant);
         if (forTenant != null && dims != forTenant) {
-            return new Violation(Rule.DIMENSION_MISMATCH, "vector has " + dims + " dimensions; tenant " + tenant + " uses " + forTenant);
+            return new Violation(
+                    Rule.DIMENSION_MISMATCH,
+                    "vector has " + dims + " dimensions; tenant " + tenant + " uses " + forTenant);
         }
-        Integer forModel = limits.dimensionsByModel().isEmpty() ? null : limits.dimensionsByModel().get(e.model());
+        Integer forModel = limits.dimensionsByModel().isEmpty()
+                ? null
+                : limits.dimensionsByModel().get(e.model());
         if (forModel != null && dims != forModel) {
-            return new Violation(Rule.DIMENSION_MISMATCH, "vector has " + dims + " dimensions; model " + shortText(e.model())
-                    + " produces " + forModel);
+            return new Violation(
+                    Rule.DIMENSION_MISMATCH,
+                    "vector has " + dims + " dimensions; model " + shortText(e.model()) + " produces " + forModel);
         }
         int nonFinite = e.firstNonFiniteIndex();
         if (nonFinite >= 0) {
@@ -102,11 +119,15 @@ public final class EmbeddingValidator {
         int entries = e.metadataEntries();
         if (entries >= 0) {
             if (entries > limits.metadataMaxEntries()) {
-                return new Violation(Rule.METADATA_TOO_LARGE, "metadata has " + entries + " entries, more than " + limits.metadataMaxEntries());
+                return new Violation(
+                        Rule.METADATA_TOO_LARGE,
+                        "metadata has " + entries + " entries, more than " + limits.metadataMaxEntries());
             }
             long bytes = e.metadataUtf8Bytes();
             if (bytes > limits.metadataMaxBytes()) {
-                return new Violation(Rule.METADATA_TOO_LARGE, "metadata is " + bytes + " bytes, more than " + limits.metadataMaxBytes());
+                return new Violation(
+                        Rule.METADATA_TOO_LARGE,
+                        "metadata is " + bytes + " bytes, more than " + limits.metadataMaxBytes());
             }
         }
         return null;

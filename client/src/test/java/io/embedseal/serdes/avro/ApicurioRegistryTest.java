@@ -1,8 +1,20 @@
 package io.embedseal.serdes.avro;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.testkit.ApicurioRegistry;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
@@ -22,19 +34,6 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The serde against a real Confluent-compatible registry (Apicurio Registry's ccompat API) and a real broker. */
 @DisplayName("schema registry client and Avro serde against Apicurio Registry (real, Java 21+)")
@@ -62,8 +61,14 @@ class ApicurioRegistryTest {
     }
 
     private static EmbeddingEvent event(String id) {
-        return EmbeddingEvent.newBuilder().setTenantId("acme").setEmbeddingId(id).setModel("m")
-                .setVector(List.of(0.5f, -0.25f, 1f)).setMetadata(Map.of("k", "v")).setEventTime(Instant.ofEpochMilli(1)).build();
+        return EmbeddingEvent.newBuilder()
+                .setTenantId("acme")
+                .setEmbeddingId(id)
+                .setModel("m")
+                .setVector(List.of(0.5f, -0.25f, 1f))
+                .setMetadata(Map.of("k", "v"))
+                .setEventTime(Instant.ofEpochMilli(1))
+                .build();
     }
 
     @Test
@@ -73,9 +78,11 @@ class ApicurioRegistryTest {
         int id = client.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA);
 
         assertThat(new ConfluentSchemaRegistryClient(ConfluentSchemaRegistryClient.Settings.from(
-                Map.of("schema.registry.url", apicurio.confluentUrl()), System::getenv)).schemaById(id))
+                                Map.of("schema.registry.url", apicurio.confluentUrl()), System::getenv))
+                        .schemaById(id))
                 .isEqualTo(EmbeddingEventCodec.CANONICAL_SCHEMA);
-        assertThat(client.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA)).isEqualTo(id);
+        assertThat(client.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA))
+                .isEqualTo(id);
         assertThat(client.lookup(subject, EmbeddingEventCodec.CANONICAL_SCHEMA)).isEqualTo(id);
         SchemaRegistry.RegisteredSchema latest = client.latest(subject);
         assertThat(latest.version()).isEqualTo(1);
@@ -93,20 +100,31 @@ class ApicurioRegistryTest {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String topic = "registry-" + UUID.randomUUID().toString().substring(0, 8);
         broker.createTopic(topic, 1, Map.of());
-        Map<String, Object> producer = new HashMap<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                "schema.registry.url", apicurio.confluentUrl()));
-        try (KafkaProducer<String, EmbeddingEvent> p = new KafkaProducer<>(producer, new StringSerializer(), withConfig(new EmbeddingEventSerializer(), producer))) {
+        Map<String, Object> producer = new HashMap<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                "schema.registry.url",
+                apicurio.confluentUrl()));
+        try (KafkaProducer<String, EmbeddingEvent> p = new KafkaProducer<>(
+                producer, new StringSerializer(), withConfig(new EmbeddingEventSerializer(), producer))) {
             for (int i = 0; i < 10; i++) {
                 p.send(new ProducerRecord<>(topic, "k" + i, event("doc-" + i)));
             }
         }
-        Map<String, Object> consumer = new HashMap<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "g-" + topic, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                "schema.registry.url", apicurio.confluentUrl()));
+        Map<String, Object> consumer = new HashMap<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG,
+                "g-" + topic,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                "earliest",
+                "schema.registry.url",
+                apicurio.confluentUrl()));
         List<EmbeddingEvent> read = new ArrayList<>();
         EmbeddingEventDeserializer deserializer = new EmbeddingEventDeserializer();
         deserializer.configure(consumer, false);
-        try (KafkaConsumer<String, EmbeddingEvent> c = new KafkaConsumer<>(consumer, new StringDeserializer(), deserializer)) {
+        try (KafkaConsumer<String, EmbeddingEvent> c =
+                new KafkaConsumer<>(consumer, new StringDeserializer(), deserializer)) {
             c.subscribe(List.of(topic));
             long deadline = System.currentTimeMillis() + 30_000;
             while (read.size() < 10 && System.currentTimeMillis() < deadline) {
@@ -148,9 +166,18 @@ class ApicurioRegistryTest {
         String subject = subject();
         client.setCompatibility(subject, "BACKWARD");
         client.register(subject, EmbeddingEventCodec.CANONICAL_SCHEMA);
-        Schema breaking = SchemaBuilder.record("EmbeddingEvent").namespace("io.embedseal.schemas").fields()
-                .requiredString("tenantId").requiredString("embeddingId").requiredString("model")
-                .name("vector").type().array().items().doubleType().noDefault()
+        Schema breaking = SchemaBuilder.record("EmbeddingEvent")
+                .namespace("io.embedseal.schemas")
+                .fields()
+                .requiredString("tenantId")
+                .requiredString("embeddingId")
+                .requiredString("model")
+                .name("vector")
+                .type()
+                .array()
+                .items()
+                .doubleType()
+                .noDefault()
                 .requiredString("region") // a new required field without a default: old records cannot be read
                 .requiredLong("eventTime")
                 .endRecord();
@@ -167,8 +194,11 @@ class ApicurioRegistryTest {
         for (Schema.Field f : base.getFields()) {
             fields.add(new Schema.Field(f, f.schema()));
         }
-        fields.add(new Schema.Field(name, Schema.createUnion(Schema.create(Schema.Type.NULL), Schema.create(Schema.Type.STRING)),
-                "added in v2", Schema.Field.NULL_DEFAULT_VALUE));
+        fields.add(new Schema.Field(
+                name,
+                Schema.createUnion(Schema.create(Schema.Type.NULL), Schema.create(Schema.Type.STRING)),
+                "added in v2",
+                Schema.Field.NULL_DEFAULT_VALUE));
         return Schema.createRecord(base.getName(), base.getDoc(), base.getNamespace(), false, fields);
     }
 
@@ -181,9 +211,9 @@ class ApicurioRegistryTest {
         return out.toByteArray();
     }
 
-    private static <T extends org.apache.kafka.common.serialization.Serializer<?>> T withConfig(T s, Map<String, ?> config) {
+    private static <T extends org.apache.kafka.common.serialization.Serializer<?>> T withConfig(
+            T s, Map<String, ?> config) {
         s.configure(config, false);
         return s;
     }
-
 }

@@ -1,23 +1,22 @@
 package io.embedseal.serdes.avro;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.validation.EmbeddingFacts;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.serdes.validation.ValidationLimits;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
-
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The in-place reader must never disagree with Avro's decoder: on any bytes it accepts, Avro decodes the same
@@ -28,8 +27,8 @@ class CanonicalEmbeddingPropertyTest {
 
     static final EmbeddingEventCodec CODEC;
     static final int SCHEMA_ID;
-    static final EmbeddingValidator VALIDATOR = new EmbeddingValidator(ValidationLimits.defaults()
-            .withMaxDimensions(64));
+    static final EmbeddingValidator VALIDATOR =
+            new EmbeddingValidator(ValidationLimits.defaults().withMaxDimensions(64));
 
     static {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
@@ -47,18 +46,31 @@ class CanonicalEmbeddingPropertyTest {
 
     @Provide
     Arbitrary<Float> floats() {
-        return Arbitraries.oneOf(Arbitraries.floats().between(-2f, 2f),
-                Arbitraries.of(Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, -0f, Float.MIN_VALUE, Float.MAX_VALUE));
+        return Arbitraries.oneOf(
+                Arbitraries.floats().between(-2f, 2f),
+                Arbitraries.of(
+                        Float.NaN,
+                        Float.POSITIVE_INFINITY,
+                        Float.NEGATIVE_INFINITY,
+                        -0f,
+                        Float.MIN_VALUE,
+                        Float.MAX_VALUE));
     }
 
     @Provide
     Arbitrary<EmbeddingEvent> events() {
         Arbitrary<List<Float>> vectors = floats().list().ofMaxSize(80);
-        Arbitrary<Map<String, String>> metadata = Arbitraries.maps(text(), text()).ofMaxSize(5).injectNull(0.3);
+        Arbitrary<Map<String, String>> metadata =
+                Arbitraries.maps(text(), text()).ofMaxSize(5).injectNull(0.3);
         return Combinators.combine(text(), text(), text(), vectors, metadata, Arbitraries.longs())
-                .as((t, id, model, v, meta, time) -> EmbeddingEvent.newBuilder().setTenantId(t).setEmbeddingId(id).setModel(model)
-                        .setVector(new ArrayList<>(v)).setMetadata(meta == null ? null : new HashMap<>(meta))
-                        .setEventTime(Instant.ofEpochMilli(time)).build());
+                .as((t, id, model, v, meta, time) -> EmbeddingEvent.newBuilder()
+                        .setTenantId(t)
+                        .setEmbeddingId(id)
+                        .setModel(model)
+                        .setVector(new ArrayList<>(v))
+                        .setMetadata(meta == null ? null : new HashMap<>(meta))
+                        .setEventTime(Instant.ofEpochMilli(time))
+                        .build());
     }
 
     static boolean ascii(String s) {
@@ -71,8 +83,12 @@ class CanonicalEmbeddingPropertyTest {
         EmbeddingEventCodec.Inspected fast = CODEC.inspect(wire);
         // As written (an unpaired surrogate is encoded as '?'), so judge by what Avro reads back.
         EmbeddingEvent written = CODEC.decode(wire).event();
-        boolean allAscii = ascii(written.getTenantId()) && ascii(written.getEmbeddingId()) && ascii(written.getModel())
-                && (written.getMetadata() == null || written.getMetadata().entrySet().stream().allMatch(e -> ascii(e.getKey()) && ascii(e.getValue())));
+        boolean allAscii = ascii(written.getTenantId())
+                && ascii(written.getEmbeddingId())
+                && ascii(written.getModel())
+                && (written.getMetadata() == null
+                        || written.getMetadata().entrySet().stream()
+                                .allMatch(e -> ascii(e.getKey()) && ascii(e.getValue())));
         assertThat(fast != null).as("the fast path takes every ASCII record").isEqualTo(allAscii);
         if (fast != null) {
             sameAsAvro(wire, fast.embedding());
@@ -80,13 +96,14 @@ class CanonicalEmbeddingPropertyTest {
     }
 
     @Property(tries = 5000)
-    void mutatedBytes_theInPlaceReaderNeverAcceptsWhatAvroReadsDifferently(@ForAll("events") EmbeddingEvent event,
-                                                                          @ForAll("mutations") List<int[]> mutations) {
+    void mutatedBytes_theInPlaceReaderNeverAcceptsWhatAvroReadsDifferently(
+            @ForAll("events") EmbeddingEvent event, @ForAll("mutations") List<int[]> mutations) {
         byte[] wire = EmbeddingEventCodec.encodeWire(SCHEMA_ID, event);
         byte[] mutated = wire.clone();
         int length = mutated.length;
         for (int[] m : mutations) {
-            int at = EmbeddingEventCodec.PREFIX_LENGTH + Math.floorMod(m[0], Math.max(1, length - EmbeddingEventCodec.PREFIX_LENGTH));
+            int at = EmbeddingEventCodec.PREFIX_LENGTH
+                    + Math.floorMod(m[0], Math.max(1, length - EmbeddingEventCodec.PREFIX_LENGTH));
             switch (m[1]) {
                 case 0 -> mutated[at] = (byte) m[2];
                 case 1 -> mutated[at] ^= (byte) (1 << (m[2] & 7));
@@ -103,8 +120,11 @@ class CanonicalEmbeddingPropertyTest {
 
     @Provide
     Arbitrary<List<int[]>> mutations() {
-        Arbitrary<int[]> one = Combinators.combine(Arbitraries.integers().between(0, 10_000), Arbitraries.integers().between(0, 2),
-                Arbitraries.integers().between(0, 255)).as((a, b, c) -> new int[] {a, b, c});
+        Arbitrary<int[]> one = Combinators.combine(
+                        Arbitraries.integers().between(0, 10_000),
+                        Arbitraries.integers().between(0, 2),
+                        Arbitraries.integers().between(0, 255))
+                .as((a, b, c) -> new int[] {a, b, c});
         return one.list().ofMinSize(1).ofMaxSize(3);
     }
 
@@ -129,9 +149,14 @@ class CanonicalEmbeddingPropertyTest {
     /** Metadata maps of any size: read in place up to 64 entries, left to Avro above; the same facts either way. */
     @Property(tries = 200)
     void largeMetadataMaps_readInPlaceOrLeftToAvro(@ForAll("bigMaps") Map<String, String> metadata) {
-        EmbeddingEvent event = EmbeddingEvent.newBuilder().setTenantId("acme").setEmbeddingId("e").setModel("m")
-                .setVector(new ArrayList<>(List.of(1f, 2f))).setMetadata(new HashMap<>(metadata))
-                .setEventTime(Instant.ofEpochMilli(0)).build();
+        EmbeddingEvent event = EmbeddingEvent.newBuilder()
+                .setTenantId("acme")
+                .setEmbeddingId("e")
+                .setModel("m")
+                .setVector(new ArrayList<>(List.of(1f, 2f)))
+                .setMetadata(new HashMap<>(metadata))
+                .setEventTime(Instant.ofEpochMilli(0))
+                .build();
         byte[] wire = EmbeddingEventCodec.encodeWire(SCHEMA_ID, event);
         EmbeddingEventCodec.Inspected fast = CODEC.inspect(wire);
         assertThat(fast != null).isEqualTo(metadata.size() <= 64);
@@ -142,8 +167,13 @@ class CanonicalEmbeddingPropertyTest {
 
     @Provide
     Arbitrary<Map<String, String>> bigMaps() {
-        return Arbitraries.maps(Arbitraries.strings().withCharRange('a', 'z').ofMinLength(1).ofMaxLength(6),
-                Arbitraries.strings().ascii().ofMaxLength(4)).ofMaxSize(100);
+        return Arbitraries.maps(
+                        Arbitraries.strings()
+                                .withCharRange('a', 'z')
+                                .ofMinLength(1)
+                                .ofMaxLength(6),
+                        Arbitraries.strings().ascii().ofMaxLength(4))
+                .ofMaxSize(100);
     }
 
     /** A key written twice (Avro keeps the last value, so the map has fewer entries than written) is left to Avro. */
@@ -151,7 +181,8 @@ class CanonicalEmbeddingPropertyTest {
     void aRepeatedMetadataKey_isLeftToAvro() throws Exception {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         out.write(new byte[] {0, 0, 0, 0, (byte) SCHEMA_ID});
-        org.apache.avro.io.BinaryEncoder e = org.apache.avro.io.EncoderFactory.get().binaryEncoder(out, null);
+        org.apache.avro.io.BinaryEncoder e =
+                org.apache.avro.io.EncoderFactory.get().binaryEncoder(out, null);
         e.writeString("acme");
         e.writeString("e-1");
         e.writeString("m");
@@ -175,6 +206,7 @@ class CanonicalEmbeddingPropertyTest {
         assertThat(SCHEMA_ID).isLessThan(128);
 
         assertThat(CODEC.inspect(wire)).isNull();
-        assertThat(CODEC.decode(wire).event().getMetadata()).containsExactlyInAnyOrderEntriesOf(Map.of("k", "3", "j", "2"));
+        assertThat(CODEC.decode(wire).event().getMetadata())
+                .containsExactlyInAnyOrderEntriesOf(Map.of("k", "3", "j", "2"));
     }
 }

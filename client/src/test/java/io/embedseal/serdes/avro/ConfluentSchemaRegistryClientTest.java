@@ -1,10 +1,9 @@
 package io.embedseal.serdes.avro;
 
-import com.sun.net.httpserver.HttpServer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -15,9 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /** Answers a healthy registry rarely gives (422, 401, 5xx, nothing at all), from a scripted HTTP server. */
 class ConfluentSchemaRegistryClientTest {
@@ -56,7 +55,8 @@ class ConfluentSchemaRegistryClientTest {
     private ConfluentSchemaRegistryClient client(Map<String, String> extra) {
         Map<String, Object> config = new java.util.HashMap<>(Map.of("schema.registry.url", url()));
         config.putAll(extra);
-        return new ConfluentSchemaRegistryClient(ConfluentSchemaRegistryClient.Settings.from(config, n -> n.equals("SR_AUTH") ? "alice:s3cret" : null));
+        return new ConfluentSchemaRegistryClient(
+                ConfluentSchemaRegistryClient.Settings.from(config, n -> n.equals("SR_AUTH") ? "alice:s3cret" : null));
     }
 
     private void answer(int status, String body) {
@@ -69,26 +69,34 @@ class ConfluentSchemaRegistryClientTest {
         answer(422, "{\"error_code\":42201,\"message\":\"Invalid schema\"}");
 
         assertThatThrownBy(() -> client(Map.of()).register("s", EmbeddingEventCodec.CANONICAL_SCHEMA))
-                .isInstanceOf(InvalidSchemaException.class).hasMessageContaining("422").hasMessageContaining("42201");
+                .isInstanceOf(InvalidSchemaException.class)
+                .hasMessageContaining("422")
+                .hasMessageContaining("42201");
     }
 
     @Test
     void notAuthorized_saysToCheckTheCredentials_withoutShowingThem() {
         answer(401, "{\"error_code\":40101,\"message\":\"Unauthorized\"}");
 
-        assertThatThrownBy(() -> client(Map.of("schema.registry.basic-auth.user-info-env", "SR_AUTH")).schemaById(1))
+        assertThatThrownBy(() -> client(Map.of("schema.registry.basic-auth.user-info-env", "SR_AUTH"))
+                        .schemaById(1))
                 .isInstanceOf(SchemaRegistryException.class)
                 .hasMessageContaining("basic-auth")
                 .hasMessageNotContaining("s3cret");
-        assertThat(authorization.get()).isEqualTo("Basic " + Base64.getEncoder().encodeToString("alice:s3cret".getBytes(StandardCharsets.UTF_8)));
-        assertThat(client(Map.of("schema.registry.basic-auth.user-info-env", "SR_AUTH")).toString()).doesNotContain("s3cret");
+        assertThat(authorization.get())
+                .isEqualTo(
+                        "Basic " + Base64.getEncoder().encodeToString("alice:s3cret".getBytes(StandardCharsets.UTF_8)));
+        assertThat(client(Map.of("schema.registry.basic-auth.user-info-env", "SR_AUTH"))
+                        .toString())
+                .doesNotContain("s3cret");
     }
 
     @Test
     void serverError_isUnavailable() {
         answer(503, "{\"error_code\":50003,\"message\":\"Error while forwarding the request to the primary\"}");
 
-        assertThatThrownBy(() -> client(Map.of()).schemaById(1)).isInstanceOf(SchemaRegistryUnavailableException.class)
+        assertThatThrownBy(() -> client(Map.of()).schemaById(1))
+                .isInstanceOf(SchemaRegistryUnavailableException.class)
                 .hasMessageContaining("503");
     }
 
@@ -100,13 +108,16 @@ class ConfluentSchemaRegistryClientTest {
         }
         answer(200, "{\"schema\":" + quoted(EmbeddingEventCodec.CANONICAL_SCHEMA.toString()) + "}");
 
-        ConfluentSchemaRegistryClient failover = new ConfluentSchemaRegistryClient(ConfluentSchemaRegistryClient.Settings.from(
-                Map.of("schema.registry.url", "http://127.0.0.1:" + closed + "," + url()), n -> null));
+        ConfluentSchemaRegistryClient failover =
+                new ConfluentSchemaRegistryClient(ConfluentSchemaRegistryClient.Settings.from(
+                        Map.of("schema.registry.url", "http://127.0.0.1:" + closed + "," + url()), n -> null));
         assertThat(failover.schemaById(7)).isEqualTo(EmbeddingEventCodec.CANONICAL_SCHEMA);
 
-        ConfluentSchemaRegistryClient deadOnly = new ConfluentSchemaRegistryClient(ConfluentSchemaRegistryClient.Settings.from(
-                Map.of("schema.registry.url", "http://127.0.0.1:" + closed), n -> null));
-        assertThatThrownBy(() -> deadOnly.schemaById(7)).isInstanceOf(SchemaRegistryUnavailableException.class)
+        ConfluentSchemaRegistryClient deadOnly =
+                new ConfluentSchemaRegistryClient(ConfluentSchemaRegistryClient.Settings.from(
+                        Map.of("schema.registry.url", "http://127.0.0.1:" + closed), n -> null));
+        assertThatThrownBy(() -> deadOnly.schemaById(7))
+                .isInstanceOf(SchemaRegistryUnavailableException.class)
                 .hasMessageContaining("unreachable");
     }
 
@@ -122,23 +133,29 @@ class ConfluentSchemaRegistryClientTest {
         for (int i = 0; i < 100; i++) {
             assertThatThrownBy(() -> c.schemaById(2)).isInstanceOf(UnknownSchemaException.class);
         }
-        assertThat(requests.get()).as("one request for the unknown id, then the negative cache").isEqualTo(2);
+        assertThat(requests.get())
+                .as("one request for the unknown id, then the negative cache")
+                .isEqualTo(2);
     }
 
     @Test
     void settings_nameWhatIsWrong() {
         assertThatThrownBy(() -> ConfluentSchemaRegistryClient.Settings.from(Map.of(), n -> null))
                 .hasMessageContaining("schema.registry.url is required");
-        assertThatThrownBy(() -> ConfluentSchemaRegistryClient.Settings.from(Map.of("schema.registry.url", "localhost:8081"), n -> null))
+        assertThatThrownBy(() -> ConfluentSchemaRegistryClient.Settings.from(
+                        Map.of("schema.registry.url", "localhost:8081"), n -> null))
                 .hasMessageContaining("http://");
-        assertThatThrownBy(() -> ConfluentSchemaRegistryClient.Settings.from(Map.of("schema.registry.url", url(),
-                "schema.registry.timeout-ms", "soon"), n -> null)).hasMessageContaining("schema.registry.timeout-ms");
+        assertThatThrownBy(() -> ConfluentSchemaRegistryClient.Settings.from(
+                        Map.of("schema.registry.url", url(), "schema.registry.timeout-ms", "soon"), n -> null))
+                .hasMessageContaining("schema.registry.timeout-ms");
         assertThat(SubjectNameStrategy.parse("io.confluent.kafka.serializers.subject.RecordNameStrategy"))
                 .isEqualTo(SubjectNameStrategy.RECORD_NAME);
         assertThat(SubjectNameStrategy.TOPIC_RECORD_NAME.subject("raw", false, EmbeddingEventCodec.CANONICAL_SCHEMA))
                 .isEqualTo("raw-io.embedseal.schemas.EmbeddingEvent");
-        assertThatThrownBy(() -> SubjectNameStrategy.parse("bogus")).hasMessageContaining("value.subject.name.strategy");
-        assertThat(List.of(SchemaRegistries.fromConfig(Map.of("schema.registry.url", "mock://x")))).first()
+        assertThatThrownBy(() -> SubjectNameStrategy.parse("bogus"))
+                .hasMessageContaining("value.subject.name.strategy");
+        assertThat(List.of(SchemaRegistries.fromConfig(Map.of("schema.registry.url", "mock://x"))))
+                .first()
                 .isSameAs(SchemaRegistries.inMemory("x"));
     }
 

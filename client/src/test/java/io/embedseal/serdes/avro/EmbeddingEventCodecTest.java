@@ -1,7 +1,15 @@
 package io.embedseal.serdes.avro;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.WireFormatException.Reason;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
@@ -10,15 +18,6 @@ import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
 import org.junit.jupiter.api.Test;
-
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class EmbeddingEventCodecTest {
 
@@ -56,20 +55,33 @@ class EmbeddingEventCodecTest {
         byte[] wire = new EmbeddingEventSerializer(registry).serialize("embeddings.raw", event());
 
         assertThat(codec.decode(wire).event()).isEqualTo(event());
-        assertThat(registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA)).isEqualTo(1);
+        assertThat(registry.register("embeddings.raw-value", EmbeddingEventCodec.CANONICAL_SCHEMA))
+                .isEqualTo(1);
     }
 
     @Test
     void canonicalForm_roundTrips() {
-        assertThat(EmbeddingEventCodec.fromCanonicalAvro(EmbeddingEventCodec.toCanonicalAvro(event()))).isEqualTo(event());
+        assertThat(EmbeddingEventCodec.fromCanonicalAvro(EmbeddingEventCodec.toCanonicalAvro(event())))
+                .isEqualTo(event());
     }
 
     @Test
     void olderWriterSchemaWithoutMetadata_isResolvedToTheCanonicalSchema() throws IOException {
-        Schema v0 = SchemaBuilder.record("EmbeddingEvent").namespace("io.embedseal.schemas").fields()
-                .requiredString("tenantId").requiredString("embeddingId").requiredString("model")
-                .name("vector").type().array().items().floatType().noDefault()
-                .name("eventTime").type(org.apache.avro.LogicalTypes.timestampMillis().addToSchema(Schema.create(Schema.Type.LONG))).noDefault()
+        Schema v0 = SchemaBuilder.record("EmbeddingEvent")
+                .namespace("io.embedseal.schemas")
+                .fields()
+                .requiredString("tenantId")
+                .requiredString("embeddingId")
+                .requiredString("model")
+                .name("vector")
+                .type()
+                .array()
+                .items()
+                .floatType()
+                .noDefault()
+                .name("eventTime")
+                .type(org.apache.avro.LogicalTypes.timestampMillis().addToSchema(Schema.create(Schema.Type.LONG)))
+                .noDefault()
                 .endRecord();
         int id = registry.register("embeddings.raw-value", v0);
         GenericRecord r = new GenericData.Record(v0);
@@ -109,7 +121,8 @@ class EmbeddingEventCodecTest {
 
     @Test
     void otherFirstByte_isWrongMagic() {
-        byte[] wire = EmbeddingEventCodec.encodeWire(registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA), event());
+        byte[] wire =
+                EmbeddingEventCodec.encodeWire(registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA), event());
         wire[0] = 1;
         assertReason(wire, Reason.WRONG_MAGIC_BYTE);
     }
@@ -121,7 +134,8 @@ class EmbeddingEventCodecTest {
 
     @Test
     void everyTruncationOfTheBody_isUndecodable() {
-        byte[] wire = EmbeddingEventCodec.encodeWire(registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA), event());
+        byte[] wire =
+                EmbeddingEventCodec.encodeWire(registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA), event());
         for (int len = EmbeddingEventCodec.PREFIX_LENGTH; len < wire.length; len++) {
             assertReason(java.util.Arrays.copyOf(wire, len), Reason.UNDECODABLE);
         }
@@ -129,7 +143,8 @@ class EmbeddingEventCodecTest {
 
     @Test
     void trailingBytes_areUndecodable() {
-        byte[] wire = EmbeddingEventCodec.encodeWire(registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA), event());
+        byte[] wire =
+                EmbeddingEventCodec.encodeWire(registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA), event());
         assertReason(java.util.Arrays.copyOf(wire, wire.length + 1), Reason.UNDECODABLE);
     }
 
@@ -149,7 +164,8 @@ class EmbeddingEventCodecTest {
     void hugeDeclaredMapSize_failsWithoutAllocatingIt() {
         int id = registry.register("s", EmbeddingEventCodec.CANONICAL_SCHEMA);
         // empty vector, then metadata union branch 1 (map) with a block claiming 2^30 entries.
-        byte[] body = concat(str("a"), str("b"), str("c"), varLong(0), varLong(1), varLong(1L << 30), str("k"), str("v"));
+        byte[] body =
+                concat(str("a"), str("b"), str("c"), varLong(0), varLong(1), varLong(1L << 30), str("k"), str("v"));
 
         assertReason(prefixed(id, body), Reason.UNDECODABLE);
     }
@@ -164,7 +180,8 @@ class EmbeddingEventCodecTest {
 
     private void assertReason(byte[] value, Reason reason) {
         assertThatThrownBy(() -> codec.decode(value))
-                .isInstanceOfSatisfying(WireFormatException.class, e -> assertThat(e.reason()).isEqualTo(reason));
+                .isInstanceOfSatisfying(
+                        WireFormatException.class, e -> assertThat(e.reason()).isEqualTo(reason));
     }
 
     private static byte[] wire(int id, Schema schema, GenericRecord record) throws IOException {

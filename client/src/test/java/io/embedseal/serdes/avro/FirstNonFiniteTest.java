@@ -1,17 +1,16 @@
 package io.embedseal.serdes.avro;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
-
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The NaN/infinity scan reads two floats per step: it must find the same first index as a float-by-float check for
@@ -21,11 +20,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FirstNonFiniteTest {
 
     private static final int[] NON_FINITE = {
-            Float.floatToRawIntBits(Float.NaN), 0x7F80_0000 /* +inf */, 0xFF80_0000 /* -inf */,
-            0x7F80_0001 /* signalling NaN */, 0xFFFF_FFFF /* negative NaN, all bits */};
+        Float.floatToRawIntBits(Float.NaN),
+        0x7F80_0000 /* +inf */,
+        0xFF80_0000 /* -inf */,
+        0x7F80_0001 /* signalling NaN */,
+        0xFFFF_FFFF /* negative NaN, all bits */
+    };
     private static final int[] FINITE_EDGES = {
-            0x7F7F_FFFF /* max */, 0xFF7F_FFFF /* -max */, 0x0000_0001 /* min subnormal */, 0x8000_0000 /* -0 */,
-            0, 0x007F_FFFF /* max subnormal */, 0x3F80_0000 /* 1 */, 0x7F00_0000, 0x0080_0000 /* min normal */};
+        0x7F7F_FFFF /* max */,
+        0xFF7F_FFFF /* -max */,
+        0x0000_0001 /* min subnormal */,
+        0x8000_0000 /* -0 */,
+        0,
+        0x007F_FFFF /* max subnormal */,
+        0x3F80_0000 /* 1 */,
+        0x7F00_0000,
+        0x0080_0000 /* min normal */
+    };
 
     @Test
     void findsEveryNonFiniteBitPatternAtEveryPositionOfShortVectors() {
@@ -35,13 +46,15 @@ class FirstNonFiniteTest {
                 for (int i = 0; i < count; i++) {
                     finite[i] = FINITE_EDGES[i % FINITE_EDGES.length];
                 }
-                assertThat(CanonicalEmbedding.firstNonFinite(bytes(finite, offset), offset, count)).isEqualTo(-1);
+                assertThat(CanonicalEmbedding.firstNonFinite(bytes(finite, offset), offset, count))
+                        .isEqualTo(-1);
                 for (int at = 0; at < count; at++) {
                     for (int bad : NON_FINITE) {
                         int[] bits = finite.clone();
                         bits[at] = bad;
                         assertThat(CanonicalEmbedding.firstNonFinite(bytes(bits, offset), offset, count))
-                                .as("count %d, offset %d, %08x at %d", count, offset, bad, at).isEqualTo(at);
+                                .as("count %d, offset %d, %08x at %d", count, offset, bad, at)
+                                .isEqualTo(at);
                     }
                 }
             }
@@ -57,7 +70,8 @@ class FirstNonFiniteTest {
                 expected = i;
             }
         }
-        assertThat(CanonicalEmbedding.firstNonFinite(bytes(values, 1), 1, values.length)).isEqualTo(expected);
+        assertThat(CanonicalEmbedding.firstNonFinite(bytes(values, 1), 1, values.length))
+                .isEqualTo(expected);
     }
 
     @Provide

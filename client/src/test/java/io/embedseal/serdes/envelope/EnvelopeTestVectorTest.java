@@ -1,5 +1,7 @@
 package io.embedseal.serdes.envelope;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.google.crypto.tink.InsecureSecretKeyAccess;
 import com.google.crypto.tink.KeysetHandle;
 import com.google.crypto.tink.TinkJsonProtoKeysetFormat;
@@ -16,12 +18,6 @@ import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import javax.crypto.Cipher;
-import javax.crypto.spec.GCMParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,8 +28,11 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The fixed test vector of docs/envelope-format.md, checked byte for byte in both directions: our sealing code
@@ -49,16 +48,19 @@ class EnvelopeTestVectorTest {
     static final byte[] DEK_ID = seq(0x40, 16);
     static final byte[] WRAP_NONCE = seq(0x50, 12);
     static final byte[] RECORD_NONCE = seq(0x60, 12);
-    static final byte[] WRAP_AAD = HEX.parseHex("656d6265647365616c2e64656b2e7631000461636d65404142434445464748494a4b4c4d4e4f");
-    static final byte[] WRAPPED_DEK = HEX.parseHex("010a0b0c0d505152535455565758595a5bb2061457c0759fc1749f174ee1ccadfad31ecfd8"
-            + "1644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b2167ef582b094e1d");
-    static final byte[] PLAINTEXT = HEX.parseHex("0861636d650e646f632d31233014746573742d6d6f64656c080000803e0000c0bf0000404000"
-            + "00003e000080a0abfef962");
-    static final byte[] ENVELOPE = HEX.parseHex("45534c01010461636d650007646f632d312330136c6f63616c3a74656e616e742d61636d65"
-            + "3a3110404142434445464748494a4b4c4d4e4f0041010a0b0c0d505152535455565758595a5bb2061457c0759fc1749f174ee1cca"
-            + "dfad31ecfd81644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b2167ef582b094e1d0000004d606162636465666768696a6beaf5ce"
-            + "c696de1f3a9a69569f255e071c0173b66f2e693da503a7b9e8b1d1b3fddfab7cc364c3d0fb627c65d892f18cfe2bfca9efcaeda0d"
-            + "a3a0d7592993108f7ce");
+    static final byte[] WRAP_AAD =
+            HEX.parseHex("656d6265647365616c2e64656b2e7631000461636d65404142434445464748494a4b4c4d4e4f");
+    static final byte[] WRAPPED_DEK =
+            HEX.parseHex("010a0b0c0d505152535455565758595a5bb2061457c0759fc1749f174ee1ccadfad31ecfd8"
+                    + "1644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b2167ef582b094e1d");
+    static final byte[] PLAINTEXT = HEX.parseHex(
+            "0861636d650e646f632d31233014746573742d6d6f64656c080000803e0000c0bf0000404000" + "00003e000080a0abfef962");
+    static final byte[] ENVELOPE =
+            HEX.parseHex("45534c01010461636d650007646f632d312330136c6f63616c3a74656e616e742d61636d65"
+                    + "3a3110404142434445464748494a4b4c4d4e4f0041010a0b0c0d505152535455565758595a5bb2061457c0759fc1749f174ee1cca"
+                    + "dfad31ecfd81644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b2167ef582b094e1d0000004d606162636465666768696a6beaf5ce"
+                    + "c696de1f3a9a69569f255e071c0173b66f2e693da503a7b9e8b1d1b3fddfab7cc364c3d0fb627c65d892f18cfe2bfca9efcaeda0d"
+                    + "a3a0d7592993108f7ce");
     static final EmbeddingEvent EVENT = EmbeddingEvent.newBuilder()
             .setTenantId("acme")
             .setEmbeddingId("doc-1#0")
@@ -106,22 +108,24 @@ class EnvelopeTestVectorTest {
             System.arraycopy(next, 0, bytes, 0, next.length);
         };
         // A KMS that answers with the vector's wrapped DEK, and only for the vector's DEK and binding.
-        Kms kms = (Kms) Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {Kms.class}, (proxy, m, args) -> {
-            switch (m.getName()) {
-                case "provider":
-                    return "local";
-                case "wrapDek":
-                    assertThat(args[0]).isEqualTo("tenant-acme");
-                    assertThat((byte[]) args[1]).isEqualTo(DEK);
-                    assertThat((byte[]) args[2]).isEqualTo(WRAP_AAD);
-                    return new WrappedDek(new KekRef("local", "tenant-acme", 1), WRAPPED_DEK);
-                default:
-                    throw new AssertionError("unexpected KMS call " + m.getName());
-            }
-        });
+        Kms kms = (Kms) Proxy.newProxyInstance(
+                Kms.class.getClassLoader(), new Class<?>[] {Kms.class}, (proxy, m, args) -> {
+                    switch (m.getName()) {
+                        case "provider":
+                            return "local";
+                        case "wrapDek":
+                            assertThat(args[0]).isEqualTo("tenant-acme");
+                            assertThat((byte[]) args[1]).isEqualTo(DEK);
+                            assertThat((byte[]) args[2]).isEqualTo(WRAP_AAD);
+                            return new WrappedDek(new KekRef("local", "tenant-acme", 1), WRAPPED_DEK);
+                        default:
+                            throw new AssertionError("unexpected KMS call " + m.getName());
+                    }
+                });
         Sealer sealer = new Sealer(Keyring.builder(kms).randomness(fixed).build());
 
-        byte[] envelope = sealer.seal("acme", "doc-1#0", PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(EVENT));
+        byte[] envelope = sealer.seal(
+                "acme", "doc-1#0", PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(EVENT));
 
         assertThat(HEX.formatHex(envelope)).isEqualTo(HEX.formatHex(ENVELOPE));
         assertThat(draws).isEmpty();
@@ -131,16 +135,25 @@ class EnvelopeTestVectorTest {
     void theLocalKmsHoldingTheFixedKek_opensTheVector() throws Exception {
         com.google.crypto.tink.aead.AeadConfig.register();
         AesGcmKey kek = AesGcmKey.builder()
-                .setParameters(AesGcmParameters.builder().setKeySizeBytes(32).setIvSizeBytes(12).setTagSizeBytes(16)
-                        .setVariant(AesGcmParameters.Variant.TINK).build())
+                .setParameters(AesGcmParameters.builder()
+                        .setKeySizeBytes(32)
+                        .setIvSizeBytes(12)
+                        .setTagSizeBytes(16)
+                        .setVariant(AesGcmParameters.Variant.TINK)
+                        .build())
                 .setKeyBytes(SecretBytes.copyFrom(KEK, InsecureSecretKeyAccess.get()))
                 .setIdRequirement(KEK_TINK_KEY_ID)
                 .build();
-        KeysetHandle keyset = KeysetHandle.newBuilder().addEntry(KeysetHandle.importKey(kek).makePrimary()).build();
-        Files.writeString(dir.resolve("tenant-acme.keyset.json"), TinkJsonProtoKeysetFormat.serializeKeyset(keyset, InsecureSecretKeyAccess.get()));
+        KeysetHandle keyset = KeysetHandle.newBuilder()
+                .addEntry(KeysetHandle.importKey(kek).makePrimary())
+                .build();
+        Files.writeString(
+                dir.resolve("tenant-acme.keyset.json"),
+                TinkJsonProtoKeysetFormat.serializeKeyset(keyset, InsecureSecretKeyAccess.get()));
         LocalKms local = new LocalKms(dir);
 
-        assertThat(local.unwrapDek(new KekRef("local", "tenant-acme", 1), WRAPPED_DEK, WRAP_AAD)).isEqualTo(DEK);
+        assertThat(local.unwrapDek(new KekRef("local", "tenant-acme", 1), WRAPPED_DEK, WRAP_AAD))
+                .isEqualTo(DEK);
         Unsealed opened = new Sealer(Keyring.of(local)).unseal(ENVELOPE, "acme", "doc-1#0");
         assertThat(opened.plaintext()).isEqualTo(PLAINTEXT);
         assertThat(opened.header().kek()).hasToString("local:tenant-acme:1");
@@ -155,7 +168,8 @@ class EnvelopeTestVectorTest {
         c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(DEK, "AES"), new GCMParameterSpec(128, RECORD_NONCE));
         c.updateAAD(Arrays.copyOf(ENVELOPE, 127));
         assertThat(Arrays.copyOfRange(ENVELOPE, 127, 139)).isEqualTo(RECORD_NONCE);
-        assertThat(c.doFinal(Arrays.copyOfRange(ENVELOPE, 139, ENVELOPE.length))).isEqualTo(PLAINTEXT);
+        assertThat(c.doFinal(Arrays.copyOfRange(ENVELOPE, 139, ENVELOPE.length)))
+                .isEqualTo(PLAINTEXT);
         assertThat(new String(ENVELOPE, 0, 3, StandardCharsets.US_ASCII)).isEqualTo("ESL");
     }
 }

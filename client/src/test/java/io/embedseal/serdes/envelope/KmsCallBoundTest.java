@@ -1,29 +1,28 @@
 package io.embedseal.serdes.envelope;
 
-import io.embedseal.keyring.kms.KmsProvider;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.DekPolicy;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.decorator.InterceptedKms;
-import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
+import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
-import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.function.IntSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * 100,000 records for 10 tenants through the real sealing path: the KMS is called once per DEK, so at most
@@ -67,10 +66,16 @@ class KmsCallBoundTest {
         assertThat(deks).hasSize((int) bound);
         assertThat(stats.totalCalls()).as("KMS calls for %d records", RECORDS).isLessThanOrEqualTo(bound);
         assertThat(stats.calls(KmsOperation.WRAP)).isEqualTo(bound);
-        assertThat(independentCount.getAsInt() - before).as("calls seen by the KMS itself").isEqualTo((int) stats.totalCalls());
+        assertThat(independentCount.getAsInt() - before)
+                .as("calls seen by the KMS itself")
+                .isEqualTo((int) stats.totalCalls());
         // and what was sealed opens, through a fresh keyring (one unwrap)
-        assertThat(new Sealer(Keyring.of(provider)).unseal(sample, "t9", "e" + (RECORDS - 1)).plaintext()).isEqualTo(payload);
-        System.out.printf("%s: %,d records, %d tenants, %d DEKs, %d KMS calls (bound %d)%n",
+        assertThat(new Sealer(Keyring.of(provider))
+                        .unseal(sample, "t9", "e" + (RECORDS - 1))
+                        .plaintext())
+                .isEqualTo(payload);
+        System.out.printf(
+                "%s: %,d records, %d tenants, %d DEKs, %d KMS calls (bound %d)%n",
                 provider.provider(), RECORDS, TENANTS, deks.size(), stats.totalCalls(), bound);
         return stats.totalCalls();
     }
@@ -79,7 +84,8 @@ class KmsCallBoundTest {
     @DisplayName("vault stand-in (test code): 100,000 records for 10 tenants, KMS calls counted at the HTTP server too")
     void vault_callsTheKmsOncePerDek() {
         try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            KmsProvider kms = KmsProviders.create(KeyringSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address()),
+            KmsProvider kms = KmsProviders.create(KeyringSettings.of(
+                    Map.of("kms.provider", "vault", "kms.vault.address", vault.address()),
                     name -> VaultTransitStandIn.ROOT_TOKEN));
             assertThat(sealAll(kms, kms, vault::requestCount)).isEqualTo(40);
         }
@@ -91,15 +97,18 @@ class KmsCallBoundTest {
         KmsCallStats outer = new KmsCallStats();
         KmsProvider provider = KmsProviders.create(KeyringSettings.of(Map.of("kms.local.dir", dir.toString())));
         Kms kms = new InterceptedKms(provider, new KmsInstrumentation(outer));
-        assertThat(sealAll(provider, kms, () -> (int) outer.calls(KmsOperation.WRAP))).isEqualTo(40);
+        assertThat(sealAll(provider, kms, () -> (int) outer.calls(KmsOperation.WRAP)))
+                .isEqualTo(40);
     }
 
     @Test
     @DisplayName("pkcs11 on SoftHSM2: 100,000 records for 10 tenants")
     void pkcs11_callsTheKmsOncePerDek() {
         KmsCallStats outer = new KmsCallStats();
-        KmsProvider provider = KmsProviders.create(KeyringSettings.of(SoftHsm.sharedToken().settings()));
+        KmsProvider provider =
+                KmsProviders.create(KeyringSettings.of(SoftHsm.sharedToken().settings()));
         Kms kms = new InterceptedKms(provider, new KmsInstrumentation(outer));
-        assertThat(sealAll(provider, kms, () -> (int) outer.calls(KmsOperation.WRAP))).isEqualTo(40);
+        assertThat(sealAll(provider, kms, () -> (int) outer.calls(KmsOperation.WRAP)))
+                .isEqualTo(40);
     }
 }

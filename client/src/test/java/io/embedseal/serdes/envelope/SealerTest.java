@@ -1,21 +1,20 @@
 package io.embedseal.serdes.envelope;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.serdes.envelope.EnvelopeException.Reason;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SealerTest {
 
@@ -23,11 +22,14 @@ class SealerTest {
 
     @TempDir
     Path dir;
+
     private Sealer sealer;
 
     @BeforeEach
     void setUp() {
-        sealer = new Sealer(Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build());
+        sealer = new Sealer(Keyring.builder(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir))
+                .build());
     }
 
     @Test
@@ -82,7 +84,8 @@ class SealerTest {
                     .isInstanceOfSatisfying(EnvelopeException.class, e -> seen.add(e.reason()));
         }
         // The flips land in every kind of field, so several distinct classifications must appear.
-        assertThat(seen).contains(Reason.NOT_AN_ENVELOPE, Reason.UNSUPPORTED_VERSION, Reason.TAMPERED, Reason.WRONG_BINDING);
+        assertThat(seen)
+                .contains(Reason.NOT_AN_ENVELOPE, Reason.UNSUPPORTED_VERSION, Reason.TAMPERED, Reason.WRONG_BINDING);
     }
 
     @Test
@@ -92,8 +95,9 @@ class SealerTest {
         for (int len = 0; len < envelope.length; len++) {
             byte[] cut = Arrays.copyOf(envelope, len);
             assertThatThrownBy(() -> sealer.unseal(cut, "acme", "doc-1"))
-                    .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason())
-                            .isIn(Reason.NOT_AN_ENVELOPE, Reason.TRUNCATED));
+                    .isInstanceOfSatisfying(
+                            EnvelopeException.class,
+                            e -> assertThat(e.reason()).isIn(Reason.NOT_AN_ENVELOPE, Reason.TRUNCATED));
         }
     }
 
@@ -133,8 +137,7 @@ class SealerTest {
     void headerRewrittenToAnotherTenantAndItsKek_failsAuthentication() {
         byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
         sealer.seal("a", "doc-0", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        String text = new String(ofB, StandardCharsets.ISO_8859_1)
-                .replace("local:tenant-b:1", "local:tenant-a:1");
+        String text = new String(ofB, StandardCharsets.ISO_8859_1).replace("local:tenant-b:1", "local:tenant-a:1");
         byte[] relabelled = text.getBytes(StandardCharsets.ISO_8859_1);
         relabelled[6] = 'a';
 
@@ -183,7 +186,8 @@ class SealerTest {
 
     @Test
     void toStringOfUnsealed_hidesThePlaintext() {
-        Unsealed opened = sealer.unseal(sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD), "acme", "doc-1");
+        Unsealed opened =
+                sealer.unseal(sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD), "acme", "doc-1");
 
         assertThat(opened.toString()).contains("redacted").doesNotContain("vector");
     }
@@ -202,6 +206,7 @@ class SealerTest {
 
     private static void assertReason(byte[] envelope, String tenant, String id, Reason reason, Sealer s) {
         assertThatThrownBy(() -> s.unseal(envelope, tenant, id))
-                .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(reason));
+                .isInstanceOfSatisfying(
+                        EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(reason));
     }
 }

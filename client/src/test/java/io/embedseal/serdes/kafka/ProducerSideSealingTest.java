@@ -1,5 +1,8 @@
 package io.embedseal.serdes.kafka;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -10,6 +13,15 @@ import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.VectorLeakScanner;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -23,19 +35,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 /** A plain KafkaProducer seals on the client, configured by properties only; no plaintext vector reaches the broker. */
 class ProducerSideSealingTest {
 
@@ -47,8 +46,14 @@ class ProducerSideSealingTest {
         for (int d = 0; d < 64; d++) {
             v.add(random.nextFloat() - 0.5f);
         }
-        return EmbeddingEvent.newBuilder().setTenantId(tenant).setEmbeddingId("doc-" + i).setModel("m").setVector(v)
-                .setMetadata(Map.of("lang", "en")).setEventTime(Instant.ofEpochMilli(i)).build();
+        return EmbeddingEvent.newBuilder()
+                .setTenantId(tenant)
+                .setEmbeddingId("doc-" + i)
+                .setModel("m")
+                .setVector(v)
+                .setMetadata(Map.of("lang", "en"))
+                .setEventTime(Instant.ofEpochMilli(i))
+                .build();
     }
 
     @Test
@@ -56,7 +61,8 @@ class ProducerSideSealingTest {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String topic = "sealed-by-producer-" + UUID.randomUUID().toString().substring(0, 8);
         broker.createTopic(topic, 2, Map.of());
-        Map<String, Object> kms = Map.of("kms.provider", "local", "kms.local.dir", dir.toString(), "kms.create-missing-keys", "true");
+        Map<String, Object> kms =
+                Map.of("kms.provider", "local", "kms.local.dir", dir.toString(), "kms.create-missing-keys", "true");
 
         Map<String, Object> producerProps = new HashMap<>(kms);
         producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
@@ -70,9 +76,12 @@ class ProducerSideSealingTest {
                 EmbeddingEvent e = event(i % 2 == 0 ? "acme" : "globex", i, random);
                 sent.put(e.getTenantId() + "/" + e.getEmbeddingId(), e);
                 scanner.add(e.getVector());
-                producer.send(new ProducerRecord<>(topic, new SealedRecordKey(e.getTenantId(), e.getEmbeddingId()).toBytes(), e));
+                producer.send(new ProducerRecord<>(
+                        topic, new SealedRecordKey(e.getTenantId(), e.getEmbeddingId()).toBytes(), e));
             }
-            EmbeddingEvent bad = EmbeddingEvent.newBuilder(event("acme", 999, random)).setVector(List.of(1f, Float.NaN, 2f)).build();
+            EmbeddingEvent bad = EmbeddingEvent.newBuilder(event("acme", 999, random))
+                    .setVector(List.of(1f, Float.NaN, 2f))
+                    .build();
             assertThatThrownBy(() -> producer.send(new ProducerRecord<>(topic, "acme/doc-999".getBytes(), bad)))
                     .isInstanceOf(SerializationException.class)
                     .hasMessageContaining("NON_FINITE_VALUE")
@@ -99,9 +108,13 @@ class ProducerSideSealingTest {
         assertThat(read).hasSize(50);
         read.forEach((k, u) -> assertThat(u.event()).isEqualTo(sent.get(k)));
         assertThat(read.get("acme/doc-0").header().kek()).hasToString("local:tenant-acme:1");
-        assertThat(read.get("acme/doc-0").toString()).contains("redacted").doesNotContain(sent.get("acme/doc-0").getVector().get(0).toString());
+        assertThat(read.get("acme/doc-0").toString())
+                .contains("redacted")
+                .doesNotContain(sent.get("acme/doc-0").getVector().get(0).toString());
 
-        assertThat(scanner.scanTopic(broker.logDir(), topic)).as("plaintext vector bytes on the broker's disk").isZero();
+        assertThat(scanner.scanTopic(broker.logDir(), topic))
+                .as("plaintext vector bytes on the broker's disk")
+                .isZero();
     }
 
     @Test
@@ -109,15 +122,24 @@ class ProducerSideSealingTest {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
         String topic = "one-tenant-" + UUID.randomUUID().toString().substring(0, 8);
         broker.createTopic(topic, 1, Map.of());
-        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build();
-        try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                broker.bootstrapServers()), new ByteArraySerializer(), new SealingSerializer(keyring))) {
+        Keyring keyring = Keyring.builder(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir))
+                .build();
+        try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                new ByteArraySerializer(),
+                new SealingSerializer(keyring))) {
             producer.send(new ProducerRecord<>(topic, "globex/doc-1".getBytes(), event("globex", 1, new Random(1))));
         }
-        Map<String, Object> props = new HashMap<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "only-acme-" + topic, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"));
-        try (KafkaConsumer<byte[], UnsealedEmbedding> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(),
-                new UnsealingDeserializer(Keyring.of(new LocalKms(dir)), "acme"))) {
+        Map<String, Object> props = new HashMap<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG,
+                "only-acme-" + topic,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                "earliest"));
+        try (KafkaConsumer<byte[], UnsealedEmbedding> consumer = new KafkaConsumer<>(
+                props, new ByteArrayDeserializer(), new UnsealingDeserializer(Keyring.of(new LocalKms(dir)), "acme"))) {
             consumer.subscribe(List.of(topic));
             RecordDeserializationException failure = null;
             long deadline = System.currentTimeMillis() + 30_000;
@@ -130,22 +152,31 @@ class ProducerSideSealingTest {
             }
             assertThat(failure).isNotNull();
             assertThat(failure.offset()).isZero();
-            assertThat(failure.getCause()).isInstanceOfSatisfying(EnvelopeException.class,
-                    e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
+            assertThat(failure.getCause())
+                    .isInstanceOfSatisfying(
+                            EnvelopeException.class,
+                            e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
         }
     }
 
     @Test
     void theRecordLevelUnsealer_checksTheKey() {
-        Keyring keyring = Keyring.builder(new LocalKms(dir)).createMissingKeys(new LocalKms(dir)).build();
+        Keyring keyring = Keyring.builder(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir))
+                .build();
         byte[] value = new SealingSerializer(keyring).serialize("t", event("acme", 1, new Random(1)));
         EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);
 
-        assertThat(unsealer.unseal("acme/doc-1".getBytes(), value).embeddingId()).isEqualTo("doc-1");
+        assertThat(unsealer.unseal("acme/doc-1".getBytes(), value).embeddingId())
+                .isEqualTo("doc-1");
         assertThatThrownBy(() -> unsealer.unseal("acme/doc-2".getBytes(), value))
-                .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
+                .isInstanceOfSatisfying(
+                        EnvelopeException.class,
+                        e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
         assertThatThrownBy(() -> unsealer.unseal(null, value))
-                .isInstanceOfSatisfying(EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
+                .isInstanceOfSatisfying(
+                        EnvelopeException.class,
+                        e -> assertThat(e.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING));
     }
 
     @Test

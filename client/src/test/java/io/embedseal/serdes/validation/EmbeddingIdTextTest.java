@@ -1,19 +1,24 @@
 package io.embedseal.serdes.validation;
 
-import io.embedseal.schemas.EmbeddingEvent;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.embedseal.schemas.EmbeddingEvent;
 import java.time.Instant;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** An embedding id must be printable text: what invalid UTF-8 decodes to (U+FFFD) and control characters are refused. */
 class EmbeddingIdTextTest {
 
     private static EmbeddingValidator.Violation check(String id) {
-        EmbeddingEvent e = EmbeddingEvent.newBuilder().setTenantId("acme").setEmbeddingId(id).setModel("m")
-                .setVector(List.of(1f)).setMetadata(null).setEventTime(Instant.EPOCH).build();
+        EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                .setTenantId("acme")
+                .setEmbeddingId(id)
+                .setModel("m")
+                .setVector(List.of(1f))
+                .setMetadata(null)
+                .setEventTime(Instant.EPOCH)
+                .build();
         return EmbeddingValidator.defaults().check(EmbeddingFacts.of(e));
     }
 

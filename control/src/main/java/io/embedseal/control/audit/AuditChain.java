@@ -3,15 +3,14 @@ package io.embedseal.control.audit;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.SortedMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
@@ -24,6 +23,7 @@ public final class AuditChain {
 
     /** The prevHash of a producer's first entry. */
     public static final String GENESIS = "0".repeat(64);
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String producer;
@@ -69,7 +69,8 @@ public final class AuditChain {
     /** Reads an entry back; null if the bytes are not a JSON object. */
     static SortedMap<String, Object> parse(byte[] value) {
         try {
-            return JSON.readValue(new String(value, StandardCharsets.UTF_8), new TypeReference<TreeMap<String, Object>>() { });
+            return JSON.readValue(
+                    new String(value, StandardCharsets.UTF_8), new TypeReference<TreeMap<String, Object>>() {});
         } catch (IOException | RuntimeException e) {
             return null;
         }

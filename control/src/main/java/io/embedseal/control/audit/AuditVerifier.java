@@ -1,10 +1,10 @@
 package io.embedseal.control.audit;
 
-import java.util.SortedMap;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
@@ -14,8 +14,7 @@ import java.util.TreeMap;
 public final class AuditVerifier {
 
     /** Where a chain broke. */
-    public record Break(String producer, long offset, String problem) {
-    }
+    public record Break(String producer, long offset, String problem) {}
 
     /** The outcome: entries checked per producer, and breaks (empty when every chain holds). */
     public record Result(Map<String, Long> entriesByProducer, List<Break> breaks) {
@@ -32,7 +31,9 @@ public final class AuditVerifier {
     /** Checks the next entry, read at {@code offset}. */
     public void accept(long offset, byte[] value) {
         SortedMap<String, Object> entry = value == null ? null : AuditChain.parse(value);
-        if (entry == null || !(entry.get("producer") instanceof String producer) || !(entry.get("seq") instanceof Number seqNumber)) {
+        if (entry == null
+                || !(entry.get("producer") instanceof String producer)
+                || !(entry.get("seq") instanceof Number seqNumber)) {
             breaks.add(new Break("?", offset, "not an audit entry"));
             return;
         }
@@ -44,7 +45,10 @@ public final class AuditVerifier {
         String expectedPrev = lastHash.getOrDefault(producer, AuditChain.GENESIS);
         long expectedSeq = lastSeq.getOrDefault(producer, 0L) + 1;
         if (seq != expectedSeq) {
-            breaks.add(new Break(producer, offset, "seq " + seq + " where " + expectedSeq + " was due (an entry is missing or moved)"));
+            breaks.add(new Break(
+                    producer,
+                    offset,
+                    "seq " + seq + " where " + expectedSeq + " was due (an entry is missing or moved)"));
         } else if (!expectedPrev.equals(entry.get("prevHash"))) {
             breaks.add(new Break(producer, offset, "prevHash does not match the previous entry's hash"));
         } else if (!AuditChain.hash(entry).equals(entry.get("hash"))) {

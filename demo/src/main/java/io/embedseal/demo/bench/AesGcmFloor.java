@@ -2,14 +2,13 @@ package io.embedseal.demo.bench;
 
 import io.embedseal.keyring.dek.Randomness;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
-
+import java.security.GeneralSecurityException;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import javax.crypto.Cipher;
 import javax.crypto.NoSuchPaddingException;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
-import java.security.GeneralSecurityException;
-import java.security.NoSuchAlgorithmException;
-import java.util.Arrays;
 
 /**
  * The end-to-end floor for sealing: each value's Avro body encrypted with plain JCE AES-256-GCM, into a new array of

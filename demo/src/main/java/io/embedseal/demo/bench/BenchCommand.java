@@ -3,10 +3,6 @@ package io.embedseal.demo.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.embedseal.testkit.Directories;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,21 +12,32 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "bench",
+@Command(
+        name = "bench",
         mixinStandardHelpOptions = true,
-        description = {"Measures the sealing pipeline against a plaintext pass-through topology, side by side.",
-                "On one in-process broker and the same generated records, all exactly-once v2 with the same Streams "
-                        + "settings, in alternating runs: records/s and MB/s through a backlog, p50/p99 end-to-end latency "
-                        + "at a fixed rate, KMS calls, peak heap, and the ratio sealed / pass-through, with an AES-GCM-only "
-                        + "topology between them as the floor. Takes minutes; see docs/performance.md."},
-        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:measured", "1:a run failed", "2:invalid usage"})
+        description = {
+            "Measures the sealing pipeline against a plaintext pass-through topology, side by side.",
+            "On one in-process broker and the same generated records, all exactly-once v2 with the same Streams "
+                    + "settings, in alternating runs: records/s and MB/s through a backlog, p50/p99 end-to-end latency "
+                    + "at a fixed rate, KMS calls, peak heap, and the ratio sealed / pass-through, with an AES-GCM-only "
+                    + "topology between them as the floor. Takes minutes; see docs/performance.md."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:measured", "1:a run failed", "2:invalid usage"})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--records", defaultValue = "100000", description = "Records per run (default: ${DEFAULT-VALUE}).")
     int records;
 
-    @Option(names = "--dims", defaultValue = "384,1536", split = ",", description = "Vector dimensions to run (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--dims",
+            defaultValue = "384,1536",
+            split = ",",
+            description = "Vector dimensions to run (default: ${DEFAULT-VALUE}).")
     List<Integer> dims = new ArrayList<>();
 
     @Option(names = "--tenants", defaultValue = "10", description = "(default: ${DEFAULT-VALUE})")
@@ -39,29 +46,50 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--partitions", defaultValue = "4", description = "(default: ${DEFAULT-VALUE})")
     int partitions;
 
-    @Option(names = "--runs", defaultValue = "3", description = "Runs of each topology, alternating (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--runs",
+            defaultValue = "3",
+            description = "Runs of each topology, alternating (default: ${DEFAULT-VALUE}).")
     int runs;
 
-    @Option(names = "--warmup-runs", defaultValue = "1", description = "Uncounted runs of each topology first (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--warmup-runs",
+            defaultValue = "1",
+            description = "Uncounted runs of each topology first (default: ${DEFAULT-VALUE}).")
     int warmupRuns;
 
-    @Option(names = "--latency-records", defaultValue = "10000", description = "Records of the latency phase (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--latency-records",
+            defaultValue = "10000",
+            description = "Records of the latency phase (default: ${DEFAULT-VALUE}).")
     int latencyRecords;
 
-    @Option(names = "--latency-rate", defaultValue = "2000", description = "Records/s in the latency phase (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--latency-rate",
+            defaultValue = "2000",
+            description = "Records/s in the latency phase (default: ${DEFAULT-VALUE}).")
     int latencyRate;
 
-    @Option(names = "--dek-max-records", defaultValue = "10000000", description = "DEK rollover after this many records "
-            + "(default: ${DEFAULT-VALUE}; lower it to see rollovers' KMS calls).")
+    @Option(
+            names = "--dek-max-records",
+            defaultValue = "10000000",
+            description = "DEK rollover after this many records "
+                    + "(default: ${DEFAULT-VALUE}; lower it to see rollovers' KMS calls).")
     long dekMaxRecords;
 
-    @Option(names = "--topologies", defaultValue = "pass-through,aes-gcm,sealed", split = ",",
-            description = "Which topologies to run (default: ${DEFAULT-VALUE}): pass-through (the same bytes on), aes-gcm (the "
-                    + "floor: each value AES-256-GCM encrypted into a record of the sealed size, nothing else), sealed (the "
-                    + "pipeline). One alone is for profiling; the goal's ratio needs pass-through and sealed.")
+    @Option(
+            names = "--topologies",
+            defaultValue = "pass-through,aes-gcm,sealed",
+            split = ",",
+            description =
+                    "Which topologies to run (default: ${DEFAULT-VALUE}): pass-through (the same bytes on), aes-gcm (the "
+                            + "floor: each value AES-256-GCM encrypted into a record of the sealed size, nothing else), sealed (the "
+                            + "pipeline). One alone is for profiling; the goal's ratio needs pass-through and sealed.")
     List<String> topologies;
 
-    @Option(names = "--data-dir", description = "Where the broker and state live (default: a temporary directory, deleted after).")
+    @Option(
+            names = "--data-dir",
+            description = "Where the broker and state live (default: a temporary directory, deleted after).")
     Path dataDir;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -73,7 +101,8 @@ public final class BenchCommand implements Callable<Integer> {
         double[] values = {passThrough, aesGcm, sealed};
         for (int i = 0; i < values.length; i++) {
             if (values[i] > 0) {
-                parts.add(PipelineBench.Options.TOPOLOGIES.get(i) + " " + String.format(Locale.ROOT, format, values[i]));
+                parts.add(
+                        PipelineBench.Options.TOPOLOGIES.get(i) + " " + String.format(Locale.ROOT, format, values[i]));
             }
         }
         return String.join(", ", parts);
@@ -85,12 +114,22 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!PipelineBench.Options.TOPOLOGIES.containsAll(topologies)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--topologies takes " + String.join(", ",
-                    PipelineBench.Options.TOPOLOGIES) + "; got " + topologies);
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--topologies takes " + String.join(", ", PipelineBench.Options.TOPOLOGIES) + "; got "
+                            + topologies);
         }
-        if (records < 100 || tenants < 1 || partitions < 1 || runs < 1 || latencyRecords < 100 || latencyRate < 1 || dims.isEmpty()) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--records and --latency-records need at least 100; "
-                    + "--tenants, --partitions, --runs, --latency-rate at least 1");
+        if (records < 100
+                || tenants < 1
+                || partitions < 1
+                || runs < 1
+                || latencyRecords < 100
+                || latencyRate < 1
+                || dims.isEmpty()) {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--records and --latency-records need at least 100; "
+                            + "--tenants, --partitions, --runs, --latency-rate at least 1");
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -98,8 +137,20 @@ public final class BenchCommand implements Callable<Integer> {
         Path dir = temporary ? Files.createTempDirectory("embedseal-bench-") : dataDir;
         List<PipelineBench.DimsResult> results;
         try {
-            results = PipelineBench.run(new PipelineBench.Options(records, dims, tenants, partitions, runs, warmupRuns, latencyRecords, latencyRate,
-                    dekMaxRecords, dir, topologies), line -> {
+            results = PipelineBench.run(
+                    new PipelineBench.Options(
+                            records,
+                            dims,
+                            tenants,
+                            partitions,
+                            runs,
+                            warmupRuns,
+                            latencyRecords,
+                            latencyRate,
+                            dekMaxRecords,
+                            dir,
+                            topologies),
+                    line -> {
                         err.println("bench: " + line);
                         err.flush();
                     });
@@ -116,44 +167,90 @@ public final class BenchCommand implements Callable<Integer> {
             o.put("java", System.getProperty("java.version"));
             o.put("cpus", Runtime.getRuntime().availableProcessors());
             o.put("results", results);
-            out.println(new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(o));
+            out.println(new ObjectMapper()
+                    .disable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(o));
         } else {
-            out.printf(Locale.ROOT, "embedseal bench: %,d records per run, %d tenants, %d partitions, exactly-once v2, Java %s, %d CPUs%n",
-                    records, tenants, partitions, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
+            out.printf(
+                    Locale.ROOT,
+                    "embedseal bench: %,d records per run, %d tenants, %d partitions, exactly-once v2, Java %s, %d CPUs%n",
+                    records,
+                    tenants,
+                    partitions,
+                    System.getProperty("java.version"),
+                    Runtime.getRuntime().availableProcessors());
             for (PipelineBench.DimsResult r : results) {
                 out.printf(Locale.ROOT, "%n%d dims (%,d bytes per raw record)%n", r.dims(), r.recordBytes());
-                out.printf(Locale.ROOT, "  %-13s %4s %12s %8s %11s %11s %10s %5s %6s %8s %8s %6s %9s%n", "topology", "run", "records/s", "MB/s",
-                        "CPU us/rec", "app us/rec", "app B/rec", "GCs", "GC ms", "p50 ms", "p99 ms", "KMS", "heap MB");
+                out.printf(
+                        Locale.ROOT,
+                        "  %-13s %4s %12s %8s %11s %11s %10s %5s %6s %8s %8s %6s %9s%n",
+                        "topology",
+                        "run",
+                        "records/s",
+                        "MB/s",
+                        "CPU us/rec",
+                        "app us/rec",
+                        "app B/rec",
+                        "GCs",
+                        "GC ms",
+                        "p50 ms",
+                        "p99 ms",
+                        "KMS",
+                        "heap MB");
                 for (PipelineBench.Run run : r.runs()) {
-                    out.printf(Locale.ROOT, "  %-13s %4d %,12.0f %8.1f %11.1f %11.1f %,10d %5d %6d %8.0f %8.0f %6d %9.0f%n", run.topology(),
-                            run.run(), run.recordsPerSecond(), run.megabytesPerSecond(), run.cpuMicrosPerRecord(),
-                            run.topologyCpuMicrosPerRecord(), run.topologyAllocatedBytesPerRecord(), run.gcPauses(), run.gcPauseMillis(),
-                            run.p50Millis(), run.p99Millis(), run.kmsCalls(), run.peakHeapBytes() / 1e6);
+                    out.printf(
+                            Locale.ROOT,
+                            "  %-13s %4d %,12.0f %8.1f %11.1f %11.1f %,10d %5d %6d %8.0f %8.0f %6d %9.0f%n",
+                            run.topology(),
+                            run.run(),
+                            run.recordsPerSecond(),
+                            run.megabytesPerSecond(),
+                            run.cpuMicrosPerRecord(),
+                            run.topologyCpuMicrosPerRecord(),
+                            run.topologyAllocatedBytesPerRecord(),
+                            run.gcPauses(),
+                            run.gcPauseMillis(),
+                            run.p50Millis(),
+                            run.p99Millis(),
+                            run.kmsCalls(),
+                            run.peakHeapBytes() / 1e6);
                 }
-                out.printf(Locale.ROOT, "  sealed values are %d bytes longer than raw ones (envelope header, nonce, tag; minus the 5-byte wire prefix)%n",
+                out.printf(
+                        Locale.ROOT,
+                        "  sealed values are %d bytes longer than raw ones (envelope header, nonce, tag; minus the 5-byte wire prefix)%n",
                         r.sealedExtraBytes());
-                out.println("  medians, records/s: " + perTopology(r.passThroughMedian(), r.aesGcmMedian(), r.sealedMedian(), "%,.0f"));
+                out.println("  medians, records/s: "
+                        + perTopology(r.passThroughMedian(), r.aesGcmMedian(), r.sealedMedian(), "%,.0f"));
                 List<String> ratios = new ArrayList<>();
                 if (!Double.isNaN(r.ratio())) {
                     ratios.add(String.format(Locale.ROOT, "sealed / pass-through = %.3f (the goal)", r.ratio()));
                 }
                 if (!Double.isNaN(r.floorRatio())) {
-                    ratios.add(String.format(Locale.ROOT, "aes-gcm / pass-through = %.3f (the floor: the same bytes out, AES-GCM only)",
+                    ratios.add(String.format(
+                            Locale.ROOT,
+                            "aes-gcm / pass-through = %.3f (the floor: the same bytes out, AES-GCM only)",
                             r.floorRatio()));
                 }
                 if (!Double.isNaN(r.sealedToFloor())) {
-                    ratios.add(String.format(Locale.ROOT, "sealed / aes-gcm = %.3f (embedseal's own work)", r.sealedToFloor()));
+                    ratios.add(String.format(
+                            Locale.ROOT, "sealed / aes-gcm = %.3f (embedseal's own work)", r.sealedToFloor()));
                 }
                 if (!ratios.isEmpty()) {
                     out.println("  " + String.join("; ", ratios));
                 }
-                out.println("  CPU us per record, whole JVM: " + perTopology(r.cpuPassThrough(), r.cpuAesGcm(), r.cpuSealed(), "%.1f")
-                        + "; the application's own threads: " + perTopology(r.topologyCpuPassThrough(), r.topologyCpuAesGcm(),
-                        r.topologyCpuSealed(), "%.1f"));
-                out.print("  p99 latency, ms: " + perTopology(r.p99PassThrough(), r.p99AesGcm(), r.p99Sealed(), "%.0f"));
+                out.println("  CPU us per record, whole JVM: "
+                        + perTopology(r.cpuPassThrough(), r.cpuAesGcm(), r.cpuSealed(), "%.1f")
+                        + "; the application's own threads: "
+                        + perTopology(
+                                r.topologyCpuPassThrough(), r.topologyCpuAesGcm(), r.topologyCpuSealed(), "%.1f"));
+                out.print(
+                        "  p99 latency, ms: " + perTopology(r.p99PassThrough(), r.p99AesGcm(), r.p99Sealed(), "%.0f"));
                 if (r.sealedMedian() > 0) {
-                    out.printf(Locale.ROOT, "; KMS calls per sealing instance %d (bound: tenants x (1 + rollovers) = %d)",
-                            r.kmsCallsPerSealedRun(), r.kmsBound());
+                    out.printf(
+                            Locale.ROOT,
+                            "; KMS calls per sealing instance %d (bound: tenants x (1 + rollovers) = %d)",
+                            r.kmsCallsPerSealedRun(),
+                            r.kmsBound());
                 }
                 out.println();
             }

@@ -1,13 +1,13 @@
 package io.embedseal.demo.bench;
 
 import io.embedseal.app.ops.SyntheticEmbeddings;
+import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
@@ -18,6 +18,20 @@ import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.SealingOptions;
 import io.embedseal.topology.StreamsSettings;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,21 +49,6 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Produced;
-
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryMXBean;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 /**
  * The end-to-end comparison: on one in-process broker and the same generated records, a plaintext pass-through
@@ -69,8 +68,18 @@ import java.util.function.Consumer;
 public final class PipelineBench {
 
     /** What to run. */
-    public record Options(int records, List<Integer> dims, int tenants, int partitions, int runs, int warmupRuns,
-                          int latencyRecords, int latencyRate, long dekMaxRecords, Path dataDir, List<String> topologies) {
+    public record Options(
+            int records,
+            List<Integer> dims,
+            int tenants,
+            int partitions,
+            int runs,
+            int warmupRuns,
+            int latencyRecords,
+            int latencyRate,
+            long dekMaxRecords,
+            Path dataDir,
+            List<String> topologies) {
 
         /** The topologies there are, in the order each run takes them. */
         public static final List<String> TOPOLOGIES = List.of("pass-through", "aes-gcm", "sealed");
@@ -84,11 +93,23 @@ public final class PipelineBench {
     }
 
     /** One run's figures. */
-    public record Run(String topology, int dims, int run, long records, double seconds, double recordsPerSecond,
-                      double megabytesPerSecond, double cpuMicrosPerRecord, double topologyCpuMicrosPerRecord,
-                      long topologyAllocatedBytesPerRecord, long gcPauses, long gcPauseMillis, double p50Millis, double p99Millis,
-                      long kmsCalls, long peakHeapBytes) {
-    }
+    public record Run(
+            String topology,
+            int dims,
+            int run,
+            long records,
+            double seconds,
+            double recordsPerSecond,
+            double megabytesPerSecond,
+            double cpuMicrosPerRecord,
+            double topologyCpuMicrosPerRecord,
+            long topologyAllocatedBytesPerRecord,
+            long gcPauses,
+            long gcPauseMillis,
+            double p50Millis,
+            double p99Millis,
+            long kmsCalls,
+            long peakHeapBytes) {}
 
     /**
      * Per dimension: every run and the ratios of the medians ({@code ratio} = sealed / pass-through, the goal;
@@ -97,15 +118,30 @@ public final class PipelineBench {
      *
      * @param sealedExtraBytes how many bytes a sealed record's value has more than the raw one
      */
-    public record DimsResult(int dims, long recordBytes, long sealedExtraBytes, List<Run> runs, double passThroughMedian,
-                             double aesGcmMedian, double sealedMedian, double ratio, double floorRatio, double sealedToFloor,
-                             double cpuPassThrough, double cpuAesGcm, double cpuSealed, double topologyCpuPassThrough,
-                             double topologyCpuAesGcm, double topologyCpuSealed, double p99PassThrough, double p99AesGcm, double p99Sealed,
-                             long kmsCallsPerSealedRun, long kmsBound) {
-    }
+    public record DimsResult(
+            int dims,
+            long recordBytes,
+            long sealedExtraBytes,
+            List<Run> runs,
+            double passThroughMedian,
+            double aesGcmMedian,
+            double sealedMedian,
+            double ratio,
+            double floorRatio,
+            double sealedToFloor,
+            double cpuPassThrough,
+            double cpuAesGcm,
+            double cpuSealed,
+            double topologyCpuPassThrough,
+            double topologyCpuAesGcm,
+            double topologyCpuSealed,
+            double p99PassThrough,
+            double p99AesGcm,
+            double p99Sealed,
+            long kmsCallsPerSealedRun,
+            long kmsBound) {}
 
-    private PipelineBench() {
-    }
+    private PipelineBench() {}
 
     /**
      * Runs everything; {@code progress} is told what happens (for a progress line).
@@ -119,14 +155,26 @@ public final class PipelineBench {
             String events = "bench-keyring.events";
             broker.createTopic(events, 1, Map.of("cleanup.policy", "compact"));
             try (LocalKms kms = new LocalKms(kmsDir);
-                 KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
-                         new StringSerializer(), new ByteArraySerializer())) {
+                    KafkaProducer<String, byte[]> p = new KafkaProducer<>(
+                            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                            new StringSerializer(),
+                            new ByteArraySerializer())) {
                 for (int t = 0; t < o.tenants(); t++) {
                     String tenant = String.format(Locale.ROOT, "tenant-%03d", t);
                     tenants.add(tenant);
                     KekRef k = kms.createKek("tenant-" + tenant);
-                    p.send(new ProducerRecord<>(events, tenant, KeyEvents.encode(KeyEvents.event(tenant, KeyEventType.REGISTERED,
-                            k.provider(), k.keyName(), k.version(), "bench", null)))).get();
+                    p.send(new ProducerRecord<>(
+                                    events,
+                                    tenant,
+                                    KeyEvents.encode(KeyEvents.event(
+                                            tenant,
+                                            KeyEventType.REGISTERED,
+                                            k.provider(),
+                                            k.keyName(),
+                                            k.version(),
+                                            "bench",
+                                            null))))
+                            .get();
                 }
             }
             for (int dims : o.dims()) {
@@ -136,8 +184,15 @@ public final class PipelineBench {
         return out;
     }
 
-    private static DimsResult runDims(EmbeddedKafkaBroker broker, Options o, int dims, List<String> tenants, Path kmsDir,
-                                      String events, Consumer<String> progress) throws Exception {
+    private static DimsResult runDims(
+            EmbeddedKafkaBroker broker,
+            Options o,
+            int dims,
+            List<String> tenants,
+            Path kmsDir,
+            String events,
+            Consumer<String> progress)
+            throws Exception {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         String source = "bench-raw-" + dims;
         String latencySourcePrefix = "bench-latency-" + dims + "-";
@@ -151,11 +206,25 @@ public final class PipelineBench {
         // Warm-up runs (not counted) first: the JIT keeps improving Kafka's and our code for several runs.
         for (int run = 1 - o.warmupRuns(); run <= o.runs(); run++) {
             for (String topology : o.topologies()) {
-                progress.accept("dims " + dims + ": " + (run < 1 ? "warm-up " + (run + o.warmupRuns()) : "run " + run) + " " + topology);
+                progress.accept("dims " + dims + ": " + (run < 1 ? "warm-up " + (run + o.warmupRuns()) : "run " + run)
+                        + " " + topology);
                 String latencySource = latencySourcePrefix + topology + "-" + (run + o.warmupRuns());
                 broker.createTopic(latencySource, o.partitions(), Map.of());
-                Run r = runOnce(broker, o, dims, topology, run, source, latencySource, registry, schemaId, tenants, kmsDir, events,
-                        recordBytes, header);
+                Run r = runOnce(
+                        broker,
+                        o,
+                        dims,
+                        topology,
+                        run,
+                        source,
+                        latencySource,
+                        registry,
+                        schemaId,
+                        tenants,
+                        kmsDir,
+                        events,
+                        recordBytes,
+                        header);
                 if (run >= 1) {
                     runs.add(r);
                 }
@@ -164,16 +233,34 @@ public final class PipelineBench {
         double pass = median(runs, "pass-through", Run::recordsPerSecond);
         double floor = median(runs, "aes-gcm", Run::recordsPerSecond);
         double sealed = median(runs, "sealed", Run::recordsPerSecond);
-        long kms = runs.stream().filter(r -> r.topology().equals("sealed")).mapToLong(Run::kmsCalls).max().orElse(0);
+        long kms = runs.stream()
+                .filter(r -> r.topology().equals("sealed"))
+                .mapToLong(Run::kmsCalls)
+                .max()
+                .orElse(0);
         long perTenantRecords = (long) Math.ceil(o.records() / (double) tenants.size());
         long rollovers = Math.max(0, (perTenantRecords - 1) / o.dekMaxRecords());
-        return new DimsResult(dims, recordBytes / o.records(), header.length + Dek.OVERHEAD - EmbeddingEventCodec.PREFIX_LENGTH, runs,
-                pass, floor, sealed, ratio(sealed, pass), ratio(floor, pass), ratio(sealed, floor),
-                median(runs, "pass-through", Run::cpuMicrosPerRecord), median(runs, "aes-gcm", Run::cpuMicrosPerRecord),
+        return new DimsResult(
+                dims,
+                recordBytes / o.records(),
+                header.length + Dek.OVERHEAD - EmbeddingEventCodec.PREFIX_LENGTH,
+                runs,
+                pass,
+                floor,
+                sealed,
+                ratio(sealed, pass),
+                ratio(floor, pass),
+                ratio(sealed, floor),
+                median(runs, "pass-through", Run::cpuMicrosPerRecord),
+                median(runs, "aes-gcm", Run::cpuMicrosPerRecord),
                 median(runs, "sealed", Run::cpuMicrosPerRecord),
-                median(runs, "pass-through", Run::topologyCpuMicrosPerRecord), median(runs, "aes-gcm", Run::topologyCpuMicrosPerRecord),
+                median(runs, "pass-through", Run::topologyCpuMicrosPerRecord),
+                median(runs, "aes-gcm", Run::topologyCpuMicrosPerRecord),
                 median(runs, "sealed", Run::topologyCpuMicrosPerRecord),
-                median(runs, "pass-through", Run::p99Millis), median(runs, "aes-gcm", Run::p99Millis), median(runs, "sealed", Run::p99Millis), kms,
+                median(runs, "pass-through", Run::p99Millis),
+                median(runs, "aes-gcm", Run::p99Millis),
+                median(runs, "sealed", Run::p99Millis),
+                kms,
                 tenants.size() * (1 + rollovers));
     }
 
@@ -195,31 +282,58 @@ public final class PipelineBench {
     static byte[] sealFirst(Path kmsDir, int dims, String tenant) throws Exception {
         EmbeddingEvent first = new SyntheticEmbeddings(dims * 31L, dims).event(tenant, 0);
         try (LocalKms kms = new LocalKms(kmsDir)) {
-            return new Sealer(Keyring.of(kms)).seal(tenant, first.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO,
-                    EmbeddingEventCodec.toCanonicalAvro(first));
+            return new Sealer(Keyring.of(kms))
+                    .seal(
+                            tenant,
+                            first.getEmbeddingId(),
+                            PayloadType.EMBEDDING_EVENT_AVRO,
+                            EmbeddingEventCodec.toCanonicalAvro(first));
         }
     }
 
     private static double median(List<Run> runs, String topology, java.util.function.ToDoubleFunction<Run> f) {
-        double[] v = runs.stream().filter(r -> r.topology().equals(topology)).mapToDouble(f).sorted().toArray();
+        double[] v = runs.stream()
+                .filter(r -> r.topology().equals(topology))
+                .mapToDouble(f)
+                .sorted()
+                .toArray();
         return v.length == 0 ? 0 : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
     /** Produces {@code n} records round-robin over the tenants; returns the bytes of values produced. */
-    private static long fill(EmbeddedKafkaBroker broker, String topic, int schemaId, int dims, List<String> tenants, int n, long rateLimit)
+    private static long fill(
+            EmbeddedKafkaBroker broker,
+            String topic,
+            int schemaId,
+            int dims,
+            List<String> tenants,
+            int n,
+            long rateLimit)
             throws Exception {
         SyntheticEmbeddings synthetic = new SyntheticEmbeddings(dims * 31L, dims);
         long bytes = 0;
-        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.LINGER_MS_CONFIG, rateLimit > 0 ? 0 : 20, ProducerConfig.BATCH_SIZE_CONFIG, 1 << 20,
-                ProducerConfig.ACKS_CONFIG, "all"), new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ProducerConfig.LINGER_MS_CONFIG,
+                        rateLimit > 0 ? 0 : 20,
+                        ProducerConfig.BATCH_SIZE_CONFIG,
+                        1 << 20,
+                        ProducerConfig.ACKS_CONFIG,
+                        "all"),
+                new ByteArraySerializer(),
+                new ByteArraySerializer())) {
             long start = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 String tenant = tenants.get(i % tenants.size());
                 EmbeddingEvent e = synthetic.event(tenant, i);
                 byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
                 bytes += value.length;
-                var unused = p.send(new ProducerRecord<>(topic, (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8), value));
+                var unused = p.send(new ProducerRecord<>(
+                        topic,
+                        (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        value));
                 if (rateLimit > 0) {
                     long due = start + (long) ((i + 1) * 1e9 / rateLimit);
                     long wait = due - System.nanoTime();
@@ -233,9 +347,22 @@ public final class PipelineBench {
         return bytes;
     }
 
-    private static Run runOnce(EmbeddedKafkaBroker broker, Options o, int dims, String topology, int run, String source,
-                               String latencySource, InMemorySchemaRegistry registry, int schemaId, List<String> tenants,
-                               Path kmsDir, String events, long recordBytes, byte[] header) throws Exception {
+    private static Run runOnce(
+            EmbeddedKafkaBroker broker,
+            Options o,
+            int dims,
+            String topology,
+            int run,
+            String source,
+            String latencySource,
+            InMemorySchemaRegistry registry,
+            int schemaId,
+            List<String> tenants,
+            Path kmsDir,
+            String events,
+            long recordBytes,
+            byte[] header)
+            throws Exception {
         String id = "bench-" + dims + "-" + topology + "-" + (run + o.warmupRuns());
         String output = id + "-out";
         String latencyOutput = id + "-latency-out";
@@ -248,19 +375,53 @@ public final class PipelineBench {
         if (!topology.equals("sealed")) {
             // Plain Kafka Streams: the bytes as they are, or encrypted by the floor.
             AesGcmFloor floor = topology.equals("aes-gcm") ? new AesGcmFloor(header) : null;
-            result = measure(broker, topology, dims, run, source, output, latencySource, latencyOutput, schemaId, tenants, o, recordBytes,
-                    heap, inputTopic -> {
+            result = measure(
+                    broker,
+                    topology,
+                    dims,
+                    run,
+                    source,
+                    output,
+                    latencySource,
+                    latencyOutput,
+                    schemaId,
+                    tenants,
+                    o,
+                    recordBytes,
+                    heap,
+                    inputTopic -> {
                         StreamsBuilder b = new StreamsBuilder();
-                        KStream<byte[], byte[]> in = b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
+                        KStream<byte[], byte[]> in =
+                                b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
                         (floor == null ? in : in.mapValues(floor::apply))
-                                .to(inputTopic.equals(source) ? output : latencyOutput, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
-                        KafkaStreams s = new KafkaStreams(b.build(), StreamsSettings.properties(id + (inputTopic.equals(source) ? "" : "-latency"),
-                                broker.bootstrapServers(), stateDir, streamsOverrides()));
+                                .to(
+                                        inputTopic.equals(source) ? output : latencyOutput,
+                                        Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+                        KafkaStreams s = new KafkaStreams(
+                                b.build(),
+                                StreamsSettings.properties(
+                                        id + (inputTopic.equals(source) ? "" : "-latency"),
+                                        broker.bootstrapServers(),
+                                        stateDir,
+                                        streamsOverrides()));
                         return new Running(s, () -> 0L, s::close);
                     });
         } else {
-            result = measure(broker, topology, dims, run, source, output, latencySource, latencyOutput, schemaId, tenants, o, recordBytes,
-                    heap, inputTopic -> {
+            result = measure(
+                    broker,
+                    topology,
+                    dims,
+                    run,
+                    source,
+                    output,
+                    latencySource,
+                    latencyOutput,
+                    schemaId,
+                    tenants,
+                    o,
+                    recordBytes,
+                    heap,
+                    inputTopic -> {
                         Map<String, String> c = new HashMap<>();
                         c.put("bootstrap.servers", broker.bootstrapServers());
                         c.put("application.id", id + (inputTopic.equals(source) ? "" : "-latency"));
@@ -279,34 +440,61 @@ public final class PipelineBench {
                         streamsOverrides().forEach((k, v) -> c.put("streams." + k, String.valueOf(v)));
                         EmbedsealPipeline p = EmbedsealPipeline.create(PipelineConfig.of(c, name -> null), registry);
                         p.createTopicsIfConfigured();
-                        return new Running(p.streams(), () -> p.kmsCalls().totalCalls(), () -> p.close(Duration.ofSeconds(30)));
+                        return new Running(
+                                p.streams(), () -> p.kmsCalls().totalCalls(), () -> p.close(Duration.ofSeconds(30)));
                     });
         }
         heap.stop();
-        return new Run(result.topology(), result.dims(), result.run(), result.records(), result.seconds(), result.recordsPerSecond(),
-                result.megabytesPerSecond(), result.cpuMicrosPerRecord(), result.topologyCpuMicrosPerRecord(),
-                result.topologyAllocatedBytesPerRecord(), result.gcPauses(), result.gcPauseMillis(), result.p50Millis(), result.p99Millis(),
-                result.kmsCalls(), heap.peak());
+        return new Run(
+                result.topology(),
+                result.dims(),
+                result.run(),
+                result.records(),
+                result.seconds(),
+                result.recordsPerSecond(),
+                result.megabytesPerSecond(),
+                result.cpuMicrosPerRecord(),
+                result.topologyCpuMicrosPerRecord(),
+                result.topologyAllocatedBytesPerRecord(),
+                result.gcPauses(),
+                result.gcPauseMillis(),
+                result.p50Millis(),
+                result.p99Millis(),
+                result.kmsCalls(),
+                heap.peak());
     }
 
     /** Settings both topologies share on top of {@link StreamsSettings}. */
     static Map<String, Object> streamsOverrides() {
-        Map<String, Object> m = new LinkedHashMap<>(StreamsSettings.allowingDependencyWait(SealingOptions.defaults().maxDependencyWait()));
+        Map<String, Object> m = new LinkedHashMap<>(
+                StreamsSettings.allowingDependencyWait(SealingOptions.defaults().maxDependencyWait()));
         m.put("num.stream.threads", 2);
         m.put("commit.interval.ms", 100);
         return m;
     }
 
-    private record Running(KafkaStreams streams, java.util.function.LongSupplier kmsCalls, Runnable close) {
-    }
+    private record Running(KafkaStreams streams, java.util.function.LongSupplier kmsCalls, Runnable close) {}
 
     private interface Starter {
         Running start(String inputTopic) throws Exception;
     }
 
-    private static Run measure(EmbeddedKafkaBroker broker, String topology, int dims, int run, String source, String output,
-                               String latencySource, String latencyOutput, int schemaId, List<String> tenants, Options o,
-                               long recordBytes, HeapSampler heap, Starter starter) throws Exception {
+    private static Run measure(
+            EmbeddedKafkaBroker broker,
+            String topology,
+            int dims,
+            int run,
+            String source,
+            String output,
+            String latencySource,
+            String latencyOutput,
+            int schemaId,
+            List<String> tenants,
+            Options o,
+            long recordBytes,
+            HeapSampler heap,
+            Starter starter)
+            throws Exception {
         // Throughput: the backlog.
         Running app = starter.start(source);
         String appId = "bench-" + dims + "-" + topology + "-";
@@ -335,22 +523,25 @@ public final class PipelineBench {
         });
         lat.streams().start();
         if (!ready.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
-            throw new IllegalStateException("the " + topology + " topology of the latency phase did not reach RUNNING in 60 s");
+            throw new IllegalStateException(
+                    "the " + topology + " topology of the latency phase did not reach RUNNING in 60 s");
         }
         long[] latencies = new long[o.latencyRecords()];
         AtomicLong seen = new AtomicLong();
-        Thread reader = new Thread(() -> {
-            try {
-                awaitCount(broker, latencyOutput, o.latencyRecords(), Duration.ofMinutes(5), r -> {
-                    int i = (int) seen.getAndIncrement();
-                    if (i < latencies.length) {
-                        latencies[i] = System.currentTimeMillis() - r.timestamp();
+        Thread reader = new Thread(
+                () -> {
+                    try {
+                        awaitCount(broker, latencyOutput, o.latencyRecords(), Duration.ofMinutes(5), r -> {
+                            int i = (int) seen.getAndIncrement();
+                            if (i < latencies.length) {
+                                latencies[i] = System.currentTimeMillis() - r.timestamp();
+                            }
+                        });
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
                     }
-                });
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }, "bench-latency-reader");
+                },
+                "bench-latency-reader");
         reader.start();
         fill(broker, latencySource, schemaId, dims, tenants, o.latencyRecords(), o.latencyRate());
         reader.join(Duration.ofMinutes(5).toMillis());
@@ -361,27 +552,49 @@ public final class PipelineBench {
         double p99 = sorted.length == 0 ? -1 : sorted[Math.min(sorted.length - 1, (int) (sorted.length * 0.99))];
         // The first record's append opens the span, so it is not one of the records counted over it.
         double perSecond = (o.records() - 1) / seconds;
-        return new Run(topology, dims, run, o.records(), seconds, perSecond, perSecond * recordBytes / o.records() / 1e6,
-                cpu / 1e3 / o.records(), topologyCpu / 1e3 / o.records(), topologyAllocated / o.records(), gcAfter[0] - gcBefore[0],
-                gcAfter[1] - gcBefore[1], p50, p99, kmsCalls,
+        return new Run(
+                topology,
+                dims,
+                run,
+                o.records(),
+                seconds,
+                perSecond,
+                perSecond * recordBytes / o.records() / 1e6,
+                cpu / 1e3 / o.records(),
+                topologyCpu / 1e3 / o.records(),
+                topologyAllocated / o.records(),
+                gcAfter[0] - gcBefore[0],
+                gcAfter[1] - gcBefore[1],
+                p50,
+                p99,
+                kmsCalls,
                 heap.peak());
     }
 
     /** Waits until the consumer group {@code groupId} has committed offsets summing to {@code records} on {@code topic}. */
-    private static void awaitCommitted(EmbeddedKafkaBroker broker, String groupId, String topic, long records, Duration timeout)
-            throws Exception {
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
-                Map.of(org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+    private static void awaitCommitted(
+            EmbeddedKafkaBroker broker, String groupId, String topic, long records, Duration timeout) throws Exception {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
+                org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers()))) {
             long deadline = System.nanoTime() + timeout.toNanos();
             long committed = 0;
             while (committed < records) {
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException(groupId + " committed only " + committed + " of " + records + " records in " + timeout);
+                    throw new IllegalStateException(
+                            groupId + " committed only " + committed + " of " + records + " records in " + timeout);
                 }
                 Thread.sleep(20);
-                committed = admin.listConsumerGroupOffsets(groupId).partitionsToOffsetAndMetadata().get().entrySet().stream()
-                        .filter(e -> e.getKey().topic().equals(topic) && e.getValue() != null)
-                        .mapToLong(e -> e.getValue().offset()).sum();
+                committed =
+                        admin
+                                .listConsumerGroupOffsets(groupId)
+                                .partitionsToOffsetAndMetadata()
+                                .get()
+                                .entrySet()
+                                .stream()
+                                .filter(e -> e.getKey().topic().equals(topic) && e.getValue() != null)
+                                .mapToLong(e -> e.getValue().offset())
+                                .sum();
             }
         }
     }
@@ -399,7 +612,8 @@ public final class PipelineBench {
 
     /** The CPU time this JVM has used so far, all threads. */
     private static long processCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /**
@@ -415,7 +629,8 @@ public final class PipelineBench {
         return sumOverThreads(namePart, (threads, id) -> threads.getThreadAllocatedBytes(id));
     }
 
-    private static long sumOverThreads(String namePart, java.util.function.ToLongBiFunction<com.sun.management.ThreadMXBean, Long> f) {
+    private static long sumOverThreads(
+            String namePart, java.util.function.ToLongBiFunction<com.sun.management.ThreadMXBean, Long> f) {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long sum = 0;
         for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
@@ -427,21 +642,33 @@ public final class PipelineBench {
     }
 
     /** The smallest and largest record timestamps seen. */
-    private record Span(long firstTimestamp, long lastTimestamp) {
-    }
+    private record Span(long firstTimestamp, long lastTimestamp) {}
 
     /**
      * Reads a topic (read_committed) until {@code n} records arrived; returns the span of their timestamps.
      */
-    private static Span awaitCount(EmbeddedKafkaBroker broker, String topic, long n, Duration timeout,
-                                   Consumer<ConsumerRecord<byte[], byte[]>> each) {
-        Map<String, Object> p = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
-                ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 64 * 1024 * 1024, ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 16 * 1024 * 1024);
+    private static Span awaitCount(
+            EmbeddedKafkaBroker broker,
+            String topic,
+            long n,
+            Duration timeout,
+            Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        Map<String, Object> p = Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                "read_committed",
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG,
+                5_000,
+                ConsumerConfig.FETCH_MAX_BYTES_CONFIG,
+                64 * 1024 * 1024,
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG,
+                16 * 1024 * 1024);
         long first = Long.MAX_VALUE;
         long last = Long.MIN_VALUE;
         long count = 0;
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> tps = new ArrayList<>();
             for (PartitionInfo i : c.partitionsFor(topic)) {
                 tps.add(new TopicPartition(topic, i.partition()));
@@ -451,7 +678,8 @@ public final class PipelineBench {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (count < n) {
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("only " + count + " of " + n + " records reached " + topic + " in " + timeout);
+                    throw new IllegalStateException(
+                            "only " + count + " of " + n + " records reached " + topic + " in " + timeout);
                 }
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(50))) {
                     count++;
@@ -474,16 +702,18 @@ public final class PipelineBench {
         private Thread thread;
 
         void start() {
-            thread = new Thread(() -> {
-                while (running) {
-                    peak = Math.max(peak, memory.getHeapMemoryUsage().getUsed());
-                    try {
-                        Thread.sleep(50);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }, "bench-heap-sampler");
+            thread = new Thread(
+                    () -> {
+                        while (running) {
+                            peak = Math.max(peak, memory.getHeapMemoryUsage().getUsed());
+                            try {
+                                Thread.sleep(50);
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                    },
+                    "bench-heap-sampler");
             thread.setDaemon(true);
             thread.start();
         }

@@ -1,21 +1,20 @@
 package io.embedseal.demo.bench;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
+import java.nio.file.Path;
+import java.util.Arrays;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
-import java.nio.file.Path;
-import java.util.Arrays;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The bench's floor does what it claims: records of exactly the sealed size, the header authenticated, the body really
@@ -24,7 +23,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class AesGcmFloorTest {
 
     @Test
-    void writesRecordsOfTheSealedSize_withTheHeaderAuthenticatedAndTheBodyEncrypted(@TempDir Path dir) throws Exception {
+    void writesRecordsOfTheSealedSize_withTheHeaderAuthenticatedAndTheBodyEncrypted(@TempDir Path dir)
+            throws Exception {
         String tenant = "tenant-000";
         new LocalKms(dir).createKek("tenant-" + tenant);
         int dims = 384;
@@ -42,7 +42,8 @@ class AesGcmFloorTest {
         assertThat(out).hasSameSizeAs(sealed);
         assertThat(Arrays.copyOf(out, header.length)).isEqualTo(header);
         assertThat(Arrays.copyOfRange(out, header.length, header.length + 12))
-                .as("a fresh nonce per record").isNotEqualTo(Arrays.copyOfRange(again, header.length, header.length + 12));
+                .as("a fresh nonce per record")
+                .isNotEqualTo(Arrays.copyOfRange(again, header.length, header.length + 12));
         byte[] body = Arrays.copyOfRange(wire, EmbeddingEventCodec.PREFIX_LENGTH, wire.length);
         assertThat(decrypt(key, out, header.length, header)).isEqualTo(body);
         byte[] otherHeader = header.clone();

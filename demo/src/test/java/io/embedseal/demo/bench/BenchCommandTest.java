@@ -1,14 +1,13 @@
 package io.embedseal.demo.bench;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A small run of {@code embedseal bench} end to end: the three topologies really move every record, the figures are
@@ -19,14 +18,33 @@ class BenchCommandTest {
 
     @Test
     void aSmallRun_measuresBothTopologies_withOneKmsCallPerTenant(@TempDir Path dir) throws Exception {
-        CliRun r = CliRun.run("bench", "--json", "--records", "300", "--dims", "16", "--tenants", "3", "--partitions", "2",
-                "--runs", "1", "--warmup-runs", "0", "--latency-records", "100", "--latency-rate", "1000",
-                "--data-dir", dir.toString());
+        CliRun r = CliRun.run(
+                "bench",
+                "--json",
+                "--records",
+                "300",
+                "--dims",
+                "16",
+                "--tenants",
+                "3",
+                "--partitions",
+                "2",
+                "--runs",
+                "1",
+                "--warmup-runs",
+                "0",
+                "--latency-records",
+                "100",
+                "--latency-rate",
+                "1000",
+                "--data-dir",
+                dir.toString());
 
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode result = new ObjectMapper().readTree(r.out()).get("results").get(0);
         assertThat(result.get("dims").asInt()).isEqualTo(16);
-        assertThat(result.get("runs")).extracting(run -> run.get("topology").asText())
+        assertThat(result.get("runs"))
+                .extracting(run -> run.get("topology").asText())
                 .containsExactly("pass-through", "aes-gcm", "sealed");
         for (JsonNode run : result.get("runs")) {
             assertThat(run.get("records").asLong()).isEqualTo(300);
@@ -36,14 +54,19 @@ class BenchCommandTest {
             assertThat(run.get("topologyAllocatedBytesPerRecord").asLong()).isPositive();
             assertThat(run.get("gcPauseMillis").asLong()).isNotNegative();
             assertThat(run.get("gcPauses").asLong()).isNotNegative();
-            assertThat(run.get("p99Millis").asDouble()).isGreaterThanOrEqualTo(run.get("p50Millis").asDouble()).isNotNegative();
-            assertThat(run.get("kmsCalls").asLong()).isEqualTo(run.get("topology").asText().equals("sealed") ? 3 : 0);
+            assertThat(run.get("p99Millis").asDouble())
+                    .isGreaterThanOrEqualTo(run.get("p50Millis").asDouble())
+                    .isNotNegative();
+            assertThat(run.get("kmsCalls").asLong())
+                    .isEqualTo(run.get("topology").asText().equals("sealed") ? 3 : 0);
         }
         assertThat(result.get("ratio").asDouble()).isPositive();
         assertThat(result.get("floorRatio").asDouble()).isPositive();
         assertThat(result.get("sealedToFloor").asDouble()).isPositive();
-        // From the layout in docs/envelope-format.md, for the bench's first record: magic, version, payload type and the
-        // tenant id's length (6), tenant id, id length (2), id, KEK reference length (1) and reference, DEK id length (1)
+        // From the layout in docs/envelope-format.md, for the bench's first record: magic, version, payload type and
+        // the
+        // tenant id's length (6), tenant id, id length (2), id, KEK reference length (1) and reference, DEK id length
+        // (1)
         // and DEK id (16), wrapped DEK length (2) and wrapped DEK (65 bytes from the local KMS: key-management.md),
         // ciphertext length (4), nonce (12) and tag (16); less the raw value's 5-byte wire prefix.
         String tenant = "tenant-000";
@@ -51,7 +74,9 @@ class BenchCommandTest {
         String kek = "local:tenant-" + tenant + ":1";
         long expected = 6 + tenant.length() + 2 + id.length() + 1 + kek.length() + 1 + 16 + 2 + 65 + 4 + 12 + 16 - 5;
         assertThat(result.get("sealedExtraBytes").asLong()).isEqualTo(expected);
-        assertThat(result.get("kmsCallsPerSealedRun").asLong()).isEqualTo(result.get("kmsBound").asLong()).isEqualTo(3);
+        assertThat(result.get("kmsCallsPerSealedRun").asLong())
+                .isEqualTo(result.get("kmsBound").asLong())
+                .isEqualTo(3);
     }
 
     @Test

@@ -21,7 +21,8 @@ public record KekRef(String provider, String keyName, int version) {
 
     public KekRef {
         if (provider == null || !PROVIDER.matcher(provider).matches()) {
-            throw new IllegalArgumentException("KMS provider name must match " + PROVIDER + ", got: " + quote(provider));
+            throw new IllegalArgumentException(
+                    "KMS provider name must match " + PROVIDER + ", got: " + quote(provider));
         }
         if (keyName == null || !KEY_NAME.matcher(keyName).matches()) {
             throw new IllegalArgumentException("KEK name must be 1-" + MAX_KEY_NAME_LENGTH
@@ -44,7 +45,8 @@ public record KekRef(String provider, String keyName, int version) {
         int first = text.indexOf(':');
         int last = text.lastIndexOf(':');
         if (first <= 0 || last <= first + 1 || last == text.length() - 1) {
-            throw new IllegalArgumentException("KEK reference must look like provider:keyName:version, got: " + quote(text));
+            throw new IllegalArgumentException(
+                    "KEK reference must look like provider:keyName:version, got: " + quote(text));
         }
         int version;
         try {

@@ -56,6 +56,5 @@ public interface KeyAdministration extends AutoCloseable {
 
     /** Releases connections or sessions. The default does nothing. */
     @Override
-    default void close() {
-    }
+    default void close() {}
 }

@@ -9,12 +9,13 @@ package io.embedseal.keyring.kms;
  * @param minDecryptionVersion the oldest version that may still unwrap (1 when unrestricted)
  * @param state                whether the key may be used at all
  */
-public record KeyDescription(String provider, String keyName, int latestVersion, int minDecryptionVersion, KeyState state) {
+public record KeyDescription(
+        String provider, String keyName, int latestVersion, int minDecryptionVersion, KeyState state) {
 
     public KeyDescription {
         if (latestVersion < 1 || minDecryptionVersion < 1 || minDecryptionVersion > latestVersion) {
-            throw new IllegalArgumentException("key " + keyName + ": versions must satisfy 1 <= min (" + minDecryptionVersion
-                    + ") <= latest (" + latestVersion + ")");
+            throw new IllegalArgumentException("key " + keyName + ": versions must satisfy 1 <= min ("
+                    + minDecryptionVersion + ") <= latest (" + latestVersion + ")");
         }
     }
 

@@ -47,6 +47,5 @@ public interface Kms extends AutoCloseable {
 
     /** Releases connections or sessions. The default does nothing. */
     @Override
-    default void close() {
-    }
+    default void close() {}
 }

@@ -14,6 +14,5 @@ public interface KmsProvider extends Kms, KeyAdministration {
     KeyDescription describe(String keyName);
 
     @Override
-    default void close() {
-    }
+    default void close() {}
 }

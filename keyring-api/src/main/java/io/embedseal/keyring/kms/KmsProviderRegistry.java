@@ -1,7 +1,6 @@
 package io.embedseal.keyring.kms;
 
 import io.embedseal.config.SettingsModel;
-
 import java.util.List;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -14,8 +13,7 @@ public final class KmsProviderRegistry {
     /** The providers this project ships, each in its own module {@code embedseal-kms-<name>}. */
     public static final Set<String> SHIPPED = Set.of("local", "vault", "pkcs11");
 
-    private KmsProviderRegistry() {
-    }
+    private KmsProviderRegistry() {}
 
     /**
      * The provider the settings name.
@@ -25,11 +23,13 @@ public final class KmsProviderRegistry {
      */
     public static KmsProvider create(KmsSettings settings) {
         String name = settings.provider();
-        List<KmsProviderFactory> matching = factories().stream().filter(f -> f.name().equals(name)).toList();
+        List<KmsProviderFactory> matching =
+                factories().stream().filter(f -> f.name().equals(name)).toList();
         if (matching.size() > 1) {
             throw new IllegalArgumentException("kms.provider '" + name + "' is claimed by " + matching.size()
-                    + " factories on the class path (" + matching.stream().map(f -> f.getClass().getName())
-                    .collect(Collectors.joining(", ")) + "); refusing to guess which one holds the keys");
+                    + " factories on the class path ("
+                    + matching.stream().map(f -> f.getClass().getName()).collect(Collectors.joining(", "))
+                    + "); refusing to guess which one holds the keys");
         }
         if (matching.isEmpty()) {
             throw new IllegalArgumentException("kms.provider '" + name + "' is not available here"
@@ -42,7 +42,9 @@ public final class KmsProviderRegistry {
     /** The settings of every provider on the class path, in name order. */
     public static SettingsModel settings() {
         SettingsModel all = SettingsModel.of("KMS providers");
-        for (KmsProviderFactory f : factories().stream().sorted(java.util.Comparator.comparing(KmsProviderFactory::name)).toList()) {
+        for (KmsProviderFactory f : factories().stream()
+                .sorted(java.util.Comparator.comparing(KmsProviderFactory::name))
+                .toList()) {
             all = all.with(f.settings());
         }
         return all;
@@ -50,7 +52,10 @@ public final class KmsProviderRegistry {
 
     /** The settings of the provider {@code name}, if its module is on the class path. */
     public static java.util.Optional<SettingsModel> settingsOf(String name) {
-        return factories().stream().filter(f -> f.name().equals(name)).findFirst().map(KmsProviderFactory::settings);
+        return factories().stream()
+                .filter(f -> f.name().equals(name))
+                .findFirst()
+                .map(KmsProviderFactory::settings);
     }
 
     /** The provider names on the class path. */
@@ -60,6 +65,7 @@ public final class KmsProviderRegistry {
 
     private static List<KmsProviderFactory> factories() {
         return ServiceLoader.load(KmsProviderFactory.class, KmsProviderRegistry.class.getClassLoader()).stream()
-                .map(ServiceLoader.Provider::get).toList();
+                .map(ServiceLoader.Provider::get)
+                .toList();
     }
 }

@@ -3,14 +3,13 @@ package io.embedseal.keyring.kms;
 import io.embedseal.config.ConfigValueException;
 import io.embedseal.config.Setting;
 import io.embedseal.config.Settings;
-import org.jspecify.annotations.Nullable;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code kms.*} settings a provider reads, through the definitions its factory declares
@@ -21,8 +20,9 @@ public class KmsSettings extends Settings {
 
     public static final Setting<String> PROVIDER = Setting.string("kms.provider", "local")
             .importance(Setting.Importance.HIGH)
-            .doc("The tenants' KMS, by name: `vault` (Vault or OpenBao Transit; production), `pkcs11` (an HSM), `local` "
-                    + "(keyset files; development only). Its module (embedseal-kms-<name>) must be on the class path.");
+            .doc(
+                    "The tenants' KMS, by name: `vault` (Vault or OpenBao Transit; production), `pkcs11` (an HSM), `local` "
+                            + "(keyset files; development only). Its module (embedseal-kms-<name>) must be on the class path.");
 
     protected KmsSettings(Map<String, String> values, Function<String, String> env) {
         super(values, env);
@@ -58,18 +58,22 @@ public class KmsSettings extends Settings {
             try {
                 String value = Files.readString(path, StandardCharsets.UTF_8).strip();
                 if (value.isEmpty()) {
-                    throw new ConfigValueException(file.name(), file.name() + ": " + path + " is empty; it must hold the " + what);
+                    throw new ConfigValueException(
+                            file.name(), file.name() + ": " + path + " is empty; it must hold the " + what);
                 }
                 return value;
             } catch (IOException e) {
-                throw new ConfigValueException(file.name(), file.name() + ": cannot read the " + what + " from " + path, e);
+                throw new ConfigValueException(
+                        file.name(), file.name() + ": cannot read the " + what + " from " + path, e);
             }
         }
         String name = get(variable);
         String value = env(name);
         if (value == null || value.isBlank()) {
-            throw new ConfigValueException(variable.name(), "the " + what + " is missing: set the environment variable " + name
-                    + " (or name another with " + variable.name() + "), or set " + file.name());
+            throw new ConfigValueException(
+                    variable.name(),
+                    "the " + what + " is missing: set the environment variable " + name + " (or name another with "
+                            + variable.name() + "), or set " + file.name());
         }
         return value;
     }

@@ -9,8 +9,7 @@ public class UnsupportedKmsOperationException extends KmsException {
     private final KmsOperation operation;
 
     public UnsupportedKmsOperationException(String provider, KmsOperation operation, String howInstead) {
-        super("KMS provider '" + provider + "' cannot " + operation.verb()
-                + " a key: " + howInstead);
+        super("KMS provider '" + provider + "' cannot " + operation.verb() + " a key: " + howInstead);
         this.operation = operation;
     }
 

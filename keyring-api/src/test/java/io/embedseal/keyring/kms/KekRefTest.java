@@ -1,11 +1,11 @@
 package io.embedseal.keyring.kms;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class KekRefTest {
 
@@ -27,15 +27,30 @@ class KekRefTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "vault", "vault:", "vault:k", "vault:k:", ":k:1", "vault::1", "vault:k:x", "vault:k:0",
-            "Vault:k:1", "vault:has space:1", "vault:k:-1"})
+    @ValueSource(
+            strings = {
+                "",
+                "vault",
+                "vault:",
+                "vault:k",
+                "vault:k:",
+                ":k:1",
+                "vault::1",
+                "vault:k:x",
+                "vault:k:0",
+                "Vault:k:1",
+                "vault:has space:1",
+                "vault:k:-1"
+            })
     void malformedReferences_areRejected(String text) {
         assertThatThrownBy(() -> KekRef.parse(text)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
     void sameKeyAs_ignoresVersion() {
-        assertThat(KekRef.parse("local:k:1").sameKeyAs(KekRef.parse("local:k:7"))).isTrue();
-        assertThat(KekRef.parse("local:k:1").sameKeyAs(KekRef.parse("vault:k:1"))).isFalse();
+        assertThat(KekRef.parse("local:k:1").sameKeyAs(KekRef.parse("local:k:7")))
+                .isTrue();
+        assertThat(KekRef.parse("local:k:1").sameKeyAs(KekRef.parse("vault:k:1")))
+                .isFalse();
     }
 }

@@ -1,16 +1,15 @@
 package io.embedseal.keyring.dek;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
-
-import javax.crypto.Cipher;
-import javax.crypto.NoSuchPaddingException;
-import javax.crypto.spec.GCMParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 import java.security.GeneralSecurityException;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Objects;
+import javax.crypto.Cipher;
+import javax.crypto.NoSuchPaddingException;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One tenant's data-encryption key, unwrapped, as an encrypt/decrypt handle: AES-256-GCM with a fresh random
@@ -30,6 +29,7 @@ public final class Dek {
 
     /** Bytes GCM adds to a plaintext: a 12-byte nonce and a 16-byte tag. */
     public static final int OVERHEAD = 12 + 16;
+
     static final int NONCE_BYTES = 12;
     private static final int TAG_BITS = 128;
     private static final ThreadLocal<Cipher> CIPHER = ThreadLocal.withInitial(Dek::newCipher);
@@ -41,7 +41,8 @@ public final class Dek {
     private final byte[] kekRefAscii;
     private final SecretKeySpec key;
     private final Randomness randomness;
-    private final java.util.concurrent.atomic.AtomicBoolean ownCipherLent = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicBoolean ownCipherLent =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private volatile @Nullable Cipher ownCipher;
 
     Dek(String tenantId, DekId id, KekRef kek, byte[] wrapped, byte[] rawKey, Randomness randomness) {
@@ -105,8 +106,16 @@ public final class Dek {
      *
      * @return the number of bytes written, always {@code ptLength + OVERHEAD}
      */
-    public int encrypt(byte[] plaintext, int ptOffset, int ptLength, byte[] aad, int aadOffset, int aadLength,
-                       byte[] out, int outOffset) throws GeneralSecurityException {
+    public int encrypt(
+            byte[] plaintext,
+            int ptOffset,
+            int ptLength,
+            byte[] aad,
+            int aadOffset,
+            int aadLength,
+            byte[] out,
+            int outOffset)
+            throws GeneralSecurityException {
         byte[] nonce = new byte[NONCE_BYTES];
         randomness.nextBytes(nonce);
         Cipher c = borrowCipher();

@@ -5,7 +5,6 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.WrappedDek;
-
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
@@ -54,7 +53,8 @@ public final class DekFactory {
         DekId id = DekId.of(idBytes, 0, DekId.LENGTH);
         try {
             WrappedDek wrapped = kms.wrapDek(keyName, raw, associatedData(tenantId, id));
-            if (!wrapped.kek().keyName().equals(keyName) || !wrapped.kek().provider().equals(kms.provider())) {
+            if (!wrapped.kek().keyName().equals(keyName)
+                    || !wrapped.kek().provider().equals(kms.provider())) {
                 throw new KmsException("KMS wrapped a DEK for key '" + keyName + "' under " + wrapped.kek());
             }
             return new Dek(tenantId, id, wrapped.kek(), wrapped.wrapped(), raw, randomness);
@@ -73,8 +73,8 @@ public final class DekFactory {
         byte[] raw = kms.unwrapDek(kek, wrapped, associatedData(tenantId, id));
         try {
             if (raw.length != KEY_BYTES) {
-                throw new InvalidWrappedKeyException("wrapped DEK " + id + " unwrapped to " + raw.length
-                        + " bytes, expected " + KEY_BYTES);
+                throw new InvalidWrappedKeyException(
+                        "wrapped DEK " + id + " unwrapped to " + raw.length + " bytes, expected " + KEY_BYTES);
             }
             return new Dek(tenantId, id, kek, wrapped, raw, randomness);
         } finally {
@@ -99,5 +99,4 @@ public final class DekFactory {
         id.copyTo(aad, p);
         return aad;
     }
-
 }

@@ -33,11 +33,11 @@ public interface Randomness {
 
         /** The longest request served from the buffer: nonces (12 bytes) and DEK ids (16). */
         public static final int BUFFERED_MAX = 16;
+
         private static final int BUFFER_BYTES = 1024;
         private static final ThreadLocal<State> STATE = ThreadLocal.withInitial(State::new);
 
-        private SecureRandomHolder() {
-        }
+        private SecureRandomHolder() {}
 
         static void nextBytes(byte[] bytes) {
             STATE.get().nextBytes(bytes);
@@ -65,8 +65,8 @@ public interface Randomness {
 
         private static SecureRandom newDrbg() {
             try {
-                return SecureRandom.getInstance("DRBG",
-                        DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, null));
+                return SecureRandom.getInstance(
+                        "DRBG", DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, null));
             } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException("this JVM has no DRBG SecureRandom with 256-bit strength", e);
             }

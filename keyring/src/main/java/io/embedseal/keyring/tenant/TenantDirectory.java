@@ -1,13 +1,12 @@
 package io.embedseal.keyring.tenant;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.KekNaming;
 import io.embedseal.keyring.KekResolver;
-
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The tenants the pipeline knows, as the key-event topic told it; shared by the thread that applies key events
@@ -59,7 +58,9 @@ public final class TenantDirectory implements KekResolver {
             if (current == null) {
                 current = loader.apply(t);
             }
-            if (current != null && current.status() == TenantStatus.DESTROYED && state.status() != TenantStatus.DESTROYED) {
+            if (current != null
+                    && current.status() == TenantStatus.DESTROYED
+                    && state.status() != TenantStatus.DESTROYED) {
                 applied[0] = false;
                 return current;
             }

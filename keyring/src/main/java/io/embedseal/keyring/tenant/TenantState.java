@@ -14,8 +14,14 @@ import java.util.Objects;
  * @param lastEvent  the type of the event that set this state (REGISTERED, ROTATED, ...)
  * @param since      when that event was made
  */
-public record TenantState(String tenantId, TenantStatus status, String kms, String kekName, int kekVersion,
-                          String lastEvent, Instant since) {
+public record TenantState(
+        String tenantId,
+        TenantStatus status,
+        String kms,
+        String kekName,
+        int kekVersion,
+        String lastEvent,
+        Instant since) {
 
     public TenantState {
         Objects.requireNonNull(tenantId, "tenantId");

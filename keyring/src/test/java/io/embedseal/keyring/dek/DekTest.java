@@ -1,5 +1,8 @@
 package io.embedseal.keyring.dek;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.google.crypto.tink.Aead;
 import com.google.crypto.tink.InsecureSecretKeyAccess;
 import com.google.crypto.tink.aead.AesGcmKey;
@@ -7,18 +10,14 @@ import com.google.crypto.tink.aead.AesGcmParameters;
 import com.google.crypto.tink.subtle.AesGcmJce;
 import com.google.crypto.tink.util.SecretBytes;
 import io.embedseal.keyring.kms.KekRef;
-import org.junit.jupiter.api.Test;
-
-import javax.crypto.AEADBadTagException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import javax.crypto.AEADBadTagException;
+import org.junit.jupiter.api.Test;
 
 class DekTest {
 
@@ -31,14 +30,23 @@ class DekTest {
     }
 
     private static Dek dek(byte[] key) {
-        return new Dek("acme", DekId.of(new byte[16], 0, 16), new KekRef("local", "tenant-acme", 1), new byte[] {1},
-                key.clone(), Randomness.secure());
+        return new Dek(
+                "acme",
+                DekId.of(new byte[16], 0, 16),
+                new KekRef("local", "tenant-acme", 1),
+                new byte[] {1},
+                key.clone(),
+                Randomness.secure());
     }
 
     private static Aead tink(byte[] key) throws GeneralSecurityException {
         return AesGcmJce.create(AesGcmKey.builder()
-                .setParameters(AesGcmParameters.builder().setKeySizeBytes(32).setIvSizeBytes(12).setTagSizeBytes(16)
-                        .setVariant(AesGcmParameters.Variant.NO_PREFIX).build())
+                .setParameters(AesGcmParameters.builder()
+                        .setKeySizeBytes(32)
+                        .setIvSizeBytes(12)
+                        .setTagSizeBytes(16)
+                        .setVariant(AesGcmParameters.Variant.NO_PREFIX)
+                        .build())
                 .setKeyBytes(SecretBytes.copyFrom(key, InsecureSecretKeyAccess.get()))
                 .build());
     }
@@ -67,7 +75,8 @@ class DekTest {
         int n = dek(key).encrypt(plaintext, 0, plaintext.length, out, 0, AAD.length, out, AAD.length);
 
         assertThat(n).isEqualTo(plaintext.length + Dek.OVERHEAD);
-        assertThat(tink(key).decrypt(Arrays.copyOfRange(out, AAD.length, out.length), AAD)).isEqualTo(plaintext);
+        assertThat(tink(key).decrypt(Arrays.copyOfRange(out, AAD.length, out.length), AAD))
+                .isEqualTo(plaintext);
     }
 
     @Test
@@ -88,7 +97,8 @@ class DekTest {
         altered[20] ^= 1;
 
         assertThatThrownBy(() -> dek.decrypt(altered, AAD)).isInstanceOf(AEADBadTagException.class);
-        assertThatThrownBy(() -> dek.decrypt(ct, "other".getBytes(StandardCharsets.US_ASCII))).isInstanceOf(AEADBadTagException.class);
+        assertThatThrownBy(() -> dek.decrypt(ct, "other".getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(AEADBadTagException.class);
         assertThatThrownBy(() -> dek.decrypt(Arrays.copyOf(ct, 27), AAD)).isInstanceOf(AEADBadTagException.class);
     }
 

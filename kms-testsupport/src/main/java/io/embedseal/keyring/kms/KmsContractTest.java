@@ -1,14 +1,13 @@
 package io.embedseal.keyring.kms;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import org.junit.jupiter.api.Test;
 
 /**
  * One contract every KMS provider must keep. Subclasses provide the KMS (and say in their display name
@@ -65,7 +64,9 @@ public abstract class KmsContractTest {
         WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
 
         assertThat(w.kek()).isEqualTo(new KekRef(kms().provider(), name, 1));
-        assertThat(indexOf(w.wrapped(), Arrays.copyOf(DEK, 8))).as("raw DEK bytes in the wrapped form").isEqualTo(-1);
+        assertThat(indexOf(w.wrapped(), Arrays.copyOf(DEK, 8)))
+                .as("raw DEK bytes in the wrapped form")
+                .isEqualTo(-1);
         assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
     }
 
@@ -74,7 +75,8 @@ public abstract class KmsContractTest {
         String name = newKeyName();
         kms().createKek(name);
 
-        assertThat(pipelineKms().wrapDek(name, DEK, AAD).wrapped()).isNotEqualTo(pipelineKms().wrapDek(name, DEK, AAD).wrapped());
+        assertThat(pipelineKms().wrapDek(name, DEK, AAD).wrapped())
+                .isNotEqualTo(pipelineKms().wrapDek(name, DEK, AAD).wrapped());
     }
 
     @Test
@@ -83,7 +85,8 @@ public abstract class KmsContractTest {
         kms().createKek(name);
         WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
 
-        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), "other".getBytes(StandardCharsets.US_ASCII)))
+        assertThatThrownBy(() ->
+                        pipelineKms().unwrapDek(w.kek(), w.wrapped(), "other".getBytes(StandardCharsets.US_ASCII)))
                 .isInstanceOf(InvalidWrappedKeyException.class);
     }
 
@@ -95,7 +98,8 @@ public abstract class KmsContractTest {
         byte[] altered = w.wrapped();
         altered[altered.length / 2] ^= 0x04;
 
-        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), altered, AAD)).isInstanceOf(InvalidWrappedKeyException.class);
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), altered, AAD))
+                .isInstanceOf(InvalidWrappedKeyException.class);
     }
 
     @Test
@@ -173,7 +177,8 @@ public abstract class KmsContractTest {
         kms().restrictVersions(name, 2);
 
         assertThat(kms().describe(name).minDecryptionVersion()).isEqualTo(2);
-        assertThatThrownBy(() -> pipelineKms().unwrapDek(v1.kek(), v1.wrapped(), AAD)).isInstanceOf(KeyDeniedException.class);
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(v1.kek(), v1.wrapped(), AAD))
+                .isInstanceOf(KeyDeniedException.class);
         kms().restrictVersions(name, 1);
         assertThat(pipelineKms().unwrapDek(v1.kek(), v1.wrapped(), AAD)).isEqualTo(DEK);
     }
@@ -198,7 +203,8 @@ public abstract class KmsContractTest {
 
         assertThat(kms().describe(name).state()).isEqualTo(KeyState.DISABLED);
         assertThatThrownBy(() -> pipelineKms().wrapDek(name, DEK, AAD)).isInstanceOf(KeyDeniedException.class);
-        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isInstanceOf(KeyDeniedException.class);
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD))
+                .isInstanceOf(KeyDeniedException.class);
         kms().enable(name);
         assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
     }
@@ -215,7 +221,8 @@ public abstract class KmsContractTest {
 
         assertThatThrownBy(() -> kms().describe(name)).isInstanceOf(UnknownKeyException.class);
         for (WrappedDek w : new WrappedDek[] {v1, v2}) {
-            assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isInstanceOf(UnknownKeyException.class);
+            assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD))
+                    .isInstanceOf(UnknownKeyException.class);
         }
     }
 

@@ -1,8 +1,5 @@
 package io.embedseal.kms.testsupport;
 
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +12,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * <b>Test code.</b> A real PKCS#11 token from SoftHSM2 (Debian package {@code softhsm2}), initialised once per
@@ -35,8 +34,7 @@ public final class SoftHsm {
 
     private static Token shared;
 
-    private SoftHsm() {
-    }
+    private SoftHsm() {}
 
     /** An initialised token. */
     public record Token(long slot, Path pinFile, Path configFile) {
@@ -91,16 +89,29 @@ public final class SoftHsm {
             Path tokens = home.resolve("tokens");
             if (Files.exists(tokens)) {
                 try (Stream<Path> walk = Files.walk(tokens)) {
-                    walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                    walk.sorted(Comparator.reverseOrder())
+                            .forEach(p -> p.toFile().delete());
                 }
             }
             Files.createDirectories(tokens);
-            Files.writeString(conf, "directories.tokendir = " + tokens + "\n"
-                    + "objectstore.backend = file\n"
-                    + "log.level = ERROR\n"
-                    + "slots.removable = false\n", StandardCharsets.UTF_8);
-            ProcessBuilder pb = new ProcessBuilder(UTIL, "--init-token", "--free", "--label", "embedseal-test",
-                    "--so-pin", "embedseal-test-so", "--pin", PIN).redirectErrorStream(true);
+            Files.writeString(
+                    conf,
+                    "directories.tokendir = " + tokens + "\n"
+                            + "objectstore.backend = file\n"
+                            + "log.level = ERROR\n"
+                            + "slots.removable = false\n",
+                    StandardCharsets.UTF_8);
+            ProcessBuilder pb = new ProcessBuilder(
+                            UTIL,
+                            "--init-token",
+                            "--free",
+                            "--label",
+                            "embedseal-test",
+                            "--so-pin",
+                            "embedseal-test-so",
+                            "--pin",
+                            PIN)
+                    .redirectErrorStream(true);
             pb.environment().put("SOFTHSM2_CONF", conf.toString());
             Process p = pb.start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -5,10 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-
-import javax.crypto.Cipher;
-import javax.crypto.spec.GCMParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,6 +25,9 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * <b>Test code.</b> A stand-in for HashiCorp Vault's Transit secrets engine over HTTP, for machines where
@@ -332,7 +331,9 @@ public final class VaultTransitStandIn implements AutoCloseable {
         byte[] aad;
         try {
             plaintext = Base64.getDecoder().decode(body.path("plaintext").asText(""));
-            aad = body.has("associated_data") ? Base64.getDecoder().decode(body.get("associated_data").asText()) : new byte[0];
+            aad = body.has("associated_data")
+                    ? Base64.getDecoder().decode(body.get("associated_data").asText())
+                    : new byte[0];
         } catch (IllegalArgumentException e) {
             reply(ex, 400, errors("failed to base64-decode plaintext"));
             return;
@@ -378,7 +379,9 @@ public final class VaultTransitStandIn implements AutoCloseable {
         try {
             version = Integer.parseInt(split[0]);
             decoded = Base64.getDecoder().decode(split.length > 1 ? split[1] : "");
-            aad = body.has("associated_data") ? Base64.getDecoder().decode(body.get("associated_data").asText()) : new byte[0];
+            aad = body.has("associated_data")
+                    ? Base64.getDecoder().decode(body.get("associated_data").asText())
+                    : new byte[0];
         } catch (IllegalArgumentException e) {
             reply(ex, 400, errors("invalid ciphertext: could not decode"));
             return;
@@ -397,7 +400,11 @@ public final class VaultTransitStandIn implements AutoCloseable {
         }
         byte[] plaintext;
         try {
-            plaintext = gcm(Cipher.DECRYPT_MODE, k.versions.get(version - 1), Arrays.copyOf(decoded, 12), aad,
+            plaintext = gcm(
+                    Cipher.DECRYPT_MODE,
+                    k.versions.get(version - 1),
+                    Arrays.copyOf(decoded, 12),
+                    aad,
                     Arrays.copyOfRange(decoded, 12, decoded.length));
         } catch (IllegalStateException e) {
             reply(ex, 400, errors("invalid ciphertext: unable to decrypt"));

@@ -4,6 +4,14 @@ import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.sinks.search.TopK;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeSet;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.FieldInfo;
@@ -20,15 +28,6 @@ import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.util.Bits;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Optional;
-import java.util.TreeSet;
-
 /**
  * Searches a tenant's Lucene index as the Lucene sink wrote it: approximate (HNSW) or exact (a scan of every
  * vector, for checking recall). A shredded tenant is refused, with what was deleted and when.
@@ -42,8 +41,7 @@ public final class LuceneSearch {
      */
     public static final int DEFAULT_CANDIDATES = 800;
 
-    private LuceneSearch() {
-    }
+    private LuceneSearch() {}
 
     /**
      * The {@code k} nearest embeddings by HNSW, exploring {@code max(k, candidates)} candidates (more is slower and
@@ -119,8 +117,12 @@ public final class LuceneSearch {
     private static List<SearchHit> withReader(Path root, String tenantId, int dims, ReaderWork work) {
         Optional<ShredRecord> shred = shredded(root, tenantId);
         if (shred.isPresent()) {
-            throw new SearchRefusedException(tenantId, "DESTROYED", "tenant " + tenantId + "'s key was destroyed: its index was "
-                    + "shredded at " + shred.get().shreddedAt() + " (deleted " + shred.get().deleted() + "); nothing can be searched");
+            throw new SearchRefusedException(
+                    tenantId,
+                    "DESTROYED",
+                    "tenant " + tenantId + "'s key was destroyed: its index was " + "shredded at "
+                            + shred.get().shreddedAt() + " (deleted "
+                            + shred.get().deleted() + "); nothing can be searched");
         }
         Path dir = LuceneVectorStore.tenantDir(root, tenantId);
         try {

@@ -1,13 +1,12 @@
 package io.embedseal.sinks.lucene;
 
 import io.embedseal.sinks.EmbedsealSinkConfig;
-import org.apache.kafka.common.config.ConfigDef;
-import org.apache.kafka.common.config.ConfigDef.ValidString;
-import org.apache.lucene.index.VectorSimilarityFunction;
-
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.lucene.index.VectorSimilarityFunction;
 
 /** Settings of the Lucene sink: the shared embedseal settings plus the index's. One definition for connector and task. */
 public final class LuceneSinkConfig extends EmbedsealSinkConfig {
@@ -20,19 +19,48 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
     public static final String RAM_BUFFER_MB = "lucene.ram-buffer-mb";
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
-            .define(DIR, ConfigDef.Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), ConfigDef.Importance.HIGH,
+            .define(
+                    DIR,
+                    ConfigDef.Type.STRING,
+                    ConfigDef.NO_DEFAULT_VALUE,
+                    new ConfigDef.NonEmptyString(),
+                    ConfigDef.Importance.HIGH,
                     "The directory holding one Lucene index per tenant (<dir>/<tenant>). Only this connector may write it.")
-            .define(SIMILARITY, ConfigDef.Type.STRING, "cosine",
-                    ValidString.in("cosine", "dot_product", "euclidean", "maximum_inner_product"), ConfigDef.Importance.MEDIUM,
+            .define(
+                    SIMILARITY,
+                    ConfigDef.Type.STRING,
+                    "cosine",
+                    ValidString.in("cosine", "dot_product", "euclidean", "maximum_inner_product"),
+                    ConfigDef.Importance.MEDIUM,
                     "The vector similarity of new indexes. dot_product needs unit-length vectors. An existing index "
                             + "keeps the similarity it was created with.")
-            .define(MAX_CONN, ConfigDef.Type.INT, 16, ConfigDef.Range.between(2, 512), ConfigDef.Importance.LOW,
+            .define(
+                    MAX_CONN,
+                    ConfigDef.Type.INT,
+                    16,
+                    ConfigDef.Range.between(2, 512),
+                    ConfigDef.Importance.LOW,
                     "HNSW: neighbours per node (M).")
-            .define(BEAM_WIDTH, ConfigDef.Type.INT, 100, ConfigDef.Range.between(1, 3200), ConfigDef.Importance.LOW,
+            .define(
+                    BEAM_WIDTH,
+                    ConfigDef.Type.INT,
+                    100,
+                    ConfigDef.Range.between(1, 3200),
+                    ConfigDef.Importance.LOW,
                     "HNSW: candidates considered while building the graph (efConstruction).")
-            .define(MAX_OPEN_WRITERS, ConfigDef.Type.INT, 64, ConfigDef.Range.atLeast(1), ConfigDef.Importance.LOW,
+            .define(
+                    MAX_OPEN_WRITERS,
+                    ConfigDef.Type.INT,
+                    64,
+                    ConfigDef.Range.atLeast(1),
+                    ConfigDef.Importance.LOW,
                     "Tenant indexes kept open for writing at once; the least recently used is committed and closed beyond this.")
-            .define(RAM_BUFFER_MB, ConfigDef.Type.DOUBLE, 16.0, ConfigDef.Range.between(1.0, 2048.0), ConfigDef.Importance.LOW,
+            .define(
+                    RAM_BUFFER_MB,
+                    ConfigDef.Type.DOUBLE,
+                    16.0,
+                    ConfigDef.Range.between(1.0, 2048.0),
+                    ConfigDef.Importance.LOW,
                     "Lucene's indexing buffer per open tenant index, in MB."));
 
     public LuceneSinkConfig(Map<?, ?> props) {

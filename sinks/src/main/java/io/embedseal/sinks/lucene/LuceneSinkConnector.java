@@ -2,12 +2,11 @@ package io.embedseal.sinks.lucene;
 
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.EmbedsealSinkConnector;
+import java.util.Map;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.connect.connector.Task;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.Map;
 
 /**
  * A Kafka Connect sink that keeps one Lucene HNSW index per tenant, written from sealed records it unseals through

@@ -3,7 +3,6 @@ package io.embedseal.sinks.lucene;
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.EmbedsealSinkTask;
 import io.embedseal.sinks.VectorStore;
-
 import java.util.Map;
 
 /** Unseals each tenant's records through its KMS and indexes the vectors in the tenant's own Lucene HNSW index. */
@@ -17,8 +16,10 @@ public final class LuceneSinkTask extends EmbedsealSinkTask {
     @Override
     protected VectorStore openStore(EmbedsealSinkConfig config) {
         LuceneSinkConfig c = (LuceneSinkConfig) config;
-        return new LuceneVectorStore(c.dir(), new LuceneVectorStore.Options(c.similarity(), c.maxConn(), c.beamWidth(),
-                c.maxOpenWriters(), c.ramBufferMb()));
+        return new LuceneVectorStore(
+                c.dir(),
+                new LuceneVectorStore.Options(
+                        c.similarity(), c.maxConn(), c.beamWidth(), c.maxOpenWriters(), c.ramBufferMb()));
     }
 
     @Override

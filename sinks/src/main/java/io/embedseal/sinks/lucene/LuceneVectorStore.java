@@ -7,6 +7,17 @@ import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.StoreException;
 import io.embedseal.sinks.StoredRecord;
 import io.embedseal.sinks.VectorStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.lucene912.Lucene912Codec;
 import org.apache.lucene.document.Document;
@@ -21,18 +32,6 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.store.FSDirectory;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-
 /**
  * One Lucene index per tenant under a root directory ({@code <root>/<tenant>}): a document per embedding, keyed by
  * its id (upserts replace), with the vector in an HNSW field named after its dimension ({@code vector.384}), so a
@@ -45,6 +44,7 @@ public final class LuceneVectorStore implements VectorStore {
 
     /** The stored id field (also the term for upserts and deletes). */
     public static final String ID = "id";
+
     public static final String MODEL = "model";
     public static final String KEK = "kek";
     public static final String SOURCE = "source";
@@ -54,7 +54,8 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     /** How new indexes are built. */
-    public record Options(VectorSimilarityFunction similarity, int maxConn, int beamWidth, int maxOpenWriters, double ramBufferMb) {
+    public record Options(
+            VectorSimilarityFunction similarity, int maxConn, int beamWidth, int maxOpenWriters, double ramBufferMb) {
         public static Options defaults() {
             return new Options(VectorSimilarityFunction.COSINE, 16, 100, 64, 16.0);
         }
@@ -115,7 +116,8 @@ public final class LuceneVectorStore implements VectorStore {
         try {
             doc.add(new KnnFloatVectorField(vectorField(vector.length), vector, options.similarity()));
         } catch (IllegalArgumentException e) {
-            throw new RefusedRecordException(RefusedRecordException.Reason.NOT_STORABLE,
+            throw new RefusedRecordException(
+                    RefusedRecordException.Reason.NOT_STORABLE,
                     r.key() + ": Lucene refuses the vector (" + vector.length + " dimensions)");
         }
         doc.add(new StoredField(MODEL, r.opened().event().getModel()));
@@ -126,7 +128,8 @@ public final class LuceneVectorStore implements VectorStore {
             writer(tenant).updateDocument(new Term(ID, r.key().embeddingId()), doc);
         } catch (IllegalArgumentException e) {
             // e.g. the index was created with another similarity for this field; the message names fields, not values
-            throw new RefusedRecordException(RefusedRecordException.Reason.NOT_STORABLE, r.key() + ": " + e.getMessage());
+            throw new RefusedRecordException(
+                    RefusedRecordException.Reason.NOT_STORABLE, r.key() + ": " + e.getMessage());
         } catch (IOException e) {
             throw new StoreException("cannot write tenant " + tenant + "'s index", e, false);
         }
@@ -229,8 +232,12 @@ public final class LuceneVectorStore implements VectorStore {
                     Files.delete(p);
                 }
             }
-            ShredRecord record = new ShredRecord(tenant, Map.of("documents", documents, "files", files, "bytes", bytes),
-                    Map.of(), Instant.now(), false);
+            ShredRecord record = new ShredRecord(
+                    tenant,
+                    Map.of("documents", documents, "files", files, "bytes", bytes),
+                    Map.of(),
+                    Instant.now(),
+                    false);
             markers.write(record);
             return record;
         } catch (IOException | UncheckedIOException e) {
@@ -247,7 +254,8 @@ public final class LuceneVectorStore implements VectorStore {
     public void close() {
         for (Map.Entry<String, IndexWriter> e : writers.entrySet()) {
             try {
-                e.getValue().rollback(); // uncommitted work is redelivered by Connect: its offsets were not committed either
+                e.getValue().rollback(); // uncommitted work is redelivered by Connect: its offsets were not committed
+                // either
             } catch (IOException ex) {
                 // closing anyway
             }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.StoreException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -38,12 +37,17 @@ final class ShredMarkers {
     static Optional<ShredRecord> read(Path dir, String tenant) {
         try {
             JsonNode n = JSON.readTree(Files.readString(dir.resolve(tenant + ".json")));
-            return Optional.of(new ShredRecord(tenant, counts(n.get("deleted")), counts(n.get("kept")),
-                    Instant.parse(n.get("shreddedAt").asText()), n.path("receipted").asBoolean(false)));
+            return Optional.of(new ShredRecord(
+                    tenant,
+                    counts(n.get("deleted")),
+                    counts(n.get("kept")),
+                    Instant.parse(n.get("shreddedAt").asText()),
+                    n.path("receipted").asBoolean(false)));
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException | RuntimeException e) {
-            throw new StoreException("the shred marker of tenant " + tenant + " in " + dir + " is unreadable", e, false);
+            throw new StoreException(
+                    "the shred marker of tenant " + tenant + " in " + dir + " is unreadable", e, false);
         }
     }
 
@@ -68,7 +72,11 @@ final class ShredMarkers {
             Files.createDirectories(dir);
             Path tmp = Files.createTempFile(dir, r.tenantId(), ".tmp");
             Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n));
-            Files.move(tmp, dir.resolve(r.tenantId() + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(
+                    tmp,
+                    dir.resolve(r.tenantId() + ".json"),
+                    StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new StoreException("cannot write the shred marker of tenant " + r.tenantId() + " in " + dir, e, true);
         }

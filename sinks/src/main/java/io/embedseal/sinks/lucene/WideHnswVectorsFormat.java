@@ -1,13 +1,12 @@
 package io.embedseal.sinks.lucene;
 
+import java.io.IOException;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.KnnVectorsReader;
 import org.apache.lucene.codecs.KnnVectorsWriter;
 import org.apache.lucene.codecs.lucene99.Lucene99HnswVectorsFormat;
 import org.apache.lucene.index.SegmentReadState;
 import org.apache.lucene.index.SegmentWriteState;
-
-import java.io.IOException;
 
 /**
  * Lucene's HNSW format with a higher dimension limit. Lucene 9 refuses vectors of more than 1024 dimensions by

@@ -7,14 +7,13 @@ import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.sinks.search.TopK;
-import org.apache.lucene.index.VectorSimilarityFunction;
-
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Objects;
+import org.apache.lucene.index.VectorSimilarityFunction;
 
 /**
  * Exact top-k over a tenant's sealed rows: streams the envelopes from PostgreSQL, unseals each in memory through
@@ -29,21 +28,28 @@ public final class PostgresSealedSearch {
     }
 
     /** The hits and what the scan saw. */
-    public record Result(List<SearchHit> hits, long rowsScanned, long otherDimension) {
-    }
+    public record Result(List<SearchHit> hits, long rowsScanned, long otherDimension) {}
 
-    private PostgresSealedSearch() {
-    }
+    private PostgresSealedSearch() {}
 
     /**
      * @param table       the sink's table ({@code postgres.table})
      * @param similarity  how to score (Lucene's definitions, so scores compare with the Lucene sink's)
      * @param progress    may be null
      */
-    public static Result search(Connection connection, String table, String tenantId, EmbeddingUnsealer unsealer,
-                                float[] query, int k, VectorSimilarityFunction similarity, Progress progress) throws SQLException {
+    public static Result search(
+            Connection connection,
+            String table,
+            String tenantId,
+            EmbeddingUnsealer unsealer,
+            float[] query,
+            int k,
+            VectorSimilarityFunction similarity,
+            Progress progress)
+            throws SQLException {
         if (!PostgresSinkConfig.TABLE_NAME.matcher(table).matches()) {
-            throw new IllegalArgumentException("table name '" + table + "' is not lower-case letters, digits and underscores");
+            throw new IllegalArgumentException(
+                    "table name '" + table + "' is not lower-case letters, digits and underscores");
         }
         Objects.requireNonNull(unsealer, "unsealer");
         TopK top = new TopK(k);
@@ -52,8 +58,8 @@ public final class PostgresSealedSearch {
         long lastReport = System.nanoTime();
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false); // a cursor: rows stream in batches instead of all at once
-        try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope FROM " + table
-                + " WHERE tenant = ? ORDER BY embedding_id")) {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "SELECT embedding_id, envelope FROM " + table + " WHERE tenant = ? ORDER BY embedding_id")) {
             ps.setFetchSize(1000);
             ps.setString(1, tenantId);
             try (ResultSet rs = ps.executeQuery()) {
@@ -65,10 +71,17 @@ public final class PostgresSealedSearch {
                         opened = unsealer.unseal(new SealedRecordKey(tenantId, id).toBytes(), envelope);
                     } catch (EnvelopeException e) {
                         switch (e.reason()) {
-                            case KEY_REVOKED, KEY_UNKNOWN -> throw new SearchRefusedException(tenantId, "DENIED",
-                                    "the KMS refuses tenant " + tenantId + "'s key (" + e.reason() + "): its sealed rows cannot be opened");
-                            default -> throw new IllegalStateException("row " + id + " of tenant " + tenantId + " in " + table
-                                    + " does not open: " + e.getMessage(), e);
+                            case KEY_REVOKED, KEY_UNKNOWN ->
+                                throw new SearchRefusedException(
+                                        tenantId,
+                                        "DENIED",
+                                        "the KMS refuses tenant " + tenantId + "'s key (" + e.reason()
+                                                + "): its sealed rows cannot be opened");
+                            default ->
+                                throw new IllegalStateException(
+                                        "row " + id + " of tenant " + tenantId + " in " + table + " does not open: "
+                                                + e.getMessage(),
+                                        e);
                         }
                     }
                     rows++;
@@ -80,7 +93,10 @@ public final class PostgresSealedSearch {
                         for (int i = 0; i < vector.length; i++) {
                             vector[i] = v.get(i);
                         }
-                        top.offer(new SearchHit(id, similarity.compare(query, vector), opened.event().getModel()));
+                        top.offer(new SearchHit(
+                                id,
+                                similarity.compare(query, vector),
+                                opened.event().getModel()));
                     }
                     if (progress != null && System.nanoTime() - lastReport > 500_000_000L) {
                         progress.scanned(rows, rows - otherDimension);

@@ -1,16 +1,13 @@
 package io.embedseal.sinks.postgres;
 
-import io.embedseal.sinks.InvalidSettingException;
-
 import io.embedseal.sinks.EmbedsealSinkConfig;
-import org.apache.kafka.common.config.ConfigDef;
-import org.apache.kafka.common.config.ConfigDef.ValidString;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.config.types.Password;
-
+import io.embedseal.sinks.InvalidSettingException;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.types.Password;
 
 /** Settings of the PostgreSQL sink: the shared embedseal settings plus the database's. One definition for connector and task. */
 public final class PostgresSinkConfig extends EmbedsealSinkConfig {
@@ -37,34 +34,68 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
     static final Pattern TABLE_NAME = Pattern.compile("([a-z_][a-z0-9_]{0,62}\\.)?[a-z_][a-z0-9_]{0,50}");
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
-            .define(URL, ConfigDef.Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), ConfigDef.Importance.HIGH,
+            .define(
+                    URL,
+                    ConfigDef.Type.STRING,
+                    ConfigDef.NO_DEFAULT_VALUE,
+                    new ConfigDef.NonEmptyString(),
+                    ConfigDef.Importance.HIGH,
                     "JDBC URL, e.g. jdbc:postgresql://db:5432/vectors (TLS settings go in the URL: sslmode=verify-full ...).")
             .define(USER, ConfigDef.Type.STRING, null, ConfigDef.Importance.HIGH, "Database user.")
-            .define(PASSWORD, ConfigDef.Type.PASSWORD, null, ConfigDef.Importance.HIGH,
+            .define(
+                    PASSWORD,
+                    ConfigDef.Type.PASSWORD,
+                    null,
+                    ConfigDef.Importance.HIGH,
                     "Database password; use a config provider (e.g. ${file:/secrets/pg:password}) rather than a literal.")
-            .define(TABLE, ConfigDef.Type.STRING, "embedseal_embeddings", ConfigDef.Importance.MEDIUM,
+            .define(
+                    TABLE,
+                    ConfigDef.Type.STRING,
+                    "embedseal_embeddings",
+                    ConfigDef.Importance.MEDIUM,
                     "Table for the embeddings (created if missing), optionally schema-qualified; lower-case letters, "
                             + "digits and underscores. Shreds are recorded in <table>_shreds.")
-            .define(MODE, ConfigDef.Type.STRING, "sealed", ValidString.in("sealed", "index", "auto"), ConfigDef.Importance.HIGH,
+            .define(
+                    MODE,
+                    ConfigDef.Type.STRING,
+                    "sealed",
+                    ValidString.in("sealed", "index", "auto"),
+                    ConfigDef.Importance.HIGH,
                     "sealed: store envelopes only; index: also unseal through the tenant's KMS and store the vector "
                             + "in a pgvector column with an HNSW index (needs the vector extension); auto: index if "
                             + "the extension is available, else sealed.")
-            .define(VECTOR_DIMENSIONS, ConfigDef.Type.INT, 0, ConfigDef.Range.between(0, 2000), ConfigDef.Importance.MEDIUM,
+            .define(
+                    VECTOR_DIMENSIONS,
+                    ConfigDef.Type.INT,
+                    0,
+                    ConfigDef.Range.between(0, 2000),
+                    ConfigDef.Importance.MEDIUM,
                     "Dimensions of the vector column (index mode; pgvector's HNSW index takes at most 2000). "
                             + "Records of another dimension are refused.")
-            .define(VECTOR_SIMILARITY, ConfigDef.Type.STRING, "cosine", ValidString.in("cosine", "dot_product", "euclidean"),
-                    ConfigDef.Importance.LOW, "Operator class of the HNSW index: vector_cosine_ops, vector_ip_ops or vector_l2_ops.")
-            .define(KEEP_SEALED, ConfigDef.Type.BOOLEAN, false, ConfigDef.Importance.LOW,
+            .define(
+                    VECTOR_SIMILARITY,
+                    ConfigDef.Type.STRING,
+                    "cosine",
+                    ValidString.in("cosine", "dot_product", "euclidean"),
+                    ConfigDef.Importance.LOW,
+                    "Operator class of the HNSW index: vector_cosine_ops, vector_ip_ops or vector_l2_ops.")
+            .define(
+                    KEEP_SEALED,
+                    ConfigDef.Type.BOOLEAN,
+                    false,
+                    ConfigDef.Importance.LOW,
                     "On DESTROYED, keep the tenant's sealed rows (unreadable without the key) and delete only plaintext "
                             + "vectors. By default every row of the tenant is deleted."));
 
     public PostgresSinkConfig(Map<?, ?> props) {
         super(CONFIG_DEF, props);
         if (!TABLE_NAME.matcher(table()).matches()) {
-            throw new InvalidSettingException(TABLE, table(), "use lower-case letters, digits and underscores, optionally schema.table");
+            throw new InvalidSettingException(
+                    TABLE, table(), "use lower-case letters, digits and underscores, optionally schema.table");
         }
         if (mode() == Mode.INDEX && vectorDimensions() == 0) {
-            throw new InvalidSettingException(VECTOR_DIMENSIONS, 0, "index mode needs the vector column's dimensions (1 to 2000)");
+            throw new InvalidSettingException(
+                    VECTOR_DIMENSIONS, 0, "index mode needs the vector column's dimensions (1 to 2000)");
         }
     }
 

@@ -2,10 +2,9 @@ package io.embedseal.sinks.postgres;
 
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.EmbedsealSinkConnector;
+import java.util.Map;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.connect.connector.Task;
-
-import java.util.Map;
 
 /**
  * A Kafka Connect sink that stores sealed embeddings in PostgreSQL: envelopes in a {@code bytea} column with

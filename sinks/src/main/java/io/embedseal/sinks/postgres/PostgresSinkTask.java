@@ -3,7 +3,6 @@ package io.embedseal.sinks.postgres;
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.EmbedsealSinkTask;
 import io.embedseal.sinks.VectorStore;
-
 import java.util.Map;
 
 /** Upserts sealed records into PostgreSQL (and, in index mode, their vectors into a pgvector column). */

@@ -8,9 +8,6 @@ import io.embedseal.sinks.StoreException;
 import io.embedseal.sinks.StoredRecord;
 import io.embedseal.sinks.VectorStore;
 import io.embedseal.sinks.postgres.PostgresSinkConfig.Mode;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -25,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The PostgreSQL store. One table, primary key (tenant, embedding_id):
@@ -51,7 +50,8 @@ public final class PostgresVectorStore implements VectorStore {
     private final Map<SealedRecordKey, StoredRecord> pending = new LinkedHashMap<>();
     private Connection connection;
 
-    private PostgresVectorStore(PostgresSinkConfig config, String connector, int task, boolean index, Connection connection) {
+    private PostgresVectorStore(
+            PostgresSinkConfig config, String connector, int task, boolean index, Connection connection) {
         this.config = config;
         this.connector = connector;
         this.task = task;
@@ -76,24 +76,35 @@ public final class PostgresVectorStore implements VectorStore {
                 case SEALED -> false;
                 case INDEX -> {
                     if (!available) {
-                        throw new StoreException(PostgresSinkConfig.MODE + "=index but the vector extension (pgvector) is not "
-                                + "available in this database: install pgvector, or use " + PostgresSinkConfig.MODE + "=sealed", null, false);
+                        throw new StoreException(
+                                PostgresSinkConfig.MODE + "=index but the vector extension (pgvector) is not "
+                                        + "available in this database: install pgvector, or use "
+                                        + PostgresSinkConfig.MODE + "=sealed",
+                                null,
+                                false);
                     }
                     yield true;
                 }
                 case AUTO -> available && config.vectorDimensions() > 0;
             };
-            LOG.info("PostgreSQL at {}: pgvector {}; {} mode{}", redact(config.url()),
-                    installed ? "installed" : available ? "available" : "not available", index ? "index" : "sealed",
+            LOG.info(
+                    "PostgreSQL at {}: pgvector {}; {} mode{}",
+                    redact(config.url()),
+                    installed ? "installed" : available ? "available" : "not available",
+                    index ? "index" : "sealed",
                     mode == Mode.AUTO && available && config.vectorDimensions() == 0
-                            ? " (pgvector is there, but " + PostgresSinkConfig.VECTOR_DIMENSIONS + " is not set)" : "");
+                            ? " (pgvector is there, but " + PostgresSinkConfig.VECTOR_DIMENSIONS + " is not set)"
+                            : "");
             PostgresVectorStore store = new PostgresVectorStore(config, connector, task, index, c);
             store.createSchema(!installed);
             return store;
         } catch (SQLException e) {
             closeQuietly(c);
-            throw new StoreException("cannot prepare the tables in " + redact(config.url()) + " (" + e.getSQLState() + "): "
-                    + e.getMessage(), e, false);
+            throw new StoreException(
+                    "cannot prepare the tables in " + redact(config.url()) + " (" + e.getSQLState() + "): "
+                            + e.getMessage(),
+                    e,
+                    false);
         } catch (RuntimeException e) {
             closeQuietly(c);
             throw e;
@@ -106,7 +117,8 @@ public final class PostgresVectorStore implements VectorStore {
      * @param user     may be null
      * @param password may be null
      */
-    public static Connection connect(String url, String user, String password, String applicationName) throws SQLException {
+    public static Connection connect(String url, String user, String password, String applicationName)
+            throws SQLException {
         Properties p = new Properties();
         if (user != null) {
             p.setProperty("user", user);
@@ -126,10 +138,17 @@ public final class PostgresVectorStore implements VectorStore {
             return c;
         } catch (SQLException e) {
             String state = e.getSQLState() == null ? "" : e.getSQLState();
-            String hint = state.startsWith("28") ? " (check " + PostgresSinkConfig.USER + " and " + PostgresSinkConfig.PASSWORD + ")"
-                    : state.startsWith("3D") ? " (the database in " + PostgresSinkConfig.URL + " does not exist)"
-                    : state.startsWith("08") ? " (is the server up and " + PostgresSinkConfig.URL + " right?)" : "";
-            throw new StoreException("cannot connect to " + redact(config.url()) + hint + ": " + e.getMessage(), e, state.startsWith("08"));
+            String hint = state.startsWith("28")
+                    ? " (check " + PostgresSinkConfig.USER + " and " + PostgresSinkConfig.PASSWORD + ")"
+                    : state.startsWith("3D")
+                            ? " (the database in " + PostgresSinkConfig.URL + " does not exist)"
+                            : state.startsWith("08")
+                                    ? " (is the server up and " + PostgresSinkConfig.URL + " right?)"
+                                    : "";
+            throw new StoreException(
+                    "cannot connect to " + redact(config.url()) + hint + ": " + e.getMessage(),
+                    e,
+                    state.startsWith("08"));
         }
     }
 
@@ -139,7 +158,8 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     private static boolean exists(Connection c, String sql) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+        try (Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(sql)) {
             boolean found = rs.next();
             c.commit();
             return found;
@@ -160,7 +180,8 @@ public final class PostgresVectorStore implements VectorStore {
                     + "PRIMARY KEY (tenant, embedding_id))");
             if (index) {
                 s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS model text");
-                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS embedding vector(" + config.vectorDimensions() + ")");
+                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS embedding vector("
+                        + config.vectorDimensions() + ")");
                 s.execute("CREATE INDEX IF NOT EXISTS " + baseName(table) + "_hnsw ON " + table
                         + " USING hnsw (embedding " + config.vectorOps() + ")");
             }
@@ -199,9 +220,12 @@ public final class PostgresVectorStore implements VectorStore {
     @Override
     public void upsert(StoredRecord r) {
         if (index && r.opened().event().getVector().size() != config.vectorDimensions()) {
-            throw new RefusedRecordException(RefusedRecordException.Reason.NOT_STORABLE, r.key() + " has "
-                    + r.opened().event().getVector().size() + " dimensions; the vector column has " + config.vectorDimensions()
-                    + " (" + PostgresSinkConfig.VECTOR_DIMENSIONS + ")");
+            throw new RefusedRecordException(
+                    RefusedRecordException.Reason.NOT_STORABLE,
+                    r.key() + " has "
+                            + r.opened().event().getVector().size() + " dimensions; the vector column has "
+                            + config.vectorDimensions()
+                            + " (" + PostgresSinkConfig.VECTOR_DIMENSIONS + ")");
         }
         pending.remove(r.key());
         pending.put(r.key(), r);
@@ -240,7 +264,8 @@ public final class PostgresVectorStore implements VectorStore {
                 }
             }
             if (!deletes.isEmpty()) {
-                try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
+                try (PreparedStatement ps =
+                        c.prepareStatement("DELETE FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
                     for (SealedRecordKey k : deletes) {
                         ps.setString(1, k.tenantId());
                         ps.setString(2, k.embeddingId());
@@ -257,7 +282,8 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     private String upsertSql() {
-        String cols = "tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset, stored_at";
+        String cols =
+                "tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset, stored_at";
         String vals = "?, ?, ?, ?, ?, ?, ?, ?, now()";
         String set = "kek_ref = EXCLUDED.kek_ref, dek_id = EXCLUDED.dek_id, envelope = EXCLUDED.envelope, "
                 + "source_topic = EXCLUDED.source_topic, source_partition = EXCLUDED.source_partition, "
@@ -267,7 +293,8 @@ public final class PostgresVectorStore implements VectorStore {
             vals += ", ?, ?::vector";
             set += ", model = EXCLUDED.model, embedding = EXCLUDED.embedding";
         }
-        return "INSERT INTO " + table + " (" + cols + ") VALUES (" + vals + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set;
+        return "INSERT INTO " + table + " (" + cols + ") VALUES (" + vals
+                + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set;
     }
 
     private void bind(PreparedStatement ps, StoredRecord r) throws SQLException {
@@ -317,8 +344,9 @@ public final class PostgresVectorStore implements VectorStore {
 
     /** This task's shred of the tenant, read in the caller's transaction. */
     private Optional<ShredRecord> findShred(Connection c, String tenantId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
-                + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("SELECT deleted_rows, deleted_vectors, kept_sealed_rows, shredded_at, "
+                        + "receipted_at FROM " + shreds + " WHERE tenant = ? AND connector = ? AND task = ?")) {
             ps.setString(1, tenantId);
             ps.setString(2, connector);
             ps.setInt(3, task);
@@ -330,7 +358,8 @@ public final class PostgresVectorStore implements VectorStore {
                 deleted.put("rows", rs.getLong(1));
                 deleted.put("vectors", rs.getLong(2));
                 Map<String, Long> kept = rs.getLong(3) > 0 ? Map.of("sealedRows", rs.getLong(3)) : Map.of();
-                return Optional.of(new ShredRecord(tenantId, deleted, kept, rs.getTimestamp(4).toInstant(), rs.getTimestamp(5) != null));
+                return Optional.of(new ShredRecord(
+                        tenantId, deleted, kept, rs.getTimestamp(4).toInstant(), rs.getTimestamp(5) != null));
             }
         }
     }
@@ -355,8 +384,8 @@ public final class PostgresVectorStore implements VectorStore {
             long kept = 0;
             if (config.keepSealedRows()) {
                 if (index) {
-                    try (PreparedStatement ps = c.prepareStatement("UPDATE " + table + " SET embedding = NULL, model = NULL "
-                            + "WHERE tenant = ? AND embedding IS NOT NULL")) {
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE " + table
+                            + " SET embedding = NULL, model = NULL " + "WHERE tenant = ? AND embedding IS NOT NULL")) {
                         ps.setString(1, tenant);
                         vectors = ps.executeUpdate();
                     }
@@ -370,7 +399,8 @@ public final class PostgresVectorStore implements VectorStore {
                 }
             } else {
                 if (index) {
-                    try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table + " WHERE tenant = ? AND embedding IS NOT NULL")) {
+                    try (PreparedStatement ps = c.prepareStatement(
+                            "SELECT count(*) FROM " + table + " WHERE tenant = ? AND embedding IS NOT NULL")) {
                         ps.setString(1, tenant);
                         try (ResultSet rs = ps.executeQuery()) {
                             rs.next();
@@ -384,8 +414,9 @@ public final class PostgresVectorStore implements VectorStore {
                 }
             }
             Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS); // what timestamptz keeps
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + shreds + " (tenant, connector, task, deleted_rows, "
-                    + "deleted_vectors, kept_sealed_rows, shredded_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("INSERT INTO " + shreds + " (tenant, connector, task, deleted_rows, "
+                            + "deleted_vectors, kept_sealed_rows, shredded_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
                 ps.setString(1, tenant);
                 ps.setString(2, connector);
                 ps.setInt(3, task);
@@ -444,7 +475,8 @@ public final class PostgresVectorStore implements VectorStore {
      */
     private StoreException failure(String what, SQLException e) {
         String state = e.getSQLState() == null ? "?" : e.getSQLState();
-        boolean retriable = state.startsWith("08") || state.startsWith("40") || state.startsWith("57P") || state.startsWith("53");
+        boolean retriable =
+                state.startsWith("08") || state.startsWith("40") || state.startsWith("57P") || state.startsWith("53");
         if (state.startsWith("08") || state.startsWith("57P")) {
             closeQuietly(connection); // broken or terminated by the server: reconnect on the next attempt
             connection = null;

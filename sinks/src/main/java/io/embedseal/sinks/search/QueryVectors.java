@@ -16,8 +16,7 @@ public final class QueryVectors {
     /** Longest query file accepted (a 16k-dimension vector of long decimals fits). */
     private static final long MAX_FILE_BYTES = 1 << 20;
 
-    private QueryVectors() {
-    }
+    private QueryVectors() {}
 
     /**
      * @param fileOrInline a path to an existing file, or the numbers themselves
@@ -34,7 +33,8 @@ public final class QueryVectors {
         if (p != null && Files.isRegularFile(p)) {
             try {
                 if (Files.size(p) > MAX_FILE_BYTES) {
-                    throw new IllegalArgumentException("query file " + p + " is larger than " + MAX_FILE_BYTES + " bytes");
+                    throw new IllegalArgumentException(
+                            "query file " + p + " is larger than " + MAX_FILE_BYTES + " bytes");
                 }
                 text = Files.readString(p, StandardCharsets.UTF_8);
             } catch (IOException e) {
@@ -47,7 +47,8 @@ public final class QueryVectors {
         }
         String[] parts = SEPARATORS.split(body.strip(), 0); // 0: trailing separators add no empty part
         if (parts.length == 0 || parts[0].isEmpty()) {
-            throw new IllegalArgumentException("the query vector is empty: give numbers separated by commas, or a file of them");
+            throw new IllegalArgumentException(
+                    "the query vector is empty: give numbers separated by commas, or a file of them");
         }
         float[] v = new float[parts.length];
         for (int i = 0; i < parts.length; i++) {

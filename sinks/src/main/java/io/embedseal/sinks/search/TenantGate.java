@@ -14,8 +14,7 @@ import io.embedseal.keyring.tenant.TenantStatus;
  */
 public final class TenantGate {
 
-    private TenantGate() {
-    }
+    private TenantGate() {}
 
     /**
      * @param state the tenant's state from the key-event topic, or null if it has none (or the topic was not read)
@@ -27,11 +26,17 @@ public final class TenantGate {
         }
         String since = state.since() == null ? "" : " since " + state.since();
         if (state.status() == TenantStatus.REVOKED) {
-            throw new SearchRefusedException(tenantId, "REVOKED", "tenant " + tenantId + " has REVOKED its key" + since
-                    + ": its data cannot be searched until the tenant RESTORES it");
+            throw new SearchRefusedException(
+                    tenantId,
+                    "REVOKED",
+                    "tenant " + tenantId + " has REVOKED its key" + since
+                            + ": its data cannot be searched until the tenant RESTORES it");
         }
-        throw new SearchRefusedException(tenantId, "DESTROYED", "tenant " + tenantId + " DESTROYED its key" + since
-                + ": its data is crypto-shredded and cannot be searched, ever");
+        throw new SearchRefusedException(
+                tenantId,
+                "DESTROYED",
+                "tenant " + tenantId + " DESTROYED its key" + since
+                        + ": its data is crypto-shredded and cannot be searched, ever");
     }
 
     /**
@@ -49,19 +54,29 @@ public final class TenantGate {
         try {
             d = kms.describe(kekName);
         } catch (UnknownKeyException e) {
-            throw new SearchRefusedException(tenantId, "DENIED", "the " + kms.provider() + " KMS does not know tenant " + tenantId
-                    + "'s key " + kekName + " (never created, or destroyed): its data cannot be searched");
+            throw new SearchRefusedException(
+                    tenantId,
+                    "DENIED",
+                    "the " + kms.provider() + " KMS does not know tenant " + tenantId + "'s key " + kekName
+                            + " (never created, or destroyed): its data cannot be searched");
         } catch (KeyDeniedException e) {
             if (keyEventsRead) {
                 return null;
             }
-            throw new SearchRefusedException(tenantId, "DENIED", "the " + kms.provider() + " KMS denies this identity access to tenant "
-                    + tenantId + "'s key " + kekName + " (" + e.getMessage() + "), and no key-event topic was read to vouch "
-                    + "for the tenant: give --config or --bootstrap-servers, or a KMS identity that may read the key");
+            throw new SearchRefusedException(
+                    tenantId,
+                    "DENIED",
+                    "the " + kms.provider() + " KMS denies this identity access to tenant "
+                            + tenantId + "'s key " + kekName + " (" + e.getMessage()
+                            + "), and no key-event topic was read to vouch "
+                            + "for the tenant: give --config or --bootstrap-servers, or a KMS identity that may read the key");
         }
         if (d.state() != KeyState.ENABLED) {
-            throw new SearchRefusedException(tenantId, "DENIED", "tenant " + tenantId + "'s key " + kekName + " is " + d.state()
-                    + " in the " + kms.provider() + " KMS: its data cannot be searched");
+            throw new SearchRefusedException(
+                    tenantId,
+                    "DENIED",
+                    "tenant " + tenantId + "'s key " + kekName + " is " + d.state() + " in the " + kms.provider()
+                            + " KMS: its data cannot be searched");
         }
         return d;
     }

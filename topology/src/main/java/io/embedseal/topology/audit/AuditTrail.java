@@ -1,10 +1,16 @@
 package io.embedseal.topology.audit;
 
+import io.embedseal.control.audit.AuditChain;
 import io.embedseal.keyring.kms.decorator.KmsAuditEvent;
 import io.embedseal.keyring.kms.decorator.KmsAuditListener;
-import io.embedseal.control.audit.AuditChain;
 import io.embedseal.topology.KeyEventApplied;
 import io.embedseal.topology.PipelineHealth;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -13,13 +19,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.Objects;
-import java.util.UUID;
-import java.util.function.Consumer;
 
 /**
  * Appends one hash-chained entry to the audit topic for every KMS operation (as the keyring's audit hook) and
@@ -41,7 +40,8 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
         this(producer, false, topic, producerId, health);
     }
 
-    private AuditTrail(Producer<String, byte[]> producer, boolean owns, String topic, String producerId, PipelineHealth health) {
+    private AuditTrail(
+            Producer<String, byte[]> producer, boolean owns, String topic, String producerId, PipelineHealth health) {
         this.producer = Objects.requireNonNull(producer, "producer");
         this.ownsProducer = owns;
         this.topic = Objects.requireNonNull(topic, "topic");
@@ -50,15 +50,23 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
     }
 
     /** An audit trail with its own producer, under a fresh producer id {@code <prefix>-<uuid>}. */
-    public static AuditTrail create(String bootstrapServers, Map<String, Object> clientOverrides, String topic, String producerPrefix,
-                                    PipelineHealth health) {
+    public static AuditTrail create(
+            String bootstrapServers,
+            Map<String, Object> clientOverrides,
+            String topic,
+            String producerPrefix,
+            PipelineHealth health) {
         Map<String, Object> p = new LinkedHashMap<>(clientOverrides);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
-        return new AuditTrail(new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer()), true, topic,
-                producerPrefix + "-" + UUID.randomUUID(), health);
+        return new AuditTrail(
+                new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer()),
+                true,
+                topic,
+                producerPrefix + "-" + UUID.randomUUID(),
+                health);
     }
 
     public String producerId() {
@@ -90,7 +98,10 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
         f.put("time", java.time.Instant.now().toString());
         f.put("tenant", a.event().getTenantId());
         f.put("eventType", a.event().getType().name());
-        f.put("kek", a.event().getKms() + ":" + a.event().getKekName() + ":" + a.event().getKekVersion());
+        f.put(
+                "kek",
+                a.event().getKms() + ":" + a.event().getKekName() + ":"
+                        + a.event().getKekVersion());
         f.put("eventTime", a.event().getTime().toString());
         f.put("actor", a.event().getActor());
         if (a.event().getReason() != null) {
@@ -108,7 +119,11 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
         // The callback reports a failed write; the future adds nothing to it.
         var unused = producer.send(new ProducerRecord<>(topic, chain.producer(), entry), (metadata, error) -> {
             if (error != null) {
-                LOG.error("an audit entry could not be written to {}: the chain of {} has a gap from here", topic, chain.producer(), error);
+                LOG.error(
+                        "an audit entry could not be written to {}: the chain of {} has a gap from here",
+                        topic,
+                        chain.producer(),
+                        error);
                 if (health != null) {
                     health.degraded("audit trail", error.getMessage());
                 }

@@ -19,8 +19,6 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.apache.kafka.streams.KafkaStreams;
-
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
@@ -30,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.ToDoubleFunction;
+import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * The pipeline's metrics in a Prometheus registry: records sealed and dead-lettered, KMS calls and their latency,
@@ -94,7 +93,8 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
         }
         for (TenantStatus status : TenantStatus.values()) {
             Gauge.builder("embedseal.tenants", directory, d -> count(d, status))
-                    .description("Tenants by key state, from the key-event topic").tag("state", status.name())
+                    .description("Tenants by key state, from the key-event topic")
+                    .tag("state", status.name())
                     .register(registry);
         }
     }
@@ -111,27 +111,46 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
 
     /** Adds the keyring's DEK cache counters and sizes. */
     public PipelineMeters bindKeyring(Keyring keyring) {
-        functionCounter("embedseal.dek.cache.hits", "seal", keyring, k -> k.cacheStats().sealHits(), "DEK cache hits");
-        functionCounter("embedseal.dek.cache.misses", "seal", keyring, k -> k.cacheStats().sealMisses(),
+        functionCounter(
+                "embedseal.dek.cache.hits", "seal", keyring, k -> k.cacheStats().sealHits(), "DEK cache hits");
+        functionCounter(
+                "embedseal.dek.cache.misses",
+                "seal",
+                keyring,
+                k -> k.cacheStats().sealMisses(),
                 "DEK cache misses (each one creates and wraps a DEK through the KMS)");
-        functionCounter("embedseal.dek.cache.hits", "open", keyring, k -> k.cacheStats().openHits(), "DEK cache hits");
-        functionCounter("embedseal.dek.cache.misses", "open", keyring, k -> k.cacheStats().openMisses(),
+        functionCounter(
+                "embedseal.dek.cache.hits", "open", keyring, k -> k.cacheStats().openHits(), "DEK cache hits");
+        functionCounter(
+                "embedseal.dek.cache.misses",
+                "open",
+                keyring,
+                k -> k.cacheStats().openMisses(),
                 "DEK cache misses (each one unwraps a DEK through the KMS)");
-        Gauge.builder("embedseal.dek.cache.size", keyring, Keyring::activeDekCount).tag("cache", "seal")
-                .description("Tenants with an active sealing DEK in memory").register(registry);
-        Gauge.builder("embedseal.dek.cache.size", keyring, Keyring::cachedDekCount).tag("cache", "open")
-                .description("Unwrapped DEKs held for opening").register(registry);
+        Gauge.builder("embedseal.dek.cache.size", keyring, Keyring::activeDekCount)
+                .tag("cache", "seal")
+                .description("Tenants with an active sealing DEK in memory")
+                .register(registry);
+        Gauge.builder("embedseal.dek.cache.size", keyring, Keyring::cachedDekCount)
+                .tag("cache", "open")
+                .description("Unwrapped DEKs held for opening")
+                .register(registry);
         return this;
     }
 
-    private void functionCounter(String name, String cache, Keyring keyring, ToDoubleFunction<Keyring> f, String description) {
-        FunctionCounter.builder(name, keyring, f).tag("cache", cache).description(description).register(registry);
+    private void functionCounter(
+            String name, String cache, Keyring keyring, ToDoubleFunction<Keyring> f, String description) {
+        FunctionCounter.builder(name, keyring, f)
+                .tag("cache", cache)
+                .description(description)
+                .register(registry);
     }
 
     /** Adds the pipeline's health: 1 while DEGRADED (a dependency is unreachable and records wait). */
     public PipelineMeters bindHealth(PipelineHealth health) {
         Gauge.builder("embedseal.pipeline.degraded", health, h -> h.status() == PipelineHealth.Status.DEGRADED ? 1 : 0)
-                .description("1 while a dependency (KMS, schema registry) is unreachable and records wait").register(registry);
+                .description("1 while a dependency (KMS, schema registry) is unreachable and records wait")
+                .register(registry);
         return this;
     }
 
@@ -167,8 +186,13 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
 
     @Override
     public void sealed(String tenantId) {
-        sealed.computeIfAbsent(label(tenantId), l -> Counter.builder("embedseal.sealed.records").tag("tenant", l)
-                .description("Records sealed (tenant label bounded by metrics.tenant-series.max)").register(registry)).increment();
+        sealed.computeIfAbsent(
+                        label(tenantId),
+                        l -> Counter.builder("embedseal.sealed.records")
+                                .tag("tenant", l)
+                                .description("Records sealed (tenant label bounded by metrics.tenant-series.max)")
+                                .register(registry))
+                .increment();
         sealedTotal.increment();
         if (tenantId != null && directory.get(tenantId) != null) {
             totals.computeIfAbsent(tenantId, t -> new TenantTotals()).sealed.increment();
@@ -178,32 +202,57 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
     @Override
     public void deadLettered(DeadLetterReason reason, String tenantId) {
         String l = label(tenantId);
-        deadLettered.computeIfAbsent(reason.name() + '\u0000' + l, k -> Counter.builder("embedseal.dlq.records")
-                .tag("reason", reason.name()).tag("tenant", l)
-                .description("Records dead-lettered, by reason (tenant label bounded)").register(registry)).increment();
+        deadLettered
+                .computeIfAbsent(
+                        reason.name() + '\u0000' + l,
+                        k -> Counter.builder("embedseal.dlq.records")
+                                .tag("reason", reason.name())
+                                .tag("tenant", l)
+                                .description("Records dead-lettered, by reason (tenant label bounded)")
+                                .register(registry))
+                .increment();
         dlqByReason.get(reason).increment();
         if (tenantId != null && TenantIds.isValid(tenantId) && directory.get(tenantId) != null) {
-            totals.computeIfAbsent(tenantId, t -> new TenantTotals()).dlq.computeIfAbsent(reason, r -> new LongAdder()).increment();
+            totals.computeIfAbsent(tenantId, t -> new TenantTotals())
+                    .dlq
+                    .computeIfAbsent(reason, r -> new LongAdder())
+                    .increment();
         }
     }
 
     @Override
     public void keyEvent(KeyEventType type, String tenantId, long propagationMillis, boolean applied) {
-        Counter.builder("embedseal.key.events").tag("type", type.name()).tag("outcome", applied ? "applied" : "refused")
-                .description("Key events received from the key-event topic").register(registry).increment();
-        Timer.builder("embedseal.key.event.propagation").tag("type", type.name())
+        Counter.builder("embedseal.key.events")
+                .tag("type", type.name())
+                .tag("outcome", applied ? "applied" : "refused")
+                .description("Key events received from the key-event topic")
+                .register(registry)
+                .increment();
+        Timer.builder("embedseal.key.event.propagation")
+                .tag("type", type.name())
                 .description("From a key event's timestamp on the topic to this instance applying it")
-                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(5))
-                .register(registry).record(propagationMillis, TimeUnit.MILLISECONDS);
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofMinutes(5))
+                .register(registry)
+                .record(propagationMillis, TimeUnit.MILLISECONDS);
     }
 
     @Override
     public void onCall(String provider, KmsOperation operation, KmsOutcome outcome, long nanos) {
-        kmsCalls.computeIfAbsent(provider + '\u0000' + operation + '\u0000' + outcome, k -> Timer.builder("embedseal.kms.calls")
-                .tag("provider", provider).tag("operation", operation.name()).tag("outcome", outcome.name())
-                .description("KMS calls (each attempt), by provider, operation and outcome, with their latency")
-                .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(1_000)).maximumExpectedValue(Duration.ofSeconds(30))
-                .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+        kmsCalls.computeIfAbsent(
+                        provider + '\u0000' + operation + '\u0000' + outcome,
+                        k -> Timer.builder("embedseal.kms.calls")
+                                .tag("provider", provider)
+                                .tag("operation", operation.name())
+                                .tag("outcome", outcome.name())
+                                .description(
+                                        "KMS calls (each attempt), by provider, operation and outcome, with their latency")
+                                .publishPercentileHistogram()
+                                .minimumExpectedValue(Duration.ofNanos(1_000))
+                                .maximumExpectedValue(Duration.ofSeconds(30))
+                                .register(registry))
+                .record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /** Totals of every registered tenant that sealed or dead-lettered anything so far. */

@@ -1,5 +1,7 @@
 package io.embedseal.topology.metrics;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.embedseal.keyring.KekNaming;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
@@ -8,21 +10,24 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.topology.DeadLetterReason;
-import org.junit.jupiter.api.Test;
-
 import java.time.Instant;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class PipelineMetersTest {
 
     static TenantDirectory directory(int tenants) {
         TenantDirectory d = new TenantDirectory(KekNaming.defaults());
         for (int i = 0; i < tenants; i++) {
-            d.apply(new TenantState("t" + i, i == 0 ? TenantStatus.REVOKED : TenantStatus.ACTIVE, "local", "tenant-t" + i, 1,
-                    "REGISTERED", Instant.EPOCH));
+            d.apply(new TenantState(
+                    "t" + i,
+                    i == 0 ? TenantStatus.REVOKED : TenantStatus.ACTIVE,
+                    "local",
+                    "tenant-t" + i,
+                    1,
+                    "REGISTERED",
+                    Instant.EPOCH));
         }
         return d;
     }
@@ -49,13 +54,21 @@ class PipelineMetersTest {
         meters.deadLettered(DeadLetterReason.UNDECODABLE, null);
 
         String scrape = meters.scrape();
-        assertThat(seriesCount(scrape, "embedseal_sealed_records_total")).as("3 tenants + _other").isEqualTo(4);
+        assertThat(seriesCount(scrape, "embedseal_sealed_records_total"))
+                .as("3 tenants + _other")
+                .isEqualTo(4);
         assertThat(scrape).contains("embedseal_sealed_records_total{tenant=\"_other\"} 9997.0");
-        assertThat(scrape).contains("embedseal_dlq_records_total{reason=\"UNKNOWN_TENANT\",tenant=\"_unregistered\"} 1000.0");
-        assertThat(scrape).contains("tenant=\"_invalid\"").contains("tenant=\"_none\"").doesNotContain("attacker-");
+        assertThat(scrape)
+                .contains("embedseal_dlq_records_total{reason=\"UNKNOWN_TENANT\",tenant=\"_unregistered\"} 1000.0");
+        assertThat(scrape)
+                .contains("tenant=\"_invalid\"")
+                .contains("tenant=\"_none\"")
+                .doesNotContain("attacker-");
         assertThat(meters.sealedTotal()).isEqualTo(10_000);
         assertThat(meters.tenantTotals()).hasSize(10_000); // the status page still sees every registered tenant
-        assertThat(scrape).contains("embedseal_tenants{state=\"ACTIVE\"} 9999.0").contains("embedseal_tenants{state=\"REVOKED\"} 1.0");
+        assertThat(scrape)
+                .contains("embedseal_tenants{state=\"ACTIVE\"} 9999.0")
+                .contains("embedseal_tenants{state=\"REVOKED\"} 1.0");
         meters.close();
     }
 
@@ -66,8 +79,10 @@ class PipelineMetersTest {
         meters.onCall("vault", KmsOperation.WRAP, KmsOutcome.UNAVAILABLE, 30_000_000);
         meters.keyEvent(KeyEventType.REVOKED, "t0", 7, true);
         String scrape = meters.scrape();
-        assertThat(scrape).contains("embedseal_kms_calls_seconds_count{operation=\"WRAP\",outcome=\"OK\",provider=\"vault\"} 1")
-                .contains("embedseal_kms_calls_seconds_bucket{operation=\"WRAP\",outcome=\"UNAVAILABLE\",provider=\"vault\"")
+        assertThat(scrape)
+                .contains("embedseal_kms_calls_seconds_count{operation=\"WRAP\",outcome=\"OK\",provider=\"vault\"} 1")
+                .contains(
+                        "embedseal_kms_calls_seconds_bucket{operation=\"WRAP\",outcome=\"UNAVAILABLE\",provider=\"vault\"")
                 .contains("embedseal_key_event_propagation_seconds_bucket{type=\"REVOKED\"")
                 .contains("embedseal_key_events_total{outcome=\"applied\",type=\"REVOKED\"} 1.0");
         meters.close();

@@ -4,7 +4,6 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KmsOperation;
-
 import java.util.Objects;
 import java.util.Set;
 

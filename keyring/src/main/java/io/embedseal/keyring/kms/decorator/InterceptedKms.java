@@ -1,13 +1,12 @@
 package io.embedseal.keyring.kms.decorator;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.WrappedDek;
-
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link Kms} whose every call runs through a {@link KmsInterceptor}. It implements {@link Kms} only, so a
@@ -35,12 +34,17 @@ public final class InterceptedKms implements Kms {
 
     @Override
     public WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
-        return interceptor.around(provider(), KmsOperation.WRAP, keyName, null, () -> delegate.wrapDek(keyName, dek, associatedData));
+        return interceptor.around(
+                provider(), KmsOperation.WRAP, keyName, null, () -> delegate.wrapDek(keyName, dek, associatedData));
     }
 
     @Override
     public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
-        return interceptor.around(provider(), KmsOperation.UNWRAP, kek.keyName(), kek.version(),
+        return interceptor.around(
+                provider(),
+                KmsOperation.UNWRAP,
+                kek.keyName(),
+                kek.version(),
                 () -> delegate.unwrapDek(kek, wrappedDek, associatedData));
     }
 
@@ -64,7 +68,12 @@ public final class InterceptedKms implements Kms {
         INSTANCE;
 
         @Override
-        public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, java.util.function.Supplier<T> call) {
+        public <T> T around(
+                String provider,
+                KmsOperation operation,
+                String keyName,
+                @Nullable Integer version,
+                java.util.function.Supplier<T> call) {
             return call.get();
         }
     }

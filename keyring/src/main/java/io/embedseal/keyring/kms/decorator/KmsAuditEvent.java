@@ -1,10 +1,9 @@
 package io.embedseal.keyring.kms.decorator;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
-
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One KMS operation, as the audit trail records it. Never holds key material.
@@ -19,6 +18,13 @@ import java.time.Instant;
  * @param latencyMicros how long it took, retries included
  * @param detail     the failure's message when it failed (names keys, never secrets), else null
  */
-public record KmsAuditEvent(Instant time, @Nullable String tenantId, String provider, KmsOperation operation, String keyName,
-                            @Nullable Integer kekVersion, KmsOutcome outcome, long latencyMicros, @Nullable String detail) {
-}
+public record KmsAuditEvent(
+        Instant time,
+        @Nullable String tenantId,
+        String provider,
+        KmsOperation operation,
+        String keyName,
+        @Nullable Integer kekVersion,
+        KmsOutcome outcome,
+        long latencyMicros,
+        @Nullable String detail) {}

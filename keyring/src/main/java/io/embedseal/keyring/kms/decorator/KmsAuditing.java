@@ -1,15 +1,14 @@
 package io.embedseal.keyring.kms.decorator;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.WrappedDek;
-
 import java.time.Clock;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sends one {@link KmsAuditEvent} per operation to a listener, after the operation ended (successfully or
@@ -31,7 +30,8 @@ public final class KmsAuditing implements KmsInterceptor {
     }
 
     @Override
-    public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
+    public <T> T around(
+            String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
         long start = System.nanoTime();
         T result;
         try {
@@ -50,15 +50,29 @@ public final class KmsAuditing implements KmsInterceptor {
         return result;
     }
 
-    private void emit(String provider, KmsOperation operation, String keyName, @Nullable Integer version, KmsOutcome outcome,
-                      long startNanos, @Nullable String detail) {
+    private void emit(
+            String provider,
+            KmsOperation operation,
+            String keyName,
+            @Nullable Integer version,
+            KmsOutcome outcome,
+            long startNanos,
+            @Nullable String detail) {
         @Nullable String tenant;
         try {
             tenant = tenantOfKeyName.apply(keyName);
         } catch (RuntimeException e) {
             tenant = null;
         }
-        listener.onEvent(new KmsAuditEvent(clock.instant(), tenant, provider, operation, keyName, version,
-                outcome, (System.nanoTime() - startNanos) / 1_000, detail));
+        listener.onEvent(new KmsAuditEvent(
+                clock.instant(),
+                tenant,
+                provider,
+                operation,
+                keyName,
+                version,
+                outcome,
+                (System.nanoTime() - startNanos) / 1_000,
+                detail));
     }
 }

@@ -2,7 +2,6 @@ package io.embedseal.keyring.kms.decorator;
 
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
-
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,21 +27,26 @@ public final class KmsCallStats implements KmsObserver {
 
     @Override
     public void onCall(String provider, KmsOperation operation, KmsOutcome outcome, long nanos) {
-        LongAdder[] c = counters.computeIfAbsent(new Key(provider, operation, outcome), k -> new LongAdder[] {new LongAdder(), new LongAdder()});
+        LongAdder[] c = counters.computeIfAbsent(
+                new Key(provider, operation, outcome), k -> new LongAdder[] {new LongAdder(), new LongAdder()});
         c[0].increment();
         c[1].add(nanos);
     }
 
     /** Calls of one operation, whatever the outcome. */
     public long calls(KmsOperation operation) {
-        return counters.entrySet().stream().filter(e -> e.getKey().operation() == operation)
-                .mapToLong(e -> e.getValue()[0].sum()).sum();
+        return counters.entrySet().stream()
+                .filter(e -> e.getKey().operation() == operation)
+                .mapToLong(e -> e.getValue()[0].sum())
+                .sum();
     }
 
     /** Calls of one operation that ended with one outcome. */
     public long calls(KmsOperation operation, KmsOutcome outcome) {
-        return counters.entrySet().stream().filter(e -> e.getKey().operation() == operation && e.getKey().outcome() == outcome)
-                .mapToLong(e -> e.getValue()[0].sum()).sum();
+        return counters.entrySet().stream()
+                .filter(e -> e.getKey().operation() == operation && e.getKey().outcome() == outcome)
+                .mapToLong(e -> e.getValue()[0].sum())
+                .sum();
     }
 
     /** Every call, all operations and outcomes. */
@@ -52,8 +56,10 @@ public final class KmsCallStats implements KmsObserver {
 
     /** Calls that did not end {@link KmsOutcome#OK}. */
     public long errors() {
-        return counters.entrySet().stream().filter(e -> e.getKey().outcome() != KmsOutcome.OK)
-                .mapToLong(e -> e.getValue()[0].sum()).sum();
+        return counters.entrySet().stream()
+                .filter(e -> e.getKey().outcome() != KmsOutcome.OK)
+                .mapToLong(e -> e.getValue()[0].sum())
+                .sum();
     }
 
     /** A sorted snapshot: key -> {count, total nanoseconds}. */

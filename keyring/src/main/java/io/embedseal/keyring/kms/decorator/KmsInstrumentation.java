@@ -1,11 +1,10 @@
 package io.embedseal.keyring.kms.decorator;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
-
 import java.util.Objects;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /** Reports every call, its outcome and its latency to a {@link KmsObserver}. */
 public final class KmsInstrumentation implements KmsInterceptor {
@@ -17,7 +16,8 @@ public final class KmsInstrumentation implements KmsInterceptor {
     }
 
     @Override
-    public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
+    public <T> T around(
+            String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
         long start = System.nanoTime();
         try {
             T result = call.get();

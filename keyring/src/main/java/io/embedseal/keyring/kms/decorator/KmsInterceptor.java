@@ -1,9 +1,8 @@
 package io.embedseal.keyring.kms.decorator;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
-
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One cross-cutting behaviour (retry, metrics, audit) around every KMS call, data-key use

@@ -1,14 +1,13 @@
 package io.embedseal.keyring.kms.decorator;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsUnavailableException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Retries operations that failed with {@link KmsUnavailableException}, and only those: a denied, unknown
@@ -38,7 +37,8 @@ public final class KmsRetry implements KmsInterceptor {
     }
 
     @Override
-    public <T> T around(String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
+    public <T> T around(
+            String provider, KmsOperation operation, String keyName, @Nullable Integer version, Supplier<T> call) {
         int attempts = operation.isIdempotent() ? policy.maxAttempts() : 1;
         for (int attempt = 1; ; attempt++) {
             try {
@@ -48,8 +48,15 @@ public final class KmsRetry implements KmsInterceptor {
                     throw e;
                 }
                 long waitMillis = ThreadLocalRandom.current().nextLong(policy.ceilingMillis(attempt) + 1);
-                LOG.warn("KMS {} unavailable for {} of key {} (attempt {}/{}), retrying in {} ms: {}",
-                        provider, operation, keyName, attempt, attempts, waitMillis, e.getMessage());
+                LOG.warn(
+                        "KMS {} unavailable for {} of key {} (attempt {}/{}), retrying in {} ms: {}",
+                        provider,
+                        operation,
+                        keyName,
+                        attempt,
+                        attempts,
+                        waitMillis,
+                        e.getMessage());
                 try {
                     sleeper.sleep(waitMillis);
                 } catch (InterruptedException interrupted) {

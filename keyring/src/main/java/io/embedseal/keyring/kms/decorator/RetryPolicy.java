@@ -13,8 +13,8 @@ public record RetryPolicy(int maxAttempts, Duration initialBackoff, Duration max
             throw new IllegalArgumentException("retry attempts must be at least 1, got " + maxAttempts);
         }
         if (initialBackoff.isNegative() || maxBackoff.compareTo(initialBackoff) < 0) {
-            throw new IllegalArgumentException("retry backoff must satisfy 0 <= initial (" + initialBackoff
-                    + ") <= max (" + maxBackoff + ")");
+            throw new IllegalArgumentException(
+                    "retry backoff must satisfy 0 <= initial (" + initialBackoff + ") <= max (" + maxBackoff + ")");
         }
     }
 

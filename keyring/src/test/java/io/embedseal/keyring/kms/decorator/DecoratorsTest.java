@@ -1,5 +1,8 @@
 package io.embedseal.keyring.kms.decorator;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.KekNaming;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.KeyDeniedException;
@@ -10,9 +13,6 @@ import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.keyring.kms.local.LocalKms;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -23,9 +23,8 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class DecoratorsTest {
 
@@ -40,20 +39,23 @@ class DecoratorsTest {
     private KmsProvider flaky(RuntimeException failure, int failures, AtomicInteger calls) {
         LocalKms local = new LocalKms(dir);
         local.createKek("tenant-a");
-        return (KmsProvider) Proxy.newProxyInstance(Kms.class.getClassLoader(), new Class<?>[] {KmsProvider.class}, (proxy, m, args) -> {
-            if (m.getName().equals("provider") || m.getName().equals("supportedOperations") || m.getName().equals("close")
-                    || m.getName().equals("ownerAdvice")) {
-                return m.invoke(local, args);
-            }
-            if (calls.incrementAndGet() <= failures) {
-                throw failure;
-            }
-            try {
-                return m.invoke(local, args);
-            } catch (java.lang.reflect.InvocationTargetException e) {
-                throw e.getCause();
-            }
-        });
+        return (KmsProvider) Proxy.newProxyInstance(
+                Kms.class.getClassLoader(), new Class<?>[] {KmsProvider.class}, (proxy, m, args) -> {
+                    if (m.getName().equals("provider")
+                            || m.getName().equals("supportedOperations")
+                            || m.getName().equals("close")
+                            || m.getName().equals("ownerAdvice")) {
+                        return m.invoke(local, args);
+                    }
+                    if (calls.incrementAndGet() <= failures) {
+                        throw failure;
+                    }
+                    try {
+                        return m.invoke(local, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
     }
 
     private static Kms retrying(Kms kms, KmsRetry.Sleeper sleeper) {
@@ -79,7 +81,7 @@ class DecoratorsTest {
     @Test
     void retry_givesUpAfterMaxAttempts_withTheLastError() {
         AtomicInteger calls = new AtomicInteger();
-        Kms kms = retrying(flaky(new KmsUnavailableException("down"), 100, calls), ms -> { });
+        Kms kms = retrying(flaky(new KmsUnavailableException("down"), 100, calls), ms -> {});
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KmsUnavailableException.class);
         assertThat(calls.get()).isEqualTo(4);
@@ -88,7 +90,7 @@ class DecoratorsTest {
     @Test
     void retry_neverRetriesADenial() {
         AtomicInteger calls = new AtomicInteger();
-        Kms kms = retrying(flaky(new KeyDeniedException("revoked"), 100, calls), ms -> { });
+        Kms kms = retrying(flaky(new KeyDeniedException("revoked"), 100, calls), ms -> {});
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KeyDeniedException.class);
         assertThat(calls.get()).isEqualTo(1);
@@ -97,8 +99,8 @@ class DecoratorsTest {
     @Test
     void retry_neverRepeatsARotation() {
         AtomicInteger calls = new AtomicInteger();
-        KeyAdministration admin = new InterceptedKeyAdministration(flaky(new KmsUnavailableException("timeout"), 1, calls),
-                new KmsRetry(FAST, ms -> { }));
+        KeyAdministration admin = new InterceptedKeyAdministration(
+                flaky(new KmsUnavailableException("timeout"), 1, calls), new KmsRetry(FAST, ms -> {}));
 
         assertThatThrownBy(() -> admin.rotate("tenant-a")).isInstanceOf(KmsUnavailableException.class);
         assertThat(calls.get()).isEqualTo(1);
@@ -120,7 +122,9 @@ class DecoratorsTest {
     void instrumentation_countsEveryAttempt_byOperationAndOutcome() {
         AtomicInteger calls = new AtomicInteger();
         KmsCallStats stats = new KmsCallStats();
-        Kms kms = retrying(new InterceptedKms(flaky(new KmsUnavailableException("down"), 2, calls), new KmsInstrumentation(stats)), ms -> { });
+        Kms kms = retrying(
+                new InterceptedKms(flaky(new KmsUnavailableException("down"), 2, calls), new KmsInstrumentation(stats)),
+                ms -> {});
 
         WrappedDek w = kms.wrapDek("tenant-a", DEK, AAD);
         kms.unwrapDek(w.kek(), w.wrapped(), AAD);
@@ -138,7 +142,7 @@ class DecoratorsTest {
         List<KmsAuditEvent> events = new ArrayList<>();
         KmsProvider provider = flaky(new KmsUnavailableException("down"), 1, calls);
         KmsAuditing auditing = new KmsAuditing(KekNaming.defaults()::tenantFor, events::add, Clock.systemUTC());
-        Kms kms = new InterceptedKms(retrying(provider, ms -> { }), auditing);
+        Kms kms = new InterceptedKms(retrying(provider, ms -> {}), auditing);
         KeyAdministration admin = new InterceptedKeyAdministration(provider, auditing);
 
         WrappedDek w = kms.wrapDek("tenant-a", DEK, AAD);
@@ -151,23 +155,33 @@ class DecoratorsTest {
         assertThat(wrap.tenantId()).isEqualTo("a");
         assertThat(wrap.keyName()).isEqualTo("tenant-a");
         assertThat(wrap.kekVersion()).isEqualTo(w.kek().version());
-        assertThat(wrap.outcome()).as("one event, with the final outcome after the retry").isEqualTo(KmsOutcome.OK);
+        assertThat(wrap.outcome())
+                .as("one event, with the final outcome after the retry")
+                .isEqualTo(KmsOutcome.OK);
         assertThat(events.get(1).kekVersion()).isEqualTo(2);
         assertThat(events.get(2).outcome()).isEqualTo(KmsOutcome.UNKNOWN_KEY);
         assertThat(events.get(2).tenantId()).isEqualTo("nobody");
         assertThat(events.get(2).detail()).contains("tenant-nobody");
         String all = events.toString();
-        assertThat(all).doesNotContain(new String(DEK, StandardCharsets.US_ASCII), Base64.getEncoder().encodeToString(DEK),
-                HexFormat.of().formatHex(DEK));
+        assertThat(all)
+                .doesNotContain(
+                        new String(DEK, StandardCharsets.US_ASCII),
+                        Base64.getEncoder().encodeToString(DEK),
+                        HexFormat.of().formatHex(DEK));
     }
 
     @Test
     void audit_failureOfTheListener_failsTheOperation() {
         LocalKms local = new LocalKms(dir);
         local.createKek("tenant-a");
-        Kms kms = new InterceptedKms(local, new KmsAuditing(KekNaming.defaults()::tenantFor, e -> {
-            throw new IllegalStateException("audit sink down");
-        }, Clock.systemUTC()));
+        Kms kms = new InterceptedKms(
+                local,
+                new KmsAuditing(
+                        KekNaming.defaults()::tenantFor,
+                        e -> {
+                            throw new IllegalStateException("audit sink down");
+                        },
+                        Clock.systemUTC()));
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).hasMessageContaining("audit sink down");
     }

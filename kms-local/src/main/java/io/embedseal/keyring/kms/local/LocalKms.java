@@ -13,14 +13,11 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
-import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.WrappedDek;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.channels.FileChannel;
@@ -45,6 +42,8 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A KMS for development and the embedded demo: each KEK is a Tink AES-256-GCM keyset stored <b>in
@@ -69,7 +68,8 @@ public final class LocalKms implements KmsProvider {
     private static final Pattern FILE_SAFE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final String KEYSET_SUFFIX = ".keyset.json";
     private static final String STATE_SUFFIX = ".state.properties";
-    private static final boolean POSIX = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final boolean POSIX =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     /** File locks are per process; this serialises the threads of this process per directory. */
     private static final ConcurrentMap<Path, ReentrantLock> DIRECTORY_LOCKS = new ConcurrentHashMap<>();
 
@@ -137,8 +137,8 @@ public final class LocalKms implements KmsProvider {
         try {
             return aead(keyset, kek).decrypt(wrappedDek, associatedData);
         } catch (GeneralSecurityException e) {
-            throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek
-                    + " with the given associated data", e);
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK does not open under " + kek + " with the given associated data", e);
         }
     }
 
@@ -146,7 +146,11 @@ public final class LocalKms implements KmsProvider {
     public KeyDescription describe(String keyName) {
         KeysetHandle keyset = readKeyset(keyName);
         State state = readState(keyName);
-        return new KeyDescription(PROVIDER, keyName, keyset.size(), Math.min(state.minDecryptionVersion(), keyset.size()),
+        return new KeyDescription(
+                PROVIDER,
+                keyName,
+                keyset.size(),
+                Math.min(state.minDecryptionVersion(), keyset.size()),
                 state.disabled() ? KeyState.DISABLED : KeyState.ENABLED);
     }
 
@@ -175,7 +179,8 @@ public final class LocalKms implements KmsProvider {
             try {
                 KeysetHandle rotated = KeysetHandle.newBuilder(keyset)
                         .addEntry(KeysetHandle.generateEntryFromParameters(PredefinedAeadParameters.AES256_GCM)
-                                .withRandomId().makePrimary())
+                                .withRandomId()
+                                .makePrimary())
                         .build();
                 writeKeyset(keyName, rotated);
                 return new KekRef(PROVIDER, keyName, rotated.size());
@@ -270,14 +275,15 @@ public final class LocalKms implements KmsProvider {
 
     private void writeKeyset(String keyName, KeysetHandle keyset) {
         try {
-            writeAtomically(keysetFile(keyName), TinkJsonProtoKeysetFormat.serializeKeyset(keyset, InsecureSecretKeyAccess.get()));
+            writeAtomically(
+                    keysetFile(keyName),
+                    TinkJsonProtoKeysetFormat.serializeKeyset(keyset, InsecureSecretKeyAccess.get()));
         } catch (GeneralSecurityException e) {
             throw new KmsException("local KMS could not serialise KEK '" + keyName + "'", e);
         }
     }
 
-    private record State(int minDecryptionVersion, boolean disabled) {
-    }
+    private record State(int minDecryptionVersion, boolean disabled) {}
 
     private State readState(String keyName) {
         Path file = stateFile(keyName);
@@ -287,7 +293,9 @@ public final class LocalKms implements KmsProvider {
         Properties p = new Properties();
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             p.load(r);
-            return new State(Integer.parseInt(p.getProperty("min_decryption_version", "1").trim()),
+            return new State(
+                    Integer.parseInt(
+                            p.getProperty("min_decryption_version", "1").trim()),
                     Boolean.parseBoolean(p.getProperty("disabled", "false").trim()));
         } catch (IOException | NumberFormatException e) {
             throw new KmsUnavailableException("local KMS cannot read " + file, e);
@@ -295,8 +303,10 @@ public final class LocalKms implements KmsProvider {
     }
 
     private void writeState(String keyName, State state) {
-        writeAtomically(stateFile(keyName), "# embedseal local KMS key state\nmin_decryption_version="
-                + state.minDecryptionVersion() + "\ndisabled=" + state.disabled() + "\n");
+        writeAtomically(
+                stateFile(keyName),
+                "# embedseal local KMS key state\nmin_decryption_version=" + state.minDecryptionVersion()
+                        + "\ndisabled=" + state.disabled() + "\n");
     }
 
     private void writeAtomically(Path target, String content) {
@@ -321,8 +331,9 @@ public final class LocalKms implements KmsProvider {
     private <T> T locked(Supplier<T> action) {
         ReentrantLock jvmLock = DIRECTORY_LOCKS.computeIfAbsent(dir, d -> new ReentrantLock());
         jvmLock.lock();
-        try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = ch.lock()) {
+        try (FileChannel ch =
+                        FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock ignored = ch.lock()) {
             return action.get();
         } catch (IOException e) {
             throw new KmsUnavailableException("local KMS cannot lock " + dir, e);
@@ -349,8 +360,8 @@ public final class LocalKms implements KmsProvider {
 
     private static void requireOurs(KekRef kek) {
         if (!PROVIDER.equals(kek.provider())) {
-            throw new UnknownKeyException("KEK " + kek + " belongs to KMS provider '" + kek.provider()
-                    + "', not to '" + PROVIDER + "'");
+            throw new UnknownKeyException(
+                    "KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
         }
     }
 
@@ -367,8 +378,12 @@ public final class LocalKms implements KmsProvider {
             return;
         }
         if (POSIX) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
-                    Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE)));
+            Files.createDirectories(
+                    dir,
+                    PosixFilePermissions.asFileAttribute(Set.of(
+                            PosixFilePermission.OWNER_READ,
+                            PosixFilePermission.OWNER_WRITE,
+                            PosixFilePermission.OWNER_EXECUTE)));
         } else {
             Files.createDirectories(dir);
         }
@@ -378,8 +393,10 @@ public final class LocalKms implements KmsProvider {
         if (!POSIX) {
             return new FileAttribute<?>[0];
         }
-        return new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(
-                Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE))};
+        return new FileAttribute<?>[] {
+            PosixFilePermissions.asFileAttribute(
+                    Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE))
+        };
     }
 
     @Override

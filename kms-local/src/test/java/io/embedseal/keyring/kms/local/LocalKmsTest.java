@@ -1,18 +1,17 @@
 package io.embedseal.keyring.kms.local;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.WrappedDek;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** What is particular to the local provider; the shared behaviour is in its contract test. */
 class LocalKmsTest {
@@ -30,10 +29,13 @@ class LocalKmsTest {
         kms.createKek("tenant-acme");
         kms.disable("tenant-acme");
 
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms")))).isEqualTo("rwx------");
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms/tenant-acme.keyset.json"))))
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms"))))
+                .isEqualTo("rwx------");
+        assertThat(PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(dir.resolve("kms/tenant-acme.keyset.json"))))
                 .isEqualTo("rw-------");
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("kms/tenant-acme.state.properties"))))
+        assertThat(PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(dir.resolve("kms/tenant-acme.state.properties"))))
                 .isEqualTo("rw-------");
         try (var files = Files.list(dir.resolve("kms"))) {
             assertThat(files).extracting(p -> p.getFileName().toString()).noneMatch(n -> n.endsWith(".tmp"));

@@ -1,32 +1,23 @@
 package io.embedseal.keyring.kms.pkcs11;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
-import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
 import io.embedseal.keyring.kms.WrappedDek;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.crypto.AEADBadTagException;
-import javax.crypto.Cipher;
-import javax.crypto.KeyGenerator;
-import javax.crypto.SecretKey;
-import javax.crypto.spec.GCMParameterSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.KeyStore;
-import java.security.ProviderException;
 import java.security.Provider;
+import java.security.ProviderException;
 import java.security.SecureRandom;
 import java.security.Security;
 import java.util.Arrays;
@@ -35,6 +26,14 @@ import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import javax.crypto.AEADBadTagException;
+import javax.crypto.Cipher;
+import javax.crypto.KeyGenerator;
+import javax.crypto.SecretKey;
+import javax.crypto.spec.GCMParameterSpec;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A PKCS#11 token (an HSM; SoftHSM2 in tests) through the JDK's SunPKCS11 provider. Each KEK version is a
@@ -56,8 +55,8 @@ public final class Pkcs11Kms implements KmsProvider {
     private static final String VERSION_MARK = ".v";
     private static final int NONCE_BYTES = 12;
     private static final int TAG_BITS = 128;
-    private static final Set<KmsOperation> SUPPORTED = EnumSet.complementOf(
-            EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE, KmsOperation.RESTRICT));
+    private static final Set<KmsOperation> SUPPORTED =
+            EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE, KmsOperation.RESTRICT));
 
     private final Pkcs11Settings settings;
     private final Provider provider;
@@ -73,7 +72,8 @@ public final class Pkcs11Kms implements KmsProvider {
         try {
             this.provider = base.configure(settings.sunPkcs11Config());
         } catch (RuntimeException e) {
-            throw new KmsUnavailableException("cannot load the PKCS#11 module (" + settings + "): " + rootMessage(e), e);
+            throw new KmsUnavailableException(
+                    "cannot load the PKCS#11 module (" + settings + "): " + rootMessage(e), e);
         }
         try {
             this.keyStore = KeyStore.getInstance("PKCS11", provider);
@@ -84,7 +84,8 @@ public final class Pkcs11Kms implements KmsProvider {
                 Arrays.fill(pin, '\0');
             }
         } catch (GeneralSecurityException | java.io.IOException | ProviderException e) {
-            throw new KmsUnavailableException("cannot log in to the PKCS#11 token (" + settings + "): " + rootMessage(e), e);
+            throw new KmsUnavailableException(
+                    "cannot log in to the PKCS#11 token (" + settings + "): " + rootMessage(e), e);
         }
         LOG.info("PKCS#11 KMS ready: {}", settings);
     }
@@ -122,10 +123,12 @@ public final class Pkcs11Kms implements KmsProvider {
     @Override
     public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
         if (!PROVIDER.equals(kek.provider())) {
-            throw new UnknownKeyException("KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
+            throw new UnknownKeyException(
+                    "KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
         }
         if (wrappedDek.length <= NONCE_BYTES + TAG_BITS / 8) {
-            throw new InvalidWrappedKeyException("wrapped DEK under " + kek + " is too short (" + wrappedDek.length + " bytes)");
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK under " + kek + " is too short (" + wrappedDek.length + " bytes)");
         }
         SecretKey key = key(kek);
         try {
@@ -134,7 +137,8 @@ public final class Pkcs11Kms implements KmsProvider {
             gcm.updateAAD(associatedData);
             return gcm.doFinal(wrappedDek, NONCE_BYTES, wrappedDek.length - NONCE_BYTES);
         } catch (AEADBadTagException e) {
-            throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek + " with the given associated data", e);
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK does not open under " + kek + " with the given associated data", e);
         } catch (ProviderException e) {
             // SunPKCS11 reports a failed tag check from some tokens as CKR_ENCRYPTED_DATA_INVALID.
             if (String.valueOf(rootMessage(e)).contains("CKR_ENCRYPTED_DATA_INVALID")) {
@@ -142,7 +146,10 @@ public final class Pkcs11Kms implements KmsProvider {
             }
             throw new KmsUnavailableException("PKCS#11 token failed to unwrap under " + kek + ": " + rootMessage(e), e);
         } catch (GeneralSecurityException e) {
-            throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek + ": " + e.getClass().getSimpleName(), e);
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK does not open under " + kek + ": "
+                            + e.getClass().getSimpleName(),
+                    e);
         }
     }
 
@@ -180,20 +187,26 @@ public final class Pkcs11Kms implements KmsProvider {
 
     @Override
     public void restrictVersions(String keyName, int minDecryptionVersion) {
-        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.RESTRICT,
+        throw new UnsupportedKmsOperationException(
+                PROVIDER,
+                KmsOperation.RESTRICT,
                 "SunPKCS11 cannot change key attributes; " + ownerAdvice(KmsOperation.RESTRICT, keyName));
     }
 
     @Override
     public void disable(String keyName) {
-        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.DISABLE,
+        throw new UnsupportedKmsOperationException(
+                PROVIDER,
+                KmsOperation.DISABLE,
                 "SunPKCS11 cannot change key attributes; " + ownerAdvice(KmsOperation.DISABLE, keyName)
                         + " (embedseal still stops the tenant on a REVOKED key event)");
     }
 
     @Override
     public void enable(String keyName) {
-        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.ENABLE,
+        throw new UnsupportedKmsOperationException(
+                PROVIDER,
+                KmsOperation.ENABLE,
                 "SunPKCS11 cannot change key attributes; " + ownerAdvice(KmsOperation.ENABLE, keyName));
     }
 
@@ -201,12 +214,15 @@ public final class Pkcs11Kms implements KmsProvider {
     @Override
     public String ownerAdvice(KmsOperation operation, String keyName) {
         return switch (operation) {
-            case RESTRICT -> "the HSM's administrator clears CKA_DECRYPT on the objects labelled " + keyName
-                    + ".v1.. below the oldest version to keep, with the HSM's tools, or destroys the key";
-            case DISABLE -> "the HSM's administrator clears CKA_ENCRYPT and CKA_DECRYPT on the objects labelled "
-                    + keyName + ".v* with the HSM's tools";
-            case ENABLE -> "the HSM's administrator sets CKA_ENCRYPT and CKA_DECRYPT again on the objects labelled "
-                    + keyName + ".v* with the HSM's tools";
+            case RESTRICT ->
+                "the HSM's administrator clears CKA_DECRYPT on the objects labelled " + keyName
+                        + ".v1.. below the oldest version to keep, with the HSM's tools, or destroys the key";
+            case DISABLE ->
+                "the HSM's administrator clears CKA_ENCRYPT and CKA_DECRYPT on the objects labelled " + keyName
+                        + ".v* with the HSM's tools";
+            case ENABLE ->
+                "the HSM's administrator sets CKA_ENCRYPT and CKA_DECRYPT again on the objects labelled " + keyName
+                        + ".v* with the HSM's tools";
             default -> KmsProvider.super.ownerAdvice(operation, keyName);
         };
     }
@@ -223,7 +239,8 @@ public final class Pkcs11Kms implements KmsProvider {
                     keyStore.deleteEntry(alias(keyName, v));
                 }
             } catch (GeneralSecurityException | ProviderException e) {
-                throw new KmsUnavailableException("PKCS#11 token failed to destroy KEK '" + keyName + "': " + rootMessage(e), e);
+                throw new KmsUnavailableException(
+                        "PKCS#11 token failed to destroy KEK '" + keyName + "': " + rootMessage(e), e);
             }
         }
         LOG.warn("PKCS#11 KMS destroyed KEK '{}': everything wrapped under it is now unreadable", keyName);
@@ -249,13 +266,15 @@ public final class Pkcs11Kms implements KmsProvider {
             }
             if (stored.getEncoded() != null) {
                 keyStore.deleteEntry(alias);
-                throw new KmsException("the PKCS#11 token made KEK '" + alias + "' extractable; refusing it. Configure "
-                        + "attributes(generate, CKO_SECRET_KEY, CKK_AES) with CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
+                throw new KmsException(
+                        "the PKCS#11 token made KEK '" + alias + "' extractable; refusing it. Configure "
+                                + "attributes(generate, CKO_SECRET_KEY, CKK_AES) with CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
             }
             LOG.info("PKCS#11 KMS generated KEK {} (non-extractable AES-256)", alias);
             return new KekRef(PROVIDER, keyName, version);
         } catch (ProviderException e) {
-            throw new KmsUnavailableException("PKCS#11 token failed to generate KEK '" + alias + "': " + rootMessage(e), e);
+            throw new KmsUnavailableException(
+                    "PKCS#11 token failed to generate KEK '" + alias + "': " + rootMessage(e), e);
         } catch (GeneralSecurityException e) {
             throw new KmsException("PKCS#11 token could not generate KEK '" + alias + "'", e);
         }
@@ -284,7 +303,8 @@ public final class Pkcs11Kms implements KmsProvider {
                 keyStore.load(null, pin);
             }
         } catch (GeneralSecurityException | java.io.IOException | ProviderException e) {
-            throw new KmsUnavailableException("PKCS#11 token failed to list its keys again (" + settings + "): " + rootMessage(e), e);
+            throw new KmsUnavailableException(
+                    "PKCS#11 token failed to list its keys again (" + settings + "): " + rootMessage(e), e);
         } finally {
             Arrays.fill(pin, '\0');
         }
@@ -326,7 +346,9 @@ public final class Pkcs11Kms implements KmsProvider {
                 for (String alias : Collections.list(keyStore.aliases())) {
                     if (alias.startsWith(prefix)) {
                         String rest = alias.substring(prefix.length());
-                        if (!rest.isEmpty() && rest.length() < 10 && rest.chars().allMatch(Character::isDigit)) {
+                        if (!rest.isEmpty()
+                                && rest.length() < 10
+                                && rest.chars().allMatch(Character::isDigit)) {
                             versions.add(Integer.parseInt(rest));
                         }
                     }
@@ -373,14 +395,19 @@ public final class Pkcs11Kms implements KmsProvider {
         private final @Nullable Integer slotListIndex;
         private final char[] pin;
 
-        private Pkcs11Settings(@Nullable Path configFile, @Nullable String library, @Nullable Long slot, @Nullable Integer slotListIndex,
-                               char[] pin) {
+        private Pkcs11Settings(
+                @Nullable Path configFile,
+                @Nullable String library,
+                @Nullable Long slot,
+                @Nullable Integer slotListIndex,
+                char[] pin) {
             this.configFile = configFile;
             this.library = library;
             this.slot = slot;
             this.slotListIndex = slotListIndex;
             if (pin == null || pin.length == 0) {
-                throw new IllegalArgumentException("the PKCS#11 PIN is empty; set kms.pkcs11.pin-env or kms.pkcs11.pin-file");
+                throw new IllegalArgumentException(
+                        "the PKCS#11 PIN is empty; set kms.pkcs11.pin-env or kms.pkcs11.pin-file");
             }
             this.pin = pin.clone();
         }
@@ -394,14 +421,20 @@ public final class Pkcs11Kms implements KmsProvider {
         }
 
         /** A module library and either a slot id or an index into the list of slots with a token. */
-        public static Pkcs11Settings ofLibrary(@Nullable String library, @Nullable Long slot, @Nullable Integer slotListIndex, char[] pin) {
+        public static Pkcs11Settings ofLibrary(
+                @Nullable String library, @Nullable Long slot, @Nullable Integer slotListIndex, char[] pin) {
             if (library == null || library.isBlank()) {
                 throw new IllegalArgumentException("kms.pkcs11.library is empty (or set kms.pkcs11.config)");
             }
             if (slot != null && slotListIndex != null) {
                 throw new IllegalArgumentException("set kms.pkcs11.slot or kms.pkcs11.slot-list-index, not both");
             }
-            return new Pkcs11Settings(null, library, slot, slotListIndex == null && slot == null ? Integer.valueOf(0) : slotListIndex, pin);
+            return new Pkcs11Settings(
+                    null,
+                    library,
+                    slot,
+                    slotListIndex == null && slot == null ? Integer.valueOf(0) : slotListIndex,
+                    pin);
         }
 
         String sunPkcs11Config() {
@@ -409,7 +442,9 @@ public final class Pkcs11Kms implements KmsProvider {
                 return configFile.toString();
             }
             StringBuilder c = new StringBuilder("--name = embedseal\n")
-                    .append("library = ").append(library).append('\n');
+                    .append("library = ")
+                    .append(library)
+                    .append('\n');
             if (slot != null) {
                 c.append("slot = ").append(slot).append('\n');
             } else {
@@ -430,8 +465,11 @@ public final class Pkcs11Kms implements KmsProvider {
 
         @Override
         public String toString() {
-            return (configFile != null ? "config=" + configFile : "library=" + library
-                    + (slot != null ? ", slot=" + slot : ", slotListIndex=" + slotListIndex)) + ", pin=<redacted>";
+            return (configFile != null
+                            ? "config=" + configFile
+                            : "library=" + library
+                                    + (slot != null ? ", slot=" + slot : ", slotListIndex=" + slotListIndex))
+                    + ", pin=<redacted>";
         }
     }
 }

@@ -1,16 +1,14 @@
 package io.embedseal.keyring.kms.pkcs11;
 
-import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.keyring.kms.WrappedDek;
-import io.embedseal.keyring.kms.KmsSettings;
-import io.embedseal.keyring.kms.KmsProviderRegistry;
-import io.embedseal.keyring.kms.Kms;
-import io.embedseal.keyring.kms.KmsException;
-import io.embedseal.kms.testsupport.SoftHsm;
-import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.KmsProviderRegistry;
+import io.embedseal.keyring.kms.KmsSettings;
+import io.embedseal.keyring.kms.WrappedDek;
+import io.embedseal.kms.testsupport.SoftHsm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.Key;
@@ -19,14 +17,15 @@ import java.security.Provider;
 import java.security.Security;
 import java.util.HashMap;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 @DisplayName("PKCS#11 provider on a SoftHSM2 token")
 class Pkcs11KmsTest {
 
-    private static final byte[] DEK = "0123456789abcdef0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] DEK =
+            "0123456789abcdef0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final byte[] AAD = "embedseal.dek.v1|acme|late".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
     @TempDir
@@ -40,8 +39,8 @@ class Pkcs11KmsTest {
         kms.rotate("pkcs11-extract-check");
 
         // An independent SunPKCS11 session on the same token sees the objects and cannot read their bytes.
-        Provider p = Security.getProvider("SunPKCS11").configure("--name = check\nlibrary = " + SoftHsm.LIBRARY
-                + "\nslot = " + token.slot() + "\n");
+        Provider p = Security.getProvider("SunPKCS11")
+                .configure("--name = check\nlibrary = " + SoftHsm.LIBRARY + "\nslot = " + token.slot() + "\n");
         KeyStore ks = KeyStore.getInstance("PKCS11", p);
         ks.load(null, Files.readString(token.pinFile()).toCharArray());
         for (String alias : new String[] {"pkcs11-extract-check.v1", "pkcs11-extract-check.v2"}) {

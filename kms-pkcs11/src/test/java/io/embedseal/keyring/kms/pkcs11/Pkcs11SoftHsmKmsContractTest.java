@@ -2,8 +2,8 @@ package io.embedseal.keyring.kms.pkcs11;
 
 import io.embedseal.keyring.kms.KmsContractTest;
 import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.keyring.kms.KmsSettings;
 import io.embedseal.keyring.kms.KmsProviderRegistry;
+import io.embedseal.keyring.kms.KmsSettings;
 import io.embedseal.kms.testsupport.SoftHsm;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,14 +1,13 @@
 package io.embedseal.keyring.kms.vault;
 
-import org.jspecify.annotations.Nullable;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
-import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
@@ -21,7 +20,6 @@ import io.github.jopenlibs.vault.json.Json;
 import io.github.jopenlibs.vault.json.JsonObject;
 import io.github.jopenlibs.vault.json.JsonValue;
 import io.github.jopenlibs.vault.response.LogicalResponse;
-
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +32,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * HashiCorp Vault's Transit secrets engine as a KMS. KEKs are Transit keys of type {@code aes256-gcm96}; a
@@ -58,7 +57,8 @@ public final class VaultTransitKms implements KmsProvider {
     public static final String PROVIDER = "vault";
 
     private static final Pattern CIPHERTEXT = Pattern.compile("vault:v(\\d{1,9}):[A-Za-z0-9+/=]+");
-    private static final Set<KmsOperation> SUPPORTED = EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
+    private static final Set<KmsOperation> SUPPORTED =
+            EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
 
     private final VaultSettings settings;
     private final Vault vault;
@@ -72,15 +72,18 @@ public final class VaultTransitKms implements KmsProvider {
                     .connectTimeout(settings.connectTimeout());
             VaultConfig config = new VaultConfig();
             if (settings.caFile() != null) {
-                SslConfig ssl = new SslConfig().pemFile(settings.caFile().toFile()).build();
+                SslConfig ssl =
+                        new SslConfig().pemFile(settings.caFile().toFile()).build();
                 http.sslContext(ssl.getSslContext());
                 config.sslConfig(ssl);
             }
             config.address(settings.address())
                     .token(settings.token())
                     .engineVersion(1) // Transit is not KV v2: the default would rewrite paths to <mount>/data/...
-                    .readTimeout(Math.toIntExact(Math.max(1, settings.readTimeout().toSeconds())))
-                    .openTimeout(Math.toIntExact(Math.max(1, settings.connectTimeout().toSeconds())))
+                    .readTimeout(
+                            Math.toIntExact(Math.max(1, settings.readTimeout().toSeconds())))
+                    .openTimeout(Math.toIntExact(
+                            Math.max(1, settings.connectTimeout().toSeconds())))
                     .httpClient(http.build());
             if (settings.namespace() != null) {
                 config.nameSpace(settings.namespace());
@@ -104,7 +107,8 @@ public final class VaultTransitKms implements KmsProvider {
         LogicalResponse r = write(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
         String ciphertext = r.getData().get("ciphertext");
         if (ciphertext == null) {
-            throw new KmsException("Vault answered the wrap under key '" + keyName + "' at " + settings.address() + " without a ciphertext");
+            throw new KmsException("Vault answered the wrap under key '" + keyName + "' at " + settings.address()
+                    + " without a ciphertext");
         }
         int version = versionOf(ciphertext, keyName);
         return new WrappedDek(new KekRef(PROVIDER, keyName, version), ciphertext.getBytes(StandardCharsets.US_ASCII));
@@ -113,7 +117,8 @@ public final class VaultTransitKms implements KmsProvider {
     @Override
     public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
         if (!PROVIDER.equals(kek.provider())) {
-            throw new UnknownKeyException("KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
+            throw new UnknownKeyException(
+                    "KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
         }
         String ciphertext = new String(wrappedDek, StandardCharsets.US_ASCII);
         Matcher m = CIPHERTEXT.matcher(ciphertext);
@@ -121,7 +126,8 @@ public final class VaultTransitKms implements KmsProvider {
             throw new InvalidWrappedKeyException("wrapped DEK under " + kek + " is not a Vault Transit ciphertext");
         }
         if (Integer.parseInt(m.group(1)) != kek.version()) {
-            throw new InvalidWrappedKeyException("wrapped DEK names Vault key version " + m.group(1) + " but is stored under " + kek);
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK names Vault key version " + m.group(1) + " but is stored under " + kek);
         }
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("ciphertext", ciphertext);
@@ -136,7 +142,8 @@ public final class VaultTransitKms implements KmsProvider {
 
     @Override
     public KeyDescription describe(String keyName) {
-        LogicalResponse r = call(KmsOperation.DESCRIBE, keyName, () -> vault.logical().read(mount() + "/keys/" + path(keyName)));
+        LogicalResponse r =
+                call(KmsOperation.DESCRIBE, keyName, () -> vault.logical().read(mount() + "/keys/" + path(keyName)));
         requireSuccess(KmsOperation.DESCRIBE, keyName, r);
         JsonObject data = r.getDataObject();
         int latest = intField(data, "latest_version", keyName);
@@ -163,18 +170,26 @@ public final class VaultTransitKms implements KmsProvider {
             throw new IllegalArgumentException("minimum decryption version for '" + keyName + "' must be 1.." + latest
                     + ", got " + minDecryptionVersion);
         }
-        write(KmsOperation.RESTRICT, keyName, "keys/" + path(keyName) + "/config", Map.of("min_decryption_version", minDecryptionVersion));
+        write(
+                KmsOperation.RESTRICT,
+                keyName,
+                "keys/" + path(keyName) + "/config",
+                Map.of("min_decryption_version", minDecryptionVersion));
     }
 
     @Override
     public void disable(String keyName) {
-        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.DISABLE,
+        throw new UnsupportedKmsOperationException(
+                PROVIDER,
+                KmsOperation.DISABLE,
                 "Vault Transit keys cannot be disabled; " + ownerAdvice(KmsOperation.DISABLE, keyName));
     }
 
     @Override
     public void enable(String keyName) {
-        throw new UnsupportedKmsOperationException(PROVIDER, KmsOperation.ENABLE,
+        throw new UnsupportedKmsOperationException(
+                PROVIDER,
+                KmsOperation.ENABLE,
                 "Vault Transit keys cannot be disabled or enabled; " + ownerAdvice(KmsOperation.ENABLE, keyName));
     }
 
@@ -183,8 +198,9 @@ public final class VaultTransitKms implements KmsProvider {
     public String ownerAdvice(KmsOperation operation, String keyName) {
         String paths = mount() + "/encrypt/" + keyName + " and " + mount() + "/decrypt/" + keyName;
         return switch (operation) {
-            case DISABLE -> "the key's owner revokes by removing the pipeline and sink policies' grant on " + paths
-                    + " (embedseal then sees HTTP 403 and treats it as a revocation)";
+            case DISABLE ->
+                "the key's owner revokes by removing the pipeline and sink policies' grant on " + paths
+                        + " (embedseal then sees HTTP 403 and treats it as a revocation)";
             case ENABLE -> "the key's owner restores by granting the pipeline and sink policies " + paths + " again";
             default -> KmsProvider.super.ownerAdvice(operation, keyName);
         };
@@ -193,7 +209,8 @@ public final class VaultTransitKms implements KmsProvider {
     @Override
     public void destroy(String keyName) {
         write(KmsOperation.DESTROY, keyName, "keys/" + path(keyName) + "/config", Map.of("deletion_allowed", true));
-        LogicalResponse r = call(KmsOperation.DESTROY, keyName, () -> vault.logical().delete(mount() + "/keys/" + path(keyName)));
+        LogicalResponse r =
+                call(KmsOperation.DESTROY, keyName, () -> vault.logical().delete(mount() + "/keys/" + path(keyName)));
         requireSuccess(KmsOperation.DESTROY, keyName, r);
     }
 
@@ -231,8 +248,10 @@ public final class VaultTransitKms implements KmsProvider {
         } catch (VaultException e) {
             int status = e.getHttpStatusCode();
             if (status == 0 || status == 429 || status >= 500) {
-                throw new KmsUnavailableException("Vault at " + settings.address() + " is unavailable for " + op
-                        + " of key '" + keyName + "'" + (status == 0 ? "" : " (HTTP " + status + ")"), e);
+                throw new KmsUnavailableException(
+                        "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "'"
+                                + (status == 0 ? "" : " (HTTP " + status + ")"),
+                        e);
             }
             throw new KmsException("Vault refused " + op + " of key '" + keyName + "' (HTTP " + status + ")", e);
         }
@@ -275,7 +294,9 @@ public final class VaultTransitKms implements KmsProvider {
             return "";
         }
         try {
-            JsonValue errors = Json.parse(new String(body, StandardCharsets.UTF_8)).asObject().get("errors");
+            JsonValue errors = Json.parse(new String(body, StandardCharsets.UTF_8))
+                    .asObject()
+                    .get("errors");
             if (errors == null || !errors.isArray()) {
                 return "";
             }
@@ -320,14 +341,22 @@ public final class VaultTransitKms implements KmsProvider {
         private final Duration connectTimeout;
         private final Duration readTimeout;
 
-        public VaultSettings(String address, String token, @Nullable String namespace, String mount, java.nio.file.@Nullable Path caFile,
-                             Duration connectTimeout, Duration readTimeout) {
+        public VaultSettings(
+                String address,
+                String token,
+                @Nullable String namespace,
+                String mount,
+                java.nio.file.@Nullable Path caFile,
+                Duration connectTimeout,
+                Duration readTimeout) {
             this.address = stripTrailingSlash(Objects.requireNonNull(address, "address"));
             if (!this.address.startsWith("http://") && !this.address.startsWith("https://")) {
-                throw new IllegalArgumentException("kms.vault.address must start with http:// or https://, got: " + address);
+                throw new IllegalArgumentException(
+                        "kms.vault.address must start with http:// or https://, got: " + address);
             }
             if (token == null || token.isBlank()) {
-                throw new IllegalArgumentException("the Vault token is empty; set kms.vault.token-env or kms.vault.token-file");
+                throw new IllegalArgumentException(
+                        "the Vault token is empty; set kms.vault.token-env or kms.vault.token-file");
             }
             this.token = token.strip();
             this.namespace = namespace == null || namespace.isBlank() ? null : namespace;

@@ -5,7 +5,6 @@ import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsProviderFactory;
 import io.embedseal.keyring.kms.KmsSettings;
-
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -13,21 +12,26 @@ import java.time.Duration;
 public final class VaultTransitKmsFactory implements KmsProviderFactory {
 
     public static final Setting<String> ADDRESS = Setting.string("kms.vault.address", null)
-            .required("when kms.provider=vault (e.g. https://vault.example:8200)").importance(Setting.Importance.HIGH)
+            .required("when kms.provider=vault (e.g. https://vault.example:8200)")
+            .importance(Setting.Importance.HIGH)
             .doc("The Vault (or OpenBao) server.");
     public static final Setting<String> TOKEN_ENV = Setting.string("kms.vault.token-env", "VAULT_TOKEN")
-            .importance(Setting.Importance.HIGH).doc("The environment variable holding the Vault token (read, never logged).");
+            .importance(Setting.Importance.HIGH)
+            .doc("The environment variable holding the Vault token (read, never logged).");
     public static final Setting<Path> TOKEN_FILE = Setting.path("kms.vault.token-file", null)
-            .importance(Setting.Importance.HIGH).doc("A file holding the Vault token; wins over the environment variable.");
-    public static final Setting<String> NAMESPACE = Setting.string("kms.vault.namespace", null)
-            .doc("The Vault Enterprise namespace, sent with every request.");
-    public static final Setting<String> MOUNT = Setting.string("kms.vault.mount", "transit")
-            .doc("Where the Transit engine is mounted.");
-    public static final Setting<Path> CA_FILE = Setting.path("kms.vault.ca-file", null)
-            .doc("PEM certificates to trust for https, instead of the JDK's.");
-    public static final Setting<Long> CONNECT_TIMEOUT_MS = Setting.longValue("kms.vault.connect-timeout-ms", 5_000, 1, 600_000)
+            .importance(Setting.Importance.HIGH)
+            .doc("A file holding the Vault token; wins over the environment variable.");
+    public static final Setting<String> NAMESPACE =
+            Setting.string("kms.vault.namespace", null).doc("The Vault Enterprise namespace, sent with every request.");
+    public static final Setting<String> MOUNT =
+            Setting.string("kms.vault.mount", "transit").doc("Where the Transit engine is mounted.");
+    public static final Setting<Path> CA_FILE =
+            Setting.path("kms.vault.ca-file", null).doc("PEM certificates to trust for https, instead of the JDK's.");
+    public static final Setting<Long> CONNECT_TIMEOUT_MS = Setting.longValue(
+                    "kms.vault.connect-timeout-ms", 5_000, 1, 600_000)
             .doc("How long to wait to connect to Vault.");
-    public static final Setting<Long> READ_TIMEOUT_MS = Setting.longValue("kms.vault.read-timeout-ms", 10_000, 1, 600_000)
+    public static final Setting<Long> READ_TIMEOUT_MS = Setting.longValue(
+                    "kms.vault.read-timeout-ms", 10_000, 1, 600_000)
             .doc("How long to wait for Vault's answer.");
 
     @Override
@@ -37,8 +41,16 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
 
     @Override
     public SettingsModel settings() {
-        return SettingsModel.of("Vault Transit KMS", ADDRESS, TOKEN_ENV, TOKEN_FILE, NAMESPACE, MOUNT, CA_FILE,
-                CONNECT_TIMEOUT_MS, READ_TIMEOUT_MS);
+        return SettingsModel.of(
+                "Vault Transit KMS",
+                ADDRESS,
+                TOKEN_ENV,
+                TOKEN_FILE,
+                NAMESPACE,
+                MOUNT,
+                CA_FILE,
+                CONNECT_TIMEOUT_MS,
+                READ_TIMEOUT_MS);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.embedseal.keyring.kms.vault;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsContractTest;
 import io.embedseal.keyring.kms.KmsProvider;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,8 +12,6 @@ import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.Container;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.Wait;
-
-import java.time.Duration;
 
 /**
  * The same contract against the real {@code hashicorp/vault} image, in dev mode with Transit enabled and a
@@ -41,17 +40,21 @@ class VaultContainerKmsContractTest extends KmsContractTest {
         } catch (RuntimeException e) {
             docker = false;
         }
-        Assumptions.assumeTrue(docker, "needs a Docker engine to run " + IMAGE + " (Testcontainers); none here, skipped. "
-                + "The same contract ran against the Vault stand-in.");
+        Assumptions.assumeTrue(
+                docker,
+                "needs a Docker engine to run " + IMAGE + " (Testcontainers); none here, skipped. "
+                        + "The same contract ran against the Vault stand-in.");
         vault = new GenericContainer<>(IMAGE)
                 .withEnv("VAULT_DEV_ROOT_TOKEN_ID", ROOT)
                 .withEnv("VAULT_DEV_LISTEN_ADDRESS", "0.0.0.0:8200")
                 .withExposedPorts(8200)
-                .waitingFor(Wait.forHttp("/v1/sys/health").forStatusCode(200).withStartupTimeout(Duration.ofSeconds(60)));
+                .waitingFor(
+                        Wait.forHttp("/v1/sys/health").forStatusCode(200).withStartupTimeout(Duration.ofSeconds(60)));
         vault.start();
         exec("vault", "secrets", "enable", "transit");
         exec("sh", "-c", "printf '%s' '" + PIPELINE_POLICY.replace("'", "'\\''") + "' | vault policy write pipeline -");
-        String pipelineToken = exec("vault", "token", "create", "-policy=pipeline", "-field=token").strip();
+        String pipelineToken = exec("vault", "token", "create", "-policy=pipeline", "-field=token")
+                .strip();
         String address = "http://" + vault.getHost() + ":" + vault.getMappedPort(8200);
         operator = VaultStandInKmsContractTest.vaultKms(address, ROOT);
         pipeline = VaultStandInKmsContractTest.vaultKms(address, pipelineToken);

@@ -1,30 +1,28 @@
 package io.embedseal.keyring.kms.vault;
 
-import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
-import io.embedseal.keyring.kms.KmsOperation;
-import io.embedseal.keyring.kms.KmsSettings;
-import io.embedseal.keyring.kms.KmsProviderRegistry;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.embedseal.keyring.kms.KeyDeniedException;
-import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.KmsProviderRegistry;
+import io.embedseal.keyring.kms.KmsSettings;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.kms.testsupport.VaultTransitStandIn;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 @DisplayName("Vault Transit provider against the local stand-in (test code)")
 class VaultTransitKmsTest {
@@ -34,6 +32,7 @@ class VaultTransitKmsTest {
 
     @TempDir
     Path dir;
+
     private VaultTransitStandIn vault;
 
     @BeforeEach
@@ -99,7 +98,8 @@ class VaultTransitKmsTest {
         kms.createKek("tenant-a");
         vault.seal();
 
-        assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KmsUnavailableException.class)
+        assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD))
+                .isInstanceOf(KmsUnavailableException.class)
                 .hasMessageContaining("503");
 
         vault.unseal();
@@ -112,8 +112,13 @@ class VaultTransitKmsTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Map<String, String> s = Map.of("kms.provider", "vault", "kms.vault.address", "http://127.0.0.1:" + port,
-                "kms.vault.connect-timeout-ms", "1000");
+        Map<String, String> s = Map.of(
+                "kms.provider",
+                "vault",
+                "kms.vault.address",
+                "http://127.0.0.1:" + port,
+                "kms.vault.connect-timeout-ms",
+                "1000");
         KmsProvider kms = KmsProviderRegistry.create(KmsSettings.of(s, name -> "some-token"));
 
         assertThatThrownBy(() -> kms.wrapDek("tenant-a", DEK, AAD)).isInstanceOf(KmsUnavailableException.class);
@@ -126,8 +131,10 @@ class VaultTransitKmsTest {
         assertThat(kms.ownerAdvice(KmsOperation.DISABLE, "acme-own-key"))
                 .contains("tenants/acme-transit/encrypt/acme-own-key", "tenants/acme-transit/decrypt/acme-own-key")
                 .doesNotContain(" transit/");
-        assertThat(kms.ownerAdvice(KmsOperation.ENABLE, "acme-own-key")).contains("tenants/acme-transit/encrypt/acme-own-key");
-        assertThatThrownBy(() -> kms.disable("acme-own-key")).isInstanceOf(UnsupportedKmsOperationException.class)
+        assertThat(kms.ownerAdvice(KmsOperation.ENABLE, "acme-own-key"))
+                .contains("tenants/acme-transit/encrypt/acme-own-key");
+        assertThatThrownBy(() -> kms.disable("acme-own-key"))
+                .isInstanceOf(UnsupportedKmsOperationException.class)
                 .hasMessageContaining("tenants/acme-transit/decrypt/acme-own-key");
     }
 
@@ -147,8 +154,15 @@ class VaultTransitKmsTest {
     void tokenFromAFile_isRead_andNeverShown() throws Exception {
         Path tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, VaultTransitStandIn.ROOT_TOKEN + "\n");
-        KmsProvider kms = KmsProviderRegistry.create(KmsSettings.of(Map.of("kms.provider", "vault", "kms.vault.address", vault.address(),
-                "kms.vault.token-file", tokenFile.toString()), name -> null));
+        KmsProvider kms = KmsProviderRegistry.create(KmsSettings.of(
+                Map.of(
+                        "kms.provider",
+                        "vault",
+                        "kms.vault.address",
+                        vault.address(),
+                        "kms.vault.token-file",
+                        tokenFile.toString()),
+                name -> null));
 
         assertThat(kms.createKek("tenant-a").version()).isEqualTo(1);
         assertThat(kms.toString()).contains("token=<redacted>").doesNotContain(VaultTransitStandIn.ROOT_TOKEN);
@@ -166,7 +180,8 @@ class VaultTransitKmsTest {
 
     @Test
     void missingAddress_isAConfigurationErrorNamingTheSetting() {
-        assertThatThrownBy(() -> KmsProviderRegistry.create(KmsSettings.of(Map.of("kms.provider", "vault"), name -> "t")))
+        assertThatThrownBy(
+                        () -> KmsProviderRegistry.create(KmsSettings.of(Map.of("kms.provider", "vault"), name -> "t")))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("kms.vault.address");
     }

@@ -3,6 +3,7 @@ package io.embedseal.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.ops.SyntheticEmbeddings;
+import io.embedseal.app.ops.TopicReader;
 import io.embedseal.control.audit.AuditVerifier;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
@@ -48,14 +49,10 @@ import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
@@ -497,58 +494,24 @@ public final class Demo {
     private static List<ConsumerRecord<byte[], byte[]>> readCommitted(
             EmbeddedKafkaBroker broker, String topic, int expected, long deadlineNanos, BooleanSupplier failed) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
-                Map.of(
-                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                        broker.bootstrapServers(),
-                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
-                        "read_committed",
-                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
-                        false),
-                new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (PartitionInfo p : consumer.partitionsFor(topic)) {
-                partitions.add(new TopicPartition(topic, p.partition()));
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            while (out.size() < expected && System.nanoTime() < deadlineNanos && !failed.getAsBoolean()) {
-                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
-            // A last look: anything past the expected count is a duplicate the checks must see.
-            consumer.poll(Duration.ofMillis(300)).forEach(out::add);
-        }
+        // A last look after the expected count: anything past it is a duplicate the checks must see.
+        TopicReader.readFromStart(
+                clients(broker),
+                topic,
+                n -> n >= expected || failed.getAsBoolean(),
+                deadlineNanos,
+                Duration.ofMillis(300),
+                out::add);
         return out;
     }
 
     /** Everything committed to a topic up to its current end. */
     private static List<ConsumerRecord<byte[], byte[]>> readToEnd(EmbeddedKafkaBroker broker, String topic) {
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
-                Map.of(
-                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                        broker.bootstrapServers(),
-                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
-                        "read_committed",
-                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
-                        false),
-                new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (PartitionInfo p : consumer.partitionsFor(topic)) {
-                partitions.add(new TopicPartition(topic, p.partition()));
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))
-                    && System.nanoTime() < deadline) {
-                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
-            }
-        }
-        return out;
+        return TopicReader.readAll(clients(broker), topic);
+    }
+
+    private static Map<String, Object> clients(EmbeddedKafkaBroker broker) {
+        return Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
     }
 
     private static Path prepare(Path dir) throws IOException {

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
+import java.util.function.LongPredicate;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -79,5 +80,55 @@ public final class TopicReader {
             }
         }
         return n;
+    }
+
+    /**
+     * Reads a topic from the beginning (read_committed, no consumer group), handing each record to {@code each},
+     * until {@code enough} holds for the count read so far (asked after every poll) or the deadline passes; then
+     * polls once more for {@code lastLook}, so records beyond what was expected (duplicates) are seen too.
+     *
+     * @return the records read
+     */
+    public static long readFromStart(
+            Map<String, Object> clientProps,
+            String topic,
+            LongPredicate enough,
+            long deadlineNanos,
+            Duration lastLook,
+            Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        Map<String, Object> p = new HashMap<>(clientProps);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        long n = 0;
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> tps = new ArrayList<>();
+            for (PartitionInfo i : consumer.partitionsFor(topic, Duration.ofSeconds(30))) {
+                tps.add(new TopicPartition(topic, i.partition()));
+            }
+            consumer.assign(tps);
+            consumer.seekToBeginning(tps);
+            while (!enough.test(n) && System.nanoTime() < deadlineNanos) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    each.accept(r);
+                    n++;
+                }
+            }
+            if (!lastLook.isZero()) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(lastLook)) {
+                    each.accept(r);
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    /** Everything committed to a topic up to the end it had when reading started. */
+    public static List<ConsumerRecord<byte[], byte[]>> readAll(Map<String, Object> clientProps, String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        read(clientProps, topic, -1, out::add, null);
+        return out;
     }
 }

@@ -1,6 +1,7 @@
 package io.embedseal.demo.bench;
 
 import io.embedseal.app.ops.SyntheticEmbeddings;
+import io.embedseal.app.ops.TopicReader;
 import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.dek.Dek;
@@ -34,13 +35,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -664,33 +661,21 @@ public final class PipelineBench {
                 64 * 1024 * 1024,
                 ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG,
                 16 * 1024 * 1024);
-        long first = Long.MAX_VALUE;
-        long last = Long.MIN_VALUE;
-        long count = 0;
-        try (KafkaConsumer<byte[], byte[]> c =
-                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> tps = new ArrayList<>();
-            for (PartitionInfo i : c.partitionsFor(topic)) {
-                tps.add(new TopicPartition(topic, i.partition()));
-            }
-            c.assign(tps);
-            c.seekToBeginning(tps);
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (count < n) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException(
-                            "only " + count + " of " + n + " records reached " + topic + " in " + timeout);
-                }
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(50))) {
-                    count++;
-                    first = Math.min(first, r.timestamp());
-                    last = Math.max(last, r.timestamp());
+        long[] span = {Long.MAX_VALUE, Long.MIN_VALUE};
+        long count = TopicReader.readFromStart(
+                p, topic, c -> c >= n, System.nanoTime() + timeout.toNanos(), Duration.ZERO, r -> {
+                    span[0] = Math.min(span[0], r.timestamp());
+                    span[1] = Math.max(span[1], r.timestamp());
                     if (each != null) {
                         each.accept(r);
                     }
-                }
-            }
+                });
+        if (count < n) {
+            throw new IllegalStateException(
+                    "only " + count + " of " + n + " records reached " + topic + " in " + timeout);
         }
+        long first = span[0];
+        long last = span[1];
         return new Span(first, last);
     }
 

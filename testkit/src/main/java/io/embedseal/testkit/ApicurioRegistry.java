@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +38,7 @@ public final class ApicurioRegistry implements AutoCloseable {
     public static final String JAVA_PROPERTY = "embedseal.java21.home";
     private static final Logger LOG = LoggerFactory.getLogger(ApicurioRegistry.class);
     private static final Duration READY_TIMEOUT = Duration.ofMinutes(3);
-    private static ApicurioRegistry shared;
+    private static @Nullable ApicurioRegistry shared;
 
     private final Process process;
     private final int port;

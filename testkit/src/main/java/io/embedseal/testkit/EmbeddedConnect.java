@@ -141,7 +141,7 @@ public final class EmbeddedConnect implements AutoCloseable {
             return f.get(60, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             throw new IllegalStateException(
-                    "Connect could not " + what + ": " + e.getCause().getMessage(), e.getCause());
+                    "Connect could not " + what + ": " + String.valueOf(e.getCause()), e.getCause());
         } catch (TimeoutException e) {
             throw new IllegalStateException("Connect did not " + what + " within 60 s", e);
         } catch (InterruptedException e) {

@@ -6,6 +6,7 @@ import java.sql.SQLException;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The real PostgreSQL server tests use: {@code EMBEDSEAL_PG_URL} (default
@@ -20,7 +21,7 @@ public final class PostgresServer {
     public static final String USER = env("EMBEDSEAL_PG_USER", "embedseal");
     public static final String PASSWORD = env("EMBEDSEAL_PG_PASSWORD", "embedseal");
 
-    private static volatile Optional<String> unavailable;
+    private static volatile @Nullable Optional<String> unavailable;
 
     private PostgresServer() {}
 

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
@@ -32,7 +33,7 @@ public final class SoftHsm {
     private static final String PIN = "embedseal-test-pin";
     private static final Pattern SLOT = Pattern.compile("slot (\\d+)");
 
-    private static Token shared;
+    private static @Nullable Token shared;
 
     private SoftHsm() {}
 
@@ -63,7 +64,7 @@ public final class SoftHsm {
         Assumptions.abort(message);
     }
 
-    private static String missing() {
+    private static @Nullable String missing() {
         if (!Files.isReadable(Path.of(LIBRARY))) {
             return LIBRARY + " is missing";
         }
@@ -85,7 +86,8 @@ public final class SoftHsm {
 
     private static Token initialise(Path conf) {
         try {
-            Path home = conf.toAbsolutePath().getParent();
+            Path home = java.util.Objects.requireNonNull(
+                    conf.toAbsolutePath().getParent(), "SOFTHSM2_CONF names no directory");
             Path tokens = home.resolve("tokens");
             if (Files.exists(tokens)) {
                 try (Stream<Path> walk = Files.walk(tokens)) {

@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
+import org.jspecify.annotations.Nullable;
 
 /**
  * <b>Test code.</b> A stand-in for HashiCorp Vault's Transit secrets engine over HTTP, for machines where
@@ -57,7 +58,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
     private static final String MOUNT = "/v1/transit/";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private volatile HttpServer server;
+    private volatile @Nullable HttpServer server;
     private final int port;
     private final ExecutorService executor;
     private final SecureRandom random = new SecureRandom();
@@ -65,8 +66,8 @@ public final class VaultTransitStandIn implements AutoCloseable {
     private final AtomicInteger requests = new AtomicInteger();
     private static final java.util.regex.Pattern SLASH = java.util.regex.Pattern.compile("/");
     private volatile boolean sealed;
-    private volatile String requiredNamespace;
-    private volatile String lastNamespace;
+    private volatile @Nullable String requiredNamespace;
+    private volatile @Nullable String lastNamespace;
 
     private static final class TransitKey {
         final List<byte[]> versions = new ArrayList<>();
@@ -148,7 +149,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
     }
 
     /** The {@code X-Vault-Namespace} of the last request, or null. */
-    public String lastNamespace() {
+    public @Nullable String lastNamespace() {
         return lastNamespace;
     }
 
@@ -495,7 +496,7 @@ public final class VaultTransitStandIn implements AutoCloseable {
         }
     }
 
-    private static void reply(HttpExchange ex, int status, ObjectNode body) throws IOException {
+    private static void reply(HttpExchange ex, int status, @Nullable ObjectNode body) throws IOException {
         if (body == null || status == 204) {
             ex.sendResponseHeaders(status, -1);
             return;

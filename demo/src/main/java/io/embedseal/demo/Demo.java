@@ -1,10 +1,7 @@
 package io.embedseal.demo;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.app.ops.TopicReader;
-import io.embedseal.control.audit.AuditVerifier;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -12,18 +9,14 @@ import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.schemas.EmbeddingEvent;
-import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
-import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.Sealer;
-import io.embedseal.serdes.envelope.Unsealed;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.testkit.Directories;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.VectorLeakScanner;
-import io.embedseal.topology.DeadLetters;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import io.embedseal.topology.TopicNames;
@@ -35,11 +28,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -52,7 +43,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
@@ -206,55 +196,8 @@ public final class Demo {
             // An independent reader, as a sink in another process would be: its own KMS client and empty caches.
             Keyring readerKeyring = KmsProviders.keyring(
                     keyringSettings.with(Map.of("kms.create-missing-keys", "false")), kmsCalls, null);
-            Sealer reader = new Sealer(readerKeyring);
-            SortedMap<String, int[]> perTenantCount = new TreeMap<>();
-            SortedMap<String, String> perTenantKek = new TreeMap<>();
-            Set<String> seen = new HashSet<>();
-            int mismatches = 0;
-            int duplicates = 0;
-            Map<String, Integer> openFailures = new TreeMap<>();
-            for (ConsumerRecord<byte[], byte[]> r : sealed) {
-                SealedRecordKey key;
-                try {
-                    key = SealedRecordKey.parse(r.key());
-                } catch (IllegalArgumentException e) {
-                    mismatches++;
-                    continue;
-                }
-                if (!seen.add(key.toString())) {
-                    duplicates++;
-                    continue;
-                }
-                EmbeddingEvent want = expected.get(key.toString());
-                try {
-                    Unsealed opened = reader.unseal(r.value(), key.tenantId(), key.embeddingId());
-                    EmbeddingEvent got = EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext());
-                    if (!got.equals(want)) {
-                        mismatches++;
-                    }
-                    perTenantCount.computeIfAbsent(key.tenantId(), t -> new int[1])[0]++;
-                    perTenantKek.putIfAbsent(
-                            key.tenantId(), opened.header().kek().toString());
-                } catch (EnvelopeException e) {
-                    mismatches++;
-                    openFailures.merge(e.reason().name(), 1, Integer::sum);
-                }
-            }
-            int missing = (int)
-                    expected.keySet().stream().filter(k -> !seen.contains(k)).count();
-
-            SortedMap<String, Integer> dlqByReason = new TreeMap<>();
-            int dlqReasonMismatches = 0;
-            Set<String> dlqKeys = new HashSet<>();
-            for (ConsumerRecord<byte[], byte[]> r : dead) {
-                Header h = r.headers().lastHeader(DeadLetters.REASON_HEADER);
-                String reason = h == null ? "(no reason header)" : new String(h.value(), StandardCharsets.UTF_8);
-                dlqByReason.merge(reason, 1, Integer::sum);
-                String key = r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8);
-                if (!reason.equals(expectedDlqReasons.get(key)) || !dlqKeys.add(key)) {
-                    dlqReasonMismatches++;
-                }
-            }
+            DemoChecks.Sealed sealedCheck = DemoChecks.Sealed.check(sealed, expected, new Sealer(readerKeyring));
+            DemoChecks.DeadLettered deadCheck = DemoChecks.DeadLettered.check(dead, expectedDlqReasons);
 
             DemoSinkStage.Summary sinkSummary;
             try {
@@ -289,34 +232,7 @@ public final class Demo {
                 }
             }
 
-            AuditVerifier auditVerifier = new AuditVerifier();
-            long keysCreated = 0; // by the operator commands, which audit their own KMS calls
-            ObjectMapper json = new ObjectMapper();
-            for (ConsumerRecord<byte[], byte[]> r : readToEnd(broker, topics.audit())) {
-                auditVerifier.accept(r.offset(), r.value());
-                JsonNode entry;
-                try {
-                    entry = json.readTree(r.value());
-                } catch (IOException e) {
-                    continue; // the verifier reports an entry that is not JSON
-                }
-                if ("KMS_CALL".equals(entry.path("kind").asText())
-                        && "CREATE".equals(entry.path("operation").asText())
-                        && "OK".equals(entry.path("outcome").asText())) {
-                    keysCreated++;
-                }
-            }
-            AuditVerifier.Result audit = auditVerifier.result();
-            long auditEntries = audit.entriesByProducer().values().stream()
-                    .mapToLong(Long::longValue)
-                    .sum();
-            if (!audit.intact()) {
-                failures.add("the audit chain is broken: " + audit.breaks().get(0));
-            }
-            if (auditEntries < tenantNames.size()) {
-                failures.add(
-                        "the audit trail holds " + auditEntries + " entries, fewer than one per tenant registration");
-            }
+            DemoChecks.Audit audit = DemoChecks.Audit.check(readToEnd(broker, topics.audit()));
 
             long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed())
                     + scanner.scanTopic(broker.logDir(), topics.dlq())
@@ -325,25 +241,9 @@ public final class Demo {
             long controlHits = scanner.scanTopic(broker.logDir(), topics.raw());
             double checkSeconds = secondsSince(checkStart) - sinkSummary.seconds();
 
-            if (sealed.size() != expected.size()) {
-                failures.add("sealed " + sealed.size() + " records, expected " + expected.size());
-            }
-            if (dead.size() != expectedDlqReasons.size()) {
-                failures.add("dead-lettered " + dead.size() + " records, expected " + expectedDlqReasons.size());
-            }
-            if (mismatches > 0) {
-                failures.add(mismatches + " sealed records did not unseal to what was produced"
-                        + (openFailures.isEmpty() ? "" : " " + openFailures));
-            }
-            if (duplicates > 0) {
-                failures.add(duplicates + " duplicate sealed records");
-            }
-            if (missing > 0) {
-                failures.add(missing + " valid records never reached the sealed topic");
-            }
-            if (dlqReasonMismatches > 0) {
-                failures.add(dlqReasonMismatches + " dead letters with an unexpected reason or key");
-            }
+            sealedCheck.failures(sealed.size(), expected.size(), failures);
+            deadCheck.failures(dead.size(), expectedDlqReasons.size(), failures);
+            audit.failures(tenantNames.size(), failures);
             if (plaintextHits > 0) {
                 failures.add(plaintextHits + " plaintext vector hits in the sealed or dead-letter topic's segments");
             }
@@ -354,21 +254,24 @@ public final class Demo {
 
             SortedMap<String, DemoReport.TenantSummary> tenants = new TreeMap<>();
             for (String t : tenantNames) {
-                int n = perTenantCount.containsKey(t) ? perTenantCount.get(t)[0] : 0;
-                tenants.put(t, new DemoReport.TenantSummary(n, perTenantKek.getOrDefault(t, "(none)")));
+                tenants.put(
+                        t,
+                        new DemoReport.TenantSummary(
+                                sealedCheck.perTenant().getOrDefault(t, 0),
+                                sealedCheck.kekPerTenant().getOrDefault(t, "(none)")));
             }
             readerKeyring.kms().close();
             long missingKeyWraps = kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.UNKNOWN_KEY);
             DemoReport.KmsCalls calls = new DemoReport.KmsCalls(
                     kmsCalls.calls(KmsOperation.WRAP, KmsOutcome.OK),
                     kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK),
-                    keysCreated,
+                    audit.keysCreated(),
                     kmsCalls.errors() - missingKeyWraps);
             return new DemoReport(
                     keyringSettings.provider(),
                     calls,
-                    auditEntries,
-                    audit.intact(),
+                    audit.entries(),
+                    audit.result().intact(),
                     o.tenants(),
                     o.recordsPerTenant(),
                     o.dims(),
@@ -378,11 +281,11 @@ public final class Demo {
                     expectedDlqReasons.size(),
                     sealed.size(),
                     dead.size(),
-                    dlqByReason,
-                    mismatches,
-                    duplicates,
-                    missing,
-                    dlqReasonMismatches,
+                    deadCheck.byReason(),
+                    sealedCheck.mismatches(),
+                    sealedCheck.duplicates(),
+                    sealedCheck.missing(),
+                    deadCheck.reasonMismatches(),
                     plaintextHits,
                     controlHits,
                     tenants,

@@ -20,6 +20,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -114,7 +115,7 @@ public final class KeyEventFollower implements AutoCloseable {
                     apply(r);
                 }
                 if (caughtUp.getCount() > 0
-                        && partitions.stream().allMatch(tp -> consumer.position(tp) >= end.get(tp))) {
+                        && partitions.stream().allMatch(tp -> consumer.position(tp) >= end.getOrDefault(tp, 0L))) {
                     LOG.info(
                             "key events of {} tenants read from {}",
                             directory.snapshot().size(),
@@ -136,7 +137,8 @@ public final class KeyEventFollower implements AutoCloseable {
     }
 
     /** The topic's partitions, waiting (and saying so) while the topic does not exist yet; null if closed meanwhile. */
-    private List<TopicPartition> awaitPartitions() throws InterruptedException {
+    /** The topic's partitions once it exists, or null when the follower was closed before. */
+    private @Nullable List<TopicPartition> awaitPartitions() throws InterruptedException {
         long warnAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!closed) {
             List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(10));

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.util.Objects;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads and writes the records of the key-event topic ({@code keyring.events}, compacted, keyed by tenant id).
@@ -31,7 +32,7 @@ public final class KeyEvents {
 
     /** A key event that is not one, or breaks the rules (the tenant id it claims, its version). */
     public static class InvalidKeyEventException extends RuntimeException {
-        public InvalidKeyEventException(String message, Throwable cause) {
+        public InvalidKeyEventException(String message, @Nullable Throwable cause) {
             super(message, cause);
         }
     }

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The hash chain of one audit producer. Each entry is a JSON object with sorted keys holding the entry's fields
@@ -67,7 +68,7 @@ public final class AuditChain {
     }
 
     /** Reads an entry back; null if the bytes are not a JSON object. */
-    static SortedMap<String, Object> parse(byte[] value) {
+    static @Nullable SortedMap<String, Object> parse(byte[] value) {
         try {
             return JSON.readValue(
                     new String(value, StandardCharsets.UTF_8), new TypeReference<TreeMap<String, Object>>() {});

@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The runtime distribution ({@code embedseal-app}) ships without the demo module and its in-process broker; the
- * build's enforcer rule {@code runtime-without-broker} keeps them out. This module's tests run on that class path.
+ * build's enforcer rule {@code runtime-without-broker} is what keeps the broker out of its dependency tree. These tests
+ * check what the command line does without the demo module (this module's test class path also holds the test kit).
  */
 class RuntimeDistributionTest {
 

@@ -55,7 +55,8 @@ public final class LuceneRecallHarness {
         }
         Path dir = Files.createTempDirectory("embedseal-recall-");
         try (LocalKms kms = new LocalKms(dir.resolve("kms"))) {
-            Keyring keyring = Keyring.builder(kms).createMissingKeys(kms).build();
+            Keyring keyring =
+                    Keyring.builder(kms).createMissingKeys(kms::createKek).build();
             Sealer sealer = new Sealer(keyring);
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(sealer, null);
             System.out.printf(

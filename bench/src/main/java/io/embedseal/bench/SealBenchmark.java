@@ -108,7 +108,8 @@ public class SealBenchmark {
         codec = new EmbeddingEventCodec(registry);
         wire = EmbeddingEventCodec.encodeWire(schemaId, event);
         LocalKms kms = new LocalKms(Files.createTempDirectory("embedseal-bench-seal-"));
-        sealer = new Sealer(Keyring.builder(kms).createMissingKeys(kms).build());
+        sealer = new Sealer(
+                Keyring.builder(kms).createMissingKeys(kms::createKek).build());
         envelope = sealer.seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
         for (int t = 0; t < TENANTS; t++) {
             tenants[t] = "tenant-" + t;

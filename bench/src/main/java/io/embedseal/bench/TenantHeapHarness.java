@@ -81,7 +81,7 @@ public final class TenantHeapHarness {
             LocalKms kms, int tenants, int cacheSize, int rounds, byte[] plaintext, boolean quiet) {
         List<Point> points = new ArrayList<>();
         Keyring keyring = Keyring.builder(kms)
-                .createMissingKeys(kms)
+                .createMissingKeys(kms::createKek)
                 .policy(DekPolicy.defaults().withCache(cacheSize, DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY))
                 .build();
         Sealer sealer = new Sealer(keyring);

@@ -10,6 +10,7 @@ import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.envelope.Unsealed;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Opens sealed records for consumers and sinks: checks the envelope against the record key (and, if set, the
@@ -19,12 +20,12 @@ import java.util.Objects;
 public final class EmbeddingUnsealer {
 
     private final Sealer sealer;
-    private final String onlyTenant;
+    private final @Nullable String onlyTenant;
 
     /**
      * @param onlyTenant if not null, records of any other tenant are refused with {@code WRONG_BINDING}
      */
-    public EmbeddingUnsealer(Sealer sealer, String onlyTenant) {
+    public EmbeddingUnsealer(Sealer sealer, @Nullable String onlyTenant) {
         this.sealer = Objects.requireNonNull(sealer, "sealer");
         this.onlyTenant = onlyTenant;
     }

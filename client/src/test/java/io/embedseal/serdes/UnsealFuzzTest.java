@@ -50,7 +50,7 @@ class UnsealFuzzTest {
     static void seal() throws IOException {
         dir = Files.createTempDirectory("embedseal-fuzz-");
         Sealer sealer = new Sealer(Keyring.builder(new LocalKms(dir))
-                .createMissingKeys(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir)::createKek)
                 .build());
         for (int i = 0; i < 8; i++) {
             List<Float> vector = new ArrayList<>();

@@ -98,6 +98,11 @@ public final class Setting<T> {
         return of(name, "long", null, range(min, max), raw -> whole(raw, min, max));
     }
 
+    /** As {@link #intValue(String, int, int, int)}, without a default (an optional setting, or a family). */
+    public static Setting<Integer> intValue(String name, int min, int max) {
+        return of(name, "int", null, range(min, max), raw -> (int) whole(raw, min, max));
+    }
+
     public static Setting<Integer> intValue(String name, int defaultValue, int min, int max) {
         return of(name, "int", defaultValue, range(min, max), raw -> (int) whole(raw, min, max));
     }

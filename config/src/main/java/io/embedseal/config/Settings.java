@@ -88,13 +88,16 @@ public class Settings {
         return env;
     }
 
-    /** The values as given (they hold no secrets, only where secrets are). */
+    /**
+     * The values as given. Settings name where secrets are rather than hold them, but pass-through settings
+     * ({@code client.sasl.jaas.config}, SSL passwords) may hold one: never log this map.
+     */
     public Map<String, String> asMap() {
         return values;
     }
 
     @Override
     public String toString() {
-        return getClass().getSimpleName() + values;
+        return getClass().getSimpleName() + values.keySet(); // names only: a pass-through value may be a secret
     }
 }

@@ -116,8 +116,18 @@ public final class SettingsModel {
         }
     }
 
-    /** The reference table of this model, in Markdown. */
+    /** The reference table of this model, in Markdown, naming each setting's environment variable. */
     public String markdown() {
+        return markdown(true);
+    }
+
+    /**
+     * The reference table of this model, in Markdown.
+     *
+     * @param environment whether the reader of these settings applies {@code EMBEDSEAL_*} overrides (the pipeline and
+     *                    the operator commands do; a Kafka client's serializers and Connect's connectors do not)
+     */
+    public String markdown(boolean environment) {
         StringBuilder b = new StringBuilder();
         b.append("| setting | type | default | allowed | importance | description |\n");
         b.append("|---|---|---|---|---|---|\n");
@@ -126,7 +136,7 @@ public final class SettingsModel {
             if (s.isRequired()) {
                 description = "**Required** " + s.requiredWhen() + ". " + description;
             }
-            if (!s.isFamily()) {
+            if (environment && !s.isFamily()) {
                 description = description + " Environment: `" + envName(s.name()) + "`.";
             }
             b.append("| `")

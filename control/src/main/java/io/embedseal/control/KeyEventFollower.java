@@ -115,7 +115,8 @@ public final class KeyEventFollower implements AutoCloseable {
                     apply(r);
                 }
                 if (caughtUp.getCount() > 0
-                        && partitions.stream().allMatch(tp -> consumer.position(tp) >= end.getOrDefault(tp, 0L))) {
+                        && partitions.stream()
+                                .allMatch(tp -> consumer.position(tp) >= end.getOrDefault(tp, Long.MAX_VALUE))) {
                     LOG.info(
                             "key events of {} tenants read from {}",
                             directory.snapshot().size(),

@@ -5,7 +5,6 @@ import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
 import io.embedseal.keyring.dek.Randomness;
 import io.embedseal.keyring.kms.KekRef;
-import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import java.time.Clock;
@@ -39,7 +38,7 @@ public final class Keyring {
     private final DekFactory deks;
     private final KekResolver naming;
     private final DekPolicy policy;
-    private final @Nullable KeyAdministration creator;
+    private final @Nullable KeyCreator creator;
     private final Clock clock;
     private final DekCache<String, ActiveDek> active;
     private final DekCache<OpenKey, Dek> opened;
@@ -79,7 +78,7 @@ public final class Keyring {
         private final Kms kms;
         private KekResolver naming = KekNaming.defaults();
         private DekPolicy policy = DekPolicy.defaults();
-        private @Nullable KeyAdministration creator;
+        private @Nullable KeyCreator creator;
         private Clock clock = Clock.systemUTC();
         private Randomness randomness = Randomness.secure();
 
@@ -103,7 +102,7 @@ public final class Keyring {
          * administration that may create it; null (the default, production: tenants are onboarded explicitly)
          * fails such a tenant with {@link UnknownKeyException}. A keyring given none can use keys, never change them.
          */
-        public Builder createMissingKeys(@Nullable KeyAdministration creator) {
+        public Builder createMissingKeys(@Nullable KeyCreator creator) {
             this.creator = creator;
             return this;
         }

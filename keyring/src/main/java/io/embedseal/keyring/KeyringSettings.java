@@ -45,19 +45,19 @@ public final class KeyringSettings extends KmsSettings {
                     "Development only: create a tenant's KEK on first use, which gives the pipeline the right to create keys. "
                             + "Production onboards tenants with `tenants add`.");
     public static final Setting<Integer> RETRY_MAX_ATTEMPTS = Setting.intValue(
-                    "kms.retry.max-attempts", RetryPolicy.defaults().maxAttempts(), 1, 100)
+                    "kms.retry.max-attempts", RetryPolicy.defaults().maxAttempts(), 1, Integer.MAX_VALUE)
             .doc("Tries of a KMS call that found the KMS unavailable, in all.");
     public static final Setting<Long> RETRY_INITIAL_BACKOFF_MS = Setting.longValue(
                     "kms.retry.initial-backoff-ms",
                     RetryPolicy.defaults().initialBackoff().toMillis(),
                     0,
-                    600_000)
+                    Long.MAX_VALUE / 1000)
             .doc("The first retry's longest wait (full jitter).");
     public static final Setting<Long> RETRY_MAX_BACKOFF_MS = Setting.longValue(
                     "kms.retry.max-backoff-ms",
                     RetryPolicy.defaults().maxBackoff().toMillis(),
                     0,
-                    600_000)
+                    Long.MAX_VALUE / 1000)
             .doc("The longest wait between retries.");
     public static final Setting<Long> DEK_MAX_RECORDS = Setting.longValue(
                     "dek.max-records", DekPolicy.DEFAULT_MAX_RECORDS_PER_DEK, 1, 1L << 32)
@@ -184,6 +184,6 @@ public final class KeyringSettings extends KmsSettings {
 
     @Override
     public String toString() {
-        return "KeyringSettings" + asMap();
+        return "KeyringSettings" + asMap().keySet();
     }
 }

@@ -13,13 +13,14 @@ import io.embedseal.keyring.kms.decorator.KmsObserver;
 import io.embedseal.keyring.kms.decorator.KmsRetry;
 import java.time.Clock;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Creates KMS providers by the name in {@code kms.provider}, and hands out the two narrow views of one:
  * {@link #decorate data-key use} (the pipeline, sinks, search, serializers) and
  * {@link #administer key administration} (the operator command line), each wrapped in the standard
  * interceptors. The provider is the one {@code kms.provider} names among the provider modules on the class path
- * ({@link KmsProviderRegistry}); a name claimed twice is refused.
+ * ({@link KmsProviderRegistry}), which names every shipped provider's factory: nothing is discovered.
  */
 public final class KmsProviders {
 
@@ -47,8 +48,8 @@ public final class KmsProviders {
     public static Kms decorate(
             Kms provider,
             KeyringSettings s,
-            KmsObserver observer,
-            KmsAuditListener audit,
+            @Nullable KmsObserver observer,
+            @Nullable KmsAuditListener audit,
             Function<String, String> tenantOfKeyName,
             Clock clock) {
         Kms kms = provider;
@@ -64,7 +65,11 @@ public final class KmsProviders {
 
     /** {@link #decorate(Kms, KeyringSettings, KmsObserver, KmsAuditListener, Function, Clock)} with the configured naming. */
     public static Kms decorate(
-            Kms provider, KeyringSettings s, KmsObserver observer, KmsAuditListener audit, Clock clock) {
+            Kms provider,
+            KeyringSettings s,
+            @Nullable KmsObserver observer,
+            @Nullable KmsAuditListener audit,
+            Clock clock) {
         return decorate(provider, s, observer, audit, s.naming()::tenantFor, clock);
     }
 
@@ -77,7 +82,7 @@ public final class KmsProviders {
     public static KeyAdministration administer(
             KeyAdministration provider,
             KeyringSettings s,
-            KmsAuditListener audit,
+            @Nullable KmsAuditListener audit,
             Function<String, String> tenantOfKeyName,
             Clock clock) {
         KeyAdministration admin = new InterceptedKeyAdministration(provider, new KmsRetry(s.retryPolicy()));
@@ -91,7 +96,7 @@ public final class KmsProviders {
      * A keyring on the configured, decorated provider, with the configured naming and DEK policy. Only where
      * {@code kms.create-missing-keys=true} (development) does it also hold the right to create keys.
      */
-    public static Keyring keyring(KeyringSettings s, KmsObserver observer, KmsAuditListener audit) {
+    public static Keyring keyring(KeyringSettings s, @Nullable KmsObserver observer, @Nullable KmsAuditListener audit) {
         KmsProvider provider = create(s);
         Kms kms = decorate(provider, s, observer, audit, Clock.systemUTC());
         return Keyring.builder(kms)
@@ -99,7 +104,7 @@ public final class KmsProviders {
                 .policy(s.dekPolicy())
                 .createMissingKeys(
                         s.createMissingKeys()
-                                ? administer(provider, s, audit, s.naming()::tenantFor, Clock.systemUTC())
+                                ? administer(provider, s, audit, s.naming()::tenantFor, Clock.systemUTC())::createKek
                                 : null)
                 .build();
     }

@@ -46,7 +46,7 @@ class KeyringTest {
     }
 
     private Keyring.Builder keyring() {
-        return Keyring.builder(kms).createMissingKeys(local).clock(clock);
+        return Keyring.builder(kms).createMissingKeys(local::createKek).clock(clock);
     }
 
     @Test

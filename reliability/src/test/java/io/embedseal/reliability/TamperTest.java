@@ -72,7 +72,8 @@ class TamperTest {
     @BeforeEach
     void sealSamples() {
         kms = new LocalKms(dir.resolve("kms"));
-        samples = seal(new Sealer(Keyring.builder(kms).createMissingKeys(kms).build()));
+        samples = seal(new Sealer(
+                Keyring.builder(kms).createMissingKeys(kms::createKek).build()));
         unsealer = new EmbeddingUnsealer(new Sealer(Keyring.builder(kms).build()), null);
     }
 

@@ -21,16 +21,11 @@ import io.embedseal.sinks.RefusedRecordException.Reason;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigException;
@@ -75,8 +70,6 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
     private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
     private final SinkCounters counters = new SinkCounters();
-    /** Records handed to the errant-record reporter whose write is not confirmed yet; preCommit waits for them. */
-    private final List<Future<Void>> reported = new ArrayList<>();
 
     private long nextShredAttempt = System.nanoTime();
 
@@ -285,11 +278,13 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     private void revoked(SinkRecord r, String why) {
         if (revokedAction == RevokedAction.REPORT) {
-            reported.add(reporter.report(
+            // Connect waits for the reporter's futures before it asks preCommit for offsets
+            // (WorkerSinkTask.commitOffsets).
+            var unused = reporter.report(
                     r,
                     new RefusedRecordException(
                             Reason.TENANT_REVOKED,
-                            why + "; the record stays sealed and can be replayed after RESTORED")));
+                            why + "; the record stays sealed and can be replayed after RESTORED"));
             counters.reportedRevoked++;
             return;
         }
@@ -307,7 +302,8 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                             + "to set such records aside instead of stopping.",
                     e);
         }
-        reported.add(reporter.report(r, e));
+        // Connect waits for the reporter's futures before it asks preCommit for offsets (WorkerSinkTask.commitOffsets).
+        var unused = reporter.report(r, e);
         counters.refused++;
     }
 
@@ -341,9 +337,6 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     @Override
     public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> currentOffsets) {
         shredPending();
-        if (!reportedWritten()) {
-            return Map.of(); // a refused record is not on the dead-letter topic yet: commit nothing past it
-        }
         try {
             store.commit();
         } catch (StoreException e) {
@@ -353,35 +346,6 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             return Map.of();
         }
         return currentOffsets;
-    }
-
-    /**
-     * Waits for the errant-record reporter to confirm the records handed to it since the last commit. Connect's
-     * reporter writes asynchronously; an offset committed past a record whose dead letter was never written would
-     * lose it.
-     */
-    private boolean reportedWritten() {
-        for (java.util.Iterator<Future<Void>> it = reported.iterator(); it.hasNext(); ) {
-            try {
-                it.next().get(RECEIPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-                it.remove();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            } catch (ExecutionException e) {
-                throw new ConnectException(
-                        "the errant-record reporter could not write a refused record to the "
-                                + "connector's dead-letter topic; failing rather than committing past it",
-                        e.getCause());
-            } catch (TimeoutException e) {
-                LOG.warn(
-                        "{} sink: the dead-letter topic has not confirmed {} refused records yet; offsets stay where they were",
-                        sinkName(),
-                        reported.size());
-                return false;
-            }
-        }
-        return true;
     }
 
     /**

@@ -29,7 +29,7 @@ final class Sealed {
     Sealed(Path kmsDir) {
         this.kmsDir = kmsDir;
         this.kms = new LocalKms(kmsDir);
-        this.keyring = Keyring.builder(kms).createMissingKeys(kms).build();
+        this.keyring = Keyring.builder(kms).createMissingKeys(kms::createKek).build();
         this.sealer = new Sealer(keyring);
         this.unsealer = new EmbeddingUnsealer(sealer, null);
     }

@@ -8,6 +8,7 @@ import java.time.Instant;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds dead-letter records. The value is a small JSON object of metadata: reason, detail, the source
@@ -38,14 +39,14 @@ public final class DeadLetters {
      */
     record Facts(
             DeadLetterReason reason,
-            String detail,
-            RecordMetadata source,
+            @Nullable String detail,
+            @Nullable RecordMetadata source,
             int schemaId,
             int valueBytes,
-            String tenantId,
-            String embeddingId,
+            @Nullable String tenantId,
+            @Nullable String embeddingId,
             long timeMillis,
-            byte[] sealedOriginal) {}
+            byte @Nullable [] sealedOriginal) {}
 
     /** The embedding id a dead letter's sealed original is bound to: where the record came from. */
     public static String originalBinding(String topic, int partition, long offset) {
@@ -99,7 +100,7 @@ public final class DeadLetters {
     }
 
     /** Shortens and strips control characters, so ids from hostile input stay printable and small. */
-    static String clean(String text) {
+    static String clean(@Nullable String text) {
         if (text == null) {
             return "";
         }

@@ -36,6 +36,7 @@ import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,7 +52,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
     private final PipelineConfig config;
     private final PipelineHealth health = new PipelineHealth();
     private final KmsCallStats kmsCalls = new KmsCallStats();
-    private final AuditTrail audit;
+    private final @Nullable AuditTrail audit;
     private final Keyring keyring;
     private final TenantDirectory directory;
     private final KafkaStreams streams;
@@ -92,7 +93,11 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 .createMissingKeys(
                         keyringSettings.createMissingKeys()
                                 ? KmsProviders.administer(
-                                        kmsProvider, keyringSettings, audit, directory::tenantFor, Clock.systemUTC())
+                                                kmsProvider,
+                                                keyringSettings,
+                                                audit,
+                                                directory::tenantFor,
+                                                Clock.systemUTC())::createKek
                                 : null)
                 .build();
         meters.bindKeyring(keyring).bindHealth(health);
@@ -177,8 +182,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 } catch (ExecutionException e) {
                     if (!(e.getCause() instanceof TopicExistsException)) {
                         throw new IllegalStateException(
-                                "cannot create topic " + topic.name() + ": "
-                                        + e.getCause().getMessage(),
+                                "cannot create topic " + topic.name() + ": " + String.valueOf(e.getCause()),
                                 e.getCause());
                     }
                 }
@@ -252,7 +256,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
     }
 
     /** The audit trail, or null when {@code audit.enabled=false}. */
-    public AuditTrail audit() {
+    public @Nullable AuditTrail audit() {
         return audit;
     }
 

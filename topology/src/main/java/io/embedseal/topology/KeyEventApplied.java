@@ -1,6 +1,7 @@
 package io.embedseal.topology;
 
 import io.embedseal.schemas.KeyEvent;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A key event this instance applied or refused, for the audit trail.
@@ -9,4 +10,5 @@ import io.embedseal.schemas.KeyEvent;
  * @param accepted false when it was refused (a destroyed tenant stays destroyed)
  * @param note     why it was refused, or null
  */
-public record KeyEventApplied(KeyEvent event, boolean accepted, String note) {}
+public record KeyEventApplied(
+        KeyEvent event, boolean accepted, @Nullable String note) {}

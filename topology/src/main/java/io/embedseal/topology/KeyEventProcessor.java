@@ -31,7 +31,11 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
     private final Keyring keyring;
     private final Consumer<KeyEventApplied> audit;
     private final PipelineMetrics metrics;
+
+    @SuppressWarnings("NullAway.Init") // set in init(), which Kafka Streams calls before process()
     private KeyValueStore<String, byte[]> store;
+
+    @SuppressWarnings("NullAway.Init") // set in init()
     private ProcessorContext<Void, Void> context;
 
     KeyEventProcessor(

@@ -1,6 +1,7 @@
 package io.embedseal.topology;
 
 import io.embedseal.schemas.KeyEventType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the topology reports as it works, for metrics. Called on stream threads (and the global thread for key
@@ -17,7 +18,7 @@ public interface PipelineMetrics {
      *
      * @param tenantId the tenant it claimed, or null when it could not be decoded
      */
-    void deadLettered(DeadLetterReason reason, String tenantId);
+    void deadLettered(DeadLetterReason reason, @Nullable String tenantId);
 
     /**
      * A key event reached this instance.
@@ -33,7 +34,7 @@ public interface PipelineMetrics {
         public void sealed(String tenantId) {}
 
         @Override
-        public void deadLettered(DeadLetterReason reason, String tenantId) {}
+        public void deadLettered(DeadLetterReason reason, @Nullable String tenantId) {}
 
         @Override
         public void keyEvent(KeyEventType type, String tenantId, long propagationMillis, boolean applied) {}

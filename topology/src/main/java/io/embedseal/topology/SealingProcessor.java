@@ -23,6 +23,7 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +51,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     /** Tenants whose KMS denied their key recently, until when (shared by the processors of this instance). */
     private final Map<String, Long> deniedUntil;
 
+    @SuppressWarnings("NullAway.Init") // set in init(), which Kafka Streams calls before process()
     private ProcessorContext<byte[], byte[]> context;
 
     SealingProcessor(EmbedsealTopology.Parts parts, Map<String, Long> deniedUntil) {
@@ -94,8 +96,15 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             deadLetter(record, DeadLetterReason.of(e.reason()), e.description(), e.schemaId(), null, null, false);
             return;
         }
-        EmbeddingFacts facts = inspected != null ? inspected.embedding() : EmbeddingFacts.of(decoded.event());
-        int schemaId = inspected != null ? inspected.schemaId() : decoded.schemaId();
+        if (inspected == null && decoded == null) {
+            throw new IllegalStateException("the codec neither inspected nor decoded a record it did not refuse");
+        }
+        EmbeddingFacts facts = inspected != null
+                ? inspected.embedding()
+                : EmbeddingFacts.of(java.util.Objects.requireNonNull(decoded).event());
+        int schemaId = inspected != null
+                ? inspected.schemaId()
+                : java.util.Objects.requireNonNull(decoded).schemaId();
         String tenant = facts.tenantId();
         String embeddingId = facts.embeddingId();
 
@@ -126,7 +135,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         final byte[] plaintext;
         final int ptOffset;
         final int ptLength;
-        if (inspected != null || decoded.canonicalWriter()) {
+        if (inspected != null || java.util.Objects.requireNonNull(decoded).canonicalWriter()) {
             plaintext = value;
             ptOffset = EmbeddingEventCodec.PREFIX_LENGTH;
             ptLength = value.length - EmbeddingEventCodec.PREFIX_LENGTH;
@@ -166,7 +175,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     }
 
     /** Why the tenant's records must not be sealed now, or null if they may. */
-    private DeadLetterReason tenantRefusal(String tenant) {
+    private @Nullable DeadLetterReason tenantRefusal(String tenant) {
         TenantState state = parts.directory().get(tenant);
         if (state == null) {
             if (!parts.options().autoRegisterTenants()) {
@@ -245,7 +254,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 if (!type.isInstance(e) || !unavailable.test(type.cast(e))) {
                     throw e;
                 }
-                parts.health().degraded(dependency, e.getMessage());
+                parts.health().degraded(dependency, String.valueOf(e.getMessage()));
                 long waited = System.nanoTime() - start;
                 if (waited > parts.options().maxDependencyWait().toNanos()
                         || parts.health().isShuttingDown()) {
@@ -265,14 +274,14 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     private void deadLetter(
             Record<byte[], byte[]> record,
             DeadLetterReason reason,
-            String detail,
+            @Nullable String detail,
             int schemaId,
-            String tenantId,
-            String embeddingId,
+            @Nullable String tenantId,
+            @Nullable String embeddingId,
             boolean sealOriginal) {
         RecordMetadata source = context.recordMetadata().orElse(null);
         byte[] sealedOriginal = null;
-        if (sealOriginal && parts.options().sealOriginalInDeadLetters() && source != null) {
+        if (sealOriginal && parts.options().sealOriginalInDeadLetters() && source != null && tenantId != null) {
             try {
                 sealedOriginal = parts.sealer()
                         .seal(

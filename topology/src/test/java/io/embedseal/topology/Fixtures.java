@@ -45,7 +45,7 @@ final class Fixtures {
         TenantDirectory directory = new TenantDirectory(KekNaming.defaults());
         Keyring keyring = Keyring.builder(kms)
                 .naming(directory)
-                .createMissingKeys(createMissingKeys)
+                .createMissingKeys(createMissingKeys == null ? null : createMissingKeys::createKek)
                 .policy(policy)
                 .build();
         return EmbedsealTopology.Parts.of(

@@ -38,8 +38,9 @@ public final class ConfigurationReference {
         section(
                 b,
                 "Keyring (`kms.*`, `dek.*`)",
-                "The pipeline's, the sinks' (as connector settings), the serializers' and the "
-                        + "operator commands'. See key-management.md.",
+                "The pipeline's, the sinks' (as connector settings), the serializers' and the operator commands'. The "
+                        + "environment overrides apply where the pipeline or an operator command reads its configuration "
+                        + "file; a connector's or a Kafka client's configuration knows none. See key-management.md.",
                 KeyringSettings.MODEL);
         section(
                 b,
@@ -59,14 +60,15 @@ public final class ConfigurationReference {
         section(
                 b,
                 "Producers and consumers (`embedseal-client`)",
-                "Given in the Kafka client's configuration, beside the "
-                        + "keyring's and the schema registry's settings above. See producer-side-sealing.md.",
+                "Given in the Kafka client's configuration, beside the keyring's and the schema registry's settings "
+                        + "above; a Kafka client's configuration knows no `EMBEDSEAL_*` overrides. See producer-side-sealing.md.",
                 SettingsModel.of(
                         "client",
                         SerdeConfigs.MAX_DIMENSIONS,
                         SerdeConfigs.ONLY_TENANT,
                         io.embedseal.serdes.avro.EmbeddingEventSerializer.AUTO_REGISTER,
-                        io.embedseal.serdes.avro.EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY));
+                        io.embedseal.serdes.avro.EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY),
+                false);
         connector(b, "Lucene sink connector", LuceneSinkConfig.CONFIG_DEF);
         connector(b, "PostgreSQL sink connector", PostgresSinkConfig.CONFIG_DEF);
         b.append(END).append("\n");
@@ -74,13 +76,12 @@ public final class ConfigurationReference {
     }
 
     private static void section(StringBuilder b, String title, String intro, SettingsModel model) {
-        b.append("### ")
-                .append(title)
-                .append("\n\n")
-                .append(intro)
-                .append("\n\n")
-                .append(model.markdown())
-                .append("\n");
+        section(b, title, intro, model, true);
+    }
+
+    private static void section(StringBuilder b, String title, String intro, SettingsModel model, boolean environment) {
+        b.append("### ").append(title).append("\n\n").append(intro).append("\n\n");
+        b.append(model.markdown(environment)).append("\n");
     }
 
     private static void connector(StringBuilder b, String title, ConfigDef def) {

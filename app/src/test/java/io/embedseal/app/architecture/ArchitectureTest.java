@@ -189,6 +189,10 @@ class ArchitectureTest {
         return noClasses()
                 .that()
                 .resideInAnyPackage(
+                        "io.embedseal.keyring",
+                        "io.embedseal.keyring.dek..",
+                        "io.embedseal.keyring.tenant..",
+                        "io.embedseal.control..",
                         "io.embedseal.serdes..",
                         "io.embedseal.topology..",
                         "io.embedseal.sinks..",

@@ -2,6 +2,7 @@ package io.embedseal.serdes.avro;
 
 import io.embedseal.serdes.validation.EmbeddingFacts;
 import java.nio.charset.StandardCharsets;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An embedding read in place from its canonical Avro binary form, for the pipeline's per-record path: the ids are
@@ -25,7 +26,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
     private final int offset;
     private final int length;
 
-    private CanonicalEmbedding(
+    private @Nullable CanonicalEmbedding(
             String tenantId,
             String embeddingId,
             String model,
@@ -51,7 +52,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
      *
      * @return the embedding, or null if the bytes need Avro's own decoder (which then accepts or classifies them)
      */
-    public static CanonicalEmbedding tryRead(byte[] bytes, int offset, int length) {
+    public static @Nullable CanonicalEmbedding tryRead(byte[] bytes, int offset, int length) {
         if (offset < 0 || length < 0 || offset > bytes.length - length) {
             return null;
         }
@@ -59,7 +60,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
         String tenant = c.asciiString();
         String id = c.asciiString();
         String model = c.asciiString();
-        if (model == null) {
+        if (tenant == null || id == null || model == null) {
             return null; // tenant or id failed too: asciiString leaves the cursor failed
         }
         // vector: blocks of floats, a block count of zero ends it
@@ -108,6 +109,9 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
                 }
                 for (int i = 0; i < count; i++) {
                     String key = c.asciiString();
+                    if (key == null) {
+                        return null; // not ASCII: let Avro decode it
+                    }
                     int v = c.asciiLength();
                     if (c.failed) {
                         return null;
@@ -270,6 +274,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
         }
 
         /** Reads a string of ASCII bytes; null (and failed) for other bytes. */
+        @Nullable
         String asciiString() {
             int start = pos;
             int n = asciiLength();

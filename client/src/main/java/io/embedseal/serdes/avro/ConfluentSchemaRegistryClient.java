@@ -31,6 +31,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A client for the Confluent Schema Registry REST API, which Confluent's registry, Apicurio's compatibility API
@@ -69,8 +70,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
      */
     public record Settings(
             List<String> urls,
-            String userInfo,
-            Path caFile,
+            @Nullable String userInfo,
+            @Nullable Path caFile,
             Duration timeout,
             int cacheMaxSize,
             Duration missingIdCacheFor) {
@@ -132,6 +133,11 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
                             USER_INFO_ENV.name(), USER_INFO_ENV.name() + " names " + variable + ", which is not set");
                 }
             }
+            if (userInfo != null && !userInfo.contains(":")) {
+                String from = file != null ? USER_INFO_FILE.name() : USER_INFO_ENV.name();
+                throw new ConfigValueException(
+                        from, "schema registry basic-auth user info (" + from + ") must be user:password");
+            }
             try {
                 return new Settings(
                         s.get(URL),
@@ -143,7 +149,7 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             } catch (ConfigValueException e) {
                 throw e;
             } catch (IllegalArgumentException e) {
-                throw new ConfigValueException(URL.name(), e.getMessage(), e);
+                throw new ConfigValueException(URL.name(), String.valueOf(e.getMessage()), e);
             }
         }
     }
@@ -159,13 +165,14 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             .doc("An environment variable holding `user:password` for basic auth (the file wins).");
     public static final Setting<Path> CA_FILE = Setting.path("schema.registry.ssl.ca-file", null)
             .doc("PEM certificates to trust for https, instead of the JDK's.");
-    public static final Setting<Long> TIMEOUT_MS =
-            Setting.longValue("schema.registry.timeout-ms", 5_000, 1, 600_000).doc("Connect and request timeout.");
+    public static final Setting<Long> TIMEOUT_MS = Setting.longValue(
+                    "schema.registry.timeout-ms", 5_000, 1, Integer.MAX_VALUE)
+            .doc("Connect and request timeout.");
     public static final Setting<Integer> CACHE_MAX_SIZE = Setting.intValue(
-                    "schema.registry.cache.max-size", 1_000, 1, 10_000_000)
+                    "schema.registry.cache.max-size", 1_000, 1, Integer.MAX_VALUE)
             .doc("Entries per cache (schemas by id, ids by subject and schema, unknown ids).");
     public static final Setting<Long> MISSING_ID_CACHE_SECONDS = Setting.longValue(
-                    "schema.registry.missing-id-cache-seconds", 30, 0, 86_400)
+                    "schema.registry.missing-id-cache-seconds", 30, 0, Long.MAX_VALUE / 1000)
             .doc("How long an unknown schema id is remembered as unknown.");
 
     /** The schema-registry client's settings. */
@@ -288,7 +295,7 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
 
     // --- HTTP ----------------------------------------------------------------------------------------
 
-    private JsonNode send(String method, String path, ObjectNode body, String what) {
+    private JsonNode send(String method, String path, @Nullable ObjectNode body, String what) {
         SchemaRegistryUnavailableException unreachable = null;
         for (String base : settings.urls()) {
             HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + path))
@@ -449,7 +456,7 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
             };
         }
 
-        synchronized V get(K k) {
+        synchronized @Nullable V get(K k) {
             return map.get(k);
         }
 

@@ -19,6 +19,7 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads and writes {@link EmbeddingEvent}s: in the Confluent wire format (magic byte 0, big-endian 4-byte
@@ -88,7 +89,7 @@ public final class EmbeddingEventCodec {
      * A value whose writer schema is the canonical one, read in place: its embedding's facts, and its Avro body
      * (after the 5-byte prefix) is the canonical form, to seal as it is.
      */
-    public record Inspected(int schemaId, CanonicalEmbedding embedding) {}
+    public @Nullable record Inspected(int schemaId, CanonicalEmbedding embedding) {}
 
     /**
      * The fast path of {@link #decode}: for a value written with the canonical schema that reads cleanly in place,
@@ -97,7 +98,7 @@ public final class EmbeddingEventCodec {
      *
      * @throws WireFormatException as {@link #decode} would, for the prefix and the schema id
      */
-    public Inspected inspect(byte[] value) {
+    public @Nullable Inspected inspect(byte[] value) {
         int schemaId = schemaIdOf(value);
         if (!writerSchema(schemaId).canonical()) {
             return null;

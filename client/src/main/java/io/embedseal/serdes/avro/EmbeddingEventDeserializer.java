@@ -5,6 +5,7 @@ import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads Confluent-wire-format {@link EmbeddingEvent}s with a plain {@code KafkaConsumer}: looks the writer
@@ -13,6 +14,7 @@ import org.apache.kafka.common.serialization.Deserializer;
  */
 public final class EmbeddingEventDeserializer implements Deserializer<EmbeddingEvent> {
 
+    @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private EmbeddingEventCodec codec;
 
     public EmbeddingEventDeserializer() {}
@@ -35,7 +37,7 @@ public final class EmbeddingEventDeserializer implements Deserializer<EmbeddingE
     }
 
     @Override
-    public EmbeddingEvent deserialize(String topic, byte[] data) {
+    public @Nullable EmbeddingEvent deserialize(String topic, byte[] data) {
         if (data == null) {
             return null;
         }

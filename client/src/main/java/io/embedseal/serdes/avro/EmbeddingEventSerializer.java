@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentMap;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A producer-side serializer writing {@link EmbeddingEvent}s in the Confluent wire format, usable from a plain
@@ -31,7 +32,9 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
             .doc(
                     "EmbeddingEventSerializer: the subject a value schema is registered under, as Confluent's strategies name it.");
 
+    @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private SchemaRegistry registry;
+
     private SubjectNameStrategy strategy = SubjectNameStrategy.TOPIC_NAME;
     private boolean autoRegister = true;
     private boolean isKey;
@@ -65,7 +68,7 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
     }
 
     @Override
-    public byte[] serialize(String topic, EmbeddingEvent event) {
+    public byte @Nullable [] serialize(String topic, EmbeddingEvent event) {
         if (event == null) {
             return null;
         }
@@ -83,7 +86,7 @@ public final class EmbeddingEventSerializer implements Serializer<EmbeddingEvent
         return EmbeddingEventCodec.encodeWire(id, event);
     }
 
-    private static String str(Map<String, ?> configs, String key) {
+    private static @Nullable String str(Map<String, ?> configs, String key) {
         Object v = configs.get(key);
         return v == null ? null : v.toString();
     }

@@ -76,7 +76,8 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
             throw new UnknownSubjectException("subject " + subject + " not found");
         }
         int id = versions.get(versions.size() - 1);
-        return new RegisteredSchema(subject, versions.size(), id, schemasById.get(id));
+        return new RegisteredSchema(
+                subject, versions.size(), id, java.util.Objects.requireNonNull(schemasById.get(id)));
     }
 
     @Override
@@ -91,7 +92,7 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
         }
         List<Integer> against = level.endsWith("_TRANSITIVE") ? versions : List.of(versions.get(versions.size() - 1));
         for (int id : against) {
-            Schema old = schemasById.get(id);
+            Schema old = java.util.Objects.requireNonNull(schemasById.get(id), "a registered version has its schema");
             boolean backward = compatible(schema, old); // new reads old
             boolean forward = compatible(old, schema); // old reads new
             boolean ok = switch (level.replace("_TRANSITIVE", "")) {

@@ -2,6 +2,7 @@ package io.embedseal.serdes.avro;
 
 import java.util.Locale;
 import org.apache.avro.Schema;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How a serializer names the subject a schema is registered under, as Confluent's serializers do.
@@ -27,7 +28,7 @@ public enum SubjectNameStrategy {
     /**
      * @throws IllegalArgumentException naming the setting, for an unknown strategy
      */
-    public static SubjectNameStrategy parse(String value) {
+    public static SubjectNameStrategy parse(@Nullable String value) {
         if (value == null || value.isBlank()) {
             return TOPIC_NAME;
         }

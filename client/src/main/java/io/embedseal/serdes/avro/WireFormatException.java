@@ -1,6 +1,7 @@
 package io.embedseal.serdes.avro;
 
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /** A record value is not a decodable Confluent-wire-format Avro record; the reason classifies why. */
 public class WireFormatException extends RuntimeException {
@@ -24,7 +25,7 @@ public class WireFormatException extends RuntimeException {
     private final Reason reason;
     private final int schemaId;
 
-    public WireFormatException(Reason reason, int schemaId, String message, Throwable cause) {
+    public WireFormatException(Reason reason, int schemaId, String message, @Nullable Throwable cause) {
         super(message, cause);
         this.reason = Objects.requireNonNull(reason);
         this.schemaId = schemaId;
@@ -40,7 +41,7 @@ public class WireFormatException extends RuntimeException {
     }
 
     /** The message without the reason in front of it. */
-    public String description() {
+    public @Nullable String description() {
         return super.getMessage();
     }
 

@@ -1,5 +1,7 @@
 package io.embedseal.serdes.envelope;
 
+import org.jspecify.annotations.Nullable;
+
 /** What the plaintext inside an envelope is, so a reader knows how to decode it after unsealing. */
 public enum PayloadType {
     /**
@@ -25,7 +27,7 @@ public enum PayloadType {
     }
 
     /** The payload type for a byte read from an envelope, or null if unknown. */
-    public static PayloadType ofCode(int code) {
+    public static @Nullable PayloadType ofCode(int code) {
         for (PayloadType t : values()) {
             if (t.code == code) {
                 return t;

@@ -106,7 +106,7 @@ public final class Sealer {
         try {
             return keyring.openDek(h.tenantId(), h.kek(), h.dekId(), h.wrappedDekUnsafe());
         } catch (KeyMismatchException e) {
-            throw new EnvelopeException(Reason.WRONG_BINDING, e.getMessage(), e);
+            throw new EnvelopeException(Reason.WRONG_BINDING, String.valueOf(e.getMessage()), e);
         } catch (InvalidWrappedKeyException e) {
             throw new EnvelopeException(
                     Reason.TAMPERED,

@@ -12,6 +12,7 @@ import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Seals embeddings on the producer (client-side encryption), for producers who want no plaintext vector on the
@@ -27,8 +28,12 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
     /** Largest vector accepted (default {@value EmbeddingValidator#DEFAULT_MAX_DIMENSIONS}). */
     public static final String MAX_DIMENSIONS_CONFIG = "embedseal.validation.max-dimensions";
 
+    @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private Keyring keyring;
+
+    @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private Sealer sealer;
+
     private EmbeddingValidator validator = EmbeddingValidator.defaults();
 
     public SealingSerializer() {}
@@ -44,17 +49,18 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
         if (isKey) {
             throw new ConfigException("SealingSerializer seals record values; use it as value.serializer");
         }
-        if (SerdeConfigs.string(configs, MAX_DIMENSIONS_CONFIG) != null) {
-            validator = new EmbeddingValidator(SerdeConfigs.get(configs, SerdeConfigs.MAX_DIMENSIONS));
+        Integer maxDimensions = SerdeConfigs.get(configs, SerdeConfigs.MAX_DIMENSIONS);
+        if (maxDimensions != null) {
+            validator = new EmbeddingValidator(maxDimensions);
         }
         if (sealer == null) {
-            keyring = SerdeConfigs.keyring(configs);
+            keyring = SerdeConfigs.keyring(configs, true);
             sealer = new Sealer(keyring);
         }
     }
 
     @Override
-    public byte[] serialize(String topic, EmbeddingEvent event) {
+    public byte @Nullable [] serialize(String topic, EmbeddingEvent event) {
         if (event == null) {
             return null;
         }

@@ -12,6 +12,7 @@ import io.embedseal.serdes.validation.ValidationLimits;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The settings of {@link SealingSerializer} and {@link UnsealingDeserializer}, given in the Kafka client's
@@ -53,16 +54,24 @@ public final class SerdeConfigs {
         }
     }
 
-    static Keyring keyring(Map<String, ?> configs) {
+    /**
+     * @param mayCreateKeys whether {@code kms.create-missing-keys} is honoured (a sealing producer in development); a
+     *                      consumer never creates keys, whatever its configuration says
+     */
+    static Keyring keyring(Map<String, ?> configs, boolean mayCreateKeys) {
         try {
-            return KmsProviders.keyring(keyringSettings(configs), null, null);
+            KeyringSettings s = keyringSettings(configs);
+            if (!mayCreateKeys) {
+                s = s.with(Map.of(KeyringSettings.CREATE_MISSING_KEYS.name(), "false"));
+            }
+            return KmsProviders.keyring(s, null, null);
         } catch (IllegalArgumentException e) {
             throw configException(e);
         }
     }
 
     /** A setting's value from a client configuration, through its definition. */
-    static <T> T get(Map<String, ?> configs, Setting<T> setting) {
+    static <T> @Nullable T get(Map<String, ?> configs, Setting<T> setting) {
         Object v = configs.get(setting.name());
         Map<String, String> one = new HashMap<>();
         if (v != null) {
@@ -75,7 +84,7 @@ public final class SerdeConfigs {
         }
     }
 
-    static String string(Map<String, ?> configs, String key) {
+    static @Nullable String string(Map<String, ?> configs, String key) {
         Object v = configs.get(key);
         return v == null || v.toString().isBlank() ? null : v.toString().trim();
     }

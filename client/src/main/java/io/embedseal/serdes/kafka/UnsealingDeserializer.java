@@ -7,6 +7,7 @@ import io.embedseal.serdes.envelope.Sealer;
 import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Deserializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Opens sealed values for a plain {@code KafkaConsumer} (or a sink). Configure it with the keyring settings
@@ -25,7 +26,10 @@ public final class UnsealingDeserializer implements Deserializer<UnsealedEmbeddi
     /** Accept only this tenant's records; others fail with {@code WRONG_BINDING}. */
     public static final String ONLY_TENANT_CONFIG = "embedseal.unseal.only-tenant";
 
+    @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private Keyring keyring;
+
+    @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private EmbeddingUnsealer unsealer;
 
     public UnsealingDeserializer() {}
@@ -41,12 +45,12 @@ public final class UnsealingDeserializer implements Deserializer<UnsealedEmbeddi
         if (unsealer != null) {
             return;
         }
-        keyring = SerdeConfigs.keyring(configs);
+        keyring = SerdeConfigs.keyring(configs, false);
         unsealer = new EmbeddingUnsealer(new Sealer(keyring), SerdeConfigs.get(configs, SerdeConfigs.ONLY_TENANT));
     }
 
     @Override
-    public UnsealedEmbedding deserialize(String topic, byte[] data) {
+    public @Nullable UnsealedEmbedding deserialize(String topic, byte[] data) {
         if (data == null) {
             return null;
         }
@@ -57,7 +61,7 @@ public final class UnsealingDeserializer implements Deserializer<UnsealedEmbeddi
     }
 
     @Override
-    public UnsealedEmbedding deserialize(String topic, Headers headers, byte[] data) {
+    public @Nullable UnsealedEmbedding deserialize(String topic, Headers headers, byte[] data) {
         return deserialize(topic, data);
     }
 

@@ -3,6 +3,7 @@ package io.embedseal.serdes.validation;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.schemas.EmbeddingEvent;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks a decoded embedding before it is sealed, in the pipeline and in the producer-side serializer alike.
@@ -48,12 +49,12 @@ public final class EmbeddingValidator {
     public record Violation(Rule rule, String detail) {}
 
     /** The first rule the event breaks, or null if it may be sealed. */
-    public Violation check(EmbeddingEvent event) {
+    public @Nullable Violation check(EmbeddingEvent event) {
         return check(EmbeddingFacts.of(event));
     }
 
     /** The first rule the embedding breaks, or null if it may be sealed; the rules apply in this order. */
-    public Violation check(EmbeddingFacts e) {
+    public @Nullable Violation check(EmbeddingFacts e) {
         String tenant = e.tenantId();
         if (tenant == null || tenant.isEmpty()) {
             return new Violation(Rule.MISSING_TENANT, "tenantId is empty");

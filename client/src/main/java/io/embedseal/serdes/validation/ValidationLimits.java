@@ -9,6 +9,7 @@ import io.embedseal.serdes.envelope.EnvelopeHeader;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What an embedding must satisfy before it is sealed. Built from settings ({@link #fromSettings}), defined in
@@ -19,7 +20,7 @@ public record ValidationLimits(
         Map<String, Integer> dimensionsByModel,
         Map<String, Integer> dimensionsByTenant,
         int tenantIdMaxLength,
-        Pattern tenantIdPattern,
+        @Nullable Pattern tenantIdPattern,
         int embeddingIdMaxBytes,
         int metadataMaxEntries,
         int metadataMaxBytes) {
@@ -66,11 +67,11 @@ public record ValidationLimits(
                     "validation.max-dimensions", DEFAULT_MAX_DIMENSIONS, 1, 1 << 20)
             .doc("The most dimensions a vector may have; more: dead letter `TOO_MANY_DIMENSIONS`.");
     public static final Setting<Integer> DIMENSIONS_BY_MODEL = Setting.intValue(
-                    "validation.dimensions.model.", 1, 1, 1 << 20)
+                    "validation.dimensions.model.", 1, 1 << 20)
             .family("model")
             .doc("The exact dimension the vectors of that model must have; another: `DIMENSION_MISMATCH`.");
     public static final Setting<Integer> DIMENSIONS_BY_TENANT = Setting.intValue(
-                    "validation.dimensions.tenant.", 1, 1, 1 << 20)
+                    "validation.dimensions.tenant.", 1, 1 << 20)
             .family("tenant")
             .doc("The exact dimension the tenant's vectors must have; another: `DIMENSION_MISMATCH`.");
     public static final Setting<Integer> TENANT_ID_MAX_LENGTH = Setting.intValue(

@@ -28,7 +28,7 @@ class SealerTest {
     @BeforeEach
     void setUp() {
         sealer = new Sealer(Keyring.builder(new LocalKms(dir))
-                .createMissingKeys(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir)::createKek)
                 .build());
     }
 

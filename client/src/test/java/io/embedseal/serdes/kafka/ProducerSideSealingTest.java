@@ -123,7 +123,7 @@ class ProducerSideSealingTest {
         String topic = "one-tenant-" + UUID.randomUUID().toString().substring(0, 8);
         broker.createTopic(topic, 1, Map.of());
         Keyring keyring = Keyring.builder(new LocalKms(dir))
-                .createMissingKeys(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir)::createKek)
                 .build();
         try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(
                 Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
@@ -162,7 +162,7 @@ class ProducerSideSealingTest {
     @Test
     void theRecordLevelUnsealer_checksTheKey() {
         Keyring keyring = Keyring.builder(new LocalKms(dir))
-                .createMissingKeys(new LocalKms(dir))
+                .createMissingKeys(new LocalKms(dir)::createKek)
                 .build();
         byte[] value = new SealingSerializer(keyring).serialize("t", event("acme", 1, new Random(1)));
         EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);

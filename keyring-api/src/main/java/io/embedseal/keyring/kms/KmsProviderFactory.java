@@ -3,10 +3,8 @@ package io.embedseal.keyring.kms;
 import io.embedseal.config.SettingsModel;
 
 /**
- * Creates one KMS provider from its settings. Each provider module registers one factory
- * ({@code META-INF/services/io.embedseal.keyring.kms.KmsProviderFactory}); {@link KmsProviderRegistry} picks the one
- * whose {@link #name()} the configuration names, and refuses two factories claiming the same name, so a planted jar
- * cannot take over a provider by being first on the class path.
+ * Creates one KMS provider from its settings. Each provider module has one factory, which {@link KmsProviderRegistry}
+ * names by class: nothing is discovered on the class path, so a planted jar cannot become a provider.
  */
 public interface KmsProviderFactory {
 

@@ -1,71 +1,103 @@
 package io.embedseal.keyring.kms;
 
 import io.embedseal.config.SettingsModel;
-import java.util.List;
-import java.util.ServiceLoader;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 
-/** Finds the provider {@code kms.provider} names among the provider modules on the class path. */
+/**
+ * Finds the provider {@code kms.provider} names. There is no discovery: a provider exists only if this class names its
+ * factory, and it is available only when its module ({@code embedseal-kms-<name>}) is on the class path. A jar that
+ * claims to be a provider is never loaded, let alone run (Tink deprecated picking a KMS by what the class path offers
+ * because a planted class could take the keys).
+ */
 public final class KmsProviderRegistry {
 
+    /** The providers this project ships, by name, with their factories, each in its own module. */
+    private static final Map<String, String> FACTORIES = new LinkedHashMap<>();
+
+    static {
+        FACTORIES.put("local", "io.embedseal.keyring.kms.local.LocalKmsFactory");
+        FACTORIES.put("pkcs11", "io.embedseal.keyring.kms.pkcs11.Pkcs11KmsFactory");
+        FACTORIES.put("vault", "io.embedseal.keyring.kms.vault.VaultTransitKmsFactory");
+    }
+
     /** The providers this project ships, each in its own module {@code embedseal-kms-<name>}. */
-    public static final Set<String> SHIPPED = Set.of("local", "vault", "pkcs11");
+    public static final Set<String> SHIPPED = Set.copyOf(FACTORIES.keySet());
+
+    private static final Map<String, Optional<KmsProviderFactory>> LOADED =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private KmsProviderRegistry() {}
 
     /**
      * The provider the settings name.
      *
-     * @throws IllegalArgumentException if no module on the class path provides it (the message names the module to
-     *                                  add), if two claim it, or if its settings are wrong
+     * @throws IllegalArgumentException if the name is not a provider this project ships, or its module is not on the
+     *                                  class path (the message names the module to add), or its settings are wrong
      */
     public static KmsProvider create(KmsSettings settings) {
         String name = settings.provider();
-        List<KmsProviderFactory> matching =
-                factories().stream().filter(f -> f.name().equals(name)).toList();
-        if (matching.size() > 1) {
-            throw new IllegalArgumentException("kms.provider '" + name + "' is claimed by " + matching.size()
-                    + " factories on the class path ("
-                    + matching.stream().map(f -> f.getClass().getName()).collect(Collectors.joining(", "))
-                    + "); refusing to guess which one holds the keys");
+        if (!FACTORIES.containsKey(name)) {
+            throw new IllegalArgumentException("kms.provider '" + name + "' is not known; it must be one of "
+                    + String.join(", ", FACTORIES.keySet()));
         }
-        if (matching.isEmpty()) {
-            throw new IllegalArgumentException("kms.provider '" + name + "' is not available here"
-                    + (SHIPPED.contains(name) ? ": add the module embedseal-kms-" + name + " to the class path" : "")
-                    + " (available: " + String.join(", ", available()) + ")");
-        }
-        return matching.get(0).create(settings);
+        return factory(name)
+                .orElseThrow(() -> new IllegalArgumentException(
+                        "kms.provider '" + name + "' is not available here: add the module " + "embedseal-kms-" + name
+                                + " to the class path (available: " + String.join(", ", available()) + ")"))
+                .create(settings);
     }
 
     /** The settings of every provider on the class path, in name order. */
     public static SettingsModel settings() {
         SettingsModel all = SettingsModel.of("KMS providers");
-        for (KmsProviderFactory f : factories().stream()
-                .sorted(java.util.Comparator.comparing(KmsProviderFactory::name))
-                .toList()) {
-            all = all.with(f.settings());
+        for (String name : new TreeSet<>(FACTORIES.keySet())) {
+            Optional<KmsProviderFactory> f = factory(name);
+            if (f.isPresent()) {
+                all = all.with(f.get().settings());
+            }
         }
         return all;
     }
 
     /** The settings of the provider {@code name}, if its module is on the class path. */
-    public static java.util.Optional<SettingsModel> settingsOf(String name) {
-        return factories().stream()
-                .filter(f -> f.name().equals(name))
-                .findFirst()
-                .map(KmsProviderFactory::settings);
+    public static Optional<SettingsModel> settingsOf(String name) {
+        return FACTORIES.containsKey(name) ? factory(name).map(KmsProviderFactory::settings) : Optional.empty();
     }
 
-    /** The provider names on the class path. */
+    /** The shipped providers whose module is on the class path. */
     public static Set<String> available() {
-        return factories().stream().map(KmsProviderFactory::name).collect(Collectors.toCollection(TreeSet::new));
+        Set<String> out = new TreeSet<>();
+        for (String name : FACTORIES.keySet()) {
+            if (factory(name).isPresent()) {
+                out.add(name);
+            }
+        }
+        return out;
     }
 
-    private static List<KmsProviderFactory> factories() {
-        return ServiceLoader.load(KmsProviderFactory.class, KmsProviderRegistry.class.getClassLoader()).stream()
-                .map(ServiceLoader.Provider::get)
-                .toList();
+    private static Optional<KmsProviderFactory> factory(String name) {
+        return LOADED.computeIfAbsent(name, n -> Optional.ofNullable(load(FACTORIES.get(n))));
+    }
+
+    private static @Nullable KmsProviderFactory load(@Nullable String className) {
+        if (className == null) {
+            return null;
+        }
+        Class<?> type;
+        try {
+            type = Class.forName(className, true, KmsProviderRegistry.class.getClassLoader());
+        } catch (ClassNotFoundException e) {
+            return null;
+        }
+        try {
+            return (KmsProviderFactory) type.getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | ClassCastException e) {
+            throw new IllegalStateException("cannot create the KMS provider factory " + className, e);
+        }
     }
 }

@@ -125,7 +125,7 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
                         chain.producer(),
                         error);
                 if (health != null) {
-                    health.degraded("audit trail", error.getMessage());
+                    health.degraded("audit trail", String.valueOf(error.getMessage()));
                 }
             }
         });

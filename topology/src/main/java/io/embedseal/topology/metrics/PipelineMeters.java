@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.ToDoubleFunction;
 import org.apache.kafka.streams.KafkaStreams;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The pipeline's metrics in a Prometheus registry: records sealed and dead-lettered, KMS calls and their latency,
@@ -77,7 +78,7 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
     private final ConcurrentHashMap<String, TenantTotals> totals = new ConcurrentHashMap<>();
     private final EnumMap<DeadLetterReason, LongAdder> dlqByReason = new EnumMap<>(DeadLetterReason.class);
     private final LongAdder sealedTotal = new LongAdder();
-    private KafkaStreamsMetrics streamsMetrics;
+    private @Nullable KafkaStreamsMetrics streamsMetrics;
 
     /**
      * @param maxTenantSeries how many tenants get series of their own ({@code metrics.tenant-series.max})
@@ -162,7 +163,7 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
     }
 
     /** The label for a tenant: itself while within the cap, else one of the shared labels. */
-    String label(String tenantId) {
+    String label(@Nullable String tenantId) {
         if (tenantId == null) {
             return NO_TENANT;
         }
@@ -200,7 +201,7 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
     }
 
     @Override
-    public void deadLettered(DeadLetterReason reason, String tenantId) {
+    public void deadLettered(DeadLetterReason reason, @Nullable String tenantId) {
         String l = label(tenantId);
         deadLettered
                 .computeIfAbsent(
@@ -211,7 +212,8 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
                                 .description("Records dead-lettered, by reason (tenant label bounded)")
                                 .register(registry))
                 .increment();
-        dlqByReason.get(reason).increment();
+        java.util.Objects.requireNonNull(dlqByReason.get(reason), "a counter per reason is made up front")
+                .increment();
         if (tenantId != null && TenantIds.isValid(tenantId) && directory.get(tenantId) != null) {
             totals.computeIfAbsent(tenantId, t -> new TenantTotals())
                     .dlq

@@ -28,10 +28,10 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
     public static final Setting<Path> CA_FILE =
             Setting.path("kms.vault.ca-file", null).doc("PEM certificates to trust for https, instead of the JDK's.");
     public static final Setting<Long> CONNECT_TIMEOUT_MS = Setting.longValue(
-                    "kms.vault.connect-timeout-ms", 5_000, 1, 600_000)
+                    "kms.vault.connect-timeout-ms", 5_000, 1, Integer.MAX_VALUE)
             .doc("How long to wait to connect to Vault.");
     public static final Setting<Long> READ_TIMEOUT_MS = Setting.longValue(
-                    "kms.vault.read-timeout-ms", 10_000, 1, 600_000)
+                    "kms.vault.read-timeout-ms", 10_000, 1, Integer.MAX_VALUE)
             .doc("How long to wait for Vault's answer.");
 
     @Override

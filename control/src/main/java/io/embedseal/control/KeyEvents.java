@@ -97,7 +97,7 @@ public final class KeyEvents {
             String kekName,
             int kekVersion,
             String actor,
-            String reason) {
+            @Nullable String reason) {
         return KeyEvent.newBuilder()
                 .setTenantId(tenantId)
                 .setType(type)

@@ -208,7 +208,8 @@ public final class Demo {
                     perTenantExpected.put(t, o.recordsPerTenant());
                     EmbeddingEvent q = expected.get(t + "/"
                             + synthetic.event(t, o.recordsPerTenant() / 2).getEmbeddingId());
-                    queries.put(t, Map.entry(q.getEmbeddingId(), toArray(q.getVector())));
+                    EmbeddingEvent query = java.util.Objects.requireNonNull(q, "the query record was produced");
+                    queries.put(t, Map.entry(query.getEmbeddingId(), toArray(query.getVector())));
                 }
                 sinkSummary = sink.run(
                         operator,
@@ -220,8 +221,7 @@ public final class Demo {
                         failures,
                         topic -> readToEnd(broker, topic));
             } catch (CompletionException e) {
-                throw new IllegalStateException(
-                        "the Lucene sink did not start: " + e.getCause().getMessage(), e.getCause());
+                throw new IllegalStateException("the Lucene sink did not start: " + e.getCause(), e.getCause());
             } catch (Exception e) {
                 throw new IllegalStateException("the sink stage failed: " + e.getMessage(), e);
             } finally {

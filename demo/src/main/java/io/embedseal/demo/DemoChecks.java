@@ -60,8 +60,8 @@ final class DemoChecks {
                 }
                 try {
                     Unsealed opened = reader.unseal(r.value(), key.tenantId(), key.embeddingId());
-                    if (!EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext())
-                            .equals(expected.get(key.toString()))) {
+                    if (!java.util.Objects.equals(
+                            EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext()), expected.get(key.toString()))) {
                         mismatches++;
                     }
                     perTenant.merge(key.tenantId(), 1, Integer::sum);

@@ -26,6 +26,7 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The demo's sink half: an in-process Kafka Connect worker running the Lucene sink on the sealed topic, a search per
@@ -40,11 +41,11 @@ final class DemoSinkStage implements AutoCloseable {
     record Summary(
             SortedMap<String, Long> indexed,
             SortedMap<String, SearchCheck> searches,
-            Destroyed destroyed,
+            @Nullable Destroyed destroyed,
             double seconds) {}
 
     /** A search with one of the tenant's own vectors: its embedding must come first. */
-    record SearchCheck(String query, String topHit, double score, boolean ok) {}
+    record SearchCheck(String query, @Nullable String topHit, double score, boolean ok) {}
 
     /**
      * @param tenant    the tenant whose key was destroyed (null if the demo had one tenant only)
@@ -52,7 +53,11 @@ final class DemoSinkStage implements AutoCloseable {
      * @param indexGone whether the tenant's index directory is gone
      * @param refusal   what a search of the tenant answered
      */
-    record Destroyed(String tenant, Map<String, Object> deleted, boolean indexGone, String refusal) {}
+    record Destroyed(
+            String tenant,
+            Map<String, Object> deleted,
+            boolean indexGone,
+            @Nullable String refusal) {}
 
     /** Where the sink sets aside records it cannot index (none, in the demo). */
     static String deadLetterTopic(TopicNames topics) {
@@ -117,14 +122,15 @@ final class DemoSinkStage implements AutoCloseable {
         SortedMap<String, Long> indexed = new TreeMap<>();
         while (true) {
             expected.forEach((t, n) -> indexed.put(t, LuceneSearch.documentCount(luceneDir, t)));
-            boolean done = expected.entrySet().stream().allMatch(e -> indexed.get(e.getKey()) >= e.getValue());
+            boolean done =
+                    expected.entrySet().stream().allMatch(e -> indexed.getOrDefault(e.getKey(), 0L) >= e.getValue());
             if (done || System.nanoTime() > deadline) {
                 break;
             }
             Thread.sleep(100);
         }
         expected.forEach((t, n) -> {
-            if (indexed.get(t) != n.longValue()) {
+            if (indexed.getOrDefault(t, 0L) != n.longValue()) {
                 failures.add("the Lucene sink indexed " + indexed.get(t) + " records of " + t + ", expected " + n);
             }
         });
@@ -201,7 +207,7 @@ final class DemoSinkStage implements AutoCloseable {
         try {
             Search.run(
                     tenant,
-                    queries.get(tenant).getValue(),
+                    java.util.Objects.requireNonNull(queries.get(tenant)).getValue(),
                     10,
                     new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false),
                     keyring,
@@ -211,7 +217,8 @@ final class DemoSinkStage implements AutoCloseable {
             refusal = e.getMessage();
         }
         @SuppressWarnings("unchecked")
-        Map<String, Object> deleted = receipt == null ? Map.of() : (Map<String, Object>) receipt.get("deleted");
+        Map<String, Object> deleted =
+                receipt == null ? Map.of() : (Map<String, Object>) receipt.getOrDefault("deleted", Map.of());
         if (receipt == null) {
             failures.add("no shred receipt for " + tenant + " on " + topics.audit());
         } else if (((Number) deleted.getOrDefault("documents", 0)).longValue() == 0) {

@@ -15,6 +15,7 @@ import org.apache.kafka.connect.sink.SinkConnector;
  */
 public abstract class EmbedsealSinkConnector extends SinkConnector {
 
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before taskConfigs()
     private Map<String, String> props;
 
     /** Parses and checks the settings; throws {@link ConfigException} naming the setting. */

@@ -35,6 +35,7 @@ import org.apache.kafka.connect.errors.RetriableException;
 import org.apache.kafka.connect.sink.ErrantRecordReporter;
 import org.apache.kafka.connect.sink.SinkRecord;
 import org.apache.kafka.connect.sink.SinkTask;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,18 +59,36 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private static final Duration RECEIPT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration SHRED_RETRY = Duration.ofSeconds(30);
 
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private EmbedsealSinkConfig config;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private VectorStore store;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private volatile Keyring keyring;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private EmbeddingUnsealer unsealer;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private TenantDirectory directory;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private KeyEventFollower follower;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private ShredReceipts receipts;
-    private ErrantRecordReporter reporter;
+
+    private @Nullable ErrantRecordReporter reporter;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private RevokedAction revokedAction;
+
     private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
     private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
     private final SinkCounters counters = new SinkCounters();
+    private boolean stopped;
 
     private long nextShredAttempt = System.nanoTime();
 
@@ -142,7 +161,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         shredPending();
     }
 
-    private ErrantRecordReporter errantRecordReporter() {
+    private @Nullable ErrantRecordReporter errantRecordReporter() {
         try {
             return context == null ? null : context.errantRecordReporter();
         } catch (NoSuchMethodError | NoClassDefFoundError e) {
@@ -280,11 +299,13 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         if (revokedAction == RevokedAction.REPORT) {
             // Connect waits for the reporter's futures before it asks preCommit for offsets
             // (WorkerSinkTask.commitOffsets).
-            var unused = reporter.report(
-                    r,
-                    new RefusedRecordException(
-                            Reason.TENANT_REVOKED,
-                            why + "; the record stays sealed and can be replayed after RESTORED"));
+            // start() turns REPORT into WAIT when the worker has no reporter.
+            var unused = java.util.Objects.requireNonNull(reporter)
+                    .report(
+                            r,
+                            new RefusedRecordException(
+                                    Reason.TENANT_REVOKED,
+                                    why + "; the record stays sealed and can be replayed after RESTORED"));
             counters.reportedRevoked++;
             return;
         }
@@ -407,22 +428,23 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     @Override
     public void stop() {
-        // Connect may call stop() after a failed start() that already cleaned up: each part is closed once.
+        // Connect may call stop() after a failed start() that already cleaned up: each part is closed once, and a part
+        // start() never made is skipped.
+        if (stopped) {
+            return;
+        }
+        stopped = true;
         if (follower != null) {
             follower.close();
-            follower = null;
         }
         if (store != null) {
             store.close();
-            store = null;
         }
         if (receipts != null) {
             receipts.close();
-            receipts = null;
         }
         if (keyring != null) {
             keyring.kms().close();
-            keyring = null;
             LOG.info("{} sink task stopped: {}", sinkName(), counters);
         }
     }

@@ -3,6 +3,7 @@ package io.embedseal.sinks;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.UnsealedEmbedding;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One sealed record on its way into a store.
@@ -19,12 +20,20 @@ public record StoredRecord(
         SealedRecordKey key,
         EnvelopeHeader header,
         byte[] envelope,
-        UnsealedEmbedding opened,
+        @Nullable UnsealedEmbedding opened,
         String sourceTopic,
         int sourcePartition,
         long sourceOffset) {
 
     /** The plaintext vector (index mode only). */
+    /** The unsealed event (index mode only). */
+    public UnsealedEmbedding unsealed() {
+        if (opened == null) {
+            throw new IllegalStateException("the record was not unsealed");
+        }
+        return opened;
+    }
+
     public float[] vector() {
         if (opened == null) {
             throw new IllegalStateException("the record was not unsealed");

@@ -85,8 +85,12 @@ public final class DlqCommand implements Runnable {
                             tenants.values().stream().mapToLong(Long::longValue).sum());
                     o.put(
                             "first",
-                            Instant.ofEpochMilli(firstLast.get(reason)[0]).toString());
-                    o.put("last", Instant.ofEpochMilli(firstLast.get(reason)[1]).toString());
+                            Instant.ofEpochMilli(java.util.Objects.requireNonNull(firstLast.get(reason))[0])
+                                    .toString());
+                    o.put(
+                            "last",
+                            Instant.ofEpochMilli(java.util.Objects.requireNonNull(firstLast.get(reason))[1])
+                                    .toString());
                     ObjectNode t = o.putObject("tenants");
                     tenants.forEach(t::put);
                 });
@@ -107,8 +111,8 @@ public final class DlqCommand implements Runnable {
                                 "%n%-24s %,10d   %s .. %s%n",
                                 reason,
                                 count,
-                                Instant.ofEpochMilli(firstLast.get(reason)[0]),
-                                Instant.ofEpochMilli(firstLast.get(reason)[1]));
+                                Instant.ofEpochMilli(java.util.Objects.requireNonNull(firstLast.get(reason))[0]),
+                                Instant.ofEpochMilli(java.util.Objects.requireNonNull(firstLast.get(reason))[1]));
                 tenants.forEach((t, c) -> out().printf(Locale.ROOT, "    %-20s %,10d%n", t, c));
             });
             return 0;

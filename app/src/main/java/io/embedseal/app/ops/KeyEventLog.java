@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The key-event topic as the pipeline would read it: each tenant's state after every event, applied with the
@@ -56,7 +57,7 @@ public final class KeyEventLog {
     }
 
     /** The tenant's state, or null if it never registered. */
-    public TenantState state(String tenant) {
+    public @Nullable TenantState state(String tenant) {
         return directory.snapshot().get(tenant);
     }
 

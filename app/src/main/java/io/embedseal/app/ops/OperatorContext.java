@@ -27,6 +27,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a key-management command works with: the tenants' KMS (every call audited) as key administration and,
@@ -84,7 +85,7 @@ final class OperatorContext implements AutoCloseable {
         return keyName;
     }
 
-    private String tenantOfKey(String keyName) {
+    private @Nullable String tenantOfKey(String keyName) {
         String tenant = tenantOfKey.get(keyName);
         return tenant != null ? tenant : cluster.keyringSettings().naming().tenantFor(keyName);
     }

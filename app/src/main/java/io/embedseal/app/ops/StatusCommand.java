@@ -185,7 +185,8 @@ public final class StatusCommand extends OperatorCommand {
             long lag = 0;
             for (TopicPartition tp : query.keySet()) {
                 OffsetAndMetadata c = committed.get(tp);
-                lag += Math.max(0, end.get(tp).offset() - (c == null ? 0 : c.offset()));
+                var e = end.get(tp);
+                lag += e == null ? 0 : Math.max(0, e.offset() - (c == null ? 0 : c.offset()));
             }
             return lag;
         }

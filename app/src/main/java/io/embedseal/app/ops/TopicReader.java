@@ -15,6 +15,7 @@ import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a topic up to the end it had when reading started (read_committed, no consumer group, nothing committed):
@@ -35,7 +36,7 @@ public final class TopicReader {
             String topic,
             long sinceMillis,
             Consumer<ConsumerRecord<byte[], byte[]>> each,
-            LongConsumer progress) {
+            @Nullable LongConsumer progress) {
         Map<String, Object> p = new HashMap<>(clientProps);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -62,13 +63,13 @@ public final class TopicReader {
                 Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
                 for (TopicPartition tp : tps) {
                     OffsetAndTimestamp o = found.get(tp);
-                    consumer.seek(tp, o == null ? end.get(tp) : o.offset());
+                    consumer.seek(tp, o == null ? end.getOrDefault(tp, 0L) : o.offset());
                 }
             }
             long nextReport = 10_000;
-            while (tps.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+            while (tps.stream().anyMatch(tp -> consumer.position(tp) < end.getOrDefault(tp, 0L))) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (r.offset() < end.get(new TopicPartition(r.topic(), r.partition()))) {
+                    if (r.offset() < end.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L)) {
                         each.accept(r);
                         n++;
                     }

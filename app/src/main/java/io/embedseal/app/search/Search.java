@@ -17,6 +17,7 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
 import org.apache.lucene.index.VectorSimilarityFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A search under the tenant's key, as {@code embedseal search} and the demo run it: the tenant's key events and
@@ -62,7 +63,13 @@ public final class Search {
      * @throws IllegalArgumentException if the tenant has nothing to search there
      */
     public static Outcome run(
-            String tenantId, float[] query, int k, Store store, Keyring keyring, TenantState state, Progress progress)
+            String tenantId,
+            float[] query,
+            int k,
+            Store store,
+            Keyring keyring,
+            @Nullable TenantState state,
+            @Nullable Progress progress)
             throws SQLException {
         TenantGate.checkState(tenantId, state);
         String kekName = keyring.naming().kekNameFor(tenantId);

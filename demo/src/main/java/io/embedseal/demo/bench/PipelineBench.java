@@ -46,6 +46,7 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Produced;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The end-to-end comparison: on one in-process broker and the same generated records, a plaintext pass-through
@@ -649,7 +650,7 @@ public final class PipelineBench {
             String topic,
             long n,
             Duration timeout,
-            Consumer<ConsumerRecord<byte[], byte[]>> each) {
+            @Nullable Consumer<ConsumerRecord<byte[], byte[]>> each) {
         Map<String, Object> p = Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 broker.bootstrapServers(),
@@ -684,7 +685,7 @@ public final class PipelineBench {
         private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
         private volatile boolean running = true;
         private volatile long peak;
-        private Thread thread;
+        private @Nullable Thread thread;
 
         void start() {
             thread = new Thread(
@@ -705,7 +706,9 @@ public final class PipelineBench {
 
         void stop() {
             running = false;
-            thread.interrupt();
+            if (thread != null) {
+                thread.interrupt();
+            }
         }
 
         long peak() {

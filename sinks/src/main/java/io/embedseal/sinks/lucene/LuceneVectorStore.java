@@ -120,7 +120,7 @@ public final class LuceneVectorStore implements VectorStore {
                     RefusedRecordException.Reason.NOT_STORABLE,
                     r.key() + ": Lucene refuses the vector (" + vector.length + " dimensions)");
         }
-        doc.add(new StoredField(MODEL, r.opened().event().getModel()));
+        doc.add(new StoredField(MODEL, r.unsealed().event().getModel()));
         doc.add(new StoredField(KEK, r.header().kek().toString()));
         doc.add(new StoredField(SOURCE, r.sourceTopic() + "-" + r.sourcePartition() + "@" + r.sourceOffset()));
         String tenant = r.key().tenantId();

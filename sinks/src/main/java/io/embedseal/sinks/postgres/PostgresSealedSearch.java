@@ -14,6 +14,7 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.Objects;
 import org.apache.lucene.index.VectorSimilarityFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Exact top-k over a tenant's sealed rows: streams the envelopes from PostgreSQL, unseals each in memory through
@@ -45,7 +46,7 @@ public final class PostgresSealedSearch {
             float[] query,
             int k,
             VectorSimilarityFunction similarity,
-            Progress progress)
+            @Nullable Progress progress)
             throws SQLException {
         if (!PostgresSinkConfig.TABLE_NAME.matcher(table).matches()) {
             throw new IllegalArgumentException(

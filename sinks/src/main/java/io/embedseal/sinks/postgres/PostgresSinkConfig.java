@@ -8,6 +8,7 @@ import java.util.regex.Pattern;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.types.Password;
+import org.jspecify.annotations.Nullable;
 
 /** Settings of the PostgreSQL sink: the shared embedseal settings plus the database's. One definition for connector and task. */
 public final class PostgresSinkConfig extends EmbedsealSinkConfig {
@@ -108,7 +109,7 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
     }
 
     /** The password, or null. */
-    public String password() {
+    public @Nullable String password() {
         Password p = getPassword(PASSWORD);
         return p == null ? null : p.value();
     }

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +49,7 @@ public final class PostgresVectorStore implements VectorStore {
     private final String table;
     private final String shreds;
     private final Map<SealedRecordKey, StoredRecord> pending = new LinkedHashMap<>();
-    private Connection connection;
+    private @Nullable Connection connection;
 
     private PostgresVectorStore(
             PostgresSinkConfig config, String connector, int task, boolean index, Connection connection) {
@@ -117,7 +118,7 @@ public final class PostgresVectorStore implements VectorStore {
      * @param user     may be null
      * @param password may be null
      */
-    public static Connection connect(String url, String user, String password, String applicationName)
+    public static Connection connect(String url, String user, @Nullable String password, String applicationName)
             throws SQLException {
         Properties p = new Properties();
         if (user != null) {
@@ -167,7 +168,8 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     private void createSchema(boolean createExtension) throws SQLException {
-        try (Statement s = connection.createStatement()) {
+        try (Statement s = java.util.Objects.requireNonNull(connection, "connected before the schema")
+                .createStatement()) {
             // Tasks start together: serialise their DDL on a lock named after the table.
             s.execute("SELECT pg_advisory_xact_lock(hashtext('embedseal:" + table + "'))");
             if (index && createExtension) {
@@ -219,11 +221,11 @@ public final class PostgresVectorStore implements VectorStore {
 
     @Override
     public void upsert(StoredRecord r) {
-        if (index && r.opened().event().getVector().size() != config.vectorDimensions()) {
+        if (index && r.unsealed().event().getVector().size() != config.vectorDimensions()) {
             throw new RefusedRecordException(
                     RefusedRecordException.Reason.NOT_STORABLE,
                     r.key() + " has "
-                            + r.opened().event().getVector().size() + " dimensions; the vector column has "
+                            + r.unsealed().event().getVector().size() + " dimensions; the vector column has "
                             + config.vectorDimensions()
                             + " (" + PostgresSinkConfig.VECTOR_DIMENSIONS + ")");
         }
@@ -307,7 +309,7 @@ public final class PostgresVectorStore implements VectorStore {
         ps.setInt(7, r.sourcePartition());
         ps.setLong(8, r.sourceOffset());
         if (index) {
-            ps.setString(9, r.opened().event().getModel());
+            ps.setString(9, r.unsealed().event().getModel());
             ps.setString(10, vectorLiteral(r.vector()));
         }
     }
@@ -498,7 +500,7 @@ public final class PostgresVectorStore implements VectorStore {
         }
     }
 
-    private static void closeQuietly(Connection c) {
+    private static void closeQuietly(@Nullable Connection c) {
         if (c == null) {
             return;
         }

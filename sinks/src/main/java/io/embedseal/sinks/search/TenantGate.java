@@ -7,6 +7,7 @@ import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decides whether a tenant's data may be searched: the tenant's key events (when known) and its KMS must both
@@ -20,7 +21,7 @@ public final class TenantGate {
      * @param state the tenant's state from the key-event topic, or null if it has none (or the topic was not read)
      * @throws SearchRefusedException if the tenant is REVOKED or DESTROYED
      */
-    public static void checkState(String tenantId, TenantState state) {
+    public static void checkState(String tenantId, @Nullable TenantState state) {
         if (state == null || state.status() == TenantStatus.ACTIVE) {
             return;
         }
@@ -49,7 +50,7 @@ public final class TenantGate {
      * @throws SearchRefusedException if the key is unknown (destroyed) or disabled, or access is denied and no key
      *                                events vouch for the tenant
      */
-    public static KeyDescription checkKms(String tenantId, Kms kms, String kekName, boolean keyEventsRead) {
+    public static @Nullable KeyDescription checkKms(String tenantId, Kms kms, String kekName, boolean keyEventsRead) {
         KeyDescription d;
         try {
             d = kms.describe(kekName);

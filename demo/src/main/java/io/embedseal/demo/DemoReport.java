@@ -15,32 +15,29 @@ import java.util.SortedMap;
  */
 public record DemoReport(
         String kms,
+        Shape shape,
+        Counts counts,
+        DemoChecks.Sealed sealedCheck,
+        DemoChecks.DeadLettered deadCheck,
+        DemoChecks.Audit audit,
+        Leaks leaks,
         KmsCalls kmsCalls,
-        long auditEntries,
-        boolean auditChainIntact,
-        int tenantCount,
-        int recordsPerTenant,
-        int dims,
-        int partitions,
-        int produced,
-        int valid,
-        int invalid,
-        int sealed,
-        int dlq,
-        SortedMap<String, Integer> dlqByReason,
-        int unsealMismatches,
-        int duplicates,
-        int missing,
-        int dlqReasonMismatches,
-        long plaintextHits,
-        long controlPlaintextHits,
         SortedMap<String, TenantSummary> tenants,
         DemoSinkStage.Summary sink,
-        double seconds,
-        double brokerStartSeconds,
-        double pipelineSeconds,
-        double checkSeconds,
+        Timings timings,
         List<String> failures) {
+
+    /** What the run was asked to do. */
+    public record Shape(int tenants, int recordsPerTenant, int dims, int partitions) {}
+
+    /** Records produced, and where they went. */
+    public record Counts(int produced, int valid, int invalid, int sealed, int dlq) {}
+
+    /** Plaintext-vector hits in the topics' segment files: none expected, and the raw topic's as the control. */
+    public record Leaks(long plaintextHits, long controlHits) {}
+
+    /** Seconds the run took, in all and by stage. */
+    public record Timings(double total, double brokerStart, double pipeline, double checks) {}
 
     /**
      * KMS calls made by the pipeline and the independent reader.
@@ -63,18 +60,18 @@ public record DemoReport(
     public String toJson() {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("ok", ok());
-        o.put("produced", produced);
-        o.put("valid", valid);
-        o.put("invalid", invalid);
-        o.put("sealed", sealed);
-        o.put("dlq", dlq);
-        o.put("dlq_by_reason", dlqByReason);
-        o.put("unseal_mismatches", unsealMismatches);
-        o.put("duplicates", duplicates);
-        o.put("missing", missing);
-        o.put("dlq_reason_mismatches", dlqReasonMismatches);
-        o.put("plaintext_hits", plaintextHits);
-        o.put("control_plaintext_hits", controlPlaintextHits);
+        o.put("produced", counts.produced());
+        o.put("valid", counts.valid());
+        o.put("invalid", counts.invalid());
+        o.put("sealed", counts.sealed());
+        o.put("dlq", counts.dlq());
+        o.put("dlq_by_reason", deadCheck.byReason());
+        o.put("unseal_mismatches", sealedCheck.mismatches());
+        o.put("duplicates", sealedCheck.duplicates());
+        o.put("missing", sealedCheck.missing());
+        o.put("dlq_reason_mismatches", deadCheck.reasonMismatches());
+        o.put("plaintext_hits", leaks.plaintextHits());
+        o.put("control_plaintext_hits", leaks.controlHits());
         Map<String, Object> perTenant = new LinkedHashMap<>();
         tenants.forEach((name, t) -> {
             Map<String, Object> one = new LinkedHashMap<>();
@@ -91,17 +88,17 @@ public record DemoReport(
         calls.put("failed", kmsCalls.failed());
         o.put("kms", kms);
         o.put("kms_calls", calls);
-        o.put("audit_entries", auditEntries);
-        o.put("audit_chain_intact", auditChainIntact);
-        o.put("dims", dims);
-        o.put("partitions", partitions);
-        o.put("seconds", round(seconds));
-        Map<String, Object> timings = new LinkedHashMap<>();
-        timings.put("broker_start", round(brokerStartSeconds));
-        timings.put("pipeline", round(pipelineSeconds));
-        timings.put("checks", round(checkSeconds));
-        timings.put("sink", round(sink.seconds()));
-        o.put("timings", timings);
+        o.put("audit_entries", audit.entries());
+        o.put("audit_chain_intact", audit.result().intact());
+        o.put("dims", shape.dims());
+        o.put("partitions", shape.partitions());
+        o.put("seconds", round(timings.total()));
+        Map<String, Object> stages = new LinkedHashMap<>();
+        stages.put("broker_start", round(timings.brokerStart()));
+        stages.put("pipeline", round(timings.pipeline()));
+        stages.put("checks", round(timings.checks()));
+        stages.put("sink", round(sink.seconds()));
+        o.put("timings", stages);
         o.put("failures", failures);
         try {
             return new ObjectMapper()
@@ -150,37 +147,42 @@ public record DemoReport(
                 String.format(
                         Locale.ROOT,
                         "%,d records for %d tenants (%d dims, %d partitions): %,d valid, %d deliberately invalid",
-                        produced,
-                        tenantCount,
-                        dims,
-                        partitions,
-                        valid,
-                        invalid));
+                        counts.produced(),
+                        shape.tenants(),
+                        shape.dims(),
+                        shape.partitions(),
+                        counts.valid(),
+                        counts.invalid()));
         line(
                 b,
                 "sealed",
                 String.format(
                         Locale.ROOT,
                         "%,d of %,d valid; unsealed each and compared: %d mismatches, %d duplicates, %d missing",
-                        sealed,
-                        valid,
-                        unsealMismatches,
-                        duplicates,
-                        missing));
+                        counts.sealed(),
+                        counts.valid(),
+                        sealedCheck.mismatches(),
+                        sealedCheck.duplicates(),
+                        sealedCheck.missing()));
         StringBuilder reasons = new StringBuilder();
-        dlqByReason.forEach((r, n) -> reasons.append(reasons.length() == 0 ? "" : ", ")
-                .append(r)
-                .append('=')
-                .append(n));
-        line(b, "dead-lettered", String.format(Locale.ROOT, "%d of %d invalid (%s)", dlq, invalid, reasons));
+        deadCheck
+                .byReason()
+                .forEach((r, n) -> reasons.append(reasons.length() == 0 ? "" : ", ")
+                        .append(r)
+                        .append('=')
+                        .append(n));
+        line(
+                b,
+                "dead-lettered",
+                String.format(Locale.ROOT, "%d of %d invalid (%s)", counts.dlq(), counts.invalid(), reasons));
         line(
                 b,
                 "plaintext",
                 String.format(
                         Locale.ROOT,
                         "%d vector hits in sealed, dead-letter and audit segments on disk (control: %,d hits in the raw topic)",
-                        plaintextHits,
-                        controlPlaintextHits));
+                        leaks.plaintextHits(),
+                        leaks.controlHits()));
         line(
                 b,
                 "KMS calls",
@@ -198,8 +200,8 @@ public record DemoReport(
                 String.format(
                         Locale.ROOT,
                         "%d hash-chained entries on keyring.audit, chain %s",
-                        auditEntries,
-                        auditChainIntact ? "intact" : "BROKEN"));
+                        audit.entries(),
+                        audit.result().intact() ? "intact" : "BROKEN"));
         tenants.forEach((name, t) ->
                 line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
         long indexed =
@@ -251,10 +253,10 @@ public record DemoReport(
                 String.format(
                         Locale.ROOT,
                         "%.1f s (broker start %.1f s, produce to sealed %.1f s, checks %.1f s, sink stage %.1f s)",
-                        seconds,
-                        brokerStartSeconds,
-                        pipelineSeconds,
-                        checkSeconds,
+                        timings.total(),
+                        timings.brokerStart(),
+                        timings.pipeline(),
+                        timings.checks(),
                         sink.seconds()));
         if (ok()) {
             b.append("""

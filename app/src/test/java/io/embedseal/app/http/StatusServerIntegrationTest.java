@@ -4,13 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.control.KeyEvents;
+import io.embedseal.app.TestTraffic;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
-import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.avro.EmbeddingEventSerializer;
-import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -22,20 +19,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assertions;
@@ -65,9 +55,7 @@ class StatusServerIntegrationTest {
     static String prefix;
     static EmbedsealPipeline pipeline;
     static StatusServer server;
-    static KafkaProducer<String, byte[]> producer;
-    static EmbeddingEventSerializer serializer;
-    static int sent;
+    static TestTraffic traffic;
     static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @BeforeAll
@@ -95,19 +83,12 @@ class StatusServerIntegrationTest {
                         ""));
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
-        producer = new KafkaProducer<>(
-                Map.of(
-                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                        EmbeddedKafkaBroker.shared().bootstrapServers(),
-                        ProducerConfig.ACKS_CONFIG,
-                        "all"),
-                new StringSerializer(),
-                new ByteArraySerializer());
-        serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
+        traffic =
+                new TestTraffic(EmbeddedKafkaBroker.shared().bootstrapServers(), prefix, List.of(0.5f, 1.5f, -2f, 4f));
         try (LocalKms kms = new LocalKms(dir.resolve("kms"))) {
             for (String t : List.of("acme", "globex", "initech", "umbrella")) {
                 KekRef k = kms.createKek("tenant-" + t);
-                keyEvent(t, KeyEventType.REGISTERED, k);
+                traffic.keyEvent(t, KeyEventType.REGISTERED, k);
             }
             pipeline.start();
             server = StatusServer.start(pipeline, "127.0.0.1", 0);
@@ -116,14 +97,14 @@ class StatusServerIntegrationTest {
                     () -> pipeline.streams().state() == KafkaStreams.State.RUNNING
                             && pipeline.directory().snapshot().size() == 4);
             for (String t : List.of("acme", "globex", "initech", "umbrella")) {
-                send(t, 25);
+                traffic.send(t, 25);
             }
             await("100 records sealed", () -> pipeline.meters().sealedTotal() == 100);
-            keyEvent("globex", KeyEventType.REVOKED, new KekRef("local", "tenant-globex", 1));
+            traffic.keyEvent("globex", KeyEventType.REVOKED, new KekRef("local", "tenant-globex", 1));
             kms.destroy("tenant-initech");
-            keyEvent("initech", KeyEventType.DESTROYED, new KekRef("local", "tenant-initech", 1));
+            traffic.keyEvent("initech", KeyEventType.DESTROYED, new KekRef("local", "tenant-initech", 1));
             kms.rotate("tenant-umbrella");
-            keyEvent("umbrella", KeyEventType.ROTATED, new KekRef("local", "tenant-umbrella", 2));
+            traffic.keyEvent("umbrella", KeyEventType.ROTATED, new KekRef("local", "tenant-umbrella", 2));
             await(
                     "the pipeline to apply the key events",
                     () -> pipeline.directory().get("initech").status().name().equals("DESTROYED")
@@ -133,9 +114,9 @@ class StatusServerIntegrationTest {
                                     .name()
                                     .equals("REVOKED")
                             && pipeline.directory().get("umbrella").kekVersion() == 2);
-            send("globex", 7);
-            send("initech", 3);
-            send("umbrella", 5);
+            traffic.send("globex", 7);
+            traffic.send("initech", 3);
+            traffic.send("umbrella", 5);
             await(
                     "the refused records dead-lettered",
                     () -> pipeline.meters().deadLettersByReason().values().stream()
@@ -154,35 +135,9 @@ class StatusServerIntegrationTest {
         if (pipeline != null) {
             pipeline.close(Duration.ofSeconds(10));
         }
-        if (producer != null) {
-            producer.close();
+        if (traffic != null) {
+            traffic.close();
         }
-    }
-
-    static void keyEvent(String tenant, KeyEventType type, KekRef k) throws Exception {
-        producer.send(new ProducerRecord<>(
-                        prefix + "events",
-                        tenant,
-                        KeyEvents.encode(
-                                KeyEvents.event(tenant, type, k.provider(), k.keyName(), k.version(), "test", null))))
-                .get();
-    }
-
-    static void send(String tenant, int n) {
-        for (int i = 0; i < n; i++) {
-            String id = "e-" + (sent++);
-            EmbeddingEvent e = EmbeddingEvent.newBuilder()
-                    .setTenantId(tenant)
-                    .setEmbeddingId(id)
-                    .setModel("m")
-                    .setVector(List.of(0.5f, 1.5f, -2f, 4f))
-                    .setMetadata(null)
-                    .setEventTime(Instant.now())
-                    .build();
-            producer.send(
-                    new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
-        }
-        producer.flush();
     }
 
     static void await(String what, BooleanSupplier done) throws InterruptedException {
@@ -313,7 +268,7 @@ class StatusServerIntegrationTest {
             assertThat(browser.findElement(By.id("sealed-total")).getText()).contains("105");
 
             // The page reloads itself: new records show without anyone pressing reload.
-            send("acme", 5);
+            traffic.send("acme", 5);
             await("the page to refresh with acme's new records", () -> {
                 try {
                     return row(browser, "acme")

@@ -7,14 +7,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.embedseal.app.TestTraffic;
 import io.embedseal.app.http.StatusServer;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
-import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.avro.EmbeddingEventSerializer;
-import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -29,7 +26,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,11 +38,6 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -89,9 +80,7 @@ class PrometheusScrapeTest {
     static URI prometheusUrl;
     static URI connectRest;
     static URI sinkMetrics;
-    static KafkaProducer<String, byte[]> producer;
-    static EmbeddingEventSerializer serializer;
-    static int sent;
+    static TestTraffic traffic;
 
     @BeforeAll
     static void start() throws Exception {
@@ -128,11 +117,7 @@ class PrometheusScrapeTest {
         pipeline.createTopicsIfConfigured();
         pipeline.start();
         server = StatusServer.start(pipeline, "127.0.0.1", 0);
-        producer = new KafkaProducer<>(
-                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
-                new StringSerializer(),
-                new ByteArraySerializer());
-        serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
+        traffic = new TestTraffic(bootstrap, prefix, List.of(0.5f, 1.5f, -2f, 4f));
 
         // The sink worker: its own JVM, the JMX exporter agent with the shipped configuration.
         int agentPort = freePort();
@@ -282,9 +267,9 @@ class PrometheusScrapeTest {
             KekRef hooli = kms.createKek("tenant-hooli");
             kms.disable("tenant-hooli"); // its KMS refuses it while it stays ACTIVE on keyring.events
 
-            keyEvent("acme", KeyEventType.REGISTERED, acme);
+            traffic.keyEvent("acme", KeyEventType.REGISTERED, acme);
             await("acme registered", () -> pipeline.directory().get("acme") != null);
-            send("acme", 1);
+            traffic.send("acme", 1);
             junk(1);
             await("1 sealed, 1 dead-lettered", () -> pipeline.meters().sealedTotal() == 1 && deadLettered() == 1);
             awaitSeries("embedseal_key_events_total{type=\"REGISTERED\"}");
@@ -292,28 +277,28 @@ class PrometheusScrapeTest {
             awaitSeries("embedseal_sealed_records_total{tenant=\"acme\"}");
             awaitSeries("embedseal_dlq_records_total{reason=\"WRONG_MAGIC_BYTE\"}");
 
-            keyEvent("globex", KeyEventType.REGISTERED, globex);
-            keyEvent("hooli", KeyEventType.REGISTERED, hooli);
+            traffic.keyEvent("globex", KeyEventType.REGISTERED, globex);
+            traffic.keyEvent("hooli", KeyEventType.REGISTERED, hooli);
             await(
                     "three tenants registered",
                     () -> pipeline.directory().snapshot().size() == 3);
-            send("hooli", 1);
+            traffic.send("hooli", 1);
             await("hooli's first record refused", () -> deadLettered() == 2);
             awaitSeries("embedseal_dlq_records_total{reason=\"KEY_DENIED\",tenant=\"hooli\"}");
             awaitSeries("embedseal_kms_calls_seconds_count{outcome=\"DENIED\"}");
 
-            send("acme", 30);
-            send("globex", 20);
-            send("hooli", 4);
+            traffic.send("acme", 30);
+            traffic.send("globex", 20);
+            traffic.send("hooli", 4);
             junk(2);
             await("51 sealed, 8 dead-lettered", () -> pipeline.meters().sealedTotal() == 51 && deadLettered() == 8);
 
-            keyEvent("globex", KeyEventType.REVOKED, new KekRef("local", "tenant-globex", 1));
+            traffic.keyEvent("globex", KeyEventType.REVOKED, new KekRef("local", "tenant-globex", 1));
             await(
                     "globex revoked",
                     () -> pipeline.directory().get("globex").status().name().equals("REVOKED"));
-            send("globex", 5);
-            send("acme", 10);
+            traffic.send("globex", 5);
+            traffic.send("acme", 10);
             await("61 sealed, 13 dead-lettered", () -> pipeline.meters().sealedTotal() == 61 && deadLettered() == 13);
         }
         awaitSeries("sum(embedseal_sealed_records_total) == 61");
@@ -322,12 +307,13 @@ class PrometheusScrapeTest {
     }
 
     /** Records that are not in the wire format (no magic byte 0): dead-lettered as WRONG_MAGIC_BYTE. */
-    static void junk(int n) {
+    static void junk(int n) throws Exception {
         for (int i = 0; i < n; i++) {
-            producer.send(new ProducerRecord<>(prefix + "raw", "junk/" + (sent++), new byte[] {1, 2, 3, 4, 5, 6}));
+            traffic.sendAsIs(prefix + "raw", "junk/" + (junkSent++), new byte[] {1, 2, 3, 4, 5, 6});
         }
-        producer.flush();
     }
+
+    static int junkSent;
 
     @AfterAll
     static void stop() throws Exception {
@@ -354,8 +340,8 @@ class PrometheusScrapeTest {
         if (pipeline != null) {
             pipeline.close(Duration.ofSeconds(10));
         }
-        if (producer != null) {
-            producer.close();
+        if (traffic != null) {
+            traffic.close();
         }
     }
 
@@ -709,32 +695,6 @@ class PrometheusScrapeTest {
         return pipeline.meters().deadLettersByReason().values().stream()
                 .mapToLong(Long::longValue)
                 .sum();
-    }
-
-    static void keyEvent(String tenant, KeyEventType type, KekRef k) throws Exception {
-        producer.send(new ProducerRecord<>(
-                        prefix + "events",
-                        tenant,
-                        KeyEvents.encode(
-                                KeyEvents.event(tenant, type, k.provider(), k.keyName(), k.version(), "test", null))))
-                .get();
-    }
-
-    static void send(String tenant, int n) {
-        for (int i = 0; i < n; i++) {
-            String id = "e-" + (sent++);
-            EmbeddingEvent e = EmbeddingEvent.newBuilder()
-                    .setTenantId(tenant)
-                    .setEmbeddingId(id)
-                    .setModel("m")
-                    .setVector(List.of(0.5f, 1.5f, -2f, 4f))
-                    .setMetadata(null)
-                    .setEventTime(Instant.now())
-                    .build();
-            producer.send(
-                    new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
-        }
-        producer.flush();
     }
 
     static void store(Path file, Map<String, String> settings) throws IOException {

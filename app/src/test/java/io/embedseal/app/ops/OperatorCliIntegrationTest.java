@@ -6,15 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
+import io.embedseal.app.TestTraffic;
 import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.local.LocalKms;
-import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.avro.EmbeddingEventSerializer;
-import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -22,18 +20,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -57,10 +49,8 @@ class OperatorCliIntegrationTest {
     static String prefix;
     static Path config;
     static EmbedsealPipeline pipeline;
-    static KafkaProducer<String, byte[]> producer;
-    static EmbeddingEventSerializer serializer;
+    static TestTraffic traffic;
     static LocalKms kms;
-    static int sent;
     static final ObjectMapper JSON = new ObjectMapper();
 
     static CliRun cli(String... args) {
@@ -100,15 +90,8 @@ class OperatorCliIntegrationTest {
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         pipeline.start();
-        producer = new KafkaProducer<>(
-                Map.of(
-                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                        EmbeddedKafkaBroker.shared().bootstrapServers(),
-                        ProducerConfig.ACKS_CONFIG,
-                        "all"),
-                new StringSerializer(),
-                new ByteArraySerializer());
-        serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));
+        traffic = new TestTraffic(
+                EmbeddedKafkaBroker.shared().bootstrapServers(), prefix, List.of(0.25f, -1.5f, 3f, 0.125f));
         kms = new LocalKms(dir.resolve("kms"));
     }
 
@@ -117,29 +100,12 @@ class OperatorCliIntegrationTest {
         if (pipeline != null) {
             pipeline.close(Duration.ofSeconds(10));
         }
-        if (producer != null) {
-            producer.close();
+        if (traffic != null) {
+            traffic.close();
         }
         if (kms != null) {
             kms.close();
         }
-    }
-
-    static void send(String tenant, int n) {
-        for (int i = 0; i < n; i++) {
-            String id = "e-" + (sent++);
-            EmbeddingEvent e = EmbeddingEvent.newBuilder()
-                    .setTenantId(tenant)
-                    .setEmbeddingId(id)
-                    .setModel("m")
-                    .setVector(List.of(0.25f, -1.5f, 3f, 0.125f))
-                    .setMetadata(null)
-                    .setEventTime(Instant.now())
-                    .build();
-            producer.send(
-                    new ProducerRecord<>(prefix + "raw", tenant + "/" + id, serializer.serialize(prefix + "raw", e)));
-        }
-        producer.flush();
     }
 
     static List<KeyEvent> keyEvents(String tenant) {
@@ -227,8 +193,8 @@ class OperatorCliIntegrationTest {
 
         awaitPipelineSees("acme", "ACTIVE");
         awaitPipelineSees("globex", "ACTIVE");
-        send("acme", 10);
-        send("globex", 10);
+        traffic.send("acme", 10);
+        traffic.send("globex", 10);
         await("both tenants sealed", () -> readAll(prefix + "sealed").size() == 20);
         JsonNode s = status();
         assertThat(s.get("tenants").get("acme").get("state").asText()).isEqualTo("ACTIVE");
@@ -258,7 +224,7 @@ class OperatorCliIntegrationTest {
                 "the pipeline to see acme's version 2",
                 () -> pipeline.directory().get("acme").kekVersion() == 2);
 
-        send("acme", 10);
+        traffic.send("acme", 10);
         await("acme's new records", () -> {
             try {
                 return sealedOf(status(), "acme") == 20;
@@ -296,7 +262,7 @@ class OperatorCliIntegrationTest {
         assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.DISABLED);
         awaitPipelineSees("globex", "REVOKED");
 
-        send("globex", 5);
+        traffic.send("globex", 5);
         await("globex's records dead-lettered", () -> readAll(prefix + "dlq").size() == 5);
         JsonNode s = status();
         assertThat(s.get("tenants").get("globex").get("state").asText()).isEqualTo("REVOKED");
@@ -330,7 +296,7 @@ class OperatorCliIntegrationTest {
         assertThat(kms.describe("globex-own-key").state()).isEqualTo(KeyState.ENABLED);
         awaitPipelineSees("globex", "ACTIVE");
         long before = sealedOf(status(), "globex");
-        send("globex", 5);
+        traffic.send("globex", 5);
         await("globex sealed again", () -> {
             try {
                 return sealedOf(status(), "globex") == before + 5;
@@ -363,7 +329,7 @@ class OperatorCliIntegrationTest {
         assertThatThrownBy(() -> kms.describe("globex-own-key")).isInstanceOf(UnknownKeyException.class);
         awaitPipelineSees("globex", "DESTROYED");
 
-        send("globex", 3);
+        traffic.send("globex", 3);
         await(
                 "destroyed tenant's records dead-lettered",
                 () -> readAll(prefix + "dlq").size() == 8);
@@ -449,11 +415,10 @@ class OperatorCliIntegrationTest {
                 .findFirst()
                 .orElseThrow();
         String forged = new String(victim.value(), StandardCharsets.UTF_8).replace("offboarding", "routine");
-        producer.send(new ProducerRecord<>(
-                        prefix + "audit",
-                        new String(victim.key(), StandardCharsets.UTF_8),
-                        forged.getBytes(StandardCharsets.UTF_8)))
-                .get();
+        traffic.sendAsIs(
+                prefix + "audit",
+                new String(victim.key(), StandardCharsets.UTF_8),
+                forged.getBytes(StandardCharsets.UTF_8));
         CliRun broken = cli("audit", "verify");
         assertThat(broken.code()).isEqualTo(1);
         assertThat(broken.out()).contains("BROKEN");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.app.TestPipelineConfig;
 import io.embedseal.app.TestTraffic;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -61,26 +62,8 @@ class StatusServerIntegrationTest {
     @BeforeAll
     static void start() throws Exception {
         prefix = "http-" + UUID.randomUUID().toString().substring(0, 6) + "-";
-        Path config = dir.resolve("embedseal.properties");
-        Files.writeString(
-                config,
-                String.join(
-                        "\n",
-                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                        "application.id=" + prefix + "app",
-                        "state.dir=" + dir.resolve("state"),
-                        "topics.raw=" + prefix + "raw",
-                        "topics.sealed=" + prefix + "sealed",
-                        "topics.dlq=" + prefix + "dlq",
-                        "topics.key-events=" + prefix + "events",
-                        "topics.audit=" + prefix + "audit",
-                        "topics.create=true",
-                        "topics.partitions=2",
-                        "schema.registry.url=mock://" + prefix,
-                        "kms.provider=local",
-                        "kms.local.dir=" + dir.resolve("kms"),
-                        "streams.commit.interval.ms=100",
-                        ""));
+        Path config = TestPipelineConfig.write(
+                dir, EmbeddedKafkaBroker.shared().bootstrapServers(), prefix, "streams.commit.interval.ms=100");
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         traffic =

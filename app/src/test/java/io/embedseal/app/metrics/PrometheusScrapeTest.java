@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.embedseal.app.TestPipelineConfig;
 import io.embedseal.app.TestTraffic;
 import io.embedseal.app.http.StatusServer;
 import io.embedseal.keyring.kms.KekRef;
@@ -93,26 +94,7 @@ class PrometheusScrapeTest {
         String bootstrap = EmbeddedKafkaBroker.shared().bootstrapServers();
 
         // The pipeline, with its HTTP server, as `embedseal run` has it.
-        Path config = dir.resolve("embedseal.properties");
-        Files.writeString(
-                config,
-                String.join(
-                        "\n",
-                        "bootstrap.servers=" + bootstrap,
-                        "application.id=" + prefix + "app",
-                        "state.dir=" + dir.resolve("state"),
-                        "topics.raw=" + prefix + "raw",
-                        "topics.sealed=" + prefix + "sealed",
-                        "topics.dlq=" + prefix + "dlq",
-                        "topics.key-events=" + prefix + "events",
-                        "topics.audit=" + prefix + "audit",
-                        "topics.create=true",
-                        "topics.partitions=2",
-                        "schema.registry.url=mock://" + prefix,
-                        "kms.provider=local",
-                        "kms.local.dir=" + dir.resolve("kms"),
-                        "streams.commit.interval.ms=100",
-                        ""));
+        Path config = TestPipelineConfig.write(dir, bootstrap, prefix, "streams.commit.interval.ms=100");
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         pipeline.start();

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
+import io.embedseal.app.TestPipelineConfig;
 import io.embedseal.app.TestTraffic;
 import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KeyState;
@@ -17,7 +18,6 @@ import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,28 +65,13 @@ class OperatorCliIntegrationTest {
     @BeforeAll
     static void startPipeline() throws Exception {
         prefix = "ops-" + UUID.randomUUID().toString().substring(0, 6) + "-";
-        config = dir.resolve("embedseal.properties");
-        Files.writeString(
-                config,
-                String.join(
-                        "\n",
-                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                        "application.id=" + prefix + "app",
-                        "state.dir=" + dir.resolve("state"),
-                        "topics.raw=" + prefix + "raw",
-                        "topics.sealed=" + prefix + "sealed",
-                        "topics.dlq=" + prefix + "dlq",
-                        "topics.key-events=" + prefix + "events",
-                        "topics.audit=" + prefix + "audit",
-                        "topics.create=true",
-                        "topics.partitions=2",
-                        "schema.registry.url=mock://" + prefix,
-                        "kms.provider=local",
-                        "kms.local.dir=" + dir.resolve("kms"),
-                        "streams.commit.interval.ms=100",
-                        "kms.denied-cooldown-seconds=1",
-                        "http.port=0",
-                        ""));
+        config = TestPipelineConfig.write(
+                dir,
+                EmbeddedKafkaBroker.shared().bootstrapServers(),
+                prefix,
+                "streams.commit.interval.ms=100",
+                "kms.denied-cooldown-seconds=1",
+                "http.port=0");
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         pipeline.start();

@@ -4,6 +4,7 @@ import static io.embedseal.app.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.app.CliRun;
+import io.embedseal.app.TestPipelineConfig;
 import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -13,7 +14,6 @@ import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,26 +38,8 @@ class RunCommandTest {
     Path dir;
 
     private Path config(String prefix, String extra) throws Exception {
-        Path f = dir.resolve("embedseal.properties");
-        Files.writeString(
-                f,
-                String.join(
-                        "\n",
-                        "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
-                        "application.id=" + prefix + "app",
-                        "state.dir=" + dir.resolve("state"),
-                        "topics.raw=" + prefix + "raw",
-                        "topics.sealed=" + prefix + "sealed",
-                        "topics.dlq=" + prefix + "dlq",
-                        "topics.key-events=" + prefix + "events",
-                        "topics.audit=" + prefix + "audit",
-                        "topics.create=true",
-                        "topics.partitions=2",
-                        "schema.registry.url=mock://" + prefix,
-                        "kms.provider=local",
-                        "kms.local.dir=" + dir.resolve("kms"),
-                        "http.port=0",
-                        extra));
+        Path f = TestPipelineConfig.write(
+                dir, EmbeddedKafkaBroker.shared().bootstrapServers(), prefix, "http.port=0", extra);
         return f;
     }
 

@@ -1,5 +1,5 @@
-# The operator (embedseal keys ...): create, read, rotate, configure and delete tenant keys. It cannot use them:
-# no encrypt, decrypt or datakey.
+# The operator (embedseal keys ..., tenants add --create-key): create, read, rotate, restrict and delete tenant keys.
+# It cannot use them: no encrypt, decrypt or datakey, so an operator token opens no tenant's data.
 path "transit/keys/tenant-*" {
   capabilities = ["create", "read", "update", "delete"]
 }
@@ -8,4 +8,7 @@ path "transit/keys/tenant-*/rotate" {
 }
 path "transit/keys/tenant-*/config" {
   capabilities = ["update"]
+}
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
 }

@@ -1,14 +1,18 @@
-# The sealing pipeline: wrap and unwrap DEKs under tenant keys. Nothing else: it cannot read, create, rotate,
-# configure or delete keys, and it cannot touch keys that are not tenant keys.
+# The sealing pipeline (embedseal run): wrap and unwrap DEKs under tenant keys, and read a key's versions (metadata
+# only: Transit never returns key material to this). It cannot create, rotate, configure or delete keys, and it
+# cannot touch keys whose names do not start with tenant-. No "create" on encrypt: Transit's encrypt creates a
+# missing key for a token that may create, so a mistyped tenant would silently get a fresh key.
 path "transit/encrypt/tenant-*" {
   capabilities = ["update"]
 }
 path "transit/decrypt/tenant-*" {
   capabilities = ["update"]
 }
-path "transit/datakey/plaintext/tenant-*" {
-  capabilities = ["update"]
+path "transit/keys/tenant-*" {
+  capabilities = ["read"]
 }
-path "transit/datakey/wrapped/tenant-*" {
-  capabilities = ["update"]
+# embedseal tells a refused token (expired, revoked: its own credential problem) from a refused key (the tenant's
+# revocation) by looking its token up. The default policy grants this too; it is here for tokens created without it.
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
 }

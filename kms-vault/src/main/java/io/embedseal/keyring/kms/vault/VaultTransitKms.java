@@ -20,9 +20,12 @@ import io.github.jopenlibs.vault.json.Json;
 import io.github.jopenlibs.vault.json.JsonObject;
 import io.github.jopenlibs.vault.json.JsonValue;
 import io.github.jopenlibs.vault.response.LogicalResponse;
+import java.io.IOException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.EnumSet;
@@ -30,6 +33,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -61,7 +71,15 @@ public final class VaultTransitKms implements KmsProvider {
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
 
     private final VaultSettings settings;
+    private final VaultConfig config;
     private final Vault vault;
+    private volatile String token;
+    /** When a 403 last came with a token that Vault still accepted (nanoTime), or 0: spares a lookup per denial. */
+    private volatile long tokenCheckedAtNanos;
+    /** Runs each request, so that a deadline bounds the whole exchange (see {@link #call}). */
+    private final ExecutorService requests;
+
+    private final Duration deadline;
 
     public VaultTransitKms(VaultSettings settings) {
         this.settings = Objects.requireNonNull(settings, "settings");
@@ -70,7 +88,14 @@ public final class VaultTransitKms implements KmsProvider {
             HttpClient.Builder http = HttpClient.newBuilder()
                     .version(HttpClient.Version.HTTP_1_1)
                     .connectTimeout(settings.connectTimeout());
-            VaultConfig config = new VaultConfig();
+            this.token = settings.token();
+            this.deadline = settings.connectTimeout().plus(settings.readTimeout());
+            this.requests = Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "vault-request");
+                t.setDaemon(true);
+                return t;
+            });
+            this.config = new VaultConfig();
             if (settings.caFile() != null) {
                 SslConfig ssl =
                         new SslConfig().pemFile(settings.caFile().toFile()).build();
@@ -78,7 +103,7 @@ public final class VaultTransitKms implements KmsProvider {
                 config.sslConfig(ssl);
             }
             config.address(settings.address())
-                    .token(settings.token())
+                    .token(token)
                     .engineVersion(1) // Transit is not KV v2: the default would rewrite paths to <mount>/data/...
                     .readTimeout(
                             Math.toIntExact(Math.max(1, settings.readTimeout().toSeconds())))
@@ -107,8 +132,8 @@ public final class VaultTransitKms implements KmsProvider {
         LogicalResponse r = write(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
         String ciphertext = r.getData().get("ciphertext");
         if (ciphertext == null) {
-            throw new KmsException("Vault answered the wrap under key '" + keyName + "' at " + settings.address()
-                    + " without a ciphertext");
+            throw new KmsUnavailableException("Vault at " + settings.address() + " answered the wrap under key '"
+                    + keyName + "' without a ciphertext (a proxy in between, or a server in trouble?)");
         }
         int version = versionOf(ciphertext, keyName);
         return new WrappedDek(new KekRef(PROVIDER, keyName, version), ciphertext.getBytes(StandardCharsets.US_ASCII));
@@ -135,7 +160,8 @@ public final class VaultTransitKms implements KmsProvider {
         LogicalResponse r = write(KmsOperation.UNWRAP, kek.keyName(), "decrypt/" + path(kek.keyName()), body);
         String plaintext = r.getData().get("plaintext");
         if (plaintext == null) {
-            throw new KmsException("Vault decrypt of " + kek + " returned no plaintext");
+            throw new KmsUnavailableException("Vault at " + settings.address() + " answered the unwrap under " + kek
+                    + " without a plaintext (a proxy in between, or a server in trouble?)");
         }
         return Base64.getDecoder().decode(plaintext);
     }
@@ -143,8 +169,7 @@ public final class VaultTransitKms implements KmsProvider {
     @Override
     public KeyDescription describe(String keyName) {
         LogicalResponse r =
-                call(KmsOperation.DESCRIBE, keyName, () -> vault.logical().read(mount() + "/keys/" + path(keyName)));
-        requireSuccess(KmsOperation.DESCRIBE, keyName, r);
+                send(KmsOperation.DESCRIBE, keyName, () -> vault.logical().read(mount() + "/keys/" + path(keyName)));
         JsonObject data = r.getDataObject();
         int latest = intField(data, "latest_version", keyName);
         int minDecryption = Math.max(1, intField(data, "min_decryption_version", keyName));
@@ -209,9 +234,7 @@ public final class VaultTransitKms implements KmsProvider {
     @Override
     public void destroy(String keyName) {
         write(KmsOperation.DESTROY, keyName, "keys/" + path(keyName) + "/config", Map.of("deletion_allowed", true));
-        LogicalResponse r =
-                call(KmsOperation.DESTROY, keyName, () -> vault.logical().delete(mount() + "/keys/" + path(keyName)));
-        requireSuccess(KmsOperation.DESTROY, keyName, r);
+        send(KmsOperation.DESTROY, keyName, () -> vault.logical().delete(mount() + "/keys/" + path(keyName)));
     }
 
     @Override
@@ -235,27 +258,115 @@ public final class VaultTransitKms implements KmsProvider {
     }
 
     private LogicalResponse write(KmsOperation op, String keyName, String relativePath, Map<String, Object> body) {
-        LogicalResponse r = call(op, keyName, () -> vault.logical().write(mount() + "/" + relativePath, body));
+        return send(op, keyName, () -> vault.logical().write(mount() + "/" + relativePath, body));
+    }
+
+    /**
+     * Runs a request and requires success. A 403 is Vault's answer both to a policy that does not grant the path
+     * (the tenant's revocation, or least privilege) and to a token that is no longer valid (expired, revoked): the
+     * first is the tenant's decision, the second is this client's credential problem and must not look like a
+     * revocation of every tenant. So on a 403 the token file (when configured) is read again, as Vault Agent
+     * rewrites it, and the request retried once with a new token; then the token is looked up: an invalid one is
+     * {@link KmsUnavailableException} naming the token setting, a valid one leaves the 403 a denial.
+     */
+    private LogicalResponse send(KmsOperation op, String keyName, VaultCall c) {
+        LogicalResponse r = call(op, keyName, c);
+        if (r.getRestResponse().getStatus() == 403 && reloadTokenFile()) {
+            r = call(op, keyName, c);
+        }
+        if (r.getRestResponse().getStatus() == 403 && !tokenIsValid(op, keyName)) {
+            throw new KmsUnavailableException("Vault at " + settings.address() + " does not accept this client's token"
+                    + " (expired or revoked) for " + op + " of key '" + keyName + "': give it a valid token in "
+                    + settings.tokenSource() + "; until then no tenant's key can be used");
+        }
         requireSuccess(op, keyName, r);
         return r;
     }
 
-    /** Runs a request; exceptions from the driver (5xx, I/O) become typed failures. 4xx come back as responses. */
-    private LogicalResponse call(KmsOperation op, String keyName, VaultCall c) {
-        LogicalResponse r;
-        try {
-            r = c.run();
-        } catch (VaultException e) {
-            int status = e.getHttpStatusCode();
-            if (status == 0 || status == 429 || status >= 500) {
-                throw new KmsUnavailableException(
-                        "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "'"
-                                + (status == 0 ? "" : " (HTTP " + status + ")"),
-                        e);
-            }
-            throw new KmsException("Vault refused " + op + " of key '" + keyName + "' (HTTP " + status + ")", e);
+    /** Reads the token file again; true if it now holds another token (which is then used). */
+    private synchronized boolean reloadTokenFile() {
+        Path file = settings.tokenFile();
+        if (file == null) {
+            return false;
         }
-        return r;
+        String fresh;
+        try {
+            fresh = Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            return false;
+        }
+        if (fresh.isEmpty() || fresh.equals(token)) {
+            return false;
+        }
+        token = fresh;
+        config.token(fresh);
+        tokenCheckedAtNanos = 0;
+        return true;
+    }
+
+    /** Whether Vault still accepts the token ({@code auth/token/lookup-self}); a yes is believed for 1 s. */
+    private boolean tokenIsValid(KmsOperation op, String keyName) {
+        long now = System.nanoTime();
+        long checked = tokenCheckedAtNanos;
+        if (checked != 0 && now - checked < 1_000_000_000L) {
+            return true;
+        }
+        LogicalResponse r = call(op, keyName, () -> vault.logical().read("auth/token/lookup-self"));
+        int status = r.getRestResponse().getStatus();
+        if (status == 429 || status >= 500) {
+            throw new KmsUnavailableException("Vault at " + settings.address() + " is unavailable (HTTP " + status
+                    + ") for " + op + " of key '" + keyName + "'");
+        }
+        boolean valid = status == 200;
+        tokenCheckedAtNanos = valid ? now : 0;
+        return valid;
+    }
+
+    /**
+     * Runs a request; exceptions from the driver (5xx, I/O) become typed failures. 4xx come back as responses.
+     * The driver's read timeout bounds the wait for the status line only, so a server (or a proxy) that hangs
+     * mid-body would hold the caller forever: the whole exchange runs on {@link #requests} under a deadline of the
+     * connect plus the read timeout, and is interrupted when it passes.
+     */
+    private LogicalResponse call(KmsOperation op, String keyName, VaultCall c) {
+        Future<LogicalResponse> f;
+        try {
+            f = requests.submit(c::run);
+        } catch (RejectedExecutionException e) {
+            throw new KmsException("the Vault client for " + settings.address() + " is closed", e);
+        }
+        try {
+            return f.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new KmsUnavailableException(
+                    "Vault at " + settings.address() + " did not finish answering " + op + " of key '" + keyName
+                            + "' within " + deadline.toMillis()
+                            + " ms (kms.vault.connect-timeout-ms + read-timeout-ms)",
+                    e);
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new KmsUnavailableException("interrupted while waiting for Vault at " + settings.address(), e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof VaultException ve) {
+                int status = ve.getHttpStatusCode();
+                if (status == 0 || status == 429 || status >= 500) {
+                    throw new KmsUnavailableException(
+                            "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "'"
+                                    + (status == 0 ? "" : " (HTTP " + status + ")"),
+                            ve);
+                }
+                throw new KmsException("Vault refused " + op + " of key '" + keyName + "' (HTTP " + status + ")", ve);
+            }
+            // The driver could not read the answer (not JSON, cut short): a proxy or a server in trouble.
+            throw new KmsUnavailableException(
+                    "Vault at " + settings.address() + " gave an answer to " + op + " of key '" + keyName
+                            + "' that cannot be read ("
+                            + cause.getClass().getSimpleName() + ")",
+                    cause);
+        }
     }
 
     private void requireSuccess(KmsOperation op, String keyName, LogicalResponse r) {
@@ -269,7 +380,10 @@ public final class VaultTransitKms implements KmsProvider {
         if (status == 403) {
             throw new KeyDeniedException("permission denied for " + what);
         }
-        if (status == 404 || errors.contains("encryption key not found") || errors.contains("not found")) {
+        if (status == 404
+                || errors.contains("not found")
+                || errors.contains("could be found") // keys/<k>/config of a missing key
+                || errors.contains("no existing key")) {
             throw new UnknownKeyException("no such key: " + what);
         }
         if (status == 429 || status >= 500) {
@@ -281,7 +395,10 @@ public final class VaultTransitKms implements KmsProvider {
         if (errors.contains("too new")) {
             throw new UnknownKeyException("key version unknown: " + what);
         }
-        if (op == KmsOperation.UNWRAP && errors.contains("invalid ciphertext")) {
+        // Vault and OpenBao: "invalid ciphertext: ..." for a malformed one, "cipher: message authentication failed"
+        // when AES-GCM refuses it (altered, other associated data, another key or a re-created one).
+        if (op == KmsOperation.UNWRAP
+                && (errors.contains("invalid ciphertext") || errors.contains("message authentication failed"))) {
             throw new InvalidWrappedKeyException("wrapped DEK does not open: " + what);
         }
         throw new KmsException("Vault refused " + what);
@@ -326,6 +443,12 @@ public final class VaultTransitKms implements KmsProvider {
         return v.asInt();
     }
 
+    /** Stops the request threads; an exchange still running is interrupted. */
+    @Override
+    public void close() {
+        requests.shutdownNow();
+    }
+
     @Override
     public String toString() {
         return "VaultTransitKms[" + settings + "]";
@@ -335,30 +458,46 @@ public final class VaultTransitKms implements KmsProvider {
     public static final class VaultSettings {
         private final String address;
         private final String token;
+        private final @Nullable Path tokenFile;
         private final @Nullable String namespace;
         private final String mount;
-        private final java.nio.file.@Nullable Path caFile;
+        private final @Nullable Path caFile;
         private final Duration connectTimeout;
         private final Duration readTimeout;
 
+        /**
+         * @param tokenFile where {@code token} was read from, or null when it came from the environment; read again
+         *     when Vault refuses the token (Vault Agent rewrites such a file with a fresh token)
+         * @param allowInsecureHttp whether an {@code http://} address is accepted (development only): the token and
+         *     every DEK would cross the network in the clear
+         */
         public VaultSettings(
                 String address,
                 String token,
+                @Nullable Path tokenFile,
                 @Nullable String namespace,
                 String mount,
-                java.nio.file.@Nullable Path caFile,
+                @Nullable Path caFile,
                 Duration connectTimeout,
-                Duration readTimeout) {
+                Duration readTimeout,
+                boolean allowInsecureHttp) {
             this.address = stripTrailingSlash(Objects.requireNonNull(address, "address"));
-            if (!this.address.startsWith("http://") && !this.address.startsWith("https://")) {
-                throw new IllegalArgumentException(
-                        "kms.vault.address must start with http:// or https://, got: " + address);
+            if (this.address.startsWith("http://")) {
+                if (!allowInsecureHttp) {
+                    throw new IllegalArgumentException("kms.vault.address is " + this.address + ": plain http would"
+                            + " send the Vault token and every data-encryption key in the clear. Use https:// (with"
+                            + " kms.vault.ca-file for a private CA), or for a development server only set "
+                            + VaultTransitKmsFactory.ALLOW_INSECURE_HTTP.name() + "=true");
+                }
+            } else if (!this.address.startsWith("https://")) {
+                throw new IllegalArgumentException("kms.vault.address must start with https://, got: " + address);
             }
             if (token == null || token.isBlank()) {
                 throw new IllegalArgumentException(
                         "the Vault token is empty; set kms.vault.token-env or kms.vault.token-file");
             }
             this.token = token.strip();
+            this.tokenFile = tokenFile;
             this.namespace = namespace == null || namespace.isBlank() ? null : namespace;
             this.mount = mount == null || mount.isBlank() ? "transit" : stripTrailingSlash(mount);
             this.caFile = caFile;
@@ -378,6 +517,16 @@ public final class VaultTransitKms implements KmsProvider {
             return token;
         }
 
+        @Nullable
+        Path tokenFile() {
+            return tokenFile;
+        }
+
+        /** Where the token comes from, for messages (never the token itself). */
+        String tokenSource() {
+            return tokenFile != null ? "kms.vault.token-file (" + tokenFile + ")" : "kms.vault.token-env";
+        }
+
         public @Nullable String namespace() {
             return namespace;
         }
@@ -386,7 +535,7 @@ public final class VaultTransitKms implements KmsProvider {
             return mount;
         }
 
-        public java.nio.file.@Nullable Path caFile() {
+        public @Nullable Path caFile() {
             return caFile;
         }
 

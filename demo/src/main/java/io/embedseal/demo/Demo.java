@@ -45,6 +45,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -106,8 +107,18 @@ public final class Demo {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the demo's data directory", e);
         }
-        try {
-            return runIn(dataDir, options, start);
+        try (DemoOpenBao bao = DemoOpenBao.startIfNeeded(options.kmsSettings(), dataDir)) {
+            Options effective = bao == null
+                    ? options
+                    : new Options(
+                            options.tenants(),
+                            options.recordsPerTenant(),
+                            options.dims(),
+                            options.partitions(),
+                            options.dataDir(),
+                            options.timeout(),
+                            bao.settings());
+            return runIn(dataDir, effective, start, bao == null ? null : bao.description());
         } finally {
             if (temporary) {
                 Directories.deleteRecursively(dataDir);
@@ -115,7 +126,7 @@ public final class Demo {
         }
     }
 
-    private static DemoReport runIn(Path dataDir, Options o, long start) {
+    private static DemoReport runIn(Path dataDir, Options o, long start, @Nullable String kmsServer) {
         TopicNames topics = TopicNames.defaults();
         List<String> failures = new ArrayList<>();
         KmsCallStats kmsCalls;
@@ -269,6 +280,7 @@ public final class Demo {
                     kmsCalls.errors() - missingKeyWraps);
             return new DemoReport(
                     keyringSettings.provider(),
+                    kmsServer,
                     new DemoReport.Shape(o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions()),
                     new DemoReport.Counts(
                             produced, expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size()),

@@ -82,6 +82,13 @@ public final class DemoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        if (DemoOpenBao.wanted(options.kmsSettings())) {
+            spec.commandLine()
+                    .getErr()
+                    .println("embedseal demo: no kms.vault.address given, so the demo starts an OpenBao DEVELOPMENT"
+                            + " SERVER (bao server -dev: in memory, unsealed, a root token, TLS under its own CA) and"
+                            + " stops it at the end. Its keys are gone with it: never keep data under it.");
+        }
         DemoReport report;
         try {
             report = Demo.run(options);

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SortedMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a demo run produced and found. {@link #failures()} lists every check that did not hold; the run
@@ -15,6 +16,7 @@ import java.util.SortedMap;
  */
 public record DemoReport(
         String kms,
+        @Nullable String kmsServer,
         Shape shape,
         Counts counts,
         DemoChecks.Sealed sealedCheck,
@@ -87,6 +89,9 @@ public record DemoReport(
         calls.put("create", kmsCalls.created());
         calls.put("failed", kmsCalls.failed());
         o.put("kms", kms);
+        if (kmsServer != null) {
+            o.put("kms_server", kmsServer);
+        }
         o.put("kms_calls", calls);
         o.put("audit_entries", audit.entries());
         o.put("audit_chain_intact", audit.result().intact());
@@ -139,7 +144,10 @@ public record DemoReport(
     public String toHuman() {
         StringBuilder b = new StringBuilder();
         b.append("embedseal demo: in-process Kafka broker, ")
-                .append(kms.equals("local") ? "local KMS (development only)" : kms + " KMS")
+                .append(
+                        kms.equals("local")
+                                ? "local KMS (development only)"
+                                : kms + " KMS" + (kmsServer == null ? "" : " (" + kmsServer + ")"))
                 .append(", in-memory schema registry\n");
         line(
                 b,

@@ -2,14 +2,20 @@ package io.embedseal.demo;
 
 import static io.embedseal.app.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
+import io.embedseal.kms.testsupport.OpenBao;
 import io.embedseal.kms.testsupport.SoftHsm;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -112,47 +118,99 @@ class DemoCommandTest {
 
     @Test
     void demoOnVault_sealsUnderTransitKeys() throws Exception {
-        try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            Path token = dir.resolve("vault-token");
-            Files.writeString(token, VaultTransitStandIn.ROOT_TOKEN);
+        OpenBao.Namespace vault = OpenBao.namespace();
+        Path token = dir.resolve("vault-token");
+        Files.writeString(token, vault.token("embedseal-operator", "embedseal-pipeline"));
 
-            CliRun r = run(
-                    "demo",
-                    "--json",
-                    "--tenants",
-                    "2",
-                    "--records",
-                    "30",
-                    "--dims",
-                    "16",
-                    "--kms",
-                    "vault",
-                    "--kms-setting",
-                    "kms.vault.address=" + vault.address(),
-                    "--kms-setting",
-                    "kms.vault.token-file=" + token);
+        CliRun r = run(
+                "demo",
+                "--json",
+                "--tenants",
+                "2",
+                "--records",
+                "30",
+                "--dims",
+                "16",
+                "--kms",
+                "vault",
+                "--kms-setting",
+                "kms.vault.address=" + vault.server().address(),
+                "--kms-setting",
+                "kms.vault.allow-insecure-http=true",
+                "--kms-setting",
+                "kms.vault.namespace=" + vault.name(),
+                "--kms-setting",
+                "kms.vault.token-file=" + token);
 
-            assertThat(r.code()).as(r.out() + r.err()).isZero();
-            JsonNode json = new ObjectMapper().readTree(r.out());
-            assertThat(json.get("kms").asText()).isEqualTo("vault");
-            assertThat(json.get("sealed").asInt()).isEqualTo(60);
-            assertThat(json.get("unseal_mismatches").asInt()).isZero();
-            assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("vault:tenant-acme:1");
-            assertThat(json.get("kms_calls").get("wrap").asInt())
-                    .as("one wrap per tenant DEK")
-                    .isEqualTo(2);
-            assertThat(json.get("kms_calls").get("unwrap").asInt()).isEqualTo(2);
-            assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
-            assertThat(vault.hasKey("tenant-acme")).isTrue();
-            assertThat(vault.hasKey("tenant-globex"))
-                    .as("destroyed by the demo's last step")
-                    .isFalse();
-            assertThat(json.get("sink").get("destroyed").get("search_refused").asBoolean())
-                    .isTrue();
-            assertThat(json.get("ok").asBoolean())
-                    .as(json.get("failures").toString())
-                    .isTrue();
-        }
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertThat(json.get("kms").asText()).isEqualTo("vault");
+        assertThat(json.has("kms_server"))
+                .as("the given Vault, not one the demo started")
+                .isFalse();
+        assertThat(json.get("sealed").asInt()).isEqualTo(60);
+        assertThat(json.get("unseal_mismatches").asInt()).isZero();
+        assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("vault:tenant-acme:1");
+        assertThat(json.get("kms_calls").get("wrap").asInt())
+                .as("one wrap per tenant DEK")
+                .isEqualTo(2);
+        assertThat(json.get("kms_calls").get("unwrap").asInt()).isEqualTo(2);
+        assertThat(json.get("kms_calls").get("failed").asInt()).isZero();
+        assertThat(vault.hasKey("tenant-acme")).isTrue();
+        assertThat(vault.hasKey("tenant-globex"))
+                .as("destroyed by the demo's last step")
+                .isFalse();
+        assertThat(json.get("sink").get("destroyed").get("search_refused").asBoolean())
+                .isTrue();
+        assertThat(json.get("ok").asBoolean())
+                .as(json.get("failures").toString())
+                .isTrue();
+    }
+
+    @Test
+    void demoOnVault_withoutAnAddress_startsItsOwnOpenBaoDevServer_overTls_andStopsIt() throws Exception {
+        OpenBao.binary(); // skips (fails in CI) without bao, as the demo would refuse to start
+        Path data = dir.resolve("vault-demo");
+
+        CliRun r = run(
+                "demo",
+                "--json",
+                "--tenants",
+                "2",
+                "--records",
+                "20",
+                "--dims",
+                "16",
+                "--kms",
+                "vault",
+                "--data-dir",
+                data.toString());
+
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertThat(json.get("ok").asBoolean())
+                .as(json.get("failures").toString())
+                .isTrue();
+        assertThat(json.get("kms").asText()).isEqualTo("vault");
+        assertThat(json.get("kms_server").asText())
+                .startsWith("OpenBao dev server at https://127.0.0.1:")
+                .contains("development only");
+        assertThat(json.get("tenants").get("acme").get("kek").asText()).isEqualTo("vault:tenant-acme:1");
+        assertThat(r.err()).contains("DEVELOPMENT SERVER");
+        String address = json.get("kms_server").asText().replaceAll(".* at (https://[^,]+),.*", "$1");
+        HttpClient http =
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        assertThatThrownBy(() -> http.send(
+                        HttpRequest.newBuilder(URI.create(address + "/v1/sys/health"))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding()))
+                .as("the dev server is stopped with the demo")
+                .isInstanceOf(java.io.IOException.class);
+        String log = Files.readString(data.resolve("openbao/openbao.log"));
+        assertThat(log).contains("Root Token: <kept in memory>").contains("Unseal Key: <kept in memory>");
+        assertThat(Files.readString(data.resolve("openbao/root-token")))
+                .isNotBlank()
+                .satisfies(t -> assertThat(log).doesNotContain(t));
     }
 
     @Test

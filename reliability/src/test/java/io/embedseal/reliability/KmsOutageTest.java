@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.kms.testsupport.OpenBao;
+import io.embedseal.kms.testsupport.VaultFaultInjector;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.InMemorySchemaRegistry;
@@ -57,23 +58,21 @@ class KmsOutageTest {
         TopicNames topics = Suite.topics(broker, prefix, 2);
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-        Suite.secret("Vault root token", VaultTransitStandIn.ROOT_TOKEN);
-        Suite.secret("Vault pipeline token", VaultTransitStandIn.PIPELINE_TOKEN);
+        OpenBao.Namespace ns = OpenBao.namespace();
+        String operatorToken = ns.token("embedseal-operator");
+        String pipelineToken = ns.token("embedseal-pipeline");
+        Suite.secret("Vault operator token", operatorToken);
+        Suite.secret("Vault pipeline token", pipelineToken);
 
-        try (VaultTransitStandIn vault = VaultTransitStandIn.start();
+        // The real OpenBao keeps its keys; the proxy in front of it is what goes off the network.
+        try (VaultFaultInjector vault = VaultFaultInjector.inFrontOf(ns.server());
                 KafkaProducer<byte[], byte[]> producer = Suite.producer(bootstrap);
                 Admin admin = Suite.admin(bootstrap)) {
-            Map<String, String> vaultSettings = Map.of(
-                    "kms.provider",
-                    "vault",
-                    "kms.vault.address",
-                    vault.address(),
-                    "kms.vault.connect-timeout-ms",
-                    "500",
-                    "kms.vault.read-timeout-ms",
-                    "1000");
-            KmsProvider operator =
-                    KmsProviders.create(KeyringSettings.of(vaultSettings, n -> VaultTransitStandIn.ROOT_TOKEN));
+            Map<String, String> vaultSettings = new java.util.HashMap<>(ns.settings());
+            vaultSettings.put("kms.vault.address", vault.address());
+            vaultSettings.put("kms.vault.connect-timeout-ms", "500");
+            vaultSettings.put("kms.vault.read-timeout-ms", "1000");
+            KmsProvider operator = KmsProviders.create(KeyringSettings.of(vaultSettings, n -> operatorToken));
             for (int t = 0; t < TENANTS; t++) {
                 Suite.register(producer, topics, operator, Suite.tenant(t));
             }
@@ -86,8 +85,7 @@ class KmsOutageTest {
                     dir.resolve("unused"),
                     Map.of("dek.max-records", "50")));
             settings.putAll(vaultSettings);
-            PipelineConfig config = PipelineConfig.of(
-                    settings, n -> "VAULT_TOKEN".equals(n) ? VaultTransitStandIn.PIPELINE_TOKEN : null);
+            PipelineConfig config = PipelineConfig.of(settings, n -> "VAULT_TOKEN".equals(n) ? pipelineToken : null);
 
             try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry)) {
                 pipeline.start();
@@ -188,7 +186,10 @@ class KmsOutageTest {
                 assertThat(resumedMs)
                         .as("resumes within the backoff ceiling and a KMS round trip")
                         .isLessThan(15_000);
-                Suite.rememberDek(operator, sealed.get(sealed.size() - 1).value());
+                // The operator's token may not decrypt (deploy/vault/embedseal-operator.hcl): unwrap as the pipeline.
+                try (KmsProvider reader = KmsProviders.create(KeyringSettings.of(vaultSettings, n -> pipelineToken))) {
+                    Suite.rememberDek(reader, sealed.get(sealed.size() - 1).value());
+                }
             }
         }
     }

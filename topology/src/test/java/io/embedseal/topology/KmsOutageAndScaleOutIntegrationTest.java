@@ -7,7 +7,9 @@ import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.local.LocalKms;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.kms.testsupport.OpenBao;
+import io.embedseal.kms.testsupport.VaultFaultInjector;
+import io.embedseal.openbao.dev.OpenBaoDevServer;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import java.nio.file.Path;
@@ -28,19 +30,17 @@ class KmsOutageAndScaleOutIntegrationTest {
 
     @Test
     void kmsUnreachable_recordsWait_andEveryOneIsSealedExactlyOnceAfter() throws Exception {
+        // A server of its own, to seal (a real 503) without disturbing other tests; a proxy in front counts requests.
         try (BrokerFixture fx = new BrokerFixture(2);
-                VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            KmsProvider kms = KmsProviders.create(KeyringSettings.of(
-                    Map.of(
-                            "kms.provider",
-                            "vault",
-                            "kms.vault.address",
-                            vault.address(),
-                            "kms.vault.connect-timeout-ms",
-                            "500",
-                            "kms.vault.read-timeout-ms",
-                            "1000"),
-                    n -> VaultTransitStandIn.ROOT_TOKEN));
+                OpenBaoDevServer bao = OpenBao.startOwn(false);
+                VaultFaultInjector vault = VaultFaultInjector.inFrontOf(bao)) {
+            OpenBao.Namespace ns = OpenBao.root(bao);
+            Map<String, String> settings = new java.util.HashMap<>(ns.settings());
+            settings.put("kms.vault.address", vault.address());
+            settings.put("kms.vault.connect-timeout-ms", "500");
+            settings.put("kms.vault.read-timeout-ms", "1000");
+            String token = ns.token("embedseal-operator", "embedseal-pipeline");
+            KmsProvider kms = KmsProviders.create(KeyringSettings.of(settings, n -> token));
             for (String t : List.of("acme", "globex", "initech")) {
                 kms.createKek("tenant-" + t);
                 fx.keyEvent(t, KeyEventType.REGISTERED, 1, "vault");
@@ -61,7 +61,7 @@ class KmsOutageAndScaleOutIntegrationTest {
                 assertThat(fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 90, Duration.ofSeconds(60)))
                         .hasSize(90);
 
-                vault.seal();
+                bao.seal();
                 int requestsAtOutage = vault.requestCount();
                 long outageStart = System.nanoTime();
                 produce(fx, 90, 240);
@@ -86,7 +86,7 @@ class KmsOutageAndScaleOutIntegrationTest {
                         .as("records needing a new DEK wait")
                         .isLessThan(240);
 
-                vault.unseal();
+                bao.unseal();
                 long back = System.nanoTime();
                 List<ConsumerRecord<byte[], byte[]>> sealed =
                         fx.readUntil(fx.topics.sealed(), rs -> rs.size() >= 240, Duration.ofSeconds(90));

@@ -2,7 +2,9 @@ package io.embedseal.app.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.kms.testsupport.OpenBao;
+import io.embedseal.kms.testsupport.VaultFaultInjector;
+import io.embedseal.openbao.dev.OpenBaoDevServer;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -26,7 +28,11 @@ class ReadinessTest {
     @Test
     void readiness_followsTheKms_whileLivenessStaysUp() throws Exception {
         String prefix = "ready-" + UUID.randomUUID().toString().substring(0, 6) + "-";
-        try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
+        // A server of its own, to seal; a proxy in front of it counts the requests readiness probes cause.
+        try (OpenBaoDevServer bao = OpenBao.startOwn(false);
+                VaultFaultInjector vault = VaultFaultInjector.inFrontOf(bao)) {
+            OpenBao.Namespace ns = OpenBao.root(bao);
+            String pipelineToken = ns.token("embedseal-pipeline");
             Map<String, String> s = new java.util.HashMap<>(Map.of(
                     "bootstrap.servers",
                     EmbeddedKafkaBroker.shared().bootstrapServers(),
@@ -46,13 +52,13 @@ class ReadinessTest {
                     vault.address(),
                     "kms.vault.token-env",
                     "TOKEN"));
+            s.put("kms.vault.allow-insecure-http", "true");
             s.put("topics.raw", prefix + "raw");
             s.put("topics.sealed", prefix + "sealed");
             s.put("topics.dlq", prefix + "dlq");
             s.put("topics.key-events", prefix + "events");
             s.put("topics.audit", prefix + "audit");
-            PipelineConfig config =
-                    PipelineConfig.of(s, name -> name.equals("TOKEN") ? VaultTransitStandIn.PIPELINE_TOKEN : null);
+            PipelineConfig config = PipelineConfig.of(s, name -> name.equals("TOKEN") ? pipelineToken : null);
             try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config)) {
                 pipeline.createTopicsIfConfigured();
                 pipeline.start();
@@ -68,13 +74,13 @@ class ReadinessTest {
                             .as("probes within 5 s are answered from the last check")
                             .isLessThanOrEqualTo(1);
 
-                    vault.seal();
+                    bao.seal();
                     HttpResponse<String> down = awaitStatus(http, server, "/health/ready", 503);
                     assertThat(down.body()).contains("\"kms\":\"unreachable\"").contains("\"status\":\"DOWN\"");
                     assertThat(get(http, server, "/health/live").statusCode()).isEqualTo(200);
                     assertThat(pipeline.streams().state()).isEqualTo(KafkaStreams.State.RUNNING);
 
-                    vault.unseal();
+                    bao.unseal();
                     awaitStatus(http, server, "/health/ready", 200);
                 }
             }

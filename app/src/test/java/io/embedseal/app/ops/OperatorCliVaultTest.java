@@ -7,7 +7,7 @@ import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.kms.testsupport.OpenBao;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
@@ -37,10 +37,10 @@ class OperatorCliVaultTest {
         return CliRun.run(all.toArray(String[]::new));
     }
 
-    Path config(String prefix, VaultTransitStandIn vault, String token) throws Exception {
-        Path tokenFile = dir.resolve(token + ".token");
+    Path config(String prefix, OpenBao.Namespace vault, String role, String token) throws Exception {
+        Path tokenFile = dir.resolve(role + ".token");
         Files.writeString(tokenFile, token);
-        Path f = dir.resolve(token + ".properties");
+        Path f = dir.resolve(role + ".properties");
         Files.writeString(
                 f,
                 String.join(
@@ -52,7 +52,9 @@ class OperatorCliVaultTest {
                         "topics.raw=" + prefix + "raw",
                         "topics.dlq=" + prefix + "dlq",
                         "kms.provider=vault",
-                        "kms.vault.address=" + vault.address(),
+                        "kms.vault.address=" + vault.server().address(),
+                        "kms.vault.allow-insecure-http=true",
+                        "kms.vault.namespace=" + vault.name(),
                         "kms.vault.token-file=" + tokenFile,
                         ""));
         return f;
@@ -63,55 +65,57 @@ class OperatorCliVaultTest {
         String prefix = "byok-" + UUID.randomUUID().toString().substring(0, 6) + "-";
         EmbeddedKafkaBroker.shared().createTopic(prefix + "events", 1, Map.of("cleanup.policy", "compact"));
         EmbeddedKafkaBroker.shared().createTopic(prefix + "audit", 1, Map.of());
-        try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            Path pipelineConfig = config(prefix, vault, VaultTransitStandIn.PIPELINE_TOKEN);
-            Path operatorConfig = config(prefix, vault, VaultTransitStandIn.ROOT_TOKEN);
+        // The tenant's own Vault namespace: the pipeline's token is granted its one key
+        // (deploy/vault/embedseal-pipeline-acme.hcl, as docs/operations.md tells the tenant); the tenant's
+        // admin (here the root token) manages the key.
+        OpenBao.Namespace vault = OpenBao.namespace();
+        vault.writePolicy("embedseal-pipeline-acme", OpenBao.policyFile("pipeline-acme"));
+        Path pipelineConfig = config(prefix, vault, "pipeline", vault.token("embedseal-pipeline-acme"));
+        Path operatorConfig = config(prefix, vault, "owner", vault.rootToken());
 
-            CliRun noKey = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
-            assertThat(noKey.code()).isEqualTo(1);
-            assertThat(noKey.err()).contains("has no key acme-own-key");
+        CliRun noKey = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
+        assertThat(noKey.code()).isEqualTo(1);
+        assertThat(noKey.err()).contains("has no key acme-own-key");
 
-            // The tenant creates its key in Vault (here with the root token, as the tenant's own admin would).
-            try (KmsProvider root = KmsProviders.create(KeyringSettings.of(
-                    Map.of("kms.provider", "vault", "kms.vault.address", vault.address(), "kms.vault.token-env", "T"),
-                    name -> VaultTransitStandIn.ROOT_TOKEN))) {
-                root.createKek("acme-own-key");
-            }
-            CliRun added = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
-            assertThat(added.code()).as(added.err()).isZero();
-            assertThat(added.out())
-                    .contains("vault:acme-own-key:1 is usable by this KMS identity")
-                    .contains("REGISTERED");
-
-            CliRun pipelineRotate = cli(pipelineConfig, "keys", "rotate", "--tenant", "acme");
-            assertThat(pipelineRotate.code())
-                    .as("the pipeline's token may not rotate")
-                    .isEqualTo(1);
-            assertThat(pipelineRotate.err()).containsIgnoringCase("denied");
-
-            CliRun rotate = cli(operatorConfig, "keys", "rotate", "--tenant", "acme");
-            assertThat(rotate.code()).as(rotate.err()).isZero();
-            assertThat(rotate.out()).contains("version 1 -> 2");
-
-            CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
-            assertThat(revoke.code()).as(revoke.err()).isZero();
-            assertThat(revoke.out())
-                    .contains(
-                            "the key's owner revokes by removing the pipeline and sink policies' grant on transit/encrypt/acme-own-key")
-                    .contains("REVOKED published");
-
-            List<KeyEventType> types = new ArrayList<>();
-            TopicReader.read(
-                    Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()),
-                    prefix + "events",
-                    -1,
-                    r -> {
-                        KeyEvent e = KeyEvents.decode(new String(r.key(), StandardCharsets.UTF_8), r.value());
-                        assertThat(e.getKekName()).isEqualTo("acme-own-key");
-                        types.add(e.getType());
-                    },
-                    null);
-            assertThat(types).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED, KeyEventType.REVOKED);
+        // The tenant creates its key in Vault (here with the root token, as the tenant's own admin would).
+        Map<String, String> rootSettings = new java.util.HashMap<>(vault.settings());
+        try (KmsProvider root = KmsProviders.create(KeyringSettings.of(rootSettings, name -> vault.rootToken()))) {
+            root.createKek("acme-own-key");
         }
+        CliRun added = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
+        assertThat(added.code()).as(added.err()).isZero();
+        assertThat(added.out())
+                .contains("vault:acme-own-key:1 is usable by this KMS identity")
+                .contains("REGISTERED");
+
+        CliRun pipelineRotate = cli(pipelineConfig, "keys", "rotate", "--tenant", "acme");
+        assertThat(pipelineRotate.code())
+                .as("the pipeline's token may not rotate")
+                .isEqualTo(1);
+        assertThat(pipelineRotate.err()).containsIgnoringCase("denied");
+
+        CliRun rotate = cli(operatorConfig, "keys", "rotate", "--tenant", "acme");
+        assertThat(rotate.code()).as(rotate.err()).isZero();
+        assertThat(rotate.out()).contains("version 1 -> 2");
+
+        CliRun revoke = cli(operatorConfig, "keys", "revoke", "--tenant", "acme");
+        assertThat(revoke.code()).as(revoke.err()).isZero();
+        assertThat(revoke.out())
+                .contains(
+                        "the key's owner revokes by removing the pipeline and sink policies' grant on transit/encrypt/acme-own-key")
+                .contains("REVOKED published");
+
+        List<KeyEventType> types = new ArrayList<>();
+        TopicReader.read(
+                Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()),
+                prefix + "events",
+                -1,
+                r -> {
+                    KeyEvent e = KeyEvents.decode(new String(r.key(), StandardCharsets.UTF_8), r.value());
+                    assertThat(e.getKekName()).isEqualTo("acme-own-key");
+                    types.add(e.getType());
+                },
+                null);
+        assertThat(types).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED, KeyEventType.REVOKED);
     }
 }

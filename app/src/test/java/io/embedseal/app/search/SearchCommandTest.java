@@ -254,49 +254,53 @@ class SearchCommandTest {
 
     @Test
     void anIdentityThatMayNotReadTheKey_isAcceptedOnlyWhenTheKeyEventsVouchForTheTenant() throws Exception {
-        try (io.embedseal.kms.testsupport.VaultTransitStandIn vault =
-                io.embedseal.kms.testsupport.VaultTransitStandIn.start()) {
-            Path token = dir.resolve("reader-token");
-            Files.writeString(token, "a-token-with-no-read-grant"); // Vault answers 403 to describe
-            List<String> args = new ArrayList<>(List.of(
-                    "search",
-                    "--tenant",
-                    "acme",
-                    "--query",
-                    inline(vectors.get(7)),
-                    "--k",
-                    "1",
-                    "--lucene-dir",
-                    luceneDir.toString(),
-                    "--kms",
-                    "vault",
-                    "--kms-setting",
-                    "kms.vault.address=" + vault.address(),
-                    "--kms-setting",
-                    "kms.vault.token-file=" + token));
-            CliRun alone = run(args.toArray(String[]::new));
-            assertThat(alone.code()).isEqualTo(SearchCommand.REFUSED);
-            assertThat(alone.err()).contains("no key-event topic was read to vouch");
+        // A real Vault identity that may unwrap but not read the key: the sink's policy
+        // (deploy/vault/embedseal-sink.hcl).
+        io.embedseal.kms.testsupport.OpenBao.Namespace vault = io.embedseal.kms.testsupport.OpenBao.namespace();
+        Path token = dir.resolve("reader-token");
+        Files.writeString(token, vault.token("embedseal-sink")); // Vault answers 403 to describe
+        List<String> args = new ArrayList<>(List.of(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                inline(vectors.get(7)),
+                "--k",
+                "1",
+                "--lucene-dir",
+                luceneDir.toString(),
+                "--kms",
+                "vault",
+                "--kms-setting",
+                "kms.vault.address=" + vault.server().address(),
+                "--kms-setting",
+                "kms.vault.allow-insecure-http=true",
+                "--kms-setting",
+                "kms.vault.namespace=" + vault.name(),
+                "--kms-setting",
+                "kms.vault.token-file=" + token));
+        CliRun alone = run(args.toArray(String[]::new));
+        assertThat(alone.code()).isEqualTo(SearchCommand.REFUSED);
+        assertThat(alone.err()).contains("no key-event topic was read to vouch");
 
-            EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
-            String topic = "events-" + UUID.randomUUID();
-            broker.createTopic(topic, 1, Map.of("cleanup.policy", "compact"));
-            try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(
-                    Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
-                    new StringSerializer(),
-                    new ByteArraySerializer())) {
-                p.send(new ProducerRecord<>(
-                                topic,
-                                "acme",
-                                KeyEvents.encode(KeyEvents.event(
-                                        "acme", KeyEventType.REGISTERED, "vault", "tenant-acme", 1, "ops", null))))
-                        .get();
-            }
-            args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic));
-            CliRun vouched = run(args.toArray(String[]::new));
-            assertThat(vouched.code()).as(vouched.err()).isZero();
-            assertThat(vouched.out()).containsPattern("\\s1\\s+e-7\\s");
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
+        String topic = "events-" + UUID.randomUUID();
+        broker.createTopic(topic, 1, Map.of("cleanup.policy", "compact"));
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                new StringSerializer(),
+                new ByteArraySerializer())) {
+            p.send(new ProducerRecord<>(
+                            topic,
+                            "acme",
+                            KeyEvents.encode(KeyEvents.event(
+                                    "acme", KeyEventType.REGISTERED, "vault", "tenant-acme", 1, "ops", null))))
+                    .get();
         }
+        args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic));
+        CliRun vouched = run(args.toArray(String[]::new));
+        assertThat(vouched.code()).as(vouched.err()).isZero();
+        assertThat(vouched.out()).containsPattern("\\s1\\s+e-7\\s");
     }
 
     @Test

@@ -12,9 +12,11 @@ import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
+import io.embedseal.kms.testsupport.OpenBao;
 import io.embedseal.kms.testsupport.SoftHsm;
-import io.embedseal.kms.testsupport.VaultTransitStandIn;
+import io.embedseal.kms.testsupport.VaultFaultInjector;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
@@ -81,13 +83,18 @@ class KmsCallBoundTest {
     }
 
     @Test
-    @DisplayName("vault stand-in (test code): 100,000 records for 10 tenants, KMS calls counted at the HTTP server too")
+    @DisplayName(
+            "vault on OpenBao: 100,000 records for 10 tenants, KMS calls counted by a proxy in front of the server")
     void vault_callsTheKmsOncePerDek() {
-        try (VaultTransitStandIn vault = VaultTransitStandIn.start()) {
-            KmsProvider kms = KmsProviders.create(KeyringSettings.of(
-                    Map.of("kms.provider", "vault", "kms.vault.address", vault.address()),
-                    name -> VaultTransitStandIn.ROOT_TOKEN));
-            assertThat(sealAll(kms, kms, vault::requestCount)).isEqualTo(40);
+        OpenBao.Namespace ns = OpenBao.namespace();
+        try (VaultFaultInjector counter = VaultFaultInjector.inFrontOf(ns.server())) {
+            Map<String, String> settings = new HashMap<>(ns.settings());
+            settings.put("kms.vault.address", counter.address());
+            String operatorToken = ns.token("embedseal-operator");
+            String pipelineToken = ns.token("embedseal-pipeline");
+            KmsProvider operator = KmsProviders.create(KeyringSettings.of(settings, name -> operatorToken));
+            KmsProvider pipeline = KmsProviders.create(KeyringSettings.of(settings, name -> pipelineToken));
+            assertThat(sealAll(operator, pipeline, counter::requestCount)).isEqualTo(40);
         }
     }
 

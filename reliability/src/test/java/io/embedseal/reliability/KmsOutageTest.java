@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Item 3: the tenants' KMS (Vault Transit, through its stand-in) goes off the network for 30 s, connections refused,
+ * Item 3: the tenants' KMS (Vault Transit on a real OpenBao, behind a proxy) goes off the network for 30 s, connections refused,
  * while records keep arriving and DEKs keep rolling over (every 50 records), so sealing needs the KMS. Nothing may be
  * lost or dead-lettered, no plaintext may reach any topic, and the pipeline must resume by itself; the time it takes
  * to resume is measured.

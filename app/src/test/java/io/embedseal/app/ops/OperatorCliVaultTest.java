@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Bring your own key on Vault Transit (the stand-in of its HTTP API): the tenant creates its key, the pipeline's
+ * Bring your own key on Vault Transit (a real OpenBao server): the tenant creates its key, the pipeline's
  * least-privilege token (read keys, encrypt, decrypt) proves at onboarding that it can use it; lifecycle
  * operations need an operator token, and revoking on Vault says what the key's owner must do on their side.
  */

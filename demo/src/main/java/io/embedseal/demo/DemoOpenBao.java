@@ -48,8 +48,8 @@ final class DemoOpenBao implements AutoCloseable {
         try {
             server.enableTransit(null, "transit");
             Path token = dir.resolve("root-token");
+            Files.createFile(token, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             Files.writeString(token, server.rootToken(), StandardCharsets.UTF_8);
-            Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
             Map<String, String> s = new HashMap<>(kmsSettings);
             s.put("kms.vault.address", server.address());
             s.put("kms.vault.ca-file", String.valueOf(server.caFile()));

@@ -52,18 +52,15 @@ public final class OpenBao {
     public static synchronized OpenBaoDevServer shared() {
         Path binary = binary();
         if (shared == null || !shared.isAlive()) {
-            OpenBaoDevServer s = OpenBaoDevServer.start(binary, tempDir("embedseal-openbao-"), false);
-            Runtime.getRuntime().addShutdownHook(new Thread(s::close, "openbao-stop"));
-            shared = s;
+            // Stopped when the JVM exits, however it exits (the server's own hook and watcher).
+            shared = OpenBaoDevServer.start(binary, tempDir("embedseal-openbao-"), false);
         }
         return shared;
     }
 
     /** A server of the caller's own (to seal, stop or serve TLS); the caller closes it. */
     public static OpenBaoDevServer startOwn(boolean tls) {
-        OpenBaoDevServer s = OpenBaoDevServer.start(binary(), tempDir("embedseal-openbao-own-"), tls);
-        Runtime.getRuntime().addShutdownHook(new Thread(s::close, "openbao-stop"));
-        return s;
+        return OpenBaoDevServer.start(binary(), tempDir("embedseal-openbao-own-"), tls);
     }
 
     /** A fresh namespace on the shared server, with Transit and the deploy/vault policies. */
@@ -155,6 +152,14 @@ public final class OpenBao {
 
         /** A new token under these policies (and the default policy), valid for {@code ttl}. */
         public String token(Duration ttl, String... policies) {
+            return token(ttl, true, policies);
+        }
+
+        /**
+         * A new token under these policies, valid for {@code ttl}; without the default policy when {@code
+         * defaultPolicy} is false (as {@code token_no_default_policy} on an auth role makes them).
+         */
+        public String token(Duration ttl, boolean defaultPolicy, String... policies) {
             String body = server.require(
                     "POST",
                     "auth/token/create",
@@ -162,6 +167,8 @@ public final class OpenBao {
                     json(Map.of(
                             "policies",
                             List.of(policies),
+                            "no_default_policy",
+                            !defaultPolicy,
                             "ttl",
                             ttl.toSeconds() + "s",
                             "explicit_max_ttl",

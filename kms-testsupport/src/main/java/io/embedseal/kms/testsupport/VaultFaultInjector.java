@@ -66,11 +66,13 @@ public final class VaultFaultInjector implements AutoCloseable {
             b.sslContext(OpenBaoDevServer.trusting(ca));
         }
         this.client = b.build();
-        this.executor = Executors.newFixedThreadPool(8, r -> {
-            Thread t = new Thread(r, "vault-fault-injector");
-            t.setDaemon(true);
-            return t;
-        });
+        this.executor = Executors.newFixedThreadPool(
+                32,
+                r -> { // hung answers must not starve the others
+                    Thread t = new Thread(r, "vault-fault-injector");
+                    t.setDaemon(true);
+                    return t;
+                });
         HttpServer s = listen(0);
         this.server = s;
         this.port = s.getAddress().getPort();

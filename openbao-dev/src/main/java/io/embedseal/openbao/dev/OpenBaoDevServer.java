@@ -57,6 +57,7 @@ public final class OpenBaoDevServer implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
 
     private final Process process;
+    private final Thread stopAtExit;
     private final String address;
     private final String rootToken;
     private final @Nullable Path caFile;
@@ -70,10 +71,20 @@ public final class OpenBaoDevServer implements AutoCloseable {
         int port = freePort();
         this.rootToken = randomToken();
         this.logFile = dir.resolve("openbao.log");
+        // bao runs under a shell that kills it when its standard input closes: when close() closes it, and when this
+        // JVM dies in any way (SIGKILL included), so no dev server outlives the tests or the demo that started it.
         List<String> command = new ArrayList<>(List.of(
+                "sh",
+                "-c",
+                // The shell lives as long as bao (so isAlive() is bao's); a watcher reading the shell's stdin kills
+                // bao.
+                "exec 3<&0; \"$0\" \"$@\" </dev/null & p=$!;"
+                        + " (cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null) & exec 3<&-; wait $p",
                 binary.toString(),
                 "server",
                 "-dev",
+                // Not in ~/.vault-token (the CLI's token helper), where it would replace the user's own token.
+                "-dev-no-store-token",
                 // The cluster listener takes port + 1; if another process holds it, start() tries another port.
                 "-dev-listen-address=127.0.0.1:" + port));
         Path certDir = dir.resolve("tls");
@@ -84,11 +95,14 @@ public final class OpenBaoDevServer implements AutoCloseable {
         }
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().put("BAO_DEV_ROOT_TOKEN_ID", rootToken);
+        pb.environment().put("HOME", dir.toString());
         // Nothing of the caller's OpenBao/Vault client settings may leak into the dev server.
         pb.environment()
                 .keySet()
                 .removeIf(k -> (k.startsWith("BAO_") || k.startsWith("VAULT_")) && !k.equals("BAO_DEV_ROOT_TOKEN_ID"));
         this.process = pb.start();
+        this.stopAtExit = new Thread(this::close, "openbao-dev-stop");
+        Runtime.getRuntime().addShutdownHook(stopAtExit);
         Thread pump = new Thread(() -> pump(process.getInputStream()), "openbao-dev-log");
         pump.setDaemon(true);
         pump.start();
@@ -101,10 +115,10 @@ public final class OpenBaoDevServer implements AutoCloseable {
                 throw new IOException("OpenBao dev server printed no unseal key; see " + logFile);
             }
         } catch (IOException | RuntimeException e) {
-            process.destroyForcibly();
+            close();
             throw e;
         } catch (InterruptedException e) {
-            process.destroyForcibly();
+            close();
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while starting OpenBao", e);
         }
@@ -177,11 +191,6 @@ public final class OpenBaoDevServer implements AutoCloseable {
         return process.isAlive();
     }
 
-    /** The process, for tests that must kill it as a crash would. */
-    public long pid() {
-        return process.pid();
-    }
-
     /** One API call with the root token; {@code namespace} may be null. Returns the status and body. */
     public Response api(String method, String path, @Nullable String namespace, @Nullable String json) {
         return api(method, path, namespace, json, rootToken);
@@ -241,16 +250,35 @@ public final class OpenBaoDevServer implements AutoCloseable {
         require("PUT", "sys/unseal", null, "{\"key\":\"" + key + "\"}");
     }
 
+    /** Stops the server (and waits for it). Safe to call twice. */
     @Override
     public void close() {
-        process.destroy();
+        List<ProcessHandle> running = process.descendants().toList();
+        running.forEach(ProcessHandle::destroy);
+        try {
+            process.getOutputStream().close(); // the shell then kills bao itself
+        } catch (IOException e) {
+            // already closed
+        }
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                running.forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
+            for (ProcessHandle p : running) {
+                p.onExit().get(10, TimeUnit.SECONDS);
+            }
         } catch (InterruptedException e) {
+            running.forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
             Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            running.forEach(ProcessHandle::destroyForcibly);
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(stopAtExit);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: this is the hook
         }
     }
 
@@ -267,13 +295,16 @@ public final class OpenBaoDevServer implements AutoCloseable {
     private void awaitHealthy() throws IOException, InterruptedException {
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         IOException last = null;
+        HttpClient probe = null;
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 throw new IOException("OpenBao exited with " + process.exitValue() + " at start; see " + logFile);
             }
             try {
                 if (caFile == null || Files.exists(caFile)) {
-                    HttpClient probe = client(caFile);
+                    if (probe == null) {
+                        probe = client(caFile); // with TLS, once the server has written its CA
+                    }
                     HttpResponse<Void> r = probe.send(
                             HttpRequest.newBuilder(URI.create(address + "/v1/sys/health"))
                                     .timeout(Duration.ofSeconds(2))

@@ -16,10 +16,12 @@ import io.github.jopenlibs.vault.SslConfig;
 import io.github.jopenlibs.vault.Vault;
 import io.github.jopenlibs.vault.VaultConfig;
 import io.github.jopenlibs.vault.VaultException;
+import io.github.jopenlibs.vault.api.Logical;
 import io.github.jopenlibs.vault.json.Json;
 import io.github.jopenlibs.vault.json.JsonObject;
 import io.github.jopenlibs.vault.json.JsonValue;
 import io.github.jopenlibs.vault.response.LogicalResponse;
+import io.github.jopenlibs.vault.rest.RestResponse;
 import java.io.IOException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -50,16 +52,19 @@ import org.jspecify.annotations.Nullable;
  * tenant and DEK id) and unwrapped by {@code decrypt/<key>}. The wrapped DEK is Vault's ciphertext string,
  * {@code vault:v<N>:<base64>}; its version must match the KEK reference it is stored with.
  *
- * <p>Vault's answers map to the typed failures: 403 to {@link KeyDeniedException}; 404 and "encryption key
- * not found" to {@link UnknownKeyException}; 400 "disallowed by policy (too old)" (a version below
- * {@code min_decryption_version}) to {@link KeyDeniedException}; 400 "invalid ciphertext" to
- * {@link InvalidWrappedKeyException}; 429, 5xx (503 when sealed) and connection failures to
- * {@link KmsUnavailableException}.
+ * <p>Vault's answers map to the typed failures (docs/key-management.md has the table): a 403 of the policy to
+ * {@link KeyDeniedException}, a 403 for a dead token (expired, revoked) to {@link KmsUnavailableException} (see
+ * {@link #send}); 404 and "key not found" to {@link UnknownKeyException}, but "no handler for route" (nothing
+ * mounted there) to {@link KmsUnavailableException}; 400 "disallowed by policy (too old)" (a version below
+ * {@code min_decryption_version}) to {@link KeyDeniedException}; 400 "invalid ciphertext" and "message
+ * authentication failed" on decrypt to {@link InvalidWrappedKeyException}; 429, 5xx (503 when sealed), connection
+ * failures, timeouts and unreadable answers to {@link KmsUnavailableException}.
  *
- * <p>Transit cannot disable a key: revocation in Vault is a policy change (remove the pipeline's grant on the
- * key's paths, or revoke its token), which embedseal observes as 403. {@link #disable} and {@link #enable}
- * therefore throw {@link UnsupportedKmsOperationException}. {@link #destroy} sets {@code deletion_allowed}
- * and deletes the key. One HTTP client is shared by every request; the token is never logged.
+ * <p>Transit cannot disable a key: revocation in Vault is a policy change (the key's owner removes the pipeline's
+ * grant on the key's paths), which embedseal observes as a 403 of the policy. Revoking embedseal's token is not a
+ * revocation of a tenant: it stops every tenant, as an outage. {@link #disable} and {@link #enable} therefore
+ * throw {@link UnsupportedKmsOperationException}. {@link #destroy} sets {@code deletion_allowed} and deletes the
+ * key. One HTTP client is shared by every request; the token is never logged or shown.
  */
 public final class VaultTransitKms implements KmsProvider {
 
@@ -71,11 +76,12 @@ public final class VaultTransitKms implements KmsProvider {
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
 
     private final VaultSettings settings;
-    private final VaultConfig config;
-    private final Vault vault;
-    private volatile String token;
-    /** When a 403 last came with a token that Vault still accepted (nanoTime), or 0: spares a lookup per denial. */
-    private volatile long tokenCheckedAtNanos;
+    /** One HTTP client for every request and every token (the driver builds one per request otherwise). */
+    private final HttpClient http;
+
+    private final @Nullable SslConfig ssl;
+    /** The token in use and the driver client that sends it; replaced whole when the token file changes. */
+    private volatile Session session;
     /** Runs each request, so that a deadline bounds the whole exchange (see {@link #call}). */
     private final ExecutorService requests;
 
@@ -83,40 +89,55 @@ public final class VaultTransitKms implements KmsProvider {
 
     public VaultTransitKms(VaultSettings settings) {
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.deadline = settings.connectTimeout().plus(settings.readTimeout());
+        HttpClient.Builder http =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(settings.connectTimeout());
         try {
-            // One HTTP client for every request (the driver builds one per request otherwise).
-            HttpClient.Builder http = HttpClient.newBuilder()
-                    .version(HttpClient.Version.HTTP_1_1)
-                    .connectTimeout(settings.connectTimeout());
-            this.token = settings.token();
-            this.deadline = settings.connectTimeout().plus(settings.readTimeout());
-            this.requests = Executors.newCachedThreadPool(r -> {
-                Thread t = new Thread(r, "vault-request");
-                t.setDaemon(true);
-                return t;
-            });
-            this.config = new VaultConfig();
             if (settings.caFile() != null) {
-                SslConfig ssl =
-                        new SslConfig().pemFile(settings.caFile().toFile()).build();
+                this.ssl = new SslConfig().pemFile(settings.caFile().toFile()).build();
                 http.sslContext(ssl.getSslContext());
-                config.sslConfig(ssl);
+            } else {
+                this.ssl = null;
             }
-            config.address(settings.address())
-                    .token(token)
-                    .engineVersion(1) // Transit is not KV v2: the default would rewrite paths to <mount>/data/...
-                    .readTimeout(
-                            Math.toIntExact(Math.max(1, settings.readTimeout().toSeconds())))
-                    .openTimeout(Math.toIntExact(
-                            Math.max(1, settings.connectTimeout().toSeconds())))
-                    .httpClient(http.build());
-            if (settings.namespace() != null) {
-                config.nameSpace(settings.namespace());
-            }
-            this.vault = Vault.create(config.build());
+            this.http = http.build();
+            this.session = newSession(settings.token());
         } catch (VaultException e) {
             throw new KmsException("cannot configure the Vault client for " + settings.address(), e);
         }
+        this.requests = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "vault-request");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * A token and a driver client that sends exactly that token. Never changed: a request, its 403 and the lookup of
+     * its token all use one session, so a token swapped by another thread cannot make a dead token look valid.
+     */
+    private record Session(String token, Vault vault) {
+        @Override
+        public String toString() {
+            return "Session[token=<redacted>]";
+        }
+    }
+
+    private Session newSession(String token) throws VaultException {
+        VaultConfig config = new VaultConfig();
+        if (ssl != null) {
+            config.sslConfig(ssl);
+        }
+        config.address(settings.address())
+                .token(token)
+                .engineVersion(1) // Transit is not KV v2: the default would rewrite paths to <mount>/data/...
+                .readTimeout(Math.toIntExact(Math.max(1, settings.readTimeout().toSeconds())))
+                .openTimeout(
+                        Math.toIntExact(Math.max(1, settings.connectTimeout().toSeconds())))
+                .httpClient(http);
+        if (settings.namespace() != null) {
+            config.nameSpace(settings.namespace());
+        }
+        return new Session(token, Vault.create(config.build()));
     }
 
     @Override
@@ -169,7 +190,7 @@ public final class VaultTransitKms implements KmsProvider {
     @Override
     public KeyDescription describe(String keyName) {
         LogicalResponse r =
-                send(KmsOperation.DESCRIBE, keyName, () -> vault.logical().read(mount() + "/keys/" + path(keyName)));
+                send(KmsOperation.DESCRIBE, keyName, v -> v.logical().read(mount() + "/keys/" + path(keyName)));
         JsonObject data = r.getDataObject();
         int latest = intField(data, "latest_version", keyName);
         int minDecryption = Math.max(1, intField(data, "min_decryption_version", keyName));
@@ -234,7 +255,7 @@ public final class VaultTransitKms implements KmsProvider {
     @Override
     public void destroy(String keyName) {
         write(KmsOperation.DESTROY, keyName, "keys/" + path(keyName) + "/config", Map.of("deletion_allowed", true));
-        send(KmsOperation.DESTROY, keyName, () -> vault.logical().delete(mount() + "/keys/" + path(keyName)));
+        send(KmsOperation.DESTROY, keyName, v -> v.logical().delete(mount() + "/keys/" + path(keyName)));
     }
 
     @Override
@@ -254,27 +275,38 @@ public final class VaultTransitKms implements KmsProvider {
 
     @FunctionalInterface
     private interface VaultCall {
-        LogicalResponse run() throws VaultException;
+        LogicalResponse run(Vault vault) throws VaultException;
     }
 
     private LogicalResponse write(KmsOperation op, String keyName, String relativePath, Map<String, Object> body) {
-        return send(op, keyName, () -> vault.logical().write(mount() + "/" + relativePath, body));
+        return send(op, keyName, v -> v.logical().write(mount() + "/" + relativePath, body));
     }
 
     /**
-     * Runs a request and requires success. A 403 is Vault's answer both to a policy that does not grant the path
-     * (the tenant's revocation, or least privilege) and to a token that is no longer valid (expired, revoked): the
-     * first is the tenant's decision, the second is this client's credential problem and must not look like a
-     * revocation of every tenant. So on a 403 the token file (when configured) is read again, as Vault Agent
-     * rewrites it, and the request retried once with a new token; then the token is looked up: an invalid one is
-     * {@link KmsUnavailableException} naming the token setting, a valid one leaves the 403 a denial.
+     * Runs a request under one deadline (connect plus read timeout) and requires success.
+     *
+     * <p>A 403 is Vault's answer both to a policy that does not grant the path (the tenant's revocation, or least
+     * privilege) and to a token that is no longer valid (expired, revoked). The first is the tenant's decision; the
+     * second is this client's credential problem and must not look like a revocation of every tenant. So on a 403:
+     * if another thread has meanwhile switched to a new token, the request is retried with it; else the token file
+     * (when configured) is read again, as Vault Agent rewrites it, and the request retried with a new token. A 403
+     * that remains is a denial when Vault says the policy refused it (its ACL check answers {@code 1 error
+     * occurred: * permission denied}); a bare {@code permission denied} is what Vault answers for a token it does not
+     * know, and is confirmed with {@code auth/token/lookup-self} on the same token: refused there too, the token is
+     * dead and the failure is {@link KmsUnavailableException} naming the token setting.
      */
     private LogicalResponse send(KmsOperation op, String keyName, VaultCall c) {
-        LogicalResponse r = call(op, keyName, c);
-        if (r.getRestResponse().getStatus() == 403 && reloadTokenFile()) {
-            r = call(op, keyName, c);
+        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        Session s = session;
+        LogicalResponse r = call(op, keyName, s, c, deadlineNanos);
+        if (status(r) == 403) {
+            Session fresh = freshSession(s);
+            if (fresh != null) {
+                s = fresh;
+                r = call(op, keyName, s, c, deadlineNanos);
+            }
         }
-        if (r.getRestResponse().getStatus() == 403 && !tokenIsValid(op, keyName)) {
+        if (status(r) == 403 && !refusedByPolicy(r) && !tokenValid(op, keyName, s, deadlineNanos)) {
             throw new KmsUnavailableException("Vault at " + settings.address() + " does not accept this client's token"
                     + " (expired or revoked) for " + op + " of key '" + keyName + "': give it a valid token in "
                     + settings.tokenSource() + "; until then no tenant's key can be used");
@@ -283,60 +315,75 @@ public final class VaultTransitKms implements KmsProvider {
         return r;
     }
 
-    /** Reads the token file again; true if it now holds another token (which is then used). */
-    private synchronized boolean reloadTokenFile() {
-        Path file = settings.tokenFile();
-        if (file == null) {
-            return false;
-        }
-        String fresh;
-        try {
-            fresh = Files.readString(file, StandardCharsets.UTF_8).strip();
-        } catch (IOException e) {
-            return false;
-        }
-        if (fresh.isEmpty() || fresh.equals(token)) {
-            return false;
-        }
-        token = fresh;
-        config.token(fresh);
-        tokenCheckedAtNanos = 0;
-        return true;
+    private static int status(LogicalResponse r) {
+        return r.getRestResponse().getStatus();
     }
 
-    /** Whether Vault still accepts the token ({@code auth/token/lookup-self}); a yes is believed for 1 s. */
-    private boolean tokenIsValid(KmsOperation op, String keyName) {
-        long now = System.nanoTime();
-        long checked = tokenCheckedAtNanos;
-        if (checked != 0 && now - checked < 1_000_000_000L) {
-            return true;
+    /**
+     * A session with another token than {@code stale}'s: one another thread already switched to, or one made from
+     * the token file if it now holds another token. Null when there is none.
+     */
+    private synchronized @Nullable Session freshSession(Session stale) {
+        Session current = session;
+        if (current != stale) {
+            return current;
         }
-        LogicalResponse r = call(op, keyName, () -> vault.logical().read("auth/token/lookup-self"));
-        int status = r.getRestResponse().getStatus();
+        Path file = settings.tokenFile();
+        if (file == null) {
+            return null;
+        }
+        String token;
+        try {
+            token = Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            return null;
+        }
+        if (token.isEmpty() || token.equals(stale.token())) {
+            return null;
+        }
+        try {
+            Session fresh = newSession(token);
+            session = fresh;
+            return fresh;
+        } catch (VaultException e) {
+            return null;
+        }
+    }
+
+    /** Whether the 403 came from the ACL check of a valid token (Vault wraps those in a multi-error). */
+    private static boolean refusedByPolicy(LogicalResponse r) {
+        return errors(r).contains("error occurred");
+    }
+
+    /**
+     * Whether Vault still accepts the session's token: {@code auth/token/lookup-self} answers 200, or refuses by
+     * policy (a valid token without that grant). A bare 403 there too: the token is dead.
+     */
+    private boolean tokenValid(KmsOperation op, String keyName, Session s, long deadlineNanos) {
+        LogicalResponse r = call(op, keyName, s, v -> v.logical().read("auth/token/lookup-self"), deadlineNanos);
+        int status = status(r);
         if (status == 429 || status >= 500) {
             throw new KmsUnavailableException("Vault at " + settings.address() + " is unavailable (HTTP " + status
                     + ") for " + op + " of key '" + keyName + "'");
         }
-        boolean valid = status == 200;
-        tokenCheckedAtNanos = valid ? now : 0;
-        return valid;
+        return status == 200 || refusedByPolicy(r);
     }
 
     /**
-     * Runs a request; exceptions from the driver (5xx, I/O) become typed failures. 4xx come back as responses.
-     * The driver's read timeout bounds the wait for the status line only, so a server (or a proxy) that hangs
-     * mid-body would hold the caller forever: the whole exchange runs on {@link #requests} under a deadline of the
-     * connect plus the read timeout, and is interrupted when it passes.
+     * Runs one request on {@link #requests} and waits until the deadline. The driver's read timeout bounds the
+     * wait for the status line only, so a server (or a proxy) that hangs mid-body would otherwise hold the caller
+     * forever; past the deadline the exchange is interrupted (the JDK's HTTP client then cancels it). Driver
+     * exceptions become typed failures; a 4xx the driver throws (its delete does) comes back as a response.
      */
-    private LogicalResponse call(KmsOperation op, String keyName, VaultCall c) {
+    private LogicalResponse call(KmsOperation op, String keyName, Session s, VaultCall c, long deadlineNanos) {
         Future<LogicalResponse> f;
         try {
-            f = requests.submit(c::run);
+            f = requests.submit(() -> c.run(s.vault()));
         } catch (RejectedExecutionException e) {
-            throw new KmsException("the Vault client for " + settings.address() + " is closed", e);
+            throw new KmsUnavailableException("the Vault client for " + settings.address() + " is closed", e);
         }
         try {
-            return f.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+            return f.get(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             f.cancel(true);
             throw new KmsUnavailableException(
@@ -352,21 +399,31 @@ public final class VaultTransitKms implements KmsProvider {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             if (cause instanceof VaultException ve) {
                 int status = ve.getHttpStatusCode();
-                if (status == 0 || status == 429 || status >= 500) {
-                    throw new KmsUnavailableException(
-                            "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "'"
-                                    + (status == 0 ? "" : " (HTTP " + status + ")"),
-                            ve);
+                if (status >= 400 && status < 500 && status != 429) {
+                    return asResponse(status, ve);
                 }
-                throw new KmsException("Vault refused " + op + " of key '" + keyName + "' (HTTP " + status + ")", ve);
+                throw new KmsUnavailableException(
+                        "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "'"
+                                + (status == 0 ? "" : " (HTTP " + status + ")"),
+                        ve);
             }
             // The driver could not read the answer (not JSON, cut short): a proxy or a server in trouble.
             throw new KmsUnavailableException(
                     "Vault at " + settings.address() + " gave an answer to " + op + " of key '" + keyName
-                            + "' that cannot be read ("
-                            + cause.getClass().getSimpleName() + ")",
+                            + "' that cannot be read (" + cause.getClass().getSimpleName() + ")",
                     cause);
         }
+    }
+
+    /** A 4xx the driver threw, as the response it was: its body follows "Response body: " in the message. */
+    private static LogicalResponse asResponse(int status, VaultException e) {
+        String message = String.valueOf(e.getMessage());
+        int at = message.indexOf("Response body: ");
+        String body = at < 0 ? "{}" : message.substring(at + "Response body: ".length());
+        return new LogicalResponse(
+                new RestResponse(status, "application/json", body.getBytes(StandardCharsets.UTF_8)),
+                0,
+                Logical.logicalOperations.deleteV1);
     }
 
     private void requireSuccess(KmsOperation op, String keyName, LogicalResponse r) {
@@ -379,6 +436,12 @@ public final class VaultTransitKms implements KmsProvider {
                 + (errors.isEmpty() ? "" : " " + errors);
         if (status == 403) {
             throw new KeyDeniedException("permission denied for " + what);
+        }
+        if (errors.contains("no handler for route")) {
+            // Not a missing key: nothing is mounted there. Treating it as "destroyed" would refuse every tenant.
+            throw new KmsUnavailableException("no Transit engine at " + mount() + "/ ("
+                    + (settings.namespace() == null ? "root namespace" : "namespace " + settings.namespace())
+                    + "): check kms.vault.mount and kms.vault.namespace; " + what);
         }
         if (status == 404
                 || errors.contains("not found")
@@ -430,7 +493,8 @@ public final class VaultTransitKms implements KmsProvider {
     private static int versionOf(String ciphertext, String keyName) {
         Matcher m = ciphertext == null ? null : CIPHERTEXT.matcher(ciphertext);
         if (m == null || !m.matches()) {
-            throw new KmsException("Vault encrypt with key '" + keyName + "' returned no vault:vN: ciphertext");
+            throw new KmsUnavailableException(
+                    "Vault encrypt with key '" + keyName + "' returned no vault:vN: ciphertext (a proxy in between?)");
         }
         return Integer.parseInt(m.group(1));
     }
@@ -438,7 +502,8 @@ public final class VaultTransitKms implements KmsProvider {
     private static int intField(JsonObject data, String field, String keyName) {
         JsonValue v = data == null ? null : data.get(field);
         if (v == null || !v.isNumber()) {
-            throw new KmsException("Vault key '" + keyName + "' description has no numeric " + field);
+            throw new KmsUnavailableException(
+                    "Vault key '" + keyName + "' description has no numeric " + field + " (a proxy in between?)");
         }
         return v.asInt();
     }
@@ -454,7 +519,7 @@ public final class VaultTransitKms implements KmsProvider {
         return "VaultTransitKms[" + settings + "]";
     }
 
-    /** Vault client settings. The token is held here and nowhere else; {@link #toString()} never shows it. */
+    /** Vault client settings. The token is held here and in the provider's client; no toString shows it. */
     public static final class VaultSettings {
         private final String address;
         private final String token;

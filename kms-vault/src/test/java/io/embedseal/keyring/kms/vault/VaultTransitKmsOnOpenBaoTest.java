@@ -267,6 +267,70 @@ class VaultTransitKmsOnOpenBaoTest {
         }
 
         @Test
+        void aPolicyDenial_isADenial_evenForATokenThatMayNotLookItselfUp() {
+            String key = key();
+            operator.createKek(key);
+            ns.writePolicyText(
+                    "decrypt-only-no-lookup", "path \"transit/decrypt/tenant-*\" { capabilities = [\"update\"] }\n");
+            KmsProvider noLookup = provider(ns, ns.token(Duration.ofHours(1), false, "decrypt-only-no-lookup"));
+
+            assertThatThrownBy(() -> noLookup.wrapDek(key, DEK, aad("acme", "d1")))
+                    .as("Vault's ACL refusal, not a dead token: no lookup needed to tell")
+                    .isInstanceOf(KeyDeniedException.class);
+        }
+
+        @Test
+        void aTokenRotatedUnderConcurrentRequests_neverLooksLikeARevocation() throws Exception {
+            String key = key();
+            operator.createKek(key);
+            String first = ns.token("embedseal-pipeline");
+            Path file = dir.resolve("agent-token");
+            Files.writeString(file, first + "\n");
+            Map<String, String> s = new HashMap<>(ns.settings());
+            s.put("kms.vault.token-file", file.toString());
+            KmsProvider pipeline = KmsProviderRegistry.create(KmsSettings.of(s, name -> null));
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.List<Throwable> failures = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            java.util.concurrent.atomic.AtomicInteger wraps = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.List<Thread> threads = new java.util.ArrayList<>();
+            for (int t = 0; t < 6; t++) {
+                int id = t;
+                Thread thread = new Thread(() -> {
+                    while (!stop.get()) {
+                        try {
+                            pipeline.wrapDek(key, DEK, aad("acme", "d" + id));
+                            wraps.incrementAndGet();
+                        } catch (RuntimeException e) {
+                            failures.add(e);
+                        }
+                    }
+                });
+                thread.start();
+                threads.add(thread);
+            }
+            for (int rotation = 0; rotation < 5; rotation++) {
+                int before = wraps.get();
+                while (wraps.get() < before + 20) {
+                    Thread.onSpinWait();
+                }
+                // As Vault Agent does: the new token is in the file before the old one dies.
+                String previous = Files.readString(file).strip();
+                Files.writeString(file, ns.token("embedseal-pipeline") + "\n");
+                ns.revoke(previous);
+            }
+            int before = wraps.get();
+            while (wraps.get() < before + 20) {
+                Thread.onSpinWait();
+            }
+            stop.set(true);
+            for (Thread thread : threads) {
+                thread.join();
+            }
+
+            assertThat(failures).as("wraps while the token was rotated 5 times").isEmpty();
+        }
+
+        @Test
         void aTokenFileRewritten_asVaultAgentDoes_isReadAgainWhenTheOldTokenIsRefused() throws Exception {
             String key = key();
             operator.createKek(key);
@@ -341,6 +405,30 @@ class VaultTransitKmsOnOpenBaoTest {
         http.put("kms.vault.allow-insecure-http", "true");
         assertThat(KmsProviderRegistry.create(KmsSettings.of(http, name -> "a-token")))
                 .isNotNull();
+    }
+
+    @Test
+    void aMountWithNoTransitEngine_isAConfigurationProblem_notEveryKeyDestroyed() {
+        KmsProvider wrongMount = provider(ns, ns.rootToken(), Map.of("kms.vault.mount", "transit-typo"));
+
+        assertThatThrownBy(() -> wrongMount.describe(key()))
+                .isInstanceOf(KmsUnavailableException.class)
+                .hasMessageContaining("kms.vault.mount");
+        assertThatThrownBy(() -> wrongMount.wrapDek(key(), DEK, aad("acme", "d1")))
+                .isInstanceOf(KmsUnavailableException.class);
+    }
+
+    @Test
+    void destroyWithoutTheDeleteGrant_isDenied_andTheKeyStays() {
+        String key = key();
+        operator.createKek(key);
+        ns.writePolicyText(
+                "config-no-delete", "path \"transit/keys/tenant-*/config\" { capabilities = [\"update\"] }\n");
+        KmsProvider configOnly = provider(ns, ns.token("config-no-delete"));
+
+        // The driver throws on a refused DELETE instead of answering: it must still be a denial, not a generic error.
+        assertThatThrownBy(() -> configOnly.destroy(key)).isInstanceOf(KeyDeniedException.class);
+        assertThat(ns.hasKey(key)).isTrue();
     }
 
     @Test

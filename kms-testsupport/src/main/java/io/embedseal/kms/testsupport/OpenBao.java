@@ -185,6 +185,20 @@ public final class OpenBao {
             }
         }
 
+        /** A periodic token under these policies: renewable, it lives one {@code period} after each renewal. */
+        public String periodicToken(Duration period, String... policies) {
+            String body = server.require(
+                    "POST",
+                    "auth/token/create",
+                    name,
+                    json(Map.of("policies", List.of(policies), "period", period.toSeconds() + "s")));
+            try {
+                return JSON.readTree(body).path("auth").path("client_token").asText("");
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException("OpenBao's answer to auth/token/create is not JSON", e);
+            }
+        }
+
         /** The root token: everything is allowed (as the tenant's own Vault admin). */
         public String rootToken() {
             return server.rootToken();

@@ -40,11 +40,14 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * HashiCorp Vault's Transit secrets engine as a KMS. KEKs are Transit keys of type {@code aes256-gcm96}; a
@@ -71,6 +74,8 @@ public final class VaultTransitKms implements KmsProvider {
     /** The provider name under which this KMS is configured and which appears in its KEK references. */
     public static final String PROVIDER = "vault";
 
+    private static final Logger LOG = LoggerFactory.getLogger(VaultTransitKms.class);
+
     private static final Pattern CIPHERTEXT = Pattern.compile("vault:v(\\d{1,9}):[A-Za-z0-9+/=]+");
     private static final Set<KmsOperation> SUPPORTED =
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
@@ -86,6 +91,8 @@ public final class VaultTransitKms implements KmsProvider {
     private final ExecutorService requests;
 
     private final Duration deadline;
+    /** Renews the token when due (see {@link #renewIfDue}); null when renewal is off. */
+    private final @Nullable ScheduledExecutorService renewer;
 
     public VaultTransitKms(VaultSettings settings) {
         this.settings = Objects.requireNonNull(settings, "settings");
@@ -109,6 +116,66 @@ public final class VaultTransitKms implements KmsProvider {
             t.setDaemon(true);
             return t;
         });
+        long every = settings.tokenRenewCheck().toMillis();
+        if (every > 0) {
+            this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "vault-token-renewal");
+                t.setDaemon(true);
+                return t;
+            });
+            // renewIfDue catches everything: the schedule never ends by an exception, so its future is not needed.
+            var unused = renewer.scheduleWithFixedDelay(this::renewIfDue, every, every, TimeUnit.MILLISECONDS);
+        } else {
+            this.renewer = null;
+        }
+    }
+
+    /**
+     * Looks the token up and renews it ({@code auth/token/renew-self}) once less than half of its TTL (or period)
+     * is left. Root tokens and tokens that are not renewable are left alone; failures are logged (never the token)
+     * and tried again at the next check.
+     */
+    void renewIfDue() {
+        try {
+            Session s = session;
+            long deadlineNanos = System.nanoTime() + deadline.toNanos();
+            LogicalResponse r = call(
+                    KmsOperation.DESCRIBE,
+                    "(token renewal)",
+                    s,
+                    v -> v.logical().read("auth/token/lookup-self"),
+                    deadlineNanos);
+            if (status(r) != 200) {
+                LOG.warn("Vault token lookup at {} answered HTTP {}: not renewed", settings.address(), status(r));
+                return;
+            }
+            JsonObject d = r.getDataObject();
+            if (d == null || !d.getBoolean("renewable", false)) {
+                return;
+            }
+            long ttl = d.getLong("ttl", 0);
+            long full = d.getLong("period", 0) > 0 ? d.getLong("period", 0) : d.getLong("creation_ttl", 0);
+            if (ttl <= 0 || ttl * 2 > full) {
+                return;
+            }
+            LogicalResponse renewed = call(
+                    KmsOperation.DESCRIBE,
+                    "(token renewal)",
+                    s,
+                    v -> v.logical().write("auth/token/renew-self", Map.of()),
+                    deadlineNanos);
+            if (status(renewed) == 200) {
+                LOG.info("renewed the Vault token at {} ({} s were left)", settings.address(), ttl);
+            } else {
+                LOG.warn(
+                        "Vault refused to renew the token at {}: HTTP {} {}",
+                        settings.address(),
+                        status(renewed),
+                        errors(renewed));
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("Vault token renewal at {} failed: {}", settings.address(), e.getMessage());
+        }
     }
 
     /**
@@ -511,6 +578,9 @@ public final class VaultTransitKms implements KmsProvider {
     /** Stops the request threads; an exchange still running is interrupted. */
     @Override
     public void close() {
+        if (renewer != null) {
+            renewer.shutdownNow();
+        }
         requests.shutdownNow();
     }
 
@@ -529,12 +599,14 @@ public final class VaultTransitKms implements KmsProvider {
         private final @Nullable Path caFile;
         private final Duration connectTimeout;
         private final Duration readTimeout;
+        private final Duration tokenRenewCheck;
 
         /**
          * @param tokenFile where {@code token} was read from, or null when it came from the environment; read again
          *     when Vault refuses the token (Vault Agent rewrites such a file with a fresh token)
          * @param allowInsecureHttp whether an {@code http://} address is accepted (development only): the token and
          *     every DEK would cross the network in the clear
+         * @param tokenRenewCheck how often to check whether the token is due for renewal; zero for never
          */
         public VaultSettings(
                 String address,
@@ -545,7 +617,8 @@ public final class VaultTransitKms implements KmsProvider {
                 @Nullable Path caFile,
                 Duration connectTimeout,
                 Duration readTimeout,
-                boolean allowInsecureHttp) {
+                boolean allowInsecureHttp,
+                Duration tokenRenewCheck) {
             this.address = stripTrailingSlash(Objects.requireNonNull(address, "address"));
             if (this.address.startsWith("http://")) {
                 if (!allowInsecureHttp) {
@@ -568,6 +641,7 @@ public final class VaultTransitKms implements KmsProvider {
             this.caFile = caFile;
             this.connectTimeout = Objects.requireNonNull(connectTimeout);
             this.readTimeout = Objects.requireNonNull(readTimeout);
+            this.tokenRenewCheck = Objects.requireNonNull(tokenRenewCheck);
         }
 
         private static String stripTrailingSlash(String s) {
@@ -610,6 +684,10 @@ public final class VaultTransitKms implements KmsProvider {
 
         public Duration readTimeout() {
             return readTimeout;
+        }
+
+        public Duration tokenRenewCheck() {
+            return tokenRenewCheck;
         }
 
         @Override

@@ -30,6 +30,11 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
     public static final Setting<Boolean> ALLOW_INSECURE_HTTP = Setting.bool("kms.vault.allow-insecure-http", false)
             .doc("Development only: accept an http:// kms.vault.address. Over plain http the Vault token and every"
                     + " data-encryption key cross the network in the clear, so the default refuses it.");
+    public static final Setting<Long> TOKEN_RENEW_CHECK_SECONDS = Setting.longValue(
+                    "kms.vault.token-renew-check-seconds", 60, 0, 86_400)
+            .doc("How often to look the token up and renew it (auth/token/renew-self) once less than half of its"
+                    + " TTL is left; 0 turns renewal off (e.g. when Vault Agent renews it and rewrites"
+                    + " kms.vault.token-file). Tokens that cannot be renewed are left alone.");
     public static final Setting<Long> CONNECT_TIMEOUT_MS = Setting.longValue(
                     "kms.vault.connect-timeout-ms", 5_000, 1, Integer.MAX_VALUE)
             .doc("How long to wait to connect to Vault.");
@@ -53,6 +58,7 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
                 MOUNT,
                 CA_FILE,
                 ALLOW_INSECURE_HTTP,
+                TOKEN_RENEW_CHECK_SECONDS,
                 CONNECT_TIMEOUT_MS,
                 READ_TIMEOUT_MS);
     }
@@ -68,6 +74,7 @@ public final class VaultTransitKmsFactory implements KmsProviderFactory {
                 s.readableFileOrNull(CA_FILE),
                 Duration.ofMillis(s.get(CONNECT_TIMEOUT_MS)),
                 Duration.ofMillis(s.get(READ_TIMEOUT_MS)),
-                s.get(ALLOW_INSECURE_HTTP)));
+                s.get(ALLOW_INSECURE_HTTP),
+                Duration.ofSeconds(s.get(TOKEN_RENEW_CHECK_SECONDS))));
     }
 }

@@ -267,6 +267,32 @@ class VaultTransitKmsOnOpenBaoTest {
         }
 
         @Test
+        void aPeriodicToken_isRenewedBeforeItExpires_andWithoutRenewalItDies() throws Exception {
+            String key = key();
+            operator.createKek(key);
+            String renewedToken = ns.periodicToken(Duration.ofSeconds(6), "embedseal-pipeline");
+            String controlToken = ns.periodicToken(Duration.ofSeconds(6), "embedseal-pipeline");
+            try (KmsProvider renewed = provider(ns, renewedToken, Map.of("kms.vault.token-renew-check-seconds", "1"));
+                    KmsProvider control =
+                            provider(ns, controlToken, Map.of("kms.vault.token-renew-check-seconds", "0"))) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (ns.server()
+                                        .api("GET", "auth/token/lookup-self", ns.name(), null, controlToken)
+                                        .status()
+                                == 200
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(200); // the server expires the control token; nothing to await but its clock
+                }
+
+                assertThatThrownBy(() -> control.wrapDek(key, DEK, aad("acme", "d1")))
+                        .as("the control: the same token, not renewed, died after its period")
+                        .isInstanceOf(KmsUnavailableException.class);
+                assertThat(renewed.wrapDek(key, DEK, aad("acme", "d1")).kek().version())
+                        .isEqualTo(1);
+            }
+        }
+
+        @Test
         void aPolicyDenial_isADenial_evenForATokenThatMayNotLookItselfUp() {
             String key = key();
             operator.createKek(key);

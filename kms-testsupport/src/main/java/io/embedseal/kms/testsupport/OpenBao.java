@@ -72,18 +72,16 @@ public final class OpenBao {
     public static Namespace namespace(OpenBaoDevServer server) {
         String name = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         server.require("POST", "sys/namespaces/" + name, null, null);
-        server.enableTransit(name, "transit");
-        Namespace ns = new Namespace(server, name);
-        for (String role : ROLES) {
-            ns.writePolicy("embedseal-" + role, policyFile(role));
-        }
-        return ns;
+        return withTransitAndPolicies(new Namespace(server, name));
     }
 
     /** Transit and the deploy/vault policies in the server's root namespace (as a user's dev server has them). */
     public static Namespace root(OpenBaoDevServer server) {
-        server.enableTransit(null, "transit");
-        Namespace ns = new Namespace(server, null);
+        return withTransitAndPolicies(new Namespace(server, null));
+    }
+
+    private static Namespace withTransitAndPolicies(Namespace ns) {
+        ns.server().enableTransit(ns.name(), "transit");
         for (String role : ROLES) {
             ns.writePolicy("embedseal-" + role, policyFile(role));
         }
@@ -160,19 +158,24 @@ public final class OpenBao {
          * defaultPolicy} is false (as {@code token_no_default_policy} on an auth role makes them).
          */
         public String token(Duration ttl, boolean defaultPolicy, String... policies) {
-            String body = server.require(
-                    "POST",
-                    "auth/token/create",
-                    name,
-                    json(Map.of(
-                            "policies",
-                            List.of(policies),
-                            "no_default_policy",
-                            !defaultPolicy,
-                            "ttl",
-                            ttl.toSeconds() + "s",
-                            "explicit_max_ttl",
-                            ttl.toSeconds() + "s")));
+            return createToken(Map.of(
+                    "policies",
+                    List.of(policies),
+                    "no_default_policy",
+                    !defaultPolicy,
+                    "ttl",
+                    ttl.toSeconds() + "s",
+                    "explicit_max_ttl",
+                    ttl.toSeconds() + "s"));
+        }
+
+        /** A periodic token under these policies: renewable, it lives one {@code period} after each renewal. */
+        public String periodicToken(Duration period, String... policies) {
+            return createToken(Map.of("policies", List.of(policies), "period", period.toSeconds() + "s"));
+        }
+
+        private String createToken(Map<String, Object> request) {
+            String body = server.require("POST", "auth/token/create", name, json(request));
             try {
                 String token =
                         JSON.readTree(body).path("auth").path("client_token").asText("");
@@ -185,17 +188,19 @@ public final class OpenBao {
             }
         }
 
-        /** A periodic token under these policies: renewable, it lives one {@code period} after each renewal. */
-        public String periodicToken(Duration period, String... policies) {
-            String body = server.require(
-                    "POST",
-                    "auth/token/create",
-                    name,
-                    json(Map.of("policies", List.of(policies), "period", period.toSeconds() + "s")));
-            try {
-                return JSON.readTree(body).path("auth").path("client_token").asText("");
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new IllegalStateException("OpenBao's answer to auth/token/create is not JSON", e);
+        /**
+         * Waits until the server no longer accepts {@code token} (its TTL or period ran out), at most 30 s: there is
+         * nothing to await but the server's clock.
+         */
+        public void awaitExpiry(String token) throws InterruptedException {
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (server.api("GET", "auth/token/lookup-self", name, null, token)
+                            .status()
+                    == 200) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the token did not expire within 30 s");
+                }
+                Thread.sleep(100);
             }
         }
 

@@ -240,14 +240,7 @@ class VaultTransitKmsOnOpenBaoTest {
             assertThat(pipeline.wrapDek(key, DEK, aad("acme", "d1")).kek().version())
                     .isEqualTo(1);
 
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (ns.server()
-                                    .api("GET", "auth/token/lookup-self", ns.name(), null, token)
-                                    .status()
-                            == 200
-                    && System.nanoTime() < deadline) {
-                Thread.sleep(100); // the server expires the token; nothing to await but its clock
-            }
+            ns.awaitExpiry(token);
 
             assertThatThrownBy(() -> pipeline.wrapDek(key, DEK, aad("acme", "d1")))
                     .isInstanceOf(KmsUnavailableException.class)
@@ -275,14 +268,7 @@ class VaultTransitKmsOnOpenBaoTest {
             try (KmsProvider renewed = provider(ns, renewedToken, Map.of("kms.vault.token-renew-check-seconds", "1"));
                     KmsProvider control =
                             provider(ns, controlToken, Map.of("kms.vault.token-renew-check-seconds", "0"))) {
-                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                while (ns.server()
-                                        .api("GET", "auth/token/lookup-self", ns.name(), null, controlToken)
-                                        .status()
-                                == 200
-                        && System.nanoTime() < deadline) {
-                    Thread.sleep(200); // the server expires the control token; nothing to await but its clock
-                }
+                ns.awaitExpiry(controlToken);
 
                 assertThatThrownBy(() -> control.wrapDek(key, DEK, aad("acme", "d1")))
                         .as("the control: the same token, not renewed, died after its period")

@@ -90,6 +90,8 @@ public final class OpenBaoDevServer implements AutoCloseable {
         Path certDir = dir.resolve("tls");
         if (tls) {
             Files.createDirectories(certDir);
+            // A CA left by an earlier attempt in this directory would be trusted before the server writes its own.
+            Files.deleteIfExists(certDir.resolve("vault-ca.pem"));
             command.add("-dev-tls");
             command.add("-dev-tls-cert-dir=" + certDir);
         }

@@ -369,79 +369,65 @@ public final class PipelineBench {
         Path stateDir = o.dataDir().resolve("streams").resolve(id);
         HeapSampler heap = new HeapSampler();
         heap.start();
-        Run result;
+        Starter starter;
         if (!topology.equals("sealed")) {
             // Plain Kafka Streams: the bytes as they are, or encrypted by the floor.
             AesGcmFloor floor = topology.equals("aes-gcm") ? new AesGcmFloor(header) : null;
-            result = measure(
-                    broker,
-                    topology,
-                    dims,
-                    run,
-                    source,
-                    output,
-                    latencySource,
-                    latencyOutput,
-                    schemaId,
-                    tenants,
-                    o,
-                    recordBytes,
-                    heap,
-                    inputTopic -> {
-                        StreamsBuilder b = new StreamsBuilder();
-                        KStream<byte[], byte[]> in =
-                                b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
-                        (floor == null ? in : in.mapValues(floor::apply))
-                                .to(
-                                        inputTopic.equals(source) ? output : latencyOutput,
-                                        Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
-                        KafkaStreams s = new KafkaStreams(
-                                b.build(),
-                                StreamsSettings.properties(
-                                        id + (inputTopic.equals(source) ? "" : "-latency"),
-                                        broker.bootstrapServers(),
-                                        stateDir,
-                                        streamsOverrides()));
-                        return new Running(s, () -> 0L, s::close);
-                    });
+            starter = inputTopic -> {
+                StreamsBuilder b = new StreamsBuilder();
+                KStream<byte[], byte[]> in =
+                        b.stream(inputTopic, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
+                (floor == null ? in : in.mapValues(floor::apply))
+                        .to(
+                                inputTopic.equals(source) ? output : latencyOutput,
+                                Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+                KafkaStreams s = new KafkaStreams(
+                        b.build(),
+                        StreamsSettings.properties(
+                                id + (inputTopic.equals(source) ? "" : "-latency"),
+                                broker.bootstrapServers(),
+                                stateDir,
+                                streamsOverrides()));
+                return new Running(s, () -> 0L, s::close);
+            };
         } else {
-            result = measure(
-                    broker,
-                    topology,
-                    dims,
-                    run,
-                    source,
-                    output,
-                    latencySource,
-                    latencyOutput,
-                    schemaId,
-                    tenants,
-                    o,
-                    recordBytes,
-                    heap,
-                    inputTopic -> {
-                        Map<String, String> c = new HashMap<>();
-                        c.put("bootstrap.servers", broker.bootstrapServers());
-                        c.put("application.id", id + (inputTopic.equals(source) ? "" : "-latency"));
-                        c.put("state.dir", stateDir.toString());
-                        c.put("topics.raw", inputTopic);
-                        c.put("topics.sealed", inputTopic.equals(source) ? output : latencyOutput);
-                        c.put("topics.dlq", id + "-dlq");
-                        c.put("topics.key-events", events);
-                        c.put("topics.audit", id + "-audit");
-                        c.put("topics.create", "true");
-                        c.put("topics.partitions", Integer.toString(o.partitions()));
-                        c.put("kms.provider", "local");
-                        c.put("kms.local.dir", kmsDir.toString());
-                        c.put("dek.max-records", Long.toString(o.dekMaxRecords()));
-                        c.put("audit.enabled", "false");
-                        streamsOverrides().forEach((k, v) -> c.put("streams." + k, String.valueOf(v)));
-                        EmbedsealPipeline p = EmbedsealPipeline.create(PipelineConfig.of(c, name -> null), registry);
-                        p.createTopicsIfConfigured();
-                        return new Running(
-                                p.streams(), () -> p.kmsCalls().totalCalls(), () -> p.close(Duration.ofSeconds(30)));
-                    });
+            starter = inputTopic -> {
+                Map<String, String> c = new HashMap<>();
+                c.put("bootstrap.servers", broker.bootstrapServers());
+                c.put("application.id", id + (inputTopic.equals(source) ? "" : "-latency"));
+                c.put("state.dir", stateDir.toString());
+                c.put("topics.raw", inputTopic);
+                c.put("topics.sealed", inputTopic.equals(source) ? output : latencyOutput);
+                c.put("topics.dlq", id + "-dlq");
+                c.put("topics.key-events", events);
+                c.put("topics.audit", id + "-audit");
+                c.put("topics.create", "true");
+                c.put("topics.partitions", Integer.toString(o.partitions()));
+                c.put("kms.provider", "local");
+                c.put("kms.local.dir", kmsDir.toString());
+                c.put("dek.max-records", Long.toString(o.dekMaxRecords()));
+                c.put("audit.enabled", "false");
+                streamsOverrides().forEach((k, v) -> c.put("streams." + k, String.valueOf(v)));
+                EmbedsealPipeline p = EmbedsealPipeline.create(PipelineConfig.of(c, name -> null), registry);
+                p.createTopicsIfConfigured();
+                return new Running(p.streams(), () -> p.kmsCalls().totalCalls(), () -> p.close(Duration.ofSeconds(30)));
+            };
         }
+        Run result = measure(
+                broker,
+                topology,
+                dims,
+                run,
+                source,
+                output,
+                latencySource,
+                latencyOutput,
+                schemaId,
+                tenants,
+                o,
+                recordBytes,
+                heap,
+                starter);
         heap.stop();
         return new Run(
                 result.topology(),

@@ -24,9 +24,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
@@ -70,6 +75,26 @@ class VaultTransitKmsOnOpenBaoTest {
     static JsonNode keyOnServer(OpenBao.Namespace ns, String key) throws Exception {
         return JSON.readTree(ns.server().require("GET", "transit/keys/" + key, ns.name(), null))
                 .path("data");
+    }
+
+    /** A provider in {@link #ns} whose token is read from {@code file}, which is written with {@code token} first. */
+    static KmsProvider withTokenFile(Path file, String token) throws Exception {
+        Files.writeString(file, token + "\n");
+        Map<String, String> s = new HashMap<>(ns.settings());
+        s.put("kms.vault.token-file", file.toString());
+        return KmsProviderRegistry.create(KmsSettings.of(s, name -> null));
+    }
+
+    /** Waits (at most 30 s) for {@code more} wraps; fails with what the wrapping threads met instead. */
+    static void awaitMoreWraps(AtomicInteger wraps, int more, List<Throwable> failures) throws InterruptedException {
+        int target = wraps.get() + more;
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (wraps.get() < target) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no " + more + " wraps within 30 s; failures: " + failures);
+            }
+            Thread.sleep(5);
+        }
     }
 
     @Test
@@ -295,16 +320,12 @@ class VaultTransitKmsOnOpenBaoTest {
         void aTokenRotatedUnderConcurrentRequests_neverLooksLikeARevocation() throws Exception {
             String key = key();
             operator.createKek(key);
-            String first = ns.token("embedseal-pipeline");
             Path file = dir.resolve("agent-token");
-            Files.writeString(file, first + "\n");
-            Map<String, String> s = new HashMap<>(ns.settings());
-            s.put("kms.vault.token-file", file.toString());
-            KmsProvider pipeline = KmsProviderRegistry.create(KmsSettings.of(s, name -> null));
-            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-            java.util.List<Throwable> failures = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-            java.util.concurrent.atomic.AtomicInteger wraps = new java.util.concurrent.atomic.AtomicInteger();
-            java.util.List<Thread> threads = new java.util.ArrayList<>();
+            KmsProvider pipeline = withTokenFile(file, ns.token("embedseal-pipeline"));
+            AtomicBoolean stop = new AtomicBoolean();
+            List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
+            AtomicInteger wraps = new AtomicInteger();
+            List<Thread> threads = new ArrayList<>();
             for (int t = 0; t < 6; t++) {
                 int id = t;
                 Thread thread = new Thread(() -> {
@@ -320,23 +341,20 @@ class VaultTransitKmsOnOpenBaoTest {
                 thread.start();
                 threads.add(thread);
             }
-            for (int rotation = 0; rotation < 5; rotation++) {
-                int before = wraps.get();
-                while (wraps.get() < before + 20) {
-                    Thread.onSpinWait();
+            try {
+                for (int rotation = 0; rotation < 5; rotation++) {
+                    awaitMoreWraps(wraps, 20, failures);
+                    // As Vault Agent does: the new token is in the file before the old one dies.
+                    String previous = Files.readString(file).strip();
+                    Files.writeString(file, ns.token("embedseal-pipeline") + "\n");
+                    ns.revoke(previous);
                 }
-                // As Vault Agent does: the new token is in the file before the old one dies.
-                String previous = Files.readString(file).strip();
-                Files.writeString(file, ns.token("embedseal-pipeline") + "\n");
-                ns.revoke(previous);
-            }
-            int before = wraps.get();
-            while (wraps.get() < before + 20) {
-                Thread.onSpinWait();
-            }
-            stop.set(true);
-            for (Thread thread : threads) {
-                thread.join();
+                awaitMoreWraps(wraps, 20, failures);
+            } finally {
+                stop.set(true);
+                for (Thread thread : threads) {
+                    thread.join();
+                }
             }
 
             assertThat(failures).as("wraps while the token was rotated 5 times").isEmpty();
@@ -348,10 +366,7 @@ class VaultTransitKmsOnOpenBaoTest {
             operator.createKek(key);
             String first = ns.token("embedseal-pipeline");
             Path file = dir.resolve("vault-token");
-            Files.writeString(file, first + "\n");
-            Map<String, String> s = new HashMap<>(ns.settings());
-            s.put("kms.vault.token-file", file.toString());
-            KmsProvider pipeline = KmsProviderRegistry.create(KmsSettings.of(s, name -> null));
+            KmsProvider pipeline = withTokenFile(file, first);
             assertThat(pipeline.wrapDek(key, DEK, aad("acme", "d1")).kek().version())
                     .isEqualTo(1);
 
@@ -492,11 +507,7 @@ class VaultTransitKmsOnOpenBaoTest {
     @Test
     void tokenFromAFile_isRead_andNeverShown() throws Exception {
         String token = ns.token("embedseal-operator");
-        Path tokenFile = dir.resolve("token");
-        Files.writeString(tokenFile, token + "\n");
-        Map<String, String> s = new HashMap<>(ns.settings());
-        s.put("kms.vault.token-file", tokenFile.toString());
-        KmsProvider kms = KmsProviderRegistry.create(KmsSettings.of(s, name -> null));
+        KmsProvider kms = withTokenFile(dir.resolve("token"), token);
 
         assertThat(kms.createKek(key()).version()).isEqualTo(1);
         assertThat(kms.toString()).contains("token=<redacted>").doesNotContain(token);

@@ -9,6 +9,15 @@ path "transit/keys/tenant-*/rotate" {
 path "transit/keys/tenant-*/config" {
   capabilities = ["update"]
 }
+# Key events are signed with a Transit key of embedseal's own (embedseal-operator-signing by default): create it,
+# read its public key, sign. No delete: a deleted signing key would leave every signed event unverifiable. Vault
+# globs only at the end of a path, so this covers every key named embedseal-... (tenant keys are tenant-...).
+path "transit/keys/embedseal-*" {
+  capabilities = ["create", "read", "update"]
+}
+path "transit/sign/embedseal-*" {
+  capabilities = ["update"]
+}
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }

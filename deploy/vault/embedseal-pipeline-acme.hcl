@@ -11,6 +11,11 @@ path "transit/decrypt/acme-own-key" {
 path "transit/keys/acme-own-key" {
   capabilities = ["read"]
 }
+# As in embedseal-pipeline.hcl: read the public key that signs key events (embedseal-operator-signing by default),
+# never sign. Vault globs only at the end of a path: this covers every key named embedseal-...
+path "transit/keys/embedseal-*" {
+  capabilities = ["read"]
+}
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }

@@ -11,6 +11,11 @@ path "transit/decrypt/tenant-*" {
 path "transit/keys/tenant-*" {
   capabilities = ["read"]
 }
+# The public key that signs key events (embedseal-operator-signing by default), read at start to verify them. Read
+# only: the pipeline cannot sign. Vault globs only at the end of a path: this covers every key named embedseal-...
+path "transit/keys/embedseal-*" {
+  capabilities = ["read"]
+}
 # embedseal tells a refused token (expired, revoked: its own credential problem) from a refused key (the tenant's
 # revocation) by looking its token up. The default policy grants this too; it is here for tokens created without it.
 path "auth/token/lookup-self" {

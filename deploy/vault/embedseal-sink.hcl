@@ -1,7 +1,12 @@
 # Sink connectors and `embedseal search`: unwrap DEKs to unseal records. They never seal, so no encrypt; they do not
-# read keys either (a refused read is answered from the key-event topic).
+# read tenant keys either (a refused read is answered from the key-event topic).
 path "transit/decrypt/tenant-*" {
   capabilities = ["update"]
+}
+# The public key that signs key events, read at start to verify them (read only: a sink cannot sign). Vault globs
+# only at the end of a path: this covers every key named embedseal-...
+path "transit/keys/embedseal-*" {
+  capabilities = ["read"]
 }
 path "auth/token/lookup-self" {
   capabilities = ["read"]

@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot Vault setup for the docker-compose stack (Vault in dev mode: in memory, development only).
-# Enables Transit, creates one key per tenant, writes the least-privilege policies and creates one periodic
+# Enables Transit, creates one key per tenant and the operator's key-event signing key, writes the least-privilege policies and creates one periodic
 # token per role into /secrets (a volume the other services mount read-only). Safe to run again.
 set -eu
 : "${VAULT_ADDR:=http://vault:8200}"
@@ -17,6 +17,12 @@ for t in $TENANTS; do
   vault read "transit/keys/tenant-$t" >/dev/null 2>&1 || vault write -f "transit/keys/tenant-$t" type=aes256-gcm96
   echo "transit key tenant-$t ready"
 done
+
+# The operator's key-event signing key: pipelines and sinks read its public key at start
+# (kms.events.trusted-signers=kms:embedseal-operator-signing), so it exists before they do.
+vault read transit/keys/embedseal-operator-signing >/dev/null 2>&1 \
+  || vault write -f transit/keys/embedseal-operator-signing type=ed25519
+echo "transit signing key embedseal-operator-signing ready"
 
 for role in pipeline sink operator; do
   vault policy write "embedseal-$role" "$POLICY_DIR/embedseal-$role.hcl"

@@ -430,23 +430,33 @@ class DockerComposeTest {
         // What each role may do is tested on a real OpenBao (OpenBaoKmsContractTest, VaultTransitKmsOnOpenBaoTest);
         // this reads the files for grants no role needs.
         Map.Entry<String, Set<String>> lookupSelf = Map.entry("auth/token/lookup-self", Set.of("read"));
+        // The public key that signs key events: read, never sign (VaultTransitSigningTest).
+        Map.Entry<String, Set<String>> readSigningKey = Map.entry("transit/keys/embedseal-*", Set.of("read"));
         Map<String, Set<String>> pipeline = policy("embedseal-pipeline.hcl");
         assertThat(pipeline)
                 .containsOnly(
                         Map.entry("transit/encrypt/tenant-*", Set.of("update")),
                         Map.entry("transit/decrypt/tenant-*", Set.of("update")),
                         Map.entry("transit/keys/tenant-*", Set.of("read")),
+                        readSigningKey,
                         lookupSelf);
 
         Map<String, Set<String>> sink = policy("embedseal-sink.hcl");
-        assertThat(sink).containsOnly(Map.entry("transit/decrypt/tenant-*", Set.of("update")), lookupSelf);
+        assertThat(sink)
+                .containsOnly(Map.entry("transit/decrypt/tenant-*", Set.of("update")), readSigningKey, lookupSelf);
 
         Map<String, Set<String>> operator = policy("embedseal-operator.hcl");
         assertThat(operator.keySet())
-                .allMatch(p -> p.startsWith("transit/keys/tenant-*") || p.equals("auth/token/lookup-self"));
+                .allMatch(p -> p.startsWith("transit/keys/tenant-*")
+                        || p.equals("transit/keys/embedseal-*")
+                        || p.equals("transit/sign/embedseal-*")
+                        || p.equals("auth/token/lookup-self"));
         assertThat(operator.get("transit/keys/tenant-*")).isSubsetOf("create", "read", "update", "delete");
         assertThat(operator.get("transit/keys/tenant-*/rotate")).containsExactly("update");
         assertThat(operator.get("transit/keys/tenant-*/config")).containsExactly("update");
+        // The key-event signing key: created, read and used, never deleted.
+        assertThat(operator.get("transit/keys/embedseal-*")).containsExactlyInAnyOrder("create", "read", "update");
+        assertThat(operator.get("transit/sign/embedseal-*")).containsExactly("update");
 
         for (Map<String, Set<String>> p : List.of(pipeline, sink, operator)) {
             p.forEach((path, caps) -> {

@@ -13,6 +13,15 @@ public interface KmsProvider extends Kms, KeyAdministration {
     @Override
     KeyDescription describe(String keyName);
 
+    /**
+     * The provider's signing keys, a capability separate from both views; empty where the provider holds none.
+     * Only the control plane (the CLI that signs key events, and processes that read a trusted public key at
+     * start) asks for it.
+     */
+    default java.util.Optional<SigningKeys> signingKeys() {
+        return java.util.Optional.empty();
+    }
+
     @Override
     default void close() {}
 }

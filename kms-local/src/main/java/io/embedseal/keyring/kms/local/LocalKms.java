@@ -1,12 +1,18 @@
 package io.embedseal.keyring.kms.local;
 
+import com.google.crypto.tink.AccessesPartialKey;
 import com.google.crypto.tink.Aead;
 import com.google.crypto.tink.InsecureSecretKeyAccess;
 import com.google.crypto.tink.KeysetHandle;
+import com.google.crypto.tink.PublicKeySign;
+import com.google.crypto.tink.RegistryConfiguration;
 import com.google.crypto.tink.TinkJsonProtoKeysetFormat;
 import com.google.crypto.tink.aead.AeadConfig;
 import com.google.crypto.tink.aead.AesGcmKey;
 import com.google.crypto.tink.aead.PredefinedAeadParameters;
+import com.google.crypto.tink.signature.Ed25519PublicKey;
+import com.google.crypto.tink.signature.PredefinedSignatureParameters;
+import com.google.crypto.tink.signature.SignatureConfig;
 import com.google.crypto.tink.subtle.AesGcmJce;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
@@ -16,6 +22,7 @@ import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.WrappedDek;
 import java.io.IOException;
@@ -34,7 +41,11 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PublicKey;
+import java.security.spec.X509EncodedKeySpec;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -68,6 +79,12 @@ public final class LocalKms implements KmsProvider {
     private static final Pattern FILE_SAFE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final String KEYSET_SUFFIX = ".keyset.json";
     private static final String STATE_SUFFIX = ".state.properties";
+    private static final String SIGNING_SUFFIX = ".signing-keyset.json";
+    /** The DER header of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the 32 key bytes. */
+    private static final byte[] ED25519_SPKI_PREFIX = {
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
+    };
+
     private static final boolean POSIX =
             FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     /** File locks are per process; this serialises the threads of this process per directory. */
@@ -76,6 +93,7 @@ public final class LocalKms implements KmsProvider {
     static {
         try {
             AeadConfig.register();
+            SignatureConfig.register();
         } catch (GeneralSecurityException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -244,6 +262,94 @@ public final class LocalKms implements KmsProvider {
             LOG.warn("local KMS destroyed KEK '{}': everything wrapped under it is now unreadable", keyName);
             return null;
         });
+    }
+
+    // --- signing keys (development only, like the KEKs) ----------------------------------------------
+
+    /** Ed25519 signing keys as Tink keysets in the same directory ({@code <name>.signing-keyset.json}). */
+    @Override
+    public Optional<SigningKeys> signingKeys() {
+        return Optional.of(new LocalSigningKeys());
+    }
+
+    private final class LocalSigningKeys implements SigningKeys {
+
+        @Override
+        public String provider() {
+            return PROVIDER;
+        }
+
+        @Override
+        public void createSigningKey(String keyName) {
+            requireFileSafe(keyName);
+            locked(() -> {
+                Path file = signingFile(keyName);
+                if (Files.exists(file)) {
+                    return null;
+                }
+                try {
+                    writeAtomically(
+                            file,
+                            TinkJsonProtoKeysetFormat.serializeKeyset(
+                                    KeysetHandle.generateNew(PredefinedSignatureParameters.ED25519WithRawOutput),
+                                    InsecureSecretKeyAccess.get()));
+                } catch (GeneralSecurityException e) {
+                    throw new KmsException("local KMS could not generate signing key '" + keyName + "'", e);
+                }
+                LOG.warn("local KMS created signing key '{}' in {} (development only)", keyName, file);
+                return null;
+            });
+        }
+
+        @Override
+        @AccessesPartialKey // the public key's bytes, to hand them to JCA verifiers as X.509
+        public PublicKey publicKey(String keyName) {
+            try {
+                Ed25519PublicKey k = (Ed25519PublicKey) readSigningKeyset(keyName)
+                        .getPublicKeysetHandle()
+                        .getPrimary()
+                        .getKey();
+                byte[] raw = k.getPublicKeyBytes().toByteArray();
+                byte[] spki = new byte[ED25519_SPKI_PREFIX.length + raw.length];
+                System.arraycopy(ED25519_SPKI_PREFIX, 0, spki, 0, ED25519_SPKI_PREFIX.length);
+                System.arraycopy(raw, 0, spki, ED25519_SPKI_PREFIX.length, raw.length);
+                return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(spki));
+            } catch (GeneralSecurityException | ClassCastException e) {
+                throw new KmsException("local KMS signing key '" + keyName + "' is not an Ed25519 keyset", e);
+            }
+        }
+
+        @Override
+        public byte[] sign(String keyName, byte[] message) {
+            try {
+                return readSigningKeyset(keyName)
+                        .getPrimitive(RegistryConfiguration.get(), PublicKeySign.class)
+                        .sign(message);
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("local KMS could not sign with '" + keyName + "'", e);
+            }
+        }
+
+        private KeysetHandle readSigningKeyset(String keyName) {
+            Path file = signingFile(keyName);
+            String json;
+            try {
+                json = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (NoSuchFileException e) {
+                throw new UnknownKeyException("local KMS has no signing key named '" + keyName + "' in " + dir, e);
+            } catch (IOException e) {
+                throw new KmsUnavailableException("local KMS cannot read " + file, e);
+            }
+            try {
+                return TinkJsonProtoKeysetFormat.parseKeyset(json, InsecureSecretKeyAccess.get());
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("local KMS file " + file + " is not a valid Tink keyset", e);
+            }
+        }
+
+        private Path signingFile(String keyName) {
+            return dir.resolve(requireFileSafe(keyName) + SIGNING_SUFFIX);
+        }
     }
 
     // --- files ---------------------------------------------------------------------------------------

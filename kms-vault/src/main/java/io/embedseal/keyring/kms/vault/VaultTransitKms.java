@@ -9,6 +9,7 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
 import io.embedseal.keyring.kms.WrappedDek;
@@ -28,12 +29,18 @@ import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PublicKey;
+import java.security.spec.X509EncodedKeySpec;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -68,6 +75,10 @@ import org.slf4j.LoggerFactory;
  * revocation of a tenant: it stops every tenant, as an outage. {@link #disable} and {@link #enable} therefore
  * throw {@link UnsupportedKmsOperationException}. {@link #destroy} sets {@code deletion_allowed} and deletes the
  * key. One HTTP client is shared by every request; the token is never logged or shown.
+ *
+ * <p>{@link #signingKeys} signs with Transit's asymmetric keys in the same mount ({@code ed25519}, or an existing
+ * {@code ecdsa-p256}): {@code keys/<key>} for the public key, {@code sign/<key>} for a signature, with the same
+ * failure mapping.
  */
 public final class VaultTransitKms implements KmsProvider {
 
@@ -76,7 +87,19 @@ public final class VaultTransitKms implements KmsProvider {
 
     private static final Logger LOG = LoggerFactory.getLogger(VaultTransitKms.class);
 
-    private static final Pattern CIPHERTEXT = Pattern.compile("vault:v(\\d{1,9}):[A-Za-z0-9+/=]+");
+    /** Transit's {@code vault:v<N>:<base64>}: its ciphertexts and its signatures. */
+    private static final Pattern CIPHERTEXT = Pattern.compile("vault:v(\\d{1,9}):([A-Za-z0-9+/=]+)");
+    /** How failures name a signing ({@link KmsOperation} has no such operation: it is not a data-key use). */
+    private static final String SIGN = "SIGN";
+    /** The Transit key type new signing keys get. */
+    private static final String ED25519 = "ed25519";
+    /** The other Transit key type used for signing (SHA-256, DER signatures), e.g. where Ed25519 is not allowed. */
+    private static final String ECDSA_P256 = "ecdsa-p256";
+    /** An Ed25519 SubjectPublicKeyInfo (RFC 8410) in DER up to the raw key: SEQUENCE, algorithm, BIT STRING. */
+    private static final byte[] ED25519_SPKI_PREFIX = {
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
+    };
+
     private static final Set<KmsOperation> SUPPORTED =
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
 
@@ -140,7 +163,7 @@ public final class VaultTransitKms implements KmsProvider {
             Session s = session;
             long deadlineNanos = System.nanoTime() + deadline.toNanos();
             LogicalResponse r = call(
-                    KmsOperation.DESCRIBE,
+                    KmsOperation.DESCRIBE.name(),
                     "(token renewal)",
                     s,
                     v -> v.logical().read("auth/token/lookup-self"),
@@ -159,7 +182,7 @@ public final class VaultTransitKms implements KmsProvider {
                 return;
             }
             LogicalResponse renewed = call(
-                    KmsOperation.DESCRIBE,
+                    KmsOperation.DESCRIBE.name(),
                     "(token renewal)",
                     s,
                     v -> v.logical().write("auth/token/renew-self", Map.of()),
@@ -330,6 +353,162 @@ public final class VaultTransitKms implements KmsProvider {
         return SUPPORTED;
     }
 
+    /** Transit's asymmetric keys in the same mount, under the same token (see {@link TransitSigningKeys}). */
+    @Override
+    public Optional<SigningKeys> signingKeys() {
+        return Optional.of(new TransitSigningKeys());
+    }
+
+    /**
+     * Signing keys as Transit keys of type {@code ed25519} ({@code ecdsa-p256} keys made otherwise are used too),
+     * sent with the same session, deadline and failure mapping as the data-key requests ({@link #send}). A key of
+     * another type is refused with a {@link KmsException} naming its type. {@link #sign} reads the key first, as
+     * its type decides the request: a signer needs {@code read} on {@code <mount>/keys/<name>} beside {@code
+     * update} on {@code <mount>/sign/<name>}. Neither the message nor the signature appears in a failure.
+     */
+    private final class TransitSigningKeys implements SigningKeys {
+
+        @Override
+        public String provider() {
+            return PROVIDER;
+        }
+
+        /** {@code POST <mount>/keys/<name>} with type ed25519; Transit leaves an existing key as it is. */
+        @Override
+        public void createSigningKey(String keyName) {
+            requireSigningKeyName(keyName);
+            LogicalResponse r = write(KmsOperation.CREATE, keyName, "keys/" + path(keyName), Map.of("type", ED25519));
+            // Transit answers with the key, new or existing (older Vaults: 204 without a body, so it is read).
+            JsonObject answered = r.getDataObject();
+            signingType(keyName, answered != null && answered.get("type") != null ? answered : readKey(keyName));
+        }
+
+        /** The public key of {@code latest_version}, from {@code GET <mount>/keys/<name>}. */
+        @Override
+        public PublicKey publicKey(String keyName) {
+            requireSigningKeyName(keyName);
+            JsonObject key = readKey(keyName);
+            String type = signingType(keyName, key);
+            int latest = intField(key, "latest_version", keyName);
+            JsonValue versions = key.get("keys");
+            JsonValue version = versions != null && versions.isObject()
+                    ? versions.asObject().get(String.valueOf(latest))
+                    : null;
+            JsonValue published =
+                    version != null && version.isObject() ? version.asObject().get("public_key") : null;
+            if (published == null || !published.isString()) {
+                throw unreadable(keyName, "no public_key for its latest version " + latest, null);
+            }
+            try {
+                if (ED25519.equals(type)) {
+                    byte[] raw = Base64.getDecoder().decode(published.asString());
+                    if (raw.length != 32) {
+                        throw unreadable(keyName, "an Ed25519 public_key of " + raw.length + " bytes", null);
+                    }
+                    byte[] spki = Arrays.copyOf(ED25519_SPKI_PREFIX, ED25519_SPKI_PREFIX.length + raw.length);
+                    System.arraycopy(raw, 0, spki, ED25519_SPKI_PREFIX.length, raw.length);
+                    return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(spki));
+                }
+                String pem = published.asString().strip();
+                if (!pem.startsWith("-----BEGIN PUBLIC KEY-----") || !pem.endsWith("-----END PUBLIC KEY-----")) {
+                    throw unreadable(keyName, "an ECDSA public_key that is not a PEM public key", null);
+                }
+                String body = pem.substring(
+                                "-----BEGIN PUBLIC KEY-----".length(),
+                                pem.length() - "-----END PUBLIC KEY-----".length())
+                        .replaceAll("\\s", "");
+                return KeyFactory.getInstance("EC")
+                        .generatePublic(
+                                new X509EncodedKeySpec(Base64.getDecoder().decode(body)));
+            } catch (IllegalArgumentException | GeneralSecurityException e) {
+                throw unreadable(
+                        keyName,
+                        "a public_key that cannot be read (" + e.getClass().getSimpleName() + ")",
+                        e);
+            }
+        }
+
+        /**
+         * {@code POST <mount>/sign/<name>} with the message as {@code input} (ECDSA: SHA-256, ASN.1), after reading
+         * the key's type. Vault's {@code vault:v<N>:<base64>} becomes the signature's bytes.
+         */
+        @Override
+        public byte[] sign(String keyName, byte[] message) {
+            requireSigningKeyName(keyName);
+            Objects.requireNonNull(message, "message");
+            String type = signingType(keyName, readKey(keyName));
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("input", Base64.getEncoder().encodeToString(message));
+            if (ECDSA_P256.equals(type)) {
+                body.put("hash_algorithm", "sha2-256");
+                body.put("marshaling_algorithm", "asn1");
+            }
+            String signature = write(SIGN, keyName, "sign/" + path(keyName), body)
+                    .getData()
+                    .get("signature");
+            Matcher m = signature == null ? null : CIPHERTEXT.matcher(signature);
+            if (m == null || !m.matches()) {
+                throw unreadable(keyName, "a signing answer without a vault:vN: signature", null);
+            }
+            byte[] bytes;
+            try {
+                bytes = Base64.getDecoder().decode(m.group(2));
+            } catch (IllegalArgumentException e) {
+                throw unreadable(keyName, "a signature that is not base64", e);
+            }
+            if (ED25519.equals(type) && bytes.length != 64) {
+                throw unreadable(keyName, "an Ed25519 signature of " + bytes.length + " bytes, not 64", null);
+            }
+            return bytes;
+        }
+
+        @Override
+        public String toString() {
+            return "VaultTransitKms.signingKeys[" + settings + "]";
+        }
+    }
+
+    /** {@code GET <mount>/keys/<name>}: the key's description (types, versions, public keys; no private key). */
+    private JsonObject readKey(String keyName) {
+        JsonObject data = send(
+                        KmsOperation.DESCRIBE, keyName, v -> v.logical().read(mount() + "/keys/" + path(keyName)))
+                .getDataObject();
+        if (data == null) {
+            throw unreadable(keyName, "a key description without data", null);
+        }
+        return data;
+    }
+
+    /** The key's type if it is one this provider signs with; else a {@link KmsException} naming it. */
+    private String signingType(String keyName, JsonObject key) {
+        JsonValue type = key.get("type");
+        if (type == null || !type.isString()) {
+            throw unreadable(keyName, "a key description without a type", null);
+        }
+        String t = type.asString();
+        if (!ED25519.equals(t) && !ECDSA_P256.equals(t)) {
+            throw new KmsException("Vault Transit key '" + keyName + "' at " + settings.address() + " is of type " + t
+                    + ", not a signing key (the vault provider signs with " + ED25519 + " or " + ECDSA_P256
+                    + " keys): name another key, or create one with createSigningKey");
+        }
+        return t;
+    }
+
+    private KmsUnavailableException unreadable(String keyName, String what, @Nullable Throwable cause) {
+        String message = "Vault at " + settings.address() + " gave " + what + " for key '" + keyName
+                + "' (a proxy in between, or a server in trouble?)";
+        return cause == null ? new KmsUnavailableException(message) : new KmsUnavailableException(message, cause);
+    }
+
+    /** Signing key names follow the rule for KEK names ({@link KekRef}: printable ASCII, no spaces, 1-200). */
+    private static void requireSigningKeyName(String keyName) {
+        try {
+            var unused = new KekRef(PROVIDER, keyName, 1);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("invalid signing key name: " + e.getMessage(), e);
+        }
+    }
+
     // --- plumbing ------------------------------------------------------------------------------------
 
     private String mount() {
@@ -346,7 +525,16 @@ public final class VaultTransitKms implements KmsProvider {
     }
 
     private LogicalResponse write(KmsOperation op, String keyName, String relativePath, Map<String, Object> body) {
+        return write(op.name(), keyName, relativePath, body);
+    }
+
+    /** As {@link #write(KmsOperation, String, String, Map)}, for an operation named as messages show it. */
+    private LogicalResponse write(String op, String keyName, String relativePath, Map<String, Object> body) {
         return send(op, keyName, v -> v.logical().write(mount() + "/" + relativePath, body));
+    }
+
+    private LogicalResponse send(KmsOperation op, String keyName, VaultCall c) {
+        return send(op.name(), keyName, c);
     }
 
     /**
@@ -361,8 +549,10 @@ public final class VaultTransitKms implements KmsProvider {
      * occurred: * permission denied}); a bare {@code permission denied} is what Vault answers for a token it does not
      * know, and is confirmed with {@code auth/token/lookup-self} on the same token: refused there too, the token is
      * dead and the failure is {@link KmsUnavailableException} naming the token setting.
+     *
+     * @param op the operation as failures name it: a {@link KmsOperation}'s name, or {@value #SIGN}
      */
-    private LogicalResponse send(KmsOperation op, String keyName, VaultCall c) {
+    private LogicalResponse send(String op, String keyName, VaultCall c) {
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
         Session s = session;
         LogicalResponse r = call(op, keyName, s, c, deadlineNanos);
@@ -426,7 +616,7 @@ public final class VaultTransitKms implements KmsProvider {
      * Whether Vault still accepts the session's token: {@code auth/token/lookup-self} answers 200, or refuses by
      * policy (a valid token without that grant). A bare 403 there too: the token is dead.
      */
-    private boolean tokenValid(KmsOperation op, String keyName, Session s, long deadlineNanos) {
+    private boolean tokenValid(String op, String keyName, Session s, long deadlineNanos) {
         LogicalResponse r = call(op, keyName, s, v -> v.logical().read("auth/token/lookup-self"), deadlineNanos);
         int status = status(r);
         if (status == 429 || status >= 500) {
@@ -442,7 +632,7 @@ public final class VaultTransitKms implements KmsProvider {
      * forever; past the deadline the exchange is interrupted (the JDK's HTTP client then cancels it). Driver
      * exceptions become typed failures; a 4xx the driver throws (its delete does) comes back as a response.
      */
-    private LogicalResponse call(KmsOperation op, String keyName, Session s, VaultCall c, long deadlineNanos) {
+    private LogicalResponse call(String op, String keyName, Session s, VaultCall c, long deadlineNanos) {
         Future<LogicalResponse> f;
         try {
             f = requests.submit(() -> c.run(s.vault()));
@@ -493,7 +683,7 @@ public final class VaultTransitKms implements KmsProvider {
                 Logical.logicalOperations.deleteV1);
     }
 
-    private void requireSuccess(KmsOperation op, String keyName, LogicalResponse r) {
+    private void requireSuccess(String op, String keyName, LogicalResponse r) {
         int status = r.getRestResponse().getStatus();
         if (status == 200 || status == 204) {
             return;
@@ -527,7 +717,7 @@ public final class VaultTransitKms implements KmsProvider {
         }
         // Vault and OpenBao: "invalid ciphertext: ..." for a malformed one, "cipher: message authentication failed"
         // when AES-GCM refuses it (altered, other associated data, another key or a re-created one).
-        if (op == KmsOperation.UNWRAP
+        if (op.equals(KmsOperation.UNWRAP.name())
                 && (errors.contains("invalid ciphertext") || errors.contains("message authentication failed"))) {
             throw new InvalidWrappedKeyException("wrapped DEK does not open: " + what);
         }

@@ -33,7 +33,7 @@ public final class TestPipelineConfig {
                 "topics.partitions=2",
                 "schema.registry.url=mock://" + prefix,
                 "kms.provider=local",
-                "kms.local.dir=" + dir.resolve("kms")));
+                "kms.local.dir=" + TestSigning.installInto(dir.resolve("kms"))));
         lines.addAll(List.of(extra));
         lines.add("");
         Path file = dir.resolve("embedseal.properties");

@@ -1,6 +1,5 @@
 package io.embedseal.app;
 
-import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
@@ -63,8 +62,7 @@ public final class TestTraffic implements AutoCloseable {
         producer.send(new ProducerRecord<>(
                         prefix + "events",
                         tenant,
-                        KeyEvents.encode(
-                                KeyEvents.event(tenant, type, k.provider(), k.keyName(), k.version(), "test", null))))
+                        TestSigning.OPERATOR.next(tenant, type, k.provider(), k.keyName(), k.version())))
                 .get();
     }
 

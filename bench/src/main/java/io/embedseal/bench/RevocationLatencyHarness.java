@@ -2,10 +2,12 @@ package io.embedseal.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.control.KeyEvents;
+import io.embedseal.control.KeyEventAuthor;
+import io.embedseal.control.KeyEventSigner;
+import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KekRef;
-import io.embedseal.keyring.kms.KeyAdministration;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
@@ -87,8 +89,13 @@ public final class RevocationLatencyHarness {
         PipelineConfig config = PipelineConfig.of(settings, name -> null);
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         List<Long> latencies = new ArrayList<>();
+        // The operator's signing key, which the pipeline trusts by default (kms:...), exists before the pipeline reads
+        // it.
+        try (KmsProvider p = KmsProviders.create(config.keyringSettings())) {
+            p.signingKeys().orElseThrow().createSigningKey(KeyringSettings.DEFAULT_SIGNING_KEY);
+        }
         try (EmbedsealPipeline pipeline = EmbedsealPipeline.create(config, registry);
-                KeyAdministration admin = KmsProviders.create(config.keyringSettings());
+                KmsProvider admin = KmsProviders.create(config.keyringSettings());
                 KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
                         Map.of(
                                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
@@ -103,6 +110,9 @@ public final class RevocationLatencyHarness {
                         consumer(broker, config.topics().dlq())) {
             pipeline.createTopicsIfConfigured();
             pipeline.start();
+            KeyEventAuthor operator = new KeyEventAuthor(
+                    new KeyEventSigner(admin.signingKeys().orElseThrow(), KeyringSettings.DEFAULT_SIGNING_KEY),
+                    "harness");
             EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
             for (int trial = 1; trial <= trials; trial++) {
                 String tenant = "tenant-" + trial;
@@ -110,14 +120,8 @@ public final class RevocationLatencyHarness {
                 producer.send(new ProducerRecord<>(
                                 config.topics().keyEvents(),
                                 tenant,
-                                KeyEvents.encode(KeyEvents.event(
-                                        tenant,
-                                        KeyEventType.REGISTERED,
-                                        kek.provider(),
-                                        kek.keyName(),
-                                        kek.version(),
-                                        "harness",
-                                        null))))
+                                operator.next(
+                                        tenant, KeyEventType.REGISTERED, kek.provider(), kek.keyName(), kek.version())))
                         .get();
                 AtomicBoolean streaming = new AtomicBoolean(true);
                 Thread load = new Thread(
@@ -155,14 +159,12 @@ public final class RevocationLatencyHarness {
                     long revokedAt = producer.send(new ProducerRecord<>(
                                     config.topics().keyEvents(),
                                     tenant,
-                                    KeyEvents.encode(KeyEvents.event(
+                                    operator.next(
                                             tenant,
                                             KeyEventType.REVOKED,
                                             kek.provider(),
                                             kek.keyName(),
-                                            kek.version(),
-                                            "harness",
-                                            "trial"))))
+                                            kek.version())))
                             .get()
                             .timestamp();
                     long rejectedAt = awaitFirstRevocation(dlq, tenant);

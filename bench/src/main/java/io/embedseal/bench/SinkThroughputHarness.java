@@ -1,8 +1,9 @@
 package io.embedseal.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.embedseal.control.KeyEvents;
+import io.embedseal.control.KeyEventAuthor;
 import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -164,19 +165,14 @@ public final class SinkThroughputHarness {
                         new ByteArraySerializer())) {
             Keyring keyring = Keyring.builder(kms).build();
             Sealer sealer = new Sealer(keyring);
+            KeyEventAuthor operator = KeyEventAuthor.creatingKey(
+                    kms.signingKeys().orElseThrow(), KeyringSettings.DEFAULT_SIGNING_KEY, "bench");
             for (String t : tenants) {
                 KekRef k = kms.createKek(keyring.naming().kekNameFor(t));
                 producer.send(new ProducerRecord<>(
                                 keyEvents,
                                 t.getBytes(StandardCharsets.UTF_8),
-                                KeyEvents.encode(KeyEvents.event(
-                                        t,
-                                        KeyEventType.REGISTERED,
-                                        k.provider(),
-                                        k.keyName(),
-                                        k.version(),
-                                        "bench",
-                                        "bench"))))
+                                operator.next(t, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version())))
                         .get();
             }
             Random random = new Random(42);

@@ -1,8 +1,5 @@
 package io.embedseal.control;
 
-import io.embedseal.keyring.tenant.TenantDirectory;
-import io.embedseal.keyring.tenant.TenantState;
-import io.embedseal.schemas.KeyEvent;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,29 +23,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Follows the compacted key-event topic outside Kafka Streams (sink tasks, the CLI): a background thread reads
- * every partition from the beginning, without a consumer group, applies each event to a {@link TenantDirectory}
- * and tells a listener. {@link #awaitCaughtUp} returns once everything present at start has been applied, so a
- * caller can refuse to act before it knows every tenant's state. Undecodable events are logged and skipped: they
- * never make a tenant usable.
+ * every partition from the beginning, without a consumer group, passes each record through a {@link KeyEventGate}
+ * (which applies what it admits to its tenant directory) and tells a listener. {@link #awaitCaughtUp} returns once everything present at start has been applied, so a
+ * caller can refuse to act before it knows every tenant's state. Refused records are logged with the reason, never
+ * their bytes: they never make a tenant usable.
  */
 public final class KeyEventFollower implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(KeyEventFollower.class);
 
-    /** Told about each event on the follower's thread; must not block for long. */
+    /** Told about each record's decision on the follower's thread; must not block for long. */
     public interface Listener {
-        /**
-         * @param applied false if the directory refused it (the tenant is DESTROYED, which is terminal)
-         */
-        void onKeyEvent(KeyEvent event, TenantState state, boolean applied);
-
-        /** The tenant's entry was deleted from the topic (a tombstone). */
-        default void onForgotten(String tenantId) {}
+        /** A record of the topic, applied, refused or (verification disabled) a tombstone that forgot a tenant. */
+        void onKeyEvent(KeyEventGate.Decision decision);
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final String topic;
-    private final TenantDirectory directory;
+    private final KeyEventGate gate;
     private final Listener listener;
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private final Thread thread;
@@ -56,7 +48,7 @@ public final class KeyEventFollower implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong applied = new java.util.concurrent.atomic.AtomicLong();
 
     private KeyEventFollower(
-            Map<String, Object> clientProps, String topic, TenantDirectory directory, Listener listener, String name) {
+            Map<String, Object> clientProps, String topic, KeyEventGate gate, Listener listener, String name) {
         Map<String, Object> p = new HashMap<>(clientProps);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -64,7 +56,7 @@ public final class KeyEventFollower implements AutoCloseable {
         p.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "embedseal-key-events-" + name);
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
         this.topic = Objects.requireNonNull(topic, "topic");
-        this.directory = Objects.requireNonNull(directory, "directory");
+        this.gate = Objects.requireNonNull(gate, "gate");
         this.listener = Objects.requireNonNull(listener, "listener");
         this.thread = new Thread(this::run, "embedseal-key-events-" + name);
         this.thread.setDaemon(true);
@@ -77,8 +69,8 @@ public final class KeyEventFollower implements AutoCloseable {
      * @param name        a short name for the thread and client id
      */
     public static KeyEventFollower start(
-            Map<String, Object> clientProps, String topic, TenantDirectory directory, Listener listener, String name) {
-        KeyEventFollower f = new KeyEventFollower(clientProps, topic, directory, listener, name);
+            Map<String, Object> clientProps, String topic, KeyEventGate gate, Listener listener, String name) {
+        KeyEventFollower f = new KeyEventFollower(clientProps, topic, gate, listener, name);
         f.thread.start();
         return f;
     }
@@ -119,7 +111,7 @@ public final class KeyEventFollower implements AutoCloseable {
                                 .allMatch(tp -> consumer.position(tp) >= end.getOrDefault(tp, Long.MAX_VALUE))) {
                     LOG.info(
                             "key events of {} tenants read from {}",
-                            directory.snapshot().size(),
+                            gate.directory().snapshot().size(),
                             topic);
                     caughtUp.countDown();
                 }
@@ -161,39 +153,26 @@ public final class KeyEventFollower implements AutoCloseable {
 
     private void apply(ConsumerRecord<String, byte[]> r) {
         applied.incrementAndGet();
-        String tenant = r.key();
-        if (tenant == null) {
-            LOG.warn("skipping a key event without a key at {}-{}@{}", r.topic(), r.partition(), r.offset());
-            return;
-        }
-        if (r.value() == null) {
-            directory.forget(tenant);
-            try {
-                listener.onForgotten(tenant);
-            } catch (RuntimeException e) {
-                LOG.error("acting on the deletion of tenant {} failed", tenant, e);
-            }
-            return;
-        }
-        KeyEvent event;
-        try {
-            event = KeyEvents.decode(tenant, r.value());
-        } catch (KeyEvents.InvalidKeyEventException e) {
+        KeyEventGate.Decision d = gate.admit(r.key(), r.value());
+        if (d.outcome() == KeyEventGate.Outcome.REFUSED) {
             LOG.warn(
-                    "skipping an invalid key event at {}-{}@{}: {}",
+                    "{} ({}, at {}-{}@{})",
+                    d.describe(),
+                    java.util.Objects.requireNonNull(d.refusal()).label(),
                     r.topic(),
                     r.partition(),
-                    r.offset(),
-                    e.getMessage());
-            return;
+                    r.offset());
         }
-        TenantState state = KeyEvents.toState(event);
-        boolean ok = directory.apply(state);
         try {
-            listener.onKeyEvent(event, state, ok);
+            listener.onKeyEvent(d);
         } catch (RuntimeException e) {
-            LOG.error("acting on {} for tenant {} failed", event.getType(), tenant, e);
+            LOG.error("acting on a key event for tenant {} failed", r.key(), e);
         }
+    }
+
+    /** The gate this follower applies events through. */
+    public KeyEventGate gate() {
+        return gate;
     }
 
     @Override

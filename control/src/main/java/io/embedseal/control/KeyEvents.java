@@ -5,11 +5,14 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
+import io.embedseal.schemas.SignedKeyEvent;
 import io.embedseal.serdes.avro.AvroClassTrust;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import org.apache.avro.Schema;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.jspecify.annotations.Nullable;
@@ -27,6 +30,36 @@ public final class KeyEvents {
 
     private static final BinaryMessageEncoder<KeyEvent> ENCODER = KeyEvent.getEncoder();
     private static final BinaryMessageDecoder<KeyEvent> DECODER = KeyEvent.getDecoder();
+    private static final BinaryMessageEncoder<SignedKeyEvent> SIGNED_ENCODER = SignedKeyEvent.getEncoder();
+    private static final BinaryMessageDecoder<SignedKeyEvent> SIGNED_DECODER = SignedKeyEvent.getDecoder();
+
+    static {
+        // Events written before signing existed (schema version 1: no sequence, no authority, no signature) still
+        // decode, so that a reader can say what they are and refuse them, or apply them in development mode.
+        try (InputStream in = KeyEvents.class.getResourceAsStream("/io/embedseal/schemas/legacy/KeyEvent-v1.avsc")) {
+            if (in == null) {
+                throw new IllegalStateException("KeyEvent-v1.avsc is missing from the schemas jar");
+            }
+            DECODER.addSchema(new Schema.Parser().parse(in));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A record value as read: the event, and its signature if it has one.
+     *
+     * @param event      the decoded event (not yet verified)
+     * @param eventBytes the bytes the signature covers (after the context string)
+     * @param signer     the signing key's id, null for an unsigned event
+     * @param signature  null for an unsigned event
+     */
+    public record Read(
+            KeyEvent event, byte[] eventBytes, @Nullable String signer, byte @Nullable [] signature) {
+        public boolean isSigned() {
+            return signature != null;
+        }
+    }
 
     private KeyEvents() {}
 
@@ -48,7 +81,52 @@ public final class KeyEvents {
         }
     }
 
+    /** The record value of a signed event: the event's bytes, the signer's key id and the signature over them. */
+    public static byte[] encodeSigned(byte[] eventBytes, String signer, byte[] signature) {
+        try {
+            ByteBuffer b = SIGNED_ENCODER.encode(SignedKeyEvent.newBuilder()
+                    .setEvent(ByteBuffer.wrap(eventBytes))
+                    .setSigner(signer)
+                    .setSignature(ByteBuffer.wrap(signature))
+                    .build());
+            byte[] out = new byte[b.remaining()];
+            b.get(out);
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /**
+     * Reads a record value, signed or not, without verifying anything but its shape.
+     *
+     * @param key the record key, which must be the event's tenant id
+     * @throws InvalidKeyEventException if the bytes are not a key event for that tenant
+     */
+    public static Read read(String key, byte[] value) {
+        SignedKeyEvent signed = null;
+        try {
+            signed = SIGNED_DECODER.decode(value);
+        } catch (IOException | RuntimeException ex) {
+            // not a signed event: perhaps one written before signing existed
+        }
+        if (signed != null) {
+            byte[] eventBytes = bytes(signed.getEvent());
+            return new Read(decode(key, eventBytes), eventBytes, signed.getSigner(), bytes(signed.getSignature()));
+        }
+        return new Read(decode(key, value), value, null, null);
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        ByteBuffer d = b.duplicate();
+        byte[] out = new byte[d.remaining()];
+        d.get(out);
+        return out;
+    }
+
+    /**
+     * Decodes the event itself (the bytes inside a signed record, or a whole unsigned record).
+     *
      * @param key the record key, which must be the event's tenant id
      * @throws InvalidKeyEventException if the bytes are not a key event for that tenant
      */
@@ -61,6 +139,9 @@ public final class KeyEvents {
                     "key event for " + key + " does not decode ("
                             + ex.getClass().getSimpleName() + ")",
                     ex);
+        }
+        if (e.getType() == null || e.getKms() == null || e.getTime() == null) {
+            throw new InvalidKeyEventException("key event for " + key + " lacks its type, KMS or time", null);
         }
         if (!Objects.equals(key, e.getTenantId()) || !TenantIds.isValid(e.getTenantId())) {
             throw new InvalidKeyEventException(
@@ -86,10 +167,12 @@ public final class KeyEvents {
                 e.getKekName(),
                 e.getKekVersion(),
                 e.getType().name(),
-                e.getTime());
+                e.getTime(),
+                e.getSequence(),
+                e.getAuthority());
     }
 
-    /** A key event with the fields every event needs. */
+    /** A key event with the fields every event needs, sequence 0 (unsigned, development) and no authority. */
     public static KeyEvent event(
             String tenantId,
             KeyEventType type,
@@ -98,15 +181,37 @@ public final class KeyEvents {
             int kekVersion,
             String actor,
             @Nullable String reason) {
+        return event(tenantId, type, kms, kekName, kekVersion, actor, reason, 0, null);
+    }
+
+    /**
+     * A key event.
+     *
+     * @param sequence  one more than the tenant's last event (REGISTERED: 1)
+     * @param authority REGISTERED only: the public key (base64 X.509) that signs the tenant's later events, or
+     *                  null for the operator's keys
+     */
+    public static KeyEvent event(
+            String tenantId,
+            KeyEventType type,
+            String kms,
+            String kekName,
+            int kekVersion,
+            String actor,
+            @Nullable String reason,
+            long sequence,
+            @Nullable String authority) {
         return KeyEvent.newBuilder()
                 .setTenantId(tenantId)
                 .setType(type)
                 .setKms(kms)
                 .setKekName(kekName)
                 .setKekVersion(kekVersion)
-                .setTime(java.time.Instant.now())
+                .setTime(java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS))
                 .setActor(actor)
                 .setReason(reason)
+                .setSequence(sequence)
+                .setAuthority(authority)
                 .build();
     }
 }

@@ -2,12 +2,17 @@ package io.embedseal.demo;
 
 import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.app.ops.TopicReader;
+import io.embedseal.control.KeyEventFollower;
+import io.embedseal.control.KeyEventGate;
+import io.embedseal.control.KeyEventTrust;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
+import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.EmbeddingEventSerializer;
@@ -144,6 +149,8 @@ public final class Demo {
 
             Map<String, String> config = pipelineConfig(o, dataDir, broker.bootstrapServers());
             DemoOperator operator = DemoOperator.writingConfig(dataDir, config);
+            // The operator's signing key first: pipelines and sinks read its public key when they start.
+            String signer = operator.signingKey();
             KeyringSettings keyringSettings = KeyringSettings.of(config);
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
             int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
@@ -278,6 +285,11 @@ public final class Demo {
                     kmsCalls.calls(KmsOperation.UNWRAP, KmsOutcome.OK),
                     audit.keysCreated(),
                     kmsCalls.errors() - missingKeyWraps);
+            DemoReport.KeyEventsSeen keyEvents = keyEventsSeen(broker, topics, keyringSettings, signer);
+            if (keyEvents.refused() > 0 || keyEvents.applied() < o.tenants()) {
+                failures.add("key events: " + keyEvents.applied() + " signed events applied and " + keyEvents.refused()
+                        + " refused; expected at least " + o.tenants() + " and none refused");
+            }
             return new DemoReport(
                     keyringSettings.provider(),
                     kmsServer,
@@ -287,6 +299,7 @@ public final class Demo {
                     sealedCheck,
                     deadCheck,
                     audit,
+                    keyEvents,
                     new DemoReport.Leaks(plaintextHits, controlHits),
                     calls,
                     tenants,
@@ -295,6 +308,30 @@ public final class Demo {
                     failures);
         } finally {
             broker.close();
+        }
+    }
+
+    /** Reads the key-event topic as every reader does (verifying each signature) and counts what applied. */
+    private static DemoReport.KeyEventsSeen keyEventsSeen(
+            EmbeddedKafkaBroker broker, TopicNames topics, KeyringSettings settings, String signerLine) {
+        String signer = signerLine.startsWith("signing key ") ? signerLine.substring(12) : signerLine;
+        try (KmsProvider provider = KmsProviders.create(settings)) {
+            KeyEventGate gate =
+                    KeyEventTrust.gate(settings, new TenantDirectory(settings.naming()), provider::signingKeys);
+            try (KeyEventFollower f = KeyEventFollower.start(
+                    Map.of("bootstrap.servers", broker.bootstrapServers()),
+                    topics.keyEvents(),
+                    gate,
+                    d -> {},
+                    "demo-check")) {
+                if (!f.awaitCaughtUp(Duration.ofSeconds(30))) {
+                    return new DemoReport.KeyEventsSeen(signer + " (topic not read in 30 s)", 0, 0);
+                }
+            }
+            return new DemoReport.KeyEventsSeen("operator's key " + signer, gate.signedApplied(), gate.refused());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new DemoReport.KeyEventsSeen(signer + " (interrupted)", 0, 0);
         }
     }
 

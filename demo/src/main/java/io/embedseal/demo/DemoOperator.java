@@ -44,6 +44,14 @@ final class DemoOperator {
         return new DemoOperator(file);
     }
 
+    /**
+     * {@code embedseal keys signing-key}: the operator's signing key, created in the KMS if missing, before any
+     * pipeline or sink starts (they read its public key at start). Returns the line that names it.
+     */
+    String signingKey() {
+        return run("keys", "signing-key").lines().findFirst().orElse("").strip();
+    }
+
     /** {@code embedseal tenants add --tenant <t> --create-key}: the KEK in the KMS, checked usable, then REGISTERED. */
     void onboard(String tenant) {
         run("tenants", "add", "--tenant", tenant, "--create-key", "--reason", "demo onboarding");
@@ -63,7 +71,7 @@ final class DemoOperator {
                 "demo: crypto-shredding");
     }
 
-    private void run(String... command) {
+    private String run(String... command) {
         List<String> args = new ArrayList<>(List.of(command));
         args.addAll(List.of("--config", configFile.toString(), "--actor", ACTOR));
         CliRun r = CliRun.run(args.toArray(String[]::new));
@@ -71,5 +79,6 @@ final class DemoOperator {
             throw new IllegalStateException("'embedseal " + String.join(" ", command) + "' exited with " + r.code()
                     + ": " + (r.err() + r.out()).strip());
         }
+        return r.out();
     }
 }

@@ -22,6 +22,7 @@ public record DemoReport(
         DemoChecks.Sealed sealedCheck,
         DemoChecks.DeadLettered deadCheck,
         DemoChecks.Audit audit,
+        KeyEventsSeen keyEvents,
         Leaks leaks,
         KmsCalls kmsCalls,
         SortedMap<String, TenantSummary> tenants,
@@ -34,6 +35,15 @@ public record DemoReport(
 
     /** Records produced, and where they went. */
     public record Counts(int produced, int valid, int invalid, int sealed, int dlq) {}
+
+    /**
+     * The key-event topic as a reader verified it after the run.
+     *
+     * @param signer  the key that signed them (the operator's signing key)
+     * @param applied signed events that applied
+     * @param refused records a reader refused (none expected)
+     */
+    public record KeyEventsSeen(String signer, long applied, long refused) {}
 
     /** Plaintext-vector hits in the topics' segment files: none expected, and the raw topic's as the control. */
     public record Leaks(long plaintextHits, long controlHits) {}
@@ -93,6 +103,11 @@ public record DemoReport(
             o.put("kms_server", kmsServer);
         }
         o.put("kms_calls", calls);
+        Map<String, Object> events = new LinkedHashMap<>();
+        events.put("signer", keyEvents.signer());
+        events.put("applied", keyEvents.applied());
+        events.put("refused", keyEvents.refused());
+        o.put("key_events", events);
         o.put("audit_entries", audit.entries());
         o.put("audit_chain_intact", audit.result().intact());
         o.put("dims", shape.dims());
@@ -202,6 +217,15 @@ public record DemoReport(
                         kmsCalls.unwraps(),
                         kmsCalls.created(),
                         kmsCalls.failed()));
+        line(
+                b,
+                "key events",
+                String.format(
+                        Locale.ROOT,
+                        "%d signed events applied, %d refused; signed by the %s",
+                        keyEvents.applied(),
+                        keyEvents.refused(),
+                        keyEvents.signer()));
         line(
                 b,
                 "audit",

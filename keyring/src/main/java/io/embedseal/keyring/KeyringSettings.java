@@ -75,6 +75,24 @@ public final class KeyringSettings extends KmsSettings {
                     Long.MAX_VALUE / 1000)
             .doc("Seconds an unused DEK stays in memory.");
 
+    /** The operator's signing key's default name, in the configured KMS. */
+    public static final String DEFAULT_SIGNING_KEY = "embedseal-operator-signing";
+
+    public static final Setting<String> EVENTS_VERIFICATION = Setting.oneOf(
+                    "kms.events.verification", "required", List.of("required", "disabled-insecure"))
+            .doc("`required`: apply only key events signed by a trusted key (docs/key-lifecycle.md). "
+                    + "`disabled-insecure` applies any event and lets a tombstone forget a tenant, as before signing "
+                    + "existed: development, and reading a topic during its one-time migration, only.");
+    public static final Setting<String> EVENTS_TRUSTED_SIGNERS = Setting.string(
+                    "kms.events.trusted-signers", "kms:" + DEFAULT_SIGNING_KEY)
+            .doc("The public keys that may register tenants, comma-separated: `kms:<name>` (read from the "
+                    + "configured KMS at start), `file:<path>` (a PEM public key) or base64 X.509 "
+                    + "SubjectPublicKeyInfo. List the old and the new key while the operator's key changes.");
+    public static final Setting<String> EVENTS_SIGNING_KEY = Setting.string(
+                    "kms.events.signing-key", DEFAULT_SIGNING_KEY)
+            .doc("The key, in the configured KMS, that operator commands sign key events with (`keys signing-key` "
+                    + "creates it). A tenant that brings its own authority signs with `--sign-with`.");
+
     /** The keyring's own settings; each provider's come from its module ({@link KmsProviderRegistry#settings()}). */
     public static final SettingsModel MODEL = SettingsModel.of(
             "keyring",
@@ -88,7 +106,10 @@ public final class KeyringSettings extends KmsSettings {
             DEK_MAX_RECORDS,
             DEK_MAX_AGE_SECONDS,
             DEK_CACHE_MAX_SIZE,
-            DEK_CACHE_IDLE_EXPIRY_SECONDS);
+            DEK_CACHE_IDLE_EXPIRY_SECONDS,
+            EVENTS_VERIFICATION,
+            EVENTS_TRUSTED_SIGNERS,
+            EVENTS_SIGNING_KEY);
 
     private final Function<String, String> env;
 
@@ -144,6 +165,24 @@ public final class KeyringSettings extends KmsSettings {
             }
             throw new ConfigValueException(KEY_NAME_TEMPLATE.name(), "kms.key-name settings: " + e.getMessage(), e);
         }
+    }
+
+    /** {@code kms.events.verification}: true for {@code disabled-insecure}. */
+    public boolean eventVerificationDisabled() {
+        return "disabled-insecure".equals(get(EVENTS_VERIFICATION));
+    }
+
+    /** The entries of {@code kms.events.trusted-signers}. */
+    public List<String> trustedSigners() {
+        String raw = get(EVENTS_TRUSTED_SIGNERS);
+        if (raw == null || raw.isBlank()) {
+            return List.of();
+        }
+        return List.of(raw.strip().split("\\s*,\\s*"));
+    }
+
+    public String signingKey() {
+        return get(EVENTS_SIGNING_KEY);
     }
 
     public boolean createMissingKeys() {

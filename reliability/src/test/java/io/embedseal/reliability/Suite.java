@@ -1,10 +1,14 @@
 package io.embedseal.reliability;
 
-import io.embedseal.control.KeyEvents;
+import io.embedseal.control.KeyEventAuthor;
+import io.embedseal.control.KeyEventSignatures;
+import io.embedseal.keyring.KeyringSettings;
+import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.SealedRecordKey;
@@ -202,6 +206,10 @@ final class Suite {
         s.put("kms.provider", "local");
         s.put("kms.local.dir", kmsDir.toString());
         s.put("http.enabled", "false");
+        // The suite's operator signing key, pinned: the pipelines apply the key events register() publishes.
+        s.put(
+                "kms.events.trusted-signers",
+                KeyEventSignatures.encode(OPERATOR.signer().publicKey()));
         s.putAll(extra);
         return s;
     }
@@ -225,21 +233,29 @@ final class Suite {
                 new ByteArraySerializer());
     }
 
+    /** The suite's operator: a development signing key (in a directory of its own), each tenant's sequence counted. */
+    static final KeyEventAuthor OPERATOR = operator();
+
+    private static KeyEventAuthor operator() {
+        try (KmsProvider p = KmsProviders.create(KeyringSettings.of(Map.of(
+                "kms.provider",
+                "local",
+                "kms.local.dir",
+                java.nio.file.Files.createTempDirectory("embedseal-reliability-signing")
+                        .toString())))) {
+            return KeyEventAuthor.creatingKey(
+                    p.signingKeys().orElseThrow(), KeyringSettings.DEFAULT_SIGNING_KEY, "reliability");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** Registers a tenant: its KEK in the KMS, and a REGISTERED key event. */
     static void register(KafkaProducer<byte[], byte[]> producer, TopicNames t, KeyAdministration kms, String tenant)
             throws Exception {
         KekRef k = kms.createKek("tenant-" + tenant);
-        producer.send(new ProducerRecord<>(
-                        t.keyEvents(),
-                        tenant.getBytes(StandardCharsets.UTF_8),
-                        KeyEvents.encode(KeyEvents.event(
-                                tenant,
-                                KeyEventType.REGISTERED,
-                                k.provider(),
-                                k.keyName(),
-                                k.version(),
-                                "reliability",
-                                null))))
+        byte[] registered = OPERATOR.next(tenant, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version());
+        producer.send(new ProducerRecord<>(t.keyEvents(), tenant.getBytes(StandardCharsets.UTF_8), registered))
                 .get();
     }
 

@@ -1,10 +1,13 @@
 package io.embedseal.sinks;
 
 import io.embedseal.control.KeyEventFollower;
+import io.embedseal.control.KeyEventGate;
+import io.embedseal.control.KeyEventTrust;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
@@ -112,8 +115,16 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         KeyringSettings ks = config.keyringSettings().with(Map.of("kms.create-missing-keys", "false"));
         directory = new TenantDirectory(ks.naming());
         Kms kms;
+        KeyEventGate gate;
         try {
-            kms = KmsProviders.decorate(KmsProviders.create(ks), ks, null, null, Clock.systemUTC());
+            KmsProvider provider = KmsProviders.create(ks);
+            try {
+                gate = KeyEventTrust.gate(ks, directory, provider::signingKeys);
+            } catch (IllegalArgumentException e) {
+                provider.close();
+                throw e;
+            }
+            kms = KmsProviders.decorate(provider, ks, null, null, Clock.systemUTC());
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
@@ -131,12 +142,15 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                             ? "index mode (unseals through the tenants' KMS)"
                             : "sealed mode (stores envelopes only)");
             receipts = new ShredReceipts(config.clientProps(), config.auditTopic(), "sink-" + id);
-            follower = KeyEventFollower.start(
-                    config.clientProps(), config.keyEventsTopic(), directory, this::onKeyEvent, id);
+            follower =
+                    KeyEventFollower.start(config.clientProps(), config.keyEventsTopic(), gate, this::onKeyEvent, id);
             if (!follower.awaitCaughtUp(Duration.ofMillis(config.startupTimeoutMs()))) {
                 throw new ConnectException("could not read the key-event topic " + config.keyEventsTopic() + " within "
                         + config.startupTimeoutMs() + " ms (" + EmbedsealSinkConfig.STARTUP_TIMEOUT_MS + "); check "
                         + EmbedsealSinkConfig.BOOTSTRAP_SERVERS + " and that the topic exists. Nothing was written.");
+            }
+            if (gate.looksUnmigrated()) {
+                throw new ConnectException(KeyEventTrust.unmigratedMessage(config.keyEventsTopic(), gate));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -170,24 +184,37 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     }
 
     /** On the follower's thread: evict at once, and queue shredding for the task's thread. */
-    private void onKeyEvent(KeyEvent event, TenantState state, boolean applied) {
-        String tenant = state.tenantId();
-        if (!applied) {
-            LOG.warn("ignoring {} for tenant {}: it is DESTROYED, which is terminal", event.getType(), tenant);
-            return;
+    private void onKeyEvent(KeyEventGate.Decision d) {
+        String tenant = d.tenant();
+        if (d.outcome() == KeyEventGate.Outcome.REFUSED) {
+            counters.keyEventsRefused.incrementAndGet();
+            return; // the follower logged why; nothing changed
         }
         Keyring k = keyring;
+        if (d.outcome() == KeyEventGate.Outcome.FORGOTTEN) {
+            if (k != null && tenant != null) {
+                k.evict(tenant);
+            }
+            return;
+        }
+        TenantState state = java.util.Objects.requireNonNull(d.state());
+        KeyEvent event = java.util.Objects.requireNonNull(d.event());
         if (k != null && (state.status() != TenantStatus.ACTIVE || event.getType() == KeyEventType.ROTATED)) {
-            k.evict(tenant);
+            k.evict(state.tenantId());
         }
         if (state.status() == TenantStatus.ACTIVE) {
-            deniedLogged.remove(tenant);
+            deniedLogged.remove(state.tenantId());
         }
         if (state.status() == TenantStatus.DESTROYED) {
-            pendingShreds.put(tenant, state);
+            pendingShreds.put(state.tenantId(), state);
         }
         if (follower != null && follower.isCaughtUp()) {
-            LOG.info("tenant {} is now {} ({})", tenant, state.status(), event.getType());
+            LOG.info(
+                    "tenant {} is now {} ({} #{})",
+                    state.tenantId(),
+                    state.status(),
+                    event.getType(),
+                    event.getSequence());
         }
     }
 

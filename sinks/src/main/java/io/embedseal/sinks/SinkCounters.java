@@ -2,7 +2,10 @@ package io.embedseal.sinks;
 
 import org.slf4j.Logger;
 
-/** Counts of what a sink task did, logged every minute and at stop. Touched by the task's thread only. */
+/**
+ * Counts of what a sink task did, logged every minute and at stop. Touched by the task's thread only, except
+ * {@link #keyEventsRefused}, which the key-event follower's thread counts.
+ */
 public final class SinkCounters {
 
     long written;
@@ -11,6 +14,7 @@ public final class SinkCounters {
     long reportedRevoked;
     long refused;
     long waits;
+    final java.util.concurrent.atomic.AtomicLong keyEventsRefused = new java.util.concurrent.atomic.AtomicLong();
     private long lastLogNanos = System.nanoTime();
     private long loggedWritten;
 
@@ -34,6 +38,11 @@ public final class SinkCounters {
         return refused;
     }
 
+    /** Records of the key-event topic that changed nothing (unsigned, badly signed, out of sequence, contradictory). */
+    public long keyEventsRefused() {
+        return keyEventsRefused.get();
+    }
+
     public long waits() {
         return waits;
     }
@@ -50,6 +59,7 @@ public final class SinkCounters {
     @Override
     public String toString() {
         return "written=" + written + " deleted=" + deleted + " droppedDestroyed=" + droppedDestroyed
-                + " reportedRevoked=" + reportedRevoked + " refused=" + refused + " waits=" + waits;
+                + " reportedRevoked=" + reportedRevoked + " refused=" + refused + " waits=" + waits
+                + " keyEventsRefused=" + keyEventsRefused.get();
     }
 }

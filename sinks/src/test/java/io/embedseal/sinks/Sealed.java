@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.Random;
 
 /** Real sealed records for sink tests: a local KMS in a directory, a keyring, a sealer and an unsealer. */
-final class Sealed {
+final class Sealed implements AutoCloseable {
 
     final Path kmsDir;
     final LocalKms kms;
@@ -84,7 +84,8 @@ final class Sealed {
                 offset);
     }
 
-    void close() {
+    @Override
+    public void close() {
         kms.close();
     }
 }

@@ -88,6 +88,7 @@ class SinkEndToEndIntegrationTest {
         p.put("topics.audit", f.audit);
         p.put("kms.provider", "local");
         p.put("kms.local.dir", kmsDir.toString());
+        p.put("kms.events.trusted-signers", SinkFixture.operatorPublicKey());
         p.put("streams.commit.interval.ms", "100");
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         pipeline = EmbedsealPipeline.create(PipelineConfig.of(p, name -> null), registry);

@@ -1,7 +1,9 @@
 package io.embedseal.sinks;
 
-import io.embedseal.control.KeyEvents;
+import io.embedseal.control.KeyEventAuthor;
+import io.embedseal.control.KeyEventSignatures;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.sinks.lucene.LuceneSinkConfig;
 import io.embedseal.sinks.lucene.LuceneSinkConnector;
@@ -9,6 +11,7 @@ import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresSinkConnector;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -69,13 +72,33 @@ final class SinkFixture implements AutoCloseable {
                 new ByteArraySerializer());
     }
 
-    /** Publishes a key event and waits until the broker has it. */
+    /** The tests' operator: a development signing key; connectors pin its public key. */
+    static final KeyEventAuthor OPERATOR = operator();
+
+    private static KeyEventAuthor operator() {
+        try {
+            Path dir = Files.createTempDirectory("embedseal-sink-signing");
+            return KeyEventAuthor.creatingKey(
+                    new LocalKms(dir).signingKeys().orElseThrow(), "embedseal-operator-signing", "sink-test");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The tests' operator's public key, pinned in {@code kms.events.trusted-signers}. */
+    static String operatorPublicKey() {
+        return KeyEventSignatures.encode(OPERATOR.signer().publicKey());
+    }
+
+    /** Publishes a key event signed by the tests' operator and waits until the broker has it. */
     void keyEvent(String tenant, KeyEventType type, KekRef kek) throws Exception {
-        producer.send(new ProducerRecord<>(
-                        keyEvents,
-                        tenant.getBytes(StandardCharsets.UTF_8),
-                        KeyEvents.encode(KeyEvents.event(
-                                tenant, type, kek.provider(), kek.keyName(), kek.version(), "sink-test", "test"))))
+        publishKeyEvent(
+                tenant, OPERATOR.next(tenant, type, kek.provider(), kek.keyName(), kek.version(), "test", null));
+    }
+
+    /** Publishes any record value (or a tombstone) on the key-event topic: what an attacker with write access can. */
+    void publishKeyEvent(String tenant, byte[] value) throws Exception {
+        producer.send(new ProducerRecord<>(keyEvents, tenant.getBytes(StandardCharsets.UTF_8), value))
                 .get();
     }
 
@@ -94,6 +117,9 @@ final class SinkFixture implements AutoCloseable {
         c.put(EmbedsealSinkConfig.AUDIT_TOPIC, audit);
         c.put("kms.provider", "local");
         c.put("kms.local.dir", kmsDir.toString());
+        c.put(
+                "kms.events.trusted-signers",
+                KeyEventSignatures.encode(OPERATOR.signer().publicKey()));
         c.put("errors.tolerance", "all");
         c.put("errors.deadletterqueue.topic.name", connectDlqTopic);
         c.put("errors.deadletterqueue.topic.replication.factor", "1");

@@ -1,5 +1,8 @@
 package io.embedseal.topology;
 
+import io.embedseal.control.KeyEventFollower;
+import io.embedseal.control.KeyEventGate;
+import io.embedseal.control.KeyEventTrust;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -32,8 +35,12 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.jspecify.annotations.Nullable;
@@ -106,7 +113,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 new EmbeddingEventCodec(registry),
                 new EmbeddingValidator(config.validationLimits()),
                 new Sealer(keyring),
-                directory,
+                keyEventGate(keyringSettings, directory, kmsProvider),
                 health,
                 config.sealingOptions(),
                 audit != null ? audit : a -> {},
@@ -122,6 +129,20 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 StreamsSettings.properties(config.applicationId(), config.bootstrapServers(), stateDir, overrides));
         streams.setUncaughtExceptionHandler(EmbedsealPipeline::onUncaught);
         meters.bindStreams(streams);
+    }
+
+    /**
+     * The gate key events pass ({@code kms.events.*}): the trusted signers are read now, so a pipeline that could
+     * never apply an event does not start.
+     */
+    private static KeyEventGate keyEventGate(
+            KeyringSettings settings, TenantDirectory directory, KmsProvider provider) {
+        try {
+            return KeyEventTrust.gate(settings, directory, provider::signingKeys);
+        } catch (IllegalArgumentException e) {
+            provider.close();
+            throw e;
+        }
     }
 
     /** Wires a pipeline; the schema registry comes from {@code schema.registry.url}. */
@@ -196,8 +217,49 @@ public final class EmbedsealPipeline implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts the pipeline, unless its key-event topic was written before key events were signed (unsigned events and
+     * not one signed event that applies) while {@code kms.events.verification=required}: then it refuses, naming the
+     * migration and the development setting, rather than run with every tenant unknown.
+     */
     public void start() {
+        requireSignedKeyEvents();
         streams.start();
+    }
+
+    private void requireSignedKeyEvents() {
+        KeyEventGate live = parts.keyEvents();
+        if (live.mode() != KeyEventGate.Mode.REQUIRED) {
+            return;
+        }
+        String topic = config.topics().keyEvents();
+        Map<String, Object> props = new HashMap<>(config.clientOverrides());
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        try (KafkaConsumer<byte[], byte[]> c =
+                new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<PartitionInfo> parts = c.partitionsFor(topic, Duration.ofSeconds(10));
+            if (parts == null || parts.isEmpty()) {
+                return; // no topic, no events: nothing to migrate
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("could not check {} for unsigned key events before starting: {}", topic, e.toString());
+            return;
+        }
+        KeyEventGate probe = new KeyEventGate(
+                new TenantDirectory(config.keyringSettings().naming()), live.trusted(), KeyEventGate.Mode.REQUIRED);
+        try (KeyEventFollower f =
+                KeyEventFollower.start(props, topic, probe, d -> {}, config.applicationId() + "-signature-check")) {
+            if (!f.awaitCaughtUp(Duration.ofSeconds(30))) {
+                LOG.warn("could not read {} within 30 s to check it for unsigned key events; starting anyway", topic);
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading " + topic, e);
+        }
+        if (probe.looksUnmigrated()) {
+            throw new IllegalStateException(KeyEventTrust.unmigratedMessage(topic, probe));
+        }
     }
 
     public KafkaStreams streams() {

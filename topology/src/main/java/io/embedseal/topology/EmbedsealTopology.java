@@ -1,5 +1,6 @@
 package io.embedseal.topology;
 
+import io.embedseal.control.KeyEventGate;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.Sealer;
@@ -29,7 +30,7 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class EmbedsealTopology {
 
-    /** The global store holding the latest key event of every tenant. */
+    /** The global store holding every tenant's admitted key state. */
     public static final String TENANT_STORE = "tenant-keys";
 
     private EmbedsealTopology() {}
@@ -37,7 +38,7 @@ public final class EmbedsealTopology {
     /**
      * The parts the topology needs; configuration decides which KMS and registry they wrap.
      *
-     * @param directory the tenants known from the key-event topic, shared with whoever else needs them
+     * @param keyEvents the gate every key event passes, and through it the tenants known from the key-event topic
      * @param keyEventAudit receives every key event applied or refused (for the audit trail); may do nothing
      */
     public record Parts(
@@ -45,7 +46,7 @@ public final class EmbedsealTopology {
             EmbeddingEventCodec codec,
             EmbeddingValidator validator,
             Sealer sealer,
-            TenantDirectory directory,
+            KeyEventGate keyEvents,
             PipelineHealth health,
             SealingOptions options,
             Consumer<KeyEventApplied> keyEventAudit,
@@ -56,7 +57,7 @@ public final class EmbedsealTopology {
             Objects.requireNonNull(codec, "codec");
             Objects.requireNonNull(validator, "validator");
             Objects.requireNonNull(sealer, "sealer");
-            Objects.requireNonNull(directory, "directory");
+            Objects.requireNonNull(keyEvents, "keyEvents");
             Objects.requireNonNull(health, "health");
             Objects.requireNonNull(options, "options");
             Objects.requireNonNull(keyEventAudit, "keyEventAudit");
@@ -64,20 +65,28 @@ public final class EmbedsealTopology {
             Objects.requireNonNull(metrics, "metrics");
         }
 
-        /** Parts with a fresh health, no key-event audit, and the directory the sealer's keyring resolves KEKs with. */
+        /** The tenants the gate admitted: what the sealing processors consult. */
+        public TenantDirectory directory() {
+            return keyEvents.directory();
+        }
+
+        /**
+         * Parts with a fresh health and no key-event audit; the gate's directory is the one the sealer's keyring
+         * resolves KEKs with.
+         */
         public static Parts of(
                 TopicNames topics,
                 EmbeddingEventCodec codec,
                 EmbeddingValidator validator,
                 Sealer sealer,
-                TenantDirectory directory,
+                KeyEventGate keyEvents,
                 SealingOptions options) {
             return new Parts(
                     topics,
                     codec,
                     validator,
                     sealer,
-                    directory,
+                    keyEvents,
                     new PipelineHealth(),
                     options,
                     a -> {},
@@ -102,7 +111,7 @@ public final class EmbedsealTopology {
                 Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("key-events"),
                 () -> new KeyEventProcessor(
                         TENANT_STORE,
-                        parts.directory(),
+                        parts.keyEvents(),
                         parts.sealer().keyring(),
                         parts.keyEventAudit(),
                         parts.metrics()));

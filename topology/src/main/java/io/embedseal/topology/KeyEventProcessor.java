@@ -1,11 +1,13 @@
 package io.embedseal.topology;
 
-import io.embedseal.control.KeyEvents;
+import io.embedseal.control.KeyEventGate;
+import io.embedseal.control.TenantStates;
 import io.embedseal.keyring.Keyring;
-import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
+import io.embedseal.schemas.KeyEventType;
+import java.util.Objects;
 import java.util.function.Consumer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -17,17 +19,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies key events from the compacted key-event topic, on the global thread of every instance: updates the
- * tenant directory the sealing processors consult on each record, and evicts a tenant's DEKs from memory at once
- * when it is revoked, destroyed or rotated. A DESTROYED tenant stays destroyed: later events for it are refused.
- * Events that do not decode are logged and skipped (they never make a tenant sealable).
+ * Applies key events from the key-event topic, on the global thread of every instance: each record passes the
+ * {@link KeyEventGate} (signature, sequence, the tenant's rules), and only what it admits updates the tenant
+ * directory the sealing processors consult on each record, and evicts a tenant's DEKs from memory at once when it is
+ * revoked, destroyed or rotated.
+ *
+ * <p>The tenant store holds each tenant's admitted state, never a raw record: Kafka Streams replays the topic through
+ * this processor when it rebuilds the store, so a restart applies exactly the same rules, and a record that was
+ * refused (a forged event, a tombstone) cannot reach the store by the restore path either.
  */
 final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
 
     private static final Logger LOG = LoggerFactory.getLogger(KeyEventProcessor.class);
 
     private final String storeName;
-    private final TenantDirectory directory;
+    private final KeyEventGate gate;
     private final Keyring keyring;
     private final Consumer<KeyEventApplied> audit;
     private final PipelineMetrics metrics;
@@ -40,12 +46,12 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
 
     KeyEventProcessor(
             String storeName,
-            TenantDirectory directory,
+            KeyEventGate gate,
             Keyring keyring,
             Consumer<KeyEventApplied> audit,
             PipelineMetrics metrics) {
         this.storeName = storeName;
-        this.directory = directory;
+        this.gate = gate;
         this.keyring = keyring;
         this.audit = audit;
         this.metrics = metrics;
@@ -55,16 +61,22 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
     public void init(ProcessorContext<Void, Void> context) {
         this.context = context;
         store = context.getStateStore(storeName);
-        // The store was restored from the topic before this runs: bring the directory up to date with it.
+        // States admitted before a restart (the store resumes from its checkpoint): bring the directory up to date.
         int loaded = 0;
         try (KeyValueIterator<String, byte[]> all = store.all()) {
             while (all.hasNext()) {
                 KeyValue<String, byte[]> kv = all.next();
                 try {
-                    directory.apply(KeyEvents.toState(KeyEvents.decode(kv.key, kv.value)));
-                    loaded++;
-                } catch (KeyEvents.InvalidKeyEventException e) {
-                    LOG.warn("skipping an invalid stored key event: {}", e.getMessage());
+                    TenantState s = TenantStates.decode(kv.value);
+                    if (s.tenantId().equals(kv.key)) {
+                        gate.directory().apply(s);
+                        loaded++;
+                    }
+                } catch (IllegalArgumentException e) {
+                    LOG.warn(
+                            "the tenant store holds an entry for {} that is not a verified state (written by an "
+                                    + "older version?): ignored; the tenant must be re-registered with a signed event",
+                            kv.key);
                 }
             }
         }
@@ -76,47 +88,48 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
     @Override
     public void process(Record<String, byte[]> record) {
         String tenant = record.key();
-        if (tenant == null) {
-            LOG.warn("skipping a key event without a key (the tenant id)");
-            return;
+        KeyEventGate.Decision d = gate.admit(tenant, record.value());
+        KeyEvent event = d.event();
+        switch (d.outcome()) {
+            case REFUSED -> {
+                String refusal = Objects.requireNonNull(d.refusal()).label();
+                LOG.warn("{} ({})", d.describe(), refusal);
+                metrics.keyEventRefused(refusal);
+                audit.accept(new KeyEventApplied(tenant, event, false, d.describe(), refusal, d.signer()));
+                if (event != null && tenant != null) {
+                    metrics.keyEvent(event.getType(), tenant, propagationMillis(record), false);
+                }
+                return;
+            }
+            case FORGOTTEN -> {
+                LOG.warn("{}: tenant {} is unknown from now on", d.describe(), tenant);
+                store.delete(Objects.requireNonNull(tenant));
+                keyring.evict(tenant);
+                return;
+            }
+            case APPLIED -> {
+                // below
+            }
         }
-        if (record.value() == null) {
-            LOG.warn("tenant {} was deleted from the key-event topic: it is unknown from now on", tenant);
-            store.delete(tenant);
-            directory.forget(tenant);
-            keyring.evict(tenant);
-            return;
-        }
-        KeyEvent event;
-        try {
-            event = KeyEvents.decode(tenant, record.value());
-        } catch (KeyEvents.InvalidKeyEventException e) {
-            LOG.warn("skipping an invalid key event: {}", e.getMessage());
-            return;
-        }
-        TenantState state = KeyEvents.toState(event);
-        boolean applied = directory.apply(state);
-        if (!applied) {
-            LOG.warn("refusing {} for tenant {}: the tenant is DESTROYED, which is terminal", event.getType(), tenant);
-            audit.accept(new KeyEventApplied(event, false, "tenant is destroyed (terminal)"));
-            metrics.keyEvent(event.getType(), tenant, propagationMillis(record), false);
-            return;
-        }
-        store.put(tenant, record.value());
-        if (state.status() != TenantStatus.ACTIVE || event.getType() == io.embedseal.schemas.KeyEventType.ROTATED) {
+        TenantState state = Objects.requireNonNull(d.state());
+        KeyEvent e = Objects.requireNonNull(event);
+        store.put(Objects.requireNonNull(tenant), TenantStates.encode(state));
+        if (state.status() != TenantStatus.ACTIVE || e.getType() == KeyEventType.ROTATED) {
             keyring.evict(tenant); // revocation, destruction and rotation act now, not when a DEK expires
         }
         LOG.info(
-                "tenant {} is now {} ({} {}:{}:{} by {})",
+                "tenant {} is now {} ({} #{} {}:{}:{} by {}, signed by {})",
                 tenant,
                 state.status(),
-                event.getType(),
-                event.getKms(),
-                event.getKekName(),
-                event.getKekVersion(),
-                event.getActor());
-        audit.accept(new KeyEventApplied(event, true, null));
-        metrics.keyEvent(event.getType(), tenant, propagationMillis(record), true);
+                e.getType(),
+                e.getSequence(),
+                e.getKms(),
+                e.getKekName(),
+                e.getKekVersion(),
+                e.getActor(),
+                d.signer() == null ? "nobody (verification disabled)" : d.signer());
+        audit.accept(new KeyEventApplied(tenant, e, true, null, null, d.signer()));
+        metrics.keyEvent(e.getType(), tenant, propagationMillis(record), true);
     }
 
     /** From the event's timestamp on the topic (its produce time) to now, on this instance's clock. */

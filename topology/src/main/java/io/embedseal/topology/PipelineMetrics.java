@@ -28,6 +28,9 @@ public interface PipelineMetrics {
      */
     void keyEvent(KeyEventType type, String tenantId, long propagationMillis, boolean applied);
 
+    /** A record of the key-event topic that changed nothing, by why ({@code KeyEventGate.Refusal} labels). */
+    default void keyEventRefused(String refusal) {}
+
     /** Reports nothing. */
     PipelineMetrics NONE = new PipelineMetrics() {
         @Override

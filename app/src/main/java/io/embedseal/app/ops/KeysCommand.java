@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
         name = "keys",
         mixinStandardHelpOptions = true,
         description = {
-            "A tenant's key lifecycle: rotate, revoke, restore, destroy.",
+            "A tenant's key lifecycle: rotate, revoke, restore, destroy; and the key that signs key events.",
             "Each command does the KMS side first, then publishes the key event that "
                     + "every pipeline instance and sink acts on within seconds. All are safe to repeat: a command whose work is "
                     + "already done says so and changes nothing (rotate publishes a version the KMS already has instead of "
@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
             KeysCommand.Rotate.class,
             KeysCommand.Revoke.class,
             KeysCommand.Restore.class,
-            KeysCommand.Destroy.class
+            KeysCommand.Destroy.class,
+            KeysCommand.SigningKey.class
         })
 public final class KeysCommand implements Runnable {
 
@@ -38,7 +39,7 @@ public final class KeysCommand implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(
-                spec.commandLine(), "a subcommand is required: rotate, revoke, restore or destroy");
+                spec.commandLine(), "a subcommand is required: rotate, revoke, restore, destroy or signing-key");
     }
 
     /** What the key commands share: the tenant, a reason, and the tenant's current state. */
@@ -50,6 +51,13 @@ public final class KeysCommand implements Runnable {
         @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
         String reason;
 
+        @Option(
+                names = "--sign-with",
+                paramLabel = "KEY",
+                description = "Sign the event with this key of the configured KMS: the tenant's own authority key, "
+                        + "when its registration named one (default: the operator's kms.events.signing-key).")
+        String signWith;
+
         @Override
         final int run(ClusterOptions.Cluster cluster) {
             try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
@@ -58,6 +66,8 @@ public final class KeysCommand implements Runnable {
                     throw new OperationFailed("tenant " + tenant + " is not registered on "
                             + cluster.topics().keyEvents() + " (use 'tenants add')");
                 }
+                // Before touching the KMS: a command whose event readers would refuse must change nothing at all.
+                ctx.signWith(signWith).requireAuthority(tenant, state);
                 return act(ctx, state, ctx.keyNameFor(tenant, state));
             }
         }
@@ -291,5 +301,42 @@ public final class KeysCommand implements Runnable {
     /** What the key's owner does in the KMS where the provider cannot do {@code op} itself; the provider words it. */
     static String kmsSideNote(KeyAdministration admin, String keyName, KmsOperation op) {
         return "KMS side: " + admin.ownerAdvice(op, keyName) + " (the key event below acts now either way)";
+    }
+
+    @Command(
+            name = "signing-key",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Prints the public half of a signing key in the configured KMS (the operator's, "
+                        + "kms.events.signing-key, unless --key names another), creating the key if it is missing. "
+                        + "Pin the printed key in the readers' kms.events.trusted-signers, or give it to "
+                        + "'tenants add --authority-key' when it is a tenant's own authority key."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:printed", "1:failed", "2:invalid usage"})
+    static final class SigningKey extends OperatorCommand {
+
+        @Option(names = "--key", paramLabel = "NAME", description = "The signing key's name in the KMS.")
+        String key;
+
+        @Override
+        int run(ClusterOptions.Cluster cluster) {
+            try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
+                io.embedseal.control.KeyEventSigner signer;
+                if (key == null) {
+                    signer = ctx.signer(null);
+                } else {
+                    ctx.signingKeys().createSigningKey(key);
+                    signer = ctx.signer(key);
+                }
+                out().println("signing key " + signer.provider() + ":" + signer.keyName() + ", key id " + signer.keyId()
+                        + " (" + signer.publicKey().getAlgorithm() + ")");
+                out().println("-----BEGIN PUBLIC KEY-----");
+                out().println(java.util.Base64.getMimeEncoder(64, new byte[] {'\n'})
+                        .encodeToString(signer.publicKey().getEncoded()));
+                out().println("-----END PUBLIC KEY-----");
+                return 0;
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 package io.embedseal.app.ops;
 
+import io.embedseal.control.KeyEventSignatures;
+import io.embedseal.control.KeyEventSigner;
 import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -7,6 +9,8 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.SigningKeys;
+import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
@@ -46,6 +50,9 @@ final class OperatorContext implements AutoCloseable {
     /** Key names this run acts on, by the tenant that owns them (a tenant may bring its own key name). */
     private final Map<String, String> tenantOfKey = new ConcurrentHashMap<>();
 
+    private final KmsProvider provider;
+    private @Nullable KeyEventLog log;
+    private @Nullable String signWith;
     private final AuditTrail audit;
     private final KafkaProducer<String, byte[]> producer;
 
@@ -58,6 +65,7 @@ final class OperatorContext implements AutoCloseable {
         this.audit =
                 AuditTrail.create(bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth());
         KmsProvider provider = KmsProviders.create(s);
+        this.provider = provider;
         this.admin = KmsProviders.administer(provider, s, audit, this::tenantOfKey, Clock.systemUTC());
         this.keys = KmsProviders.decorate(provider, s, null, audit, this::tenantOfKey, Clock.systemUTC());
         Map<String, Object> p = new HashMap<>(cluster.clientProps());
@@ -67,8 +75,45 @@ final class OperatorContext implements AutoCloseable {
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
+    /** The key-event topic read with the readers' rules (read once per command). */
     KeyEventLog keyEvents() {
-        return KeyEventLog.read(cluster);
+        KeyEventLog l = log;
+        if (l == null) {
+            l = KeyEventLog.read(cluster, provider::signingKeys);
+            log = l;
+        }
+        return l;
+    }
+
+    SigningKeys signingKeys() {
+        return provider.signingKeys()
+                .orElseThrow(() -> new IllegalStateException("KMS provider '" + provider.provider()
+                        + "' holds no signing keys, so this command cannot sign key events"));
+    }
+
+    private String signingKeyName() {
+        return cluster.keyringSettings().signingKey();
+    }
+
+    /**
+     * The signer for the next event: a tenant's own authority key ({@code --sign-with}), or the operator's signing key
+     * ({@code kms.events.signing-key}), which is created in the KMS on first use and announced.
+     */
+    KeyEventSigner signer(@Nullable String signWith) {
+        SigningKeys keys = signingKeys();
+        if (signWith != null) {
+            return new KeyEventSigner(keys, signWith);
+        }
+        String name = signingKeyName();
+        try {
+            return new KeyEventSigner(keys, name);
+        } catch (UnknownKeyException e) {
+            keys.createSigningKey(name);
+            KeyEventSigner created = new KeyEventSigner(keys, name);
+            System.err.println("created the operator's signing key " + provider.provider() + ":" + name + " (key id "
+                    + created.keyId() + "); readers trust it through " + KeyringSettings.EVENTS_TRUSTED_SIGNERS.name());
+            return created;
+        }
     }
 
     /** The key name the pipeline uses for a tenant: the registered one, else the naming template's. */
@@ -90,11 +135,60 @@ final class OperatorContext implements AutoCloseable {
         return tenant != null ? tenant : cluster.keyringSettings().naming().tenantFor(keyName);
     }
 
-    /** Publishes a key event and waits until the broker has it; then records the action in the audit trail. */
+    /** Publishes a key event signed by the {@link #signWith} key, or the operator's. */
     KeyEvent publish(String tenant, KeyEventType type, KekRef kek, String reason) {
-        KeyEvent e = KeyEvents.event(tenant, type, kek.provider(), kek.keyName(), kek.version(), actor, reason);
+        return publish(tenant, type, kek, reason, signWith, null);
+    }
+
+    /** The key (in the configured KMS) this command signs with; null for the operator's signing key. */
+    OperatorContext signWith(@Nullable String keyName) {
+        this.signWith = keyName;
+        return this;
+    }
+
+    /**
+     * Refuses, before anything is done in the KMS, a command whose event the readers would refuse: the tenant named
+     * an authority of its own and this command does not sign with it.
+     */
+    void requireAuthority(String tenant, TenantState state) {
+        if (state.authority() == null) {
+            return;
+        }
+        String required = KeyEventSignatures.keyId(KeyEventSignatures.parse(state.authority()));
+        KeyEventSigner signer = signer(signWith);
+        if (!required.equals(signer.keyId())) {
+            throw new OperatorCommand.OperationFailed(
+                    "tenant " + tenant + " named its own authority key (key id " + required
+                            + "): only a signature of that key changes its state, and " + signer + " is not it. "
+                            + "The tenant signs with --sign-with <its key> in its own KMS. Nothing was changed.");
+        }
+    }
+
+    /**
+     * Publishes a signed key event with the tenant's next sequence and waits until the broker has it; then records
+     * the action in the audit trail.
+     *
+     * @param signWith  the tenant's own authority key in the configured KMS, or null for the operator's key
+     * @param authority REGISTERED only: the public key (base64 X.509) that must sign the tenant's later events
+     */
+    KeyEvent publish(
+            String tenant,
+            KeyEventType type,
+            KekRef kek,
+            String reason,
+            @Nullable String signWith,
+            @Nullable String authority) {
+        TenantState current = keyEvents().state(tenant);
+        long sequence = (current == null ? 0 : current.sequence()) + 1;
+        KeyEvent e = KeyEvents.event(
+                tenant, type, kek.provider(), kek.keyName(), kek.version(), actor, reason, sequence, authority);
+        if (current != null) {
+            requireAuthority(tenant, current);
+        }
+        KeyEventSigner signer = signer(signWith);
+        byte[] value = signer.sign(e);
         try {
-            producer.send(new ProducerRecord<>(cluster.topics().keyEvents(), tenant, KeyEvents.encode(e)))
+            producer.send(new ProducerRecord<>(cluster.topics().keyEvents(), tenant, value))
                     .get(60, TimeUnit.SECONDS);
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
@@ -106,7 +200,8 @@ final class OperatorContext implements AutoCloseable {
                             + (ex.getCause() == null ? ex : ex.getCause()).getMessage(),
                     ex);
         }
-        action(type.name(), tenant, kek.toString(), reason, "published");
+        action(type.name(), tenant, kek.toString(), reason, "published #" + sequence + ", signed by " + signer.keyId());
+        log = null; // the next read sees this event
         return e;
     }
 

@@ -3,6 +3,7 @@ package io.embedseal.app.ops;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.embedseal.control.KeyEventSignatures;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
@@ -72,6 +73,14 @@ public final class TenantsCommand implements Runnable {
         @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
         String reason;
 
+        @Option(
+                names = "--authority-key",
+                paramLabel = "PUBLIC_KEY",
+                description = "The public key that alone may sign the tenant's later key events (rotate, revoke, "
+                        + "restore, destroy), held by the tenant in its own KMS: a PEM file, or base64 X.509 "
+                        + "SubjectPublicKeyInfo. Default: the operator's signing keys.")
+        String authorityKey;
+
         @Override
         int run(ClusterOptions.Cluster cluster) {
             if (!TenantIds.isValid(tenant)) {
@@ -113,10 +122,38 @@ public final class TenantsCommand implements Runnable {
                             + state.kekName() + " (" + state.status() + "); nothing published");
                     return 0;
                 }
-                ctx.publish(tenant, KeyEventType.REGISTERED, current, reason);
+                String authority = authorityKey == null ? null : readAuthority(authorityKey);
+                String owner = ctx.keyEvents().gate().directory().tenantFor(name);
+                if (owner != null && !owner.equals(tenant)) {
+                    throw new OperationFailed("key " + name + " is bound to tenant " + owner
+                            + " (registered, or by the kms.key-name settings); a key serves one tenant only");
+                }
+                ctx.publish(tenant, KeyEventType.REGISTERED, current, reason, null, authority);
+                if (authority != null) {
+                    out().println("tenant " + tenant + "'s later key events must be signed by key id "
+                            + KeyEventSignatures.keyId(KeyEventSignatures.parse(authority)));
+                }
                 out().println("tenant " + tenant + " REGISTERED with " + current + " on "
                         + cluster.topics().keyEvents());
                 return 0;
+            }
+        }
+
+        /** Base64 X.509 from a PEM file or the option's own text. */
+        private static String readAuthority(String value) {
+            String text = value;
+            java.nio.file.Path file = java.nio.file.Path.of(value);
+            if (!value.isBlank() && java.nio.file.Files.isRegularFile(file)) {
+                try {
+                    text = java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.US_ASCII);
+                } catch (java.io.IOException e) {
+                    throw new IllegalArgumentException("--authority-key: cannot read " + file + ": " + e.getMessage());
+                }
+            }
+            try {
+                return KeyEventSignatures.encode(KeyEventSignatures.parse(text));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--authority-key: " + e.getMessage(), e);
             }
         }
 

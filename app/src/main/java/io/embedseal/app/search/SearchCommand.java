@@ -5,10 +5,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.embedseal.app.ops.ClusterOptions;
 import io.embedseal.control.KeyEventFollower;
+import io.embedseal.control.KeyEventGate;
+import io.embedseal.control.KeyEventTrust;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.sinks.lucene.LuceneSearch;
@@ -160,8 +163,13 @@ public final class SearchCommand implements Callable<Integer> {
         TenantDirectory directory = new TenantDirectory(keyringSettings.naming());
         TenantState state = null;
         if (clients.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
-            try (KeyEventFollower follower =
-                    KeyEventFollower.start(clients, topic, directory, (e, s, applied) -> {}, "search")) {
+            KeyEventGate gate;
+            try (KmsProvider provider = KmsProviders.create(keyringSettings)) {
+                gate = KeyEventTrust.gate(keyringSettings, directory, provider::signingKeys);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            try (KeyEventFollower follower = KeyEventFollower.start(clients, topic, gate, d -> {}, "search")) {
                 if (!follower.awaitCaughtUp(Duration.ofSeconds(30))) {
                     err.println("embedseal search: could not read " + topic
                             + " within 30 s; refusing to search without the tenant's state");

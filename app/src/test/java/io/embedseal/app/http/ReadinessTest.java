@@ -53,6 +53,10 @@ class ReadinessTest {
                     "kms.vault.token-env",
                     "TOKEN"));
             s.put("kms.vault.allow-insecure-http", "true");
+            s.put(
+                    "kms.events.trusted-signers",
+                    io.embedseal.control.KeyEventSignatures.encode(
+                            io.embedseal.app.TestSigning.OPERATOR.signer().publicKey()));
             s.put("topics.raw", prefix + "raw");
             s.put("topics.sealed", prefix + "sealed");
             s.put("topics.dlq", prefix + "dlq");

@@ -192,7 +192,9 @@ class PrometheusScrapeTest {
         c.put("embedseal.topics.key-events", prefix + "events");
         c.put("embedseal.topics.audit", prefix + "audit");
         c.put("kms.provider", "local");
-        c.put("kms.local.dir", dir.resolve("kms").toString());
+        c.put(
+                "kms.local.dir",
+                io.embedseal.app.TestSigning.installInto(dir.resolve("kms")).toString());
         c.put("errors.deadletterqueue.topic.name", prefix + "sealed.lucene-dlq");
         return c;
     }

@@ -102,7 +102,7 @@ class OperatorCliIntegrationTest {
                 r -> {
                     String key = new String(r.key(), StandardCharsets.UTF_8);
                     if (key.equals(tenant)) {
-                        out.add(KeyEvents.decode(key, r.value()));
+                        out.add(KeyEvents.read(key, r.value()).event());
                     }
                 },
                 null);

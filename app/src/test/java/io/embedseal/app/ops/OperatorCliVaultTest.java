@@ -67,10 +67,12 @@ class OperatorCliVaultTest {
         EmbeddedKafkaBroker.shared().createTopic(prefix + "audit", 1, Map.of());
         // The tenant's own Vault namespace: the pipeline's token is granted its one key
         // (deploy/vault/embedseal-pipeline-acme.hcl, as docs/operations.md tells the tenant); the tenant's
-        // admin (here the root token) manages the key.
+        // admin (here the root token) manages the key. The onboarding identity also signs the REGISTERED event
+        // with the operator's signing key (the operator policy's grant on transit/sign/embedseal-*).
         OpenBao.Namespace vault = OpenBao.namespace();
         vault.writePolicy("embedseal-pipeline-acme", OpenBao.policyFile("pipeline-acme"));
-        Path pipelineConfig = config(prefix, vault, "pipeline", vault.token("embedseal-pipeline-acme"));
+        Path pipelineConfig =
+                config(prefix, vault, "pipeline", vault.token("embedseal-pipeline-acme", "embedseal-operator"));
         Path operatorConfig = config(prefix, vault, "owner", vault.rootToken());
 
         CliRun noKey = cli(pipelineConfig, "tenants", "add", "--tenant", "acme", "--key-name", "acme-own-key");
@@ -111,7 +113,8 @@ class OperatorCliVaultTest {
                 prefix + "events",
                 -1,
                 r -> {
-                    KeyEvent e = KeyEvents.decode(new String(r.key(), StandardCharsets.UTF_8), r.value());
+                    KeyEvent e = KeyEvents.read(new String(r.key(), StandardCharsets.UTF_8), r.value())
+                            .event();
                     assertThat(e.getKekName()).isEqualTo("acme-own-key");
                     types.add(e.getType());
                 },

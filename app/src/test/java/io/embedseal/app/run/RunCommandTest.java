@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.app.CliRun;
 import io.embedseal.app.TestPipelineConfig;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
@@ -63,8 +62,8 @@ class RunCommandTest {
                 p.send(new ProducerRecord<>(
                                 prefix + "events",
                                 "acme",
-                                KeyEvents.encode(KeyEvents.event(
-                                        "acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1, "test", null))))
+                                io.embedseal.app.TestSigning.OPERATOR.next(
+                                        "acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1)))
                         .get();
                 pipeline.start();
                 EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(SchemaRegistries.inMemory(prefix));

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.embedseal.app.CliRun;
-import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -63,7 +62,7 @@ class SearchCommandTest {
 
     @BeforeEach
     void indexSomeEmbeddings() {
-        kmsDir = dir.resolve("kms");
+        kmsDir = io.embedseal.app.TestSigning.installInto(dir.resolve("kms"));
         luceneDir = dir.resolve("lucene");
         kms = new LocalKms(kmsDir);
         keyring = Keyring.builder(kms).build();
@@ -221,14 +220,14 @@ class SearchCommandTest {
             p.send(new ProducerRecord<>(
                             topic,
                             "acme",
-                            KeyEvents.encode(KeyEvents.event(
-                                    "acme",
-                                    KeyEventType.REVOKED,
-                                    k.provider(),
-                                    k.keyName(),
-                                    k.version(),
-                                    "ops",
-                                    "test"))))
+                            io.embedseal.app.TestSigning.OPERATOR.next(
+                                    "acme", KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version())))
+                    .get();
+            p.send(new ProducerRecord<>(
+                            topic,
+                            "acme",
+                            io.embedseal.app.TestSigning.OPERATOR.next(
+                                    "acme", KeyEventType.REVOKED, k.provider(), k.keyName(), k.version())))
                     .get();
         }
         CliRun r = run(
@@ -278,7 +277,11 @@ class SearchCommandTest {
                 "--kms-setting",
                 "kms.vault.namespace=" + vault.name(),
                 "--kms-setting",
-                "kms.vault.token-file=" + token));
+                "kms.vault.token-file=" + token,
+                "--kms-setting",
+                "kms.events.trusted-signers="
+                        + io.embedseal.control.KeyEventSignatures.encode(
+                                io.embedseal.app.TestSigning.OPERATOR.signer().publicKey())));
         CliRun alone = run(args.toArray(String[]::new));
         assertThat(alone.code()).isEqualTo(SearchCommand.REFUSED);
         assertThat(alone.err()).contains("no key-event topic was read to vouch");
@@ -293,8 +296,8 @@ class SearchCommandTest {
             p.send(new ProducerRecord<>(
                             topic,
                             "acme",
-                            KeyEvents.encode(KeyEvents.event(
-                                    "acme", KeyEventType.REGISTERED, "vault", "tenant-acme", 1, "ops", null))))
+                            io.embedseal.app.TestSigning.OPERATOR.next(
+                                    "acme", KeyEventType.REGISTERED, "vault", "tenant-acme", 1)))
                     .get();
         }
         args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers(), "--key-events-topic", topic));

@@ -3,6 +3,7 @@ package io.embedseal.serdes.avro;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
+import io.embedseal.schemas.SignedKeyEvent;
 import org.apache.avro.util.ClassSecurityValidator;
 
 /**
@@ -25,6 +26,7 @@ public final class AvroClassTrust {
                 .add(EmbeddingEvent.class)
                 .add(KeyEvent.class)
                 .add(KeyEventType.class)
+                .add(SignedKeyEvent.class)
                 .build();
         ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(ClassSecurityValidator.getGlobal(), ours));
         installed = true;

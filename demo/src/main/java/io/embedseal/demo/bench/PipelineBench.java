@@ -2,8 +2,9 @@ package io.embedseal.demo.bench;
 
 import io.embedseal.app.ops.SyntheticEmbeddings;
 import io.embedseal.app.ops.TopicReader;
-import io.embedseal.control.KeyEvents;
+import io.embedseal.control.KeyEventAuthor;
 import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.dek.Dek;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
@@ -157,6 +158,8 @@ public final class PipelineBench {
                             Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
                             new StringSerializer(),
                             new ByteArraySerializer())) {
+                KeyEventAuthor operator = KeyEventAuthor.creatingKey(
+                        kms.signingKeys().orElseThrow(), KeyringSettings.DEFAULT_SIGNING_KEY, "bench");
                 for (int t = 0; t < o.tenants(); t++) {
                     String tenant = String.format(Locale.ROOT, "tenant-%03d", t);
                     tenants.add(tenant);
@@ -164,14 +167,8 @@ public final class PipelineBench {
                     p.send(new ProducerRecord<>(
                                     events,
                                     tenant,
-                                    KeyEvents.encode(KeyEvents.event(
-                                            tenant,
-                                            KeyEventType.REGISTERED,
-                                            k.provider(),
-                                            k.keyName(),
-                                            k.version(),
-                                            "bench",
-                                            null))))
+                                    operator.next(
+                                            tenant, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version())))
                             .get();
                 }
             }

@@ -2,6 +2,7 @@ package io.embedseal.keyring.tenant;
 
 import java.time.Instant;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A tenant's state after the key events applied so far.
@@ -13,6 +14,9 @@ import java.util.Objects;
  * @param kekVersion the KEK version named by the latest event (the newest after a rotation)
  * @param lastEvent  the type of the event that set this state (REGISTERED, ROTATED, ...)
  * @param since      when that event was made
+ * @param sequence   the sequence number of that event (0 for an unsigned event read in development mode)
+ * @param authority  the public key (X.509, base64) that must sign the tenant's events from now on; null: the
+ *                   operator's trusted keys
  */
 public record TenantState(
         String tenantId,
@@ -21,11 +25,25 @@ public record TenantState(
         String kekName,
         int kekVersion,
         String lastEvent,
-        Instant since) {
+        Instant since,
+        long sequence,
+        @Nullable String authority) {
 
     public TenantState {
         Objects.requireNonNull(tenantId, "tenantId");
         Objects.requireNonNull(status, "status");
+    }
+
+    /** A state with no sequence and no tenant authority (tests, stores). */
+    public TenantState(
+            String tenantId,
+            TenantStatus status,
+            String kms,
+            String kekName,
+            int kekVersion,
+            String lastEvent,
+            Instant since) {
+        this(tenantId, status, kms, kekName, kekVersion, lastEvent, since, 0, null);
     }
 
     public boolean isActive() {

@@ -3,6 +3,7 @@ package io.embedseal.topology.audit;
 import io.embedseal.control.audit.AuditChain;
 import io.embedseal.keyring.kms.decorator.KmsAuditEvent;
 import io.embedseal.keyring.kms.decorator.KmsAuditListener;
+import io.embedseal.schemas.KeyEvent;
 import io.embedseal.topology.KeyEventApplied;
 import io.embedseal.topology.PipelineHealth;
 import java.time.Duration;
@@ -96,16 +97,23 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
         Map<String, Object> f = new LinkedHashMap<>();
         f.put("kind", a.accepted() ? "KEY_EVENT_APPLIED" : "KEY_EVENT_REFUSED");
         f.put("time", java.time.Instant.now().toString());
-        f.put("tenant", a.event().getTenantId());
-        f.put("eventType", a.event().getType().name());
-        f.put(
-                "kek",
-                a.event().getKms() + ":" + a.event().getKekName() + ":"
-                        + a.event().getKekVersion());
-        f.put("eventTime", a.event().getTime().toString());
-        f.put("actor", a.event().getActor());
-        if (a.event().getReason() != null) {
-            f.put("reason", a.event().getReason());
+        f.put("tenant", a.tenant());
+        KeyEvent e = a.event();
+        if (e != null) {
+            f.put("eventType", e.getType().name());
+            f.put("sequence", e.getSequence());
+            f.put("kek", e.getKms() + ":" + e.getKekName() + ":" + e.getKekVersion());
+            f.put("eventTime", e.getTime().toString());
+            f.put("actor", e.getActor());
+            if (e.getReason() != null) {
+                f.put("reason", e.getReason());
+            }
+        }
+        if (a.signer() != null) {
+            f.put("signer", a.signer());
+        }
+        if (a.refusal() != null) {
+            f.put("refusal", a.refusal());
         }
         if (a.note() != null) {
             f.put("note", a.note());

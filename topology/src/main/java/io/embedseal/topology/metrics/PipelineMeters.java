@@ -223,6 +223,16 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
     }
 
     @Override
+    public void keyEventRefused(String refusal) {
+        Counter.builder("embedseal.key.events.refused")
+                .tag("refusal", refusal)
+                .description("Records of the key-event topic that changed nothing: unsigned, badly signed, "
+                        + "out of sequence or contradictory")
+                .register(registry)
+                .increment();
+    }
+
+    @Override
     public void keyEvent(KeyEventType type, String tenantId, long propagationMillis, boolean applied) {
         Counter.builder("embedseal.key.events")
                 .tag("type", type.name())

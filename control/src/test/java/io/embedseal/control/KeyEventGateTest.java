@@ -1,0 +1,239 @@
+package io.embedseal.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.embedseal.control.KeyEventGate.Mode;
+import io.embedseal.control.KeyEventGate.Outcome;
+import io.embedseal.control.KeyEventGate.Refusal;
+import io.embedseal.keyring.KekNaming;
+import io.embedseal.keyring.kms.local.LocalKms;
+import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantState;
+import io.embedseal.keyring.tenant.TenantStatus;
+import io.embedseal.schemas.KeyEventType;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The rules of the key-event gate, one attack each: first the attack as it worked before signing (the gate in
+ * {@link Mode#DISABLED_INSECURE}, which is the old behaviour), then refused with the tenant's state unchanged.
+ */
+class KeyEventGateTest {
+
+    @TempDir
+    Path dir;
+
+    KeyEventAuthor operator;
+    KeyEventAuthor mallory; // a key nobody trusts: what an attacker with write access to the topic can sign with
+    KeyEventAuthor acmeAuthority; // the key acme keeps in its own KMS
+
+    @BeforeEach
+    void keys() {
+        LocalKms kms = new LocalKms(dir.resolve("operator"));
+        operator = KeyEventAuthor.creatingKey(kms.signingKeys().orElseThrow(), "embedseal-operator-signing", "ops");
+        mallory = KeyEventAuthor.creatingKey(
+                new LocalKms(dir.resolve("mallory")).signingKeys().orElseThrow(), "mallory", "mallory");
+        acmeAuthority = KeyEventAuthor.creatingKey(
+                new LocalKms(dir.resolve("acme")).signingKeys().orElseThrow(), "acme-authority", "acme");
+    }
+
+    private KeyEventGate gate(Mode mode) {
+        return new KeyEventGate(
+                new TenantDirectory(KekNaming.defaults()),
+                TrustedSigners.of(operator.signer().publicKey()),
+                mode);
+    }
+
+    private byte[] registerAcme(KeyEventGate g) {
+        byte[] v = operator.next("acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1);
+        assertThat(g.admit("acme", v).outcome()).isEqualTo(Outcome.APPLIED);
+        return v;
+    }
+
+    private TenantStatus status(KeyEventGate g, String tenant) {
+        TenantState s = g.directory().get(tenant);
+        return s == null ? null : s.status();
+    }
+
+    @Test
+    void forgedRotationToAnotherTenantsKek_isRefused() {
+        for (Mode mode : Mode.values()) {
+            KeyEventGate g = gate(mode);
+            registerAcme(g);
+            byte[] forged = mallory.next("acme", KeyEventType.ROTATED, "local", "tenant-mallory", 2);
+            KeyEventGate.Decision d = g.admit("acme", forged);
+            if (mode == Mode.DISABLED_INSECURE) { // the control: acme would now seal under mallory's key
+                assertThat(d.outcome()).isEqualTo(Outcome.APPLIED);
+                assertThat(g.directory().kekNameFor("acme")).isEqualTo("tenant-mallory");
+            } else {
+                assertThat(d.refusal()).isEqualTo(Refusal.UNKNOWN_SIGNER);
+                assertThat(g.directory().kekNameFor("acme")).isEqualTo("tenant-acme");
+            }
+        }
+        // Even the operator's own key cannot move a tenant to another KEK by rotation.
+        KeyEventGate g = gate(Mode.REQUIRED);
+        registerAcme(g);
+        byte[] signed = operator.next("acme", KeyEventType.ROTATED, "local", "tenant-mallory", 2);
+        assertThat(g.admit("acme", signed).refusal()).isEqualTo(Refusal.OTHER_KEK);
+        assertThat(g.directory().kekNameFor("acme")).isEqualTo("tenant-acme");
+    }
+
+    @Test
+    void destroyedTombstoneRegistered_cannotResurrectATenant() {
+        for (Mode mode : Mode.values()) {
+            KeyEventGate g = gate(mode);
+            registerAcme(g);
+            g.admit("acme", operator.next("acme", KeyEventType.DESTROYED, "local", "tenant-acme", 1));
+            KeyEventGate.Decision tomb = g.admit("acme", null);
+            KeyEventGate.Decision again =
+                    g.admit("acme", operator.next("acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1));
+            if (mode == Mode.DISABLED_INSECURE) {
+                assertThat(tomb.outcome()).isEqualTo(Outcome.FORGOTTEN);
+                assertThat(status(g, "acme")).isEqualTo(TenantStatus.ACTIVE); // the control: back from the dead
+            } else {
+                assertThat(tomb.refusal()).isEqualTo(Refusal.TOMBSTONE);
+                assertThat(again.refusal()).isEqualTo(Refusal.DESTROYED);
+                assertThat(status(g, "acme")).isEqualTo(TenantStatus.DESTROYED);
+            }
+        }
+    }
+
+    @Test
+    void tombstoneAfterRevocation_changesNothing() {
+        for (Mode mode : Mode.values()) {
+            KeyEventGate g = gate(mode);
+            registerAcme(g);
+            g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1));
+            g.admit("acme", null);
+            assertThat(status(g, "acme")).isEqualTo(mode == Mode.DISABLED_INSECURE ? null : TenantStatus.REVOKED);
+        }
+    }
+
+    @Test
+    void replayedOldRestore_afterRevocation_changesNothing() {
+        for (Mode mode : Mode.values()) {
+            KeyEventGate g = gate(mode);
+            registerAcme(g);
+            g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1));
+            byte[] restored = operator.next("acme", KeyEventType.RESTORED, "local", "tenant-acme", 1);
+            g.admit("acme", restored);
+            g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1));
+            KeyEventGate.Decision replay = g.admit("acme", restored); // the attacker copies the old record
+            if (mode == Mode.DISABLED_INSECURE) {
+                assertThat(status(g, "acme")).isEqualTo(TenantStatus.ACTIVE);
+            } else {
+                assertThat(replay.refusal()).isEqualTo(Refusal.STALE_SEQUENCE);
+                assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+            }
+        }
+    }
+
+    @Test
+    void aTenantWithItsOwnAuthority_isRevokedByItAlone() {
+        String authority = KeyEventSignatures.encode(acmeAuthority.signer().publicKey());
+        KeyEventGate g = gate(Mode.REQUIRED);
+        byte[] reg = operator.next("acme", KeyEventType.REGISTERED, "local", "acme-own", 1, null, authority);
+        assertThat(g.admit("acme", reg).outcome()).isEqualTo(Outcome.APPLIED);
+
+        acmeAuthority.continueAfter("acme", 1);
+        KeyEventGate.Decision byOperator =
+                g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "acme-own", 1));
+        assertThat(byOperator.refusal()).isEqualTo(Refusal.NOT_THE_AUTHORITY);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.ACTIVE);
+
+        KeyEventGate.Decision byTenant =
+                g.admit("acme", acmeAuthority.next("acme", KeyEventType.REVOKED, "local", "acme-own", 1));
+        assertThat(byTenant.outcome()).isEqualTo(Outcome.APPLIED);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+        assertThat(g.directory().get("acme").authority()).isEqualTo(authority); // carried by every later state
+
+        // Nor can the operator register the tenant again to name another authority.
+        byte[] rebind = operator.next("acme", KeyEventType.REGISTERED, "local", "acme-own", 1);
+        assertThat(g.admit("acme", rebind).refusal()).isEqualTo(Refusal.ALREADY_REGISTERED);
+    }
+
+    @Test
+    void aTamperedEvent_orASignatureMadeForAnotherPurpose_doesNotVerify() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        registerAcme(g);
+        byte[] revoke = operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1);
+        KeyEvents.Read r = KeyEvents.read("acme", revoke);
+        byte[] flipped = r.eventBytes().clone();
+        flipped[flipped.length - 3] ^= 1;
+        byte[] tampered = KeyEvents.encodeSigned(flipped, r.signer(), r.signature());
+        KeyEventGate.Decision d = g.admit("acme", tampered);
+        assertThat(d.outcome()).isEqualTo(Outcome.REFUSED);
+        assertThat(d.refusal()).isIn(Refusal.BAD_SIGNATURE, Refusal.UNDECODABLE);
+
+        // The operator's key signing the bare event bytes (no context string), as another protocol might.
+        byte[] bare = new LocalKms(dir.resolve("operator"))
+                .signingKeys()
+                .orElseThrow()
+                .sign("embedseal-operator-signing", r.eventBytes());
+        assertThat(g.admit("acme", KeyEvents.encodeSigned(r.eventBytes(), r.signer(), bare))
+                        .refusal())
+                .isEqualTo(Refusal.BAD_SIGNATURE);
+        assertThat(g.admit("acme", revoke).outcome()).isEqualTo(Outcome.APPLIED); // the genuine one does
+    }
+
+    @Test
+    void unsignedEvents_areRefused_andAnUnmigratedTopicIsRecognised() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        byte[] unsigned = KeyEvents.encode(
+                KeyEvents.event("acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1, "old", null));
+        assertThat(g.admit("acme", unsigned).refusal()).isEqualTo(Refusal.UNSIGNED);
+        assertThat(g.looksUnmigrated()).isTrue();
+        registerAcme(g);
+        assertThat(g.looksUnmigrated()).isFalse();
+
+        KeyEventGate dev = gate(Mode.DISABLED_INSECURE);
+        assertThat(dev.admit("acme", unsigned).outcome()).isEqualTo(Outcome.APPLIED);
+        assertThat(dev.looksUnmigrated()).isFalse();
+    }
+
+    @Test
+    void aKekBoundToAnotherTenant_isRefused() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        registerAcme(g);
+        // mallory claims acme's registered key; then the naming template's key of another tenant.
+        assertThat(g.admit("mallory", operator.next("mallory", KeyEventType.REGISTERED, "local", "tenant-acme", 1))
+                        .refusal())
+                .isEqualTo(Refusal.KEK_OF_ANOTHER_TENANT);
+        assertThat(g.admit("mallory", operator.next("mallory", KeyEventType.REGISTERED, "local", "tenant-bob", 1))
+                        .refusal())
+                .isEqualTo(Refusal.KEK_OF_ANOTHER_TENANT);
+        assertThat(status(g, "mallory")).isNull();
+    }
+
+    @Test
+    void rotationNeverGoesBack_andEventsNeedARegistration() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        registerAcme(g);
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.ROTATED, "local", "tenant-acme", 3))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.ROTATED, "local", "tenant-acme", 2))
+                        .refusal())
+                .isEqualTo(Refusal.OLDER_VERSION);
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.RESTORED, "local", "tenant-acme", 1))
+                        .refusal())
+                .isEqualTo(Refusal.OLDER_VERSION);
+        assertThat(g.admit("bob", operator.next("bob", KeyEventType.REVOKED, "local", "tenant-bob", 1))
+                        .refusal())
+                .isEqualTo(Refusal.NOT_REGISTERED);
+        assertThat(g.admit(null, new byte[] {1}).refusal()).isEqualTo(Refusal.NO_TENANT_KEY);
+        assertThat(g.admit("acme", new byte[] {1, 2, 3}).refusal()).isEqualTo(Refusal.UNDECODABLE);
+        assertThat(g.directory().get("acme").kekVersion()).isEqualTo(3);
+    }
+
+    @Test
+    void storedStates_roundTrip() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        String authority = KeyEventSignatures.encode(acmeAuthority.signer().publicKey());
+        g.admit("acme", operator.next("acme", KeyEventType.REGISTERED, "local", "acme-own", 1, "why", authority));
+        TenantState s = g.directory().get("acme");
+        assertThat(TenantStates.decode(TenantStates.encode(s))).isEqualTo(s);
+    }
+}

@@ -40,6 +40,17 @@ public final class KekNaming implements KekResolver {
             }
         });
         this.tenantByExplicitName = Map.copyOf(reverse);
+        explicit.forEach((tenant, name) -> {
+            // A tenant's own key must not be the name the template gives another tenant (one key, one tenant).
+            if (name.length() > prefix.length() + suffix.length() && name.startsWith(prefix) && name.endsWith(suffix)) {
+                String owner = name.substring(prefix.length(), name.length() - suffix.length());
+                if (!owner.equals(tenant) && TenantIds.isValid(owner) && !explicit.containsKey(owner)) {
+                    throw new IllegalArgumentException("kms.key-name." + tenant + " names '" + name
+                            + "', the key the template " + template + " gives tenant " + owner
+                            + "; every tenant needs its own key");
+                }
+            }
+        });
     }
 
     /**

@@ -82,6 +82,16 @@ class KeyringSettingsTest {
     }
 
     @Test
+    void aTenantCannotClaimTheKeyTheTemplateGivesAnother() {
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.key-name.acme", "tenant-bob")))
+                .hasMessageContaining("kms.key-name.acme")
+                .hasMessageContaining("gives tenant bob");
+        // bob bringing its own key frees the templated name; acme naming its own templated name is fine.
+        KeyringSettings.of(Map.of("kms.key-name.acme", "tenant-bob", "kms.key-name.bob", "bob-own"));
+        KeyringSettings.of(Map.of("kms.key-name.acme", "tenant-acme"));
+    }
+
+    @Test
     void dekPolicySettings_areRead() {
         KeyringSettings s = KeyringSettings.of(Map.of(
                 "dek.max-records",

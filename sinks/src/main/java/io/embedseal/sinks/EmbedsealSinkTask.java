@@ -61,6 +61,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private static final Logger LOG = LoggerFactory.getLogger(EmbedsealSinkTask.class);
     private static final Duration RECEIPT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration SHRED_RETRY = Duration.ofSeconds(30);
+    private static final Duration SHRED_CONFIRM_RETRY = Duration.ofSeconds(5);
 
     @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private EmbedsealSinkConfig config;
@@ -91,6 +92,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
     private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
     private final SinkCounters counters = new SinkCounters();
+    private final KeyGoneProbe keyProbe = new KeyGoneProbe();
     private boolean stopped;
 
     private long nextShredAttempt = System.nanoTime();
@@ -275,6 +277,9 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                             where(r) + ": the envelope is bound to another record than its key"));
             return;
         }
+        if (status == TenantStatus.ACTIVE) {
+            keyProbe.remember(header); // to ask the KMS with, should a DESTROYED event come
+        }
         UnsealedEmbedding opened = null;
         if (store.needsPlaintext()) {
             try {
@@ -408,6 +413,9 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             String tenant = destroyed.tenantId();
             try {
                 ShredRecord done = store.shredRecord(tenant).orElse(null);
+                if (done == null && !kmsConfirmsGone(tenant)) {
+                    continue; // asked again on the next batch after the retry interval
+                }
                 if (done == null) {
                     done = store.shred(destroyed);
                     LOG.info(
@@ -443,6 +451,44 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 return;
             }
         }
+    }
+
+    /**
+     * True once the tenant's KMS says its KEK is gone or unusable (or when there is nothing to ask it with); false,
+     * with a log line saying why, while the key still unwraps: the tenant's records are not unsealed meanwhile
+     * (its state is DESTROYED), but nothing is deleted on the word of the event alone.
+     */
+    private boolean kmsConfirmsGone(String tenant) {
+        KeyGoneProbe.Answer a = keyProbe.ask(keyring, tenant);
+        switch (a) {
+            case GONE -> {
+                keyProbe.forget(tenant);
+                return true;
+            }
+            case NO_SAMPLE -> {
+                LOG.info(
+                        "tenant {} is DESTROYED; no record of it was seen since this task started, so its KMS "
+                                + "cannot be asked first: shredding on the signed event",
+                        tenant);
+                return true;
+            }
+            case ALIVE ->
+                LOG.warn(
+                        "tenant {} is DESTROYED on {}, but its KMS still unwraps its DEKs under {}: its records are not "
+                                + "unsealed, and nothing is shredded until the KMS confirms the key is gone (asked again "
+                                + "every {} s)",
+                        tenant,
+                        config.keyEventsTopic(),
+                        keyProbe.sampledKek(tenant),
+                        SHRED_CONFIRM_RETRY.toSeconds());
+            case UNKNOWN ->
+                LOG.warn(
+                        "tenant {} is DESTROYED; its KMS could not confirm the key is gone yet: asked again in {} s",
+                        tenant,
+                        SHRED_CONFIRM_RETRY.toSeconds());
+        }
+        nextShredAttempt = System.nanoTime() + SHRED_CONFIRM_RETRY.toNanos();
+        return false;
     }
 
     private RuntimeException translate(StoreException e) {

@@ -11,9 +11,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import kafka.server.KafkaConfig;
@@ -23,6 +26,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.utils.Time;
 import org.jspecify.annotations.Nullable;
@@ -34,12 +38,18 @@ import org.slf4j.LoggerFactory;
  * internal topics configured for one replica so transactions (exactly-once) work.
  *
  * <p>Starting the first broker in a JVM takes several seconds; tests share one through {@link #shared()}.
+ *
+ * <p>{@link #startSecured} starts a separate one that authenticates every client (SASL/PLAIN) and authorizes every
+ * request with Kafka's {@code StandardAuthorizer}, as a production cluster with ACLs does.
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static @Nullable EmbeddedKafkaBroker shared;
+
+    /** The super user of a {@linkplain #startSecured secured} broker; the broker itself logs in as it too. */
+    public static final String SUPER_USER = "admin";
 
     private final KafkaRaftServer server;
     private final Path logDir;
@@ -48,18 +58,30 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final Admin admin;
     private final int brokerPort;
     private final int controllerPort;
+    /** SASL/PLAIN users and their passwords, the super user included; null for a PLAINTEXT broker. */
+    private final @Nullable Map<String, String> users;
+
     private boolean stopped;
     private boolean closed;
 
     private EmbeddedKafkaBroker(
-            KafkaRaftServer server, Path logDir, boolean deleteOnClose, int brokerPort, int controllerPort) {
+            KafkaRaftServer server,
+            Path logDir,
+            boolean deleteOnClose,
+            int brokerPort,
+            int controllerPort,
+            @Nullable Map<String, String> users) {
         this.server = server;
         this.logDir = logDir;
         this.deleteOnClose = deleteOnClose;
         this.brokerPort = brokerPort;
         this.controllerPort = controllerPort;
+        this.users = users;
         this.bootstrapServers = "127.0.0.1:" + brokerPort;
-        this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
+        Map<String, Object> adminConfig = users == null
+                ? Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)
+                : clientConfig(SUPER_USER);
+        this.admin = Admin.create(adminConfig);
     }
 
     /**
@@ -86,20 +108,50 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @param deleteOnClose whether {@link #close()} deletes {@code logDir}
      */
     public static EmbeddedKafkaBroker start(Path logDir, boolean deleteOnClose) {
-        return start(logDir, deleteOnClose, freePort(), freePort());
+        return start(logDir, deleteOnClose, freePort(), freePort(), null);
     }
 
-    private static EmbeddedKafkaBroker start(Path logDir, boolean deleteOnClose, int brokerPort, int controllerPort) {
+    /**
+     * Like {@link #start(Path, boolean)}, but a broker of its own (never {@link #shared()}) that lets in only the
+     * given SASL/PLAIN users and authorizes every request by ACLs ({@code StandardAuthorizer}, nothing allowed
+     * where no ACL is found). {@link #SUPER_USER} is a super user: the broker logs in as it on its own listeners
+     * (the controller's too), and {@link #admin()} uses it; it gets a random password unless {@code users} names
+     * one. Clients log in with {@link #clientConfig(String)}.
+     *
+     * @param users user names and their passwords (no quotes or backslashes)
+     */
+    public static EmbeddedKafkaBroker startSecured(Path logDir, boolean deleteOnClose, Map<String, String> users) {
+        Map<String, String> all = new LinkedHashMap<>();
+        all.put(SUPER_USER, UUID.randomUUID().toString());
+        users.forEach((user, password) -> {
+            if (!user.matches("[A-Za-z0-9._-]+") || password.contains("\"") || password.contains("\\")) {
+                throw new IllegalArgumentException("user names are [A-Za-z0-9._-]+, passwords hold no \" or \\");
+            }
+            all.put(user, password);
+        });
+        return start(logDir, deleteOnClose, freePort(), freePort(), Map.copyOf(all));
+    }
+
+    private static EmbeddedKafkaBroker start(
+            Path logDir,
+            boolean deleteOnClose,
+            int brokerPort,
+            int controllerPort,
+            @Nullable Map<String, String> users) {
         long started = System.nanoTime();
         Properties props = new Properties();
         props.put("process.roles", "broker,controller");
         props.put("node.id", "1");
         props.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
-        props.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
         props.put("controller.listener.names", "CONTROLLER");
-        props.put("inter.broker.listener.name", "PLAINTEXT");
-        props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        if (users == null) {
+            props.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+            props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+            props.put("inter.broker.listener.name", "PLAINTEXT");
+            props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        } else {
+            secure(props, brokerPort, controllerPort, users);
+        }
         props.put("log.dirs", logDir.toAbsolutePath().toString());
         props.put("num.partitions", "1");
         props.put("auto.create.topics.enable", "false");
@@ -126,7 +178,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
         KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         server.startup();
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, logDir, deleteOnClose, brokerPort, controllerPort);
+        EmbeddedKafkaBroker broker =
+                new EmbeddedKafkaBroker(server, logDir, deleteOnClose, brokerPort, controllerPort, users);
         broker.awaitReady();
         LOG.info(
                 "embedded Kafka broker ready at {} in {} ms (log dir {})",
@@ -134,6 +187,63 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
                 logDir);
         return broker;
+    }
+
+    /**
+     * SASL/PLAIN on both listeners, the broker's and the controller's: the broker logs in to either as the super user,
+     * so no unauthenticated principal needs any right, and every other request is decided by ACLs.
+     */
+    private static void secure(Properties props, int brokerPort, int controllerPort, Map<String, String> users) {
+        props.put(
+                "listeners", "SASL_PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        props.put("advertised.listeners", "SASL_PLAINTEXT://127.0.0.1:" + brokerPort);
+        props.put("inter.broker.listener.name", "SASL_PLAINTEXT");
+        props.put("listener.security.protocol.map", "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT");
+        props.put("sasl.enabled.mechanisms", "PLAIN");
+        props.put("sasl.mechanism.inter.broker.protocol", "PLAIN");
+        props.put("sasl.mechanism.controller.protocol", "PLAIN");
+        StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+        jaas.append(" username=\"").append(SUPER_USER).append("\" password=\"");
+        jaas.append(users.get(SUPER_USER)).append('"');
+        users.forEach((user, password) -> jaas.append(" user_")
+                .append(user)
+                .append("=\"")
+                .append(password)
+                .append('"'));
+        jaas.append(';');
+        props.put("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.toString());
+        props.put("listener.name.controller.plain.sasl.jaas.config", jaas.toString());
+        props.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+        props.put("super.users", "User:" + SUPER_USER);
+        props.put("allow.everyone.if.no.acl.found", "false");
+    }
+
+    /**
+     * Settings for a client of a {@linkplain #startSecured secured} broker logging in as {@code user} with the
+     * password the broker knows: bootstrap servers, security protocol, SASL mechanism and JAAS configuration.
+     */
+    public Map<String, Object> clientConfig(String user) {
+        if (users == null) {
+            throw new IllegalStateException("a PLAINTEXT broker has no users; start it with startSecured");
+        }
+        String password = users.get(user);
+        if (password == null) {
+            throw new IllegalArgumentException("no user " + user + " on this broker");
+        }
+        return clientConfig(user, password);
+    }
+
+    /** Like {@link #clientConfig(String)} with any password, e.g. a wrong one, or a user the broker does not know. */
+    public Map<String, Object> clientConfig(String user, String password) {
+        Map<String, Object> config = new HashMap<>();
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.put(AdminClientConfig.SECURITY_PROTOCOL_CONFIG, "SASL_PLAINTEXT");
+        config.put(SaslConfigs.SASL_MECHANISM, "PLAIN");
+        config.put(
+                SaslConfigs.SASL_JAAS_CONFIG,
+                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"" + user + "\" password=\""
+                        + password + "\";");
+        return config;
     }
 
     /** {@code host:port} to give clients. */
@@ -215,7 +325,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new IllegalStateException("stop() the broker first (and do not close it)");
         }
         closed = true; // the new instance owns the log directory now
-        return start(logDir, deleteOnClose, brokerPort, controllerPort);
+        return start(logDir, deleteOnClose, brokerPort, controllerPort, users);
     }
 
     @Override

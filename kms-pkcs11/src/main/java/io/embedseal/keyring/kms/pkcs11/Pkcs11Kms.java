@@ -8,22 +8,36 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
 import io.embedseal.keyring.kms.WrappedDek;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.AlgorithmParameters;
 import java.security.Key;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.KeyStore;
+import java.security.PrivateKey;
 import java.security.Provider;
 import java.security.ProviderException;
+import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.Security;
+import java.security.Signature;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPublicKey;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECParameterSpec;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import javax.crypto.AEADBadTagException;
@@ -45,6 +59,10 @@ import org.slf4j.LoggerFactory;
  * <p>SunPKCS11 cannot change a key object's attributes, so {@link #disable}, {@link #enable} and
  * {@link #restrictVersions} throw {@link UnsupportedKmsOperationException}; use the HSM's own tools.
  * {@link #destroy} deletes every version's object (C_DestroyObject).
+ *
+ * <p>{@link #signingKeys} are ECDSA P-256 key pairs generated in the token: the private key a sensitive,
+ * non-extractable token object that signs ({@code SHA256withECDSA}) inside the token, the public key carried by a
+ * self-signed certificate, both under the alias {@code <keyName>} (see {@link TokenSigningKeys}).
  */
 public final class Pkcs11Kms implements KmsProvider {
 
@@ -55,6 +73,11 @@ public final class Pkcs11Kms implements KmsProvider {
     private static final String VERSION_MARK = ".v";
     private static final int NONCE_BYTES = 12;
     private static final int TAG_BITS = 128;
+    /** The curve of signing keys, and how they sign (DER signatures, as {@link SigningKeys} documents). */
+    private static final String SIGNING_CURVE = "secp256r1";
+
+    private static final String SIGNING_ALGORITHM = "SHA256withECDSA";
+    private static final ECParameterSpec P256 = p256();
     private static final Set<KmsOperation> SUPPORTED =
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE, KmsOperation.RESTRICT));
 
@@ -254,11 +277,214 @@ public final class Pkcs11Kms implements KmsProvider {
         return SUPPORTED;
     }
 
+    // --- signing keys --------------------------------------------------------------------------------
+
+    /** ECDSA P-256 key pairs generated in the token (see {@link TokenSigningKeys}). */
+    @Override
+    public Optional<SigningKeys> signingKeys() {
+        return Optional.of(new TokenSigningKeys());
+    }
+
+    /**
+     * Signing keys as EC P-256 key pairs of the token. {@link #createSigningKey} generates the pair inside the token
+     * ({@code attributes(generate, CKO_PRIVATE_KEY, CKK_EC)}: a sensitive, non-extractable token object that may
+     * sign and nothing else) and stores it with a self-signed certificate ({@link SelfSignedCertificate}, signed by
+     * the new key inside the token), as SunPKCS11's key store holds a private key only beside a certificate: the
+     * certificate's {@code CKA_LABEL} and the shared {@code CKA_ID} are the key's name. {@link #publicKey} reads the
+     * certificate's key; {@link #sign} runs {@code SHA256withECDSA} in the token and returns DER. A KEK of the same
+     * name, or another object under it, is refused with a {@link KmsException} naming the key.
+     */
+    private final class TokenSigningKeys implements SigningKeys {
+
+        @Override
+        public String provider() {
+            return PROVIDER;
+        }
+
+        @Override
+        public void createSigningKey(String keyName) {
+            requireSigningKeyName(keyName);
+            synchronized (keyStore) {
+                if (signingCertificate(keyName) == null) {
+                    generateSigningKey(keyName);
+                }
+            }
+        }
+
+        @Override
+        public PublicKey publicKey(String keyName) {
+            requireSigningKeyName(keyName);
+            return requireSigningCertificate(keyName).getPublicKey();
+        }
+
+        @Override
+        public byte[] sign(String keyName, byte[] message) {
+            requireSigningKeyName(keyName);
+            Objects.requireNonNull(message, "message");
+            requireSigningCertificate(keyName);
+            Key key;
+            try {
+                synchronized (keyStore) {
+                    key = keyStore.getKey(keyName, null);
+                }
+            } catch (ProviderException e) {
+                throw new KmsUnavailableException(
+                        "PKCS#11 token failed to find signing key '" + keyName + "': " + rootMessage(e), e);
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("PKCS#11 token could not find signing key '" + keyName + "'", e);
+            }
+            if (!(key instanceof PrivateKey privateKey)) {
+                throw new UnknownKeyException("PKCS#11 token has no signing key named '" + keyName + "'");
+            }
+            try {
+                Signature signer = Signature.getInstance(SIGNING_ALGORITHM, provider);
+                signer.initSign(privateKey);
+                signer.update(message);
+                return signer.sign();
+            } catch (ProviderException e) {
+                throw new KmsUnavailableException(
+                        "PKCS#11 token failed to sign with '" + keyName + "': " + rootMessage(e), e);
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("PKCS#11 token could not sign with '" + keyName + "'", e);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Pkcs11Kms.signingKeys[" + settings + "]";
+        }
+    }
+
+    /** Generates the key pair in the token and stores it under {@code keyName}; the caller holds the key store. */
+    private void generateSigningKey(String keyName) {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC", provider);
+            generator.initialize(new ECGenParameterSpec(SIGNING_CURVE), random);
+            KeyPair pair = generator.generateKeyPair();
+            X509Certificate cert = SelfSignedCertificate.create(
+                    keyName, pair.getPublic(), pair.getPrivate(), provider, random, Instant.now());
+            keyStore.setEntry(
+                    keyName,
+                    new KeyStore.PrivateKeyEntry(pair.getPrivate(), new X509Certificate[] {cert}),
+                    null);
+            Key stored = keyStore.getKey(keyName, null);
+            if (!(stored instanceof PrivateKey)) {
+                throw new KmsException("PKCS#11 token did not keep the generated signing key '" + keyName + "'");
+            }
+            if (stored.getEncoded() != null) {
+                keyStore.deleteEntry(keyName);
+                throw new KmsException("the PKCS#11 token made signing key '" + keyName
+                        + "' extractable; refusing it. Configure attributes(generate, CKO_PRIVATE_KEY, CKK_EC) "
+                        + "with CKA_TOKEN=true, CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
+            }
+            LOG.info("PKCS#11 KMS generated signing key '{}' (non-extractable EC P-256)", keyName);
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException(
+                    "PKCS#11 token failed to generate signing key '" + keyName + "': " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not generate signing key '" + keyName + "'", e);
+        }
+    }
+
+    private X509Certificate requireSigningCertificate(String keyName) {
+        X509Certificate cert = signingCertificate(keyName);
+        if (cert == null) {
+            throw new UnknownKeyException("PKCS#11 token has no signing key named '" + keyName + "'");
+        }
+        return cert;
+    }
+
+    /** The signing key's certificate, listing the token again if it is missing; null if there is none. */
+    private @Nullable X509Certificate signingCertificate(String keyName) {
+        X509Certificate cert = findSigningCertificate(keyName);
+        if (cert == null) {
+            reload(); // the operator's CLI may have created it since this session listed the token
+            cert = findSigningCertificate(keyName);
+        }
+        return cert;
+    }
+
+    /**
+     * The certificate of the EC P-256 key pair under {@code keyName}, or null if nothing is; a {@link KmsException}
+     * naming the key if it is a KEK's name, or names another kind of object.
+     */
+    private @Nullable X509Certificate findSigningCertificate(String keyName) {
+        Certificate cert;
+        try {
+            synchronized (keyStore) {
+                if (!keyStore.containsAlias(keyName)) {
+                    if (!listVersions(keyName).isEmpty()) {
+                        throw notASigningKey(keyName, "a KEK (AES, objects labelled " + keyName + VERSION_MARK + "N)");
+                    }
+                    return null;
+                }
+                if (!keyStore.entryInstanceOf(keyName, KeyStore.PrivateKeyEntry.class)) {
+                    throw notASigningKey(
+                            keyName,
+                            keyStore.entryInstanceOf(keyName, KeyStore.SecretKeyEntry.class)
+                                    ? "a secret key"
+                                    : "a certificate without a private key");
+                }
+                cert = keyStore.getCertificate(keyName);
+            }
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException(
+                    "PKCS#11 token failed to find signing key '" + keyName + "': " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not find signing key '" + keyName + "'", e);
+        }
+        if (!(cert instanceof X509Certificate x509)) {
+            throw notASigningKey(keyName, "a private key without an X.509 certificate");
+        }
+        if (!(x509.getPublicKey() instanceof ECPublicKey ec) || !isP256(ec.getParams())) {
+            throw notASigningKey(
+                    keyName, "a " + x509.getPublicKey().getAlgorithm() + " key pair that is not EC P-256");
+        }
+        return x509;
+    }
+
+    private static KmsException notASigningKey(String keyName, String what) {
+        return new KmsException("PKCS#11 key '" + keyName + "' is " + what
+                + ", not a signing key (the pkcs11 provider signs with EC P-256 key pairs): name another key, or "
+                + "create one with createSigningKey");
+    }
+
+    private static boolean isP256(ECParameterSpec params) {
+        return params.getCurve().equals(P256.getCurve())
+                && params.getOrder().equals(P256.getOrder())
+                && params.getGenerator().equals(P256.getGenerator())
+                && params.getCofactor() == P256.getCofactor();
+    }
+
+    private static ECParameterSpec p256() {
+        try {
+            AlgorithmParameters params = AlgorithmParameters.getInstance("EC");
+            params.init(new ECGenParameterSpec(SIGNING_CURVE));
+            return params.getParameterSpec(ECParameterSpec.class);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("this JDK does not know the curve " + SIGNING_CURVE, e);
+        }
+    }
+
+    /** Signing key names follow the rule for KEK names ({@link KekRef}: printable ASCII, no spaces, 1-200). */
+    private static void requireSigningKeyName(String keyName) {
+        try {
+            var unused = new KekRef(PROVIDER, keyName, 1);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("invalid signing key name: " + e.getMessage(), e);
+        }
+    }
+
     // --- token objects -------------------------------------------------------------------------------
 
     private KekRef generate(String keyName, int version) {
         String alias = alias(keyName, version);
         try {
+            if (keyStore.containsAlias(alias)) {
+                // SunPKCS11 would replace it: a signing key named like a KEK version, or a race with another session.
+                throw new KmsException("PKCS#11 token already holds an object labelled '" + alias
+                        + "' that is not a KEK version of '" + keyName + "'; not replacing it");
+            }
             KeyGenerator generator = KeyGenerator.getInstance("AES", provider);
             generator.init(256, random);
             SecretKey sessionKey = generator.generateKey();
@@ -358,7 +584,9 @@ public final class Pkcs11Kms implements KmsProvider {
                         String rest = alias.substring(prefix.length());
                         if (!rest.isEmpty()
                                 && rest.length() < 10
-                                && rest.chars().allMatch(Character::isDigit)) {
+                                && rest.chars().allMatch(Character::isDigit)
+                                // a signing key may be named like a KEK version; it is none
+                                && keyStore.entryInstanceOf(alias, KeyStore.SecretKeyEntry.class)) {
                             versions.add(Integer.parseInt(rest));
                         }
                     }
@@ -465,6 +693,15 @@ public final class Pkcs11Kms implements KmsProvider {
                     .append("  CKA_EXTRACTABLE = false\n")
                     .append("  CKA_ENCRYPT = true\n")
                     .append("  CKA_DECRYPT = true\n")
+                    .append("}\n");
+            // Signing keys: generated as token objects that sign and do nothing else (the default adds CKA_DERIVE).
+            c.append("attributes(generate, CKO_PRIVATE_KEY, CKK_EC) = {\n")
+                    .append("  CKA_TOKEN = true\n")
+                    .append("  CKA_PRIVATE = true\n")
+                    .append("  CKA_SENSITIVE = true\n")
+                    .append("  CKA_EXTRACTABLE = false\n")
+                    .append("  CKA_SIGN = true\n")
+                    .append("  CKA_DERIVE = false\n")
                     .append("}\n");
             return c.toString();
         }

@@ -14,8 +14,8 @@ import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
 import io.embedseal.keyring.kms.WrappedDek;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import java.security.AlgorithmParameters;
+import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -73,10 +73,11 @@ public final class Pkcs11Kms implements KmsProvider {
     private static final String VERSION_MARK = ".v";
     private static final int NONCE_BYTES = 12;
     private static final int TAG_BITS = 128;
-    /** The curve of signing keys, and how they sign (DER signatures, as {@link SigningKeys} documents). */
+    /** The curve of signing keys (P-256). */
     private static final String SIGNING_CURVE = "secp256r1";
-
+    /** How signing keys sign: DER signatures, as {@link SigningKeys} documents. */
     private static final String SIGNING_ALGORITHM = "SHA256withECDSA";
+
     private static final ECParameterSpec P256 = p256();
     private static final Set<KmsOperation> SUPPORTED =
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE, KmsOperation.RESTRICT));
@@ -355,7 +356,12 @@ public final class Pkcs11Kms implements KmsProvider {
         }
     }
 
-    /** Generates the key pair in the token and stores it under {@code keyName}; the caller holds the key store. */
+    /**
+     * Generates the key pair in the token and stores it under {@code keyName}; the caller holds the key store. With
+     * the generated configuration the private key is a token object from the start (no copy of a session key,
+     * which some HSMs refuse for sensitive keys); if storing the certificate fails after that, it stays behind
+     * without a {@code CKA_ID}: no alias reaches it, and the HSM's tools can delete it.
+     */
     private void generateSigningKey(String keyName) {
         try {
             KeyPairGenerator generator = KeyPairGenerator.getInstance("EC", provider);
@@ -364,18 +370,16 @@ public final class Pkcs11Kms implements KmsProvider {
             X509Certificate cert = SelfSignedCertificate.create(
                     keyName, pair.getPublic(), pair.getPrivate(), provider, random, Instant.now());
             keyStore.setEntry(
-                    keyName,
-                    new KeyStore.PrivateKeyEntry(pair.getPrivate(), new X509Certificate[] {cert}),
-                    null);
+                    keyName, new KeyStore.PrivateKeyEntry(pair.getPrivate(), new X509Certificate[] {cert}), null);
             Key stored = keyStore.getKey(keyName, null);
             if (!(stored instanceof PrivateKey)) {
                 throw new KmsException("PKCS#11 token did not keep the generated signing key '" + keyName + "'");
             }
-            if (stored.getEncoded() != null) {
+            if (readable(stored)) {
                 keyStore.deleteEntry(keyName);
                 throw new KmsException("the PKCS#11 token made signing key '" + keyName
-                        + "' extractable; refusing it. Configure attributes(generate, CKO_PRIVATE_KEY, CKK_EC) "
-                        + "with CKA_TOKEN=true, CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
+                        + "' readable (not sensitive, or extractable); refusing it. Configure attributes(generate, "
+                        + "CKO_PRIVATE_KEY, CKK_EC) with CKA_TOKEN=true, CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
             }
             LOG.info("PKCS#11 KMS generated signing key '{}' (non-extractable EC P-256)", keyName);
         } catch (ProviderException e) {
@@ -384,6 +388,20 @@ public final class Pkcs11Kms implements KmsProvider {
         } catch (GeneralSecurityException e) {
             throw new KmsException("PKCS#11 token could not generate signing key '" + keyName + "'", e);
         }
+    }
+
+    /**
+     * Whether a private key of the token is not both sensitive and non-extractable. SunPKCS11 has no API for a key's
+     * attributes: {@code getEncoded()} is null if either holds (SoftHSM2 generates EC keys non-extractable but not
+     * sensitive by default, so that alone lets a readable key through), and its keys' descriptions name both
+     * ({@code "..., sensitive, unextractable)"}), which is read too.
+     */
+    private static boolean readable(Key key) {
+        if (key.getEncoded() != null) {
+            return true;
+        }
+        String description = String.valueOf(key);
+        return description.contains("not sensitive") || description.contains(", extractable");
     }
 
     private X509Certificate requireSigningCertificate(String keyName) {
@@ -437,8 +455,7 @@ public final class Pkcs11Kms implements KmsProvider {
             throw notASigningKey(keyName, "a private key without an X.509 certificate");
         }
         if (!(x509.getPublicKey() instanceof ECPublicKey ec) || !isP256(ec.getParams())) {
-            throw notASigningKey(
-                    keyName, "a " + x509.getPublicKey().getAlgorithm() + " key pair that is not EC P-256");
+            throw notASigningKey(keyName, "a " + x509.getPublicKey().getAlgorithm() + " key pair that is not EC P-256");
         }
         return x509;
     }

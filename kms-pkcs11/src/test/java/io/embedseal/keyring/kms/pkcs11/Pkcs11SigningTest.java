@@ -12,6 +12,7 @@ import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.kms.testsupport.SoftHsm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.Key;
 import java.security.KeyStore;
 import java.security.PrivateKey;
@@ -21,16 +22,18 @@ import java.security.Security;
 import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPublicKey;
+import java.util.HashMap;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 @DisplayName("PKCS#11 signing keys on a SoftHSM2 token")
 class Pkcs11SigningTest {
 
-    private static final byte[] MESSAGE =
-            "embedseal.key-event.v1|acme|ROTATED|3".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] MESSAGE = "embedseal.key-event.v1|acme|ROTATED|3".getBytes(StandardCharsets.US_ASCII);
 
     private static KmsProvider kms;
     private static SigningKeys keys;
@@ -68,8 +71,8 @@ class Pkcs11SigningTest {
         assertThat(signature[0]).as("DER SEQUENCE").isEqualTo((byte) 0x30);
 
         Signature verifier = Signature.getInstance("SHA256withECDSA"); // the JDK's own provider, not the token
-        assertThat(verifier.getProvider().getName()).isNotEqualTo(kms.signingKeys().orElseThrow().provider());
         verifier.initVerify(publicKey);
+        assertThat(verifier.getProvider().getName()).doesNotStartWith("SunPKCS11");
         verifier.update(MESSAGE);
         assertThat(verifier.verify(signature)).as("signature over the message").isTrue();
 
@@ -77,7 +80,9 @@ class Pkcs11SigningTest {
         tampered[5] ^= 0x01;
         verifier.initVerify(publicKey);
         verifier.update(tampered);
-        assertThat(verifier.verify(signature)).as("signature over a message one bit off").isFalse();
+        assertThat(verifier.verify(signature))
+                .as("signature over a message one bit off")
+                .isFalse();
     }
 
     @Test
@@ -115,15 +120,58 @@ class Pkcs11SigningTest {
         // SunPKCS11 names the object's CKA_TOKEN, CKA_SENSITIVE and CKA_EXTRACTABLE in its description.
         assertThat(k.toString()).contains("token object", ", sensitive", "unextractable");
         X509Certificate cert = (X509Certificate) ks.getCertificate(name);
-        assertThat(cert.getPublicKey().getEncoded()).isEqualTo(keys.publicKey(name).getEncoded());
+        assertThat(cert.getPublicKey().getEncoded())
+                .isEqualTo(keys.publicKey(name).getEncoded());
         assertThat(cert.getSubjectX500Principal().getName()).isEqualTo("CN=" + name);
     }
 
     @Test
-    void aKeyCreatedByAnotherSession_isFound() throws Exception {
-        KmsProvider operator = KmsProviderRegistry.create(KmsSettings.of(SoftHsm.sharedToken().settings()));
+    void aKeyCreatedByAnotherSession_afterThisOneStarted_isFound() throws Exception {
+        SigningKeys reader = KmsProviderRegistry.create(
+                        KmsSettings.of(SoftHsm.sharedToken().settings()))
+                .signingKeys()
+                .orElseThrow();
+        SigningKeys operator = KmsProviderRegistry.create(
+                        KmsSettings.of(SoftHsm.sharedToken().settings()))
+                .signingKeys()
+                .orElseThrow(); // the CLI, another session
         String name = name("late");
-        keys.publicKey(name("warm-up-miss")); // unknown: would fail; this only makes the session list the token
+
+        operator.createSigningKey(name);
+        PublicKey publicKey = reader.publicKey(name);
+
+        assertThat(publicKey.getEncoded()).isEqualTo(operator.publicKey(name).getEncoded());
+        Signature verifier = Signature.getInstance("SHA256withECDSA");
+        verifier.initVerify(publicKey);
+        verifier.update(MESSAGE);
+        assertThat(verifier.verify(reader.sign(name, MESSAGE))).isTrue();
+    }
+
+    @Test
+    void aHandWrittenConfigWithoutTheEcAttributes_getsItsReadableKeyRefused(@TempDir Path dir) throws Exception {
+        // Without the block, SoftHSM2 generates a session key that is not sensitive (its CKA_VALUE can be read,
+        // though getEncoded() is null as it is not extractable); the key store copies it into the token.
+        SoftHsm.Token token = SoftHsm.sharedToken();
+        Path config = dir.resolve("pkcs11.cfg");
+        Files.writeString(
+                config,
+                "name = handwritten\nlibrary = " + SoftHsm.LIBRARY + "\nslot = " + token.slot() + "\n",
+                StandardCharsets.US_ASCII);
+        Map<String, String> settings = new HashMap<>(token.settings());
+        settings.remove("kms.pkcs11.library");
+        settings.remove("kms.pkcs11.slot");
+        settings.put("kms.pkcs11.config", config.toString());
+        SigningKeys careless = KmsProviderRegistry.create(KmsSettings.of(settings))
+                .signingKeys()
+                .orElseThrow();
+        String name = name("readable");
+
+        assertThatThrownBy(() -> careless.createSigningKey(name))
+                .isInstanceOf(KmsException.class)
+                .hasMessageContaining(name)
+                .hasMessageContaining("refusing it")
+                .hasMessageContaining("CKO_PRIVATE_KEY, CKK_EC");
+        assertThatThrownBy(() -> careless.publicKey(name)).isInstanceOf(UnknownKeyException.class);
     }
 
     @Test

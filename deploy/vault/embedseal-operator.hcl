@@ -18,6 +18,13 @@ path "transit/keys/embedseal-*" {
 path "transit/sign/embedseal-*" {
   capabilities = ["update"]
 }
+# Sign the operator commands' audit checkpoints, and read every role's audit key to verify the trail (audit verify).
+path "transit/keys/audit-*" {
+  capabilities = ["read"]
+}
+path "transit/sign/audit-operator" {
+  capabilities = ["update"]
+}
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }

@@ -16,6 +16,14 @@ path "transit/keys/tenant-*" {
 path "transit/keys/embedseal-*" {
   capabilities = ["read"]
 }
+# Sign this role's audit checkpoints (embedseal audit verify checks them). Its own key only: a pipeline cannot sign
+# as a sink or an operator.
+path "transit/keys/audit-pipeline" {
+  capabilities = ["read"]
+}
+path "transit/sign/audit-pipeline" {
+  capabilities = ["update"]
+}
 # embedseal tells a refused token (expired, revoked: its own credential problem) from a refused key (the tenant's
 # revocation) by looking its token up. The default policy grants this too; it is here for tokens created without it.
 path "auth/token/lookup-self" {

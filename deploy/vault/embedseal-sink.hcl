@@ -8,6 +8,13 @@ path "transit/decrypt/tenant-*" {
 path "transit/keys/embedseal-*" {
   capabilities = ["read"]
 }
+# Sign this role's audit checkpoints (after each shred receipt, and when a task stops). Its own key only.
+path "transit/keys/audit-sink" {
+  capabilities = ["read"]
+}
+path "transit/sign/audit-sink" {
+  capabilities = ["update"]
+}
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }

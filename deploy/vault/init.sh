@@ -23,6 +23,11 @@ done
 vault read transit/keys/embedseal-operator-signing >/dev/null 2>&1 \
   || vault write -f transit/keys/embedseal-operator-signing type=ed25519
 echo "transit signing key embedseal-operator-signing ready"
+# One audit-checkpoint signing key per role; each role's policy may sign with its own only.
+for role in pipeline sink operator; do
+  vault read "transit/keys/audit-$role" >/dev/null 2>&1 || vault write -f "transit/keys/audit-$role" type=ed25519
+done
+echo "transit audit keys ready"
 
 for role in pipeline sink operator; do
   vault policy write "embedseal-$role" "$POLICY_DIR/embedseal-$role.hcl"

@@ -97,10 +97,15 @@ public final class KeyEventSignatures {
 
     /** True if {@code signature} is the key's signature over the message for {@code eventBytes}. */
     public static boolean verify(PublicKey key, byte[] eventBytes, byte[] signature) {
+        return verifyMessage(key, message(eventBytes), signature);
+    }
+
+    /** True if {@code signature} is the key's signature over exactly {@code message} (context included). */
+    public static boolean verifyMessage(PublicKey key, byte[] message, byte[] signature) {
         try {
             Signature s = verifierFor(key);
             s.initVerify(key);
-            s.update(message(eventBytes));
+            s.update(message);
             return s.verify(signature);
         } catch (GeneralSecurityException | RuntimeException e) {
             return false; // a malformed signature is a bad one

@@ -5,6 +5,8 @@ import io.embedseal.app.ops.TopicReader;
 import io.embedseal.control.KeyEventFollower;
 import io.embedseal.control.KeyEventGate;
 import io.embedseal.control.KeyEventTrust;
+import io.embedseal.control.TrustedSigners;
+import io.embedseal.control.audit.AuditKeys;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -250,7 +252,11 @@ public final class Demo {
                 }
             }
 
-            DemoChecks.Audit audit = DemoChecks.Audit.check(readToEnd(broker, topics.audit()));
+            TrustedSigners auditSigners;
+            try (KmsProvider provider = KmsProviders.create(keyringSettings)) {
+                auditSigners = AuditKeys.trusted(keyringSettings, provider::signingKeys);
+            }
+            DemoChecks.Audit audit = DemoChecks.Audit.check(readToEnd(broker, topics.audit()), auditSigners);
 
             long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed())
                     + scanner.scanTopic(broker.logDir(), topics.dlq())

@@ -2,6 +2,7 @@ package io.embedseal.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.control.TrustedSigners;
 import io.embedseal.control.audit.AuditVerifier;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.SealedRecordKey;
@@ -124,10 +125,11 @@ final class DemoChecks {
     }
 
     /** The audit topic: an intact hash chain, and the keys the operator commands created in the KMS. */
-    record Audit(AuditVerifier.Result result, long entries, long keysCreated) {
+    record Audit(AuditVerifier.Result result, long entries, long keysCreated, List<String> problems) {
 
-        static Audit check(List<ConsumerRecord<byte[], byte[]>> audit) {
-            AuditVerifier verifier = new AuditVerifier();
+        /** With the checkpoint signers the readers trust: every chain must end at a final signed checkpoint. */
+        static Audit check(List<ConsumerRecord<byte[], byte[]>> audit, TrustedSigners trusted) {
+            AuditVerifier verifier = new AuditVerifier(trusted);
             long keysCreated = 0;
             ObjectMapper json = new ObjectMapper();
             for (ConsumerRecord<byte[], byte[]> r : audit) {
@@ -148,13 +150,22 @@ final class DemoChecks {
             long entries = result.entriesByProducer().values().stream()
                     .mapToLong(Long::longValue)
                     .sum();
-            return new Audit(result, entries, keysCreated);
+            return new Audit(
+                    result, entries, keysCreated, result.problems(java.time.Instant.now(), java.time.Duration.ZERO));
+        }
+
+        /** Chains that end at a final signed checkpoint. */
+        long signedChains() {
+            return result.chains().values().stream()
+                    .filter(AuditVerifier.Chain::closed)
+                    .count();
         }
 
         void failures(int tenants, List<String> failures) {
             if (!result.intact()) {
                 failures.add("the audit chain is broken: " + result.breaks().get(0));
             }
+            problems.forEach(p -> failures.add("the audit trail is not proven complete and genuine: " + p));
             if (entries < tenants) {
                 failures.add("the audit trail holds " + entries + " entries, fewer than one per tenant registration");
             }

@@ -110,6 +110,8 @@ public record DemoReport(
         o.put("key_events", events);
         o.put("audit_entries", audit.entries());
         o.put("audit_chain_intact", audit.result().intact());
+        o.put("audit_chains_signed", audit.signedChains());
+        o.put("audit_chains", audit.result().chains().size());
         o.put("dims", shape.dims());
         o.put("partitions", shape.partitions());
         o.put("seconds", round(timings.total()));
@@ -231,9 +233,12 @@ public record DemoReport(
                 "audit",
                 String.format(
                         Locale.ROOT,
-                        "%d hash-chained entries on keyring.audit, chain %s",
+                        "%d hash-chained entries on keyring.audit, chain %s; %d of %d chains closed by a signed "
+                                + "checkpoint",
                         audit.entries(),
-                        audit.result().intact() ? "intact" : "BROKEN"));
+                        audit.result().intact() ? "intact" : "BROKEN",
+                        audit.signedChains(),
+                        audit.result().chains().size()));
         tenants.forEach((name, t) ->
                 line(b, "tenant", String.format(Locale.ROOT, "%-10s %,6d sealed under %s", name, t.sealed(), t.kek())));
         long indexed =

@@ -93,6 +93,15 @@ public final class KeyringSettings extends KmsSettings {
             .doc("The key, in the configured KMS, that operator commands sign key events with (`keys signing-key` "
                     + "creates it). A tenant that brings its own authority signs with `--sign-with`.");
 
+    public static final Setting<String> AUDIT_SIGNING_KEY = Setting.string("kms.audit.signing-key", null)
+            .doc("The key, in the configured KMS, this process signs its audit checkpoints with. Default: its role's "
+                    + "(`audit-pipeline`, `audit-sink`, `audit-operator`), created on first use with the local "
+                    + "provider, by the KMS administrator elsewhere (deploy/vault/init.sh).");
+    public static final Setting<String> AUDIT_TRUSTED_SIGNERS = Setting.string(
+                    "kms.audit.trusted-signers", "kms:audit-pipeline,kms:audit-sink,kms:audit-operator")
+            .doc("The public keys `audit verify` accepts on checkpoints, comma-separated, in the forms of "
+                    + "`kms.events.trusted-signers`.");
+
     /** The keyring's own settings; each provider's come from its module ({@link KmsProviderRegistry#settings()}). */
     public static final SettingsModel MODEL = SettingsModel.of(
             "keyring",
@@ -109,7 +118,9 @@ public final class KeyringSettings extends KmsSettings {
             DEK_CACHE_IDLE_EXPIRY_SECONDS,
             EVENTS_VERIFICATION,
             EVENTS_TRUSTED_SIGNERS,
-            EVENTS_SIGNING_KEY);
+            EVENTS_SIGNING_KEY,
+            AUDIT_SIGNING_KEY,
+            AUDIT_TRUSTED_SIGNERS);
 
     private final Function<String, String> env;
 
@@ -175,6 +186,19 @@ public final class KeyringSettings extends KmsSettings {
     /** The entries of {@code kms.events.trusted-signers}. */
     public List<String> trustedSigners() {
         String raw = get(EVENTS_TRUSTED_SIGNERS);
+        if (raw == null || raw.isBlank()) {
+            return List.of();
+        }
+        return List.of(raw.strip().split("\\s*,\\s*"));
+    }
+
+    public @org.jspecify.annotations.Nullable String auditSigningKey() {
+        return getOrNull(AUDIT_SIGNING_KEY);
+    }
+
+    /** The entries of {@code kms.audit.trusted-signers}. */
+    public List<String> auditTrustedSigners() {
+        String raw = get(AUDIT_TRUSTED_SIGNERS);
         if (raw == null || raw.isBlank()) {
             return List.of();
         }

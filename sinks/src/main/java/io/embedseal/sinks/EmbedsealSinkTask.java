@@ -3,6 +3,8 @@ package io.embedseal.sinks;
 import io.embedseal.control.KeyEventFollower;
 import io.embedseal.control.KeyEventGate;
 import io.embedseal.control.KeyEventTrust;
+import io.embedseal.control.audit.AuditKeys;
+import io.embedseal.control.audit.AuditSigner;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -118,10 +120,12 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         directory = new TenantDirectory(ks.naming());
         Kms kms;
         KeyEventGate gate;
+        AuditSigner auditSigner;
         try {
             KmsProvider provider = KmsProviders.create(ks);
             try {
                 gate = KeyEventTrust.gate(ks, directory, provider::signingKeys);
+                auditSigner = AuditKeys.signer(ks, provider, "sink");
             } catch (IllegalArgumentException e) {
                 provider.close();
                 throw e;
@@ -143,7 +147,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                     store.needsPlaintext()
                             ? "index mode (unseals through the tenants' KMS)"
                             : "sealed mode (stores envelopes only)");
-            receipts = new ShredReceipts(config.clientProps(), config.auditTopic(), "sink-" + id);
+            receipts = new ShredReceipts(config.clientProps(), config.auditTopic(), "sink-" + id, auditSigner);
             follower =
                     KeyEventFollower.start(config.clientProps(), config.keyEventsTopic(), gate, this::onKeyEvent, id);
             if (!follower.awaitCaughtUp(Duration.ofMillis(config.startupTimeoutMs()))) {

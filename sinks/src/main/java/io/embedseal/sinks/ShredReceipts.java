@@ -1,6 +1,7 @@
 package io.embedseal.sinks;
 
 import io.embedseal.control.audit.AuditChain;
+import io.embedseal.control.audit.AuditSigner;
 import io.embedseal.keyring.tenant.TenantState;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,6 +18,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Appends shred receipts to the audit topic: one hash-chained entry ({@code kind=SHRED_RECEIPT}) per tenant and
@@ -30,8 +32,19 @@ public final class ShredReceipts implements AutoCloseable {
     private final String topic;
     private final AuditChain chain;
     private final ArrayDeque<byte[]> unsent = new ArrayDeque<>();
+    private final @Nullable AuditSigner signer;
 
     public ShredReceipts(Map<String, Object> clientProps, String topic, String producerPrefix) {
+        this(clientProps, topic, producerPrefix, null);
+    }
+
+    /**
+     * @param signer signs a checkpoint after every receipt and a final one at close, so {@code audit verify} can
+     *               tell a genuine receipt from one computed from public data; null: hash chain only
+     */
+    public ShredReceipts(
+            Map<String, Object> clientProps, String topic, String producerPrefix, @Nullable AuditSigner signer) {
+        this.signer = signer;
         Map<String, Object> p = new LinkedHashMap<>(clientProps);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -74,6 +87,9 @@ public final class ShredReceipts implements AutoCloseable {
         }
         sendUnsent(timeout); // an earlier entry that failed goes first, or the chain would show a gap
         unsent.add(chain.append(f));
+        if (signer != null) {
+            unsent.add(chain.checkpoint(signer, false)); // a KMS call: receipts are rare
+        }
         sendUnsent(timeout);
         return f;
     }
@@ -104,6 +120,15 @@ public final class ShredReceipts implements AutoCloseable {
 
     @Override
     public void close() {
+        if (signer != null && chain.seq() > 0) {
+            try {
+                unsent.add(chain.checkpoint(signer, true));
+                sendUnsent(Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(ShredReceipts.class)
+                        .warn("could not write the final audit checkpoint of {}: {}", chain.producer(), e.toString());
+            }
+        }
         producer.close(Duration.ofSeconds(5));
     }
 }

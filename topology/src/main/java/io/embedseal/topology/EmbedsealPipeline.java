@@ -3,6 +3,8 @@ package io.embedseal.topology;
 import io.embedseal.control.KeyEventFollower;
 import io.embedseal.control.KeyEventGate;
 import io.embedseal.control.KeyEventTrust;
+import io.embedseal.control.audit.AuditKeys;
+import io.embedseal.control.audit.AuditSigner;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
@@ -73,17 +75,27 @@ public final class EmbedsealPipeline implements AutoCloseable {
         this.config = config;
         TopicNames topics = config.topics();
         KeyringSettings keyringSettings = config.keyringSettings();
+        KmsProvider kmsProvider = KmsProviders.create(keyringSettings);
+        AuditSigner auditSigner = null;
+        if (config.get(PipelineConfig.AUDIT_ENABLED)) {
+            try {
+                auditSigner = AuditKeys.signer(keyringSettings, kmsProvider, "pipeline");
+            } catch (IllegalArgumentException e) {
+                kmsProvider.close();
+                throw e;
+            }
+        }
         this.audit = config.get(PipelineConfig.AUDIT_ENABLED)
                 ? AuditTrail.create(
                         config.bootstrapServers(),
                         config.clientOverrides(),
                         topics.audit(),
                         config.applicationId(),
-                        health)
+                        health,
+                        auditSigner)
                 : null;
         this.directory = new TenantDirectory(keyringSettings.naming());
         this.meters = new PipelineMeters(directory, config.get(PipelineConfig.METRICS_TENANT_SERIES_MAX));
-        KmsProvider kmsProvider = KmsProviders.create(keyringSettings);
         // The pipeline keeps data-key views only: it can wrap and unwrap, never administer a tenant's key.
         this.rawKms = InterceptedKms.view(kmsProvider);
         KmsObserver observer = (provider, operation, outcome, nanos) -> {

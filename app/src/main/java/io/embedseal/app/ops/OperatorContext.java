@@ -3,6 +3,8 @@ package io.embedseal.app.ops;
 import io.embedseal.control.KeyEventSignatures;
 import io.embedseal.control.KeyEventSigner;
 import io.embedseal.control.KeyEvents;
+import io.embedseal.control.audit.AuditKeys;
+import io.embedseal.control.audit.AuditSigner;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KekRef;
@@ -62,10 +64,19 @@ final class OperatorContext implements AutoCloseable {
         KeyringSettings s = cluster.keyringSettings();
         Map<String, Object> clients = new HashMap<>(cluster.clientProps());
         String bootstrap = String.valueOf(clients.remove("bootstrap.servers"));
-        this.audit =
-                AuditTrail.create(bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth());
         KmsProvider provider = KmsProviders.create(s);
         this.provider = provider;
+        AuditSigner auditSigner;
+        try {
+            auditSigner = AuditKeys.signer(s, provider, "operator");
+        } catch (IllegalArgumentException e) {
+            // A key command (a tenant revoking its key) must not wait for the audit setup: the run's chain is
+            // written unsigned, which `audit verify` reports.
+            System.err.println("warning: this run's audit entries are not signed: " + e.getMessage());
+            auditSigner = null;
+        }
+        this.audit = AuditTrail.create(
+                bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth(), auditSigner);
         this.admin = KmsProviders.administer(provider, s, audit, this::tenantOfKey, Clock.systemUTC());
         this.keys = KmsProviders.decorate(provider, s, null, audit, this::tenantOfKey, Clock.systemUTC());
         Map<String, Object> p = new HashMap<>(cluster.clientProps());

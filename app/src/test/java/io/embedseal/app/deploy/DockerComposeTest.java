@@ -439,18 +439,31 @@ class DockerComposeTest {
                         Map.entry("transit/decrypt/tenant-*", Set.of("update")),
                         Map.entry("transit/keys/tenant-*", Set.of("read")),
                         readSigningKey,
+                        // its own audit-checkpoint key, and no other role's
+                        Map.entry("transit/keys/audit-pipeline", Set.of("read")),
+                        Map.entry("transit/sign/audit-pipeline", Set.of("update")),
                         lookupSelf);
 
         Map<String, Set<String>> sink = policy("embedseal-sink.hcl");
         assertThat(sink)
-                .containsOnly(Map.entry("transit/decrypt/tenant-*", Set.of("update")), readSigningKey, lookupSelf);
+                .containsOnly(
+                        Map.entry("transit/decrypt/tenant-*", Set.of("update")),
+                        readSigningKey,
+                        Map.entry("transit/keys/audit-sink", Set.of("read")),
+                        Map.entry("transit/sign/audit-sink", Set.of("update")),
+                        lookupSelf);
 
         Map<String, Set<String>> operator = policy("embedseal-operator.hcl");
         assertThat(operator.keySet())
                 .allMatch(p -> p.startsWith("transit/keys/tenant-*")
                         || p.equals("transit/keys/embedseal-*")
                         || p.equals("transit/sign/embedseal-*")
+                        || p.equals("transit/keys/audit-*")
+                        || p.equals("transit/sign/audit-operator")
                         || p.equals("auth/token/lookup-self"));
+        // Every role's audit key is read to verify the trail; only the operator's own is signed with.
+        assertThat(operator.get("transit/keys/audit-*")).containsExactly("read");
+        assertThat(operator.get("transit/sign/audit-operator")).containsExactly("update");
         assertThat(operator.get("transit/keys/tenant-*")).isSubsetOf("create", "read", "update", "delete");
         assertThat(operator.get("transit/keys/tenant-*/rotate")).containsExactly("update");
         assertThat(operator.get("transit/keys/tenant-*/config")).containsExactly("update");
@@ -473,5 +486,8 @@ class DockerComposeTest {
         assertThat(service("vault-init").path("environment").path("TENANTS").asText())
                 .isEqualTo("acme globex initech");
         assertThat(init).contains("transit/keys/tenant-$t");
+        assertThat(init)
+                .contains("transit/keys/embedseal-operator-signing type=ed25519")
+                .contains("transit/keys/audit-$role\" type=ed25519");
     }
 }

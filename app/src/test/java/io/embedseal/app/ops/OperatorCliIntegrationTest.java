@@ -392,6 +392,63 @@ class OperatorCliIntegrationTest {
         assertThat(n.get("chains").size())
                 .as("the pipeline's chain and one per CLI run")
                 .isGreaterThan(5);
+        assertThat(n.get("authentic").asBoolean()).as("every chain signed").isTrue();
+
+        // A closed CLI chain: the caller who knows it wrote one more entry than the topic holds sees the cut.
+        ConsumerRecord<byte[], byte[]> lastOfCli = null;
+        for (ConsumerRecord<byte[], byte[]> rec : readAll(prefix + "audit")) {
+            if (new String(rec.key(), StandardCharsets.UTF_8).startsWith("cli-")) {
+                lastOfCli = rec;
+            }
+        }
+        JsonNode closing = JSON.readTree(lastOfCli.value());
+        assertThat(closing.get("kind").asText()).isEqualTo("CHECKPOINT");
+        assertThat(closing.get("final").asBoolean()).isTrue();
+        String cliChain = closing.get("producer").asText();
+        long cliEntries = closing.get("seq").asLong();
+        CliRun cut = cli("audit", "verify", "--expect", cliChain + "=" + (cliEntries + 1));
+        assertThat(cut.code()).as(cut.out()).isEqualTo(1);
+        assertThat(cut.out()).contains("where " + (cliEntries + 1) + " were expected");
+
+        // An entry computed from public data, appended to that closed chain: links up, but follows its final
+        // checkpoint. (A hash-chain check alone accepted it: AuditForgeryTest runs that control.)
+        java.util.TreeMap<String, Object> extra = new java.util.TreeMap<>();
+        extra.put("kind", "OPERATOR_ACTION");
+        extra.put("action", "RESTORED");
+        extra.put("tenant", "globex");
+        extra.put("actor", "ops-test");
+        extra.put("time", java.time.Instant.now().toString());
+        extra.put("producer", cliChain);
+        extra.put("seq", cliEntries + 1);
+        extra.put("prevHash", closing.get("hash").asText());
+        java.util.TreeMap<String, Object> unhashed = new java.util.TreeMap<>(extra);
+        extra.put(
+                "hash",
+                java.util.HexFormat.of()
+                        .formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                                .digest(JSON.writeValueAsBytes(unhashed))));
+        traffic.sendAsIs(prefix + "audit", cliChain, JSON.writeValueAsBytes(extra));
+        CliRun appended = cli("audit", "verify");
+        assertThat(appended.code()).isEqualTo(1);
+        assertThat(appended.out()).contains("after the producer's final checkpoint");
+
+        // A whole chain of someone's own with a fake shred receipt, and no checkpoint a trusted key signed.
+        java.util.TreeMap<String, Object> fake = new java.util.TreeMap<>();
+        fake.put("kind", "SHRED_RECEIPT");
+        fake.put("tenant", "acme");
+        fake.put("time", java.time.Instant.now().minusSeconds(3600).toString());
+        fake.put("producer", "sink-lucene-0-fake");
+        fake.put("seq", 1);
+        fake.put("prevHash", "0".repeat(64));
+        fake.put(
+                "hash",
+                java.util.HexFormat.of()
+                        .formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                                .digest(JSON.writeValueAsBytes(fake))));
+        traffic.sendAsIs(prefix + "audit", "sink-lucene-0-fake", JSON.writeValueAsBytes(fake));
+        CliRun fakeChain = cli("audit", "verify");
+        assertThat(fakeChain.code()).isEqualTo(1);
+        assertThat(fakeChain.out()).contains("sink-lucene-0-fake has no final checkpoint and no signed checkpoint");
 
         // Tamper: re-send an operator's entry with its reason changed; the chain breaks there.
         ConsumerRecord<byte[], byte[]> victim = readAll(prefix + "audit").stream()

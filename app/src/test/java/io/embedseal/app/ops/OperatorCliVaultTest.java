@@ -121,4 +121,77 @@ class OperatorCliVaultTest {
                 null);
         assertThat(types).containsExactly(KeyEventType.REGISTERED, KeyEventType.ROTATED, KeyEventType.REVOKED);
     }
+
+    /**
+     * A tenant that names its own authority (a signing key in its own Vault) at registration decides over its key
+     * state alone: the operator's REVOKED is refused by the CLI before anything happens (and would be refused by
+     * every reader: KeyEventGateTest), the tenant's own signed REVOKED applies.
+     */
+    @Test
+    void aTenantsOwnAuthority_aloneChangesItsState() throws Exception {
+        String prefix = "authority-" + UUID.randomUUID().toString().substring(0, 6) + "-";
+        EmbeddedKafkaBroker.shared().createTopic(prefix + "events", 1, Map.of("cleanup.policy", "compact"));
+        EmbeddedKafkaBroker.shared().createTopic(prefix + "audit", 1, Map.of());
+        OpenBao.Namespace vault = OpenBao.namespace();
+        vault.writePolicy("embedseal-pipeline-acme", OpenBao.policyFile("pipeline-acme"));
+        vault.writePolicy("embedseal-tenant-authority-acme", OpenBao.policyFile("tenant-authority-acme"));
+        try (KmsProvider root = KmsProviders.create(KeyringSettings.of(vault.settings(), name -> vault.rootToken()))) {
+            root.createKek("acme-own-key");
+            root.signingKeys().orElseThrow().createSigningKey("acme-authority");
+        }
+        Path onboarding =
+                config(prefix, vault, "onboarding", vault.token("embedseal-pipeline-acme", "embedseal-operator"));
+        Path operator = config(prefix, vault, "owner", vault.rootToken());
+        Path tenant = config(prefix, vault, "tenant", vault.token("embedseal-tenant-authority-acme"));
+
+        CliRun pem = cli(tenant, "keys", "signing-key", "--key", "acme-authority");
+        assertThat(pem.code()).as(pem.err()).isZero();
+        Path pemFile = dir.resolve("acme-authority.pem");
+        Files.writeString(pemFile, pem.out().substring(pem.out().indexOf("-----BEGIN PUBLIC KEY-----")));
+        String authorityId = pem.out().replaceAll("(?s).*key id ([0-9a-f]{32}).*", "$1");
+
+        CliRun added = cli(
+                onboarding,
+                "tenants",
+                "add",
+                "--tenant",
+                "acme",
+                "--key-name",
+                "acme-own-key",
+                "--authority-key",
+                pemFile.toString());
+        assertThat(added.code()).as(added.err()).isZero();
+        assertThat(added.out()).contains("must be signed by key id " + authorityId);
+
+        CliRun byOperator = cli(operator, "keys", "revoke", "--tenant", "acme");
+        assertThat(byOperator.code()).isEqualTo(1);
+        assertThat(byOperator.err()).contains("named its own authority key").contains("Nothing was changed");
+
+        // The tenant's CLI trusts the operator's registration key, pinned (its token cannot read the operator's
+        // Vault keys), and signs with its own.
+        String operatorKey;
+        try (KmsProvider root = KmsProviders.create(KeyringSettings.of(vault.settings(), name -> vault.rootToken()))) {
+            operatorKey = io.embedseal.control.KeyEventSignatures.encode(
+                    root.signingKeys().orElseThrow().publicKey(KeyringSettings.DEFAULT_SIGNING_KEY));
+        }
+        Files.writeString(
+                tenant, "kms.events.trusted-signers=" + operatorKey + "\n", java.nio.file.StandardOpenOption.APPEND);
+        CliRun byTenant = cli(tenant, "keys", "revoke", "--tenant", "acme", "--sign-with", "acme-authority");
+        assertThat(byTenant.code()).as(byTenant.err()).isZero();
+        assertThat(byTenant.out()).contains("REVOKED published");
+
+        List<String> signed = new ArrayList<>();
+        TopicReader.read(
+                Map.of("bootstrap.servers", EmbeddedKafkaBroker.shared().bootstrapServers()),
+                prefix + "events",
+                -1,
+                r -> {
+                    KeyEvents.Read e = KeyEvents.read(new String(r.key(), StandardCharsets.UTF_8), r.value());
+                    signed.add(e.event().getType() + " #" + e.event().getSequence() + " by " + e.signer());
+                },
+                null);
+        assertThat(signed).hasSize(2);
+        assertThat(signed.get(0)).startsWith("REGISTERED #1 by ").doesNotContain(authorityId);
+        assertThat(signed.get(1)).isEqualTo("REVOKED #2 by " + authorityId);
+    }
 }

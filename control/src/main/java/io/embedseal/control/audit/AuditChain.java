@@ -25,6 +25,9 @@ public final class AuditChain {
     /** The prevHash of a producer's first entry. */
     public static final String GENESIS = "0".repeat(64);
 
+    /** The {@code kind} of a signed checkpoint entry. */
+    public static final String CHECKPOINT = "CHECKPOINT";
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String producer;
@@ -52,6 +55,51 @@ public final class AuditChain {
             return JSON.writeValueAsBytes(entry);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write an audit entry", e);
+        }
+    }
+
+    /**
+     * Appends a signed checkpoint: a chained entry ({@code kind=CHECKPOINT}) whose signature, made in the KMS,
+     * covers its own content and so, through {@code prevHash}, every entry of this producer before it. A verifier
+     * that trusts the signer knows the chain up to here is genuine and complete; {@code final} says the producer
+     * closed after it, so nothing may follow.
+     */
+    public synchronized byte[] checkpoint(AuditSigner signer, boolean isFinal) {
+        TreeMap<String, Object> entry = new TreeMap<>();
+        entry.put("kind", CHECKPOINT);
+        entry.put("time", java.time.Instant.now().toString());
+        entry.put("final", isFinal);
+        entry.put("signer", signer.keyId());
+        entry.put("producer", producer);
+        entry.put("seq", seq + 1);
+        entry.put("prevHash", lastHash);
+        byte[] signature = signer.sign(canonical(entry));
+        entry.put("signature", java.util.Base64.getEncoder().encodeToString(signature));
+        seq++;
+        String hash = hash(entry);
+        entry.put("hash", hash);
+        lastHash = hash;
+        try {
+            return JSON.writeValueAsBytes(entry);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write an audit checkpoint", e);
+        }
+    }
+
+    /** The highest sequence number appended so far. */
+    public synchronized long seq() {
+        return seq;
+    }
+
+    /** The canonical JSON (sorted keys) of an entry without {@code hash} and {@code signature}: what is signed. */
+    static byte[] canonical(Map<String, Object> entry) {
+        TreeMap<String, Object> signed = new TreeMap<>(entry);
+        signed.remove("hash");
+        signed.remove("signature");
+        try {
+            return JSON.writeValueAsBytes(signed);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
         }
     }
 

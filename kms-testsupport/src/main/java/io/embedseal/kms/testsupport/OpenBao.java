@@ -63,7 +63,10 @@ public final class OpenBao {
         return OpenBaoDevServer.start(binary(), tempDir("embedseal-openbao-own-"), tls);
     }
 
-    /** A fresh namespace on the shared server, with Transit and the deploy/vault policies. */
+    /**
+     * A fresh namespace on the shared server, with Transit, the deploy/vault policies and each role's audit key
+     * ({@code audit-pipeline}, {@code audit-sink}, {@code audit-operator}).
+     */
     public static Namespace namespace() {
         return namespace(shared());
     }
@@ -84,6 +87,8 @@ public final class OpenBao {
         ns.server().enableTransit(ns.name(), "transit");
         for (String role : ROLES) {
             ns.writePolicy("embedseal-" + role, policyFile(role));
+            // Each role's audit-checkpoint key, as deploy/vault/init.sh creates it.
+            ns.server().require("POST", "transit/keys/audit-" + role, ns.name(), "{\"type\":\"ed25519\"}");
         }
         return ns;
     }

@@ -1,6 +1,7 @@
 package io.embedseal.topology.audit;
 
 import io.embedseal.control.audit.AuditChain;
+import io.embedseal.control.audit.AuditSigner;
 import io.embedseal.keyring.kms.decorator.KmsAuditEvent;
 import io.embedseal.keyring.kms.decorator.KmsAuditListener;
 import io.embedseal.schemas.KeyEvent;
@@ -11,6 +12,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
@@ -18,6 +23,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,27 +42,85 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
     private final String topic;
     private final AuditChain chain;
     private final PipelineHealth health;
+    private final @Nullable AuditSigner signer;
+    private final @Nullable ScheduledExecutorService checkpoints;
+    private final AtomicLong sinceCheckpoint = new AtomicLong();
+    private volatile long lastCheckpointNanos = System.nanoTime();
+    private volatile boolean closed;
+
+    /** Signed checkpoints are written this often while entries arrive, and after this many entries. */
+    public static final Duration CHECKPOINT_INTERVAL = Duration.ofSeconds(10);
+
+    public static final int CHECKPOINT_ENTRIES = 100;
+
+    /**
+     * A checkpoint at least this often even without new entries, so that a chain whose last checkpoint is older
+     * (and not final) is known to be cut, or its producer dead ({@code audit verify --max-open-seconds}).
+     */
+    public static final Duration CHECKPOINT_HEARTBEAT = Duration.ofSeconds(60);
 
     public AuditTrail(Producer<String, byte[]> producer, String topic, String producerId, PipelineHealth health) {
-        this(producer, false, topic, producerId, health);
+        this(producer, false, topic, producerId, health, null);
     }
 
     private AuditTrail(
-            Producer<String, byte[]> producer, boolean owns, String topic, String producerId, PipelineHealth health) {
+            Producer<String, byte[]> producer,
+            boolean owns,
+            String topic,
+            String producerId,
+            PipelineHealth health,
+            @Nullable AuditSigner signer) {
         this.producer = Objects.requireNonNull(producer, "producer");
         this.ownsProducer = owns;
         this.topic = Objects.requireNonNull(topic, "topic");
         this.chain = new AuditChain(producerId);
         this.health = health;
+        this.signer = signer;
+        if (signer != null) {
+            ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "embedseal-audit-checkpoints");
+                t.setDaemon(true);
+                return t;
+            });
+            var unused = s.scheduleWithFixedDelay(
+                    () -> {
+                        if (chain.seq() > 0
+                                && (sinceCheckpoint.get() > 0
+                                        || System.nanoTime() - lastCheckpointNanos >= CHECKPOINT_HEARTBEAT.toNanos())) {
+                            checkpoint(false);
+                        }
+                    },
+                    CHECKPOINT_INTERVAL.toMillis(),
+                    CHECKPOINT_INTERVAL.toMillis(),
+                    TimeUnit.MILLISECONDS);
+            this.checkpoints = s;
+        } else {
+            this.checkpoints = null;
+        }
     }
 
-    /** An audit trail with its own producer, under a fresh producer id {@code <prefix>-<uuid>}. */
+    /** An audit trail with its own producer, under a fresh producer id {@code <prefix>-<uuid>}, without checkpoints. */
     public static AuditTrail create(
             String bootstrapServers,
             Map<String, Object> clientOverrides,
             String topic,
             String producerPrefix,
             PipelineHealth health) {
+        return create(bootstrapServers, clientOverrides, topic, producerPrefix, health, null);
+    }
+
+    /**
+     * An audit trail with its own producer, under a fresh producer id {@code <prefix>-<uuid>}; with a signer, it
+     * writes a signed checkpoint every {@link #CHECKPOINT_INTERVAL} while entries arrive, after every
+     * {@link #CHECKPOINT_ENTRIES} entries, and a final one when closed.
+     */
+    public static AuditTrail create(
+            String bootstrapServers,
+            Map<String, Object> clientOverrides,
+            String topic,
+            String producerPrefix,
+            PipelineHealth health,
+            @Nullable AuditSigner signer) {
         Map<String, Object> p = new LinkedHashMap<>(clientOverrides);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -67,7 +131,8 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
                 true,
                 topic,
                 producerPrefix + "-" + UUID.randomUUID(),
-                health);
+                health,
+                signer);
     }
 
     public String producerId() {
@@ -123,7 +188,50 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
 
     /** Appends an entry of another kind (a shred receipt, an operator action). */
     public void append(Map<String, ?> fields) {
-        byte[] entry = chain.append(fields);
+        // Chaining and sending under one lock: the topic holds a producer's entries in sequence order.
+        synchronized (chain) {
+            if (signer != null && chain.seq() == 0) {
+                // A genuine chain starts signed: a chain without any signed checkpoint was not written by a
+                // producer holding a trusted key. (Not at construction: the topic may not exist yet then.)
+                checkpoint(false);
+            }
+            send(chain.append(fields));
+        }
+        if (signer != null && sinceCheckpoint.incrementAndGet() >= CHECKPOINT_ENTRIES && checkpoints != null) {
+            try {
+                var unused = checkpoints.submit(() -> checkpoint(false));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing: the final checkpoint covers it
+            }
+        }
+    }
+
+    /**
+     * Appends a signed checkpoint now (a KMS call). A failure is logged and leaves the entries since the last one
+     * unauthenticated until the next; it never stops the caller.
+     */
+    public void checkpoint(boolean isFinal) {
+        AuditSigner s = signer;
+        if (s == null) {
+            return;
+        }
+        try {
+            synchronized (chain) {
+                sinceCheckpoint.set(0);
+                send(chain.checkpoint(s, isFinal));
+                lastCheckpointNanos = System.nanoTime();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn(
+                    "could not sign an audit checkpoint for {} with {}: entries since the last one stay "
+                            + "unauthenticated until the next ({})",
+                    chain.producer(),
+                    s,
+                    e.toString());
+        }
+    }
+
+    private void send(byte[] entry) {
         // The callback reports a failed write; the future adds nothing to it.
         var unused = producer.send(new ProducerRecord<>(topic, chain.producer(), entry), (metadata, error) -> {
             if (error != null) {
@@ -146,6 +254,14 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (checkpoints != null) {
+            checkpoints.shutdownNow();
+            checkpoint(true);
+        }
         producer.flush();
         if (ownsProducer) {
             producer.close(Duration.ofSeconds(10));

@@ -326,8 +326,12 @@ public final class KeysCommand implements Runnable {
                 if (key == null) {
                     signer = ctx.signer(null);
                 } else {
-                    ctx.signingKeys().createSigningKey(key);
-                    signer = ctx.signer(key);
+                    try {
+                        signer = ctx.signer(key); // a token that may only use the key can still print it
+                    } catch (io.embedseal.keyring.kms.UnknownKeyException e) {
+                        ctx.signingKeys().createSigningKey(key);
+                        signer = ctx.signer(key);
+                    }
                 }
                 out().println("signing key " + signer.provider() + ":" + signer.keyName() + ", key id " + signer.keyId()
                         + " (" + signer.publicKey().getAlgorithm() + ")");

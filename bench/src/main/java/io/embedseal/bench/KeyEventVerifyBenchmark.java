@@ -40,6 +40,7 @@ public class KeyEventVerifyBenchmark {
     private TrustedSigners trusted;
     private byte[] registered;
     private KeyEvents.Read read;
+    private com.google.crypto.tink.subtle.Ed25519Verify tinkVerify;
 
     @Setup
     public void setUp() throws IOException {
@@ -49,6 +50,9 @@ public class KeyEventVerifyBenchmark {
         trusted = TrustedSigners.of(operator.signer().publicKey());
         registered = operator.next("acme", KeyEventType.REGISTERED, "vault", "tenant-acme", 1);
         read = KeyEvents.read("acme", registered);
+        byte[] spki = operator.signer().publicKey().getEncoded();
+        tinkVerify = new com.google.crypto.tink.subtle.Ed25519Verify(
+                java.util.Arrays.copyOfRange(spki, spki.length - 32, spki.length));
     }
 
     @Benchmark
@@ -60,6 +64,17 @@ public class KeyEventVerifyBenchmark {
             throw new IllegalStateException(d.describe());
         }
         return d;
+    }
+
+    /** The same Ed25519 check with Tink's implementation, for comparison with the JDK's. */
+    @Benchmark
+    public boolean verifyTink() {
+        try {
+            tinkVerify.verify(read.signature(), KeyEventSignatures.message(read.eventBytes()));
+            return true;
+        } catch (java.security.GeneralSecurityException e) {
+            return false;
+        }
     }
 
     @Benchmark

@@ -14,7 +14,9 @@ create() {
 create embeddings.raw "$PARTITIONS"
 create embeddings.sealed "$PARTITIONS"
 create embeddings.dlq 1 --config retention.ms=1209600000                 # 14 days
-create keyring.events 1 --config cleanup.policy=compact --config min.compaction.lag.ms=3600000
+# Kept forever, not compacted: a writer could otherwise make compaction drop a tenant's registration or its
+# revocation from the topic (docs/key-lifecycle.md, "Why keyring.events is not compacted").
+create keyring.events 1 --config cleanup.policy=delete --config retention.ms=-1
 create keyring.audit 1 --config retention.ms=-1                           # kept forever
 create embeddings.sealed.lucene-dlq 1 --config retention.ms=1209600000
 create embeddings.sealed.postgres-dlq 1 --config retention.ms=1209600000

@@ -90,7 +90,7 @@ public final class SinkThroughputHarness {
             String topic = "sealed-bench";
             String keyEvents = "events-bench";
             broker.createTopic(topic, partitions, Map.of());
-            broker.createTopic(keyEvents, 1, Map.of("cleanup.policy", "compact"));
+            broker.createTopic(keyEvents, 1, Map.of("cleanup.policy", "delete", "retention.ms", "-1"));
             broker.createTopic("audit-bench", 1, Map.of());
             List<String> names = new ArrayList<>();
             for (int t = 0; t < tenants; t++) {

@@ -1,5 +1,6 @@
 package io.embedseal.control;
 
+import io.embedseal.keyring.TenantIds;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
@@ -59,6 +60,7 @@ public final class KeyEventGate {
         NOT_THE_AUTHORITY("not signed by the key the tenant's registration named"),
         BAD_SIGNATURE("the signature does not verify"),
         STALE_SEQUENCE("its sequence is not above the last one applied (a replay or rollback)"),
+        SEQUENCE_JUMP("its sequence jumps more than " + MAX_SEQUENCE_STEP + " past the last one applied"),
         DESTROYED("the tenant is DESTROYED, which is terminal"),
         NOT_REGISTERED("the tenant has no registration"),
         ALREADY_REGISTERED("the tenant is already registered"),
@@ -120,6 +122,15 @@ public final class KeyEventGate {
             };
         }
     }
+
+    /** Stands for a record key that is no valid tenant id, in decisions, logs and audit entries. */
+    public static final String INVALID_KEY = "(not a tenant id)";
+
+    /**
+     * How far one event's sequence may run ahead of the last applied: far more than any gap a lost publication
+     * leaves, far less than would let a signer push a tenant's counter to where no later event fits.
+     */
+    public static final long MAX_SEQUENCE_STEP = 1_000_000;
 
     private final TenantDirectory directory;
     private final TrustedSigners trusted;
@@ -195,6 +206,10 @@ public final class KeyEventGate {
         if (tenant == null) {
             return refuse(null, null, Refusal.NO_TENANT_KEY, null);
         }
+        if (!TenantIds.isValid(tenant)) {
+            // Never a tenant: and the key is the writer's text, so it goes into no log or audit entry as it is.
+            return refuse(INVALID_KEY, null, Refusal.UNDECODABLE, null);
+        }
         if (value == null) {
             if (mode == Mode.DISABLED_INSECURE) {
                 return new Decision(tenant, Outcome.FORGOTTEN, null, null, null, null);
@@ -246,10 +261,11 @@ public final class KeyEventGate {
         }
         TenantState next = KeyEvents.toState(e);
         if (current != null) {
-            // The authority is named once, at registration, and carried by every later state.
+            // The authority is named once, at registration, and carried by every later state. A rotation changes
+            // the key's version, never the tenant's status: a revoked tenant stays revoked (RESTORED restores).
             next = new TenantState(
                     next.tenantId(),
-                    next.status(),
+                    e.getType() == KeyEventType.ROTATED ? current.status() : next.status(),
                     next.kms(),
                     next.kekName(),
                     next.kekVersion(),
@@ -267,8 +283,12 @@ public final class KeyEventGate {
         if (current != null && current.status() == TenantStatus.DESTROYED) {
             return Refusal.DESTROYED;
         }
-        if (e.getSequence() < 1 || (current != null && e.getSequence() <= current.sequence())) {
+        long last = current == null ? 0 : current.sequence();
+        if (e.getSequence() < 1 || e.getSequence() <= last) {
             return Refusal.STALE_SEQUENCE;
+        }
+        if (e.getSequence() - last > MAX_SEQUENCE_STEP) {
+            return Refusal.SEQUENCE_JUMP;
         }
         if (e.getType() == KeyEventType.REGISTERED) {
             if (current != null) {

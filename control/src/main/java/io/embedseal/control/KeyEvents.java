@@ -11,8 +11,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.jspecify.annotations.Nullable;
@@ -32,6 +35,8 @@ public final class KeyEvents {
     private static final BinaryMessageDecoder<KeyEvent> DECODER = KeyEvent.getDecoder();
     private static final BinaryMessageEncoder<SignedKeyEvent> SIGNED_ENCODER = SignedKeyEvent.getEncoder();
     private static final BinaryMessageDecoder<SignedKeyEvent> SIGNED_DECODER = SignedKeyEvent.getDecoder();
+    /** The writer schemas a value may name, by fingerprint (filled below, before anything is decoded). */
+    private static final Map<Long, Schema> KNOWN = new HashMap<>();
 
     static {
         // Events written before signing existed (schema version 1: no sequence, no authority, no signature) still
@@ -40,7 +45,11 @@ public final class KeyEvents {
             if (in == null) {
                 throw new IllegalStateException("KeyEvent-v1.avsc is missing from the schemas jar");
             }
-            DECODER.addSchema(new Schema.Parser().parse(in));
+            Schema v1 = new Schema.Parser().parse(in);
+            DECODER.addSchema(v1);
+            for (Schema s : new Schema[] {v1, KeyEvent.getClassSchema(), SignedKeyEvent.getClassSchema()}) {
+                KNOWN.put(SchemaNormalization.parsingFingerprint64(s), s);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -104,17 +113,52 @@ public final class KeyEvents {
      * @throws InvalidKeyEventException if the bytes are not a key event for that tenant
      */
     public static Read read(String key, byte[] value) {
+        if (value.length > MAX_VALUE_BYTES) {
+            throw new InvalidKeyEventException(
+                    "key event for " + key + " is " + value.length + " bytes, over " + MAX_VALUE_BYTES, null);
+        }
         SignedKeyEvent signed = null;
-        try {
-            signed = SIGNED_DECODER.decode(value);
-        } catch (IOException | RuntimeException ex) {
-            // not a signed event: perhaps one written before signing existed
+        if (checkedSchema(value) == SignedKeyEvent.getClassSchema()) {
+            try {
+                signed = SIGNED_DECODER.decode(value);
+            } catch (IOException | RuntimeException ex) {
+                throw new InvalidKeyEventException(
+                        "signed key event for " + key + " does not decode ("
+                                + ex.getClass().getSimpleName() + ")",
+                        ex);
+            }
         }
         if (signed != null) {
             byte[] eventBytes = bytes(signed.getEvent());
             return new Read(decode(key, eventBytes), eventBytes, signed.getSigner(), bytes(signed.getSignature()));
         }
         return new Read(decode(key, value), value, null, null);
+    }
+
+    /** A key-event record value is a few hundred bytes; anything far larger is refused before it is decoded. */
+    public static final int MAX_VALUE_BYTES = 64 * 1024;
+
+    /**
+     * The writer schema a single-object-encoded value names (SignedKeyEvent, KeyEvent, or KeyEvent version 1), after
+     * checking every length it declares against the bytes there: null if it names none, or a length does not hold.
+     */
+    private static @Nullable Schema checkedSchema(byte[] value) {
+        if (value.length < 10 || value[0] != (byte) 0xC3 || value[1] != (byte) 0x01) {
+            return null;
+        }
+        long fingerprint = ByteBuffer.wrap(value, 2, 8)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .getLong();
+        Schema s = KNOWN.get(fingerprint);
+        if (s == null) {
+            return null;
+        }
+        try {
+            AvroLengths.check(s, value, 10, value.length - 10);
+            return s;
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     private static byte[] bytes(ByteBuffer b) {
@@ -131,6 +175,11 @@ public final class KeyEvents {
      * @throws InvalidKeyEventException if the bytes are not a key event for that tenant
      */
     public static KeyEvent decode(String key, byte[] value) {
+        Schema writer = checkedSchema(value);
+        if (writer == null || writer == SignedKeyEvent.getClassSchema()) {
+            throw new InvalidKeyEventException(
+                    "key event for " + key + " is not a key event of a known schema, or its lengths do not hold", null);
+        }
         KeyEvent e;
         try {
             e = DECODER.decode(value);
@@ -142,6 +191,15 @@ public final class KeyEvents {
         }
         if (e.getType() == null || e.getKms() == null || e.getTime() == null) {
             throw new InvalidKeyEventException("key event for " + key + " lacks its type, KMS or time", null);
+        }
+        if (e.getKms().length() > 64
+                || e.getKekName() == null
+                || e.getKekName().length() > 200
+                || e.getActor() == null
+                || e.getActor().length() > 256
+                || (e.getReason() != null && e.getReason().length() > 1024)
+                || (e.getAuthority() != null && e.getAuthority().length() > 4096)) {
+            throw new InvalidKeyEventException("key event for " + key + " has a field longer than allowed", null);
         }
         if (!Objects.equals(key, e.getTenantId()) || !TenantIds.isValid(e.getTenantId())) {
             throw new InvalidKeyEventException(

@@ -229,6 +229,47 @@ class KeyEventGateTest {
     }
 
     @Test
+    void aTinyRecordDeclaringAHugeLength_isRefusedWithoutAllocatingIt() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        registerAcme(g);
+        byte[] genuine = operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1);
+        // The signed wrapper's header (marker, fingerprint), then the event field declaring 2,000,000,000 bytes.
+        byte[] hostile = new byte[15];
+        System.arraycopy(genuine, 0, hostile, 0, 10);
+        long zigzag = 2_000_000_000L << 1;
+        int i = 10;
+        while ((zigzag & ~0x7FL) != 0) {
+            hostile[i++] = (byte) ((zigzag & 0x7F) | 0x80);
+            zigzag >>>= 7;
+        }
+        hostile[i] = (byte) zigzag;
+        long before = Runtime.getRuntime().totalMemory();
+        assertThat(g.admit("acme", hostile).refusal()).isEqualTo(Refusal.UNDECODABLE);
+        assertThat(Runtime.getRuntime().totalMemory() - before).isLessThan(100L << 20);
+        assertThat(g.admit("acme", new byte[KeyEvents.MAX_VALUE_BYTES + 1]).refusal())
+                .isEqualTo(Refusal.UNDECODABLE);
+        assertThat(g.admit("acme", genuine).outcome()).isEqualTo(Outcome.APPLIED); // the genuine one still does
+    }
+
+    @Test
+    void aRotationDoesNotRestore_andASequenceCannotBePushedOutOfReach() {
+        KeyEventGate g = gate(Mode.REQUIRED);
+        registerAcme(g);
+        g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1));
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.ROTATED, "local", "tenant-acme", 2))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+        assertThat(g.directory().get("acme").kekVersion()).isEqualTo(2);
+
+        operator.continueAfter("acme", Long.MAX_VALUE - 1);
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.RESTORED, "local", "tenant-acme", 2))
+                        .refusal())
+                .isEqualTo(Refusal.SEQUENCE_JUMP);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+    }
+
+    @Test
     void storedStates_roundTrip() {
         KeyEventGate g = gate(Mode.REQUIRED);
         String authority = KeyEventSignatures.encode(acmeAuthority.signer().publicKey());

@@ -13,6 +13,7 @@ import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -145,15 +146,22 @@ public final class Demo {
             broker.createTopic(topics.sealed(), o.partitions(), Map.of());
             broker.createTopic(topics.dlq(), 1, Map.of());
 
-            broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "compact"));
+            broker.createTopic(topics.keyEvents(), 1, Map.of("cleanup.policy", "delete", "retention.ms", "-1"));
             broker.createTopic(topics.audit(), 1, Map.of());
             broker.createTopic(DemoSinkStage.deadLetterTopic(topics), 1, Map.of());
 
             Map<String, String> config = pipelineConfig(o, dataDir, broker.bootstrapServers());
             DemoOperator operator = DemoOperator.writingConfig(dataDir, config);
-            // The operator's signing key first: pipelines and sinks read its public key when they start.
-            String signer = operator.signingKey();
             KeyringSettings keyringSettings = KeyringSettings.of(config);
+            // As the KMS's administrator would (deploy/vault/init.sh): each role's audit-checkpoint key.
+            try (KmsProvider admin = KmsProviders.create(keyringSettings)) {
+                SigningKeys keys = admin.signingKeys().orElseThrow();
+                for (String role : List.of("pipeline", "sink", "operator")) {
+                    keys.createSigningKey(AuditKeys.keyName(keyringSettings, role));
+                }
+            }
+            // The operator's signing key next: pipelines and sinks read its public key when they start.
+            String signer = operator.signingKey();
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
             int schemaId = registry.register(topics.raw() + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
 
@@ -253,10 +261,13 @@ public final class Demo {
             }
 
             TrustedSigners auditSigners;
+            Map<String, String> auditRoles;
             try (KmsProvider provider = KmsProviders.create(keyringSettings)) {
                 auditSigners = AuditKeys.trusted(keyringSettings, provider::signingKeys);
+                auditRoles = AuditKeys.roles(keyringSettings, provider::signingKeys);
             }
-            DemoChecks.Audit audit = DemoChecks.Audit.check(readToEnd(broker, topics.audit()), auditSigners);
+            DemoChecks.Audit audit =
+                    DemoChecks.Audit.check(readToEnd(broker, topics.audit()), auditSigners, auditRoles);
 
             long plaintextHits = scanner.scanTopic(broker.logDir(), topics.sealed())
                     + scanner.scanTopic(broker.logDir(), topics.dlq())

@@ -128,8 +128,9 @@ final class DemoChecks {
     record Audit(AuditVerifier.Result result, long entries, long keysCreated, List<String> problems) {
 
         /** With the checkpoint signers the readers trust: every chain must end at a final signed checkpoint. */
-        static Audit check(List<ConsumerRecord<byte[], byte[]>> audit, TrustedSigners trusted) {
-            AuditVerifier verifier = new AuditVerifier(trusted);
+        static Audit check(
+                List<ConsumerRecord<byte[], byte[]>> audit, TrustedSigners trusted, Map<String, String> roles) {
+            AuditVerifier verifier = new AuditVerifier(trusted, roles);
             long keysCreated = 0;
             ObjectMapper json = new ObjectMapper();
             for (ConsumerRecord<byte[], byte[]> r : audit) {

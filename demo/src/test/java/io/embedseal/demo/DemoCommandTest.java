@@ -120,7 +120,8 @@ class DemoCommandTest {
     void demoOnVault_sealsUnderTransitKeys() throws Exception {
         OpenBao.Namespace vault = OpenBao.namespace();
         Path token = dir.resolve("vault-token");
-        Files.writeString(token, vault.token("embedseal-operator", "embedseal-pipeline"));
+        // The demo runs every role (operator commands, pipeline, sink) with this one token.
+        Files.writeString(token, vault.token("embedseal-operator", "embedseal-pipeline", "embedseal-sink"));
 
         CliRun r = run(
                 "demo",

@@ -227,6 +227,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     @Override
     public void put(Collection<SinkRecord> records) {
         shredPending();
+        receipts.heartbeatIfDue(RECEIPT_TIMEOUT);
         for (SinkRecord r : records) {
             handle(r);
         }
@@ -281,13 +282,13 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                             where(r) + ": the envelope is bound to another record than its key"));
             return;
         }
-        if (status == TenantStatus.ACTIVE) {
-            keyProbe.remember(header); // to ask the KMS with, should a DESTROYED event come
-        }
+
         UnsealedEmbedding opened = null;
         if (store.needsPlaintext()) {
             try {
                 opened = unsealer.unseal(keyBytes, value);
+                // A wrapped DEK the KMS just unwrapped: a genuine sample to ask it with, should DESTROYED come.
+                keyProbe.remember(header);
             } catch (EnvelopeException e) {
                 switch (e.reason()) {
                     case KMS_UNAVAILABLE -> {

@@ -19,7 +19,9 @@ import org.jspecify.annotations.Nullable;
  * whose key still works (published before the key was destroyed, or by a compromised signer) stops unsealing at
  * once but deletes nothing until the KMS agrees. The question is an unwrap of a DEK the sink saw wrapped under the
  * tenant's KEK, with the sink's own data-key rights (a sink may only decrypt): it succeeds while the key lives;
- * "unknown key" or "denied" means the key is gone or cannot be used any more.
+ * "unknown key" or "denied" means the key is gone or cannot be used any more. Samples are kept only from envelopes
+ * the KMS has just unwrapped (index-mode stores), so a forged envelope naming a version that never existed cannot
+ * make the KMS say "unknown"; a sealed-mode store never unwraps and has no sample.
  */
 final class KeyGoneProbe {
 

@@ -28,11 +28,14 @@ public final class ShredReceipts implements AutoCloseable {
 
     public static final String KIND = "SHRED_RECEIPT";
 
+    private static final Duration HEARTBEAT = Duration.ofSeconds(60);
+
     private final KafkaProducer<String, byte[]> producer;
     private final String topic;
     private final AuditChain chain;
     private final ArrayDeque<byte[]> unsent = new ArrayDeque<>();
     private final @Nullable AuditSigner signer;
+    private long lastCheckpointNanos = System.nanoTime();
 
     public ShredReceipts(Map<String, Object> clientProps, String topic, String producerPrefix) {
         this(clientProps, topic, producerPrefix, null);
@@ -88,10 +91,39 @@ public final class ShredReceipts implements AutoCloseable {
         sendUnsent(timeout); // an earlier entry that failed goes first, or the chain would show a gap
         unsent.add(chain.append(f));
         if (signer != null) {
-            unsent.add(chain.checkpoint(signer, false)); // a KMS call: receipts are rare
+            try {
+                unsent.add(chain.checkpoint(signer, false)); // a KMS call: receipts are rare
+                lastCheckpointNanos = System.nanoTime();
+            } catch (RuntimeException e) {
+                // The receipt still goes out; audit verify reports it unsigned until a later checkpoint is.
+                org.slf4j.LoggerFactory.getLogger(ShredReceipts.class)
+                        .warn(
+                                "could not sign an audit checkpoint after the receipt of {}: {}",
+                                chain.producer(),
+                                e.toString());
+            }
         }
         sendUnsent(timeout);
         return f;
+    }
+
+    /**
+     * Once this task has written receipts, a signed checkpoint at least every minute while it runs (called from
+     * the task's {@code put}): a chain whose last checkpoint is older, and not final, is known to be cut or dead.
+     */
+    public void heartbeatIfDue(Duration timeout) {
+        if (signer == null || chain.seq() == 0 || System.nanoTime() - lastCheckpointNanos < HEARTBEAT.toNanos()) {
+            return;
+        }
+        try {
+            unsent.add(chain.checkpoint(signer, false));
+            lastCheckpointNanos = System.nanoTime();
+            sendUnsent(timeout);
+        } catch (RuntimeException e) {
+            lastCheckpointNanos = System.nanoTime(); // try again in a minute, not on every batch
+            org.slf4j.LoggerFactory.getLogger(ShredReceipts.class)
+                    .warn("could not write an audit checkpoint of {}: {}", chain.producer(), e.toString());
+        }
     }
 
     /** Sends chained entries that have not been acknowledged yet, in chain order, exactly these bytes. */

@@ -198,8 +198,14 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 .configs(Map.of(
                         TopicConfig.RETENTION_MS_CONFIG,
                         Long.toString(Duration.ofDays(14).toMillis()))));
+        // Kept forever, never compacted: compaction would let any writer make the broker drop a tenant's registration
+        // or revocation by writing a newer record under its key (docs/key-lifecycle.md).
         topics.add(new NewTopic(t.keyEvents(), 1, (short) -1)
-                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+                .configs(Map.of(
+                        TopicConfig.CLEANUP_POLICY_CONFIG,
+                        TopicConfig.CLEANUP_POLICY_DELETE,
+                        TopicConfig.RETENTION_MS_CONFIG,
+                        "-1")));
         topics.add(new NewTopic(t.audit(), 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1")));
         Map<String, Object> adminProps = new HashMap<>(config.clientOverrides());
         adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());

@@ -74,14 +74,16 @@ public final class AuditCommand implements Runnable {
         @Override
         int run(ClusterOptions.Cluster cluster) {
             TrustedSigners trusted;
+            Map<String, String> roles;
             try (KmsProvider provider = KmsProviders.create(cluster.keyringSettings())) {
                 trusted = AuditKeys.trusted(cluster.keyringSettings(), provider::signingKeys);
+                roles = AuditKeys.roles(cluster.keyringSettings(), provider::signingKeys);
             }
             if (trusted.isEmpty()) {
                 throw new IllegalArgumentException(KeyringSettings.AUDIT_TRUSTED_SIGNERS.name()
                         + " names no key that exists: nothing could vouch for an audit entry");
             }
-            AuditVerifier verifier = new AuditVerifier(trusted);
+            AuditVerifier verifier = new AuditVerifier(trusted, roles);
             expect.forEach(verifier::expect);
             long n = TopicReader.read(
                     cluster.clientProps(),

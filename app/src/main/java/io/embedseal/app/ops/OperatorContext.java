@@ -190,7 +190,7 @@ final class OperatorContext implements AutoCloseable {
             @Nullable String signWith,
             @Nullable String authority) {
         TenantState current = keyEvents().state(tenant);
-        long sequence = (current == null ? 0 : current.sequence()) + 1;
+        long sequence = Math.addExact(current == null ? 0 : current.sequence(), 1);
         KeyEvent e = KeyEvents.event(
                 tenant, type, kek.provider(), kek.keyName(), kek.version(), actor, reason, sequence, authority);
         if (current != null) {

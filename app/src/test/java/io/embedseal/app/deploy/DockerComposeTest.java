@@ -236,7 +236,10 @@ class DockerComposeTest {
                 .topics();
         assertThat(created)
                 .containsKeys(topics.raw(), topics.sealed(), topics.dlq(), topics.keyEvents(), topics.audit());
-        assertThat(created.get(topics.keyEvents())).startsWith("1 ").contains("cleanup.policy=compact");
+        assertThat(created.get(topics.keyEvents()))
+                .startsWith("1 ")
+                .contains("cleanup.policy=delete")
+                .contains("retention.ms=-1");
         assertThat(created.get(topics.dlq())).contains("retention.ms=1209600000");
         assertThat(created.get(topics.audit())).contains("retention.ms=-1");
         assertThat(created.get(topics.raw())).startsWith("\"$PARTITIONS\"");
@@ -291,7 +294,7 @@ class DockerComposeTest {
             assertThat(described.get(topics.raw()).partitions()).hasSize(2);
             assertThat(described.get(topics.keyEvents()).partitions()).hasSize(1);
             Map<String, String> events = topicConfig(admin, topics.keyEvents());
-            assertThat(events).containsEntry("cleanup.policy", "compact");
+            assertThat(events).containsEntry("cleanup.policy", "delete").containsEntry("retention.ms", "-1");
             assertThat(topicConfig(admin, topics.dlq())).containsEntry("retention.ms", "1209600000");
             assertThat(topicConfig(admin, topics.audit())).containsEntry("retention.ms", "-1");
         }

@@ -65,6 +65,16 @@ public final class AuditChain {
      * closed after it, so nothing may follow.
      */
     public synchronized byte[] checkpoint(AuditSigner signer, boolean isFinal) {
+        Signed s = sign(prepareCheckpoint(signer, isFinal), signer);
+        byte[] out = commit(s);
+        if (out == null) {
+            throw new IllegalStateException("unreachable: the chain is locked");
+        }
+        return out;
+    }
+
+    /** A checkpoint entry for the chain as it is now, not yet signed. */
+    public synchronized Map<String, Object> prepareCheckpoint(AuditSigner signer, boolean isFinal) {
         TreeMap<String, Object> entry = new TreeMap<>();
         entry.put("kind", CHECKPOINT);
         entry.put("time", java.time.Instant.now().toString());
@@ -73,8 +83,32 @@ public final class AuditChain {
         entry.put("producer", producer);
         entry.put("seq", seq + 1);
         entry.put("prevHash", lastHash);
-        byte[] signature = signer.sign(canonical(entry));
-        entry.put("signature", java.util.Base64.getEncoder().encodeToString(signature));
+        return entry;
+    }
+
+    /** A prepared checkpoint and its signature. */
+    public record Signed(Map<String, Object> entry, String signature) {}
+
+    /**
+     * Signs a prepared checkpoint: a KMS call, made without holding the chain, so that appends are never held up
+     * by a slow or unreachable KMS.
+     */
+    public static Signed sign(Map<String, Object> prepared, AuditSigner signer) {
+        return new Signed(prepared, java.util.Base64.getEncoder().encodeToString(signer.sign(canonical(prepared))));
+    }
+
+    /**
+     * Appends a signed checkpoint if the chain has not moved since it was prepared; null if it has (an entry was
+     * appended meanwhile: the caller prepares a new one later).
+     */
+    public synchronized byte @Nullable [] commit(Signed signed) {
+        TreeMap<String, Object> entry = new TreeMap<>(signed.entry());
+        if (!(entry.get("seq") instanceof Number n)
+                || n.longValue() != seq + 1
+                || !lastHash.equals(entry.get("prevHash"))) {
+            return null;
+        }
+        entry.put("signature", signed.signature());
         seq++;
         String hash = hash(entry);
         entry.put("hash", hash);

@@ -5,11 +5,14 @@ import io.embedseal.control.TrustedSigners;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import java.security.PublicKey;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -29,8 +32,9 @@ public final class AuditKeys {
     }
 
     /**
-     * The signer of a producer of the given role. With the local provider (development) a missing key is created;
-     * elsewhere the key must exist (the KMS administrator creates it, as deploy/vault/init.sh does).
+     * The signer of a producer of the given role. With the local provider or {@code kms.create-missing-keys=true}
+     * (development) a missing key is created; elsewhere the key must exist (the KMS administrator creates it, as
+     * deploy/vault/init.sh does).
      *
      * @throws IllegalArgumentException naming the setting, if the KMS holds no such key or no signing keys at all
      */
@@ -43,8 +47,8 @@ public final class AuditKeys {
         try {
             return new AuditSigner(keys, name);
         } catch (UnknownKeyException e) {
-            if ("local".equals(provider.provider())) {
-                keys.createSigningKey(name);
+            if ("local".equals(provider.provider()) || settings.createMissingKeys()) {
+                keys.createSigningKey(name); // development (kms.create-missing-keys), as for tenant keys
                 return new AuditSigner(keys, name);
             }
             throw new IllegalArgumentException(
@@ -52,12 +56,38 @@ public final class AuditKeys {
                             + name + "' for this " + role + "'s audit checkpoints; the KMS administrator creates it "
                             + "(deploy/vault/init.sh does, as an ed25519 Transit key)",
                     e);
+        } catch (KmsUnavailableException e) {
+            throw e; // an outage, not a setting: the caller reports it as such
         } catch (KmsException e) {
             throw new IllegalArgumentException(
                     KeyringSettings.AUDIT_SIGNING_KEY.name() + ": cannot use signing key '" + name + "' of "
                             + provider.provider() + " (" + e.getMessage() + ")",
                     e);
         }
+    }
+
+    /** The role of each trusted {@code kms:audit-<role>} key, by key id (see {@link AuditVerifier}). */
+    public static Map<String, String> roles(KeyringSettings settings, Supplier<Optional<SigningKeys>> signingKeys) {
+        Map<String, String> out = new HashMap<>();
+        for (String entry : settings.auditTrustedSigners()) {
+            if (!entry.startsWith("kms:audit-")) {
+                continue;
+            }
+            String role = entry.substring("kms:audit-".length());
+            if (!List.of("pipeline", "sink", "operator").contains(role)) {
+                continue;
+            }
+            Optional<SigningKeys> sk = signingKeys.get();
+            if (sk.isEmpty()) {
+                continue;
+            }
+            try {
+                out.put(KeyEventSignatures.keyId(sk.get().publicKey(entry.substring(4))), role);
+            } catch (UnknownKeyException e) {
+                // no such key yet
+            }
+        }
+        return out;
     }
 
     /**

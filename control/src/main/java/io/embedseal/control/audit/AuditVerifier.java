@@ -97,6 +97,7 @@ public final class AuditVerifier {
     }
 
     private final @Nullable TrustedSigners trusted;
+    private final Map<String, String> roleOfSigner;
     private final Map<String, Long> lastSeq = new HashMap<>();
     private final Map<String, String> lastHash = new HashMap<>();
     private final Map<String, Long> counts = new TreeMap<>();
@@ -107,11 +108,34 @@ public final class AuditVerifier {
     /** Hash chains only (anyone can recompute them): for the control in tests, and old trails. */
     public AuditVerifier() {
         this.trusted = null;
+        this.roleOfSigner = Map.of();
     }
 
     /** Hash chains and signed checkpoints by one of {@code trusted}. */
     public AuditVerifier(TrustedSigners trusted) {
+        this(trusted, Map.of());
+    }
+
+    /**
+     * @param roleOfSigner the role ({@code pipeline}, {@code sink}, {@code operator}) of each trusted key id that
+     *                     belongs to one: a chain's checkpoints must then be signed by its own role's key (chains
+     *                     {@code cli-*} are the operator's, {@code sink-*} a sink's, others a pipeline's), so one
+     *                     role's key cannot vouch for another's entries. Keys without a role vouch for any chain.
+     */
+    public AuditVerifier(TrustedSigners trusted, Map<String, String> roleOfSigner) {
         this.trusted = trusted;
+        this.roleOfSigner = Map.copyOf(roleOfSigner);
+    }
+
+    /** The role whose key must sign a producer's checkpoints, by the producer id's prefix. */
+    public static String roleOf(String producer) {
+        if (producer.startsWith("cli-")) {
+            return "operator";
+        }
+        if (producer.startsWith("sink-")) {
+            return "sink";
+        }
+        return "pipeline";
     }
 
     /** The number of entries the caller knows a producer wrote (from its own records): a shorter chain is cut. */
@@ -152,7 +176,7 @@ public final class AuditVerifier {
         } else if (trusted != null && chain.closed()) {
             breaks.add(new Break(producer, offset, "an entry after the producer's final checkpoint (appended)"));
         } else if (trusted != null && AuditChain.CHECKPOINT.equals(entry.get("kind"))) {
-            String problem = checkCheckpoint(entry);
+            String problem = checkCheckpoint(entry, producer);
             if (problem != null) {
                 breaks.add(new Break(producer, offset, problem));
             } else {
@@ -170,13 +194,17 @@ public final class AuditVerifier {
         lastHash.put(producer, String.valueOf(entry.get("hash")));
     }
 
-    private @Nullable String checkCheckpoint(SortedMap<String, Object> entry) {
+    private @Nullable String checkCheckpoint(SortedMap<String, Object> entry, String producer) {
         if (!(entry.get("signer") instanceof String signer) || !(entry.get("signature") instanceof String sig)) {
             return "a checkpoint without a signer or signature";
         }
         PublicKey key = trusted == null ? null : trusted.get(signer);
         if (key == null) {
             return "a checkpoint signed by key " + signer + ", which is not trusted to sign audit checkpoints";
+        }
+        String role = roleOfSigner.get(signer);
+        if (role != null && !role.equals(roleOf(producer))) {
+            return "a checkpoint signed by the " + role + " key on a " + roleOf(producer) + "'s chain";
         }
         byte[] signature;
         try {

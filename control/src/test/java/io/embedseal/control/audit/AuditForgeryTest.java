@@ -165,6 +165,28 @@ class AuditForgeryTest {
         assertCaught(withoutCheckpoint, Duration.ofDays(1));
     }
 
+    @Test
+    void oneRolesKey_cannotVouchForAnotherRolesChain() {
+        // A compromised sink writes a closed operator chain with its own (trusted) audit-sink key.
+        AuditSigner sinkKey = signer(dir.resolve("kms"), "audit-sink");
+        TrustedSigners both = TrustedSigners.of(pipelineKey.publicKey(), sinkKey.publicKey());
+        AuditChain fake = new AuditChain("cli-alice-1");
+        List<byte[]> forged = new ArrayList<>(genuine);
+        forged.add(fake.checkpoint(sinkKey, false));
+        forged.add(fake.append(action("REVOKED", "acme", "alice")));
+        forged.add(fake.checkpoint(sinkKey, true));
+        assertThat(verify(new AuditVerifier(both), forged).intact())
+                .as("without roles (the control)")
+                .isTrue();
+        AuditVerifier byRole =
+                new AuditVerifier(both, Map.of(pipelineKey.keyId(), "pipeline", sinkKey.keyId(), "sink"));
+        assertThat(verify(byRole, forged).breaks())
+                .anyMatch(b -> b.producer().equals("cli-alice-1") && b.problem().contains("sink key"));
+        assertThat(verify(new AuditVerifier(both, Map.of(pipelineKey.keyId(), "pipeline")), genuine)
+                        .intact())
+                .isTrue();
+    }
+
     private static TreeMap<String, Object> parse(byte[] entry) throws Exception {
         return JSON.readValue(
                 new String(entry, StandardCharsets.UTF_8), new TypeReference<TreeMap<String, Object>>() {});

@@ -152,7 +152,7 @@ public final class PipelineBench {
             Path kmsDir = o.dataDir().resolve("kms");
             List<String> tenants = new ArrayList<>();
             String events = "bench-keyring.events";
-            broker.createTopic(events, 1, Map.of("cleanup.policy", "compact"));
+            broker.createTopic(events, 1, Map.of("cleanup.policy", "delete", "retention.ms", "-1"));
             try (LocalKms kms = new LocalKms(kmsDir);
                     KafkaProducer<String, byte[]> p = new KafkaProducer<>(
                             Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),

@@ -46,6 +46,8 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
     private final @Nullable ScheduledExecutorService checkpoints;
     private final AtomicLong sinceCheckpoint = new AtomicLong();
     private volatile long lastCheckpointNanos = System.nanoTime();
+    private final java.util.concurrent.atomic.AtomicBoolean checkpointQueued =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
 
     /** Signed checkpoints are written this often while entries arrive, and after this many entries. */
@@ -167,11 +169,14 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
         if (e != null) {
             f.put("eventType", e.getType().name());
             f.put("sequence", e.getSequence());
-            f.put("kek", e.getKms() + ":" + e.getKekName() + ":" + e.getKekVersion());
-            f.put("eventTime", e.getTime().toString());
-            f.put("actor", e.getActor());
-            if (e.getReason() != null) {
-                f.put("reason", e.getReason());
+            if (a.accepted()) {
+                // Only a verified event's own words are recorded; a refused one's are the writer's, unbounded.
+                f.put("kek", e.getKms() + ":" + e.getKekName() + ":" + e.getKekVersion());
+                f.put("eventTime", e.getTime().toString());
+                f.put("actor", e.getActor());
+                if (e.getReason() != null) {
+                    f.put("reason", e.getReason());
+                }
             }
         }
         if (a.signer() != null) {
@@ -189,19 +194,25 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
     /** Appends an entry of another kind (a shred receipt, an operator action). */
     public void append(Map<String, ?> fields) {
         // Chaining and sending under one lock: the topic holds a producer's entries in sequence order.
+        if (signer != null && chain.seq() == 0) {
+            // A genuine chain starts signed: a chain without any signed checkpoint was not written by a producer
+            // holding a trusted key. (Not at construction: the topic may not exist yet then.)
+            checkpoint(false);
+        }
         synchronized (chain) {
-            if (signer != null && chain.seq() == 0) {
-                // A genuine chain starts signed: a chain without any signed checkpoint was not written by a
-                // producer holding a trusted key. (Not at construction: the topic may not exist yet then.)
-                checkpoint(false);
-            }
             send(chain.append(fields));
         }
-        if (signer != null && sinceCheckpoint.incrementAndGet() >= CHECKPOINT_ENTRIES && checkpoints != null) {
+        if (signer != null
+                && sinceCheckpoint.incrementAndGet() >= CHECKPOINT_ENTRIES
+                && checkpoints != null
+                && checkpointQueued.compareAndSet(false, true)) {
             try {
-                var unused = checkpoints.submit(() -> checkpoint(false));
+                var unused = checkpoints.submit(() -> {
+                    checkpointQueued.set(false);
+                    checkpoint(false);
+                });
             } catch (java.util.concurrent.RejectedExecutionException e) {
-                // closing: the final checkpoint covers it
+                checkpointQueued.set(false); // closing: the final checkpoint covers it
             }
         }
     }
@@ -215,20 +226,33 @@ public final class AuditTrail implements KmsAuditListener, Consumer<KeyEventAppl
         if (s == null) {
             return;
         }
-        try {
-            synchronized (chain) {
-                sinceCheckpoint.set(0);
-                send(chain.checkpoint(s, isFinal));
-                lastCheckpointNanos = System.nanoTime();
+        // Signed outside the chain's lock (a KMS call may be slow, or wait for an unreachable KMS): appends go on
+        // meanwhile, and a checkpoint the chain moved past is prepared again. A few tries; the next tick tries again.
+        for (int attempt = 0; attempt < 3; attempt++) {
+            try {
+                AuditChain.Signed signed = AuditChain.sign(chain.prepareCheckpoint(s, isFinal), s);
+                synchronized (chain) {
+                    byte[] entry = chain.commit(signed);
+                    if (entry != null) {
+                        sinceCheckpoint.set(0);
+                        send(entry);
+                        lastCheckpointNanos = System.nanoTime();
+                        return;
+                    }
+                }
+            } catch (RuntimeException e) {
+                LOG.warn(
+                        "could not sign an audit checkpoint for {} with {}: entries since the last one stay "
+                                + "unauthenticated until the next ({})",
+                        chain.producer(),
+                        s,
+                        e.toString());
+                return;
             }
-        } catch (RuntimeException e) {
-            LOG.warn(
-                    "could not sign an audit checkpoint for {} with {}: entries since the last one stay "
-                            + "unauthenticated until the next ({})",
-                    chain.producer(),
-                    s,
-                    e.toString());
         }
+        LOG.info(
+                "the audit chain of {} moved on during three checkpoint signatures; the next tick signs one",
+                chain.producer());
     }
 
     private void send(byte[] entry) {

@@ -377,6 +377,14 @@ public final class VaultTransitKms implements KmsProvider {
         @Override
         public void createSigningKey(String keyName) {
             requireSigningKeyName(keyName);
+            // An existing key is read first, so that a token that may read and use a key but not create one (a
+            // tenant's authority token, a pipeline's audit key) gets "exists" rather than a refused create.
+            try {
+                signingType(keyName, readKey(keyName));
+                return;
+            } catch (UnknownKeyException | KeyDeniedException e) {
+                // missing, or not readable by this token: ask to create it (which says which)
+            }
             LogicalResponse r = write(KmsOperation.CREATE, keyName, "keys/" + path(keyName), Map.of("type", ED25519));
             // Transit answers with the key, new or existing (older Vaults: 204 without a body, so it is read).
             JsonObject answered = r.getDataObject();

@@ -331,20 +331,7 @@ public final class LocalKms implements KmsProvider {
         }
 
         private KeysetHandle readSigningKeyset(String keyName) {
-            Path file = signingFile(keyName);
-            String json;
-            try {
-                json = Files.readString(file, StandardCharsets.UTF_8);
-            } catch (NoSuchFileException e) {
-                throw new UnknownKeyException("local KMS has no signing key named '" + keyName + "' in " + dir, e);
-            } catch (IOException e) {
-                throw new KmsUnavailableException("local KMS cannot read " + file, e);
-            }
-            try {
-                return TinkJsonProtoKeysetFormat.parseKeyset(json, InsecureSecretKeyAccess.get());
-            } catch (GeneralSecurityException e) {
-                throw new KmsException("local KMS file " + file + " is not a valid Tink keyset", e);
-            }
+            return readKeysetFile(signingFile(keyName), "signing key", keyName);
         }
 
         private Path signingFile(String keyName) {
@@ -363,12 +350,16 @@ public final class LocalKms implements KmsProvider {
     }
 
     private KeysetHandle readKeyset(String keyName) {
-        Path file = keysetFile(keyName);
+        return readKeysetFile(keysetFile(keyName), "KEK", keyName);
+    }
+
+    /** A Tink keyset file: a missing one is an unknown key, an unreadable one an outage. */
+    private KeysetHandle readKeysetFile(Path file, String what, String keyName) {
         String json;
         try {
             json = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            throw new UnknownKeyException("local KMS has no KEK named '" + keyName + "' in " + dir, e);
+            throw new UnknownKeyException("local KMS has no " + what + " named '" + keyName + "' in " + dir, e);
         } catch (IOException e) {
             throw new KmsUnavailableException("local KMS cannot read " + file, e);
         }

@@ -22,7 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Follows the compacted key-event topic outside Kafka Streams (sink tasks, the CLI): a background thread reads
+ * Follows the key-event topic outside Kafka Streams (sink tasks, the CLI): a background thread reads
  * every partition from the beginning, without a consumer group, passes each record through a {@link KeyEventGate}
  * (which applies what it admits to its tenant directory) and tells a listener. {@link #awaitCaughtUp} returns once everything present at start has been applied, so a
  * caller can refuse to act before it knows every tenant's state. Refused records are logged with the reason, never

@@ -21,7 +21,7 @@ import org.apache.avro.message.BinaryMessageEncoder;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Reads and writes the records of the key-event topic ({@code keyring.events}, compacted, keyed by tenant id).
+ * Reads and writes the records of the key-event topic ({@code keyring.events}, kept forever, keyed by tenant id).
  * Values use Avro's single-object encoding (two marker bytes, the schema's 64-bit fingerprint, the body), so a
  * key event can be read without a schema registry: revoking a tenant must not depend on the registry being up.
  */

@@ -85,7 +85,7 @@ public class EmbedsealSinkConfig extends AbstractConfig {
                         "keyring.events",
                         new ConfigDef.NonEmptyString(),
                         ConfigDef.Importance.MEDIUM,
-                        "The compacted key-event topic the sink follows (REVOKED, RESTORED, DESTROYED, ...).")
+                        "The key-event topic the sink follows (REVOKED, RESTORED, DESTROYED, ...).")
                 .define(
                         AUDIT_TOPIC,
                         ConfigDef.Type.STRING,

@@ -21,7 +21,7 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * Builds the sealing topology:
  * <pre>
- *   keyring.events (compacted) --apply-key-events--> global store "tenant-keys" + tenant directory (every instance)
+ *   keyring.events (signed) --apply-key-events--> global store "tenant-keys" + tenant directory (every instance)
  *
  *   raw (bytes) --validate-and-seal--+--> sealed  (key tenant/embeddingId, value envelope v1)
  *                                    +--> dlq     (original key, metadata-only JSON, embedseal.dlq.* headers)

@@ -55,13 +55,13 @@ public final class PipelineConfig {
             .doc("Dead letters, with a reason and never a plaintext vector.");
     public static final Setting<String> TOPIC_KEY_EVENTS = Setting.string(
                     "topics.key-events", TopicNames.DEFAULT_KEY_EVENTS)
-            .doc("Key events (compacted, keyed by tenant).");
+            .doc("Key events (signed, keyed by tenant, kept forever: never compacted).");
     public static final Setting<String> TOPIC_AUDIT =
             Setting.string("topics.audit", TopicNames.DEFAULT_AUDIT).doc("The hash-chained audit trail.");
     public static final Setting<Boolean> TOPICS_CREATE = Setting.bool("topics.create", false)
             .doc(
                     "Create missing topics at start: raw and sealed with topics.partitions, the DLQ with 14 days' retention, "
-                            + "key events compacted, audit kept forever.");
+                            + "key events and audit kept forever (never compacted).");
     public static final Setting<Integer> TOPICS_PARTITIONS =
             Setting.intValue("topics.partitions", 6, 1, 10_000).doc("Partitions of topics created with topics.create.");
     public static final Setting<Boolean> TENANTS_AUTO_REGISTER = Setting.bool("tenants.auto-register", false)

@@ -10,7 +10,7 @@ import java.util.Objects;
  * @param raw       raw embedding events, Confluent wire format (plaintext vectors)
  * @param sealed    sealed envelopes keyed {@code tenant/embeddingId}
  * @param dlq       dead letters: metadata only, never a plaintext vector
- * @param keyEvents key events, compacted, keyed by tenant id
+ * @param keyEvents key events, signed, keyed by tenant id, kept forever
  * @param audit     the append-only audit trail
  */
 public record TopicNames(String raw, String sealed, String dlq, String keyEvents, String audit) {

@@ -296,7 +296,8 @@ public final class TenantsCommand implements Runnable {
                 } catch (KmsException e) {
                     out().printf(Locale.ROOT, "KMS      %s: %s%n", ctx.admin.provider(), e.getMessage());
                 }
-                out().println("events on " + cluster.topics().keyEvents() + " (older ones may be compacted away):");
+                out().println("events on " + cluster.topics().keyEvents()
+                        + " (a topic once compacted may have lost older ones):");
                 for (KeyEvent e : log.history(tenant)) {
                     out().printf(
                                     Locale.ROOT,

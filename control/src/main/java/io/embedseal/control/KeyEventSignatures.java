@@ -1,7 +1,6 @@
 package io.embedseal.control;
 
 import com.google.crypto.tink.subtle.Ed25519Verify;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.MessageDigest;
@@ -22,7 +21,7 @@ import java.util.HexFormat;
 public final class KeyEventSignatures {
 
     /** Signed before the event's bytes, so a signature made by the same key for another purpose never verifies. */
-    static final byte[] CONTEXT = "embedseal/key-event/v1\0".getBytes(StandardCharsets.US_ASCII);
+    static final String CONTEXT = "embedseal/key-event/v1";
 
     /** An Ed25519 SubjectPublicKeyInfo: a 12-byte header, then the 32-byte key (RFC 8410). */
     private static final int ED25519_SPKI_LENGTH = 44;
@@ -31,10 +30,7 @@ public final class KeyEventSignatures {
 
     /** The message a signer signs for these event bytes. */
     public static byte[] message(byte[] eventBytes) {
-        byte[] m = new byte[CONTEXT.length + eventBytes.length];
-        System.arraycopy(CONTEXT, 0, m, 0, CONTEXT.length);
-        System.arraycopy(eventBytes, 0, m, CONTEXT.length, eventBytes.length);
-        return m;
+        return KmsSigner.message(CONTEXT, eventBytes);
     }
 
     /** Hex of the first 16 bytes of SHA-256 over the key's X.509 SubjectPublicKeyInfo. */

@@ -81,10 +81,7 @@ public final class KeyEvents {
 
     public static byte[] encode(KeyEvent event) {
         try {
-            ByteBuffer b = ENCODER.encode(event);
-            byte[] out = new byte[b.remaining()];
-            b.get(out);
-            return out;
+            return bytes(ENCODER.encode(event));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -98,9 +95,7 @@ public final class KeyEvents {
                     .setSigner(signer)
                     .setSignature(ByteBuffer.wrap(signature))
                     .build());
-            byte[] out = new byte[b.remaining()];
-            b.get(out);
-            return out;
+            return bytes(b);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

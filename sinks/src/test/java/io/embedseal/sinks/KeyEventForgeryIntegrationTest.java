@@ -78,18 +78,7 @@ class KeyEventForgeryIntegrationTest {
                 genuine.put(new String(r.key(), StandardCharsets.UTF_8) + "/REGISTERED", r.value());
             }
 
-            Map<String, String> p = new HashMap<>();
-            p.put("bootstrap.servers", f.broker.bootstrapServers());
-            p.put("application.id", "forgery-" + f.run);
-            p.put("state.dir", tmp.resolve("streams").toString());
-            p.put("topics.raw", f.raw);
-            p.put("topics.sealed", f.sealedTopic);
-            p.put("topics.dlq", f.dlq);
-            p.put("topics.key-events", f.keyEvents);
-            p.put("topics.audit", f.audit);
-            p.put("kms.provider", "local");
-            p.put("kms.local.dir", kmsDir.toString());
-            p.put("kms.events.trusted-signers", SinkFixture.operatorPublicKey());
+            Map<String, String> p = f.pipeline("forgery-" + f.run, tmp.resolve("streams"), kmsDir);
             p.put(KeyringSettings.EVENTS_VERIFICATION.name(), verification);
             p.put("streams.commit.interval.ms", "100");
             InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
@@ -250,6 +239,62 @@ class KeyEventForgeryIntegrationTest {
                 assertThat(sealed.kms.describe(keks.get("dave").keyName())).isNotNull();
                 for (String t : List.of("acme", "mallory")) {
                     assertThat(LuceneSearch.documentCount(luceneDir, t)).isGreaterThanOrEqualTo(3);
+                }
+            }
+        }
+    }
+
+    /**
+     * A topic of unsigned events only (written before signing existed, or by an intruder before the first
+     * registration): the pipeline and a sink task refuse to start, naming the migration and the development
+     * setting; with that setting (the control: the old behaviour) both start and apply the unsigned event.
+     */
+    @org.junit.jupiter.api.Test
+    void aTopicOfUnsignedEventsOnly_isRefusedAtStart_unlessVerificationIsDisabled() throws Exception {
+        Path kmsDir = tmp.resolve("kms");
+        try (SinkFixture f = new SinkFixture(1);
+                Sealed sealed = new Sealed(kmsDir);
+                EmbeddedConnect connect =
+                        EmbeddedConnect.start(f.broker.bootstrapServers(), tmp.resolve("connect.offsets"), Map.of())) {
+            KekRef acme = sealed.onboard("acme");
+            f.publishKeyEvent(
+                    "acme",
+                    io.embedseal.control.KeyEvents.encode(io.embedseal.control.KeyEvents.event(
+                            "acme",
+                            KeyEventType.REGISTERED,
+                            acme.provider(),
+                            acme.keyName(),
+                            acme.version(),
+                            "before-signing",
+                            null)));
+            for (String verification : List.of("required", "disabled-insecure")) {
+                Map<String, String> p =
+                        f.pipeline("unsigned-" + verification + "-" + f.run, tmp.resolve(verification), kmsDir);
+                p.put(KeyringSettings.EVENTS_VERIFICATION.name(), verification);
+                Map<String, String> lucene = f.lucene(kmsDir, tmp.resolve("lucene-" + verification));
+                lucene.put(KeyringSettings.EVENTS_VERIFICATION.name(), verification);
+                String connector = "lucene-" + verification + "-" + f.run;
+                try (EmbedsealPipeline pipeline =
+                        EmbedsealPipeline.create(PipelineConfig.of(p, name -> null), new InMemorySchemaRegistry())) {
+                    connect.putConnector(connector, lucene);
+                    if (verification.equals("required")) {
+                        org.assertj.core.api.Assertions.assertThatThrownBy(pipeline::start)
+                                .hasMessageContaining("1 unsigned key events")
+                                .hasMessageContaining("kms.events.verification=disabled-insecure");
+                        org.assertj.core.api.Assertions.assertThatThrownBy(
+                                        () -> connect.awaitRunning(connector, EmbeddedConnect.startTimeout()))
+                                .hasMessageContaining("unsigned key events");
+                    } else {
+                        pipeline.start();
+                        SinkFixture.await(
+                                WAIT,
+                                "the unsigned registration applied",
+                                () -> pipeline.directory().get("acme") != null,
+                                () -> pipeline.parts().keyEvents().seen());
+                        assertThat(pipeline.directory().get("acme").status()).isEqualTo(TenantStatus.ACTIVE);
+                        connect.awaitRunning(connector, EmbeddedConnect.startTimeout());
+                    }
+                    connect.deleteConnector(connector);
                 }
             }
         }

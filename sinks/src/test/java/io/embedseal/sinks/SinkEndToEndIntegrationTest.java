@@ -77,18 +77,7 @@ class SinkEndToEndIntegrationTest {
         for (String t : TENANTS) {
             keks.put(t, sealed.onboard(t));
         }
-        Map<String, String> p = new HashMap<>();
-        p.put("bootstrap.servers", f.broker.bootstrapServers());
-        p.put("application.id", "sink-e2e-" + f.run);
-        p.put("state.dir", tmp.resolve("streams").toString());
-        p.put("topics.raw", f.raw);
-        p.put("topics.sealed", f.sealedTopic);
-        p.put("topics.dlq", f.dlq);
-        p.put("topics.key-events", f.keyEvents);
-        p.put("topics.audit", f.audit);
-        p.put("kms.provider", "local");
-        p.put("kms.local.dir", kmsDir.toString());
-        p.put("kms.events.trusted-signers", SinkFixture.operatorPublicKey());
+        Map<String, String> p = f.pipeline("sink-e2e-" + f.run, tmp.resolve("streams"), kmsDir);
         p.put("streams.commit.interval.ms", "100");
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
         pipeline = EmbedsealPipeline.create(PipelineConfig.of(p, name -> null), registry);

@@ -107,6 +107,26 @@ final class SinkFixture implements AutoCloseable {
                 new ProducerRecord<>(sealedTopic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), envelope));
     }
 
+    /**
+     * A sealing pipeline's settings on this fixture's topics: a local KMS in {@code kmsDir}, the tests' operator
+     * key pinned as the trusted signer of key events.
+     */
+    Map<String, String> pipeline(String applicationId, Path stateDir, Path kmsDir) {
+        Map<String, String> p = new HashMap<>();
+        p.put("bootstrap.servers", broker.bootstrapServers());
+        p.put("application.id", applicationId);
+        p.put("state.dir", stateDir.toString());
+        p.put("topics.raw", raw);
+        p.put("topics.sealed", sealedTopic);
+        p.put("topics.dlq", dlq);
+        p.put("topics.key-events", keyEvents);
+        p.put("topics.audit", audit);
+        p.put("kms.provider", "local");
+        p.put("kms.local.dir", kmsDir.toString());
+        p.put("kms.events.trusted-signers", operatorPublicKey());
+        return p;
+    }
+
     /** The settings every embedseal connector of this fixture gets. */
     Map<String, String> common(Path kmsDir, String connectDlqTopic) {
         Map<String, String> c = new HashMap<>();

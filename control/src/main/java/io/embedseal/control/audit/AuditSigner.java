@@ -1,11 +1,8 @@
 package io.embedseal.control.audit;
 
-import io.embedseal.control.KeyEventSignatures;
-import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.control.KmsSigner;
 import io.embedseal.keyring.kms.SigningKeys;
-import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
-import java.util.Objects;
 
 /**
  * Signs audit checkpoints with a key held in a KMS: each producer of audit entries (pipeline instances, sink tasks,
@@ -16,56 +13,37 @@ import java.util.Objects;
  */
 public final class AuditSigner {
 
-    static final byte[] CONTEXT = "embedseal/audit-checkpoint/v1\0".getBytes(StandardCharsets.US_ASCII);
+    static final String CONTEXT = "embedseal/audit-checkpoint/v1";
 
-    private final SigningKeys keys;
-    private final String keyName;
-    private final PublicKey publicKey;
-    private final String keyId;
+    private final KmsSigner signer;
 
     /** @throws io.embedseal.keyring.kms.UnknownKeyException if the KMS has no such signing key */
     public AuditSigner(SigningKeys keys, String keyName) {
-        this.keys = Objects.requireNonNull(keys, "keys");
-        this.keyName = Objects.requireNonNull(keyName, "keyName");
-        this.publicKey = keys.publicKey(keyName);
-        this.keyId = KeyEventSignatures.keyId(publicKey);
+        this.signer = new KmsSigner(keys, keyName, CONTEXT);
     }
 
     public String keyId() {
-        return keyId;
+        return signer.keyId();
     }
 
     public String keyName() {
-        return keyName;
+        return signer.keyName();
     }
 
     public PublicKey publicKey() {
-        return publicKey;
-    }
-
-    static byte[] message(byte[] canonical) {
-        byte[] m = new byte[CONTEXT.length + canonical.length];
-        System.arraycopy(CONTEXT, 0, m, 0, CONTEXT.length);
-        System.arraycopy(canonical, 0, m, CONTEXT.length, canonical.length);
-        return m;
+        return signer.publicKey();
     }
 
     byte[] sign(byte[] canonical) {
-        byte[] m = message(canonical);
-        byte[] sig = keys.sign(keyName, m);
-        if (!verify(publicKey, canonical, sig)) {
-            throw new KmsException("the audit checkpoint signature made with '" + keyName
-                    + "' does not verify with its public key " + keyId);
-        }
-        return sig;
+        return signer.sign(canonical);
     }
 
     static boolean verify(PublicKey key, byte[] canonical, byte[] signature) {
-        return KeyEventSignatures.verifyMessage(key, message(canonical), signature);
+        return KmsSigner.verify(key, CONTEXT, canonical, signature);
     }
 
     @Override
     public String toString() {
-        return "AuditSigner[" + keys.provider() + ":" + keyName + ", " + keyId + "]";
+        return "AuditSigner[" + signer.provider() + ":" + signer.keyName() + ", " + signer.keyId() + "]";
     }
 }

@@ -148,7 +148,7 @@ final class OperatorContext implements AutoCloseable {
 
     /** Publishes a key event signed by the {@link #signWith} key, or the operator's. */
     KeyEvent publish(String tenant, KeyEventType type, KekRef kek, String reason) {
-        return publish(tenant, type, kek, reason, signWith, null);
+        return publish(tenant, type, kek, reason, null);
     }
 
     /** The key (in the configured KMS) this command signs with; null for the operator's signing key. */
@@ -176,19 +176,12 @@ final class OperatorContext implements AutoCloseable {
     }
 
     /**
-     * Publishes a signed key event with the tenant's next sequence and waits until the broker has it; then records
-     * the action in the audit trail.
+     * Publishes a key event with the tenant's next sequence, signed by the {@link #signWith} key or the operator's,
+     * and waits until the broker has it; then records the action in the audit trail.
      *
-     * @param signWith  the tenant's own authority key in the configured KMS, or null for the operator's key
      * @param authority REGISTERED only: the public key (base64 X.509) that must sign the tenant's later events
      */
-    KeyEvent publish(
-            String tenant,
-            KeyEventType type,
-            KekRef kek,
-            String reason,
-            @Nullable String signWith,
-            @Nullable String authority) {
+    KeyEvent publish(String tenant, KeyEventType type, KekRef kek, String reason, @Nullable String authority) {
         TenantState current = keyEvents().state(tenant);
         long sequence = Math.addExact(current == null ? 0 : current.sequence(), 1);
         KeyEvent e = KeyEvents.event(

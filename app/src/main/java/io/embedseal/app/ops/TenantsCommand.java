@@ -128,7 +128,7 @@ public final class TenantsCommand implements Runnable {
                     throw new OperationFailed("key " + name + " is bound to tenant " + owner
                             + " (registered, or by the kms.key-name settings); a key serves one tenant only");
                 }
-                ctx.publish(tenant, KeyEventType.REGISTERED, current, reason, null, authority);
+                ctx.publish(tenant, KeyEventType.REGISTERED, current, reason, authority);
                 if (authority != null) {
                     out().println("tenant " + tenant + "'s later key events must be signed by key id "
                             + KeyEventSignatures.keyId(KeyEventSignatures.parse(authority)));

@@ -14,14 +14,21 @@ import java.util.Objects;
  *                         picked up and a leaked DEK exposes a bounded window
  * @param cacheMaxSize     how many unwrapped DEKs are kept, in each of the two caches (active DEKs per tenant
  *                         for sealing; opened DEKs for unsealing); least recently used go first
- * @param cacheIdleExpiry  an unwrapped DEK not used for this long is dropped from memory
+ * @param cacheIdleExpiry  an unwrapped DEK not used for this long is dropped from memory (and destroyed)
+ * @param maxOpen          how long a DEK is used from memory at most, however busy, after the KMS wrapped or
+ *                         unwrapped it: then it is destroyed and the KMS is asked again (a new sealing DEK, a new
+ *                         unwrap). It bounds how long a revocation done only in the KMS (no key event) goes unnoticed.
+ *                         A sealing DEK is therefore replaced after {@code min(maxDekAge, maxOpen)}
  */
-public record DekPolicy(long maxRecordsPerDek, Duration maxDekAge, int cacheMaxSize, Duration cacheIdleExpiry) {
+public record DekPolicy(
+        long maxRecordsPerDek, Duration maxDekAge, int cacheMaxSize, Duration cacheIdleExpiry, Duration maxOpen) {
 
     public static final long DEFAULT_MAX_RECORDS_PER_DEK = 10_000_000L;
     public static final Duration DEFAULT_MAX_DEK_AGE = Duration.ofHours(1);
     public static final int DEFAULT_CACHE_MAX_SIZE = 10_000;
     public static final Duration DEFAULT_CACHE_IDLE_EXPIRY = Duration.ofMinutes(10);
+    /** Five minutes: the longest a revocation done only in the KMS goes unnoticed by default. */
+    public static final Duration DEFAULT_MAX_OPEN = Duration.ofMinutes(5);
     /** NIST SP 800-38D: at most 2^32 encryptions under one key with random 96-bit IVs. */
     public static final long GCM_RANDOM_NONCE_LIMIT = 1L << 32;
 
@@ -41,22 +48,44 @@ public record DekPolicy(long maxRecordsPerDek, Duration maxDekAge, int cacheMaxS
         if (cacheIdleExpiry.isNegative() || cacheIdleExpiry.isZero()) {
             throw new IllegalArgumentException("dek.cache.idle-expiry must be positive, got " + cacheIdleExpiry);
         }
+        Objects.requireNonNull(maxOpen, "maxOpen");
+        if (maxOpen.isNegative() || maxOpen.toMillis() < 1000) {
+            throw new IllegalArgumentException("dek.max-open-seconds must be at least 1 second, got " + maxOpen);
+        }
+    }
+
+    /** A policy with the default {@code maxOpen} ({@link #DEFAULT_MAX_OPEN}). */
+    public DekPolicy(long maxRecordsPerDek, Duration maxDekAge, int cacheMaxSize, Duration cacheIdleExpiry) {
+        this(maxRecordsPerDek, maxDekAge, cacheMaxSize, cacheIdleExpiry, DEFAULT_MAX_OPEN);
     }
 
     public static DekPolicy defaults() {
         return new DekPolicy(
-                DEFAULT_MAX_RECORDS_PER_DEK, DEFAULT_MAX_DEK_AGE, DEFAULT_CACHE_MAX_SIZE, DEFAULT_CACHE_IDLE_EXPIRY);
+                DEFAULT_MAX_RECORDS_PER_DEK,
+                DEFAULT_MAX_DEK_AGE,
+                DEFAULT_CACHE_MAX_SIZE,
+                DEFAULT_CACHE_IDLE_EXPIRY,
+                DEFAULT_MAX_OPEN);
     }
 
     public DekPolicy withMaxRecordsPerDek(long n) {
-        return new DekPolicy(n, maxDekAge, cacheMaxSize, cacheIdleExpiry);
+        return new DekPolicy(n, maxDekAge, cacheMaxSize, cacheIdleExpiry, maxOpen);
     }
 
     public DekPolicy withMaxDekAge(Duration d) {
-        return new DekPolicy(maxRecordsPerDek, d, cacheMaxSize, cacheIdleExpiry);
+        return new DekPolicy(maxRecordsPerDek, d, cacheMaxSize, cacheIdleExpiry, maxOpen);
     }
 
     public DekPolicy withCache(int maxSize, Duration idleExpiry) {
-        return new DekPolicy(maxRecordsPerDek, maxDekAge, maxSize, idleExpiry);
+        return new DekPolicy(maxRecordsPerDek, maxDekAge, maxSize, idleExpiry, maxOpen);
+    }
+
+    public DekPolicy withMaxOpen(Duration d) {
+        return new DekPolicy(maxRecordsPerDek, maxDekAge, cacheMaxSize, cacheIdleExpiry, d);
+    }
+
+    /** How long a tenant's sealing DEK is used at most: {@code min(maxDekAge, maxOpen)}. */
+    public Duration sealingLifetime() {
+        return maxDekAge.compareTo(maxOpen) <= 0 ? maxDekAge : maxOpen;
     }
 }

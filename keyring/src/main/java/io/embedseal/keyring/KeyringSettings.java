@@ -46,7 +46,12 @@ public final class KeyringSettings extends KmsSettings {
                             + "Production onboards tenants with `tenants add`.");
     public static final Setting<Integer> RETRY_MAX_ATTEMPTS = Setting.intValue(
                     "kms.retry.max-attempts", RetryPolicy.defaults().maxAttempts(), 1, Integer.MAX_VALUE)
-            .doc("Tries of a KMS call that found the KMS unavailable, in all.");
+            .doc("Tries of a KMS call that found the KMS unavailable, in all (the CLI and search; the pipeline and "
+                    + "the sinks retry a record instead, see docs/reliability.md).");
+    public static final Setting<Long> CALL_DEADLINE_MS = Setting.longValue("kms.call-deadline-ms", 1_000, 10, 600_000)
+            .doc("The pipeline and the sinks wait at most this long for one wrap, unwrap or describe, whatever the "
+                    + "provider's own timeouts: a tenant key that hangs then costs the other tenants on the thread at "
+                    + "most this, once per fault cool-down.");
     public static final Setting<Long> RETRY_INITIAL_BACKOFF_MS = Setting.longValue(
                     "kms.retry.initial-backoff-ms",
                     RetryPolicy.defaults().initialBackoff().toMillis(),
@@ -64,7 +69,7 @@ public final class KeyringSettings extends KmsSettings {
             .doc("Records sealed under one DEK before a new one is made (one KMS call).");
     public static final Setting<Long> DEK_MAX_AGE_SECONDS = Setting.longValue(
                     "dek.max-age-seconds", DekPolicy.DEFAULT_MAX_DEK_AGE.toSeconds(), 1, Long.MAX_VALUE / 1000)
-            .doc("Seconds a DEK seals before a new one is made.");
+            .doc("Seconds a DEK seals before a new one is made; sooner if `dek.max-open-seconds` is shorter.");
     public static final Setting<Integer> DEK_CACHE_MAX_SIZE = Setting.intValue(
                     "dek.cache.max-size", DekPolicy.DEFAULT_CACHE_MAX_SIZE, 1, Integer.MAX_VALUE)
             .doc("Unwrapped DEKs kept in memory, per cache.");
@@ -73,7 +78,12 @@ public final class KeyringSettings extends KmsSettings {
                     DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds(),
                     1,
                     Long.MAX_VALUE / 1000)
-            .doc("Seconds an unused DEK stays in memory.");
+            .doc("Seconds an unused DEK stays in memory; then it is destroyed (its key bytes zeroed).");
+    public static final Setting<Long> DEK_MAX_OPEN_SECONDS = Setting.longValue(
+                    "dek.max-open-seconds", DekPolicy.DEFAULT_MAX_OPEN.toSeconds(), 1, Long.MAX_VALUE / 1000)
+            .doc("Seconds a DEK is used from memory at most, however busy, before the KMS is asked again (a new "
+                    + "sealing DEK, a new unwrap): a revocation done only in the KMS, without a key event, takes "
+                    + "effect within this bound. The DEK is destroyed then.");
 
     /** The operator's signing key's default name, in the configured KMS. */
     public static final String DEFAULT_SIGNING_KEY = "embedseal-operator-signing";
@@ -112,10 +122,12 @@ public final class KeyringSettings extends KmsSettings {
             RETRY_MAX_ATTEMPTS,
             RETRY_INITIAL_BACKOFF_MS,
             RETRY_MAX_BACKOFF_MS,
+            CALL_DEADLINE_MS,
             DEK_MAX_RECORDS,
             DEK_MAX_AGE_SECONDS,
             DEK_CACHE_MAX_SIZE,
             DEK_CACHE_IDLE_EXPIRY_SECONDS,
+            DEK_MAX_OPEN_SECONDS,
             EVENTS_VERIFICATION,
             EVENTS_TRUSTED_SIGNERS,
             EVENTS_SIGNING_KEY,
@@ -218,7 +230,13 @@ public final class KeyringSettings extends KmsSettings {
                 get(DEK_MAX_RECORDS),
                 Duration.ofSeconds(get(DEK_MAX_AGE_SECONDS)),
                 get(DEK_CACHE_MAX_SIZE),
-                Duration.ofSeconds(get(DEK_CACHE_IDLE_EXPIRY_SECONDS)));
+                Duration.ofSeconds(get(DEK_CACHE_IDLE_EXPIRY_SECONDS)),
+                Duration.ofSeconds(get(DEK_MAX_OPEN_SECONDS)));
+    }
+
+    /** {@code kms.call-deadline-ms}. */
+    public java.time.Duration callDeadline() {
+        return java.time.Duration.ofMillis(get(CALL_DEADLINE_MS));
     }
 
     public RetryPolicy retryPolicy() {

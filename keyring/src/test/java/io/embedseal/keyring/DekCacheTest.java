@@ -94,4 +94,39 @@ class DekCacheTest {
         }
         assertThat(c.size()).isLessThanOrEqualTo(50);
     }
+
+    @Test
+    void anEntryExpiresAtItsAbsoluteLifetime_howeverOftenItIsRead() {
+        List<String> removed = new ArrayList<>();
+        DekCache<String, String> c = new DekCache<>(10, 1_000, 300, removed::add, removed::add);
+        c.put("a", "A", 0);
+        for (long t = 100; t < 300; t += 100) {
+            assertThat(c.get("a", t)).isEqualTo("A");
+        }
+
+        assertThat(c.get("a", 300)).isNull();
+        assertThat(removed).containsExactly("A");
+    }
+
+    @Test
+    void everyValueThatLeaves_isHandedOnExactlyOnce() {
+        List<String> removed = new ArrayList<>();
+        List<String> replaced = new ArrayList<>();
+        DekCache<String, String> c = new DekCache<>(2, 100, 1_000, removed::add, replaced::add);
+        c.put("a", "A1", 0);
+        c.put("a", "A2", 1); // replaced
+        c.put("b", "B", 2);
+        c.put("c", "C", 3); // evicts A2, the least recently used
+        assertThat(c.get("b", 150)).isNull(); // idle
+        c.removeIf("c"::equals);
+        c.put("d", "D", 200);
+        c.sweep(400); // D idle
+
+        assertThat(replaced).containsExactly("A1");
+        assertThat(removed).containsExactly("A2", "B", "C", "D");
+        c.put("e", "E", 500);
+        c.clear();
+        assertThat(removed).endsWith("E");
+        assertThat(c.size()).isZero();
+    }
 }

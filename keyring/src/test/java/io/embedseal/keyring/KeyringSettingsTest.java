@@ -105,4 +105,23 @@ class KeyringSettingsTest {
 
         assertThat(s.dekPolicy()).isEqualTo(new DekPolicy(1000, Duration.ofSeconds(60), 5, Duration.ofSeconds(30)));
     }
+
+    @Test
+    void maxOpenSeconds_defaultsToFiveMinutes_isRead_andABadValueNamesIt() {
+        assertThat(KeyringSettings.of(Map.of()).dekPolicy().maxOpen()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(KeyringSettings.of(Map.of("dek.max-open-seconds", "60")).dekPolicy())
+                .isEqualTo(DekPolicy.defaults().withMaxOpen(Duration.ofSeconds(60)));
+        for (String bad : new String[] {"0", "-5", "soon"}) {
+            assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.max-open-seconds", bad)))
+                    .isInstanceOf(ConfigValueException.class)
+                    .hasMessageContaining("dek.max-open-seconds must be")
+                    .extracting(e -> ((ConfigValueException) e).setting())
+                    .isEqualTo("dek.max-open-seconds");
+        }
+        assertThatThrownBy(() -> DekPolicy.defaults().withMaxOpen(Duration.ofMillis(500)))
+                .hasMessageContaining("dek.max-open-seconds must be at least 1 second");
+        assertThat(DekPolicy.defaults().withMaxOpen(Duration.ofMinutes(2)).sealingLifetime())
+                .as("a sealing DEK lives min(max-age, max-open)")
+                .isEqualTo(Duration.ofMinutes(2));
+    }
 }

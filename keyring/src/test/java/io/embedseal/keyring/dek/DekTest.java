@@ -142,4 +142,130 @@ class DekTest {
             pool.shutdownNow();
         }
     }
+
+    @Test
+    void destroy_zeroesTheKeyAndDropsItsCiphers_andEveryLaterUseFailsClosed() throws Exception {
+        byte[] key = key();
+        Dek dek = dek(key);
+        byte[] ct = dek.encrypt(new byte[64], AAD);
+        assertThat(dek.isErased()).isFalse();
+
+        dek.destroy();
+
+        assertThat(dek.isDestroyed()).isTrue();
+        assertThat(dek.isErased()).as("key bytes zeroed, keyed ciphers dropped").isTrue();
+        assertThatThrownBy(() -> dek.encrypt(new byte[1], AAD))
+                .isInstanceOf(DekDestroyedException.class)
+                .isInstanceOf(io.embedseal.keyring.kms.KmsUnavailableException.class)
+                .hasMessageContaining("DEK destroyed")
+                .hasMessageNotContaining(java.util.HexFormat.of().formatHex(key));
+        assertThatThrownBy(() -> dek.decrypt(ct, AAD)).isInstanceOf(DekDestroyedException.class);
+        byte[] out = new byte[100];
+        assertThatThrownBy(() -> dek.encrypt(new byte[1], 0, 1, AAD, 0, AAD.length, out, 0))
+                .isInstanceOf(DekDestroyedException.class);
+        assertThat(out).as("nothing written").containsOnly(0);
+        dek.destroy(); // idempotent
+        assertThat(dek.id()).isNotNull();
+        assertThat(dek.wrapped())
+                .as("the wrapped form is not secret and stays readable")
+                .containsExactly(1);
+        assertThat(tink(key).decrypt(ct, AAD))
+                .as("what it sealed before still opens elsewhere")
+                .hasSize(64);
+    }
+
+    /**
+     * A DEK destroyed while another thread is inside an encryption: that encryption completes with the whole key (its
+     * ciphertext opens under the key), the key is zeroed as it ends, and the next use fails.
+     */
+    @Test
+    void destroyWhileAnEncryptionIsUnderWay_letsItComplete_thenErases() throws Exception {
+        byte[] key = key();
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch proceed = new java.util.concurrent.CountDownLatch(1);
+        Randomness slowNonce = bytes -> {
+            inside.countDown();
+            try {
+                proceed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Randomness.secure().nextBytes(bytes);
+        };
+        Dek dek = new Dek(
+                "acme",
+                DekId.of(new byte[16], 0, 16),
+                new KekRef("local", "tenant-acme", 1),
+                new byte[] {1},
+                key.clone(),
+                slowNonce);
+        byte[] plaintext = "under way".getBytes(StandardCharsets.US_ASCII);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            java.util.concurrent.Future<byte[]> sealing = pool.submit(() -> dek.encrypt(plaintext, AAD));
+            assertThat(inside.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+            dek.destroy();
+            assertThat(dek.isDestroyed()).isTrue();
+            assertThat(dek.isErased())
+                    .as("not while the encryption is under way")
+                    .isFalse();
+            proceed.countDown();
+            byte[] ct = sealing.get(10, java.util.concurrent.TimeUnit.SECONDS);
+
+            assertThat(tink(key).decrypt(ct, AAD))
+                    .as("sealed under the whole key")
+                    .isEqualTo(plaintext);
+            assertThat(dek.isErased()).as("erased by the last operation out").isTrue();
+            assertThatThrownBy(() -> dek.encrypt(plaintext, AAD)).isInstanceOf(DekDestroyedException.class);
+        } finally {
+            proceed.countDown();
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Destruction racing many threads' operations: every operation either completes correctly (its ciphertext opens
+     * under the key) or fails with {@link DekDestroyedException}; none produces a wrong ciphertext or another error.
+     */
+    @Test
+    void destroyRacingManyThreads_neverGivesAWrongResult() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            byte[] key = key();
+            Dek dek = dek(key);
+            int threads = 4;
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads + 1);
+                java.util.List<java.util.concurrent.Future<java.util.List<byte[]>>> results =
+                        new java.util.ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        java.util.List<byte[]> sealed = new java.util.ArrayList<>();
+                        for (int i = 0; i < 2_000; i++) {
+                            try {
+                                sealed.add(dek.encrypt(new byte[] {(byte) i}, AAD));
+                            } catch (DekDestroyedException e) {
+                                return sealed;
+                            }
+                        }
+                        return sealed;
+                    }));
+                }
+                start.await();
+                Thread.sleep(round % 3);
+                dek.destroy();
+                Aead check = tink(key);
+                for (java.util.concurrent.Future<java.util.List<byte[]>> f : results) {
+                    for (byte[] ct : f.get(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                        assertThat(check.decrypt(ct, AAD)).hasSize(1);
+                    }
+                }
+                assertThat(dek.isErased()).isTrue();
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
 }

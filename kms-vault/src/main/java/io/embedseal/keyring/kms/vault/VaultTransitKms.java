@@ -24,8 +24,11 @@ import io.github.jopenlibs.vault.json.JsonValue;
 import io.github.jopenlibs.vault.response.LogicalResponse;
 import io.github.jopenlibs.vault.rest.RestResponse;
 import java.io.IOException;
+import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,6 +53,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -235,27 +239,54 @@ public final class VaultTransitKms implements KmsProvider {
         return PROVIDER;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The DEK goes to Vault as base64 bytes in a request body built as bytes, and the body is zeroed once the
+     * exchange is over: it never becomes a {@link String} (the driver's JSON is made of Strings, so this request and
+     * {@link #unwrapDek}'s are sent by this class itself, over the same HTTP client). The JDK's HTTP and TLS layers
+     * copy the body into buffers of their own, which this class cannot zero.
+     */
     @Override
     public WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("plaintext", Base64.getEncoder().encodeToString(dek));
-        body.put("associated_data", Base64.getEncoder().encodeToString(associatedData));
-        LogicalResponse r = write(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
-        String ciphertext = r.getData().get("ciphertext");
-        if (ciphertext == null) {
+        byte[] plaintext = Base64.getEncoder().encode(dek);
+        byte[] body;
+        try {
+            body = VaultJson.object(
+                    new String[] {"plaintext", "associated_data"},
+                    new byte[][] {plaintext, Base64.getEncoder().encode(associatedData)});
+        } finally {
+            Arrays.fill(plaintext, (byte) 0);
+        }
+        Answer a;
+        try {
+            a = post(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
+        } finally {
+            Arrays.fill(body, (byte) 0);
+        }
+        int[] at = member(a, KmsOperation.WRAP, keyName, "ciphertext");
+        if (at == null) {
             throw new KmsUnavailableException("Vault at " + settings.address() + " answered the wrap under key '"
                     + keyName + "' without a ciphertext (a proxy in between, or a server in trouble?)");
         }
+        String ciphertext = new String(a.body(), at[0], at[1] - at[0], StandardCharsets.US_ASCII);
         int version = versionOf(ciphertext, keyName);
         return new WrappedDek(new KekRef(PROVIDER, keyName, version), ciphertext.getBytes(StandardCharsets.US_ASCII));
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Vault's answer carries the DEK in base64; it is read from the answer's bytes and decoded into the returned
+     * array, and the answer and the base64 copy are zeroed: the DEK never becomes a {@link String}.
+     */
     @Override
     public byte[] unwrapDek(KekRef kek, byte[] wrappedDek, byte[] associatedData) {
         if (!PROVIDER.equals(kek.provider())) {
             throw new UnknownKeyException(
                     "KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
         }
+        // The wrapped DEK is not secret: a String of it is fine.
         String ciphertext = new String(wrappedDek, StandardCharsets.US_ASCII);
         Matcher m = CIPHERTEXT.matcher(ciphertext);
         if (!m.matches()) {
@@ -265,16 +296,65 @@ public final class VaultTransitKms implements KmsProvider {
             throw new InvalidWrappedKeyException(
                     "wrapped DEK names Vault key version " + m.group(1) + " but is stored under " + kek);
         }
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("ciphertext", ciphertext);
-        body.put("associated_data", Base64.getEncoder().encodeToString(associatedData));
-        LogicalResponse r = write(KmsOperation.UNWRAP, kek.keyName(), "decrypt/" + path(kek.keyName()), body);
-        String plaintext = r.getData().get("plaintext");
-        if (plaintext == null) {
-            throw new KmsUnavailableException("Vault at " + settings.address() + " answered the unwrap under " + kek
-                    + " without a plaintext (a proxy in between, or a server in trouble?)");
+        byte[] body = VaultJson.object(new String[] {"ciphertext", "associated_data"}, new byte[][] {
+            ciphertext.getBytes(StandardCharsets.US_ASCII), Base64.getEncoder().encode(associatedData)
+        });
+        Answer a = post(KmsOperation.UNWRAP, kek.keyName(), "decrypt/" + path(kek.keyName()), body);
+        try {
+            int[] at = member(a, KmsOperation.UNWRAP, kek.keyName(), "plaintext");
+            if (at == null) {
+                throw new KmsUnavailableException("Vault at " + settings.address() + " answered the unwrap under " + kek
+                        + " without a plaintext (a proxy in between, or a server in trouble?)");
+            }
+            byte[] base64 = Arrays.copyOfRange(a.body(), at[0], at[1]);
+            try {
+                return Base64.getDecoder().decode(base64);
+            } catch (IllegalArgumentException e) {
+                throw new KmsUnavailableException("Vault at " + settings.address() + " answered the unwrap under " + kek
+                        + " with a plaintext that is not base64 (a proxy in between, or a server in trouble?)");
+            } finally {
+                Arrays.fill(base64, (byte) 0);
+            }
+        } finally {
+            Arrays.fill(a.body(), (byte) 0);
         }
-        return Base64.getDecoder().decode(plaintext);
+    }
+
+    /** Where {@code data.<field>} of a successful answer lies; an answer that is not JSON is an outage. */
+    private int @Nullable [] member(Answer a, KmsOperation op, String keyName, String field) {
+        try {
+            return VaultJson.stringMember(a.body(), "data", field);
+        } catch (IllegalArgumentException e) {
+            throw new KmsUnavailableException(
+                    "Vault at " + settings.address() + " gave an answer to " + op + " of key '" + keyName
+                            + "' that cannot be read (" + e.getMessage() + ")",
+                    e);
+        }
+    }
+
+    /**
+     * POSTs a JSON body built as bytes to {@code <mount>/<relativePath>} through {@link #send} (deadline, token
+     * handling, failure mapping), with the headers the driver sends, and keeps the answer as bytes.
+     */
+    private Answer post(KmsOperation op, String keyName, String relativePath, byte[] body) {
+        URI uri = URI.create(settings.address() + "/v1/" + mount() + "/" + relativePath);
+        return send(
+                op.name(),
+                keyName,
+                s -> {
+                    HttpRequest.Builder request = HttpRequest.newBuilder(uri)
+                            .timeout(settings.readTimeout())
+                            .header("X-Vault-Token", s.token())
+                            .header("X-Vault-Request", "true")
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+                    if (settings.namespace() != null) {
+                        request.header("X-Vault-Namespace", settings.namespace());
+                    }
+                    HttpResponse<byte[]> r = http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+                    return new Answer(r.statusCode(), r.body() == null ? new byte[0] : r.body());
+                },
+                RAW);
     }
 
     @Override
@@ -532,6 +612,29 @@ public final class VaultTransitKms implements KmsProvider {
         LogicalResponse run(Vault vault) throws VaultException;
     }
 
+    /** One exchange with Vault under a session's token: through the driver, or sent by this class itself. */
+    @FunctionalInterface
+    private interface Exchange<T> {
+        T run(Session s) throws Exception;
+    }
+
+    /** An answer as status and body bytes: what failures are judged by, and how {@link #post} keeps a DEK. */
+    private record Answer(int status, byte[] body) {
+        static Answer of(LogicalResponse r) {
+            byte[] body = r.getRestResponse().getBody();
+            return new Answer(r.getRestResponse().getStatus(), body == null ? new byte[0] : body);
+        }
+    }
+
+    /**
+     * How {@link #send} and {@link #call} read the two kinds of exchange: its answer, and what a 4xx the driver threw
+     * becomes.
+     */
+    private record Shape<T>(Function<T, Answer> answer, Function<LogicalResponse, T> fromDriver) {}
+
+    private static final Shape<LogicalResponse> DRIVER = new Shape<>(Answer::of, r -> r);
+    private static final Shape<Answer> RAW = new Shape<>(a -> a, Answer::of);
+
     private LogicalResponse write(KmsOperation op, String keyName, String relativePath, Map<String, Object> body) {
         return write(op.name(), keyName, relativePath, body);
     }
@@ -543,6 +646,10 @@ public final class VaultTransitKms implements KmsProvider {
 
     private LogicalResponse send(KmsOperation op, String keyName, VaultCall c) {
         return send(op.name(), keyName, c);
+    }
+
+    private LogicalResponse send(String op, String keyName, VaultCall c) {
+        return send(op, keyName, s -> c.run(s.vault()), DRIVER);
     }
 
     /**
@@ -560,23 +667,24 @@ public final class VaultTransitKms implements KmsProvider {
      *
      * @param op the operation as failures name it: a {@link KmsOperation}'s name, or {@value #SIGN}
      */
-    private LogicalResponse send(String op, String keyName, VaultCall c) {
+    private <T> T send(String op, String keyName, Exchange<T> c, Shape<T> shape) {
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
         Session s = session;
-        LogicalResponse r = call(op, keyName, s, c, deadlineNanos);
-        if (status(r) == 403) {
+        T r = call(op, keyName, s, c, shape, deadlineNanos);
+        if (shape.answer().apply(r).status() == 403) {
             Session fresh = freshSession(s);
             if (fresh != null) {
                 s = fresh;
-                r = call(op, keyName, s, c, deadlineNanos);
+                r = call(op, keyName, s, c, shape, deadlineNanos);
             }
         }
-        if (status(r) == 403 && !refusedByPolicy(r) && !tokenValid(op, keyName, s, deadlineNanos)) {
+        Answer a = shape.answer().apply(r);
+        if (a.status() == 403 && !refusedByPolicy(a) && !tokenValid(op, keyName, s, deadlineNanos)) {
             throw new KmsUnavailableException("Vault at " + settings.address() + " does not accept this client's token"
                     + " (expired or revoked) for " + op + " of key '" + keyName + "': give it a valid token in "
                     + settings.tokenSource() + "; until then no tenant's key can be used");
         }
-        requireSuccess(op, keyName, r);
+        requireSuccess(op, keyName, a);
         return r;
     }
 
@@ -616,8 +724,8 @@ public final class VaultTransitKms implements KmsProvider {
     }
 
     /** Whether the 403 came from the ACL check of a valid token (Vault wraps those in a multi-error). */
-    private static boolean refusedByPolicy(LogicalResponse r) {
-        return errors(r).contains("error occurred");
+    private static boolean refusedByPolicy(Answer a) {
+        return errors(a).contains("error occurred");
     }
 
     /**
@@ -631,7 +739,7 @@ public final class VaultTransitKms implements KmsProvider {
             throw new KmsUnavailableException("Vault at " + settings.address() + " is unavailable (HTTP " + status
                     + ") for " + op + " of key '" + keyName + "'");
         }
-        return status == 200 || refusedByPolicy(r);
+        return status == 200 || refusedByPolicy(Answer.of(r));
     }
 
     /**
@@ -641,9 +749,13 @@ public final class VaultTransitKms implements KmsProvider {
      * exceptions become typed failures; a 4xx the driver throws (its delete does) comes back as a response.
      */
     private LogicalResponse call(String op, String keyName, Session s, VaultCall c, long deadlineNanos) {
-        Future<LogicalResponse> f;
+        return call(op, keyName, s, x -> c.run(x.vault()), DRIVER, deadlineNanos);
+    }
+
+    private <T> T call(String op, String keyName, Session s, Exchange<T> c, Shape<T> shape, long deadlineNanos) {
+        Future<T> f;
         try {
-            f = requests.submit(() -> c.run(s.vault()));
+            f = requests.submit(() -> c.run(s));
         } catch (RejectedExecutionException e) {
             throw new KmsUnavailableException("the Vault client for " + settings.address() + " is closed", e);
         }
@@ -665,14 +777,20 @@ public final class VaultTransitKms implements KmsProvider {
             if (cause instanceof VaultException ve) {
                 int status = ve.getHttpStatusCode();
                 if (status >= 400 && status < 500 && status != 429) {
-                    return asResponse(status, ve);
+                    return shape.fromDriver().apply(asResponse(status, ve));
                 }
                 throw new KmsUnavailableException(
                         "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "'"
                                 + (status == 0 ? "" : " (HTTP " + status + ")"),
                         ve);
             }
-            // The driver could not read the answer (not JSON, cut short): a proxy or a server in trouble.
+            if (cause instanceof java.net.ConnectException || cause instanceof java.net.http.HttpTimeoutException) {
+                throw new KmsUnavailableException(
+                        "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "' ("
+                                + cause.getClass().getSimpleName() + ")",
+                        cause);
+            }
+            // The answer could not be read (not JSON, cut short): a proxy or a server in trouble.
             throw new KmsUnavailableException(
                     "Vault at " + settings.address() + " gave an answer to " + op + " of key '" + keyName
                             + "' that cannot be read (" + cause.getClass().getSimpleName() + ")",
@@ -691,8 +809,8 @@ public final class VaultTransitKms implements KmsProvider {
                 Logical.logicalOperations.deleteV1);
     }
 
-    private void requireSuccess(String op, String keyName, LogicalResponse r) {
-        int status = r.getRestResponse().getStatus();
+    private void requireSuccess(String op, String keyName, Answer r) {
+        int status = r.status();
         if (status == 200 || status == 204) {
             return;
         }
@@ -734,7 +852,12 @@ public final class VaultTransitKms implements KmsProvider {
 
     /** Vault's {@code errors} array, joined; Vault never echoes request bodies there. */
     private static String errors(LogicalResponse r) {
-        byte[] body = r.getRestResponse().getBody();
+        return errors(Answer.of(r));
+    }
+
+    /** As {@link #errors(LogicalResponse)}; only ever called on a failed answer, which carries no key. */
+    private static String errors(Answer r) {
+        byte[] body = r.body();
         if (body == null || body.length == 0) {
             return "";
         }

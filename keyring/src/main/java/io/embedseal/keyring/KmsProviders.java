@@ -8,6 +8,7 @@ import io.embedseal.keyring.kms.decorator.InterceptedKeyAdministration;
 import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.decorator.KmsAuditListener;
 import io.embedseal.keyring.kms.decorator.KmsAuditing;
+import io.embedseal.keyring.kms.decorator.KmsDeadline;
 import io.embedseal.keyring.kms.decorator.KmsInstrumentation;
 import io.embedseal.keyring.kms.decorator.KmsObserver;
 import io.embedseal.keyring.kms.decorator.KmsRetry;
@@ -52,11 +53,33 @@ public final class KmsProviders {
             @Nullable KmsAuditListener audit,
             Function<String, String> tenantOfKeyName,
             Clock clock) {
+        return decorate(provider, s, observer, audit, tenantOfKeyName, clock, false);
+    }
+
+    /**
+     * As {@link #decorate(Kms, KeyringSettings, KmsObserver, KmsAuditListener, Function, Clock)}, for a thread that
+     * serves many tenants (a stream thread, a sink task) when {@code sharedThread}: no retry inside (the caller
+     * retries the record: one retry layer, and a fault of one tenant's key would hold the others longer with two),
+     * and every data-key call bounded by {@code kms.call-deadline-ms} ({@link KmsDeadline}).
+     */
+    public static Kms decorate(
+            Kms provider,
+            KeyringSettings s,
+            @Nullable KmsObserver observer,
+            @Nullable KmsAuditListener audit,
+            Function<String, String> tenantOfKeyName,
+            Clock clock,
+            boolean sharedThread) {
         Kms kms = provider;
+        if (sharedThread) {
+            kms = new InterceptedKms(kms, new KmsDeadline(s.callDeadline()));
+        }
         if (observer != null) {
             kms = new InterceptedKms(kms, new KmsInstrumentation(observer));
         }
-        kms = new InterceptedKms(kms, new KmsRetry(s.retryPolicy()));
+        if (!sharedThread) {
+            kms = new InterceptedKms(kms, new KmsRetry(s.retryPolicy()));
+        }
         if (audit != null) {
             kms = new InterceptedKms(kms, new KmsAuditing(tenantOfKeyName, audit, clock));
         }

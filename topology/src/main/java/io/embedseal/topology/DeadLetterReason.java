@@ -16,6 +16,8 @@ public enum DeadLetterReason {
     UNKNOWN_SCHEMA_ID,
     /** The writer schema cannot be read as an embedding event. */
     INCOMPATIBLE_SCHEMA,
+    /** The value names a schema that is not Avro (PROTOBUF, JSON), or whose Avro text does not parse. */
+    NOT_AVRO_SCHEMA,
     /** The value is shorter than the wire-format prefix, or its Avro body does not decode. */
     UNDECODABLE,
     /** The tenant id is empty. */
@@ -46,6 +48,13 @@ public enum DeadLetterReason {
     KEY_DENIED,
     /** The tenant's KMS does not know the key: treated as a revocation. */
     KEY_UNKNOWN,
+    /**
+     * The tenant's key failed otherwise (unsupported operation, HTTP 4xx, a malformed answer, a corrupt keyset, a
+     * token attribute forbidding the operation): a fault of that tenant, cooled down like a denial.
+     */
+    KEY_FAILED,
+    /** The tenant's KMS answers, but not for its key (timeouts, 5xx on that key alone): a fault of that tenant. */
+    KEY_UNAVAILABLE,
     /** The tenant registered with another KMS provider than this pipeline's. */
     UNSUPPORTED_KMS;
 
@@ -58,6 +67,7 @@ public enum DeadLetterReason {
             case WRONG_MAGIC_BYTE -> WRONG_MAGIC_BYTE;
             case UNKNOWN_SCHEMA_ID -> UNKNOWN_SCHEMA_ID;
             case INCOMPATIBLE_SCHEMA -> INCOMPATIBLE_SCHEMA;
+            case NOT_AVRO_SCHEMA -> NOT_AVRO_SCHEMA;
             case TRUNCATED, UNDECODABLE -> UNDECODABLE;
             case REGISTRY_UNAVAILABLE ->
                 throw new IllegalArgumentException("an unreachable registry is retried, not dead-lettered");

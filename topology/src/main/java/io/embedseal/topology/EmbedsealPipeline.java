@@ -9,17 +9,20 @@ import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
-import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.decorator.InterceptedKms;
 import io.embedseal.keyring.kms.decorator.KmsCallStats;
+import io.embedseal.keyring.kms.decorator.KmsDeadline;
 import io.embedseal.keyring.kms.decorator.KmsObserver;
+import io.embedseal.keyring.kms.decorator.KmsReachability;
 import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.SchemaRegistries;
 import io.embedseal.serdes.avro.SchemaRegistry;
 import io.embedseal.serdes.avro.SchemaRegistryUnavailableException;
+import io.embedseal.serdes.avro.WireFormatException;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import io.embedseal.topology.audit.AuditTrail;
@@ -68,8 +71,6 @@ public final class EmbedsealPipeline implements AutoCloseable {
     private final EmbedsealTopology.Parts parts;
     private final PipelineMeters meters;
     private final Kms rawKms;
-    private volatile long kmsCheckedAtNanos;
-    private volatile boolean kmsAnswered;
 
     private EmbedsealPipeline(PipelineConfig config, SchemaRegistry registry) {
         this.config = config;
@@ -104,8 +105,9 @@ public final class EmbedsealPipeline implements AutoCloseable {
         };
         // Audit entries name the tenant a key belongs to by the tenants' registrations (their own key names), not
         // only by the naming template.
+        // No retry inside: a record's wait in SealingProcessor is the pipeline's one retry layer.
         Kms kms = KmsProviders.decorate(
-                kmsProvider, keyringSettings, observer, audit, directory::tenantFor, Clock.systemUTC());
+                kmsProvider, keyringSettings, observer, audit, directory::tenantFor, Clock.systemUTC(), true);
         this.keyring = Keyring.builder(kms)
                 .naming(directory)
                 .policy(keyringSettings.dekPolicy())
@@ -129,8 +131,16 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 health,
                 config.sealingOptions(),
                 audit != null ? audit : a -> {},
-                SealingProcessor.newDeniedMap(),
+                new TenantFaults(config.sealingOptions().deniedCooldown()),
+                new KmsReachability(
+                        new InterceptedKms(rawKms, new KmsDeadline(keyringSettings.callDeadline())),
+                        Duration.ofSeconds(5)),
+                KeyEventFreshness.watching(
+                        clientProps(config),
+                        topics.keyEvents(),
+                        Duration.ofSeconds(config.get(PipelineConfig.KEY_EVENTS_MAX_STALENESS_SECONDS))),
                 meters);
+        meters.bindFaults(parts.faults());
         // A record may wait for the KMS inside its transaction: keep the transaction and the poll loop alive meanwhile.
         Map<String, Object> overrides = new HashMap<>(
                 StreamsSettings.allowingDependencyWait(config.sealingOptions().maxDependencyWait()));
@@ -140,6 +150,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 EmbedsealTopology.topology(parts),
                 StreamsSettings.properties(config.applicationId(), config.bootstrapServers(), stateDir, overrides));
         streams.setUncaughtExceptionHandler(EmbedsealPipeline::onUncaught);
+        streams.setGlobalStateRestoreListener(parts.keyEventFreshness().restoreListener());
         meters.bindStreams(streams);
     }
 
@@ -155,6 +166,20 @@ public final class EmbedsealPipeline implements AutoCloseable {
             provider.close();
             throw e;
         }
+    }
+
+    private static Map<String, Object> clientProps(PipelineConfig config) {
+        Map<String, Object> props = new HashMap<>(config.clientOverrides());
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        return props;
+    }
+
+    /**
+     * Why this instance's key states cannot be relied on now (records wait, the pipeline is not ready), or null when
+     * every key event up to {@code key-events.max-staleness-seconds} ago is applied.
+     */
+    public @Nullable String keyEventStaleness() {
+        return parts.keyEventFreshness().staleness();
     }
 
     /** Wires a pipeline; the schema registry comes from {@code schema.registry.url}. */
@@ -173,7 +198,11 @@ public final class EmbedsealPipeline implements AutoCloseable {
      */
     private static StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse onUncaught(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof KmsUnavailableException || t instanceof SchemaRegistryUnavailableException) {
+            if (t instanceof KmsUnavailableException
+                    || t instanceof SealingProcessor.KeyEventsStaleException
+                    || t instanceof SchemaRegistryUnavailableException
+                    || (t instanceof WireFormatException w
+                            && w.reason() == WireFormatException.Reason.REGISTRY_UNAVAILABLE)) {
                 LOG.warn(
                         "a stream thread gave up waiting for a dependency and is replaced; the record is retried: {}",
                         t.getMessage());
@@ -317,22 +346,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
      * on the bare provider: readiness probes neither retry nor fill the audit trail.
      */
     public boolean kmsAnswers() {
-        long now = System.nanoTime();
-        if (now - kmsCheckedAtNanos < 5_000_000_000L && kmsCheckedAtNanos != 0) {
-            return kmsAnswered;
-        }
-        boolean answered;
-        try {
-            rawKms.describe("embedseal-readiness-probe");
-            answered = true;
-        } catch (KmsUnavailableException e) {
-            answered = false;
-        } catch (KmsException e) {
-            answered = true; // unknown key, denied: the KMS is there and says so
-        }
-        kmsAnswered = answered;
-        kmsCheckedAtNanos = now;
-        return answered;
+        return parts.kmsReachability().answers();
     }
 
     /** The audit trail, or null when {@code audit.enabled=false}. */
@@ -344,10 +358,12 @@ public final class EmbedsealPipeline implements AutoCloseable {
     public void close(Duration timeout) {
         health.shutDown();
         streams.close(timeout);
+        parts.keyEventFreshness().close();
         meters.close();
         if (audit != null) {
             audit.close();
         }
+        keyring.close(); // destroys every DEK in memory
         keyring.kms().close();
     }
 

@@ -1,11 +1,13 @@
 package io.embedseal.topology;
 
 import io.embedseal.control.KeyEventGate;
+import io.embedseal.keyring.kms.decorator.KmsReachability;
 import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
-import java.util.Map;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Consumer;
 import org.apache.kafka.common.serialization.Serdes;
@@ -50,7 +52,9 @@ public final class EmbedsealTopology {
             PipelineHealth health,
             SealingOptions options,
             Consumer<KeyEventApplied> keyEventAudit,
-            Map<String, Long> deniedUntil,
+            TenantFaults faults,
+            KmsReachability kmsReachability,
+            KeyEventFreshness keyEventFreshness,
             PipelineMetrics metrics) {
         public Parts {
             Objects.requireNonNull(topics, "topics");
@@ -61,7 +65,9 @@ public final class EmbedsealTopology {
             Objects.requireNonNull(health, "health");
             Objects.requireNonNull(options, "options");
             Objects.requireNonNull(keyEventAudit, "keyEventAudit");
-            Objects.requireNonNull(deniedUntil, "deniedUntil");
+            Objects.requireNonNull(faults, "faults");
+            Objects.requireNonNull(kmsReachability, "kmsReachability");
+            Objects.requireNonNull(keyEventFreshness, "keyEventFreshness");
             Objects.requireNonNull(metrics, "metrics");
         }
 
@@ -90,7 +96,9 @@ public final class EmbedsealTopology {
                     new PipelineHealth(),
                     options,
                     a -> {},
-                    SealingProcessor.newDeniedMap(),
+                    new TenantFaults(options.deniedCooldown()),
+                    new KmsReachability(sealer.keyring().kms(), Duration.ofSeconds(5)),
+                    KeyEventFreshness.ALWAYS_FRESH,
                     PipelineMetrics.NONE);
         }
     }
@@ -114,7 +122,9 @@ public final class EmbedsealTopology {
                         parts.keyEvents(),
                         parts.sealer().keyring(),
                         parts.keyEventAudit(),
-                        parts.metrics()));
+                        parts.metrics(),
+                        parts.faults(),
+                        parts.keyEventFreshness()));
 
         // One sink, two topics: a dead letter is the record that carries the DLQ reason header, which only
         // SealingProcessor#deadLetter sets (a producer's own embedseal.* headers are dropped before sealing). This
@@ -123,7 +133,7 @@ public final class EmbedsealTopology {
         builder.stream(
                         topics.raw(),
                         Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw-embeddings"))
-                .process(() -> new SealingProcessor(parts, parts.deniedUntil()), Named.as("validate-and-seal"))
+                .process(() -> new SealingProcessor(parts), Named.as("validate-and-seal"))
                 .to(
                         (key, value, context) -> context.headers().lastHeader(DeadLetters.REASON_HEADER) != null
                                 ? topics.dlq()

@@ -3,6 +3,7 @@ package io.embedseal.topology;
 import io.embedseal.control.KeyEventGate;
 import io.embedseal.control.TenantStates;
 import io.embedseal.keyring.Keyring;
+import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
@@ -37,6 +38,8 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
     private final Keyring keyring;
     private final Consumer<KeyEventApplied> audit;
     private final PipelineMetrics metrics;
+    private final TenantFaults faults;
+    private final KeyEventFreshness freshness;
 
     @SuppressWarnings("NullAway.Init") // set in init(), which Kafka Streams calls before process()
     private KeyValueStore<String, byte[]> store;
@@ -49,8 +52,12 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
             KeyEventGate gate,
             Keyring keyring,
             Consumer<KeyEventApplied> audit,
-            PipelineMetrics metrics) {
+            PipelineMetrics metrics,
+            TenantFaults faults,
+            KeyEventFreshness freshness) {
         this.storeName = storeName;
+        this.faults = faults;
+        this.freshness = freshness;
         this.gate = gate;
         this.keyring = keyring;
         this.audit = audit;
@@ -87,6 +94,7 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
 
     @Override
     public void process(Record<String, byte[]> record) {
+        context.recordMetadata().ifPresent(m -> freshness.applied(m.partition(), m.offset()));
         String tenant = record.key();
         KeyEventGate.Decision d = gate.admit(tenant, record.value());
         KeyEvent event = d.event();
@@ -114,6 +122,9 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
         TenantState state = Objects.requireNonNull(d.state());
         KeyEvent e = Objects.requireNonNull(event);
         store.put(Objects.requireNonNull(tenant), TenantStates.encode(state));
+        // The tenant's authority acted on its key (restored, rotated, re-registered): its next record asks the KMS
+        // again instead of waiting out a fault's cool-down.
+        faults.clear(tenant);
         if (state.status() != TenantStatus.ACTIVE || e.getType() == KeyEventType.ROTATED) {
             keyring.evict(tenant); // revocation, destruction and rotation act now, not when a DEK expires
         }

@@ -79,7 +79,13 @@ public final class PipelineConfig {
             .doc("The longest wait between tries while a dependency is unreachable.");
     public static final Setting<Long> KMS_DENIED_COOLDOWN_SECONDS = Setting.longValue(
                     "kms.denied-cooldown-seconds", 30, 0, 86_400)
-            .doc("After the KMS denied a tenant's key, how long its records are refused without asking the KMS again.");
+            .doc("After a tenant's key failed (denied, unknown, an error of its KMS for that key alone), how long its "
+                    + "records are dead-lettered without asking the KMS again; then one record tries again.");
+    public static final Setting<Long> KEY_EVENTS_MAX_STALENESS_SECONDS = Setting.longValue(
+                    "key-events.max-staleness-seconds", 15, 2, 3600)
+            .doc("Fail closed when key events stop: if this instance cannot confirm for this long that it has applied "
+                    + "every event on the key-event topic (the topic unreadable, an authorisation error, the brokers "
+                    + "gone), records wait instead of being sealed and /health/ready says why; it recovers by itself.");
     public static final Setting<Boolean> AUDIT_ENABLED =
             Setting.bool("audit.enabled", true).doc("Append every KMS call and key event to the audit topic.");
     public static final Setting<Integer> METRICS_TENANT_SERIES_MAX = Setting.intValue(
@@ -118,6 +124,7 @@ public final class PipelineConfig {
             OUTAGE_MAX_WAIT_SECONDS,
             OUTAGE_MAX_BACKOFF_MS,
             KMS_DENIED_COOLDOWN_SECONDS,
+            KEY_EVENTS_MAX_STALENESS_SECONDS,
             AUDIT_ENABLED,
             METRICS_TENANT_SERIES_MAX,
             HTTP_ENABLED,
@@ -139,7 +146,10 @@ public final class PipelineConfig {
         this.settings = Settings.of(values, env);
         this.env = env;
         SettingsModel model = model();
-        List<String> unknown = model.unknown(settings.asMap());
+        // http.* beyond the three above belong to the status server (app), which reads and checks them itself.
+        List<String> unknown = model.unknown(settings.asMap()).stream()
+                .filter(k -> !k.startsWith("http."))
+                .toList();
         if (!unknown.isEmpty()) {
             LOG.warn(
                     "settings no component reads (misspelt?): {}; every setting is listed in docs/configuration.md",

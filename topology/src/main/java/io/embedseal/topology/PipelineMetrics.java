@@ -31,6 +31,9 @@ public interface PipelineMetrics {
     /** A record of the key-event topic that changed nothing, by why ({@code KeyEventGate.Refusal} labels). */
     default void keyEventRefused(String refusal) {}
 
+    /** The tenant's key failed ({@code TenantFaults.Kind} names): the tenant is degraded, the others flow on. */
+    default void tenantFault(String tenantId, String kind) {}
+
     /** Reports nothing. */
     PipelineMetrics NONE = new PipelineMetrics() {
         @Override

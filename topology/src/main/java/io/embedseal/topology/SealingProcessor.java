@@ -1,9 +1,9 @@
 package io.embedseal.topology;
 
 import io.embedseal.keyring.kms.KeyDeniedException;
-import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
@@ -12,8 +12,6 @@ import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.validation.EmbeddingFacts;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import java.util.Arrays;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 import org.apache.kafka.common.header.Header;
@@ -33,13 +31,17 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>an undecodable or invalid record becomes a dead letter with its reason (for an active tenant, with the
  *       original sealed under the tenant's key for replay);</li>
- *   <li>a tenant that never registered (unless auto-registration is on), is revoked or destroyed, or whose KMS
- *       denies or does not know its key, gets metadata-only dead letters; a KMS denial is treated as a revocation
- *       and reported, and the tenant's DEKs are evicted;</li>
- *   <li>when the KMS or the schema registry cannot be reached, the record <b>waits</b>: it is retried with jittered
- *       backoff inside the transaction, nothing is committed past it, the pipeline reports DEGRADED, and processing
- *       resumes by itself. Other records of the same stream thread wait behind it; other threads and instances go on.
- *       After {@code maxDependencyWait} the failure is thrown and the thread is replaced, retrying the record.</li>
+ *   <li>a record naming a schema that is not Avro, or not readable as an embedding event, is dead-lettered
+ *       ({@code NOT_AVRO_SCHEMA}, {@code INCOMPATIBLE_SCHEMA}) and the id remembered: it never waits;</li>
+ *   <li>a tenant that never registered (unless auto-registration is on), is revoked or destroyed, or whose key fails
+ *       (any error of its KMS for its key: see {@link #sealFor}), gets metadata-only dead letters; a fault of the
+ *       tenant's key is kept in {@link TenantFaults} (the tenant shows as degraded) and its DEKs are evicted; the
+ *       other tenants flow on;</li>
+ *   <li>when the KMS (for every key) or the schema registry cannot be reached, the record <b>waits</b>: it is retried
+ *       with jittered backoff inside the transaction, nothing is committed past it, the pipeline reports DEGRADED,
+ *       and processing resumes by itself. Other records of the same stream thread wait behind it; other threads and
+ *       instances go on. After {@code maxDependencyWait} the failure is thrown and the thread is replaced, retrying
+ *       the record. This wait is the pipeline's one retry layer: its KMS client does not retry by itself.</li>
  * </ul>
  */
 final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]> {
@@ -47,20 +49,22 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     private static final Logger LOG = LoggerFactory.getLogger(SealingProcessor.class);
     private static final String RESERVED_HEADER_PREFIX = "embedseal.";
 
+    /** Attempts of one record at a tenant's key that the KMS does not answer, before its tenant is judged. */
+    static final int TENANT_ATTEMPTS = 2;
+
+    /** An attempt that took longer than this before failing as unavailable met a deadline or a timeout. */
+    private static final long SLOW_ATTEMPT_NANOS = 250_000_000L;
+
     private final EmbedsealTopology.Parts parts;
-    /** Tenants whose KMS denied their key recently, until when (shared by the processors of this instance). */
-    private final Map<String, Long> deniedUntil;
+    /** Tenants whose key failed recently (shared by the processors of this instance). */
+    private final TenantFaults faults;
 
     @SuppressWarnings("NullAway.Init") // set in init(), which Kafka Streams calls before process()
     private ProcessorContext<byte[], byte[]> context;
 
-    SealingProcessor(EmbedsealTopology.Parts parts, Map<String, Long> deniedUntil) {
+    SealingProcessor(EmbedsealTopology.Parts parts) {
         this.parts = parts;
-        this.deniedUntil = deniedUntil;
-    }
-
-    static Map<String, Long> newDeniedMap() {
-        return new ConcurrentHashMap<>();
+        this.faults = parts.faults();
     }
 
     @Override
@@ -124,6 +128,8 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             return;
         }
 
+        // A revocation this instance has not seen must not be sealed past: wait while key events are stale.
+        awaitCurrentKeyEvents();
         DeadLetterReason refused = tenantRefusal(tenant);
         if (refused != null) {
             deadLetter(record, refused, refusalDetail(refused, tenant), schemaId, tenant, embeddingId, false);
@@ -146,24 +152,9 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
         byte[] envelope;
         try {
-            envelope = waitFor(
-                    "KMS",
-                    () -> parts.sealer()
-                            .seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext, ptOffset, ptLength),
-                    KmsUnavailableException.class,
-                    e -> true);
-        } catch (KeyDeniedException | UnknownKeyException e) {
-            boolean denied = e instanceof KeyDeniedException;
-            treatAsRevoked(tenant, e);
-            deadLetter(
-                    record,
-                    denied ? DeadLetterReason.KEY_DENIED : DeadLetterReason.KEY_UNKNOWN,
-                    (denied ? "the tenant's KMS denied its key" : "the tenant's KMS does not know its key")
-                            + "; treated as revoked",
-                    schemaId,
-                    tenant,
-                    embeddingId,
-                    false);
+            envelope = sealFor(tenant, embeddingId, plaintext, ptOffset, ptLength);
+        } catch (TenantKeyFault f) {
+            deadLetter(record, f.reason, f.detail, schemaId, tenant, embeddingId, false);
             return;
         } finally {
             // The plaintext is not needed any more: clear it (the record's own value in place, once sealed or refused).
@@ -172,6 +163,48 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         byte[] key = new SealedRecordKey(tenant, embeddingId).toBytes();
         context.forward(new Record<>(key, envelope, record.timestamp(), passThroughHeaders(record.headers())));
         parts.metrics().sealed(tenant);
+    }
+
+    /**
+     * Waits while this instance cannot confirm it has applied every key event ({@link KeyEventFreshness}), like a
+     * record waits for an unreachable dependency: DEGRADED meanwhile, the thread replaced after {@code
+     * maxDependencyWait}.
+     */
+    private void awaitCurrentKeyEvents() {
+        String stale = parts.keyEventFreshness().staleness();
+        if (stale == null) {
+            return;
+        }
+        long start = System.nanoTime();
+        long backoff = 50;
+        while (stale != null) {
+            parts.health().degraded(KEY_EVENTS, stale);
+            if (System.nanoTime() - start > parts.options().maxDependencyWait().toNanos()
+                    || parts.health().isShuttingDown()) {
+                throw new KeyEventsStaleException(stale);
+            }
+            backoff = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
+            try {
+                Thread.sleep(ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1));
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                throw new KeyEventsStaleException(stale);
+            }
+            stale = parts.keyEventFreshness().staleness();
+        }
+        parts.health().recovered(KEY_EVENTS);
+    }
+
+    /** The health problem's name while key events are stale. */
+    static final String KEY_EVENTS = "key events";
+
+    /** Key events stayed stale longer than a record may wait: the stream thread is replaced. */
+    static final class KeyEventsStaleException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        KeyEventsStaleException(String why) {
+            super(why);
+        }
     }
 
     /** Why the tenant's records must not be sealed now, or null if they may. */
@@ -197,12 +230,9 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 }
             }
         }
-        Long until = deniedUntil.get(tenant);
-        if (until != null) {
-            if (System.currentTimeMillis() < until) {
-                return DeadLetterReason.KEY_DENIED;
-            }
-            deniedUntil.remove(tenant, until);
+        TenantFaults.Fault fault = faults.coolingDown(tenant);
+        if (fault != null) {
+            return reasonOf(fault.kind());
         }
         return null;
     }
@@ -216,7 +246,11 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 "tenant " + tenant + " registered with KMS "
                         + parts.directory().get(tenant).kms() + ", this pipeline uses "
                         + parts.sealer().keyring().provider();
-            case KEY_DENIED -> "tenant " + tenant + "'s KMS denied its key recently; retried after the cool-down";
+            case KEY_DENIED, KEY_UNKNOWN, KEY_FAILED, KEY_UNAVAILABLE -> {
+                TenantFaults.Fault f = faults.coolingDown(tenant);
+                yield "tenant " + tenant + "'s key failed recently (" + reason + (f == null ? "" : ": " + f.detail())
+                        + "); its records are set aside until the cool-down ends, without asking its KMS";
+            }
             default -> reason.name();
         };
     }
@@ -225,16 +259,119 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         return tenantRefusal(tenant) == null;
     }
 
-    private void treatAsRevoked(String tenant, KmsException e) {
-        deniedUntil.put(
-                tenant,
-                System.currentTimeMillis() + parts.options().deniedCooldown().toMillis());
+    /**
+     * Seals one record under its tenant's key, classifying every failure once, by cause:
+     *
+     * <ul>
+     *   <li>the KMS answers nobody (the probe on a key no tenant has fails too): the record waits, as for any
+     *       dependency (see {@link #waitFor}); after {@code maxDependencyWait} the stream thread is replaced;</li>
+     *   <li>the KMS answers, but not for this tenant's key ({@value #TENANT_ATTEMPTS} attempts time out or fail with
+     *       5xx): a fault of this tenant ({@code KEY_UNAVAILABLE});</li>
+     *   <li>denied, unknown key: treated as a revocation ({@code KEY_DENIED}, {@code KEY_UNKNOWN});</li>
+     *   <li>anything else the tenant's key throws ({@code KEY_FAILED}): an unsupported operation, HTTP 4xx, an answer
+     *       that does not parse, a corrupt keyset, a token attribute that forbids wrapping.</li>
+     * </ul>
+     *
+     * A fault of the tenant is recorded in {@link TenantFaults}: the tenant shows as degraded, its DEKs are dropped,
+     * and its records go to the dead-letter topic (metadata only; the raw record stays in its topic for replay)
+     * without asking the KMS until the cool-down ends. The other tenants flow on.
+     *
+     * @throws TenantKeyFault the tenant's key failed; the record is dead-lettered
+     */
+    private byte[] sealFor(String tenant, String embeddingId, byte[] plaintext, int offset, int length) {
+        long start = System.nanoTime();
+        long backoff = 50;
+        int attempts = 0;
+        while (true) {
+            attempts++;
+            long attemptStart = System.nanoTime();
+            try {
+                byte[] envelope = parts.sealer()
+                        .seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext, offset, length);
+                if (attempts > 1) {
+                    parts.health().recovered("KMS");
+                }
+                faults.clear(tenant);
+                return envelope;
+            } catch (KmsUnavailableException e) {
+                // A quick failure (a 5xx, a refused connection) is tried again first; a slow one (the call
+                // deadline) is judged at once, so a hanging key holds the thread once, not twice.
+                boolean slow = System.nanoTime() - attemptStart > SLOW_ATTEMPT_NANOS;
+                if ((slow || attempts >= TENANT_ATTEMPTS)
+                        && parts.kmsReachability().answers()) {
+                    throw fault(tenant, TenantFaults.Kind.KEY_UNAVAILABLE, e);
+                }
+                parts.health().degraded("KMS", String.valueOf(e.getMessage()));
+                if (System.nanoTime() - start
+                                > parts.options().maxDependencyWait().toNanos()
+                        || parts.health().isShuttingDown()) {
+                    throw e;
+                }
+                backoff = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
+                try {
+                    Thread.sleep(ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            } catch (KeyDeniedException e) {
+                throw fault(tenant, TenantFaults.Kind.KEY_DENIED, e);
+            } catch (UnknownKeyException e) {
+                throw fault(tenant, TenantFaults.Kind.KEY_UNKNOWN, e);
+            } catch (RuntimeException e) {
+                // KmsException of any other kind, or whatever a provider lets through: this tenant's key, not the
+                // pipeline. (The fields were validated, so an IllegalArgumentException here is the key's too.)
+                throw fault(tenant, TenantFaults.Kind.KEY_FAILED, e);
+            }
+        }
+    }
+
+    private TenantKeyFault fault(String tenant, TenantFaults.Kind kind, RuntimeException e) {
+        String detail = e.getClass().getSimpleName() + ": " + e.getMessage();
+        TenantFaults.Fault f = faults.record(tenant, kind, detail);
         parts.sealer().keyring().evict(tenant);
-        LOG.warn(
-                "KMS refused the key of tenant {} ({}); its records are refused as if it were revoked: {}",
-                tenant,
-                e.getClass().getSimpleName(),
-                e.getMessage());
+        if (f.failures() == 1) {
+            LOG.warn(
+                    "the key of tenant {} failed ({}); its records are dead-lettered for {} s without asking its KMS, "
+                            + "then tried again; other tenants are not affected: {}",
+                    tenant,
+                    kind,
+                    faults.cooldown().toSeconds(),
+                    detail);
+        } else {
+            LOG.debug("the key of tenant {} failed again ({}, {} times): {}", tenant, kind, f.failures(), detail);
+        }
+        parts.metrics().tenantFault(tenant, kind.name());
+        return new TenantKeyFault(
+                reasonOf(kind),
+                switch (kind) {
+                    case KEY_DENIED -> "the tenant's KMS denied its key; treated as revoked";
+                    case KEY_UNKNOWN -> "the tenant's KMS does not know its key; treated as revoked";
+                    case KEY_UNAVAILABLE -> "the tenant's KMS answers, but not for its key (" + detail + ")";
+                    case KEY_FAILED -> "the tenant's key failed (" + detail + ")";
+                });
+    }
+
+    private static DeadLetterReason reasonOf(TenantFaults.Kind kind) {
+        return switch (kind) {
+            case KEY_DENIED -> DeadLetterReason.KEY_DENIED;
+            case KEY_UNKNOWN -> DeadLetterReason.KEY_UNKNOWN;
+            case KEY_FAILED -> DeadLetterReason.KEY_FAILED;
+            case KEY_UNAVAILABLE -> DeadLetterReason.KEY_UNAVAILABLE;
+        };
+    }
+
+    /** A record's tenant key failed: it is dead-lettered with this reason. */
+    private static final class TenantKeyFault extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final DeadLetterReason reason;
+        final String detail;
+
+        TenantKeyFault(DeadLetterReason reason, String detail) {
+            super(reason.name(), null, false, false);
+            this.reason = reason;
+            this.detail = detail;
+        }
     }
 
     /**
@@ -289,7 +426,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                                 DeadLetters.originalBinding(source.topic(), source.partition(), source.offset()),
                                 PayloadType.RAW_RECORD_VALUE,
                                 record.value());
-            } catch (KmsException | IllegalArgumentException e) {
+            } catch (RuntimeException e) { // the tenant's key, a field: the dead letter keeps metadata only
                 LOG.debug("dead letter for tenant {} keeps metadata only: {}", tenantId, e.getMessage());
             }
         }

@@ -70,6 +70,11 @@ final class BrokerFixture implements AutoCloseable {
                 EmbeddingEventCodec.encodeWire(schemaId, e)));
     }
 
+    /** Sends a raw record as it is (a poison pill, say). */
+    void sendRaw(byte[] key, byte[] value) {
+        producer.send(new ProducerRecord<>(topics.raw(), key, value));
+    }
+
     /** Publishes a key event (KMS "local") and returns when the broker stored it, with its timestamp. */
     long keyEvent(String tenant, KeyEventType type, int version) throws Exception {
         return keyEvent(tenant, type, version, "local");

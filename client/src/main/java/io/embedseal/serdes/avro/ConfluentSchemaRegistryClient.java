@@ -239,7 +239,17 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
                     id, System.nanoTime() + settings.missingIdCacheFor().toNanos());
             throw new UnknownSchemaException(id);
         }
-        Schema schema = parse(r.path("schema").asText(null), "schema id " + id);
+        // A registry shared with other applications holds PROTOBUF and JSON schemas too (no schemaType means AVRO).
+        String type = r.path("schemaType").asText("AVRO");
+        if (!type.equals("AVRO")) {
+            throw new NotAvroSchemaException(id, type.length() > 40 ? type.substring(0, 40) + "..." : type);
+        }
+        Schema schema;
+        try {
+            schema = parse(r.path("schema").asText(null), "schema id " + id);
+        } catch (SchemaRegistryException e) {
+            throw new NotAvroSchemaException(id, "AVRO (unparseable)");
+        }
         schemasById.put(id, schema);
         return schema;
     }

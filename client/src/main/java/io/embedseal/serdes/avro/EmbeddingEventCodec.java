@@ -6,6 +6,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -52,6 +53,20 @@ public final class EmbeddingEventCodec {
 
     private final SchemaRegistry registry;
     private final ConcurrentMap<Integer, WriterSchema> writersById = new ConcurrentHashMap<>();
+    /**
+     * Schema ids refused for good (not Avro, or not readable as an embedding event), so a stream of records naming
+     * one does not ask the registry again for each: registry ids never change their schema. Bounded: a producer
+     * cycling through ids cannot grow it past {@link #REFUSED_IDS_MAX}.
+     */
+    private final Map<Integer, WireFormatException> refusedIds =
+            java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<Integer, WireFormatException> eldest) {
+                    return size() > REFUSED_IDS_MAX;
+                }
+            });
+
+    static final int REFUSED_IDS_MAX = 4096;
 
     public EmbeddingEventCodec(SchemaRegistry registry) {
         this.registry = Objects.requireNonNull(registry, "registry");
@@ -161,12 +176,22 @@ public final class EmbeddingEventCodec {
         if (cached != null) {
             return cached;
         }
+        WireFormatException refused = refusedIds.get(schemaId);
+        if (refused != null) {
+            throw new WireFormatException(refused.reason(), schemaId, String.valueOf(refused.description()), null);
+        }
         Schema writer;
         try {
             writer = registry.schemaById(schemaId);
         } catch (UnknownSchemaException e) {
             throw new WireFormatException(
                     Reason.UNKNOWN_SCHEMA_ID, schemaId, "schema id " + schemaId + " is not in the schema registry", e);
+        } catch (NotAvroSchemaException e) {
+            throw refuse(new WireFormatException(
+                    Reason.NOT_AVRO_SCHEMA,
+                    schemaId,
+                    "schema id " + schemaId + " names a " + e.schemaType() + " schema; only Avro records are sealed",
+                    null));
         } catch (SchemaRegistryException e) {
             throw new WireFormatException(
                     Reason.REGISTRY_UNAVAILABLE,
@@ -177,19 +202,24 @@ public final class EmbeddingEventCodec {
         SchemaCompatibility.SchemaPairCompatibility compatibility =
                 SchemaCompatibility.checkReaderWriterCompatibility(CANONICAL_SCHEMA, writer);
         if (compatibility.getType() != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
-            throw new WireFormatException(
+            throw refuse(new WireFormatException(
                     Reason.INCOMPATIBLE_SCHEMA,
                     schemaId,
                     "schema id " + schemaId + " ("
                             + writer.getFullName() + ") cannot be read as " + CANONICAL_SCHEMA.getFullName() + ": "
                             + compatibility.getDescription(),
-                    null);
+                    null));
         }
         return writersById.computeIfAbsent(
                 schemaId,
                 id -> new WriterSchema(
                         new BoundedReader(writer, CANONICAL_SCHEMA),
                         CANONICAL_PARSING_FORM.equals(SchemaNormalization.toParsingForm(writer))));
+    }
+
+    private WireFormatException refuse(WireFormatException e) {
+        refusedIds.put(e.schemaId(), e);
+        return e;
     }
 
     private record WriterSchema(DatumReader<EmbeddingEvent> reader, boolean canonical) {}

@@ -23,6 +23,7 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
 
     private final Map<String, Integer> idsByCanonicalForm = new HashMap<>();
     private final Map<Integer, Schema> schemasById = new HashMap<>();
+    private final Map<Integer, String> otherTypesById = new HashMap<>();
     private final Map<String, List<Integer>> idsBySubject = new HashMap<>();
     private final Map<String, String> compatibilityBySubject = new HashMap<>();
 
@@ -40,15 +41,30 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
             throw new IncompatibleSchemaException("schema " + schema.getFullName() + " is incompatible with subject "
                     + subject + " under its " + compatibility(subject) + " rule");
         }
-        int id = existing != null ? existing : schemasById.size() + 1;
+        int id = existing != null ? existing : schemasById.size() + otherTypesById.size() + 1;
         idsByCanonicalForm.putIfAbsent(canonical, id);
         schemasById.putIfAbsent(id, schema);
         versions.add(id);
         return id;
     }
 
+    /**
+     * Registers a schema of another type (PROTOBUF, JSON) under its own id, as a registry shared with other
+     * applications holds: {@link #schemaById} then refuses it as {@link NotAvroSchemaException}.
+     */
+    public synchronized int registerOtherType(String type, String text) {
+        Objects.requireNonNull(text, "text");
+        int id = schemasById.size() + otherTypesById.size() + 1;
+        otherTypesById.put(id, Objects.requireNonNull(type, "type"));
+        return id;
+    }
+
     @Override
     public synchronized Schema schemaById(int id) {
+        String other = otherTypesById.get(id);
+        if (other != null) {
+            throw new NotAvroSchemaException(id, other);
+        }
         Schema schema = schemasById.get(id);
         if (schema == null) {
             throw new UnknownSchemaException(id);

@@ -16,6 +16,8 @@ public class WireFormatException extends RuntimeException {
         UNKNOWN_SCHEMA_ID,
         /** The writer schema cannot be read as an embedding event (incompatible evolution). */
         INCOMPATIBLE_SCHEMA,
+        /** The schema id names a schema that is not Avro (PROTOBUF, JSON) or whose Avro text does not parse. */
+        NOT_AVRO_SCHEMA,
         /** The Avro body does not decode under its writer schema, or bytes follow it. */
         UNDECODABLE,
         /** The schema registry could not be reached; retrying later may succeed. */
@@ -26,7 +28,9 @@ public class WireFormatException extends RuntimeException {
     private final int schemaId;
 
     public WireFormatException(Reason reason, int schemaId, String message, @Nullable Throwable cause) {
-        super(message, cause);
+        // No stack trace: this classifies input (any producer decides how often it is thrown), and where it was
+        // thrown says nothing its reason does not; the cause, if any, keeps its own.
+        super(message, cause, true, false);
         this.reason = Objects.requireNonNull(reason);
         this.schemaId = schemaId;
     }

@@ -31,7 +31,13 @@ public class EnvelopeException extends RuntimeException {
         /** The tenant's KMS does not know the key or key version (never created, or destroyed). */
         KEY_UNKNOWN,
         /** The tenant's KMS could not be reached; retrying later may succeed. */
-        KMS_UNAVAILABLE
+        KMS_UNAVAILABLE,
+        /**
+         * The tenant's KMS failed the operation in a way that is neither a denial, an unknown key nor an outage (an
+         * unsupported operation, a request it calls bad, an answer that does not parse, a corrupt key): a fault of
+         * that tenant's key, not retried.
+         */
+        KEY_FAILED
     }
 
     private final Reason reason;

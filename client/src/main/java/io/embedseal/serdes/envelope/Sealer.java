@@ -3,9 +3,11 @@ package io.embedseal.serdes.envelope;
 import io.embedseal.keyring.KeyMismatchException;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.dek.Dek;
+import io.embedseal.keyring.dek.DekDestroyedException;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.serdes.envelope.EnvelopeException.Reason;
 import java.nio.charset.StandardCharsets;
@@ -51,6 +53,16 @@ public final class Sealer {
      */
     public byte[] seal(
             String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
+        try {
+            return sealOnce(tenantId, embeddingId, payloadType, plaintext, offset, length);
+        } catch (DekDestroyedException e) {
+            // The DEK expired or was evicted between the keyring handing it out and its use: take the next one.
+            return sealOnce(tenantId, embeddingId, payloadType, plaintext, offset, length);
+        }
+    }
+
+    private byte[] sealOnce(
+            String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
         byte[] tenant = tenantId.getBytes(StandardCharsets.UTF_8);
         byte[] id = embeddingId.getBytes(StandardCharsets.UTF_8);
         Dek dek = keyring.sealingDek(tenantId);
@@ -83,6 +95,22 @@ public final class Sealer {
                     "envelope of tenant " + header.tenantId()
                             + " is bound to another embedding id than the record it was found in");
         }
+        try {
+            return open(envelope, header);
+        } catch (DekDestroyedException e) {
+            // Destroyed between the cache and its use (expiry, eviction): open it again, through the KMS if need be.
+            try {
+                return open(envelope, header);
+            } catch (DekDestroyedException again) {
+                throw new EnvelopeException(
+                        Reason.KMS_UNAVAILABLE,
+                        "DEK " + header.dekId() + " of tenant " + header.tenantId() + " was destroyed while in use",
+                        again);
+            }
+        }
+    }
+
+    private Unsealed open(byte[] envelope, EnvelopeHeader header) {
         Dek dek = openDek(header);
         try {
             return new Unsealed(
@@ -105,6 +133,8 @@ public final class Sealer {
     private Dek openDek(EnvelopeHeader h) {
         try {
             return keyring.openDek(h.tenantId(), h.kek(), h.dekId(), h.wrappedDekUnsafe());
+        } catch (DekDestroyedException e) {
+            throw e; // an eviction raced the unwrap: the caller opens again
         } catch (KeyMismatchException e) {
             throw new EnvelopeException(Reason.WRONG_BINDING, String.valueOf(e.getMessage()), e);
         } catch (InvalidWrappedKeyException e) {
@@ -117,9 +147,17 @@ public final class Sealer {
         } catch (UnknownKeyException e) {
             throw new EnvelopeException(
                     Reason.KEY_UNKNOWN, "KMS does not know " + h.kek() + " of tenant " + h.tenantId(), e);
-        } catch (KmsException e) {
+        } catch (KmsUnavailableException e) {
             throw new EnvelopeException(
                     Reason.KMS_UNAVAILABLE, "KMS could not unwrap DEK " + h.dekId() + " of tenant " + h.tenantId(), e);
+        } catch (KmsException e) {
+            // Anything else the tenant's key does (unsupported operation, HTTP 4xx, a malformed answer, a corrupt
+            // keyset) is that key's fault: retrying it would wait forever.
+            throw new EnvelopeException(
+                    Reason.KEY_FAILED,
+                    "KMS failed to unwrap DEK " + h.dekId() + " of tenant " + h.tenantId() + " ("
+                            + e.getClass().getSimpleName() + ")",
+                    e);
         }
     }
 }

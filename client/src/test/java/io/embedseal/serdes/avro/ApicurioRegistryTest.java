@@ -89,6 +89,78 @@ class ApicurioRegistryTest {
         assertThat(latest.id()).isEqualTo(id);
     }
 
+    /**
+     * The poison pill of a shared registry: a record naming a PROTOBUF or JSON schema's id. Before, the codec called it
+     * REGISTRY_UNAVAILABLE (the pipeline waited, then stopped, on every restart); now it is input: NOT_AVRO_SCHEMA,
+     * remembered, so the next record naming the id does not ask the registry.
+     */
+    @Test
+    void aRecordNamingAProtobufOrJsonSchema_isRefusedAsInput_andTheIdRemembered() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        Map<String, String> others = Map.of(
+                "PROTOBUF", "syntax = \"proto3\";\nmessage Junk { string name = 1; }\n",
+                "JSON", "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}}}");
+        for (Map.Entry<String, String> other : others.entrySet()) {
+            String body = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writeValueAsString(Map.of("schemaType", other.getKey(), "schema", other.getValue()));
+            java.net.http.HttpResponse<String> r = http.send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                                    apicurio.confluentUrl() + "/subjects/" + subject() + "/versions"))
+                            .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body))
+                            .build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            int id = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(r.body())
+                    .path("id")
+                    .asInt();
+
+            int[] asked = {0};
+            SchemaRegistry counting = new SchemaRegistry() {
+                @Override
+                public int register(String subject, org.apache.avro.Schema schema) {
+                    return client.register(subject, schema);
+                }
+
+                @Override
+                public org.apache.avro.Schema schemaById(int schemaId) {
+                    asked[0]++;
+                    return client.schemaById(schemaId);
+                }
+
+                @Override
+                public int lookup(String subject, org.apache.avro.Schema schema) {
+                    return client.lookup(subject, schema);
+                }
+
+                @Override
+                public RegisteredSchema latest(String subject) {
+                    return client.latest(subject);
+                }
+
+                @Override
+                public boolean isCompatible(String subject, org.apache.avro.Schema schema) {
+                    return client.isCompatible(subject, schema);
+                }
+
+                @Override
+                public void setCompatibility(String subject, String level) {
+                    client.setCompatibility(subject, level);
+                }
+            };
+            EmbeddingEventCodec codec = new EmbeddingEventCodec(counting);
+            byte[] poison = EmbeddingEventCodec.encodeWire(id, event("p-1"));
+            for (int i = 0; i < 3; i++) {
+                assertThatThrownBy(() -> codec.decode(poison))
+                        .isInstanceOfSatisfying(WireFormatException.class, e -> assertThat(e.reason())
+                                .isEqualTo(WireFormatException.Reason.NOT_AVRO_SCHEMA))
+                        .hasMessageContaining(other.getKey());
+            }
+            assertThat(asked[0]).as("registry lookups of the %s id for 3 records", other.getKey()).isEqualTo(1);
+        }
+    }
+
     @Test
     void unknownId_andUnknownSubject_areTyped() {
         assertThatThrownBy(() -> client.schemaById(987_654)).isInstanceOf(UnknownSchemaException.class);

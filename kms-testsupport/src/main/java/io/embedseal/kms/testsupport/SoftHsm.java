@@ -75,6 +75,73 @@ public final class SoftHsm {
         return null;
     }
 
+    /** {@code CKA_ENCRYPT}: the key may encrypt (wrap a DEK). */
+    public static final long CKA_ENCRYPT = 0x104;
+
+    /** {@code CKA_DECRYPT}: the key may decrypt (unwrap a DEK). */
+    public static final long CKA_DECRYPT = 0x105;
+
+    /**
+     * Sets a boolean attribute of the token's key object labelled {@code label}, as an HSM administrator does to revoke
+     * a key ({@code CKA_ENCRYPT=false}). SunPKCS11 cannot change attributes, so this calls the token through the JDK's
+     * PKCS#11 wrapper (the test JVM has {@code --add-exports jdk.crypto.cryptoki/sun.security.pkcs11.wrapper}).
+     *
+     * @return how many objects carry the label (all of them were changed)
+     */
+    public static int setKeyAttribute(Token token, String label, long attribute, boolean value) {
+        try {
+            String pkg = "sun.security.pkcs11.wrapper.";
+            Class<?> p11 = Class.forName(pkg + "PKCS11");
+            Class<?> initArgs = Class.forName(pkg + "CK_C_INITIALIZE_ARGS");
+            Class<?> notify = Class.forName(pkg + "CK_NOTIFY");
+            Class<?> attr = Class.forName(pkg + "CK_ATTRIBUTE");
+            Object lib = p11.getMethod("getInstance", String.class, String.class, initArgs, boolean.class)
+                    .invoke(null, LIBRARY, "C_GetFunctionList", null, false);
+            long rwSerial = 0x2 | 0x4; // CKF_RW_SESSION | CKF_SERIAL_SESSION
+            long session = (long) p11.getMethod("C_OpenSession", long.class, long.class, Object.class, notify)
+                    .invoke(lib, token.slot(), rwSerial, null, null);
+            try {
+                char[] pin = Files.readString(token.pinFile()).strip().toCharArray();
+                try {
+                    p11.getMethod("C_Login", long.class, long.class, char[].class)
+                            .invoke(lib, session, 1L, pin);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                    if (!String.valueOf(e.getCause()).contains("CKR_USER_ALREADY_LOGGED_IN")) {
+                        throw e;
+                    }
+                }
+                Object template = java.lang.reflect.Array.newInstance(attr, 1);
+                java.lang.reflect.Array.set(
+                        template,
+                        0,
+                        attr.getConstructor(long.class, Object.class).newInstance(3L, label.toCharArray()));
+                p11.getMethod("C_FindObjectsInit", long.class, template.getClass())
+                        .invoke(lib, session, template);
+                long[] found = (long[])
+                        p11.getMethod("C_FindObjects", long.class, long.class).invoke(lib, session, 16L);
+                p11.getMethod("C_FindObjectsFinal", long.class).invoke(lib, session);
+                Object change = java.lang.reflect.Array.newInstance(attr, 1);
+                java.lang.reflect.Array.set(
+                        change,
+                        0,
+                        attr.getConstructor(long.class, boolean.class).newInstance(attribute, value));
+                for (long handle : found) {
+                    p11.getMethod("C_SetAttributeValue", long.class, long.class, change.getClass())
+                            .invoke(lib, session, handle, change);
+                }
+                return found.length;
+            } finally {
+                p11.getMethod("C_CloseSession", long.class).invoke(lib, session);
+            }
+        } catch (ReflectiveOperationException | java.io.IOException e) {
+            throw new IllegalStateException(
+                    "cannot change attribute 0x" + Long.toHexString(attribute) + " of '" + label + "' in SoftHSM2 "
+                            + "(does the test JVM have --add-exports jdk.crypto.cryptoki/sun.security.pkcs11.wrapper="
+                            + "ALL-UNNAMED?): " + e,
+                    e);
+        }
+    }
+
     /** The JVM's token, initialised on first call. Tests share it and use distinct key names. */
     public static synchronized Token sharedToken() {
         assumeAvailable();

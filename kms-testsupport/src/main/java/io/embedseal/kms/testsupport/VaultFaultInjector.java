@@ -40,8 +40,21 @@ public final class VaultFaultInjector implements AutoCloseable {
         /** Announce a body of 4096 bytes, send 20, close the connection. */
         TRUNCATED_BODY,
         /** Send the status line and headers, then nothing until {@link #close()} or {@link #fault} changes. */
-        HANG_MID_BODY
+        HANG_MID_BODY,
+        /** Answer 400 with a Vault error body (a request the server calls bad). */
+        HTTP_400,
+        /** Answer 403 with a Vault error body (permission denied). */
+        HTTP_403,
+        /** Answer 404 with a Vault error body (no such key). */
+        HTTP_404,
+        /** Answer 500 with a Vault error body (internal error). */
+        HTTP_500,
+        /** Wait {@link #SLOW_MILLIS} before passing the request on: longer than the tests' client timeouts. */
+        SLOW
     }
+
+    /** How long {@link Fault#SLOW} holds a request. */
+    public static final long SLOW_MILLIS = 3_000;
 
     private static final List<String> FORWARDED_HEADERS =
             List.of("X-Vault-Token", "X-Vault-Namespace", "X-Vault-Request", "Content-Type");
@@ -53,6 +66,8 @@ public final class VaultFaultInjector implements AutoCloseable {
     private final AtomicInteger requests = new AtomicInteger();
     private volatile @Nullable HttpServer server;
     private volatile Fault fault = Fault.NONE;
+    private final java.util.concurrent.ConcurrentHashMap<String, Fault> keyFaults =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private volatile CountDownLatch release = new CountDownLatch(1);
 
     private VaultFaultInjector(OpenBaoDevServer upstream) throws IOException {
@@ -95,6 +110,18 @@ public final class VaultFaultInjector implements AutoCloseable {
     /** Requests that reached the proxy, passed through or not. */
     public int requestCount() {
         return requests.get();
+    }
+
+    /**
+     * Breaks only requests for one key (the last path segment is {@code keyName}: encrypt, decrypt, keys, sign of
+     * that key), as a fault of one tenant's key; {@link Fault#NONE} heals it. Other keys pass through.
+     */
+    public void faultKey(String keyName, Fault f) {
+        if (f == Fault.NONE) {
+            keyFaults.remove(keyName);
+        } else {
+            keyFaults.put(keyName, f);
+        }
     }
 
     /** Breaks the next requests this way ({@link Fault#NONE} heals, and releases hung answers). */
@@ -153,7 +180,31 @@ public final class VaultFaultInjector implements AutoCloseable {
             try (InputStream in = ex.getRequestBody()) {
                 body = in.readAllBytes();
             }
-            switch (fault) {
+            Fault f = fault;
+            if (f == Fault.NONE && !keyFaults.isEmpty()) {
+                String path = ex.getRequestURI().getPath();
+                f = keyFaults.getOrDefault(path.substring(path.lastIndexOf('/') + 1), Fault.NONE);
+            }
+            switch (f) {
+                case HTTP_400, HTTP_403, HTTP_404, HTTP_500 -> {
+                    int status = Integer.parseInt(f.name().substring(5));
+                    String message = switch (status) {
+                        case 400 -> "invalid request";
+                        case 403 -> "permission denied";
+                        case 404 -> "not found";
+                        default -> "internal error";
+                    };
+                    byte[] err = ("{\"errors\":[\"" + message + "\"]}").getBytes(StandardCharsets.US_ASCII);
+                    ex.getResponseHeaders().set("Content-Type", "application/json");
+                    ex.sendResponseHeaders(status, err.length);
+                    ex.getResponseBody().write(err);
+                    return;
+                }
+                case SLOW -> {
+                    Thread.sleep(SLOW_MILLIS);
+                    forward(ex, body);
+                    return;
+                }
                 case MALFORMED_BODY -> {
                     byte[] junk = "<html>bad gateway</html>".getBytes(StandardCharsets.US_ASCII);
                     ex.getResponseHeaders().set("Content-Type", "application/json");

@@ -6,6 +6,7 @@ import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsOutcome;
 import io.embedseal.keyring.kms.decorator.KmsObserver;
 import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEventType;
@@ -153,6 +154,25 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
                 .description("1 while a dependency (KMS, schema registry) is unreachable and records wait")
                 .register(registry);
         return this;
+    }
+
+    /** Adds the tenants whose key is failing: the count of degraded tenants (each one's cause is on the status page). */
+    public PipelineMeters bindFaults(TenantFaults faults) {
+        Gauge.builder("embedseal.tenants.degraded", faults, TenantFaults::degradedCount)
+                .description("Tenants whose key failed recently (denied, unknown, failed or unavailable): their "
+                        + "records are dead-lettered while the others flow on")
+                .register(registry);
+        return this;
+    }
+
+    @Override
+    public void tenantFault(String tenantId, String kind) {
+        Counter.builder("embedseal.tenant.key.faults")
+                .tag("kind", kind)
+                .tag("tenant", label(tenantId))
+                .description("Failures of a tenant's key, by kind (tenant label bounded)")
+                .register(registry)
+                .increment();
     }
 
     /** Adds Kafka Streams' client metrics (threads, tasks, the embedded clients' fetch lag, ...). */

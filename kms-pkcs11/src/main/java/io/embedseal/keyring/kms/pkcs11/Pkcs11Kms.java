@@ -2,6 +2,7 @@ package io.embedseal.keyring.kms.pkcs11;
 
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.KmsException;
@@ -141,8 +142,16 @@ public final class Pkcs11Kms implements KmsProvider {
             System.arraycopy(sealed, 0, wrapped, NONCE_BYTES, sealed.length);
             return new WrappedDek(kek, wrapped);
         } catch (ProviderException e) {
-            throw new KmsUnavailableException("PKCS#11 token failed to wrap under " + kek + ": " + rootMessage(e), e);
+            throw forbidden(e, kek, "wrap")
+                    ? new KeyDeniedException(
+                            "PKCS#11 token does not allow wrapping under " + kek + " (CKA_ENCRYPT is false)", e)
+                    : new KmsUnavailableException(
+                            "PKCS#11 token failed to wrap under " + kek + ": " + rootMessage(e), e);
         } catch (GeneralSecurityException e) {
+            if (forbidden(e, kek, "wrap")) {
+                throw new KeyDeniedException(
+                        "PKCS#11 token does not allow wrapping under " + kek + " (CKA_ENCRYPT is false)", e);
+            }
             throw new KmsException("PKCS#11 token could not wrap under " + kek, e);
         }
     }
@@ -167,12 +176,20 @@ public final class Pkcs11Kms implements KmsProvider {
             throw new InvalidWrappedKeyException(
                     "wrapped DEK does not open under " + kek + " with the given associated data", e);
         } catch (ProviderException e) {
+            if (forbidden(e, kek, "unwrap")) {
+                throw new KeyDeniedException(
+                        "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
+            }
             // SunPKCS11 reports a failed tag check from some tokens as CKR_ENCRYPTED_DATA_INVALID.
             if (String.valueOf(rootMessage(e)).contains("CKR_ENCRYPTED_DATA_INVALID")) {
                 throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek, e);
             }
             throw new KmsUnavailableException("PKCS#11 token failed to unwrap under " + kek + ": " + rootMessage(e), e);
         } catch (GeneralSecurityException e) {
+            if (forbidden(e, kek, "unwrap")) {
+                throw new KeyDeniedException(
+                        "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
+            }
             throw new InvalidWrappedKeyException(
                     "wrapped DEK does not open under " + kek + ": "
                             + e.getClass().getSimpleName(),
@@ -613,6 +630,20 @@ public final class Pkcs11Kms implements KmsProvider {
             throw new KmsUnavailableException("PKCS#11 token failed to list keys: " + rootMessage(e), e);
         }
         return versions;
+    }
+
+    /**
+     * Whether the token refused the operation because the key object does not permit it: the documented way to revoke
+     * a key in an HSM ({@code CKA_ENCRYPT}/{@code CKA_DECRYPT} cleared), so it is a denial, not an outage.
+     */
+    private static boolean forbidden(Throwable e, KekRef kek, String what) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains("CKR_KEY_FUNCTION_NOT_PERMITTED")) {
+                LOG.debug("PKCS#11 token refuses to {} under {}: CKR_KEY_FUNCTION_NOT_PERMITTED", what, kek);
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String alias(String keyName, int version) {

@@ -12,6 +12,7 @@ import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -45,6 +46,15 @@ public final class KeyEventFollower implements AutoCloseable {
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private final Thread thread;
     private volatile boolean closed;
+    private volatile boolean stopped;
+    private volatile @Nullable String lastFailure;
+    private volatile long confirmedAtNanos;
+    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
+
+    /** How often a caught-up follower proves it is current (asks the end offsets). */
+    static final Duration FRESHNESS_CHECK = Duration.ofSeconds(1);
+
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(5);
     private final java.util.concurrent.atomic.AtomicLong applied = new java.util.concurrent.atomic.AtomicLong();
 
     private KeyEventFollower(
@@ -93,43 +103,135 @@ public final class KeyEventFollower implements AutoCloseable {
         return topic;
     }
 
+    /**
+     * Reads until closed. A failure of the consumer (an authorisation error, an expired credential, a broker that
+     * is gone) does not end the thread: it is logged, kept for {@link #staleness}, and retried with backoff, so the
+     * follower recovers by itself when the topic is readable again. Freshness is proven, not assumed: about every
+     * {@link #FRESHNESS_CHECK} the topic's end offsets are asked for, and only a position at or past them moves
+     * {@link #confirmedAtNanos}.
+     */
     private void run() {
+        long backoff = 100;
+        List<TopicPartition> partitions = null;
+        Map<TopicPartition, Long> end = Map.of();
+        long endAskedAt = 0;
+        long nextCheck = System.nanoTime();
         try {
-            List<TopicPartition> partitions = awaitPartitions();
-            if (partitions == null) {
-                return;
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
             while (!closed) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    apply(r);
+                try {
+                    if (partitions == null) {
+                        partitions = awaitPartitions();
+                        if (partitions == null) {
+                            return;
+                        }
+                        consumer.assign(partitions);
+                        consumer.seekToBeginning(partitions);
+                        endAskedAt = System.nanoTime();
+                        end = consumer.endOffsets(partitions, CALL_TIMEOUT);
+                    }
+                    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                        apply(r);
+                    }
+                    if (caughtUp.getCount() > 0 && atOrPast(partitions, end)) {
+                        LOG.info(
+                                "key events of {} tenants read from {}",
+                                gate.directory().snapshot().size(),
+                                topic);
+                        confirmedAtNanos = endAskedAt;
+                        caughtUp.countDown();
+                    }
+                    long now = System.nanoTime();
+                    if (caughtUp.getCount() == 0 && now - nextCheck >= 0) {
+                        // Events written before this instant are applied once the position reaches these offsets.
+                        long askedAt = System.nanoTime();
+                        Map<TopicPartition, Long> latest = consumer.endOffsets(partitions, CALL_TIMEOUT);
+                        while (!atOrPast(partitions, latest) && !closed) {
+                            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                                apply(r);
+                            }
+                            if (System.nanoTime() - askedAt > CALL_TIMEOUT.toNanos()) {
+                                break; // behind: confirmed later, when it has caught up
+                            }
+                        }
+                        if (atOrPast(partitions, latest)) {
+                            confirmedAtNanos = askedAt;
+                        }
+                        nextCheck = System.nanoTime() + FRESHNESS_CHECK.toNanos();
+                    }
+                    if (lastFailure != null) {
+                        LOG.info("the key-event follower of {} reads again", topic);
+                        lastFailure = null;
+                    }
+                    backoff = 100;
+                } catch (WakeupException e) {
+                    if (closed) {
+                        return;
+                    }
+                    throw e;
+                } catch (KafkaException e) {
+                    // Authorisation, authentication, a timeout asking a broker: the topic may be readable again later.
+                    String why = e.getClass().getSimpleName() + ": " + e.getMessage();
+                    if (lastFailure == null || !lastFailure.equals(why)) {
+                        LOG.error(
+                                "the key-event follower of {} cannot read it ({}); tenant states are not updated "
+                                        + "meanwhile, and readers relying on them stop once they are stale; retrying",
+                                topic,
+                                why);
+                    }
+                    lastFailure = why;
+                    failures.incrementAndGet();
+                    Thread.sleep(backoff);
+                    backoff = Math.min(backoff * 2, 5_000);
                 }
-                if (caughtUp.getCount() > 0
-                        && partitions.stream()
-                                .allMatch(tp -> consumer.position(tp) >= end.getOrDefault(tp, Long.MAX_VALUE))) {
-                    LOG.info(
-                            "key events of {} tenants read from {}",
-                            gate.directory().snapshot().size(),
-                            topic);
-                    caughtUp.countDown();
-                }
-            }
-        } catch (WakeupException e) {
-            if (!closed) {
-                LOG.error("the key-event follower of {} was woken up unexpectedly", topic, e);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            lastFailure = "stopped: " + e.getClass().getSimpleName() + ": " + e.getMessage();
             LOG.error("the key-event follower of {} stopped: tenant states are no longer updated", topic, e);
+            throw e;
         } finally {
+            stopped = true;
             consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
         }
     }
 
-    /** The topic's partitions, waiting (and saying so) while the topic does not exist yet; null if closed meanwhile. */
+    private boolean atOrPast(List<TopicPartition> partitions, Map<TopicPartition, Long> end) {
+        for (TopicPartition tp : partitions) {
+            if (consumer.position(tp, CALL_TIMEOUT) < end.getOrDefault(tp, Long.MAX_VALUE)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Why the tenant states this follower keeps cannot be relied on now, or null when they can: they were confirmed
+     * current (every event on the topic up to a moment at most {@code bound} ago applied), and the follower runs.
+     * Readers that unseal stop while this is non-null (fail closed), and go on by themselves once it is null again.
+     */
+    public @Nullable String staleness(Duration bound) {
+        if (stopped && !closed) {
+            return "the key-event follower of " + topic + " stopped (" + lastFailure + ")";
+        }
+        if (caughtUp.getCount() > 0) {
+            return "the key-event follower of " + topic + " has not read the topic to its end yet"
+                    + (lastFailure == null ? "" : " (" + lastFailure + ")");
+        }
+        long age = System.nanoTime() - confirmedAtNanos;
+        if (age > bound.toNanos()) {
+            return "key events from " + topic + " not confirmed current for " + TimeUnit.NANOSECONDS.toSeconds(age)
+                    + " s (bound " + bound.toSeconds() + " s)"
+                    + (lastFailure == null ? "" : ": " + lastFailure);
+        }
+        return null;
+    }
+
+    /** Failures reading the topic so far (each retried). */
+    public long failures() {
+        return failures.get();
+    }
+
     /** The topic's partitions once it exists, or null when the follower was closed before. */
     private @Nullable List<TopicPartition> awaitPartitions() throws InterruptedException {
         long warnAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

@@ -29,6 +29,8 @@ public class EmbedsealSinkConfig extends AbstractConfig {
     public static final String REVOKED_ACTION = "embedseal.revoked.action";
     public static final String WAIT_BACKOFF_MS = "embedseal.wait.backoff-ms";
     public static final String STARTUP_TIMEOUT_MS = "embedseal.key-events.startup-timeout-ms";
+    public static final String KEY_EVENTS_MAX_STALENESS_MS = "embedseal.key-events.max-staleness-ms";
+    public static final String TENANT_FAULT_COOLDOWN_MS = "embedseal.tenant.fault-cooldown-ms";
     public static final String TASK_INDEX = "embedseal.task.index";
     public static final String KMS_PROVIDER = "kms.provider";
     public static final String VAULT_TOKEN = "kms.vault.token";
@@ -119,6 +121,25 @@ public class EmbedsealSinkConfig extends AbstractConfig {
                         ConfigDef.Importance.LOW,
                         "How long a task may take at start to read every tenant's key state; it writes nothing before.")
                 .define(
+                        KEY_EVENTS_MAX_STALENESS_MS,
+                        ConfigDef.Type.LONG,
+                        15_000L,
+                        ConfigDef.Range.between(2_000L, 3_600_000L),
+                        ConfigDef.Importance.MEDIUM,
+                        "Fail closed when key events stop: if the task cannot confirm for this long that it has "
+                                + "applied every event on the key-event topic (the topic unreadable, an authorisation "
+                                + "error, the brokers gone), it writes and unseals nothing, and Connect redelivers the "
+                                + "batch; it goes on by itself once the topic is readable again.")
+                .define(
+                        TENANT_FAULT_COOLDOWN_MS,
+                        ConfigDef.Type.LONG,
+                        30_000L,
+                        ConfigDef.Range.between(0L, 3_600_000L),
+                        ConfigDef.Importance.LOW,
+                        "After one tenant's key fails (denied, unknown, a KMS error for that key alone), its "
+                                + "records go to the errant-record reporter for this long without asking its KMS; "
+                                + "then one record tries again. Other tenants are not affected.")
+                .define(
                         KMS_PROVIDER,
                         ConfigDef.Type.STRING,
                         "local",
@@ -152,11 +173,14 @@ public class EmbedsealSinkConfig extends AbstractConfig {
 
     public EmbedsealSinkConfig(ConfigDef def, Map<?, ?> props) {
         super(def, props);
-        this.keyringSettings = keyringSettings(System::getenv);
         if (getList(BOOTSTRAP_SERVERS).isEmpty()) {
             throw new InvalidSettingException(
                     BOOTSTRAP_SERVERS, "", "give the Kafka cluster holding " + getString(KEY_EVENTS_TOPIC));
         }
+        // The worker, not this configuration, decides which KMS, files, clusters and stores a connector may use:
+        // checked before anything reads a file or loads a module the configuration names.
+        WorkerAllowlist.ofWorker().ifPresent(allowlist -> allowlist.check(this));
+        this.keyringSettings = keyringSettings(System::getenv);
     }
 
     /**
@@ -222,6 +246,14 @@ public class EmbedsealSinkConfig extends AbstractConfig {
 
     public long waitBackoffMs() {
         return getLong(WAIT_BACKOFF_MS);
+    }
+
+    public long keyEventsMaxStalenessMs() {
+        return getLong(KEY_EVENTS_MAX_STALENESS_MS);
+    }
+
+    public long tenantFaultCooldownMs() {
+        return getLong(TENANT_FAULT_COOLDOWN_MS);
     }
 
     public long startupTimeoutMs() {

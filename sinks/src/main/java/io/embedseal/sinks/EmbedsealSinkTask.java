@@ -10,7 +10,11 @@ import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.decorator.InterceptedKms;
+import io.embedseal.keyring.kms.decorator.KmsDeadline;
+import io.embedseal.keyring.kms.decorator.KmsReachability;
 import io.embedseal.keyring.tenant.TenantDirectory;
+import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
@@ -93,6 +97,14 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     private final Map<String, TenantState> pendingShreds = new ConcurrentHashMap<>();
     private final Set<String> deniedLogged = ConcurrentHashMap.newKeySet();
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
+    private TenantFaults faults;
+
+    @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
+    private KmsReachability reachability;
+
+    private long staleLoggedAt;
     private final SinkCounters counters = new SinkCounters();
     private final KeyGoneProbe keyProbe = new KeyGoneProbe();
     private boolean stopped;
@@ -130,11 +142,16 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 provider.close();
                 throw e;
             }
-            kms = KmsProviders.decorate(provider, ks, null, null, Clock.systemUTC());
+            // No retry inside: a tenant's key is tried twice here, and Connect's redelivery waits out an outage.
+            kms = KmsProviders.decorate(provider, ks, null, null, ks.naming()::tenantFor, Clock.systemUTC(), true);
+            reachability = new KmsReachability(
+                    new InterceptedKms(InterceptedKms.view(provider), new KmsDeadline(ks.callDeadline())),
+                    Duration.ofSeconds(5));
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
         keyring = Keyring.builder(kms).naming(directory).policy(ks.dekPolicy()).build();
+        faults = new TenantFaults(Duration.ofMillis(config.tenantFaultCooldownMs()));
         unsealer = new EmbeddingUnsealer(new Sealer(keyring), null);
         String id = config.connectorName() + "-" + config.taskIndex();
         try {
@@ -211,6 +228,10 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         if (state.status() == TenantStatus.ACTIVE) {
             deniedLogged.remove(state.tenantId());
         }
+        TenantFaults f = faults;
+        if (f != null) {
+            f.clear(state.tenantId()); // the tenant's authority acted on its key: ask its KMS again
+        }
         if (state.status() == TenantStatus.DESTROYED) {
             pendingShreds.put(state.tenantId(), state);
         }
@@ -226,6 +247,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     @Override
     public void put(Collection<SinkRecord> records) {
+        failClosedIfKeyEventsStale(records.isEmpty());
         shredPending();
         receipts.heartbeatIfDue(RECEIPT_TIMEOUT);
         for (SinkRecord r : records) {
@@ -237,6 +259,37 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             throw translate(e);
         }
         counters.logIfDue(LOG, sinkName());
+    }
+
+    /**
+     * Fail closed when key events stop: while the follower cannot confirm that every key event is applied (the topic
+     * unreadable, an authorisation error, the brokers gone), nothing is written or unsealed, and Connect redelivers
+     * the batch after the backoff. It goes on by itself once the follower is current again.
+     */
+    private void failClosedIfKeyEventsStale(boolean emptyBatch) {
+        String stale = follower.staleness(Duration.ofMillis(config.keyEventsMaxStalenessMs()));
+        counters.keyEventsStale = stale != null;
+        if (stale == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (now - staleLoggedAt > Duration.ofSeconds(30).toNanos() || staleLoggedAt == 0) {
+            LOG.error(
+                    "{} sink task {}-{} stops writing and unsealing: {} ({}); Connect redelivers the batch",
+                    sinkName(),
+                    config.connectorName(),
+                    config.taskIndex(),
+                    stale,
+                    EmbedsealSinkConfig.KEY_EVENTS_MAX_STALENESS_MS);
+            staleLoggedAt = now;
+        }
+        if (emptyBatch) {
+            return;
+        }
+        counters.staleWaits++;
+        context.timeout(config.waitBackoffMs());
+        throw new RetriableException(stale + "; nothing is written or unsealed until key events are current again ("
+                + EmbedsealSinkConfig.KEY_EVENTS_MAX_STALENESS_MS + ")");
     }
 
     private void handle(SinkRecord r) {
@@ -256,6 +309,16 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         if (status == TenantStatus.DESTROYED) {
             counters.droppedDestroyed++;
             return; // crypto-shredded: nothing can open it, and the store no longer holds the tenant
+        }
+        if (state == null) {
+            // Like the pipeline: a tenant that never registered has no key and nothing in the store, and gets nothing.
+            refuse(
+                    r,
+                    new RefusedRecordException(
+                            Reason.TENANT_UNREGISTERED,
+                            "tenant " + key.tenantId() + " has not registered a key on " + config.keyEventsTopic()
+                                    + " (" + where(r) + ")"));
+            return;
         }
         byte[] value = valueBytes(r);
         if (value == null) {
@@ -285,25 +348,33 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
         UnsealedEmbedding opened = null;
         if (store.needsPlaintext()) {
+            TenantFaults.Fault cooling = faults.coolingDown(key.tenantId());
+            if (cooling != null) {
+                setAside(r, key.tenantId(), cooling.kind(), "its key failed recently (" + cooling.detail() + ")");
+                return;
+            }
             try {
-                opened = unsealer.unseal(keyBytes, value);
+                opened = unsealTenant(keyBytes, value, key.tenantId());
                 // A wrapped DEK the KMS just unwrapped: a genuine sample to ask it with, should DESTROYED come.
                 keyProbe.remember(header);
             } catch (EnvelopeException e) {
                 switch (e.reason()) {
                     case KMS_UNAVAILABLE -> {
                         context.timeout(config.waitBackoffMs());
-                        throw new RetriableException(
-                                "the KMS of tenant " + key.tenantId() + " is unreachable; the batch is redelivered", e);
+                        throw new RetriableException("the KMS is unreachable; the batch is redelivered", e);
                     }
-                    case KEY_REVOKED, KEY_UNKNOWN -> {
-                        if (deniedLogged.add(key.tenantId())) {
-                            LOG.warn(
-                                    "the KMS refused tenant {}'s key ({}): treating its records as revoked",
-                                    key.tenantId(),
-                                    e.reason());
-                        }
-                        revoked(r, "the KMS refused tenant " + key.tenantId() + "'s key (" + e.reason() + ")");
+                    case KEY_REVOKED, KEY_UNKNOWN, KEY_FAILED -> {
+                        TenantFaults.Kind kind = switch (e.reason()) {
+                            case KEY_REVOKED -> TenantFaults.Kind.KEY_DENIED;
+                            case KEY_UNKNOWN -> TenantFaults.Kind.KEY_UNKNOWN;
+                            default -> TenantFaults.Kind.KEY_FAILED;
+                        };
+                        faultOf(key.tenantId(), kind, e);
+                        setAside(
+                                r,
+                                key.tenantId(),
+                                kind,
+                                "the KMS failed tenant " + key.tenantId() + "'s key (" + e.reason() + ")");
                         return;
                     }
                     default -> {
@@ -330,6 +401,64 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         } catch (StoreException e) {
             throw translate(e);
         }
+    }
+
+    /**
+     * Unseals a record, trying the tenant's key twice when the KMS fails quickly for it (once when it does not answer
+     * within the call deadline); if the KMS still answers
+     * others (the probe on a key no tenant has), the fault is this tenant's ({@code KEY_UNAVAILABLE}): its record is
+     * set aside and the others flow on. If the KMS answers nobody, {@code KMS_UNAVAILABLE} is thrown: the batch waits.
+     */
+    private UnsealedEmbedding unsealTenant(byte[] keyBytes, byte[] value, String tenant) {
+        for (int attempt = 1; ; attempt++) {
+            long attemptStart = System.nanoTime();
+            try {
+                UnsealedEmbedding opened = unsealer.unseal(keyBytes, value);
+                faults.clear(tenant);
+                return opened;
+            } catch (EnvelopeException e) {
+                if (e.reason() != EnvelopeException.Reason.KMS_UNAVAILABLE || !reachability.answers()) {
+                    throw e;
+                }
+                // A slow failure (the call deadline) is judged at once, so a hanging key holds the task once.
+                if (attempt >= 2 || System.nanoTime() - attemptStart > 250_000_000L) {
+                    faultOf(tenant, TenantFaults.Kind.KEY_UNAVAILABLE, e);
+                    throw new EnvelopeException(
+                            EnvelopeException.Reason.KEY_FAILED,
+                            "the KMS answers, but not for tenant " + tenant + "'s key: " + e.getMessage(),
+                            e);
+                }
+            }
+        }
+    }
+
+    private void faultOf(String tenant, TenantFaults.Kind kind, Exception e) {
+        TenantFaults.Fault f = faults.record(tenant, kind, e.getMessage() == null ? kind.name() : e.getMessage());
+        keyring.evict(tenant);
+        counters.tenantFaults++;
+        if (f.failures() == 1) {
+            LOG.warn(
+                    "the key of tenant {} failed ({}); its records are set aside for {} s without asking its KMS, then "
+                            + "tried again; other tenants are not affected: {}",
+                    tenant,
+                    kind,
+                    faults.cooldown().toSeconds(),
+                    f.detail());
+        }
+    }
+
+    /** A record of a tenant whose key failed: like a revocation when denied or unknown, else reported. */
+    private void setAside(SinkRecord r, String tenant, TenantFaults.Kind kind, String why) {
+        if (kind == TenantFaults.Kind.KEY_DENIED || kind == TenantFaults.Kind.KEY_UNKNOWN) {
+            revoked(r, "tenant " + tenant + ": " + why);
+            return;
+        }
+        refuse(
+                r,
+                new RefusedRecordException(
+                        Reason.KEY_FAILED,
+                        "tenant " + tenant + ": " + why + "; the record stays sealed and can be replayed once the key "
+                                + "works (" + where(r) + ")"));
     }
 
     private void revoked(SinkRecord r, String why) {
@@ -522,6 +651,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             receipts.close();
         }
         if (keyring != null) {
+            keyring.close(); // destroys every DEK in memory
             keyring.kms().close();
             LOG.info("{} sink task stopped: {}", sinkName(), counters);
         }

@@ -17,7 +17,14 @@ public final class RefusedRecordException extends DataException {
         /** The record's key is not {@code tenant/embeddingId}. */
         INVALID_KEY,
         /** The store cannot take this record (e.g. a vector dimension the index does not have). */
-        NOT_STORABLE
+        NOT_STORABLE,
+        /** The tenant never registered (or was forgotten): nothing of it is stored, as the pipeline seals nothing. */
+        TENANT_UNREGISTERED,
+        /**
+         * The tenant's key failed (unsupported operation, HTTP 4xx, a malformed answer, a corrupt keyset), or its KMS
+         * answers but not for its key: the record stays sealed and can be replayed once the key works.
+         */
+        KEY_FAILED
     }
 
     private final Reason reason;
@@ -25,6 +32,15 @@ public final class RefusedRecordException extends DataException {
     public RefusedRecordException(Reason reason, String message) {
         super(reason + ": " + message);
         this.reason = reason;
+    }
+
+    /**
+     * No stack trace: this classifies a record (its reason and message say everything), and Connect's dead-letter
+     * reporter would write a stack into every refused record's headers, at a cost the other tenants' records pay.
+     */
+    @Override
+    public synchronized Throwable fillInStackTrace() {
+        return this;
     }
 
     public Reason reason() {

@@ -14,6 +14,9 @@ public final class SinkCounters {
     long reportedRevoked;
     long refused;
     long waits;
+    long staleWaits;
+    long tenantFaults;
+    volatile boolean keyEventsStale;
     final java.util.concurrent.atomic.AtomicLong keyEventsRefused = new java.util.concurrent.atomic.AtomicLong();
     private long lastLogNanos = System.nanoTime();
     private long loggedWritten;
@@ -47,6 +50,21 @@ public final class SinkCounters {
         return waits;
     }
 
+    /** Batches held back because key events could not be confirmed current. */
+    public long staleWaits() {
+        return staleWaits;
+    }
+
+    /** Whether the last batch found the key events stale (nothing written or unsealed). */
+    public boolean keyEventsStale() {
+        return keyEventsStale;
+    }
+
+    /** Failures of a tenant's key that set that tenant's records aside. */
+    public long tenantFaults() {
+        return tenantFaults;
+    }
+
     void logIfDue(Logger log, String sink) {
         long now = System.nanoTime();
         if (now - lastLogNanos >= 60_000_000_000L && written != loggedWritten) {
@@ -60,6 +78,7 @@ public final class SinkCounters {
     public String toString() {
         return "written=" + written + " deleted=" + deleted + " droppedDestroyed=" + droppedDestroyed
                 + " reportedRevoked=" + reportedRevoked + " refused=" + refused + " waits=" + waits
-                + " keyEventsRefused=" + keyEventsRefused.get();
+                + " keyEventsRefused=" + keyEventsRefused.get() + " staleWaits=" + staleWaits + " tenantFaults="
+                + tenantFaults;
     }
 }

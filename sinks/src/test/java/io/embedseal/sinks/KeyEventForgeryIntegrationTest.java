@@ -218,20 +218,24 @@ class KeyEventForgeryIntegrationTest {
                         assertThat(SinkFixture.pgRows(table, "carol")).hasSize(3);
                     }
                 } else {
+                    // dave is shredded on the intruder's word. carol's tombstone makes her unknown, no longer
+                    // revoked; her record still is not indexed, because sinks require a registration (it goes to the
+                    // dead-letter topic as TENANT_UNREGISTERED): that defence holds with verification off too.
                     SinkFixture.await(
                             WAIT,
-                            "dave's index shredded and carol's new record indexed",
+                            "dave's index shredded and carol's new record dead-lettered as unregistered",
                             () -> LuceneSearch.shredded(luceneDir, "dave").isPresent()
-                                    && LuceneSearch.documentCount(luceneDir, "carol") == 4,
+                                    && deadLettered(f, f.connectDlq, "carol"),
                             () -> "dave shredded: "
                                     + LuceneSearch.shredded(luceneDir, "dave").isPresent() + ", carol: "
                                     + LuceneSearch.documentCount(luceneDir, "carol"));
+                    assertThat(LuceneSearch.documentCount(luceneDir, "carol")).isEqualTo(3);
                     if (postgres) {
                         SinkFixture.await(
                                 WAIT,
-                                "dave's rows shredded and carol's new row written",
+                                "dave's rows shredded, carol's new row refused",
                                 () -> SinkFixture.pgRows(table, "dave").isEmpty()
-                                        && SinkFixture.pgRows(table, "carol").size() == 4,
+                                        && SinkFixture.pgRows(table, "carol").size() == 3,
                                 () -> SinkFixture.pgRows(table, "carol").size());
                     }
                 }

@@ -119,7 +119,9 @@ public final class Search {
             return new Outcome(
                     tenantId,
                     "postgresql table " + p.table() + " (exact scan of " + r.rowsScanned() + " sealed rows, "
-                            + r.otherDimension() + " of another dimension)",
+                            + r.otherDimension() + " of another dimension"
+                            + (r.unopenable() == 0 ? "" : ", " + r.unopenable() + " rows that do not open skipped")
+                            + ")",
                     r.hits(),
                     r.rowsScanned());
         }

@@ -18,6 +18,7 @@ import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.search.QueryVectors;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
+import io.embedseal.sinks.search.TenantGate;
 import io.embedseal.topology.TopicNames;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -162,7 +163,8 @@ public final class SearchCommand implements Callable<Integer> {
 
         TenantDirectory directory = new TenantDirectory(keyringSettings.naming());
         TenantState state = null;
-        if (clients.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
+        boolean eventsRead = clients.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG);
+        if (eventsRead) {
             KeyEventGate gate;
             try (KmsProvider provider = KmsProviders.create(keyringSettings)) {
                 gate = KeyEventTrust.gate(keyringSettings, directory, provider::signingKeys);
@@ -195,6 +197,9 @@ public final class SearchCommand implements Callable<Integer> {
         long started = System.nanoTime();
         boolean[] progressShown = {false};
         try {
+            if (eventsRead) {
+                TenantGate.checkRegistered(tenant, state);
+            }
             Search.Outcome outcome = Search.run(tenant, vector, k, store, keyring, state, line -> {
                 if (!json) {
                     err.print("\r" + line);

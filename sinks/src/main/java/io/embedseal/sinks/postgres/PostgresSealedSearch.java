@@ -23,13 +23,19 @@ import org.jspecify.annotations.Nullable;
  */
 public final class PostgresSealedSearch {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PostgresSealedSearch.class);
+
     /** Told how far a scan got, about twice a second. */
     public interface Progress {
         void scanned(long rows, long matchingDimension);
     }
 
     /** The hits and what the scan saw. */
-    public record Result(List<SearchHit> hits, long rowsScanned, long otherDimension) {}
+    /**
+     * @param rowsScanned rows that opened
+     * @param unopenable  rows skipped because they do not open as the tenant's envelopes (altered, junk, misplaced)
+     */
+    public record Result(List<SearchHit> hits, long rowsScanned, long otherDimension, long unopenable) {}
 
     private PostgresSealedSearch() {}
 
@@ -56,6 +62,7 @@ public final class PostgresSealedSearch {
         TopK top = new TopK(k);
         long rows = 0;
         long otherDimension = 0;
+        long unopenable = 0;
         long lastReport = System.nanoTime();
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false); // a cursor: rows stream in batches instead of all at once
@@ -78,11 +85,22 @@ public final class PostgresSealedSearch {
                                         "DENIED",
                                         "the KMS refuses tenant " + tenantId + "'s key (" + e.reason()
                                                 + "): its sealed rows cannot be opened");
-                            default ->
+                            case KMS_UNAVAILABLE, KEY_FAILED ->
                                 throw new IllegalStateException(
-                                        "row " + id + " of tenant " + tenantId + " in " + table + " does not open: "
-                                                + e.getMessage(),
-                                        e);
+                                        "the KMS could not open tenant " + tenantId + "'s rows: " + e.getMessage(), e);
+                            default -> {
+                                // A junk, altered or misplaced row (anyone with write access to the table can put
+                                // one there): skipped and counted, so it cannot deny the tenant its search.
+                                if (unopenable++ == 0) {
+                                    LOG.warn(
+                                            "row {} of tenant {} in {} does not open ({}); skipping such rows",
+                                            id,
+                                            tenantId,
+                                            table,
+                                            e.reason());
+                                }
+                                continue;
+                            }
                         }
                     }
                     rows++;
@@ -109,6 +127,6 @@ public final class PostgresSealedSearch {
         } finally {
             connection.setAutoCommit(autoCommit);
         }
-        return new Result(top.result(), rows, otherDimension);
+        return new Result(top.result(), rows, otherDimension, unopenable);
     }
 }

@@ -18,6 +18,24 @@ public final class TenantGate {
     private TenantGate() {}
 
     /**
+     * Refuses a tenant the key-event topic does not know, once the topic was read: like the pipeline and the sinks,
+     * search needs an ACTIVE registration.
+     *
+     * @param state the tenant's state after reading the whole key-event topic
+     * @throws SearchRefusedException if the tenant never registered (or was forgotten)
+     */
+    public static void checkRegistered(String tenantId, @Nullable TenantState state) {
+        if (state == null) {
+            throw new SearchRefusedException(
+                    tenantId,
+                    "UNREGISTERED",
+                    "tenant " + tenantId
+                            + " has not registered a key on the key-event topic: it has nothing to search");
+        }
+        checkState(tenantId, state);
+    }
+
+    /**
      * @param state the tenant's state from the key-event topic, or null if it has none (or the topic was not read)
      * @throws SearchRefusedException if the tenant is REVOKED or DESTROYED
      */

@@ -1,14 +1,17 @@
 #!/bin/bash
-# One-shot topic creation for the docker-compose stack: the pipeline's topics with their policies.
+# One-shot topic creation for the docker-compose stack: the pipeline's topics with their policies. As the admin
+# principal when COMMAND_CONFIG names its login (the stack's broker authenticates everyone); create-acls.sh follows.
 set -euo pipefail
 BOOTSTRAP="${BOOTSTRAP:-kafka:9092}"
 PARTITIONS="${PARTITIONS:-6}"
 T="${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}"
+LOGIN=()
+if [ -n "${COMMAND_CONFIG:-}" ]; then LOGIN=(--command-config "$COMMAND_CONFIG"); fi
 
 create() {
   local topic=$1 partitions=$2; shift 2
-  "$T" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" --partitions "$partitions" \
-       --replication-factor 1 "$@"
+  "$T" --bootstrap-server "$BOOTSTRAP" "${LOGIN[@]}" --create --if-not-exists --topic "$topic" \
+       --partitions "$partitions" --replication-factor 1 "$@"
 }
 
 create embeddings.raw "$PARTITIONS"
@@ -20,4 +23,5 @@ create keyring.events 1 --config cleanup.policy=delete --config retention.ms=-1
 create keyring.audit 1 --config retention.ms=-1                           # kept forever
 create embeddings.sealed.lucene-dlq 1 --config retention.ms=1209600000
 create embeddings.sealed.postgres-dlq 1 --config retention.ms=1209600000
-"$T" --bootstrap-server "$BOOTSTRAP" --list
+create _schemas 1 --config cleanup.policy=compact                        # the schema registry's store
+"$T" --bootstrap-server "$BOOTSTRAP" "${LOGIN[@]}" --list

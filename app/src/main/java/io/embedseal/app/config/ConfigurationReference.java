@@ -1,5 +1,6 @@
 package io.embedseal.app.config;
 
+import io.embedseal.app.http.StatusServerSettings;
 import io.embedseal.config.SettingsModel;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.kms.KmsProviderRegistry;
@@ -35,6 +36,12 @@ public final class ConfigurationReference {
                 "Pipeline (`embedseal run --config`)",
                 "Also read by the operator commands from the same file.",
                 PipelineConfig.PIPELINE);
+        section(
+                b,
+                "Status server (`http.*`)",
+                "Read by `embedseal run` from the same file, beside `http.enabled`, `http.bind` and `http.port` above. "
+                        + "See operations.md, \"Watching the pipeline\".",
+                StatusServerSettings.MODEL);
         section(
                 b,
                 "Keyring (`kms.*`, `dek.*`)",

@@ -7,34 +7,45 @@ import io.embedseal.topology.metrics.PipelineMeters;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.streams.KafkaStreams;
 
 /**
- * What the status page and {@code /status.json} show, computed from the pipeline's own state: tenants and their
- * key states, totals and per-minute rates (from samples taken every few seconds), dead letters by reason, and the
- * consumer lag on the raw topic as the Streams consumers report it.
+ * What the status page and {@code /status.json} show, computed from the pipeline's own state: tenants by key state,
+ * totals and per-minute rates (from samples taken every few seconds), dead letters by reason, the consumer lag on
+ * the raw topic as the Streams consumers report it, and a few tenants' rows.
+ *
+ * <p>No more than an operator needs: at most {@code http.status.tenant-rows} tenants are listed (those with dead
+ * letters first, then those not ACTIVE, latest change first, then the busiest), the others only as counts and
+ * totals; a row names the tenant's KMS and key version, never the key's name (the CLI's {@code tenants list} does).
  */
 public final class StatusModel {
 
-    /** At most this many tenant rows; the rest are counted. */
+    /** At most this many tenant rows, whatever the setting says. */
     public static final int MAX_ROWS = 500;
 
-    /** One tenant's row. */
+    /** One tenant's row: its KMS and the version of its key, not the key's name. */
     public record TenantRow(
             String tenant,
             String state,
-            String kek,
+            String kms,
+            int kekVersion,
             Instant since,
             long sealed,
             double sealedPerMinute,
             long deadLettered,
             Map<String, Long> deadLetteredByReason) {}
+
+    /** The tenants not listed, together. */
+    public record OtherTenants(int count, long sealed, double sealedPerMinute, long deadLettered) {}
 
     /** The page's data. */
     public record Snapshot(
@@ -51,15 +62,18 @@ public final class StatusModel {
             long rawLag,
             Map<String, Long> tenantsByState,
             List<TenantRow> tenants,
-            int tenantsNotShown) {}
+            OtherTenants otherTenants) {}
 
     private record Sample(long nanos, long sealedTotal, Map<String, Long> sealedByTenant) {}
 
     private final EmbedsealPipeline pipeline;
+    private final int tenantRows;
     private final ArrayDeque<Sample> samples = new ArrayDeque<>();
 
-    public StatusModel(EmbedsealPipeline pipeline) {
+    /** @param tenantRows tenants listed at most ({@code http.status.tenant-rows}); the rest are counted together */
+    public StatusModel(EmbedsealPipeline pipeline, int tenantRows) {
         this.pipeline = pipeline;
+        this.tenantRows = Math.max(0, Math.min(tenantRows, MAX_ROWS));
     }
 
     /** Records the current totals; called every few seconds, keeps about a minute. */
@@ -84,15 +98,9 @@ public final class StatusModel {
         double perSecond = oldest == null || minutes <= 0 ? 0 : (sealedTotal - oldest.sealedTotal) / (minutes * 60);
 
         Map<String, Long> byState = new TreeMap<>();
-        List<TenantRow> rows = new ArrayList<>();
-        Map<String, TenantState> states = new TreeMap<>(pipeline.directory().snapshot());
-        int hidden = 0;
-        for (TenantState s : states.values()) {
+        List<TenantRow> all = new ArrayList<>();
+        for (TenantState s : pipeline.directory().snapshot().values()) {
             byState.merge(s.status().name(), 1L, Long::sum);
-            if (rows.size() >= MAX_ROWS) {
-                hidden++;
-                continue;
-            }
             PipelineMeters.TenantTotals t = totals.get(s.tenantId());
             long sealed = t == null ? 0 : t.sealed();
             double rate = 0;
@@ -103,16 +111,19 @@ public final class StatusModel {
             if (t != null) {
                 t.deadLetteredByReason().forEach((r, n) -> dlq.put(r.name(), n));
             }
-            rows.add(new TenantRow(
+            all.add(new TenantRow(
                     s.tenantId(),
                     s.status().name(),
-                    s.kms() + ":" + s.kekName() + ":" + s.kekVersion(),
+                    s.kms(),
+                    s.kekVersion(),
                     s.since(),
                     sealed,
                     rate,
                     t == null ? 0 : t.deadLettered(),
                     dlq));
         }
+        List<TenantRow> rows = select(all, tenantRows);
+        OtherTenants others = others(all, rows);
         Map<String, Long> dlqByReason = new TreeMap<>();
         for (Map.Entry<DeadLetterReason, Long> e : m.deadLettersByReason().entrySet()) {
             dlqByReason.put(e.getKey().name(), e.getValue());
@@ -132,7 +143,39 @@ public final class StatusModel {
                 rawLag(streams, pipeline.config().topics().raw()),
                 byState,
                 rows,
-                hidden);
+                others);
+    }
+
+    /** The order rows are listed in: dead letters first, then tenants not ACTIVE (latest change first), then the busiest. */
+    static final Comparator<TenantRow> ATTENTION_FIRST = Comparator.comparingLong(TenantRow::deadLettered)
+            .reversed()
+            .thenComparing(r -> r.state().equals("ACTIVE"))
+            .thenComparing(TenantRow::since, Comparator.nullsLast(Comparator.reverseOrder()))
+            .thenComparing(
+                    Comparator.comparingDouble(TenantRow::sealedPerMinute).reversed())
+            .thenComparing(TenantRow::tenant);
+
+    /** The rows to list: at most {@code max}, in {@link #ATTENTION_FIRST} order. */
+    static List<TenantRow> select(List<TenantRow> all, int max) {
+        return all.stream().sorted(ATTENTION_FIRST).limit(max).toList();
+    }
+
+    static OtherTenants others(List<TenantRow> all, List<TenantRow> listed) {
+        Set<String> shown = new HashSet<>();
+        listed.forEach(r -> shown.add(r.tenant()));
+        int count = 0;
+        long sealed = 0;
+        double rate = 0;
+        long dlq = 0;
+        for (TenantRow r : all) {
+            if (!shown.contains(r.tenant())) {
+                count++;
+                sealed += r.sealed();
+                rate += r.sealedPerMinute();
+                dlq += r.deadLettered();
+            }
+        }
+        return new OtherTenants(count, sealed, rate, dlq);
     }
 
     /**

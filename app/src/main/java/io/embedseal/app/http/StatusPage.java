@@ -81,7 +81,7 @@ final class StatusPage {
                         .append(' ')
                         .append(n)
                         .append("</span> "));
-        b.append("</div><table id=\"tenants\"><tr><th>tenant</th><th>state</th><th>KEK</th><th>since</th>")
+        b.append("</div><table id=\"tenants\"><tr><th>tenant</th><th>state</th><th>key</th><th>since</th>")
                 .append("<th>sealed</th><th>sealed/min</th><th>dead letters</th></tr>\n");
         for (StatusModel.TenantRow t : s.tenants()) {
             b.append("<tr data-tenant=\"")
@@ -93,7 +93,9 @@ final class StatusPage {
                     .append("\">")
                     .append(esc(t.state()))
                     .append("</span></td><td><code>")
-                    .append(esc(t.kek()))
+                    .append(esc(t.kms()))
+                    .append(" v")
+                    .append(t.kekVersion())
                     .append("</code></td><td>")
                     .append(esc(t.since() == null ? "" : ago(t.since(), s.time())))
                     .append("</td><td class=\"n\">")
@@ -105,10 +107,17 @@ final class StatusPage {
                     .append("</td></tr>\n");
         }
         b.append("</table>");
-        if (s.tenantsNotShown() > 0) {
-            b.append("<div class=\"sub\">and ")
-                    .append(s.tenantsNotShown())
-                    .append(" more tenants (see /status.json or `embedseal tenants list`)</div>");
+        StatusModel.OtherTenants others = s.otherTenants();
+        if (others.count() > 0) {
+            b.append("<div class=\"sub\" id=\"other-tenants\">")
+                    .append(String.format(Locale.ROOT, "%,d", others.count()))
+                    .append(" more tenants, not listed: ")
+                    .append(String.format(Locale.ROOT, "%,d", others.sealed()))
+                    .append(" sealed, ")
+                    .append(String.format(Locale.ROOT, "%,.0f", others.sealedPerMinute()))
+                    .append("/min, ")
+                    .append(String.format(Locale.ROOT, "%,d", others.deadLettered()))
+                    .append(" dead letters (<code>embedseal tenants list</code> lists every tenant)</div>");
         }
 
         b.append("\n<h2>Dead letters by reason</h2><table id=\"dlq\"><tr><th>reason</th><th>records</th></tr>");

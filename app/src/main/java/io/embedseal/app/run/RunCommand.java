@@ -1,6 +1,7 @@
 package io.embedseal.app.run;
 
 import io.embedseal.app.http.StatusServer;
+import io.embedseal.app.http.StatusServerSettings;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.topology.EmbedsealPipeline;
 import io.embedseal.topology.PipelineConfig;
@@ -48,9 +49,11 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PipelineConfig settings;
+        StatusServerSettings httpSettings;
         EmbedsealPipeline pipeline;
         try {
             settings = PipelineConfig.load(config, System::getenv);
+            httpSettings = StatusServerSettings.from(settings.asMap(), System::getenv);
             pipeline = EmbedsealPipeline.create(settings);
             pipeline.createTopicsIfConfigured();
         } catch (IllegalArgumentException e) {
@@ -86,7 +89,10 @@ public final class RunCommand implements Callable<Integer> {
         if (settings.get(PipelineConfig.HTTP_ENABLED)) {
             try {
                 http = StatusServer.start(
-                        pipeline, settings.get(PipelineConfig.HTTP_BIND), settings.get(PipelineConfig.HTTP_PORT));
+                        pipeline,
+                        settings.get(PipelineConfig.HTTP_BIND),
+                        settings.get(PipelineConfig.HTTP_PORT),
+                        httpSettings);
             } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
                 Runtime.getRuntime().removeShutdownHook(hook);
                 pipeline.close(Duration.ofSeconds(30));

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.embedseal.sinks.WorkerAllowlist;
 import io.embedseal.sinks.lucene.LuceneSinkConnector;
 import io.embedseal.sinks.postgres.PostgresSinkConnector;
 import io.embedseal.topology.PipelineConfig;
@@ -133,7 +134,7 @@ class DockerComposeTest {
                         .path("environment")
                         .path("KAFKA_ADVERTISED_LISTENERS")
                         .asText())
-                .contains("PLAINTEXT://" + config.bootstrapServers());
+                .contains("INTERNAL://" + config.bootstrapServers());
         String registry = cfg.get("schema.registry.url");
         assertThat(service(hostOf(registry))
                         .path("environment")
@@ -141,19 +142,18 @@ class DockerComposeTest {
                         .asText())
                 .endsWith(":" + portOf(registry));
         String vault = cfg.get("kms.vault.address");
-        assertThat(service(hostOf(vault))
-                        .path("environment")
-                        .path("VAULT_DEV_LISTEN_ADDRESS")
-                        .asText())
-                .endsWith(":" + portOf(vault));
+        assertThat(service(hostOf(vault))).isNotNull();
+        assertThat(Files.readString(ROOT.resolve("deploy/vault/vault.hcl")))
+                .contains("address     = \"0.0.0.0:" + portOf(vault) + "\"");
 
         JsonNode embedseal = service("embedseal");
-        assertThat(texts(embedseal.get("ports"))).contains(cfg.get("http.port") + ":" + cfg.get("http.port"));
+        assertThat(texts(embedseal.get("ports")))
+                .contains("127.0.0.1:" + cfg.get("http.port") + ":" + cfg.get("http.port"));
         assertThat(cfg.get("http.bind")).isEqualTo("0.0.0.0");
-        // The token file the pipeline reads is in the volume vault-init writes.
-        assertThat(cfg.get("kms.vault.token-file")).startsWith("/secrets/");
-        assertThat(texts(embedseal.get("volumes"))).contains("vault-secrets:/secrets:ro");
-        assertThat(texts(service("vault-init").get("volumes"))).contains("vault-secrets:/secrets");
+        // The token file the pipeline reads is in its own secrets volume, which vault-init writes.
+        assertThat(cfg.get("kms.vault.token-file")).isEqualTo("/secrets/pipeline-token");
+        assertThat(texts(embedseal.get("volumes"))).contains("pipeline-secrets:/secrets:ro");
+        assertThat(texts(service("vault-init").get("volumes"))).contains("pipeline-secrets:/out/pipeline");
         assertThat(binds(embedseal)).containsValue("/etc/embedseal/embedseal.properties");
 
         Map<String, String> operator = properties("deploy/embedseal/operator.properties");
@@ -312,9 +312,10 @@ class DockerComposeTest {
     void connectorConfigs_passTheConnectorsOwnValidation_andTheWorkerHasWhatTheyNeed() throws IOException {
         Map<String, String> lucene = connector("deploy/connect/lucene-sink.json");
         Map<String, String> postgres = connector("deploy/connect/postgres-sink.json");
-        // The worker resolves ${file:...}; here the value is resolved as the FileConfigProvider would.
-        Map<String, String> secrets = properties("deploy/connect/connect-secrets.properties");
-        postgres.put("postgres.password", secrets.get("postgres.password"));
+        // The worker resolves ${file:...} (from secrets-init's file); here a value stands in for it.
+        assertThat(postgres.get("postgres.password"))
+                .isEqualTo("${file:/secrets/config/postgres.properties:postgres.password}");
+        postgres.put("postgres.password", "resolved-by-the-worker");
         assertNoErrors(new LuceneSinkConnector().validate(lucene));
         assertNoErrors(new PostgresSinkConnector().validate(postgres));
 
@@ -322,8 +323,9 @@ class DockerComposeTest {
         JsonNode pg = service(pgHost);
         assertThat(pg.path("image").asText()).startsWith("pgvector/pgvector:");
         assertThat(pg.path("environment").path("POSTGRES_USER").asText()).isEqualTo(postgres.get("postgres.user"));
-        assertThat(pg.path("environment").path("POSTGRES_PASSWORD").asText())
-                .isEqualTo(secrets.get("postgres.password"));
+        assertThat(pg.path("environment").has("POSTGRES_PASSWORD")).isFalse();
+        assertThat(pg.path("environment").path("POSTGRES_PASSWORD_FILE").asText())
+                .isEqualTo("/secrets/postgres-password");
         assertThat(postgres.get("postgres.url"))
                 .endsWith("/" + pg.path("environment").path("POSTGRES_DB").asText());
 
@@ -334,9 +336,8 @@ class DockerComposeTest {
         assertThat(worker.get("key.converter")).endsWith("ByteArrayConverter");
         assertThat(worker.get("config.providers")).isEqualTo("file");
         assertThat(texts(connect.get("volumes")))
-                .contains("lucene-data:" + lucene.get("lucene.dir"), "vault-secrets:/secrets:ro");
-        assertThat(binds(connect)).containsValue("/etc/embedseal/connect-secrets.properties");
-        assertThat(texts(connect.get("ports"))).contains("8083:8083");
+                .contains("lucene-data:" + lucene.get("lucene.dir"), "connect-secrets:/secrets:ro");
+        assertThat(texts(connect.get("ports"))).contains("127.0.0.1:8083:8083");
         assertThat(worker.get("listeners")).endsWith(":8083");
         String createConnectors = Files.readString(ROOT.resolve("deploy/connect/create-connectors.sh"));
         assertThat(createConnectors).contains("/connectors/*.json");
@@ -492,5 +493,395 @@ class DockerComposeTest {
         assertThat(init)
                 .contains("transit/keys/embedseal-operator-signing type=ed25519")
                 .contains("transit/keys/audit-$role\" type=ed25519");
+    }
+
+    // --- safe as shipped (issue 19, item 7) ---------------------------------------------------------------
+
+    /** Named-volume mounts of a service: volume → "containerPath" or "containerPath:ro". */
+    static Map<String, String> namedMounts(JsonNode service) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String v : texts(service.get("volumes"))) {
+            String[] parts = v.split(":", 2);
+            if (!parts[0].startsWith("./")) {
+                out.put(parts[0], parts[1]);
+            }
+        }
+        return out;
+    }
+
+    /** The services that mount a named volume. */
+    static Map<String, String> mountersOf(String volume) {
+        Map<String, String> out = new LinkedHashMap<>();
+        services.properties().forEach(e -> {
+            String m = namedMounts(e.getValue()).get(volume);
+            if (m != null) {
+                out.put(e.getKey(), m);
+            }
+        });
+        return out;
+    }
+
+    /** The services that write secrets; every other mount of a secrets volume must be read-only. */
+    static final Set<String> SECRET_WRITERS = Set.of("secrets-init", "vault-init");
+
+    /**
+     * The user a service's process reads its secrets as: its {@code user:}, else what its image runs as (the
+     * images' own defaults, written down here: apache/kafka and Confluent's images run as appuser 1000; the
+     * PostgreSQL image's entrypoint reads POSTGRES_PASSWORD_FILE again after dropping to postgres, 999;
+     * eclipse-temurin runs as root).
+     */
+    static int uidOf(String name) {
+        JsonNode s = service(name);
+        if (s.has("user")) {
+            return Integer.parseInt(s.get("user").asText().split(":")[0]);
+        }
+        String image = s.path("image").asText();
+        if (image.startsWith("apache/kafka:") || image.startsWith("confluentinc/")) {
+            return 1000;
+        }
+        if (image.startsWith("pgvector/pgvector:")) {
+            return 999;
+        }
+        assertThat(image)
+                .as(name + ": an image whose default user this test knows")
+                .startsWith("eclipse-temurin:");
+        return 0;
+    }
+
+    /** secrets-init's writes: "volume file" → the uid it owns it. */
+    static Map<String, Integer> secretFiles() throws IOException {
+        String script = Files.readString(ROOT.resolve("deploy/secrets/init.sh"));
+        Map<String, Integer> out = new LinkedHashMap<>();
+        Matcher m = Pattern.compile("\\| put (\\S+) (\\S+) (\\d+)").matcher(script);
+        while (m.find()) {
+            out.put(m.group(1) + " " + m.group(2), Integer.parseInt(m.group(3)));
+        }
+        return out;
+    }
+
+    @Test
+    void everyPublishedPort_isBoundToLoopbackOnly() {
+        services.properties().forEach(e -> {
+            for (String port : texts(e.getValue().get("ports"))) {
+                assertThat(port)
+                        .as(e.getKey() + " publishes " + port + ": on 127.0.0.1 only")
+                        .matches("127\\.0\\.0\\.1:\\d+:\\d+");
+            }
+            assertThat(e.getValue().has("network_mode")).as(e.getKey()).isFalse();
+        });
+    }
+
+    @Test
+    void eachVaultToken_isInTheVolumeOfTheOneContainerThatUsesIt_0400_ownedByItsUser() throws IOException {
+        JsonNode init = service("vault-init");
+        Map<String, String> initMounts = namedMounts(init);
+        Map<String, String> expected = Map.of("pipeline", "embedseal", "sink", "connect", "operator", "cli");
+        Map<String, String> tokenFileOf = Map.of(
+                "pipeline",
+                properties("deploy/embedseal/embedseal.properties").get("kms.vault.token-file"),
+                "sink",
+                connector("deploy/connect/lucene-sink.json").get("kms.vault.token-file"),
+                "operator",
+                properties("deploy/embedseal/operator.properties").get("kms.vault.token-file"));
+        for (Map.Entry<String, String> role : expected.entrySet()) {
+            String r = role.getKey().toUpperCase(java.util.Locale.ROOT);
+            String dir = init.path("environment").path(r + "_SECRETS_DIR").asText();
+            String volume = initMounts.entrySet().stream()
+                    .filter(e -> e.getValue().equals(dir))
+                    .map(Map.Entry::getKey)
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError("vault-init mounts no volume at " + dir));
+            Map<String, String> readers = new LinkedHashMap<>(mountersOf(volume));
+            readers.keySet().removeAll(SECRET_WRITERS);
+            assertThat(readers)
+                    .as("who mounts the " + role.getKey() + " token's volume " + volume)
+                    .containsOnlyKeys(role.getValue());
+            String mount = readers.get(role.getValue());
+            assertThat(mount)
+                    .as(role.getValue() + " mounts " + volume + " read-only")
+                    .endsWith(":ro");
+            assertThat(tokenFileOf.get(role.getKey()))
+                    .isEqualTo(mount.replace(":ro", "") + "/" + role.getKey() + "-token");
+            assertThat(Integer.parseInt(
+                            init.path("environment").path(r + "_UID").asText()))
+                    .as("the " + role.getKey() + " token's owner is the user " + role.getValue() + " runs as")
+                    .isEqualTo(uidOf(role.getValue()));
+        }
+        String script = Files.readString(ROOT.resolve("deploy/vault/init.sh"));
+        assertThat(script)
+                .contains("chmod 0400 \"$f\"")
+                .contains("chown \"$owner:$owner\" \"$f\"")
+                .doesNotContain("0444");
+        // No volume holds every token any more, and no service mounts another role's.
+        assertThat(compose.get("volumes").has("vault-secrets")).isFalse();
+    }
+
+    @Test
+    void everySecretVolume_isReadOnlyInTheOneContainerThatReadsIt_andItsFilesAre0400ForThatUser() throws IOException {
+        Map<String, Integer> files = secretFiles();
+        assertThat(files).hasSizeGreaterThan(10);
+        String script = Files.readString(ROOT.resolve("deploy/secrets/init.sh"));
+        assertThat(script)
+                .contains("chmod 0400 \"$f\"")
+                .contains("chown \"$3:$3\" \"$f\"")
+                .contains("/dev/urandom");
+        Map<String, String> writes = namedMounts(service("secrets-init"));
+        for (Map.Entry<String, Integer> f : files.entrySet()) {
+            String volume = f.getKey().split(" ")[0];
+            assertThat(writes).as("secrets-init mounts " + volume).containsEntry(volume, "/out/" + volume);
+            Map<String, String> readers = new LinkedHashMap<>(mountersOf(volume));
+            readers.keySet().removeAll(SECRET_WRITERS);
+            assertThat(readers).as("the one container reading " + volume).hasSize(1);
+            Map.Entry<String, String> reader = readers.entrySet().iterator().next();
+            assertThat(reader.getValue())
+                    .as(reader.getKey() + " mounts " + volume)
+                    .endsWith(":ro");
+            assertThat(f.getValue())
+                    .as(f.getKey() + " is owned by the user " + reader.getKey() + " runs as")
+                    .isEqualTo(uidOf(reader.getKey()));
+        }
+        // The master copy and Vault's unseal key and root token: only their init service mounts them.
+        assertThat(mountersOf("secrets-master")).containsOnlyKeys("secrets-init");
+        assertThat(mountersOf("vault-admin")).containsOnlyKeys("vault-init");
+        // No secret in the repository or in an environment variable.
+        services.properties()
+                .forEach(e -> e.getValue().path("environment").properties().forEach(v -> {
+                    assertThat(v.getKey())
+                            .as(e.getKey() + " " + v.getKey())
+                            .doesNotEndWith("PASSWORD")
+                            .doesNotContain("TOKEN");
+                    assertThat(v.getValue().asText())
+                            .doesNotContain("password=")
+                            .doesNotContain("embedseal-dev");
+                }));
+        try (var tree = Files.walk(ROOT.resolve("deploy"))) {
+            for (Path p : tree.filter(Files::isRegularFile).toList()) {
+                assertThat(Files.readString(p)).as(p.toString()).doesNotContain("embedseal-dev");
+            }
+        }
+        // Every JAAS file a JVM is pointed at is a file secrets-init writes into a volume that JVM's container mounts.
+        Pattern jaas = Pattern.compile("-Djava\\.security\\.auth\\.login\\.config=(\\S+)");
+        services.properties()
+                .forEach(e -> e.getValue().path("environment").properties().forEach(v -> {
+                    Matcher m = jaas.matcher(v.getValue().asText());
+                    if (m.find()) {
+                        Path file = Path.of(m.group(1));
+                        String dir = file.getParent().toString();
+                        String volume = namedMounts(e.getValue()).entrySet().stream()
+                                .filter(x -> x.getValue().equals(dir + ":ro"))
+                                .map(Map.Entry::getKey)
+                                .findFirst()
+                                .orElseThrow(() -> new AssertionError(e.getKey() + " mounts nothing at " + dir));
+                        assertThat(files).as(e.getKey() + "'s " + file).containsKey(volume + " " + file.getFileName());
+                    }
+                }));
+    }
+
+    @Test
+    void kafka_authenticatesEveryClient_andAuthorisesByTheDocumentedAcls() throws IOException {
+        JsonNode env = service("kafka").path("environment");
+        String protocols = env.path("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP").asText();
+        for (String l : protocols.split(",")) {
+            assertThat(l.split(":")[1]).as("listener " + l).startsWith("SASL_");
+        }
+        assertThat(env.path("KAFKA_LISTENERS").asText()).contains("CONTROLLER://localhost:");
+        assertThat(env.path("KAFKA_AUTHORIZER_CLASS_NAME").asText())
+                .isEqualTo("org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+        assertThat(env.path("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND").asText()).isEqualTo("false");
+        assertThat(env.path("KAFKA_SUPER_USERS").asText()).isEqualTo("User:admin");
+
+        // Every client logs in.
+        for (String file : List.of(
+                "deploy/embedseal/embedseal.properties",
+                "deploy/embedseal/operator.properties",
+                "deploy/embedseal/producer.properties")) {
+            assertThat(properties(file)).as(file).containsEntry("client.security.protocol", "SASL_PLAINTEXT");
+        }
+        Map<String, String> worker = properties("deploy/connect/connect-distributed.properties");
+        for (String prefix : List.of("", "producer.", "consumer.", "admin.")) {
+            assertThat(worker).containsEntry(prefix + "security.protocol", "SASL_PLAINTEXT");
+        }
+        for (String file : List.of("deploy/connect/lucene-sink.json", "deploy/connect/postgres-sink.json")) {
+            assertThat(connector(file)).containsEntry("embedseal.client.security.protocol", "SASL_PLAINTEXT");
+        }
+        assertThat(service("schema-registry")
+                        .path("environment")
+                        .path("SCHEMA_REGISTRY_KAFKASTORE_SECURITY_PROTOCOL")
+                        .asText())
+                .isEqualTo("SASL_PLAINTEXT");
+        assertThat(service("kafka-init")
+                        .path("environment")
+                        .path("COMMAND_CONFIG")
+                        .asText())
+                .isEqualTo("/secrets/admin.properties");
+        assertThat(texts(service("kafka-init").get("entrypoint")).toString()).contains("/deploy/create-acls.sh");
+
+        // The ACLs the stack applies are the documented ones (TopicAclTest proves those on a secured broker), plus
+        // the schema registry's, and every principal the broker knows has some.
+        List<List<String>> documented = new ArrayList<>();
+        for (List<String> c : TopicAclTest.documentedCommands()) {
+            List<String> args = new ArrayList<>(c.subList(1, c.size()));
+            int b = args.indexOf("--bootstrap-server");
+            args.subList(b, b + 2).clear();
+            int cc = args.indexOf("--command-config");
+            args.subList(cc, cc + 2).clear();
+            documented.add(args);
+        }
+        List<List<String>> applied = new ArrayList<>();
+        Matcher m = Pattern.compile("(?m)^acl (.*)$")
+                .matcher(Files.readString(ROOT.resolve("deploy/kafka/create-acls.sh")));
+        while (m.find()) {
+            applied.add(List.of(m.group(1).trim().split("\\s+")));
+        }
+        List<List<String>> registry =
+                applied.stream().filter(a -> a.contains("User:registry")).toList();
+        assertThat(applied.stream().filter(a -> !a.contains("User:registry")).toList())
+                .as("deploy/kafka/create-acls.sh grants what docs/operations.md#topic-acls grants")
+                .containsExactlyInAnyOrderElementsOf(documented);
+        assertThat(registry).isNotEmpty();
+        Set<String> principals = new HashSet<>();
+        applied.forEach(a -> principals.add(a.get(a.indexOf("--allow-principal") + 1)));
+        Matcher users = Pattern.compile("for u in ([a-z ]+); do")
+                .matcher(Files.readString(ROOT.resolve("deploy/secrets/init.sh")));
+        assertThat(users.find()).isTrue();
+        for (String u : users.group(1).trim().split(" ")) {
+            if (!u.equals("admin")) {
+                assertThat(principals).as("ACLs for User:" + u).contains("User:" + u);
+            }
+        }
+        assertThat(Files.readString(ROOT.resolve("deploy/kafka/create-topics.sh")))
+                .contains("create _schemas 1");
+    }
+
+    @Test
+    void vault_isAFileBackedServer_notDevMode_onAnImageWithTheFixes() throws IOException {
+        JsonNode vault = service("vault");
+        assertThat(texts(vault.get("command"))).containsExactly("server");
+        assertThat(binds(vault)).containsEntry("./deploy/vault/vault.hcl", "/vault/config/vault.hcl");
+        assertThat(namedMounts(vault)).containsEntry("vault-data", "/vault/file");
+        String hcl = Files.readString(ROOT.resolve("deploy/vault/vault.hcl"));
+        assertThat(hcl).contains("storage \"file\"").contains("path = \"/vault/file\"");
+        services.properties()
+                .forEach(e -> e.getValue()
+                        .path("environment")
+                        .properties()
+                        .forEach(v -> assertThat(v.getKey())
+                                .as(e.getKey() + ": no dev server, no root token handed out")
+                                .doesNotStartWith("VAULT_DEV")
+                                .isNotEqualTo("VAULT_TOKEN")));
+        String init = Files.readString(ROOT.resolve("deploy/vault/init.sh"));
+        assertThat(init)
+                .contains("vault operator init -key-shares=1 -key-threshold=1")
+                .contains("vault operator unseal");
+        // CVE-2025-6000 is fixed in Vault 1.20.1 (and the Testcontainers suite runs the same image).
+        for (String s : List.of("vault", "vault-init")) {
+            String image = service(s).path("image").asText();
+            Matcher v =
+                    Pattern.compile("hashicorp/vault:(\\d+)\\.(\\d+)\\.(\\d+)").matcher(image);
+            assertThat(v.matches()).as(image).isTrue();
+            int[] version = {Integer.parseInt(v.group(1)), Integer.parseInt(v.group(2)), Integer.parseInt(v.group(3))};
+            assertThat(version[0] * 1_000_000 + version[1] * 1_000 + version[2])
+                    .as(image + " is 1.20.1 or later")
+                    .isGreaterThanOrEqualTo(1_020_001);
+        }
+    }
+
+    @Test
+    void connectsRestApi_needsALogin_andConnectorsCannotReadTheWorkersFiles() throws IOException {
+        Map<String, String> worker = properties("deploy/connect/connect-distributed.properties");
+        assertThat(worker.get("rest.extension.classes"))
+                .isEqualTo("org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension");
+        assertThat(worker.get("connector.client.config.override.policy")).isEqualTo("None");
+        assertThat(worker.get("config.providers.file.param.allowed.paths")).isEqualTo("/secrets/config");
+        String initScript = Files.readString(ROOT.resolve("deploy/secrets/init.sh"));
+        assertThat(initScript)
+                .contains("KafkaConnect {")
+                .contains("PropertyFileLoginModule required")
+                .contains("file=\"/secrets/rest-users.properties\"");
+        assertThat(secretFiles())
+                .containsKeys(
+                        "connect-secrets kafka-client.jaas",
+                        "connect-secrets rest-users.properties",
+                        "connect-client-secrets netrc");
+        assertThat(service("connect").path("environment").path("KAFKA_OPTS").asText())
+                .contains("-Djava.security.auth.login.config=/secrets/kafka-client.jaas");
+        assertThat(Files.readString(ROOT.resolve("deploy/connect/create-connectors.sh")))
+                .contains("--netrc-file");
+        assertThat(service("connect-init").path("environment").path("NETRC").asText())
+                .isEqualTo("/secrets/netrc");
+        // The only ${file:...} a connector may resolve is under /secrets/config, which holds the database password
+        // and not the worker's logins or the Vault token.
+        assertThat(connector("deploy/connect/postgres-sink.json").get("postgres.password"))
+                .startsWith("${file:/secrets/config/");
+        assertThat(secretFiles().keySet().stream()
+                        .filter(f -> f.startsWith("connect-secrets config/"))
+                        .toList())
+                .containsExactly("connect-secrets config/postgres.properties");
+    }
+
+    @Test
+    void grafana_needsALogin() {
+        JsonNode env = service("grafana").path("environment");
+        assertThat(env.path("GF_AUTH_ANONYMOUS_ENABLED").asText()).isEqualTo("false");
+        assertThat(env.has("GF_AUTH_ANONYMOUS_ORG_ROLE")).isFalse();
+        assertThat(env.has("GF_SECURITY_ADMIN_PASSWORD")).isFalse();
+        assertThat(env.path("GF_SECURITY_ADMIN_PASSWORD__FILE").asText()).isEqualTo("/secrets/admin-password");
+        assertThat(namedMounts(service("grafana"))).containsEntry("grafana-secrets", "/secrets:ro");
+    }
+
+    @Test
+    void thePipelinesStatusPage_needsAToken_thatPrometheusHas() throws IOException {
+        assertThat(properties("deploy/embedseal/embedseal.properties"))
+                .containsEntry("http.auth.token-file", "/secrets/status-token");
+        assertThat(secretFiles())
+                .containsEntry("pipeline-secrets status-token", 0)
+                .containsEntry("prometheus-secrets status-token", 65534);
+        JsonNode prometheus = new ObjectMapper(new YAMLFactory())
+                .readTree(ROOT.resolve("dashboards/prometheus.yml").toFile());
+        JsonNode job = prometheus.get("scrape_configs").get(0);
+        assertThat(job.get("job_name").asText()).isEqualTo("embedseal");
+        assertThat(job.path("authorization").path("credentials_file").asText()).isEqualTo("/secrets/status-token");
+        assertThat(namedMounts(service("prometheus"))).containsEntry("prometheus-secrets", "/secrets:ro");
+        // The health check uses the probe, which stays open.
+        assertThat(service("embedseal").path("healthcheck").path("test").toString())
+                .contains("/health/ready");
+    }
+
+    @Test
+    void theWorker_decidesWhatAConnectorMayUse() throws IOException {
+        JsonNode connect = service("connect");
+        String named = connect.path("environment").path(WorkerAllowlist.ENV).asText();
+        assertThat(binds(connect)).containsEntry("./deploy/connect/connect-allowlist.properties", named);
+        Path allowlist = ROOT.resolve("deploy/connect/connect-allowlist.properties");
+        System.setProperty(WorkerAllowlist.PROPERTY, allowlist.toString());
+        try {
+            Map<String, String> lucene = connector("deploy/connect/lucene-sink.json");
+            Map<String, String> postgres = connector("deploy/connect/postgres-sink.json");
+            postgres.put("postgres.password", "resolved-by-the-worker");
+            assertNoErrors(new LuceneSinkConnector().validate(lucene));
+            assertNoErrors(new PostgresSinkConnector().validate(postgres));
+            List<List<String>> attempts = List.of(
+                    List.of("lucene", "kms.vault.address", "http://attacker.example:8200"),
+                    List.of("lucene", "kms.vault.token-file", "/secrets/rest-users.properties"),
+                    List.of("postgres", "postgres.url", "jdbc:postgresql://attacker.example:5432/x"),
+                    List.of("postgres", "embedseal.bootstrap.servers", "attacker.example:9092"));
+            for (List<String> a : attempts) {
+                boolean isLucene = a.get(0).equals("lucene");
+                Map<String, String> c = new HashMap<>(isLucene ? lucene : postgres);
+                c.put(a.get(1), a.get(2));
+                Config validated =
+                        isLucene ? new LuceneSinkConnector().validate(c) : new PostgresSinkConnector().validate(c);
+                assertThat(validated.configValues().stream()
+                                .filter(v -> v.name().equals(a.get(1)))
+                                .flatMap(v -> v.errorMessages().stream())
+                                .toList())
+                        .as(a.get(1) + "=" + a.get(2))
+                        .singleElement()
+                        .asString()
+                        .contains("not allowed by this Connect worker");
+            }
+        } finally {
+            System.clearProperty(WorkerAllowlist.PROPERTY);
+        }
     }
 }

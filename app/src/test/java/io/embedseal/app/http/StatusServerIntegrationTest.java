@@ -165,6 +165,8 @@ class StatusServerIntegrationTest {
         assertThat(status.get("tenantsByState").get("ACTIVE").asInt()).isEqualTo(2);
         assertThat(status.get("deadLettersByReason").get("TENANT_DESTROYED").asInt())
                 .isEqualTo(3);
+        assertThat(status.get("tenants")).hasSize(4);
+        assertThat(status.toString()).doesNotContain("tenant-acme", "tenant-umbrella");
 
         assertThat(get("/nope").statusCode()).isEqualTo(404);
         HttpResponse<String> post = HTTP.send(
@@ -241,7 +243,8 @@ class StatusServerIntegrationTest {
             assertThat(state(browser, "acme")).isEqualTo("ACTIVE");
             assertThat(state(browser, "globex")).isEqualTo("REVOKED");
             assertThat(state(browser, "initech")).isEqualTo("DESTROYED");
-            assertThat(row(browser, "umbrella").getText()).contains("local:tenant-umbrella:2");
+            // The key's version, never its name (the CLI's `tenants list` shows names).
+            assertThat(row(browser, "umbrella").getText()).contains("local v2").doesNotContain("tenant-umbrella");
             assertThat(row(browser, "globex").getText()).contains("TENANT_REVOKED 7");
             assertThat(browser.findElement(By.id("streams-state")).getText()).contains("RUNNING");
             assertThat(browser.findElement(By.id("kms")).getText()).contains("answers");

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.embedseal.app.TestPipelineConfig;
 import io.embedseal.app.TestTraffic;
 import io.embedseal.app.http.StatusServer;
+import io.embedseal.app.http.StatusServerSettings;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.KeyEventType;
@@ -78,6 +79,7 @@ class PrometheusScrapeTest {
     static StatusServer server;
     static Process connect;
     static Process prometheus;
+    static final String STATUS_TOKEN = "prometheus-scrape-test-" + UUID.randomUUID();
     static URI prometheusUrl;
     static URI connectRest;
     static URI sinkMetrics;
@@ -98,7 +100,9 @@ class PrometheusScrapeTest {
         pipeline = EmbedsealPipeline.create(PipelineConfig.load(config, name -> null));
         pipeline.createTopicsIfConfigured();
         pipeline.start();
-        server = StatusServer.start(pipeline, "127.0.0.1", 0);
+        // With a status token, as the compose stack has it: Prometheus scrapes with it (credentials_file).
+        server = StatusServer.start(
+                pipeline, "127.0.0.1", 0, StatusServerSettings.defaults().withToken(STATUS_TOKEN));
         traffic = new TestTraffic(bootstrap, prefix, List.of(0.5f, 1.5f, -2f, 4f));
 
         // The sink worker: its own JVM, the JMX exporter agent with the shipped configuration.
@@ -185,6 +189,8 @@ class PrometheusScrapeTest {
                 .properties()
                 .forEach(e -> c.put(e.getKey(), e.getValue().asText()));
         c.keySet().removeIf(k -> k.startsWith("kms.vault."));
+        // This test's broker takes plain connections; the compose stack's login settings do not apply.
+        c.keySet().removeIf(k -> k.startsWith("embedseal.client."));
         c.put("name", CONNECTOR);
         c.put("topics", prefix + "sealed");
         c.put("lucene.dir", dir.resolve("lucene").toString());
@@ -221,8 +227,14 @@ class PrometheusScrapeTest {
                     i, PrometheusTools.DASHBOARDS.resolve(rules.get(i).asText()).toString());
         }
         Set<String> jobs = new TreeSet<>();
+        Path tokenFile = OUT.resolve("status-token");
+        Files.writeString(tokenFile, STATUS_TOKEN + "\n");
         for (JsonNode job : config.get("scrape_configs")) {
             String name = job.get("job_name").asText();
+            if (job.has("authorization")) {
+                // The shipped file names the compose stack's token file; this test's server has its own token.
+                ((ObjectNode) job.get("authorization")).put("credentials_file", tokenFile.toString());
+            }
             jobs.add(name);
             assertThat(targets)
                     .as("this test runs a process for job " + name + " of dashboards/prometheus.yml")
@@ -642,6 +654,7 @@ class PrometheusScrapeTest {
     static String text(URI uri) throws Exception {
         return HTTP.send(
                         HttpRequest.newBuilder(uri)
+                                .header("Authorization", "Bearer " + STATUS_TOKEN)
                                 .timeout(Duration.ofSeconds(10))
                                 .build(),
                         HttpResponse.BodyHandlers.ofString())

@@ -144,6 +144,24 @@ public final class KeyEventFollower implements AutoCloseable {
                     if (caughtUp.getCount() == 0 && now - nextCheck >= 0) {
                         // Events written before this instant are applied once the position reaches these offsets.
                         long askedAt = System.nanoTime();
+                        // Partitions added to the topic since: read them from the beginning too, or events of tenants
+                        // that hash there would never arrive while the follower called itself current.
+                        List<PartitionInfo> infos = consumer.partitionsFor(topic, CALL_TIMEOUT);
+                        if (infos != null && infos.size() != partitions.size()) {
+                            List<TopicPartition> current = new ArrayList<>();
+                            for (PartitionInfo i : infos) {
+                                current.add(new TopicPartition(topic, i.partition()));
+                            }
+                            List<TopicPartition> added = new ArrayList<>(current);
+                            added.removeAll(partitions);
+                            LOG.warn(
+                                    "the key-event topic {} has new partitions {}: reading them from the beginning",
+                                    topic,
+                                    added);
+                            consumer.assign(current);
+                            consumer.seekToBeginning(added);
+                            partitions = current;
+                        }
                         Map<TopicPartition, Long> latest = consumer.endOffsets(partitions, CALL_TIMEOUT);
                         while (!atOrPast(partitions, latest) && !closed) {
                             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {

@@ -8,6 +8,7 @@ import io.embedseal.control.audit.AuditSigner;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.dek.DekDestroyedException;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.decorator.InterceptedKms;
@@ -355,6 +356,10 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             }
             try {
                 opened = unsealTenant(keyBytes, value, key.tenantId());
+                if (opened == null) {
+                    handle(r); // the tenant's state changed while its DEK was in use: decide again, from the start
+                    return;
+                }
                 // A wrapped DEK the KMS just unwrapped: a genuine sample to ask it with, should DESTROYED come.
                 keyProbe.remember(header);
             } catch (EnvelopeException e) {
@@ -409,28 +414,56 @@ public abstract class EmbedsealSinkTask extends SinkTask {
      * others (the probe on a key no tenant has), the fault is this tenant's ({@code KEY_UNAVAILABLE}): its record is
      * set aside and the others flow on. If the KMS answers nobody, {@code KMS_UNAVAILABLE} is thrown: the batch waits.
      */
-    private UnsealedEmbedding unsealTenant(byte[] keyBytes, byte[] value, String tenant) {
+    private @Nullable UnsealedEmbedding unsealTenant(byte[] keyBytes, byte[] value, String tenant) {
+        int destroyed = 0;
         for (int attempt = 1; ; attempt++) {
-            long attemptStart = System.nanoTime();
             try {
                 UnsealedEmbedding opened = unsealer.unseal(keyBytes, value);
                 faults.clear(tenant);
                 return opened;
             } catch (EnvelopeException e) {
-                if (e.reason() != EnvelopeException.Reason.KMS_UNAVAILABLE || !reachability.answers()) {
+                if (e.reason() != EnvelopeException.Reason.KMS_UNAVAILABLE) {
                     throw e;
                 }
-                // A slow failure (the call deadline) is judged at once, so a hanging key holds the task once.
-                if (attempt >= 2 || System.nanoTime() - attemptStart > 250_000_000L) {
+                if (e.getCause() instanceof DekDestroyedException && destroyed++ < 3) {
+                    // Destroyed between the cache and its use: an expiry, or an eviction that may be a revocation
+                    // just applied. The caller looks at the tenant's state again before anything is opened.
+                    attempt--;
+                    TenantState now = directory.get(tenant);
+                    if (now == null || now.status() != TenantStatus.ACTIVE) {
+                        return null;
+                    }
+                    continue;
+                }
+                // The tenant's, or everybody's? Everybody's when the KMS answers no probe, when its pool of calls is
+                // full, or when several tenants' keys went unavailable within the cool-down (a brownout).
+                if (KmsDeadline.isBusy(e)
+                        || faults.recentlyUnavailable() >= BROWNOUT_TENANTS
+                        || !reachability.answers()) {
+                    throw e;
+                }
+                // A deadline miss is judged at once, so a hanging key holds the task once; a quick failure is tried
+                // once more after a short pause.
+                if (attempt >= 2 || KmsDeadline.isDeadlineMiss(e)) {
                     faultOf(tenant, TenantFaults.Kind.KEY_UNAVAILABLE, e);
                     throw new EnvelopeException(
                             EnvelopeException.Reason.KEY_FAILED,
                             "the KMS answers, but not for tenant " + tenant + "'s key: " + e.getMessage(),
                             e);
                 }
+                try {
+                    Thread.sleep(
+                            java.util.concurrent.ThreadLocalRandom.current().nextLong(20, 51));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
             }
         }
     }
+
+    /** Tenants whose key went unavailable within the cool-down, from which on it is taken for a KMS brownout. */
+    private static final int BROWNOUT_TENANTS = 3;
 
     private void faultOf(String tenant, TenantFaults.Kind kind, Exception e) {
         TenantFaults.Fault f = faults.record(tenant, kind, e.getMessage() == null ? kind.name() : e.getMessage());

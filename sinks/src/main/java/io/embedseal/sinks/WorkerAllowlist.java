@@ -1,5 +1,6 @@
 package io.embedseal.sinks;
 
+import io.embedseal.keyring.KeyringSettings;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URI;
@@ -78,6 +79,12 @@ public final class WorkerAllowlist {
         m.put(EmbedsealSinkConfig.BOOTSTRAP_SERVERS, Kind.HOSTS);
         m.put("postgres.url", Kind.EXACT);
         m.put("lucene.dir", Kind.PATH);
+        // The trust roots of key events, and where they are read: a connector that could turn verification off,
+        // trust its own key or read another topic (a replay of genuinely signed events without the REVOKED) would
+        // unseal revoked tenants into the allowed store.
+        m.put(KeyringSettings.EVENTS_VERIFICATION.name(), Kind.EXACT);
+        m.put(KeyringSettings.EVENTS_TRUSTED_SIGNERS.name(), Kind.EXACT);
+        m.put(EmbedsealSinkConfig.KEY_EVENTS_TOPIC, Kind.EXACT);
         return java.util.Collections.unmodifiableMap(m);
     }
 
@@ -133,7 +140,7 @@ public final class WorkerAllowlist {
     static WorkerAllowlist parse(String source, Properties p) {
         Map<String, Set<String>> allowed = new LinkedHashMap<>();
         for (String key : p.stringPropertyNames()) {
-            Kind kind = GOVERNED.get(key);
+            Kind kind = kindOf(key);
             if (kind == null) {
                 throw new InvalidSettingException(
                         EmbedsealSinkConfig.KMS_PROVIDER,
@@ -186,11 +193,23 @@ public final class WorkerAllowlist {
         used.put(
                 EmbedsealSinkConfig.BOOTSTRAP_SERVERS,
                 String.join(",", config.getList(EmbedsealSinkConfig.BOOTSTRAP_SERVERS)));
-        // Every governed value given, whichever provider it belongs to, so nothing unchecked lies in wait.
-        for (String key : GOVERNED.keySet()) {
-            String v = given.get(key);
-            if (v != null && !used.containsKey(key)) {
-                used.put(key, v);
+        used.put(
+                KeyringSettings.EVENTS_VERIFICATION.name(),
+                given.getOrDefault(
+                        KeyringSettings.EVENTS_VERIFICATION.name(),
+                        java.util.Objects.requireNonNull(KeyringSettings.EVENTS_VERIFICATION.defaultValue())));
+        used.put(
+                KeyringSettings.EVENTS_TRUSTED_SIGNERS.name(),
+                given.getOrDefault(
+                        KeyringSettings.EVENTS_TRUSTED_SIGNERS.name(),
+                        java.util.Objects.requireNonNull(KeyringSettings.EVENTS_TRUSTED_SIGNERS.defaultValue())));
+        used.put(EmbedsealSinkConfig.KEY_EVENTS_TOPIC, config.keyEventsTopic());
+        // Every governed value given, whichever provider it belongs to, so nothing unchecked lies in wait; and every
+        // Kafka client setting (embedseal.client.*): a login, a token endpoint, a key store or a class to load is the
+        // worker's to allow.
+        for (Map.Entry<String, String> e : given.entrySet()) {
+            if (kindOf(e.getKey()) != null && !used.containsKey(e.getKey())) {
+                used.put(e.getKey(), e.getValue());
             }
         }
         // The defaults the chosen provider falls back on.
@@ -215,8 +234,17 @@ public final class WorkerAllowlist {
         return used;
     }
 
-    private void check(String setting, String value) {
+    /** How a setting's values compare, or null if the list does not govern it. */
+    static @Nullable Kind kindOf(String setting) {
         Kind kind = GOVERNED.get(setting);
+        if (kind == null && setting.startsWith(EmbedsealSinkConfig.CLIENT_PREFIX)) {
+            return Kind.EXACT;
+        }
+        return kind;
+    }
+
+    private void check(String setting, String value) {
+        Kind kind = kindOf(setting);
         if (kind == null || value.isEmpty()) {
             return; // a required setting left out is the configuration's own error
         }

@@ -153,6 +153,38 @@ class PostgresStoreTest {
         }
     }
 
+    /**
+     * Anyone who can write the table can put a junk or altered row under a tenant. Before, one such row ended the
+     * tenant's search with an error; now it is skipped and counted, and the tenant's own rows still rank.
+     */
+    @Test
+    void sealedSearch_skipsAndCountsRowsThatDoNotOpen() throws Exception {
+        Random random = new Random(9);
+        float[] target = Sealed.randomVector(random, 8);
+        try (PostgresVectorStore store = PostgresVectorStore.open(
+                new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
+            store.upsert(sealed.stored("acme", "e-1", target, false, 1));
+            store.upsert(sealed.stored("acme", "e-2", Sealed.randomVector(random, 8), false, 2));
+            store.flush();
+        }
+        try (Connection c = PostgresTestDatabase.connect();
+                java.sql.Statement st = c.createStatement()) {
+            // An altered envelope (one bit of its ciphertext) and another row's envelope moved under a new id.
+            st.executeUpdate("INSERT INTO " + table + " (tenant, embedding_id, kek_ref, dek_id, envelope, source_topic,"
+                    + " source_partition, source_offset) SELECT tenant, 'moved', kek_ref, dek_id, envelope, source_topic,"
+                    + " source_partition, source_offset FROM " + table + " WHERE embedding_id = 'e-2'");
+            st.executeUpdate("UPDATE " + table + " SET envelope = set_byte(envelope, length(envelope) - 3,"
+                    + " get_byte(envelope, length(envelope) - 3) # 1) WHERE embedding_id = 'e-2'");
+        }
+        try (Connection c = PostgresTestDatabase.connect()) {
+            PostgresSealedSearch.Result r = PostgresSealedSearch.search(
+                    c, table, "acme", sealed.unsealer, target, 3, VectorSimilarityFunction.COSINE, null);
+            assertThat(r.hits()).extracting(SearchHit::embeddingId).containsExactly("e-1");
+            assertThat(r.rowsScanned()).isEqualTo(1);
+            assertThat(r.unopenable()).isEqualTo(2);
+        }
+    }
+
     @Test
     void sealedSearch_ofATenantWhoseKeyIsGone_isRefused() throws Exception {
         try (PostgresVectorStore store = PostgresVectorStore.open(

@@ -48,6 +48,10 @@ class WorkerAllowlistTest {
                         "embedseal.bootstrap.servers=kafka:9092",
                         "postgres.url=jdbc:postgresql://postgres:5432/vectors",
                         "lucene.dir=/var/lib/embedseal/lucene",
+                        "kms.events.verification=required",
+                        "kms.events.trusted-signers=kms:embedseal-operator-signing",
+                        "embedseal.topics.key-events=keyring.events",
+                        "embedseal.client.security.protocol=SASL_PLAINTEXT",
                         ""));
         System.setProperty(WorkerAllowlist.PROPERTY, allowlist.toString());
     }
@@ -95,6 +99,16 @@ class WorkerAllowlistTest {
         return c.configValues().stream()
                 .flatMap(v -> v.errorMessages().stream())
                 .toList();
+    }
+
+    /** Refused by validate (the error on kms.provider, the setting not being Connect's) and by start, naming it. */
+    static void refusedAnywhere(Map<String, String> config, String setting) {
+        assertThat(allErrors(new LuceneSinkConnector().validate(config)))
+                .anySatisfy(m -> assertThat(m).contains(setting).contains("not allowed by this Connect worker"));
+        assertThatThrownBy(() -> new LuceneSinkConnector().start(config))
+                .isInstanceOf(InvalidSettingException.class)
+                .extracting(e -> ((InvalidSettingException) e).setting())
+                .isEqualTo(setting);
     }
 
     /** Refused by validate, with the error on {@code setting}, and by start. */
@@ -207,6 +221,31 @@ class WorkerAllowlistTest {
                 new LuceneSinkConnector(),
                 with(lucene(), m -> m.put(LuceneSinkConfig.DIR, "/etc")),
                 LuceneSinkConfig.DIR);
+    }
+
+    /**
+     * The trust roots of key events and where they are read: a connector that could turn verification off, trust
+     * its own key or read another topic (a replay without the REVOKED) would unseal revoked tenants. And Kafka client
+     * settings: a login, a token endpoint or a class to load is the worker's to allow.
+     */
+    @Test
+    void keyEventTrust_theKeyEventTopic_andClientSettings_areTheWorkers() {
+        refusedAnywhere(
+                with(lucene(), m -> m.put("kms.events.verification", "disabled-insecure")), "kms.events.verification");
+        refusedAnywhere(
+                with(lucene(), m -> m.put("kms.events.trusted-signers", "file:/tmp/attacker.pem")),
+                "kms.events.trusted-signers");
+        refused(
+                new LuceneSinkConnector(),
+                with(lucene(), m -> m.put(EmbedsealSinkConfig.KEY_EVENTS_TOPIC, "keyring.events.replayed")),
+                EmbedsealSinkConfig.KEY_EVENTS_TOPIC);
+        refusedAnywhere(
+                with(lucene(), m -> m.put(EmbedsealSinkConfig.CLIENT_PREFIX + "interceptor.classes", "evil.Spy")),
+                EmbedsealSinkConfig.CLIENT_PREFIX + "interceptor.classes");
+        new LuceneSinkConnector()
+                .start(with(
+                        lucene(),
+                        m -> m.put(EmbedsealSinkConfig.CLIENT_PREFIX + "security.protocol", "SASL_PLAINTEXT")));
     }
 
     @Test

@@ -9,7 +9,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
@@ -24,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * Proves, rather than assumes, that this instance has applied every key event: about every second it asks the
  * brokers for the key-event topic's end offsets and compares them with what the global store applied (records the
  * {@link KeyEventProcessor} processed, and what it restored at start). While that cannot be confirmed for longer
- * than {@code kms.events.max-staleness-seconds} (the topic unreadable, an authorisation error, the brokers gone, the
+ * than {@code key-events.max-staleness-seconds} (the topic unreadable, an authorisation error, the brokers gone, the
  * global thread behind), {@link #staleness()} says why: records wait instead of being sealed (a revocation this
  * instance has not seen must not be sealed past), and the pipeline is not ready. It recovers by itself.
  */
@@ -35,17 +34,19 @@ public final class KeyEventFreshness implements AutoCloseable {
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(5);
 
     /** Never stale: for tests of the topology alone. */
-    public static final KeyEventFreshness ALWAYS_FRESH = new KeyEventFreshness(Duration.ZERO);
+    public static final KeyEventFreshness ALWAYS_FRESH = new KeyEventFreshness(Duration.ZERO, "");
 
     private final Duration bound;
+    private final String topic;
     private final Map<Integer, Long> appliedUpTo = new ConcurrentHashMap<>();
     private volatile long confirmedAtNanos = System.nanoTime();
     private volatile @Nullable String lastFailure;
     private volatile @Nullable Thread checker;
     private volatile boolean closed;
 
-    private KeyEventFreshness(Duration bound) {
+    private KeyEventFreshness(Duration bound, String topic) {
         this.bound = bound;
+        this.topic = topic;
     }
 
     /**
@@ -54,7 +55,7 @@ public final class KeyEventFreshness implements AutoCloseable {
      * @param clientProps Kafka client settings, at least {@code bootstrap.servers}
      */
     public static KeyEventFreshness watching(Map<String, Object> clientProps, String topic, Duration bound) {
-        KeyEventFreshness f = new KeyEventFreshness(bound);
+        KeyEventFreshness f = new KeyEventFreshness(bound, topic);
         Map<String, Object> p = new HashMap<>(clientProps);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -78,12 +79,18 @@ public final class KeyEventFreshness implements AutoCloseable {
         return new StateRestoreListener() {
             @Override
             public void onRestoreStart(TopicPartition tp, String store, long startingOffset, long endingOffset) {
-                applied(tp.partition(), startingOffset - 1); // the store's checkpoint: everything before is in it
+                if (tp.topic().equals(topic)) {
+                    applied(tp.partition(), startingOffset - 1); // the store's checkpoint: everything before is in it
+                }
             }
 
             @Override
             public void onBatchRestored(TopicPartition tp, String store, long batchEndOffset, long numRestored) {
-                applied(tp.partition(), batchEndOffset);
+                // The global consumer's position after the batch (GlobalStateManagerImpl): the next offset, so the
+                // last one restored is one below it.
+                if (tp.topic().equals(topic)) {
+                    applied(tp.partition(), batchEndOffset - 1);
+                }
             }
 
             @Override
@@ -105,7 +112,7 @@ public final class KeyEventFreshness implements AutoCloseable {
         }
         String failure = lastFailure;
         return "key events not confirmed current for " + TimeUnit.NANOSECONDS.toSeconds(age) + " s (bound "
-                + bound.toSeconds() + " s, kms.events.max-staleness-seconds)"
+                + bound.toSeconds() + " s, key-events.max-staleness-seconds)"
                 + (failure == null ? "" : ": " + failure);
     }
 
@@ -117,7 +124,7 @@ public final class KeyEventFreshness implements AutoCloseable {
                     check(consumer, topic);
                 } catch (WakeupException | InterruptException e) {
                     return;
-                } catch (KafkaException e) {
+                } catch (RuntimeException e) { // whatever it is, the checker goes on: a dead one would be stale forever
                     String why = "cannot read the end of " + topic + " ("
                             + e.getClass().getSimpleName() + ": " + e.getMessage() + ")";
                     if (!why.equals(lastFailure)) {

@@ -94,7 +94,15 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
 
     @Override
     public void process(Record<String, byte[]> record) {
-        context.recordMetadata().ifPresent(m -> freshness.applied(m.partition(), m.offset()));
+        try {
+            apply(record);
+        } finally {
+            // Counted as applied once it is (or was refused): the freshness check must not run ahead of the store.
+            context.recordMetadata().ifPresent(m -> freshness.applied(m.partition(), m.offset()));
+        }
+    }
+
+    private void apply(Record<String, byte[]> record) {
         String tenant = record.key();
         KeyEventGate.Decision d = gate.admit(tenant, record.value());
         KeyEvent event = d.event();

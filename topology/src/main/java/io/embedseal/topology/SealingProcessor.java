@@ -1,8 +1,10 @@
 package io.embedseal.topology;
 
+import io.embedseal.keyring.dek.DekDestroyedException;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.kms.UnknownKeyException;
+import io.embedseal.keyring.kms.decorator.KmsDeadline;
 import io.embedseal.keyring.tenant.TenantFaults;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
@@ -52,12 +54,14 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     /** Attempts of one record at a tenant's key that the KMS does not answer, before its tenant is judged. */
     static final int TENANT_ATTEMPTS = 2;
 
-    /** An attempt that took longer than this before failing as unavailable met a deadline or a timeout. */
-    private static final long SLOW_ATTEMPT_NANOS = 250_000_000L;
+    /** Tenants whose key went unavailable within the cool-down, from which on it is taken for a KMS brownout. */
+    static final int BROWNOUT_TENANTS = 3;
 
     private final EmbedsealTopology.Parts parts;
     /** Tenants whose key failed recently (shared by the processors of this instance). */
     private final TenantFaults faults;
+    /** Tenants whose dead letters keep metadata only until when, after sealing an original failed. */
+    private final java.util.Map<String, Long> originalsOffUntil = new java.util.HashMap<>();
 
     @SuppressWarnings("NullAway.Init") // set in init(), which Kafka Streams calls before process()
     private ProcessorContext<byte[], byte[]> context;
@@ -112,6 +116,9 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         String tenant = facts.tenantId();
         String embeddingId = facts.embeddingId();
 
+        // A revocation this instance has not seen must not be sealed past (a dead letter's sealed original included):
+        // wait while key events are stale.
+        awaitCurrentKeyEvents();
         EmbeddingValidator.Violation violation = parts.validator().check(facts);
         if (violation != null) {
             boolean active = violation.rule() != EmbeddingValidator.Rule.MISSING_TENANT
@@ -128,8 +135,6 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             return;
         }
 
-        // A revocation this instance has not seen must not be sealed past: wait while key events are stale.
-        awaitCurrentKeyEvents();
         DeadLetterReason refused = tenantRefusal(tenant);
         if (refused != null) {
             deadLetter(record, refused, refusalDetail(refused, tenant), schemaId, tenant, embeddingId, false);
@@ -282,9 +287,9 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         long start = System.nanoTime();
         long backoff = 50;
         int attempts = 0;
+        int destroyedRetries = 0;
         while (true) {
             attempts++;
-            long attemptStart = System.nanoTime();
             try {
                 byte[] envelope = parts.sealer()
                         .seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext, offset, length);
@@ -293,13 +298,33 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 }
                 faults.clear(tenant);
                 return envelope;
+            } catch (DekDestroyedException e) {
+                // The DEK was destroyed between the keyring and its use: an expiry, or an eviction that may be a
+                // revocation just applied. Look at the tenant's state again before asking the KMS for another.
+                DeadLetterReason now = tenantRefusal(tenant);
+                if (now != null) {
+                    throw new TenantKeyFault(now, refusalDetail(now, tenant));
+                }
+                if (++destroyedRetries > 3) {
+                    throw new TenantKeyFault(
+                            DeadLetterReason.KEY_UNAVAILABLE, "the tenant's DEKs were destroyed while in use, again");
+                }
+                attempts--;
+                continue;
             } catch (KmsUnavailableException e) {
-                // A quick failure (a 5xx, a refused connection) is tried again first; a slow one (the call
-                // deadline) is judged at once, so a hanging key holds the thread once, not twice.
-                boolean slow = System.nanoTime() - attemptStart > SLOW_ATTEMPT_NANOS;
-                if ((slow || attempts >= TENANT_ATTEMPTS)
+                // The tenant's, or everybody's? Everybody's when the KMS does not answer a probe on a key no tenant
+                // has, when the pool of calls is full (KmsDeadline: calls hang everywhere), or when several tenants'
+                // keys went unavailable within the cool-down (a brownout that leaves the probe's route alone).
+                if (!KmsDeadline.isBusy(e)
+                        && faults.recentlyUnavailable() < BROWNOUT_TENANTS
                         && parts.kmsReachability().answers()) {
-                    throw fault(tenant, TenantFaults.Kind.KEY_UNAVAILABLE, e);
+                    // A deadline miss is judged at once, so a hanging key holds the thread once; a quick failure (a
+                    // 5xx, a refused connection) is tried once more after a short pause first.
+                    if (KmsDeadline.isDeadlineMiss(e) || attempts >= TENANT_ATTEMPTS) {
+                        throw fault(tenant, TenantFaults.Kind.KEY_UNAVAILABLE, e);
+                    }
+                    sleepQuietly(ThreadLocalRandom.current().nextLong(20, 51));
+                    continue;
                 }
                 parts.health().degraded("KMS", String.valueOf(e.getMessage()));
                 if (System.nanoTime() - start
@@ -323,6 +348,14 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 // pipeline. (The fields were validated, so an IllegalArgumentException here is the key's too.)
                 throw fault(tenant, TenantFaults.Kind.KEY_FAILED, e);
             }
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -418,7 +451,11 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             boolean sealOriginal) {
         RecordMetadata source = context.recordMetadata().orElse(null);
         byte[] sealedOriginal = null;
-        if (sealOriginal && parts.options().sealOriginalInDeadLetters() && source != null && tenantId != null) {
+        if (sealOriginal
+                && parts.options().sealOriginalInDeadLetters()
+                && source != null
+                && tenantId != null
+                && !originalsOff(tenantId)) {
             try {
                 sealedOriginal = parts.sealer()
                         .seal(
@@ -428,6 +465,10 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                                 record.value());
             } catch (RuntimeException e) { // the tenant's key, a field: the dead letter keeps metadata only
                 LOG.debug("dead letter for tenant {} keeps metadata only: {}", tenantId, e.getMessage());
+                // Do not ask a failing key again for every invalid record of its tenant (a flood of them would hold
+                // the thread for the call deadline each time): originals of this tenant stay unsealed a cool-down.
+                originalsOffUntil.put(
+                        tenantId, System.nanoTime() + faults.cooldown().toNanos());
             }
         }
         DeadLetters.Facts facts = new DeadLetters.Facts(
@@ -451,6 +492,25 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         context.forward(
                 new Record<>(record.key(), DeadLetters.value(facts), record.timestamp(), DeadLetters.headers(facts)));
         parts.metrics().deadLettered(reason, tenantId);
+    }
+
+    /** Whether a recent failure of the tenant's key (or its fault) leaves dead letters' originals unsealed now. */
+    private boolean originalsOff(String tenant) {
+        if (faults.coolingDown(tenant) != null) {
+            return true;
+        }
+        if (originalsOffUntil.isEmpty()) {
+            return false;
+        }
+        Long until = originalsOffUntil.get(tenant);
+        if (until == null) {
+            return false;
+        }
+        if (System.nanoTime() - until < 0) {
+            return true;
+        }
+        originalsOffUntil.remove(tenant, until);
+        return false;
     }
 
     /** The producer's headers travel on, except any claiming to be ours. */

@@ -170,13 +170,25 @@ final class HttpTransport implements Closeable {
                     if (!k.isValid()) {
                         continue;
                     }
-                    if (k.isAcceptable()) {
-                        accept();
-                    } else if (k.attachment() instanceof Connection c) {
-                        if (k.isReadable()) {
-                            read(c);
-                        } else if (k.isWritable()) {
-                            write(c);
+                    // One connection's failure (or accept's: out of file descriptors) must not end the only server
+                    // thread: /health/live would stop answering and a healthy pipeline would be restarted.
+                    try {
+                        if (k.isAcceptable()) {
+                            accept();
+                        } else if (k.attachment() instanceof Connection c) {
+                            if (k.isReadable()) {
+                                read(c);
+                            } else if (k.isWritable()) {
+                                write(c);
+                            }
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        if (k.attachment() instanceof Connection c) {
+                            close(c);
+                        }
+                        LOG.warn("the status server dropped a connection: {}", e.toString());
+                        if (k.isValid() && k.isAcceptable()) {
+                            pauseAccepting();
                         }
                     }
                 }
@@ -193,6 +205,15 @@ final class HttpTransport implements Closeable {
             }
         } catch (RuntimeException e) {
             LOG.error("the status server stopped", e);
+        }
+    }
+
+    /** After a failed accept (out of file descriptors, say), wait a little instead of spinning on it. */
+    private static void pauseAccepting() {
+        try {
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

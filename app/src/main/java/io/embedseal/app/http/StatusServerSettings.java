@@ -60,6 +60,13 @@ public final class StatusServerSettings {
     public static final SettingsModel MODEL =
             SettingsModel.of("status server", TOKEN_FILE, REQUEST_TIMEOUT_MS, MAX_CONNECTIONS, TENANT_ROWS);
 
+    /** The pipeline's own http.* settings (PipelineConfig). */
+    private static final java.util.Set<String> PIPELINE_HTTP =
+            java.util.Set.of("http.enabled", "http.bind", "http.port");
+
+    private static final java.util.List<String> MODEL_NAMES =
+            java.util.List.of(TOKEN_FILE.name(), REQUEST_TIMEOUT_MS.name(), MAX_CONNECTIONS.name(), TENANT_ROWS.name());
+
     private final Duration requestTimeout;
     private final int maxConnections;
     private final byte @Nullable [] tokenDigest;
@@ -101,6 +108,14 @@ public final class StatusServerSettings {
      * @throws ConfigValueException naming the setting that is wrong (the token file unreadable, empty or short)
      */
     public static StatusServerSettings from(Map<String, String> values, Function<String, String> env) {
+        // A misspelt http.* setting (http.auth.tokenfile) would serve the page and /metrics without the token meant
+        // for them: refuse to start instead of warning.
+        for (String key : MODEL.unknown(values)) {
+            if (key.startsWith("http.") && !PIPELINE_HTTP.contains(key)) {
+                throw new ConfigValueException(
+                        key, "no such setting of the status server; it has " + PIPELINE_HTTP + " and " + MODEL_NAMES);
+            }
+        }
         Settings s = Settings.of(MODEL.withEnvironment(values, env), env);
         MODEL.validate(s);
         Path file = s.getOrNull(TOKEN_FILE);

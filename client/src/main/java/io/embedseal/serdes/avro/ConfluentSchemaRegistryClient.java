@@ -234,7 +234,8 @@ public final class ConfluentSchemaRegistryClient implements SchemaRegistry {
         JsonNode r;
         try {
             r = send("GET", "/schemas/ids/" + id, null, "look up schema id " + id);
-        } catch (UnknownSchemaException e) {
+        } catch (UnknownSchemaException | UnknownSubjectException e) {
+            // A 404 for an id is "no such schema" whatever error code the registry put in it.
             missingIdsUntil.put(
                     id, System.nanoTime() + settings.missingIdCacheFor().toNanos());
             throw new UnknownSchemaException(id);

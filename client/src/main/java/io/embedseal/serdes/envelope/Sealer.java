@@ -53,12 +53,9 @@ public final class Sealer {
      */
     public byte[] seal(
             String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
-        try {
-            return sealOnce(tenantId, embeddingId, payloadType, plaintext, offset, length);
-        } catch (DekDestroyedException e) {
-            // The DEK expired or was evicted between the keyring handing it out and its use: take the next one.
-            return sealOnce(tenantId, embeddingId, payloadType, plaintext, offset, length);
-        }
+        // A DekDestroyedException (the DEK expired or was evicted between the keyring handing it out and its use) is
+        // not retried here: an eviction may be a revocation, and only the caller can look at the tenant's state again.
+        return sealOnce(tenantId, embeddingId, payloadType, plaintext, offset, length);
     }
 
     private byte[] sealOnce(
@@ -98,15 +95,12 @@ public final class Sealer {
         try {
             return open(envelope, header);
         } catch (DekDestroyedException e) {
-            // Destroyed between the cache and its use (expiry, eviction): open it again, through the KMS if need be.
-            try {
-                return open(envelope, header);
-            } catch (DekDestroyedException again) {
-                throw new EnvelopeException(
-                        Reason.KMS_UNAVAILABLE,
-                        "DEK " + header.dekId() + " of tenant " + header.tenantId() + " was destroyed while in use",
-                        again);
-            }
+            // Destroyed between the cache and its use (expiry, eviction). Not retried here: an eviction may be a
+            // revocation, so the caller looks at the tenant's state again first (see DEK_DESTROYED).
+            throw new EnvelopeException(
+                    Reason.KMS_UNAVAILABLE,
+                    "DEK " + header.dekId() + " of tenant " + header.tenantId() + " was destroyed while in use",
+                    e);
         }
     }
 

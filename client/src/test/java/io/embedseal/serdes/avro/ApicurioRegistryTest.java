@@ -153,11 +153,14 @@ class ApicurioRegistryTest {
             byte[] poison = EmbeddingEventCodec.encodeWire(id, event("p-1"));
             for (int i = 0; i < 3; i++) {
                 assertThatThrownBy(() -> codec.decode(poison))
-                        .isInstanceOfSatisfying(WireFormatException.class, e -> assertThat(e.reason())
-                                .isEqualTo(WireFormatException.Reason.NOT_AVRO_SCHEMA))
+                        .isInstanceOfSatisfying(
+                                WireFormatException.class,
+                                e -> assertThat(e.reason()).isEqualTo(WireFormatException.Reason.NOT_AVRO_SCHEMA))
                         .hasMessageContaining(other.getKey());
             }
-            assertThat(asked[0]).as("registry lookups of the %s id for 3 records", other.getKey()).isEqualTo(1);
+            assertThat(asked[0])
+                    .as("registry lookups of the %s id for 3 records", other.getKey())
+                    .isEqualTo(1);
         }
     }
 

@@ -93,6 +93,24 @@ public final class TenantFaults {
         return new TreeMap<>(faults);
     }
 
+    /**
+     * Tenants whose last fault is {@link Kind#KEY_UNAVAILABLE} and still cooling down: when several keys go
+     * unavailable at once, the KMS is failing for everybody (a brownout), not one tenant's key.
+     */
+    public int recentlyUnavailable() {
+        if (faults.isEmpty()) {
+            return 0;
+        }
+        long now = nanoTime.getAsLong();
+        int n = 0;
+        for (Fault f : faults.values()) {
+            if (f.kind() == Kind.KEY_UNAVAILABLE && now - f.retryAtNanos() < 0) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     public int degradedCount() {
         return faults.size();
     }

@@ -32,6 +32,39 @@ public final class KmsDeadline implements KmsInterceptor {
 
     static final int MAX_IN_FLIGHT = 16;
 
+    private static final int RUNNING = 0;
+    private static final int DONE = 1;
+    private static final int ABANDONED = 2;
+
+    /** Every slot is taken by a call waiting for an answer: the KMS hangs for many keys, an outage of all. */
+    public static final class KmsBusyException extends KmsUnavailableException {
+        private static final long serialVersionUID = 1L;
+
+        KmsBusyException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** Whether {@code e} (or a cause) says the pool of calls is full: an outage of the KMS, not of one key. */
+    public static boolean isBusy(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof KmsBusyException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code e} (or a cause) is a call that did not answer within the deadline. */
+    public static boolean isDeadlineMiss(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof KmsUnavailableException && t.getCause() instanceof TimeoutException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private final Duration deadline;
     private final ThreadPoolExecutor pool;
 
@@ -53,18 +86,20 @@ public final class KmsDeadline implements KmsInterceptor {
         if (operation != KmsOperation.WRAP && operation != KmsOperation.UNWRAP && operation != KmsOperation.DESCRIBE) {
             return call.get();
         }
-        java.util.concurrent.atomic.AtomicBoolean abandoned = new java.util.concurrent.atomic.AtomicBoolean();
+        // RUNNING until one side moves it: the call to DONE (the caller may use the result), or the caller, on its
+        // deadline, to ABANDONED (the call zeroes a DEK it returns: nobody will take it).
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(RUNNING);
         Future<T> f;
         try {
             f = pool.submit(() -> {
                 T result = call.get();
-                if (abandoned.get() && result instanceof byte[] dek) {
+                if (!state.compareAndSet(RUNNING, DONE) && result instanceof byte[] dek) {
                     java.util.Arrays.fill(dek, (byte) 0); // an unwrap nobody waits for any more: no DEK left behind
                 }
                 return result;
             });
         } catch (RejectedExecutionException e) {
-            throw new KmsUnavailableException(
+            throw new KmsBusyException(
                     "KMS " + provider + ": " + MAX_IN_FLIGHT + " calls are already waiting for an answer; " + operation
                             + " of key " + keyName + " is not sent",
                     e);
@@ -72,7 +107,13 @@ public final class KmsDeadline implements KmsInterceptor {
         try {
             return f.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            abandoned.set(true);
+            if (!state.compareAndSet(RUNNING, ABANDONED)) {
+                try {
+                    return f.get(); // it finished at the deadline: take its answer
+                } catch (InterruptedException | ExecutionException late) {
+                    // fall through: a timeout
+                }
+            }
             f.cancel(true);
             throw new KmsUnavailableException(
                     "KMS " + provider + " did not answer " + operation + " of key " + keyName + " within "

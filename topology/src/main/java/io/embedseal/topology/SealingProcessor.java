@@ -326,19 +326,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                     sleepQuietly(ThreadLocalRandom.current().nextLong(20, 51));
                     continue;
                 }
-                parts.health().degraded("KMS", String.valueOf(e.getMessage()));
-                if (System.nanoTime() - start
-                                > parts.options().maxDependencyWait().toNanos()
-                        || parts.health().isShuttingDown()) {
-                    throw e;
-                }
-                backoff = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
-                try {
-                    Thread.sleep(ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1));
-                } catch (InterruptedException interrupted) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
+                backoff = pauseOrGiveUp("KMS", e, start, backoff);
             } catch (KeyDeniedException e) {
                 throw fault(tenant, TenantFaults.Kind.KEY_DENIED, e);
             } catch (UnknownKeyException e) {
@@ -424,21 +412,30 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 if (!type.isInstance(e) || !unavailable.test(type.cast(e))) {
                     throw e;
                 }
-                parts.health().degraded(dependency, String.valueOf(e.getMessage()));
-                long waited = System.nanoTime() - start;
-                if (waited > parts.options().maxDependencyWait().toNanos()
-                        || parts.health().isShuttingDown()) {
-                    throw e;
-                }
-                backoff = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
-                try {
-                    Thread.sleep(ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1));
-                } catch (InterruptedException interrupted) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
+                backoff = pauseOrGiveUp(dependency, e, start, backoff);
             }
         }
+    }
+
+    /**
+     * One pause of a record waiting for a dependency: reports it degraded, rethrows {@code e} once the record has
+     * waited {@code maxDependencyWait} (or the pipeline is closing), else sleeps with jitter and returns the next
+     * backoff.
+     */
+    private long pauseOrGiveUp(String dependency, RuntimeException e, long start, long backoff) {
+        parts.health().degraded(dependency, String.valueOf(e.getMessage()));
+        if (System.nanoTime() - start > parts.options().maxDependencyWait().toNanos()
+                || parts.health().isShuttingDown()) {
+            throw e;
+        }
+        long next = Math.min(backoff * 2, parts.options().maxBackoff().toMillis());
+        try {
+            Thread.sleep(ThreadLocalRandom.current().nextLong(next / 2, next + 1));
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+            throw e;
+        }
+        return next;
     }
 
     private void deadLetter(

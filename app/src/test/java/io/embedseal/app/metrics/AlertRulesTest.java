@@ -32,12 +32,17 @@ class AlertRulesTest {
         assertThat(rules.code()).as(rules.output()).isZero();
         assertThat(rules.output()).contains("SUCCESS: " + alerts().size() + " rules found");
 
-        PrometheusTools.Result config = PrometheusTools.run(
-                60,
-                promtool.toString(),
-                "check",
-                "config",
-                PrometheusTools.DASHBOARDS.resolve("prometheus.yml").toString());
+        // promtool checks that the scrape's credentials file exists: a copy of the configuration names a token file
+        // that does (the compose stack mounts /secrets/status-token), next to a copy of the rules it loads.
+        Path dir = Files.createTempDirectory("embedseal-promtool");
+        Path token = Files.writeString(dir.resolve("status-token"), "a-token-of-sixteen-or-more-characters");
+        Files.copy(ALERTS, dir.resolve("alerts.yml"));
+        String yml = Files.readString(PrometheusTools.DASHBOARDS.resolve("prometheus.yml"));
+        assertThat(yml).contains("credentials_file: /secrets/status-token");
+        Path copy = Files.writeString(
+                dir.resolve("prometheus.yml"), yml.replace("/secrets/status-token", token.toString()));
+        PrometheusTools.Result config =
+                PrometheusTools.run(60, promtool.toString(), "check", "config", copy.toString());
         assertThat(config.code()).as(config.output()).isZero();
         assertThat(config.output()).contains("1 rule files found");
     }

@@ -54,6 +54,7 @@ class SinkTenantFaultContainmentIntegrationTest {
     private static final double MIN_RATIO = 0.9;
     /** Pairs measured at most until one reaches {@link #MIN_RATIO}: this VM is shared and one pair is noisy. */
     private static final int ATTEMPTS = 5;
+
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final List<String> REPORT = new CopyOnWriteArrayList<>();
 

@@ -369,6 +369,17 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                         throw new RetriableException("the KMS is unreachable; the batch is redelivered", e);
                     }
                     case KEY_REVOKED, KEY_UNKNOWN, KEY_FAILED -> {
+                        if (e.reason() == EnvelopeException.Reason.KEY_UNKNOWN && !namesRegisteredKey(header, state)) {
+                            // One record naming a key (or key version) the tenant never registered is that record's
+                            // problem: refused alone, without treating the whole tenant as revoked for a cool-down.
+                            refuse(
+                                    r,
+                                    new RefusedRecordException(
+                                            Reason.INVALID_ENVELOPE,
+                                            where(r) + ": names " + header.kek() + ", which tenant " + key.tenantId()
+                                                    + " never registered, and its KMS does not know"));
+                            return;
+                        }
                         TenantFaults.Kind kind = switch (e.reason()) {
                             case KEY_REVOKED -> TenantFaults.Kind.KEY_DENIED;
                             case KEY_UNKNOWN -> TenantFaults.Kind.KEY_UNKNOWN;
@@ -406,6 +417,13 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         } catch (StoreException e) {
             throw translate(e);
         }
+    }
+
+    /** Whether the envelope's KEK is the tenant's registered key at a version its key events have named. */
+    private static boolean namesRegisteredKey(EnvelopeHeader header, TenantState state) {
+        return (state.kms() == null || header.kek().provider().equals(state.kms()))
+                && header.kek().keyName().equals(state.kekName())
+                && header.kek().version() <= state.kekVersion();
     }
 
     /**

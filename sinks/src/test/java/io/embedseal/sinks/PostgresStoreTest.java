@@ -165,8 +165,10 @@ class PostgresStoreTest {
                 new PostgresSinkConfig(PostgresVectorStoreContractTest.settings(table, "sealed")), "pg", 0)) {
             store.upsert(sealed.stored("acme", "e-1", target, false, 1));
             store.upsert(sealed.stored("acme", "e-2", Sealed.randomVector(random, 8), false, 2));
+            store.upsert(sealed.stored("acme", "e-3", Sealed.randomVector(random, 8), false, 3));
             store.flush();
         }
+        String kekName = sealed.keyring.naming().kekNameFor("acme");
         try (Connection c = PostgresTestDatabase.connect();
                 java.sql.Statement st = c.createStatement()) {
             // An altered envelope (one bit of its ciphertext) and another row's envelope moved under a new id.
@@ -175,13 +177,17 @@ class PostgresStoreTest {
                     + " source_partition, source_offset FROM " + table + " WHERE embedding_id = 'e-2'");
             st.executeUpdate("UPDATE " + table + " SET envelope = set_byte(envelope, length(envelope) - 3,"
                     + " get_byte(envelope, length(envelope) - 3) # 1) WHERE embedding_id = 'e-2'");
+            // A row naming a key version nobody has: its KMS answers "unknown", for this row only.
+            st.executeUpdate("UPDATE " + table + " SET envelope = decode(replace(encode(envelope, 'hex'),"
+                    + " encode(convert_to('" + kekName + ":1', 'UTF8'), 'hex'), encode(convert_to('" + kekName
+                    + ":9', 'UTF8'), 'hex')), 'hex') WHERE embedding_id = 'e-3'");
         }
         try (Connection c = PostgresTestDatabase.connect()) {
             PostgresSealedSearch.Result r = PostgresSealedSearch.search(
                     c, table, "acme", sealed.unsealer, target, 3, VectorSimilarityFunction.COSINE, null);
             assertThat(r.hits()).extracting(SearchHit::embeddingId).containsExactly("e-1");
             assertThat(r.rowsScanned()).isEqualTo(1);
-            assertThat(r.unopenable()).isEqualTo(2);
+            assertThat(r.unopenable()).isEqualTo(3);
         }
     }
 

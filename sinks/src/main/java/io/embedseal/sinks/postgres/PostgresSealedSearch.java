@@ -63,6 +63,7 @@ public final class PostgresSealedSearch {
         long rows = 0;
         long otherDimension = 0;
         long unopenable = 0;
+        long unknownKey = 0;
         long lastReport = System.nanoTime();
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false); // a cursor: rows stream in batches instead of all at once
@@ -79,12 +80,19 @@ public final class PostgresSealedSearch {
                         opened = unsealer.unseal(new SealedRecordKey(tenantId, id).toBytes(), envelope);
                     } catch (EnvelopeException e) {
                         switch (e.reason()) {
-                            case KEY_REVOKED, KEY_UNKNOWN ->
+                            case KEY_REVOKED ->
                                 throw new SearchRefusedException(
                                         tenantId,
                                         "DENIED",
                                         "the KMS refuses tenant " + tenantId + "'s key (" + e.reason()
                                                 + "): its sealed rows cannot be opened");
+                            case KEY_UNKNOWN -> {
+                                // A row may name a key version nobody has (junk): skipped like any row that does
+                                // not open. If no row opens at all, the tenant's key is gone: refused below.
+                                unknownKey++;
+                                unopenable++;
+                                continue;
+                            }
                             case KMS_UNAVAILABLE, KEY_FAILED ->
                                 throw new IllegalStateException(
                                         "the KMS could not open tenant " + tenantId + "'s rows: " + e.getMessage(), e);
@@ -124,6 +132,13 @@ public final class PostgresSealedSearch {
                 }
             }
             connection.commit();
+            if (rows == 0 && unknownKey > 0) {
+                throw new SearchRefusedException(
+                        tenantId,
+                        "DENIED",
+                        "the KMS refuses tenant " + tenantId
+                                + "'s key (KEY_UNKNOWN): its sealed rows cannot be opened");
+            }
         } finally {
             connection.setAutoCommit(autoCommit);
         }

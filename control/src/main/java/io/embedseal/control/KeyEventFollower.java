@@ -49,7 +49,6 @@ public final class KeyEventFollower implements AutoCloseable {
     private volatile boolean stopped;
     private volatile @Nullable String lastFailure;
     private volatile long confirmedAtNanos;
-    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
 
     /** How often a caught-up follower proves it is current (asks the end offsets). */
     static final Duration FRESHNESS_CHECK = Duration.ofSeconds(1);
@@ -197,7 +196,6 @@ public final class KeyEventFollower implements AutoCloseable {
                                 why);
                     }
                     lastFailure = why;
-                    failures.incrementAndGet();
                     Thread.sleep(backoff);
                     backoff = Math.min(backoff * 2, 5_000);
                 }
@@ -243,11 +241,6 @@ public final class KeyEventFollower implements AutoCloseable {
                     + (lastFailure == null ? "" : ": " + lastFailure);
         }
         return null;
-    }
-
-    /** Failures reading the topic so far (each retried). */
-    public long failures() {
-        return failures.get();
     }
 
     /** The topic's partitions once it exists, or null when the follower was closed before. */

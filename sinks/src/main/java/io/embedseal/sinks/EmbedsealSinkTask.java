@@ -453,11 +453,8 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                     }
                     continue;
                 }
-                // The tenant's, or everybody's? Everybody's when the KMS answers no probe, when its pool of calls is
-                // full, or when several tenants' keys went unavailable within the cool-down (a brownout).
-                if (KmsDeadline.isBusy(e)
-                        || faults.recentlyUnavailable() >= BROWNOUT_TENANTS
-                        || !reachability.answers()) {
+                // The tenant's, or everybody's (no answer to the probe, every call slot hanging, a brownout)?
+                if (!reachability.isKeysOwnFault(e, faults.recentlyUnavailable())) {
                     throw e;
                 }
                 // A deadline miss is judged at once, so a hanging key holds the task once; a quick failure is tried
@@ -479,9 +476,6 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             }
         }
     }
-
-    /** Tenants whose key went unavailable within the cool-down, from which on it is taken for a KMS brownout. */
-    private static final int BROWNOUT_TENANTS = 3;
 
     private void faultOf(String tenant, TenantFaults.Kind kind, Exception e) {
         TenantFaults.Fault f = faults.record(tenant, kind, e.getMessage() == null ? kind.name() : e.getMessage());

@@ -54,9 +54,6 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     /** Attempts of one record at a tenant's key that the KMS does not answer, before its tenant is judged. */
     static final int TENANT_ATTEMPTS = 2;
 
-    /** Tenants whose key went unavailable within the cool-down, from which on it is taken for a KMS brownout. */
-    static final int BROWNOUT_TENANTS = 3;
-
     private final EmbedsealTopology.Parts parts;
     /** Tenants whose key failed recently (shared by the processors of this instance). */
     private final TenantFaults faults;
@@ -312,12 +309,8 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 attempts--;
                 continue;
             } catch (KmsUnavailableException e) {
-                // The tenant's, or everybody's? Everybody's when the KMS does not answer a probe on a key no tenant
-                // has, when the pool of calls is full (KmsDeadline: calls hang everywhere), or when several tenants'
-                // keys went unavailable within the cool-down (a brownout that leaves the probe's route alone).
-                if (!KmsDeadline.isBusy(e)
-                        && faults.recentlyUnavailable() < BROWNOUT_TENANTS
-                        && parts.kmsReachability().answers()) {
+                // The tenant's, or everybody's (no answer to the probe, every call slot hanging, a brownout)?
+                if (parts.kmsReachability().isKeysOwnFault(e, faults.recentlyUnavailable())) {
                     // A deadline miss is judged at once, so a hanging key holds the thread once; a quick failure (a
                     // 5xx, a refused connection) is tried once more after a short pause first.
                     if (KmsDeadline.isDeadlineMiss(e) || attempts >= TENANT_ATTEMPTS) {

@@ -2,9 +2,7 @@ package io.embedseal.keyring.tenant;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
@@ -86,11 +84,6 @@ public final class TenantFaults {
     /** Whether the tenant has a fault, cooling down or waiting for its next try. */
     public boolean isDegraded(String tenant) {
         return !faults.isEmpty() && faults.containsKey(tenant);
-    }
-
-    /** Degraded tenants and their faults, by tenant id. */
-    public Map<String, Fault> snapshot() {
-        return new TreeMap<>(faults);
     }
 
     /**

@@ -28,6 +28,19 @@ public final class KmsReachability {
         this.intervalNanos = interval.toNanos();
     }
 
+    /** Keys unavailable at once (within a fault cool-down) from which on the KMS is taken to fail for everybody. */
+    public static final int BROWNOUT_KEYS = 3;
+
+    /**
+     * Whether an "unavailable" answer for one key is that key's own fault, or the KMS's for everybody: everybody's
+     * when every slot for calls is taken by calls that hang ({@link KmsDeadline}), when {@code keysUnavailable} other
+     * keys went unavailable within the cool-down (a brownout the probe's route does not see), or when the KMS does
+     * not answer the probe.
+     */
+    public boolean isKeysOwnFault(Throwable e, int keysUnavailable) {
+        return !KmsDeadline.isBusy(e) && keysUnavailable < BROWNOUT_KEYS && answers();
+    }
+
     /** Whether the KMS answered the last probe, probing again if the last one is older than the interval. */
     public synchronized boolean answers() {
         long now = System.nanoTime();

@@ -143,8 +143,12 @@ public final class LuceneRecallHarness {
                 .setMetadata(Map.of())
                 .setEventTime(Instant.EPOCH)
                 .build();
-        byte[] envelope =
-                sealer.seal("bench", id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+        byte[] envelope = sealer.seal(
+                "bench",
+                id,
+                io.embedseal.serdes.envelope.RecordVersion.now(),
+                PayloadType.EMBEDDING_EVENT_AVRO,
+                EmbeddingEventCodec.toCanonicalAvro(e));
         SealedRecordKey key = new SealedRecordKey("bench", id);
         return new StoredRecord(
                 key, EnvelopeHeader.parse(envelope), envelope, unsealer.unseal(key.toBytes(), envelope), "bench", 0, 0);

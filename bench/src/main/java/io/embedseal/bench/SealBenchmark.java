@@ -110,10 +110,11 @@ public class SealBenchmark {
         LocalKms kms = new LocalKms(Files.createTempDirectory("embedseal-bench-seal-"));
         sealer = new Sealer(
                 Keyring.builder(kms).createMissingKeys(kms::createKek).build());
-        envelope = sealer.seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+        envelope = sealer.seal(tenant, embeddingId, VERSION, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+        envelopeV1 = sealer.sealVersion1(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
         for (int t = 0; t < TENANTS; t++) {
             tenants[t] = "tenant-" + t;
-            sealer.seal(tenants[t], embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext); // creates its DEK
+            sealer.seal(tenants[t], embeddingId, VERSION, PayloadType.EMBEDDING_EVENT_AVRO, plaintext); // its DEK
         }
 
         for (int i = 0; i < RECORDS; i++) {
@@ -145,16 +146,32 @@ public class SealBenchmark {
         jceCiphertext = jce.doFinal(plaintext);
     }
 
+    private static final io.embedseal.serdes.envelope.RecordVersion VERSION =
+            new io.embedseal.serdes.envelope.RecordVersion(1_700_000_000_000L, 42);
+    private byte[] envelopeV1;
+
     @Benchmark
     public byte[] seal() {
-        return sealer.seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+        return sealer.seal(tenant, embeddingId, VERSION, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+    }
+
+    /** Envelope version 1, which the project no longer writes, beside {@link #seal} (version 2) in the same run. */
+    @Benchmark
+    public byte[] sealV1() {
+        return sealer.sealVersion1(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+    }
+
+    /** Opening a version-1 envelope, beside {@link #unseal} (version 2). */
+    @Benchmark
+    public Unsealed unsealV1() {
+        return sealer.unseal(envelopeV1, tenant, embeddingId);
     }
 
     /** Sealing for ten tenants in turn: each record under a different tenant's DEK than the one before. */
     @Benchmark
     public byte[] sealTenTenants() {
         next = next == TENANTS - 1 ? 0 : next + 1;
-        return sealer.seal(tenants[next], embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+        return sealer.seal(tenants[next], embeddingId, VERSION, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
     }
 
     /**
@@ -177,6 +194,7 @@ public class SealBenchmark {
         return sealer.seal(
                 t,
                 id,
+                new io.embedseal.serdes.envelope.RecordVersion(in.embedding().eventTimeMillis(), cursor),
                 PayloadType.EMBEDDING_EVENT_AVRO,
                 value,
                 EmbeddingEventCodec.PREFIX_LENGTH,

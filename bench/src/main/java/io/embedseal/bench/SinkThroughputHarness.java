@@ -192,7 +192,11 @@ public final class SinkThroughputHarness {
                         .setEventTime(Instant.EPOCH)
                         .build();
                 byte[] sealed = sealer.seal(
-                        tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+                        tenant,
+                        id,
+                        io.embedseal.serdes.envelope.RecordVersion.now(),
+                        PayloadType.EMBEDDING_EVENT_AVRO,
+                        EmbeddingEventCodec.toCanonicalAvro(e));
                 bytes += sealed.length;
                 var unused = producer.send(
                         new ProducerRecord<>(topic, (tenant + "/" + id).getBytes(StandardCharsets.UTF_8), sealed));

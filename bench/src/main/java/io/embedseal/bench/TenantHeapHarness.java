@@ -105,7 +105,12 @@ public final class TenantHeapHarness {
         }
         for (int round = 1; round <= rounds; round++) {
             for (int t = 0; t < tenants; t++) {
-                byte[] envelope = sealer.seal(ids[t], "e-" + round, PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+                byte[] envelope = sealer.seal(
+                        ids[t],
+                        "e-" + round,
+                        io.embedseal.serdes.envelope.RecordVersion.now(),
+                        PayloadType.EMBEDDING_EVENT_AVRO,
+                        plaintext);
                 // The sink's side, in a fresh keyring's place: the envelope's DEK from the open cache (or the KMS).
                 if (sealer.unseal(envelope, ids[t], "e-" + round).plaintext().length != plaintext.length) {
                     throw new IllegalStateException("unsealed a different length for " + ids[t]);

@@ -57,6 +57,33 @@ public final class EmbeddingUnsealer {
         return open(value, header.tenantId(), header.embeddingId());
     }
 
+    /**
+     * Authenticates a record from the sealed topic without decoding its payload: any payload type, the plaintext
+     * zeroed at once. What a store that keeps envelopes sealed checks before it lets a record (or a delete marker)
+     * change what it holds: the header returned, record version included, is what the tenant's key vouches for.
+     *
+     * @throws EnvelopeException as {@link #unseal} does
+     */
+    public EnvelopeHeader authenticate(byte[] key, byte[] value) {
+        SealedRecordKey expected;
+        try {
+            expected = SealedRecordKey.parse(key);
+        } catch (IllegalArgumentException e) {
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "record key is not tenant/embeddingId, so the envelope's binding cannot be checked",
+                    e);
+        }
+        if (onlyTenant != null && !onlyTenant.equals(expected.tenantId())) {
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "record of tenant " + expected.tenantId() + " reached a reader for tenant " + onlyTenant);
+        }
+        Unsealed opened = sealer.unseal(value, expected.tenantId(), expected.embeddingId());
+        java.util.Arrays.fill(opened.plaintext(), (byte) 0);
+        return opened.header();
+    }
+
     private UnsealedEmbedding open(byte[] value, String tenantId, String embeddingId) {
         if (onlyTenant != null && !onlyTenant.equals(tenantId)) {
             throw new EnvelopeException(

@@ -68,8 +68,21 @@ class UnsealFuzzTest {
             VALID.add(sealer.seal(
                     e.getTenantId(),
                     e.getEmbeddingId(),
+                    new io.embedseal.serdes.envelope.RecordVersion(i, i),
                     PayloadType.EMBEDDING_EVENT_AVRO,
                     EmbeddingEventCodec.toCanonicalAvro(e)));
+            // Version 1 (still read) and version-2 delete markers are mutated too.
+            VALID.add(
+                    i % 2 == 0
+                            ? sealer.sealVersion1(
+                                    e.getTenantId(),
+                                    e.getEmbeddingId(),
+                                    PayloadType.EMBEDDING_EVENT_AVRO,
+                                    EmbeddingEventCodec.toCanonicalAvro(e))
+                            : sealer.sealDeleteMarker(
+                                    e.getTenantId(),
+                                    e.getEmbeddingId(),
+                                    new io.embedseal.serdes.envelope.RecordVersion(i, 0)));
         }
         unsealer = new EmbeddingUnsealer(new Sealer(Keyring.of(new LocalKms(dir))), null);
         THREADS.setThreadAllocatedMemoryEnabled(true);
@@ -108,6 +121,14 @@ class UnsealFuzzTest {
         } catch (EnvelopeException expected) {
             assertThat(expected.reason()).isNotNull();
         }
+        if (key == null) {
+            return;
+        }
+        try {
+            assertThat(unsealer.authenticate(key, value).tenantId()).isNotNull();
+        } catch (EnvelopeException expected) {
+            assertThat(expected.reason()).isNotNull();
+        }
     }
 
     private static long maxSeen;
@@ -138,7 +159,18 @@ class UnsealFuzzTest {
 
     @Property(tries = 50)
     void unchangedEnvelopes_open_theControl(@ForAll("valid") byte[] value) {
-        assertThat(unsealer.unsealValue(value).event()).isNotNull();
+        assertOpens(value);
+    }
+
+    /** An embedding opens to its event; a delete marker authenticates. */
+    private static void assertOpens(byte[] value) {
+        io.embedseal.serdes.envelope.EnvelopeHeader h = io.embedseal.serdes.envelope.EnvelopeHeader.parse(value);
+        if (h.payloadType() == PayloadType.DELETE_MARKER) {
+            byte[] key = (h.tenantId() + "/" + h.embeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(unsealer.authenticate(key, value).recordVersion()).isNotNull();
+        } else {
+            assertThat(unsealer.unsealValue(value).event()).isNotNull();
+        }
     }
 
     @Provide
@@ -227,7 +259,7 @@ class UnsealFuzzTest {
     @Property(tries = 1)
     void theUnmutatedEnvelopesOpen() {
         for (byte[] e : VALID) {
-            assertThat(unsealer.unsealValue(e).event()).isNotNull();
+            assertOpens(e);
         }
     }
 }

@@ -58,6 +58,7 @@ class TamperTest {
                 byte[] envelope = sealer.seal(
                         e.getTenantId(),
                         e.getEmbeddingId(),
+                        io.embedseal.serdes.envelope.RecordVersion.now(),
                         PayloadType.EMBEDDING_EVENT_AVRO,
                         plaintext,
                         0,

@@ -66,6 +66,7 @@ final class Sealed implements AutoCloseable {
         return sealer.seal(
                 tenant,
                 id,
+                io.embedseal.serdes.envelope.RecordVersion.now(),
                 PayloadType.EMBEDDING_EVENT_AVRO,
                 EmbeddingEventCodec.toCanonicalAvro(event(tenant, id, vector)));
     }

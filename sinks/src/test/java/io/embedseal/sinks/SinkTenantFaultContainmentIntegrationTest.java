@@ -241,6 +241,7 @@ class SinkTenantFaultContainmentIntegrationTest {
                             sealer.seal(
                                     t,
                                     id,
+                                    io.embedseal.serdes.envelope.RecordVersion.now(),
                                     PayloadType.EMBEDDING_EVENT_AVRO,
                                     EmbeddingEventCodec.toCanonicalAvro(
                                             Sealed.event(t, id, Sealed.randomVector(random, DIMS)))));

@@ -49,6 +49,9 @@ public final class DeadLetters {
             byte @Nullable [] sealedOriginal) {}
 
     /** The embedding id a dead letter's sealed original is bound to: where the record came from. */
+    /** The purpose dead letters' sealed originals are sealed for (never the sealed topic's). */
+    public static final String ENVELOPE_PURPOSE = "embedseal.dead-letters";
+
     public static String originalBinding(String topic, int partition, long offset) {
         return "dlq/" + topic + "/" + partition + "/" + offset;
     }

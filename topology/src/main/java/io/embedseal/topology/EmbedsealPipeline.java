@@ -126,7 +126,7 @@ public final class EmbedsealPipeline implements AutoCloseable {
                 topics,
                 new EmbeddingEventCodec(registry),
                 new EmbeddingValidator(config.validationLimits()),
-                new Sealer(keyring),
+                new Sealer(keyring, config.envelopePurpose(), true),
                 keyEventGate(keyringSettings, directory, kmsProvider),
                 health,
                 config.sealingOptions(),

@@ -51,6 +51,13 @@ public final class PipelineConfig {
             .doc("Raw embedding events (Avro, Confluent wire format).");
     public static final Setting<String> TOPIC_SEALED = Setting.string("topics.sealed", TopicNames.DEFAULT_SEALED)
             .doc("Sealed envelopes, keyed `tenant/embeddingId`.");
+    public static final Setting<String> ENVELOPE_PURPOSE = Setting.string(
+                    "envelope.purpose", io.embedseal.serdes.envelope.Sealer.DEFAULT_PURPOSE)
+            .check(io.embedseal.serdes.envelope.Sealer::requirePurpose, "1 to 64 printable ASCII characters")
+            .doc("What sealed envelopes are for, authenticated in each one (envelope version 2): readers refuse an "
+                    + "envelope sealed for another purpose. A logical name, not the topic's: renaming the topic keeps "
+                    + "it; give each deployment its own to keep their envelopes apart. The sinks' "
+                    + "embedseal.envelope.purpose must say the same.");
     public static final Setting<String> TOPIC_DLQ = Setting.string("topics.dlq", TopicNames.DEFAULT_DLQ)
             .doc("Dead letters, with a reason and never a plaintext vector.");
     public static final Setting<String> TOPIC_KEY_EVENTS = Setting.string(
@@ -114,6 +121,7 @@ public final class PipelineConfig {
             STATE_DIR,
             TOPIC_RAW,
             TOPIC_SEALED,
+            ENVELOPE_PURPOSE,
             TOPIC_DLQ,
             TOPIC_KEY_EVENTS,
             TOPIC_AUDIT,
@@ -229,6 +237,11 @@ public final class PipelineConfig {
 
     public ValidationLimits validationLimits() {
         return ValidationLimits.fromSettings(settings.asMap());
+    }
+
+    /** What envelopes are sealed for ({@code envelope.purpose}). */
+    public String envelopePurpose() {
+        return java.util.Objects.requireNonNull(get(ENVELOPE_PURPOSE));
     }
 
     public SealingOptions sealingOptions() {

@@ -11,6 +11,8 @@ import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.WireFormatException;
 import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.RecordVersion;
+import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingFacts;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import java.util.Arrays;
@@ -63,8 +65,12 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     @SuppressWarnings("NullAway.Init") // set in init(), which Kafka Streams calls before process()
     private ProcessorContext<byte[], byte[]> context;
 
+    /** Seals dead letters' originals for their own purpose, so none can pass for a record of the sealed topic. */
+    private final Sealer deadLetterSealer;
+
     SealingProcessor(EmbedsealTopology.Parts parts) {
         this.parts = parts;
+        this.deadLetterSealer = parts.sealer().withPurpose(DeadLetters.ENVELOPE_PURPOSE);
         this.faults = parts.faults();
     }
 
@@ -77,7 +83,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
     public void process(Record<byte[], byte[]> record) {
         byte[] value = record.value();
         if (value == null) {
-            deadLetter(record, DeadLetterReason.NULL_VALUE, "record has no value", -1, null, null, false);
+            deleteOrDeadLetter(record);
             return;
         }
         // Fast path: a value in the canonical schema is checked in place and its Avro body sealed as it is. Anything
@@ -154,7 +160,14 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
         byte[] envelope;
         try {
-            envelope = sealFor(tenant, embeddingId, plaintext, ptOffset, ptLength);
+            envelope = sealFor(
+                    tenant,
+                    embeddingId,
+                    versionOf(facts.eventTimeMillis()),
+                    PayloadType.EMBEDDING_EVENT_AVRO,
+                    plaintext,
+                    ptOffset,
+                    ptLength);
         } catch (TenantKeyFault f) {
             deadLetter(record, f.reason, f.detail, schemaId, tenant, embeddingId, false);
             return;
@@ -164,6 +177,68 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
         byte[] key = new SealedRecordKey(tenant, embeddingId).toBytes();
         context.forward(new Record<>(key, envelope, record.timestamp(), passThroughHeaders(record.headers())));
+        parts.metrics().sealed(tenant);
+    }
+
+    /**
+     * The record version of what this record seals: its event time (before 1970 counts as 0), then its offset in the
+     * raw topic. A record's key decides its partition, so the versions of one embedding follow the producer's order
+     * wherever their event times tie.
+     */
+    private RecordVersion versionOf(long eventTimeMillis) {
+        long offset = context.recordMetadata().map(RecordMetadata::offset).orElse(0L);
+        return new RecordVersion(Math.max(0, eventTimeMillis), Math.max(0, offset));
+    }
+
+    /**
+     * A raw record without a value is a delete when its key is {@code tenant/embeddingId}: it becomes a sealed delete
+     * marker (envelope version 2, payload type 3) versioned by the record's timestamp and offset, under the same rules
+     * as an embedding (registered, active tenant; a working key). Anything else without a value is dead-lettered
+     * ({@code NULL_VALUE}). Never a bare null on the sealed topic: sinks delete only what a tenant's key vouches for.
+     */
+    private void deleteOrDeadLetter(Record<byte[], byte[]> record) {
+        SealedRecordKey target;
+        try {
+            target = SealedRecordKey.parse(record.key());
+        } catch (IllegalArgumentException e) {
+            deadLetter(
+                    record,
+                    DeadLetterReason.NULL_VALUE,
+                    "record has no value, and its key is not tenant/embeddingId (a delete's key)",
+                    -1,
+                    null,
+                    null,
+                    false);
+            return;
+        }
+        String tenant = target.tenantId();
+        String embeddingId = target.embeddingId();
+        awaitCurrentKeyEvents();
+        DeadLetterReason refused = tenantRefusal(tenant);
+        if (refused != null) {
+            deadLetter(record, refused, refusalDetail(refused, tenant), -1, tenant, embeddingId, false);
+            return;
+        }
+        byte[] marker;
+        try {
+            marker = sealFor(
+                    tenant, embeddingId, versionOf(record.timestamp()), PayloadType.DELETE_MARKER, new byte[0], 0, 0);
+        } catch (TenantKeyFault f) {
+            deadLetter(record, f.reason, f.detail, -1, tenant, embeddingId, false);
+            return;
+        } catch (IllegalArgumentException e) { // an embedding id over the envelope's limit
+            deadLetter(
+                    record,
+                    DeadLetterReason.NULL_VALUE,
+                    "a delete's key is out of bounds: " + e.getMessage(),
+                    -1,
+                    tenant,
+                    null,
+                    false);
+            return;
+        }
+        context.forward(
+                new Record<>(target.toBytes(), marker, record.timestamp(), passThroughHeaders(record.headers())));
         parts.metrics().sealed(tenant);
     }
 
@@ -280,7 +355,14 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
      *
      * @throws TenantKeyFault the tenant's key failed; the record is dead-lettered
      */
-    private byte[] sealFor(String tenant, String embeddingId, byte[] plaintext, int offset, int length) {
+    private byte[] sealFor(
+            String tenant,
+            String embeddingId,
+            RecordVersion version,
+            PayloadType payloadType,
+            byte[] plaintext,
+            int offset,
+            int length) {
         long start = System.nanoTime();
         long backoff = 50;
         int attempts = 0;
@@ -288,8 +370,8 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         while (true) {
             attempts++;
             try {
-                byte[] envelope = parts.sealer()
-                        .seal(tenant, embeddingId, PayloadType.EMBEDDING_EVENT_AVRO, plaintext, offset, length);
+                byte[] envelope =
+                        parts.sealer().seal(tenant, embeddingId, version, payloadType, plaintext, offset, length);
                 if (attempts > 1) {
                     parts.health().recovered("KMS");
                 }
@@ -447,12 +529,12 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
                 && tenantId != null
                 && !originalsOff(tenantId)) {
             try {
-                sealedOriginal = parts.sealer()
-                        .seal(
-                                tenantId,
-                                DeadLetters.originalBinding(source.topic(), source.partition(), source.offset()),
-                                PayloadType.RAW_RECORD_VALUE,
-                                record.value());
+                sealedOriginal = deadLetterSealer.seal(
+                        tenantId,
+                        DeadLetters.originalBinding(source.topic(), source.partition(), source.offset()),
+                        new RecordVersion(Math.max(0, record.timestamp()), Math.max(0, source.offset())),
+                        PayloadType.RAW_RECORD_VALUE,
+                        record.value());
             } catch (RuntimeException e) { // the tenant's key, a field: the dead letter keeps metadata only
                 LOG.debug("dead letter for tenant {} keeps metadata only: {}", tenantId, e.getMessage());
                 // Do not ask a failing key again for every invalid record of its tenant (a flood of them would hold

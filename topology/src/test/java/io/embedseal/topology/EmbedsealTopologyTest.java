@@ -132,6 +132,32 @@ class EmbedsealTopologyTest {
         Unsealed opened = readerSealer().unseal(out.value(), "acme", "doc-1");
         assertThat(opened.header().kek()).isEqualTo(new KekRef("local", "tenant-acme", 1));
         assertThat(EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext())).isEqualTo(event);
+        assertThat(opened.header().formatVersion()).isEqualTo(2);
+        assertThat(opened.header().purpose()).isEqualTo("embeddings.sealed");
+        assertThat(opened.header().recordVersion())
+                .as("event time, then the raw record's offset")
+                .isEqualTo(new io.embedseal.serdes.envelope.RecordVersion(
+                        event.getEventTime().toEpochMilli(), 0));
+    }
+
+    @Test
+    void aKeyedTombstone_becomesASealedDeleteMarker_neverABareNull_andOnlyForAnActiveTenant() {
+        raw.pipeInput(new TestRecord<>(utf8("acme/doc-1"), (byte[]) null, java.time.Instant.ofEpochMilli(5_000)));
+
+        TestRecord<byte[], byte[]> out = sealed.readRecord();
+        assertThat(out.value()).isNotNull();
+        Unsealed marker = readerSealer().unseal(out.value(), "acme", "doc-1");
+        assertThat(marker.header().payloadType()).isEqualTo(io.embedseal.serdes.envelope.PayloadType.DELETE_MARKER);
+        assertThat(marker.header().recordVersion()).isEqualTo(new io.embedseal.serdes.envelope.RecordVersion(5_000, 0));
+
+        keyEvent("acme", KeyEventType.REVOKED, 1);
+        raw.pipeInput(utf8("acme/doc-2"), (byte[]) null);
+        raw.pipeInput(utf8("not-a-delete-key"), (byte[]) null);
+
+        assertThat(sealed.isEmpty())
+                .as("a revoked tenant's delete is not sealed either")
+                .isTrue();
+        assertThat(dlq.readRecordsToList()).hasSize(2);
     }
 
     @Test
@@ -451,7 +477,12 @@ class EmbedsealTopologyTest {
                 java.util.Base64.getDecoder().decode(json.get("sealedOriginal").asText());
         assertThat(TestEvents.containsVectorBytes(sealedOriginal, ok.getVector()))
                 .isFalse();
+        assertThatThrownBy(() -> readerSealer()
+                        .unseal(sealedOriginal, "acme", DeadLetters.originalBinding(TopicNames.DEFAULT_RAW, 0, 0)))
+                .as("a dead letter's original is sealed for its own purpose, never the sealed topic's")
+                .isInstanceOf(io.embedseal.serdes.envelope.EnvelopeException.class);
         Unsealed opened = readerSealer()
+                .withPurpose(DeadLetters.ENVELOPE_PURPOSE)
                 .unseal(sealedOriginal, "acme", DeadLetters.originalBinding(TopicNames.DEFAULT_RAW, 0, 0));
         assertThat(opened.header().payloadType()).isEqualTo(io.embedseal.serdes.envelope.PayloadType.RAW_RECORD_VALUE);
         assertThat(opened.plaintext())

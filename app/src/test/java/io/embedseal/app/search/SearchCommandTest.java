@@ -113,8 +113,12 @@ class SearchCommandTest {
                 .setMetadata(Map.of())
                 .setEventTime(Instant.EPOCH)
                 .build();
-        byte[] envelope =
-                sealer.seal(tenant, id, PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(e));
+        byte[] envelope = sealer.seal(
+                tenant,
+                id,
+                io.embedseal.serdes.envelope.RecordVersion.now(),
+                PayloadType.EMBEDDING_EVENT_AVRO,
+                EmbeddingEventCodec.toCanonicalAvro(e));
         SealedRecordKey key = new SealedRecordKey(tenant, id);
         return new StoredRecord(
                 key,

@@ -25,6 +25,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
     private final long metadataBytes;
     private final int offset;
     private final int length;
+    private final long eventTime;
 
     private @Nullable CanonicalEmbedding(
             String tenantId,
@@ -35,7 +36,8 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
             int metadataEntries,
             long metadataBytes,
             int offset,
-            int length) {
+            int length,
+            long eventTime) {
         this.tenantId = tenantId;
         this.embeddingId = embeddingId;
         this.model = model;
@@ -45,6 +47,7 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
         this.metadataBytes = metadataBytes;
         this.offset = offset;
         this.length = length;
+        this.eventTime = eventTime;
     }
 
     /**
@@ -137,11 +140,12 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
         } else if (branch != 0) {
             return null;
         }
-        c.varLong(); // eventTime
+        long eventTime = c.varLong();
         if (c.failed || c.pos != c.end) {
             return null;
         }
-        return new CanonicalEmbedding(tenant, id, model, dims, firstNonFinite, entries, metaBytes, offset, length);
+        return new CanonicalEmbedding(
+                tenant, id, model, dims, firstNonFinite, entries, metaBytes, offset, length, eventTime);
     }
 
     private static final java.lang.invoke.VarHandle LE_INT =
@@ -289,6 +293,11 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
     @Override
     public String tenantId() {
         return tenantId;
+    }
+
+    @Override
+    public long eventTimeMillis() {
+        return eventTime;
     }
 
     @Override

@@ -13,7 +13,13 @@ public enum PayloadType {
      * A raw-topic record value, verbatim, as a dead letter keeps it for replay. Its envelope's embedding id is
      * the record's source, {@code dlq/<topic>/<partition>/<offset>}.
      */
-    RAW_RECORD_VALUE(2);
+    RAW_RECORD_VALUE(2),
+    /**
+     * A sealed delete (envelope version 2 only): an empty payload whose envelope carries the tenant, the embedding id
+     * and the record version of the delete, so a store deletes only what the tenant's key vouches for, and never a
+     * version newer than the delete.
+     */
+    DELETE_MARKER(3);
 
     private final int code;
 

@@ -15,23 +15,70 @@ import java.security.GeneralSecurityException;
 import java.util.Objects;
 
 /**
- * Seals payloads into version-1 envelopes under the tenant's active DEK, and opens them again.
+ * Seals payloads into version-2 envelopes under the tenant's active DEK, and opens version-2 and (unless told not to)
+ * version-1 envelopes again.
  *
  * <p>Sealing never falls back: if the tenant has no usable key the KMS error propagates and nothing is
- * produced. Opening checks that the envelope belongs to the tenant and record the caller expects before it
- * asks the KMS for anything, and reports every failure as an {@link EnvelopeException} with a reason.
- * Thread-safe.
+ * produced. Opening checks that the envelope belongs to the tenant and record the caller expects, and was sealed for
+ * this sealer's purpose, before it asks the KMS for anything, and reports every failure as an
+ * {@link EnvelopeException} with a reason. Thread-safe.
  */
 public final class Sealer {
 
-    private final Keyring keyring;
+    /** The purpose of envelopes on the sealed topic unless configured otherwise. */
+    public static final String DEFAULT_PURPOSE = "embeddings.sealed";
 
+    private final Keyring keyring;
+    private final String purpose;
+    private final byte[] purposeBytes;
+    private final boolean acceptVersion1;
+
+    /** A sealer for {@value #DEFAULT_PURPOSE} that also opens version-1 envelopes. */
     public Sealer(Keyring keyring) {
+        this(keyring, DEFAULT_PURPOSE, true);
+    }
+
+    /**
+     * @param purpose        what envelopes are sealed for, and what an envelope must have been sealed for to open: 1 to
+     *                       64 printable ASCII characters (the sealed topic's logical name, a deployment id)
+     * @param acceptVersion1 whether version-1 envelopes (no purpose, no record version) open; a reader that no longer
+     *                       meets any can refuse them
+     * @throws IllegalArgumentException if the purpose breaks that rule
+     */
+    public Sealer(Keyring keyring, String purpose, boolean acceptVersion1) {
         this.keyring = Objects.requireNonNull(keyring, "keyring");
+        this.purpose = requirePurpose(purpose);
+        this.purposeBytes = purpose.getBytes(StandardCharsets.US_ASCII);
+        this.acceptVersion1 = acceptVersion1;
+    }
+
+    /**
+     * Checks a purpose against the envelope's rule.
+     *
+     * @throws IllegalArgumentException naming the rule
+     */
+    public static String requirePurpose(String purpose) {
+        if (purpose == null
+                || purpose.isEmpty()
+                || purpose.length() > EnvelopeHeader.MAX_PURPOSE_BYTES
+                || !purpose.chars().allMatch(c -> c >= 0x21 && c <= 0x7e)) {
+            throw new IllegalArgumentException("an envelope purpose is 1 to " + EnvelopeHeader.MAX_PURPOSE_BYTES
+                    + " printable ASCII characters without spaces");
+        }
+        return purpose;
+    }
+
+    /** The same keyring, sealing and opening for another purpose (dead letters, for example). */
+    public Sealer withPurpose(String otherPurpose) {
+        return new Sealer(keyring, otherPurpose, acceptVersion1);
     }
 
     public Keyring keyring() {
         return keyring;
+    }
+
+    public String purpose() {
+        return purpose;
     }
 
     /**
@@ -40,34 +87,50 @@ public final class Sealer {
      * @throws IllegalArgumentException if the tenant id is invalid or a field exceeds its envelope limit
      * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
      */
-    public byte[] seal(String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext) {
-        return seal(tenantId, embeddingId, payloadType, plaintext, 0, plaintext.length);
+    public byte[] seal(
+            String tenantId, String embeddingId, RecordVersion version, PayloadType payloadType, byte[] plaintext) {
+        return seal(tenantId, embeddingId, version, payloadType, plaintext, 0, plaintext.length);
     }
 
     /**
-     * Seals {@code plaintext[offset, offset+length)}: the header and the ciphertext are written straight into
-     * the returned envelope, with no intermediate copies.
+     * Seals {@code plaintext[offset, offset+length)} into a version-2 envelope: the header and the ciphertext are
+     * written straight into the returned envelope, with no intermediate copies.
+     *
+     * <p>A {@link DekDestroyedException} (the DEK expired or was evicted between the keyring handing it out and its
+     * use) is not retried here: an eviction may be a revocation, and only the caller can look at the tenant's state
+     * again.
      *
      * @throws IllegalArgumentException if the tenant id is invalid or a field exceeds its envelope limit
      * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
      */
     public byte[] seal(
-            String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
-        // A DekDestroyedException (the DEK expired or was evicted between the keyring handing it out and its use) is
-        // not retried here: an eviction may be a revocation, and only the caller can look at the tenant's state again.
-        return sealOnce(tenantId, embeddingId, payloadType, plaintext, offset, length);
-    }
-
-    private byte[] sealOnce(
-            String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext, int offset, int length) {
-        byte[] tenant = tenantId.getBytes(StandardCharsets.UTF_8);
-        byte[] id = embeddingId.getBytes(StandardCharsets.UTF_8);
+            String tenantId,
+            String embeddingId,
+            RecordVersion version,
+            PayloadType payloadType,
+            byte[] plaintext,
+            int offset,
+            int length) {
+        EnvelopeHeader.Fields2 fields = new EnvelopeHeader.Fields2(
+                payloadType,
+                tenantId.getBytes(StandardCharsets.UTF_8),
+                embeddingId.getBytes(StandardCharsets.UTF_8),
+                purposeBytes,
+                Objects.requireNonNull(version, "version"));
         Dek dek = keyring.sealingDek(tenantId);
-        int headerLength = EnvelopeHeader.headerLength(tenant, id, dek, length);
+        int headerLength = EnvelopeHeader.headerLength(fields, dek, length);
         byte[] envelope = new byte[headerLength + length + Dek.OVERHEAD];
-        EnvelopeHeader.write(envelope, payloadType, tenant, id, dek, length);
+        EnvelopeHeader.write(envelope, fields, dek, length);
         try {
-            dek.encrypt(plaintext, offset, length, envelope, 0, headerLength, envelope, headerLength);
+            dek.encrypt(
+                    plaintext,
+                    offset,
+                    length,
+                    envelope,
+                    0,
+                    EnvelopeHeader.associatedDataLength(fields),
+                    envelope,
+                    headerLength);
         } catch (GeneralSecurityException e) {
             throw new KmsException("AES-GCM encryption failed for tenant " + tenantId, e);
         }
@@ -75,7 +138,41 @@ public final class Sealer {
     }
 
     /**
-     * Opens an envelope that must belong to the given tenant and record.
+     * A sealed delete of the record: a version-2 envelope with an empty payload that a store honours only if it opens
+     * under the tenant's key and its version is not older than what the store holds.
+     *
+     * @throws IllegalArgumentException if the tenant id is invalid or a field exceeds its envelope limit
+     * @throws KmsException             if the tenant's key cannot be used; nothing is sealed
+     */
+    public byte[] sealDeleteMarker(String tenantId, String embeddingId, RecordVersion version) {
+        return seal(tenantId, embeddingId, version, PayloadType.DELETE_MARKER, new byte[0]);
+    }
+
+    /**
+     * Seals into a version-1 envelope, which this project no longer writes: for compatibility tests and the
+     * benchmark that compares the two versions. Not for production use.
+     */
+    public byte[] sealVersion1(String tenantId, String embeddingId, PayloadType payloadType, byte[] plaintext) {
+        if (payloadType == PayloadType.DELETE_MARKER) {
+            throw new IllegalArgumentException("version 1 has no delete markers");
+        }
+        byte[] tenant = tenantId.getBytes(StandardCharsets.UTF_8);
+        byte[] id = embeddingId.getBytes(StandardCharsets.UTF_8);
+        Dek dek = keyring.sealingDek(tenantId);
+        int headerLength = EnvelopeHeader.headerLength1(tenant, id, dek, plaintext.length);
+        byte[] envelope = new byte[headerLength + plaintext.length + Dek.OVERHEAD];
+        EnvelopeHeader.write1(envelope, payloadType, tenant, id, dek, plaintext.length);
+        try {
+            dek.encrypt(plaintext, 0, plaintext.length, envelope, 0, headerLength, envelope, headerLength);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("AES-GCM encryption failed for tenant " + tenantId, e);
+        }
+        return envelope;
+    }
+
+    /**
+     * Opens an envelope that must belong to the given tenant and record, and (version 2) have been sealed for this
+     * sealer's purpose.
      *
      * @throws EnvelopeException with the reason it was refused
      */
@@ -92,8 +189,24 @@ public final class Sealer {
                     "envelope of tenant " + header.tenantId()
                             + " is bound to another embedding id than the record it was found in");
         }
+        if (header.formatVersion() == EnvelopeHeader.VERSION_1 && !acceptVersion1) {
+            throw new EnvelopeException(
+                    Reason.UNSUPPORTED_VERSION,
+                    "a version-1 envelope of tenant " + header.tenantId()
+                            + " (no record version, so a possible rollback) and this reader refuses version 1");
+        }
+        if (header.purpose() != null && !purpose.equals(header.purpose())) {
+            throw new EnvelopeException(
+                    Reason.WRONG_BINDING,
+                    "envelope of tenant " + header.tenantId() + " was sealed for '" + header.purpose()
+                            + "', this reader opens '" + purpose + "'");
+        }
         try {
-            return open(envelope, header);
+            Unsealed opened = open(envelope, header);
+            if (header.payloadType() == PayloadType.DELETE_MARKER && opened.plaintext().length != 0) {
+                throw new EnvelopeException(Reason.MALFORMED, "a delete marker's payload is not empty");
+            }
+            return opened;
         } catch (DekDestroyedException e) {
             // Destroyed between the cache and its use (expiry, eviction). Not retried here: an eviction may be a
             // revocation, so the caller looks at the tenant's state again first (see DEK_DESTROYED).
@@ -115,7 +228,7 @@ public final class Sealer {
                             header.ciphertextLength(),
                             envelope,
                             0,
-                            header.ciphertextOffset()));
+                            header.associatedDataLength()));
         } catch (GeneralSecurityException e) {
             throw new EnvelopeException(
                     Reason.TAMPERED,

@@ -5,6 +5,7 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.RecordVersion;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.serdes.validation.EmbeddingValidator;
 import java.util.Arrays;
@@ -34,6 +35,8 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
     @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private Sealer sealer;
 
+    private final java.util.concurrent.atomic.AtomicLong sequence = new java.util.concurrent.atomic.AtomicLong();
+
     private EmbeddingValidator validator = EmbeddingValidator.defaults();
 
     public SealingSerializer() {}
@@ -55,7 +58,7 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
         }
         if (sealer == null) {
             keyring = SerdeConfigs.keyring(configs, true);
-            sealer = new Sealer(keyring);
+            sealer = SerdeConfigs.sealer(keyring, configs);
         }
     }
 
@@ -75,12 +78,49 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
         byte[] plaintext = EmbeddingEventCodec.toCanonicalAvro(event);
         try {
             return sealer.seal(
-                    event.getTenantId(), event.getEmbeddingId(), PayloadType.EMBEDDING_EVENT_AVRO, plaintext);
+                    event.getTenantId(),
+                    event.getEmbeddingId(),
+                    versionOf(event),
+                    PayloadType.EMBEDDING_EVENT_AVRO,
+                    plaintext);
         } catch (KmsException e) {
             throw new SerializationException(
                     "cannot seal for tenant " + event.getTenantId() + ": " + e.getMessage(), e);
         } finally {
             Arrays.fill(plaintext, (byte) 0);
+        }
+    }
+
+    /**
+     * The record version this producer gives an event: its event time (before 1970 counts as 0), and this
+     * serializer's own counter to order two versions of one embedding made in the same millisecond.
+     */
+    private RecordVersion versionOf(EmbeddingEvent event) {
+        long time = event.getEventTime() == null
+                ? 0
+                : Math.max(0, event.getEventTime().toEpochMilli());
+        return new RecordVersion(time, sequence.getAndIncrement() & Long.MAX_VALUE);
+    }
+
+    /**
+     * A sealed delete of one embedding, to send as the value of a record keyed {@code tenant/embeddingId} (with a
+     * byte-array serializer): sinks delete the record only if the marker opens under the tenant's key and is not
+     * older than what they hold. A bare null value deletes nothing unless a sink is told to.
+     *
+     * @param eventTime when the embedding was deleted; a version written later with an older event time is refused
+     */
+    public byte[] deleteMarker(String tenantId, String embeddingId, java.time.Instant eventTime) {
+        if (sealer == null) {
+            throw new IllegalStateException("SealingSerializer is not configured");
+        }
+        try {
+            return sealer.sealDeleteMarker(
+                    tenantId,
+                    embeddingId,
+                    new RecordVersion(
+                            Math.max(0, eventTime.toEpochMilli()), sequence.getAndIncrement() & Long.MAX_VALUE));
+        } catch (KmsException e) {
+            throw new SerializationException("cannot seal a delete for tenant " + tenantId + ": " + e.getMessage(), e);
         }
     }
 

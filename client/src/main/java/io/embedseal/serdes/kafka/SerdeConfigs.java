@@ -27,12 +27,24 @@ public final class SerdeConfigs {
     public static final Setting<String> ONLY_TENANT = Setting.string(UnsealingDeserializer.ONLY_TENANT_CONFIG, null)
             .doc("UnsealingDeserializer: open only this tenant's records; any other is refused.");
 
+    public static final Setting<String> PURPOSE = Setting.string(
+                    "embedseal.envelope.purpose", io.embedseal.serdes.envelope.Sealer.DEFAULT_PURPOSE)
+            .check(io.embedseal.serdes.envelope.Sealer::requirePurpose, "1 to 64 printable ASCII characters")
+            .doc("What envelopes are sealed for (SealingSerializer) and must have been sealed for to open "
+                    + "(UnsealingDeserializer): the sealed topic's logical name or a deployment id. The pipeline's "
+                    + "envelope.purpose and the sinks' embedseal.envelope.purpose must say the same.");
+    public static final Setting<Boolean> ACCEPT_V1 = Setting.bool("embedseal.envelope.accept-v1", true)
+            .doc("UnsealingDeserializer: whether version-1 envelopes (no record version) open. Turn off once none "
+                    + "is left in the topics you read.");
+
     /** Every setting a producer or consumer using the client artifact may give, with the keyring's and the registry's. */
     public static SettingsModel model() {
         return SettingsModel.of(
                         "client (serializers)",
                         MAX_DIMENSIONS,
                         ONLY_TENANT,
+                        PURPOSE,
+                        ACCEPT_V1,
                         EmbeddingEventSerializer.AUTO_REGISTER,
                         EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY)
                 .with(ConfluentSchemaRegistryClient.MODEL, KeyringSettings.modelWithProviders());
@@ -68,6 +80,16 @@ public final class SerdeConfigs {
         } catch (IllegalArgumentException e) {
             throw configException(e);
         }
+    }
+
+    /** A sealer on the keyring for the configured purpose. */
+    static io.embedseal.serdes.envelope.Sealer sealer(Keyring keyring, Map<String, ?> configs) {
+        String purpose = get(configs, PURPOSE);
+        Boolean v1 = get(configs, ACCEPT_V1);
+        return new io.embedseal.serdes.envelope.Sealer(
+                keyring,
+                purpose == null ? io.embedseal.serdes.envelope.Sealer.DEFAULT_PURPOSE : purpose,
+                v1 == null || v1);
     }
 
     /** A setting's value from a client configuration, through its definition. */

@@ -46,7 +46,8 @@ public final class UnsealingDeserializer implements Deserializer<UnsealedEmbeddi
             return;
         }
         keyring = SerdeConfigs.keyring(configs, false);
-        unsealer = new EmbeddingUnsealer(new Sealer(keyring), SerdeConfigs.get(configs, SerdeConfigs.ONLY_TENANT));
+        unsealer = new EmbeddingUnsealer(
+                SerdeConfigs.sealer(keyring, configs), SerdeConfigs.get(configs, SerdeConfigs.ONLY_TENANT));
     }
 
     @Override

@@ -34,6 +34,9 @@ public interface EmbeddingFacts {
     /** Metadata keys and values in UTF-8 bytes. */
     long metadataUtf8Bytes();
 
+    /** The event time, milliseconds since the epoch (0 when absent). */
+    long eventTimeMillis();
+
     /** The facts of a decoded event, computed when asked. */
     static EmbeddingFacts of(EmbeddingEvent event) {
         return new EmbeddingFacts() {
@@ -60,6 +63,11 @@ public interface EmbeddingFacts {
             @Override
             public int dimensions() {
                 return event.getVector().size();
+            }
+
+            @Override
+            public long eventTimeMillis() {
+                return event.getEventTime() == null ? 0 : event.getEventTime().toEpochMilli();
             }
 
             @Override

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The fixed test vector of docs/envelope-format.md, checked byte for byte in both directions: our sealing code
+ * The fixed test vectors of docs/envelope-format.md (versions 1 and 2, and a version-2 delete marker), checked byte for byte in both directions: our sealing code
  * produces exactly these bytes from the fixed inputs, and our reading code (with the local KMS holding the fixed
  * KEK) opens them. The vector was computed from the spec with plain JCE, not with this code.
  */
@@ -55,6 +55,19 @@ class EnvelopeTestVectorTest {
                     + "1644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b2167ef582b094e1d");
     static final byte[] PLAINTEXT = HEX.parseHex(
             "0861636d650e646f632d31233014746573742d6d6f64656c080000803e0000c0bf0000404000" + "00003e000080a0abfef962");
+    static final byte[] ENVELOPE_V2 = HEX.parseHex(
+            "45534c02010461636d650007646f632d31233011656d62656464696e67732e7365616c65640000018bcfe5680000000000000000"
+                    + "0710404142434445464748494a4b4c4d4e4f0000004d136c6f63616c3a74656e616e742d61636d653a310041010a0b0c0d50"
+                    + "5152535455565758595a5bb2061457c0759fc1749f174ee1ccadfad31ecfd81644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b"
+                    + "2167ef582b094e1d606162636465666768696a6beaf5cec696de1f3a9a69569f255e071c0173b66f2e693da503a7b9e8b1d1b3"
+                    + "fddfab7cc364c3d0fb627c65d892f18cfe2b12fdad806ea7a883dd8716bc039307b7");
+    static final RecordVersion VERSION = new RecordVersion(1_700_000_000_000L, 7);
+    static final byte[] DELETE_NONCE = seq(0x70, 12);
+    static final byte[] DELETE_MARKER_V2 = HEX.parseHex(
+            "45534c02030461636d650007646f632d31233011656d62656464696e67732e7365616c65640000018bcfe5680100000000000000"
+                    + "0810404142434445464748494a4b4c4d4e4f0000001c136c6f63616c3a74656e616e742d61636d653a310041010a0b0c0d50"
+                    + "5152535455565758595a5bb2061457c0759fc1749f174ee1ccadfad31ecfd81644ac151cb0dae0cc7dab4ba6f5e7bd93f6719b"
+                    + "2167ef582b094e1d707172737475767778797a7b8934914451e10263932154972aacf570");
     static final byte[] ENVELOPE =
             HEX.parseHex("45534c01010461636d650007646f632d312330136c6f63616c3a74656e616e742d61636d65"
                     + "3a3110404142434445464748494a4b4c4d4e4f0041010a0b0c0d505152535455565758595a5bb2061457c0759fc1749f174ee1cca"
@@ -99,9 +112,10 @@ class EnvelopeTestVectorTest {
         assertThat(Arrays.copyOfRange(WRAPPED_DEK, 17, WRAPPED_DEK.length)).isEqualTo(sealed);
     }
 
-    @Test
-    void sealingTheFixedInputs_producesExactlyTheVector() {
-        Deque<byte[]> draws = new ArrayDeque<>(List.of(DEK, DEK_ID, RECORD_NONCE));
+    /** A keyring whose DEK, DEK id and nonces are the vector's, on a KMS that wraps only the vector's DEK. */
+    private static Sealer fixedSealer(byte[]... nonces) {
+        Deque<byte[]> draws = new ArrayDeque<>(List.of(DEK, DEK_ID));
+        draws.addAll(List.of(nonces));
         Randomness fixed = bytes -> {
             byte[] next = draws.removeFirst();
             assertThat(bytes).hasSameSizeAs(next);
@@ -122,13 +136,52 @@ class EnvelopeTestVectorTest {
                             throw new AssertionError("unexpected KMS call " + m.getName());
                     }
                 });
-        Sealer sealer = new Sealer(Keyring.builder(kms).randomness(fixed).build());
+        return new Sealer(Keyring.builder(kms).randomness(fixed).build());
+    }
+
+    @Test
+    void sealingTheFixedInputs_producesExactlyTheVersion2Vector_andItsDeleteMarker() {
+        Sealer sealer = fixedSealer(RECORD_NONCE, DELETE_NONCE);
 
         byte[] envelope = sealer.seal(
+                "acme",
+                "doc-1#0",
+                VERSION,
+                PayloadType.EMBEDDING_EVENT_AVRO,
+                EmbeddingEventCodec.toCanonicalAvro(EVENT));
+        byte[] marker = sealer.sealDeleteMarker("acme", "doc-1#0", new RecordVersion(1_700_000_000_001L, 8));
+
+        assertThat(HEX.formatHex(envelope)).isEqualTo(HEX.formatHex(ENVELOPE_V2));
+        assertThat(HEX.formatHex(marker)).isEqualTo(HEX.formatHex(DELETE_MARKER_V2));
+    }
+
+    @Test
+    void sealingTheFixedInputsInVersion1_stillProducesExactlyTheVersion1Vector() {
+        Sealer sealer = fixedSealer(RECORD_NONCE);
+
+        byte[] envelope = sealer.sealVersion1(
                 "acme", "doc-1#0", PayloadType.EMBEDDING_EVENT_AVRO, EmbeddingEventCodec.toCanonicalAvro(EVENT));
 
         assertThat(HEX.formatHex(envelope)).isEqualTo(HEX.formatHex(ENVELOPE));
-        assertThat(draws).isEmpty();
+    }
+
+    @Test
+    void theVersion2RecordCiphertextIsAesGcmUnderTheDek_authenticatingTheHeaderUpToTheCiphertextLength()
+            throws Exception {
+        int aad = 74;
+        int ciphertextAt = 161;
+        Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+        c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(DEK, "AES"), new GCMParameterSpec(128, RECORD_NONCE));
+        c.updateAAD(Arrays.copyOf(ENVELOPE_V2, aad));
+        assertThat(Arrays.copyOfRange(ENVELOPE_V2, ciphertextAt, ciphertextAt + 12))
+                .isEqualTo(RECORD_NONCE);
+        assertThat(c.doFinal(Arrays.copyOfRange(ENVELOPE_V2, ciphertextAt + 12, ENVELOPE_V2.length)))
+                .isEqualTo(PLAINTEXT);
+        // The key slot between the two is the KEK reference and the wrapped DEK, unauthenticated by the payload.
+        assertThat(Arrays.copyOfRange(ENVELOPE_V2, aad + 1, aad + 20))
+                .asString(StandardCharsets.US_ASCII)
+                .isEqualTo("local:tenant-acme:1");
+        assertThat(Arrays.copyOfRange(ENVELOPE_V2, aad + 22, ciphertextAt)).isEqualTo(WRAPPED_DEK);
     }
 
     @Test
@@ -154,12 +207,27 @@ class EnvelopeTestVectorTest {
 
         assertThat(local.unwrapDek(new KekRef("local", "tenant-acme", 1), WRAPPED_DEK, WRAP_AAD))
                 .isEqualTo(DEK);
-        Unsealed opened = new Sealer(Keyring.of(local)).unseal(ENVELOPE, "acme", "doc-1#0");
+        Sealer reader = new Sealer(Keyring.of(local));
+        Unsealed opened = reader.unseal(ENVELOPE, "acme", "doc-1#0");
         assertThat(opened.plaintext()).isEqualTo(PLAINTEXT);
         assertThat(opened.header().kek()).hasToString("local:tenant-acme:1");
         assertThat(opened.header().dekId().toBytes()).isEqualTo(DEK_ID);
         assertThat(opened.header().ciphertextOffset()).isEqualTo(127);
+        assertThat(opened.header().recordVersion()).isEqualTo(RecordVersion.NONE);
         assertThat(EmbeddingEventCodec.fromCanonicalAvro(opened.plaintext())).isEqualTo(EVENT);
+
+        Unsealed v2 = reader.unseal(ENVELOPE_V2, "acme", "doc-1#0");
+        assertThat(v2.plaintext()).isEqualTo(PLAINTEXT);
+        assertThat(v2.header().formatVersion()).isEqualTo(2);
+        assertThat(v2.header().purpose()).isEqualTo("embeddings.sealed");
+        assertThat(v2.header().recordVersion()).isEqualTo(VERSION);
+        assertThat(v2.header().associatedDataLength()).isEqualTo(74);
+        assertThat(v2.header().ciphertextOffset()).isEqualTo(161);
+
+        Unsealed marker = reader.unseal(DELETE_MARKER_V2, "acme", "doc-1#0");
+        assertThat(marker.header().payloadType()).isEqualTo(PayloadType.DELETE_MARKER);
+        assertThat(marker.plaintext()).isEmpty();
+        assertThat(marker.header().recordVersion()).isEqualTo(new RecordVersion(1_700_000_000_001L, 8));
     }
 
     @Test

@@ -56,7 +56,12 @@ class KmsCallBoundTest {
         byte[] sample = null;
         for (int i = 0; i < RECORDS; i++) {
             String tenant = "t" + (i % TENANTS);
-            byte[] envelope = sealer.seal(tenant, "e" + i, PayloadType.EMBEDDING_EVENT_AVRO, payload);
+            byte[] envelope = sealer.seal(
+                    tenant,
+                    "e" + i,
+                    io.embedseal.serdes.envelope.RecordVersion.now(),
+                    PayloadType.EMBEDDING_EVENT_AVRO,
+                    payload);
             deks.add(EnvelopeHeader.parse(envelope).dekId().toString());
             if (i == RECORDS - 1) {
                 sample = envelope;

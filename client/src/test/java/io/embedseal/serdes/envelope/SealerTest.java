@@ -34,7 +34,7 @@ class SealerTest {
 
     @Test
     void sealThenUnseal_returnsThePayloadAndHeader() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         Unsealed opened = sealer.unseal(envelope, "acme", "doc-1");
 
@@ -45,34 +45,37 @@ class SealerTest {
         assertThat(h.kek()).hasToString("local:tenant-acme:1");
         assertThat(h.payloadType()).isEqualTo(PayloadType.EMBEDDING_EVENT_AVRO);
         assertThat(h.ciphertextLength()).isEqualTo(PAYLOAD.length + 28);
-        assertThat(envelope).startsWith(0x45, 0x53, 0x4C, 0x01, 0x01);
+        assertThat(envelope).startsWith(0x45, 0x53, 0x4C, 0x02, 0x01);
+        assertThat(h.formatVersion()).isEqualTo(2);
+        assertThat(h.purpose()).isEqualTo(Sealer.DEFAULT_PURPOSE);
     }
 
     @Test
     void sealedBytesDoNotContainThePlaintext() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         assertThat(new String(envelope, StandardCharsets.ISO_8859_1)).doesNotContain("vector");
     }
 
     @Test
     void twoSealsOfTheSamePayload_differ() {
-        byte[] a = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        byte[] b = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] a = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] b = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         assertThat(a).isNotEqualTo(b);
     }
 
     @Test
     void unicodeEmbeddingIds_roundTrip() {
-        byte[] envelope = sealer.seal("acme", "документ-1/§", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope =
+                sealer.seal("acme", "документ-1/§", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         assertThat(sealer.unseal(envelope, "acme", "документ-1/§").plaintext()).isEqualTo(PAYLOAD);
     }
 
     @Test
     void anySingleBitFlip_isRejected() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
         Set<Reason> seen = EnumSet.noneOf(Reason.class);
 
         for (int bit = 0; bit < envelope.length * 8; bit++) {
@@ -90,7 +93,7 @@ class SealerTest {
 
     @Test
     void everyTruncation_isRejectedWithATypedError() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         for (int len = 0; len < envelope.length; len++) {
             byte[] cut = Arrays.copyOf(envelope, len);
@@ -103,21 +106,21 @@ class SealerTest {
 
     @Test
     void trailingBytes_areMalformed() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         assertReason(Arrays.copyOf(envelope, envelope.length + 1), "acme", "doc-1", Reason.MALFORMED);
     }
 
     @Test
     void anotherTenantsEnvelope_isWrongBinding() {
-        byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] ofB = sealer.seal("b", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         assertReason(ofB, "a", "doc-1", Reason.WRONG_BINDING);
     }
 
     @Test
     void envelopeMovedToAnotherRecord_isWrongBinding() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
 
         assertReason(envelope, "acme", "doc-2", Reason.WRONG_BINDING);
     }
@@ -125,8 +128,13 @@ class SealerTest {
     @Test
     void headerRewrittenToAnotherTenant_doesNotOpen() {
         // An attacker relabels b's envelope as a's record: tenant a's KEK name no longer matches the KEK named.
-        byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        sealer.seal("a", "doc-0", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD); // a exists with its own KEK
+        byte[] ofB = sealer.seal("b", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        sealer.seal(
+                "a",
+                "doc-0",
+                RecordVersion.now(),
+                PayloadType.EMBEDDING_EVENT_AVRO,
+                PAYLOAD); // a exists with its own KEK
         byte[] relabelled = ofB.clone();
         relabelled[6] = 'a'; // tenant id "b" -> "a" (1-byte id at offset 6)
 
@@ -135,8 +143,8 @@ class SealerTest {
 
     @Test
     void headerRewrittenToAnotherTenantAndItsKek_failsAuthentication() {
-        byte[] ofB = sealer.seal("b", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        sealer.seal("a", "doc-0", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] ofB = sealer.seal("b", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        sealer.seal("a", "doc-0", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
         String text = new String(ofB, StandardCharsets.ISO_8859_1).replace("local:tenant-b:1", "local:tenant-a:1");
         byte[] relabelled = text.getBytes(StandardCharsets.ISO_8859_1);
         relabelled[6] = 'a';
@@ -146,8 +154,8 @@ class SealerTest {
 
     @Test
     void futureVersion_isUnsupported() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
-        envelope[3] = 2;
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        envelope[3] = 3;
 
         assertReason(envelope, "acme", "doc-1", Reason.UNSUPPORTED_VERSION);
     }
@@ -160,7 +168,7 @@ class SealerTest {
 
     @Test
     void declaredLengthBeyondItsLimit_isOutOfBounds() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
         // embedding id length field sits right after the 4-byte tenant id at offset 6.
         ByteBuffer.wrap(envelope).putShort(10, (short) 0xFFFF);
 
@@ -169,7 +177,7 @@ class SealerTest {
 
     @Test
     void destroyedKek_isUnknownKey() throws Exception {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
         new LocalKms(dir).destroy("tenant-acme");
         Sealer fresh = new Sealer(Keyring.of(new LocalKms(dir)));
 
@@ -178,7 +186,7 @@ class SealerTest {
 
     @Test
     void unsealingInAnotherProcess_needsOnlyTheKms() {
-        byte[] envelope = sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
         Sealer other = new Sealer(Keyring.of(new LocalKms(dir)));
 
         assertThat(other.unseal(envelope, "acme", "doc-1").plaintext()).isEqualTo(PAYLOAD);
@@ -186,18 +194,174 @@ class SealerTest {
 
     @Test
     void toStringOfUnsealed_hidesThePlaintext() {
-        Unsealed opened =
-                sealer.unseal(sealer.seal("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD), "acme", "doc-1");
+        Unsealed opened = sealer.unseal(
+                sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD),
+                "acme",
+                "doc-1");
 
         assertThat(opened.toString()).contains("redacted").doesNotContain("vector");
     }
 
     @Test
     void invalidTenantOrEmptyId_isNotSealed() {
-        assertThatThrownBy(() -> sealer.seal("no/slash", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD))
+        assertThatThrownBy(() -> sealer.seal(
+                        "no/slash", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> sealer.seal("acme", "", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD))
+        assertThatThrownBy(
+                        () -> sealer.seal("acme", "", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    // --- version 2: the key slot, the purpose, the record version ------------------------------------------------
+
+    /** The key slot (KEK reference and wrapped DEK) of {@code donor} put into {@code envelope}. */
+    private static byte[] withSlotOf(byte[] envelope, byte[] donor) {
+        EnvelopeHeader d = EnvelopeHeader.parse(donor);
+        return EnvelopeHeader.withKeySlot(envelope, d.kek(), d.wrappedDek());
+    }
+
+    @Test
+    void keySlotOfAnotherTenant_isRefused_byTheKekCheckOrTheKmsBinding() {
+        byte[] ofA = sealer.seal("a", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] ofB = sealer.seal("b", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        EnvelopeHeader a = EnvelopeHeader.parse(ofA);
+        EnvelopeHeader b = EnvelopeHeader.parse(ofB);
+
+        // b's slot as it is: it names b's KEK, which is not a's.
+        assertReason(withSlotOf(ofA, ofB), "a", "doc-1", Reason.WRONG_BINDING);
+        // b's wrapped DEK under a's KEK reference: the KMS refuses to unwrap it (other key, other binding).
+        assertReason(EnvelopeHeader.withKeySlot(ofA, a.kek(), b.wrappedDek()), "a", "doc-1", Reason.TAMPERED);
+    }
+
+    @Test
+    void keySlotOfAnotherDekOfTheSameTenant_isRefusedByTheKms_beforeThatDekIsEverUnwrappedForIt() {
+        byte[] first = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        Sealer second = new Sealer(Keyring.of(new LocalKms(dir))); // a new keyring seals under a new DEK
+        byte[] other = second.seal("acme", "doc-2", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        assertThat(EnvelopeHeader.parse(other).dekId())
+                .isNotEqualTo(EnvelopeHeader.parse(first).dekId());
+        Keyring reader = Keyring.of(new LocalKms(dir));
+
+        assertReason(withSlotOf(first, other), "acme", "doc-1", Reason.TAMPERED, new Sealer(reader));
+        assertThat(reader.cachedDekCount())
+                .as("the other DEK never reached the reader's memory")
+                .isZero();
+    }
+
+    @Test
+    void keySlotSwap_withTheKmsBindingSwitchedOff_getsTheOtherDekUnwrapped_whichTheBindingPrevents() {
+        byte[] first = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] other = new Sealer(Keyring.of(new LocalKms(dir)))
+                .seal("acme", "doc-2", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] swapped = withSlotOf(first, other);
+        // The defence off: a KMS that unwraps with the binding the DEK was wrapped with, whatever the reader asks.
+        LocalKms local = new LocalKms(dir);
+        byte[] otherBinding = io.embedseal.keyring.dek.DekFactory.associatedData(
+                "acme", EnvelopeHeader.parse(other).dekId());
+        io.embedseal.keyring.kms.Kms unbound = new io.embedseal.keyring.kms.Kms() {
+            @Override
+            public String provider() {
+                return local.provider();
+            }
+
+            @Override
+            public io.embedseal.keyring.kms.WrappedDek wrapDek(String keyName, byte[] dek, byte[] aad) {
+                return local.wrapDek(keyName, dek, aad);
+            }
+
+            @Override
+            public byte[] unwrapDek(io.embedseal.keyring.kms.KekRef kek, byte[] wrapped, byte[] aad) {
+                return local.unwrapDek(kek, wrapped, otherBinding);
+            }
+
+            @Override
+            public io.embedseal.keyring.kms.KeyDescription describe(String keyName) {
+                return local.describe(keyName);
+            }
+        };
+        Keyring confused = Keyring.of(unbound);
+
+        // The payload still fails (it was sealed under the first DEK), but the other DEK was unwrapped for a record it
+        // does not belong to: a confused deputy the KMS binding refuses (previous test).
+        assertReason(swapped, "acme", "doc-1", Reason.TAMPERED, new Sealer(confused));
+        assertThat(confused.cachedDekCount()).isEqualTo(1);
+    }
+
+    @Test
+    void theSameDekReWrappedUnderANewKekVersion_opens_withoutTheRecordBeingTouched() throws Exception {
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        EnvelopeHeader h = EnvelopeHeader.parse(envelope);
+        LocalKms local = new LocalKms(dir);
+        local.rotate("tenant-acme");
+        byte[] binding = io.embedseal.keyring.dek.DekFactory.associatedData("acme", h.dekId());
+        byte[] dek = local.unwrapDek(h.kek(), h.wrappedDek(), binding);
+        io.embedseal.keyring.kms.WrappedDek rewrapped = local.wrapDek("tenant-acme", dek, binding);
+        Arrays.fill(dek, (byte) 0);
+
+        byte[] moved = EnvelopeHeader.withKeySlot(envelope, rewrapped.kek(), rewrapped.wrapped());
+        local.restrictVersions("tenant-acme", 2);
+
+        assertThat(rewrapped.kek().version()).isEqualTo(2);
+        assertThat(Arrays.copyOfRange(moved, moved.length - h.ciphertextLength(), moved.length))
+                .isEqualTo(Arrays.copyOfRange(envelope, h.ciphertextOffset(), envelope.length));
+        assertThat(new Sealer(Keyring.of(new LocalKms(dir)))
+                        .unseal(moved, "acme", "doc-1")
+                        .plaintext())
+                .isEqualTo(PAYLOAD);
+        assertReason(envelope, "acme", "doc-1", Reason.KEY_REVOKED, new Sealer(Keyring.of(new LocalKms(dir))));
+    }
+
+    @Test
+    void aVersion1Envelope_cannotBeReWrappedInPlace() {
+        byte[] v1 = sealer.sealVersion1("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        EnvelopeHeader h = EnvelopeHeader.parse(v1);
+
+        assertThatThrownBy(() -> EnvelopeHeader.withKeySlot(v1, h.kek(), h.wrappedDek()))
+                .isInstanceOfSatisfying(
+                        EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(Reason.UNSUPPORTED_VERSION));
+    }
+
+    @Test
+    void rewrittenRecordVersion_failsAuthentication() {
+        byte[] envelope =
+                sealer.seal("acme", "doc-1", new RecordVersion(1_000, 1), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        EnvelopeHeader h = EnvelopeHeader.parse(envelope);
+        int at = h.associatedDataLength() - 4 - 16 - 1 - RecordVersion.BYTES; // before the DEK id and the length
+        new RecordVersion(9_999_999, 1).writeTo(envelope, at);
+
+        assertThat(EnvelopeHeader.parse(envelope).recordVersion()).isEqualTo(new RecordVersion(9_999_999, 1));
+        assertReason(envelope, "acme", "doc-1", Reason.TAMPERED);
+    }
+
+    @Test
+    void anotherPurpose_isWrongBinding_andVersion1CanBeRefused() {
+        byte[] forDlq = sealer.withPurpose("dead-letters")
+                .seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] v1 = sealer.sealVersion1("acme", "doc-1", PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+
+        assertReason(forDlq, "acme", "doc-1", Reason.WRONG_BINDING);
+        assertThat(sealer.unseal(v1, "acme", "doc-1").header().recordVersion()).isEqualTo(RecordVersion.NONE);
+        assertReason(
+                v1,
+                "acme",
+                "doc-1",
+                Reason.UNSUPPORTED_VERSION,
+                new Sealer(sealer.keyring(), "embeddings.sealed", false));
+        assertThatThrownBy(() -> sealer.withPurpose("has space")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void deleteMarker_opensEmpty_andCarriesItsVersion() {
+        byte[] marker = sealer.sealDeleteMarker("acme", "doc-1", new RecordVersion(5, 6));
+
+        Unsealed opened = sealer.unseal(marker, "acme", "doc-1");
+
+        assertThat(opened.plaintext()).isEmpty();
+        assertThat(opened.header().payloadType()).isEqualTo(PayloadType.DELETE_MARKER);
+        assertThat(opened.header().recordVersion()).isEqualTo(new RecordVersion(5, 6));
+        assertThat(new RecordVersion(5, 6).isOlderThan(new RecordVersion(5, 7))).isTrue();
+        assertThat(new RecordVersion(5, 6).isOlderThan(new RecordVersion(4, Long.MAX_VALUE)))
+                .isFalse();
     }
 
     private void assertReason(byte[] envelope, String tenant, String id, Reason reason) {

@@ -281,6 +281,8 @@ public final class PipelineBench {
                     .seal(
                             tenant,
                             first.getEmbeddingId(),
+                            new io.embedseal.serdes.envelope.RecordVersion(
+                                    first.getEventTime().toEpochMilli(), 0),
                             PayloadType.EMBEDDING_EVENT_AVRO,
                             EmbeddingEventCodec.toCanonicalAvro(first));
         }

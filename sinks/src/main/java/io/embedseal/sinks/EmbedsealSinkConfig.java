@@ -32,6 +32,10 @@ public class EmbedsealSinkConfig extends AbstractConfig {
     public static final String KEY_EVENTS_MAX_STALENESS_MS = "embedseal.key-events.max-staleness-ms";
     public static final String TENANT_FAULT_COOLDOWN_MS = "embedseal.tenant.fault-cooldown-ms";
     public static final String TASK_INDEX = "embedseal.task.index";
+    public static final String ENVELOPE_PURPOSE = "embedseal.envelope.purpose";
+    public static final String ENVELOPE_ACCEPT_V1 = "embedseal.envelope.accept-v1";
+    public static final String ENVELOPE_VERIFY = "embedseal.envelope.verify";
+    public static final String BARE_NULL = "embedseal.delete.bare-null";
     public static final String KMS_PROVIDER = "kms.provider";
     public static final String VAULT_TOKEN = "kms.vault.token";
     public static final String PKCS11_PIN = "kms.pkcs11.pin";
@@ -161,6 +165,50 @@ public class EmbedsealSinkConfig extends AbstractConfig {
                         ConfigDef.Importance.MEDIUM,
                         "The PKCS#11 user PIN (instead of kms.pkcs11.pin-env or kms.pkcs11.pin-file).")
                 .define(
+                        ENVELOPE_PURPOSE,
+                        ConfigDef.Type.STRING,
+                        io.embedseal.serdes.envelope.Sealer.DEFAULT_PURPOSE,
+                        (name, value) -> {
+                            try {
+                                io.embedseal.serdes.envelope.Sealer.requirePurpose(String.valueOf(value));
+                            } catch (IllegalArgumentException e) {
+                                throw new ConfigException(name, value, e.getMessage());
+                            }
+                        },
+                        ConfigDef.Importance.MEDIUM,
+                        "What the envelopes this sink stores must have been sealed for (envelope version 2): the "
+                                + "pipeline's envelope.purpose. An envelope sealed for another purpose is refused "
+                                + "(INVALID_ENVELOPE).")
+                .define(
+                        ENVELOPE_ACCEPT_V1,
+                        ConfigDef.Type.BOOLEAN,
+                        true,
+                        ConfigDef.Importance.MEDIUM,
+                        "Whether version-1 envelopes are stored. They carry no record version, so they count as "
+                                + "older than any version-2 record (a v1 replay never replaces a v2 record); turn "
+                                + "this off once no version-1 envelope is left in the sealed topic.")
+                .define(
+                        ENVELOPE_VERIFY,
+                        ConfigDef.Type.BOOLEAN,
+                        true,
+                        ConfigDef.Importance.MEDIUM,
+                        "Sealed mode: authenticate every envelope and delete marker under the tenant's key before "
+                                + "it changes the store (one AES-GCM check per record, one KMS unwrap per DEK), so "
+                                + "its record version can be trusted and a forged or rolled-back record is refused. "
+                                + "Off, a sealed-mode store takes the versions in the headers on trust: a writer of "
+                                + "the sealed topic can then delete records or replace them with ones that do not "
+                                + "open. Index mode always unseals.")
+                .define(
+                        BARE_NULL,
+                        ConfigDef.Type.STRING,
+                        "refuse",
+                        ValidString.in("refuse", "delete"),
+                        ConfigDef.Importance.MEDIUM,
+                        "A record with a null value on the sealed topic: 'refuse' (hand it to the errant-record "
+                                + "reporter as BARE_NULL; the pipeline writes deletes as sealed delete markers) or "
+                                + "'delete' (delete the record without any check, as before envelope version 2: "
+                                + "anyone who can write the topic can then delete any record).")
+                .define(
                         TASK_INDEX,
                         ConfigDef.Type.INT,
                         0,
@@ -258,6 +306,23 @@ public class EmbedsealSinkConfig extends AbstractConfig {
 
     public long startupTimeoutMs() {
         return getLong(STARTUP_TIMEOUT_MS);
+    }
+
+    public String envelopePurpose() {
+        return getString(ENVELOPE_PURPOSE);
+    }
+
+    public boolean acceptVersion1() {
+        return getBoolean(ENVELOPE_ACCEPT_V1);
+    }
+
+    public boolean verifyEnvelopes() {
+        return getBoolean(ENVELOPE_VERIFY);
+    }
+
+    /** Whether a bare null value deletes ({@code embedseal.delete.bare-null=delete}). */
+    public boolean bareNullDeletes() {
+        return getString(BARE_NULL).equals("delete");
     }
 
     public int taskIndex() {

@@ -25,12 +25,14 @@ import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.UnsealedEmbedding;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
+import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.EmbedsealSinkConfig.RevokedAction;
 import io.embedseal.sinks.RefusedRecordException.Reason;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -153,7 +155,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         }
         keyring = Keyring.builder(kms).naming(directory).policy(ks.dekPolicy()).build();
         faults = new TenantFaults(Duration.ofMillis(config.tenantFaultCooldownMs()));
-        unsealer = new EmbeddingUnsealer(new Sealer(keyring), null);
+        unsealer = new EmbeddingUnsealer(new Sealer(keyring, config.envelopePurpose(), config.acceptVersion1()), null);
         String id = config.connectorName() + "-" + config.taskIndex();
         try {
             store = openStore(config);
@@ -251,6 +253,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         failClosedIfKeyEventsStale(records.isEmpty());
         shredPending();
         receipts.heartbeatIfDue(RECEIPT_TIMEOUT);
+        prepareVersions(records);
         for (SinkRecord r : records) {
             handle(r);
         }
@@ -260,6 +263,23 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             throw translate(e);
         }
         counters.logIfDue(LOG, sinkName());
+    }
+
+    /** Lets the store read, in one go, the versions it holds for the batch's keys. */
+    private void prepareVersions(Collection<SinkRecord> records) {
+        List<SealedRecordKey> keys = new ArrayList<>(records.size());
+        for (SinkRecord r : records) {
+            try {
+                keys.add(SealedRecordKey.parse(keyBytes(r)));
+            } catch (IllegalArgumentException | DataException e) {
+                // refused in handle()
+            }
+        }
+        try {
+            store.prepare(keys);
+        } catch (StoreException e) {
+            throw translate(e);
+        }
     }
 
     /**
@@ -323,8 +343,18 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         }
         byte[] value = valueBytes(r);
         if (value == null) {
-            store.delete(key);
-            counters.deleted++;
+            if (config.bareNullDeletes()) {
+                store.deleteUnchecked(key);
+                counters.deleted++;
+            } else {
+                refuse(
+                        r,
+                        new RefusedRecordException(
+                                Reason.BARE_NULL,
+                                where(r) + ": a null value for " + key + " deletes nothing: nothing vouches for it "
+                                        + "(the pipeline writes sealed delete markers; "
+                                        + EmbedsealSinkConfig.BARE_NULL + "=delete honours bare nulls)"));
+            }
             return;
         }
         if (status == TenantStatus.REVOKED) {
@@ -346,19 +376,34 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                             where(r) + ": the envelope is bound to another record than its key"));
             return;
         }
+        String headerRefusal = headerRefusal(header);
+        if (headerRefusal != null) {
+            refuse(r, new RefusedRecordException(Reason.INVALID_ENVELOPE, where(r) + ": " + headerRefusal));
+            return;
+        }
+        boolean marker = header.payloadType() == PayloadType.DELETE_MARKER;
+        // Index mode opens every embedding; a delete marker, and in sealed mode every envelope (unless told not to), is
+        // authenticated, so that the version it carries can be trusted before it changes the store.
+        boolean decode = store.needsPlaintext() && !marker;
+        boolean authenticate = !decode && (marker || config.verifyEnvelopes());
 
         UnsealedEmbedding opened = null;
-        if (store.needsPlaintext()) {
+        if (decode || authenticate) {
             TenantFaults.Fault cooling = faults.coolingDown(key.tenantId());
             if (cooling != null) {
                 setAside(r, key.tenantId(), cooling.kind(), "its key failed recently (" + cooling.detail() + ")");
                 return;
             }
             try {
-                opened = unsealTenant(keyBytes, value, key.tenantId());
-                if (opened == null) {
+                Object done = withTenantKey(
+                        key.tenantId(),
+                        decode ? () -> unsealer.unseal(keyBytes, value) : () -> unsealer.authenticate(keyBytes, value));
+                if (done == null) {
                     handle(r); // the tenant's state changed while its DEK was in use: decide again, from the start
                     return;
+                }
+                if (done instanceof UnsealedEmbedding u) {
+                    opened = u;
                 }
                 // A wrapped DEK the KMS just unwrapped: a genuine sample to ask it with, should DESTROYED come.
                 keyProbe.remember(header);
@@ -402,21 +447,45 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 }
             }
         }
+        StoredRecord stored = new StoredRecord(
+                key,
+                header,
+                value,
+                opened,
+                r.topic(),
+                r.kafkaPartition() == null ? -1 : r.kafkaPartition(),
+                r.kafkaOffset());
         try {
-            store.upsert(new StoredRecord(
-                    key,
-                    header,
-                    value,
-                    opened,
-                    r.topic(),
-                    r.kafkaPartition() == null ? -1 : r.kafkaPartition(),
-                    r.kafkaOffset()));
-            counters.written++;
+            if (marker) {
+                store.delete(stored);
+                counters.deleted++;
+            } else {
+                store.upsert(stored);
+                counters.written++;
+            }
         } catch (RefusedRecordException e) {
+            if (e.reason() == Reason.STALE_VERSION) {
+                counters.staleVersions++;
+            }
             refuse(r, e);
         } catch (StoreException e) {
             throw translate(e);
         }
+    }
+
+    /**
+     * Why a header is refused before any key is used: a version-1 envelope where they are no longer accepted, or an
+     * envelope sealed for another purpose. Null if neither.
+     */
+    private @Nullable String headerRefusal(EnvelopeHeader header) {
+        if (header.formatVersion() == EnvelopeHeader.VERSION_1 && !config.acceptVersion1()) {
+            return "a version-1 envelope (no record version), refused by " + EmbedsealSinkConfig.ENVELOPE_ACCEPT_V1;
+        }
+        if (header.purpose() != null && !config.envelopePurpose().equals(header.purpose())) {
+            return "sealed for '" + header.purpose() + "', and this sink stores '" + config.envelopePurpose() + "' ("
+                    + EmbedsealSinkConfig.ENVELOPE_PURPOSE + ")";
+        }
+        return null;
     }
 
     /** Whether the envelope's KEK is the tenant's registered key at a version its key events have named. */
@@ -432,11 +501,11 @@ public abstract class EmbedsealSinkTask extends SinkTask {
      * others (the probe on a key no tenant has), the fault is this tenant's ({@code KEY_UNAVAILABLE}): its record is
      * set aside and the others flow on. If the KMS answers nobody, {@code KMS_UNAVAILABLE} is thrown: the batch waits.
      */
-    private @Nullable UnsealedEmbedding unsealTenant(byte[] keyBytes, byte[] value, String tenant) {
+    private <T> @Nullable T withTenantKey(String tenant, java.util.function.Supplier<T> use) {
         int destroyed = 0;
         for (int attempt = 1; ; attempt++) {
             try {
-                UnsealedEmbedding opened = unsealer.unseal(keyBytes, value);
+                T opened = use.get();
                 faults.clear(tenant);
                 return opened;
             } catch (EnvelopeException e) {

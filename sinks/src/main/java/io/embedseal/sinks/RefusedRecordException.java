@@ -24,7 +24,17 @@ public final class RefusedRecordException extends DataException {
          * The tenant's key failed (unsupported operation, HTTP 4xx, a malformed answer, a corrupt keyset), or its KMS
          * answers but not for its key: the record stays sealed and can be replayed once the key works.
          */
-        KEY_FAILED
+        KEY_FAILED,
+        /**
+         * The record (or delete marker) is older than what the store holds for its tenant and id: a rollback, a late
+         * replay, or a delete of a version that was since replaced. The store keeps what it has.
+         */
+        STALE_VERSION,
+        /**
+         * A null value on the sealed topic: nothing vouches for it, so it deletes nothing (the pipeline writes sealed
+         * delete markers); {@code embedseal.delete.bare-null=delete} honours it.
+         */
+        BARE_NULL
     }
 
     private final Reason reason;

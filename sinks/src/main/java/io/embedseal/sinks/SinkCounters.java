@@ -16,6 +16,7 @@ public final class SinkCounters {
     long waits;
     long staleWaits;
     long tenantFaults;
+    long staleVersions;
     volatile boolean keyEventsStale;
     final java.util.concurrent.atomic.AtomicLong keyEventsRefused = new java.util.concurrent.atomic.AtomicLong();
     private long lastLogNanos = System.nanoTime();
@@ -61,6 +62,11 @@ public final class SinkCounters {
     }
 
     /** Failures of a tenant's key that set that tenant's records aside. */
+    /** Records and delete markers refused as older than what the store holds (rollbacks, late replays). */
+    public long staleVersions() {
+        return staleVersions;
+    }
+
     public long tenantFaults() {
         return tenantFaults;
     }
@@ -79,6 +85,6 @@ public final class SinkCounters {
         return "written=" + written + " deleted=" + deleted + " droppedDestroyed=" + droppedDestroyed
                 + " reportedRevoked=" + reportedRevoked + " refused=" + refused + " waits=" + waits
                 + " keyEventsRefused=" + keyEventsRefused.get() + " staleWaits=" + staleWaits + " tenantFaults="
-                + tenantFaults;
+                + tenantFaults + " staleVersions=" + staleVersions;
     }
 }

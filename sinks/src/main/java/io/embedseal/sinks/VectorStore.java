@@ -16,11 +16,30 @@ public interface VectorStore extends AutoCloseable {
     /** True if the store needs the plaintext vector (index mode): the task then unseals every record first. */
     boolean needsPlaintext();
 
-    /** Inserts or replaces the record stored for {@code record.key()}; idempotent. */
+    /**
+     * Called at the start of each {@code put} with its records' keys, so a store can read the versions it holds for
+     * them at once rather than one by one. Optional: {@link #upsert} and {@link #delete} check versions either way.
+     */
+    default void prepare(java.util.Collection<SealedRecordKey> keys) {}
+
+    /**
+     * Inserts or replaces the record stored for {@code record.key()}, unless the store holds a newer version of it
+     * (a record or a delete): then nothing changes and {@link RefusedRecordException} ({@code STALE_VERSION}) is
+     * thrown. Idempotent.
+     */
     void upsert(StoredRecord record);
 
-    /** Deletes what is stored for the key (a tombstone); nothing if absent. */
-    void delete(SealedRecordKey key);
+    /**
+     * Applies a sealed delete marker (authenticated by the caller): what is stored for the key is deleted unless it
+     * is newer ({@code STALE_VERSION}), and the marker's version is kept, so an older record cannot come back.
+     */
+    void delete(StoredRecord marker);
+
+    /**
+     * Deletes everything stored for the key, versions unchecked: a bare null value, honoured only where
+     * {@code embedseal.delete.bare-null=delete}. Nothing if absent.
+     */
+    void deleteUnchecked(SealedRecordKey key);
 
     /** Ends one {@code put}: writes what was buffered (the SQL batch). */
     void flush();

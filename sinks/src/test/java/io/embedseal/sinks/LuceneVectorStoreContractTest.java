@@ -44,7 +44,10 @@ class LuceneVectorStoreContractTest extends VectorStoreContract {
                     Bits live = leaf.reader().getLiveDocs();
                     for (int d = 0; d < leaf.reader().maxDoc(); d++) {
                         if (live == null || live.get(d)) {
-                            ids.add(leaf.reader().storedFields().document(d).get(LuceneVectorStore.ID));
+                            var doc = leaf.reader().storedFields().document(d);
+                            if (doc.get(LuceneVectorStore.DELETED) == null) {
+                                ids.add(doc.get(LuceneVectorStore.ID));
+                            }
                         }
                     }
                 }
@@ -53,6 +56,25 @@ class LuceneVectorStoreContractTest extends VectorStoreContract {
             throw new UncheckedIOException(e);
         }
         return ids;
+    }
+
+    @Override
+    VectorStore openWithoutVersionCheck(Path dir) {
+        return new LuceneVectorStore(root(), LuceneVectorStore.Options.defaults(), false);
+    }
+
+    @Override
+    java.util.Map<String, io.embedseal.serdes.envelope.RecordVersion> storedVersions(String tenant) {
+        java.util.Map<String, io.embedseal.serdes.envelope.RecordVersion> out = new java.util.HashMap<>();
+        Path dir = LuceneVectorStore.tenantDir(root(), tenant);
+        try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+            for (String id : committedIds(root(), tenant)) {
+                out.put(id, LuceneVectorStore.committedVersion(reader, id));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out;
     }
 
     @Override

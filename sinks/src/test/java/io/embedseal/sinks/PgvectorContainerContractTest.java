@@ -81,7 +81,8 @@ class PgvectorContainerContractTest extends VectorStoreContract {
     Set<String> storedIds(String tenant) {
         Set<String> ids = new HashSet<>();
         try (Connection c = connect();
-                PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ?")) {
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ? AND NOT deleted")) {
             ps.setString(1, tenant);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -97,6 +98,29 @@ class PgvectorContainerContractTest extends VectorStoreContract {
     @Override
     long storedCount(String tenant) {
         return storedIds(tenant).size();
+    }
+
+    @Override
+    VectorStore openWithoutVersionCheck(Path dir) {
+        return PostgresVectorStore.open(new PostgresSinkConfig(settings()), "pgvector-test", 0, false);
+    }
+
+    @Override
+    java.util.Map<String, io.embedseal.serdes.envelope.RecordVersion> storedVersions(String tenant) {
+        java.util.Map<String, io.embedseal.serdes.envelope.RecordVersion> out = new java.util.HashMap<>();
+        try (Connection c = connect();
+                PreparedStatement ps = c.prepareStatement(
+                        "SELECT embedding_id, record_version FROM " + table + " WHERE tenant = ? AND NOT deleted")) {
+            ps.setString(1, tenant);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), io.embedseal.serdes.envelope.RecordVersion.read(rs.getBytes(2), 0));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return out;
     }
 
     @Test

@@ -44,15 +44,36 @@ class PostgresVectorStoreContractTest extends VectorStoreContract {
     @Override
     Set<String> storedIds(String tenant) {
         Set<String> ids = new HashSet<>();
-        query("SELECT embedding_id FROM " + table + " WHERE tenant = ?", tenant, rs -> ids.add(rs.getString(1)));
+        query(
+                "SELECT embedding_id FROM " + table + " WHERE tenant = ? AND NOT deleted",
+                tenant,
+                rs -> ids.add(rs.getString(1)));
         return ids;
     }
 
     @Override
     long storedCount(String tenant) {
         long[] n = {0};
-        query("SELECT count(*) FROM " + table + " WHERE tenant = ?", tenant, rs -> n[0] = rs.getLong(1));
+        query(
+                "SELECT count(*) FROM " + table + " WHERE tenant = ? AND NOT deleted",
+                tenant,
+                rs -> n[0] = rs.getLong(1));
         return n[0];
+    }
+
+    @Override
+    VectorStore openWithoutVersionCheck(Path dir) {
+        return PostgresVectorStore.open(new PostgresSinkConfig(settings(table, "sealed")), "pg-test", 0, false);
+    }
+
+    @Override
+    Map<String, io.embedseal.serdes.envelope.RecordVersion> storedVersions(String tenant) {
+        Map<String, io.embedseal.serdes.envelope.RecordVersion> out = new HashMap<>();
+        query(
+                "SELECT embedding_id, record_version FROM " + table + " WHERE tenant = ? AND NOT deleted",
+                tenant,
+                rs -> out.put(rs.getString(1), io.embedseal.serdes.envelope.RecordVersion.read(rs.getBytes(2), 0)));
+        return out;
     }
 
     interface Row {

@@ -9,6 +9,7 @@ import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.PayloadType;
+import io.embedseal.serdes.envelope.RecordVersion;
 import io.embedseal.serdes.envelope.Sealer;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -63,17 +64,34 @@ final class Sealed implements AutoCloseable {
     }
 
     byte[] seal(String tenant, String id, float[] vector) {
+        return seal(tenant, id, vector, RecordVersion.now());
+    }
+
+    byte[] seal(String tenant, String id, float[] vector, RecordVersion version) {
         return sealer.seal(
                 tenant,
                 id,
-                io.embedseal.serdes.envelope.RecordVersion.now(),
+                version,
                 PayloadType.EMBEDDING_EVENT_AVRO,
                 EmbeddingEventCodec.toCanonicalAvro(event(tenant, id, vector)));
     }
 
     /** A record as the sink task hands it to a store; unsealed if {@code unseal}. */
     StoredRecord stored(String tenant, String id, float[] vector, boolean unseal, long offset) {
-        byte[] envelope = seal(tenant, id, vector);
+        return stored(tenant, id, vector, unseal, offset, RecordVersion.now());
+    }
+
+    /** A sealed delete marker as the sink task hands it to a store (authenticated). */
+    StoredRecord marker(String tenant, String id, RecordVersion version) {
+        byte[] envelope = sealer.sealDeleteMarker(tenant, id, version);
+        SealedRecordKey key = new SealedRecordKey(tenant, id);
+        return new StoredRecord(
+                key, unsealer.authenticate(key.toBytes(), envelope), envelope, null, "embeddings.sealed", 0, 0);
+    }
+
+    /** A record of the given version as the sink task hands it to a store; unsealed if {@code unseal}. */
+    StoredRecord stored(String tenant, String id, float[] vector, boolean unseal, long offset, RecordVersion version) {
+        byte[] envelope = seal(tenant, id, vector, version);
         SealedRecordKey key = new SealedRecordKey(tenant, id);
         return new StoredRecord(
                 key,

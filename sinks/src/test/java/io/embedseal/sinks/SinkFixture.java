@@ -37,6 +37,7 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.jspecify.annotations.Nullable;
 
 /** Topics of a test's own on the shared broker, connector settings, and waiting for stores to fill. */
 final class SinkFixture implements AutoCloseable {
@@ -169,7 +170,8 @@ final class SinkFixture implements AutoCloseable {
     static Map<String, Integer> pgRows(String table, String tenant) {
         Map<String, Integer> out = new HashMap<>();
         try (Connection c = PostgresTestDatabase.connect();
-                PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ?")) {
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ? AND NOT deleted")) {
             ps.setString(1, tenant);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -183,6 +185,21 @@ final class SinkFixture implements AutoCloseable {
             throw new IllegalStateException(e);
         }
         return out;
+    }
+
+    /** The envelope stored for one record, or null. */
+    static byte @Nullable [] pgEnvelope(String table, String tenant, String id) {
+        try (Connection c = PostgresTestDatabase.connect();
+                PreparedStatement ps = c.prepareStatement(
+                        "SELECT envelope FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
+            ps.setString(1, tenant);
+            ps.setString(2, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getBytes(1) : null;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Everything in a topic now (read_committed). */

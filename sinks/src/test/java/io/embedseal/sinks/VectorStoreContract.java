@@ -1,10 +1,12 @@
 package io.embedseal.sinks;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.envelope.RecordVersion;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Random;
@@ -85,25 +87,135 @@ abstract class VectorStoreContract {
         assertThat(storedCount("acme")).isEqualTo(1);
     }
 
+    StoredRecord record(String tenant, String id, RecordVersion version) {
+        return sealed.stored(tenant, id, Sealed.randomVector(random, 8), store.needsPlaintext(), 7, version);
+    }
+
+    static RecordVersion v(long time) {
+        return new RecordVersion(time, 0);
+    }
+
     @Test
-    void tombstone_deletesTheRecord() {
-        store.upsert(record("acme", "e-1"));
-        store.upsert(record("acme", "e-2"));
+    void deleteMarker_deletesTheRecord() {
+        store.upsert(record("acme", "e-1", v(1)));
+        store.upsert(record("acme", "e-2", v(1)));
         endPut();
-        store.delete(new SealedRecordKey("acme", "e-1"));
-        store.delete(new SealedRecordKey("acme", "never-stored"));
+        store.delete(sealed.marker("acme", "e-1", v(2)));
+        store.delete(sealed.marker("acme", "never-stored", v(2)));
         endPut();
         assertThat(storedIds("acme")).containsExactly("e-2");
+        assertThat(storedCount("acme")).isEqualTo(1);
+    }
+
+    @Test
+    void bareDelete_whereAllowed_deletesUnchecked() {
+        store.upsert(record("acme", "e-1", v(5)));
+        endPut();
+        store.deleteUnchecked(new SealedRecordKey("acme", "e-1"));
+        store.deleteUnchecked(new SealedRecordKey("acme", "never-stored"));
+        endPut();
+        assertThat(storedIds("acme")).isEmpty();
     }
 
     @Test
     void lastOperationInABatch_wins() {
-        store.upsert(record("acme", "deleted-last"));
-        store.delete(new SealedRecordKey("acme", "deleted-last"));
-        store.delete(new SealedRecordKey("acme", "stored-last"));
-        store.upsert(record("acme", "stored-last"));
+        store.upsert(record("acme", "deleted-last", v(1)));
+        store.delete(sealed.marker("acme", "deleted-last", v(2)));
+        store.delete(sealed.marker("acme", "stored-last", v(1)));
+        store.upsert(record("acme", "stored-last", v(2)));
         endPut();
         assertThat(storedIds("acme")).containsExactly("stored-last");
+    }
+
+    /** The store under test with the version check switched off: what envelope v1 handling did. */
+    abstract VectorStore openWithoutVersionCheck(Path dir);
+
+    /** The record versions a reader sees for the tenant after commit, by id. */
+    abstract java.util.Map<String, RecordVersion> storedVersions(String tenant);
+
+    @Test
+    void rollback_anOlderVersionOfARecord_isRefused_andTheNewerOneStays() {
+        store.upsert(record("acme", "e-1", v(200)));
+        endPut();
+
+        assertThatThrownBy(() -> store.upsert(record("acme", "e-1", v(100))))
+                .isInstanceOfSatisfying(
+                        RefusedRecordException.class,
+                        e -> assertThat(e.reason()).isEqualTo(RefusedRecordException.Reason.STALE_VERSION));
+        store.upsert(record("acme", "e-1", v(200))); // a redelivery of the same version passes
+        endPut();
+        assertThat(storedVersions("acme")).containsEntry("e-1", v(200));
+
+        // The same check inside one put, before anything is committed.
+        store.upsert(record("acme", "e-2", v(300)));
+        assertThatThrownBy(() -> store.upsert(record("acme", "e-2", v(299))))
+                .isInstanceOf(RefusedRecordException.class);
+        endPut();
+        assertThat(storedVersions("acme")).containsEntry("e-2", v(300));
+    }
+
+    @Test
+    void rollback_withTheCheckSwitchedOff_replacesTheNewerRecord_whichIsTheAttack() {
+        store.close();
+        store = openWithoutVersionCheck(tmp);
+        store.upsert(record("acme", "e-1", v(200)));
+        endPut();
+        store.upsert(record("acme", "e-1", v(100)));
+        endPut();
+        assertThat(storedVersions("acme")).containsEntry("e-1", v(100));
+    }
+
+    @Test
+    void resurrection_anOlderRecordAfterADelete_isRefused_andAnOlderDeleteToo() {
+        store.upsert(record("acme", "e-1", v(100)));
+        store.upsert(record("acme", "e-2", v(300)));
+        endPut();
+        store.delete(sealed.marker("acme", "e-1", v(200)));
+        endPut();
+
+        assertThatThrownBy(() -> store.upsert(record("acme", "e-1", v(150))))
+                .as("the deleted record's older version comes back")
+                .isInstanceOf(RefusedRecordException.class);
+        assertThatThrownBy(() -> store.delete(sealed.marker("acme", "e-2", v(250))))
+                .as("a delete older than the record")
+                .isInstanceOf(RefusedRecordException.class);
+        endPut();
+        assertThat(storedIds("acme")).containsExactly("e-2");
+
+        store.upsert(record("acme", "e-1", v(201))); // a newer version after the delete is a re-creation
+        endPut();
+        assertThat(storedIds("acme")).containsExactlyInAnyOrder("e-1", "e-2");
+    }
+
+    @Test
+    void versions_surviveARestart_andAVersion1RecordNeverReplacesAVersion2One() {
+        store.upsert(record("acme", "e-1", v(100)));
+        endPut();
+        store.close();
+        store = open(tmp);
+
+        assertThatThrownBy(() -> store.upsert(record("acme", "e-1", v(99)))).isInstanceOf(RefusedRecordException.class);
+        byte[] v1 = sealed.sealer.sealVersion1(
+                "acme",
+                "e-1",
+                io.embedseal.serdes.envelope.PayloadType.EMBEDDING_EVENT_AVRO,
+                io.embedseal.serdes.avro.EmbeddingEventCodec.toCanonicalAvro(
+                        Sealed.event("acme", "e-1", Sealed.randomVector(random, 8))));
+        SealedRecordKey key = new SealedRecordKey("acme", "e-1");
+        StoredRecord old = new StoredRecord(
+                key,
+                io.embedseal.serdes.envelope.EnvelopeHeader.parse(v1),
+                v1,
+                store.needsPlaintext() ? sealed.unsealer.unseal(key.toBytes(), v1) : null,
+                "embeddings.sealed",
+                0,
+                1);
+        assertThatThrownBy(() -> store.upsert(old)).isInstanceOf(RefusedRecordException.class);
+        store.prepare(java.util.List.of(key, new SealedRecordKey("acme", "new")));
+        assertThatThrownBy(() -> store.upsert(record("acme", "e-1", v(98)))).isInstanceOf(RefusedRecordException.class);
+        store.upsert(record("acme", "new", v(1)));
+        endPut();
+        assertThat(storedVersions("acme")).containsEntry("e-1", v(100)).containsEntry("new", v(1));
     }
 
     @Test

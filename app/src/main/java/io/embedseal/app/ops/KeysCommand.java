@@ -9,6 +9,7 @@ import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEventType;
+import io.embedseal.sinks.postgres.PostgresRewrap;
 import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -29,6 +30,8 @@ import picocli.CommandLine.Option;
             KeysCommand.Revoke.class,
             KeysCommand.Restore.class,
             KeysCommand.Destroy.class,
+            KeysCommand.Restrict.class,
+            KeysCommand.Rewrap.class,
             KeysCommand.SigningKey.class
         })
 public final class KeysCommand implements Runnable {
@@ -39,7 +42,8 @@ public final class KeysCommand implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(
-                spec.commandLine(), "a subcommand is required: rotate, revoke, restore, destroy or signing-key");
+                spec.commandLine(),
+                "a subcommand is required: rotate, revoke, restore, destroy, restrict, rewrap or signing-key");
     }
 
     /** What the key commands share: the tenant, a reason, and the tenant's current state. */
@@ -295,6 +299,244 @@ public final class KeysCommand implements Runnable {
                 }
             }
             return true;
+        }
+    }
+
+    @Command(
+            name = "restrict",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Refuses to unwrap under versions of the tenant's key older than --min-version, in the KMS (Vault's "
+                        + "min_decryption_version). Run it after 'keys rewrap': records whose DEKs still name an older "
+                        + "version stop opening. Reversible: a lower --min-version allows the old versions again. "
+                        + "Publishes no key event (the KMS enforces it)."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:restricted", "1:refused or failed", "2:invalid usage"})
+    static final class Restrict extends KeyCommand {
+
+        @Option(names = "--min-version", required = true, description = "The oldest version that may still unwrap.")
+        int minVersion;
+
+        @Override
+        int act(OperatorContext ctx, TenantState state, String keyName) {
+            refuseIfDestroyed(state, "restricted");
+            if (!kmsCan(ctx, KmsOperation.RESTRICT)) {
+                out().println(kmsSideNote(ctx.admin, keyName, KmsOperation.RESTRICT));
+                return 1;
+            }
+            KeyDescription d = ctx.admin.describe(keyName);
+            if (minVersion < 1 || minVersion > d.latestVersion()) {
+                throw new OperationFailed("--min-version must be 1 to " + d.latestVersion() + " (the latest version of "
+                        + keyName + "), got " + minVersion);
+            }
+            ctx.admin.restrictVersions(keyName, minVersion);
+            ctx.action(
+                    "RESTRICTED",
+                    tenant,
+                    keyName + ":" + minVersion,
+                    reason,
+                    "versions below " + minVersion + " no longer unwrap");
+            out().println("restricted " + keyName + " in the " + ctx.admin.provider() + " KMS: versions below "
+                    + minVersion + " no longer unwrap (they did from " + d.minDecryptionVersion() + ")");
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "rewrap",
+            mixinStandardHelpOptions = true,
+            description = {
+                "After a rotation: re-wraps every DEK the tenant's rows in the PostgreSQL store use under the "
+                        + "newest version of its key, and rewrites those rows' key slots in place. No record is "
+                        + "decrypted: a DEK is unwrapped and wrapped again (two KMS calls per DEK), the envelopes' "
+                        + "authenticated headers and ciphertexts are copied unchanged. Resumable and idempotent: rerun "
+                        + "it after a crash and it finishes the job. Then 'keys restrict' can retire the old versions.",
+                "Version-1 envelopes cannot be re-wrapped in place (their key slot is authenticated): they are "
+                        + "counted and left; re-seal them by replaying their records through the pipeline."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                "0:every row under the newest version (or nothing to do)",
+                "1:some rows could not be moved, or refused",
+                "2:invalid usage"
+            })
+    static final class Rewrap extends OperatorCommand {
+
+        @Option(names = "--tenant", required = true, description = "The tenant.")
+        String tenant;
+
+        @Option(names = "--reason", description = "Why, for the audit trail.")
+        String reason;
+
+        @Option(
+                names = "--postgres-url",
+                required = true,
+                paramLabel = "JDBC_URL",
+                description = "The sink's postgres.url.")
+        String url;
+
+        @Option(names = "--postgres-user", description = "PostgreSQL user.")
+        String user;
+
+        @Option(
+                names = "--postgres-password-env",
+                defaultValue = "EMBEDSEAL_PG_PASSWORD",
+                description = "Environment variable holding the PostgreSQL password (default: ${DEFAULT-VALUE}).")
+        String passwordEnv;
+
+        @Option(
+                names = "--postgres-password-file",
+                paramLabel = "FILE",
+                description = "A file holding the PostgreSQL password (instead of --postgres-password-env).")
+        java.nio.file.Path passwordFile;
+
+        @Option(
+                names = "--postgres-table",
+                defaultValue = "embeddings",
+                description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
+        String table;
+
+        @Option(
+                names = "--batch-size",
+                defaultValue = "1000",
+                description = "Rows per transaction (default: ${DEFAULT-VALUE}).")
+        int batchSize;
+
+        private @org.jspecify.annotations.Nullable String password() throws java.io.IOException {
+            return passwordOf(passwordFile, passwordEnv);
+        }
+
+        /** Test only: stop as a crash would, after this many rows. */
+        @Option(names = "--stop-after-rows", hidden = true, defaultValue = "0")
+        long stopAfterRows;
+
+        @Override
+        int run(ClusterOptions.Cluster cluster) throws Exception {
+            try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
+                TenantState state = ctx.keyEvents().state(tenant);
+                if (state == null) {
+                    throw new OperationFailed("tenant " + tenant + " is not registered on "
+                            + cluster.topics().keyEvents() + " (use 'tenants add')");
+                }
+                if (state.status() != TenantStatus.ACTIVE) {
+                    throw new OperationFailed("tenant " + tenant + " is " + state.status()
+                            + ": its key cannot be used to re-wrap (restore it first, or there is nothing to keep)");
+                }
+                String keyName = ctx.keyNameFor(tenant, state);
+                KekRef newest = ctx.keys.describe(keyName).current();
+                if (newest.version() != state.kekVersion()) {
+                    throw new OperationFailed("the KMS's newest version of " + keyName + " is " + newest.version()
+                            + ", the key events' is " + state.kekVersion() + ": run 'keys rotate --tenant " + tenant
+                            + "' first, so every reader knows the version the rows will name");
+                }
+                KekRef own = new KekRef(state.kms(), keyName, state.kekVersion());
+                ctx.action("REWRAP_STARTED", tenant, newest.toString(), reason, "rows in " + table);
+                PostgresRewrap.Progress result;
+                try (java.sql.Connection c = io.embedseal.sinks.postgres.PostgresVectorStore.connect(
+                        url, user, password(), "embedseal-rewrap")) {
+                    ProgressLine line = new ProgressLine(err(), "rewrap " + tenant);
+                    result = new PostgresRewrap(c, table, batchSize)
+                            .run(
+                                    tenant,
+                                    ref -> ref.sameKeyAs(newest) && ref.version() >= newest.version(),
+                                    h -> {
+                                        io.embedseal.keyring.kms.WrappedDek w =
+                                                io.embedseal.keyring.dek.DekRewrap.rewrap(
+                                                        tenant,
+                                                        h.dekId(),
+                                                        h.kek(),
+                                                        h.wrappedDek(),
+                                                        own,
+                                                        ctx.keys,
+                                                        ctx.keys,
+                                                        keyName);
+                                        return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
+                                    },
+                                    (p, event) -> {
+                                        if (event != null) {
+                                            ctx.action("DEK_REWRAPPED", tenant, newest.toString(), reason, event);
+                                        }
+                                        line.show(p);
+                                    },
+                                    stopAfterRows);
+                    line.done();
+                }
+                ctx.action("REWRAP_FINISHED", tenant, newest.toString(), reason, summary(result));
+                out().println("rewrap of tenant " + tenant + " to " + newest + ": " + summary(result));
+                if (result.rowsVersion1() > 0) {
+                    out().println(result.rowsVersion1()
+                            + " version-1 rows cannot be re-wrapped in place; they open only "
+                            + "while their KEK version is allowed: replay their records through the pipeline to re-seal "
+                            + "them before 'keys restrict'");
+                }
+                return result.rowsFailed() > 0 ? 1 : 0;
+            }
+        }
+    }
+
+    /** The password from --postgres-password-file, else the variable --postgres-password-env names; may be null. */
+    static @org.jspecify.annotations.Nullable String passwordOf(
+            java.nio.file.@org.jspecify.annotations.Nullable Path file, @org.jspecify.annotations.Nullable String env)
+            throws java.io.IOException {
+        if (file != null) {
+            return java.nio.file.Files.readString(file).strip();
+        }
+        return env == null ? null : System.getenv(env);
+    }
+
+    static String summary(PostgresRewrap.Progress p) {
+        return String.format(
+                Locale.ROOT,
+                "%,d of %,d rows rewritten, %,d DEKs re-wrapped (of %,d), %,d version-1 rows left, %,d rows failed, "
+                        + "%,d rows changed by the sink meanwhile (left as written)",
+                p.rowsRewritten(),
+                p.rowsTotal(),
+                p.deksRewrapped(),
+                p.deksTotal(),
+                p.rowsVersion1(),
+                p.rowsFailed(),
+                p.rowsChangedMeanwhile());
+    }
+
+    /** One progress line on stderr, redrawn at most a few times a second. */
+    static final class ProgressLine {
+        private final java.io.PrintWriter err;
+        private final String what;
+        private final long start = System.nanoTime();
+        private long shownAt;
+
+        ProgressLine(java.io.PrintWriter err, String what) {
+            this.err = err;
+            this.what = what;
+        }
+
+        void show(PostgresRewrap.Progress p) {
+            long now = System.nanoTime();
+            if (now - shownAt < 250_000_000L && p.rowsRewritten() < p.rowsTotal()) {
+                return;
+            }
+            shownAt = now;
+            double seconds = Math.max(1e-3, (now - start) / 1e9);
+            int width = 30;
+            int filled = p.rowsTotal() == 0 ? width : (int) (width * p.rowsRewritten() / p.rowsTotal());
+            err.printf(
+                    Locale.ROOT,
+                    "\r%s [%s%s] %,d/%,d rows, %,d/%,d DEKs, %,.0f rows/s",
+                    what,
+                    "#".repeat(Math.min(width, filled)),
+                    " ".repeat(Math.max(0, width - filled)),
+                    p.rowsRewritten(),
+                    p.rowsTotal(),
+                    p.deksRewrapped(),
+                    p.deksTotal(),
+                    p.rowsRewritten() / seconds);
+            err.flush();
+        }
+
+        void done() {
+            err.println();
+            err.flush();
         }
     }
 

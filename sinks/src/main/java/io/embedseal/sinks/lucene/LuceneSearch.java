@@ -90,7 +90,15 @@ public final class LuceneSearch {
         });
     }
 
-    /** Live documents in the tenant's committed index (0 if it has none). */
+    /** Live records in an index: its live documents less the tombstones of sealed deletes. */
+    static long liveRecords(DirectoryReader reader) throws IOException {
+        return (long) reader.numDocs()
+                - new org.apache.lucene.search.IndexSearcher(reader)
+                        .count(new org.apache.lucene.search.TermQuery(
+                                new org.apache.lucene.index.Term(LuceneVectorStore.DELETED, "true")));
+    }
+
+    /** Live records in the tenant's committed index (0 if it has none), not counting tombstones. */
     public static long documentCount(Path root, String tenantId) {
         Path dir = LuceneVectorStore.tenantDir(root, tenantId);
         try {
@@ -98,7 +106,7 @@ public final class LuceneSearch {
                 return 0;
             }
             try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
-                return reader.numDocs();
+                return liveRecords(reader);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -2,6 +2,8 @@ package io.embedseal.sinks.lucene;
 
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.envelope.RecordVersion;
+import io.embedseal.sinks.RecordVersions;
 import io.embedseal.sinks.RefusedRecordException;
 import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.StoreException;
@@ -23,14 +25,24 @@ import org.apache.lucene.codecs.lucene912.Lucene912Codec;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
 import org.apache.lucene.document.KnnFloatVectorField;
+import org.apache.lucene.document.NumericDocValuesField;
 import org.apache.lucene.document.StoredField;
 import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.NumericDocValues;
+import org.apache.lucene.index.PostingsEnum;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.index.Terms;
+import org.apache.lucene.index.TermsEnum;
 import org.apache.lucene.index.VectorSimilarityFunction;
+import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.Bits;
+import org.apache.lucene.util.BytesRef;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One Lucene index per tenant under a root directory ({@code <root>/<tenant>}): a document per embedding, keyed by
@@ -48,6 +60,13 @@ public final class LuceneVectorStore implements VectorStore {
     public static final String MODEL = "model";
     public static final String KEK = "kek";
     public static final String SOURCE = "source";
+    /** The record version (envelope v2), 16 bytes, stored; and its two halves as doc values for lookups. */
+    public static final String VERSION = "version";
+
+    static final String VERSION_TIME = "version.time";
+    static final String VERSION_SEQUENCE = "version.sequence";
+    /** Marks a tombstone: a sealed delete's version, kept so that an older record cannot come back. No vector. */
+    public static final String DELETED = "deleted";
     /** The vector field of vectors with {@code dims} dimensions. */
     public static String vectorField(int dims) {
         return "vector." + dims;
@@ -66,8 +85,20 @@ public final class LuceneVectorStore implements VectorStore {
     private final ShredMarkers markers;
     private final LinkedHashMap<String, IndexWriter> writers = new LinkedHashMap<>(16, 0.75f, true);
     private final java.util.Set<String> dirty = new java.util.HashSet<>();
+    /** Per tenant, the committed index as last read, for the versions it holds. */
+    private final Map<String, DirectoryReader> readers = new java.util.HashMap<>();
+    /** Per tenant, versions written since its last commit (empty: deleted unchecked). */
+    private final Map<String, Map<String, Optional<RecordVersion>>> recent = new java.util.HashMap<>();
+    /** Off only in a test that shows the rollback it prevents. */
+    private final boolean enforceVersions;
 
     public LuceneVectorStore(Path root, Options options) {
+        this(root, options, true);
+    }
+
+    /** Test only: {@code enforceVersions=false} lets an older record replace a newer one, as before envelope v2. */
+    public LuceneVectorStore(Path root, Options options, boolean enforceVersions) {
+        this.enforceVersions = enforceVersions;
         this.root = root.toAbsolutePath();
         this.options = options;
         try {
@@ -108,11 +139,87 @@ public final class LuceneVectorStore implements VectorStore {
         return true;
     }
 
+    /** The version the tenant's index holds for the id: written since the last commit, or committed. */
+    private @Nullable RecordVersion held(SealedRecordKey key) {
+        Map<String, Optional<RecordVersion>> fresh = recent.get(key.tenantId());
+        Optional<RecordVersion> v = fresh == null ? null : fresh.get(key.embeddingId());
+        if (v != null) {
+            return v.orElse(null);
+        }
+        try {
+            DirectoryReader reader = committedReader(key.tenantId());
+            return reader == null ? null : committedVersion(reader, key.embeddingId());
+        } catch (IOException e) {
+            throw new StoreException("cannot read tenant " + key.tenantId() + "'s index", e, true);
+        }
+    }
+
+    private @Nullable DirectoryReader committedReader(String tenant) throws IOException {
+        DirectoryReader reader = readers.get(tenant);
+        if (reader != null) {
+            return reader;
+        }
+        Path dir = tenantDir(root, tenant);
+        if (!Files.isDirectory(dir)) {
+            return null;
+        }
+        FSDirectory d = FSDirectory.open(dir);
+        if (!DirectoryReader.indexExists(d)) {
+            return null;
+        }
+        reader = DirectoryReader.open(d);
+        readers.put(tenant, reader);
+        return reader;
+    }
+
+    /** The version of the live document with this id, or null; a document from before envelope v2 has none. */
+    public static @Nullable RecordVersion committedVersion(DirectoryReader reader, String id) throws IOException {
+        BytesRef term = new BytesRef(id);
+        for (LeafReaderContext leaf : reader.leaves()) {
+            Terms terms = leaf.reader().terms(ID);
+            if (terms == null) {
+                continue;
+            }
+            TermsEnum te = terms.iterator();
+            if (!te.seekExact(term)) {
+                continue;
+            }
+            Bits live = leaf.reader().getLiveDocs();
+            PostingsEnum docs = te.postings(null, PostingsEnum.NONE);
+            for (int doc = docs.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = docs.nextDoc()) {
+                if (live != null && !live.get(doc)) {
+                    continue;
+                }
+                NumericDocValues time = leaf.reader().getNumericDocValues(VERSION_TIME);
+                NumericDocValues sequence = leaf.reader().getNumericDocValues(VERSION_SEQUENCE);
+                if (time == null || sequence == null || !time.advanceExact(doc) || !sequence.advanceExact(doc)) {
+                    return RecordVersion.NONE;
+                }
+                return new RecordVersion(time.longValue(), sequence.longValue());
+            }
+        }
+        return null;
+    }
+
+    private void remember(SealedRecordKey key, Optional<RecordVersion> version) {
+        recent.computeIfAbsent(key.tenantId(), t -> new java.util.HashMap<>()).put(key.embeddingId(), version);
+    }
+
+    private static void addVersion(Document doc, RecordVersion v) {
+        doc.add(new StoredField(VERSION, v.toBytes()));
+        doc.add(new NumericDocValuesField(VERSION_TIME, v.eventTimeMillis()));
+        doc.add(new NumericDocValuesField(VERSION_SEQUENCE, v.sequence()));
+    }
+
     @Override
     public void upsert(StoredRecord r) {
+        if (enforceVersions) {
+            RecordVersions.refuseIfOlder(r.key(), r.header().recordVersion(), held(r.key()), false);
+        }
         float[] vector = r.vector();
         Document doc = new Document();
         doc.add(new StringField(ID, r.key().embeddingId(), Field.Store.YES));
+        addVersion(doc, r.header().recordVersion());
         try {
             doc.add(new KnnFloatVectorField(vectorField(vector.length), vector, options.similarity()));
         } catch (IllegalArgumentException e) {
@@ -126,6 +233,7 @@ public final class LuceneVectorStore implements VectorStore {
         String tenant = r.key().tenantId();
         try {
             writer(tenant).updateDocument(new Term(ID, r.key().embeddingId()), doc);
+            remember(r.key(), Optional.of(r.header().recordVersion()));
         } catch (IllegalArgumentException e) {
             // e.g. the index was created with another similarity for this field; the message names fields, not values
             throw new RefusedRecordException(
@@ -137,7 +245,28 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public void delete(SealedRecordKey key) {
+    public void delete(StoredRecord marker) {
+        SealedRecordKey key = marker.key();
+        RecordVersion version = marker.header().recordVersion();
+        if (enforceVersions) {
+            RecordVersions.refuseIfOlder(key, version, held(key), true);
+        }
+        Document tombstone = new Document();
+        tombstone.add(new StringField(ID, key.embeddingId(), Field.Store.YES));
+        tombstone.add(new StringField(DELETED, "true", Field.Store.YES));
+        tombstone.add(new StoredField(KEK, marker.header().kek().toString()));
+        addVersion(tombstone, version);
+        try {
+            writer(key.tenantId()).updateDocument(new Term(ID, key.embeddingId()), tombstone);
+        } catch (IOException e) {
+            throw new StoreException("cannot delete from tenant " + key.tenantId() + "'s index", e, false);
+        }
+        remember(key, Optional.of(version));
+        dirty.add(key.tenantId());
+    }
+
+    @Override
+    public void deleteUnchecked(SealedRecordKey key) {
         if (!writers.containsKey(key.tenantId()) && !Files.isDirectory(tenantDir(root, key.tenantId()))) {
             return;
         }
@@ -146,6 +275,7 @@ public final class LuceneVectorStore implements VectorStore {
         } catch (IOException e) {
             throw new StoreException("cannot delete from tenant " + key.tenantId() + "'s index", e, false);
         }
+        remember(key, Optional.empty());
         dirty.add(key.tenantId());
     }
 
@@ -160,6 +290,7 @@ public final class LuceneVectorStore implements VectorStore {
             // Committing ahead of Connect's offsets is safe: replayed records are upserts of the same documents.
             commitOne(e.getKey(), e.getValue());
             e.getValue().close();
+            closeReader(e.getKey());
             eldest.remove();
         }
         w = new IndexWriter(FSDirectory.open(tenantDir(root, tenant)), writerConfig(options));
@@ -187,6 +318,16 @@ public final class LuceneVectorStore implements VectorStore {
         try {
             w.commit();
             dirty.remove(tenant);
+            // What was written is committed now: read it from the index again from here on.
+            DirectoryReader reader = readers.get(tenant);
+            if (reader != null) {
+                DirectoryReader newer = DirectoryReader.openIfChanged(reader);
+                if (newer != null) {
+                    reader.close();
+                    readers.put(tenant, newer);
+                }
+            }
+            recent.remove(tenant);
         } catch (IOException e) {
             throw new StoreException("cannot commit tenant " + tenant + "'s index", e, true);
         }
@@ -206,6 +347,8 @@ public final class LuceneVectorStore implements VectorStore {
         }
         IndexWriter open = writers.remove(tenant);
         dirty.remove(tenant);
+        recent.remove(tenant);
+        closeReader(tenant);
         try {
             if (open != null) {
                 open.rollback(); // drop what was never committed, and the write lock
@@ -217,7 +360,7 @@ public final class LuceneVectorStore implements VectorStore {
             if (Files.isDirectory(dir)) {
                 if (DirectoryReader.indexExists(FSDirectory.open(dir))) {
                     try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
-                        documents = reader.numDocs();
+                        documents = LuceneSearch.liveRecords(reader);
                     }
                 }
                 List<Path> all;
@@ -250,8 +393,23 @@ public final class LuceneVectorStore implements VectorStore {
         markers.read(tenantId).ifPresent(r -> markers.write(r.withReceipt()));
     }
 
+    private void closeReader(String tenant) {
+        DirectoryReader reader = readers.remove(tenant);
+        if (reader != null) {
+            try {
+                reader.close();
+            } catch (IOException e) {
+                // closing
+            }
+        }
+    }
+
     @Override
     public void close() {
+        for (String tenant : new ArrayList<>(readers.keySet())) {
+            closeReader(tenant);
+        }
+        recent.clear();
         for (Map.Entry<String, IndexWriter> e : writers.entrySet()) {
             try {
                 e.getValue().rollback(); // uncommitted work is redelivered by Connect: its offsets were not committed

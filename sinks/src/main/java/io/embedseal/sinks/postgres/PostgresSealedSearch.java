@@ -67,8 +67,8 @@ public final class PostgresSealedSearch {
         long lastReport = System.nanoTime();
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false); // a cursor: rows stream in batches instead of all at once
-        try (PreparedStatement ps = connection.prepareStatement(
-                "SELECT embedding_id, envelope FROM " + table + " WHERE tenant = ? ORDER BY embedding_id")) {
+        try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope FROM " + table
+                + " WHERE tenant = ? AND NOT deleted ORDER BY embedding_id")) {
             ps.setFetchSize(1000);
             ps.setString(1, tenantId);
             try (ResultSet rs = ps.executeQuery()) {

@@ -2,6 +2,8 @@ package io.embedseal.sinks.postgres;
 
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
+import io.embedseal.serdes.envelope.RecordVersion;
+import io.embedseal.sinks.RecordVersions;
 import io.embedseal.sinks.RefusedRecordException;
 import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.StoreException;
@@ -48,11 +50,26 @@ public final class PostgresVectorStore implements VectorStore {
     private final boolean index;
     private final String table;
     private final String shreds;
-    private final Map<SealedRecordKey, StoredRecord> pending = new LinkedHashMap<>();
+    /** What this put changes, last operation per key: a record, a delete marker (tombstone), or null (unchecked). */
+    private final Map<SealedRecordKey, @Nullable Pending> pending = new LinkedHashMap<>();
+    /** Versions held per key, as read from the table in this put or set by its operations; cleared by flush. */
+    private final Map<SealedRecordKey, Optional<RecordVersion>> held = new java.util.HashMap<>();
+    /** Off only in a test that shows the rollback it prevents. */
+    private final boolean enforceVersions;
+
+    /** A record to write; a tombstone keeps a delete marker's envelope and version, with no vector. */
+    private record Pending(StoredRecord record, boolean tombstone) {}
+
     private @Nullable Connection connection;
 
     private PostgresVectorStore(
-            PostgresSinkConfig config, String connector, int task, boolean index, Connection connection) {
+            PostgresSinkConfig config,
+            String connector,
+            int task,
+            boolean index,
+            Connection connection,
+            boolean enforceVersions) {
+        this.enforceVersions = enforceVersions;
         this.config = config;
         this.connector = connector;
         this.task = task;
@@ -68,6 +85,12 @@ public final class PostgresVectorStore implements VectorStore {
      * @throws StoreException naming the setting when the database refuses or the mode cannot be had
      */
     public static PostgresVectorStore open(PostgresSinkConfig config, String connector, int task) {
+        return open(config, connector, task, true);
+    }
+
+    /** Test only: {@code enforceVersions=false} lets an older record replace a newer one, as before envelope v2. */
+    public static PostgresVectorStore open(
+            PostgresSinkConfig config, String connector, int task, boolean enforceVersions) {
         Connection c = connect(config);
         try {
             boolean available = exists(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
@@ -96,7 +119,7 @@ public final class PostgresVectorStore implements VectorStore {
                     mode == Mode.AUTO && available && config.vectorDimensions() == 0
                             ? " (pgvector is there, but " + PostgresSinkConfig.VECTOR_DIMENSIONS + " is not set)"
                             : "");
-            PostgresVectorStore store = new PostgresVectorStore(config, connector, task, index, c);
+            PostgresVectorStore store = new PostgresVectorStore(config, connector, task, index, c, enforceVersions);
             store.createSchema(!installed);
             return store;
         } catch (SQLException e) {
@@ -180,6 +203,11 @@ public final class PostgresVectorStore implements VectorStore {
                     + "envelope bytea NOT NULL, source_topic text NOT NULL, source_partition integer NOT NULL, "
                     + "source_offset bigint NOT NULL, stored_at timestamptz NOT NULL DEFAULT now(), "
                     + "PRIMARY KEY (tenant, embedding_id))");
+            // Envelope v2: the version of what a row holds (v1 rows: none, all zeros), and whether the row is a
+            // sealed delete kept so that an older record cannot come back.
+            s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS record_version bytea NOT NULL DEFAULT "
+                    + "'\\x00000000000000000000000000000000'::bytea");
+            s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false");
             if (index) {
                 s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS model text");
                 s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS embedding vector("
@@ -220,7 +248,79 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     @Override
+    public void prepare(java.util.Collection<SealedRecordKey> keys) {
+        held.clear();
+        if (!enforceVersions || keys.isEmpty()) {
+            return;
+        }
+        Map<String, List<String>> byTenant = new LinkedHashMap<>();
+        for (SealedRecordKey k : keys) {
+            byTenant.computeIfAbsent(k.tenantId(), t -> new ArrayList<>()).add(k.embeddingId());
+        }
+        try {
+            Connection c = connection();
+            try (PreparedStatement ps = c.prepareStatement("SELECT embedding_id, record_version FROM " + table
+                    + " WHERE tenant = ? AND embedding_id = ANY(?)")) {
+                for (Map.Entry<String, List<String>> e : byTenant.entrySet()) {
+                    ps.setString(1, e.getKey());
+                    ps.setArray(2, c.createArrayOf("text", e.getValue().toArray()));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            held.put(
+                                    new SealedRecordKey(e.getKey(), rs.getString(1)),
+                                    Optional.of(version(rs.getBytes(2))));
+                        }
+                    }
+                }
+            }
+            c.commit();
+            for (SealedRecordKey k : keys) {
+                held.putIfAbsent(k, Optional.empty());
+            }
+        } catch (SQLException e) {
+            rollbackQuietly();
+            held.clear();
+            throw failure("reading the versions of " + keys.size() + " records", e);
+        }
+    }
+
+    private static RecordVersion version(byte @Nullable [] bytes) {
+        return bytes == null || bytes.length != RecordVersion.BYTES ? RecordVersion.NONE : RecordVersion.read(bytes, 0);
+    }
+
+    /** The version held for the key: set in this put, read in {@link #prepare}, or read now. */
+    private @Nullable RecordVersion held(SealedRecordKey key) {
+        Optional<RecordVersion> v = held.get(key);
+        if (v != null) {
+            return v.orElse(null);
+        }
+        try {
+            Connection c = connection();
+            RecordVersion found = null;
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT record_version FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
+                ps.setString(1, key.tenantId());
+                ps.setString(2, key.embeddingId());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        found = version(rs.getBytes(1));
+                    }
+                }
+            }
+            c.commit();
+            held.put(key, Optional.ofNullable(found));
+            return found;
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw failure("reading the version of " + key, e);
+        }
+    }
+
+    @Override
     public void upsert(StoredRecord r) {
+        if (enforceVersions) {
+            RecordVersions.refuseIfOlder(r.key(), r.header().recordVersion(), held(r.key()), false);
+        }
         if (index && r.unsealed().event().getVector().size() != config.vectorDimensions()) {
             throw new RefusedRecordException(
                     RefusedRecordException.Reason.NOT_STORABLE,
@@ -230,36 +330,50 @@ public final class PostgresVectorStore implements VectorStore {
                             + " (" + PostgresSinkConfig.VECTOR_DIMENSIONS + ")");
         }
         pending.remove(r.key());
-        pending.put(r.key(), r);
+        pending.put(r.key(), new Pending(r, false));
+        held.put(r.key(), Optional.of(r.header().recordVersion()));
     }
 
     @Override
-    public void delete(SealedRecordKey key) {
+    public void delete(StoredRecord marker) {
+        if (enforceVersions) {
+            RecordVersions.refuseIfOlder(marker.key(), marker.header().recordVersion(), held(marker.key()), true);
+        }
+        pending.remove(marker.key());
+        pending.put(marker.key(), new Pending(marker, true));
+        held.put(marker.key(), Optional.of(marker.header().recordVersion()));
+    }
+
+    @Override
+    public void deleteUnchecked(SealedRecordKey key) {
         pending.remove(key);
         pending.put(key, null);
+        held.put(key, Optional.empty());
     }
 
     @Override
     public void flush() {
         if (pending.isEmpty()) {
+            held.clear();
             return;
         }
-        List<StoredRecord> upserts = new ArrayList<>();
+        List<Pending> upserts = new ArrayList<>();
         List<SealedRecordKey> deletes = new ArrayList<>();
-        pending.forEach((k, r) -> {
-            if (r == null) {
+        pending.forEach((k, p) -> {
+            if (p == null) {
                 deletes.add(k);
             } else {
-                upserts.add(r);
+                upserts.add(p);
             }
         });
         pending.clear();
+        held.clear();
         try {
             Connection c = connection();
             if (!upserts.isEmpty()) {
                 try (PreparedStatement ps = c.prepareStatement(upsertSql())) {
-                    for (StoredRecord r : upserts) {
-                        bind(ps, r);
+                    for (Pending p : upserts) {
+                        bind(ps, p);
                         ps.addBatch();
                     }
                     ps.executeBatch();
@@ -284,22 +398,27 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     private String upsertSql() {
-        String cols =
-                "tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset, stored_at";
-        String vals = "?, ?, ?, ?, ?, ?, ?, ?, now()";
+        String cols = "tenant, embedding_id, kek_ref, dek_id, envelope, source_topic, source_partition, source_offset, "
+                + "stored_at, record_version, deleted";
+        String vals = "?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?";
         String set = "kek_ref = EXCLUDED.kek_ref, dek_id = EXCLUDED.dek_id, envelope = EXCLUDED.envelope, "
                 + "source_topic = EXCLUDED.source_topic, source_partition = EXCLUDED.source_partition, "
-                + "source_offset = EXCLUDED.source_offset, stored_at = EXCLUDED.stored_at";
+                + "source_offset = EXCLUDED.source_offset, stored_at = EXCLUDED.stored_at, "
+                + "record_version = EXCLUDED.record_version, deleted = EXCLUDED.deleted";
         if (index) {
             cols += ", model, embedding";
             vals += ", ?, ?::vector";
             set += ", model = EXCLUDED.model, embedding = EXCLUDED.embedding";
         }
-        return "INSERT INTO " + table + " (" + cols + ") VALUES (" + vals
-                + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set;
+        // The database keeps the rule too, for a writer that raced this one (another task, a replay): bytea compares
+        // byte by byte, which is how the 16-byte version orders.
+        return "INSERT INTO " + table + " AS held (" + cols + ") VALUES (" + vals
+                + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set
+                + (enforceVersions ? " WHERE held.record_version <= EXCLUDED.record_version" : "");
     }
 
-    private void bind(PreparedStatement ps, StoredRecord r) throws SQLException {
+    private void bind(PreparedStatement ps, Pending p) throws SQLException {
+        StoredRecord r = p.record();
         ps.setString(1, r.key().tenantId());
         ps.setString(2, r.key().embeddingId());
         ps.setString(3, r.header().kek().toString());
@@ -308,9 +427,16 @@ public final class PostgresVectorStore implements VectorStore {
         ps.setString(6, r.sourceTopic());
         ps.setInt(7, r.sourcePartition());
         ps.setLong(8, r.sourceOffset());
+        ps.setBytes(9, r.header().recordVersion().toBytes());
+        ps.setBoolean(10, p.tombstone());
         if (index) {
-            ps.setString(9, r.unsealed().event().getModel());
-            ps.setString(10, vectorLiteral(r.vector()));
+            if (p.tombstone()) {
+                ps.setNull(11, java.sql.Types.VARCHAR);
+                ps.setNull(12, java.sql.Types.VARCHAR);
+            } else {
+                ps.setString(11, r.unsealed().event().getModel());
+                ps.setString(12, vectorLiteral(r.vector()));
+            }
         }
     }
 
@@ -370,6 +496,7 @@ public final class PostgresVectorStore implements VectorStore {
     public ShredRecord shred(TenantState destroyed) {
         String tenant = destroyed.tenantId();
         pending.keySet().removeIf(k -> k.tenantId().equals(tenant)); // buffered writes of the tenant die with it
+        held.keySet().removeIf(k -> k.tenantId().equals(tenant));
         try {
             Connection c = connection();
             try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
@@ -514,6 +641,7 @@ public final class PostgresVectorStore implements VectorStore {
     @Override
     public void close() {
         pending.clear();
+        held.clear();
         rollbackQuietly();
         closeQuietly(connection);
         connection = null;

@@ -1,0 +1,269 @@
+package io.embedseal.sinks.postgres;
+
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.serdes.envelope.EnvelopeException;
+import io.embedseal.serdes.envelope.EnvelopeHeader;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Moves a tenant's rows in the PostgreSQL store to another KEK without decrypting a single record: for each DEK its
+ * rows use, the DEK is re-wrapped once (by the caller's {@link Rewrapper}, through the KMS), then every row of that
+ * DEK gets the new key slot ({@link EnvelopeHeader#withKeySlot}): the authenticated header and the ciphertext are
+ * copied byte for byte.
+ *
+ * <p>Resumable and idempotent: rows are rewritten in batches, each committed on its own, and a row already under the
+ * target is not selected again, so a run that stops halfway loses nothing and a second run finishes the job (and
+ * then finds nothing to do). Each update is a compare-and-set on the row's envelope, so a record the sink replaced
+ * meanwhile is left as the sink wrote it. Rows that cannot move are counted, never changed: version-1 envelopes (their
+ * key slot is authenticated; they need re-sealing from the raw topic) and rows whose wrapped DEK does not unwrap.
+ */
+public final class PostgresRewrap {
+
+    /** Re-wraps one DEK: the envelope header names it (tenant, DEK id, KEK, wrapped form). */
+    @FunctionalInterface
+    public interface Rewrapper {
+        /**
+         * @return the DEK wrapped under the target KEK, bound to the same tenant and DEK id
+         * @throws RuntimeException if the KMS refuses; the DEK's rows are then counted as failed and left alone
+         */
+        KeySlot rewrap(EnvelopeHeader header);
+    }
+
+    /** A key slot: the KEK that wrapped the DEK, and the wrapped DEK. */
+    public record KeySlot(KekRef kek, byte[] wrapped) {
+        public KeySlot {
+            Objects.requireNonNull(kek, "kek");
+            wrapped = wrapped.clone();
+        }
+
+        @Override
+        public byte[] wrapped() {
+            return wrapped.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof KeySlot k && kek.equals(k.kek) && Arrays.equals(wrapped, k.wrapped);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * kek.hashCode() + Arrays.hashCode(wrapped);
+        }
+
+        @Override
+        public String toString() {
+            return "KeySlot[" + kek + ", " + wrapped.length + " bytes]";
+        }
+    }
+
+    /** What a run did, so far or in the end. */
+    public record Progress(
+            long rowsTotal,
+            long rowsRewritten,
+            long deksRewrapped,
+            long deksTotal,
+            long rowsVersion1,
+            long rowsFailed,
+            long rowsChangedMeanwhile) {}
+
+    /** Told after each committed batch and each DEK. */
+    @FunctionalInterface
+    public interface Listener {
+        void onProgress(Progress progress, @Nullable String event);
+    }
+
+    private final Connection connection;
+    private final String table;
+    private final int batchSize;
+
+    /**
+     * @param connection a connection the caller owns; autocommit is switched off while this runs
+     * @param table      the sink's {@code postgres.table}
+     */
+    public PostgresRewrap(Connection connection, String table, int batchSize) {
+        if (!PostgresSinkConfig.TABLE_NAME.matcher(table).matches()) {
+            throw new IllegalArgumentException(
+                    "table name '" + table + "' is not lower-case letters, digits and underscores");
+        }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be 1 or more");
+        }
+        this.connection = connection;
+        this.table = table;
+        this.batchSize = batchSize;
+    }
+
+    /**
+     * Rewrites every row of the tenant whose key slot is not yet where {@code done} says it should be.
+     *
+     * @param done     whether a row's KEK reference is already the target (e.g. the newest version of the tenant's
+     *                 key, or a key in the new KMS): those rows are skipped
+     * @param rewrapper re-wraps a DEK; called once per distinct (DEK, wrapped form)
+     * @param stopAfterRows test only: stop (as a crash would) once this many rows were rewritten; 0 for no limit
+     */
+    public Progress run(
+            String tenant, Predicate<KekRef> done, Rewrapper rewrapper, Listener listener, long stopAfterRows)
+            throws SQLException {
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false);
+        try {
+            return rewrite(tenant, done, rewrapper, listener, stopAfterRows);
+        } finally {
+            connection.rollback();
+            connection.setAutoCommit(autoCommit);
+        }
+    }
+
+    private Progress rewrite(
+            String tenant, Predicate<KekRef> done, Rewrapper rewrapper, Listener listener, long stopAfterRows)
+            throws SQLException {
+        // The work, by DEK and the KEK its rows name: one KMS re-wrap each.
+        List<String[]> deks = new ArrayList<>();
+        long total = 0;
+        try (PreparedStatement ps = connection.prepareStatement("SELECT dek_id, kek_ref, count(*) FROM " + table
+                + " WHERE tenant = ? GROUP BY dek_id, kek_ref ORDER BY dek_id")) {
+            ps.setString(1, tenant);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    KekRef ref = parseOrNull(rs.getString(2));
+                    if (ref == null || !done.test(ref)) {
+                        deks.add(new String[] {rs.getString(1), rs.getString(2)});
+                        total += rs.getLong(3);
+                    }
+                }
+            }
+        }
+        connection.commit();
+        long rewritten = 0;
+        long rewrapped = 0;
+        long v1 = 0;
+        long failed = 0;
+        long changed = 0;
+        Map<String, KeySlot> slots = new HashMap<>(); // by the wrapped form the rows carry
+        listener.onProgress(new Progress(total, 0, 0, deks.size(), 0, 0, 0), null);
+        for (String[] dek : deks) {
+            String lastId = "";
+            long dekRows = 0;
+            while (true) {
+                List<String> ids = new ArrayList<>();
+                List<byte[]> envelopes = new ArrayList<>();
+                try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope FROM " + table
+                        + " WHERE tenant = ? AND dek_id = ? AND kek_ref = ? AND embedding_id > ?"
+                        + " ORDER BY embedding_id LIMIT " + batchSize)) {
+                    ps.setString(1, tenant);
+                    ps.setString(2, dek[0]);
+                    ps.setString(3, dek[1]);
+                    ps.setString(4, lastId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            ids.add(rs.getString(1));
+                            envelopes.add(rs.getBytes(2));
+                        }
+                    }
+                }
+                if (ids.isEmpty()) {
+                    break;
+                }
+                lastId = ids.get(ids.size() - 1);
+                List<Object[]> updates = new ArrayList<>();
+                for (int i = 0; i < ids.size(); i++) {
+                    byte[] envelope = envelopes.get(i);
+                    EnvelopeHeader h;
+                    try {
+                        h = EnvelopeHeader.parse(envelope);
+                    } catch (EnvelopeException e) {
+                        failed++;
+                        continue;
+                    }
+                    if (h.formatVersion() == EnvelopeHeader.VERSION_1) {
+                        v1++;
+                        continue;
+                    }
+                    if (!h.tenantId().equals(tenant) || !h.embeddingId().equals(ids.get(i))) {
+                        failed++; // a row moved from elsewhere: not this tenant's to re-wrap
+                        continue;
+                    }
+                    String wrappedKey = h.dekId() + "/" + h.kek() + "/"
+                            + java.util.HexFormat.of().formatHex(h.wrappedDek());
+                    KeySlot slot = slots.get(wrappedKey);
+                    if (slot == null && !slots.containsKey(wrappedKey)) {
+                        try {
+                            slot = rewrapper.rewrap(h);
+                            rewrapped++;
+                            listener.onProgress(
+                                    new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
+                                    "DEK " + h.dekId() + ": " + h.kek() + " -> " + slot.kek());
+                        } catch (RuntimeException e) {
+                            slot = null;
+                            listener.onProgress(
+                                    new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
+                                    "DEK " + h.dekId() + " under " + h.kek() + " was not re-wrapped: "
+                                            + e.getClass().getSimpleName() + ": " + e.getMessage());
+                        }
+                        slots.put(wrappedKey, slot);
+                    }
+                    if (slot == null) {
+                        failed++;
+                        continue;
+                    }
+                    byte[] moved = EnvelopeHeader.withKeySlot(envelope, slot.kek(), slot.wrapped());
+                    updates.add(new Object[] {moved, slot.kek().toString(), ids.get(i), envelope});
+                }
+                if (!updates.isEmpty()) {
+                    try (PreparedStatement ps = connection.prepareStatement(
+                            "UPDATE " + table
+                                    + " SET envelope = ?, kek_ref = ? WHERE tenant = ? AND embedding_id = ? AND envelope = ?")) {
+                        for (Object[] u : updates) {
+                            ps.setBytes(1, (byte[]) u[0]);
+                            ps.setString(2, (String) u[1]);
+                            ps.setString(3, tenant);
+                            ps.setString(4, (String) u[2]);
+                            ps.setBytes(5, (byte[]) u[3]);
+                            ps.addBatch();
+                        }
+                        int[] counts = ps.executeBatch();
+                        for (int c : counts) {
+                            if (c == 1 || c == java.sql.Statement.SUCCESS_NO_INFO) {
+                                rewritten++;
+                                dekRows++;
+                            } else {
+                                changed++;
+                            }
+                        }
+                    }
+                    connection.commit();
+                }
+                listener.onProgress(new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed), null);
+                if (stopAfterRows > 0 && rewritten >= stopAfterRows) {
+                    return new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed);
+                }
+            }
+            if (dekRows > 0) {
+                listener.onProgress(
+                        new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
+                        "DEK " + dek[0] + ": " + dekRows + " rows rewritten");
+            }
+        }
+        return new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed);
+    }
+
+    private static @Nullable KekRef parseOrNull(String text) {
+        try {
+            return KekRef.parse(text);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+}

@@ -265,7 +265,9 @@ public final class KeyEventGate {
             // the key's version, never the tenant's status: a revoked tenant stays revoked (RESTORED restores).
             next = new TenantState(
                     next.tenantId(),
-                    e.getType() == KeyEventType.ROTATED ? current.status() : next.status(),
+                    e.getType() == KeyEventType.ROTATED || e.getType() == KeyEventType.MIGRATED
+                            ? current.status()
+                            : next.status(),
                     next.kms(),
                     next.kekName(),
                     next.kekVersion(),
@@ -302,6 +304,18 @@ public final class KeyEventGate {
         }
         if (current == null) {
             return Refusal.NOT_REGISTERED;
+        }
+        if (e.getType() == KeyEventType.MIGRATED) {
+            // The one event that names another KEK: signed like every later event (by the tenant's authority where it
+            // named one), it may not take another tenant's key, nor move to the KEK the tenant already has.
+            String owner = directory.tenantFor(e.getKekName());
+            if (owner != null && !owner.equals(tenant)) {
+                return Refusal.KEK_OF_ANOTHER_TENANT;
+            }
+            if (current.kms().equals(e.getKms()) && current.kekName().equals(e.getKekName())) {
+                return Refusal.OTHER_KEK;
+            }
+            return null;
         }
         if (!current.kms().equals(e.getKms()) || !current.kekName().equals(e.getKekName())) {
             return Refusal.OTHER_KEK;

@@ -41,15 +41,22 @@ public final class KeyEvents {
     static {
         // Events written before signing existed (schema version 1: no sequence, no authority, no signature) still
         // decode, so that a reader can say what they are and refuse them, or apply them in development mode.
-        try (InputStream in = KeyEvents.class.getResourceAsStream("/io/embedseal/schemas/legacy/KeyEvent-v1.avsc")) {
+        // Events of schema version 2 (before MIGRATED) decode with today's schema too.
+        Schema v1 = legacy("KeyEvent-v1.avsc");
+        Schema v2 = legacy("KeyEvent-v2.avsc");
+        DECODER.addSchema(v1);
+        DECODER.addSchema(v2);
+        for (Schema s : new Schema[] {v1, v2, KeyEvent.getClassSchema(), SignedKeyEvent.getClassSchema()}) {
+            KNOWN.put(SchemaNormalization.parsingFingerprint64(s), s);
+        }
+    }
+
+    private static Schema legacy(String file) {
+        try (InputStream in = KeyEvents.class.getResourceAsStream("/io/embedseal/schemas/legacy/" + file)) {
             if (in == null) {
-                throw new IllegalStateException("KeyEvent-v1.avsc is missing from the schemas jar");
+                throw new IllegalStateException(file + " is missing from the schemas jar");
             }
-            Schema v1 = new Schema.Parser().parse(in);
-            DECODER.addSchema(v1);
-            for (Schema s : new Schema[] {v1, KeyEvent.getClassSchema(), SignedKeyEvent.getClassSchema()}) {
-                KNOWN.put(SchemaNormalization.parsingFingerprint64(s), s);
-            }
+            return new Schema.Parser().parse(in);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -209,7 +216,7 @@ public final class KeyEvents {
     /** The tenant state an event leaves behind. */
     public static TenantState toState(KeyEvent e) {
         TenantStatus status = switch (e.getType()) {
-            case REGISTERED, ROTATED, RESTORED -> TenantStatus.ACTIVE;
+            case REGISTERED, ROTATED, RESTORED, MIGRATED -> TenantStatus.ACTIVE;
             case REVOKED -> TenantStatus.REVOKED;
             case DESTROYED -> TenantStatus.DESTROYED;
         };

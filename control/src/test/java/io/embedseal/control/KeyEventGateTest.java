@@ -81,6 +81,52 @@ class KeyEventGateTest {
     }
 
     @Test
+    void migration_movesATenantToAnotherKms_onlyAsItsAuthoritySigns_neverOntoAnotherTenantsKey() {
+        String authority = KeyEventSignatures.encode(acmeAuthority.signer().publicKey());
+        KeyEventGate g = gate(Mode.REQUIRED);
+        assertThat(g.admit(
+                                "acme",
+                                operator.next("acme", KeyEventType.REGISTERED, "local", "acme-own", 1, null, authority))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        assertThat(g.admit("globex", operator.next("globex", KeyEventType.REGISTERED, "vault", "globex-key", 1))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        acmeAuthority.continueAfter("acme", 1);
+        g.admit("acme", acmeAuthority.next("acme", KeyEventType.REVOKED, "local", "acme-own", 1));
+
+        // The operator cannot move a tenant with its own authority; nobody moves it onto another tenant's key, or
+        // "migrates" it to the key it has.
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.MIGRATED, "vault", "acme-vault", 1))
+                        .refusal())
+                .isEqualTo(Refusal.NOT_THE_AUTHORITY);
+        assertThat(g.admit("acme", acmeAuthority.next("acme", KeyEventType.MIGRATED, "vault", "globex-key", 1))
+                        .refusal())
+                .isEqualTo(Refusal.KEK_OF_ANOTHER_TENANT);
+        assertThat(g.admit("acme", acmeAuthority.next("acme", KeyEventType.MIGRATED, "local", "acme-own", 1))
+                        .refusal())
+                .isEqualTo(Refusal.OTHER_KEK);
+
+        KeyEventGate.Decision moved =
+                g.admit("acme", acmeAuthority.next("acme", KeyEventType.MIGRATED, "vault", "acme-vault", 1));
+        assertThat(moved.outcome()).isEqualTo(Outcome.APPLIED);
+        TenantState now = g.directory().get("acme");
+        assertThat(now.kms()).isEqualTo("vault");
+        assertThat(now.kekName()).isEqualTo("acme-vault");
+        assertThat(now.status())
+                .as("a migration does not restore a revoked tenant")
+                .isEqualTo(TenantStatus.REVOKED);
+        assertThat(now.authority()).isEqualTo(authority);
+        // From now on events name the new key: one naming the old key is another KEK.
+        assertThat(g.admit("acme", acmeAuthority.next("acme", KeyEventType.RESTORED, "local", "acme-own", 1))
+                        .refusal())
+                .isEqualTo(Refusal.OTHER_KEK);
+        assertThat(g.admit("acme", acmeAuthority.next("acme", KeyEventType.RESTORED, "vault", "acme-vault", 1))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+    }
+
+    @Test
     void destroyedTombstoneRegistered_cannotResurrectATenant() {
         for (Mode mode : Mode.values()) {
             KeyEventGate g = gate(mode);

@@ -225,7 +225,10 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         }
         TenantState state = java.util.Objects.requireNonNull(d.state());
         KeyEvent event = java.util.Objects.requireNonNull(d.event());
-        if (k != null && (state.status() != TenantStatus.ACTIVE || event.getType() == KeyEventType.ROTATED)) {
+        if (k != null
+                && (state.status() != TenantStatus.ACTIVE
+                        || event.getType() == KeyEventType.ROTATED
+                        || event.getType() == KeyEventType.MIGRATED)) {
             k.evict(state.tenantId());
         }
         if (state.status() == TenantStatus.ACTIVE) {

@@ -133,7 +133,9 @@ final class KeyEventProcessor implements Processor<String, byte[], Void, Void> {
         // The tenant's authority acted on its key (restored, rotated, re-registered): its next record asks the KMS
         // again instead of waiting out a fault's cool-down.
         faults.clear(tenant);
-        if (state.status() != TenantStatus.ACTIVE || e.getType() == KeyEventType.ROTATED) {
+        if (state.status() != TenantStatus.ACTIVE
+                || e.getType() == KeyEventType.ROTATED
+                || e.getType() == KeyEventType.MIGRATED) {
             keyring.evict(tenant); // revocation, destruction and rotation act now, not when a DEK expires
         }
         LOG.info(

@@ -86,6 +86,27 @@ final class OperatorContext implements AutoCloseable {
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
+    /** Another KMS (a migration's target): its data-key use and key administration, audited in this run's chain. */
+    record OtherKms(KmsProvider provider, Kms keys, KeyAdministration admin) implements AutoCloseable {
+        @Override
+        public void close() {
+            provider.close();
+        }
+    }
+
+    /**
+     * Opens another KMS with its own settings, every call audited like this run's own.
+     *
+     * @throws IllegalArgumentException naming the setting, if the settings are incomplete or wrong
+     */
+    OtherKms other(KeyringSettings s) {
+        KmsProvider p = KmsProviders.create(s);
+        return new OtherKms(
+                p,
+                KmsProviders.decorate(p, s, null, audit, this::tenantOfKey, Clock.systemUTC()),
+                KmsProviders.administer(p, s, audit, this::tenantOfKey, Clock.systemUTC()));
+    }
+
     /** The key-event topic read with the readers' rules (read once per command). */
     KeyEventLog keyEvents() {
         KeyEventLog l = log;

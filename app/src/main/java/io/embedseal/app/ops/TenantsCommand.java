@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.embedseal.control.KeyEventSignatures;
+import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
@@ -18,6 +19,7 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
+import io.embedseal.sinks.postgres.PostgresRewrap;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Locale;
@@ -30,7 +32,12 @@ import picocli.CommandLine.Option;
         name = "tenants",
         mixinStandardHelpOptions = true,
         description = "Onboard tenants and see their key state.",
-        subcommands = {TenantsCommand.Add.class, TenantsCommand.ListTenants.class, TenantsCommand.Show.class})
+        subcommands = {
+            TenantsCommand.Add.class,
+            TenantsCommand.ListTenants.class,
+            TenantsCommand.Show.class,
+            TenantsCommand.Migrate.class
+        })
 public final class TenantsCommand implements Runnable {
 
     @CommandLine.Spec
@@ -311,6 +318,205 @@ public final class TenantsCommand implements Runnable {
                                     e.getReason() == null ? "" : " (" + e.getReason() + ")");
                 }
                 return 0;
+            }
+        }
+    }
+
+    @Command(
+            name = "migrate",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Moves a tenant to another KMS (or another key): every DEK its rows in the PostgreSQL store use is "
+                        + "unwrapped through its current key and wrapped under the target key, and the rows' key "
+                        + "slots are rewritten in place (no record is decrypted); then MIGRATED is published, signed "
+                        + "like any event of the tenant, naming the new key. Afterwards the old KMS is no longer "
+                        + "needed for the tenant: its key there can be retired.",
+                "Resumable: after a crash, run it again; MIGRATED is published only once every row has moved. "
+                        + "Readers must be configured with the target provider to follow the tenant (see "
+                        + "docs/key-lifecycle.md#migrating-a-tenant-to-another-kms)."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                "0:migrated (or already migrated)",
+                "1:refused, or some rows could not move (nothing published)",
+                "2:invalid usage"
+            })
+    static final class Migrate extends OperatorCommand {
+
+        @Option(names = "--tenant", required = true, description = "The tenant.")
+        String tenant;
+
+        @Option(
+                names = "--to",
+                required = true,
+                paramLabel = "FILE",
+                description = "A properties file with the target KMS's settings (kms.provider and its kms.* settings, "
+                        + "as in docs/key-management.md; secrets by -file or -env, never inline).")
+        java.nio.file.Path to;
+
+        @Option(
+                names = "--to-key-name",
+                paramLabel = "NAME",
+                description = "The tenant's key in the target KMS (default: the target's naming template).")
+        String toKeyName;
+
+        @Option(names = "--create-key", description = "Create the key in the target KMS if it does not exist.")
+        boolean createKey;
+
+        @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
+        String reason;
+
+        @Option(
+                names = "--sign-with",
+                paramLabel = "KEY",
+                description = "Sign MIGRATED with this key of the configured KMS: the tenant's own authority key, "
+                        + "when its registration named one.")
+        String signWith;
+
+        @Option(
+                names = "--postgres-url",
+                required = true,
+                paramLabel = "JDBC_URL",
+                description = "The sink's postgres.url.")
+        String url;
+
+        @Option(names = "--postgres-user", description = "PostgreSQL user.")
+        String user;
+
+        @Option(
+                names = "--postgres-password-env",
+                defaultValue = "EMBEDSEAL_PG_PASSWORD",
+                description = "Environment variable holding the PostgreSQL password (default: ${DEFAULT-VALUE}).")
+        String passwordEnv;
+
+        @Option(
+                names = "--postgres-password-file",
+                paramLabel = "FILE",
+                description = "A file holding the PostgreSQL password (instead of --postgres-password-env).")
+        java.nio.file.Path passwordFile;
+
+        @Option(
+                names = "--postgres-table",
+                defaultValue = "embeddings",
+                description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
+        String table;
+
+        @Option(
+                names = "--batch-size",
+                defaultValue = "1000",
+                description = "Rows per transaction (default: ${DEFAULT-VALUE}).")
+        int batchSize;
+
+        /** Test only: stop as a crash would, after this many rows. */
+        @Option(names = "--stop-after-rows", hidden = true, defaultValue = "0")
+        long stopAfterRows;
+
+        @Override
+        int run(ClusterOptions.Cluster cluster) throws Exception {
+            KeyringSettings target = targetSettings();
+            try (OperatorContext ctx = new OperatorContext(cluster, actor);
+                    OperatorContext.OtherKms other = ctx.other(target)) {
+                TenantState state = ctx.keyEvents().state(tenant);
+                if (state == null) {
+                    throw new OperationFailed("tenant " + tenant + " is not registered on "
+                            + cluster.topics().keyEvents() + " (use 'tenants add')");
+                }
+                if (state.status() != TenantStatus.ACTIVE) {
+                    throw new OperationFailed("tenant " + tenant + " is " + state.status()
+                            + ": its key cannot be used to move its data keys (restore it first)");
+                }
+                ctx.signWith(signWith).requireAuthority(tenant, state);
+                String keyName = ctx.keyNameFor(tenant, state);
+                KekRef own = new KekRef(state.kms(), keyName, state.kekVersion());
+                if (!state.kms().equals(ctx.keys.provider())) {
+                    throw new OperationFailed("tenant " + tenant + " is on the " + state.kms() + " KMS, and this "
+                            + "configuration's kms.provider is " + ctx.keys.provider() + ": run it with the settings "
+                            + "of the KMS the tenant is on now");
+                }
+                String targetKey = ctx.bind(
+                        tenant, toKeyName != null ? toKeyName : target.naming().kekNameFor(tenant));
+                String targetProvider = other.keys().provider();
+                if (targetProvider.equals(own.provider()) && targetKey.equals(keyName)) {
+                    throw new OperationFailed(
+                            "tenant " + tenant + " is already on " + targetProvider + ":" + targetKey);
+                }
+                KekRef targetRef;
+                try {
+                    targetRef = other.keys().describe(targetKey).current();
+                } catch (io.embedseal.keyring.kms.UnknownKeyException e) {
+                    if (!createKey) {
+                        throw new OperationFailed("the target " + targetProvider + " KMS has no key " + targetKey
+                                + ": the tenant creates it, or pass --create-key");
+                    }
+                    targetRef = other.admin().createKek(targetKey);
+                    out().println("created " + targetRef + " in the target KMS");
+                }
+                KekRef newKek = targetRef;
+                ctx.action("MIGRATE_STARTED", tenant, newKek.toString(), reason, "from " + own + ", rows in " + table);
+                PostgresRewrap.Progress result;
+                try (java.sql.Connection c = io.embedseal.sinks.postgres.PostgresVectorStore.connect(
+                        url, user, KeysCommand.passwordOf(passwordFile, passwordEnv), "embedseal-migrate")) {
+                    KeysCommand.ProgressLine line = new KeysCommand.ProgressLine(err(), "migrate " + tenant);
+                    result = new PostgresRewrap(c, table, batchSize)
+                            .run(
+                                    tenant,
+                                    ref -> ref.sameKeyAs(newKek),
+                                    h -> {
+                                        io.embedseal.keyring.kms.WrappedDek w =
+                                                io.embedseal.keyring.dek.DekRewrap.rewrap(
+                                                        tenant,
+                                                        h.dekId(),
+                                                        h.kek(),
+                                                        h.wrappedDek(),
+                                                        own,
+                                                        ctx.keys,
+                                                        other.keys(),
+                                                        targetKey);
+                                        return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
+                                    },
+                                    (p, event) -> {
+                                        if (event != null) {
+                                            ctx.action("DEK_REWRAPPED", tenant, newKek.toString(), reason, event);
+                                        }
+                                        line.show(p);
+                                    },
+                                    stopAfterRows);
+                    line.done();
+                }
+                out().println("migration of tenant " + tenant + " to " + newKek + ": " + KeysCommand.summary(result));
+                if (result.rowsFailed() > 0 || result.rowsVersion1() > 0 || stopAfterRows > 0) {
+                    ctx.action("MIGRATE_INCOMPLETE", tenant, newKek.toString(), reason, KeysCommand.summary(result));
+                    out().println("MIGRATED not published: "
+                            + (result.rowsVersion1() > 0
+                                    ? result.rowsVersion1()
+                                            + " version-1 rows cannot move (re-seal them through the pipeline "
+                                            + "first); "
+                                    : "")
+                            + "run the command again once every row can move");
+                    return 1;
+                }
+                ctx.publish(tenant, KeyEventType.MIGRATED, newKek, reason);
+                out().println("MIGRATED published: " + tenant + "'s data keys are wrapped under " + newKek
+                        + "; its key in the " + own.provider() + " KMS (" + keyName + ") is no longer needed");
+                return 0;
+            }
+        }
+
+        private KeyringSettings targetSettings() throws java.io.IOException {
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(to)) {
+                p.load(r);
+            }
+            java.util.Map<String, String> values = new java.util.HashMap<>();
+            for (String name : p.stringPropertyNames()) {
+                if (name.startsWith("kms.") || name.startsWith("dek.")) {
+                    values.put(name, p.getProperty(name).strip());
+                }
+            }
+            try {
+                return KeyringSettings.of(values, System::getenv);
+            } catch (IllegalArgumentException e) {
+                throw new OperationFailed("the target KMS settings in " + to + " are not usable: " + e.getMessage());
             }
         }
     }

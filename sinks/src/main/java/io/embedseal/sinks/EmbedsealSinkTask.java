@@ -385,6 +385,15 @@ public abstract class EmbedsealSinkTask extends SinkTask {
             return;
         }
         boolean marker = header.payloadType() == PayloadType.DELETE_MARKER;
+        if (!marker && header.payloadType() != PayloadType.EMBEDDING_EVENT_AVRO) {
+            // A dead letter's sealed original, say, moved onto the sealed topic: authentic, but not an embedding.
+            refuse(
+                    r,
+                    new RefusedRecordException(
+                            Reason.INVALID_ENVELOPE,
+                            where(r) + ": payload type " + header.payloadType() + " is not an embedding"));
+            return;
+        }
         // Index mode opens every embedding; a delete marker, and in sealed mode every envelope (unless told not to), is
         // authenticated, so that the version it carries can be trusted before it changes the store.
         boolean decode = store.needsPlaintext() && !marker;
@@ -417,6 +426,18 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                         throw new RetriableException("the KMS is unreachable; the batch is redelivered", e);
                     }
                     case KEY_REVOKED, KEY_UNKNOWN, KEY_FAILED -> {
+                        if (e.reason() == EnvelopeException.Reason.KEY_REVOKED && namesOlderVersion(header, state)) {
+                            // The KEK version an envelope names is in its unauthenticated key slot: an old version
+                            // the KMS now refuses (restricted after a re-wrap, or written there by anyone) is that
+                            // record's problem, not a revocation of the tenant.
+                            refuse(
+                                    r,
+                                    new RefusedRecordException(
+                                            Reason.INVALID_ENVELOPE,
+                                            where(r) + ": names " + header.kek() + ", an older version of tenant "
+                                                    + key.tenantId() + "'s key that its KMS refuses (restricted?)"));
+                            return;
+                        }
                         if (e.reason() == EnvelopeException.Reason.KEY_UNKNOWN && !namesRegisteredKey(header, state)) {
                             // One record naming a key (or key version) the tenant never registered is that record's
                             // problem: refused alone, without treating the whole tenant as revoked for a cool-down.
@@ -460,11 +481,15 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                 r.kafkaOffset());
         try {
             if (marker) {
-                store.delete(stored);
-                counters.deleted++;
-            } else {
-                store.upsert(stored);
+                if (store.delete(stored)) {
+                    counters.deleted++;
+                } else {
+                    counters.redelivered++;
+                }
+            } else if (store.upsert(stored)) {
                 counters.written++;
+            } else {
+                counters.redelivered++;
             }
         } catch (RefusedRecordException e) {
             if (e.reason() == Reason.STALE_VERSION) {
@@ -489,6 +514,13 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                     + EmbedsealSinkConfig.ENVELOPE_PURPOSE + ")";
         }
         return null;
+    }
+
+    /** Whether the envelope names the tenant's registered key at a version older than its key events' newest. */
+    private static boolean namesOlderVersion(EnvelopeHeader header, TenantState state) {
+        return (state.kms() == null || header.kek().provider().equals(state.kms()))
+                && header.kek().keyName().equals(state.kekName())
+                && header.kek().version() < state.kekVersion();
     }
 
     /** Whether the envelope's KEK is the tenant's registered key at a version its key events have named. */

@@ -4,26 +4,77 @@ import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.envelope.RecordVersion;
 import org.jspecify.annotations.Nullable;
 
-/** The one rule every store applies before a record or a delete marker changes what it holds. */
+/**
+ * The one rule every store applies before a record or a delete marker changes what it holds, given what it holds
+ * for the key ({@link Held}).
+ *
+ * <ul>
+ *   <li>Newer than what is held: applied.</li>
+ *   <li>Older, or a record at the version of a delete the store holds (a delete wins a tie): if it comes from the
+ *       same topic partition at or before the offset of what is held, it is Connect <em>redelivering</em> what the
+ *       store already went past (after a restart or a rebalance: stores commit before Connect commits offsets), and is
+ *       skipped and counted; otherwise it is a rollback, a late replay or a resurrection, and is refused
+ *       ({@code STALE_VERSION}).</li>
+ *   <li>Equal and of the same kind: a redelivery (skipped, so it cannot undo a re-wrap of the stored row's key slot)
+ *       or a re-seal of the same record version from a later offset (applied).</li>
+ * </ul>
+ */
 public final class RecordVersions {
 
     private RecordVersions() {}
 
     /**
-     * Refuses {@code incoming} if the store holds a newer version of the record: a rollback, a late replay, or a
-     * delete of a version since replaced. An equal version is a redelivery (or a re-seal of the same version) and
-     * passes.
+     * What a store holds for a key.
      *
-     * @param held what the store holds for the key (a record or a delete), or null for nothing
-     * @throws RefusedRecordException {@code STALE_VERSION}
+     * @param version   its record version
+     * @param deleted   whether it is the tombstone of a delete marker
+     * @param topic     the topic it came from
+     * @param partition its partition
+     * @param offset    its offset
      */
-    public static void refuseIfOlder(
-            SealedRecordKey key, RecordVersion incoming, @Nullable RecordVersion held, boolean isDelete) {
-        if (held != null && incoming.isOlderThan(held)) {
-            throw new RefusedRecordException(
-                    RefusedRecordException.Reason.STALE_VERSION,
-                    (isDelete ? "a delete of " : "") + key + " at version " + incoming + " is older than version "
-                            + held + ", which the store holds");
+    public record Held(RecordVersion version, boolean deleted, String topic, int partition, long offset) {}
+
+    /** What to do with an incoming record or delete marker. */
+    public enum Verdict {
+        APPLY,
+        /** Already past it: a redelivery, skipped. */
+        REDELIVERED
+    }
+
+    /**
+     * @param held what the store holds for the key, or null for nothing
+     * @throws RefusedRecordException {@code STALE_VERSION}, for a rollback, a late replay or a resurrection
+     */
+    public static Verdict check(StoredRecord incoming, boolean isDelete, @Nullable Held held) {
+        if (held == null) {
+            return Verdict.APPLY;
         }
+        RecordVersion v = incoming.header().recordVersion();
+        int order = v.compareTo(held.version());
+        boolean tieLost = order == 0 && held.deleted() && !isDelete;
+        if (order > 0 || (order == 0 && !tieLost && !redelivery(incoming, held))) {
+            return Verdict.APPLY;
+        }
+        if (redelivery(incoming, held)) {
+            return Verdict.REDELIVERED;
+        }
+        throw stale(incoming.key(), v, held, isDelete);
+    }
+
+    private static boolean redelivery(StoredRecord incoming, Held held) {
+        return incoming.sourceTopic().equals(held.topic())
+                && incoming.sourcePartition() == held.partition()
+                && incoming.sourceOffset() <= held.offset();
+    }
+
+    private static RefusedRecordException stale(
+            SealedRecordKey key, RecordVersion incoming, Held held, boolean isDelete) {
+        return new RefusedRecordException(
+                RefusedRecordException.Reason.STALE_VERSION,
+                (isDelete ? "a delete of " : "") + key + " at version " + incoming
+                        + (incoming.equals(held.version())
+                                ? " is no newer than the delete at version "
+                                : " is older than version ")
+                        + held.version() + ", which the store holds");
     }
 }

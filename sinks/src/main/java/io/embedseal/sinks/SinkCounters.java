@@ -17,6 +17,7 @@ public final class SinkCounters {
     long staleWaits;
     long tenantFaults;
     long staleVersions;
+    long redelivered;
     volatile boolean keyEventsStale;
     final java.util.concurrent.atomic.AtomicLong keyEventsRefused = new java.util.concurrent.atomic.AtomicLong();
     private long lastLogNanos = System.nanoTime();
@@ -67,6 +68,11 @@ public final class SinkCounters {
         return staleVersions;
     }
 
+    /** Records and delete markers skipped as Connect redelivering what the store already went past. */
+    public long redelivered() {
+        return redelivered;
+    }
+
     public long tenantFaults() {
         return tenantFaults;
     }
@@ -85,6 +91,6 @@ public final class SinkCounters {
         return "written=" + written + " deleted=" + deleted + " droppedDestroyed=" + droppedDestroyed
                 + " reportedRevoked=" + reportedRevoked + " refused=" + refused + " waits=" + waits
                 + " keyEventsRefused=" + keyEventsRefused.get() + " staleWaits=" + staleWaits + " tenantFaults="
-                + tenantFaults + " staleVersions=" + staleVersions;
+                + tenantFaults + " staleVersions=" + staleVersions + " redelivered=" + redelivered;
     }
 }

@@ -23,17 +23,21 @@ public interface VectorStore extends AutoCloseable {
     default void prepare(java.util.Collection<SealedRecordKey> keys) {}
 
     /**
-     * Inserts or replaces the record stored for {@code record.key()}, unless the store holds a newer version of it
-     * (a record or a delete): then nothing changes and {@link RefusedRecordException} ({@code STALE_VERSION}) is
-     * thrown. Idempotent.
+     * Inserts or replaces the record stored for {@code record.key()} under {@link RecordVersions}' rule: unless the
+     * store holds a newer version (a record or a delete), when nothing changes and either it is a redelivery (false)
+     * or {@link RefusedRecordException} ({@code STALE_VERSION}) is thrown. Idempotent.
+     *
+     * @return true if applied, false if skipped as a redelivery of what the store already went past
      */
-    void upsert(StoredRecord record);
+    boolean upsert(StoredRecord record);
 
     /**
-     * Applies a sealed delete marker (authenticated by the caller): what is stored for the key is deleted unless it
-     * is newer ({@code STALE_VERSION}), and the marker's version is kept, so an older record cannot come back.
+     * Applies a sealed delete marker (authenticated by the caller) under the same rule: what is stored for the key is
+     * deleted, and the marker's version kept, so an older record cannot come back.
+     *
+     * @return true if applied, false if skipped as a redelivery
      */
-    void delete(StoredRecord marker);
+    boolean delete(StoredRecord marker);
 
     /**
      * Deletes everything stored for the key, versions unchecked: a bare null value, honoured only where

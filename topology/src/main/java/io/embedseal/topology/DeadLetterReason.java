@@ -8,8 +8,16 @@ import io.embedseal.serdes.validation.EmbeddingValidator;
  * {@value DeadLetters#REASON_HEADER} header and the {@code reason} field of the dead-letter value.
  */
 public enum DeadLetterReason {
-    /** The record had no value (a tombstone); deletions are not taken from the raw topic. */
+    /**
+     * The record had no value and its key is not {@code tenant/embeddingId} (a tombstone with such a key is a delete,
+     * sealed as a delete marker).
+     */
     NULL_VALUE,
+    /**
+     * The event time (or a delete's record timestamp) is further ahead of the pipeline's clock than
+     * {@code validation.max-event-time-ahead-seconds}: as the record's version it would freeze the record.
+     */
+    EVENT_TIME_AHEAD,
     /** The value does not start with the Confluent wire-format magic byte 0. */
     WRONG_MAGIC_BYTE,
     /** The value names a schema id the schema registry does not have. */

@@ -88,6 +88,12 @@ public final class PipelineConfig {
                     "kms.denied-cooldown-seconds", 30, 0, 86_400)
             .doc("After a tenant's key failed (denied, unknown, an error of its KMS for that key alone), how long its "
                     + "records are dead-lettered without asking the KMS again; then one record tries again.");
+    public static final Setting<Long> MAX_EVENT_TIME_AHEAD_SECONDS = Setting.longValue(
+                    "validation.max-event-time-ahead-seconds", 3600, 0, 31_536_000)
+            .doc("How far ahead of this instance's clock an embedding's event time (or a delete's record timestamp) "
+                    + "may be; further ahead, the record is dead-lettered (EVENT_TIME_AHEAD). The event time is the "
+                    + "record's version in the stores, and one far in the future would freeze the record: every later "
+                    + "update and delete would be older.");
     public static final Setting<Long> KEY_EVENTS_MAX_STALENESS_SECONDS = Setting.longValue(
                     "key-events.max-staleness-seconds", 15, 2, 3600)
             .doc("Fail closed when key events stop: if this instance cannot confirm for this long that it has applied "
@@ -132,6 +138,7 @@ public final class PipelineConfig {
             OUTAGE_MAX_WAIT_SECONDS,
             OUTAGE_MAX_BACKOFF_MS,
             KMS_DENIED_COOLDOWN_SECONDS,
+            MAX_EVENT_TIME_AHEAD_SECONDS,
             KEY_EVENTS_MAX_STALENESS_SECONDS,
             AUDIT_ENABLED,
             METRICS_TENANT_SERIES_MAX,
@@ -250,7 +257,8 @@ public final class PipelineConfig {
                 get(DLQ_SEAL_ORIGINAL),
                 Duration.ofSeconds(get(OUTAGE_MAX_WAIT_SECONDS)),
                 Duration.ofMillis(get(OUTAGE_MAX_BACKOFF_MS)),
-                Duration.ofSeconds(get(KMS_DENIED_COOLDOWN_SECONDS)));
+                Duration.ofSeconds(get(KMS_DENIED_COOLDOWN_SECONDS)),
+                Duration.ofSeconds(get(MAX_EVENT_TIME_AHEAD_SECONDS)));
     }
 
     /** Settings for every Kafka client: {@code client.*} with the prefix removed. */

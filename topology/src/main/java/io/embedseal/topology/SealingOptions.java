@@ -15,18 +15,41 @@ import java.util.Objects;
  * @param maxBackoff            the longest pause between two attempts while waiting
  * @param deniedCooldown        after the KMS denied a tenant's key, its records are refused for this long without
  *                              asking the KMS again (no KMS hammering by a revoked tenant's traffic)
+ * @param maxEventTimeAhead     how far ahead of this instance's clock an event time (or a delete's record timestamp)
+ *                              may be: it becomes the record's version, and one far in the future would freeze the
+ *                              record (every later update and delete older than it)
  */
 public record SealingOptions(
         boolean autoRegisterTenants,
         boolean sealOriginalInDeadLetters,
         Duration maxDependencyWait,
         Duration maxBackoff,
-        Duration deniedCooldown) {
+        Duration deniedCooldown,
+        Duration maxEventTimeAhead) {
+
+    /** The default of {@code validation.max-event-time-ahead-seconds}. */
+    public static final Duration DEFAULT_MAX_EVENT_TIME_AHEAD = Duration.ofHours(1);
 
     public SealingOptions {
         Objects.requireNonNull(maxDependencyWait, "maxDependencyWait");
         Objects.requireNonNull(maxBackoff, "maxBackoff");
         Objects.requireNonNull(deniedCooldown, "deniedCooldown");
+        Objects.requireNonNull(maxEventTimeAhead, "maxEventTimeAhead");
+    }
+
+    public SealingOptions(
+            boolean autoRegisterTenants,
+            boolean sealOriginalInDeadLetters,
+            Duration maxDependencyWait,
+            Duration maxBackoff,
+            Duration deniedCooldown) {
+        this(
+                autoRegisterTenants,
+                sealOriginalInDeadLetters,
+                maxDependencyWait,
+                maxBackoff,
+                deniedCooldown,
+                DEFAULT_MAX_EVENT_TIME_AHEAD);
     }
 
     public static SealingOptions defaults() {
@@ -34,10 +57,17 @@ public record SealingOptions(
     }
 
     public SealingOptions withAutoRegisterTenants(boolean on) {
-        return new SealingOptions(on, sealOriginalInDeadLetters, maxDependencyWait, maxBackoff, deniedCooldown);
+        return new SealingOptions(
+                on, sealOriginalInDeadLetters, maxDependencyWait, maxBackoff, deniedCooldown, maxEventTimeAhead);
     }
 
     public SealingOptions withMaxBackoff(Duration d) {
-        return new SealingOptions(autoRegisterTenants, sealOriginalInDeadLetters, maxDependencyWait, d, deniedCooldown);
+        return new SealingOptions(
+                autoRegisterTenants,
+                sealOriginalInDeadLetters,
+                maxDependencyWait,
+                d,
+                deniedCooldown,
+                maxEventTimeAhead);
     }
 }

@@ -143,6 +143,11 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             deadLetter(record, refused, refusalDetail(refused, tenant), schemaId, tenant, embeddingId, false);
             return;
         }
+        String ahead = tooFarAhead(facts.eventTimeMillis(), "event time");
+        if (ahead != null) {
+            deadLetter(record, DeadLetterReason.EVENT_TIME_AHEAD, ahead, schemaId, tenant, embeddingId, true);
+            return;
+        }
 
         // The canonical bytes to seal: in place in the record's value (fast path, or a canonical writer), else
         // re-encoded.
@@ -190,6 +195,16 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         return new RecordVersion(Math.max(0, eventTimeMillis), Math.max(0, offset));
     }
 
+    /** Why a time is too far ahead of this instance's clock to be a record's version, or null if it is not. */
+    private @Nullable String tooFarAhead(long millis, String what) {
+        long ahead = millis - context.currentSystemTimeMs();
+        if (ahead <= parts.options().maxEventTimeAhead().toMillis()) {
+            return null;
+        }
+        return what + " is " + (ahead / 1000) + " s ahead of this instance's clock (at most "
+                + parts.options().maxEventTimeAhead().toSeconds() + " s: validation.max-event-time-ahead-seconds)";
+    }
+
     /**
      * A raw record without a value is a delete when its key is {@code tenant/embeddingId}: it becomes a sealed delete
      * marker (envelope version 2, payload type 3) versioned by the record's timestamp and offset, under the same rules
@@ -217,6 +232,11 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
         DeadLetterReason refused = tenantRefusal(tenant);
         if (refused != null) {
             deadLetter(record, refused, refusalDetail(refused, tenant), -1, tenant, embeddingId, false);
+            return;
+        }
+        String ahead = tooFarAhead(record.timestamp(), "the delete's record timestamp");
+        if (ahead != null) {
+            deadLetter(record, DeadLetterReason.EVENT_TIME_AHEAD, ahead, -1, tenant, embeddingId, false);
             return;
         }
         byte[] marker;

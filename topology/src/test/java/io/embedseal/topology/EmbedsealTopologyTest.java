@@ -141,6 +141,23 @@ class EmbedsealTopologyTest {
     }
 
     @Test
+    void anEventTimeFarAhead_isDeadLettered_soItCannotFreezeTheRecord() throws IOException {
+        EmbeddingEvent ahead = EmbeddingEvent.newBuilder(TestEvents.event("acme", "doc-1", 4, 1))
+                .setEventTime(java.time.Instant.ofEpochMilli(Long.MAX_VALUE / 4))
+                .build();
+        raw.pipeInput(utf8("acme/doc-1"), wire(ahead));
+        raw.pipeInput(new TestRecord<>(
+                utf8("acme/doc-2"), (byte[]) null, java.time.Instant.now().plus(java.time.Duration.ofDays(2))));
+
+        assertThat(sealed.isEmpty()).isTrue();
+        List<TestRecord<byte[], byte[]>> letters = dlq.readRecordsToList();
+        assertThat(letters).hasSize(2);
+        for (TestRecord<byte[], byte[]> l : letters) {
+            assertThat(JSON.readTree(l.value()).get("reason").asText()).isEqualTo("EVENT_TIME_AHEAD");
+        }
+    }
+
+    @Test
     void aKeyedTombstone_becomesASealedDeleteMarker_neverABareNull_andOnlyForAnActiveTenant() {
         raw.pipeInput(new TestRecord<>(utf8("acme/doc-1"), (byte[]) null, java.time.Instant.ofEpochMilli(5_000)));
 

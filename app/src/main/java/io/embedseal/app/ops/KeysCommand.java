@@ -440,7 +440,17 @@ public final class KeysCommand implements Runnable {
                             .run(
                                     tenant,
                                     ref -> ref.sameKeyAs(newest) && ref.version() >= newest.version(),
-                                    h -> {
+                                    newest,
+                                    (h, already) -> {
+                                        if (already != null
+                                                && io.embedseal.keyring.dek.DekRewrap.unwrapsFor(
+                                                        tenant,
+                                                        h.dekId(),
+                                                        already.kek(),
+                                                        already.wrapped(),
+                                                        ctx.keys)) {
+                                            return already;
+                                        }
                                         io.embedseal.keyring.kms.WrappedDek w =
                                                 io.embedseal.keyring.dek.DekRewrap.rewrap(
                                                         tenant,
@@ -470,7 +480,13 @@ public final class KeysCommand implements Runnable {
                             + "while their KEK version is allowed: replay their records through the pipeline to re-seal "
                             + "them before 'keys restrict'");
                 }
-                return result.rowsFailed() > 0 ? 1 : 0;
+                long stuck = result.rowsLeft() - result.rowsVersion1();
+                if (stuck > 0) {
+                    out().println(
+                                    stuck + " rows are still under an older version (written by the sink meanwhile, or "
+                                            + "failed): run 'keys rewrap' again once the sealed topic is drained, before 'keys restrict'");
+                }
+                return result.rowsFailed() > 0 || stuck > 0 ? 1 : 0;
             }
         }
     }
@@ -489,14 +505,15 @@ public final class KeysCommand implements Runnable {
         return String.format(
                 Locale.ROOT,
                 "%,d of %,d rows rewritten, %,d DEKs re-wrapped (of %,d), %,d version-1 rows left, %,d rows failed, "
-                        + "%,d rows changed by the sink meanwhile (left as written)",
+                        + "%,d rows changed by the sink meanwhile (left as written), %,d rows not yet moved",
                 p.rowsRewritten(),
                 p.rowsTotal(),
                 p.deksRewrapped(),
                 p.deksTotal(),
                 p.rowsVersion1(),
                 p.rowsFailed(),
-                p.rowsChangedMeanwhile());
+                p.rowsChangedMeanwhile(),
+                Math.max(0, p.rowsLeft()));
     }
 
     /** One progress line on stderr, redrawn at most a few times a second. */

@@ -461,7 +461,17 @@ public final class TenantsCommand implements Runnable {
                             .run(
                                     tenant,
                                     ref -> ref.sameKeyAs(newKek),
-                                    h -> {
+                                    newKek,
+                                    (h, already) -> {
+                                        if (already != null
+                                                && io.embedseal.keyring.dek.DekRewrap.unwrapsFor(
+                                                        tenant,
+                                                        h.dekId(),
+                                                        already.kek(),
+                                                        already.wrapped(),
+                                                        other.keys())) {
+                                            return already;
+                                        }
                                         io.embedseal.keyring.kms.WrappedDek w =
                                                 io.embedseal.keyring.dek.DekRewrap.rewrap(
                                                         tenant,
@@ -484,7 +494,7 @@ public final class TenantsCommand implements Runnable {
                     line.done();
                 }
                 out().println("migration of tenant " + tenant + " to " + newKek + ": " + KeysCommand.summary(result));
-                if (result.rowsFailed() > 0 || result.rowsVersion1() > 0 || stopAfterRows > 0) {
+                if (result.rowsLeft() > 0 || result.rowsFailed() > 0 || stopAfterRows > 0) {
                     ctx.action("MIGRATE_INCOMPLETE", tenant, newKek.toString(), reason, KeysCommand.summary(result));
                     out().println("MIGRATED not published: "
                             + (result.rowsVersion1() > 0

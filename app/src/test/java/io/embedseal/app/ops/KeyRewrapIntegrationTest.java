@@ -228,6 +228,16 @@ class KeyRewrapIntegrationTest {
                 .as("every version-2 row opens under version 2 alone; the version-1 row cannot move")
                 .isEqualTo(120);
         Map<String, byte[]> after = rows(table, "acme");
+        Map<String, java.util.Set<String>> formsPerDek = new HashMap<>();
+        for (byte[] e : after.values()) {
+            EnvelopeHeader h = EnvelopeHeader.parse(e);
+            formsPerDek
+                    .computeIfAbsent(h.dekId().toString(), k -> new java.util.HashSet<>())
+                    .add(java.util.HexFormat.of().formatHex(h.wrappedDek()));
+        }
+        assertThat(formsPerDek.values())
+                .as("the resumed run reused the slot the interrupted one wrote: one wrapped form per DEK")
+                .allSatisfy(forms -> assertThat(forms).hasSize(1));
         for (Map.Entry<String, byte[]> row : after.entrySet()) {
             if (row.getKey().equals("legacy-v1")) {
                 assertThat(row.getValue()).isEqualTo(before.get("legacy-v1"));

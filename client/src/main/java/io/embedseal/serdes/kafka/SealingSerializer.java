@@ -35,7 +35,12 @@ public final class SealingSerializer implements Serializer<EmbeddingEvent> {
     @SuppressWarnings("NullAway.Init") // set in configure(), which Kafka calls before any use
     private Sealer sealer;
 
-    private final java.util.concurrent.atomic.AtomicLong sequence = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * The tie-breaker of this serializer's record versions: it only grows, from a random start, so that two producers
+     * (or one restarted) do not give two different records of one embedding the same version.
+     */
+    private final java.util.concurrent.atomic.AtomicLong sequence =
+            new java.util.concurrent.atomic.AtomicLong(new java.security.SecureRandom().nextLong() >>> 2);
 
     private EmbeddingValidator validator = EmbeddingValidator.defaults();
 

@@ -22,6 +22,21 @@ public final class DekRewrap {
     private DekRewrap() {}
 
     /**
+     * Whether a wrapped DEK found under the target (an interrupted run's) unwraps there for this tenant and DEK id:
+     * the KMS binding then proves it is this DEK, and it can be reused instead of wrapping again. One KMS call.
+     */
+    public static boolean unwrapsFor(String tenantId, DekId id, KekRef kek, byte[] wrapped, Kms target) {
+        try {
+            byte[] dek = target.unwrapDek(kek, wrapped, DekFactory.associatedData(tenantId, id));
+            boolean ok = dek.length == DekFactory.KEY_BYTES;
+            Arrays.fill(dek, (byte) 0);
+            return ok;
+        } catch (KmsException e) {
+            return false;
+        }
+    }
+
+    /**
      * @param source       the KMS holding {@code from}; its key must be {@code expectedSource}'s key
      * @param target       the KMS to wrap under; may be the same as {@code source}
      * @param targetKey    the key name in {@code target}

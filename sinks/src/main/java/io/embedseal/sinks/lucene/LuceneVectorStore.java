@@ -65,6 +65,10 @@ public final class LuceneVectorStore implements VectorStore {
 
     static final String VERSION_TIME = "version.time";
     static final String VERSION_SEQUENCE = "version.sequence";
+    static final String TOMBSTONE = "tombstone";
+    static final String SOURCE_TOPIC = "source.topic";
+    static final String SOURCE_PARTITION = "source.partition";
+    static final String SOURCE_OFFSET = "source.offset";
     /** Marks a tombstone: a sealed delete's version, kept so that an older record cannot come back. No vector. */
     public static final String DELETED = "deleted";
     /** The vector field of vectors with {@code dims} dimensions. */
@@ -86,9 +90,9 @@ public final class LuceneVectorStore implements VectorStore {
     private final LinkedHashMap<String, IndexWriter> writers = new LinkedHashMap<>(16, 0.75f, true);
     private final java.util.Set<String> dirty = new java.util.HashSet<>();
     /** Per tenant, the committed index as last read, for the versions it holds. */
-    private final Map<String, DirectoryReader> readers = new java.util.HashMap<>();
+    private final Map<String, DirectoryReader> readers = new LinkedHashMap<>(16, 0.75f, true);
     /** Per tenant, versions written since its last commit (empty: deleted unchecked). */
-    private final Map<String, Map<String, Optional<RecordVersion>>> recent = new java.util.HashMap<>();
+    private final Map<String, Map<String, Optional<RecordVersions.Held>>> recent = new java.util.HashMap<>();
     /** Off only in a test that shows the rollback it prevents. */
     private final boolean enforceVersions;
 
@@ -139,16 +143,16 @@ public final class LuceneVectorStore implements VectorStore {
         return true;
     }
 
-    /** The version the tenant's index holds for the id: written since the last commit, or committed. */
-    private @Nullable RecordVersion held(SealedRecordKey key) {
-        Map<String, Optional<RecordVersion>> fresh = recent.get(key.tenantId());
-        Optional<RecordVersion> v = fresh == null ? null : fresh.get(key.embeddingId());
+    /** What the tenant's index holds for the id: written since the last commit, or committed. */
+    private RecordVersions.@Nullable Held held(SealedRecordKey key) {
+        Map<String, Optional<RecordVersions.Held>> fresh = recent.get(key.tenantId());
+        Optional<RecordVersions.Held> v = fresh == null ? null : fresh.get(key.embeddingId());
         if (v != null) {
             return v.orElse(null);
         }
         try {
             DirectoryReader reader = committedReader(key.tenantId());
-            return reader == null ? null : committedVersion(reader, key.embeddingId());
+            return reader == null ? null : committedHeld(reader, key.embeddingId());
         } catch (IOException e) {
             throw new StoreException("cannot read tenant " + key.tenantId() + "'s index", e, true);
         }
@@ -169,11 +173,23 @@ public final class LuceneVectorStore implements VectorStore {
         }
         reader = DirectoryReader.open(d);
         readers.put(tenant, reader);
+        if (readers.size() > options.maxOpenWriters()) { // bounded like the writers: the least recently used goes
+            String eldest = readers.keySet().iterator().next();
+            if (!eldest.equals(tenant)) {
+                closeReader(eldest);
+            }
+        }
         return reader;
     }
 
     /** The version of the live document with this id, or null; a document from before envelope v2 has none. */
     public static @Nullable RecordVersion committedVersion(DirectoryReader reader, String id) throws IOException {
+        RecordVersions.Held h = committedHeld(reader, id);
+        return h == null ? null : h.version();
+    }
+
+    /** What the live document with this id holds, or null if there is none. */
+    static RecordVersions.@Nullable Held committedHeld(DirectoryReader reader, String id) throws IOException {
         BytesRef term = new BytesRef(id);
         for (LeafReaderContext leaf : reader.leaves()) {
             Terms terms = leaf.reader().terms(ID);
@@ -190,36 +206,56 @@ public final class LuceneVectorStore implements VectorStore {
                 if (live != null && !live.get(doc)) {
                     continue;
                 }
-                NumericDocValues time = leaf.reader().getNumericDocValues(VERSION_TIME);
-                NumericDocValues sequence = leaf.reader().getNumericDocValues(VERSION_SEQUENCE);
-                if (time == null || sequence == null || !time.advanceExact(doc) || !sequence.advanceExact(doc)) {
-                    return RecordVersion.NONE;
-                }
-                return new RecordVersion(time.longValue(), sequence.longValue());
+                RecordVersion version = new RecordVersion(
+                        Math.max(0, numeric(leaf, VERSION_TIME, doc)),
+                        Math.max(0, numeric(leaf, VERSION_SEQUENCE, doc)));
+                String topic = leaf.reader()
+                        .storedFields()
+                        .document(doc, java.util.Set.of(SOURCE_TOPIC))
+                        .get(SOURCE_TOPIC);
+                return new RecordVersions.Held(
+                        version,
+                        numeric(leaf, TOMBSTONE, doc) == 1,
+                        topic == null ? "" : topic,
+                        (int) numeric(leaf, SOURCE_PARTITION, doc),
+                        topic == null ? Long.MAX_VALUE : numeric(leaf, SOURCE_OFFSET, doc));
             }
         }
         return null;
     }
 
-    private void remember(SealedRecordKey key, Optional<RecordVersion> version) {
+    /** A document's numeric doc value, 0 if it has none (documents from before envelope v2). */
+    private static long numeric(LeafReaderContext leaf, String field, int doc) throws IOException {
+        NumericDocValues values = leaf.reader().getNumericDocValues(field);
+        return values != null && values.advanceExact(doc) ? values.longValue() : 0;
+    }
+
+    private void remember(SealedRecordKey key, Optional<RecordVersions.Held> version) {
         recent.computeIfAbsent(key.tenantId(), t -> new java.util.HashMap<>()).put(key.embeddingId(), version);
     }
 
-    private static void addVersion(Document doc, RecordVersion v) {
+    /** The version and where the record came from, as a document keeps them. */
+    private static RecordVersions.Held addVersion(Document doc, StoredRecord r, boolean tombstone) {
+        RecordVersion v = r.header().recordVersion();
         doc.add(new StoredField(VERSION, v.toBytes()));
         doc.add(new NumericDocValuesField(VERSION_TIME, v.eventTimeMillis()));
         doc.add(new NumericDocValuesField(VERSION_SEQUENCE, v.sequence()));
+        doc.add(new NumericDocValuesField(TOMBSTONE, tombstone ? 1 : 0));
+        doc.add(new StoredField(SOURCE_TOPIC, r.sourceTopic()));
+        doc.add(new NumericDocValuesField(SOURCE_PARTITION, r.sourcePartition()));
+        doc.add(new NumericDocValuesField(SOURCE_OFFSET, r.sourceOffset()));
+        return new RecordVersions.Held(v, tombstone, r.sourceTopic(), r.sourcePartition(), r.sourceOffset());
     }
 
     @Override
-    public void upsert(StoredRecord r) {
-        if (enforceVersions) {
-            RecordVersions.refuseIfOlder(r.key(), r.header().recordVersion(), held(r.key()), false);
+    public boolean upsert(StoredRecord r) {
+        if (enforceVersions && RecordVersions.check(r, false, held(r.key())) == RecordVersions.Verdict.REDELIVERED) {
+            return false;
         }
         float[] vector = r.vector();
         Document doc = new Document();
         doc.add(new StringField(ID, r.key().embeddingId(), Field.Store.YES));
-        addVersion(doc, r.header().recordVersion());
+        RecordVersions.Held after = addVersion(doc, r, false);
         try {
             doc.add(new KnnFloatVectorField(vectorField(vector.length), vector, options.similarity()));
         } catch (IllegalArgumentException e) {
@@ -233,7 +269,7 @@ public final class LuceneVectorStore implements VectorStore {
         String tenant = r.key().tenantId();
         try {
             writer(tenant).updateDocument(new Term(ID, r.key().embeddingId()), doc);
-            remember(r.key(), Optional.of(r.header().recordVersion()));
+            remember(r.key(), Optional.of(after));
         } catch (IllegalArgumentException e) {
             // e.g. the index was created with another similarity for this field; the message names fields, not values
             throw new RefusedRecordException(
@@ -242,27 +278,28 @@ public final class LuceneVectorStore implements VectorStore {
             throw new StoreException("cannot write tenant " + tenant + "'s index", e, false);
         }
         dirty.add(tenant);
+        return true;
     }
 
     @Override
-    public void delete(StoredRecord marker) {
+    public boolean delete(StoredRecord marker) {
         SealedRecordKey key = marker.key();
-        RecordVersion version = marker.header().recordVersion();
-        if (enforceVersions) {
-            RecordVersions.refuseIfOlder(key, version, held(key), true);
+        if (enforceVersions && RecordVersions.check(marker, true, held(key)) == RecordVersions.Verdict.REDELIVERED) {
+            return false;
         }
         Document tombstone = new Document();
         tombstone.add(new StringField(ID, key.embeddingId(), Field.Store.YES));
         tombstone.add(new StringField(DELETED, "true", Field.Store.YES));
         tombstone.add(new StoredField(KEK, marker.header().kek().toString()));
-        addVersion(tombstone, version);
+        RecordVersions.Held after = addVersion(tombstone, marker, true);
         try {
             writer(key.tenantId()).updateDocument(new Term(ID, key.embeddingId()), tombstone);
         } catch (IOException e) {
             throw new StoreException("cannot delete from tenant " + key.tenantId() + "'s index", e, false);
         }
-        remember(key, Optional.of(version));
+        remember(key, Optional.of(after));
         dirty.add(key.tenantId());
+        return true;
     }
 
     @Override

@@ -34,10 +34,13 @@ public final class PostgresRewrap {
     @FunctionalInterface
     public interface Rewrapper {
         /**
+         * @param already the slot a row of the same DEK already has under the target (an earlier, interrupted run
+         *                wrote it), or null: reusing it, once the KMS confirms it unwraps for this tenant and DEK id,
+         *                keeps one wrapped form per DEK (a reader's DEK cache holds one) and saves a wrap
          * @return the DEK wrapped under the target KEK, bound to the same tenant and DEK id
          * @throws RuntimeException if the KMS refuses; the DEK's rows are then counted as failed and left alone
          */
-        KeySlot rewrap(EnvelopeHeader header);
+        KeySlot rewrap(EnvelopeHeader header, @Nullable KeySlot already);
     }
 
     /** A key slot: the KEK that wrapped the DEK, and the wrapped DEK. */
@@ -68,7 +71,12 @@ public final class PostgresRewrap {
         }
     }
 
-    /** What a run did, so far or in the end. */
+    /**
+     * What a run did, so far or in the end.
+     *
+     * @param rowsLeft at the end, the tenant's rows still not under the target, counted again after the run (version-1
+     *                 rows, rows that failed, and rows the sink wrote under the old key meanwhile); -1 before the end
+     */
     public record Progress(
             long rowsTotal,
             long rowsRewritten,
@@ -76,7 +84,28 @@ public final class PostgresRewrap {
             long deksTotal,
             long rowsVersion1,
             long rowsFailed,
-            long rowsChangedMeanwhile) {}
+            long rowsChangedMeanwhile,
+            long rowsLeft) {
+
+        Progress(
+                long rowsTotal,
+                long rowsRewritten,
+                long deksRewrapped,
+                long deksTotal,
+                long rowsVersion1,
+                long rowsFailed,
+                long rowsChangedMeanwhile) {
+            this(
+                    rowsTotal,
+                    rowsRewritten,
+                    deksRewrapped,
+                    deksTotal,
+                    rowsVersion1,
+                    rowsFailed,
+                    rowsChangedMeanwhile,
+                    -1);
+        }
+    }
 
     /** Told after each committed batch and each DEK. */
     @FunctionalInterface
@@ -110,28 +139,31 @@ public final class PostgresRewrap {
      *
      * @param done     whether a row's KEK reference is already the target (e.g. the newest version of the tenant's
      *                 key, or a key in the new KMS): those rows are skipped
+     * @param target   the KEK the rows move to, where an interrupted run's slot for a DEK is looked for
      * @param rewrapper re-wraps a DEK; called once per distinct (DEK, wrapped form)
      * @param stopAfterRows test only: stop (as a crash would) once this many rows were rewritten; 0 for no limit
      */
     public Progress run(
-            String tenant, Predicate<KekRef> done, Rewrapper rewrapper, Listener listener, long stopAfterRows)
+            String tenant,
+            Predicate<KekRef> done,
+            KekRef target,
+            Rewrapper rewrapper,
+            Listener listener,
+            long stopAfterRows)
             throws SQLException {
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false);
         try {
-            return rewrite(tenant, done, rewrapper, listener, stopAfterRows);
+            return rewrite(tenant, done, target, rewrapper, listener, stopAfterRows);
         } finally {
             connection.rollback();
             connection.setAutoCommit(autoCommit);
         }
     }
 
-    private Progress rewrite(
-            String tenant, Predicate<KekRef> done, Rewrapper rewrapper, Listener listener, long stopAfterRows)
-            throws SQLException {
-        // The work, by DEK and the KEK its rows name: one KMS re-wrap each.
-        List<String[]> deks = new ArrayList<>();
-        long total = 0;
+    /** The tenant's rows not yet under the target, by DEK id and KEK reference, with their counts. */
+    private List<Object[]> notDone(String tenant, Predicate<KekRef> done) throws SQLException {
+        List<Object[]> out = new ArrayList<>();
         try (PreparedStatement ps = connection.prepareStatement("SELECT dek_id, kek_ref, count(*) FROM " + table
                 + " WHERE tenant = ? GROUP BY dek_id, kek_ref ORDER BY dek_id")) {
             ps.setString(1, tenant);
@@ -139,13 +171,51 @@ public final class PostgresRewrap {
                 while (rs.next()) {
                     KekRef ref = parseOrNull(rs.getString(2));
                     if (ref == null || !done.test(ref)) {
-                        deks.add(new String[] {rs.getString(1), rs.getString(2)});
-                        total += rs.getLong(3);
+                        out.add(new Object[] {rs.getString(1), rs.getString(2), rs.getLong(3)});
                     }
                 }
             }
         }
         connection.commit();
+        return out;
+    }
+
+    /** A key slot a row of this DEK already has under the target, or null. */
+    private @Nullable KeySlot alreadyMoved(String tenant, EnvelopeHeader h, KekRef target) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "SELECT envelope FROM " + table + " WHERE tenant = ? AND dek_id = ? AND kek_ref = ? LIMIT 1")) {
+            ps.setString(1, tenant);
+            ps.setString(2, h.dekId().toString());
+            ps.setString(3, target.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                try {
+                    EnvelopeHeader moved = EnvelopeHeader.parse(rs.getBytes(1));
+                    return moved.dekId().equals(h.dekId()) ? new KeySlot(moved.kek(), moved.wrappedDek()) : null;
+                } catch (EnvelopeException e) {
+                    return null;
+                }
+            }
+        }
+    }
+
+    private Progress rewrite(
+            String tenant,
+            Predicate<KekRef> done,
+            KekRef target,
+            Rewrapper rewrapper,
+            Listener listener,
+            long stopAfterRows)
+            throws SQLException {
+        // The work, by DEK and the KEK its rows name: one KMS re-wrap each.
+        List<String[]> deks = new ArrayList<>();
+        long total = 0;
+        for (Object[] group : notDone(tenant, done)) {
+            deks.add(new String[] {(String) group[0], (String) group[1]});
+            total += (Long) group[2];
+        }
         long rewritten = 0;
         long rewrapped = 0;
         long v1 = 0;
@@ -200,7 +270,7 @@ public final class PostgresRewrap {
                     KeySlot slot = slots.get(wrappedKey);
                     if (slot == null && !slots.containsKey(wrappedKey)) {
                         try {
-                            slot = rewrapper.rewrap(h);
+                            slot = rewrapper.rewrap(h, alreadyMoved(tenant, h, target));
                             rewrapped++;
                             listener.onProgress(
                                     new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
@@ -256,7 +326,11 @@ public final class PostgresRewrap {
                         "DEK " + dek[0] + ": " + dekRows + " rows rewritten");
             }
         }
-        return new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed);
+        long left = 0;
+        for (Object[] group : notDone(tenant, done)) {
+            left += (Long) group[2];
+        }
+        return new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed, left);
     }
 
     private static @Nullable KekRef parseOrNull(String text) {

@@ -64,6 +64,7 @@ public final class PostgresSealedSearch {
         long otherDimension = 0;
         long unopenable = 0;
         long unknownKey = 0;
+        long denied = 0;
         long lastReport = System.nanoTime();
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false); // a cursor: rows stream in batches instead of all at once
@@ -80,12 +81,14 @@ public final class PostgresSealedSearch {
                         opened = unsealer.unseal(new SealedRecordKey(tenantId, id).toBytes(), envelope);
                     } catch (EnvelopeException e) {
                         switch (e.reason()) {
-                            case KEY_REVOKED ->
-                                throw new SearchRefusedException(
-                                        tenantId,
-                                        "DENIED",
-                                        "the KMS refuses tenant " + tenantId + "'s key (" + e.reason()
-                                                + "): its sealed rows cannot be opened");
+                            case KEY_REVOKED -> {
+                                // The KEK version is in a row's unauthenticated key slot: one row naming an old,
+                                // restricted version (or junk) must not deny the tenant its search. If no row opens
+                                // and some were refused, the tenant's key is refused: below.
+                                denied++;
+                                unopenable++;
+                                continue;
+                            }
                             case KEY_UNKNOWN -> {
                                 // A row may name a key version nobody has (junk): skipped like any row that does
                                 // not open. If no row opens at all, the tenant's key is gone: refused below.
@@ -132,6 +135,13 @@ public final class PostgresSealedSearch {
                 }
             }
             connection.commit();
+            if (rows == 0 && denied > 0) {
+                throw new SearchRefusedException(
+                        tenantId,
+                        "DENIED",
+                        "the KMS refuses tenant " + tenantId
+                                + "'s key (KEY_REVOKED): its sealed rows cannot be opened");
+            }
             if (rows == 0 && unknownKey > 0) {
                 throw new SearchRefusedException(
                         tenantId,

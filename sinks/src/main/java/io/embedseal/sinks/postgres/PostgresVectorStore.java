@@ -53,7 +53,7 @@ public final class PostgresVectorStore implements VectorStore {
     /** What this put changes, last operation per key: a record, a delete marker (tombstone), or null (unchecked). */
     private final Map<SealedRecordKey, @Nullable Pending> pending = new LinkedHashMap<>();
     /** Versions held per key, as read from the table in this put or set by its operations; cleared by flush. */
-    private final Map<SealedRecordKey, Optional<RecordVersion>> held = new java.util.HashMap<>();
+    private final Map<SealedRecordKey, Optional<RecordVersions.Held>> held = new java.util.HashMap<>();
     /** Off only in a test that shows the rollback it prevents. */
     private final boolean enforceVersions;
 
@@ -259,16 +259,14 @@ public final class PostgresVectorStore implements VectorStore {
         }
         try {
             Connection c = connection();
-            try (PreparedStatement ps = c.prepareStatement("SELECT embedding_id, record_version FROM " + table
+            try (PreparedStatement ps = c.prepareStatement("SELECT embedding_id, " + HELD_COLUMNS + " FROM " + table
                     + " WHERE tenant = ? AND embedding_id = ANY(?)")) {
                 for (Map.Entry<String, List<String>> e : byTenant.entrySet()) {
                     ps.setString(1, e.getKey());
                     ps.setArray(2, c.createArrayOf("text", e.getValue().toArray()));
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
-                            held.put(
-                                    new SealedRecordKey(e.getKey(), rs.getString(1)),
-                                    Optional.of(version(rs.getBytes(2))));
+                            held.put(new SealedRecordKey(e.getKey(), rs.getString(1)), Optional.of(heldOf(rs, 2)));
                         }
                     }
                 }
@@ -284,26 +282,46 @@ public final class PostgresVectorStore implements VectorStore {
         }
     }
 
-    private static RecordVersion version(byte @Nullable [] bytes) {
-        return bytes == null || bytes.length != RecordVersion.BYTES ? RecordVersion.NONE : RecordVersion.read(bytes, 0);
+    private static final String HELD_COLUMNS = "record_version, deleted, source_topic, source_partition, source_offset";
+
+    /** What a row holds, from {@link #HELD_COLUMNS} starting at column {@code at}. */
+    private static RecordVersions.Held heldOf(ResultSet rs, int at) throws SQLException {
+        return new RecordVersions.Held(
+                version(rs.getBytes(at)),
+                rs.getBoolean(at + 1),
+                rs.getString(at + 2),
+                rs.getInt(at + 3),
+                rs.getLong(at + 4));
     }
 
-    /** The version held for the key: set in this put, read in {@link #prepare}, or read now. */
-    private @Nullable RecordVersion held(SealedRecordKey key) {
-        Optional<RecordVersion> v = held.get(key);
+    /** A stored version; one that is not 16 bytes below 2^63 each half (a table writer's junk) counts as none. */
+    private static RecordVersion version(byte @Nullable [] bytes) {
+        if (bytes == null || bytes.length != RecordVersion.BYTES) {
+            return RecordVersion.NONE;
+        }
+        try {
+            return RecordVersion.read(bytes, 0);
+        } catch (IllegalArgumentException e) {
+            return RecordVersion.NONE;
+        }
+    }
+
+    /** What is held for the key: set in this put, read in {@link #prepare}, or read now. */
+    private RecordVersions.@Nullable Held held(SealedRecordKey key) {
+        Optional<RecordVersions.Held> v = held.get(key);
         if (v != null) {
             return v.orElse(null);
         }
         try {
             Connection c = connection();
-            RecordVersion found = null;
+            RecordVersions.Held found = null;
             try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT record_version FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
+                    "SELECT " + HELD_COLUMNS + " FROM " + table + " WHERE tenant = ? AND embedding_id = ?")) {
                 ps.setString(1, key.tenantId());
                 ps.setString(2, key.embeddingId());
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
-                        found = version(rs.getBytes(1));
+                        found = heldOf(rs, 1);
                     }
                 }
             }
@@ -316,10 +334,15 @@ public final class PostgresVectorStore implements VectorStore {
         }
     }
 
+    private static RecordVersions.Held heldAfter(StoredRecord r, boolean deleted) {
+        return new RecordVersions.Held(
+                r.header().recordVersion(), deleted, r.sourceTopic(), r.sourcePartition(), r.sourceOffset());
+    }
+
     @Override
-    public void upsert(StoredRecord r) {
-        if (enforceVersions) {
-            RecordVersions.refuseIfOlder(r.key(), r.header().recordVersion(), held(r.key()), false);
+    public boolean upsert(StoredRecord r) {
+        if (enforceVersions && RecordVersions.check(r, false, held(r.key())) == RecordVersions.Verdict.REDELIVERED) {
+            return false;
         }
         if (index && r.unsealed().event().getVector().size() != config.vectorDimensions()) {
             throw new RefusedRecordException(
@@ -331,17 +354,20 @@ public final class PostgresVectorStore implements VectorStore {
         }
         pending.remove(r.key());
         pending.put(r.key(), new Pending(r, false));
-        held.put(r.key(), Optional.of(r.header().recordVersion()));
+        held.put(r.key(), Optional.of(heldAfter(r, false)));
+        return true;
     }
 
     @Override
-    public void delete(StoredRecord marker) {
-        if (enforceVersions) {
-            RecordVersions.refuseIfOlder(marker.key(), marker.header().recordVersion(), held(marker.key()), true);
+    public boolean delete(StoredRecord marker) {
+        if (enforceVersions
+                && RecordVersions.check(marker, true, held(marker.key())) == RecordVersions.Verdict.REDELIVERED) {
+            return false;
         }
         pending.remove(marker.key());
         pending.put(marker.key(), new Pending(marker, true));
-        held.put(marker.key(), Optional.of(marker.header().recordVersion()));
+        held.put(marker.key(), Optional.of(heldAfter(marker, true)));
+        return true;
     }
 
     @Override
@@ -414,7 +440,10 @@ public final class PostgresVectorStore implements VectorStore {
         // byte by byte, which is how the 16-byte version orders.
         return "INSERT INTO " + table + " AS held (" + cols + ") VALUES (" + vals
                 + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set
-                + (enforceVersions ? " WHERE held.record_version <= EXCLUDED.record_version" : "");
+                + (enforceVersions
+                        ? " WHERE held.record_version < EXCLUDED.record_version OR (held.record_version = "
+                                + "EXCLUDED.record_version AND (NOT held.deleted OR EXCLUDED.deleted))"
+                        : "");
     }
 
     private void bind(PreparedStatement ps, Pending p) throws SQLException {

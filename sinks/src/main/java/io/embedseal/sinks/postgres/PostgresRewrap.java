@@ -180,6 +180,19 @@ public final class PostgresRewrap {
         return out;
     }
 
+    /** Whether rows of the tenant that are not under the target remain after {@code lastId}. */
+    private boolean hasMore(String tenant, String lastId, KekRef target) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "SELECT 1 FROM " + table + " WHERE tenant = ? AND embedding_id > ? AND kek_ref <> ? LIMIT 1")) {
+            ps.setString(1, tenant);
+            ps.setString(2, lastId);
+            ps.setString(3, target.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     /** A key slot a row of this DEK already has under the target, or null. */
     private @Nullable KeySlot alreadyMoved(String tenant, EnvelopeHeader h, KekRef target) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(
@@ -221,109 +234,104 @@ public final class PostgresRewrap {
         long v1 = 0;
         long failed = 0;
         long changed = 0;
-        Map<String, KeySlot> slots = new HashMap<>(); // by the wrapped form the rows carry
+        Map<String, KeySlot> slots = new HashMap<>(); // by DEK, KEK and the wrapped form the rows carry
         listener.onProgress(new Progress(total, 0, 0, deks.size(), 0, 0, 0), null);
-        for (String[] dek : deks) {
-            String lastId = "";
-            long dekRows = 0;
-            while (true) {
-                List<String> ids = new ArrayList<>();
-                List<byte[]> envelopes = new ArrayList<>();
-                try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope FROM " + table
-                        + " WHERE tenant = ? AND dek_id = ? AND kek_ref = ? AND embedding_id > ?"
-                        + " ORDER BY embedding_id LIMIT " + batchSize)) {
-                    ps.setString(1, tenant);
-                    ps.setString(2, dek[0]);
-                    ps.setString(3, dek[1]);
-                    ps.setString(4, lastId);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        while (rs.next()) {
-                            ids.add(rs.getString(1));
+        // One pass over the tenant's rows in primary-key order, each batch a range of it: rows of every DEK are met
+        // where they lie (no index on the DEK id is needed, and none is scanned twice).
+        String lastId = "";
+        while (!deks.isEmpty()) {
+            List<String> ids = new ArrayList<>();
+            List<byte[]> envelopes = new ArrayList<>();
+            try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope, kek_ref FROM "
+                    + table + " WHERE tenant = ? AND embedding_id > ? AND kek_ref <> ? ORDER BY embedding_id LIMIT "
+                    + batchSize)) {
+                ps.setString(1, tenant);
+                ps.setString(2, lastId);
+                ps.setString(3, target.toString());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        lastId = rs.getString(1);
+                        KekRef ref = parseOrNull(rs.getString(3));
+                        if (ref == null || !done.test(ref)) {
+                            ids.add(lastId);
                             envelopes.add(rs.getBytes(2));
                         }
                     }
                 }
-                if (ids.isEmpty()) {
-                    break;
-                }
-                lastId = ids.get(ids.size() - 1);
-                List<Object[]> updates = new ArrayList<>();
-                for (int i = 0; i < ids.size(); i++) {
-                    byte[] envelope = envelopes.get(i);
-                    EnvelopeHeader h;
-                    try {
-                        h = EnvelopeHeader.parse(envelope);
-                    } catch (EnvelopeException e) {
-                        failed++;
-                        continue;
-                    }
-                    if (h.formatVersion() == EnvelopeHeader.VERSION_1) {
-                        v1++;
-                        continue;
-                    }
-                    if (!h.tenantId().equals(tenant) || !h.embeddingId().equals(ids.get(i))) {
-                        failed++; // a row moved from elsewhere: not this tenant's to re-wrap
-                        continue;
-                    }
-                    String wrappedKey = h.dekId() + "/" + h.kek() + "/"
-                            + java.util.HexFormat.of().formatHex(h.wrappedDek());
-                    KeySlot slot = slots.get(wrappedKey);
-                    if (slot == null && !slots.containsKey(wrappedKey)) {
-                        try {
-                            slot = rewrapper.rewrap(h, alreadyMoved(tenant, h, target));
-                            rewrapped++;
-                            listener.onProgress(
-                                    new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
-                                    "DEK " + h.dekId() + ": " + h.kek() + " -> " + slot.kek());
-                        } catch (RuntimeException e) {
-                            slot = null;
-                            listener.onProgress(
-                                    new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
-                                    "DEK " + h.dekId() + " under " + h.kek() + " was not re-wrapped: "
-                                            + e.getClass().getSimpleName() + ": " + e.getMessage());
-                        }
-                        slots.put(wrappedKey, slot);
-                    }
-                    if (slot == null) {
-                        failed++;
-                        continue;
-                    }
-                    byte[] moved = EnvelopeHeader.withKeySlot(envelope, slot.kek(), slot.wrapped());
-                    updates.add(new Object[] {moved, slot.kek().toString(), ids.get(i), envelope});
-                }
-                if (!updates.isEmpty()) {
-                    try (PreparedStatement ps = connection.prepareStatement(
-                            "UPDATE " + table
-                                    + " SET envelope = ?, kek_ref = ? WHERE tenant = ? AND embedding_id = ? AND envelope = ?")) {
-                        for (Object[] u : updates) {
-                            ps.setBytes(1, (byte[]) u[0]);
-                            ps.setString(2, (String) u[1]);
-                            ps.setString(3, tenant);
-                            ps.setString(4, (String) u[2]);
-                            ps.setBytes(5, (byte[]) u[3]);
-                            ps.addBatch();
-                        }
-                        int[] counts = ps.executeBatch();
-                        for (int c : counts) {
-                            if (c == 1 || c == java.sql.Statement.SUCCESS_NO_INFO) {
-                                rewritten++;
-                                dekRows++;
-                            } else {
-                                changed++;
-                            }
-                        }
-                    }
-                    connection.commit();
-                }
-                listener.onProgress(new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed), null);
-                if (stopAfterRows > 0 && rewritten >= stopAfterRows) {
-                    return new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed);
-                }
             }
-            if (dekRows > 0) {
-                listener.onProgress(
-                        new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
-                        "DEK " + dek[0] + ": " + dekRows + " rows rewritten");
+            connection.commit();
+            if (ids.isEmpty() && envelopes.isEmpty() && !hasMore(tenant, lastId, target)) {
+                break;
+            }
+            List<Object[]> updates = new ArrayList<>();
+            for (int i = 0; i < ids.size(); i++) {
+                byte[] envelope = envelopes.get(i);
+                EnvelopeHeader h;
+                try {
+                    h = EnvelopeHeader.parse(envelope);
+                } catch (EnvelopeException e) {
+                    failed++;
+                    continue;
+                }
+                if (h.formatVersion() == EnvelopeHeader.VERSION_1) {
+                    v1++;
+                    continue;
+                }
+                if (!h.tenantId().equals(tenant) || !h.embeddingId().equals(ids.get(i))) {
+                    failed++; // a row moved from elsewhere: not this tenant's to re-wrap
+                    continue;
+                }
+                String slotKey = h.dekId() + "/" + h.kek() + "/"
+                        + java.util.HexFormat.of().formatHex(h.wrappedDek());
+                KeySlot slot = slots.get(slotKey);
+                if (slot == null && !slots.containsKey(slotKey)) {
+                    try {
+                        slot = rewrapper.rewrap(h, alreadyMoved(tenant, h, target));
+                        rewrapped++;
+                        listener.onProgress(
+                                new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
+                                "DEK " + h.dekId() + ": " + h.kek() + " -> " + slot.kek());
+                    } catch (RuntimeException e) {
+                        slot = null;
+                        listener.onProgress(
+                                new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed),
+                                "DEK " + h.dekId() + " under " + h.kek() + " was not re-wrapped: "
+                                        + e.getClass().getSimpleName() + ": " + e.getMessage());
+                    }
+                    slots.put(slotKey, slot);
+                }
+                if (slot == null) {
+                    failed++;
+                    continue;
+                }
+                byte[] moved = EnvelopeHeader.withKeySlot(envelope, slot.kek(), slot.wrapped());
+                updates.add(new Object[] {moved, slot.kek().toString(), ids.get(i), envelope});
+            }
+            if (!updates.isEmpty()) {
+                try (PreparedStatement ps = connection.prepareStatement("UPDATE " + table
+                        + " SET envelope = ?, kek_ref = ? WHERE tenant = ? AND embedding_id = ? AND envelope = ?")) {
+                    for (Object[] u : updates) {
+                        ps.setBytes(1, (byte[]) u[0]);
+                        ps.setString(2, (String) u[1]);
+                        ps.setString(3, tenant);
+                        ps.setString(4, (String) u[2]);
+                        ps.setBytes(5, (byte[]) u[3]);
+                        ps.addBatch();
+                    }
+                    int[] counts = ps.executeBatch();
+                    for (int c : counts) {
+                        if (c == 1 || c == java.sql.Statement.SUCCESS_NO_INFO) {
+                            rewritten++;
+                        } else {
+                            changed++;
+                        }
+                    }
+                }
+                connection.commit();
+            }
+            listener.onProgress(new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed), null);
+            if (stopAfterRows > 0 && rewritten >= stopAfterRows) {
+                return new Progress(total, rewritten, rewrapped, deks.size(), v1, failed, changed);
             }
         }
         long left = 0;

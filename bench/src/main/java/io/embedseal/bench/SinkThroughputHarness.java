@@ -64,6 +64,7 @@ public final class SinkThroughputHarness {
         int partitions = 4;
         int runs = 2;
         boolean postgres = true;
+        boolean lucene = true;
         boolean json = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -73,11 +74,12 @@ public final class SinkThroughputHarness {
                 case "--partitions" -> partitions = Integer.parseInt(args[++i]);
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--no-postgres" -> postgres = false;
+                case "--no-lucene" -> lucene = false;
                 case "--json" -> json = true;
                 default ->
-                    throw new IllegalArgumentException(
-                            "unknown option " + args[i]
-                                    + "; use --records N, --dims N, --tenants N, --partitions N, --runs N, --no-postgres, --json");
+                    throw new IllegalArgumentException("unknown option " + args[i]
+                            + "; use --records N, --dims N, --tenants N, --partitions N, --runs N, --no-postgres, --no-lucene, "
+                            + "--json");
             }
         }
         if (postgres && PostgresServer.unavailableBecause().isPresent()) {
@@ -98,9 +100,13 @@ public final class SinkThroughputHarness {
             }
             long bytes = fill(broker, kmsDir, topic, keyEvents, names, records, dims);
             for (int run = 1; run <= runs; run++) {
-                results.add(measure(broker, dataDir, kmsDir, "lucene", topic, keyEvents, names, records, run));
+                if (lucene) {
+                    results.add(measure(broker, dataDir, kmsDir, "lucene", topic, keyEvents, names, records, run));
+                }
                 if (postgres) {
                     results.add(measure(broker, dataDir, kmsDir, "postgresql", topic, keyEvents, names, records, run));
+                    results.add(measure(
+                            broker, dataDir, kmsDir, "postgresql-unverified", topic, keyEvents, names, records, run));
                 }
             }
             Map<String, Object> out = new LinkedHashMap<>();
@@ -242,6 +248,10 @@ public final class SinkThroughputHarness {
             c.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
             c.put(PostgresSinkConfig.TABLE, table);
             c.put("tasks.max", "2");
+            if (sink.equals("postgresql-unverified")) {
+                // Envelope v2's check switched off, for the cost of authenticating every envelope side by side.
+                c.put(EmbedsealSinkConfig.ENVELOPE_VERIFY, "false");
+            }
             stored = () -> pgCount(table);
         }
         try (EmbeddedConnect connect = EmbeddedConnect.start(

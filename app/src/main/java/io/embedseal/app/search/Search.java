@@ -38,8 +38,13 @@ public final class Search {
 
     /** The PostgreSQL sink's database and table; {@code password} may be null. */
     public record PostgresStore(
-            String url, String user, String password, String table, VectorSimilarityFunction similarity)
+            String url, String user, String password, String table, VectorSimilarityFunction similarity, String purpose)
             implements Store {
+        public PostgresStore(
+                String url, String user, String password, String table, VectorSimilarityFunction similarity) {
+            this(url, user, password, table, similarity, Sealer.DEFAULT_PURPOSE);
+        }
+
         @Override
         public String toString() {
             return "PostgresStore[" + url + ", table " + table + "]";
@@ -99,7 +104,7 @@ public final class Search {
         // No describe here: opening the sealed rows asks the KMS for every DEK, and a refusal ends the search.
         // (A least-privilege reader may decrypt without being allowed to read the key's metadata.)
         try (Connection c = PostgresVectorStore.connect(p.url(), p.user(), p.password(), "embedseal-search")) {
-            EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring), tenantId);
+            EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring, p.purpose(), true), tenantId);
             PostgresSealedSearch.Result r = PostgresSealedSearch.search(
                     c,
                     p.table(),

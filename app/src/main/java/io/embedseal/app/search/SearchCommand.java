@@ -89,6 +89,13 @@ public final class SearchCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     int candidates = LuceneSearch.DEFAULT_CANDIDATES;
 
+    @Option(
+            names = "--envelope-purpose",
+            defaultValue = io.embedseal.serdes.envelope.Sealer.DEFAULT_PURPOSE,
+            description = "PostgreSQL: the purpose the stored envelopes were sealed for, the sink's "
+                    + "embedseal.envelope.purpose (default: ${DEFAULT-VALUE}).")
+    String purpose;
+
     @Option(names = "--exact", description = "Lucene: compare with every vector instead of the HNSW graph.")
     boolean exact;
 
@@ -156,7 +163,8 @@ public final class SearchCommand implements Callable<Integer> {
                             postgresUser,
                             System.getenv(postgresPasswordEnv),
                             postgresTable,
-                            similarity(similarity));
+                            similarity(similarity),
+                            io.embedseal.serdes.envelope.Sealer.requirePurpose(purpose));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -213,6 +213,8 @@ class KeyRewrapIntegrationTest {
                 .isBetween(50L, 80L);
 
         CliRun finish = cli(rewrap.toArray(String[]::new));
+        System.out.println(
+                "keys rewrap (resumed):\n" + finish.err() + finish.out()); // what docs/key-lifecycle.md shows
         assertThat(finish.code()).as(finish.err()).isZero();
         assertThat(finish.out())
                 .contains((120 - moved) + " of " + (121 - moved) + " rows rewritten")

@@ -253,21 +253,24 @@ public final class PostgresVectorStore implements VectorStore {
         if (!enforceVersions || keys.isEmpty()) {
             return;
         }
-        Map<String, List<String>> byTenant = new LinkedHashMap<>();
+        String[] tenants = new String[keys.size()];
+        String[] ids = new String[keys.size()];
+        int n = 0;
         for (SealedRecordKey k : keys) {
-            byTenant.computeIfAbsent(k.tenantId(), t -> new ArrayList<>()).add(k.embeddingId());
+            tenants[n] = k.tenantId();
+            ids[n++] = k.embeddingId();
         }
         try {
             Connection c = connection();
-            try (PreparedStatement ps = c.prepareStatement("SELECT embedding_id, " + HELD_COLUMNS + " FROM " + table
-                    + " WHERE tenant = ? AND embedding_id = ANY(?)")) {
-                for (Map.Entry<String, List<String>> e : byTenant.entrySet()) {
-                    ps.setString(1, e.getKey());
-                    ps.setArray(2, c.createArrayOf("text", e.getValue().toArray()));
-                    try (ResultSet rs = ps.executeQuery()) {
-                        while (rs.next()) {
-                            held.put(new SealedRecordKey(e.getKey(), rs.getString(1)), Optional.of(heldOf(rs, 2)));
-                        }
+            // One query for the whole batch, one primary-key probe per key (a nested loop over the keys).
+            try (PreparedStatement ps = c.prepareStatement("SELECT k.tenant, k.id, " + qualified(HELD_COLUMNS, "h")
+                    + " FROM unnest(?::text[], ?::text[]) AS k(tenant, id) JOIN " + table
+                    + " h ON h.tenant = k.tenant AND h.embedding_id = k.id")) {
+                ps.setArray(1, c.createArrayOf("text", tenants));
+                ps.setArray(2, c.createArrayOf("text", ids));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        held.put(new SealedRecordKey(rs.getString(1), rs.getString(2)), Optional.of(heldOf(rs, 3)));
                     }
                 }
             }
@@ -283,6 +286,10 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     private static final String HELD_COLUMNS = "record_version, deleted, source_topic, source_partition, source_offset";
+
+    private static String qualified(String columns, String alias) {
+        return alias + "." + columns.replace(", ", ", " + alias + ".");
+    }
 
     /** What a row holds, from {@link #HELD_COLUMNS} starting at column {@code at}. */
     private static RecordVersions.Held heldOf(ResultSet rs, int at) throws SQLException {

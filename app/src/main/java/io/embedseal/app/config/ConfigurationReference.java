@@ -73,6 +73,8 @@ public final class ConfigurationReference {
                         "client",
                         SerdeConfigs.MAX_DIMENSIONS,
                         SerdeConfigs.ONLY_TENANT,
+                        SerdeConfigs.PURPOSE,
+                        SerdeConfigs.ACCEPT_V1,
                         io.embedseal.serdes.avro.EmbeddingEventSerializer.AUTO_REGISTER,
                         io.embedseal.serdes.avro.EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY),
                 false);

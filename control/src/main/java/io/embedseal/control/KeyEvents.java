@@ -32,6 +32,12 @@ public final class KeyEvents {
     }
 
     private static final BinaryMessageEncoder<KeyEvent> ENCODER = KeyEvent.getEncoder();
+    /**
+     * Events other than MIGRATED are written with schema version 2, so that readers not yet upgraded (which know its
+     * fingerprint, not version 3's) still apply a REVOKED or DESTROYED written by a new CLI.
+     */
+    private static final BinaryMessageEncoder<KeyEvent> V2_ENCODER;
+
     private static final BinaryMessageDecoder<KeyEvent> DECODER = KeyEvent.getDecoder();
     private static final BinaryMessageEncoder<SignedKeyEvent> SIGNED_ENCODER = SignedKeyEvent.getEncoder();
     private static final BinaryMessageDecoder<SignedKeyEvent> SIGNED_DECODER = SignedKeyEvent.getDecoder();
@@ -46,6 +52,7 @@ public final class KeyEvents {
         Schema v2 = legacy("KeyEvent-v2.avsc");
         DECODER.addSchema(v1);
         DECODER.addSchema(v2);
+        V2_ENCODER = new BinaryMessageEncoder<>(org.apache.avro.specific.SpecificData.get(), v2);
         for (Schema s : new Schema[] {v1, v2, KeyEvent.getClassSchema(), SignedKeyEvent.getClassSchema()}) {
             KNOWN.put(SchemaNormalization.parsingFingerprint64(s), s);
         }
@@ -88,7 +95,7 @@ public final class KeyEvents {
 
     public static byte[] encode(KeyEvent event) {
         try {
-            return bytes(ENCODER.encode(event));
+            return bytes((event.getType() == KeyEventType.MIGRATED ? ENCODER : V2_ENCODER).encode(event));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

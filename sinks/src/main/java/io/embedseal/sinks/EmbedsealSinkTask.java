@@ -426,10 +426,13 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                         throw new RetriableException("the KMS is unreachable; the batch is redelivered", e);
                     }
                     case KEY_REVOKED, KEY_UNKNOWN, KEY_FAILED -> {
-                        if (e.reason() == EnvelopeException.Reason.KEY_REVOKED && namesOlderVersion(header, state)) {
+                        if (e.reason() == EnvelopeException.Reason.KEY_REVOKED
+                                && namesOlderVersion(header, state)
+                                && keyProbe.ask(keyring, key.tenantId()) != KeyGoneProbe.Answer.GONE) {
                             // The KEK version an envelope names is in its unauthenticated key slot: an old version
                             // the KMS now refuses (restricted after a re-wrap, or written there by anyone) is that
-                            // record's problem, not a revocation of the tenant.
+                            // record's problem, not a revocation of the tenant; unless the tenant's key itself is
+                            // refused too (asked with a DEK this task unwrapped, its cached DEKs evicted first).
                             refuse(
                                     r,
                                     new RefusedRecordException(

@@ -15,8 +15,10 @@ import org.jspecify.annotations.Nullable;
  *       store already went past (after a restart or a rebalance: stores commit before Connect commits offsets), and is
  *       skipped and counted; otherwise it is a rollback, a late replay or a resurrection, and is refused
  *       ({@code STALE_VERSION}).</li>
- *   <li>Equal and of the same kind: a redelivery (skipped, so it cannot undo a re-wrap of the stored row's key slot)
- *       or a re-seal of the same record version from a later offset (applied).</li>
+ *   <li>Equal and of the same kind: the same record version again (a redelivery, a producer's retry, or a replay
+ *       of the envelope the store holds, perhaps with the key slot it had before a re-wrap or a migration): skipped,
+ *       so a replay cannot put back a key slot {@code keys rewrap} or {@code tenants migrate} replaced. Version-1
+ *       envelopes (no version: all count as {@code 0.0}) are applied, as before.</li>
  * </ul>
  */
 public final class RecordVersions {
@@ -51,9 +53,17 @@ public final class RecordVersions {
         }
         RecordVersion v = incoming.header().recordVersion();
         int order = v.compareTo(held.version());
-        boolean tieLost = order == 0 && held.deleted() && !isDelete;
-        if (order > 0 || (order == 0 && !tieLost && !redelivery(incoming, held))) {
+        if (order > 0) {
             return Verdict.APPLY;
+        }
+        if (order == 0) {
+            if (isDelete && !held.deleted()) {
+                return Verdict.APPLY; // a delete wins a tie
+            }
+            if (isDelete == held.deleted()) {
+                // The same record version again: applied only for version-1 envelopes, which carry none.
+                return v.equals(RecordVersion.NONE) ? Verdict.APPLY : Verdict.REDELIVERED;
+            }
         }
         if (redelivery(incoming, held)) {
             return Verdict.REDELIVERED;

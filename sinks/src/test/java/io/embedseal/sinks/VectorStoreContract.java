@@ -121,6 +121,19 @@ abstract class VectorStoreContract {
     }
 
     @Test
+    void aReplayOfTheVersionHeld_fromALaterOffset_isSkipped_soItCannotPutBackAReplacedKeySlot() {
+        StoredRecord held = record("acme", "e-1", v(100));
+        assertThat(store.upsert(held)).isTrue();
+        endPut();
+        // The same envelope written to the topic again (after a rewrap had replaced its key slot in the store).
+        StoredRecord replay = new StoredRecord(
+                held.key(), held.header(), held.envelope(), held.opened(), held.sourceTopic(), 0, offset++);
+        assertThat(store.upsert(replay)).isFalse();
+        endPut();
+        assertThat(storedVersions("acme")).containsEntry("e-1", v(100));
+    }
+
+    @Test
     void aRecordAtTheVersionOfADelete_doesNotBringItBack() {
         store.upsert(record("acme", "e-1", v(100)));
         store.delete(marker("acme", "e-1", v(200)));

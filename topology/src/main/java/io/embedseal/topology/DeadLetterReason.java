@@ -18,6 +18,8 @@ public enum DeadLetterReason {
      * {@code validation.max-event-time-ahead-seconds}: as the record's version it would freeze the record.
      */
     EVENT_TIME_AHEAD,
+    /** A delete (a tombstone keyed {@code tenant/embeddingId}) without a record timestamp to version it by. */
+    DELETE_WITHOUT_TIME,
     /** The value does not start with the Confluent wire-format magic byte 0. */
     WRONG_MAGIC_BYTE,
     /** The value names a schema id the schema registry does not have. */

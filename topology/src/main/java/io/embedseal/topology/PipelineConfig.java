@@ -89,7 +89,7 @@ public final class PipelineConfig {
             .doc("After a tenant's key failed (denied, unknown, an error of its KMS for that key alone), how long its "
                     + "records are dead-lettered without asking the KMS again; then one record tries again.");
     public static final Setting<Long> MAX_EVENT_TIME_AHEAD_SECONDS = Setting.longValue(
-                    "validation.max-event-time-ahead-seconds", 3600, 0, 31_536_000)
+                    "validation.max-event-time-ahead-seconds", 300, 0, 31_536_000)
             .doc("How far ahead of this instance's clock an embedding's event time (or a delete's record timestamp) "
                     + "may be; further ahead, the record is dead-lettered (EVENT_TIME_AHEAD). The event time is the "
                     + "record's version in the stores, and one far in the future would freeze the record: every later "

@@ -28,7 +28,7 @@ public record SealingOptions(
         Duration maxEventTimeAhead) {
 
     /** The default of {@code validation.max-event-time-ahead-seconds}. */
-    public static final Duration DEFAULT_MAX_EVENT_TIME_AHEAD = Duration.ofHours(1);
+    public static final Duration DEFAULT_MAX_EVENT_TIME_AHEAD = Duration.ofMinutes(5);
 
     public SealingOptions {
         Objects.requireNonNull(maxDependencyWait, "maxDependencyWait");

@@ -234,6 +234,17 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             deadLetter(record, refused, refusalDetail(refused, tenant), -1, tenant, embeddingId, false);
             return;
         }
+        if (record.timestamp() < 0) {
+            deadLetter(
+                    record,
+                    DeadLetterReason.DELETE_WITHOUT_TIME,
+                    "a delete's record has no timestamp to version it by",
+                    -1,
+                    tenant,
+                    embeddingId,
+                    false);
+            return;
+        }
         String ahead = tooFarAhead(record.timestamp(), "the delete's record timestamp");
         if (ahead != null) {
             deadLetter(record, DeadLetterReason.EVENT_TIME_AHEAD, ahead, -1, tenant, embeddingId, false);

@@ -442,15 +442,6 @@ public final class KeysCommand implements Runnable {
                                     ref -> ref.sameKeyAs(newest) && ref.version() >= newest.version(),
                                     newest,
                                     (h, already) -> {
-                                        if (already != null
-                                                && io.embedseal.keyring.dek.DekRewrap.unwrapsFor(
-                                                        tenant,
-                                                        h.dekId(),
-                                                        already.kek(),
-                                                        already.wrapped(),
-                                                        ctx.keys)) {
-                                            return already;
-                                        }
                                         io.embedseal.keyring.kms.WrappedDek w =
                                                 io.embedseal.keyring.dek.DekRewrap.rewrap(
                                                         tenant,
@@ -460,7 +451,11 @@ public final class KeysCommand implements Runnable {
                                                         own,
                                                         ctx.keys,
                                                         ctx.keys,
-                                                        keyName);
+                                                        keyName,
+                                                        already == null
+                                                                ? null
+                                                                : new io.embedseal.keyring.kms.WrappedDek(
+                                                                        already.kek(), already.wrapped()));
                                         return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
                                     },
                                     (p, event) -> {
@@ -528,11 +523,18 @@ public final class KeysCommand implements Runnable {
             this.what = what;
         }
 
+        private PostgresRewrap.@org.jspecify.annotations.Nullable Progress last;
+
         void show(PostgresRewrap.Progress p) {
+            last = p;
             long now = System.nanoTime();
             if (now - shownAt < 250_000_000L && p.rowsRewritten() < p.rowsTotal()) {
                 return;
             }
+            draw(p, now);
+        }
+
+        private void draw(PostgresRewrap.Progress p, long now) {
             shownAt = now;
             double seconds = Math.max(1e-3, (now - start) / 1e9);
             int width = 30;
@@ -552,6 +554,9 @@ public final class KeysCommand implements Runnable {
         }
 
         void done() {
+            if (last != null) {
+                draw(last, System.nanoTime()); // the final count, however recently the line was drawn
+            }
             err.println();
             err.flush();
         }

@@ -463,15 +463,6 @@ public final class TenantsCommand implements Runnable {
                                     ref -> ref.sameKeyAs(newKek),
                                     newKek,
                                     (h, already) -> {
-                                        if (already != null
-                                                && io.embedseal.keyring.dek.DekRewrap.unwrapsFor(
-                                                        tenant,
-                                                        h.dekId(),
-                                                        already.kek(),
-                                                        already.wrapped(),
-                                                        other.keys())) {
-                                            return already;
-                                        }
                                         io.embedseal.keyring.kms.WrappedDek w =
                                                 io.embedseal.keyring.dek.DekRewrap.rewrap(
                                                         tenant,
@@ -481,7 +472,11 @@ public final class TenantsCommand implements Runnable {
                                                         own,
                                                         ctx.keys,
                                                         other.keys(),
-                                                        targetKey);
+                                                        targetKey,
+                                                        already == null
+                                                                ? null
+                                                                : new io.embedseal.keyring.kms.WrappedDek(
+                                                                        already.kek(), already.wrapped()));
                                         return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
                                     },
                                     (p, event) -> {

@@ -3,14 +3,15 @@ package io.embedseal.app.ops;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.app.CliRun;
-import io.embedseal.app.TestPipelineConfig;
+import io.embedseal.app.TestSigning;
 import io.embedseal.control.KeyEvents;
 import io.embedseal.keyring.Keyring;
 import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
+import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsProvider;
-import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.kms.testsupport.OpenBao;
+import io.embedseal.kms.testsupport.SoftHsm;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.envelope.EnvelopeException;
@@ -25,18 +26,21 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The migration runbook of docs/key-lifecycle.md against the real CLI, a real broker, a real PostgreSQL server, the
- * local KMS and a real Vault API (OpenBao): a tenant whose rows span two versions of its local key moves to a key in
- * Vault (a run stopped halfway publishes nothing; the next finishes and publishes MIGRATED); its key in the local KMS
- * is then destroyed, and every one of its rows opens through Vault alone, while no row of another tenant opens there
- * and none was touched.
+ * The migration runbook of docs/key-lifecycle.md against the real CLI, a real broker, a real PostgreSQL server and the
+ * real KMSs that run here: the local KMS, a real Vault API (OpenBao) and a PKCS#11 token (SoftHSM2), from each to
+ * another. A tenant's rows (spanning two versions of its key where the KMS can rotate) move to a key in the target
+ * KMS; a run stopped halfway publishes nothing, the next finishes and publishes MIGRATED; the tenant's key in the old
+ * KMS is then destroyed, and every one of its rows opens through the new KMS alone, while no row of another tenant
+ * opens there and none was touched.
  */
 class KmsMigrationIntegrationTest {
 
@@ -56,21 +60,77 @@ class KmsMigrationIntegrationTest {
         return r;
     }
 
-    @Test
-    void localToVault_thenTheOldKeyIsDestroyed_andEveryRowOfTheTenantOpensThroughVaultAlone() throws Exception {
+    /** The settings of one KMS, its secrets in files; each call gives a fresh place (directory, namespace). */
+    Map<String, String> kms(String kind) throws Exception {
+        Map<String, String> s = new LinkedHashMap<>();
+        switch (kind) {
+            case "local" -> {
+                s.put("kms.provider", "local");
+                s.put(
+                        "kms.local.dir",
+                        TestSigning.installInto(dir.resolve("kms-" + UUID.randomUUID()))
+                                .toString());
+            }
+            case "vault" -> {
+                OpenBao.Namespace vault = OpenBao.namespace();
+                Path token = dir.resolve("vault-" + UUID.randomUUID() + ".token");
+                Files.writeString(token, vault.rootToken());
+                s.putAll(vault.settings());
+                s.remove("kms.vault.token-env");
+                s.put("kms.vault.token-file", token.toString());
+            }
+            case "pkcs11" -> {
+                SoftHsm.assumeAvailable();
+                s.putAll(SoftHsm.sharedToken().settings());
+            }
+            default -> throw new IllegalArgumentException(kind);
+        }
+        return s;
+    }
+
+    static KmsProvider open(Map<String, String> settings) {
+        return KmsProviders.create(KeyringSettings.of(settings, name -> null));
+    }
+
+    static Path write(Path file, Map<String, String> settings, String... more) throws Exception {
+        StringBuilder b = new StringBuilder();
+        for (String line : more) {
+            b.append(line).append('\n');
+        }
+        settings.forEach((k, v) -> b.append(k).append('=').append(v).append('\n'));
+        Files.writeString(file, b);
+        return file;
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource({"local, vault", "vault, pkcs11", "pkcs11, vault"})
+    void aTenantMoves_thenItsOldKeyIsDestroyed_andEveryRowOpensThroughTheNewKmsAlone(String from, String to)
+            throws Exception {
         PostgresServer.unavailableBecause().ifPresent(why -> {
             if (PostgresServer.required()) {
                 throw new IllegalStateException(why);
             }
             org.junit.jupiter.api.Assumptions.abort(why);
         });
-        String prefix = "migrate-" + UUID.randomUUID().toString().substring(0, 6) + "-";
+        String run = UUID.randomUUID().toString().substring(0, 6);
+        String prefix = "migrate-" + run + "-";
+        String tenant = "m" + run; // unique: a PKCS#11 token is shared by the JVM's tests
+        String other = "o" + run;
         EmbeddedKafkaBroker.shared().createTopic(prefix + "events", 1, Map.of());
         EmbeddedKafkaBroker.shared().createTopic(prefix + "audit", 1, Map.of());
-        config = TestPipelineConfig.write(dir, EmbeddedKafkaBroker.shared().bootstrapServers(), prefix);
-        Path kmsDir = dir.resolve("kms");
-        ok(cli("tenants", "add", "--tenant", "acme", "--create-key"));
-        ok(cli("tenants", "add", "--tenant", "other", "--create-key"));
+        Map<String, String> source = kms(from);
+        Map<String, String> target = kms(to);
+        config = write(
+                dir.resolve("embedseal.properties"),
+                source,
+                "bootstrap.servers=" + EmbeddedKafkaBroker.shared().bootstrapServers(),
+                "topics.key-events=" + prefix + "events",
+                "topics.audit=" + prefix + "audit",
+                "topics.sealed=" + prefix + "sealed",
+                "topics.raw=" + prefix + "raw",
+                "topics.dlq=" + prefix + "dlq");
+        ok(cli("tenants", "add", "--tenant", tenant, "--create-key"));
+        ok(cli("tenants", "add", "--tenant", other, "--create-key"));
 
         String table = PostgresServer.freshTable("migrate");
         Map<String, String> s = new HashMap<>();
@@ -81,42 +141,38 @@ class KmsMigrationIntegrationTest {
         s.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
         s.put(PostgresSinkConfig.TABLE, table);
         s.put(PostgresSinkConfig.MODE, "sealed");
-        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(s), "migrate-test", 0)) {
+        int rows = 0;
+        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(s), "migrate-test", 0);
+                KmsProvider sealing = open(source)) {
             for (int dek = 0; dek < 2; dek++) {
-                Sealer sealer = new Sealer(Keyring.of(new LocalKms(kmsDir)));
+                Sealer sealer = new Sealer(Keyring.of(sealing)); // a new keyring seals under a new DEK
                 for (int i = 0; i < 30; i++) {
-                    store.upsert(KeyRewrapIntegrationTest.stored(sealer, "acme", "v1-" + dek + "-" + i, false));
+                    store.upsert(KeyRewrapIntegrationTest.stored(sealer, tenant, "a-" + dek + "-" + i, false));
+                    rows++;
                 }
-                store.upsert(KeyRewrapIntegrationTest.stored(sealer, "other", "o-" + dek, false));
+                store.upsert(KeyRewrapIntegrationTest.stored(sealer, other, "o-" + dek, false));
             }
             store.flush();
-            ok(cli("keys", "rotate", "--tenant", "acme")); // rows under two versions of the local key
-            Sealer sealer = new Sealer(Keyring.of(new LocalKms(kmsDir)));
-            for (int i = 0; i < 20; i++) {
-                store.upsert(KeyRewrapIntegrationTest.stored(sealer, "acme", "v2-" + i, false));
+            if (sealing.supportedOperations().contains(KmsOperation.ROTATE)) {
+                ok(cli("keys", "rotate", "--tenant", tenant)); // rows under two versions of the old key
+                Sealer sealer = new Sealer(Keyring.of(sealing));
+                for (int i = 0; i < 20; i++) {
+                    store.upsert(KeyRewrapIntegrationTest.stored(sealer, tenant, "b-" + i, false));
+                    rows++;
+                }
+                store.flush();
             }
-            store.flush();
         }
-        Map<String, byte[]> otherBefore = KeyRewrapIntegrationTest.rows(table, "other");
+        Map<String, byte[]> otherBefore = KeyRewrapIntegrationTest.rows(table, other);
 
-        // The target: a key in Vault, with settings (and a token file) of its own.
-        OpenBao.Namespace vault = OpenBao.namespace();
-        Path token = dir.resolve("vault.token");
-        Files.writeString(token, vault.rootToken());
-        Map<String, String> target = new HashMap<>(vault.settings());
-        target.remove("kms.vault.token-env");
-        target.put("kms.vault.token-file", token.toString());
-        Path targetFile = dir.resolve("target-kms.properties");
-        StringBuilder props = new StringBuilder();
-        target.forEach((k, v) -> props.append(k).append('=').append(v).append('\n'));
-        Files.writeString(targetFile, props);
+        Path targetFile = write(dir.resolve("target-kms.properties"), target);
         Path password = dir.resolve("pg-password");
         Files.writeString(password, PostgresServer.PASSWORD);
         List<String> migrate = new ArrayList<>(List.of(
                 "tenants",
                 "migrate",
                 "--tenant",
-                "acme",
+                tenant,
                 "--to",
                 targetFile.toString(),
                 "--create-key",
@@ -135,43 +191,47 @@ class KmsMigrationIntegrationTest {
         CliRun partial = cli(crashing.toArray(String[]::new));
         assertThat(partial.code()).as(partial.out() + partial.err()).isEqualTo(1);
         assertThat(partial.out()).contains("MIGRATED not published");
-        assertThat(types(prefix, "acme")).doesNotContain(KeyEventType.MIGRATED);
+        assertThat(types(prefix, tenant)).doesNotContain(KeyEventType.MIGRATED);
 
         CliRun done = ok(cli(migrate.toArray(String[]::new)));
         assertThat(done.out()).contains("MIGRATED published");
-        assertThat(types(prefix, "acme")).endsWith(KeyEventType.MIGRATED);
-        assertThat(ok(cli("tenants", "show", "--tenant", "acme")).out()).contains("vault");
+        assertThat(types(prefix, tenant)).endsWith(KeyEventType.MIGRATED);
+        assertThat(ok(cli("tenants", "show", "--tenant", tenant)).out()).contains(to);
 
-        // The old KMS's key is gone: nothing of acme opens through the local KMS any more.
-        try (LocalKms local = new LocalKms(kmsDir)) {
-            local.destroy("tenant-acme");
+        // The old KMS's key is gone.
+        try (KmsProvider old = open(source)) {
+            old.destroy("tenant-" + tenant);
         }
-        Map<String, byte[]> acme = KeyRewrapIntegrationTest.rows(table, "acme");
-        assertThat(acme).hasSize(80);
-        Map<String, String> readerSettings = new HashMap<>(vault.settings());
-        try (KmsProvider provider =
-                KmsProviders.create(KeyringSettings.of(readerSettings, name -> vault.rootToken()))) {
-            Sealer throughVault = new Sealer(Keyring.of(provider));
-            for (Map.Entry<String, byte[]> row : acme.entrySet()) {
-                assertThat(EnvelopeHeader.parse(row.getValue()).kek()).hasToString("vault:tenant-acme:1");
-                assertThat(throughVault
-                                .unseal(row.getValue(), "acme", row.getKey())
+        Map<String, byte[]> moved = KeyRewrapIntegrationTest.rows(table, tenant);
+        assertThat(moved).hasSize(rows);
+        try (KmsProvider reader = open(target)) {
+            Sealer throughNew = new Sealer(Keyring.of(reader));
+            for (Map.Entry<String, byte[]> row : moved.entrySet()) {
+                assertThat(EnvelopeHeader.parse(row.getValue()).kek().provider())
+                        .isEqualTo(to);
+                assertThat(throughNew
+                                .unseal(row.getValue(), tenant, row.getKey())
                                 .plaintext())
                         .isNotEmpty();
             }
-            Map<String, byte[]> other = KeyRewrapIntegrationTest.rows(table, "other");
-            assertThat(other).usingRecursiveComparison().isEqualTo(otherBefore);
-            for (Map.Entry<String, byte[]> row : other.entrySet()) {
+            Map<String, byte[]> others = KeyRewrapIntegrationTest.rows(table, other);
+            assertThat(others).usingRecursiveComparison().isEqualTo(otherBefore);
+            for (Map.Entry<String, byte[]> row : others.entrySet()) {
                 try {
-                    throughVault.unseal(row.getValue(), "other", row.getKey());
+                    throughNew.unseal(row.getValue(), other, row.getKey());
                     throw new AssertionError("another tenant's row opened through the new KMS");
                 } catch (EnvelopeException expected) {
                     assertThat(expected.reason()).isEqualTo(EnvelopeException.Reason.WRONG_BINDING);
                 }
-                // and still opens where it always did
-                assertThat(new Sealer(Keyring.of(new LocalKms(kmsDir)))
-                                .unseal(row.getValue(), "other", row.getKey())
+            }
+        }
+        try (KmsProvider old = open(source)) {
+            Sealer throughOld = new Sealer(Keyring.of(old));
+            for (Map.Entry<String, byte[]> row : otherBefore.entrySet()) {
+                assertThat(throughOld
+                                .unseal(row.getValue(), other, row.getKey())
                                 .plaintext())
+                        .as("the other tenant still opens where it always did")
                         .isNotEmpty();
             }
         }

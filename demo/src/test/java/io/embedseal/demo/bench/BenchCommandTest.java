@@ -63,16 +63,33 @@ class BenchCommandTest {
         assertThat(result.get("ratio").asDouble()).isPositive();
         assertThat(result.get("floorRatio").asDouble()).isPositive();
         assertThat(result.get("sealedToFloor").asDouble()).isPositive();
-        // From the layout in docs/envelope-format.md, for the bench's first record: magic, version, payload type and
-        // the
-        // tenant id's length (6), tenant id, id length (2), id, KEK reference length (1) and reference, DEK id length
-        // (1)
-        // and DEK id (16), wrapped DEK length (2) and wrapped DEK (65 bytes from the local KMS: key-management.md),
-        // ciphertext length (4), nonce (12) and tag (16); less the raw value's 5-byte wire prefix.
+        // From the version-2 layout in docs/envelope-format.md, for the bench's first record: magic, version, payload
+        // type and the tenant id's length (6), tenant id, id length (2), id, purpose length (1) and purpose, record
+        // version (16), DEK id length (1) and DEK id (16), ciphertext length (4), KEK reference length (1) and
+        // reference, wrapped DEK length (2) and wrapped DEK (65 bytes from the local KMS: key-management.md), nonce
+        // (12)
+        // and tag (16); less the raw value's 5-byte wire prefix.
         String tenant = "tenant-000";
         String id = "doc-000000#chunk-0";
+        String purpose = "embeddings.sealed";
         String kek = "local:tenant-" + tenant + ":1";
-        long expected = 6 + tenant.length() + 2 + id.length() + 1 + kek.length() + 1 + 16 + 2 + 65 + 4 + 12 + 16 - 5;
+        long expected = 6L
+                + tenant.length()
+                + 2
+                + id.length()
+                + 1
+                + purpose.length()
+                + 16
+                + 1
+                + 16
+                + 4
+                + 1
+                + kek.length()
+                + 2
+                + 65
+                + 12
+                + 16
+                - 5;
         assertThat(result.get("sealedExtraBytes").asLong()).isEqualTo(expected);
         assertThat(result.get("kmsCallsPerSealedRun").asLong())
                 .isEqualTo(result.get("kmsBound").asLong())

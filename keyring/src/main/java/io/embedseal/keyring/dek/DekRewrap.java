@@ -22,21 +22,6 @@ public final class DekRewrap {
     private DekRewrap() {}
 
     /**
-     * Whether a wrapped DEK found under the target (an interrupted run's) unwraps there for this tenant and DEK id:
-     * the KMS binding then proves it is this DEK, and it can be reused instead of wrapping again. One KMS call.
-     */
-    public static boolean unwrapsFor(String tenantId, DekId id, KekRef kek, byte[] wrapped, Kms target) {
-        try {
-            byte[] dek = target.unwrapDek(kek, wrapped, DekFactory.associatedData(tenantId, id));
-            boolean ok = dek.length == DekFactory.KEY_BYTES;
-            Arrays.fill(dek, (byte) 0);
-            return ok;
-        } catch (KmsException e) {
-            return false;
-        }
-    }
-
-    /**
      * @param source       the KMS holding {@code from}; its key must be {@code expectedSource}'s key
      * @param target       the KMS to wrap under; may be the same as {@code source}
      * @param targetKey    the key name in {@code target}
@@ -53,6 +38,25 @@ public final class DekRewrap {
             Kms source,
             Kms target,
             String targetKey) {
+        return rewrap(tenantId, id, from, wrapped, expectedSource, source, target, targetKey, null);
+    }
+
+    /**
+     * As {@link #rewrap(String, DekId, KekRef, byte[], KekRef, Kms, Kms, String)}, reusing {@code candidate}, a wrapped
+     * form already under the target (an interrupted run's), if it unwraps there to the very same DEK: then every row of
+     * the DEK keeps one wrapped form (a reader's DEK cache holds one). The DEKs are compared in constant time; a
+     * candidate that holds another key (a row planted with a DEK id it does not own) is not used.
+     */
+    public static WrappedDek rewrap(
+            String tenantId,
+            DekId id,
+            KekRef from,
+            byte[] wrapped,
+            KekRef expectedSource,
+            Kms source,
+            Kms target,
+            String targetKey,
+            @org.jspecify.annotations.Nullable WrappedDek candidate) {
         if (!from.sameKeyAs(expectedSource)) {
             throw new KeyMismatchException("DEK " + id + " of tenant " + tenantId + " names " + from
                     + ", which is not the tenant's key " + expectedSource.provider() + ":" + expectedSource.keyName());
@@ -63,6 +67,23 @@ public final class DekRewrap {
             if (dek.length != DekFactory.KEY_BYTES) {
                 throw new InvalidWrappedKeyException("wrapped DEK " + id + " unwrapped to " + dek.length
                         + " bytes, expected " + DekFactory.KEY_BYTES);
+            }
+            if (candidate != null
+                    && candidate.kek().provider().equals(target.provider())
+                    && candidate.kek().keyName().equals(targetKey)) {
+                byte[] other = null;
+                try {
+                    other = target.unwrapDek(candidate.kek(), candidate.wrapped(), binding);
+                    if (java.security.MessageDigest.isEqual(dek, other)) {
+                        return candidate;
+                    }
+                } catch (KmsException e) {
+                    // not a usable wrapped form of this DEK: wrap afresh
+                } finally {
+                    if (other != null) {
+                        Arrays.fill(other, (byte) 0);
+                    }
+                }
             }
             WrappedDek out = target.wrapDek(targetKey, dek, binding);
             if (!out.kek().keyName().equals(targetKey) || !out.kek().provider().equals(target.provider())) {

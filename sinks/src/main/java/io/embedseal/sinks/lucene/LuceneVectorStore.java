@@ -209,13 +209,11 @@ public final class LuceneVectorStore implements VectorStore {
                 RecordVersion version = new RecordVersion(
                         Math.max(0, numeric(leaf, VERSION_TIME, doc)),
                         Math.max(0, numeric(leaf, VERSION_SEQUENCE, doc)));
-                String topic = leaf.reader()
-                        .storedFields()
-                        .document(doc, java.util.Set.of(SOURCE_TOPIC))
-                        .get(SOURCE_TOPIC);
+                Document stored = leaf.reader().storedFields().document(doc, java.util.Set.of(SOURCE_TOPIC, DELETED));
+                String topic = stored.get(SOURCE_TOPIC);
                 return new RecordVersions.Held(
                         version,
-                        numeric(leaf, TOMBSTONE, doc) == 1,
+                        numeric(leaf, TOMBSTONE, doc) == 1 || stored.get(DELETED) != null,
                         topic == null ? "" : topic,
                         (int) numeric(leaf, SOURCE_PARTITION, doc),
                         topic == null ? Long.MAX_VALUE : numeric(leaf, SOURCE_OFFSET, doc));

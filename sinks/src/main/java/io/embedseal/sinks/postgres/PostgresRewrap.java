@@ -206,7 +206,12 @@ public final class PostgresRewrap {
                 }
                 try {
                     EnvelopeHeader moved = EnvelopeHeader.parse(rs.getBytes(1));
-                    return moved.dekId().equals(h.dekId()) ? new KeySlot(moved.kek(), moved.wrappedDek()) : null;
+                    // Only a candidate: the rewrapper reuses it only if it unwraps to the very same DEK.
+                    return moved.dekId().equals(h.dekId())
+                                    && moved.tenantId().equals(tenant)
+                                    && moved.kek().equals(target)
+                            ? new KeySlot(moved.kek(), moved.wrappedDek())
+                            : null;
                 } catch (EnvelopeException e) {
                     return null;
                 }

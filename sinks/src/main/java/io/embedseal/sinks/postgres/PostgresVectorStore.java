@@ -449,7 +449,8 @@ public final class PostgresVectorStore implements VectorStore {
                 + ") ON CONFLICT (tenant, embedding_id) DO UPDATE SET " + set
                 + (enforceVersions
                         ? " WHERE held.record_version < EXCLUDED.record_version OR (held.record_version = "
-                                + "EXCLUDED.record_version AND (NOT held.deleted OR EXCLUDED.deleted))"
+                                + "EXCLUDED.record_version AND ((NOT held.deleted AND EXCLUDED.deleted) OR "
+                                + "held.record_version = '\\x00000000000000000000000000000000'::bytea))"
                         : "");
     }
 

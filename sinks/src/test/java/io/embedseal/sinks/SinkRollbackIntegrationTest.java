@@ -172,6 +172,61 @@ class SinkRollbackIntegrationTest {
         }
     }
 
+    @Test
+    void aRecordNamingARestrictedOldVersion_isRefusedAlone_butCountsForTheTenantOnceItsCurrentKeyIsRefusedToo()
+            throws Exception {
+        try (Sealed sealed = new Sealed(tmp.resolve("kms"))) {
+            String tenant = "lov";
+            KekRef v1 = sealed.onboard(tenant);
+            Random random = new Random(3);
+            // Sealed under version 1 (the keyring's first DEK), then the key rotates and version 1 is restricted.
+            byte[] old1 = sealed.seal(tenant, "old-1", Sealed.randomVector(random, 8), v(10));
+            byte[] old2 = sealed.seal(tenant, "old-2", Sealed.randomVector(random, 8), v(11));
+            KekRef v2 = sealed.kms.rotate(v1.keyName());
+            sealed.kms.restrictVersions(v1.keyName(), 2);
+            fixture.keyEvent(tenant, KeyEventType.REGISTERED, v1);
+            fixture.keyEvent(tenant, KeyEventType.ROTATED, v2);
+            io.embedseal.serdes.envelope.Sealer current = new io.embedseal.serdes.envelope.Sealer(
+                    io.embedseal.keyring.Keyring.of(new io.embedseal.keyring.kms.local.LocalKms(sealed.kmsDir)));
+            Map<String, String> c = new HashMap<>(fixture.lucene(sealed.kmsDir, tmp.resolve("lucene")));
+            c.put("name", "old-version-lucene");
+            SinkTask task = start(new LuceneSinkTask(), c);
+            try {
+                put(task, tenant + "/new-1", sealV2(current, tenant, "new-1", random, v(20)));
+                put(task, tenant + "/old-1", old1);
+                put(task, tenant + "/new-2", sealV2(current, tenant, "new-2", random, v(21)));
+                assertThat(reasons()).containsExactly("INVALID_ENVELOPE");
+                assertThat(((EmbedsealSinkTask) task).counters().tenantFaults()).isZero();
+                assertThat(LuceneSearch.documentCount(tmp.resolve("lucene"), tenant))
+                        .isEqualTo(2);
+
+                // Now the tenant's key itself is refused (revoked in the KMS, no event yet): the same kind of record
+                // is the tenant's fault, and its records are set aside as revoked.
+                sealed.kms.disable(v1.keyName());
+                put(task, tenant + "/old-2", old2);
+                assertThat(reasons()).containsExactly("TENANT_REVOKED");
+                assertThat(((EmbedsealSinkTask) task).counters().tenantFaults()).isEqualTo(1);
+            } finally {
+                task.stop();
+            }
+        }
+    }
+
+    private static byte[] sealV2(
+            io.embedseal.serdes.envelope.Sealer sealer,
+            String tenant,
+            String id,
+            Random random,
+            RecordVersion version) {
+        return sealer.seal(
+                tenant,
+                id,
+                version,
+                io.embedseal.serdes.envelope.PayloadType.EMBEDDING_EVENT_AVRO,
+                io.embedseal.serdes.avro.EmbeddingEventCodec.toCanonicalAvro(
+                        Sealed.event(tenant, id, Sealed.randomVector(random, 8))));
+    }
+
     private static Map<String, String> with(Map<String, String> base, Map<String, String> more) {
         Map<String, String> m = new HashMap<>(base);
         m.putAll(more);

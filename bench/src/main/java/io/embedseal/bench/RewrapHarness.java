@@ -111,7 +111,7 @@ public final class RewrapHarness {
                                         counted,
                                         counted,
                                         "tenant-bench");
-                                return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
+                                return w;
                             },
                             (progress, event) -> {},
                             0);

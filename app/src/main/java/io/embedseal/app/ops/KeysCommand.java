@@ -369,47 +369,8 @@ public final class KeysCommand implements Runnable {
         @Option(names = "--reason", description = "Why, for the audit trail.")
         String reason;
 
-        @Option(
-                names = "--postgres-url",
-                required = true,
-                paramLabel = "JDBC_URL",
-                description = "The sink's postgres.url.")
-        String url;
-
-        @Option(names = "--postgres-user", description = "PostgreSQL user.")
-        String user;
-
-        @Option(
-                names = "--postgres-password-env",
-                defaultValue = "EMBEDSEAL_PG_PASSWORD",
-                description = "Environment variable holding the PostgreSQL password (default: ${DEFAULT-VALUE}).")
-        String passwordEnv;
-
-        @Option(
-                names = "--postgres-password-file",
-                paramLabel = "FILE",
-                description = "A file holding the PostgreSQL password (instead of --postgres-password-env).")
-        java.nio.file.Path passwordFile;
-
-        @Option(
-                names = "--postgres-table",
-                defaultValue = "embeddings",
-                description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
-        String table;
-
-        @Option(
-                names = "--batch-size",
-                defaultValue = "1000",
-                description = "Rows per transaction (default: ${DEFAULT-VALUE}).")
-        int batchSize;
-
-        private @org.jspecify.annotations.Nullable String password() throws java.io.IOException {
-            return passwordOf(passwordFile, passwordEnv);
-        }
-
-        /** Test only: stop as a crash would, after this many rows. */
-        @Option(names = "--stop-after-rows", hidden = true, defaultValue = "0")
-        long stopAfterRows;
+        @CommandLine.Mixin
+        StoreRewrite store;
 
         @Override
         int run(ClusterOptions.Cluster cluster) throws Exception {
@@ -431,44 +392,20 @@ public final class KeysCommand implements Runnable {
                             + "' first, so every reader knows the version the rows will name");
                 }
                 KekRef own = new KekRef(state.kms(), keyName, state.kekVersion());
-                ctx.action("REWRAP_STARTED", tenant, newest.toString(), reason, "rows in " + table);
-                PostgresRewrap.Progress result;
-                try (java.sql.Connection c = io.embedseal.sinks.postgres.PostgresVectorStore.connect(
-                        url, user, password(), "embedseal-rewrap")) {
-                    ProgressLine line = new ProgressLine(err(), "rewrap " + tenant);
-                    result = new PostgresRewrap(c, table, batchSize)
-                            .run(
-                                    tenant,
-                                    ref -> ref.sameKeyAs(newest) && ref.version() >= newest.version(),
-                                    newest,
-                                    (h, already) -> {
-                                        io.embedseal.keyring.kms.WrappedDek w =
-                                                io.embedseal.keyring.dek.DekRewrap.rewrap(
-                                                        tenant,
-                                                        h.dekId(),
-                                                        h.kek(),
-                                                        h.wrappedDek(),
-                                                        own,
-                                                        ctx.keys,
-                                                        ctx.keys,
-                                                        keyName,
-                                                        already == null
-                                                                ? null
-                                                                : new io.embedseal.keyring.kms.WrappedDek(
-                                                                        already.kek(), already.wrapped()));
-                                        return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
-                                    },
-                                    (p, event) -> {
-                                        if (event != null) {
-                                            ctx.action("DEK_REWRAPPED", tenant, newest.toString(), reason, event);
-                                        }
-                                        line.show(p);
-                                    },
-                                    stopAfterRows);
-                    line.done();
-                }
-                ctx.action("REWRAP_FINISHED", tenant, newest.toString(), reason, summary(result));
-                out().println("rewrap of tenant " + tenant + " to " + newest + ": " + summary(result));
+                ctx.action("REWRAP_STARTED", tenant, newest.toString(), reason, "rows in " + store.table);
+                PostgresRewrap.Progress result = store.run(
+                        ctx,
+                        "rewrap",
+                        tenant,
+                        own,
+                        ctx.keys,
+                        keyName,
+                        newest,
+                        ref -> ref.sameKeyAs(newest) && ref.version() >= newest.version(),
+                        reason,
+                        err());
+                ctx.action("REWRAP_FINISHED", tenant, newest.toString(), reason, StoreRewrite.summary(result));
+                out().println("rewrap of tenant " + tenant + " to " + newest + ": " + StoreRewrite.summary(result));
                 if (result.rowsVersion1() > 0) {
                     out().println(result.rowsVersion1()
                             + " version-1 rows cannot be re-wrapped in place; they open only "
@@ -483,82 +420,6 @@ public final class KeysCommand implements Runnable {
                 }
                 return result.rowsFailed() > 0 || stuck > 0 ? 1 : 0;
             }
-        }
-    }
-
-    /** The password from --postgres-password-file, else the variable --postgres-password-env names; may be null. */
-    static @org.jspecify.annotations.Nullable String passwordOf(
-            java.nio.file.@org.jspecify.annotations.Nullable Path file, @org.jspecify.annotations.Nullable String env)
-            throws java.io.IOException {
-        if (file != null) {
-            return java.nio.file.Files.readString(file).strip();
-        }
-        return env == null ? null : System.getenv(env);
-    }
-
-    static String summary(PostgresRewrap.Progress p) {
-        return String.format(
-                Locale.ROOT,
-                "%,d of %,d rows rewritten, %,d DEKs re-wrapped (of %,d), %,d version-1 rows left, %,d rows failed, "
-                        + "%,d rows changed by the sink meanwhile (left as written), %,d rows not yet moved",
-                p.rowsRewritten(),
-                p.rowsTotal(),
-                p.deksRewrapped(),
-                p.deksTotal(),
-                p.rowsVersion1(),
-                p.rowsFailed(),
-                p.rowsChangedMeanwhile(),
-                Math.max(0, p.rowsLeft()));
-    }
-
-    /** One progress line on stderr, redrawn at most a few times a second. */
-    static final class ProgressLine {
-        private final java.io.PrintWriter err;
-        private final String what;
-        private final long start = System.nanoTime();
-        private long shownAt;
-
-        ProgressLine(java.io.PrintWriter err, String what) {
-            this.err = err;
-            this.what = what;
-        }
-
-        private PostgresRewrap.@org.jspecify.annotations.Nullable Progress last;
-
-        void show(PostgresRewrap.Progress p) {
-            last = p;
-            long now = System.nanoTime();
-            if (now - shownAt < 250_000_000L && p.rowsRewritten() < p.rowsTotal()) {
-                return;
-            }
-            draw(p, now);
-        }
-
-        private void draw(PostgresRewrap.Progress p, long now) {
-            shownAt = now;
-            double seconds = Math.max(1e-3, (now - start) / 1e9);
-            int width = 30;
-            int filled = p.rowsTotal() == 0 ? width : (int) (width * p.rowsRewritten() / p.rowsTotal());
-            err.printf(
-                    Locale.ROOT,
-                    "\r%s [%s%s] %,d/%,d rows, %,d/%,d DEKs, %,.0f rows/s",
-                    what,
-                    "#".repeat(Math.min(width, filled)),
-                    " ".repeat(Math.max(0, width - filled)),
-                    p.rowsRewritten(),
-                    p.rowsTotal(),
-                    p.deksRewrapped(),
-                    p.deksTotal(),
-                    p.rowsRewritten() / seconds);
-            err.flush();
-        }
-
-        void done() {
-            if (last != null) {
-                draw(last, System.nanoTime()); // the final count, however recently the line was drawn
-            }
-            err.println();
-            err.flush();
         }
     }
 

@@ -373,43 +373,8 @@ public final class TenantsCommand implements Runnable {
                         + "when its registration named one.")
         String signWith;
 
-        @Option(
-                names = "--postgres-url",
-                required = true,
-                paramLabel = "JDBC_URL",
-                description = "The sink's postgres.url.")
-        String url;
-
-        @Option(names = "--postgres-user", description = "PostgreSQL user.")
-        String user;
-
-        @Option(
-                names = "--postgres-password-env",
-                defaultValue = "EMBEDSEAL_PG_PASSWORD",
-                description = "Environment variable holding the PostgreSQL password (default: ${DEFAULT-VALUE}).")
-        String passwordEnv;
-
-        @Option(
-                names = "--postgres-password-file",
-                paramLabel = "FILE",
-                description = "A file holding the PostgreSQL password (instead of --postgres-password-env).")
-        java.nio.file.Path passwordFile;
-
-        @Option(
-                names = "--postgres-table",
-                defaultValue = "embeddings",
-                description = "The sink's postgres.table (default: ${DEFAULT-VALUE}).")
-        String table;
-
-        @Option(
-                names = "--batch-size",
-                defaultValue = "1000",
-                description = "Rows per transaction (default: ${DEFAULT-VALUE}).")
-        int batchSize;
-
-        /** Test only: stop as a crash would, after this many rows. */
-        @Option(names = "--stop-after-rows", hidden = true, defaultValue = "0")
-        long stopAfterRows;
+        @CommandLine.Mixin
+        StoreRewrite store;
 
         @Override
         int run(ClusterOptions.Cluster cluster) throws Exception {
@@ -452,45 +417,26 @@ public final class TenantsCommand implements Runnable {
                     out().println("created " + targetRef + " in the target KMS");
                 }
                 KekRef newKek = targetRef;
-                ctx.action("MIGRATE_STARTED", tenant, newKek.toString(), reason, "from " + own + ", rows in " + table);
-                PostgresRewrap.Progress result;
-                try (java.sql.Connection c = io.embedseal.sinks.postgres.PostgresVectorStore.connect(
-                        url, user, KeysCommand.passwordOf(passwordFile, passwordEnv), "embedseal-migrate")) {
-                    KeysCommand.ProgressLine line = new KeysCommand.ProgressLine(err(), "migrate " + tenant);
-                    result = new PostgresRewrap(c, table, batchSize)
-                            .run(
-                                    tenant,
-                                    ref -> ref.sameKeyAs(newKek),
-                                    newKek,
-                                    (h, already) -> {
-                                        io.embedseal.keyring.kms.WrappedDek w =
-                                                io.embedseal.keyring.dek.DekRewrap.rewrap(
-                                                        tenant,
-                                                        h.dekId(),
-                                                        h.kek(),
-                                                        h.wrappedDek(),
-                                                        own,
-                                                        ctx.keys,
-                                                        other.keys(),
-                                                        targetKey,
-                                                        already == null
-                                                                ? null
-                                                                : new io.embedseal.keyring.kms.WrappedDek(
-                                                                        already.kek(), already.wrapped()));
-                                        return new PostgresRewrap.KeySlot(w.kek(), w.wrapped());
-                                    },
-                                    (p, event) -> {
-                                        if (event != null) {
-                                            ctx.action("DEK_REWRAPPED", tenant, newKek.toString(), reason, event);
-                                        }
-                                        line.show(p);
-                                    },
-                                    stopAfterRows);
-                    line.done();
-                }
-                out().println("migration of tenant " + tenant + " to " + newKek + ": " + KeysCommand.summary(result));
-                if (result.rowsLeft() > 0 || result.rowsFailed() > 0 || stopAfterRows > 0) {
-                    ctx.action("MIGRATE_INCOMPLETE", tenant, newKek.toString(), reason, KeysCommand.summary(result));
+                ctx.action(
+                        "MIGRATE_STARTED",
+                        tenant,
+                        newKek.toString(),
+                        reason,
+                        "from " + own + ", rows in " + store.table);
+                PostgresRewrap.Progress result = store.run(
+                        ctx,
+                        "migrate",
+                        tenant,
+                        own,
+                        other.keys(),
+                        targetKey,
+                        newKek,
+                        ref -> ref.sameKeyAs(newKek),
+                        reason,
+                        err());
+                out().println("migration of tenant " + tenant + " to " + newKek + ": " + StoreRewrite.summary(result));
+                if (result.rowsLeft() > 0 || result.rowsFailed() > 0 || store.stopAfterRows > 0) {
+                    ctx.action("MIGRATE_INCOMPLETE", tenant, newKek.toString(), reason, StoreRewrite.summary(result));
                     out().println("MIGRATED not published: "
                             + (result.rowsVersion1() > 0
                                     ? result.rowsVersion1()

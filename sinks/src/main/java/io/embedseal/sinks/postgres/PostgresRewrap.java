@@ -1,6 +1,7 @@
 package io.embedseal.sinks.postgres;
 
 import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import java.sql.Connection;
@@ -8,11 +9,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
@@ -40,35 +39,7 @@ public final class PostgresRewrap {
          * @return the DEK wrapped under the target KEK, bound to the same tenant and DEK id
          * @throws RuntimeException if the KMS refuses; the DEK's rows are then counted as failed and left alone
          */
-        KeySlot rewrap(EnvelopeHeader header, @Nullable KeySlot already);
-    }
-
-    /** A key slot: the KEK that wrapped the DEK, and the wrapped DEK. */
-    public record KeySlot(KekRef kek, byte[] wrapped) {
-        public KeySlot {
-            Objects.requireNonNull(kek, "kek");
-            wrapped = wrapped.clone();
-        }
-
-        @Override
-        public byte[] wrapped() {
-            return wrapped.clone();
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof KeySlot k && kek.equals(k.kek) && Arrays.equals(wrapped, k.wrapped);
-        }
-
-        @Override
-        public int hashCode() {
-            return 31 * kek.hashCode() + Arrays.hashCode(wrapped);
-        }
-
-        @Override
-        public String toString() {
-            return "KeySlot[" + kek + ", " + wrapped.length + " bytes]";
-        }
+        WrappedDek rewrap(EnvelopeHeader header, @Nullable WrappedDek already);
     }
 
     /**
@@ -194,7 +165,7 @@ public final class PostgresRewrap {
     }
 
     /** A key slot a row of this DEK already has under the target, or null. */
-    private @Nullable KeySlot alreadyMoved(String tenant, EnvelopeHeader h, KekRef target) throws SQLException {
+    private @Nullable WrappedDek alreadyMoved(String tenant, EnvelopeHeader h, KekRef target) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(
                 "SELECT envelope FROM " + table + " WHERE tenant = ? AND dek_id = ? AND kek_ref = ? LIMIT 1")) {
             ps.setString(1, tenant);
@@ -210,7 +181,7 @@ public final class PostgresRewrap {
                     return moved.dekId().equals(h.dekId())
                                     && moved.tenantId().equals(tenant)
                                     && moved.kek().equals(target)
-                            ? new KeySlot(moved.kek(), moved.wrappedDek())
+                            ? new WrappedDek(moved.kek(), moved.wrappedDek())
                             : null;
                 } catch (EnvelopeException e) {
                     return null;
@@ -239,7 +210,7 @@ public final class PostgresRewrap {
         long v1 = 0;
         long failed = 0;
         long changed = 0;
-        Map<String, KeySlot> slots = new HashMap<>(); // by DEK, KEK and the wrapped form the rows carry
+        Map<String, WrappedDek> slots = new HashMap<>(); // by DEK, KEK and the wrapped form the rows carry
         listener.onProgress(new Progress(total, 0, 0, deks.size(), 0, 0, 0), null);
         // One pass over the tenant's rows in primary-key order, each batch a range of it: rows of every DEK are met
         // where they lie (no index on the DEK id is needed, and none is scanned twice).
@@ -288,7 +259,7 @@ public final class PostgresRewrap {
                 }
                 String slotKey = h.dekId() + "/" + h.kek() + "/"
                         + java.util.HexFormat.of().formatHex(h.wrappedDek());
-                KeySlot slot = slots.get(slotKey);
+                WrappedDek slot = slots.get(slotKey);
                 if (slot == null && !slots.containsKey(slotKey)) {
                     try {
                         slot = rewrapper.rewrap(h, alreadyMoved(tenant, h, target));

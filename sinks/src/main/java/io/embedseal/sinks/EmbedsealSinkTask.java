@@ -54,7 +54,9 @@ import org.slf4j.LoggerFactory;
 /**
  * What every embedseal sink task does around its store. For each record: check the tenant's key state (from
  * {@code keyring.events}, followed on a background thread), check the envelope against the record key, unseal it
- * through the tenant's KMS if the store needs the vector, and hand it to the store. Tombstones delete.
+ * through the tenant's KMS if the store needs the vector (or to authenticate it, in sealed mode), and hand it to the
+ * store, which keeps record versions (see {@link RecordVersions}). Sealed delete markers delete; bare nulls do not,
+ * unless {@code embedseal.delete.bare-null=delete}.
  * <ul>
  *   <li>REVOKED tenant, or KMS denial: the record is reported to Connect's errant-record reporter (still sealed),
  *       or waits (see {@link EmbedsealSinkConfig#REVOKED_ACTION}); nothing of the tenant is unsealed.</li>
@@ -428,7 +430,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                     case KEY_REVOKED, KEY_UNKNOWN, KEY_FAILED -> {
                         if (e.reason() == EnvelopeException.Reason.KEY_REVOKED
                                 && namesOlderVersion(header, state)
-                                && keyProbe.ask(keyring, key.tenantId()) != KeyGoneProbe.Answer.GONE) {
+                                && currentKeyStillWorks(key.tenantId())) {
                             // The KEK version an envelope names is in its unauthenticated key slot: an old version
                             // the KMS now refuses (restricted after a re-wrap, or written there by anyone) is that
                             // record's problem, not a revocation of the tenant; unless the tenant's key itself is
@@ -517,6 +519,15 @@ public abstract class EmbedsealSinkTask extends SinkTask {
                     + EmbedsealSinkConfig.ENVELOPE_PURPOSE + ")";
         }
         return null;
+    }
+
+    /**
+     * Whether the tenant's current key still works, asked with a DEK this task unwrapped (its cached DEKs are evicted
+     * first, so the next record asks the KMS too). One KMS call per such record: no more than any junk record costs,
+     * whose DEK id no cache holds.
+     */
+    private boolean currentKeyStillWorks(String tenant) {
+        return keyProbe.ask(keyring, tenant) != KeyGoneProbe.Answer.GONE;
     }
 
     /** Whether the envelope names the tenant's registered key at a version older than its key events' newest. */

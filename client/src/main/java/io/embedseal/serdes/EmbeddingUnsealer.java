@@ -36,15 +36,7 @@ public final class EmbeddingUnsealer {
      * @throws EnvelopeException with {@code WRONG_BINDING} if the key is missing, malformed or names another record
      */
     public UnsealedEmbedding unseal(byte[] key, byte[] value) {
-        SealedRecordKey expected;
-        try {
-            expected = SealedRecordKey.parse(key);
-        } catch (IllegalArgumentException e) {
-            throw new EnvelopeException(
-                    Reason.WRONG_BINDING,
-                    "record key is not tenant/embeddingId, so the envelope's binding cannot be checked",
-                    e);
-        }
+        SealedRecordKey expected = expectedKey(key);
         return open(value, expected.tenantId(), expected.embeddingId());
     }
 
@@ -65,31 +57,36 @@ public final class EmbeddingUnsealer {
      * @throws EnvelopeException as {@link #unseal} does
      */
     public EnvelopeHeader authenticate(byte[] key, byte[] value) {
-        SealedRecordKey expected;
+        SealedRecordKey expected = expectedKey(key);
+        requireServed(expected.tenantId());
+        Unsealed opened = sealer.unseal(value, expected.tenantId(), expected.embeddingId());
+        java.util.Arrays.fill(opened.plaintext(), (byte) 0);
+        return opened.header();
+    }
+
+    /** The record key as the envelope's expected binding; a key that is not one is {@code WRONG_BINDING}. */
+    private static SealedRecordKey expectedKey(byte[] key) {
         try {
-            expected = SealedRecordKey.parse(key);
+            return SealedRecordKey.parse(key);
         } catch (IllegalArgumentException e) {
             throw new EnvelopeException(
                     Reason.WRONG_BINDING,
                     "record key is not tenant/embeddingId, so the envelope's binding cannot be checked",
                     e);
         }
-        if (onlyTenant != null && !onlyTenant.equals(expected.tenantId())) {
-            throw new EnvelopeException(
-                    Reason.WRONG_BINDING,
-                    "record of tenant " + expected.tenantId() + " reached a reader for tenant " + onlyTenant);
-        }
-        Unsealed opened = sealer.unseal(value, expected.tenantId(), expected.embeddingId());
-        java.util.Arrays.fill(opened.plaintext(), (byte) 0);
-        return opened.header();
     }
 
-    private UnsealedEmbedding open(byte[] value, String tenantId, String embeddingId) {
+    /** Refuses a record of a tenant this reader does not serve ({@code onlyTenant}). */
+    private void requireServed(String tenantId) {
         if (onlyTenant != null && !onlyTenant.equals(tenantId)) {
             throw new EnvelopeException(
                     Reason.WRONG_BINDING,
                     "record of tenant " + tenantId + " reached a reader for tenant " + onlyTenant);
         }
+    }
+
+    private UnsealedEmbedding open(byte[] value, String tenantId, String embeddingId) {
+        requireServed(tenantId);
         Unsealed opened = sealer.unseal(value, tenantId, embeddingId);
         if (opened.header().payloadType() != PayloadType.EMBEDDING_EVENT_AVRO) {
             throw new EnvelopeException(

@@ -20,8 +20,10 @@ import org.jspecify.annotations.Nullable;
  * once but deletes nothing until the KMS agrees. The question is an unwrap of a DEK the sink saw wrapped under the
  * tenant's KEK, with the sink's own data-key rights (a sink may only decrypt): it succeeds while the key lives;
  * "unknown key" or "denied" means the key is gone or cannot be used any more. Samples are kept only from envelopes
- * the KMS has just unwrapped (index-mode stores), so a forged envelope naming a version that never existed cannot
- * make the KMS say "unknown"; a sealed-mode store never unwraps and has no sample.
+ * the KMS has just unwrapped (index mode, and sealed mode with {@code embedseal.envelope.verify}), so a forged
+ * envelope naming a version that never existed cannot make the KMS say "unknown"; a sealed-mode store that does not
+ * verify never unwraps and has no sample. The sink task also asks it when a record names an older key version the KMS
+ * refuses: whether the tenant's current key is refused too.
  */
 final class KeyGoneProbe {
 

@@ -110,7 +110,8 @@ public final class RewrapHarness {
                                         own,
                                         counted,
                                         counted,
-                                        "tenant-bench");
+                                        "tenant-bench",
+                                        already);
                                 return w;
                             },
                             (progress, event) -> {},

@@ -109,6 +109,19 @@ class KeyRewrapIntegrationTest {
                 new SealedRecordKey(tenant, id), EnvelopeHeader.parse(envelope), envelope, null, "sealed", 0, 0);
     }
 
+    /** The PostgreSQL sink's store in sealed mode, on a table of its own. */
+    static PostgresVectorStore sealedStore(String table) {
+        Map<String, String> s = new HashMap<>();
+        s.put("name", "rows-test");
+        s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
+        s.put(PostgresSinkConfig.URL, PostgresServer.URL);
+        s.put(PostgresSinkConfig.USER, PostgresServer.USER);
+        s.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
+        s.put(PostgresSinkConfig.TABLE, table);
+        s.put(PostgresSinkConfig.MODE, "sealed");
+        return PostgresVectorStore.open(new PostgresSinkConfig(s), "rows-test", 0);
+    }
+
     static Map<String, byte[]> rows(String table, String tenant) throws SQLException {
         Map<String, byte[]> out = new LinkedHashMap<>();
         try (Connection c = PostgresServer.connect();
@@ -149,15 +162,7 @@ class KeyRewrapIntegrationTest {
         ok(cli("tenants", "add", "--tenant", "acme", "--create-key"));
         ok(cli("tenants", "add", "--tenant", "other", "--create-key"));
         String table = PostgresServer.freshTable("rewrap");
-        Map<String, String> s = new HashMap<>();
-        s.put("name", "rewrap-test");
-        s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
-        s.put(PostgresSinkConfig.URL, PostgresServer.URL);
-        s.put(PostgresSinkConfig.USER, PostgresServer.USER);
-        s.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
-        s.put(PostgresSinkConfig.TABLE, table);
-        s.put(PostgresSinkConfig.MODE, "sealed");
-        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(s), "rewrap-test", 0)) {
+        try (PostgresVectorStore store = sealedStore(table)) {
             for (int dek = 0; dek < 3; dek++) { // a new keyring seals under a new DEK: three DEKs, 40 rows each
                 Sealer sealer = new Sealer(Keyring.of(new LocalKms(kmsDir)));
                 for (int i = 0; i < 40; i++) {

@@ -17,7 +17,6 @@ import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.Sealer;
-import io.embedseal.sinks.postgres.PostgresSinkConfig;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
 import io.embedseal.testkit.PostgresServer;
@@ -25,7 +24,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -133,16 +131,8 @@ class KmsMigrationIntegrationTest {
         ok(cli("tenants", "add", "--tenant", other, "--create-key"));
 
         String table = PostgresServer.freshTable("migrate");
-        Map<String, String> s = new HashMap<>();
-        s.put("name", "migrate-test");
-        s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
-        s.put(PostgresSinkConfig.URL, PostgresServer.URL);
-        s.put(PostgresSinkConfig.USER, PostgresServer.USER);
-        s.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
-        s.put(PostgresSinkConfig.TABLE, table);
-        s.put(PostgresSinkConfig.MODE, "sealed");
         int rows = 0;
-        try (PostgresVectorStore store = PostgresVectorStore.open(new PostgresSinkConfig(s), "migrate-test", 0);
+        try (PostgresVectorStore store = KeyRewrapIntegrationTest.sealedStore(table);
                 KmsProvider sealing = open(source)) {
             for (int dek = 0; dek < 2; dek++) {
                 Sealer sealer = new Sealer(Keyring.of(sealing)); // a new keyring seals under a new DEK

@@ -25,27 +25,13 @@ public final class DekRewrap {
      * @param source       the KMS holding {@code from}; its key must be {@code expectedSource}'s key
      * @param target       the KMS to wrap under; may be the same as {@code source}
      * @param targetKey    the key name in {@code target}
+     * @param candidate    a wrapped form already under the target (an interrupted run's), or null: reused if it unwraps
+     *                     there to the very same DEK (compared in constant time), so every row of the DEK keeps one
+     *                     wrapped form (a reader's DEK cache holds one); one that holds another key (a row planted with
+     *                     a DEK id it does not own) is not used
      * @throws KeyMismatchException       if {@code from} is not the tenant's key ({@code expectedSource})
      * @throws InvalidWrappedKeyException if the wrapped DEK does not unwrap for this tenant and DEK id
      * @throws KmsException               as either KMS reports it
-     */
-    public static WrappedDek rewrap(
-            String tenantId,
-            DekId id,
-            KekRef from,
-            byte[] wrapped,
-            KekRef expectedSource,
-            Kms source,
-            Kms target,
-            String targetKey) {
-        return rewrap(tenantId, id, from, wrapped, expectedSource, source, target, targetKey, null);
-    }
-
-    /**
-     * As {@link #rewrap(String, DekId, KekRef, byte[], KekRef, Kms, Kms, String)}, reusing {@code candidate}, a wrapped
-     * form already under the target (an interrupted run's), if it unwraps there to the very same DEK: then every row of
-     * the DEK keeps one wrapped form (a reader's DEK cache holds one). The DEKs are compared in constant time; a
-     * candidate that holds another key (a row planted with a DEK id it does not own) is not used.
      */
     public static WrappedDek rewrap(
             String tenantId,

@@ -10,9 +10,8 @@ import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.StoredRecord;
-import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.lucene.LuceneIndexes;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
-import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.testkit.Directories;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,14 +23,20 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.VectorSimilarityFunction;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.KnnFloatVectorQuery;
+import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.TopDocs;
 
 /**
  * Recall of the Lucene sink's HNSW index against exact search, by graph settings and search candidates: the index
  * is built through the sink's store from sealed records (as the connector does), then queried with random vectors.
  *
  * <pre>java -cp 'bench/target/embedseal-bench.jar:bench/target/lib/*' io.embedseal.bench.LuceneRecallHarness \
- *      [--docs 10000] [--dims 384] [--queries 50] [--graphs 16:100,32:200] [--candidates 100,200,400,800]</pre>
+ *      [--docs 10000] [--dims 384] [--queries 50] [--graphs 16:32] [--candidates 100,200,400,800] \
+ *      [--encryption tenant-key,none] [--index-threads N]</pre>
  */
 public final class LuceneRecallHarness {
 
@@ -39,8 +44,10 @@ public final class LuceneRecallHarness {
         int docs = 10_000;
         int dims = 384;
         int queries = 50;
-        String graphs = "16:100,32:200";
+        String graphs = "16:32";
         String candidateList = "100,200,400,800";
+        String encryptions = "tenant-key,none";
+        int threads = LuceneVectorStore.Options.defaults().indexThreads();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--docs" -> docs = Integer.parseInt(args[++i]);
@@ -48,9 +55,12 @@ public final class LuceneRecallHarness {
                 case "--queries" -> queries = Integer.parseInt(args[++i]);
                 case "--graphs" -> graphs = args[++i];
                 case "--candidates" -> candidateList = args[++i];
+                case "--encryption" -> encryptions = args[++i];
+                case "--index-threads" -> threads = Integer.parseInt(args[++i]);
                 default ->
                     throw new IllegalArgumentException("unknown option " + args[i]
-                            + "; use --docs N, --dims N, --queries N, --graphs M:BEAM,..., --candidates N,...");
+                            + "; use --docs N, --dims N, --queries N, --graphs M:BEAM,..., --candidates N,..., "
+                            + "--encryption tenant-key,none, --index-threads N");
             }
         }
         Path dir = Files.createTempDirectory("embedseal-recall-");
@@ -61,65 +71,121 @@ public final class LuceneRecallHarness {
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(sealer, null);
             System.out.printf(
                     Locale.ROOT,
-                    "recall@10 of the Lucene sink's index: %,d random %d-dim vectors (uniform in [-1,1], cosine), "
-                            + "%d random queries, Java %s%n",
+                    "Lucene sink index: %,d random %d-dim vectors (uniform in [-1,1], cosine), %d random queries on "
+                            + "an open reader, %d index threads, Java %s%n",
                     docs,
                     dims,
                     queries,
+                    threads,
                     System.getProperty("java.version"));
+            Random random = new Random(20261128L);
+            List<float[]> vectors = new ArrayList<>(docs);
+            List<StoredRecord> records = new ArrayList<>(docs);
+            for (int i = 0; i < docs; i++) {
+                float[] v = vector(random, dims);
+                vectors.add(v);
+                records.add(record(sealer, unsealer, "e-" + i, v));
+            }
+            List<float[]> qs = new ArrayList<>();
+            List<Set<String>> exact = new ArrayList<>();
+            for (int q = 0; q < queries; q++) {
+                float[] query = vector(random, dims);
+                qs.add(query);
+                exact.add(exactTop10(vectors, query));
+            }
             for (String graph : graphs.split(",", -1)) {
                 int m = Integer.parseInt(graph.split(":", -1)[0]);
                 int beam = Integer.parseInt(graph.split(":", -1)[1]);
-                Path root = dir.resolve("lucene-" + m + "-" + beam);
-                Random random = new Random(20261128L);
-                long buildNanos = 0;
-                try (LuceneVectorStore store = new LuceneVectorStore(
-                        root, new LuceneVectorStore.Options(VectorSimilarityFunction.COSINE, m, beam, 1, 16.0))) {
-                    for (int i = 0; i < docs; i++) {
-                        StoredRecord r = record(sealer, unsealer, "e-" + i, vector(random, dims));
-                        long t = System.nanoTime();
-                        store.upsert(r);
-                        buildNanos += System.nanoTime() - t;
+                int run = 0;
+                for (String encryption : encryptions.split(",", -1)) {
+                    boolean encrypted = encryption.equals("tenant-key");
+                    Path root = dir.resolve("lucene-" + m + "-" + beam + "-" + encryption + "-" + run++);
+                    LuceneIndexes indexes = encrypted
+                            ? LuceneIndexes.encrypted(root, kms, keyring.naming(), 256L << 20)
+                            : LuceneIndexes.plaintext(root);
+                    long t0 = System.nanoTime();
+                    try (LuceneVectorStore store = new LuceneVectorStore(
+                            indexes,
+                            new LuceneVectorStore.Options(
+                                    VectorSimilarityFunction.COSINE, m, beam, 1, 16.0, threads))) {
+                        for (int i = 0; i < docs; i++) {
+                            store.upsert(records.get(i));
+                            if (i % 1000 == 999) {
+                                store.flush();
+                            }
+                        }
+                        store.flush();
+                        store.commit();
                     }
-                    long t = System.nanoTime();
-                    store.commit();
-                    buildNanos += System.nanoTime() - t;
-                }
-                List<float[]> qs = new ArrayList<>();
-                for (int q = 0; q < queries; q++) {
-                    qs.add(vector(random, dims));
-                }
-                List<Set<String>> exact = new ArrayList<>();
-                for (float[] q : qs) {
-                    exact.add(ids(LuceneSearch.exact(root, "bench", q, 10)));
-                }
-                System.out.printf(
-                        Locale.ROOT,
-                        "  M=%d beam=%d: indexed in %.1f s (%,.0f docs/s)%n",
-                        m,
-                        beam,
-                        buildNanos / 1e9,
-                        docs / (buildNanos / 1e9));
-                for (String c : candidateList.split(",", -1)) {
-                    int candidates = Integer.parseInt(c);
-                    int found = 0;
-                    long t = System.nanoTime();
-                    for (int i = 0; i < qs.size(); i++) {
-                        Set<String> got = ids(LuceneSearch.search(root, "bench", qs.get(i), 10, candidates));
-                        got.retainAll(exact.get(i));
-                        found += got.size();
-                    }
+                    double buildSeconds = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(
                             Locale.ROOT,
-                            "    candidates=%-4d recall@10=%.3f  %.1f ms/query%n",
-                            candidates,
-                            found / (10.0 * qs.size()),
-                            (System.nanoTime() - t) / 1e6 / qs.size());
+                            "  M=%d beam=%d %s: indexed in %.1f s (%,.0f docs/s)%n",
+                            m,
+                            beam,
+                            encrypted ? "encrypted" : "unencrypted",
+                            buildSeconds,
+                            docs / buildSeconds);
+                    try (LuceneIndexes readIndexes = encrypted
+                                    ? LuceneIndexes.encrypted(root, kms, keyring.naming(), 256L << 20)
+                                    : LuceneIndexes.plaintext(root);
+                            DirectoryReader reader = DirectoryReader.open(
+                                    java.util.Objects.requireNonNull(readIndexes.open("bench", false)))) {
+                        IndexSearcher searcher = new IndexSearcher(reader);
+                        String field = LuceneVectorStore.vectorField(dims);
+                        for (String c : candidateList.split(",", -1)) {
+                            int candidates = Integer.parseInt(c);
+                            for (float[] q : qs.subList(0, Math.min(5, qs.size()))) { // warm-up
+                                searcher.search(new KnnFloatVectorQuery(field, q, Math.max(10, candidates)), 10);
+                            }
+                            int found = 0;
+                            long[] nanos = new long[qs.size()];
+                            for (int i = 0; i < qs.size(); i++) {
+                                long t = System.nanoTime();
+                                TopDocs top = searcher.search(
+                                        new KnnFloatVectorQuery(field, qs.get(i), Math.max(10, candidates)), 10);
+                                nanos[i] = System.nanoTime() - t;
+                                Set<String> got = new HashSet<>();
+                                for (ScoreDoc sd : top.scoreDocs) {
+                                    got.add(searcher.storedFields()
+                                            .document(sd.doc)
+                                            .get(LuceneVectorStore.ID));
+                                }
+                                got.retainAll(exact.get(i));
+                                found += got.size();
+                            }
+                            java.util.Arrays.sort(nanos);
+                            System.out.printf(
+                                    Locale.ROOT,
+                                    "    candidates=%-4d recall@10=%.3f  p50 %.2f ms  p99 %.2f ms%n",
+                                    candidates,
+                                    found / (10.0 * qs.size()),
+                                    nanos[nanos.length / 2] / 1e6,
+                                    nanos[Math.min(nanos.length - 1, (int) Math.ceil(nanos.length * 0.99) - 1)] / 1e6);
+                        }
+                    }
                 }
             }
         } finally {
             Directories.deleteRecursively(dir);
         }
+    }
+
+    private static Set<String> exactTop10(List<float[]> vectors, float[] query) {
+        java.util.PriorityQueue<Map.Entry<Integer, Float>> top =
+                new java.util.PriorityQueue<>(Map.Entry.comparingByValue());
+        for (int i = 0; i < vectors.size(); i++) {
+            float score = VectorSimilarityFunction.COSINE.compare(query, vectors.get(i));
+            if (top.size() < 10) {
+                top.add(Map.entry(i, score));
+            } else if (score > top.peek().getValue()) {
+                top.poll();
+                top.add(Map.entry(i, score));
+            }
+        }
+        Set<String> ids = new HashSet<>();
+        top.forEach(e -> ids.add("e-" + e.getKey()));
+        return ids;
     }
 
     private static float[] vector(Random random, int dims) {
@@ -152,11 +218,5 @@ public final class LuceneRecallHarness {
         SealedRecordKey key = new SealedRecordKey("bench", id);
         return new StoredRecord(
                 key, EnvelopeHeader.parse(envelope), envelope, unsealer.unseal(key.toBytes(), envelope), "bench", 0, 0);
-    }
-
-    private static Set<String> ids(List<SearchHit> hits) {
-        Set<String> out = new HashSet<>();
-        hits.forEach(h -> out.add(h.embeddingId()));
-        return out;
     }
 }

@@ -238,9 +238,16 @@ public final class SinkThroughputHarness {
             c.put("connector.class", LuceneSinkConnector.class.getName());
             c.put(LuceneSinkConfig.DIR, dir.toString());
             c.put("tasks.max", "1");
-            stored = () -> tenants.stream()
-                    .mapToLong(t -> LuceneSearch.documentCount(dir, t))
-                    .sum();
+            LocalKms reader = new LocalKms(kmsDir);
+            stored = () -> {
+                try (io.embedseal.sinks.lucene.LuceneIndexes indexes =
+                        io.embedseal.sinks.lucene.LuceneIndexes.encrypted(
+                                dir, reader, io.embedseal.keyring.KekNaming.defaults(), 16 << 20)) {
+                    return tenants.stream()
+                            .mapToLong(t -> LuceneSearch.documentCount(indexes, t))
+                            .sum();
+                }
+            };
         } else {
             c.put("connector.class", PostgresSinkConnector.class.getName());
             c.put(PostgresSinkConfig.URL, PostgresServer.URL);

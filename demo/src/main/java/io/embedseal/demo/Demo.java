@@ -247,7 +247,8 @@ public final class Demo {
                         queries,
                         Duration.ofSeconds(Math.max(30, o.timeout().toSeconds())),
                         failures,
-                        topic -> readToEnd(broker, topic));
+                        topic -> readToEnd(broker, topic),
+                        scanner);
             } catch (CompletionException e) {
                 throw new IllegalStateException("the Lucene sink did not start: " + e.getCause(), e.getCause());
             } catch (Exception e) {

@@ -7,6 +7,7 @@ import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.KmsProviders;
 import io.embedseal.sinks.EmbedsealSinkConfig;
 import io.embedseal.sinks.ShredReceipts;
+import io.embedseal.sinks.lucene.LuceneIndexes;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneSinkConfig;
 import io.embedseal.sinks.lucene.LuceneSinkConnector;
@@ -15,6 +16,7 @@ import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.testkit.EmbeddedConnect;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
+import io.embedseal.testkit.VectorLeakScanner;
 import io.embedseal.topology.TopicNames;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +44,18 @@ final class DemoSinkStage implements AutoCloseable {
             SortedMap<String, Long> indexed,
             SortedMap<String, SearchCheck> searches,
             @Nullable Destroyed destroyed,
+            IndexLeaks leaks,
             double seconds) {}
+
+    /**
+     * The leak scanner over the index directories' files: the sink's (encrypted under each tenant's index key), scanned
+     * while it indexed and after, and the unencrypted control's, which indexed the same records with
+     * {@code lucene.encryption=none}.
+     */
+    record IndexLeaks(boolean encrypted, long plaintextHits, long filesScanned, long controlHits) {}
+
+    /** The control sink: the same records, indexed with {@code lucene.encryption=none}. */
+    static final String CONTROL_CONNECTOR = "embedseal-lucene-unencrypted-control";
 
     /** A search with one of the tenant's own vectors: its embedding must come first. */
     record SearchCheck(String query, @Nullable String topHit, double score, boolean ok) {}
@@ -66,16 +79,19 @@ final class DemoSinkStage implements AutoCloseable {
 
     private final EmbeddedConnect connect;
     private final Path luceneDir;
+    private final Path controlDir;
 
-    private DemoSinkStage(EmbeddedConnect connect, Path luceneDir) {
+    private DemoSinkStage(EmbeddedConnect connect, Path luceneDir, Path controlDir) {
         this.connect = connect;
         this.luceneDir = luceneDir;
+        this.controlDir = controlDir;
     }
 
     /** Starts the worker and the Lucene sink, which waits for sealed records. */
     static DemoSinkStage start(
             EmbeddedKafkaBroker broker, TopicNames topics, Map<String, String> keyringSettings, Path dataDir) {
         Path luceneDir = dataDir.resolve("lucene");
+        Path controlDir = dataDir.resolve("lucene-unencrypted-control");
         EmbeddedConnect connect = EmbeddedConnect.start(
                 broker.bootstrapServers(),
                 dataDir.resolve("connect.offsets"),
@@ -93,8 +109,13 @@ final class DemoSinkStage implements AutoCloseable {
             c.put("errors.deadletterqueue.topic.name", deadLetterTopic(topics));
             c.put("errors.deadletterqueue.topic.replication.factor", "1");
             connect.putConnector(CONNECTOR, c);
+            Map<String, String> control = new HashMap<>(c);
+            control.put(LuceneSinkConfig.DIR, controlDir.toString());
+            control.put(LuceneSinkConfig.ENCRYPTION, "none");
+            connect.putConnector(CONTROL_CONNECTOR, control);
             connect.awaitRunning(CONNECTOR, EmbeddedConnect.startTimeout());
-            return new DemoSinkStage(connect, luceneDir);
+            connect.awaitRunning(CONTROL_CONNECTOR, EmbeddedConnect.startTimeout());
+            return new DemoSinkStage(connect, luceneDir, controlDir);
         } catch (RuntimeException e) {
             connect.close();
             throw e;
@@ -115,19 +136,46 @@ final class DemoSinkStage implements AutoCloseable {
             Map<String, Map.Entry<String, float[]>> queries,
             Duration timeout,
             List<String> failures,
-            Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd)
+            Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd,
+            VectorLeakScanner scanner)
             throws Exception {
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
         SortedMap<String, Long> indexed = new TreeMap<>();
-        while (true) {
-            expected.forEach((t, n) -> indexed.put(t, LuceneSearch.documentCount(luceneDir, t)));
-            boolean done =
-                    expected.entrySet().stream().allMatch(e -> indexed.getOrDefault(e.getKey(), 0L) >= e.getValue());
-            if (done || System.nanoTime() > deadline) {
-                break;
+        SortedMap<String, Long> controlIndexed = new TreeMap<>();
+        Keyring keyring =
+                KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), null, null);
+        long plaintextHits = 0;
+        long filesScanned = 0;
+        try (LuceneIndexes indexes = LuceneIndexes.encrypted(luceneDir, keyring.kms(), keyring.naming(), 16 << 20);
+                LuceneIndexes control = LuceneIndexes.plaintext(controlDir)) {
+            while (true) {
+                // Scanned while the sink indexes too, so segments that a merge replaces are looked at before they go.
+                long[] scanned = scanFiles(scanner, luceneDir);
+                plaintextHits += scanned[0];
+                filesScanned += scanned[1];
+                expected.forEach((t, n) -> indexed.put(t, LuceneSearch.documentCount(indexes, t)));
+                expected.forEach((t, n) -> controlIndexed.put(t, LuceneSearch.documentCount(control, t)));
+                boolean done = expected.entrySet().stream()
+                        .allMatch(e -> indexed.getOrDefault(e.getKey(), 0L) >= e.getValue()
+                                && controlIndexed.getOrDefault(e.getKey(), 0L) >= e.getValue());
+                if (done || System.nanoTime() > deadline) {
+                    break;
+                }
+                Thread.sleep(100);
             }
-            Thread.sleep(100);
+        }
+        long[] scanned = scanFiles(scanner, luceneDir);
+        plaintextHits += scanned[0];
+        filesScanned += scanned[1];
+        long controlHits = scanFiles(scanner, controlDir)[0];
+        IndexLeaks leaks = new IndexLeaks(true, plaintextHits, filesScanned, controlHits);
+        if (plaintextHits > 0) {
+            failures.add(plaintextHits + " plaintext vector hits in the Lucene sink's index files");
+        }
+        if (controlHits == 0) {
+            failures.add("the leak scanner found nothing in the unencrypted control index, where plaintext is known to "
+                    + "be: the index scan proves nothing");
         }
         expected.forEach((t, n) -> {
             if (indexed.getOrDefault(t, 0L) != n.longValue()) {
@@ -135,8 +183,6 @@ final class DemoSinkStage implements AutoCloseable {
             }
         });
 
-        Keyring keyring =
-                KmsProviders.keyring(keyringSettings.with(Map.of("kms.create-missing-keys", "false")), null, null);
         SortedMap<String, SearchCheck> searches = new TreeMap<>();
         Destroyed destroyed = null;
         try {
@@ -173,7 +219,31 @@ final class DemoSinkStage implements AutoCloseable {
         } finally {
             keyring.kms().close();
         }
-        return new Summary(indexed, searches, destroyed, (System.nanoTime() - start) / 1e9);
+        return new Summary(indexed, searches, destroyed, leaks, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Leak-scanner hits in every file under {@code dir}, and how many files (ones that vanish meanwhile are skipped). */
+    private static long[] scanFiles(VectorLeakScanner scanner, Path dir) throws java.io.IOException {
+        long hits = 0;
+        long files = 0;
+        if (!Files.isDirectory(dir)) {
+            return new long[] {0, 0};
+        }
+        List<Path> all;
+        try (var walk = Files.walk(dir)) {
+            all = walk.filter(Files::isRegularFile).toList();
+        } catch (java.io.UncheckedIOException e) {
+            return new long[] {0, 0}; // a merge deleted a file mid-walk: scanned on the next round
+        }
+        for (Path p : all) {
+            try {
+                hits += scanner.scan(Files.readAllBytes(p));
+                files++;
+            } catch (java.nio.file.NoSuchFileException e) {
+                // merged away meanwhile
+            }
+        }
+        return new long[] {hits, files};
     }
 
     private Destroyed destroyLast(
@@ -194,7 +264,9 @@ final class DemoSinkStage implements AutoCloseable {
             for (ConsumerRecord<byte[], byte[]> r : readToEnd.apply(topics.audit())) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> entry = json.readValue(r.value(), Map.class);
-                if (ShredReceipts.KIND.equals(entry.get("kind")) && tenant.equals(entry.get("tenant"))) {
+                if (ShredReceipts.KIND.equals(entry.get("kind"))
+                        && tenant.equals(entry.get("tenant"))
+                        && CONNECTOR.equals(entry.get("connector"))) {
                     receipt = entry;
                 }
             }
@@ -221,8 +293,8 @@ final class DemoSinkStage implements AutoCloseable {
                 receipt == null ? Map.of() : (Map<String, Object>) receipt.getOrDefault("deleted", Map.of());
         if (receipt == null) {
             failures.add("no shred receipt for " + tenant + " on " + topics.audit());
-        } else if (((Number) deleted.getOrDefault("documents", 0)).longValue() == 0) {
-            failures.add("the shred receipt of " + tenant + " counts no deleted documents");
+        } else if (((Number) deleted.getOrDefault("documents", deleted.getOrDefault("files", 0))).longValue() == 0) {
+            failures.add("the shred receipt of " + tenant + " counts nothing deleted");
         }
         if (!gone) {
             failures.add("the index of destroyed tenant " + tenant + " is still on disk");

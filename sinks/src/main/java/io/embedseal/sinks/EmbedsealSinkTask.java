@@ -78,7 +78,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     private EmbedsealSinkConfig config;
 
     @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
-    private VectorStore store;
+    private volatile VectorStore store;
 
     @SuppressWarnings("NullAway.Init") // set in start(), which Connect calls before put()
     private volatile Keyring keyring;
@@ -119,8 +119,8 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     /** Parses the connector's settings (the same {@code ConfigDef} the connector validated with). */
     protected abstract EmbedsealSinkConfig parse(Map<String, String> props);
 
-    /** Opens the store. */
-    protected abstract VectorStore openStore(EmbedsealSinkConfig config);
+    /** Opens the store; {@code keyring} is the tenants' KMS and key naming, for a store that keeps keys of its own. */
+    protected abstract VectorStore openStore(EmbedsealSinkConfig config, Keyring keyring);
 
     /** A short name of the sink for receipts and logs: {@code lucene}, {@code postgresql}. */
     protected abstract String sinkName();
@@ -160,7 +160,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         unsealer = new EmbeddingUnsealer(new Sealer(keyring, config.envelopePurpose(), config.acceptVersion1()), null);
         String id = config.connectorName() + "-" + config.taskIndex();
         try {
-            store = openStore(config);
+            store = openStore(config, keyring);
             LOG.info(
                     "{} sink task {} writes to {} in {}",
                     sinkName(),
@@ -239,6 +239,18 @@ public abstract class EmbedsealSinkTask extends SinkTask {
         TenantFaults f = faults;
         if (f != null) {
             f.clear(state.tenantId()); // the tenant's authority acted on its key: ask its KMS again
+        }
+        VectorStore s = store;
+        if (s != null) {
+            try {
+                s.tenantChanged(state, event.getType() == KeyEventType.ROTATED);
+            } catch (RuntimeException e) {
+                LOG.warn(
+                        "{} sink: the store could not follow tenant {}'s key event: {}",
+                        sinkName(),
+                        tenant,
+                        e.toString());
+            }
         }
         if (state.status() == TenantStatus.DESTROYED) {
             pendingShreds.put(state.tenantId(), state);

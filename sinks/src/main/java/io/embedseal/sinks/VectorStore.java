@@ -60,6 +60,13 @@ public interface VectorStore extends AutoCloseable {
      */
     ShredRecord shred(TenantState destroyed);
 
+    /**
+     * A tenant's key event was applied (called from the key-event follower's thread, so implementations synchronise):
+     * a store holding per-tenant key material closes what it opened for a tenant no longer ACTIVE, and re-wraps it
+     * after a rotation ({@code rotated}). The default does nothing: a store that holds no key of the tenant's.
+     */
+    default void tenantChanged(TenantState state, boolean rotated) {}
+
     /** Notes that the receipt for the tenant's shred reached the audit topic. */
     void markReceipted(String tenantId);
 

@@ -3,7 +3,6 @@ package io.embedseal.sinks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -136,9 +135,9 @@ class ConnectPluginIT {
                         if (!running.isAlive()) {
                             throw new AssertionError("the worker exited with " + running.exitValue() + "; see " + log);
                         }
-                        return LuceneSearch.documentCount(luceneDir, "acme") == 50;
+                        return TestIndexes.count(luceneDir, "acme") == 50;
                     },
-                    () -> LuceneSearch.documentCount(luceneDir, "acme"));
+                    () -> TestIndexes.count(luceneDir, "acme"));
             String output = Files.readString(log);
             // The worker says it loaded the plugin from plugin.path, in a loader of its own, and our task ran there.
             assertThat(output)

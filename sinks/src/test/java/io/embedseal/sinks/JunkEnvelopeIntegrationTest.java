@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneSinkTask;
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
@@ -77,7 +76,7 @@ class JunkEnvelopeIntegrationTest {
                         .satisfies(e -> assertThat(e.getMessage())
                                 .startsWith("INVALID_ENVELOPE")
                                 .contains("never registered"));
-                assertThat(LuceneSearch.documentCount(tmp.resolve("lucene"), "acme"))
+                assertThat(TestIndexes.count(tmp.resolve("lucene"), "acme"))
                         .as("the tenant's next record, written at once")
                         .isEqualTo(1);
                 assertThat(task.counters().tenantFaults()).isZero();

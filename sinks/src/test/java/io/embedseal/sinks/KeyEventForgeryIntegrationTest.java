@@ -115,14 +115,14 @@ class KeyEventForgeryIntegrationTest {
                 SinkFixture.await(
                         WAIT,
                         "every tenant indexed",
-                        () -> TENANTS.stream().allMatch(t -> LuceneSearch.documentCount(luceneDir, t) == 3)
+                        () -> TENANTS.stream().allMatch(t -> TestIndexes.count(luceneDir, t) == 3)
                                 && (!postgres
                                         || TENANTS.stream()
                                                 .allMatch(t -> SinkFixture.pgRows(table, t)
                                                                 .size()
                                                         == 3)),
                         () -> TENANTS.stream()
-                                .map(t -> t + "=" + LuceneSearch.documentCount(luceneDir, t))
+                                .map(t -> t + "=" + TestIndexes.count(luceneDir, t))
                                 .toList());
 
                 // The genuine history the operator makes.
@@ -200,15 +200,15 @@ class KeyEventForgeryIntegrationTest {
                     SinkFixture.await(
                             WAIT,
                             "dave's new record indexed",
-                            () -> LuceneSearch.documentCount(luceneDir, "dave") == 4,
-                            () -> LuceneSearch.documentCount(luceneDir, "dave"));
+                            () -> TestIndexes.count(luceneDir, "dave") == 4,
+                            () -> TestIndexes.count(luceneDir, "dave"));
                     assertThat(LuceneSearch.shredded(luceneDir, "dave")).isEmpty();
                     SinkFixture.await(
                             WAIT,
                             "carol's record in the Lucene connector's dead-letter topic",
                             () -> deadLettered(f, f.connectDlq, "carol"),
                             () -> f.readAll(f.connectDlq).size());
-                    assertThat(LuceneSearch.documentCount(luceneDir, "carol")).isEqualTo(3); // still revoked
+                    assertThat(TestIndexes.count(luceneDir, "carol")).isEqualTo(3); // still revoked
                     if (postgres) {
                         SinkFixture.await(
                                 WAIT,
@@ -228,8 +228,8 @@ class KeyEventForgeryIntegrationTest {
                                     && deadLettered(f, f.connectDlq, "carol"),
                             () -> "dave shredded: "
                                     + LuceneSearch.shredded(luceneDir, "dave").isPresent() + ", carol: "
-                                    + LuceneSearch.documentCount(luceneDir, "carol"));
-                    assertThat(LuceneSearch.documentCount(luceneDir, "carol")).isEqualTo(3);
+                                    + TestIndexes.count(luceneDir, "carol"));
+                    assertThat(TestIndexes.count(luceneDir, "carol")).isEqualTo(3);
                     if (postgres) {
                         SinkFixture.await(
                                 WAIT,
@@ -242,7 +242,7 @@ class KeyEventForgeryIntegrationTest {
                 // Nobody else was touched, either way.
                 assertThat(sealed.kms.describe(keks.get("dave").keyName())).isNotNull();
                 for (String t : List.of("acme", "mallory")) {
-                    assertThat(LuceneSearch.documentCount(luceneDir, t)).isGreaterThanOrEqualTo(3);
+                    assertThat(TestIndexes.count(luceneDir, t)).isGreaterThanOrEqualTo(3);
                 }
             }
         }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneSinkConfig;
 import io.embedseal.sinks.lucene.LuceneSinkTask;
 import io.embedseal.testkit.EmbeddedKafkaBroker;
@@ -232,6 +231,7 @@ class KeyEventStalenessIntegrationTest {
             c.put("kms.local.dir", sealed.kmsDir.toString());
             c.put("kms.events.trusted-signers", SinkFixture.operatorPublicKey());
             c.put(LuceneSinkConfig.DIR, luceneDir.toString());
+            TestIndexes.register(luceneDir, c);
             task.initialize(context());
             task.start(c);
         }
@@ -285,7 +285,7 @@ class KeyEventStalenessIntegrationTest {
                 task.preCommit(new HashMap<>());
                 written++;
             }
-            assertThat(LuceneSearch.documentCount(luceneDir, tenant)).isEqualTo(written);
+            assertThat(TestIndexes.count(luceneDir, tenant)).isEqualTo(written);
         }
 
         /** Puts a record again and again until the task refuses it; returns why. Nothing of it is written. */
@@ -302,7 +302,7 @@ class KeyEventStalenessIntegrationTest {
                     assertThat(timeouts.get())
                             .as("the task asked Connect to back off")
                             .isPositive();
-                    assertThat(LuceneSearch.documentCount(luceneDir, tenant))
+                    assertThat(TestIndexes.count(luceneDir, tenant))
                             .as("nothing written while key events are stale")
                             .isEqualTo(written);
                     return String.valueOf(e.getMessage());
@@ -339,7 +339,7 @@ class KeyEventStalenessIntegrationTest {
                     task.put(List.of(record()));
                     task.preCommit(new HashMap<>());
                     written++;
-                    assertThat(LuceneSearch.documentCount(luceneDir, tenant)).isEqualTo(written);
+                    assertThat(TestIndexes.count(luceneDir, tenant)).isEqualTo(written);
                     assertThat(task.counters().keyEventsStale()).isFalse();
                     return;
                 } catch (RetriableException e) {

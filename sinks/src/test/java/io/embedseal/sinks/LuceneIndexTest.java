@@ -3,7 +3,6 @@ package io.embedseal.sinks;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
@@ -31,7 +30,7 @@ class LuceneIndexTest {
         sealed = new Sealed(tmp.resolve("kms"));
         sealed.onboard("acme");
         root = tmp.resolve("lucene");
-        store = new LuceneVectorStore(root, LuceneVectorStore.Options.defaults());
+        store = new LuceneVectorStore(sealed.luceneIndexes(root), LuceneVectorStore.Options.defaults());
     }
 
     @AfterEach
@@ -49,10 +48,10 @@ class LuceneIndexTest {
         store.upsert(sealed.stored("acme", "other-small", Sealed.randomVector(random, 1536), true, 3));
         store.commit();
 
-        List<SearchHit> hits = LuceneSearch.search(root, "acme", wide, 2, 10);
+        List<SearchHit> hits = TestIndexes.search(root, "acme", wide, 2, 10);
         assertThat(hits).extracting(SearchHit::embeddingId).containsExactly("openai-small", "other-small");
         assertThat(hits.get(0).score()).isGreaterThan(0.99f);
-        assertThat(LuceneSearch.search(root, "acme", widest, 1, 10))
+        assertThat(TestIndexes.search(root, "acme", widest, 1, 10))
                 .extracting(SearchHit::embeddingId)
                 .containsExactly("openai-large");
     }
@@ -61,7 +60,7 @@ class LuceneIndexTest {
     void queryOfAnotherDimension_isRefusedNamingTheDimensionsPresent() {
         store.upsert(sealed.stored("acme", "e-1", Sealed.randomVector(random, 384), true, 1));
         store.commit();
-        assertThatThrownBy(() -> LuceneSearch.search(root, "acme", new float[] {1, 2, 3}, 10, 100))
+        assertThatThrownBy(() -> TestIndexes.search(root, "acme", new float[] {1, 2, 3}, 10, 100))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("no vectors of 3 dimensions")
                 .hasMessageContaining("[384]");
@@ -69,7 +68,7 @@ class LuceneIndexTest {
 
     @Test
     void tenantWithoutIndex_isAClearError_notAnEmptyResult() {
-        assertThatThrownBy(() -> LuceneSearch.search(root, "nobody", new float[] {1, 2, 3}, 10, 100))
+        assertThatThrownBy(() -> TestIndexes.search(root, "nobody", new float[] {1, 2, 3}, 10, 100))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("tenant nobody has no index");
     }
@@ -80,13 +79,13 @@ class LuceneIndexTest {
             store.upsert(sealed.stored("acme", "e-" + i, Sealed.randomVector(random, 16), true, i));
         }
         store.commit();
-        assertThat(LuceneSearch.documentCount(root, "acme")).isEqualTo(20);
+        assertThat(TestIndexes.count(root, "acme")).isEqualTo(20);
 
         ShredRecord shred = store.shred(VectorStoreContract.destroyed("acme"));
         assertThat(shred.deleted()).containsEntry("documents", 20L);
         assertThat(shred.deleted().get("files")).isPositive();
         assertThat(Files.exists(LuceneVectorStore.tenantDir(root, "acme"))).isFalse();
-        assertThatThrownBy(() -> LuceneSearch.search(root, "acme", Sealed.randomVector(random, 16), 10, 100))
+        assertThatThrownBy(() -> TestIndexes.search(root, "acme", Sealed.randomVector(random, 16), 10, 100))
                 .isInstanceOfSatisfying(SearchRefusedException.class, e -> {
                     assertThat(e.status()).isEqualTo("DESTROYED");
                     assertThat(e.getMessage()).contains("destroyed").contains("documents=20");
@@ -100,14 +99,14 @@ class LuceneIndexTest {
         store.upsert(sealed.stored("acme", "uncommitted", Sealed.randomVector(random, 16), true, 2));
         store.close(); // a stop after Connect's last offset commit: this record is redelivered, not kept
         assertThat(LuceneVectorStoreContractTest.committedIds(root, "acme")).containsExactly("committed");
-        store = new LuceneVectorStore(root, LuceneVectorStore.Options.defaults());
+        store = new LuceneVectorStore(sealed.luceneIndexes(root), LuceneVectorStore.Options.defaults());
     }
 
     @Test
     void moreTenantsThanOpenWriters_areAllCommitted() {
         store.close();
         store = new LuceneVectorStore(
-                root,
+                sealed.luceneIndexes(root),
                 new LuceneVectorStore.Options(
                         org.apache.lucene.index.VectorSimilarityFunction.COSINE, 16, 100, 2, 16.0));
         for (int t = 0; t < 5; t++) {
@@ -116,9 +115,7 @@ class LuceneIndexTest {
         }
         store.commit();
         for (int t = 0; t < 5; t++) {
-            assertThat(LuceneSearch.documentCount(root, "t" + t))
-                    .as("tenant t" + t)
-                    .isEqualTo(1);
+            assertThat(TestIndexes.count(root, "t" + t)).as("tenant t" + t).isEqualTo(1);
         }
     }
 }

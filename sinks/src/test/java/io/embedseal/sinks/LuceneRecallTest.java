@@ -35,7 +35,8 @@ class LuceneRecallTest {
         sealed.onboard("acme");
         Path root = tmp.resolve("lucene");
         Random random = new Random(20261128L);
-        try (LuceneVectorStore store = new LuceneVectorStore(root, LuceneVectorStore.Options.defaults())) {
+        try (LuceneVectorStore store =
+                new LuceneVectorStore(sealed.luceneIndexes(root), LuceneVectorStore.Options.defaults())) {
             for (int i = 0; i < DOCS; i++) {
                 store.upsert(sealed.stored("acme", "e-" + i, Sealed.randomVector(random, DIMS), true, i));
             }
@@ -43,13 +44,13 @@ class LuceneRecallTest {
         } finally {
             sealed.close();
         }
-        assertThat(LuceneSearch.documentCount(root, "acme")).isEqualTo(DOCS);
+        assertThat(TestIndexes.count(root, "acme")).isEqualTo(DOCS);
 
         int found = 0;
         for (int q = 0; q < QUERIES; q++) {
             float[] query = Sealed.randomVector(random, DIMS);
-            Set<String> exact = ids(LuceneSearch.exact(root, "acme", query, K));
-            Set<String> approximate = ids(LuceneSearch.search(root, "acme", query, K, CANDIDATES));
+            Set<String> exact = ids(TestIndexes.exact(root, "acme", query, K));
+            Set<String> approximate = ids(TestIndexes.search(root, "acme", query, K, CANDIDATES));
             assertThat(exact).hasSize(K);
             approximate.retainAll(exact);
             found += approximate.size();

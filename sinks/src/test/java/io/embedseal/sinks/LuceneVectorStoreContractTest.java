@@ -1,16 +1,13 @@
 package io.embedseal.sinks;
 
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.util.Bits;
 import org.junit.jupiter.api.DisplayName;
 
@@ -23,7 +20,7 @@ class LuceneVectorStoreContractTest extends VectorStoreContract {
 
     @Override
     VectorStore open(Path dir) {
-        return new LuceneVectorStore(root(), LuceneVectorStore.Options.defaults());
+        return new LuceneVectorStore(sealed.luceneIndexes(root()), LuceneVectorStore.Options.defaults());
     }
 
     @Override
@@ -33,13 +30,13 @@ class LuceneVectorStoreContractTest extends VectorStoreContract {
 
     /** Every live document's id in the tenant's committed index. */
     static Set<String> committedIds(Path root, String tenant) {
-        Path dir = LuceneVectorStore.tenantDir(root, tenant);
         Set<String> ids = new HashSet<>();
-        try {
-            if (!Files.isDirectory(dir) || !DirectoryReader.indexExists(FSDirectory.open(dir))) {
+        try (io.embedseal.sinks.lucene.LuceneIndexes indexes = TestIndexes.open(root)) {
+            org.apache.lucene.store.Directory dir = indexes.open(tenant, false);
+            if (dir == null || !DirectoryReader.indexExists(dir)) {
                 return ids;
             }
-            try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+            try (DirectoryReader reader = DirectoryReader.open(dir)) {
                 for (LeafReaderContext leaf : reader.leaves()) {
                     Bits live = leaf.reader().getLiveDocs();
                     for (int d = 0; d < leaf.reader().maxDoc(); d++) {
@@ -60,14 +57,15 @@ class LuceneVectorStoreContractTest extends VectorStoreContract {
 
     @Override
     VectorStore openWithoutVersionCheck(Path dir) {
-        return new LuceneVectorStore(root(), LuceneVectorStore.Options.defaults(), false);
+        return new LuceneVectorStore(sealed.luceneIndexes(root()), LuceneVectorStore.Options.defaults(), false);
     }
 
     @Override
     java.util.Map<String, io.embedseal.serdes.envelope.RecordVersion> storedVersions(String tenant) {
         java.util.Map<String, io.embedseal.serdes.envelope.RecordVersion> out = new java.util.HashMap<>();
-        Path dir = LuceneVectorStore.tenantDir(root(), tenant);
-        try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+        try (io.embedseal.sinks.lucene.LuceneIndexes indexes = TestIndexes.open(root());
+                DirectoryReader reader =
+                        DirectoryReader.open(java.util.Objects.requireNonNull(indexes.open(tenant, false)))) {
             for (String id : committedIds(root(), tenant)) {
                 out.put(id, LuceneVectorStore.committedVersion(reader, id));
             }
@@ -79,6 +77,6 @@ class LuceneVectorStoreContractTest extends VectorStoreContract {
 
     @Override
     long storedCount(String tenant) {
-        return LuceneSearch.documentCount(root(), tenant);
+        return TestIndexes.count(root(), tenant);
     }
 }

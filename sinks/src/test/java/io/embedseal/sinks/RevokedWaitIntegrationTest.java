@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,8 +51,7 @@ class RevokedWaitIntegrationTest {
                 // Several redeliveries and offset-commit rounds: acme's records sit behind globex's and must not pass.
                 long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
                 while (System.nanoTime() < until) {
-                    assertThat(LuceneSearch.documentCount(luceneDir, "acme")
-                                    + LuceneSearch.documentCount(luceneDir, "globex"))
+                    assertThat(TestIndexes.count(luceneDir, "acme") + TestIndexes.count(luceneDir, "globex"))
                             .as("nothing is committed past a waiting record")
                             .isZero();
                     Thread.sleep(100);
@@ -68,10 +66,9 @@ class RevokedWaitIntegrationTest {
                 SinkFixture.await(
                         Duration.ofSeconds(60),
                         "both tenants indexed after RESTORED",
-                        () -> LuceneSearch.documentCount(luceneDir, "globex") == 10
-                                && LuceneSearch.documentCount(luceneDir, "acme") == 10,
-                        () -> LuceneSearch.documentCount(luceneDir, "globex") + "/"
-                                + LuceneSearch.documentCount(luceneDir, "acme"));
+                        () -> TestIndexes.count(luceneDir, "globex") == 10
+                                && TestIndexes.count(luceneDir, "acme") == 10,
+                        () -> TestIndexes.count(luceneDir, "globex") + "/" + TestIndexes.count(luceneDir, "acme"));
             }
         } finally {
             sealed.close();

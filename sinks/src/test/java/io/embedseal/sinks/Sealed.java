@@ -35,6 +35,15 @@ final class Sealed implements AutoCloseable {
         this.unsealer = new EmbeddingUnsealer(sealer, null);
     }
 
+    /**
+     * Lucene indexes under {@code root} encrypted under index keys wrapped by this KMS (as the Lucene sink's are),
+     * registered so that {@link TestIndexes} reads them.
+     */
+    io.embedseal.sinks.lucene.LuceneIndexes luceneIndexes(Path root) {
+        TestIndexes.registerLocal(root, kmsDir);
+        return io.embedseal.sinks.lucene.LuceneIndexes.encrypted(root, kms, keyring.naming(), 64 << 20);
+    }
+
     /** Creates the tenant's KEK (as onboarding does) and returns its reference. */
     KekRef onboard(String tenant) {
         return kms.createKek(keyring.naming().kekNameFor(tenant));

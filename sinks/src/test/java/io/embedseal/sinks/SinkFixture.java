@@ -152,6 +152,7 @@ final class SinkFixture implements AutoCloseable {
         Map<String, String> c = common(kmsDir, connectDlq);
         c.put("connector.class", LuceneSinkConnector.class.getName());
         c.put(LuceneSinkConfig.DIR, dir.toString());
+        TestIndexes.register(dir, c);
         return c;
     }
 

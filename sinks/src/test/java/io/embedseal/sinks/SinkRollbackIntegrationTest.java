@@ -6,7 +6,6 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.envelope.EnvelopeHeader;
 import io.embedseal.serdes.envelope.RecordVersion;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.lucene.LuceneSinkTask;
 import io.embedseal.sinks.postgres.PostgresSinkTask;
 import java.lang.reflect.Proxy;
@@ -116,7 +115,7 @@ class SinkRollbackIntegrationTest {
             fixture.keyEvent(tenant, KeyEventType.REGISTERED, kek);
             Map<String, String> c = new HashMap<>(fixture.lucene(sealed.kmsDir, tmp.resolve("lucene")));
             c.put("name", "rollback-lucene");
-            Supplier<Long> count = () -> LuceneSearch.documentCount(tmp.resolve("lucene"), tenant);
+            Supplier<Long> count = () -> TestIndexes.count(tmp.resolve("lucene"), tenant);
             attack(sealed, tenant, start(new LuceneSinkTask(), c), count);
         }
     }
@@ -197,8 +196,7 @@ class SinkRollbackIntegrationTest {
                 put(task, tenant + "/new-2", sealV2(current, tenant, "new-2", random, v(21)));
                 assertThat(reasons()).containsExactly("INVALID_ENVELOPE");
                 assertThat(((EmbedsealSinkTask) task).counters().tenantFaults()).isZero();
-                assertThat(LuceneSearch.documentCount(tmp.resolve("lucene"), tenant))
-                        .isEqualTo(2);
+                assertThat(TestIndexes.count(tmp.resolve("lucene"), tenant)).isEqualTo(2);
 
                 // Now the tenant's key itself is refused (revoked in the KMS, no event yet): the same kind of record
                 // is the tenant's fault, and its records are set aside as revoked.

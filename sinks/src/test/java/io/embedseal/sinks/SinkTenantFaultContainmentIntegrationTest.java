@@ -13,7 +13,6 @@ import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -259,6 +258,7 @@ class SinkTenantFaultContainmentIntegrationTest {
             }
             c.put("connector.class", io.embedseal.sinks.lucene.LuceneSinkConnector.class.getName());
             c.put(io.embedseal.sinks.lucene.LuceneSinkConfig.DIR, luceneDir.toString());
+            TestIndexes.register(luceneDir, c);
             String name = "contain-" + f.run;
             connect.putConnector(name, c);
             long firstSeen = 0;
@@ -269,7 +269,7 @@ class SinkTenantFaultContainmentIntegrationTest {
                 long n = 0;
                 for (String t : tenants) {
                     if (!t.equals(faulty)) {
-                        n += LuceneSearch.documentCount(luceneDir, t);
+                        n += TestIndexes.count(luceneDir, t);
                     }
                 }
                 if (n > 0 && firstSeen == 0) {
@@ -284,7 +284,7 @@ class SinkTenantFaultContainmentIntegrationTest {
             assertThat(allSeen)
                     .as("every healthy tenant indexed within " + WAIT)
                     .isPositive();
-            long faultyIndexed = LuceneSearch.documentCount(luceneDir, faulty);
+            long faultyIndexed = TestIndexes.count(luceneDir, faulty);
             List<ConsumerRecord<byte[], byte[]>> dead = new ArrayList<>();
             long deadDeadline = System.nanoTime() + WAIT.toNanos();
             long wantDead = faultyIndexed == PER_TENANT ? 0 : PER_TENANT;

@@ -3,7 +3,6 @@ package io.embedseal.sinks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.testkit.EmbeddedConnect;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -97,7 +96,7 @@ class SinkWorkerRestartIntegrationTest {
             for (String t : TENANTS) {
                 assertThat(LuceneVectorStoreContractTest.committedIds(luceneDir, t))
                         .isEqualTo(SinkFixture.ids("e-", PER_TENANT));
-                assertThat(LuceneSearch.documentCount(luceneDir, t))
+                assertThat(TestIndexes.count(luceneDir, t))
                         .as("live documents of " + t)
                         .isEqualTo(PER_TENANT);
                 if (postgres) {
@@ -112,9 +111,7 @@ class SinkWorkerRestartIntegrationTest {
     }
 
     static long luceneTotal(Path dir) {
-        return TENANTS.stream()
-                .mapToLong(t -> LuceneSearch.documentCount(dir, t))
-                .sum();
+        return TENANTS.stream().mapToLong(t -> TestIndexes.count(dir, t)).sum();
     }
 
     static void produce(SinkFixture f, Sealed sealed, Random random, int from, int to) {

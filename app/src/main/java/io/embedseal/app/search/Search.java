@@ -5,6 +5,7 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.EmbeddingUnsealer;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.ShredRecord;
+import io.embedseal.sinks.lucene.LuceneIndexes;
 import io.embedseal.sinks.lucene.LuceneSearch;
 import io.embedseal.sinks.postgres.PostgresSealedSearch;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
@@ -33,8 +34,14 @@ public final class Search {
      * @param dir        the Lucene sink's {@code lucene.dir}
      * @param candidates HNSW candidates to explore
      * @param exact      scan every vector instead
+     * @param encrypted  the sink's {@code lucene.encryption}: true for {@code tenant-key} (the tenant's index key is
+     *                   unwrapped through its KMS), false for {@code none}
      */
-    public record LuceneStore(Path dir, int candidates, boolean exact) implements Store {}
+    public record LuceneStore(Path dir, int candidates, boolean exact, boolean encrypted) implements Store {
+        public LuceneStore(Path dir, int candidates, boolean exact) {
+            this(dir, candidates, exact, true);
+        }
+    }
 
     /** The PostgreSQL sink's database and table; {@code password} may be null. */
     public record PostgresStore(
@@ -89,16 +96,24 @@ public final class Search {
                                 + shredded.get().deleted() + ")");
             }
             TenantGate.checkKms(tenantId, keyring.kms(), kekName, state != null);
-            List<SearchHit> hits = l.exact()
-                    ? LuceneSearch.exact(l.dir(), tenantId, query, k)
-                    : LuceneSearch.search(l.dir(), tenantId, query, k, l.candidates());
-            long docs = LuceneSearch.documentCount(l.dir(), tenantId);
-            return new Outcome(
-                    tenantId,
-                    "lucene index " + l.dir().toAbsolutePath().resolve(tenantId)
-                            + (l.exact() ? " (exact scan)" : " (HNSW, " + Math.max(k, l.candidates()) + " candidates)"),
-                    hits,
-                    docs);
+            // The tenant's index key is unwrapped here, through the same KMS, and destroyed when the search ends.
+            try (LuceneIndexes indexes = l.encrypted()
+                    ? LuceneIndexes.encrypted(l.dir(), keyring.kms(), keyring.naming(), 256L << 20)
+                    : LuceneIndexes.plaintext(l.dir())) {
+                List<SearchHit> hits = l.exact()
+                        ? LuceneSearch.exact(indexes, tenantId, query, k)
+                        : LuceneSearch.search(indexes, tenantId, query, k, l.candidates());
+                long docs = LuceneSearch.documentCount(indexes, tenantId);
+                return new Outcome(
+                        tenantId,
+                        "lucene index " + l.dir().toAbsolutePath().resolve(tenantId)
+                                + (l.encrypted() ? ", encrypted under the tenant's index key" : ", unencrypted")
+                                + (l.exact()
+                                        ? " (exact scan)"
+                                        : " (HNSW, " + Math.max(k, l.candidates()) + " candidates)"),
+                        hits,
+                        docs);
+            }
         }
         PostgresStore p = (PostgresStore) store;
         // No describe here: opening the sealed rows asks the KMS for every DEK, and a refusal ends the search.

@@ -99,6 +99,14 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--exact", description = "Lucene: compare with every vector instead of the HNSW graph.")
     boolean exact;
 
+    @Option(
+            names = "--lucene-encryption",
+            defaultValue = "tenant-key",
+            paramLabel = "tenant-key|none",
+            description = "Lucene: the sink's lucene.encryption. tenant-key (default) unwraps the tenant's index key "
+                    + "through its KMS; none reads plain files.")
+    String luceneEncryption;
+
     @Option(names = "--postgres-user", description = "PostgreSQL user.")
     String postgresUser;
 
@@ -157,7 +165,7 @@ public final class SearchCommand implements Callable<Integer> {
             topic = keyEventsTopic != null ? keyEventsTopic : cluster.topics().keyEvents();
             keyringSettings = keyringSettings.with(Map.of("kms.create-missing-keys", "false"));
             store = where.luceneDir != null
-                    ? new Search.LuceneStore(where.luceneDir, candidates, exact)
+                    ? new Search.LuceneStore(where.luceneDir, candidates, exact, luceneEncrypted(luceneEncryption))
                     : new Search.PostgresStore(
                             where.postgresUrl,
                             postgresUser,
@@ -275,5 +283,16 @@ public final class SearchCommand implements Callable<Integer> {
             }
         }
         out.flush();
+    }
+
+    private static boolean luceneEncrypted(String setting) {
+        return switch (setting) {
+            case "tenant-key" -> true;
+            case "none" -> false;
+            default ->
+                throw new IllegalArgumentException(
+                        "--lucene-encryption must be tenant-key or none (the sink's lucene.encryption), got "
+                                + setting);
+        };
     }
 }

@@ -246,8 +246,7 @@ class RealStackIT {
         Path lucene = dir.resolve("lucene");
         await(
                 "every tenant indexed",
-                () -> List.of("acme", "globex", "initech").stream()
-                        .allMatch(t -> LuceneSearch.documentCount(lucene, t) == 50));
+                () -> List.of("acme", "globex", "initech").stream().allMatch(t -> luceneCount(lucene, t) == 50));
         await(
                 "every vector in pgvector",
                 () -> pgCount("SELECT count(*) FROM embedseal_embeddings WHERE embedding IS NOT NULL") == 150);
@@ -289,7 +288,7 @@ class RealStackIT {
                 null);
         assertThat(receipts).hasSizeGreaterThanOrEqualTo(3); // lucene-0, postgresql-0, postgresql-1
         assertThat(cli(pipelineConfig, "audit", "verify").code()).isZero();
-        assertThat(LuceneSearch.documentCount(lucene, "acme")).isEqualTo(50);
+        assertThat(luceneCount(lucene, "acme")).isEqualTo(50);
     }
 
     static long pgCount(String sql) {
@@ -301,6 +300,20 @@ class RealStackIT {
             return rs.getLong(1);
         } catch (java.sql.SQLException e) {
             return -1; // the table is not there yet
+        }
+    }
+
+    /** Live records the Lucene sink indexed for the tenant, read through the tenant's index key as the sink wrote it. */
+    private long luceneCount(Path lucene, String tenant) {
+        io.embedseal.keyring.KeyringSettings ks;
+        try {
+            ks = new io.embedseal.sinks.lucene.LuceneSinkConfig(connector("lucene-sink.json")).keyringSettings();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        try (io.embedseal.sinks.lucene.LuceneIndexes indexes = io.embedseal.sinks.lucene.LuceneIndexes.encrypted(
+                lucene, io.embedseal.keyring.KmsProviders.create(ks), ks.naming(), 1 << 20, true)) {
+            return LuceneSearch.documentCount(indexes, tenant);
         }
     }
 }

@@ -71,7 +71,9 @@ class SearchCommandTest {
             keks.put(t, kms.createKek(keyring.naming().kekNameFor(t)));
         }
         Random random = new Random(1);
-        try (LuceneVectorStore store = new LuceneVectorStore(luceneDir, LuceneVectorStore.Options.defaults())) {
+        try (LuceneVectorStore store = new LuceneVectorStore(
+                io.embedseal.sinks.lucene.LuceneIndexes.encrypted(luceneDir, kms, keyring.naming(), 1 << 20),
+                LuceneVectorStore.Options.defaults())) {
             for (String t : List.of("acme", "globex", "initech")) {
                 for (int i = 0; i < 40; i++) {
                     float[] v = vector(random);

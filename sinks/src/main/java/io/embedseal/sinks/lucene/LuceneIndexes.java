@@ -36,23 +36,38 @@ public final class LuceneIndexes implements AutoCloseable {
     private final @Nullable KekResolver naming;
     private final BlockCache cache;
     private final Map<String, TenantIndexKeys> keys = new ConcurrentHashMap<>();
+    private final boolean closeKms;
 
-    private LuceneIndexes(Path root, @Nullable Kms kms, @Nullable KekResolver naming, BlockCache cache) {
+    private LuceneIndexes(
+            Path root, @Nullable Kms kms, @Nullable KekResolver naming, BlockCache cache, boolean closeKms) {
         this.root = root.toAbsolutePath();
         this.kms = kms;
         this.naming = naming;
         this.cache = cache;
+        this.closeKms = closeKms;
     }
 
-    /** Every index encrypted under its tenant's index key, wrapped by the tenant's KEK in {@code kms}. */
+    /**
+     * Every index encrypted under its tenant's index key, wrapped by the tenant's KEK in {@code kms} (which the caller
+     * keeps and closes).
+     */
     public static LuceneIndexes encrypted(Path root, Kms kms, KekResolver naming, long cacheBytes) {
+        return encrypted(root, kms, naming, cacheBytes, false);
+    }
+
+    /** As {@link #encrypted(Path, Kms, KekResolver, long)}; with {@code closeKms}, {@link #close()} closes the KMS. */
+    public static LuceneIndexes encrypted(Path root, Kms kms, KekResolver naming, long cacheBytes, boolean closeKms) {
         return new LuceneIndexes(
-                root, Objects.requireNonNull(kms), Objects.requireNonNull(naming), new BlockCache(cacheBytes));
+                root,
+                Objects.requireNonNull(kms),
+                Objects.requireNonNull(naming),
+                new BlockCache(cacheBytes),
+                closeKms);
     }
 
     /** Plain Lucene files: whoever reads the disk reads the vectors. */
     public static LuceneIndexes plaintext(Path root) {
-        return new LuceneIndexes(root, null, null, BlockCache.disabled());
+        return new LuceneIndexes(root, null, null, BlockCache.disabled(), false);
     }
 
     public Path root() {
@@ -149,6 +164,65 @@ public final class LuceneIndexes implements AutoCloseable {
         return k == null ? Optional.empty() : Optional.of(k.rewrap());
     }
 
+    /** What a re-encryption did. */
+    public record Reencrypted(String tenant, String oldKeys, String newKey, int filesRewritten, long bytes) {}
+
+    /**
+     * Writes the tenant's index anew under a fresh index key, for when its index key may have been exposed: a fresh key
+     * is generated and wrapped under the tenant's KEK (one KMS call) beside the old one in the key file; every file
+     * still under another key is decrypted and encrypted again under the new one, written beside and renamed over the
+     * original; then the old keys leave the key file. Holds the index's write lock throughout, so the sink (or anything
+     * else writing the index) must be stopped. Resumable: after a crash, running it again finishes the files left and
+     * keeps the key it had started with. Copies taken before still open with the old key while the tenant's KEK
+     * unwraps it; that is why the KEK, not the index key, is what destroying shreds.
+     *
+     * @throws org.apache.lucene.store.LockObtainFailedException if the index is open for writing elsewhere
+     */
+    public Reencrypted reencrypt(String tenant) throws IOException {
+        if (kms == null) {
+            throw new IOException(SETTING + "=none: there is no index key to replace");
+        }
+        Path dir = tenantDir(tenant);
+        if (!IndexKeyFile.exists(dir)) {
+            throw new IOException("tenant " + tenant + " has no encrypted index under " + root);
+        }
+        forget(tenant);
+        try (Directory raw = FSDirectory.open(dir);
+                org.apache.lucene.store.Lock lock =
+                        raw.obtainLock(org.apache.lucene.index.IndexWriter.WRITE_LOCK_NAME)) {
+            TenantIndexKeys k = TenantIndexKeys.open(
+                            dir, tenant, kms, Objects.requireNonNull(naming).kekNameFor(tenant), false)
+                    .orElseThrow();
+            try {
+                String old = String.join(",", k.keyIds());
+                if (k.keyIds().size() == 1) {
+                    k.addCurrent();
+                } // else: an interrupted run; its new key is current, finish with it
+                byte[] current = k.current().id();
+                EncryptedDirectory enc = new EncryptedDirectory(raw, tenant, k, BlockCache.disabled());
+                int files = 0;
+                long bytes = 0;
+                for (String name : enc.listAll()) {
+                    if (name.equals(org.apache.lucene.index.IndexWriter.WRITE_LOCK_NAME)) {
+                        continue;
+                    }
+                    lock.ensureValid();
+                    if (!java.util.Arrays.equals(enc.keyIdOf(name), current)) {
+                        enc.rewrite(name);
+                        files++;
+                        bytes += enc.fileLength(name);
+                    }
+                }
+                raw.syncMetaData();
+                String fresh = k.current().idHex();
+                k.retireOthers();
+                return new Reencrypted(tenant, old, fresh, files, bytes);
+            } finally {
+                k.destroy();
+            }
+        }
+    }
+
     /** Destroys the tenant's keys in memory and drops what they decrypted. Its files stay; reopening asks the KMS. */
     public void forget(String tenant) {
         TenantIndexKeys k = keys.remove(tenant);
@@ -162,6 +236,9 @@ public final class LuceneIndexes implements AutoCloseable {
     public void close() {
         for (String tenant : new ArrayList<>(keys.keySet())) {
             forget(tenant);
+        }
+        if (closeKms && kms != null) {
+            kms.close();
         }
     }
 

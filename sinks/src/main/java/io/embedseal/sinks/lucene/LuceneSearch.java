@@ -6,7 +6,6 @@ import io.embedseal.sinks.search.SearchRefusedException;
 import io.embedseal.sinks.search.TopK;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +24,7 @@ import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.store.Directory;
 import org.apache.lucene.util.Bits;
 
 /**
@@ -50,8 +49,8 @@ public final class LuceneSearch {
      * @throws SearchRefusedException   if the tenant's data was shredded
      * @throws IllegalArgumentException if the tenant has no index, or none for vectors of the query's dimension
      */
-    public static List<SearchHit> search(Path root, String tenantId, float[] query, int k, int candidates) {
-        return withReader(root, tenantId, query.length, (reader, field) -> {
+    public static List<SearchHit> search(LuceneIndexes indexes, String tenantId, float[] query, int k, int candidates) {
+        return withReader(indexes, tenantId, query.length, (reader, field) -> {
             IndexSearcher searcher = new IndexSearcher(reader);
             TopDocs top = searcher.search(new KnnFloatVectorQuery(field, query, Math.max(k, candidates)), k);
             StoredFields stored = searcher.storedFields();
@@ -65,8 +64,8 @@ public final class LuceneSearch {
     }
 
     /** The exact {@code k} nearest embeddings: every vector of the tenant's index compared with the query. */
-    public static List<SearchHit> exact(Path root, String tenantId, float[] query, int k) {
-        return withReader(root, tenantId, query.length, (reader, field) -> {
+    public static List<SearchHit> exact(LuceneIndexes indexes, String tenantId, float[] query, int k) {
+        return withReader(indexes, tenantId, query.length, (reader, field) -> {
             TopK top = new TopK(k);
             for (LeafReaderContext leaf : reader.leaves()) {
                 FieldInfo info = leaf.reader().getFieldInfos().fieldInfo(field);
@@ -99,18 +98,23 @@ public final class LuceneSearch {
     }
 
     /** Live records in the tenant's committed index (0 if it has none), not counting tombstones. */
-    public static long documentCount(Path root, String tenantId) {
-        Path dir = LuceneVectorStore.tenantDir(root, tenantId);
+    public static long documentCount(LuceneIndexes indexes, String tenantId) {
         try {
-            if (!Files.isDirectory(dir) || !DirectoryReader.indexExists(FSDirectory.open(dir))) {
+            Directory dir = indexes.open(tenantId, false);
+            if (dir == null || !DirectoryReader.indexExists(dir)) {
                 return 0;
             }
-            try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+            try (DirectoryReader reader = DirectoryReader.open(dir)) {
                 return liveRecords(reader);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** What the sink recorded when it shredded the tenant, if it did. */
+    public static Optional<ShredRecord> shredded(LuceneIndexes indexes, String tenantId) {
+        return shredded(indexes.root(), tenantId);
     }
 
     /** What the sink recorded when it shredded the tenant, if it did. */
@@ -122,7 +126,8 @@ public final class LuceneSearch {
         List<SearchHit> apply(DirectoryReader reader, String field) throws IOException;
     }
 
-    private static List<SearchHit> withReader(Path root, String tenantId, int dims, ReaderWork work) {
+    private static List<SearchHit> withReader(LuceneIndexes indexes, String tenantId, int dims, ReaderWork work) {
+        Path root = indexes.root();
         Optional<ShredRecord> shred = shredded(root, tenantId);
         if (shred.isPresent()) {
             throw new SearchRefusedException(
@@ -132,13 +137,13 @@ public final class LuceneSearch {
                             + shred.get().shreddedAt() + " (deleted "
                             + shred.get().deleted() + "); nothing can be searched");
         }
-        Path dir = LuceneVectorStore.tenantDir(root, tenantId);
         try {
-            if (!Files.isDirectory(dir) || !DirectoryReader.indexExists(FSDirectory.open(dir))) {
+            Directory dir = indexes.open(tenantId, false);
+            if (dir == null || !DirectoryReader.indexExists(dir)) {
                 throw new IllegalArgumentException("tenant " + tenantId + " has no index under " + root.toAbsolutePath()
                         + " (nothing of it was indexed yet, or the directory is not the Lucene sink's lucene.dir)");
             }
-            try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
+            try (DirectoryReader reader = DirectoryReader.open(dir)) {
                 String field = LuceneVectorStore.vectorField(dims);
                 FieldInfos infos = FieldInfos.getMergedFieldInfos(reader);
                 if (infos.fieldInfo(field) == null) {

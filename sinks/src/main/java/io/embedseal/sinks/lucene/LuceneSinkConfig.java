@@ -17,6 +17,9 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
     public static final String BEAM_WIDTH = "lucene.hnsw.beam-width";
     public static final String MAX_OPEN_WRITERS = "lucene.max-open-writers";
     public static final String RAM_BUFFER_MB = "lucene.ram-buffer-mb";
+    public static final String ENCRYPTION = LuceneIndexes.SETTING;
+    public static final String CACHE_MB = "lucene.encryption.cache-mb";
+    public static final String INDEX_THREADS = "lucene.index-threads";
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
             .define(
@@ -44,10 +47,21 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
             .define(
                     BEAM_WIDTH,
                     ConfigDef.Type.INT,
-                    100,
+                    32,
                     ConfigDef.Range.between(1, 3200),
                     ConfigDef.Importance.LOW,
-                    "HNSW: candidates considered while building the graph (efConstruction).")
+                    "HNSW: candidates considered while building the graph (efConstruction). 32 builds 2.6 times as "
+                            + "fast as Lucene's 100 and keeps recall@10 at 0.99 with the search default of 800 "
+                            + "candidates (docs/sinks.md); raise it for more recall at fewer search candidates.")
+            .define(
+                    INDEX_THREADS,
+                    ConfigDef.Type.INT,
+                    0,
+                    ConfigDef.Range.between(0, 64),
+                    ConfigDef.Importance.LOW,
+                    "Threads that add a batch's documents to the indexes in parallel (ids of one tenant or several; "
+                            + "one id always on the same thread, so its operations keep their order). 0 (the default): one "
+                            + "per core, at most four.")
             .define(
                     MAX_OPEN_WRITERS,
                     ConfigDef.Type.INT,
@@ -61,7 +75,28 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
                     16.0,
                     ConfigDef.Range.between(1.0, 2048.0),
                     ConfigDef.Importance.LOW,
-                    "Lucene's indexing buffer per open tenant index, in MB."));
+                    "Lucene's indexing buffer per open tenant index, in MB.")
+            .define(
+                    ENCRYPTION,
+                    ConfigDef.Type.STRING,
+                    "tenant-key",
+                    ValidString.in("tenant-key", "none"),
+                    ConfigDef.Importance.HIGH,
+                    "tenant-key: every file of a tenant's index is encrypted (AES-256-GCM blocks) under an index key of "
+                            + "the tenant's own, stored in the index directory only wrapped by the tenant's KEK, so a "
+                            + "copy of the disk or a backup holds no vector, and destroying the KEK makes every copy "
+                            + "unreadable. none: plain Lucene files, readable by whoever reads the disk (for comparison, "
+                            + "or an index that holds nothing secret). An index keeps the kind it was written with; "
+                            + "the other kind refuses to open it.")
+            .define(
+                    CACHE_MB,
+                    ConfigDef.Type.LONG,
+                    256L,
+                    ConfigDef.Range.between(0, 1L << 20),
+                    ConfigDef.Importance.LOW,
+                    "Decrypted index blocks kept in memory, all tenants together, in MB (least recently used out "
+                            + "first; 0 decrypts on every read). Searches and version lookups read the same blocks "
+                            + "again and again. A tenant's blocks are dropped when its key is."));
 
     public LuceneSinkConfig(Map<?, ?> props) {
         super(CONFIG_DEF, props);
@@ -89,6 +124,19 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
 
     public int maxOpenWriters() {
         return getInt(MAX_OPEN_WRITERS);
+    }
+
+    public int indexThreads() {
+        int n = getInt(INDEX_THREADS);
+        return n == 0 ? LuceneVectorStore.Options.DEFAULT_INDEX_THREADS : n;
+    }
+
+    public boolean encrypted() {
+        return !"none".equals(getString(ENCRYPTION));
+    }
+
+    public long cacheBytes() {
+        return getLong(CACHE_MB) << 20;
     }
 
     public double ramBufferMb() {

@@ -14,12 +14,20 @@ public final class LuceneSinkTask extends EmbedsealSinkTask {
     }
 
     @Override
-    protected VectorStore openStore(EmbedsealSinkConfig config) {
+    protected VectorStore openStore(EmbedsealSinkConfig config, io.embedseal.keyring.Keyring keyring) {
         LuceneSinkConfig c = (LuceneSinkConfig) config;
+        LuceneIndexes indexes = c.encrypted()
+                ? LuceneIndexes.encrypted(c.dir(), keyring.kms(), keyring.naming(), c.cacheBytes())
+                : LuceneIndexes.plaintext(c.dir());
         return new LuceneVectorStore(
-                c.dir(),
+                indexes,
                 new LuceneVectorStore.Options(
-                        c.similarity(), c.maxConn(), c.beamWidth(), c.maxOpenWriters(), c.ramBufferMb()));
+                        c.similarity(),
+                        c.maxConn(),
+                        c.beamWidth(),
+                        c.maxOpenWriters(),
+                        c.ramBufferMb(),
+                        c.indexThreads()));
     }
 
     @Override

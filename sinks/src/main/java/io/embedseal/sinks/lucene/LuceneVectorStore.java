@@ -39,7 +39,7 @@ import org.apache.lucene.index.Terms;
 import org.apache.lucene.index.TermsEnum;
 import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.search.DocIdSetIterator;
-import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.store.Directory;
 import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
 import org.jspecify.annotations.Nullable;
@@ -47,10 +47,14 @@ import org.jspecify.annotations.Nullable;
 /**
  * One Lucene index per tenant under a root directory ({@code <root>/<tenant>}): a document per embedding, keyed by
  * its id (upserts replace), with the vector in an HNSW field named after its dimension ({@code vector.384}), so a
- * tenant may index models of different sizes side by side. Writers are opened on demand, at most
+ * tenant may index models of different sizes side by side. Every file is encrypted under the tenant's own index key
+ * (see {@link LuceneIndexes}) unless configured otherwise. Writers are opened on demand, at most
  * {@code maxOpenWriters} at once; {@link #commit()} commits every index written since the last commit.
- * Shredding a tenant rolls back its writer, deletes the index directory and records a marker under
- * {@code <root>/.shredded/}.
+ * A tenant no longer ACTIVE ({@link #tenantChanged}) has its writer committed and closed, its reader closed and its
+ * index key destroyed in memory at once. Shredding a tenant rolls back its writer, deletes the index directory (its
+ * wrapped index key with it) and records a marker under {@code <root>/.shredded/}.
+ *
+ * <p>Thread-safe: the task's thread writes, the key-event follower's thread closes tenants.
  */
 public final class LuceneVectorStore implements VectorStore {
 
@@ -78,13 +82,40 @@ public final class LuceneVectorStore implements VectorStore {
 
     /** How new indexes are built. */
     public record Options(
-            VectorSimilarityFunction similarity, int maxConn, int beamWidth, int maxOpenWriters, double ramBufferMb) {
+            VectorSimilarityFunction similarity,
+            int maxConn,
+            int beamWidth,
+            int maxOpenWriters,
+            double ramBufferMb,
+            int indexThreads) {
+
+        /** Threads that add documents to the indexes by default: one per core, at most four. */
+        public static final int DEFAULT_INDEX_THREADS =
+                Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+
+        public Options {
+            if (indexThreads < 1) {
+                throw new IllegalArgumentException("indexThreads must be at least 1");
+            }
+        }
+
+        public Options(
+                VectorSimilarityFunction similarity,
+                int maxConn,
+                int beamWidth,
+                int maxOpenWriters,
+                double ramBufferMb) {
+            this(similarity, maxConn, beamWidth, maxOpenWriters, ramBufferMb, DEFAULT_INDEX_THREADS);
+        }
+
+        /** M=16 and a build beam of 32 (see docs/sinks.md for what it costs in recall and buys in speed). */
         public static Options defaults() {
-            return new Options(VectorSimilarityFunction.COSINE, 16, 100, 64, 16.0);
+            return new Options(VectorSimilarityFunction.COSINE, 16, 32, 64, 16.0);
         }
     }
 
     private final Path root;
+    private final LuceneIndexes indexes;
     private final Options options;
     private final ShredMarkers markers;
     private final LinkedHashMap<String, IndexWriter> writers = new LinkedHashMap<>(16, 0.75f, true);
@@ -96,14 +127,43 @@ public final class LuceneVectorStore implements VectorStore {
     /** Off only in a test that shows the rollback it prevents. */
     private final boolean enforceVersions;
 
-    public LuceneVectorStore(Path root, Options options) {
-        this(root, options, true);
+    /** Live records of tenants DESTROYED since this store opened, counted with the key before it was destroyed. */
+    private final Map<String, Long> countedAtDestruction = new java.util.HashMap<>();
+
+    /** Per tenant, until when its index key is not asked for again after it failed to open (and why). */
+    private final Map<String, KeyFailure> keyFailures = new java.util.HashMap<>();
+
+    private record KeyFailure(long until, RefusedRecordException why) {}
+
+    private static final long KEY_FAILURE_COOLDOWN_NANOS =
+            java.time.Duration.ofSeconds(30).toNanos();
+
+    /**
+     * Where documents are added, when {@code indexThreads > 1}: one single-threaded lane per thread, a record's lane
+     * chosen by its tenant and id, so the operations on one id keep their order while different ids (of one tenant or
+     * several) are indexed in parallel (building the HNSW graph is most of the cost). Drained at the end of every
+     * {@code put} ({@link #flush}) and before anything commits, closes or shreds.
+     */
+    private final java.util.concurrent.ExecutorService @Nullable [] lanes;
+
+    private final List<java.util.concurrent.Future<?>> inFlight = new ArrayList<>();
+    /** Per tenant, the vector fields its open writer has taken a document for (so a field mismatch shows at once). */
+    private final Map<String, java.util.Set<String>> verifiedFields = new java.util.HashMap<>();
+
+    private interface WriterOp {
+        void run() throws IOException;
+    }
+
+    /** A store over {@code indexes}, which it owns (and closes, destroying every index key in memory). */
+    public LuceneVectorStore(LuceneIndexes indexes, Options options) {
+        this(indexes, options, true);
     }
 
     /** Test only: {@code enforceVersions=false} lets an older record replace a newer one, as before envelope v2. */
-    public LuceneVectorStore(Path root, Options options, boolean enforceVersions) {
+    public LuceneVectorStore(LuceneIndexes indexes, Options options, boolean enforceVersions) {
         this.enforceVersions = enforceVersions;
-        this.root = root.toAbsolutePath();
+        this.indexes = indexes;
+        this.root = indexes.root();
         this.options = options;
         try {
             Files.createDirectories(this.root);
@@ -111,6 +171,55 @@ public final class LuceneVectorStore implements VectorStore {
             throw new StoreException("cannot create the Lucene directory " + this.root + " (lucene.dir)", e, false);
         }
         this.markers = new ShredMarkers(this.root.resolve(".shredded"));
+        if (options.indexThreads() > 1) {
+            lanes = new java.util.concurrent.ExecutorService[options.indexThreads()];
+            for (int i = 0; i < lanes.length; i++) {
+                String name = "embedseal-lucene-index-" + i;
+                lanes[i] = java.util.concurrent.Executors.newSingleThreadExecutor(task -> {
+                    Thread t = new Thread(task, name);
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+        } else {
+            lanes = null;
+        }
+    }
+
+    /** Runs a writer operation on the record's lane (or here, with one index thread). */
+    private void submit(SealedRecordKey key, WriterOp op) throws IOException {
+        java.util.concurrent.ExecutorService[] l = lanes;
+        if (l == null) {
+            op.run();
+            return;
+        }
+        int lane = Math.floorMod(key.hashCode(), l.length);
+        inFlight.add(l[lane].submit(() -> {
+            op.run();
+            return null;
+        }));
+    }
+
+    /** Waits for every operation handed to the lanes; the first failure is thrown (the batch is then redelivered). */
+    private void drain() {
+        if (inFlight.isEmpty()) {
+            return;
+        }
+        Throwable failure = null;
+        for (java.util.concurrent.Future<?> f : inFlight) {
+            try {
+                f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                failure = failure == null ? e.getCause() : failure;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure = failure == null ? e : failure;
+            }
+        }
+        inFlight.clear();
+        if (failure != null) {
+            throw new StoreException("cannot write a tenant's index: " + failure, failure, false);
+        }
     }
 
     /** The directory of a tenant's index. Tenant ids are restricted to {@code [A-Za-z0-9][A-Za-z0-9._-]*}. */
@@ -135,7 +244,8 @@ public final class LuceneVectorStore implements VectorStore {
 
     @Override
     public String describe() {
-        return "lucene index per tenant under " + root;
+        return "lucene index per tenant under " + root
+                + (indexes.encrypted() ? ", encrypted under each tenant's index key" : ", unencrypted");
     }
 
     @Override
@@ -163,12 +273,8 @@ public final class LuceneVectorStore implements VectorStore {
         if (reader != null) {
             return reader;
         }
-        Path dir = tenantDir(root, tenant);
-        if (!Files.isDirectory(dir)) {
-            return null;
-        }
-        FSDirectory d = FSDirectory.open(dir);
-        if (!DirectoryReader.indexExists(d)) {
+        Directory d = directory(tenant, false);
+        if (d == null || !DirectoryReader.indexExists(d)) {
             return null;
         }
         reader = DirectoryReader.open(d);
@@ -246,7 +352,7 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public boolean upsert(StoredRecord r) {
+    public synchronized boolean upsert(StoredRecord r) {
         if (enforceVersions && RecordVersions.check(r, false, held(r.key())) == RecordVersions.Verdict.REDELIVERED) {
             return false;
         }
@@ -266,7 +372,18 @@ public final class LuceneVectorStore implements VectorStore {
         doc.add(new StoredField(SOURCE, r.sourceTopic() + "-" + r.sourcePartition() + "@" + r.sourceOffset()));
         String tenant = r.key().tenantId();
         try {
-            writer(tenant).updateDocument(new Term(ID, r.key().embeddingId()), doc);
+            IndexWriter w = writer(tenant);
+            Term id = new Term(ID, r.key().embeddingId());
+            java.util.Set<String> verified = verifiedFields.computeIfAbsent(tenant, t -> new java.util.HashSet<>());
+            if (verified.contains(vectorField(vector.length))) {
+                submit(r.key(), () -> w.updateDocument(id, doc));
+            } else {
+                // The first document of a field in this writer, here: if the index holds the field with another
+                // similarity, Lucene refuses it now, and only this record is refused.
+                drain();
+                w.updateDocument(id, doc);
+                verified.add(vectorField(vector.length));
+            }
             remember(r.key(), Optional.of(after));
         } catch (IllegalArgumentException e) {
             // e.g. the index was created with another similarity for this field; the message names fields, not values
@@ -280,7 +397,7 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public boolean delete(StoredRecord marker) {
+    public synchronized boolean delete(StoredRecord marker) {
         SealedRecordKey key = marker.key();
         if (enforceVersions && RecordVersions.check(marker, true, held(key)) == RecordVersions.Verdict.REDELIVERED) {
             return false;
@@ -291,7 +408,8 @@ public final class LuceneVectorStore implements VectorStore {
         tombstone.add(new StoredField(KEK, marker.header().kek().toString()));
         RecordVersions.Held after = addVersion(tombstone, marker, true);
         try {
-            writer(key.tenantId()).updateDocument(new Term(ID, key.embeddingId()), tombstone);
+            IndexWriter w = writer(key.tenantId());
+            submit(key, () -> w.updateDocument(new Term(ID, key.embeddingId()), tombstone));
         } catch (IOException e) {
             throw new StoreException("cannot delete from tenant " + key.tenantId() + "'s index", e, false);
         }
@@ -301,17 +419,47 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public void deleteUnchecked(SealedRecordKey key) {
+    public synchronized void deleteUnchecked(SealedRecordKey key) {
         if (!writers.containsKey(key.tenantId()) && !Files.isDirectory(tenantDir(root, key.tenantId()))) {
             return;
         }
         try {
-            writer(key.tenantId()).deleteDocuments(new Term(ID, key.embeddingId()));
+            IndexWriter w = writer(key.tenantId());
+            submit(key, () -> w.deleteDocuments(new Term(ID, key.embeddingId())));
         } catch (IOException e) {
             throw new StoreException("cannot delete from tenant " + key.tenantId() + "'s index", e, false);
         }
         remember(key, Optional.empty());
         dirty.add(key.tenantId());
+    }
+
+    /**
+     * The tenant's directory, its index key unwrapped through its KMS if not yet in memory. A key that does not open
+     * refuses the tenant's records (KEY_FAILED) for a cool-down without asking again, and touches no other tenant; an
+     * unreachable KMS is a retriable store failure.
+     */
+    private @Nullable Directory directory(String tenant, boolean create) throws IOException {
+        KeyFailure failed = keyFailures.get(tenant);
+        if (failed != null) {
+            if (System.nanoTime() - failed.until() < 0) {
+                throw failed.why();
+            }
+            keyFailures.remove(tenant);
+        }
+        try {
+            return indexes.open(tenant, create);
+        } catch (io.embedseal.keyring.kms.KmsUnavailableException e) {
+            throw new StoreException("tenant " + tenant + "'s index key: the KMS is unreachable", e, true);
+        } catch (io.embedseal.keyring.kms.KmsException | IOException e) {
+            if (e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.AccessDeniedException) {
+                throw (IOException) e;
+            }
+            RefusedRecordException why = new RefusedRecordException(
+                    RefusedRecordException.Reason.KEY_FAILED,
+                    "tenant " + tenant + "'s index key does not open: " + e.getMessage());
+            keyFailures.put(tenant, new KeyFailure(System.nanoTime() + KEY_FAILURE_COOLDOWN_NANOS, why));
+            throw why;
+        }
     }
 
     private IndexWriter writer(String tenant) throws IOException {
@@ -322,24 +470,28 @@ public final class LuceneVectorStore implements VectorStore {
         if (writers.size() >= options.maxOpenWriters()) {
             Iterator<Map.Entry<String, IndexWriter>> eldest = writers.entrySet().iterator();
             Map.Entry<String, IndexWriter> e = eldest.next();
+            drain();
+            verifiedFields.remove(e.getKey());
             // Committing ahead of Connect's offsets is safe: replayed records are upserts of the same documents.
             commitOne(e.getKey(), e.getValue());
             e.getValue().close();
             closeReader(e.getKey());
             eldest.remove();
         }
-        w = new IndexWriter(FSDirectory.open(tenantDir(root, tenant)), writerConfig(options));
+        w = new IndexWriter(java.util.Objects.requireNonNull(directory(tenant, true)), writerConfig(options));
         writers.put(tenant, w);
         return w;
     }
 
     @Override
-    public void flush() {
+    public synchronized void flush() {
+        drain();
         // Lucene buffers in memory and flushes segments itself; durability comes with commit().
     }
 
     @Override
-    public void commit() {
+    public synchronized void commit() {
+        drain();
         for (String tenant : new ArrayList<>(dirty)) {
             IndexWriter w = writers.get(tenant);
             if (w != null) {
@@ -369,35 +521,43 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public Optional<ShredRecord> shredRecord(String tenantId) {
+    public synchronized Optional<ShredRecord> shredRecord(String tenantId) {
         return markers.read(tenantId);
     }
 
     @Override
-    public ShredRecord shred(TenantState destroyed) {
+    public synchronized ShredRecord shred(TenantState destroyed) {
         String tenant = destroyed.tenantId();
         Optional<ShredRecord> done = markers.read(tenant);
         if (done.isPresent()) {
             return done.get();
         }
+        drain();
+        verifiedFields.remove(tenant);
         IndexWriter open = writers.remove(tenant);
         dirty.remove(tenant);
         recent.remove(tenant);
-        closeReader(tenant);
+        DirectoryReader lastRead = readers.remove(tenant);
         try {
             if (open != null) {
                 open.rollback(); // drop what was never committed, and the write lock
             }
             Path dir = tenantDir(root, tenant);
-            long documents = 0;
+            // The key is destroyed, so an encrypted index cannot be read to count it: the count is what this task
+            // last read of it, if it read it; the files and bytes are counted either way.
+            Long counted = countedAtDestruction.remove(tenant);
+            long documents = counted == null ? -1 : counted;
+            if (lastRead != null) {
+                lastRead.close();
+            }
+            if (documents < 0) {
+                documents = countWithoutKms(tenant);
+            }
+            indexes.forget(tenant);
+            keyFailures.remove(tenant);
             long files = 0;
             long bytes = 0;
             if (Files.isDirectory(dir)) {
-                if (DirectoryReader.indexExists(FSDirectory.open(dir))) {
-                    try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(dir))) {
-                        documents = LuceneSearch.liveRecords(reader);
-                    }
-                }
                 List<Path> all;
                 try (var walk = Files.walk(dir)) {
                     all = walk.sorted(java.util.Comparator.reverseOrder()).toList();
@@ -410,12 +570,13 @@ public final class LuceneVectorStore implements VectorStore {
                     Files.delete(p);
                 }
             }
-            ShredRecord record = new ShredRecord(
-                    tenant,
-                    Map.of("documents", documents, "files", files, "bytes", bytes),
-                    Map.of(),
-                    Instant.now(),
-                    false);
+            Map<String, Long> deleted = new LinkedHashMap<>();
+            if (documents >= 0) {
+                deleted.put("documents", documents);
+            }
+            deleted.put("files", files);
+            deleted.put("bytes", bytes);
+            ShredRecord record = new ShredRecord(tenant, deleted, Map.of(), Instant.now(), false);
             markers.write(record);
             return record;
         } catch (IOException | UncheckedIOException e) {
@@ -424,7 +585,7 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public void markReceipted(String tenantId) {
+    public synchronized void markReceipted(String tenantId) {
         markers.read(tenantId).ifPresent(r -> markers.write(r.withReceipt()));
     }
 
@@ -440,7 +601,18 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        try {
+            drain();
+        } catch (StoreException e) {
+            // closing: uncommitted work is redelivered
+        }
+        if (lanes != null) {
+            for (java.util.concurrent.ExecutorService lane : lanes) {
+                lane.shutdownNow();
+            }
+        }
+        verifiedFields.clear();
         for (String tenant : new ArrayList<>(readers.keySet())) {
             closeReader(tenant);
         }
@@ -455,5 +627,94 @@ public final class LuceneVectorStore implements VectorStore {
         }
         writers.clear();
         dirty.clear();
+        indexes.close(); // every index key in memory destroyed
+    }
+
+    /**
+     * The tenant's live records, read with its index key if it is still in memory (never asking the KMS, whose key is
+     * meant to be gone), or from plain files; -1 if neither.
+     */
+    private long countWithoutKms(String tenant) throws IOException {
+        if (indexes.encrypted() && indexes.keys(tenant) == null) {
+            return -1;
+        }
+        Directory d = indexes.open(tenant, false);
+        if (d == null || !DirectoryReader.indexExists(d)) {
+            return 0;
+        }
+        try (DirectoryReader reader = DirectoryReader.open(d)) {
+            return LuceneSearch.liveRecords(reader);
+        }
+    }
+
+    /**
+     * Follows a tenant's key events. Not ACTIVE (REVOKED, DESTROYED): its writer is committed (REVOKED: what was
+     * written is kept, its offsets may be committed next) or rolled back (DESTROYED: shredded next) and closed, its
+     * reader closed, its index key destroyed and the blocks it decrypted dropped; reopening after RESTORED asks the
+     * KMS again. ROTATED: an index key wrapped under an older version of the tenant's KEK is wrapped again under the
+     * current one (one KMS call when the index is open here); replaying old events at start-up costs nothing.
+     */
+    @Override
+    public synchronized void tenantChanged(TenantState state, boolean rotated) {
+        String tenant = state.tenantId();
+        keyFailures.remove(tenant); // its authority acted on its key: ask the KMS again
+        if (state.status() != io.embedseal.keyring.tenant.TenantStatus.ACTIVE) {
+            try {
+                drain();
+            } catch (StoreException e) {
+                // the writer is closed below either way; the batch that failed is redelivered
+            }
+            verifiedFields.remove(tenant);
+            IndexWriter w = writers.remove(tenant);
+            recent.remove(tenant);
+            closeReader(tenant);
+            if (w != null) {
+                try {
+                    if (state.status() == io.embedseal.keyring.tenant.TenantStatus.REVOKED && dirty.contains(tenant)) {
+                        w.commit();
+                    }
+                    w.close();
+                } catch (IOException | RuntimeException e) {
+                    try {
+                        w.rollback();
+                    } catch (IOException ignored) {
+                        // closing anyway
+                    }
+                }
+            }
+            dirty.remove(tenant);
+            if (state.status() == io.embedseal.keyring.tenant.TenantStatus.DESTROYED) {
+                try {
+                    long n = countWithoutKms(tenant); // for the shred receipt: afterwards nothing can read it
+                    if (n >= 0) {
+                        countedAtDestruction.put(tenant, n);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // the receipt counts files and bytes only
+                }
+            }
+            indexes.forget(tenant);
+            return;
+        }
+        if (rotated && indexes.encrypted()) {
+            try {
+                var file = io.embedseal.sinks.lucene.encryption.IndexKeyFile.read(tenantDir(root, tenant));
+                if (file.isPresent()
+                        && file.get().keys().stream().anyMatch(e -> e.kek().version() < state.kekVersion())) {
+                    boolean wasOpen = indexes.keys(tenant) != null;
+                    indexes.rewrap(tenant);
+                    if (!wasOpen && !writers.containsKey(tenant) && !readers.containsKey(tenant)) {
+                        indexes.forget(tenant);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // The old wrap still opens while the old version is enabled; tried again on the next rotation.
+                org.slf4j.LoggerFactory.getLogger(LuceneVectorStore.class)
+                        .warn(
+                                "could not re-wrap tenant {}'s index key under its rotated KEK: {}",
+                                tenant,
+                                e.getMessage());
+            }
+        }
     }
 }

@@ -1,32 +1,30 @@
 package io.embedseal.sinks.lucene.encryption;
 
 import java.util.Arrays;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Decrypted blocks of encrypted index files, least recently used out first, within a byte budget: HNSW search reads
- * the same vectors and graph nodes again and again, and each would otherwise be decrypted (and its tag checked) on
- * every read. Only authenticated blocks enter. Entries are keyed by tenant, file name and the file's random salt, so a
- * file planted under another name or tenant, or a new file reusing a name, never meets another's blocks. A tenant's
- * entries are dropped (and zeroed) when its key is ({@link #forgetTenant}). Thread-safe: striped locks.
+ * Decrypted blocks of open encrypted index files, within a byte budget shared by all tenants: HNSW search and merges
+ * read the same vectors and graph nodes again and again, and each would otherwise be decrypted (and its tag checked)
+ * on every read. A block lives in a slot of the open file it came from (so a lookup is an array read, and a file
+ * planted under another name or tenant, or a new file reusing a name, never meets another file's blocks); the first
+ * admitted is the first evicted once the budget is full. Only authenticated blocks enter. A tenant's blocks are dropped
+ * and zeroed when its key is ({@link #forgetTenant}); a file's when it is closed. Thread-safe.
  *
  * <p>This is plaintext in memory, as the page cache holds it for an unencrypted index; it never reaches a disk.
  */
 public final class BlockCache {
 
-    private static final int STRIPES = 16;
+    private record Entry(EncryptedFile file, int block, byte[] plain) {}
 
-    private final Stripe[] stripes = new Stripe[STRIPES];
     private final long budgetBytes;
+    private final ConcurrentLinkedQueue<Entry> admitted = new ConcurrentLinkedQueue<>();
+    private final AtomicLong bytes = new AtomicLong();
 
     /** @param budgetBytes the most plaintext held, all tenants together; 0 disables the cache */
     public BlockCache(long budgetBytes) {
         this.budgetBytes = budgetBytes;
-        for (int i = 0; i < STRIPES; i++) {
-            stripes[i] = new Stripe(budgetBytes / STRIPES);
-        }
     }
 
     public static BlockCache disabled() {
@@ -37,102 +35,59 @@ public final class BlockCache {
         return budgetBytes;
     }
 
-    /** What identifies one file's content: a file's salt is random, so a rewritten file is another. */
-    record FileId(String tenant, String name, long salt0, long salt1, long salt2, long salt3) {
-        static FileId of(String tenant, String name, byte[] salt) {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(salt);
-            return new FileId(tenant, name, b.getLong(), b.getLong(), b.getLong(), b.getLong());
-        }
-    }
-
-    record Key(FileId file, long block) {}
-
-    byte @org.jspecify.annotations.Nullable [] get(FileId file, long block) {
-        if (budgetBytes == 0) {
-            return null;
-        }
-        Key k = new Key(file, block);
-        Stripe s = stripe(k);
-        synchronized (s) {
-            return s.map.get(k);
-        }
-    }
-
-    void put(FileId file, long block, byte[] plaintext) {
-        if (budgetBytes == 0) {
+    /** Keeps a block just decrypted (and authenticated) in its file's slot, evicting the oldest beyond the budget. */
+    void admit(EncryptedFile file, long block, byte[] plain) {
+        var slots = file.slots;
+        if (budgetBytes == 0 || slots == null || file.closed) {
             return;
         }
-        Key k = new Key(file, block);
-        Stripe s = stripe(k);
-        synchronized (s) {
-            byte[] old = s.map.put(k, plaintext);
-            if (old != null) {
-                s.bytes -= old.length;
+        int b = (int) block;
+        slots.set(b, plain);
+        admitted.add(new Entry(file, b, plain));
+        long now = bytes.addAndGet(plain.length);
+        while (now > budgetBytes) {
+            Entry eldest = admitted.poll();
+            if (eldest == null) {
+                break;
             }
-            s.bytes += plaintext.length;
-            Iterator<Map.Entry<Key, byte[]>> it = s.map.entrySet().iterator();
-            while (s.bytes > s.budget && it.hasNext()) {
-                Map.Entry<Key, byte[]> eldest = it.next();
-                if (eldest.getKey().equals(k)) {
-                    break;
-                }
-                s.bytes -= eldest.getValue().length;
-                it.remove(); // not zeroed: a reader may still hold it as its current block
+            // Not zeroed: a reader may hold it as its current block (the key that decrypted it is still in memory).
+            var eldestSlots = eldest.file().slots;
+            if (eldestSlots != null) {
+                eldestSlots.compareAndSet(eldest.block(), eldest.plain(), null);
             }
+            now = bytes.addAndGet(-eldest.plain().length);
         }
     }
 
-    /** Drops one file's blocks (deleted or rewritten). */
-    void forgetFile(String tenant, String name) {
-        removeIf(k -> k.file().tenant().equals(tenant) && k.file().name().equals(name), false);
+    /** Drops a closed file's blocks. */
+    void forgetFile(EncryptedFile file) {
+        removeIf(e -> e.file() == file, false);
     }
 
     /** Drops and zeroes every block of the tenant: its key is gone from memory, so is what it decrypted. */
     public void forgetTenant(String tenant) {
-        removeIf(k -> k.file().tenant().equals(tenant), true);
+        removeIf(e -> e.file().tenant.equals(tenant), true);
     }
 
     /** Bytes held now. */
     public long size() {
-        long n = 0;
-        for (Stripe s : stripes) {
-            synchronized (s) {
-                n += s.bytes;
+        return bytes.get();
+    }
+
+    private void removeIf(java.util.function.Predicate<Entry> which, boolean zero) {
+        admitted.removeIf(e -> {
+            if (!which.test(e)) {
+                return false;
             }
-        }
-        return n;
-    }
-
-    private void removeIf(java.util.function.Predicate<Key> which, boolean zero) {
-        for (Stripe s : stripes) {
-            synchronized (s) {
-                Iterator<Map.Entry<Key, byte[]>> it = s.map.entrySet().iterator();
-                while (it.hasNext()) {
-                    Map.Entry<Key, byte[]> e = it.next();
-                    if (which.test(e.getKey())) {
-                        s.bytes -= e.getValue().length;
-                        if (zero) {
-                            Arrays.fill(e.getValue(), (byte) 0);
-                        }
-                        it.remove();
-                    }
-                }
+            var slots = e.file().slots;
+            if (slots != null) {
+                slots.compareAndSet(e.block(), e.plain(), null);
             }
-        }
-    }
-
-    private Stripe stripe(Key k) {
-        int h = k.hashCode();
-        return stripes[(h ^ (h >>> 16)) & (STRIPES - 1)];
-    }
-
-    private static final class Stripe {
-        final LinkedHashMap<Key, byte[]> map = new LinkedHashMap<>(256, 0.75f, true);
-        final long budget;
-        long bytes;
-
-        Stripe(long budget) {
-            this.budget = budget;
-        }
+            bytes.addAndGet(-e.plain().length);
+            if (zero) {
+                Arrays.fill(e.plain(), (byte) 0);
+            }
+            return true;
+        });
     }
 }

@@ -80,7 +80,6 @@ public final class EncryptedDirectory extends FilterDirectory {
 
     @Override
     public IndexOutput createOutput(String name, IOContext context) throws IOException {
-        cache.forgetFile(tenant, boundName(name));
         return encrypting(boundName(name), in.createOutput(name, context));
     }
 
@@ -141,7 +140,6 @@ public final class EncryptedDirectory extends FilterDirectory {
     @Override
     public void deleteFile(String name) throws IOException {
         in.deleteFile(name);
-        cache.forgetFile(tenant, boundName(name));
     }
 
     @Override
@@ -160,7 +158,33 @@ public final class EncryptedDirectory extends FilterDirectory {
         in.sync(java.util.List.of(staging));
         in.rename(staging, dest);
         in.deleteFile(source);
-        cache.forgetFile(tenant, boundName(source));
+    }
+
+    /** The id of the index key a file is written under (read from its header, nothing decrypted). */
+    public byte[] keyIdOf(String name) throws IOException {
+        try (IndexInput raw = in.openInput(name, IOContext.READONCE)) {
+            byte[] h = new byte[IndexFileFormat.HEADER_BYTES];
+            if (raw.length() < h.length) {
+                throw new CorruptIndexException("too short for an encrypted index file", name);
+            }
+            raw.readBytes(h, 0, h.length);
+            return IndexFileFormat.parseHeader(h, name).keyId();
+        }
+    }
+
+    /**
+     * Writes a file again under the current key (re-encryption): decrypted block by block under the key it names,
+     * encrypted under a fresh salt and the current key into a staging file, synced, then renamed over the original,
+     * so the name always holds a whole file. The caller holds the index's write lock.
+     */
+    public void rewrite(String name) throws IOException {
+        String staging = RENAMING + name;
+        try (IndexInput from = openInput(name, IOContext.READONCE);
+                IndexOutput to = encrypting(boundName(name), in.createOutput(staging, IOContext.DEFAULT))) {
+            to.copyBytes(from, from.length());
+        }
+        in.sync(java.util.List.of(staging));
+        in.rename(staging, name);
     }
 
     @Override

@@ -15,8 +15,11 @@ final class EncryptedFile {
     final long blocks;
     final int shift;
     final int blockSize;
-    final BlockCache.FileId id;
     final BlockCache cache;
+    /** Decrypted blocks kept by the {@link BlockCache}, by block number; null if the file has too many to count. */
+    final java.util.concurrent.atomic.@org.jspecify.annotations.Nullable AtomicReferenceArray<byte[]> slots;
+
+    volatile boolean closed;
     /** The ciphertext, as the wrapped directory opened it; closed with the first reader. */
     final IndexInput raw;
 
@@ -38,13 +41,22 @@ final class EncryptedFile {
         this.blocks = IndexFileFormat.blocks(plain, shift);
         this.fileKey = new KeyBytes(IndexFileFormat.fileKey(key.raw(), header));
         this.aadPrefix = IndexFileFormat.associatedDataPrefix(tenant, name);
-        this.id = BlockCache.FileId.of(tenant, name, header.salt());
         this.cache = cache;
+        this.slots = cache.budgetBytes() > 0 && blocks <= Integer.MAX_VALUE / 2
+                ? new java.util.concurrent.atomic.AtomicReferenceArray<>((int) blocks)
+                : null;
     }
 
     /** Plaintext bytes in the block. */
     int blockLength(long block) {
         return block == blocks - 1 ? (int) (length - (block << shift)) : blockSize;
+    }
+
+    /** The original input closed: its blocks leave the cache, its key is zeroed. */
+    void close() {
+        closed = true;
+        cache.forgetFile(this);
+        fileKey.destroy();
     }
 
     long rawOffset(long block) {

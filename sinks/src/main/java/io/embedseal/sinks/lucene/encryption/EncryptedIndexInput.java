@@ -18,7 +18,7 @@ import org.apache.lucene.store.IndexInput;
  * once while it stays in the {@link BlockCache}. Clones and slices share the file and its key; each keeps its own
  * position and current block. Like every Lucene input, one instance is used by one thread at a time.
  */
-final class EncryptedIndexInput extends IndexInput {
+final class EncryptedIndexInput extends IndexInput implements org.apache.lucene.store.RandomAccessInput {
 
     private static final VarHandle SHORT = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
@@ -96,10 +96,11 @@ final class EncryptedIndexInput extends IndexInput {
     }
 
     private void load(long index) throws IOException {
-        byte[] plain = file.cache.get(file.id, index);
+        var slots = file.slots;
+        byte[] plain = slots == null ? null : slots.get((int) index);
         if (plain == null) {
             plain = decrypt(index);
-            file.cache.put(file.id, index, plain);
+            file.cache.admit(file, index, plain);
         }
         current = plain;
         currentIndex = index;
@@ -202,37 +203,122 @@ final class EncryptedIndexInput extends IndexInput {
         return (long) LONG.get(current, at);
     }
 
+    /** The next {@code n} bytes as one array and the offset they start at: the current block, or a copy if they span two. */
+    private int contiguous(int n) throws IOException {
+        int at = within(n);
+        if (at >= 0) {
+            pos += n;
+            return at;
+        }
+        if (spanning.length < n) {
+            spanning = new byte[n];
+        }
+        readBytes(spanning, 0, n);
+        return -1;
+    }
+
+    private byte[] spanning = NO_BLOCK;
+
     @Override
     public void readFloats(float[] floats, int off, int len) throws IOException {
-        int bytes = len * Float.BYTES;
-        int at = within(bytes);
-        if (at >= 0) {
-            ByteBuffer.wrap(current, at, bytes)
-                    .order(ByteOrder.LITTLE_ENDIAN)
-                    .asFloatBuffer()
-                    .get(floats, off, len);
-            pos += bytes;
-            return;
-        }
-        byte[] b = new byte[bytes];
-        readBytes(b, 0, bytes);
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(floats, off, len);
+        int n = len * Float.BYTES;
+        int at = contiguous(n);
+        // A little-endian view's bulk get is one memory copy on a little-endian machine (Lucene's order).
+        ByteBuffer.wrap(at >= 0 ? current : spanning, Math.max(at, 0), n)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer()
+                .get(floats, off, len);
     }
 
     @Override
     public void readInts(int[] ints, int off, int len) throws IOException {
-        int bytes = len * Integer.BYTES;
-        byte[] b = new byte[bytes];
-        readBytes(b, 0, bytes);
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints, off, len);
+        int at = contiguous(len * Integer.BYTES);
+        byte[] from = at >= 0 ? current : spanning;
+        int base = Math.max(at, 0);
+        for (int i = 0; i < len; i++) {
+            ints[off + i] = (int) INT.get(from, base + i * Integer.BYTES);
+        }
     }
 
     @Override
     public void readLongs(long[] longs, int off, int len) throws IOException {
-        int bytes = len * Long.BYTES;
-        byte[] b = new byte[bytes];
-        readBytes(b, 0, bytes);
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(longs, off, len);
+        int at = contiguous(len * Long.BYTES);
+        byte[] from = at >= 0 ? current : spanning;
+        int base = Math.max(at, 0);
+        for (int i = 0; i < len; i++) {
+            longs[off + i] = (long) LONG.get(from, base + i * Long.BYTES);
+        }
+    }
+
+    /** Lucene's group-varint (a flag byte, then four ints of 1 to 4 bytes), decoded from the block when it lies in it. */
+    @Override
+    protected void readGroupVInt(long[] dst, int off) throws IOException {
+        if (length - pos >= 17) {
+            int at = locate(offset + pos);
+            if (at + 17 <= current.length) {
+                int flag = current[at] & 0xFF;
+                int p = at + 1;
+                for (int i = 0; i < 4; i++) {
+                    int n = ((flag >>> (6 - 2 * i)) & 0x03) + 1;
+                    int v = (int) INT.get(current, p);
+                    dst[off + i] = (v & (int) (0xFFFFFFFFL >>> (32 - 8 * n))) & 0xFFFFFFFFL;
+                    p += n;
+                }
+                pos += p - at;
+                return;
+            }
+        }
+        super.readGroupVInt(dst, off);
+    }
+
+    // RandomAccessInput: absolute reads within this input, without moving its position.
+
+    @Override
+    public byte readByte(long at) throws IOException {
+        checkAbsolute(at, 1);
+        int i = locate(offset + at);
+        return current[i];
+    }
+
+    @Override
+    public short readShort(long at) throws IOException {
+        checkAbsolute(at, Short.BYTES);
+        int i = locate(offset + at);
+        if (i + Short.BYTES <= current.length) {
+            return (short) SHORT.get(current, i);
+        }
+        return (short) ((readByte(at) & 0xFF) | (readByte(at + 1) & 0xFF) << 8);
+    }
+
+    @Override
+    public int readInt(long at) throws IOException {
+        checkAbsolute(at, Integer.BYTES);
+        int i = locate(offset + at);
+        if (i + Integer.BYTES <= current.length) {
+            return (int) INT.get(current, i);
+        }
+        return (readShort(at) & 0xFFFF) | (readShort(at + 2) & 0xFFFF) << 16;
+    }
+
+    @Override
+    public long readLong(long at) throws IOException {
+        checkAbsolute(at, Long.BYTES);
+        int i = locate(offset + at);
+        if (i + Long.BYTES <= current.length) {
+            return (long) LONG.get(current, i);
+        }
+        return (readInt(at) & 0xFFFFFFFFL) | ((long) readInt(at + 4)) << 32;
+    }
+
+    private void checkAbsolute(long at, int n) throws EOFException {
+        if (at < 0 || at > length - n) {
+            throw new EOFException("read past EOF: " + this + " (at " + at + " of " + length + ", wanted " + n + ")");
+        }
+    }
+
+    @Override
+    public org.apache.lucene.store.RandomAccessInput randomAccessSlice(long off, long len) throws IOException {
+        return (EncryptedIndexInput) slice("randomaccess", off, len);
     }
 
     @Override
@@ -255,13 +341,14 @@ final class EncryptedIndexInput extends IndexInput {
         c.original = false;
         c.raw = raw.clone();
         c.decryptor = null;
+        c.spanning = NO_BLOCK;
         return c;
     }
 
     @Override
     public void close() throws IOException {
         if (original) {
-            file.fileKey.destroy();
+            file.close();
             raw.close();
         }
     }

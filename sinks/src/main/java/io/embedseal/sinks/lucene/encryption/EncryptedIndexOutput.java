@@ -24,6 +24,9 @@ final class EncryptedIndexOutput extends IndexOutput {
     private final Cipher cipher;
     private final CRC32 crc = new CRC32();
     private int used;
+    /** How much of the current block the checksum covers: it is brought up to date in bulk, not per byte. */
+    private int summed;
+
     private long blockIndex;
     private long written;
     private boolean closed;
@@ -51,13 +54,11 @@ final class EncryptedIndexOutput extends IndexOutput {
             seal(false);
         }
         block[used++] = b;
-        crc.update(b);
         written++;
     }
 
     @Override
     public void writeBytes(byte[] b, int offset, int length) throws IOException {
-        crc.update(b, offset, length);
         written += length;
         while (length > 0) {
             if (used == block.length) {
@@ -72,6 +73,7 @@ final class EncryptedIndexOutput extends IndexOutput {
     }
 
     private void seal(boolean last) throws IOException {
+        sum();
         try {
             IndexFileFormat.nonce(blockIndex, nonce);
             IndexFileFormat.associatedData(aad, blockIndex, last);
@@ -84,6 +86,12 @@ final class EncryptedIndexOutput extends IndexOutput {
         }
         blockIndex++;
         used = 0;
+        summed = 0;
+    }
+
+    private void sum() {
+        crc.update(block, summed, used - summed);
+        summed = used;
     }
 
     @Override
@@ -93,6 +101,7 @@ final class EncryptedIndexOutput extends IndexOutput {
 
     @Override
     public long getChecksum() {
+        sum();
         return crc.getValue();
     }
 

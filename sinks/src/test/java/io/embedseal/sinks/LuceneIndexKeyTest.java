@@ -309,6 +309,38 @@ class LuceneIndexKeyTest {
     }
 
     @Test
+    void aTamperedIndexRefusesThatTenantOnly() throws Exception {
+        store.close();
+        Path acme = root.resolve("acme");
+        Path segments;
+        try (Stream<Path> files = Files.list(acme)) {
+            segments = files.filter(p -> p.getFileName().toString().startsWith("segments_"))
+                    .findFirst()
+                    .orElseThrow();
+        }
+        byte[] b = Files.readAllBytes(segments);
+        b[b.length - 20] ^= 1;
+        Files.write(segments, b);
+        try (LuceneIndexes fresh = LuceneIndexes.encrypted(root, counting, sealed.keyring.naming(), 0);
+                LuceneVectorStore s = new LuceneVectorStore(fresh, LuceneVectorStore.Options.defaults())) {
+            // Before: a non-retriable store error that stopped the task, and with it every tenant.
+            assertThatThrownBy(() -> s.upsert(sealed.stored("acme", "e-1", Sealed.randomVector(random, 16), true, 200)))
+                    .isInstanceOfSatisfying(
+                            RefusedRecordException.class,
+                            e -> assertThat(e.reason()).isEqualTo(RefusedRecordException.Reason.KEY_FAILED))
+                    .hasMessageContaining("cannot be opened");
+            int unwraps = counting.unwraps.get();
+            assertThatThrownBy(() -> s.upsert(sealed.stored("acme", "e-2", Sealed.randomVector(random, 16), true, 201)))
+                    .isInstanceOf(RefusedRecordException.class);
+            assertThat(counting.unwraps.get()).isEqualTo(unwraps); // cooling down: the KMS is not asked again
+            assertThat(s.upsert(sealed.stored("globex", "e-1", Sealed.randomVector(random, 16), true, 300)))
+                    .isTrue();
+            s.flush();
+            s.commit();
+        }
+    }
+
+    @Test
     void aPlaintextIndexIsRefusedByAnEncryptedStore_andTheReverse() throws Exception {
         Path plainRoot = tmp.resolve("plain");
         try (LuceneVectorStore plain =

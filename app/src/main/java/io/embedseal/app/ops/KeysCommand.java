@@ -32,6 +32,7 @@ import picocli.CommandLine.Option;
             KeysCommand.Destroy.class,
             KeysCommand.Restrict.class,
             KeysCommand.Rewrap.class,
+            KeysCommand.ReencryptIndex.class,
             KeysCommand.SigningKey.class
         })
 public final class KeysCommand implements Runnable {
@@ -43,7 +44,8 @@ public final class KeysCommand implements Runnable {
     public void run() {
         throw new CommandLine.ParameterException(
                 spec.commandLine(),
-                "a subcommand is required: rotate, revoke, restore, destroy, restrict, rewrap or signing-key");
+                "a subcommand is required: rotate, revoke, restore, destroy, restrict, rewrap, reencrypt-index or "
+                        + "signing-key");
     }
 
     /** What the key commands share: the tenant, a reason, and the tenant's current state. */
@@ -419,6 +421,76 @@ public final class KeysCommand implements Runnable {
                                             + "failed): run 'keys rewrap' again once the sealed topic is drained, before 'keys restrict'");
                 }
                 return result.rowsFailed() > 0 || stuck > 0 ? 1 : 0;
+            }
+        }
+    }
+
+    @Command(
+            name = "reencrypt-index",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Writes the tenant's Lucene index anew under a fresh index key, for when its index key may have been "
+                        + "exposed (a rotation of the KEK only re-wraps the index key; the sink does that by itself). "
+                        + "Stop the Lucene connector first: this holds the index's write lock. Every file is decrypted "
+                        + "and encrypted again, written beside and renamed over the original; then the old index key "
+                        + "leaves the key file. Resumable: rerun it after a crash and it finishes the job.",
+                "Copies of the index taken before (backups) still open with the old index key while the tenant's KEK "
+                        + "can unwrap it: destroying the KEK is what shreds them."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:re-encrypted", "1:refused or failed (the sink still running?)", "2:invalid usage"})
+    static final class ReencryptIndex extends OperatorCommand {
+
+        @Option(names = "--tenant", required = true, description = "The tenant.")
+        String tenant;
+
+        @Option(
+                names = "--lucene-dir",
+                required = true,
+                paramLabel = "DIR",
+                description = "The Lucene sink's lucene.dir.")
+        java.nio.file.Path luceneDir;
+
+        @Option(names = "--reason", description = "Why, for the audit trail.")
+        String reason;
+
+        @Override
+        int run(ClusterOptions.Cluster cluster) throws Exception {
+            try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
+                TenantState state = ctx.keyEvents().state(tenant);
+                if (state == null || state.status() != TenantStatus.ACTIVE) {
+                    throw new OperationFailed("tenant " + tenant + " is "
+                            + (state == null ? "not registered" : state.status().toString())
+                            + ": its index key can be replaced only while it is ACTIVE");
+                }
+                String keyName = ctx.keyNameFor(tenant, state);
+                io.embedseal.keyring.KekResolver naming = new io.embedseal.keyring.KekResolver() {
+                    @Override
+                    public String kekNameFor(String t) {
+                        return keyName;
+                    }
+
+                    @Override
+                    public @org.jspecify.annotations.Nullable String tenantFor(String name) {
+                        return name.equals(keyName) ? tenant : null;
+                    }
+                };
+                try (io.embedseal.sinks.lucene.LuceneIndexes indexes =
+                        io.embedseal.sinks.lucene.LuceneIndexes.encrypted(luceneDir, ctx.keys, naming, 0)) {
+                    ctx.action("INDEX_REENCRYPT_STARTED", tenant, keyName, reason, "lucene index under " + luceneDir);
+                    io.embedseal.sinks.lucene.LuceneIndexes.Reencrypted r;
+                    try {
+                        r = indexes.reencrypt(tenant);
+                    } catch (org.apache.lucene.store.LockObtainFailedException e) {
+                        throw new OperationFailed("tenant " + tenant + "'s index is open for writing (the Lucene "
+                                + "connector is running?): stop it first. " + e.getMessage());
+                    }
+                    String summary = r.filesRewritten() + " files (" + r.bytes() + " bytes) re-encrypted under index "
+                            + "key " + r.newKey() + "; retired " + r.oldKeys();
+                    ctx.action("INDEX_REENCRYPT_FINISHED", tenant, keyName, reason, summary);
+                    out().println("tenant " + tenant + ": " + summary);
+                    return 0;
+                }
             }
         }
     }

@@ -200,12 +200,19 @@ public final class LuceneVectorStore implements VectorStore {
         }));
     }
 
-    /** Waits for every operation handed to the lanes; the first failure is thrown (the batch is then redelivered). */
+    /**
+     * A lane's failure not yet reported to the task: kept until {@link #flush} or {@link #commit} throws it, so that a
+     * drain on another thread (a key event's) cannot swallow it and let Connect commit the failed record's offset.
+     */
+    private @Nullable Throwable laneFailure;
+
+    /** Waits for every operation handed to the lanes; a failure is thrown (the batch is then redelivered). */
     private void drain() {
         if (inFlight.isEmpty()) {
+            throwLaneFailure();
             return;
         }
-        Throwable failure = null;
+        Throwable failure = laneFailure;
         for (java.util.concurrent.Future<?> f : inFlight) {
             try {
                 f.get();
@@ -217,6 +224,12 @@ public final class LuceneVectorStore implements VectorStore {
             }
         }
         inFlight.clear();
+        laneFailure = failure;
+        throwLaneFailure();
+    }
+
+    private void throwLaneFailure() {
+        Throwable failure = laneFailure;
         if (failure != null) {
             throw new StoreException("cannot write a tenant's index: " + failure, failure, false);
         }
@@ -263,9 +276,43 @@ public final class LuceneVectorStore implements VectorStore {
         try {
             DirectoryReader reader = committedReader(key.tenantId());
             return reader == null ? null : committedHeld(reader, key.embeddingId());
-        } catch (IOException e) {
-            throw new StoreException("cannot read tenant " + key.tenantId() + "'s index", e, true);
+        } catch (IOException | RuntimeException e) {
+            throw tenantFault(key.tenantId(), e, "read");
         }
+    }
+
+    /**
+     * What a failure to open one tenant's index becomes: a tampered or corrupt index (a file that fails its tag, a
+     * foreign key) or a key its KMS refuses refuses that tenant's records for a cool-down (KEY_FAILED), and the other
+     * tenants go on; an unreachable KMS is retriable; anything else fails as a store error.
+     */
+    private RuntimeException tenantFault(String tenant, Exception e, String what) {
+        if (e instanceof RefusedRecordException r) {
+            return r;
+        }
+        if (e instanceof StoreException s) {
+            return s;
+        }
+        if (e instanceof io.embedseal.keyring.kms.KmsUnavailableException) {
+            return new StoreException("tenant " + tenant + "'s index key: the KMS is unreachable", e, true);
+        }
+        if (e instanceof io.embedseal.keyring.kms.KmsException
+                || e instanceof org.apache.lucene.index.CorruptIndexException
+                || e instanceof org.apache.lucene.index.IndexFormatTooOldException
+                || e instanceof org.apache.lucene.index.IndexFormatTooNewException) {
+            RefusedRecordException why = new RefusedRecordException(
+                    RefusedRecordException.Reason.KEY_FAILED,
+                    "tenant " + tenant + "'s index cannot be opened (" + e.getMessage() + "); its records are set "
+                            + "aside for a while, the other tenants' go on");
+            keyFailures.put(tenant, new KeyFailure(System.nanoTime() + KEY_FAILURE_COOLDOWN_NANOS, why));
+            closeReader(tenant);
+            indexes.forget(tenant);
+            return why;
+        }
+        if (e instanceof RuntimeException r) {
+            return r;
+        }
+        return new StoreException("cannot " + what + " tenant " + tenant + "'s index", e, what.equals("read"));
     }
 
     private @Nullable DirectoryReader committedReader(String tenant) throws IOException {
@@ -476,22 +523,36 @@ public final class LuceneVectorStore implements VectorStore {
             commitOne(e.getKey(), e.getValue());
             e.getValue().close();
             closeReader(e.getKey());
+            indexes.forget(e.getKey()); // its key leaves memory with its writer; reopening asks the KMS
             eldest.remove();
         }
-        w = new IndexWriter(java.util.Objects.requireNonNull(directory(tenant, true)), writerConfig(options));
+        try {
+            w = new IndexWriter(java.util.Objects.requireNonNull(directory(tenant, true)), writerConfig(options));
+        } catch (IOException | RuntimeException e) {
+            throw tenantFault(tenant, e, "write");
+        }
         writers.put(tenant, w);
         return w;
     }
 
     @Override
     public synchronized void flush() {
-        drain();
+        try {
+            drain();
+        } finally {
+            laneFailure = null; // thrown once: the batch fails and is redelivered
+        }
         // Lucene buffers in memory and flushes segments itself; durability comes with commit().
     }
 
     @Override
     public synchronized void commit() {
-        drain();
+        try {
+            drain();
+        } catch (StoreException e) {
+            laneFailure = null; // nothing is committed this time; the batch is redelivered
+            throw e;
+        }
         for (String tenant : new ArrayList<>(dirty)) {
             IndexWriter w = writers.get(tenant);
             if (w != null) {

@@ -195,7 +195,7 @@ public final class EncryptedDirectory extends FilterDirectory {
     @Override
     public String[] listAll() throws IOException {
         return Arrays.stream(in.listAll())
-                .filter(n -> !n.startsWith(RENAMING) && !n.equals(IndexKeyFile.NAME))
+                .filter(n -> !n.startsWith(RENAMING) && !n.startsWith(IndexKeyFile.NAME))
                 .toArray(String[]::new);
     }
 

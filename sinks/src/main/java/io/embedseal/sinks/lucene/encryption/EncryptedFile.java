@@ -39,7 +39,7 @@ final class EncryptedFile {
         }
         this.length = plain;
         this.blocks = IndexFileFormat.blocks(plain, shift);
-        this.fileKey = new KeyBytes(IndexFileFormat.fileKey(key.raw(), header));
+        this.fileKey = new KeyBytes(key.fileKey(header));
         this.aadPrefix = IndexFileFormat.associatedDataPrefix(tenant, name);
         this.cache = cache;
         this.slots = cache.budgetBytes() > 0 && blocks <= Integer.MAX_VALUE / 2

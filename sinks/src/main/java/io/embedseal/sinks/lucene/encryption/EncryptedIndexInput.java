@@ -205,6 +205,9 @@ final class EncryptedIndexInput extends IndexInput implements org.apache.lucene.
 
     /** The next {@code n} bytes as one array and the offset they start at: the current block, or a copy if they span two. */
     private int contiguous(int n) throws IOException {
+        if (n == 0) {
+            return 0; // nothing to read, even at the end of the file
+        }
         int at = within(n);
         if (at >= 0) {
             pos += n;
@@ -323,7 +326,7 @@ final class EncryptedIndexInput extends IndexInput implements org.apache.lucene.
 
     @Override
     public IndexInput slice(String sliceDescription, long off, long len) throws IOException {
-        if (off < 0 || len < 0 || off + len > length) {
+        if (off < 0 || len < 0 || len > length - off) {
             throw new IllegalArgumentException("slice(" + sliceDescription + ") out of bounds: offset=" + off
                     + ", length=" + len + ", fileLength=" + length + ": " + this);
         }

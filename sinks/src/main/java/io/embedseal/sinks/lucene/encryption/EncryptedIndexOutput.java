@@ -36,7 +36,7 @@ final class EncryptedIndexOutput extends IndexOutput {
         super("EncryptedIndexOutput(" + name + ")", name);
         this.out = out;
         IndexFileFormat.Header header = new IndexFileFormat.Header(blockShift, key.id(), salt);
-        this.fileKey = new KeyBytes(IndexFileFormat.fileKey(key.raw(), header));
+        this.fileKey = new KeyBytes(key.fileKey(header));
         this.aad = IndexFileFormat.associatedDataPrefix(tenant, name);
         this.block = new byte[header.blockSize()];
         this.sealed = new byte[header.blockSize() + IndexFileFormat.TAG_BYTES];

@@ -38,13 +38,13 @@ public final class IndexKey implements AutoCloseable {
         return java.util.Arrays.equals(id, other);
     }
 
-    /** The key bytes, for wrapping and derivation; the caller must not keep or change them. */
-    byte[] raw() {
-        return key.raw();
+    /** A file's own key, derived under this key's lock, so a concurrent {@link #destroy()} cannot half-zero it. */
+    synchronized byte[] fileKey(IndexFileFormat.Header header) {
+        return IndexFileFormat.fileKey(key.raw(), header);
     }
 
     /** A copy of the key bytes, for wrapping by the KMS; the caller zeroes it. */
-    public byte[] copyForWrapping() {
+    public synchronized byte[] copyForWrapping() {
         return key.getEncoded();
     }
 
@@ -52,7 +52,7 @@ public final class IndexKey implements AutoCloseable {
         return key.isDestroyed();
     }
 
-    public void destroy() {
+    public synchronized void destroy() {
         key.destroy();
     }
 

@@ -57,9 +57,15 @@ public final class TenantIndexKeys implements EncryptedDirectory.Keys, AutoClose
                 return Optional.empty();
             }
             IndexKey fresh = generate();
-            IndexKeyFile.Entry entry = wrap(kms, kekName, tenant, fresh);
-            IndexKeyFile.Contents c = new IndexKeyFile.Contents(tenant, fresh.id(), List.of(entry));
-            IndexKeyFile.write(dir, c);
+            IndexKeyFile.Contents c;
+            try {
+                IndexKeyFile.Entry entry = wrap(kms, kekName, tenant, fresh);
+                c = new IndexKeyFile.Contents(tenant, fresh.id(), List.of(entry));
+                IndexKeyFile.write(dir, c);
+            } catch (IOException | RuntimeException e) {
+                fresh.destroy();
+                throw e;
+            }
             TenantIndexKeys keys = new TenantIndexKeys(tenant, dir, kms, kekName, c);
             keys.unwrapped.put(fresh.idHex(), fresh);
             return Optional.of(keys);
@@ -155,6 +161,7 @@ public final class TenantIndexKeys implements EncryptedDirectory.Keys, AutoClose
      * @return the KEK version the current key is now wrapped under
      */
     public synchronized KekRef rewrap() throws IOException {
+        requireUnchanged();
         List<IndexKeyFile.Entry> entries = new ArrayList<>();
         for (IndexKeyFile.Entry e : contents.keys()) {
             IndexKey k = byId(e.id());
@@ -165,9 +172,27 @@ public final class TenantIndexKeys implements EncryptedDirectory.Keys, AutoClose
         return currentKek();
     }
 
+    /**
+     * Refuses to write the key file over a version this object did not read (another process, a re-encryption, changed
+     * it meanwhile): writing would bring back keys it retired or drop the key it added.
+     */
+    private void requireUnchanged() throws IOException {
+        IndexKeyFile.Contents onDisk = IndexKeyFile.read(dir)
+                .orElseThrow(() -> new IOException("tenant " + tenant + "'s index key file is gone"));
+        if (!Arrays.equals(onDisk.current(), contents.current())
+                || !onDisk.keys().stream()
+                        .map(IndexKeyFile.Entry::idHex)
+                        .toList()
+                        .equals(keyIds())) {
+            throw new IOException("tenant " + tenant + "'s index key file was changed by another process (a "
+                    + "re-encryption?) since it was read: not overwritten; reopen the index");
+        }
+    }
+
     /** Re-encryption, first step: a fresh key becomes current, the others stay until {@link #retireOthers}. */
     public synchronized IndexKey addCurrent() throws IOException {
         current(); // unwraps, or fails, before anything changes
+        requireUnchanged();
         IndexKey fresh = generate();
         List<IndexKeyFile.Entry> entries = new ArrayList<>(contents.keys());
         entries.add(wrap(kms, kekName, tenant, fresh));

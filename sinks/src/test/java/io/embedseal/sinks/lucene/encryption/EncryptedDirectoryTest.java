@@ -129,7 +129,7 @@ class EncryptedDirectoryTest {
                 .isEqualTo(
                         "2415085f8a2f54bca0ce0d2c29af5d6e2bb70ab6c5e8901f8ecebf70c52b016d84f63fa40517d6acabf7478c"
                                 + "1b3deb2857fb7ec55b7dd5d91f038fbb90318b0ed60c577110608f64ee1c283bb6c8b141f86a45b4245d7428b373a32c");
-        assertThat(HEX.formatHex(IndexFileFormat.fileKey(key.raw(), new IndexFileFormat.Header(10, id, salt))))
+        assertThat(HEX.formatHex(key.fileKey(new IndexFileFormat.Header(10, id, salt))))
                 .isEqualTo("b79f3b2cd97609a72169ff820ad514cff4e33f1b07977475c7c50e9ee4c7a7e0");
         EncryptedDirectory dir = new EncryptedDirectory(raw, "acme", keys(key), BlockCache.disabled(), 10);
         assertThat(dir.fileLength("_0.vec")).isEqualTo(1100);

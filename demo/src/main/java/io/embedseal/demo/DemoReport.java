@@ -314,7 +314,7 @@ public record DemoReport(
         if (ok()) {
             b.append("""
                     OK: every valid record sealed once under its tenant's key and opened intact; no plaintext vector on disk outside the raw topic
-                        and the sink's index; each tenant searchable under its key; the destroyed tenant's data shredded, with a receipt.
+                        (and the unencrypted control index), none in the sink's encrypted index; each tenant searchable under its key; the destroyed tenant's data shredded, with a receipt.
                     """);
         } else {
             b.append("FAILED:\n");

@@ -264,6 +264,21 @@ class SearchCommandTest {
         io.embedseal.kms.testsupport.OpenBao.Namespace vault = io.embedseal.kms.testsupport.OpenBao.namespace();
         Path token = dir.resolve("reader-token");
         Files.writeString(token, vault.token("embedseal-sink")); // Vault answers 403 to describe
+        // The index as a sink on that Vault writes it: its index key wrapped by acme's Vault key.
+        Path vaultLucene = dir.resolve("lucene-vault");
+        try (io.embedseal.keyring.kms.KmsProvider root = io.embedseal.keyring.KmsProviders.create(
+                io.embedseal.keyring.KeyringSettings.of(vault.settings(), name -> vault.rootToken()))) {
+            root.createKek("tenant-acme");
+            try (LuceneVectorStore store = new LuceneVectorStore(
+                    io.embedseal.sinks.lucene.LuceneIndexes.encrypted(
+                            vaultLucene, root, io.embedseal.keyring.KekNaming.defaults(), 1 << 20),
+                    LuceneVectorStore.Options.defaults())) {
+                for (int i = 0; i < vectors.size(); i++) {
+                    store.upsert(record("acme", "e-" + i, vectors.get(i), true));
+                }
+                store.commit();
+            }
+        }
         List<String> args = new ArrayList<>(List.of(
                 "search",
                 "--tenant",
@@ -273,7 +288,7 @@ class SearchCommandTest {
                 "--k",
                 "1",
                 "--lucene-dir",
-                luceneDir.toString(),
+                vaultLucene.toString(),
                 "--kms",
                 "vault",
                 "--kms-setting",

@@ -9,7 +9,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import javax.crypto.Cipher;
 import javax.crypto.NoSuchPaddingException;
-import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.security.auth.Destroyable;
 
@@ -309,46 +308,6 @@ public final class Dek implements Destroyable {
             return Cipher.getInstance("AES/GCM/NoPadding");
         } catch (NoSuchAlgorithmException | NoSuchPaddingException e) {
             throw new IllegalStateException("this JVM has no AES/GCM/NoPadding", e);
-        }
-    }
-
-    /**
-     * An AES key backed by the DEK's own array, so that zeroing that array leaves this object nothing to yield (a
-     * {@code SecretKeySpec} would keep a copy of its own, and cannot be destroyed on JDK 17). Not serializable.
-     */
-    private static final class RawAesKey implements SecretKey {
-        private static final long serialVersionUID = 1L;
-
-        @SuppressWarnings("serial") // never serialized: writeObject refuses
-        private final byte[] bytes;
-
-        RawAesKey(byte[] bytes) {
-            this.bytes = bytes;
-        }
-
-        @Override
-        public String getAlgorithm() {
-            return "AES";
-        }
-
-        @Override
-        public String getFormat() {
-            return "RAW";
-        }
-
-        /** A copy, as the contract requires: providers may zero what they are given. */
-        @Override
-        public byte[] getEncoded() {
-            return bytes.clone();
-        }
-
-        private void writeObject(java.io.ObjectOutputStream out) throws java.io.NotSerializableException {
-            throw new java.io.NotSerializableException("a DEK is never serialized");
-        }
-
-        @Override
-        public String toString() {
-            return "RawAesKey[<redacted>]";
         }
     }
 

@@ -125,7 +125,7 @@ final class EncryptedIndexInput extends IndexInput implements org.apache.lucene.
         IndexFileFormat.associatedData(d.aad, index, index == file.blocks - 1);
         byte[] plain = new byte[plainLength];
         try {
-            d.cipher.init(Cipher.DECRYPT_MODE, file.fileKey, new GCMParameterSpec(128, d.nonce));
+            d.cipher.init(Cipher.DECRYPT_MODE, file.fileKey.key(), new GCMParameterSpec(128, d.nonce));
             d.cipher.updateAAD(d.aad);
             d.cipher.doFinal(d.scratch, 0, sealedLength, plain, 0);
         } catch (AEADBadTagException e) {

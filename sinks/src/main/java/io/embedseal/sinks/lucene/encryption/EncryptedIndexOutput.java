@@ -77,7 +77,7 @@ final class EncryptedIndexOutput extends IndexOutput {
         try {
             IndexFileFormat.nonce(blockIndex, nonce);
             IndexFileFormat.associatedData(aad, blockIndex, last);
-            cipher.init(Cipher.ENCRYPT_MODE, fileKey, new GCMParameterSpec(128, nonce));
+            cipher.init(Cipher.ENCRYPT_MODE, fileKey.key(), new GCMParameterSpec(128, nonce));
             cipher.updateAAD(aad);
             int n = cipher.doFinal(block, 0, used, sealed, 0);
             out.writeBytes(sealed, n);

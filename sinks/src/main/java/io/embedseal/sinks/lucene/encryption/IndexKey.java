@@ -45,7 +45,7 @@ public final class IndexKey implements AutoCloseable {
 
     /** A copy of the key bytes, for wrapping by the KMS; the caller zeroes it. */
     public synchronized byte[] copyForWrapping() {
-        return key.getEncoded();
+        return key.copy();
     }
 
     public boolean isDestroyed() {

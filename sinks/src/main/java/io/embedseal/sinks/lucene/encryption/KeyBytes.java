@@ -1,64 +1,59 @@
 package io.embedseal.sinks.lucene.encryption;
 
+import io.embedseal.keyring.dek.RawAesKey;
 import java.util.Arrays;
-import javax.crypto.SecretKey;
 
 /**
- * An AES key as JCE sees it, over an array this object owns, so that {@link #destroy()} zeroes the one copy embedseal
- * keeps (a {@link javax.crypto.spec.SecretKeySpec} keeps a private copy nobody can erase). JCE still copies the bytes
- * into each cipher it initialises; those copies live as long as the cipher.
+ * The one copy of an AES key embedseal keeps, and the view JCE is given ({@link RawAesKey}), so that {@link
+ * #destroy()} zeroes it for good; a use after that fails instead of running under a zeroed key.
  */
-final class KeyBytes implements SecretKey {
+final class KeyBytes {
 
-    private static final long serialVersionUID = 1L;
-
-    private final transient byte[] bytes;
+    private final byte[] bytes;
+    private final RawAesKey view;
     private volatile boolean destroyed;
 
     /** Takes ownership of {@code bytes}. */
     KeyBytes(byte[] bytes) {
         this.bytes = bytes;
+        this.view = new RawAesKey(bytes);
     }
 
-    @Override
-    public String getAlgorithm() {
-        return "AES";
-    }
-
-    @Override
-    public String getFormat() {
-        return "RAW";
-    }
-
-    @Override
-    public byte[] getEncoded() {
-        if (destroyed) {
-            throw new IllegalStateException("key destroyed");
-        }
-        return bytes.clone();
+    /** The key for {@code Cipher.init}. */
+    RawAesKey key() {
+        requireLive();
+        return view;
     }
 
     /** The bytes themselves, for a derivation; never handed out of this package. */
     byte[] raw() {
-        if (destroyed) {
-            throw new IllegalStateException("key destroyed");
-        }
+        requireLive();
         return bytes;
     }
 
-    @Override
-    public void destroy() {
+    /** A copy the caller zeroes. */
+    byte[] copy() {
+        requireLive();
+        return bytes.clone();
+    }
+
+    private void requireLive() {
+        if (destroyed) {
+            throw new IllegalStateException("key destroyed");
+        }
+    }
+
+    void destroy() {
         destroyed = true;
         Arrays.fill(bytes, (byte) 0);
     }
 
-    @Override
-    public boolean isDestroyed() {
+    boolean isDestroyed() {
         return destroyed;
     }
 
     @Override
     public String toString() {
-        return "KeyBytes[" + (destroyed ? "destroyed" : "AES-" + bytes.length * 8) + "]";
+        return "KeyBytes[" + (destroyed ? "destroyed" : "<redacted>") + "]";
     }
 }

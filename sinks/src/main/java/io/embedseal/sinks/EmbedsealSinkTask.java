@@ -267,6 +267,7 @@ public abstract class EmbedsealSinkTask extends SinkTask {
 
     @Override
     public void put(Collection<SinkRecord> records) {
+        recordsSincePreCommit += records.size();
         failClosedIfKeyEventsStale(records.isEmpty());
         shredPending();
         receipts.heartbeatIfDue(RECEIPT_TIMEOUT);
@@ -699,16 +700,31 @@ public abstract class EmbedsealSinkTask extends SinkTask {
     @Override
     public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> currentOffsets) {
         shredPending();
+        boolean idle = recordsSincePreCommit == 0;
+        recordsSincePreCommit = 0;
         try {
-            store.commit();
+            if (!store.commitIfDue(idle)) {
+                // The store keeps buffering (its commit interval has not passed): only what its last commit made
+                // durable may be committed; the rest is redelivered after a crash, and upserts are idempotent.
+                Map<TopicPartition, OffsetAndMetadata> durable = new java.util.HashMap<>(durableOffsets);
+                durable.keySet().retainAll(currentOffsets.keySet());
+                return durable;
+            }
         } catch (StoreException e) {
             // Nothing is committed this time; Connect keeps the offsets and asks again.
             LOG.warn(
                     "{} sink could not commit its store; offsets stay where they were: {}", sinkName(), e.getMessage());
             return Map.of();
         }
+        durableOffsets = Map.copyOf(currentOffsets);
         return currentOffsets;
     }
+
+    /** The offsets the store's last commit made durable (what {@link #preCommit} may hand Connect until the next). */
+    private Map<TopicPartition, OffsetAndMetadata> durableOffsets = Map.of();
+
+    /** Records handed to {@link #put} since the last {@link #preCommit}: none means the flow is idle, so commit now. */
+    private long recordsSincePreCommit;
 
     /**
      * Shreds every tenant DESTROYED so far that this task has not shredded (and receipted) yet. After a retriable

@@ -51,6 +51,15 @@ public interface VectorStore extends AutoCloseable {
     /** Makes everything written so far durable; called before Connect commits the offsets of those records. */
     void commit();
 
+    /**
+     * Commits if the store's own interval has passed or the flow is {@code idle} (nothing arrived since the last call),
+     * and says whether it did; if not, the caller commits no offset past the last commit. The default always commits.
+     */
+    default boolean commitIfDue(boolean idle) {
+        commit();
+        return true;
+    }
+
     /** What this task already shredded for the tenant, if it did. */
     Optional<ShredRecord> shredRecord(String tenantId);
 

@@ -52,7 +52,8 @@ public final class LuceneSearch {
     public static List<SearchHit> search(LuceneIndexes indexes, String tenantId, float[] query, int k, int candidates) {
         return withReader(indexes, tenantId, query.length, (reader, field) -> {
             IndexSearcher searcher = new IndexSearcher(reader);
-            TopDocs top = searcher.search(new KnnFloatVectorQuery(field, query, Math.max(k, candidates)), k);
+            TopDocs top = searcher.search(
+                    new KnnFloatVectorQuery(field, queryFor(reader, field, query), Math.max(k, candidates)), k);
             StoredFields stored = searcher.storedFields();
             List<SearchHit> hits = new ArrayList<>();
             for (ScoreDoc sd : top.scoreDocs) {
@@ -66,6 +67,7 @@ public final class LuceneSearch {
     /** The exact {@code k} nearest embeddings: every vector of the tenant's index compared with the query. */
     public static List<SearchHit> exact(LuceneIndexes indexes, String tenantId, float[] query, int k) {
         return withReader(indexes, tenantId, query.length, (reader, field) -> {
+            float[] q = queryFor(reader, field, query);
             TopK top = new TopK(k);
             for (LeafReaderContext leaf : reader.leaves()) {
                 FieldInfo info = leaf.reader().getFieldInfos().fieldInfo(field);
@@ -80,13 +82,27 @@ public final class LuceneSearch {
                     if (live != null && !live.get(doc)) {
                         continue;
                     }
-                    float score = similarity.compare(query, values.vectorValue());
+                    float score = similarity.compare(q, values.vectorValue());
                     Document d = stored.document(doc);
                     top.offer(new SearchHit(d.get(LuceneVectorStore.ID), score, d.get(LuceneVectorStore.MODEL)));
                 }
             }
             return top.result();
         });
+    }
+
+    /**
+     * The query as the field compares it: a field of unit vectors (the sink indexes cosine as their dot product) is
+     * searched with the query scaled to unit length, which gives cosine's ranking and scores.
+     */
+    static float[] queryFor(DirectoryReader reader, String field, float[] query) {
+        FieldInfo info = FieldInfos.getMergedFieldInfos(reader).fieldInfo(field);
+        if (info == null || info.getVectorSimilarityFunction() != VectorSimilarityFunction.DOT_PRODUCT) {
+            return query;
+        }
+        float[] unit = query.clone();
+        org.apache.lucene.util.VectorUtil.l2normalize(unit, true);
+        return unit;
     }
 
     /** Live records in an index: its live documents less the tombstones of sealed deletes. */

@@ -20,6 +20,7 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
     public static final String ENCRYPTION = LuceneIndexes.SETTING;
     public static final String CACHE_MB = "lucene.encryption.cache-mb";
     public static final String INDEX_THREADS = "lucene.index-threads";
+    public static final String COMMIT_INTERVAL_MS = "lucene.commit-interval-ms";
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
             .define(
@@ -53,6 +54,18 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
                     "HNSW: candidates considered while building the graph (efConstruction). 32 builds 2.6 times as "
                             + "fast as Lucene's 100 and keeps recall@10 at 0.99 with the search default of 800 "
                             + "candidates (docs/sinks.md); raise it for more recall at fewer search candidates.")
+            .define(
+                    COMMIT_INTERVAL_MS,
+                    ConfigDef.Type.LONG,
+                    LuceneVectorStore.Options.DEFAULT_COMMIT_INTERVAL_MS,
+                    ConfigDef.Range.atLeast(0),
+                    ConfigDef.Importance.LOW,
+                    "The least time between two index commits while records keep coming; Connect's offset commits "
+                            + "in between commit only what the last index commit made durable (the rest is redelivered "
+                            + "after a crash, and upserts are idempotent). Each commit flushes a segment per tenant, and "
+                            + "HNSW merges of small segments cost about as much as building them. When no record arrived "
+                            + "since the last offset commit, the index commits at once. Records become searchable at a "
+                            + "commit. 0 commits at every offset commit.")
             .define(
                     INDEX_THREADS,
                     ConfigDef.Type.INT,
@@ -124,6 +137,10 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
 
     public int maxOpenWriters() {
         return getInt(MAX_OPEN_WRITERS);
+    }
+
+    public long commitIntervalMs() {
+        return getLong(COMMIT_INTERVAL_MS);
     }
 
     public int indexThreads() {

@@ -27,7 +27,8 @@ public final class LuceneSinkTask extends EmbedsealSinkTask {
                         c.beamWidth(),
                         c.maxOpenWriters(),
                         c.ramBufferMb(),
-                        c.indexThreads()));
+                        c.indexThreads(),
+                        c.commitIntervalMs()));
     }
 
     @Override

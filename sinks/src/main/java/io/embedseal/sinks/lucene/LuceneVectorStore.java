@@ -42,6 +42,7 @@ import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
+import org.apache.lucene.util.VectorUtil;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -87,16 +88,33 @@ public final class LuceneVectorStore implements VectorStore {
             int beamWidth,
             int maxOpenWriters,
             double ramBufferMb,
-            int indexThreads) {
+            int indexThreads,
+            long commitIntervalMs) {
 
         /** Threads that add documents to the indexes by default: one per core, at most four. */
         public static final int DEFAULT_INDEX_THREADS =
                 Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
 
+        /** The least time between two commits while records keep coming (each commit flushes a segment per tenant). */
+        public static final long DEFAULT_COMMIT_INTERVAL_MS = 10_000;
+
         public Options {
             if (indexThreads < 1) {
                 throw new IllegalArgumentException("indexThreads must be at least 1");
             }
+            if (commitIntervalMs < 0) {
+                throw new IllegalArgumentException("commitIntervalMs must not be negative");
+            }
+        }
+
+        public Options(
+                VectorSimilarityFunction similarity,
+                int maxConn,
+                int beamWidth,
+                int maxOpenWriters,
+                double ramBufferMb,
+                int indexThreads) {
+            this(similarity, maxConn, beamWidth, maxOpenWriters, ramBufferMb, indexThreads, DEFAULT_COMMIT_INTERVAL_MS);
         }
 
         public Options(
@@ -146,9 +164,48 @@ public final class LuceneVectorStore implements VectorStore {
      */
     private final java.util.concurrent.ExecutorService @Nullable [] lanes;
 
-    private final List<java.util.concurrent.Future<?>> inFlight = new ArrayList<>();
-    /** Per tenant, the vector fields its open writer has taken a document for (so a field mismatch shows at once). */
-    private final Map<String, java.util.Set<String>> verifiedFields = new java.util.HashMap<>();
+    /** Operations handed to the lanes, oldest first; at most {@link #MAX_IN_FLIGHT}, so memory stays bounded. */
+    private final java.util.ArrayDeque<java.util.concurrent.Future<?>> inFlight = new java.util.ArrayDeque<>();
+
+    private static final int MAX_IN_FLIGHT = 2048;
+
+    /** Each tenant's lane, dealt round-robin as tenants appear (a hash can put most tenants on one lane). */
+    private final Map<String, Integer> laneOf = new java.util.HashMap<>();
+
+    private int nextLane;
+    /**
+     * Per tenant, the similarity of each vector field its open writer has taken a document for (the first one is
+     * written here, so a field mismatch shows at once).
+     */
+    private final Map<String, Map<String, VectorSimilarityFunction>> fieldSimilarity = new java.util.HashMap<>();
+
+    /**
+     * How a field's vectors are indexed. Cosine is indexed as the dot product of unit vectors (the same ranking and
+     * scores, with a third of the arithmetic per comparison, which is most of building the graph); a field an index
+     * already holds keeps the similarity it was created with (an index written with cosine before stays so).
+     */
+    private VectorSimilarityFunction indexedSimilarity(String tenant, String field) {
+        VectorSimilarityFunction configured = options.similarity();
+        if (configured != VectorSimilarityFunction.COSINE) {
+            return configured;
+        }
+        try {
+            DirectoryReader reader = committedReader(tenant);
+            if (reader != null) {
+                org.apache.lucene.index.FieldInfo existing = org.apache.lucene.index.FieldInfos.getMergedFieldInfos(
+                                reader)
+                        .fieldInfo(field);
+                if (existing != null
+                        && existing.getVectorDimension() > 0
+                        && existing.getVectorSimilarityFunction() == VectorSimilarityFunction.COSINE) {
+                    return VectorSimilarityFunction.COSINE;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            throw tenantFault(tenant, e, "read");
+        }
+        return VectorSimilarityFunction.DOT_PRODUCT;
+    }
 
     private interface WriterOp {
         void run() throws IOException;
@@ -193,16 +250,23 @@ public final class LuceneVectorStore implements VectorStore {
             op.run();
             return;
         }
-        int lane = Math.floorMod(key.hashCode(), l.length);
+        // By tenant: one tenant's documents go to one thread, so a commit flushes one segment per tenant, not one per
+        // thread (HNSW merges of many small segments cost more than the parallel build saves). A tenant keeps its lane,
+        // so the operations on one id keep their order.
+        int lane = laneOf.computeIfAbsent(key.tenantId(), t -> nextLane++ % l.length);
         inFlight.add(l[lane].submit(() -> {
             op.run();
             return null;
         }));
+        while (inFlight.size() > MAX_IN_FLIGHT) {
+            await(inFlight.poll());
+        }
     }
 
     /**
-     * A lane's failure not yet reported to the task: kept until {@link #flush} or {@link #commit} throws it, so that a
-     * drain on another thread (a key event's) cannot swallow it and let Connect commit the failed record's offset.
+     * A lane's failure: every later {@link #flush} and {@link #commit} throws it (a non-retriable store error, so the
+     * task restarts from the offsets last committed), whichever thread drained it (a key event's drain cannot swallow
+     * it and let Connect commit the failed record's offset).
      */
     private @Nullable Throwable laneFailure;
 
@@ -212,19 +276,29 @@ public final class LuceneVectorStore implements VectorStore {
             throwLaneFailure();
             return;
         }
-        Throwable failure = laneFailure;
-        for (java.util.concurrent.Future<?> f : inFlight) {
-            try {
-                f.get();
-            } catch (java.util.concurrent.ExecutionException e) {
-                failure = failure == null ? e.getCause() : failure;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure = failure == null ? e : failure;
-            }
+        while (!inFlight.isEmpty()) {
+            await(inFlight.poll());
         }
-        inFlight.clear();
-        laneFailure = failure;
+        throwLaneFailure();
+    }
+
+    /** Waits for one operation; its failure is kept (the first one) and never cleared: the task must restart. */
+    private void await(java.util.concurrent.Future<?> f) {
+        try {
+            f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            laneFailure = laneFailure == null ? e.getCause() : laneFailure;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            laneFailure = laneFailure == null ? e : laneFailure;
+        }
+    }
+
+    /** Forgets the operations that have finished, keeping a failure among them; waits for none. */
+    private void reap() {
+        while (!inFlight.isEmpty() && inFlight.peek().isDone()) {
+            await(inFlight.poll());
+        }
         throwLaneFailure();
     }
 
@@ -404,11 +478,38 @@ public final class LuceneVectorStore implements VectorStore {
             return false;
         }
         float[] vector = r.vector();
+        String tenant = r.key().tenantId();
+        String field = vectorField(vector.length);
+        IndexWriter w;
+        try {
+            w = writer(tenant);
+        } catch (IOException e) {
+            throw new StoreException("cannot write tenant " + tenant + "'s index", e, false);
+        }
+        Map<String, VectorSimilarityFunction> fields =
+                fieldSimilarity.computeIfAbsent(tenant, t -> new java.util.HashMap<>());
+        VectorSimilarityFunction similarity = fields.get(field);
+        boolean first = similarity == null;
+        if (similarity == null) {
+            similarity = indexedSimilarity(tenant, field);
+        }
+        float[] indexed = vector;
+        if (similarity == VectorSimilarityFunction.DOT_PRODUCT
+                && options.similarity() == VectorSimilarityFunction.COSINE) {
+            indexed = vector.clone();
+            try {
+                VectorUtil.l2normalize(indexed, true);
+            } catch (IllegalArgumentException e) {
+                throw new RefusedRecordException(
+                        RefusedRecordException.Reason.NOT_STORABLE,
+                        r.key() + ": a zero vector has no direction to compare by cosine");
+            }
+        }
         Document doc = new Document();
         doc.add(new StringField(ID, r.key().embeddingId(), Field.Store.YES));
         RecordVersions.Held after = addVersion(doc, r, false);
         try {
-            doc.add(new KnnFloatVectorField(vectorField(vector.length), vector, options.similarity()));
+            doc.add(new KnnFloatVectorField(field, indexed, similarity));
         } catch (IllegalArgumentException e) {
             throw new RefusedRecordException(
                     RefusedRecordException.Reason.NOT_STORABLE,
@@ -417,19 +518,16 @@ public final class LuceneVectorStore implements VectorStore {
         doc.add(new StoredField(MODEL, r.unsealed().event().getModel()));
         doc.add(new StoredField(KEK, r.header().kek().toString()));
         doc.add(new StoredField(SOURCE, r.sourceTopic() + "-" + r.sourcePartition() + "@" + r.sourceOffset()));
-        String tenant = r.key().tenantId();
         try {
-            IndexWriter w = writer(tenant);
             Term id = new Term(ID, r.key().embeddingId());
-            java.util.Set<String> verified = verifiedFields.computeIfAbsent(tenant, t -> new java.util.HashSet<>());
-            if (verified.contains(vectorField(vector.length))) {
+            if (!first) {
                 submit(r.key(), () -> w.updateDocument(id, doc));
             } else {
                 // The first document of a field in this writer, here: if the index holds the field with another
                 // similarity, Lucene refuses it now, and only this record is refused.
                 drain();
                 w.updateDocument(id, doc);
-                verified.add(vectorField(vector.length));
+                fields.put(field, similarity);
             }
             remember(r.key(), Optional.of(after));
         } catch (IllegalArgumentException e) {
@@ -518,7 +616,7 @@ public final class LuceneVectorStore implements VectorStore {
             Iterator<Map.Entry<String, IndexWriter>> eldest = writers.entrySet().iterator();
             Map.Entry<String, IndexWriter> e = eldest.next();
             drain();
-            verifiedFields.remove(e.getKey());
+            fieldSimilarity.remove(e.getKey());
             // Committing ahead of Connect's offsets is safe: replayed records are upserts of the same documents.
             commitOne(e.getKey(), e.getValue());
             e.getValue().close();
@@ -537,22 +635,27 @@ public final class LuceneVectorStore implements VectorStore {
 
     @Override
     public synchronized void flush() {
-        try {
-            drain();
-        } finally {
-            laneFailure = null; // thrown once: the batch fails and is redelivered
-        }
+        // The lanes go on indexing while Connect fetches and the task unseals the next batch; commit() waits for them.
         // Lucene buffers in memory and flushes segments itself; durability comes with commit().
+        reap();
     }
 
     @Override
-    public synchronized void commit() {
-        try {
-            drain();
-        } catch (StoreException e) {
-            laneFailure = null; // nothing is committed this time; the batch is redelivered
-            throw e;
+    public synchronized boolean commitIfDue(boolean idle) {
+        if (!idle && !dirty.isEmpty() && System.nanoTime() - lastCommit < options.commitIntervalMs() * 1_000_000L) {
+            return false;
         }
+        commit();
+        return true;
+    }
+
+    /** When {@link #commit} last ran (nanoTime). */
+    private long lastCommit = System.nanoTime();
+
+    @Override
+    public synchronized void commit() {
+        lastCommit = System.nanoTime();
+        drain();
         for (String tenant : new ArrayList<>(dirty)) {
             IndexWriter w = writers.get(tenant);
             if (w != null) {
@@ -594,7 +697,7 @@ public final class LuceneVectorStore implements VectorStore {
             return done.get();
         }
         drain();
-        verifiedFields.remove(tenant);
+        fieldSimilarity.remove(tenant);
         IndexWriter open = writers.remove(tenant);
         dirty.remove(tenant);
         recent.remove(tenant);
@@ -673,7 +776,7 @@ public final class LuceneVectorStore implements VectorStore {
                 lane.shutdownNow();
             }
         }
-        verifiedFields.clear();
+        fieldSimilarity.clear();
         for (String tenant : new ArrayList<>(readers.keySet())) {
             closeReader(tenant);
         }
@@ -725,7 +828,7 @@ public final class LuceneVectorStore implements VectorStore {
             } catch (StoreException e) {
                 // the writer is closed below either way; the batch that failed is redelivered
             }
-            verifiedFields.remove(tenant);
+            fieldSimilarity.remove(tenant);
             IndexWriter w = writers.remove(tenant);
             recent.remove(tenant);
             closeReader(tenant);

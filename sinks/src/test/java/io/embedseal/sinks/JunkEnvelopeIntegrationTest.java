@@ -41,7 +41,7 @@ class JunkEnvelopeIntegrationTest {
                 Sealed sealed = new Sealed(tmp.resolve("kms"))) {
             KekRef kek = sealed.onboard("acme");
             f.keyEvent("acme", KeyEventType.REGISTERED, kek);
-            Map<String, String> c = new HashMap<>(f.lucene(sealed.kmsDir, tmp.resolve("lucene")));
+            Map<String, String> c = new HashMap<>(f.luceneCommittingEachTime(sealed.kmsDir, tmp.resolve("lucene")));
             c.put("name", "junk");
             c.put(EmbedsealSinkConfig.TASK_INDEX, "0");
             LuceneSinkTask task = new LuceneSinkTask();

@@ -231,6 +231,7 @@ class KeyEventStalenessIntegrationTest {
             c.put("kms.local.dir", sealed.kmsDir.toString());
             c.put("kms.events.trusted-signers", SinkFixture.operatorPublicKey());
             c.put(LuceneSinkConfig.DIR, luceneDir.toString());
+            c.put(LuceneSinkConfig.COMMIT_INTERVAL_MS, "0"); // every preCommit commits: the test counts at once
             TestIndexes.register(luceneDir, c);
             task.initialize(context());
             task.start(c);

@@ -156,6 +156,16 @@ final class SinkFixture implements AutoCloseable {
         return c;
     }
 
+    /**
+     * A Lucene connector's settings for a test that drives a task's {@code put} and {@code preCommit} itself and reads
+     * the index after each: every {@code preCommit} commits the index.
+     */
+    Map<String, String> luceneCommittingEachTime(Path kmsDir, Path dir) {
+        Map<String, String> c = lucene(kmsDir, dir);
+        c.put(LuceneSinkConfig.COMMIT_INTERVAL_MS, "0");
+        return c;
+    }
+
     Map<String, String> postgres(Path kmsDir, String table, String dlqTopic) {
         Map<String, String> c = common(kmsDir, dlqTopic);
         c.put("connector.class", PostgresSinkConnector.class.getName());

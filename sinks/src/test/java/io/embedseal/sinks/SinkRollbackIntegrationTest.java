@@ -113,7 +113,8 @@ class SinkRollbackIntegrationTest {
             String tenant = "lrb";
             KekRef kek = sealed.onboard(tenant);
             fixture.keyEvent(tenant, KeyEventType.REGISTERED, kek);
-            Map<String, String> c = new HashMap<>(fixture.lucene(sealed.kmsDir, tmp.resolve("lucene")));
+            Map<String, String> c =
+                    new HashMap<>(fixture.luceneCommittingEachTime(sealed.kmsDir, tmp.resolve("lucene")));
             c.put("name", "rollback-lucene");
             Supplier<Long> count = () -> TestIndexes.count(tmp.resolve("lucene"), tenant);
             attack(sealed, tenant, start(new LuceneSinkTask(), c), count);
@@ -187,7 +188,8 @@ class SinkRollbackIntegrationTest {
             fixture.keyEvent(tenant, KeyEventType.ROTATED, v2);
             io.embedseal.serdes.envelope.Sealer current = new io.embedseal.serdes.envelope.Sealer(
                     io.embedseal.keyring.Keyring.of(new io.embedseal.keyring.kms.local.LocalKms(sealed.kmsDir)));
-            Map<String, String> c = new HashMap<>(fixture.lucene(sealed.kmsDir, tmp.resolve("lucene")));
+            Map<String, String> c =
+                    new HashMap<>(fixture.luceneCommittingEachTime(sealed.kmsDir, tmp.resolve("lucene")));
             c.put("name", "old-version-lucene");
             SinkTask task = start(new LuceneSinkTask(), c);
             try {

@@ -47,8 +47,12 @@ class SinkWorkerRestartIntegrationTest {
             long countAtStop;
             CompletableFuture<Void> rest;
             boolean streamingAtStop;
+            // Index commits every 2 s against offset commits every 1 s: every other offset commit must stop at what the
+            // last index commit made durable, and the stop falls between the two.
+            Map<String, String> luceneConnector = f.lucene(kmsDir, luceneDir);
+            luceneConnector.put(io.embedseal.sinks.lucene.LuceneSinkConfig.COMMIT_INTERVAL_MS, "2000");
             try (EmbeddedConnect first = EmbeddedConnect.start(f.broker.bootstrapServers(), offsets, Map.of())) {
-                first.putConnector(lucene, f.lucene(kmsDir, luceneDir));
+                first.putConnector(lucene, luceneConnector);
                 if (postgres) {
                     first.putConnector(pg, f.postgres(kmsDir, table, f.connectDlq + "-pg"));
                 }
@@ -69,7 +73,7 @@ class SinkWorkerRestartIntegrationTest {
             assertThat(countAtStop).as("the worker stopped mid-stream").isLessThan((long) PER_TENANT * TENANTS.size());
 
             try (EmbeddedConnect second = EmbeddedConnect.start(f.broker.bootstrapServers(), offsets, Map.of())) {
-                second.putConnector(lucene, f.lucene(kmsDir, luceneDir));
+                second.putConnector(lucene, luceneConnector);
                 if (postgres) {
                     second.putConnector(pg, f.postgres(kmsDir, table, f.connectDlq + "-pg"));
                 }

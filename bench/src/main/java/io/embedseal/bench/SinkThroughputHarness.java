@@ -50,12 +50,16 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * (Lucene, PostgreSQL, Lucene, ...) on the same records.
  *
  * <pre>java -cp 'bench/target/embedseal-bench.jar:bench/target/lib/*' io.embedseal.bench.SinkThroughputHarness \
- *      [--records 50000] [--dims 384] [--tenants 10] [--partitions 4] [--runs 2] [--no-postgres] [--json]</pre>
+ *      [--records 50000] [--dims 384] [--tenants 10] [--partitions 4] [--runs 2] [--no-postgres] [--json] \
+ *      [--lucene-setting key=value ...]</pre>
  *
  * PostgreSQL is the test server ({@code EMBEDSEAL_PG_URL}, {@code EMBEDSEAL_PG_USER}, {@code EMBEDSEAL_PG_PASSWORD};
  * {@code .ci/run} shows how to start one).
  */
 public final class SinkThroughputHarness {
+
+    /** {@code --lucene-setting key=value}: connector settings of the Lucene sink for this run (e.g. its HNSW beam). */
+    private static final Map<String, String> LUCENE_SETTINGS = new java.util.TreeMap<>();
 
     public static void main(String[] args) throws Exception {
         int records = 50_000;
@@ -75,6 +79,10 @@ public final class SinkThroughputHarness {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--no-postgres" -> postgres = false;
                 case "--no-lucene" -> lucene = false;
+                case "--lucene-setting" -> {
+                    String[] kv = args[++i].split("=", 2);
+                    LUCENE_SETTINGS.put(kv[0], kv[1]);
+                }
                 case "--json" -> json = true;
                 default ->
                     throw new IllegalArgumentException("unknown option " + args[i]
@@ -238,6 +246,7 @@ public final class SinkThroughputHarness {
             c.put("connector.class", LuceneSinkConnector.class.getName());
             c.put(LuceneSinkConfig.DIR, dir.toString());
             c.put("tasks.max", "1");
+            c.putAll(LUCENE_SETTINGS);
             LocalKms reader = new LocalKms(kmsDir);
             stored = () -> {
                 try (io.embedseal.sinks.lucene.LuceneIndexes indexes =

@@ -295,6 +295,59 @@ class OperatorCliIntegrationTest {
 
     @Test
     @Order(5)
+    void reencryptIndex_writesTheLuceneIndexUnderAFreshKey_onlyWithTheSinkStopped() throws Exception {
+        Path lucene = dir.resolve("lucene");
+        io.embedseal.keyring.Keyring keyring =
+                io.embedseal.keyring.Keyring.builder(kms).build();
+        io.embedseal.serdes.envelope.Sealer sealer = new io.embedseal.serdes.envelope.Sealer(keyring);
+        float[][] vectors = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}};
+        io.embedseal.sinks.lucene.LuceneVectorStore sink = new io.embedseal.sinks.lucene.LuceneVectorStore(
+                io.embedseal.sinks.lucene.LuceneIndexes.encrypted(lucene, kms, keyring.naming(), 0),
+                io.embedseal.sinks.lucene.LuceneVectorStore.Options.defaults());
+        try {
+            for (int i = 0; i < vectors.length; i++) {
+                sink.upsert(io.embedseal.app.TestRecords.stored(sealer, "acme", "e-" + i, vectors[i], true));
+            }
+            sink.commit();
+            String before = io.embedseal.sinks.lucene.encryption.IndexKeyFile.read(lucene.resolve("acme"))
+                    .orElseThrow()
+                    .currentEntry()
+                    .idHex();
+            // The sink still holds the index's write lock: refused, nothing changed.
+            CliRun running = cli("keys", "reencrypt-index", "--tenant", "acme", "--lucene-dir", lucene.toString());
+            assertThat(running.code()).as(running.out() + running.err()).isEqualTo(1);
+            assertThat(running.err()).contains("stop it first");
+            sink.close();
+
+            CliRun done = cli(
+                    "keys",
+                    "reencrypt-index",
+                    "--tenant",
+                    "acme",
+                    "--lucene-dir",
+                    lucene.toString(),
+                    "--reason",
+                    "test");
+            assertThat(done.code()).as(done.out() + done.err()).isZero();
+            assertThat(done.out()).contains("re-encrypted under index key").contains("retired " + before);
+            io.embedseal.sinks.lucene.encryption.IndexKeyFile.Contents after =
+                    io.embedseal.sinks.lucene.encryption.IndexKeyFile.read(lucene.resolve("acme"))
+                            .orElseThrow();
+            assertThat(after.keys()).hasSize(1);
+            assertThat(after.currentEntry().idHex()).isNotEqualTo(before);
+            try (io.embedseal.sinks.lucene.LuceneIndexes read =
+                    io.embedseal.sinks.lucene.LuceneIndexes.encrypted(lucene, kms, keyring.naming(), 0)) {
+                assertThat(io.embedseal.sinks.lucene.LuceneSearch.documentCount(read, "acme"))
+                        .isEqualTo(3);
+            }
+        } finally {
+            sink.close();
+            keyring.close();
+        }
+    }
+
+    @Test
+    @Order(6)
     void destroy_needsConfirmation_saysWhatBecomesUnreadable_andIsTerminal() throws Exception {
         CliRun dry = cli("keys", "destroy", "--tenant", "globex");
         assertThat(dry.code()).isEqualTo(2);
@@ -343,7 +396,7 @@ class OperatorCliIntegrationTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void dlqInspect_summarisesByReasonAndTenant_withoutPayloads() throws Exception {
         CliRun r = cli("dlq", "inspect", "--json");
         assertThat(r.code()).as(r.err()).isZero();
@@ -367,7 +420,7 @@ class OperatorCliIntegrationTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void auditVerify_findsEveryChainIntact_withTheOperatorsActions_andCatchesTampering() throws Exception {
         CliRun r = cli("audit", "verify", "--json");
         assertThat(r.code()).as(r.out() + r.err()).isZero();

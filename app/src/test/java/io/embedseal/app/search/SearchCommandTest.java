@@ -11,13 +11,7 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
-import io.embedseal.schemas.EmbeddingEvent;
 import io.embedseal.schemas.KeyEventType;
-import io.embedseal.serdes.EmbeddingUnsealer;
-import io.embedseal.serdes.SealedRecordKey;
-import io.embedseal.serdes.avro.EmbeddingEventCodec;
-import io.embedseal.serdes.envelope.EnvelopeHeader;
-import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.StoredRecord;
 import io.embedseal.sinks.lucene.LuceneVectorStore;
@@ -103,33 +97,7 @@ class SearchCommandTest {
     }
 
     StoredRecord record(String tenant, String id, float[] v, boolean unseal) {
-        List<Float> list = new ArrayList<>();
-        for (float f : v) {
-            list.add(f);
-        }
-        EmbeddingEvent e = EmbeddingEvent.newBuilder()
-                .setTenantId(tenant)
-                .setEmbeddingId(id)
-                .setModel("m-16")
-                .setVector(list)
-                .setMetadata(Map.of())
-                .setEventTime(Instant.EPOCH)
-                .build();
-        byte[] envelope = sealer.seal(
-                tenant,
-                id,
-                io.embedseal.serdes.envelope.RecordVersion.now(),
-                PayloadType.EMBEDDING_EVENT_AVRO,
-                EmbeddingEventCodec.toCanonicalAvro(e));
-        SealedRecordKey key = new SealedRecordKey(tenant, id);
-        return new StoredRecord(
-                key,
-                EnvelopeHeader.parse(envelope),
-                envelope,
-                unseal ? new EmbeddingUnsealer(sealer, null).unseal(key.toBytes(), envelope) : null,
-                "embeddings.sealed",
-                0,
-                0);
+        return io.embedseal.app.TestRecords.stored(sealer, tenant, id, v, unseal);
     }
 
     static String inline(float[] v) {

@@ -380,7 +380,11 @@ public final class LuceneVectorStore implements VectorStore {
                             + "aside for a while, the other tenants' go on");
             keyFailures.put(tenant, new KeyFailure(System.nanoTime() + KEY_FAILURE_COOLDOWN_NANOS, why));
             closeReader(tenant);
-            indexes.forget(tenant);
+            if (!writers.containsKey(tenant)) {
+                // Reopening reads the key file again. An open writer keeps its key: what it holds is committed with
+                // the others' (its records' offsets may be committed), and it takes nothing new meanwhile.
+                indexes.forget(tenant);
+            }
             return why;
         }
         if (e instanceof RuntimeException r) {

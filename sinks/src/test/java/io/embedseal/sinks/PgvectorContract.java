@@ -30,8 +30,13 @@ abstract class PgvectorContract extends VectorStoreContract {
 
     abstract String password();
 
+    /** The mode under test: index (plaintext vectors in pgvector) or blind (DCPE ciphertexts). */
+    String mode() {
+        return "index";
+    }
+
     Map<String, String> settings() {
-        Map<String, String> s = PostgresVectorStoreContractTest.settings(table, "index");
+        Map<String, String> s = PostgresVectorStoreContractTest.settings(table, mode());
         s.put(PostgresSinkConfig.URL, url());
         s.put(PostgresSinkConfig.USER, user());
         s.put(PostgresSinkConfig.PASSWORD, password());
@@ -42,8 +47,9 @@ abstract class PgvectorContract extends VectorStoreContract {
     @Override
     VectorStore open(Path dir) {
         PostgresVectorStore store = PostgresVectorStore.open(
-                new PostgresSinkConfig(settings()), getClass().getSimpleName(), 0);
-        assertThat(store.indexMode()).isTrue();
+                new PostgresSinkConfig(settings()), getClass().getSimpleName(), 0, sealed.kms, sealed.keyring.naming());
+        assertThat(mode().equals("blind") ? store.blindMode() : store.indexMode())
+                .isTrue();
         return store;
     }
 
@@ -77,7 +83,12 @@ abstract class PgvectorContract extends VectorStoreContract {
     @Override
     VectorStore openWithoutVersionCheck(Path dir) {
         return PostgresVectorStore.open(
-                new PostgresSinkConfig(settings()), getClass().getSimpleName(), 0, false);
+                new PostgresSinkConfig(settings()),
+                getClass().getSimpleName(),
+                0,
+                false,
+                sealed.kms,
+                sealed.keyring.naming());
     }
 
     @Override
@@ -100,6 +111,7 @@ abstract class PgvectorContract extends VectorStoreContract {
 
     @Test
     void indexMode_writesTheVector_andPgvectorFindsTheNearest() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(mode().equals("index"), "index mode only");
         Random r = new Random(9);
         float[] target = Sealed.randomVector(r, 8);
         store.upsert(sealed.stored("acme", "target", target, true, 1));

@@ -21,6 +21,7 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
     public static final String VECTOR_DIMENSIONS = "postgres.vector.dimensions";
     public static final String VECTOR_SIMILARITY = "postgres.vector.similarity";
     public static final String KEEP_SEALED = "postgres.destroyed.keep-sealed-rows";
+    public static final String BLIND_BETA = "postgres.blind.beta";
 
     /** Where vectors go. */
     public enum Mode {
@@ -28,6 +29,11 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
         SEALED,
         /** Also the plaintext vector in a pgvector column with an HNSW index; needs the vector extension. */
         INDEX,
+        /**
+         * Also the vector encrypted under the tenant's vector key with distance-comparison-preserving encryption, in a
+         * pgvector column with an HNSW index: the database indexes ciphertexts and never sees a vector or a query.
+         */
+        BLIND,
         /** INDEX where the vector extension is available, otherwise SEALED; the choice is logged at start. */
         AUTO
     }
@@ -60,18 +66,20 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
                     MODE,
                     ConfigDef.Type.STRING,
                     "sealed",
-                    ValidString.in("sealed", "index", "auto"),
+                    ValidString.in("sealed", "index", "blind", "auto"),
                     ConfigDef.Importance.HIGH,
                     "sealed: store envelopes only; index: also unseal through the tenant's KMS and store the vector "
-                            + "in a pgvector column with an HNSW index (needs the vector extension); auto: index if "
-                            + "the extension is available, else sealed.")
+                            + "in a pgvector column with an HNSW index (needs the vector extension); blind: also store "
+                            + "the vector encrypted under the tenant's vector key (scale-and-perturb DCPE) in a pgvector "
+                            + "column with an HNSW index, so the database never sees a vector (it learns approximate "
+                            + "distances: docs/blind-index.md); auto: index if the extension is available, else sealed.")
             .define(
                     VECTOR_DIMENSIONS,
                     ConfigDef.Type.INT,
                     0,
                     ConfigDef.Range.between(0, 2000),
                     ConfigDef.Importance.MEDIUM,
-                    "Dimensions of the vector column (index mode; pgvector's HNSW index takes at most 2000). "
+                    "Dimensions of the vector column (index and blind modes; pgvector's HNSW index takes at most 2000). "
                             + "Records of another dimension are refused.")
             .define(
                     VECTOR_SIMILARITY,
@@ -80,6 +88,15 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
                     ValidString.in("cosine", "dot_product", "euclidean"),
                     ConfigDef.Importance.LOW,
                     "Operator class of the HNSW index: vector_cosine_ops, vector_ip_ops or vector_l2_ops.")
+            .define(
+                    BLIND_BETA,
+                    ConfigDef.Type.DOUBLE,
+                    1.0,
+                    ConfigDef.Range.between(0.01, 64.0),
+                    ConfigDef.Importance.MEDIUM,
+                    "Blind mode: the approximation factor beta of new vector keys (each key keeps the beta it was "
+                            + "made with). The perturbation's radius is beta/4 of the (unit, for cosine) vectors' scale: "
+                            + "larger hides distances better and costs recall before re-ranking.")
             .define(
                     KEEP_SEALED,
                     ConfigDef.Type.BOOLEAN,
@@ -94,9 +111,18 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
             throw new InvalidSettingException(
                     TABLE, table(), "use lower-case letters, digits and underscores, optionally schema.table");
         }
-        if (mode() == Mode.INDEX && vectorDimensions() == 0) {
+        if ((mode() == Mode.INDEX || mode() == Mode.BLIND) && vectorDimensions() == 0) {
             throw new InvalidSettingException(
-                    VECTOR_DIMENSIONS, 0, "index mode needs the vector column's dimensions (1 to 2000)");
+                    VECTOR_DIMENSIONS,
+                    0,
+                    mode().name().toLowerCase(Locale.ROOT) + " mode needs the vector column's dimensions (1 to 2000)");
+        }
+        if (mode() == Mode.BLIND && getString(VECTOR_SIMILARITY).equals("dot_product")) {
+            throw new InvalidSettingException(
+                    VECTOR_SIMILARITY,
+                    "dot_product",
+                    "blind mode preserves Euclidean distances only: use cosine (vectors are normalised first) or "
+                            + "euclidean");
         }
     }
 
@@ -132,6 +158,15 @@ public final class PostgresSinkConfig extends EmbedsealSinkConfig {
             case "euclidean" -> "vector_l2_ops";
             default -> "vector_cosine_ops";
         };
+    }
+
+    /** Whether vectors are compared by cosine (blind mode normalises them before encrypting). */
+    public boolean cosine() {
+        return getString(VECTOR_SIMILARITY).equals("cosine");
+    }
+
+    public double blindBeta() {
+        return getDouble(BLIND_BETA);
     }
 
     public boolean keepSealedRows() {

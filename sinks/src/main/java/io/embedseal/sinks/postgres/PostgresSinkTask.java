@@ -16,7 +16,7 @@ public final class PostgresSinkTask extends EmbedsealSinkTask {
     @Override
     protected VectorStore openStore(EmbedsealSinkConfig config, io.embedseal.keyring.Keyring keyring) {
         PostgresSinkConfig c = (PostgresSinkConfig) config;
-        return PostgresVectorStore.open(c, c.connectorName(), c.taskIndex());
+        return PostgresVectorStore.open(c, c.connectorName(), c.taskIndex(), keyring.kms(), keyring.naming());
     }
 
     @Override

@@ -1,5 +1,9 @@
 package io.embedseal.sinks.postgres;
 
+import io.embedseal.keyring.KekResolver;
+import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.envelope.RecordVersion;
@@ -9,6 +13,9 @@ import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.StoreException;
 import io.embedseal.sinks.StoredRecord;
 import io.embedseal.sinks.VectorStore;
+import io.embedseal.sinks.blind.Dcpe;
+import io.embedseal.sinks.blind.VectorKey;
+import io.embedseal.sinks.blind.VectorKeys;
 import io.embedseal.sinks.postgres.PostgresSinkConfig.Mode;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -34,8 +41,10 @@ import org.slf4j.LoggerFactory;
  *   tenant text, embedding_id text, kek_ref text, dek_id text, envelope bytea,
  *   source_topic text, source_partition int, source_offset bigint, stored_at timestamptz
  *   [index mode: model text, embedding vector(N) with an HNSW index]
+ *   [blind mode: blind vector(N) with an HNSW index (vector_l2_ops), blind_nonce bytea, blind_key bytea]
  * </pre>
- * and {@code <table>_shreds} recording what each task deleted for a destroyed tenant. A {@code put}'s records are
+ * and {@code <table>_shreds} recording what each task deleted for a destroyed tenant; in blind mode also
+ * {@code <table>_vector_keys} ({@link PostgresVectorKeys}), each tenant's vector key wrapped by its KEK. A {@code put}'s records are
  * written in one transaction ({@link #flush()}); the last operation per key wins, so a batch holding an upsert and a
  * tombstone of one key ends as Kafka's order says. SQL errors in index mode are reported by SQLState only: the
  * server's message could quote a vector.
@@ -48,6 +57,9 @@ public final class PostgresVectorStore implements VectorStore {
     private final String connector;
     private final int task;
     private final boolean index;
+    /** Blind mode: the tenants' vector keys; null in the other modes. */
+    private final @Nullable VectorKeys vectorKeys;
+
     private final String table;
     private final String shreds;
     /** What this put changes, last operation per key: a record, a delete marker (tombstone), or null (unchecked). */
@@ -57,8 +69,16 @@ public final class PostgresVectorStore implements VectorStore {
     /** Off only in a test that shows the rollback it prevents. */
     private final boolean enforceVersions;
 
-    /** A record to write; a tombstone keeps a delete marker's envelope and version, with no vector. */
-    private record Pending(StoredRecord record, boolean tombstone) {}
+    /**
+     * A record to write; a tombstone keeps a delete marker's envelope and version, with no vector. In blind mode,
+     * {@code blind} is the vector encrypted under the tenant's vector key {@code blindKey}.
+     */
+    private record Pending(
+            StoredRecord record, boolean tombstone, Dcpe.@Nullable Ciphertext blind, byte @Nullable [] blindKey) {
+        Pending(StoredRecord record, boolean tombstone) {
+            this(record, tombstone, null, null);
+        }
+    }
 
     private @Nullable Connection connection;
 
@@ -68,8 +88,15 @@ public final class PostgresVectorStore implements VectorStore {
             int task,
             boolean index,
             Connection connection,
-            boolean enforceVersions) {
+            boolean enforceVersions,
+            @Nullable Kms blindKms,
+            @Nullable KekResolver naming) {
         this.enforceVersions = enforceVersions;
+        // Blind mode: the vector keys live in <table>_vector_keys, read and written on this store's connection.
+        this.vectorKeys = blindKms == null || naming == null
+                ? null
+                : new VectorKeys(
+                        blindKms, naming, new PostgresVectorKeys(this::connection, config.table()), config.blindBeta());
         this.config = config;
         this.connector = connector;
         this.task = task;
@@ -88,38 +115,63 @@ public final class PostgresVectorStore implements VectorStore {
         return open(config, connector, task, true);
     }
 
+    /**
+     * @param keyring the tenants' KMS and key naming: blind mode wraps each tenant's vector key under its KEK
+     */
+    public static PostgresVectorStore open(
+            PostgresSinkConfig config, String connector, int task, @Nullable Kms kms, @Nullable KekResolver naming) {
+        return open(config, connector, task, true, kms, naming);
+    }
+
     /** Test only: {@code enforceVersions=false} lets an older record replace a newer one, as before envelope v2. */
     public static PostgresVectorStore open(
             PostgresSinkConfig config, String connector, int task, boolean enforceVersions) {
+        return open(config, connector, task, enforceVersions, null, null);
+    }
+
+    /** Test only: as {@link #open(PostgresSinkConfig, String, int, Kms, KekResolver)}, without the version check. */
+    public static PostgresVectorStore open(
+            PostgresSinkConfig config,
+            String connector,
+            int task,
+            boolean enforceVersions,
+            @Nullable Kms kms,
+            @Nullable KekResolver naming) {
         Connection c = connect(config);
         try {
             boolean available = exists(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
             boolean installed = exists(c, "SELECT 1 FROM pg_extension WHERE extname = 'vector'");
             Mode mode = config.mode();
+            if ((mode == Mode.INDEX || mode == Mode.BLIND) && !available) {
+                throw new StoreException(
+                        PostgresSinkConfig.MODE + "=" + mode.name().toLowerCase(java.util.Locale.ROOT)
+                                + " but the vector extension (pgvector) is not available in this database: install "
+                                + "pgvector, or use " + PostgresSinkConfig.MODE + "=sealed",
+                        null,
+                        false);
+            }
             boolean index = switch (mode) {
-                case SEALED -> false;
-                case INDEX -> {
-                    if (!available) {
-                        throw new StoreException(
-                                PostgresSinkConfig.MODE + "=index but the vector extension (pgvector) is not "
-                                        + "available in this database: install pgvector, or use "
-                                        + PostgresSinkConfig.MODE + "=sealed",
-                                null,
-                                false);
-                    }
-                    yield true;
-                }
+                case SEALED, BLIND -> false;
+                case INDEX -> true;
                 case AUTO -> available && config.vectorDimensions() > 0;
             };
+            if (mode == Mode.BLIND && (kms == null || naming == null)) {
+                throw new StoreException(
+                        PostgresSinkConfig.MODE + "=blind needs the tenants' KMS (keyring settings) to wrap their "
+                                + "vector keys",
+                        null,
+                        false);
+            }
             LOG.info(
                     "PostgreSQL at {}: pgvector {}; {} mode{}",
                     redact(config.url()),
                     installed ? "installed" : available ? "available" : "not available",
-                    index ? "index" : "sealed",
+                    index ? "index" : mode == Mode.BLIND ? "blind" : "sealed",
                     mode == Mode.AUTO && available && config.vectorDimensions() == 0
                             ? " (pgvector is there, but " + PostgresSinkConfig.VECTOR_DIMENSIONS + " is not set)"
                             : "");
-            PostgresVectorStore store = new PostgresVectorStore(config, connector, task, index, c, enforceVersions);
+            PostgresVectorStore store = new PostgresVectorStore(
+                    config, connector, task, index, c, enforceVersions, mode == Mode.BLIND ? kms : null, naming);
             store.createSchema(!installed);
             return store;
         } catch (SQLException e) {
@@ -195,7 +247,7 @@ public final class PostgresVectorStore implements VectorStore {
                 .createStatement()) {
             // Tasks start together: serialise their DDL on a lock named after the table.
             s.execute("SELECT pg_advisory_xact_lock(hashtext('embedseal:" + table + "'))");
-            if (index && createExtension) {
+            if ((index || blind()) && createExtension) {
                 s.execute("CREATE EXTENSION IF NOT EXISTS vector");
             }
             s.execute("CREATE TABLE IF NOT EXISTS " + table + " ("
@@ -215,6 +267,16 @@ public final class PostgresVectorStore implements VectorStore {
                 s.execute("CREATE INDEX IF NOT EXISTS " + baseName(table) + "_hnsw ON " + table
                         + " USING hnsw (embedding " + config.vectorOps() + ")");
             }
+            if (blind()) {
+                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS blind vector(" + config.vectorDimensions()
+                        + ")");
+                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS blind_nonce bytea");
+                s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS blind_key bytea");
+                // Euclidean distance between ciphertexts is what scale-and-perturb preserves (approximately).
+                s.execute("CREATE INDEX IF NOT EXISTS " + baseName(table) + "_blind_hnsw ON " + table
+                        + " USING hnsw (blind vector_l2_ops)");
+                PostgresVectorKeys.create(s, table);
+            }
             s.execute("CREATE TABLE IF NOT EXISTS " + shreds + " ("
                     + "tenant text NOT NULL, connector text NOT NULL, task integer NOT NULL, "
                     + "deleted_rows bigint NOT NULL, deleted_vectors bigint NOT NULL, kept_sealed_rows bigint NOT NULL, "
@@ -233,6 +295,15 @@ public final class PostgresVectorStore implements VectorStore {
         return index;
     }
 
+    /** Whether vectors are stored encrypted under the tenants' vector keys. */
+    public boolean blindMode() {
+        return blind();
+    }
+
+    private boolean blind() {
+        return vectorKeys != null;
+    }
+
     public String table() {
         return table;
     }
@@ -244,7 +315,7 @@ public final class PostgresVectorStore implements VectorStore {
 
     @Override
     public boolean needsPlaintext() {
-        return index;
+        return index || blind();
     }
 
     @Override
@@ -351,7 +422,7 @@ public final class PostgresVectorStore implements VectorStore {
         if (enforceVersions && RecordVersions.check(r, false, held(r.key())) == RecordVersions.Verdict.REDELIVERED) {
             return false;
         }
-        if (index && r.unsealed().event().getVector().size() != config.vectorDimensions()) {
+        if ((index || blind()) && r.unsealed().event().getVector().size() != config.vectorDimensions()) {
             throw new RefusedRecordException(
                     RefusedRecordException.Reason.NOT_STORABLE,
                     r.key() + " has "
@@ -359,10 +430,70 @@ public final class PostgresVectorStore implements VectorStore {
                             + config.vectorDimensions()
                             + " (" + PostgresSinkConfig.VECTOR_DIMENSIONS + ")");
         }
+        Pending p = new Pending(r, false);
+        if (blind()) {
+            VectorKey key = vectorKey(r.key().tenantId());
+            float[] v = r.vector();
+            if (config.cosine()) {
+                try {
+                    v = Dcpe.unit(v);
+                } catch (IllegalArgumentException e) {
+                    throw new RefusedRecordException(
+                            RefusedRecordException.Reason.NOT_STORABLE,
+                            r.key() + " is a zero vector, which has no cosine similarity to anything ("
+                                    + PostgresSinkConfig.VECTOR_SIMILARITY + "=cosine)");
+                }
+            }
+            p = new Pending(r, false, Dcpe.encrypt(key, v), key.id());
+        }
         pending.remove(r.key());
-        pending.put(r.key(), new Pending(r, false));
+        pending.put(r.key(), p);
         held.put(r.key(), Optional.of(heldAfter(r, false)));
         return true;
+    }
+
+    /**
+     * The tenant's vector key, made on its first record. A key its KMS refuses, or one the table holds wrapped under
+     * another KEK than the tenant's, refuses the record (KEY_FAILED); an unreachable KMS is retriable.
+     */
+    private VectorKey vectorKey(String tenant) {
+        try {
+            return java.util.Objects.requireNonNull(vectorKeys)
+                    .get(tenant, true)
+                    .orElseThrow();
+        } catch (KmsUnavailableException e) {
+            throw new StoreException("tenant " + tenant + "'s vector key: the KMS is unreachable", e, true);
+        } catch (KmsException e) {
+            throw new RefusedRecordException(
+                    RefusedRecordException.Reason.KEY_FAILED,
+                    "tenant " + tenant + "'s vector key does not open: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void tenantChanged(TenantState state, boolean rotated) {
+        VectorKeys keys = vectorKeys;
+        if (keys == null) {
+            return;
+        }
+        String tenant = state.tenantId();
+        if (!state.isActive()) {
+            keys.forget(tenant); // revoked or destroyed: the key leaves memory; only the KMS can give it back
+            return;
+        }
+        if (rotated) {
+            // Called on the key-event thread: a connection of its own, as the task's is the task thread's.
+            try (Connection own = connect(config)) {
+                PostgresVectorKeys storage = new PostgresVectorKeys(() -> own, table);
+                java.util.Optional<io.embedseal.sinks.blind.WrappedVectorKey> stored = storage.read(tenant);
+                if (stored.isPresent() && stored.get().kek().version() < state.kekVersion()) {
+                    keys.rewrap(tenant, storage);
+                }
+            } catch (SQLException | RuntimeException e) {
+                // The old wrap still opens while the old version is enabled; tried again on the next rotation.
+                LOG.warn("could not re-wrap tenant {}'s vector key under its rotated KEK: {}", tenant, e.getMessage());
+            }
+        }
     }
 
     @Override
@@ -443,6 +574,11 @@ public final class PostgresVectorStore implements VectorStore {
             vals += ", ?, ?::vector";
             set += ", model = EXCLUDED.model, embedding = EXCLUDED.embedding";
         }
+        if (blind()) {
+            cols += ", blind, blind_nonce, blind_key";
+            vals += ", ?::vector, ?, ?";
+            set += ", blind = EXCLUDED.blind, blind_nonce = EXCLUDED.blind_nonce, blind_key = EXCLUDED.blind_key";
+        }
         // The database keeps the rule too, for a writer that raced this one (another task, a replay): bytea compares
         // byte by byte, which is how the 16-byte version orders.
         return "INSERT INTO " + table + " AS held (" + cols + ") VALUES (" + vals
@@ -473,6 +609,18 @@ public final class PostgresVectorStore implements VectorStore {
             } else {
                 ps.setString(11, r.unsealed().event().getModel());
                 ps.setString(12, vectorLiteral(r.vector()));
+            }
+        }
+        if (blind()) {
+            Dcpe.Ciphertext c = p.blind();
+            if (p.tombstone() || c == null) {
+                ps.setNull(11, java.sql.Types.VARCHAR);
+                ps.setNull(12, java.sql.Types.BINARY);
+                ps.setNull(13, java.sql.Types.BINARY);
+            } else {
+                ps.setString(11, vectorLiteral(c.vector()));
+                ps.setBytes(12, c.nonce());
+                ps.setBytes(13, p.blindKey());
             }
         }
     }
@@ -556,6 +704,13 @@ public final class PostgresVectorStore implements VectorStore {
                         vectors = ps.executeUpdate();
                     }
                 }
+                if (blind()) {
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE " + table + " SET blind = NULL, "
+                            + "blind_nonce = NULL, blind_key = NULL WHERE tenant = ? AND blind IS NOT NULL")) {
+                        ps.setString(1, tenant);
+                        vectors = ps.executeUpdate();
+                    }
+                }
                 try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table + " WHERE tenant = ?")) {
                     ps.setString(1, tenant);
                     try (ResultSet rs = ps.executeQuery()) {
@@ -564,9 +719,9 @@ public final class PostgresVectorStore implements VectorStore {
                     }
                 }
             } else {
-                if (index) {
-                    try (PreparedStatement ps = c.prepareStatement(
-                            "SELECT count(*) FROM " + table + " WHERE tenant = ? AND embedding IS NOT NULL")) {
+                if (index || blind()) {
+                    try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table
+                            + " WHERE tenant = ? " + "AND " + (index ? "embedding" : "blind") + " IS NOT NULL")) {
                         ps.setString(1, tenant);
                         try (ResultSet rs = ps.executeQuery()) {
                             rs.next();
@@ -578,6 +733,15 @@ public final class PostgresVectorStore implements VectorStore {
                     ps.setString(1, tenant);
                     rows = ps.executeUpdate();
                 }
+            }
+            if (blind()) {
+                // Its vector key goes too (wrapped under the destroyed KEK, it would open nothing anyway).
+                try (PreparedStatement ps =
+                        c.prepareStatement("DELETE FROM " + table + "_vector_keys WHERE tenant = ?")) {
+                    ps.setString(1, tenant);
+                    ps.executeUpdate();
+                }
+                java.util.Objects.requireNonNull(vectorKeys).forget(tenant);
             }
             Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS); // what timestamptz keeps
             try (PreparedStatement ps =
@@ -648,7 +812,7 @@ public final class PostgresVectorStore implements VectorStore {
             connection = null;
         }
         String message = "PostgreSQL failed " + what + " in " + table + " (SQLState " + state + ")";
-        if (index) {
+        if (index || blind()) {
             return new StoreException(message, null, retriable);
         }
         return new StoreException(message + ": " + e.getMessage(), e, retriable);
@@ -677,6 +841,9 @@ public final class PostgresVectorStore implements VectorStore {
 
     @Override
     public void close() {
+        if (vectorKeys != null) {
+            vectorKeys.close();
+        }
         pending.clear();
         held.clear();
         rollbackQuietly();

@@ -6,18 +6,20 @@ import java.util.Objects;
 /**
  * Scale-and-perturb, the approximately distance-comparison-preserving encryption of Fuchsbauer, Ghosal, Hauke and
  * O'Neill ("Approximate Distance-Comparison-Preserving Symmetric Encryption", SCN 2022, the SAP scheme), implemented
- * from the paper. With key (s, K) and approximation factor β, a vector m of d dimensions encrypts as
+ * from the paper, applied to the vector turned by a keyed rotation R ({@link Rotation}; the rotation is embedseal's
+ * addition: it keeps every distance, so the paper's guarantee is untouched, and it stops ciphertexts pointing where
+ * their vectors point). With key (s, K, R) and approximation factor β, a vector m of d dimensions encrypts as
  * <pre>
  *   n ← 12 random bytes (the nonce, stored beside the ciphertext)
  *   coins ← AES-256-CTR(K, n || 0^32)                         (a PRF of the nonce, read as 64-bit big-endian words)
  *   u ← N(0, I_d) from the coins (Box–Muller on pairs of uniforms, StrictMath)
  *   x' ← U(0, 1) from the next word;  x ← s·β/4 · x'^(1/d)
  *   λ ← u · x / ‖u‖                                             (uniform in the d-ball of radius s·β/4)
- *   c ← s·m + λ                                                 (as float32)
+ *   c ← s·R(m) + λ                                              (as float32)
  * </pre>
  * so that for any x, y, z: ‖x − y‖ &lt; ‖x − z‖ − β implies ‖c_x − c_y‖ &lt; ‖c_x − c_z‖ (β-distance-comparison
  * preserving). Euclidean distance only: cosine similarity is served by normalising first ({@link #unit}). Decryption
- * recomputes λ from the nonce: m = (c − λ)/s.
+ * recomputes λ from the nonce: m = Rᵀ((c − λ)/s).
  *
  * <p>A uniform is {@code ((w >>> 11) + 0.5) · 2^-53}, in (0, 1). Gaussian pair j uses uniforms 2j and 2j+1:
  * {@code r = sqrt(-2 ln u_2j)}, {@code g_2j = r cos(2π u_2j+1)}, {@code g_2j+1 = r sin(2π u_2j+1)}; an odd d drops the
@@ -48,29 +50,46 @@ public final class Dcpe {
 
     /** Encrypts under the given nonce (a test vector's; otherwise use {@link #encrypt(VectorKey, float[])}). */
     public static Ciphertext encrypt(VectorKey key, float[] m, byte[] nonce) {
+        return encrypt(key, m, nonce, true);
+    }
+
+    /** {@code rotate=false}: the paper's SAP alone, for the test that shows what the rotation stops. */
+    static Ciphertext encrypt(VectorKey key, float[] m, byte[] nonce, boolean rotate) {
         Objects.requireNonNull(m, "vector");
         if (nonce.length != NONCE_BYTES) {
             throw new IllegalArgumentException("a nonce has " + NONCE_BYTES + " bytes");
+        }
+        double[] x = new double[m.length];
+        for (int i = 0; i < m.length; i++) {
+            if (!Float.isFinite(m[i])) {
+                throw new IllegalArgumentException("a vector to encrypt has a non-finite value");
+            }
+            x[i] = m[i];
+        }
+        if (rotate) {
+            key.rotation(m.length).apply(x);
         }
         double[] lambda = perturbation(key, nonce, m.length);
         double s = key.scale();
         float[] c = new float[m.length];
         for (int i = 0; i < m.length; i++) {
-            if (!Float.isFinite(m[i])) {
-                throw new IllegalArgumentException("a vector to encrypt has a non-finite value");
-            }
-            c[i] = (float) (s * m[i] + lambda[i]);
+            c[i] = (float) (s * x[i] + lambda[i]);
         }
         return new Ciphertext(c, nonce.clone());
     }
 
-    /** m = (c − λ)/s, to float precision. */
+    /** m = Rᵀ((c − λ)/s), to float precision. */
     public static float[] decrypt(VectorKey key, float[] c, byte[] nonce) {
         double[] lambda = perturbation(key, nonce, c.length);
         double s = key.scale();
+        double[] x = new double[c.length];
+        for (int i = 0; i < c.length; i++) {
+            x[i] = (c[i] - lambda[i]) / s;
+        }
+        key.rotation(c.length).applyInverse(x);
         float[] m = new float[c.length];
         for (int i = 0; i < c.length; i++) {
-            m[i] = (float) ((c[i] - lambda[i]) / s);
+            m[i] = (float) x[i];
         }
         return m;
     }

@@ -8,6 +8,7 @@ import java.util.HexFormat;
 import java.util.Objects;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A tenant's vector key for blind index mode: 32 random bytes known by a 16-byte id, and the approximation factor β
@@ -17,7 +18,8 @@ import javax.crypto.spec.SecretKeySpec;
  *   <li>{@code K} = HKDF-Expand(PRK, "embedseal.dcpe.prf.v1", 32): the AES-256 key whose CTR keystream is the
  *       per-ciphertext randomness (a PRF of the nonce, as the paper prescribes);
  *   <li>{@code s} = 1 + u · (S_MAX − 1), u = the first 53 bits of HKDF-Expand(PRK, "embedseal.dcpe.scale.v1", 8) over
- *       2^53: the scaling factor, uniform in [1, {@value #S_MAX}).
+ *       2^53: the scaling factor, uniform in [1, {@value #S_MAX});
+ *   <li>the keyed rotation's key, HKDF-Expand(PRK, "embedseal.dcpe.rotation.v1", 32) ({@link Rotation}).
  * </ul>
  * Held in memory only while needed; {@link #destroy()} zeroes it. Never printed.
  */
@@ -30,12 +32,18 @@ public final class VectorKey implements AutoCloseable {
 
     static final byte[] PRF_INFO = "embedseal.dcpe.prf.v1".getBytes(StandardCharsets.US_ASCII);
     static final byte[] SCALE_INFO = "embedseal.dcpe.scale.v1".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] ROTATION_INFO = "embedseal.dcpe.rotation.v1".getBytes(StandardCharsets.US_ASCII);
 
     private final byte[] id;
     private final double beta;
     private final byte[] secret;
     private final byte[] prf;
     private final RawAesKey prfKey;
+    private final byte[] rot;
+    private final RawAesKey rotationKey;
+    /** The rotation for the one dimension count this key has met (vectors of a store have one). */
+    private @Nullable Rotation rotation;
+
     private final double scale;
     private volatile boolean destroyed;
 
@@ -58,6 +66,7 @@ public final class VectorKey implements AutoCloseable {
         byte[] prk = hmac(id, secret);
         try {
             this.prf = expand(prk, PRF_INFO, 32);
+            this.rot = expand(prk, ROTATION_INFO, 32);
             byte[] s = expand(prk, SCALE_INFO, 8);
             long bits = 0;
             for (int i = 0; i < 8; i++) {
@@ -68,6 +77,7 @@ public final class VectorKey implements AutoCloseable {
             Arrays.fill(prk, (byte) 0);
         }
         this.prfKey = new RawAesKey(prf);
+        this.rotationKey = new RawAesKey(rot);
     }
 
     /** β must be a finite number in (0, 64]: 0 would be deterministic (no perturbation), and larger hides nothing more. */
@@ -128,14 +138,31 @@ public final class VectorKey implements AutoCloseable {
      */
     synchronized byte[] keystream(byte[] nonce, int length) {
         requireLive();
-        byte[] iv = Arrays.copyOf(nonce, 16);
+        return ctr(prfKey, Arrays.copyOf(nonce, 16), length);
+    }
+
+    private static byte[] ctr(RawAesKey key, byte[] iv, int length) {
         try {
             javax.crypto.Cipher ctr = javax.crypto.Cipher.getInstance("AES/CTR/NoPadding");
-            ctr.init(javax.crypto.Cipher.ENCRYPT_MODE, prfKey, new javax.crypto.spec.IvParameterSpec(iv));
+            ctr.init(javax.crypto.Cipher.ENCRYPT_MODE, key, new javax.crypto.spec.IvParameterSpec(iv));
             return ctr.doFinal(new byte[length]);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES/CTR is unavailable", e);
         }
+    }
+
+    /** The keyed rotation of {@code d} dimensions ({@link Rotation}), derived on first use and kept with the key. */
+    synchronized Rotation rotation(int d) {
+        requireLive();
+        Rotation r = rotation;
+        if (r == null || r.dimensions() != d) {
+            byte[] iv = java.nio.ByteBuffer.allocate(16).putLong(8, d).array();
+            byte[] stream = ctr(rotationKey, iv, 8 * Rotation.words(d));
+            r = Rotation.derive(stream, d);
+            Arrays.fill(stream, (byte) 0);
+            rotation = r;
+        }
+        return r;
     }
 
     /** A copy of the 32 secret bytes, for wrapping by the KMS; the caller zeroes it. */
@@ -155,10 +182,12 @@ public final class VectorKey implements AutoCloseable {
     }
 
     /** Zeroes the key; using it afterwards fails. */
-    public void destroy() {
+    public synchronized void destroy() {
         destroyed = true;
         Arrays.fill(secret, (byte) 0);
         Arrays.fill(prf, (byte) 0);
+        Arrays.fill(rot, (byte) 0);
+        rotation = null;
     }
 
     @Override

@@ -19,7 +19,10 @@ class DcpeTest {
         return new VectorKey(id, secret, beta);
     }
 
-    /** docs/blind-index.md's test vector, computed independently in Python (hmac, cryptography's AES-CTR, math). */
+    /**
+     * docs/blind-index.md's test vector (keyed rotation, then scale-and-perturb), computed independently in Python
+     * (hmac, cryptography's AES-CTR, math).
+     */
     @Test
     void testVector_matchesTheIndependentImplementation() {
         byte[] id = new byte[16];
@@ -42,7 +45,7 @@ class DcpeTest {
         for (float v : c) {
             hex.append(String.format("%08x", Float.floatToIntBits(v)));
         }
-        assertThat(hex.toString()).isEqualTo("44236efcc374d757448540bb423bb5c141ce56f3");
+        assertThat(hex.toString()).isEqualTo("433f5632c4047e28c352cd45448050ca43213837");
     }
 
     @Test
@@ -120,6 +123,77 @@ class DcpeTest {
     }
 
     @Test
+    void rotation_keepsDistances_andIsUndone() {
+        VectorKey k = key(11, 1.0);
+        Random r = new Random(12);
+        for (int d : new int[] {1, 2, 3, 384, 1536}) {
+            Rotation rot = k.rotation(d);
+            double[] a = new double[d];
+            double[] b = new double[d];
+            for (int i = 0; i < d; i++) {
+                a[i] = r.nextGaussian();
+                b[i] = r.nextGaussian();
+            }
+            double before = dist(a, b);
+            double[] ra = a.clone();
+            double[] rb = b.clone();
+            rot.apply(ra);
+            rot.apply(rb);
+            assertThat(dist(ra, rb)).isCloseTo(before, within(1e-9 * before));
+            rot.applyInverse(ra);
+            for (int i = 0; i < d; i++) {
+                assertThat(ra[i]).isCloseTo(a[i], within(1e-9));
+            }
+        }
+    }
+
+    /**
+     * The attack the keyed rotation stops: an observer of the store who holds the public embedding model makes a query
+     * of their own (here: the tenant's vector itself, the best an attacker can hope to guess) and ranks the tenant's
+     * ciphertexts by cosine similarity to it, without any key. With scale-and-perturb alone (the rotation switched off)
+     * a ciphertext points where its vector points, and the attacker finds the vector's ciphertext first nearly every
+     * time; with the rotation, no better than chance.
+     */
+    @Test
+    void keylessQueryWithThePublicModel_ranksSapCiphertexts_butNotRotatedOnes() {
+        VectorKey k = key(13, 1.0);
+        Random r = new Random(14);
+        int n = 500;
+        int d = 64;
+        float[][] vectors = new float[n][];
+        for (int i = 0; i < n; i++) {
+            vectors[i] = Dcpe.unit(gaussian(r, d));
+        }
+        for (boolean rotate : new boolean[] {false, true}) {
+            float[][] stored = new float[n][];
+            for (int i = 0; i < n; i++) {
+                byte[] nonce = new byte[12];
+                r.nextBytes(nonce);
+                stored[i] = Dcpe.encrypt(k, vectors[i], nonce, rotate).vector();
+            }
+            int found = 0;
+            for (int q = 0; q < 100; q++) {
+                float[] guess = vectors[q];
+                int best = 0;
+                double bestCos = -2;
+                for (int i = 0; i < n; i++) {
+                    double c = cos(guess, stored[i]);
+                    if (c > bestCos) {
+                        bestCos = c;
+                        best = i;
+                    }
+                }
+                found += best == q ? 1 : 0;
+            }
+            if (rotate) {
+                assertThat(found).as("rotated: found by a keyless query").isLessThanOrEqualTo(5);
+            } else {
+                assertThat(found).as("SAP alone: found by a keyless query").isGreaterThanOrEqualTo(95);
+            }
+        }
+    }
+
+    @Test
     void anotherKey_givesOtherScaleAndNoise() {
         VectorKey a = key(7, 1.0);
         VectorKey b = key(8, 1.0);
@@ -155,6 +229,27 @@ class DcpeTest {
             v[i] = (float) r.nextGaussian();
         }
         return v;
+    }
+
+    private static double cos(float[] a, float[] b) {
+        double dot = 0;
+        double na = 0;
+        double nb = 0;
+        for (int i = 0; i < a.length; i++) {
+            dot += (double) a[i] * b[i];
+            na += (double) a[i] * a[i];
+            nb += (double) b[i] * b[i];
+        }
+        return dot / Math.sqrt(na * nb);
+    }
+
+    private static double dist(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            double d = a[i] - b[i];
+            s += d * d;
+        }
+        return Math.sqrt(s);
     }
 
     private static double dist(float[] a, float[] b) {

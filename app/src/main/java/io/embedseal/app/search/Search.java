@@ -5,9 +5,12 @@ import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.serdes.EmbeddingUnsealer;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.ShredRecord;
+import io.embedseal.sinks.blind.VectorKeys;
 import io.embedseal.sinks.lucene.LuceneIndexes;
 import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.postgres.PostgresBlindSearch;
 import io.embedseal.sinks.postgres.PostgresSealedSearch;
+import io.embedseal.sinks.postgres.PostgresVectorKeys;
 import io.embedseal.sinks.postgres.PostgresVectorStore;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
@@ -43,13 +46,34 @@ public final class Search {
         }
     }
 
-    /** The PostgreSQL sink's database and table; {@code password} may be null. */
+    /**
+     * The PostgreSQL sink's database and table; {@code password} may be null.
+     *
+     * @param blindCandidates 0: sealed mode (every row of the tenant unsealed and scored); k′ > 0: blind mode (the k′
+     *                        nearest ciphertexts from pgvector's index, unsealed and re-ranked)
+     */
     public record PostgresStore(
-            String url, String user, String password, String table, VectorSimilarityFunction similarity, String purpose)
+            String url,
+            String user,
+            String password,
+            String table,
+            VectorSimilarityFunction similarity,
+            String purpose,
+            int blindCandidates)
             implements Store {
         public PostgresStore(
                 String url, String user, String password, String table, VectorSimilarityFunction similarity) {
-            this(url, user, password, table, similarity, Sealer.DEFAULT_PURPOSE);
+            this(url, user, password, table, similarity, Sealer.DEFAULT_PURPOSE, 0);
+        }
+
+        public PostgresStore(
+                String url,
+                String user,
+                String password,
+                String table,
+                VectorSimilarityFunction similarity,
+                String purpose) {
+            this(url, user, password, table, similarity, purpose, 0);
         }
 
         @Override
@@ -120,6 +144,31 @@ public final class Search {
         // (A least-privilege reader may decrypt without being allowed to read the key's metadata.)
         try (Connection c = PostgresVectorStore.connect(p.url(), p.user(), p.password(), "embedseal-search")) {
             EmbeddingUnsealer unsealer = new EmbeddingUnsealer(new Sealer(keyring, p.purpose(), true), tenantId);
+            if (p.blindCandidates() > 0) {
+                // The tenant's vector key is unwrapped here, through its KMS, and destroyed when the search ends.
+                try (VectorKeys keys = new VectorKeys(
+                        keyring.kms(), keyring.naming(), new PostgresVectorKeys(() -> c, p.table()), 1.0)) {
+                    PostgresBlindSearch.Result r = PostgresBlindSearch.search(
+                            c,
+                            p.table(),
+                            tenantId,
+                            unsealer,
+                            keys,
+                            query,
+                            k,
+                            Math.max(k, p.blindCandidates()),
+                            p.similarity(),
+                            true);
+                    return new Outcome(
+                            tenantId,
+                            "postgresql table " + p.table() + " (blind index: " + r.candidates()
+                                    + " nearest ciphertexts from pgvector, unsealed and re-ranked"
+                                    + (r.unopenable() == 0 ? "" : ", " + r.unopenable() + " that do not open skipped")
+                                    + ")",
+                            r.hits(),
+                            r.candidates());
+                }
+            }
             PostgresSealedSearch.Result r = PostgresSealedSearch.search(
                     c,
                     p.table(),

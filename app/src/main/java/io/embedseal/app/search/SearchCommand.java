@@ -15,6 +15,7 @@ import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.postgres.PostgresBlindSearch;
 import io.embedseal.sinks.search.QueryVectors;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.SearchRefusedException;
@@ -85,9 +86,21 @@ public final class SearchCommand implements Callable<Integer> {
 
     @Option(
             names = "--candidates",
-            description = "Lucene: HNSW candidates to explore; more is slower and closer to exact "
-                    + "(default: ${DEFAULT-VALUE}).")
-    int candidates = LuceneSearch.DEFAULT_CANDIDATES;
+            description = "Lucene: HNSW candidates to explore; more is slower and closer to exact (default: "
+                    + LuceneSearch.DEFAULT_CANDIDATES + "). Blind mode: k', the nearest ciphertexts to unseal and "
+                    + "re-rank exactly, at least --k (default: " + BLIND_CANDIDATES + ").")
+    Integer candidates;
+
+    /** Blind mode's default k′. */
+    static final int BLIND_CANDIDATES = 100;
+
+    @Option(
+            names = "--mode",
+            paramLabel = "sealed|blind",
+            description = "PostgreSQL: sealed (default) unseals every row of the tenant and scores it; blind asks "
+                    + "pgvector's index over the tenant's encrypted vectors (postgres.mode=blind) for the --candidates "
+                    + "nearest, then unseals and re-ranks them.")
+    String mode;
 
     @Option(
             names = "--envelope-purpose",
@@ -164,15 +177,25 @@ public final class SearchCommand implements Callable<Integer> {
             clients.putAll(cluster.clientProps());
             topic = keyEventsTopic != null ? keyEventsTopic : cluster.topics().keyEvents();
             keyringSettings = keyringSettings.with(Map.of("kms.create-missing-keys", "false"));
+            boolean blind = blindMode(mode, where.luceneDir != null);
+            if (blind && candidates != null && (candidates < k || candidates > PostgresBlindSearch.MAX_CANDIDATES)) {
+                throw new IllegalArgumentException("--candidates must be between --k (" + k + ") and "
+                        + PostgresBlindSearch.MAX_CANDIDATES + " in blind mode, got " + candidates);
+            }
             store = where.luceneDir != null
-                    ? new Search.LuceneStore(where.luceneDir, candidates, exact, luceneEncrypted(luceneEncryption))
+                    ? new Search.LuceneStore(
+                            where.luceneDir,
+                            candidates == null ? LuceneSearch.DEFAULT_CANDIDATES : candidates,
+                            exact,
+                            luceneEncrypted(luceneEncryption))
                     : new Search.PostgresStore(
                             where.postgresUrl,
                             postgresUser,
                             System.getenv(postgresPasswordEnv),
                             postgresTable,
                             similarity(similarity),
-                            io.embedseal.serdes.envelope.Sealer.requirePurpose(purpose));
+                            io.embedseal.serdes.envelope.Sealer.requirePurpose(purpose),
+                            blind ? Math.max(k, candidates == null ? BLIND_CANDIDATES : candidates) : 0);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -283,6 +306,17 @@ public final class SearchCommand implements Callable<Integer> {
             }
         }
         out.flush();
+    }
+
+    private static boolean blindMode(String mode, boolean lucene) {
+        if (mode == null || (mode.equals("sealed") && !lucene)) {
+            return false;
+        }
+        if (mode.equals("blind") && !lucene) {
+            return true;
+        }
+        throw new IllegalArgumentException("--mode must be sealed or blind with --postgres-url (the sink's "
+                + "postgres.mode), and is not used with --lucene-dir; got " + mode);
     }
 
     private static boolean luceneEncrypted(String setting) {

@@ -379,4 +379,77 @@ class SearchCommandTest {
         assertThat(ok.code()).as(ok.out() + ok.err()).isZero();
         assertThat(ok.out()).contains("exact scan of 40 sealed rows").containsPattern("\\s1\\s+e-11\\s+1\\.0000");
     }
+
+    @Test
+    void postgresBlind_asksPgvectorForCandidates_overEncryptedVectors_andReranksThem() throws Exception {
+        io.embedseal.testkit.PgliteServer db = io.embedseal.testkit.PgliteServer.shared()
+                .orElseGet(() -> {
+                    String why = io.embedseal.testkit.PgliteServer.unavailableBecause()
+                            .orElse("PGlite did not start");
+                    if (io.embedseal.testkit.PgliteServer.required()) {
+                        Assertions.fail(why);
+                    }
+                    Assumptions.abort(why);
+                    return null;
+                });
+        String table = PostgresServer.freshTable("blindsearch");
+        Map<String, String> s = new HashMap<>();
+        s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
+        s.put(PostgresSinkConfig.URL, db.url());
+        s.put(PostgresSinkConfig.USER, io.embedseal.testkit.PgliteServer.USER);
+        s.put(PostgresSinkConfig.TABLE, table);
+        s.put(PostgresSinkConfig.MODE, "blind");
+        s.put(PostgresSinkConfig.VECTOR_DIMENSIONS, String.valueOf(vectors.get(0).length));
+        try (PostgresVectorStore store = PostgresVectorStore.open(
+                new PostgresSinkConfig(s), "search-test", 0, keyring.kms(), keyring.naming())) {
+            for (int i = 0; i < vectors.size(); i++) {
+                store.upsert(record("acme", "e-" + i, vectors.get(i), true));
+            }
+            store.flush();
+        }
+        CliRun ok = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                inline(vectors.get(11)),
+                "--k",
+                "2",
+                "--mode",
+                "blind",
+                "--candidates",
+                "20",
+                "--postgres-url",
+                db.url(),
+                "--postgres-user",
+                io.embedseal.testkit.PgliteServer.USER,
+                "--postgres-table",
+                table,
+                "--kms-setting",
+                "kms.local.dir=" + kmsDir);
+        assertThat(ok.code()).as(ok.out() + ok.err()).isZero();
+        assertThat(ok.out())
+                .contains("blind index: 20 nearest ciphertexts")
+                .containsPattern("\\s1\\s+e-11\\s+1\\.0000");
+
+        CliRun tooFew = run(
+                "search",
+                "--tenant",
+                "acme",
+                "--query",
+                "1",
+                "--k",
+                "5",
+                "--mode",
+                "blind",
+                "--candidates",
+                "3",
+                "--postgres-url",
+                db.url());
+        assertThat(tooFew.code()).isEqualTo(2);
+        assertThat(tooFew.err()).contains("--candidates");
+        CliRun luceneBlind = run("search", "--tenant", "acme", "--query", "1", "--mode", "blind", "--lucene-dir", "x");
+        assertThat(luceneBlind.code()).isEqualTo(2);
+        assertThat(luceneBlind.err()).contains("--mode");
+    }
 }

@@ -64,6 +64,47 @@ public final class EmbeddingUnsealer {
         return opened.header();
     }
 
+    /**
+     * Opens a record and returns its model and vector only, the vector read where it lies in the plaintext (no Avro objects, no boxed
+     * floats): for a search that re-ranks many candidates. The same checks as {@link #unseal}; a payload the in-place
+     * reader does not take is decoded by Avro as {@link #unseal} decodes it.
+     *
+     * @throws EnvelopeException as {@link #unseal} does
+     */
+    public UnsealedVector unsealVector(byte[] key, byte[] value) {
+        SealedRecordKey expected = expectedKey(key);
+        requireServed(expected.tenantId());
+        Unsealed opened = sealer.unseal(value, expected.tenantId(), expected.embeddingId());
+        byte[] plaintext = opened.plaintext();
+        try {
+            if (opened.header().payloadType() != PayloadType.EMBEDDING_EVENT_AVRO) {
+                throw new EnvelopeException(
+                        Reason.UNSUPPORTED_PAYLOAD,
+                        "payload type " + opened.header().payloadType() + " is not an embedding");
+            }
+            io.embedseal.serdes.avro.CanonicalEmbedding c =
+                    io.embedseal.serdes.avro.CanonicalEmbedding.tryRead(plaintext, 0, plaintext.length);
+            if (c == null) {
+                EmbeddingEvent event =
+                        open(value, expected.tenantId(), expected.embeddingId()).event();
+                java.util.List<Float> v = event.getVector();
+                float[] out = new float[v.size()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = v.get(i);
+                }
+                return new UnsealedVector(event.getModel(), out);
+            }
+            if (!expected.tenantId().equals(c.tenantId())
+                    || !expected.embeddingId().equals(c.embeddingId())) {
+                throw new EnvelopeException(
+                        Reason.MALFORMED, "the sealed event's ids differ from its envelope's header");
+            }
+            return new UnsealedVector(c.model(), c.readVector(plaintext));
+        } finally {
+            java.util.Arrays.fill(plaintext, (byte) 0);
+        }
+    }
+
     /** The record key as the envelope's expected binding; a key that is not one is {@code WRONG_BINDING}. */
     private static SealedRecordKey expectedKey(byte[] key) {
         try {

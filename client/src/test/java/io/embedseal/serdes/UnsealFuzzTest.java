@@ -129,6 +129,61 @@ class UnsealFuzzTest {
         } catch (EnvelopeException expected) {
             assertThat(expected.reason()).isNotNull();
         }
+        // The in-place vector read (blind search's re-ranking) opens exactly what unseal opens, to the same floats.
+        float[] inPlace;
+        try {
+            inPlace = unsealer.unsealVector(key, value).vector();
+        } catch (EnvelopeException expected) {
+            assertThat(expected.reason()).isNotNull();
+            inPlace = null;
+        }
+        List<Float> decoded;
+        try {
+            decoded = unsealer.unseal(key, value).event().getVector();
+        } catch (EnvelopeException expected) {
+            decoded = null;
+        }
+        assertThat(inPlace == null).isEqualTo(decoded == null);
+        if (inPlace != null) {
+            float[] fromAvro = new float[decoded.size()];
+            for (int i = 0; i < fromAvro.length; i++) {
+                fromAvro[i] = decoded.get(i);
+            }
+            assertThat(inPlace).isEqualTo(fromAvro);
+        }
+    }
+
+    @net.jqwik.api.Example
+    void unsealVector_readsInPlace_whatAvroDecodes_andFallsBackForWhatItDoesNotRead() throws IOException {
+        Path kmsDir = Files.createTempDirectory("embedseal-vector-");
+        LocalKms kms = new LocalKms(kmsDir);
+        Sealer sealer = new Sealer(
+                Keyring.builder(kms).createMissingKeys(kms::createKek).build());
+        EmbeddingUnsealer opener = new EmbeddingUnsealer(sealer, null);
+        List<Float> vector = List.of(0.5f, -1.25f, Float.MIN_VALUE, 3e38f);
+        for (Map<String, String> metadata : List.<Map<String, String>>of(Map.of("k", "v"), Map.of("clé", "été"))) {
+            EmbeddingEvent e = EmbeddingEvent.newBuilder()
+                    .setTenantId("acme")
+                    .setEmbeddingId("doc-1")
+                    .setModel("m")
+                    .setVector(vector)
+                    .setMetadata(metadata)
+                    .setEventTime(Instant.ofEpochMilli(1))
+                    .build();
+            byte[] sealed = sealer.seal(
+                    "acme",
+                    "doc-1",
+                    new io.embedseal.serdes.envelope.RecordVersion(1, 1),
+                    PayloadType.EMBEDDING_EVENT_AVRO,
+                    EmbeddingEventCodec.toCanonicalAvro(e));
+            assertThat(opener.unsealVector("acme/doc-1".getBytes(), sealed).model())
+                    .isEqualTo("m");
+            assertThat(opener.unsealVector("acme/doc-1".getBytes(), sealed).vector())
+                    .containsExactly(0.5f, -1.25f, Float.MIN_VALUE, 3e38f);
+            assertThatThrownBy(() -> opener.unsealVector("acme/doc-2".getBytes(), sealed))
+                    .isInstanceOf(EnvelopeException.class);
+        }
+        kms.close();
     }
 
     private static long maxSeen;

@@ -188,6 +188,34 @@ public final class CanonicalEmbedding implements EmbeddingFacts {
     }
 
     /** Reads Avro's zig-zag varints and strings, failing (not throwing) on anything unexpected. */
+    /**
+     * The vector's values, read from the bytes this embedding was read from ({@link #tryRead}'s {@code bytes}; the
+     * caller passes them again, as this object keeps no reference to them).
+     */
+    public float[] readVector(byte[] bytes) {
+        Cursor c = new Cursor(bytes, offset, offset + length);
+        c.asciiString();
+        c.asciiString();
+        c.asciiString();
+        float[] out = new float[dimensions];
+        int at = 0;
+        while (at < dimensions) {
+            long count = c.blockCount();
+            if (c.failed || count <= 0 || at + count > dimensions) {
+                throw new IllegalArgumentException("not the bytes this embedding was read from");
+            }
+            for (int i = 0; i < count; i++) {
+                int p = c.pos + 4 * i;
+                out[at++] = Float.intBitsToFloat((bytes[p] & 0xFF)
+                        | (bytes[p + 1] & 0xFF) << 8
+                        | (bytes[p + 2] & 0xFF) << 16
+                        | (bytes[p + 3] & 0xFF) << 24);
+            }
+            c.pos += 4 * (int) count;
+        }
+        return out;
+    }
+
     private static final class Cursor {
         final byte[] buf;
         final int end;

@@ -4,7 +4,6 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsUnavailableException;
 import io.embedseal.serdes.EmbeddingUnsealer;
 import io.embedseal.serdes.SealedRecordKey;
-import io.embedseal.serdes.UnsealedEmbedding;
 import io.embedseal.serdes.envelope.EnvelopeException;
 import io.embedseal.sinks.blind.Dcpe;
 import io.embedseal.sinks.blind.VectorKey;
@@ -109,9 +108,9 @@ public final class PostgresBlindSearch {
                     while (rs.next()) {
                         returned++;
                         String id = rs.getString(1);
-                        UnsealedEmbedding opened;
+                        io.embedseal.serdes.UnsealedVector opened;
                         try {
-                            opened = unsealer.unseal(new SealedRecordKey(tenantId, id).toBytes(), rs.getBytes(2));
+                            opened = unsealer.unsealVector(new SealedRecordKey(tenantId, id).toBytes(), rs.getBytes(2));
                         } catch (EnvelopeException e) {
                             switch (e.reason()) {
                                 case KMS_UNAVAILABLE, KEY_FAILED ->
@@ -126,19 +125,12 @@ public final class PostgresBlindSearch {
                             unopenable++;
                             continue;
                         }
-                        List<Float> v = opened.event().getVector();
-                        if (v.size() != query.length) {
+                        float[] vector = opened.vector();
+                        if (vector.length != query.length) {
                             unopenable++;
                             continue;
                         }
-                        float[] vector = new float[v.size()];
-                        for (int i = 0; i < vector.length; i++) {
-                            vector[i] = v.get(i);
-                        }
-                        SearchHit hit = new SearchHit(
-                                id,
-                                similarity.compare(query, vector),
-                                opened.event().getModel());
+                        SearchHit hit = new SearchHit(id, similarity.compare(query, vector), opened.model());
                         top.offer(hit);
                         if (inOrder.size() < k) {
                             inOrder.add(hit);

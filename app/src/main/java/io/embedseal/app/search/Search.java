@@ -8,6 +8,7 @@ import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.blind.VectorKeys;
 import io.embedseal.sinks.lucene.LuceneIndexes;
 import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.lucene.LuceneVectorKeys;
 import io.embedseal.sinks.postgres.PostgresBlindSearch;
 import io.embedseal.sinks.postgres.PostgresSealedSearch;
 import io.embedseal.sinks.postgres.PostgresVectorKeys;
@@ -40,7 +41,19 @@ public final class Search {
      * @param encrypted  the sink's {@code lucene.encryption}: true for {@code tenant-key} (the tenant's index key is
      *                   unwrapped through its KMS), false for {@code none}
      */
-    public record LuceneStore(Path dir, int candidates, boolean exact, boolean encrypted) implements Store {
+    public record LuceneStore(
+            Path dir,
+            int candidates,
+            boolean exact,
+            boolean encrypted,
+            int blindCandidates,
+            VectorSimilarityFunction similarity,
+            String purpose)
+            implements Store {
+        public LuceneStore(Path dir, int candidates, boolean exact, boolean encrypted) {
+            this(dir, candidates, exact, encrypted, 0, VectorSimilarityFunction.COSINE, Sealer.DEFAULT_PURPOSE);
+        }
+
         public LuceneStore(Path dir, int candidates, boolean exact) {
             this(dir, candidates, exact, true);
         }
@@ -124,6 +137,29 @@ public final class Search {
             try (LuceneIndexes indexes = l.encrypted()
                     ? LuceneIndexes.encrypted(l.dir(), keyring.kms(), keyring.naming(), 256L << 20)
                     : LuceneIndexes.plaintext(l.dir())) {
+                if (l.blindCandidates() > 0) {
+                    EmbeddingUnsealer unsealer =
+                            new EmbeddingUnsealer(new Sealer(keyring, l.purpose(), true), tenantId);
+                    try (VectorKeys keys =
+                            new VectorKeys(keyring.kms(), keyring.naming(), new LuceneVectorKeys(l.dir()), 1.0)) {
+                        List<SearchHit> hits = LuceneSearch.blind(
+                                indexes,
+                                tenantId,
+                                query,
+                                k,
+                                Math.max(k, l.blindCandidates()),
+                                unsealer,
+                                keys,
+                                l.similarity());
+                        return new Outcome(
+                                tenantId,
+                                "lucene index " + l.dir().toAbsolutePath().resolve(tenantId) + " (blind index: "
+                                        + Math.max(k, l.blindCandidates())
+                                        + " nearest ciphertexts, unsealed and re-ranked)",
+                                hits,
+                                LuceneSearch.documentCount(indexes, tenantId));
+                    }
+                }
                 List<SearchHit> hits = l.exact()
                         ? LuceneSearch.exact(indexes, tenantId, query, k)
                         : LuceneSearch.search(indexes, tenantId, query, k, l.candidates());

@@ -96,10 +96,11 @@ public final class SearchCommand implements Callable<Integer> {
 
     @Option(
             names = "--mode",
-            paramLabel = "sealed|blind",
-            description = "PostgreSQL: sealed (default) unseals every row of the tenant and scores it; blind asks "
-                    + "pgvector's index over the tenant's encrypted vectors (postgres.mode=blind) for the --candidates "
-                    + "nearest, then unseals and re-ranks them.")
+            paramLabel = "sealed|index|blind",
+            description = "PostgreSQL: sealed (default) unseals every row of the tenant and scores it. Lucene: index "
+                    + "(default) searches the index's vectors. Either: blind asks the index over the tenant's "
+                    + "encrypted vectors (postgres.mode=blind, lucene.mode=blind) for the --candidates nearest, then "
+                    + "unseals and re-ranks them by --similarity.")
     String mode;
 
     @Option(
@@ -139,8 +140,9 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(
             names = "--similarity",
             defaultValue = "cosine",
-            description = "PostgreSQL scan: cosine, dot_product, euclidean or "
-                    + "maximum_inner_product (default: ${DEFAULT-VALUE}); Lucene uses its index's own.")
+            description = "PostgreSQL scan and blind mode: cosine, dot_product, euclidean or "
+                    + "maximum_inner_product (default: ${DEFAULT-VALUE}; blind mode: cosine or euclidean, as the "
+                    + "sink's); Lucene index mode uses its index's own.")
     String similarity;
 
     @CommandLine.Mixin
@@ -187,7 +189,10 @@ public final class SearchCommand implements Callable<Integer> {
                             where.luceneDir,
                             candidates == null ? LuceneSearch.DEFAULT_CANDIDATES : candidates,
                             exact,
-                            luceneEncrypted(luceneEncryption))
+                            luceneEncrypted(luceneEncryption),
+                            blind ? Math.max(k, candidates == null ? BLIND_CANDIDATES : candidates) : 0,
+                            similarity(similarity),
+                            io.embedseal.serdes.envelope.Sealer.requirePurpose(purpose))
                     : new Search.PostgresStore(
                             where.postgresUrl,
                             postgresUser,
@@ -309,14 +314,14 @@ public final class SearchCommand implements Callable<Integer> {
     }
 
     private static boolean blindMode(String mode, boolean lucene) {
-        if (mode == null || (mode.equals("sealed") && !lucene)) {
+        if (mode == null || (mode.equals("sealed") && !lucene) || (mode.equals("index") && lucene)) {
             return false;
         }
-        if (mode.equals("blind") && !lucene) {
+        if (mode.equals("blind")) {
             return true;
         }
         throw new IllegalArgumentException("--mode must be sealed or blind with --postgres-url (the sink's "
-                + "postgres.mode), and is not used with --lucene-dir; got " + mode);
+                + "postgres.mode), index or blind with --lucene-dir (lucene.mode); got " + mode);
     }
 
     private static boolean luceneEncrypted(String setting) {

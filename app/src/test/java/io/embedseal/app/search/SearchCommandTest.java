@@ -448,8 +448,9 @@ class SearchCommandTest {
                 db.url());
         assertThat(tooFew.code()).isEqualTo(2);
         assertThat(tooFew.err()).contains("--candidates");
-        CliRun luceneBlind = run("search", "--tenant", "acme", "--query", "1", "--mode", "blind", "--lucene-dir", "x");
-        assertThat(luceneBlind.code()).isEqualTo(2);
-        assertThat(luceneBlind.err()).contains("--mode");
+        CliRun luceneSealed =
+                run("search", "--tenant", "acme", "--query", "1", "--mode", "sealed", "--lucene-dir", "x");
+        assertThat(luceneSealed.code()).isEqualTo(2);
+        assertThat(luceneSealed.err()).contains("--mode");
     }
 }

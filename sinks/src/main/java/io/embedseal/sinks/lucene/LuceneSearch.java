@@ -143,6 +143,110 @@ public final class LuceneSearch {
     }
 
     private static List<SearchHit> withReader(LuceneIndexes indexes, String tenantId, int dims, ReaderWork work) {
+        return withReader(indexes, tenantId, dims, false, work);
+    }
+
+    /**
+     * Blind mode: the tenant's k nearest among the {@code candidates} nearest ciphertexts. The query is encrypted under
+     * the tenant's vector key (unwrapped through its KMS), the index returns the nearest ciphertexts, and their envelopes
+     * are unsealed in memory and scored exactly with {@code similarity} (the sink's {@code lucene.similarity}: cosine or
+     * euclidean).
+     *
+     * @throws SearchRefusedException   if the tenant's data was shredded or its KMS refuses its key
+     * @throws IllegalArgumentException if the tenant has no blind index for vectors of the query's dimension
+     */
+    public static List<SearchHit> blind(
+            LuceneIndexes indexes,
+            String tenantId,
+            float[] query,
+            int k,
+            int candidates,
+            io.embedseal.serdes.EmbeddingUnsealer unsealer,
+            io.embedseal.sinks.blind.VectorKeys keys,
+            VectorSimilarityFunction similarity) {
+        if (similarity != VectorSimilarityFunction.COSINE && similarity != VectorSimilarityFunction.EUCLIDEAN) {
+            throw new IllegalArgumentException("blind mode scores by cosine or euclidean, not " + similarity);
+        }
+        return withReader(indexes, tenantId, query.length, true, (reader, field) -> {
+            io.embedseal.sinks.blind.VectorKey key;
+            try {
+                key = keys.get(tenantId, false)
+                        .orElseThrow(() -> new IllegalArgumentException("tenant " + tenantId + " has no vector key in "
+                                + indexes.root().resolve(tenantId) + ": its index was not written in blind mode"));
+            } catch (io.embedseal.keyring.kms.KmsUnavailableException e) {
+                throw new IllegalStateException(
+                        "the KMS could not open tenant " + tenantId + "'s vector key: " + e.getMessage(), e);
+            } catch (io.embedseal.keyring.kms.KmsException e) {
+                throw new SearchRefusedException(
+                        tenantId,
+                        "DENIED",
+                        "the KMS refuses tenant " + tenantId + "'s vector key (" + e.getMessage()
+                                + "): its vectors cannot be searched");
+            }
+            float[] q =
+                    similarity == VectorSimilarityFunction.COSINE ? io.embedseal.sinks.blind.Dcpe.unit(query) : query;
+            float[] encrypted = io.embedseal.sinks.blind.Dcpe.encrypt(key, q).vector();
+            IndexSearcher searcher = new IndexSearcher(reader);
+            ScoreDoc[] hits =
+                    searcher.search(new KnnFloatVectorQuery(field, encrypted, candidates), candidates).scoreDocs;
+            int[] docs = new int[hits.length];
+            for (int i = 0; i < hits.length; i++) {
+                docs[i] = hits[i].doc;
+            }
+            java.util.Arrays.sort(docs); // doc values are read forwards
+            TopK top = new TopK(k);
+            int denied = 0;
+            java.util.List<LeafReaderContext> leaves = reader.leaves();
+            org.apache.lucene.index.BinaryDocValues envelopes = null;
+            int leafIndex = -1;
+            for (int doc : docs) {
+                int li = org.apache.lucene.index.ReaderUtil.subIndex(doc, leaves);
+                if (li != leafIndex) {
+                    leafIndex = li;
+                    envelopes = leaves.get(li).reader().getBinaryDocValues(LuceneVectorStore.ENVELOPE);
+                }
+                int local = doc - leaves.get(li).docBase;
+                if (envelopes == null || !envelopes.advanceExact(local)) {
+                    continue;
+                }
+                org.apache.lucene.util.BytesRef ref = envelopes.binaryValue();
+                byte[] envelope = java.util.Arrays.copyOfRange(ref.bytes, ref.offset, ref.offset + ref.length);
+                io.embedseal.serdes.UnsealedVector opened;
+                String id;
+                try {
+                    // The id the envelope is bound to (authenticated by the unseal, which also checks the tenant).
+                    id = io.embedseal.serdes.envelope.EnvelopeHeader.parse(envelope)
+                            .embeddingId();
+                    opened = unsealer.unsealVector(
+                            new io.embedseal.serdes.SealedRecordKey(tenantId, id).toBytes(), envelope);
+                } catch (io.embedseal.serdes.envelope.EnvelopeException e) {
+                    switch (e.reason()) {
+                        case KMS_UNAVAILABLE, KEY_FAILED ->
+                            throw new IllegalStateException(
+                                    "the KMS could not open tenant " + tenantId + "'s records: " + e.getMessage(), e);
+                        case KEY_REVOKED, KEY_UNKNOWN -> denied++;
+                        default -> {
+                            // a document that does not open as the tenant's is skipped
+                        }
+                    }
+                    continue;
+                }
+                if (opened.vector().length == query.length) {
+                    top.offer(new SearchHit(id, similarity.compare(query, opened.vector()), opened.model()));
+                }
+            }
+            if (docs.length > 0 && denied == docs.length) {
+                throw new SearchRefusedException(
+                        tenantId,
+                        "DENIED",
+                        "the KMS refuses tenant " + tenantId + "'s key: its records cannot be opened");
+            }
+            return top.result();
+        });
+    }
+
+    private static List<SearchHit> withReader(
+            LuceneIndexes indexes, String tenantId, int dims, boolean blind, ReaderWork work) {
         Path root = indexes.root();
         Optional<ShredRecord> shred = shredded(root, tenantId);
         if (shred.isPresent()) {
@@ -160,7 +264,7 @@ public final class LuceneSearch {
                         + " (nothing of it was indexed yet, or the directory is not the Lucene sink's lucene.dir)");
             }
             try (DirectoryReader reader = DirectoryReader.open(dir)) {
-                String field = LuceneVectorStore.vectorField(dims);
+                String field = blind ? LuceneVectorStore.blindField(dims) : LuceneVectorStore.vectorField(dims);
                 FieldInfos infos = FieldInfos.getMergedFieldInfos(reader);
                 if (infos.fieldInfo(field) == null) {
                     TreeSet<Integer> present = new TreeSet<>();
@@ -169,8 +273,9 @@ public final class LuceneSearch {
                             present.add(fi.getVectorDimension());
                         }
                     }
-                    throw new IllegalArgumentException("tenant " + tenantId + "'s index has no vectors of " + dims
-                            + " dimensions (it has: " + (present.isEmpty() ? "none" : present) + ")");
+                    throw new IllegalArgumentException("tenant " + tenantId + "'s index has no "
+                            + (blind ? "blind-mode " : "") + "vectors of " + dims + " dimensions (it has: "
+                            + (present.isEmpty() ? "none" : present) + ")");
                 }
                 return work.apply(reader, field);
             }

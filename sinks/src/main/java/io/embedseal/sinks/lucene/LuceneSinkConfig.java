@@ -21,6 +21,8 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
     public static final String CACHE_MB = "lucene.encryption.cache-mb";
     public static final String INDEX_THREADS = "lucene.index-threads";
     public static final String COMMIT_INTERVAL_MS = "lucene.commit-interval-ms";
+    public static final String MODE = "lucene.mode";
+    public static final String BLIND_BETA = "lucene.blind.beta";
 
     public static final ConfigDef CONFIG_DEF = withCommon(new ConfigDef()
             .define(
@@ -102,6 +104,25 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
                             + "or an index that holds nothing secret). An index keeps the kind it was written with; "
                             + "the other kind refuses to open it.")
             .define(
+                    MODE,
+                    ConfigDef.Type.STRING,
+                    "index",
+                    ValidString.in("index", "blind"),
+                    ConfigDef.Importance.MEDIUM,
+                    "index: the vectors are indexed as they are (in files encrypted under the tenant's index key, "
+                            + "unless lucene.encryption=none). blind: each vector is indexed encrypted under the "
+                            + "tenant's vector key (scale-and-perturb DCPE, Euclidean), beside its sealed envelope, so "
+                            + "whoever serves the index, even with lucene.encryption=none, sees no vector and no query; "
+                            + "it learns approximate distances (docs/blind-index.md). Needs lucene.similarity cosine or "
+                            + "euclidean; search with embedseal search --mode blind.")
+            .define(
+                    BLIND_BETA,
+                    ConfigDef.Type.DOUBLE,
+                    1.0,
+                    ConfigDef.Range.between(0.01, 64.0),
+                    ConfigDef.Importance.LOW,
+                    "Blind mode: the approximation factor beta of new vector keys (docs/blind-index.md).")
+            .define(
                     CACHE_MB,
                     ConfigDef.Type.LONG,
                     256L,
@@ -113,6 +134,23 @@ public final class LuceneSinkConfig extends EmbedsealSinkConfig {
 
     public LuceneSinkConfig(Map<?, ?> props) {
         super(CONFIG_DEF, props);
+        if (blind()
+                && !(getString(SIMILARITY).equals("cosine")
+                        || getString(SIMILARITY).equals("euclidean"))) {
+            throw new io.embedseal.sinks.InvalidSettingException(
+                    SIMILARITY,
+                    getString(SIMILARITY),
+                    "lucene.mode=blind preserves Euclidean distances only: use cosine (vectors are normalised "
+                            + "first) or euclidean");
+        }
+    }
+
+    public boolean blind() {
+        return getString(MODE).equals("blind");
+    }
+
+    public double blindBeta() {
+        return getDouble(BLIND_BETA);
     }
 
     public Path dir() {

@@ -28,7 +28,12 @@ public final class LuceneSinkTask extends EmbedsealSinkTask {
                         c.maxOpenWriters(),
                         c.ramBufferMb(),
                         c.indexThreads(),
-                        c.commitIntervalMs()));
+                        c.commitIntervalMs()),
+                true,
+                c.blind()
+                        ? new io.embedseal.sinks.blind.VectorKeys(
+                                keyring.kms(), keyring.naming(), new LuceneVectorKeys(c.dir()), c.blindBeta())
+                        : null);
     }
 
     @Override

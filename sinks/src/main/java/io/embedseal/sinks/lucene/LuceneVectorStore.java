@@ -9,6 +9,9 @@ import io.embedseal.sinks.ShredRecord;
 import io.embedseal.sinks.StoreException;
 import io.embedseal.sinks.StoredRecord;
 import io.embedseal.sinks.VectorStore;
+import io.embedseal.sinks.blind.Dcpe;
+import io.embedseal.sinks.blind.VectorKey;
+import io.embedseal.sinks.blind.VectorKeys;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -22,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.lucene912.Lucene912Codec;
+import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
 import org.apache.lucene.document.KnnFloatVectorField;
@@ -81,6 +85,17 @@ public final class LuceneVectorStore implements VectorStore {
         return "vector." + dims;
     }
 
+    /** Blind mode: the field of encrypted vectors (DCPE, Euclidean) with {@code dims} dimensions. */
+    public static String blindField(int dims) {
+        return "blind." + dims;
+    }
+
+    /** Blind mode: the sealed envelope, as binary doc values (re-ranking reads k′ of them at random). */
+    public static final String ENVELOPE = "envelope";
+
+    /** Blind mode: the id of the vector key a document's vector is encrypted under. */
+    public static final String BLIND_KEY = "blind.key";
+
     /** How new indexes are built. */
     public record Options(
             VectorSimilarityFunction similarity,
@@ -134,6 +149,9 @@ public final class LuceneVectorStore implements VectorStore {
 
     private final Path root;
     private final LuceneIndexes indexes;
+    /** Blind mode: the tenants' vector keys; null in index mode. */
+    private final @Nullable VectorKeys blindKeys;
+
     private final Options options;
     private final ShredMarkers markers;
     private final LinkedHashMap<String, IndexWriter> writers = new LinkedHashMap<>(16, 0.75f, true);
@@ -218,6 +236,22 @@ public final class LuceneVectorStore implements VectorStore {
 
     /** Test only: {@code enforceVersions=false} lets an older record replace a newer one, as before envelope v2. */
     public LuceneVectorStore(LuceneIndexes indexes, Options options, boolean enforceVersions) {
+        this(indexes, options, enforceVersions, null);
+    }
+
+    /**
+     * A store in blind mode when {@code blindKeys} is given (the tenants' vector keys, which it owns): each vector is
+     * indexed encrypted under its tenant's vector key (scale-and-perturb DCPE, Euclidean), beside its sealed envelope.
+     */
+    public LuceneVectorStore(
+            LuceneIndexes indexes, Options options, boolean enforceVersions, @Nullable VectorKeys blindKeys) {
+        if (blindKeys != null
+                && options.similarity() != VectorSimilarityFunction.COSINE
+                && options.similarity() != VectorSimilarityFunction.EUCLIDEAN) {
+            throw new IllegalArgumentException("blind mode preserves Euclidean distances only: similarity "
+                    + options.similarity() + " cannot be served (use cosine or euclidean)");
+        }
+        this.blindKeys = blindKeys;
         this.enforceVersions = enforceVersions;
         this.indexes = indexes;
         this.root = indexes.root();
@@ -476,6 +510,27 @@ public final class LuceneVectorStore implements VectorStore {
         return new RecordVersions.Held(v, tombstone, r.sourceTopic(), r.sourcePartition(), r.sourceOffset());
     }
 
+    /**
+     * Blind mode: the tenant's vector key, made on its first record. A key its KMS refuses, or one wrapped under another
+     * KEK than the tenant's, refuses the record (KEY_FAILED); an unreachable KMS is retriable.
+     */
+    private VectorKey vectorKey(String tenant) {
+        try {
+            return java.util.Objects.requireNonNull(blindKeys).get(tenant, true).orElseThrow();
+        } catch (io.embedseal.keyring.kms.KmsUnavailableException e) {
+            throw new StoreException("tenant " + tenant + "'s vector key: the KMS is unreachable", e, true);
+        } catch (io.embedseal.keyring.kms.KmsException e) {
+            throw new RefusedRecordException(
+                    RefusedRecordException.Reason.KEY_FAILED,
+                    "tenant " + tenant + "'s vector key does not open: " + e.getMessage());
+        }
+    }
+
+    /** Whether vectors are indexed encrypted under the tenants' vector keys. */
+    public boolean blindMode() {
+        return blindKeys != null;
+    }
+
     @Override
     public synchronized boolean upsert(StoredRecord r) {
         if (enforceVersions && RecordVersions.check(r, false, held(r.key())) == RecordVersions.Verdict.REDELIVERED) {
@@ -483,7 +538,7 @@ public final class LuceneVectorStore implements VectorStore {
         }
         float[] vector = r.vector();
         String tenant = r.key().tenantId();
-        String field = vectorField(vector.length);
+        String field = blindKeys == null ? vectorField(vector.length) : blindField(vector.length);
         IndexWriter w;
         try {
             w = writer(tenant);
@@ -495,10 +550,25 @@ public final class LuceneVectorStore implements VectorStore {
         VectorSimilarityFunction similarity = fields.get(field);
         boolean first = similarity == null;
         if (similarity == null) {
-            similarity = indexedSimilarity(tenant, field);
+            similarity = blindKeys == null ? indexedSimilarity(tenant, field) : VectorSimilarityFunction.EUCLIDEAN;
         }
         float[] indexed = vector;
-        if (similarity == VectorSimilarityFunction.DOT_PRODUCT
+        byte[] blindKey = null;
+        if (blindKeys != null) {
+            VectorKey key = vectorKey(tenant);
+            float[] plain = vector;
+            if (options.similarity() == VectorSimilarityFunction.COSINE) {
+                try {
+                    plain = Dcpe.unit(vector);
+                } catch (IllegalArgumentException e) {
+                    throw new RefusedRecordException(
+                            RefusedRecordException.Reason.NOT_STORABLE,
+                            r.key() + ": a zero vector has no direction to compare by cosine");
+                }
+            }
+            indexed = Dcpe.encrypt(key, plain).vector();
+            blindKey = key.id();
+        } else if (similarity == VectorSimilarityFunction.DOT_PRODUCT
                 && options.similarity() == VectorSimilarityFunction.COSINE) {
             indexed = vector.clone();
             try {
@@ -519,7 +589,13 @@ public final class LuceneVectorStore implements VectorStore {
                     RefusedRecordException.Reason.NOT_STORABLE,
                     r.key() + ": Lucene refuses the vector (" + vector.length + " dimensions)");
         }
-        doc.add(new StoredField(MODEL, r.unsealed().event().getModel()));
+        if (blindKey != null) {
+            // The model is in the envelope; the index (perhaps served by someone without the key) holds no more.
+            doc.add(new BinaryDocValuesField(ENVELOPE, new BytesRef(r.envelope())));
+            doc.add(new StoredField(BLIND_KEY, blindKey));
+        } else {
+            doc.add(new StoredField(MODEL, r.unsealed().event().getModel()));
+        }
         doc.add(new StoredField(KEK, r.header().kek().toString()));
         doc.add(new StoredField(SOURCE, r.sourceTopic() + "-" + r.sourcePartition() + "@" + r.sourceOffset()));
         try {
@@ -722,6 +798,9 @@ public final class LuceneVectorStore implements VectorStore {
                 documents = countWithoutKms(tenant);
             }
             indexes.forget(tenant);
+            if (blindKeys != null) {
+                blindKeys.forget(tenant); // its key file goes with the directory
+            }
             keyFailures.remove(tenant);
             long files = 0;
             long bytes = 0;
@@ -796,6 +875,9 @@ public final class LuceneVectorStore implements VectorStore {
         writers.clear();
         dirty.clear();
         indexes.close(); // every index key in memory destroyed
+        if (blindKeys != null) {
+            blindKeys.close();
+        }
     }
 
     /**
@@ -862,7 +944,24 @@ public final class LuceneVectorStore implements VectorStore {
                 }
             }
             indexes.forget(tenant);
+            if (blindKeys != null) {
+                blindKeys.forget(tenant); // only the KMS can give it back
+            }
             return;
+        }
+        if (rotated && blindKeys != null) {
+            try {
+                var stored = new LuceneVectorKeys(root).read(tenant);
+                if (stored.isPresent() && stored.get().kek().version() < state.kekVersion()) {
+                    blindKeys.rewrap(tenant);
+                }
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(LuceneVectorStore.class)
+                        .warn(
+                                "could not re-wrap tenant {}'s vector key under its rotated KEK: {}",
+                                tenant,
+                                e.getMessage());
+            }
         }
         if (rotated && indexes.encrypted()) {
             try {

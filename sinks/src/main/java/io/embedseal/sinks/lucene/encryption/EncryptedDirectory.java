@@ -35,6 +35,8 @@ public final class EncryptedDirectory extends FilterDirectory {
 
     private static final String PENDING = "pending_";
     private static final String RENAMING = "es-renaming-";
+    /** embedseal's own files beside an index (its key files), which are not Lucene's: never listed to Lucene. */
+    static final String EMBEDSEAL_FILES = "embedseal-";
 
     private final String tenant;
     private final Keys keys;
@@ -195,7 +197,7 @@ public final class EncryptedDirectory extends FilterDirectory {
     @Override
     public String[] listAll() throws IOException {
         return Arrays.stream(in.listAll())
-                .filter(n -> !n.startsWith(RENAMING) && !n.startsWith(IndexKeyFile.NAME))
+                .filter(n -> !n.startsWith(RENAMING) && !n.startsWith(EMBEDSEAL_FILES))
                 .toArray(String[]::new);
     }
 

@@ -89,6 +89,7 @@ public final class BlindRecallHarness {
         int k = 10;
         int ef = 100;
         String graph = "16:32";
+        String engines = "lucene";
         Path cache = Path.of("target/blind-bench");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -101,10 +102,11 @@ public final class BlindRecallHarness {
                 case "--ef" -> ef = Integer.parseInt(args[++i]);
                 case "--graph" -> graph = args[++i];
                 case "--cache" -> cache = Path.of(args[++i]);
+                case "--engine" -> engines = args[++i];
                 default ->
                     throw new IllegalArgumentException("unknown option " + args[i] + "; use --docs N, --queries N, "
                             + "--corpus europarl,random, --betas B,..., --rerank K',..., --k N, --ef N, --graph M:BEAM, "
-                            + "--cache DIR");
+                            + "--cache DIR, --engine lucene,pgvector");
             }
         }
         double[] betas = Arrays.stream(betaList.split(",", -1))
@@ -133,7 +135,9 @@ public final class BlindRecallHarness {
                 case "random" -> random(docs, queries, 384);
                 default -> throw new IllegalArgumentException("--corpus europarl or random, not " + corpus);
             };
-            run(data, betas, reranks, k, ef, maxConn, beam);
+            for (String engine : engines.split(",", -1)) {
+                run(data, engine, betas, reranks, k, ef, maxConn, beam);
+            }
         }
     }
 
@@ -254,7 +258,7 @@ public final class BlindRecallHarness {
 
     record Row(String what, double recall, double p50, double p99) {}
 
-    static void run(Dataset data, double[] betas, int[] reranks, int k, int ef, int maxConn, int beam)
+    static void run(Dataset data, String engine, double[] betas, int[] reranks, int k, int ef, int maxConn, int beam)
             throws Exception {
         Path dir = Files.createTempDirectory("embedseal-blind-bench-");
         try (LocalKms kms = new LocalKms(dir.resolve("kms"))) {
@@ -270,15 +274,34 @@ public final class BlindRecallHarness {
             for (float[] q : data.queries()) {
                 truth.add(exact(data.docs(), q, k));
             }
-            System.out.printf(Locale.ROOT, "%n### %s%n%n", data.name());
+            System.out.printf(
+                    Locale.ROOT,
+                    "%n### %s, %s%n%n",
+                    data.name(),
+                    engine.equals("pgvector")
+                            ? "pgvector 0.8 in PGlite through the PostgreSQL sink's store (HNSW m=16, ef_construction=64)"
+                            : "Lucene HNSW");
             System.out.println("| index | re-ranked from k′ | recall@" + k + " | p50 ms | p99 ms | p50 / plaintext |");
             System.out.println("|---|---|---|---|---|---|");
-            Row plain = plaintext(data, truth, k, ef, maxConn, beam);
-            print(plain, plain);
-            for (double beta : betas) {
-                for (Row r : blind(data, truth, envelopes, unsealer, beta, reranks, k, ef, maxConn, beam)) {
-                    print(r, plain);
+            if (engine.equals("pgvector")) {
+                PgvectorEngine pg = new PgvectorEngine(data, truth, envelopes, kms, keyring, unsealer, k, ef);
+                Row plain = pg.plaintext();
+                print(plain, plain);
+                for (double beta : betas) {
+                    for (Row r : pg.blind(beta, reranks)) {
+                        print(r, plain);
+                    }
                 }
+            } else if (engine.equals("lucene")) {
+                Row plain = plaintext(data, truth, k, ef, maxConn, beam);
+                print(plain, plain);
+                for (double beta : betas) {
+                    for (Row r : blind(data, truth, envelopes, unsealer, beta, reranks, k, ef, maxConn, beam)) {
+                        print(r, plain);
+                    }
+                }
+            } else {
+                throw new IllegalArgumentException("--engine lucene or pgvector, not " + engine);
             }
             double spread = spreadOfNeighbours(data);
             System.out.printf(
@@ -289,6 +312,160 @@ public final class BlindRecallHarness {
                     medianRandomDistance(data));
         } finally {
             Directories.deleteRecursively(dir);
+        }
+    }
+
+    /** The PostgreSQL sink's own store, in index mode and in blind mode, on pgvector in PGlite. */
+    record PgvectorEngine(
+            Dataset data,
+            List<Set<Integer>> truth,
+            List<byte[]> envelopes,
+            LocalKms kms,
+            Keyring keyring,
+            EmbeddingUnsealer unsealer,
+            int k,
+            int ef) {
+
+        io.embedseal.testkit.PgliteServer server() {
+            return io.embedseal.testkit.PgliteServer.shared()
+                    .orElseThrow(() -> new IllegalStateException(io.embedseal.testkit.PgliteServer.unavailableBecause()
+                            .orElse("PGlite did not start")));
+        }
+
+        String fill(String mode, double beta) {
+            io.embedseal.testkit.PgliteServer db = server();
+            String table = "bench_" + mode + "_" + Long.toHexString(System.nanoTime());
+            Map<String, String> s = new java.util.HashMap<>();
+            s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
+            s.put("postgres.url", db.url());
+            s.put("postgres.user", io.embedseal.testkit.PgliteServer.USER);
+            s.put("postgres.table", table);
+            s.put("postgres.mode", mode);
+            s.put("postgres.vector.dimensions", String.valueOf(data.docs().get(0).length));
+            s.put("postgres.blind.beta", String.valueOf(beta));
+            long t0 = System.nanoTime();
+            try (var store = io.embedseal.sinks.postgres.PostgresVectorStore.open(
+                    new io.embedseal.sinks.postgres.PostgresSinkConfig(s), "bench", 0, kms, keyring.naming())) {
+                for (int i = 0; i < envelopes.size(); i++) {
+                    byte[] key = new SealedRecordKey("acme", "d-" + i).toBytes();
+                    byte[] env = envelopes.get(i);
+                    store.upsert(new io.embedseal.sinks.StoredRecord(
+                            new SealedRecordKey("acme", "d-" + i),
+                            io.embedseal.serdes.envelope.EnvelopeHeader.parse(env),
+                            env,
+                            unsealer.unseal(key, env),
+                            "bench",
+                            0,
+                            i));
+                    if (i % 500 == 499) {
+                        store.flush();
+                    }
+                }
+                store.flush();
+            }
+            System.err.printf(
+                    Locale.ROOT,
+                    "pgvector %s table of %,d rows written in %.1f s%n",
+                    mode,
+                    envelopes.size(),
+                    (System.nanoTime() - t0) / 1e9);
+            return table;
+        }
+
+        Row plaintext() throws Exception {
+            String table = fill("index", 1.0);
+            double[] found = {0};
+            try (java.sql.Connection c = server().connect()) {
+                c.setAutoCommit(false);
+                long[] times = timeQueries(
+                        data.queries().size(),
+                        q -> {
+                            try (java.sql.Statement st = c.createStatement()) {
+                                st.execute("SET LOCAL hnsw.ef_search = " + ef);
+                                int n = 0;
+                                try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT embedding_id FROM "
+                                        + table + " WHERE tenant = 'acme' ORDER BY embedding <=> ?::vector LIMIT "
+                                        + k)) {
+                                    ps.setString(
+                                            1,
+                                            io.embedseal.sinks.postgres.PostgresVectorStore.vectorLiteral(
+                                                    data.queries().get(q)));
+                                    try (java.sql.ResultSet rs = ps.executeQuery()) {
+                                        while (rs.next()) {
+                                            n += truth.get(q)
+                                                            .contains(Integer.parseInt(rs.getString(1)
+                                                                    .substring(2)))
+                                                    ? 1
+                                                    : 0;
+                                        }
+                                    }
+                                }
+                                c.commit();
+                                return n;
+                            } catch (java.sql.SQLException e) {
+                                throw new IOException(e);
+                            }
+                        },
+                        found);
+                return row(
+                        "plaintext pgvector HNSW (cosine, index mode)|",
+                        found[0] / (k * data.queries().size()),
+                        times);
+            }
+        }
+
+        List<Row> blind(double beta, int[] reranks) throws Exception {
+            String table = fill("blind", beta);
+            List<Row> rows = new ArrayList<>();
+            String b = String.format(Locale.ROOT, "β = %s", trim(beta));
+            try (java.sql.Connection c = server().connect();
+                    io.embedseal.sinks.blind.VectorKeys keys = new io.embedseal.sinks.blind.VectorKeys(
+                            kms,
+                            keyring.naming(),
+                            new io.embedseal.sinks.postgres.PostgresVectorKeys(() -> c, table),
+                            1.0)) {
+                int[] all = new int[reranks.length + 1];
+                all[0] = k;
+                System.arraycopy(reranks, 0, all, 1, reranks.length);
+                for (int kPrime : all) {
+                    double[] found = {0};
+                    long[] times = timeQueries(
+                            data.queries().size(),
+                            q -> {
+                                try {
+                                    var r = io.embedseal.sinks.postgres.PostgresBlindSearch.search(
+                                            c,
+                                            table,
+                                            "acme",
+                                            unsealer,
+                                            keys,
+                                            data.queries().get(q),
+                                            k,
+                                            kPrime,
+                                            VectorSimilarityFunction.COSINE,
+                                            kPrime > k,
+                                            ef);
+                                    int n = 0;
+                                    for (SearchHit h : r.hits()) {
+                                        n += truth.get(q)
+                                                        .contains(Integer.parseInt(
+                                                                h.embeddingId().substring(2)))
+                                                ? 1
+                                                : 0;
+                                    }
+                                    return n;
+                                } catch (java.sql.SQLException e) {
+                                    throw new IOException(e);
+                                }
+                            },
+                            found);
+                    rows.add(row(
+                            "blind pgvector, " + b + "|" + (kPrime > k ? String.valueOf(kPrime) : "no"),
+                            found[0] / (k * data.queries().size()),
+                            times));
+                }
+            }
+            return rows;
         }
     }
 

@@ -59,6 +59,26 @@ public final class PostgresBlindSearch {
             VectorSimilarityFunction similarity,
             boolean rerank)
             throws SQLException {
+        return search(connection, table, tenantId, unsealer, keys, query, k, candidates, similarity, rerank, 0);
+    }
+
+    /**
+     * As above, with pgvector's {@code hnsw.ef_search} at least {@code efSearch} (the benchmark compares blind and
+     * index mode at the same search effort; otherwise it is max(40, candidates)).
+     */
+    public static Result search(
+            Connection connection,
+            String table,
+            String tenantId,
+            EmbeddingUnsealer unsealer,
+            VectorKeys keys,
+            float[] query,
+            int k,
+            int candidates,
+            VectorSimilarityFunction similarity,
+            boolean rerank,
+            int efSearch)
+            throws SQLException {
         if (!PostgresSinkConfig.TABLE_NAME.matcher(table).matches()) {
             throw new IllegalArgumentException(
                     "table name '" + table + "' is not lower-case letters, digits and underscores");
@@ -95,7 +115,8 @@ public final class PostgresBlindSearch {
             try (Statement s = connection.createStatement()) {
                 // Enough of the graph to hold k′ candidates, and (pgvector 0.8) go on scanning while the tenant filter
                 // leaves fewer than k′: several tenants share the index.
-                s.execute("SET LOCAL hnsw.ef_search = " + Math.max(40, candidates));
+                s.execute("SET LOCAL hnsw.ef_search = "
+                        + Math.min(MAX_CANDIDATES, Math.max(Math.max(40, efSearch), candidates)));
                 s.execute("SET LOCAL hnsw.iterative_scan = strict_order");
             }
             try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope FROM " + table

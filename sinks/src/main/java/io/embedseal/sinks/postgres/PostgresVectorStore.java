@@ -626,7 +626,7 @@ public final class PostgresVectorStore implements VectorStore {
     }
 
     /** pgvector's text form: {@code [1.5,-2.0,...]}. */
-    static String vectorLiteral(float[] v) {
+    public static String vectorLiteral(float[] v) {
         StringBuilder b = new StringBuilder(v.length * 12 + 2).append('[');
         for (int i = 0; i < v.length; i++) {
             if (i > 0) {

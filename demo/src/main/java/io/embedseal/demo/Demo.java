@@ -37,6 +37,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
@@ -82,7 +83,8 @@ public final class Demo {
             int partitions,
             Path dataDir,
             Duration timeout,
-            Map<String, String> kmsSettings) {
+            Map<String, String> kmsSettings,
+            boolean syntheticVectors) {
         public Options {
             requireRange("--tenants", tenants, 1, 1000);
             requireRange("--records", recordsPerTenant, 1, 1_000_000);
@@ -90,6 +92,23 @@ public final class Demo {
             requireRange("--partitions", partitions, 1, 64);
             Objects.requireNonNull(timeout, "timeout");
             kmsSettings = Map.copyOf(kmsSettings);
+            if (!syntheticVectors && dims != DemoEmbeddings.DIMENSIONS) {
+                throw new IllegalArgumentException("--dims " + dims + ": the demo's sentences are embedded with "
+                        + DemoEmbeddings.MODEL + ", which makes " + DemoEmbeddings.DIMENSIONS
+                        + " dimensions; add --synthetic-vectors for random vectors of other sizes");
+            }
+        }
+
+        /** Real sentence embeddings (all-MiniLM-L6-v2). */
+        public Options(
+                int tenants,
+                int recordsPerTenant,
+                int dims,
+                int partitions,
+                Path dataDir,
+                Duration timeout,
+                Map<String, String> kmsSettings) {
+            this(tenants, recordsPerTenant, dims, partitions, dataDir, timeout, kmsSettings, false);
         }
 
         private static void requireRange(String option, int value, int min, int max) {
@@ -125,7 +144,8 @@ public final class Demo {
                             options.partitions(),
                             options.dataDir(),
                             options.timeout(),
-                            bao.settings());
+                            bao.settings(),
+                            options.syntheticVectors());
             return runIn(dataDir, effective, start, bao == null ? null : bao.description());
         } finally {
             if (temporary) {
@@ -167,6 +187,18 @@ public final class Demo {
 
             SyntheticEmbeddings synthetic = new SyntheticEmbeddings(20261128L, o.dims());
             List<String> tenantNames = SyntheticEmbeddings.tenantNames(o.tenants());
+            // Real sentences, embedded here, unless --synthetic-vectors: each tenant's last search is then a question.
+            DemoEmbeddings sentences =
+                    o.syntheticVectors() ? null : new DemoEmbeddings(tenantNames, o.recordsPerTenant());
+            if (sentences != null) {
+                LOG.info(
+                        "embedded {} sentences with {} in {} s",
+                        tenantNames.size() * o.recordsPerTenant(),
+                        DemoEmbeddings.MODEL,
+                        String.format(Locale.ROOT, "%.1f", sentences.seconds()));
+            }
+            java.util.function.BiFunction<String, Integer, EmbeddingEvent> events =
+                    sentences == null ? synthetic::event : sentences::event;
             Map<String, EmbeddingEvent> expected = new HashMap<>();
             Map<String, String> expectedDlqReasons = new HashMap<>();
             VectorLeakScanner scanner = new VectorLeakScanner();
@@ -201,6 +233,7 @@ public final class Demo {
                         registry,
                         schemaId,
                         synthetic,
+                        events,
                         tenantNames,
                         o.recordsPerTenant(),
                         expected,
@@ -234,10 +267,20 @@ public final class Demo {
                 Map<String, Map.Entry<String, float[]>> queries = new TreeMap<>();
                 for (String t : tenantNames) {
                     perTenantExpected.put(t, o.recordsPerTenant());
-                    EmbeddingEvent q = expected.get(t + "/"
-                            + synthetic.event(t, o.recordsPerTenant() / 2).getEmbeddingId());
+                    EmbeddingEvent q = expected.get(t + "/" + DemoEmbeddings.embeddingId(o.recordsPerTenant() / 2));
                     EmbeddingEvent query = java.util.Objects.requireNonNull(q, "the query record was produced");
                     queries.put(t, Map.entry(query.getEmbeddingId(), toArray(query.getVector())));
+                }
+                Map<String, DemoSinkStage.Question> questions = new TreeMap<>();
+                if (sentences != null) {
+                    for (int i = 0; i < tenantNames.size(); i++) {
+                        String question = DemoEmbeddings.question(i);
+                        String tenant = tenantNames.get(i);
+                        questions.put(
+                                tenant,
+                                new DemoSinkStage.Question(
+                                        question, sentences.embed(question), id -> sentences.text(tenant, id)));
+                    }
                 }
                 sinkSummary = sink.run(
                         operator,
@@ -245,6 +288,7 @@ public final class Demo {
                         keyringSettings,
                         perTenantExpected,
                         queries,
+                        questions,
                         Duration.ofSeconds(Math.max(30, o.timeout().toSeconds())),
                         failures,
                         topic -> readToEnd(broker, topic),
@@ -311,7 +355,18 @@ public final class Demo {
             return new DemoReport(
                     keyringSettings.provider(),
                     kmsServer,
-                    new DemoReport.Shape(o.tenants(), o.recordsPerTenant(), o.dims(), o.partitions()),
+                    new DemoReport.Shape(
+                            o.tenants(),
+                            o.recordsPerTenant(),
+                            o.dims(),
+                            o.partitions(),
+                            sentences == null
+                                    ? "synthetic"
+                                    : String.format(
+                                            Locale.ROOT,
+                                            "Europarl sentences embedded with %s in %.1f s",
+                                            DemoEmbeddings.MODEL,
+                                            sentences.seconds())),
                     new DemoReport.Counts(
                             produced, expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size()),
                     sealedCheck,
@@ -395,6 +450,7 @@ public final class Demo {
             InMemorySchemaRegistry registry,
             int schemaId,
             SyntheticEmbeddings synthetic,
+            java.util.function.BiFunction<String, Integer, EmbeddingEvent> events,
             List<String> tenants,
             int perTenant,
             Map<String, EmbeddingEvent> expected,
@@ -418,7 +474,7 @@ public final class Demo {
                 new ByteArraySerializer())) {
             for (int i = 0; i < perTenant; i++) {
                 for (String tenant : tenants) {
-                    EmbeddingEvent e = synthetic.event(tenant, i);
+                    EmbeddingEvent e = events.apply(tenant, i);
                     String key = tenant + "/" + e.getEmbeddingId();
                     expected.put(key, e);
                     scanner.add(e.getVector());

@@ -37,8 +37,18 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Valid records per tenant (default: ${DEFAULT-VALUE}).")
     int records;
 
-    @Option(names = "--dims", defaultValue = "384", description = "Vector dimensions (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--dims",
+            defaultValue = "384",
+            description = "Vector dimensions (default: ${DEFAULT-VALUE}, what all-MiniLM-L6-v2 makes; other sizes "
+                    + "need --synthetic-vectors).")
     int dims;
+
+    @Option(
+            names = "--synthetic-vectors",
+            description = "Random unit vectors instead of real sentences embedded with all-MiniLM-L6-v2 in-process "
+                    + "(faster; the final searches are then not questions).")
+    boolean syntheticVectors;
 
     @Option(
             names = "--partitions",
@@ -78,7 +88,8 @@ public final class DemoCommand implements Callable<Integer> {
                     partitions,
                     dataDir,
                     Duration.ofSeconds(timeoutSeconds),
-                    kmsOptions.settings());
+                    kmsOptions.settings(),
+                    syntheticVectors);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -31,7 +31,11 @@ public record DemoReport(
         List<String> failures) {
 
     /** What the run was asked to do. */
-    public record Shape(int tenants, int recordsPerTenant, int dims, int partitions) {}
+    /**
+     * @param vectors where the vectors came from: the model that embedded real sentences (and how long it took), or
+     *                "synthetic"
+     */
+    public record Shape(int tenants, int recordsPerTenant, int dims, int partitions, String vectors) {}
 
     /** Records produced, and where they went. */
     public record Counts(int produced, int valid, int invalid, int sealed, int dlq) {}
@@ -113,6 +117,7 @@ public record DemoReport(
         o.put("audit_chains_signed", audit.signedChains());
         o.put("audit_chains", audit.result().chains().size());
         o.put("dims", shape.dims());
+        o.put("vectors", shape.vectors());
         o.put("partitions", shape.partitions());
         o.put("seconds", round(timings.total()));
         Map<String, Object> stages = new LinkedHashMap<>();
@@ -145,6 +150,22 @@ public record DemoReport(
             searches.put(t, one);
         });
         s.put("searches", searches);
+        Map<String, Object> questions = new LinkedHashMap<>();
+        sink.answers().forEach((t, a) -> {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("question", a.question());
+            List<Map<String, Object>> hits = new java.util.ArrayList<>();
+            for (DemoSinkStage.Hit h : a.hits()) {
+                Map<String, Object> hit = new LinkedHashMap<>();
+                hit.put("id", h.id());
+                hit.put("score", Math.round(h.score() * 1e4) / 1e4);
+                hit.put("sentence", h.sentence());
+                hits.add(hit);
+            }
+            one.put("hits", hits);
+            questions.put(t, one);
+        });
+        s.put("questions", questions);
         if (sink.destroyed() != null) {
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("tenant", sink.destroyed().tenant());
@@ -177,10 +198,11 @@ public record DemoReport(
                 "produced",
                 String.format(
                         Locale.ROOT,
-                        "%,d records for %d tenants (%d dims, %d partitions): %,d valid, %d deliberately invalid",
+                        "%,d records for %d tenants (%d dims: %s; %d partitions): %,d valid, %d deliberately invalid",
                         counts.produced(),
                         shape.tenants(),
                         shape.dims(),
+                        shape.vectors(),
                         shape.partitions(),
                         counts.valid(),
                         counts.invalid()));
@@ -280,6 +302,17 @@ public record DemoReport(
                                 c.topHit(),
                                 c.score(),
                                 c.ok() ? "ok" : "WRONG")));
+        sink.answers().forEach((t, a) -> {
+            line(b, "question", String.format(Locale.ROOT, "%-10s \"%s\"", t, a.question()));
+            int i = 1;
+            for (DemoSinkStage.Hit h : a.hits()) {
+                line(
+                        b,
+                        "",
+                        String.format(
+                                Locale.ROOT, "%10s %d. %.3f  %s", "", i++, h.score(), abbreviate(h.sentence(), 110)));
+            }
+        });
         if (sink.destroyed() != null) {
             DemoSinkStage.Destroyed d = sink.destroyed();
             line(
@@ -325,6 +358,14 @@ public record DemoReport(
 
     private static void line(StringBuilder b, String label, String text) {
         b.append(String.format(Locale.ROOT, "  %-14s %s%n", label, text));
+    }
+
+    /** The text, cut to {@code max} characters with an ellipsis; "?" for none. */
+    static String abbreviate(@Nullable String text, int max) {
+        if (text == null) {
+            return "?";
+        }
+        return text.length() <= max ? text : text.substring(0, max - 1) + "…";
     }
 
     private static double round(double seconds) {

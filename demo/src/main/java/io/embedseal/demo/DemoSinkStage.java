@@ -21,6 +21,7 @@ import io.embedseal.topology.TopicNames;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,9 +44,18 @@ final class DemoSinkStage implements AutoCloseable {
     record Summary(
             SortedMap<String, Long> indexed,
             SortedMap<String, SearchCheck> searches,
+            SortedMap<String, Answer> answers,
             @Nullable Destroyed destroyed,
             IndexLeaks leaks,
             double seconds) {}
+
+    /** A question to a tenant's index: its text, its embedding, and the sentence behind an embedding id. */
+    record Question(String text, float[] vector, java.util.function.Function<String, @Nullable String> sentence) {}
+
+    /** What a question found: the top hits with their scores and sentences. */
+    record Answer(String question, List<Hit> hits) {}
+
+    record Hit(String id, double score, @Nullable String sentence) {}
 
     /**
      * The leak scanner over the index directories' files: the sink's (encrypted under each tenant's index key), scanned
@@ -134,6 +144,7 @@ final class DemoSinkStage implements AutoCloseable {
             KeyringSettings keyringSettings,
             Map<String, Integer> expected,
             Map<String, Map.Entry<String, float[]>> queries,
+            Map<String, Question> questions,
             Duration timeout,
             List<String> failures,
             Function<String, List<ConsumerRecord<byte[], byte[]>>> readToEnd,
@@ -184,6 +195,7 @@ final class DemoSinkStage implements AutoCloseable {
         });
 
         SortedMap<String, SearchCheck> searches = new TreeMap<>();
+        SortedMap<String, Answer> answers = new TreeMap<>();
         Destroyed destroyed = null;
         try {
             for (Map.Entry<String, Map.Entry<String, float[]>> q : queries.entrySet()) {
@@ -213,13 +225,34 @@ final class DemoSinkStage implements AutoCloseable {
                             + " first");
                 }
             }
+            for (Map.Entry<String, Question> q : questions.entrySet()) {
+                // A question a reader can judge: the tenant's nearest sentences, searched under its key.
+                Search.Outcome o = Search.run(
+                        q.getKey(),
+                        q.getValue().vector(),
+                        3,
+                        new Search.LuceneStore(luceneDir, LuceneSearch.DEFAULT_CANDIDATES, false),
+                        keyring,
+                        null,
+                        null);
+                List<Hit> hits = new ArrayList<>();
+                for (SearchHit h : o.hits()) {
+                    hits.add(new Hit(
+                            h.embeddingId(), h.score(), q.getValue().sentence().apply(h.embeddingId())));
+                }
+                answers.put(q.getKey(), new Answer(q.getValue().text(), hits));
+                if (hits.size() < 3 || hits.stream().anyMatch(h -> h.sentence() == null)) {
+                    failures.add("the question to " + q.getKey() + " found " + hits.size()
+                            + " hits, or hits that are not its sentences");
+                }
+            }
             if (queries.size() >= 2) {
                 destroyed = destroyLast(operator, topics, keyring, queries, deadline, failures, readToEnd);
             }
         } finally {
             keyring.kms().close();
         }
-        return new Summary(indexed, searches, destroyed, leaks, (System.nanoTime() - start) / 1e9);
+        return new Summary(indexed, searches, answers, destroyed, leaks, (System.nanoTime() - start) / 1e9);
     }
 
     /** Leak-scanner hits in every file under {@code dir}, and how many files (ones that vanish meanwhile are skipped). */

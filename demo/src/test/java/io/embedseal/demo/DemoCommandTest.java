@@ -38,8 +38,6 @@ class DemoCommandTest {
                 "2",
                 "--records",
                 "60",
-                "--dims",
-                "32",
                 "--partitions",
                 "2",
                 "--data-dir",
@@ -101,6 +99,13 @@ class DemoCommandTest {
         assertThat(sink.get("searches").get("acme").get("ok").asBoolean()).isTrue();
         assertThat(sink.get("searches").get("globex").get("top_hit").asText())
                 .isEqualTo(sink.get("searches").get("globex").get("query").asText());
+        // Real sentences by default: each tenant's question answered with three of its own sentences.
+        for (String tenant : List.of("acme", "globex")) {
+            JsonNode q = sink.get("questions").get(tenant);
+            assertThat(q.get("question").asText()).isNotBlank();
+            assertThat(q.get("hits")).hasSize(3);
+            q.get("hits").forEach(h -> assertThat(h.get("sentence").asText()).hasSizeGreaterThan(20));
+        }
         assertThat(sink.get("destroyed").get("tenant").asText()).isEqualTo("globex");
         assertThat(sink.get("destroyed").get("receipt_deleted").get("documents").asInt())
                 .isEqualTo(60);
@@ -132,6 +137,7 @@ class DemoCommandTest {
                 "30",
                 "--dims",
                 "16",
+                "--synthetic-vectors",
                 "--kms",
                 "vault",
                 "--kms-setting",
@@ -182,6 +188,7 @@ class DemoCommandTest {
                 "20",
                 "--dims",
                 "16",
+                "--synthetic-vectors",
                 "--kms",
                 "vault",
                 "--data-dir",
@@ -217,8 +224,18 @@ class DemoCommandTest {
     @Test
     void demoOnPkcs11_sealsUnderTokenKeys() throws Exception {
         SoftHsm.Token token = SoftHsm.sharedToken();
-        List<String> args = new ArrayList<>(
-                List.of("demo", "--json", "--tenants", "2", "--records", "30", "--dims", "16", "--kms", "pkcs11"));
+        List<String> args = new ArrayList<>(List.of(
+                "demo",
+                "--json",
+                "--tenants",
+                "2",
+                "--records",
+                "30",
+                "--dims",
+                "16",
+                "--synthetic-vectors",
+                "--kms",
+                "pkcs11"));
         token.settings().forEach((k, v) -> {
             if (!k.equals("kms.provider")) {
                 args.add("--kms-setting");
@@ -274,7 +291,7 @@ class DemoCommandTest {
 
     @Test
     void demoSummary_isForPeople() {
-        CliRun r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8");
+        CliRun r = run("demo", "--tenants", "1", "--records", "10", "--dims", "8", "--synthetic-vectors");
 
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out())
@@ -287,6 +304,22 @@ class DemoCommandTest {
                         "OK:",
                         "10 records indexed by the Lucene sink",
                         "top hit");
+    }
+
+    @Test
+    void demoSummary_withRealSentences_showsEachTenantsQuestionAndItsAnswers() {
+        CliRun r = run("demo", "--tenants", "1", "--records", "40");
+
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("question", "\"" + DemoEmbeddings.question(0) + "\"", " 1. ", " 3. ");
+    }
+
+    @Test
+    void otherDimensions_needSyntheticVectors() {
+        CliRun r = run("demo", "--dims", "32");
+
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--dims 32", "--synthetic-vectors");
     }
 
     @Test

@@ -447,6 +447,25 @@ class PgvectorBlindIndexTest {
         }
     }
 
+    /** A table index mode filled keeps its plaintext vectors under blind mode: refused until they are cleared. */
+    @Test
+    void blindMode_onATableWithIndexModesPlaintext_refusesToStart() throws Exception {
+        try (PostgresVectorStore index = open(table, "index")) {
+            sink(index, "acme", clustered(new Random(10), 5));
+        }
+        assertThatThrownBy(() -> open(table, "blind"))
+                .isInstanceOf(StoreException.class)
+                .hasMessageContaining(PostgresSinkConfig.MODE + "=blind")
+                .hasMessageContaining("plaintext vectors");
+        try (Connection c = db.connect();
+                Statement s = c.createStatement()) {
+            s.executeUpdate("UPDATE " + table + " SET embedding = NULL, model = NULL");
+        }
+        try (PostgresVectorStore blind = open(table, "blind")) {
+            assertThat(blind.blindMode()).isTrue();
+        }
+    }
+
     @Test
     void settings_thatCannotWork_areRefused_namingTheSetting() {
         Map<String, String> s = settings(table, "blind");

@@ -103,7 +103,32 @@ final class StoreRewrite {
                             },
                             stopAfterRows);
             line.done();
+            if (stopAfterRows == 0 && vectorKeysTable(c)) {
+                // Blind mode's vector key moves with the rows: left under the old key, it would stop opening once the
+                // old key is restricted, retired or (after a migration) not the tenant's any more.
+                var moved = io.embedseal.sinks.blind.VectorKeys.rewrapStored(
+                        new io.embedseal.sinks.postgres.PostgresVectorKeys(() -> c, table),
+                        tenant,
+                        own,
+                        ctx.keys,
+                        targetKms,
+                        targetKey,
+                        done);
+                if (moved.isPresent()) {
+                    ctx.action("VECTOR_KEY_REWRAPPED", tenant, moved.get().toString(), reason, "OK");
+                    err.println(verb + " " + tenant + ": blind mode's vector key is under " + moved.get());
+                }
+            }
             return result;
+        }
+    }
+
+    private boolean vectorKeysTable(java.sql.Connection c) throws java.sql.SQLException {
+        try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+            ps.setString(1, table + "_vector_keys");
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
         }
     }
 

@@ -92,7 +92,7 @@ public final class SearchCommand implements Callable<Integer> {
     Integer candidates;
 
     /** Blind mode's default k′. */
-    static final int BLIND_CANDIDATES = 100;
+    static final int BLIND_CANDIDATES = 50;
 
     @Option(
             names = "--mode",

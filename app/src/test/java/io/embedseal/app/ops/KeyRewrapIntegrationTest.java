@@ -257,4 +257,86 @@ class KeyRewrapIntegrationTest {
         }
         assertThat(rows(table, "other")).usingRecursiveComparison().isEqualTo(otherBefore);
     }
+
+    /**
+     * Blind mode's vector key moves with the rows: restricting the old version without a re-wrap leaves it unopenable
+     * (the control); {@code keys rewrap} re-wraps it under the new version, and it opens under that alone.
+     */
+    @Test
+    void rewrap_movesBlindModesVectorKey_too() throws Exception {
+        io.embedseal.testkit.PgliteServer db = io.embedseal.testkit.PgliteServer.shared()
+                .orElseGet(() -> {
+                    String why = io.embedseal.testkit.PgliteServer.unavailableBecause()
+                            .orElse("PGlite did not start");
+                    if (io.embedseal.testkit.PgliteServer.required()) {
+                        throw new IllegalStateException(why);
+                    }
+                    org.junit.jupiter.api.Assumptions.abort(why);
+                    return null;
+                });
+        ok(cli("tenants", "add", "--tenant", "blindco", "--create-key"));
+        String table = PostgresServer.freshTable("rewrapblind");
+        LocalKms kms = new LocalKms(kmsDir);
+        Keyring keyring = Keyring.of(kms);
+        Map<String, String> s = new HashMap<>();
+        s.put("embedseal.bootstrap.servers", "127.0.0.1:9");
+        s.put(PostgresSinkConfig.URL, db.url());
+        s.put(PostgresSinkConfig.USER, io.embedseal.testkit.PgliteServer.USER);
+        s.put(PostgresSinkConfig.TABLE, table);
+        s.put(PostgresSinkConfig.MODE, "blind");
+        s.put(PostgresSinkConfig.VECTOR_DIMENSIONS, "4");
+        io.embedseal.serdes.EmbeddingUnsealer unsealer =
+                new io.embedseal.serdes.EmbeddingUnsealer(new Sealer(keyring), null);
+        try (PostgresVectorStore store =
+                PostgresVectorStore.open(new PostgresSinkConfig(s), "blind-rewrap", 0, kms, keyring.naming())) {
+            Sealer sealer = new Sealer(keyring);
+            for (int i = 0; i < 5; i++) {
+                StoredRecord r = stored(sealer, "blindco", "b" + i, false);
+                store.upsert(new StoredRecord(
+                        r.key(),
+                        r.header(),
+                        r.envelope(),
+                        unsealer.unseal(r.key().toBytes(), r.envelope()),
+                        "sealed",
+                        0,
+                        i));
+            }
+            store.flush();
+        }
+        java.util.function.Supplier<Boolean> opens = () -> {
+            try (Connection c = db.connect();
+                    io.embedseal.sinks.blind.VectorKeys keys = new io.embedseal.sinks.blind.VectorKeys(
+                            new LocalKms(kmsDir),
+                            keyring.naming(),
+                            new io.embedseal.sinks.postgres.PostgresVectorKeys(() -> c, table),
+                            1.0)) {
+                return keys.get("blindco", false).isPresent();
+            } catch (io.embedseal.keyring.kms.KmsException e) {
+                return false;
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        assertThat(opens.get()).isTrue();
+        ok(cli("keys", "rotate", "--tenant", "blindco"));
+        ok(cli("keys", "restrict", "--tenant", "blindco", "--min-version", "2"));
+        assertThat(opens.get())
+                .as("restricted without a re-wrap: the vector key is lost")
+                .isFalse();
+        ok(cli("keys", "restrict", "--tenant", "blindco", "--min-version", "1"));
+        CliRun rewrap = ok(cli(
+                "keys",
+                "rewrap",
+                "--tenant",
+                "blindco",
+                "--postgres-url",
+                db.url(),
+                "--postgres-user",
+                io.embedseal.testkit.PgliteServer.USER,
+                "--postgres-table",
+                table));
+        assertThat(rewrap.err()).contains("vector key is under local:tenant-blindco:2");
+        ok(cli("keys", "restrict", "--tenant", "blindco", "--min-version", "2"));
+        assertThat(opens.get()).as("re-wrapped: opens under version 2 alone").isTrue();
+    }
 }

@@ -21,7 +21,7 @@ import java.util.Objects;
  * preserving). Euclidean distance only: cosine similarity is served by normalising first ({@link #unit}). Decryption
  * recomputes λ from the nonce: m = Rᵀ((c − λ)/s).
  *
- * <p>A uniform is {@code ((w >>> 11) + 0.5) · 2^-53}, in (0, 1). Gaussian pair j uses uniforms 2j and 2j+1:
+ * <p>A uniform is {@code ((w >>> 12) + 0.5) · 2^-52}, in (0, 1). Gaussian pair j uses uniforms 2j and 2j+1:
  * {@code r = sqrt(-2 ln u_2j)}, {@code g_2j = r cos(2π u_2j+1)}, {@code g_2j+1 = r sin(2π u_2j+1)}; an odd d drops the
  * last sine; x' is the uniform after the last pair. docs/blind-index.md has a test vector.
  */
@@ -53,9 +53,16 @@ public final class Dcpe {
         return encrypt(key, m, nonce, true);
     }
 
+    /** The most dimensions encrypted: the stores index at most 4,096 (Lucene) and 2,000 (pgvector's HNSW). */
+    public static final int MAX_DIMENSIONS = 4096;
+
     /** {@code rotate=false}: the paper's SAP alone, for the test that shows what the rotation stops. */
     static Ciphertext encrypt(VectorKey key, float[] m, byte[] nonce, boolean rotate) {
         Objects.requireNonNull(m, "vector");
+        if (m.length > MAX_DIMENSIONS) {
+            throw new IllegalArgumentException(
+                    "a vector of " + m.length + " dimensions; at most " + MAX_DIMENSIONS + " are encrypted");
+        }
         if (nonce.length != NONCE_BYTES) {
             throw new IllegalArgumentException("a nonce has " + NONCE_BYTES + " bytes");
         }
@@ -74,6 +81,9 @@ public final class Dcpe {
         float[] c = new float[m.length];
         for (int i = 0; i < m.length; i++) {
             c[i] = (float) (s * x[i] + lambda[i]);
+            if (!Float.isFinite(c[i])) {
+                throw new IllegalArgumentException("a vector too large to encrypt (a value beyond float range)");
+            }
         }
         return new Ciphertext(c, nonce.clone());
     }
@@ -131,7 +141,7 @@ public final class Dcpe {
         for (int b = 0; b < 8; b++) {
             w = (w << 8) | (coins[8 * i + b] & 0xff);
         }
-        return ((w >>> 11) + 0.5) * 0x1.0p-53;
+        return ((w >>> 12) + 0.5) * 0x1.0p-52; // 52 bits and a half: never 0, never 1
     }
 
     /** A unit vector in the direction of {@code v} (cosine similarity); a zero vector is refused. */

@@ -5,7 +5,8 @@ package io.embedseal.sinks.blind;
  * ((π(0), π(1)), (π(2), π(3)), ...; an odd d leaves π(d−1) alone) and every pair turned by its own keyed angle (a Givens
  * rotation). Each layer is orthogonal, so distances and angles are kept exactly (to double rounding); the L·d/2
  * rotations are the d·log d steps after which Kac's random walk on the orthogonal group is mixed (Pillai and Smith,
- * "Kac's walk on n-sphere mixes in n log n steps", Ann. Appl. Probab. 2017).
+ * "Kac's walk on n-sphere mixes in n log n steps", Ann. Appl. Probab. 2017, shows that many suffice for a point on the
+ * sphere). It is a structured rotation with L·d/2 keyed angles (3,840 at d = 384), not a Haar-random one.
  *
  * <p>Why: scale-and-perturb alone leaves each ciphertext pointing where its vector points (c/s = m + λ/s), so anyone
  * holding the public embedding model could rank a tenant's ciphertexts against a query of their own making, or invert
@@ -13,7 +14,7 @@ package io.embedseal.sinks.blind;
  * or distribution-matching attacks: docs/blind-index.md.
  *
  * <p>Derivation: a keystream of AES-256-CTR under R = HKDF-Expand(PRK, "embedseal.dcpe.rotation.v1", 32) with the
- * initial counter block d as a 128-bit big-endian integer, read as 64-bit big-endian words turned into uniforms as
+ * initial counter block d (64 bits, big-endian) followed by 64 zero bits, read as 64-bit big-endian words turned into uniforms as
  * {@link Dcpe#uniform} does. Per layer: a Fisher–Yates shuffle of 0..d−1 (for i = d−1 down to 1: j = ⌊u·(i+1)⌋, swap i
  * and j), then one angle θ = 2π·u per pair.
  */
@@ -72,6 +73,15 @@ final class Rotation {
 
     int dimensions() {
         return d;
+    }
+
+    /** Zeroes the permutations and angles. */
+    void destroy() {
+        for (int l = 0; l < order.length; l++) {
+            java.util.Arrays.fill(order[l], 0);
+            java.util.Arrays.fill(cos[l], 0);
+            java.util.Arrays.fill(sin[l], 0);
+        }
     }
 
     /** x ← Rx, in place. */

@@ -156,10 +156,14 @@ public final class VectorKey implements AutoCloseable {
         requireLive();
         Rotation r = rotation;
         if (r == null || r.dimensions() != d) {
-            byte[] iv = java.nio.ByteBuffer.allocate(16).putLong(8, d).array();
+            // d in the nonce half, the counter half from 0: rotations of other sizes never share keystream blocks.
+            byte[] iv = java.nio.ByteBuffer.allocate(16).putLong(0, d).array();
             byte[] stream = ctr(rotationKey, iv, 8 * Rotation.words(d));
             r = Rotation.derive(stream, d);
             Arrays.fill(stream, (byte) 0);
+            if (rotation != null) {
+                rotation.destroy();
+            }
             rotation = r;
         }
         return r;
@@ -187,6 +191,9 @@ public final class VectorKey implements AutoCloseable {
         Arrays.fill(secret, (byte) 0);
         Arrays.fill(prf, (byte) 0);
         Arrays.fill(rot, (byte) 0);
+        if (rotation != null) {
+            rotation.destroy(); // with s, the rotation is the effective key
+        }
         rotation = null;
     }
 

@@ -9,7 +9,6 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.WrappedDek;
 import java.security.SecureRandom;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -29,7 +28,19 @@ public final class VectorKeys implements AutoCloseable {
     private final KekResolver naming;
     private final VectorKeyStorage storage;
     private final double beta;
-    private final Map<String, VectorKey> unwrapped = new HashMap<>();
+    /** Keys kept unwrapped, least recently used out first (destroyed; the next use asks the KMS again). */
+    public static final int MAX_KEYS_IN_MEMORY = 256;
+
+    private final Map<String, VectorKey> unwrapped = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, VectorKey> eldest) {
+            if (size() > MAX_KEYS_IN_MEMORY) {
+                eldest.getValue().destroy();
+                return true;
+            }
+            return false;
+        }
+    };
 
     /** @param beta the approximation factor of the keys this process creates (a key keeps the β it was made with) */
     public VectorKeys(Kms kms, KekResolver naming, VectorKeyStorage storage, double beta) {
@@ -99,6 +110,16 @@ public final class VectorKeys implements AutoCloseable {
     }
 
     private VectorKey unwrap(WrappedVectorKey w) {
+        try {
+            return unwrapChecked(w);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            // A key row or file the store altered (β out of range, a field missing): the tenant's key does not open.
+            throw new InvalidWrappedKeyException(
+                    "tenant " + w.tenant() + "'s vector key is malformed: " + e.getMessage());
+        }
+    }
+
+    private VectorKey unwrapChecked(WrappedVectorKey w) {
         String tenant = w.tenant();
         String kekName = naming.kekNameFor(tenant);
         if (!w.kek().provider().equals(kms.provider()) || !w.kek().keyName().equals(kekName)) {
@@ -145,6 +166,59 @@ public final class VectorKeys implements AutoCloseable {
             throw new IllegalStateException("tenant " + tenant + "'s vector key was changed meanwhile; not rewrapped");
         }
         return Optional.of(again.kek());
+    }
+
+    /**
+     * {@code keys rewrap} and {@code tenants migrate}: the tenant's stored vector key unwrapped through its current key
+     * and wrapped under {@code targetKey} in {@code target} (another version, or another KMS), stored in place of the
+     * old wrap (compare and set). The vectors stay as they are.
+     *
+     * @param expectedSource the tenant's current key: a stored key wrapped under any other is refused, not re-wrapped
+     * @param done           whether a KEK reference is already the target (nothing to do)
+     * @return the KEK reference the key is wrapped under now, or empty if the tenant has no vector key
+     * @throws KmsException if the KMS refuses, or the stored key names another key than the tenant's
+     */
+    public static Optional<KekRef> rewrapStored(
+            VectorKeyStorage storage,
+            String tenant,
+            KekRef expectedSource,
+            Kms source,
+            Kms target,
+            String targetKey,
+            java.util.function.Predicate<KekRef> done) {
+        Optional<WrappedVectorKey> stored = storage.read(tenant);
+        if (stored.isEmpty()) {
+            return Optional.empty();
+        }
+        WrappedVectorKey w = stored.get();
+        if (done.test(w.kek())) {
+            return Optional.of(w.kek());
+        }
+        if (!w.kek().sameKeyAs(expectedSource)) {
+            throw new KeyDeniedException("tenant " + tenant + "'s vector key is wrapped under " + w.kek()
+                    + ", which is not the tenant's key " + expectedSource + ": not re-wrapped");
+        }
+        byte[] aad = WrappedVectorKey.associatedData(tenant, w.id(), w.beta());
+        byte[] raw = source.unwrapDek(w.kek(), w.wrapped(), aad);
+        try {
+            if (raw.length != VectorKey.KEY_BYTES) {
+                throw new InvalidWrappedKeyException(
+                        "tenant " + tenant + "'s vector key " + w.idHex() + " unwrapped to " + raw.length + " bytes");
+            }
+            WrappedDek again = target.wrapDek(targetKey, raw, aad);
+            if (!again.kek().keyName().equals(targetKey)
+                    || !again.kek().provider().equals(target.provider())) {
+                throw new KmsException(
+                        "KMS wrapped tenant " + tenant + "'s vector key for '" + targetKey + "' under " + again.kek());
+            }
+            WrappedVectorKey moved = new WrappedVectorKey(tenant, w.id(), w.beta(), again.kek(), again.wrapped());
+            if (!storage.replace(w, moved)) {
+                throw new KmsException("tenant " + tenant + "'s vector key changed while it was re-wrapped; run again");
+            }
+            return Optional.of(moved.kek());
+        } finally {
+            Arrays.fill(raw, (byte) 0);
+        }
     }
 
     /** Zeroes the tenant's key in memory (revoked, destroyed): the next use asks the KMS again. */

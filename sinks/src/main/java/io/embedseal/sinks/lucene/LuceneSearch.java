@@ -195,6 +195,7 @@ public final class LuceneSearch {
             }
             java.util.Arrays.sort(docs); // doc values are read forwards
             TopK top = new TopK(k);
+            java.util.Set<String> seen = new java.util.HashSet<>(); // an index served by others may repeat a record
             int denied = 0;
             java.util.List<LeafReaderContext> leaves = reader.leaves();
             org.apache.lucene.index.BinaryDocValues envelopes = null;
@@ -231,7 +232,7 @@ public final class LuceneSearch {
                     }
                     continue;
                 }
-                if (opened.vector().length == query.length) {
+                if (opened.vector().length == query.length && seen.add(id)) {
                     top.offer(new SearchHit(id, similarity.compare(query, opened.vector()), opened.model()));
                 }
             }

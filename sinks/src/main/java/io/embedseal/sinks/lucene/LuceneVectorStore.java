@@ -526,6 +526,30 @@ public final class LuceneVectorStore implements VectorStore {
         }
     }
 
+    /**
+     * Blind mode on a tenant index that index mode wrote: its plaintext vectors would stay beside the ciphertexts.
+     * The tenant's records are refused (set aside, still sealed) naming the setting, until its index is rebuilt.
+     */
+    private void refusePlaintextFields(String tenant) {
+        try {
+            DirectoryReader reader = committedReader(tenant);
+            if (reader == null) {
+                return;
+            }
+            for (org.apache.lucene.index.FieldInfo f : org.apache.lucene.index.FieldInfos.getMergedFieldInfos(reader)) {
+                if (f.getVectorDimension() > 0 && f.name.startsWith("vector.")) {
+                    throw new RefusedRecordException(
+                            RefusedRecordException.Reason.NOT_STORABLE,
+                            "lucene.mode=blind, but tenant " + tenant + "'s index holds plaintext vectors written in "
+                                    + "index mode, which blind mode would leave there: rebuild the tenant's index "
+                                    + "(delete its directory and replay its records) or keep lucene.mode=index");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            throw tenantFault(tenant, e, "read");
+        }
+    }
+
     /** Whether vectors are indexed encrypted under the tenants' vector keys. */
     public boolean blindMode() {
         return blindKeys != null;
@@ -555,7 +579,9 @@ public final class LuceneVectorStore implements VectorStore {
         float[] indexed = vector;
         byte[] blindKey = null;
         if (blindKeys != null) {
-            VectorKey key = vectorKey(tenant);
+            if (first) {
+                refusePlaintextFields(tenant);
+            }
             float[] plain = vector;
             if (options.similarity() == VectorSimilarityFunction.COSINE) {
                 try {
@@ -566,7 +592,23 @@ public final class LuceneVectorStore implements VectorStore {
                             r.key() + ": a zero vector has no direction to compare by cosine");
                 }
             }
-            indexed = Dcpe.encrypt(key, plain).vector();
+            VectorKey key = null;
+            for (int attempt = 0; key == null; attempt++) {
+                key = vectorKey(tenant);
+                try {
+                    indexed = Dcpe.encrypt(key, plain).vector();
+                } catch (IllegalStateException destroyed) {
+                    key = null; // a key event destroyed it meanwhile: ask again, and the KMS decides
+                    if (attempt > 0) {
+                        throw new RefusedRecordException(
+                                RefusedRecordException.Reason.KEY_FAILED,
+                                "tenant " + tenant + "'s vector key was destroyed while in use");
+                    }
+                } catch (IllegalArgumentException e) {
+                    throw new RefusedRecordException(
+                            RefusedRecordException.Reason.NOT_STORABLE, r.key() + ": " + e.getMessage());
+                }
+            }
             blindKey = key.id();
         } else if (similarity == VectorSimilarityFunction.DOT_PRODUCT
                 && options.similarity() == VectorSimilarityFunction.COSINE) {

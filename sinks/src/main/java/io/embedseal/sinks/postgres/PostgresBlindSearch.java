@@ -40,6 +40,23 @@ public final class PostgresBlindSearch {
 
     private PostgresBlindSearch() {}
 
+    /** Whether the database's pgvector has iterative index scans (0.8.0 and later). */
+    static boolean iterativeScans(Statement s) throws SQLException {
+        try (java.sql.ResultSet rs = s.executeQuery("SELECT extversion FROM pg_extension WHERE extname = 'vector'")) {
+            if (!rs.next()) {
+                return false;
+            }
+            String[] v = rs.getString(1).split("\\.", -1);
+            try {
+                int major = Integer.parseInt(v[0]);
+                int minor = v.length > 1 ? Integer.parseInt(v[1]) : 0;
+                return major > 0 || minor >= 8;
+            } catch (NumberFormatException e) {
+                return false;
+            }
+        }
+    }
+
     /**
      * @param candidates k′ ≥ k: how many nearest ciphertexts to fetch and re-rank (at most {@value #MAX_CANDIDATES})
      * @param rerank     false: return the first k in the index's order, scored exactly (for measuring what re-ranking
@@ -117,7 +134,9 @@ public final class PostgresBlindSearch {
                 // leaves fewer than k′: several tenants share the index.
                 s.execute("SET LOCAL hnsw.ef_search = "
                         + Math.min(MAX_CANDIDATES, Math.max(Math.max(40, efSearch), candidates)));
-                s.execute("SET LOCAL hnsw.iterative_scan = strict_order");
+                if (iterativeScans(s)) {
+                    s.execute("SET LOCAL hnsw.iterative_scan = strict_order");
+                }
             }
             try (PreparedStatement ps = connection.prepareStatement("SELECT embedding_id, envelope FROM " + table
                     + " WHERE tenant = ? AND NOT deleted AND blind_key = ? ORDER BY blind <-> ?::vector LIMIT ?")) {

@@ -76,7 +76,7 @@ public final class PostgresVectorKeys implements VectorKeyStorage {
                 try {
                     return Optional.of(new WrappedVectorKey(
                             tenant, rs.getBytes(1), rs.getDouble(2), KekRef.parse(rs.getString(3)), rs.getBytes(4)));
-                } catch (IllegalArgumentException e) {
+                } catch (IllegalArgumentException | NullPointerException e) {
                     throw new io.embedseal.keyring.kms.InvalidWrappedKeyException(
                             "tenant " + tenant + "'s vector key row in " + keys + " is malformed: " + e.getMessage());
                 }

@@ -268,6 +268,7 @@ public final class PostgresVectorStore implements VectorStore {
                         + " USING hnsw (embedding " + config.vectorOps() + ")");
             }
             if (blind()) {
+                refusePlaintextVectors(s);
                 s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS blind vector(" + config.vectorDimensions()
                         + ")");
                 s.execute("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS blind_nonce bytea");
@@ -284,6 +285,31 @@ public final class PostgresVectorStore implements VectorStore {
                     + "PRIMARY KEY (tenant, connector, task))");
         }
         connection.commit();
+    }
+
+    /**
+     * Blind mode on a table that index mode filled: its plaintext vectors would stay (updates and shreds in blind mode
+     * do not touch them). Refused, naming the setting, until they are gone.
+     */
+    private void refusePlaintextVectors(Statement s) throws SQLException {
+        boolean column;
+        try (ResultSet rs = s.executeQuery("SELECT 1 FROM information_schema.columns WHERE table_name = '"
+                + baseName(table) + "' AND column_name = 'embedding'")) {
+            column = rs.next();
+        }
+        if (!column) {
+            return;
+        }
+        try (ResultSet rs = s.executeQuery("SELECT EXISTS (SELECT 1 FROM " + table + " WHERE embedding IS NOT NULL)")) {
+            if (rs.next() && rs.getBoolean(1)) {
+                throw new StoreException(
+                        PostgresSinkConfig.MODE + "=blind on " + table + ", which holds plaintext vectors written in "
+                                + "index mode: blind mode would leave them there. Clear them first (UPDATE " + table
+                                + " SET embedding = NULL, model = NULL), or use another " + PostgresSinkConfig.TABLE,
+                        null,
+                        false);
+            }
+        }
     }
 
     private static String baseName(String table) {
@@ -432,7 +458,6 @@ public final class PostgresVectorStore implements VectorStore {
         }
         Pending p = new Pending(r, false);
         if (blind()) {
-            VectorKey key = vectorKey(r.key().tenantId());
             float[] v = r.vector();
             if (config.cosine()) {
                 try {
@@ -444,7 +469,7 @@ public final class PostgresVectorStore implements VectorStore {
                                     + PostgresSinkConfig.VECTOR_SIMILARITY + "=cosine)");
                 }
             }
-            p = new Pending(r, false, Dcpe.encrypt(key, v), key.id());
+            p = blindCiphertext(r, v);
         }
         pending.remove(r.key());
         pending.put(r.key(), p);
@@ -467,6 +492,28 @@ public final class PostgresVectorStore implements VectorStore {
             throw new RefusedRecordException(
                     RefusedRecordException.Reason.KEY_FAILED,
                     "tenant " + tenant + "'s vector key does not open: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The record's vector under its tenant's vector key. A key that a key event destroyed meanwhile (REVOKED on the
+     * key-event thread) is asked for again, and the KMS decides; a vector that cannot be encrypted is refused.
+     */
+    private Pending blindCiphertext(StoredRecord r, float[] v) {
+        for (int attempt = 0; ; attempt++) {
+            VectorKey key = vectorKey(r.key().tenantId());
+            try {
+                return new Pending(r, false, Dcpe.encrypt(key, v), key.id());
+            } catch (IllegalStateException destroyed) {
+                if (attempt > 0) {
+                    throw new RefusedRecordException(
+                            RefusedRecordException.Reason.KEY_FAILED,
+                            "tenant " + r.key().tenantId() + "'s vector key was destroyed while in use");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new RefusedRecordException(
+                        RefusedRecordException.Reason.NOT_STORABLE, r.key() + ": " + e.getMessage());
+            }
         }
     }
 

@@ -45,7 +45,7 @@ class DcpeTest {
         for (float v : c) {
             hex.append(String.format("%08x", Float.floatToIntBits(v)));
         }
-        assertThat(hex.toString()).isEqualTo("433f5632c4047e28c352cd45448050ca43213837");
+        assertThat(hex.toString()).isEqualTo("4339d87f44627544c3037a25c418e689c3e0fbd2");
     }
 
     @Test
@@ -218,6 +218,14 @@ class DcpeTest {
         VectorKey k = key(10, 1.0);
         assertThatThrownBy(() -> Dcpe.encrypt(k, new float[] {1, Float.NaN})).hasMessageContaining("non-finite");
         assertThatThrownBy(() -> Dcpe.unit(new float[3])).hasMessageContaining("zero");
+        // Finite in, but beyond float range once scaled: refused, not an infinite ciphertext.
+        assertThatThrownBy(() -> Dcpe.encrypt(k, new float[] {3e38f, 1})).hasMessageContaining("too large");
+        assertThatThrownBy(() -> Dcpe.encrypt(k, new float[Dcpe.MAX_DIMENSIONS + 1]))
+                .hasMessageContaining("dimensions");
+        byte[] ones = new byte[8];
+        java.util.Arrays.fill(ones, (byte) 0xff);
+        assertThat(Dcpe.uniform(ones, 0)).isLessThan(1.0);
+        assertThat(Dcpe.uniform(new byte[8], 0)).isGreaterThan(0.0);
         assertThatThrownBy(() -> new VectorKey(new byte[16], new byte[32], 0)).hasMessageContaining("beta");
         assertThatThrownBy(() -> new VectorKey(new byte[16], new byte[32], Double.NaN))
                 .hasMessageContaining("beta");

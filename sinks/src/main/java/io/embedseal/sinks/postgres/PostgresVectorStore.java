@@ -293,8 +293,9 @@ public final class PostgresVectorStore implements VectorStore {
      */
     private void refusePlaintextVectors(Statement s) throws SQLException {
         boolean column;
-        try (ResultSet rs = s.executeQuery("SELECT 1 FROM information_schema.columns WHERE table_name = '"
-                + baseName(table) + "' AND column_name = 'embedding'")) {
+        // The table as the statements below resolve it (search path, or its schema), not a namesake elsewhere.
+        try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('" + table
+                + "') AND attname = 'embedding' AND NOT attisdropped")) {
             column = rs.next();
         }
         if (!column) {

@@ -103,9 +103,11 @@ final class StoreRewrite {
                             },
                             stopAfterRows);
             line.done();
-            if (stopAfterRows == 0 && vectorKeysTable(c)) {
-                // Blind mode's vector key moves with the rows: left under the old key, it would stop opening once the
-                // old key is restricted, retired or (after a migration) not the tenant's any more.
+            if (stopAfterRows == 0 && result.rowsLeft() == 0 && result.rowsFailed() == 0 && vectorKeysTable(c)) {
+                // Blind mode's vector key moves with the rows, once they have all moved: left under the old key, it
+                // would stop opening once the old key is restricted, retired or (after a migration) not the tenant's
+                // any more; moved before the rows (a migration that cannot finish yet), the sink, still on the old key,
+                // would refuse it.
                 var moved = io.embedseal.sinks.blind.VectorKeys.rewrapStored(
                         new io.embedseal.sinks.postgres.PostgresVectorKeys(() -> c, table),
                         tenant,

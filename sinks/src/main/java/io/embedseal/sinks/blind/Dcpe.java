@@ -59,6 +59,9 @@ public final class Dcpe {
     /** {@code rotate=false}: the paper's SAP alone, for the test that shows what the rotation stops. */
     static Ciphertext encrypt(VectorKey key, float[] m, byte[] nonce, boolean rotate) {
         Objects.requireNonNull(m, "vector");
+        if (m.length < 1) {
+            throw new IllegalArgumentException("an empty vector cannot be encrypted");
+        }
         if (m.length > MAX_DIMENSIONS) {
             throw new IllegalArgumentException(
                     "a vector of " + m.length + " dimensions; at most " + MAX_DIMENSIONS + " are encrypted");

@@ -994,7 +994,11 @@ public final class LuceneVectorStore implements VectorStore {
         if (rotated && blindKeys != null) {
             try {
                 var stored = new LuceneVectorKeys(root).read(tenant);
-                if (stored.isPresent() && stored.get().kek().version() < state.kekVersion()) {
+                if (stored.isPresent()
+                        && (state.kms() == null || stored.get().kek().provider().equals(state.kms()))
+                        && (state.kekName() == null
+                                || stored.get().kek().keyName().equals(state.kekName()))
+                        && stored.get().kek().version() < state.kekVersion()) {
                     blindKeys.rewrap(tenant);
                 }
             } catch (RuntimeException e) {

@@ -306,7 +306,8 @@ public final class PostgresVectorStore implements VectorStore {
                 throw new StoreException(
                         PostgresSinkConfig.MODE + "=blind on " + table + ", which holds plaintext vectors written in "
                                 + "index mode: blind mode would leave them there. Clear them first (UPDATE " + table
-                                + " SET embedding = NULL, model = NULL), or use another " + PostgresSinkConfig.TABLE,
+                                + " SET embedding = NULL, model = NULL, then VACUUM FULL " + table + " so that no dead "
+                                + "row or index page keeps them), or use another " + PostgresSinkConfig.TABLE,
                         null,
                         false);
             }
@@ -534,7 +535,12 @@ public final class PostgresVectorStore implements VectorStore {
             try (Connection own = connect(config)) {
                 PostgresVectorKeys storage = new PostgresVectorKeys(() -> own, table);
                 java.util.Optional<io.embedseal.sinks.blind.WrappedVectorKey> stored = storage.read(tenant);
-                if (stored.isPresent() && stored.get().kek().version() < state.kekVersion()) {
+                // Only a newer version of the key the tenant is on now (a migration under way is the operator's).
+                if (stored.isPresent()
+                        && (state.kms() == null || stored.get().kek().provider().equals(state.kms()))
+                        && (state.kekName() == null
+                                || stored.get().kek().keyName().equals(state.kekName()))
+                        && stored.get().kek().version() < state.kekVersion()) {
                     keys.rewrap(tenant, storage);
                 }
             } catch (SQLException | RuntimeException e) {

@@ -218,6 +218,7 @@ class DcpeTest {
         VectorKey k = key(10, 1.0);
         assertThatThrownBy(() -> Dcpe.encrypt(k, new float[] {1, Float.NaN})).hasMessageContaining("non-finite");
         assertThatThrownBy(() -> Dcpe.unit(new float[3])).hasMessageContaining("zero");
+        assertThatThrownBy(() -> Dcpe.encrypt(k, new float[0])).hasMessageContaining("empty");
         // Finite in, but beyond float range once scaled: refused, not an infinite ciphertext.
         assertThatThrownBy(() -> Dcpe.encrypt(k, new float[] {3e38f, 1})).hasMessageContaining("too large");
         assertThatThrownBy(() -> Dcpe.encrypt(k, new float[Dcpe.MAX_DIMENSIONS + 1]))

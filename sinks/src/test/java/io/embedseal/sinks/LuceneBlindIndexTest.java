@@ -146,6 +146,34 @@ class LuceneBlindIndexTest {
         }
     }
 
+    /**
+     * A tenant index written in index mode holds plaintext vectors; switching the sink to blind mode would leave them
+     * there beside the ciphertexts. The files do hold them (what the switch would keep), and blind mode refuses the
+     * tenant's records, naming the setting, rather than carry on over them.
+     */
+    @Test
+    void blindMode_overAnIndexModeIndex_refusesTheTenantsRecords() throws Exception {
+        Path root = tmp.resolve("switch");
+        List<float[]> vectors = PgvectorBlindIndexTest.clustered(new Random(4), 20);
+        try (LuceneVectorStore index = store(root, false)) {
+            sink(index, "acme", vectors);
+        }
+        VectorLeakScanner scanner = new VectorLeakScanner();
+        vectors.forEach(scanner::add);
+        assertThat(scan(root, scanner))
+                .as("index mode's plaintext in the files")
+                .isPositive();
+        try (LuceneVectorStore blind = store(root, true)) {
+            assertThatThrownBy(() -> blind.upsert(sealed.stored("acme", "new", vectors.get(0), true, 99)))
+                    .isInstanceOf(RefusedRecordException.class)
+                    .hasMessageContaining("lucene.mode=blind")
+                    .hasMessageContaining("plaintext vectors");
+            // another tenant, with no index-mode index, goes on
+            assertThat(blind.upsert(sealed.stored("globex", "g", vectors.get(1), true, 100)))
+                    .isTrue();
+        }
+    }
+
     @Test
     void theFirstKeyStored_staysTheTenantsKey() {
         Path root = tmp.resolve("race");

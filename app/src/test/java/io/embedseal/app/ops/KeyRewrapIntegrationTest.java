@@ -264,16 +264,7 @@ class KeyRewrapIntegrationTest {
      */
     @Test
     void rewrap_movesBlindModesVectorKey_too() throws Exception {
-        io.embedseal.testkit.PgliteServer db = io.embedseal.testkit.PgliteServer.shared()
-                .orElseGet(() -> {
-                    String why = io.embedseal.testkit.PgliteServer.unavailableBecause()
-                            .orElse("PGlite did not start");
-                    if (io.embedseal.testkit.PgliteServer.required()) {
-                        throw new IllegalStateException(why);
-                    }
-                    org.junit.jupiter.api.Assumptions.abort(why);
-                    return null;
-                });
+        io.embedseal.testkit.PgliteServer db = io.embedseal.app.TestPglite.server();
         ok(cli("tenants", "add", "--tenant", "blindco", "--create-key"));
         String table = PostgresServer.freshTable("rewrapblind");
         LocalKms kms = new LocalKms(kmsDir);

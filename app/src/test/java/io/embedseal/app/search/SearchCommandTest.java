@@ -382,16 +382,7 @@ class SearchCommandTest {
 
     @Test
     void postgresBlind_asksPgvectorForCandidates_overEncryptedVectors_andReranksThem() throws Exception {
-        io.embedseal.testkit.PgliteServer db = io.embedseal.testkit.PgliteServer.shared()
-                .orElseGet(() -> {
-                    String why = io.embedseal.testkit.PgliteServer.unavailableBecause()
-                            .orElse("PGlite did not start");
-                    if (io.embedseal.testkit.PgliteServer.required()) {
-                        Assertions.fail(why);
-                    }
-                    Assumptions.abort(why);
-                    return null;
-                });
+        io.embedseal.testkit.PgliteServer db = io.embedseal.app.TestPglite.server();
         String table = PostgresServer.freshTable("blindsearch");
         Map<String, String> s = new HashMap<>();
         s.put("embedseal.bootstrap.servers", "127.0.0.1:9");

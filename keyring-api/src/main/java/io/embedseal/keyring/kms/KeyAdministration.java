@@ -2,6 +2,7 @@ package io.embedseal.keyring.kms;
 
 import java.util.EnumSet;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Key administration in a tenant's KMS: the lifecycle an operator drives (create, rotate, restrict, disable,
@@ -21,6 +22,31 @@ public interface KeyAdministration extends AutoCloseable {
 
     /** Creates the key if it does not exist and returns its current version. */
     KekRef createKek(String keyName);
+
+    /**
+     * Creates a key of the given kind if it does not exist and returns its current version. A key that exists is
+     * left as it is, whatever its kind ({@link #publicKek} tells). The default creates symmetric keys only.
+     *
+     * @throws UnsupportedKmsOperationException if the provider has no keys of that kind
+     */
+    default KekRef createKek(String keyName, KekKind kind) {
+        if (kind == KekKind.SYMMETRIC) {
+            return createKek(keyName);
+        }
+        throw new UnsupportedKmsOperationException(
+                provider(), KmsOperation.CREATE, "it has no public-key KEKs (use vault, pkcs11 or local)");
+    }
+
+    /**
+     * The public half of a version of a public-key KEK, read from the KMS; null when the key is symmetric. The CLI
+     * reads it once, when it registers the tenant or rotates its key, and pins it in the signed key event: sealers
+     * take it from there, never from the KMS.
+     *
+     * @throws UnknownKeyException if there is no such key or version
+     */
+    default @Nullable PublicKek publicKek(String keyName, int version) {
+        return null;
+    }
 
     /** Adds a version that wraps from now on; older versions still unwrap unless restricted. */
     KekRef rotate(String keyName);

@@ -260,6 +260,133 @@ public abstract class KmsContractTest {
         }
     }
 
+    // --- public-key KEKs ------------------------------------------------------------------------------
+
+    @Test
+    void publicKeyKek_wrapsWithItsPublicKeyAlone_andTheKmsUnwraps() {
+        String name = newKeyName();
+        KekRef created = kms().createKek(name, KekKind.PUBLIC_KEY);
+        assertThat(created).isEqualTo(new KekRef(kms().provider(), name, 1));
+
+        PublicKek pk = publicKekOf(name, 1);
+        assertThat(pk.kek()).isEqualTo(created);
+        WrappedDek w = pk.wrap(DEK, AAD); // no KMS involved
+
+        assertThat(w.kek()).isEqualTo(created);
+        assertThat(PublicKek.isPublicKeyWrap(w.wrapped())).isTrue();
+        assertThat(indexOf(w.wrapped(), Arrays.copyOf(DEK, 8))).isEqualTo(-1);
+        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void publicKeyWrap_opensOnlyForItsAssociatedData() {
+        String name = newKeyName();
+        kms().createKek(name, KekKind.PUBLIC_KEY);
+        WrappedDek w = publicKekOf(name, 1).wrap(DEK, AAD);
+        byte[] otherTenant = "embedseal.dek.v1|evil|some-dek-id".getBytes(StandardCharsets.US_ASCII);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), otherTenant))
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void publicKeyWrap_altered_isAnInvalidWrappedKey() {
+        String name = newKeyName();
+        kms().createKek(name, KekKind.PUBLIC_KEY);
+        WrappedDek w = publicKekOf(name, 1).wrap(DEK, AAD);
+        for (int at : new int[] {10, w.wrapped().length - 5}) { // inside the KEM part, inside the DEK's ciphertext
+            byte[] altered = w.wrapped();
+            altered[at] ^= 0x01;
+            assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), altered, AAD))
+                    .as("a bit flipped at %d", at)
+                    .isInstanceOf(InvalidWrappedKeyException.class);
+        }
+    }
+
+    @Test
+    void publicKeyWrap_underAnotherKeyPair_doesNotOpen() {
+        String a = newKeyName();
+        String b = newKeyName();
+        kms().createKek(a, KekKind.PUBLIC_KEY);
+        kms().createKek(b, KekKind.PUBLIC_KEY);
+        WrappedDek w = publicKekOf(a, 1).wrap(DEK, AAD);
+
+        assertThat(publicKekOf(b, 1).spki()).isNotEqualTo(publicKekOf(a, 1).spki());
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(new KekRef(kms().provider(), b, 1), w.wrapped(), AAD))
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void publicKeyKek_rotation_givesANewKeyPair_andOldWrapsStillOpen() {
+        String name = newKeyName();
+        kms().createKek(name, KekKind.PUBLIC_KEY);
+        WrappedDek old = publicKekOf(name, 1).wrap(DEK, AAD);
+
+        KekRef v2 = kms().rotate(name);
+
+        assertThat(v2.version()).isEqualTo(2);
+        PublicKek pk2 = publicKekOf(name, 2);
+        assertThat(pk2.spki()).isNotEqualTo(publicKekOf(name, 1).spki());
+        assertThat(pipelineKms()
+                        .unwrapDek(pk2.wrap(DEK, AAD).kek(), pk2.wrap(DEK, AAD).wrapped(), AAD))
+                .isEqualTo(DEK);
+        assertThat(pipelineKms().unwrapDek(old.kek(), old.wrapped(), AAD)).isEqualTo(DEK);
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(new KekRef(kms().provider(), name, 2), old.wrapped(), AAD))
+                .as("a version-1 wrap presented as version 2")
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void symmetricKek_hasNoPublicKey_andRefusesAPublicKeyWrap() {
+        String name = newKeyName();
+        String pair = newKeyName();
+        kms().createKek(name);
+        kms().createKek(pair, KekKind.PUBLIC_KEY);
+        WrappedDek w = publicKekOf(pair, 1).wrap(DEK, AAD);
+
+        assertThat(kms().publicKek(name, 1)).isNull();
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(new KekRef(kms().provider(), name, 1), w.wrapped(), AAD))
+                .isInstanceOf(InvalidWrappedKeyException.class);
+    }
+
+    @Test
+    void wrapDek_underAPublicKeyKek_isAPublicKeyWrap() {
+        String name = newKeyName();
+        kms().createKek(name, KekKind.PUBLIC_KEY);
+
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+
+        assertThat(PublicKek.isPublicKeyWrap(w.wrapped())).isTrue();
+        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void destroyingAPublicKeyKek_makesItsWrapsUnreadable() {
+        String name = newKeyName();
+        kms().createKek(name, KekKind.PUBLIC_KEY);
+        WrappedDek w = publicKekOf(name, 1).wrap(DEK, AAD);
+
+        kms().destroy(name);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD))
+                .isInstanceOfAny(UnknownKeyException.class, KeyDeniedException.class);
+    }
+
+    @Test
+    void publicKeyOfAMissingVersion_isUnknown() {
+        String name = newKeyName();
+        kms().createKek(name, KekKind.PUBLIC_KEY);
+
+        assertThatThrownBy(() -> publicKekOf(name, 2)).isInstanceOf(UnknownKeyException.class);
+    }
+
+    /** The public half of a public-key KEK's version, which must be there. */
+    protected PublicKek publicKekOf(String name, int version) {
+        PublicKek pk = kms().publicKek(name, version);
+        assertThat(pk).as("the public half of %s version %d", name, version).isNotNull();
+        return java.util.Objects.requireNonNull(pk);
+    }
+
     static int indexOf(byte[] haystack, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= haystack.length; i++) {

@@ -1,11 +1,14 @@
 package io.embedseal.keyring.kms.decorator;
 
+import io.embedseal.keyring.kms.KekKind;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.PublicKek;
 import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link KeyAdministration} whose every call runs through a {@link KmsInterceptor}. It implements
@@ -39,6 +42,18 @@ public final class InterceptedKeyAdministration implements KeyAdministration {
     @Override
     public KekRef createKek(String keyName) {
         return interceptor.around(provider(), KmsOperation.CREATE, keyName, null, () -> delegate.createKek(keyName));
+    }
+
+    @Override
+    public KekRef createKek(String keyName, KekKind kind) {
+        return interceptor.around(
+                provider(), KmsOperation.CREATE, keyName, null, () -> delegate.createKek(keyName, kind));
+    }
+
+    @Override
+    public @Nullable PublicKek publicKek(String keyName, int version) {
+        return interceptor.around(
+                provider(), KmsOperation.DESCRIBE, keyName, version, () -> delegate.publicKek(keyName, version));
     }
 
     @Override

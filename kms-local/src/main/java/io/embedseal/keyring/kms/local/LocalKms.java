@@ -2,6 +2,7 @@ package io.embedseal.keyring.kms.local;
 
 import com.google.crypto.tink.AccessesPartialKey;
 import com.google.crypto.tink.Aead;
+import com.google.crypto.tink.HybridDecrypt;
 import com.google.crypto.tink.InsecureSecretKeyAccess;
 import com.google.crypto.tink.KeysetHandle;
 import com.google.crypto.tink.PublicKeySign;
@@ -10,11 +11,15 @@ import com.google.crypto.tink.TinkJsonProtoKeysetFormat;
 import com.google.crypto.tink.aead.AeadConfig;
 import com.google.crypto.tink.aead.AesGcmKey;
 import com.google.crypto.tink.aead.PredefinedAeadParameters;
+import com.google.crypto.tink.hybrid.HpkeParameters;
+import com.google.crypto.tink.hybrid.HpkePrivateKey;
+import com.google.crypto.tink.hybrid.HybridConfig;
 import com.google.crypto.tink.signature.Ed25519PublicKey;
 import com.google.crypto.tink.signature.PredefinedSignatureParameters;
 import com.google.crypto.tink.signature.SignatureConfig;
 import com.google.crypto.tink.subtle.AesGcmJce;
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
+import io.embedseal.keyring.kms.KekKind;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
@@ -22,6 +27,7 @@ import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.WrappedDek;
@@ -53,6 +59,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,6 +73,11 @@ import org.slf4j.LoggerFactory;
  * sharing the directory (the CLI) takes effect on the next call. Changes are serialised by a lock file and
  * written by atomic rename. {@link #destroy} overwrites the keyset with zeros before deleting it; on
  * journaling or flash storage that is best effort, one more reason this provider is for development only.
+ *
+ * <p><b>Public-key KEKs</b> ({@link KekKind#PUBLIC_KEY}) are Tink HPKE keysets (DHKEM(X25519, HKDF-SHA256),
+ * HKDF-SHA256, AES-256-GCM, no output prefix) in the same file: version {@code n} is the n-th key pair. Wraps are made
+ * with the public key alone ({@link PublicKek}, which seals with embedseal's own HPKE code) and opened here with Tink's,
+ * so every round trip checks one implementation against the other.
  *
  * <p>Anyone who can read the directory holds every tenant's key: this provider announces itself as
  * development-only in the log when it starts.
@@ -93,6 +105,7 @@ public final class LocalKms implements KmsProvider {
     static {
         try {
             AeadConfig.register();
+            HybridConfig.register();
             SignatureConfig.register();
         } catch (GeneralSecurityException e) {
             throw new ExceptionInInitializerError(e);
@@ -131,6 +144,9 @@ public final class LocalKms implements KmsProvider {
         State state = readState(keyName);
         requireEnabled(keyName, state);
         KekRef kek = new KekRef(PROVIDER, keyName, keyset.size());
+        if (isPublicKeyKek(keyset)) {
+            return publicKek(keyset, kek).wrap(dek, associatedData);
+        }
         try {
             return new WrappedDek(kek, aead(keyset, kek).encrypt(dek, associatedData));
         } catch (GeneralSecurityException e) {
@@ -151,6 +167,21 @@ public final class LocalKms implements KmsProvider {
         if (kek.version() < state.minDecryptionVersion()) {
             throw new KeyDeniedException("local KEK " + kek + " is restricted: versions below "
                     + state.minDecryptionVersion() + " may not unwrap");
+        }
+        if (isPublicKeyKek(keyset)) {
+            HybridDecrypt hpke = hybridDecrypt(keyset, kek);
+            return PublicKek.unwrapHpke(wrappedDek, associatedData, (ciphertext, info) -> {
+                try {
+                    return hpke.decrypt(ciphertext, info);
+                } catch (GeneralSecurityException e) {
+                    throw new InvalidWrappedKeyException(
+                            "wrapped DEK does not open under " + kek + " with the given associated data", e);
+                }
+            });
+        }
+        if (PublicKek.isPublicKeyWrap(wrappedDek)) {
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK was made with a public key, but local KEK " + kek + " is symmetric");
         }
         try {
             return aead(keyset, kek).decrypt(wrappedDek, associatedData);
@@ -174,6 +205,11 @@ public final class LocalKms implements KmsProvider {
 
     @Override
     public KekRef createKek(String keyName) {
+        return createKek(keyName, KekKind.SYMMETRIC);
+    }
+
+    @Override
+    public KekRef createKek(String keyName, KekKind kind) {
         requireFileSafe(keyName);
         return locked(() -> {
             Path file = keysetFile(keyName);
@@ -181,13 +217,26 @@ public final class LocalKms implements KmsProvider {
                 return new KekRef(PROVIDER, keyName, readKeyset(keyName).size());
             }
             try {
-                writeKeyset(keyName, KeysetHandle.generateNew(PredefinedAeadParameters.AES256_GCM));
+                writeKeyset(
+                        keyName,
+                        KeysetHandle.generateNew(
+                                kind == KekKind.PUBLIC_KEY ? HPKE : PredefinedAeadParameters.AES256_GCM));
             } catch (GeneralSecurityException e) {
                 throw new KmsException("local KMS could not generate KEK '" + keyName + "'", e);
             }
-            LOG.warn("local KMS created KEK '{}' in {} (development only)", keyName, file);
+            LOG.warn("local KMS created {} KEK '{}' in {} (development only)", kind.label(), keyName, file);
             return new KekRef(PROVIDER, keyName, 1);
         });
+    }
+
+    /** The public key of an HPKE KEK's version; null for an AES-GCM KEK. */
+    @Override
+    public @Nullable PublicKek publicKek(String keyName, int version) {
+        KeysetHandle keyset = readKeyset(keyName);
+        if (version < 1 || version > keyset.size()) {
+            throw new UnknownKeyException("local KEK '" + keyName + "' has no version " + version);
+        }
+        return isPublicKeyKek(keyset) ? publicKek(keyset, new KekRef(PROVIDER, keyName, version)) : null;
     }
 
     @Override
@@ -196,7 +245,8 @@ public final class LocalKms implements KmsProvider {
             KeysetHandle keyset = readKeyset(keyName);
             try {
                 KeysetHandle rotated = KeysetHandle.newBuilder(keyset)
-                        .addEntry(KeysetHandle.generateEntryFromParameters(PredefinedAeadParameters.AES256_GCM)
+                        .addEntry(KeysetHandle.generateEntryFromParameters(
+                                        isPublicKeyKek(keyset) ? HPKE : PredefinedAeadParameters.AES256_GCM)
                                 .withRandomId()
                                 .makePrimary())
                         .build();
@@ -446,6 +496,53 @@ public final class LocalKms implements KmsProvider {
             return AesGcmJce.create((AesGcmKey) keyset.getAt(kek.version() - 1).getKey());
         } catch (GeneralSecurityException | ClassCastException e) {
             throw new KmsException("local KEK " + kek + " is not an AES-GCM key", e);
+        }
+    }
+
+    /** HPKE with X25519, HKDF-SHA256 and AES-256-GCM, no output prefix: what {@link PublicKek} seals to. */
+    private static final HpkeParameters HPKE = hpkeParameters();
+
+    private static HpkeParameters hpkeParameters() {
+        try {
+            return HpkeParameters.builder()
+                    .setKemId(HpkeParameters.KemId.DHKEM_X25519_HKDF_SHA256)
+                    .setKdfId(HpkeParameters.KdfId.HKDF_SHA256)
+                    .setAeadId(HpkeParameters.AeadId.AES_256_GCM)
+                    .setVariant(HpkeParameters.Variant.NO_PREFIX)
+                    .build();
+        } catch (GeneralSecurityException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private static boolean isPublicKeyKek(KeysetHandle keyset) {
+        return keyset.getPrimary().getKey() instanceof HpkePrivateKey;
+    }
+
+    private static HpkePrivateKey hpkeKey(KeysetHandle keyset, KekRef kek) {
+        if (!(keyset.getAt(kek.version() - 1).getKey() instanceof HpkePrivateKey key)
+                || !key.getParameters().equals(HPKE)) {
+            throw new KmsException("local KEK " + kek + " is not an HPKE X25519/HKDF-SHA256/AES-256-GCM key");
+        }
+        return key;
+    }
+
+    @AccessesPartialKey // the public key's bytes, to pin them as X.509 in the tenant's key events
+    private static PublicKek publicKek(KeysetHandle keyset, KekRef kek) {
+        byte[] raw = hpkeKey(keyset, kek).getPublicKey().getPublicKeyBytes().toByteArray();
+        return PublicKek.of(kek, io.embedseal.keyring.kms.Hpke.spkiFromRaw(raw));
+    }
+
+    private static HybridDecrypt hybridDecrypt(KeysetHandle keyset, KekRef kek) {
+        try {
+            return KeysetHandle.newBuilder()
+                    .addEntry(KeysetHandle.importKey(hpkeKey(keyset, kek))
+                            .withRandomId()
+                            .makePrimary())
+                    .build()
+                    .getPrimitive(RegistryConfiguration.get(), HybridDecrypt.class);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("local KEK " + kek + " cannot decrypt", e);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.embedseal.keyring.kms.pkcs11;
 
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
+import io.embedseal.keyring.kms.KekKind;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
@@ -9,6 +10,8 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.PublicKek;
+import io.embedseal.keyring.kms.RsaKeyWrap;
 import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
@@ -31,6 +34,7 @@ import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.ECParameterSpec;
 import java.time.Instant;
@@ -61,6 +65,15 @@ import org.slf4j.LoggerFactory;
  * {@link #restrictVersions} throw {@link UnsupportedKmsOperationException}; use the HSM's own tools.
  * {@link #destroy} deletes every version's object (C_DestroyObject).
  *
+ * <p><b>Public-key KEKs</b> ({@link KekKind#PUBLIC_KEY}): each version is an RSA-3072 key pair generated in the
+ * token, the private key a sensitive, non-extractable token object that may decrypt and nothing else, stored (as
+ * SunPKCS11's key store requires) beside a certificate that carries the public key, under the same label
+ * {@code <keyName>.v<N>}. Data keys are wrapped with the public key outside the token ({@link RsaKeyWrap}); to unwrap,
+ * the token decrypts the RSA part with raw RSA ({@code CKM_RSA_X_509}) and the OAEP-SHA256 decoding is done here
+ * ({@link RsaKeyWrap#oaepDecode}): SunPKCS11 offers no OAEP on JDK 17, and SoftHSM 2.6 does OAEP with SHA-1 only
+ * (CKR_ARGUMENTS_BAD for SHA-256). The private key never leaves the token; what leaves it is the encoded one-use key the
+ * unwrap is for. A token configured to refuse raw RSA refuses these unwraps (docs/key-management.md).
+ *
  * <p>{@link #signingKeys} are ECDSA P-256 key pairs generated in the token: the private key a sensitive,
  * non-extractable token object that signs ({@code SHA256withECDSA}) inside the token, the public key carried by a
  * self-signed certificate, both under the alias {@code <keyName>} (see {@link TokenSigningKeys}).
@@ -78,6 +91,8 @@ public final class Pkcs11Kms implements KmsProvider {
     private static final String SIGNING_CURVE = "secp256r1";
     /** How signing keys sign: DER signatures, as {@link SigningKeys} documents. */
     private static final String SIGNING_ALGORITHM = "SHA256withECDSA";
+    /** The size of public-key KEKs' RSA key pairs. */
+    private static final int RSA_KEK_BITS = 3072;
 
     private static final ECParameterSpec P256 = p256();
     private static final Set<KmsOperation> SUPPORTED =
@@ -130,6 +145,10 @@ public final class Pkcs11Kms implements KmsProvider {
             throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "'");
         }
         KekRef kek = new KekRef(PROVIDER, keyName, version);
+        PrivateKey pair = rsaKey(kek);
+        if (pair != null) {
+            return publicKek(kek).wrap(dek, associatedData);
+        }
         SecretKey key = key(kek);
         byte[] nonce = new byte[NONCE_BYTES];
         random.nextBytes(nonce);
@@ -162,11 +181,19 @@ public final class Pkcs11Kms implements KmsProvider {
             throw new UnknownKeyException(
                     "KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
         }
+        PrivateKey pair = rsaKey(kek);
+        if (pair != null) {
+            return RsaKeyWrap.unwrap(wrappedDek, associatedData, c1 -> rawRsaDecrypt(kek, pair, c1));
+        }
+        SecretKey key = key(kek);
+        if (PublicKek.isPublicKeyWrap(wrappedDek)) {
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK was made with a public key, but PKCS#11 KEK " + kek + " is an AES key");
+        }
         if (wrappedDek.length <= NONCE_BYTES + TAG_BITS / 8) {
             throw new InvalidWrappedKeyException(
                     "wrapped DEK under " + kek + " is too short (" + wrappedDek.length + " bytes)");
         }
-        SecretKey key = key(kek);
         try {
             Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding", provider);
             gcm.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, wrappedDek, 0, NONCE_BYTES));
@@ -209,12 +236,104 @@ public final class Pkcs11Kms implements KmsProvider {
 
     @Override
     public KekRef createKek(String keyName) {
+        return createKek(keyName, KekKind.SYMMETRIC);
+    }
+
+    @Override
+    public KekRef createKek(String keyName, KekKind kind) {
         synchronized (keyStore) {
             int latest = latestVersion(keyName);
             if (latest > 0) {
                 return new KekRef(PROVIDER, keyName, latest);
             }
-            return generate(keyName, 1);
+            return kind == KekKind.PUBLIC_KEY ? generateRsa(keyName, 1) : generate(keyName, 1);
+        }
+    }
+
+    /** The public key of an RSA KEK version, from its certificate; null for an AES KEK. */
+    @Override
+    public @Nullable PublicKek publicKek(String keyName, int version) {
+        KekRef kek = new KekRef(PROVIDER, keyName, version);
+        if (rsaKey(kek) == null) {
+            key(kek); // an AES KEK version, or UnknownKeyException
+            return null;
+        }
+        return publicKek(kek);
+    }
+
+    private PublicKek publicKek(KekRef kek) {
+        Certificate cert;
+        try {
+            synchronized (keyStore) {
+                cert = keyStore.getCertificate(alias(kek.keyName(), kek.version()));
+            }
+        } catch (GeneralSecurityException | ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to read the public key of " + kek, e);
+        }
+        if (cert == null || !(cert.getPublicKey() instanceof RSAPublicKey rsa)) {
+            throw new UnknownKeyException("PKCS#11 token has no RSA public key for " + kek);
+        }
+        return PublicKek.of(kek, rsa.getEncoded());
+    }
+
+    /** The RSA private key of a public-key KEK version, or null when that version is an AES key (or missing). */
+    private @Nullable PrivateKey rsaKey(KekRef kek) {
+        Key k;
+        try {
+            synchronized (keyStore) {
+                String alias = alias(kek.keyName(), kek.version());
+                if (!keyStore.containsAlias(alias)) {
+                    reload();
+                }
+                if (!keyStore.entryInstanceOf(alias, KeyStore.PrivateKeyEntry.class)) {
+                    return null;
+                }
+                k = keyStore.getKey(alias, null);
+            }
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to find " + kek + ": " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not find " + kek, e);
+        }
+        return k instanceof PrivateKey p && "RSA".equals(p.getAlgorithm()) ? p : null;
+    }
+
+    /** Raw RSA in the token ({@code CKM_RSA_X_509}), then OAEP-SHA256 decoding here. */
+    private byte[] rawRsaDecrypt(KekRef kek, PrivateKey key, byte[] c1) {
+        int k = (publicKek(kek).bits() + 7) / 8;
+        if (c1.length != k) {
+            throw new InvalidWrappedKeyException(
+                    "the RSA part of a wrapped DEK under " + kek + " has " + c1.length + " bytes, not " + k);
+        }
+        byte[] em;
+        try {
+            Cipher rsa = Cipher.getInstance("RSA/ECB/NoPadding", provider);
+            rsa.init(Cipher.DECRYPT_MODE, key);
+            em = rsa.doFinal(c1);
+        } catch (ProviderException e) {
+            if (forbidden(e, kek, "unwrap")) {
+                throw new KeyDeniedException(
+                        "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
+            }
+            String root = String.valueOf(rootMessage(e));
+            if (root.contains("CKR_ENCRYPTED_DATA") || root.contains("CKR_DATA")) {
+                throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek, e);
+            }
+            throw new KmsUnavailableException("PKCS#11 token failed to unwrap under " + kek + ": " + root, e);
+        } catch (GeneralSecurityException e) {
+            if (forbidden(e, kek, "unwrap")) {
+                throw new KeyDeniedException(
+                        "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
+            }
+            throw new InvalidWrappedKeyException(
+                    "wrapped DEK does not open under " + kek + ": "
+                            + e.getClass().getSimpleName(),
+                    e);
+        }
+        try {
+            return RsaKeyWrap.oaepDecode(em, k);
+        } finally {
+            Arrays.fill(em, (byte) 0);
         }
     }
 
@@ -225,7 +344,9 @@ public final class Pkcs11Kms implements KmsProvider {
             if (latest == 0) {
                 throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "' to rotate");
             }
-            return generate(keyName, latest + 1);
+            return rsaKey(new KekRef(PROVIDER, keyName, latest)) != null
+                    ? generateRsa(keyName, latest + 1)
+                    : generate(keyName, latest + 1);
         }
     }
 
@@ -511,6 +632,47 @@ public final class Pkcs11Kms implements KmsProvider {
 
     // --- token objects -------------------------------------------------------------------------------
 
+    /**
+     * Generates an RSA-3072 key pair in the token for a public-key KEK version and stores it under its label. The
+     * certificate SunPKCS11's key store needs is signed by a one-use software key, not by the KEK: the KEK's private
+     * key may decrypt and nothing else ({@code CKA_SIGN=false}).
+     */
+    private KekRef generateRsa(String keyName, int version) {
+        String alias = alias(keyName, version);
+        try {
+            if (keyStore.containsAlias(alias)) {
+                throw new KmsException("PKCS#11 token already holds an object labelled '" + alias
+                        + "' that is not a KEK version of '" + keyName + "'; not replacing it");
+            }
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA", provider);
+            generator.initialize(RSA_KEK_BITS, random);
+            KeyPair pair = generator.generateKeyPair();
+            KeyPairGenerator issuerKeys = KeyPairGenerator.getInstance("EC");
+            issuerKeys.initialize(new ECGenParameterSpec(SIGNING_CURVE), random);
+            KeyPair issuer = issuerKeys.generateKeyPair();
+            X509Certificate cert = SelfSignedCertificate.create(alias, pair.getPublic(), issuer, random, Instant.now());
+            keyStore.setEntry(
+                    alias, new KeyStore.PrivateKeyEntry(pair.getPrivate(), new X509Certificate[] {cert}), null);
+            Key stored = keyStore.getKey(alias, null);
+            if (!(stored instanceof PrivateKey)) {
+                throw new KmsException("PKCS#11 token did not keep the generated KEK '" + alias + "'");
+            }
+            if (readable(stored)) {
+                keyStore.deleteEntry(alias);
+                throw new KmsException("the PKCS#11 token made KEK '" + alias + "' readable (not sensitive, or "
+                        + "extractable); refusing it. Configure attributes(generate, CKO_PRIVATE_KEY, CKK_RSA) with "
+                        + "CKA_TOKEN=true, CKA_SENSITIVE=true and CKA_EXTRACTABLE=false");
+            }
+            LOG.info("PKCS#11 KMS generated public-key KEK {} (non-extractable RSA-{})", alias, RSA_KEK_BITS);
+            return new KekRef(PROVIDER, keyName, version);
+        } catch (ProviderException e) {
+            throw new KmsUnavailableException(
+                    "PKCS#11 token failed to generate KEK '" + alias + "': " + rootMessage(e), e);
+        } catch (GeneralSecurityException e) {
+            throw new KmsException("PKCS#11 token could not generate KEK '" + alias + "'", e);
+        }
+    }
+
     private KekRef generate(String keyName, int version) {
         String alias = alias(keyName, version);
         try {
@@ -620,7 +782,8 @@ public final class Pkcs11Kms implements KmsProvider {
                                 && rest.length() < 10
                                 && rest.chars().allMatch(Character::isDigit)
                                 // a signing key may be named like a KEK version; it is none
-                                && keyStore.entryInstanceOf(alias, KeyStore.SecretKeyEntry.class)) {
+                                && (keyStore.entryInstanceOf(alias, KeyStore.SecretKeyEntry.class)
+                                        || isRsaPair(alias))) {
                             versions.add(Integer.parseInt(rest));
                         }
                     }
@@ -630,6 +793,13 @@ public final class Pkcs11Kms implements KmsProvider {
             throw new KmsUnavailableException("PKCS#11 token failed to list keys: " + rootMessage(e), e);
         }
         return versions;
+    }
+
+    /** Whether the alias holds an RSA key pair (a public-key KEK version); the caller holds the key store. */
+    private boolean isRsaPair(String alias) throws GeneralSecurityException {
+        return keyStore.entryInstanceOf(alias, KeyStore.PrivateKeyEntry.class)
+                && keyStore.getCertificate(alias) != null
+                && keyStore.getCertificate(alias).getPublicKey() instanceof RSAPublicKey;
     }
 
     /**
@@ -750,6 +920,16 @@ public final class Pkcs11Kms implements KmsProvider {
                     .append("  CKA_EXTRACTABLE = false\n")
                     .append("  CKA_SIGN = true\n")
                     .append("  CKA_DERIVE = false\n")
+                    .append("}\n");
+            // Public-key KEKs: RSA private keys that decrypt and do nothing else, token objects from the start.
+            c.append("attributes(generate, CKO_PRIVATE_KEY, CKK_RSA) = {\n")
+                    .append("  CKA_TOKEN = true\n")
+                    .append("  CKA_PRIVATE = true\n")
+                    .append("  CKA_SENSITIVE = true\n")
+                    .append("  CKA_EXTRACTABLE = false\n")
+                    .append("  CKA_DECRYPT = true\n")
+                    .append("  CKA_SIGN = false\n")
+                    .append("  CKA_UNWRAP = false\n")
                     .append("}\n");
             return c.toString();
         }

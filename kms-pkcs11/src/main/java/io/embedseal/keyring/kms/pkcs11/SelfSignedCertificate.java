@@ -5,6 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
+import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.Provider;
 import java.security.PublicKey;
@@ -58,6 +59,32 @@ final class SelfSignedCertificate {
             SecureRandom random,
             Instant now)
             throws GeneralSecurityException {
+        Signature signer = Signature.getInstance("SHA256withECDSA", provider);
+        signer.initSign(privateKey);
+        return create(commonName, publicKey, signer, publicKey, random, now);
+    }
+
+    /**
+     * A certificate for {@code publicKey} signed by a software key pair {@code issuer} (EC P-256): for a key pair in
+     * the token that may not sign (a public-key KEK's, which decrypts and nothing else). Issuer and subject are both
+     * {@code CN=<commonName>}; the certificate is checked against the issuer's public key.
+     */
+    static X509Certificate create(
+            String commonName, PublicKey publicKey, KeyPair issuer, SecureRandom random, Instant now)
+            throws GeneralSecurityException {
+        Signature signer = Signature.getInstance("SHA256withECDSA");
+        signer.initSign(issuer.getPrivate(), random);
+        return create(commonName, publicKey, signer, issuer.getPublic(), random, now);
+    }
+
+    private static X509Certificate create(
+            String commonName,
+            PublicKey publicKey,
+            Signature signer,
+            PublicKey verifier,
+            SecureRandom random,
+            Instant now)
+            throws GeneralSecurityException {
         byte[] serial = new byte[16];
         random.nextBytes(serial);
         serial[0] = (byte) ((serial[0] & 0x7f) | 0x40); // positive, nonzero, 16 bytes
@@ -73,8 +100,6 @@ final class SelfSignedCertificate {
                 name,
                 publicKey.getEncoded());
 
-        Signature signer = Signature.getInstance("SHA256withECDSA", provider);
-        signer.initSign(privateKey);
         signer.update(tbs);
         byte[] signature = signer.sign();
         byte[] bits = new byte[signature.length + 1]; // no unused bits
@@ -83,7 +108,7 @@ final class SelfSignedCertificate {
         byte[] der = tlv(SEQUENCE, tbs, ECDSA_WITH_SHA256, tlv(BIT_STRING, bits));
         X509Certificate cert = (X509Certificate)
                 CertificateFactory.getInstance("X.509").generateCertificate(new ByteArrayInputStream(der));
-        cert.verify(cert.getPublicKey());
+        cert.verify(verifier);
         return cert;
     }
 

@@ -1,6 +1,7 @@
 package io.embedseal.keyring.kms.vault;
 
 import io.embedseal.keyring.kms.InvalidWrappedKeyException;
+import io.embedseal.keyring.kms.KekKind;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
@@ -9,6 +10,8 @@ import io.embedseal.keyring.kms.KmsException;
 import io.embedseal.keyring.kms.KmsOperation;
 import io.embedseal.keyring.kms.KmsProvider;
 import io.embedseal.keyring.kms.KmsUnavailableException;
+import io.embedseal.keyring.kms.PublicKek;
+import io.embedseal.keyring.kms.RsaKeyWrap;
 import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
@@ -80,6 +83,13 @@ import org.slf4j.LoggerFactory;
  * throw {@link UnsupportedKmsOperationException}. {@link #destroy} sets {@code deletion_allowed} and deletes the
  * key. One HTTP client is shared by every request; the token is never logged or shown.
  *
+ * <p><b>Public-key KEKs</b> ({@link KekKind#PUBLIC_KEY}) are Transit keys of type {@code rsa-3072} (an existing
+ * {@code rsa-2048} or {@code rsa-4096} key serves too): {@link #publicKek} reads a version's public key from
+ * {@code keys/<key>}, data keys are wrapped with it outside Vault ({@link RsaKeyWrap}: RSA-OAEP-SHA256 of a one-use key,
+ * AES-GCM of the DEK under the associated data, as Transit's RSA decryption takes no associated data), and
+ * {@link #unwrapDek} sends only the RSA part to {@code decrypt/<key>} as {@code vault:v<N>:<base64>}: the private key
+ * never leaves Vault, and a wrap opened under another tenant's or DEK's associated data fails its tag here.
+ *
  * <p>{@link #signingKeys} signs with Transit's asymmetric keys in the same mount ({@code ed25519}, or an existing
  * {@code ecdsa-p256}): {@code keys/<key>} for the public key, {@code sign/<key>} for a signature, with the same
  * failure mapping.
@@ -103,6 +113,11 @@ public final class VaultTransitKms implements KmsProvider {
     private static final byte[] ED25519_SPKI_PREFIX = {
         0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
     };
+
+    /** The Transit key type of new public-key KEKs. */
+    static final String RSA_KEK_TYPE = "rsa-3072";
+    /** How Transit refuses associated data for an RSA key (the sign that a wrap met a public-key KEK). */
+    private static final String NON_AEAD_RSA = "non-AEAD cipher suite rsa-";
 
     private static final Set<KmsOperation> SUPPORTED =
             EnumSet.complementOf(EnumSet.of(KmsOperation.DISABLE, KmsOperation.ENABLE));
@@ -261,6 +276,17 @@ public final class VaultTransitKms implements KmsProvider {
         Answer a;
         try {
             a = post(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
+        } catch (KmsException e) {
+            // Transit refuses associated data for RSA keys: a public-key KEK, wrapped with its public key (sealers do
+            // that themselves from the key pinned in the tenant's registration; this path serves the CLI's checks).
+            if (e.getClass() == KmsException.class
+                    && String.valueOf(e.getMessage()).contains(NON_AEAD_RSA)) {
+                PublicKek pk = publicKek(keyName, describe(keyName).latestVersion());
+                if (pk != null) {
+                    return pk.wrap(dek, associatedData);
+                }
+            }
+            throw e;
         } finally {
             Arrays.fill(body, (byte) 0);
         }
@@ -286,6 +312,9 @@ public final class VaultTransitKms implements KmsProvider {
             throw new UnknownKeyException(
                     "KEK " + kek + " belongs to KMS provider '" + kek.provider() + "', not to '" + PROVIDER + "'");
         }
+        if (PublicKek.isPublicKeyWrap(wrappedDek)) {
+            return RsaKeyWrap.unwrap(wrappedDek, associatedData, c1 -> rsaDecrypt(kek, c1));
+        }
         // The wrapped DEK is not secret: a String of it is fine.
         String ciphertext = new String(wrappedDek, StandardCharsets.US_ASCII);
         Matcher m = CIPHERTEXT.matcher(ciphertext);
@@ -299,6 +328,23 @@ public final class VaultTransitKms implements KmsProvider {
         byte[] body = VaultJson.object(new String[] {"ciphertext", "associated_data"}, new byte[][] {
             ciphertext.getBytes(StandardCharsets.US_ASCII), Base64.getEncoder().encode(associatedData)
         });
+        return decrypt(kek, body);
+    }
+
+    /**
+     * The private-key step of a public-key wrap: Transit's RSA-OAEP-SHA256 decryption of {@code c1} under the KEK's
+     * version (no associated data: Transit takes none for RSA; {@link RsaKeyWrap} checks it).
+     */
+    private byte[] rsaDecrypt(KekRef kek, byte[] c1) {
+        String ciphertext =
+                "vault:v" + kek.version() + ":" + Base64.getEncoder().encodeToString(c1);
+        return decrypt(kek, VaultJson.object(new String[] {"ciphertext"}, new byte[][] {
+            ciphertext.getBytes(StandardCharsets.US_ASCII)
+        }));
+    }
+
+    /** {@code decrypt/<key>} with a prepared body; the plaintext is decoded from the answer's bytes. */
+    private byte[] decrypt(KekRef kek, byte[] body) {
         Answer a = post(KmsOperation.UNWRAP, kek.keyName(), "decrypt/" + path(kek.keyName()), body);
         try {
             int[] at = member(a, KmsOperation.UNWRAP, kek.keyName(), "plaintext");
@@ -369,8 +415,69 @@ public final class VaultTransitKms implements KmsProvider {
 
     @Override
     public KekRef createKek(String keyName) {
-        write(KmsOperation.CREATE, keyName, "keys/" + path(keyName), Map.of("type", "aes256-gcm96"));
+        return createKek(keyName, KekKind.SYMMETRIC);
+    }
+
+    /** {@code aes256-gcm96} for a symmetric KEK, {@code rsa-3072} for a public-key one. */
+    @Override
+    public KekRef createKek(String keyName, KekKind kind) {
+        write(
+                KmsOperation.CREATE,
+                keyName,
+                "keys/" + path(keyName),
+                Map.of("type", kind == KekKind.PUBLIC_KEY ? RSA_KEK_TYPE : "aes256-gcm96"));
         return describe(keyName).current();
+    }
+
+    /**
+     * The public key of an RSA KEK's version, from {@code GET <mount>/keys/<name>} ({@code keys.<N>.public_key}, PEM);
+     * null for an {@code aes256-gcm96} or other symmetric key.
+     */
+    @Override
+    public @Nullable PublicKek publicKek(String keyName, int version) {
+        JsonObject key = readKey(keyName);
+        JsonValue type = key.get("type");
+        if (type == null || !type.isString()) {
+            throw unreadable(keyName, "a key description without a type", null);
+        }
+        String t = type.asString();
+        if (ED25519.equals(t) || t.startsWith("ecdsa-")) {
+            throw new KmsException("Vault Transit key '" + keyName + "' is a signing key (" + t + "), not a KEK");
+        }
+        if (!t.startsWith("rsa-")) {
+            return null;
+        }
+        int latest = intField(key, "latest_version", keyName);
+        if (version < 1 || version > latest) {
+            throw new UnknownKeyException(
+                    "Vault Transit key '" + keyName + "' has no version " + version + " (latest is " + latest + ")");
+        }
+        JsonValue versions = key.get("keys");
+        JsonValue entry =
+                versions != null && versions.isObject() ? versions.asObject().get(String.valueOf(version)) : null;
+        JsonValue published =
+                entry != null && entry.isObject() ? entry.asObject().get("public_key") : null;
+        if (published == null || !published.isString()) {
+            throw new UnknownKeyException("Vault Transit key '" + keyName + "' has no public key for version " + version
+                    + " (trimmed, or not readable by this token)");
+        }
+        try {
+            return PublicKek.of(new KekRef(PROVIDER, keyName, version), pemToDer(published.asString()));
+        } catch (IllegalArgumentException e) {
+            throw unreadable(keyName, "a public_key that cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** The DER inside a PEM {@code PUBLIC KEY} block. */
+    private static byte[] pemToDer(String text) {
+        String pem = text.strip();
+        if (!pem.startsWith("-----BEGIN PUBLIC KEY-----") || !pem.endsWith("-----END PUBLIC KEY-----")) {
+            throw new IllegalArgumentException("not a PEM public key");
+        }
+        String body = pem.substring(
+                        "-----BEGIN PUBLIC KEY-----".length(), pem.length() - "-----END PUBLIC KEY-----".length())
+                .replaceAll("\\s", "");
+        return Base64.getDecoder().decode(body);
     }
 
     @Override
@@ -831,6 +938,11 @@ public final class VaultTransitKms implements KmsProvider {
                 || errors.contains("could be found") // keys/<k>/config of a missing key
                 || errors.contains("no existing key")) {
             throw new UnknownKeyException("no such key: " + what);
+        }
+        // Transit answers a failed RSA-OAEP decryption (another key pair, an altered wrap) with HTTP 500: it is the
+        // record's fault, not an outage, and retrying it would never succeed.
+        if (op.equals(KmsOperation.UNWRAP.name()) && errors.contains("failed to RSA decrypt")) {
+            throw new InvalidWrappedKeyException("wrapped DEK does not open: " + what);
         }
         if (status == 429 || status >= 500) {
             throw new KmsUnavailableException("Vault unavailable: " + what);

@@ -53,6 +53,18 @@ public final class KeyEventAuthor {
         return signer.sign(e);
     }
 
+    /**
+     * The record value of the tenant's next REGISTERED, ROTATED or MIGRATED naming a public-key KEK's version and
+     * pinning its public key, signed.
+     */
+    public byte[] next(String tenant, KeyEventType type, io.embedseal.keyring.kms.PublicKek publicKek) {
+        long seq = last.merge(tenant, 1L, Long::sum);
+        io.embedseal.keyring.kms.KekRef k = publicKek.kek();
+        KeyEvent e = KeyEvents.event(
+                tenant, type, k.provider(), k.keyName(), k.version(), actor, null, seq, null, publicKek);
+        return signer.sign(e);
+    }
+
     /** {@link #next} with no reason and no authority of the tenant's own. */
     public byte[] next(String tenant, KeyEventType type, String kms, String kekName, int kekVersion) {
         return next(tenant, type, kms, kekName, kekVersion, null, null);

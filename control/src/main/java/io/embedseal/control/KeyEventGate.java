@@ -1,12 +1,16 @@
 package io.embedseal.control;
 
 import io.embedseal.keyring.TenantIds;
+import io.embedseal.keyring.kms.KekRef;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.tenant.TenantDirectory;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
 import io.embedseal.schemas.KeyEvent;
 import io.embedseal.schemas.KeyEventType;
 import java.security.PublicKey;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
@@ -66,6 +70,8 @@ public final class KeyEventGate {
         ALREADY_REGISTERED("the tenant is already registered"),
         OTHER_KEK("it names another KMS or KEK than the tenant's registration"),
         OLDER_VERSION("it names a KEK version that is not newer than the tenant's"),
+        PUBLIC_KEY_CHANGED("it changes the tenant's KEK kind or pinned public key outside a rotation or migration"),
+        BAD_PUBLIC_KEY("its KEK public key is not an RSA key of 2048 bits or more, or an X25519 key"),
         KEK_OF_ANOTHER_TENANT("its KEK is bound to another tenant");
 
         private final String text;
@@ -234,7 +240,7 @@ public final class KeyEventGate {
                     && e.getType() != KeyEventType.DESTROYED) {
                 return refuse(tenant, e, Refusal.DESTROYED, read.signer());
             }
-            return new Decision(tenant, Outcome.APPLIED, e, KeyEvents.toState(e), null, read.signer());
+            return new Decision(tenant, Outcome.APPLIED, e, carry(current, e), null, read.signer());
         }
         if (!read.isSigned()) {
             return refuse(tenant, e, Refusal.UNSIGNED, null);
@@ -259,29 +265,66 @@ public final class KeyEventGate {
         if (broken != null) {
             return refuse(tenant, e, broken, signer);
         }
-        TenantState next = KeyEvents.toState(e);
-        if (current != null) {
-            // The authority is named once, at registration, and carried by every later state. A rotation changes
-            // the key's version, never the tenant's status: a revoked tenant stays revoked (RESTORED restores).
-            next = new TenantState(
-                    next.tenantId(),
-                    e.getType() == KeyEventType.ROTATED || e.getType() == KeyEventType.MIGRATED
-                            ? current.status()
-                            : next.status(),
-                    next.kms(),
-                    next.kekName(),
-                    next.kekVersion(),
-                    next.lastEvent(),
-                    next.since(),
-                    next.sequence(),
-                    current.authority());
-        } else if (e.getAuthority() != null && authorityKey(e.getAuthority()) == null) {
+        if (current == null && e.getAuthority() != null && authorityKey(e.getAuthority()) == null) {
             return refuse(tenant, e, Refusal.UNDECODABLE, signer);
         }
+        TenantState next = carry(current, e);
         return new Decision(tenant, Outcome.APPLIED, e, next, null, signer);
     }
 
+    /**
+     * The state an admitted event leaves: the event's own, except that a rotation or migration keeps the tenant's
+     * status, the authority stays the registration's, and an event that names no public key (a revocation,
+     * restoration or destruction) keeps the one pinned before.
+     */
+    private static TenantState carry(@Nullable TenantState current, KeyEvent e) {
+        TenantState next = KeyEvents.toState(e);
+        if (current == null) {
+            return next;
+        }
+        boolean changesKey = e.getType() == KeyEventType.ROTATED || e.getType() == KeyEventType.MIGRATED;
+        return new TenantState(
+                next.tenantId(),
+                changesKey ? current.status() : next.status(),
+                next.kms(),
+                next.kekName(),
+                next.kekVersion(),
+                next.lastEvent(),
+                next.since(),
+                next.sequence(),
+                current.authority(),
+                changesKey ? next.kekPublicKey() : current.kekPublicKey());
+    }
+
+    private @Nullable Refusal checkPublicKey(KeyEvent e, @Nullable TenantState current) {
+        byte[] pinned = KeyEvents.publicKey(e);
+        if (pinned != null) {
+            try {
+                PublicKek.of(new KekRef(e.getKms(), e.getKekName(), e.getKekVersion()), pinned);
+            } catch (IllegalArgumentException ex) {
+                return Refusal.BAD_PUBLIC_KEY;
+            }
+        }
+        if (current == null || e.getType() == KeyEventType.MIGRATED) {
+            return null;
+        }
+        String before = current.kekPublicKey();
+        if (e.getType() == KeyEventType.ROTATED) {
+            // A rotation keeps the kind: a symmetric KEK does not become a key pair by a rotation, nor the reverse.
+            return (before == null) == (pinned == null) ? null : Refusal.PUBLIC_KEY_CHANGED;
+        }
+        return pinned == null
+                        || (before != null
+                                && Arrays.equals(pinned, Base64.getDecoder().decode(before)))
+                ? null
+                : Refusal.PUBLIC_KEY_CHANGED;
+    }
+
     private @Nullable Refusal checkRules(String tenant, KeyEvent e, @Nullable TenantState current) {
+        Refusal key = checkPublicKey(e, current);
+        if (key != null) {
+            return key;
+        }
         if (current != null && current.status() == TenantStatus.DESTROYED) {
             return Refusal.DESTROYED;
         }

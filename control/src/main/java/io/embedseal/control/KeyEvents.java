@@ -33,10 +33,13 @@ public final class KeyEvents {
 
     private static final BinaryMessageEncoder<KeyEvent> ENCODER = KeyEvent.getEncoder();
     /**
-     * Events other than MIGRATED are written with schema version 2, so that readers not yet upgraded (which know its
-     * fingerprint, not version 3's) still apply a REVOKED or DESTROYED written by a new CLI.
+     * Events are written with the oldest schema that holds them: version 2 unless they are MIGRATED (version 3) or carry
+     * a public key (version 4, this one), so that readers not yet upgraded (which know older fingerprints only) still
+     * apply a REVOKED or DESTROYED written by a new CLI.
      */
     private static final BinaryMessageEncoder<KeyEvent> V2_ENCODER;
+
+    private static final BinaryMessageEncoder<KeyEvent> V3_ENCODER;
 
     private static final BinaryMessageDecoder<KeyEvent> DECODER = KeyEvent.getDecoder();
     private static final BinaryMessageEncoder<SignedKeyEvent> SIGNED_ENCODER = SignedKeyEvent.getEncoder();
@@ -50,10 +53,13 @@ public final class KeyEvents {
         // Events of schema version 2 (before MIGRATED) decode with today's schema too.
         Schema v1 = legacy("KeyEvent-v1.avsc");
         Schema v2 = legacy("KeyEvent-v2.avsc");
+        Schema v3 = legacy("KeyEvent-v3.avsc");
         DECODER.addSchema(v1);
         DECODER.addSchema(v2);
+        DECODER.addSchema(v3);
         V2_ENCODER = new BinaryMessageEncoder<>(org.apache.avro.specific.SpecificData.get(), v2);
-        for (Schema s : new Schema[] {v1, v2, KeyEvent.getClassSchema(), SignedKeyEvent.getClassSchema()}) {
+        V3_ENCODER = new BinaryMessageEncoder<>(org.apache.avro.specific.SpecificData.get(), v3);
+        for (Schema s : new Schema[] {v1, v2, v3, KeyEvent.getClassSchema(), SignedKeyEvent.getClassSchema()}) {
             KNOWN.put(SchemaNormalization.parsingFingerprint64(s), s);
         }
     }
@@ -95,7 +101,10 @@ public final class KeyEvents {
 
     public static byte[] encode(KeyEvent event) {
         try {
-            return bytes((event.getType() == KeyEventType.MIGRATED ? ENCODER : V2_ENCODER).encode(event));
+            BinaryMessageEncoder<KeyEvent> encoder = event.getKekPublicKey() != null
+                    ? ENCODER
+                    : event.getType() == KeyEventType.MIGRATED ? V3_ENCODER : V2_ENCODER;
+            return bytes(encoder.encode(event));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -207,7 +216,8 @@ public final class KeyEvents {
                 || e.getActor() == null
                 || e.getActor().length() > 256
                 || (e.getReason() != null && e.getReason().length() > 1024)
-                || (e.getAuthority() != null && e.getAuthority().length() > 4096)) {
+                || (e.getAuthority() != null && e.getAuthority().length() > 4096)
+                || (e.getKekPublicKey() != null && e.getKekPublicKey().remaining() > MAX_PUBLIC_KEY_BYTES)) {
             throw new InvalidKeyEventException("key event for " + key + " has a field longer than allowed", null);
         }
         if (!Objects.equals(key, e.getTenantId()) || !TenantIds.isValid(e.getTenantId())) {
@@ -218,6 +228,14 @@ public final class KeyEvents {
             throw new InvalidKeyEventException("key event for " + key + " names no valid KEK version/name", null);
         }
         return e;
+    }
+
+    /** An RSA-4096 SubjectPublicKeyInfo is 550 bytes; anything much larger is no KEK's public key. */
+    static final int MAX_PUBLIC_KEY_BYTES = 2048;
+
+    /** The public key an event pins, as SubjectPublicKeyInfo bytes; null when it pins none. */
+    public static byte @Nullable [] publicKey(KeyEvent e) {
+        return e.getKekPublicKey() == null ? null : bytes(e.getKekPublicKey());
     }
 
     /** The tenant state an event leaves behind. */
@@ -236,7 +254,10 @@ public final class KeyEvents {
                 e.getType().name(),
                 e.getTime(),
                 e.getSequence(),
-                e.getAuthority());
+                e.getAuthority(),
+                e.getKekPublicKey() == null
+                        ? null
+                        : java.util.Base64.getEncoder().encodeToString(bytes(e.getKekPublicKey())));
     }
 
     /** A key event with the fields every event needs, sequence 0 (unsigned, development) and no authority. */
@@ -268,6 +289,31 @@ public final class KeyEvents {
             @Nullable String reason,
             long sequence,
             @Nullable String authority) {
+        return event(tenantId, type, kms, kekName, kekVersion, actor, reason, sequence, authority, null);
+    }
+
+    /**
+     * A key event that pins a public KEK (REGISTERED, ROTATED or MIGRATED of a tenant whose KEK is a key pair).
+     *
+     * @param publicKek the public half of the KEK version the event names, or null for a symmetric KEK
+     * @throws IllegalArgumentException if the public KEK is not that version's
+     */
+    public static KeyEvent event(
+            String tenantId,
+            KeyEventType type,
+            String kms,
+            String kekName,
+            int kekVersion,
+            String actor,
+            @Nullable String reason,
+            long sequence,
+            @Nullable String authority,
+            io.embedseal.keyring.kms.@Nullable PublicKek publicKek) {
+        if (publicKek != null
+                && !publicKek.kek().equals(new io.embedseal.keyring.kms.KekRef(kms, kekName, kekVersion))) {
+            throw new IllegalArgumentException("the public KEK " + publicKek.kek() + " is not the key event's " + kms
+                    + ":" + kekName + ":" + kekVersion);
+        }
         return KeyEvent.newBuilder()
                 .setTenantId(tenantId)
                 .setType(type)
@@ -279,6 +325,7 @@ public final class KeyEvents {
                 .setReason(reason)
                 .setSequence(sequence)
                 .setAuthority(authority)
+                .setKekPublicKey(publicKek == null ? null : ByteBuffer.wrap(publicKek.spki()))
                 .build();
     }
 }

@@ -323,4 +323,142 @@ class KeyEventGateTest {
         TenantState s = g.directory().get("acme");
         assertThat(TenantStates.decode(TenantStates.encode(s))).isEqualTo(s);
     }
+
+    // --- public-key KEKs: the pinned public key is what sealers wrap every new DEK with ----------------------------
+
+    private io.embedseal.keyring.kms.PublicKek pair(String owner, String name) {
+        LocalKms kms = new LocalKms(dir.resolve(owner));
+        kms.createKek(name, io.embedseal.keyring.kms.KekKind.PUBLIC_KEY);
+        return java.util.Objects.requireNonNull(kms.publicKek(name, 1));
+    }
+
+    private io.embedseal.keyring.kms.PublicKek rotated(String owner, String name) {
+        LocalKms kms = new LocalKms(dir.resolve(owner));
+        int v = kms.rotate(name).version();
+        return java.util.Objects.requireNonNull(kms.publicKek(name, v));
+    }
+
+    private io.embedseal.keyring.kms.@org.jspecify.annotations.Nullable PublicKek pinned(KeyEventGate g) {
+        return g.directory().publicKekFor("acme");
+    }
+
+    @Test
+    void aForgedRotationPinningTheAttackersPublicKey_isRefused() {
+        io.embedseal.keyring.kms.PublicKek acme = pair("acme-kms", "tenant-acme");
+        // Mallory's own key pair, under acme's key name and the next version: sealers would wrap acme's DEKs for her.
+        io.embedseal.keyring.kms.PublicKek evil =
+                pair("mallory-kms", "tenant-acme").withKek(acme.kek().withVersion(2));
+        for (Mode mode : Mode.values()) {
+            KeyEventGate g = gate(mode);
+            g.admit("acme", operator.next("acme", KeyEventType.REGISTERED, acme));
+            KeyEventGate.Decision d = g.admit("acme", mallory.next("acme", KeyEventType.ROTATED, evil));
+            if (mode == Mode.DISABLED_INSECURE) { // the control: every new DEK of acme now opens for mallory
+                assertThat(d.outcome()).isEqualTo(Outcome.APPLIED);
+                assertThat(pinned(g)).isEqualTo(evil);
+            } else {
+                assertThat(d.refusal()).isEqualTo(Refusal.UNKNOWN_SIGNER);
+                assertThat(pinned(g)).isEqualTo(acme);
+            }
+        }
+    }
+
+    @Test
+    void aSignedRegistrationWhosePublicKeyWasSwapped_failsItsSignature() {
+        io.embedseal.keyring.kms.PublicKek acme = pair("acme-kms", "tenant-acme");
+        io.embedseal.keyring.kms.PublicKek evil = pair("mallory-kms", "tenant-acme");
+        KeyEvents.Read honest = KeyEvents.read("acme", operator.next("acme", KeyEventType.REGISTERED, acme));
+        io.embedseal.schemas.KeyEvent swapped = io.embedseal.schemas.KeyEvent.newBuilder(honest.event())
+                .setKekPublicKey(java.nio.ByteBuffer.wrap(evil.spki()))
+                .build();
+        byte[] forged = KeyEvents.encodeSigned(
+                KeyEvents.encode(swapped), java.util.Objects.requireNonNull(honest.signer()), honest.signature());
+
+        KeyEventGate off = gate(Mode.DISABLED_INSECURE);
+        assertThat(off.admit("acme", forged).outcome()).isEqualTo(Outcome.APPLIED);
+        assertThat(pinned(off)).isEqualTo(evil);
+        KeyEventGate g = gate(Mode.REQUIRED);
+        assertThat(g.admit("acme", forged).refusal()).isEqualTo(Refusal.BAD_SIGNATURE);
+        assertThat(g.directory().get("acme")).isNull();
+    }
+
+    @Test
+    void revocationKeepsThePinnedKey_andOnlyARotationChangesIt() {
+        io.embedseal.keyring.kms.PublicKek acme = pair("acme-kms", "tenant-acme");
+        KeyEventGate g = gate(Mode.REQUIRED);
+        g.admit("acme", operator.next("acme", KeyEventType.REGISTERED, acme));
+        g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1));
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+        assertThat(pinned(g)).isEqualTo(acme);
+
+        // A signed RESTORED that slips in another public key is refused: only a rotation moves the pin.
+        io.embedseal.keyring.kms.PublicKek other = pair("other-kms", "tenant-acme");
+        io.embedseal.schemas.KeyEvent restore =
+                KeyEvents.event("acme", KeyEventType.RESTORED, "local", "tenant-acme", 1, "ops", null, 3, null, other);
+        assertThat(g.admit("acme", operator.signer().sign(restore)).refusal()).isEqualTo(Refusal.PUBLIC_KEY_CHANGED);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+
+        g.admit("acme", operator.next("acme", KeyEventType.RESTORED, "local", "tenant-acme", 1));
+        io.embedseal.keyring.kms.PublicKek v2 = rotated("acme-kms", "tenant-acme");
+        // The author counted the refused event's sequence; continue from what the gate applied.
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.ROTATED, v2))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        assertThat(pinned(g)).isEqualTo(v2);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.ACTIVE);
+        TenantState s = g.directory().get("acme");
+        assertThat(TenantStates.decode(TenantStates.encode(s))).isEqualTo(s);
+    }
+
+    @Test
+    void aRotationCannotChangeTheKekKind() {
+        io.embedseal.keyring.kms.PublicKek acme = pair("acme-kms", "tenant-acme");
+        KeyEventGate symmetric = gate(Mode.REQUIRED);
+        registerAcme(symmetric);
+        assertThat(symmetric
+                        .admit(
+                                "acme",
+                                operator.next(
+                                        "acme",
+                                        KeyEventType.ROTATED,
+                                        acme.withKek(acme.kek().withVersion(2))))
+                        .refusal())
+                .isEqualTo(Refusal.PUBLIC_KEY_CHANGED);
+        assertThat(symmetric.directory().publicKekFor("acme")).isNull();
+
+        KeyEventGate pair = gate(Mode.REQUIRED);
+        pair.admit("acme", operator.next("acme", KeyEventType.REGISTERED, acme));
+        assertThat(pair.admit("acme", operator.next("acme", KeyEventType.ROTATED, "local", "tenant-acme", 2))
+                        .refusal())
+                .isEqualTo(Refusal.PUBLIC_KEY_CHANGED);
+        assertThat(pinned(pair)).isEqualTo(acme);
+    }
+
+    @Test
+    void aRegistrationPinningAWeakKey_isRefused() throws Exception {
+        java.security.KeyPairGenerator rsa = java.security.KeyPairGenerator.getInstance("RSA");
+        rsa.initialize(1024);
+        io.embedseal.schemas.KeyEvent weak = io.embedseal.schemas.KeyEvent.newBuilder(KeyEvents.event(
+                        "acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1, "ops", null, 1, null))
+                .setKekPublicKey(java.nio.ByteBuffer.wrap(
+                        rsa.generateKeyPair().getPublic().getEncoded()))
+                .build();
+        KeyEventGate g = gate(Mode.REQUIRED);
+
+        assertThat(g.admit("acme", operator.signer().sign(weak)).refusal()).isEqualTo(Refusal.BAD_PUBLIC_KEY);
+        assertThat(g.directory().get("acme")).isNull();
+    }
+
+    @Test
+    void eventsWithoutAPublicKey_stayInTheOlderSchema_soReadersNotYetUpgradedApplyThem() {
+        io.embedseal.keyring.kms.PublicKek acme = pair("acme-kms", "tenant-acme");
+        byte[] plain = KeyEvents.encode(
+                KeyEvents.event("acme", KeyEventType.REVOKED, "local", "tenant-acme", 1, "ops", null, 2, null));
+        byte[] pinning = KeyEvents.encode(KeyEvents.event(
+                "acme", KeyEventType.REGISTERED, "local", "tenant-acme", 1, "ops", null, 1, null, acme));
+        assertThat(java.util.Arrays.copyOfRange(plain, 2, 10))
+                .as("the schema fingerprint of an event without a public key")
+                .isNotEqualTo(java.util.Arrays.copyOfRange(pinning, 2, 10));
+        assertThat(KeyEvents.publicKey(KeyEvents.decode("acme", pinning))).isEqualTo(acme.spki());
+        assertThat(KeyEvents.publicKey(KeyEvents.decode("acme", plain))).isNull();
+    }
 }

@@ -1,5 +1,6 @@
 package io.embedseal.keyring;
 
+import io.embedseal.keyring.kms.PublicKek;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -15,4 +16,12 @@ public interface KekResolver {
     /** The tenant a KEK name belongs to, or null when it belongs to none. */
     @Nullable
     String tenantFor(String keyName);
+
+    /**
+     * The public KEK a tenant's new data keys are wrapped with, locally and without the KMS (pinned in its signed
+     * registration or rotation); null when the tenant's KEK is symmetric, or the tenant is unknown here.
+     */
+    default @Nullable PublicKek publicKekFor(String tenantId) {
+        return null;
+    }
 }

@@ -7,6 +7,7 @@ import io.embedseal.keyring.dek.DekId;
 import io.embedseal.keyring.dek.Randomness;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import java.lang.ref.WeakReference;
 import java.time.Clock;
@@ -28,7 +29,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Sealing</b>: one active DEK per tenant (and so per KEK version), created and wrapped on first use
- *       with a single KMS call, replaced after {@code maxRecordsPerDek} records or {@code maxDekAge}, whichever
+ *       with a single KMS call (none for a tenant with a public-key KEK: {@link KekResolver#publicKekFor}), replaced after {@code maxRecordsPerDek} records or {@code maxDekAge}, whichever
  *       comes first. A replacement wraps under the KEK's then-current version, so rotations are picked up.</li>
  *   <li><b>Unsealing</b>: the DEK a sealed record names, unwrapped through the KMS and kept in a bounded cache
  *       with idle expiry. A KEK that is not the tenant's own is refused ({@link KeyMismatchException}).</li>
@@ -255,6 +256,10 @@ public final class Keyring implements AutoCloseable {
 
     private Dek createDek(String tenantId) {
         String keyName = naming.kekNameFor(tenantId);
+        PublicKek publicKek = naming.publicKekFor(tenantId);
+        if (publicKek != null) {
+            return deks.create(tenantId, keyName, publicKek); // wrapped here: no KMS call
+        }
         try {
             return deks.create(tenantId, keyName);
         } catch (UnknownKeyException e) {

@@ -89,6 +89,16 @@ final class BrokerFixture implements AutoCloseable {
         return m.timestamp();
     }
 
+    /** Publishes a REGISTERED, ROTATED or MIGRATED pinning a public KEK, and returns when the broker stored it. */
+    long keyEvent(String tenant, KeyEventType type, io.embedseal.keyring.kms.PublicKek publicKek) throws Exception {
+        RecordMetadata m = producer.send(new ProducerRecord<>(
+                        topics.keyEvents(),
+                        tenant.getBytes(StandardCharsets.UTF_8),
+                        Fixtures.OPERATOR.next(tenant, type, publicKek)))
+                .get();
+        return m.timestamp();
+    }
+
     void flush() {
         producer.flush();
     }

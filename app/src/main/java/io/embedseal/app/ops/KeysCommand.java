@@ -5,6 +5,7 @@ import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.KmsOperation;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
 import io.embedseal.keyring.tenant.TenantStatus;
@@ -118,7 +119,17 @@ public final class KeysCommand implements Runnable {
                 out().println("rotated " + keyName + " in the " + ctx.admin.provider() + " KMS: version "
                         + state.kekVersion() + " -> " + next.version());
             }
-            ctx.publish(tenant, KeyEventType.ROTATED, next, reason);
+            PublicKek publicKek = null;
+            if (state.kekPublicKey() != null) {
+                publicKek = ctx.admin.publicKek(keyName, next.version());
+                if (publicKek == null) {
+                    throw new OperationFailed("tenant " + tenant + " has a public-key KEK, but the "
+                            + ctx.admin.provider() + " KMS gives no public key for " + next + "; nothing published");
+                }
+                out().println("public key of " + next + ": " + publicKek.describeKey() + ", " + publicKek.fingerprint()
+                        + " (pinned in ROTATED; sealers wrap with it, no KMS call)");
+            }
+            ctx.publish(tenant, KeyEventType.ROTATED, next, reason, null, publicKek);
             out().println("ROTATED published: new records of " + tenant + " are sealed under " + next);
             return 0;
         }

@@ -11,6 +11,7 @@ import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyAdministration;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsProvider;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.tenant.TenantState;
@@ -203,10 +204,33 @@ final class OperatorContext implements AutoCloseable {
      * @param authority REGISTERED only: the public key (base64 X.509) that must sign the tenant's later events
      */
     KeyEvent publish(String tenant, KeyEventType type, KekRef kek, String reason, @Nullable String authority) {
+        return publish(tenant, type, kek, reason, authority, null);
+    }
+
+    /**
+     * {@link #publish(String, KeyEventType, KekRef, String, String)} pinning a public KEK (REGISTERED, ROTATED or
+     * MIGRATED of a tenant whose KEK is a key pair): sealers wrap with it from then on, without the KMS.
+     */
+    KeyEvent publish(
+            String tenant,
+            KeyEventType type,
+            KekRef kek,
+            String reason,
+            @Nullable String authority,
+            @Nullable PublicKek publicKek) {
         TenantState current = keyEvents().state(tenant);
         long sequence = Math.addExact(current == null ? 0 : current.sequence(), 1);
         KeyEvent e = KeyEvents.event(
-                tenant, type, kek.provider(), kek.keyName(), kek.version(), actor, reason, sequence, authority);
+                tenant,
+                type,
+                kek.provider(),
+                kek.keyName(),
+                kek.version(),
+                actor,
+                reason,
+                sequence,
+                authority,
+                publicKek);
         if (current != null) {
             requireAuthority(tenant, current);
         }
@@ -225,7 +249,13 @@ final class OperatorContext implements AutoCloseable {
                             + (ex.getCause() == null ? ex : ex.getCause()).getMessage(),
                     ex);
         }
-        action(type.name(), tenant, kek.toString(), reason, "published #" + sequence + ", signed by " + signer.keyId());
+        action(
+                type.name(),
+                tenant,
+                kek.toString(),
+                reason,
+                "published #" + sequence + ", signed by " + signer.keyId()
+                        + (publicKek == null ? "" : ", public KEK " + publicKek.fingerprint()));
         log = null; // the next read sees this event
         return e;
     }

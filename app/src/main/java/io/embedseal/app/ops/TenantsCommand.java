@@ -8,11 +8,13 @@ import io.embedseal.keyring.KeyringSettings;
 import io.embedseal.keyring.TenantIds;
 import io.embedseal.keyring.dek.DekFactory;
 import io.embedseal.keyring.dek.DekId;
+import io.embedseal.keyring.kms.KekKind;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.KeyDeniedException;
 import io.embedseal.keyring.kms.KeyDescription;
 import io.embedseal.keyring.kms.KeyState;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.WrappedDek;
 import io.embedseal.keyring.tenant.TenantState;
@@ -22,8 +24,10 @@ import io.embedseal.schemas.KeyEventType;
 import io.embedseal.sinks.postgres.PostgresRewrap;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -77,6 +81,15 @@ public final class TenantsCommand implements Runnable {
                 description = "Create the key in the KMS if it does not exist (keys the operator manages).")
         boolean createKey;
 
+        @Option(
+                names = "--kek-kind",
+                paramLabel = "KIND",
+                description = "With --create-key: symmetric (default; every wrap is a KMS call) or public-key (a key "
+                        + "pair: the pipeline and producers wrap with the public key, pinned in REGISTERED, and make "
+                        + "no KMS call; only sinks and search unwrap). Without it, the kind of the existing key is read "
+                        + "from the KMS.")
+        String kekKind;
+
         @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
         String reason;
 
@@ -121,10 +134,31 @@ public final class TenantsCommand implements Runnable {
                     throw new OperationFailed("key " + name + " is " + key.state() + " in the " + ctx.admin.provider()
                             + " KMS; enable it first");
                 }
-                KekRef current = checkUsable(ctx, name);
-                out().println("key " + current
-                        + " is usable by this KMS identity: a test DEK was wrapped and unwrapped");
+                KekKind wanted = kekKind == null ? null : KekKind.parse(kekKind);
+                PublicKek publicKek = publicKek(ctx, name, key, wanted);
+                KekRef current = checkUsable(ctx, name, publicKek);
+                if (publicKek != null) {
+                    out().println("key " + current + " is a public-key KEK (" + publicKek.describeKey() + ", "
+                            + publicKek.fingerprint() + "): a test DEK wrapped with the public key alone was "
+                            + "unwrapped by the KMS");
+                } else {
+                    out().println("key " + current
+                            + " is usable by this KMS identity: a test DEK was wrapped and unwrapped");
+                }
                 if (state != null) {
+                    if (!java.util.Objects.equals(
+                                    state.kekPublicKey(),
+                                    publicKek == null
+                                            ? null
+                                            : Base64.getEncoder().encodeToString(publicKek.spki()))
+                            && state.kekVersion() == current.version()) {
+                        throw new OperationFailed("tenant " + tenant + " is registered with " + state.kms() + ":"
+                                + state.kekName() + ":" + state.kekVersion() + " pinned "
+                                + (state.kekPublicKey() == null ? "as a symmetric KEK" : "with another public key")
+                                + ", but the KMS now gives "
+                                + (publicKek == null ? "a symmetric key" : "public key " + publicKek.fingerprint())
+                                + "; the key was replaced under the same name. Nothing published");
+                    }
                     out().println("tenant " + tenant + " is already registered with " + state.kms() + ":"
                             + state.kekName() + " (" + state.status() + "); nothing published");
                     return 0;
@@ -135,7 +169,7 @@ public final class TenantsCommand implements Runnable {
                     throw new OperationFailed("key " + name + " is bound to tenant " + owner
                             + " (registered, or by the kms.key-name settings); a key serves one tenant only");
                 }
-                ctx.publish(tenant, KeyEventType.REGISTERED, current, reason, authority);
+                ctx.publish(tenant, KeyEventType.REGISTERED, current, reason, authority, publicKek);
                 if (authority != null) {
                     out().println("tenant " + tenant + "'s later key events must be signed by key id "
                             + KeyEventSignatures.keyId(KeyEventSignatures.parse(authority)));
@@ -173,25 +207,56 @@ public final class TenantsCommand implements Runnable {
                             "the " + ctx.admin.provider() + " KMS has no key " + name + ": the tenant creates it "
                                     + "and grants the pipeline encrypt/decrypt on it (bring your own key), or pass --create-key");
                 }
-                KekRef created = ctx.admin.createKek(name);
+                KekRef created =
+                        ctx.admin.createKek(name, kekKind == null ? KekKind.SYMMETRIC : KekKind.parse(kekKind));
                 out().println("created key " + created + " in the " + ctx.admin.provider() + " KMS");
                 return ctx.admin.describe(name);
             }
         }
 
         /**
-         * Wraps and unwraps a random DEK under the key, as the pipeline will: proves access, not just existence.
+         * The public half of the key's current version if it is a public-key KEK, read from the KMS; null for a
+         * symmetric key. A key whose kind differs from {@code --kek-kind} is refused.
+         */
+        private @Nullable PublicKek publicKek(
+                OperatorContext ctx, String name, @Nullable KeyDescription key, @Nullable KekKind wanted) {
+            PublicKek publicKek;
+            try {
+                publicKek = key == null ? null : ctx.admin.publicKek(name, key.latestVersion());
+            } catch (KeyDeniedException e) {
+                if (wanted == KekKind.PUBLIC_KEY) {
+                    throw new OperationFailed("this KMS identity may not read key " + name + "'s public key, which "
+                            + "a public-key KEK's registration pins: " + e.getMessage());
+                }
+                publicKek = null;
+            }
+            if (key == null && wanted == KekKind.PUBLIC_KEY) {
+                throw new OperationFailed("this KMS identity may not read key " + name
+                        + "'s metadata, so its public key cannot be pinned; register with an identity that may");
+            }
+            KekKind found = publicKek == null ? KekKind.SYMMETRIC : KekKind.PUBLIC_KEY;
+            if (wanted != null && key != null && wanted != found) {
+                throw new OperationFailed("key " + name + " in the " + ctx.admin.provider() + " KMS is a "
+                        + found.label() + " KEK, not " + wanted.label() + " as --kek-kind says; nothing published");
+            }
+            return publicKek;
+        }
+
+        /**
+         * Wraps and unwraps a random DEK under the key, as the pipeline and the sinks will: proves access, not just
+         * existence. For a public-key KEK the wrap is made with the public key about to be pinned, and the KMS must
+         * unwrap it: proof that the KMS holds that key's private half.
          *
          * @return the key version that wrapped it (the current one)
          */
-        private KekRef checkUsable(OperatorContext ctx, String name) {
+        private KekRef checkUsable(OperatorContext ctx, String name, @Nullable PublicKek publicKek) {
             byte[] dek = new byte[32];
             new SecureRandom().nextBytes(dek);
             byte[] id = new byte[DekId.LENGTH];
             new SecureRandom().nextBytes(id);
             byte[] aad = DekFactory.associatedData(tenant, DekId.of(id, 0, DekId.LENGTH));
             try {
-                WrappedDek wrapped = ctx.keys.wrapDek(name, dek, aad);
+                WrappedDek wrapped = publicKek != null ? publicKek.wrap(dek, aad) : ctx.keys.wrapDek(name, dek, aad);
                 byte[] back = ctx.keys.unwrapDek(wrapped.kek(), wrapped.wrapped(), aad);
                 if (!Arrays.equals(dek, back)) {
                     throw new OperationFailed("key " + name + " did not give back the test DEK it wrapped");
@@ -446,7 +511,9 @@ public final class TenantsCommand implements Runnable {
                             + "run the command again once every row can move");
                     return 1;
                 }
-                ctx.publish(tenant, KeyEventType.MIGRATED, newKek, reason);
+                // A key pair as the target: its public key is pinned, and sealers wrap with it from then on.
+                PublicKek targetPublic = other.admin().publicKek(targetKey, newKek.version());
+                ctx.publish(tenant, KeyEventType.MIGRATED, newKek, reason, null, targetPublic);
                 out().println("MIGRATED published: " + tenant + "'s data keys are wrapped under " + newKek
                         + "; its key in the " + own.provider() + " KMS (" + keyName + ") is no longer needed");
                 return 0;

@@ -4,6 +4,7 @@ import io.embedseal.keyring.kms.InvalidWrappedKeyException;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.Kms;
 import io.embedseal.keyring.kms.KmsException;
+import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.WrappedDek;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -57,6 +58,30 @@ public final class DekFactory {
                     || !wrapped.kek().provider().equals(kms.provider())) {
                 throw new KmsException("KMS wrapped a DEK for key '" + keyName + "' under " + wrapped.kek());
             }
+            return new Dek(tenantId, id, wrapped.kek(), wrapped.wrapped(), raw, randomness);
+        } finally {
+            Arrays.fill(raw, (byte) 0);
+        }
+    }
+
+    /**
+     * Generates a DEK for the tenant and wraps it with the tenant's public KEK, here: no KMS call, and nothing this
+     * process holds can unwrap it again.
+     *
+     * @throws KmsException if the public KEK is not one of {@code keyName}
+     */
+    public Dek create(String tenantId, String keyName, PublicKek publicKek) {
+        if (!publicKek.kek().keyName().equals(keyName)) {
+            throw new KmsException("tenant " + tenantId + "'s pinned public KEK is " + publicKek.kek()
+                    + ", not a version of its KEK '" + keyName + "'");
+        }
+        byte[] raw = new byte[KEY_BYTES];
+        randomness.nextBytes(raw);
+        byte[] idBytes = new byte[DekId.LENGTH];
+        randomness.nextBytes(idBytes);
+        DekId id = DekId.of(idBytes, 0, DekId.LENGTH);
+        try {
+            WrappedDek wrapped = publicKek.wrap(raw, associatedData(tenantId, id));
             return new Dek(tenantId, id, wrapped.kek(), wrapped.wrapped(), raw, randomness);
         } finally {
             Arrays.fill(raw, (byte) 0);

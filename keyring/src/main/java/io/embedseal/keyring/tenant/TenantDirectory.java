@@ -85,6 +85,13 @@ public final class TenantDirectory implements KekResolver {
         return s != null && s.kekName() != null ? s.kekName() : fallback.kekNameFor(tenantId);
     }
 
+    /** The tenant's pinned public KEK (see {@link TenantState#publicKek()}), or null. */
+    @Override
+    public io.embedseal.keyring.kms.@Nullable PublicKek publicKekFor(String tenantId) {
+        TenantState s = get(tenantId);
+        return s == null ? null : s.publicKek();
+    }
+
     @Override
     public @Nullable String tenantFor(String keyName) {
         for (TenantState s : states.values()) {

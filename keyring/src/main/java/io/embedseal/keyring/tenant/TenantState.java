@@ -17,6 +17,8 @@ import org.jspecify.annotations.Nullable;
  * @param sequence   the sequence number of that event (0 for an unsigned event read in development mode)
  * @param authority  the public key (X.509, base64) that must sign the tenant's events from now on; null: the
  *                   operator's trusted keys
+ * @param kekPublicKey the public half of KEK version {@code kekVersion} (X.509 SubjectPublicKeyInfo, base64) when the
+ *                   tenant's KEK is a public-key one: sealing wraps with it and calls no KMS; null for a symmetric KEK
  */
 public record TenantState(
         String tenantId,
@@ -27,11 +29,48 @@ public record TenantState(
         String lastEvent,
         Instant since,
         long sequence,
-        @Nullable String authority) {
+        @Nullable String authority,
+        @Nullable String kekPublicKey) {
 
     public TenantState {
         Objects.requireNonNull(tenantId, "tenantId");
         Objects.requireNonNull(status, "status");
+    }
+
+    /** A state with a symmetric KEK. */
+    public TenantState(
+            String tenantId,
+            TenantStatus status,
+            String kms,
+            String kekName,
+            int kekVersion,
+            String lastEvent,
+            Instant since,
+            long sequence,
+            @Nullable String authority) {
+        this(tenantId, status, kms, kekName, kekVersion, lastEvent, since, sequence, authority, null);
+    }
+
+    /** The pinned public KEK, or null for a symmetric KEK. */
+    public io.embedseal.keyring.kms.@Nullable PublicKek publicKek() {
+        return kekPublicKey == null
+                ? null
+                : io.embedseal.keyring.kms.PublicKek.of(
+                        new io.embedseal.keyring.kms.KekRef(kms, kekName, kekVersion),
+                        java.util.Base64.getDecoder().decode(kekPublicKey));
+    }
+
+    @Override
+    public String toString() {
+        return "TenantState[" + tenantId + ", " + status + ", " + kms + ":" + kekName + ":" + kekVersion + ", "
+                + lastEvent + " #" + sequence + " at " + since
+                + (authority == null ? "" : ", own authority")
+                + (kekPublicKey == null
+                        ? ""
+                        : ", public key "
+                                + io.embedseal.keyring.kms.PublicKek.fingerprint(
+                                        java.util.Base64.getDecoder().decode(kekPublicKey)))
+                + "]";
     }
 
     /** A state with no sequence and no tenant authority (tests, stores). */
@@ -43,7 +82,7 @@ public record TenantState(
             int kekVersion,
             String lastEvent,
             Instant since) {
-        this(tenantId, status, kms, kekName, kekVersion, lastEvent, since, 0, null);
+        this(tenantId, status, kms, kekName, kekVersion, lastEvent, since, 0, null, null);
     }
 
     public boolean isActive() {

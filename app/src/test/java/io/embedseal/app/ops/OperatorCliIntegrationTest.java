@@ -518,4 +518,84 @@ class OperatorCliIntegrationTest {
         assertThat(broken.code()).isEqualTo(1);
         assertThat(broken.out()).contains("BROKEN");
     }
+
+    /**
+     * A tenant whose KEK is a key pair: onboarded with its public key pinned in REGISTERED, rotated with the new
+     * version's key pinned in ROTATED. The pipeline seals without the KMS, so disabling the key in the KMS alone does
+     * not stop sealing (the sinks stop unwrapping at once); the REVOKED key event does (docs/key-lifecycle.md).
+     */
+    @Test
+    @Order(9)
+    void publicKeyKek_isPinned_rotated_andRevokedByItsKeyEvent() throws Exception {
+        CliRun add = cli("tenants", "add", "--tenant", "initech", "--create-key", "--kek-kind", "public-key");
+        assertThat(add.code()).as(add.out() + add.err()).isZero();
+        io.embedseal.keyring.kms.PublicKek v1 = kms.publicKek("tenant-initech", 1);
+        assertThat(v1).isNotNull();
+        assertThat(add.out())
+                .contains("created key local:tenant-initech:1")
+                .contains("is a public-key KEK (X25519, " + v1.fingerprint())
+                .contains("REGISTERED");
+        assertThat(KeyEvents.publicKey(keyEvents("initech").get(0))).isEqualTo(v1.spki());
+        await("the pipeline to pin initech's key", () -> pipeline.directory().publicKekFor("initech") != null);
+
+        CliRun wrongKind =
+                cli("tenants", "add", "--tenant", "hooli", "--key-name", "tenant-initech", "--kek-kind", "symmetric");
+        assertThat(wrongKind.code()).isEqualTo(1);
+        assertThat(wrongKind.err()).contains("is a public-key KEK, not symmetric");
+
+        traffic.send("initech", 6);
+        await("initech sealed", () -> sealedOfQuietly("initech") == 6);
+
+        CliRun rotate = cli("keys", "rotate", "--tenant", "initech");
+        assertThat(rotate.code()).as(rotate.err()).isZero();
+        io.embedseal.keyring.kms.PublicKek v2 = kms.publicKek("tenant-initech", 2);
+        assertThat(rotate.out()).contains(v2.fingerprint()).contains("pinned in ROTATED");
+        assertThat(KeyEvents.publicKey(keyEvents("initech").get(1))).isEqualTo(v2.spki());
+        await(
+                "the pipeline to pin version 2",
+                () -> pipeline.directory().get("initech").kekVersion() == 2);
+
+        // The key's owner disables it in the KMS only: sealing goes on (no KMS call to seal) ...
+        kms.disable("tenant-initech");
+        traffic.send("initech", 4);
+        await("initech sealed under version 2 with its key disabled", () -> sealedOfQuietly("initech") == 10);
+        assertThat(status().get("tenants").get("initech").get("kek").asText()).isEqualTo("local:tenant-initech:2");
+        // ... but nothing opens any more on the tenant's side of the boundary.
+        ConsumerRecord<byte[], byte[]> last = readAll(prefix + "sealed").stream()
+                .filter(r -> new String(r.key(), StandardCharsets.UTF_8).startsWith("initech/"))
+                .reduce((a, b) -> b)
+                .orElseThrow();
+        try (io.embedseal.keyring.Keyring sink = io.embedseal.keyring.Keyring.of(kms)) {
+            io.embedseal.serdes.EmbeddingUnsealer unsealer =
+                    new io.embedseal.serdes.EmbeddingUnsealer(new io.embedseal.serdes.envelope.Sealer(sink), null);
+            assertThatThrownBy(() -> unsealer.unseal(last.key(), last.value()))
+                    .hasCauseInstanceOf(io.embedseal.keyring.kms.KeyDeniedException.class);
+        }
+
+        // The key event stops the sealers.
+        CliRun revoke = cli("keys", "revoke", "--tenant", "initech");
+        assertThat(revoke.code()).as(revoke.err()).isZero();
+        awaitPipelineSees("initech", "REVOKED");
+        assertThat(pipeline.directory().publicKekFor("initech"))
+                .as("the pin survives revocation")
+                .isEqualTo(v2);
+        traffic.send("initech", 3);
+        await("initech's records dead-lettered", () -> {
+            try {
+                JsonNode dlq = status().get("tenants").get("initech").get("dlq");
+                return dlq != null && dlq.path("TENANT_REVOKED").asInt() == 3;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        assertThat(sealedOfQuietly("initech")).isEqualTo(10);
+    }
+
+    static long sealedOfQuietly(String tenant) {
+        try {
+            return sealedOf(status(), tenant);
+        } catch (Exception e) {
+            return -1;
+        }
+    }
 }

@@ -27,7 +27,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Latency of one DEK wrap and one DEK unwrap per KMS provider, through the same code the pipeline uses
+ * Latency of one DEK wrap and one DEK unwrap per KMS provider and KEK kind, through the same code the pipeline uses
  * ({@link KmsProviders}). Sample-time mode: JMH reports the median and p99 of single calls.
  *
  * <ul>
@@ -51,6 +51,17 @@ public class KmsBenchmark {
 
     @Param({"local", "pkcs11", "vault-openbao", "vault-openbao-tls"})
     public String provider;
+
+    /**
+     * {@code symmetric}: every wrap and unwrap is a KMS call. {@code public-key}: the wrap is made with the KEK's
+     * public key alone, as sealers do (no KMS call: RSA-OAEP for vault and pkcs11, HPKE X25519 for local); the unwrap
+     * is the KMS's private-key step plus the AES-GCM check here.
+     */
+    @Param({"symmetric", "public-key"})
+    public String kind;
+
+    private io.embedseal.keyring.kms.@org.jspecify.annotations.Nullable PublicKek publicKek;
+    private String key = KEY;
 
     private KmsProvider kms;
     private @org.jspecify.annotations.Nullable OpenBaoDevServer vault;
@@ -99,8 +110,11 @@ public class KmsBenchmark {
         }
         OpenBaoDevServer server = vault;
         kms = KmsProviders.create(KeyringSettings.of(settings, name -> server == null ? null : server.rootToken()));
-        kms.createKek(KEY);
-        wrapped = kms.wrapDek(KEY, dek, aad);
+        io.embedseal.keyring.kms.KekKind k = io.embedseal.keyring.kms.KekKind.parse(kind);
+        key = KEY + "-" + k.label();
+        kms.createKek(key, k);
+        publicKek = kms.publicKek(key, 1);
+        wrapped = wrap();
     }
 
     @TearDown(Level.Trial)
@@ -113,7 +127,8 @@ public class KmsBenchmark {
 
     @Benchmark
     public WrappedDek wrap() {
-        return kms.wrapDek(KEY, dek, aad);
+        io.embedseal.keyring.kms.PublicKek pk = publicKek;
+        return pk != null ? pk.wrap(dek, aad) : kms.wrapDek(key, dek, aad);
     }
 
     @Benchmark

@@ -9,6 +9,11 @@ path "transit/keys/tenant-*/rotate" {
 path "transit/keys/tenant-*/config" {
   capabilities = ["update"]
 }
+# Key import (tenants add --import-key): the mount's transport public key, which tenants wrap their key material
+# with; the import itself is keys/tenant-*/import, covered above. Reading it reveals nothing secret.
+path "transit/wrapping_key" {
+  capabilities = ["read"]
+}
 # Key events are signed with a Transit key of embedseal's own (embedseal-operator-signing by default): create it,
 # read its public key, sign. No delete: a deleted signing key would leave every signed event unverifiable. Vault
 # globs only at the end of a path, so this covers every key named embedseal-... (tenant keys are tenant-...).

@@ -13,10 +13,7 @@ path "transit/keys/audit-pipeline" {
 path "transit/sign/audit-pipeline" {
   capabilities = ["update"]
 }
-# Tell a refused token (expired, revoked) from a refused key, and renew the token.
+# Tell a refused token (expired, revoked) from a refused key.
 path "auth/token/lookup-self" {
   capabilities = ["read"]
-}
-path "auth/token/renew-self" {
-  capabilities = ["update"]
 }

@@ -70,8 +70,9 @@ public final class KeyEventGate {
         ALREADY_REGISTERED("the tenant is already registered"),
         OTHER_KEK("it names another KMS or KEK than the tenant's registration"),
         OLDER_VERSION("it names a KEK version that is not newer than the tenant's"),
-        PUBLIC_KEY_CHANGED("it changes the tenant's KEK kind or pinned public key outside a rotation or migration"),
-        BAD_PUBLIC_KEY("its KEK public key is not an RSA key of 2048 bits or more, or an X25519 key"),
+        PUBLIC_KEY_CHANGED(
+                "it changes the tenant's KEK kind, pinned public key or its version outside a rotation or migration"),
+        BAD_PUBLIC_KEY("its KEK public key is no RSA key of 2048 bits or more (or X25519 for the local KMS)"),
         KEK_OF_ANOTHER_TENANT("its KEK is bound to another tenant");
 
         private final String text;
@@ -283,12 +284,14 @@ public final class KeyEventGate {
             return next;
         }
         boolean changesKey = e.getType() == KeyEventType.ROTATED || e.getType() == KeyEventType.MIGRATED;
+        // A pinned public key belongs to one version: only an event that pins another key moves the version with it.
+        boolean keepsVersion = !changesKey && current.kekPublicKey() != null;
         return new TenantState(
                 next.tenantId(),
                 changesKey ? current.status() : next.status(),
                 next.kms(),
                 next.kekName(),
-                next.kekVersion(),
+                keepsVersion ? current.kekVersion() : next.kekVersion(),
                 next.lastEvent(),
                 next.since(),
                 next.sequence(),
@@ -300,7 +303,10 @@ public final class KeyEventGate {
         byte[] pinned = KeyEvents.publicKey(e);
         if (pinned != null) {
             try {
-                PublicKek.of(new KekRef(e.getKms(), e.getKekName(), e.getKekVersion()), pinned);
+                if (!PublicKek.of(new KekRef(e.getKms(), e.getKekName(), e.getKekVersion()), pinned)
+                        .suitsProvider(e.getKms())) {
+                    return Refusal.BAD_PUBLIC_KEY; // a key pair that KMS cannot hold: nothing could ever open
+                }
             } catch (IllegalArgumentException ex) {
                 return Refusal.BAD_PUBLIC_KEY;
             }
@@ -312,6 +318,12 @@ public final class KeyEventGate {
         if (e.getType() == KeyEventType.ROTATED) {
             // A rotation keeps the kind: a symmetric KEK does not become a key pair by a rotation, nor the reverse.
             return (before == null) == (pinned == null) ? null : Refusal.PUBLIC_KEY_CHANGED;
+        }
+        if (before != null && e.getType() == KeyEventType.RESTORED && e.getKekVersion() != current.kekVersion()) {
+            // The pinned key is version current.kekVersion()'s: sealing again under another version needs its public
+            // key,
+            // which only a rotation pins.
+            return Refusal.PUBLIC_KEY_CHANGED;
         }
         return pinned == null
                         || (before != null

@@ -461,4 +461,43 @@ class KeyEventGateTest {
         assertThat(KeyEvents.publicKey(KeyEvents.decode("acme", pinning))).isEqualTo(acme.spki());
         assertThat(KeyEvents.publicKey(KeyEvents.decode("acme", plain))).isNull();
     }
+
+    /**
+     * The KMS may be ahead of the pinned version (a rotation whose event was never published, a tenant rotating in its
+     * own KMS): a revocation or restoration naming the newer version must not relabel the pinned key as that version,
+     * or sealers would wrap with version 1's key under the name of version 2, and no sink could open a record.
+     */
+    @Test
+    void aRestorationNamingANewerVersion_neverRelabelsThePinnedKey() {
+        io.embedseal.keyring.kms.PublicKek acme = pair("acme-kms", "tenant-acme");
+        KeyEventGate g = gate(Mode.REQUIRED);
+        g.admit("acme", operator.next("acme", KeyEventType.REGISTERED, acme));
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.REVOKED, "local", "tenant-acme", 2))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        assertThat(pinned(g)).as("still version 1's key, as version 1").isEqualTo(acme);
+
+        KeyEventGate.Decision ahead =
+                g.admit("acme", operator.next("acme", KeyEventType.RESTORED, "local", "tenant-acme", 2));
+        assertThat(ahead.refusal()).isEqualTo(Refusal.PUBLIC_KEY_CHANGED);
+        assertThat(status(g, "acme")).isEqualTo(TenantStatus.REVOKED);
+        // The author counted the refused event: the next one continues after it, and the gate takes any higher number.
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.RESTORED, "local", "tenant-acme", 1))
+                        .outcome())
+                .isEqualTo(Outcome.APPLIED);
+        assertThat(pinned(g)).isEqualTo(acme);
+    }
+
+    @Test
+    void aKeyPairItsKmsCannotHold_isRefused() {
+        io.embedseal.keyring.kms.PublicKek x25519 = pair("acme-kms", "tenant-acme");
+        io.embedseal.keyring.kms.PublicKek forVault =
+                x25519.withKek(new io.embedseal.keyring.kms.KekRef("vault", "tenant-acme", 1));
+        KeyEventGate g = gate(Mode.REQUIRED);
+
+        assertThat(g.admit("acme", operator.next("acme", KeyEventType.REGISTERED, forVault))
+                        .refusal())
+                .isEqualTo(Refusal.BAD_PUBLIC_KEY);
+        assertThat(g.directory().get("acme")).isNull();
+    }
 }

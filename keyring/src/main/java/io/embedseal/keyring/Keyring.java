@@ -77,8 +77,10 @@ public final class Keyring implements AutoCloseable {
     private final LongAdder openMisses = new LongAdder();
 
     private Keyring(Builder b) {
-        this.kms = b.kms;
-        this.deks = new DekFactory(b.kms, b.randomness);
+        // Every wrap made for a tenant through this keyring (its DEKs, and the keys sinks wrap through kms()) uses the
+        // tenant's pinned public key where it has a key pair, and never the KMS.
+        this.kms = PinnedKeyKms.of(b.kms, b.naming);
+        this.deks = new DekFactory(this.kms, b.randomness);
         this.naming = b.naming;
         this.policy = b.policy;
         this.creator = b.creator;
@@ -181,7 +183,10 @@ public final class Keyring implements AutoCloseable {
         }
     }
 
-    /** The KMS behind this keyring (decorated as configured). */
+    /**
+     * The KMS behind this keyring (decorated as configured), wrapping under a tenant's pinned public key without the KMS
+     * ({@link PinnedKeyKms}).
+     */
     public Kms kms() {
         return kms;
     }

@@ -34,7 +34,9 @@ import picocli.CommandLine.Option;
             KeysCommand.Restrict.class,
             KeysCommand.Rewrap.class,
             KeysCommand.ReencryptIndex.class,
-            KeysCommand.SigningKey.class
+            KeysCommand.SigningKey.class,
+            KeyImportCommands.ImportParams.class,
+            KeyImportCommands.WrapForImport.class
         })
 public final class KeysCommand implements Runnable {
 
@@ -45,8 +47,8 @@ public final class KeysCommand implements Runnable {
     public void run() {
         throw new CommandLine.ParameterException(
                 spec.commandLine(),
-                "a subcommand is required: rotate, revoke, restore, destroy, restrict, rewrap, reencrypt-index or "
-                        + "signing-key");
+                "a subcommand is required: rotate, revoke, restore, destroy, restrict, rewrap, reencrypt-index, "
+                        + "signing-key, import-params or wrap-for-import");
     }
 
     /** What the key commands share: the tenant, a reason, and the tenant's current state. */
@@ -195,8 +197,18 @@ public final class KeysCommand implements Runnable {
                 return 0;
             }
             KeyDescription d = ctx.admin.describe(keyName);
-            ctx.publish(tenant, KeyEventType.RESTORED, d.current(), reason);
-            out().println("RESTORED published: " + tenant + "'s records are sealed again under " + d.current());
+            KekRef restored = d.current();
+            if (state.kekPublicKey() != null) {
+                // A key pair: sealers hold the public key of the pinned version only; a newer one is pinned by a
+                // rotation.
+                restored = new KekRef(state.kms(), keyName, state.kekVersion());
+                if (d.latestVersion() > state.kekVersion()) {
+                    out().println("the KMS has version " + d.latestVersion() + ", newer than the pinned "
+                            + state.kekVersion() + ": 'keys rotate' pins it");
+                }
+            }
+            ctx.publish(tenant, KeyEventType.RESTORED, restored, reason);
+            out().println("RESTORED published: " + tenant + "'s records are sealed again under " + restored);
             return 0;
         }
     }

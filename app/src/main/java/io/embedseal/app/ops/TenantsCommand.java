@@ -90,6 +90,16 @@ public final class TenantsCommand implements Runnable {
                         + "from the KMS.")
         String kekKind;
 
+        @Option(
+                names = "--import-key",
+                paramLabel = "FILE",
+                description =
+                        "Import key material the tenant made (the file 'keys wrap-for-import' or the tenant's own "
+                                + "tools wrote for 'keys import-params'): the KMS unwraps it into a new key it never exports, "
+                                + "then proves it is the tenant's (its key check opens, or its public key matches) before "
+                                + "anything is published. Key name and kind come from the file.")
+        java.nio.file.Path importKey;
+
         @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
         String reason;
 
@@ -106,6 +116,30 @@ public final class TenantsCommand implements Runnable {
             if (!TenantIds.isValid(tenant)) {
                 throw new IllegalArgumentException("--tenant '" + tenant + "': " + TenantIds.describeRule());
             }
+            KeyImportFiles.Import imported = null;
+            if (importKey != null) {
+                try {
+                    imported = KeyImportFiles.readImport(importKey);
+                } catch (java.io.IOException e) {
+                    throw new IllegalArgumentException(
+                            "--import-key: cannot read " + importKey + ": " + e.getMessage());
+                }
+                String fileKey = imported.parameters().keyName();
+                if (keyName != null && !keyName.equals(fileKey)) {
+                    throw new IllegalArgumentException(
+                            "--key-name " + keyName + " but the import file is for key " + fileKey);
+                }
+                if (kekKind != null
+                        && KekKind.parse(kekKind) != imported.parameters().kind()) {
+                    throw new IllegalArgumentException("--kek-kind " + kekKind + " but the import file is for a "
+                            + imported.parameters().kind().label() + " KEK");
+                }
+                if (createKey) {
+                    throw new IllegalArgumentException("--import-key and --create-key exclude each other");
+                }
+                keyName = fileKey;
+                kekKind = imported.parameters().kind().label();
+            }
             try (OperatorContext ctx = new OperatorContext(cluster, actor)) {
                 TenantState state = ctx.keyEvents().state(tenant);
                 String name = ctx.bind(
@@ -120,6 +154,14 @@ public final class TenantsCommand implements Runnable {
                 if (state != null && !name.equals(state.kekName())) {
                     throw new OperationFailed("tenant " + tenant + " is registered with key " + state.kekName()
                             + ", not " + name + "; a tenant keeps its key (rotate it with 'keys rotate')");
+                }
+                if (imported != null) {
+                    if (!imported.parameters().provider().equals(ctx.admin.provider())) {
+                        throw new OperationFailed("the import file is for the "
+                                + imported.parameters().provider() + " KMS, this configuration's is "
+                                + ctx.admin.provider());
+                    }
+                    importAndProve(ctx, name, imported);
                 }
                 KeyDescription key = null;
                 try {
@@ -177,6 +219,56 @@ public final class TenantsCommand implements Runnable {
                 out().println("tenant " + tenant + " REGISTERED with " + current + " on "
                         + cluster.topics().keyEvents());
                 return 0;
+            }
+        }
+
+        /**
+         * Imports the tenant's key material unless the key exists already (a second run), then proves that the KMS holds
+         * the key the tenant made: its key check opens (symmetric), or the public key the KMS reports is the tenant's.
+         * Refuses (nothing published) otherwise.
+         */
+        private void importAndProve(OperatorContext ctx, String name, KeyImportFiles.Import imported) {
+            io.embedseal.keyring.kms.KeyImport imports = ctx.admin
+                    .keyImport()
+                    .orElseThrow(() ->
+                            new OperationFailed("the " + ctx.admin.provider() + " KMS provider cannot import keys"));
+            KekKind kind = imported.parameters().kind();
+            KekRef first;
+            try {
+                ctx.admin.describe(name);
+                first = new KekRef(ctx.admin.provider(), name, 1);
+                out().println("key " + name + " exists in the " + ctx.admin.provider()
+                        + " KMS (an earlier import?): checking it is the tenant's, importing nothing");
+            } catch (UnknownKeyException e) {
+                first = imports.importKek(name, kind, imported.wrapped());
+                out().println("imported " + kind.label() + " key " + first + " into the " + ctx.admin.provider()
+                        + " KMS (not exportable)");
+            }
+            if (kind == KekKind.SYMMETRIC) {
+                byte[] check = java.util.Objects.requireNonNull(imported.keyCheck());
+                boolean opens;
+                try {
+                    opens = io.embedseal.keyring.kms.KeyImportWrap.verify(
+                            ctx.keys, first, imports.checkAsWrappedDek(first, check));
+                } catch (KmsException e) {
+                    throw new OperationFailed("cannot check key " + first + " against the tenant's key check with this "
+                            + "KMS identity (it must be allowed to unwrap under the key): " + e.getMessage());
+                }
+                if (!opens) {
+                    throw new OperationFailed("key " + first + " does NOT open the tenant's key check: the KMS holds "
+                            + "another key than the tenant made. Nothing published; the tenant should delete the key");
+                }
+                out().println("the KMS holds the tenant's key: key check value "
+                        + io.embedseal.keyring.kms.KeyImportWrap.checkValue(check));
+            } else {
+                PublicKek pk = ctx.admin.publicKek(name, 1);
+                byte[] expected = java.util.Objects.requireNonNull(imported.publicKey());
+                if (pk == null || !Arrays.equals(pk.spki(), expected)) {
+                    throw new OperationFailed("key " + first + "'s public key in the KMS ("
+                            + (pk == null ? "none" : pk.fingerprint()) + ") is NOT the tenant's ("
+                            + PublicKek.fingerprint(expected) + "). Nothing published");
+                }
+                out().println("the KMS holds the tenant's key pair: public key " + pk.fingerprint());
             }
         }
 

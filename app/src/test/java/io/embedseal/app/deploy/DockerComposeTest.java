@@ -448,6 +448,14 @@ class DockerComposeTest {
                         Map.entry("transit/sign/audit-pipeline", Set.of("update")),
                         lookupSelf);
 
+        // A pipeline whose tenants all have public-key KEKs: no grant on any tenant key at all.
+        assertThat(policy("embedseal-pipeline-public-key.hcl"))
+                .containsOnly(
+                        readSigningKey,
+                        Map.entry("transit/keys/audit-pipeline", Set.of("read")),
+                        Map.entry("transit/sign/audit-pipeline", Set.of("update")),
+                        lookupSelf);
+
         Map<String, Set<String>> sink = policy("embedseal-sink.hcl");
         assertThat(sink)
                 .containsOnly(
@@ -464,7 +472,10 @@ class DockerComposeTest {
                         || p.equals("transit/sign/embedseal-*")
                         || p.equals("transit/keys/audit-*")
                         || p.equals("transit/sign/audit-operator")
+                        || p.equals("transit/wrapping_key")
                         || p.equals("auth/token/lookup-self"));
+        // Key import: the transport public key, read only.
+        assertThat(operator.get("transit/wrapping_key")).containsExactly("read");
         // Every role's audit key is read to verify the trail; only the operator's own is signed with.
         assertThat(operator.get("transit/keys/audit-*")).containsExactly("read");
         assertThat(operator.get("transit/sign/audit-operator")).containsExactly("update");

@@ -591,6 +591,90 @@ class OperatorCliIntegrationTest {
         assertThat(sealedOfQuietly("initech")).isEqualTo(10);
     }
 
+    /**
+     * Key import through the CLI, the three steps as the tenant and the operator run them: the tenant's key material
+     * never reaches the operator (the file holds it wrapped for the KMS's transport key), and nothing is registered until
+     * the KMS proves it holds the very key the tenant made.
+     */
+    @Test
+    @Order(10)
+    void importedKeys_areProvedTheTenants_beforeRegistration() throws Exception {
+        Path params = dir.resolve("umbrella-params.json");
+        Path wrapped = dir.resolve("umbrella-import.json");
+        CliRun p = cli("keys", "import-params", "--tenant", "umbrella", "--out", params.toString());
+        assertThat(p.code()).as(p.err()).isZero();
+        assertThat(java.nio.file.Files.readString(params))
+                .contains("rsa-oaep-sha256+aes-kwp")
+                .contains("aes-256");
+        CliRun tenantSide = CliRun.run(
+                "keys",
+                "wrap-for-import",
+                "--params",
+                params.toString(),
+                "--out",
+                wrapped.toString()); // on the tenant's machine: no cluster, no KMS
+        assertThat(tenantSide.code()).as(tenantSide.err()).isZero();
+        String kcv = tenantSide.out().replaceAll("(?s).*(KCV:[0-9a-f]{16}).*", "$1");
+        assertThat(kcv).startsWith("KCV:");
+
+        CliRun add = cli("tenants", "add", "--tenant", "umbrella", "--import-key", wrapped.toString());
+        assertThat(add.code()).as(add.out() + add.err()).isZero();
+        assertThat(add.out())
+                .contains("imported symmetric key local:tenant-umbrella:1")
+                .contains("the KMS holds the tenant's key: key check value " + kcv)
+                .contains("REGISTERED");
+        awaitPipelineSees("umbrella", "ACTIVE");
+        traffic.send("umbrella", 3);
+        await("umbrella sealed", () -> sealedOfQuietly("umbrella") == 3);
+
+        // A proof that does not match (the import file's check made with another key): nothing is registered.
+        Path paramsB = dir.resolve("wayne-params.json");
+        Path wrappedB = dir.resolve("wayne-import.json");
+        assertThat(cli("keys", "import-params", "--tenant", "wayne", "--out", paramsB.toString())
+                        .code())
+                .isZero();
+        assertThat(CliRun.run("keys", "wrap-for-import", "--params", paramsB.toString(), "--out", wrappedB.toString())
+                        .code())
+                .isZero();
+        String forged = java.nio.file.Files.readString(wrappedB)
+                .replaceAll(
+                        "\"keyCheck\" : \"[^\"]+\"",
+                        "\"keyCheck\" : \""
+                                + java.util.Base64.getEncoder()
+                                        .encodeToString(io.embedseal.keyring.kms.KeyImportWrap.check(new byte[32]))
+                                + "\"");
+        java.nio.file.Files.writeString(wrappedB, forged);
+        CliRun refused = cli("tenants", "add", "--tenant", "wayne", "--import-key", wrappedB.toString());
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).contains("does NOT open the tenant's key check");
+        assertThat(keyEvents("wayne")).isEmpty();
+
+        // A key pair the tenant made: the KMS reports the tenant's public key, and REGISTERED pins it.
+        Path paramsC = dir.resolve("stark-params.json");
+        Path wrappedC = dir.resolve("stark-import.json");
+        assertThat(cli(
+                                "keys",
+                                "import-params",
+                                "--tenant",
+                                "stark",
+                                "--kek-kind",
+                                "public-key",
+                                "--out",
+                                paramsC.toString())
+                        .code())
+                .isZero();
+        CliRun tenantC =
+                CliRun.run("keys", "wrap-for-import", "--params", paramsC.toString(), "--out", wrappedC.toString());
+        assertThat(tenantC.code()).as(tenantC.err()).isZero();
+        String fingerprint = tenantC.out().replaceAll("(?s).*(SHA256:[0-9a-f]{64}).*", "$1");
+        CliRun addC = cli("tenants", "add", "--tenant", "stark", "--import-key", wrappedC.toString());
+        assertThat(addC.code()).as(addC.out() + addC.err()).isZero();
+        assertThat(addC.out()).contains("the KMS holds the tenant's key pair: public key " + fingerprint);
+        assertThat(io.embedseal.keyring.kms.PublicKek.fingerprint(
+                        KeyEvents.publicKey(keyEvents("stark").get(0))))
+                .isEqualTo(fingerprint);
+    }
+
     static long sealedOfQuietly(String tenant) {
         try {
             return sealedOf(status(), tenant);

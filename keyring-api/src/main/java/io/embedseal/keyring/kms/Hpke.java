@@ -62,19 +62,21 @@ public final class Hpke {
             g.initialize(255, RANDOM);
             KeyPair ephemeral = g.generateKeyPair();
             byte[] enc = rawX25519((XECPublicKey) ephemeral.getPublic());
-            KeyAgreement ka = KeyAgreement.getInstance("X25519");
-            ka.init(ephemeral.getPrivate());
-            ka.doPhase(x25519(recipient), true);
             byte[] dh;
             try {
+                KeyAgreement ka = KeyAgreement.getInstance("X25519");
+                ka.init(ephemeral.getPrivate());
+                ka.doPhase(x25519(recipient), true);
                 dh = ka.generateSecret();
-            } catch (IllegalStateException e) { // the JDK refuses an all-zero result (RFC 7748 section 6.1)
-                throw new IllegalArgumentException("the X25519 public key is a low-order point", e);
+            } catch (java.security.InvalidKeyException | IllegalStateException e) {
+                // the JDK refuses a point of small order, and an all-zero result (RFC 7748 section 6.1)
+                throw new IllegalArgumentException("the X25519 public key is a point of small order", e);
             }
             // Encap (4.1): shared_secret = ExtractAndExpand(dh, enc || pkRm)
             byte[] eaePrk = labeledExtract(KEM_SUITE, new byte[0], ascii("eae_prk"), dh);
             Arrays.fill(dh, (byte) 0);
             byte[] sharedSecret = labeledExpand(KEM_SUITE, eaePrk, ascii("shared_secret"), concat(enc, recipient), NH);
+            Arrays.fill(eaePrk, (byte) 0);
             // KeySchedule (5.1), mode_base, no PSK
             byte[] pskIdHash = labeledExtract(SUITE, new byte[0], ascii("psk_id_hash"), new byte[0]);
             byte[] infoHash = labeledExtract(SUITE, new byte[0], ascii("info_hash"), info);
@@ -94,9 +96,43 @@ public final class Hpke {
                 return out;
             } finally {
                 Arrays.fill(key, (byte) 0);
+                Arrays.fill(nonce, (byte) 0);
             }
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("X25519, HMAC-SHA256 or AES-GCM is unavailable: " + e.getMessage(), e);
+        }
+    }
+
+    /** 2^255 - 19, the field X25519 works in. */
+    private static final BigInteger P = BigInteger.ONE.shiftLeft(255).subtract(BigInteger.valueOf(19));
+
+    /**
+     * Whether 32 raw bytes are a canonical X25519 public key (u below 2^255 - 19, the top bit clear) that is not a point
+     * of small order (agreement with it gives no all-zero or refused result).
+     */
+    static boolean isUsableX25519(byte[] raw) {
+        if (raw.length != 32 || (raw[31] & 0x80) != 0) {
+            return false;
+        }
+        byte[] be = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            be[i] = raw[31 - i];
+        }
+        if (new BigInteger(1, be).compareTo(P) >= 0) {
+            return false;
+        }
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("X25519");
+            KeyAgreement ka = KeyAgreement.getInstance("X25519");
+            ka.init(g.generateKeyPair().getPrivate());
+            ka.doPhase(x25519(raw), true);
+            byte[] shared = ka.generateSecret();
+            Arrays.fill(shared, (byte) 0);
+            return true;
+        } catch (java.security.InvalidKeyException | IllegalStateException e) {
+            return false;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("X25519 is unavailable: " + e.getMessage(), e);
         }
     }
 

@@ -48,6 +48,14 @@ public interface KeyAdministration extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Key import ({@link KeyImport}): key material the tenant made, wrapped for this KMS's transport key, becomes a key
+     * the KMS keeps and never exports. Empty where the provider cannot import.
+     */
+    default java.util.Optional<KeyImport> keyImport() {
+        return java.util.Optional.empty();
+    }
+
     /** Adds a version that wraps from now on; older versions still unwrap unless restricted. */
     KekRef rotate(String keyName);
 

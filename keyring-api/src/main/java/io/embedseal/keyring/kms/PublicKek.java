@@ -64,6 +64,10 @@ public final class PublicKek {
         this.spki = spki.clone();
         byte[] raw = Hpke.rawFromSpki(this.spki);
         if (raw != null) {
+            if (!Hpke.isUsableX25519(raw)) {
+                throw new IllegalArgumentException("the X25519 public key of " + kek
+                        + " is not canonical, or a point of small order (every wrap under it would be readable)");
+            }
             this.algorithm = Algorithm.HPKE_X25519;
             this.x25519 = raw;
             this.rsa = null;
@@ -108,6 +112,17 @@ public final class PublicKek {
     public Algorithm algorithm() {
         return algorithm;
     }
+
+    /**
+     * Whether a KMS of this provider can hold this key's private half: X25519 (HPKE) key pairs are the local development
+     * KMS's, RSA key pairs every other provider's. A key event pinning a key its KMS cannot open is refused.
+     */
+    public boolean suitsProvider(String provider) {
+        return (algorithm == Algorithm.HPKE_X25519) == LOCAL_PROVIDER.equals(provider);
+    }
+
+    /** The provider name of the local development KMS, the only one with X25519 key pairs. */
+    static final String LOCAL_PROVIDER = "local";
 
     /** The key's size in bits: the RSA modulus, or 255 for X25519. */
     public int bits() {

@@ -15,7 +15,7 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Wrapping a data key with a tenant's RSA <b>public</b> key, for KEKs whose private half stays in the KMS (the
- * public-key integration model; work in progress towards issue 23). RSA decryption in the KMSs that hold such keys
+ * public-key integration model, {@link PublicKek}). RSA decryption in the KMSs that hold such keys
  * takes no associated data (Vault/OpenBao Transit refuses it for RSA; PKCS#11 OAEP labels are not supported by SoftHSM
  * 2.6), so the binding to tenant, DEK id and purpose is made outside the RSA step:
  * <pre>
@@ -135,18 +135,22 @@ public final class RsaKeyWrap {
         int bad = padded[0] & 0xff; // Y must be 0
         bad |= MessageDigest.isEqual(Arrays.copyOf(db, hLen), lHash) ? 0 : 1;
         // After lHash: zero bytes, then 0x01, then the message. Found without branching on secret data.
-        int index = -1;
+        int index = 0;
         int looking = 1;
         for (int i = hLen; i < db.length; i++) {
             int b = db[i] & 0xff;
             int isOne = ((b ^ 1) - 1) >>> 31; // 1 if b == 1
             int isZero = (b - 1) >>> 31; // 1 if b == 0
-            index = looking == 1 && isOne == 1 ? i : index;
+            int found = looking & isOne; // 1 at the first 0x01 only
+            index |= -found & i; // selected with a mask, not a branch
             bad |= looking & (1 - isOne) & (1 - isZero);
             looking &= 1 - isOne;
         }
         bad |= looking;
         Arrays.fill(seed, (byte) 0);
+        Arrays.fill(padded, (byte) 0);
+        Arrays.fill(maskedSeed, (byte) 0);
+        Arrays.fill(maskedDb, (byte) 0);
         if (bad != 0) {
             Arrays.fill(db, (byte) 0);
             throw new InvalidWrappedKeyException("decryption error");

@@ -349,15 +349,31 @@ public abstract class KmsContractTest {
                 .isInstanceOf(InvalidWrappedKeyException.class);
     }
 
+    /**
+     * The KMS never wraps under a key pair: only the public key pinned in the tenant's signed events does (a key the KMS
+     * reports now could be another than the one the tenant registered).
+     */
     @Test
-    void wrapDek_underAPublicKeyKek_isAPublicKeyWrap() {
+    void wrapDek_underAPublicKeyKek_isRefused() {
         String name = newKeyName();
         kms().createKek(name, KekKind.PUBLIC_KEY);
 
-        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+        assertThatThrownBy(() -> pipelineKms().wrapDek(name, DEK, AAD))
+                .isInstanceOf(KmsException.class)
+                .hasMessageContaining("public-key KEK");
+    }
 
-        assertThat(PublicKek.isPublicKeyWrap(w.wrapped())).isTrue();
-        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    /** A symmetric wrap presented under a key pair is the record's fault, never the key's or an outage. */
+    @Test
+    void aSymmetricWrapUnderAPublicKeyKek_isAnInvalidWrappedKey() {
+        String symmetric = newKeyName();
+        String pair = newKeyName();
+        kms().createKek(symmetric);
+        kms().createKek(pair, KekKind.PUBLIC_KEY);
+        WrappedDek w = pipelineKms().wrapDek(symmetric, DEK, AAD);
+
+        assertThatThrownBy(() -> pipelineKms().unwrapDek(new KekRef(kms().provider(), pair, 1), w.wrapped(), AAD))
+                .isInstanceOf(InvalidWrappedKeyException.class);
     }
 
     @Test
@@ -378,6 +394,83 @@ public abstract class KmsContractTest {
         kms().createKek(name, KekKind.PUBLIC_KEY);
 
         assertThatThrownBy(() -> publicKekOf(name, 2)).isInstanceOf(UnknownKeyException.class);
+    }
+
+    // --- key import -----------------------------------------------------------------------------------
+
+    private KeyImport keyImport() {
+        assumeTrue(kms().keyImport().isPresent(), kms().provider() + " cannot import keys");
+        return kms().keyImport().orElseThrow();
+    }
+
+    @Test
+    void importedSymmetricKey_isTheTenantsOwn_andWrapsAndUnwraps() {
+        KeyImport imports = keyImport();
+        String name = newKeyName();
+        ImportParameters p = imports.parameters(name, KekKind.SYMMETRIC);
+        assertThat(p.material()).isEqualTo(ImportParameters.Material.AES_256_RAW);
+        KeyImportWrap.Material made = KeyImportWrap.generate(p); // the tenant's side
+
+        KekRef imported = imports.importKek(name, KekKind.SYMMETRIC, KeyImportWrap.wrap(p, made.secret()));
+
+        assertThat(imported).isEqualTo(new KekRef(kms().provider(), name, 1));
+        assertThat(kms().publicKek(name, 1)).isNull();
+        byte[] check = imports.checkAsWrappedDek(imported, KeyImportWrap.check(made.secret()));
+        assertThat(KeyImportWrap.verify(pipelineKms(), imported, check))
+                .as("the KMS opens the tenant's key check")
+                .isTrue();
+        byte[] otherKey = KeyImportWrap.generate(p).secret();
+        byte[] otherCheck = imports.checkAsWrappedDek(imported, KeyImportWrap.check(otherKey));
+        assertThat(KeyImportWrap.verify(pipelineKms(), imported, otherCheck))
+                .as("a check made with another key")
+                .isFalse();
+        WrappedDek w = pipelineKms().wrapDek(name, DEK, AAD);
+        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void importedKeyPair_reportsThePublicKeyTheTenantMade() {
+        KeyImport imports = keyImport();
+        String name = newKeyName();
+        ImportParameters p = imports.parameters(name, KekKind.PUBLIC_KEY);
+        KeyImportWrap.Material made = KeyImportWrap.generate(p);
+
+        KekRef imported = imports.importKek(name, KekKind.PUBLIC_KEY, KeyImportWrap.wrap(p, made.secret()));
+
+        PublicKek pk = publicKekOf(name, imported.version());
+        assertThat(pk.spki()).as("the public key the KMS reports").isEqualTo(made.publicKey());
+        WrappedDek w = pk.wrap(DEK, AAD);
+        assertThat(pipelineKms().unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void importNeverReplacesAKey() {
+        KeyImport imports = keyImport();
+        String name = newKeyName();
+        kms().createKek(name);
+        WrappedDek before = pipelineKms().wrapDek(name, DEK, AAD);
+        ImportParameters p = imports.parameters(name, KekKind.SYMMETRIC);
+
+        assertThatThrownBy(() -> imports.importKek(
+                        name,
+                        KekKind.SYMMETRIC,
+                        KeyImportWrap.wrap(p, KeyImportWrap.generate(p).secret())))
+                .isInstanceOf(KmsException.class)
+                .hasMessageContaining("never replaces");
+        assertThat(pipelineKms().unwrapDek(before.kek(), before.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
+    void importOfMaterialNotWrappedForThisKms_isRefused_andCreatesNothing() {
+        KeyImport imports = keyImport();
+        String name = newKeyName();
+        ImportParameters p = imports.parameters(name, KekKind.SYMMETRIC);
+        byte[] wrapped = KeyImportWrap.wrap(p, KeyImportWrap.generate(p).secret());
+        wrapped[10] ^= 0x01; // inside the RSA part: the transport key does not open it
+
+        assertThatThrownBy(() -> imports.importKek(name, KekKind.SYMMETRIC, wrapped))
+                .isInstanceOf(KmsException.class);
+        assertThatThrownBy(() -> kms().describe(name)).isInstanceOf(UnknownKeyException.class);
     }
 
     /** The public half of a public-key KEK's version, which must be there. */

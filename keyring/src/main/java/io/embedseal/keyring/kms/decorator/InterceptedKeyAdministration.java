@@ -56,6 +56,33 @@ public final class InterceptedKeyAdministration implements KeyAdministration {
                 provider(), KmsOperation.DESCRIBE, keyName, version, () -> delegate.publicKek(keyName, version));
     }
 
+    /** The provider's key import, its calls audited as creations (importing a key creates it). */
+    @Override
+    public java.util.Optional<io.embedseal.keyring.kms.KeyImport> keyImport() {
+        return delegate.keyImport().map(imports -> new io.embedseal.keyring.kms.KeyImport() {
+            @Override
+            public io.embedseal.keyring.kms.ImportParameters parameters(String keyName, KekKind kind) {
+                return interceptor.around(
+                        provider(), KmsOperation.DESCRIBE, keyName, null, () -> imports.parameters(keyName, kind));
+            }
+
+            @Override
+            public KekRef importKek(String keyName, KekKind kind, byte[] wrapped) {
+                return interceptor.around(
+                        provider(),
+                        KmsOperation.CREATE,
+                        keyName,
+                        null,
+                        () -> imports.importKek(keyName, kind, wrapped));
+            }
+
+            @Override
+            public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {
+                return imports.checkAsWrappedDek(kek, check); // formatting only, no KMS call
+            }
+        });
+    }
+
     @Override
     public KekRef rotate(String keyName) {
         return interceptor.around(provider(), KmsOperation.ROTATE, keyName, null, () -> delegate.rotate(keyName));

@@ -145,7 +145,9 @@ public final class LocalKms implements KmsProvider {
         requireEnabled(keyName, state);
         KekRef kek = new KekRef(PROVIDER, keyName, keyset.size());
         if (isPublicKeyKek(keyset)) {
-            return publicKek(keyset, kek).wrap(dek, associatedData);
+            throw new KmsException("key '" + keyName
+                    + "' is a public-key KEK: data keys are wrapped with the public key pinned in the tenant's "
+                    + "signed key events (the keyring does it, without the KMS), never by the KMS");
         }
         try {
             return new WrappedDek(kek, aead(keyset, kek).encrypt(dek, associatedData));
@@ -311,6 +313,154 @@ public final class LocalKms implements KmsProvider {
             }
             LOG.warn("local KMS destroyed KEK '{}': everything wrapped under it is now unreadable", keyName);
             return null;
+        });
+    }
+
+    // --- key import (development only: the transport key is a file too) ----------------------------
+
+    /**
+     * Import with a transport key pair (RSA-3072) kept in the directory as {@code import-transport.p8}, made on first
+     * use: RSA-OAEP-SHA256 + AES-KWP as Vault takes it. Symmetric material is an AES-256 key, key-pair material an X25519
+     * private key (HPKE, as this provider's public-key KEKs are).
+     */
+    @Override
+    public Optional<io.embedseal.keyring.kms.KeyImport> keyImport() {
+        return Optional.of(new LocalKeyImport());
+    }
+
+    private static final String TRANSPORT_FILE = "import-transport.p8";
+
+    private final class LocalKeyImport implements io.embedseal.keyring.kms.KeyImport {
+
+        @Override
+        public io.embedseal.keyring.kms.ImportParameters parameters(String keyName, KekKind kind) {
+            requireFileSafe(keyName);
+            java.security.interfaces.RSAPrivateCrtKey transport = transportKey();
+            byte[] spki;
+            try {
+                spki = KeyFactory.getInstance("RSA")
+                        .generatePublic(new java.security.spec.RSAPublicKeySpec(
+                                transport.getModulus(), transport.getPublicExponent()))
+                        .getEncoded();
+            } catch (GeneralSecurityException e) {
+                throw new KmsException("local KMS cannot derive its transport public key", e);
+            }
+            return new io.embedseal.keyring.kms.ImportParameters(
+                    PROVIDER,
+                    keyName,
+                    kind,
+                    io.embedseal.keyring.kms.ImportParameters.Wrapping.RSA_OAEP_SHA256_AES_KWP,
+                    spki,
+                    kind == KekKind.PUBLIC_KEY
+                            ? io.embedseal.keyring.kms.ImportParameters.Material.X25519_RAW
+                            : io.embedseal.keyring.kms.ImportParameters.Material.AES_256_RAW);
+        }
+
+        @Override
+        @AccessesPartialKey // the imported key's bytes become a Tink key
+        public KekRef importKek(String keyName, KekKind kind, byte[] wrapped) {
+            requireFileSafe(keyName);
+            java.security.interfaces.RSAPrivateCrtKey transport = transportKey();
+            byte[] material = io.embedseal.keyring.kms.KeyImportWrap.unwrap(
+                    io.embedseal.keyring.kms.ImportParameters.Wrapping.RSA_OAEP_SHA256_AES_KWP,
+                    transport,
+                    (transport.getModulus().bitLength() + 7) / 8,
+                    wrapped);
+            try {
+                if (material.length != 32) {
+                    throw new InvalidWrappedKeyException("imported key material is " + material.length + " bytes; a "
+                            + kind.label() + " KEK here takes 32");
+                }
+                KeysetHandle keyset;
+                try {
+                    com.google.crypto.tink.Key key;
+                    if (kind == KekKind.PUBLIC_KEY) {
+                        com.google.crypto.tink.hybrid.HpkePublicKey pub =
+                                com.google.crypto.tink.hybrid.HpkePublicKey.create(
+                                        HPKE,
+                                        com.google.crypto.tink.util.Bytes.copyFrom(
+                                                com.google.crypto.tink.subtle.X25519.publicFromPrivate(material)),
+                                        null);
+                        key = HpkePrivateKey.create(
+                                pub,
+                                com.google.crypto.tink.util.SecretBytes.copyFrom(
+                                        material, InsecureSecretKeyAccess.get()));
+                        keyset = KeysetHandle.newBuilder()
+                                .addEntry(KeysetHandle.importKey(key)
+                                        .withRandomId()
+                                        .makePrimary())
+                                .build();
+                    } else {
+                        int id = new java.security.SecureRandom().nextInt() | 1;
+                        key = AesGcmKey.builder()
+                                .setParameters(PredefinedAeadParameters.AES256_GCM)
+                                .setKeyBytes(com.google.crypto.tink.util.SecretBytes.copyFrom(
+                                        material, InsecureSecretKeyAccess.get()))
+                                .setIdRequirement(id)
+                                .build();
+                        keyset = KeysetHandle.newBuilder()
+                                .addEntry(KeysetHandle.importKey(key)
+                                        .withFixedId(id)
+                                        .makePrimary())
+                                .build();
+                    }
+                } catch (GeneralSecurityException e) {
+                    throw new InvalidWrappedKeyException("imported key material is not a " + kind.label() + " key");
+                }
+                KeysetHandle made = keyset;
+                return locked(() -> {
+                    if (Files.exists(keysetFile(keyName))) {
+                        throw new KmsException("local KMS already has a key '" + keyName
+                                + "'; an import never replaces a key: choose another name");
+                    }
+                    writeKeyset(keyName, made);
+                    LOG.warn("local KMS imported {} KEK '{}' (development only)", kind.label(), keyName);
+                    return new KekRef(PROVIDER, keyName, 1);
+                });
+            } finally {
+                java.util.Arrays.fill(material, (byte) 0);
+            }
+        }
+
+        /** Tink's AES-GCM output: the key's output prefix (0x01 and its id), then the check as it is. */
+        @Override
+        public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {
+            requireOurs(kek);
+            KeysetHandle keyset = readKeyset(kek.keyName());
+            if (kek.version() > keyset.size()) {
+                throw new UnknownKeyException("local KEK '" + kek.keyName() + "' has no version " + kek.version());
+            }
+            if (!(keyset.getAt(kek.version() - 1).getKey() instanceof AesGcmKey key)) {
+                throw new KmsException("local KEK " + kek + " is not a symmetric key; a key pair has no key check");
+            }
+            byte[] prefix = key.getOutputPrefix().toByteArray();
+            byte[] out = java.util.Arrays.copyOf(prefix, prefix.length + check.length);
+            System.arraycopy(check, 0, out, prefix.length, check.length);
+            return out;
+        }
+    }
+
+    /** The transport key pair, made on first use (0600, like every key here). */
+    private java.security.interfaces.RSAPrivateCrtKey transportKey() {
+        return locked(() -> {
+            Path file = dir.resolve(TRANSPORT_FILE);
+            try {
+                if (!Files.exists(file)) {
+                    java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+                    g.initialize(3072);
+                    byte[] der = g.generateKeyPair().getPrivate().getEncoded();
+                    writeAtomically(file, java.util.Base64.getEncoder().encodeToString(der));
+                }
+                byte[] der = java.util.Base64.getDecoder()
+                        .decode(Files.readString(file, StandardCharsets.US_ASCII)
+                                .strip());
+                return (java.security.interfaces.RSAPrivateCrtKey)
+                        KeyFactory.getInstance("RSA").generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(der));
+            } catch (IOException e) {
+                throw new KmsUnavailableException("local KMS cannot read " + file, e);
+            } catch (GeneralSecurityException | IllegalArgumentException | ClassCastException e) {
+                throw new KmsException("local KMS transport key " + file + " is not an RSA private key", e);
+            }
         });
     }
 

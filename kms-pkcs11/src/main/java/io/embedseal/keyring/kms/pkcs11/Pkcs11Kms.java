@@ -145,9 +145,10 @@ public final class Pkcs11Kms implements KmsProvider {
             throw new UnknownKeyException("PKCS#11 token has no KEK named '" + keyName + "'");
         }
         KekRef kek = new KekRef(PROVIDER, keyName, version);
-        PrivateKey pair = rsaKey(kek);
-        if (pair != null) {
-            return publicKek(kek).wrap(dek, associatedData);
+        if (rsaKey(kek) != null) {
+            throw new KmsException("key '" + keyName
+                    + "' is a public-key KEK: data keys are wrapped with the public key pinned in the tenant's "
+                    + "signed key events (the keyring does it, without the KMS), never by the KMS");
         }
         SecretKey key = key(kek);
         byte[] nonce = new byte[NONCE_BYTES];
@@ -262,18 +263,7 @@ public final class Pkcs11Kms implements KmsProvider {
     }
 
     private PublicKek publicKek(KekRef kek) {
-        Certificate cert;
-        try {
-            synchronized (keyStore) {
-                cert = keyStore.getCertificate(alias(kek.keyName(), kek.version()));
-            }
-        } catch (GeneralSecurityException | ProviderException e) {
-            throw new KmsUnavailableException("PKCS#11 token failed to read the public key of " + kek, e);
-        }
-        if (cert == null || !(cert.getPublicKey() instanceof RSAPublicKey rsa)) {
-            throw new UnknownKeyException("PKCS#11 token has no RSA public key for " + kek);
-        }
-        return PublicKek.of(kek, rsa.getEncoded());
+        return PublicKek.of(kek, rsaPublicKey(kek).getEncoded());
     }
 
     /** The RSA private key of a public-key KEK version, or null when that version is an AES key (or missing). */
@@ -298,43 +288,60 @@ public final class Pkcs11Kms implements KmsProvider {
         return k instanceof PrivateKey p && "RSA".equals(p.getAlgorithm()) ? p : null;
     }
 
-    /** Raw RSA in the token ({@code CKM_RSA_X_509}), then OAEP-SHA256 decoding here. */
+    /**
+     * Raw RSA in the token ({@code CKM_RSA_X_509}), then OAEP-SHA256 decoding here. Every value below the modulus
+     * decrypts, so the lengths and range are checked first (the record's fault), and anything the token then refuses is
+     * the token's: SunPKCS11 reports every {@code C_Decrypt} failure as a bad padding, a session or device fault
+     * included, so it is an outage (retried), never taken for a tampered record.
+     */
     private byte[] rawRsaDecrypt(KekRef kek, PrivateKey key, byte[] c1) {
-        int k = (publicKek(kek).bits() + 7) / 8;
-        if (c1.length != k) {
+        java.math.BigInteger n = rsaPublicKey(kek).getModulus();
+        int k = (n.bitLength() + 7) / 8;
+        if (c1.length != k || new java.math.BigInteger(1, c1).compareTo(n) >= 0) {
             throw new InvalidWrappedKeyException(
-                    "the RSA part of a wrapped DEK under " + kek + " has " + c1.length + " bytes, not " + k);
+                    "the RSA part of a wrapped DEK under " + kek + " is not a value below the key's modulus");
+        }
+        Cipher rsa;
+        try {
+            rsa = Cipher.getInstance("RSA/ECB/NoPadding", provider);
+            rsa.init(Cipher.DECRYPT_MODE, key);
+        } catch (GeneralSecurityException | ProviderException e) {
+            throw new KmsException(
+                    "the PKCS#11 token refuses raw RSA (CKM_RSA_X_509) with " + kek
+                            + ", which unwrapping a public-key wrap needs: " + rootMessage(e),
+                    e);
         }
         byte[] em;
         try {
-            Cipher rsa = Cipher.getInstance("RSA/ECB/NoPadding", provider);
-            rsa.init(Cipher.DECRYPT_MODE, key);
             em = rsa.doFinal(c1);
-        } catch (ProviderException e) {
+        } catch (GeneralSecurityException | ProviderException e) {
             if (forbidden(e, kek, "unwrap")) {
                 throw new KeyDeniedException(
                         "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
             }
-            String root = String.valueOf(rootMessage(e));
-            if (root.contains("CKR_ENCRYPTED_DATA") || root.contains("CKR_DATA")) {
-                throw new InvalidWrappedKeyException("wrapped DEK does not open under " + kek, e);
-            }
-            throw new KmsUnavailableException("PKCS#11 token failed to unwrap under " + kek + ": " + root, e);
-        } catch (GeneralSecurityException e) {
-            if (forbidden(e, kek, "unwrap")) {
-                throw new KeyDeniedException(
-                        "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
-            }
-            throw new InvalidWrappedKeyException(
-                    "wrapped DEK does not open under " + kek + ": "
-                            + e.getClass().getSimpleName(),
-                    e);
+            throw new KmsUnavailableException(
+                    "PKCS#11 token failed to decrypt under " + kek + ": " + rootMessage(e), e);
         }
         try {
             return RsaKeyWrap.oaepDecode(em, k);
         } finally {
             Arrays.fill(em, (byte) 0);
         }
+    }
+
+    private RSAPublicKey rsaPublicKey(KekRef kek) {
+        Certificate cert;
+        try {
+            synchronized (keyStore) {
+                cert = keyStore.getCertificate(alias(kek.keyName(), kek.version()));
+            }
+        } catch (GeneralSecurityException | ProviderException e) {
+            throw new KmsUnavailableException("PKCS#11 token failed to read the public key of " + kek, e);
+        }
+        if (cert == null || !(cert.getPublicKey() instanceof RSAPublicKey rsa)) {
+            throw new UnknownKeyException("PKCS#11 token has no RSA public key for " + kek);
+        }
+        return rsa;
     }
 
     @Override

@@ -86,7 +86,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Public-key KEKs</b> ({@link KekKind#PUBLIC_KEY}) are Transit keys of type {@code rsa-3072} (an existing
  * {@code rsa-2048} or {@code rsa-4096} key serves too): {@link #publicKek} reads a version's public key from
  * {@code keys/<key>}, data keys are wrapped with it outside Vault ({@link RsaKeyWrap}: RSA-OAEP-SHA256 of a one-use key,
- * AES-GCM of the DEK under the associated data, as Transit's RSA decryption takes no associated data), and
+ * AES-GCM of the DEK under the associated data, as Transit's RSA decryption takes no associated data; {@link #wrapDek}
+ * refuses such a key: sealers wrap with the public key pinned in the tenant's key events), and
  * {@link #unwrapDek} sends only the RSA part to {@code decrypt/<key>} as {@code vault:v<N>:<base64>}: the private key
  * never leaves Vault, and a wrap opened under another tenant's or DEK's associated data fails its tag here.
  *
@@ -277,14 +278,14 @@ public final class VaultTransitKms implements KmsProvider {
         try {
             a = post(KmsOperation.WRAP, keyName, "encrypt/" + path(keyName), body);
         } catch (KmsException e) {
-            // Transit refuses associated data for RSA keys: a public-key KEK, wrapped with its public key (sealers do
-            // that themselves from the key pinned in the tenant's registration; this path serves the CLI's checks).
+            // Transit refuses associated data for RSA keys: a public-key KEK, which is never wrapped under by the KMS.
             if (e.getClass() == KmsException.class
                     && String.valueOf(e.getMessage()).contains(NON_AEAD_RSA)) {
-                PublicKek pk = publicKek(keyName, describe(keyName).latestVersion());
-                if (pk != null) {
-                    return pk.wrap(dek, associatedData);
-                }
+                throw new KmsException(
+                        "key '" + keyName
+                                + "' is a public-key KEK: data keys are wrapped with the public key pinned in the tenant's "
+                                + "signed key events (the keyring does it, without the KMS), never by the KMS",
+                        e);
             }
             throw e;
         } finally {
@@ -465,6 +466,83 @@ public final class VaultTransitKms implements KmsProvider {
             return PublicKek.of(new KekRef(PROVIDER, keyName, version), pemToDer(published.asString()));
         } catch (IllegalArgumentException e) {
             throw unreadable(keyName, "a public_key that cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Transit's BYOK import ({@link TransitKeyImport}): the transport key is {@code <mount>/wrapping_key} (RSA-4096),
+     * the material goes to {@code <mount>/keys/<key>/import}.
+     */
+    @Override
+    public Optional<io.embedseal.keyring.kms.KeyImport> keyImport() {
+        return Optional.of(new TransitKeyImport());
+    }
+
+    /**
+     * Key import into Transit (OpenBao and Vault 1.11+): the key material wrapped with RSA-OAEP-SHA256 under the mount's
+     * wrapping key and AES-KWP, as {@code keys/<key>/import} takes it ({@code hash_function=SHA256}); the key is created
+     * not exportable, without plaintext backup, and Transit will not rotate it itself ({@code allow_rotation} false): a
+     * new version is new material from the tenant ({@code import_version}). The tenant's key check is a Transit
+     * ciphertext of that version as it is ({@code vault:v<N>:} and the check in base64).
+     */
+    private final class TransitKeyImport implements io.embedseal.keyring.kms.KeyImport {
+
+        @Override
+        public io.embedseal.keyring.kms.ImportParameters parameters(String keyName, KekKind kind) {
+            LogicalResponse r =
+                    send(KmsOperation.DESCRIBE.name(), keyName, v -> v.logical().read(mount() + "/wrapping_key"));
+            JsonObject data = r.getDataObject();
+            JsonValue pem = data == null ? null : data.get("public_key");
+            if (pem == null || !pem.isString()) {
+                throw unreadable(keyName, "a wrapping key without a public_key", null);
+            }
+            byte[] spki;
+            try {
+                spki = pemToDer(pem.asString());
+            } catch (IllegalArgumentException e) {
+                throw unreadable(keyName, "a wrapping key that is not a PEM public key", e);
+            }
+            return new io.embedseal.keyring.kms.ImportParameters(
+                    PROVIDER,
+                    keyName,
+                    kind,
+                    io.embedseal.keyring.kms.ImportParameters.Wrapping.RSA_OAEP_SHA256_AES_KWP,
+                    spki,
+                    kind == KekKind.PUBLIC_KEY
+                            ? io.embedseal.keyring.kms.ImportParameters.Material.RSA_3072_PKCS8
+                            : io.embedseal.keyring.kms.ImportParameters.Material.AES_256_RAW);
+        }
+
+        @Override
+        public KekRef importKek(String keyName, KekKind kind, byte[] wrapped) {
+            try {
+                KeyDescription existing = describe(keyName);
+                throw new KmsException("Vault Transit already has a key '" + keyName + "' (version "
+                        + existing.latestVersion() + "); an import never replaces a key: choose another name");
+            } catch (UnknownKeyException expected) {
+                // the name is free
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("ciphertext", Base64.getEncoder().encodeToString(wrapped));
+            body.put("type", kind == KekKind.PUBLIC_KEY ? RSA_KEK_TYPE : "aes256-gcm96");
+            body.put("hash_function", "SHA256");
+            body.put("exportable", false);
+            body.put("allow_plaintext_backup", false);
+            body.put("allow_rotation", false);
+            write(KmsOperation.CREATE, keyName, "keys/" + path(keyName) + "/import", body);
+            return describe(keyName).current();
+        }
+
+        /** {@code vault:v<N>:<base64>}: Transit's ciphertext form is the nonce, the ciphertext and the tag. */
+        @Override
+        public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {
+            return ("vault:v" + kek.version() + ":" + Base64.getEncoder().encodeToString(check))
+                    .getBytes(StandardCharsets.US_ASCII);
+        }
+
+        @Override
+        public String toString() {
+            return "VaultTransitKms.keyImport[" + settings + "]";
         }
     }
 
@@ -939,9 +1017,12 @@ public final class VaultTransitKms implements KmsProvider {
                 || errors.contains("no existing key")) {
             throw new UnknownKeyException("no such key: " + what);
         }
-        // Transit answers a failed RSA-OAEP decryption (another key pair, an altered wrap) with HTTP 500: it is the
-        // record's fault, not an outage, and retrying it would never succeed.
-        if (op.equals(KmsOperation.UNWRAP.name()) && errors.contains("failed to RSA decrypt")) {
+        // Transit answers a failed RSA-OAEP decryption (another key pair, an altered wrap) with HTTP 500, and a
+        // symmetric
+        // ciphertext (with associated data) presented to an RSA key with 400 "non-AEAD cipher suite": both are the
+        // record's fault, not an outage nor the key's, and retrying would never succeed.
+        if (op.equals(KmsOperation.UNWRAP.name())
+                && (errors.contains("failed to RSA decrypt") || errors.contains("non-AEAD cipher suite"))) {
             throw new InvalidWrappedKeyException("wrapped DEK does not open: " + what);
         }
         if (status == 429 || status >= 500) {

@@ -112,6 +112,46 @@ class VaultTransitKmsOnOpenBaoTest {
         assertThat(v2.kek().version()).isEqualTo(2);
     }
 
+    /**
+     * Transit's BYOK import, end to end: the tenant wraps its AES key for the mount's wrapping key, the operator imports
+     * it, the server keeps it not exportable (the export endpoint refuses), and every DEK Transit wraps from then on
+     * opens with the tenant's own copy of the key: the server holds the key the tenant made.
+     */
+    @Test
+    void importedKey_isTheTenantsKey_andNeverLeavesTheServer() throws Exception {
+        String key = key();
+        io.embedseal.keyring.kms.KeyImport imports = operator.keyImport().orElseThrow();
+        io.embedseal.keyring.kms.ImportParameters p =
+                imports.parameters(key, io.embedseal.keyring.kms.KekKind.SYMMETRIC);
+        assertThat(p.wrapping().label()).isEqualTo("rsa-oaep-sha256+aes-kwp");
+        byte[] tenantKey = io.embedseal.keyring.kms.KeyImportWrap.generate(p).secret();
+
+        imports.importKek(
+                key,
+                io.embedseal.keyring.kms.KekKind.SYMMETRIC,
+                io.embedseal.keyring.kms.KeyImportWrap.wrap(p, tenantKey));
+
+        JsonNode onServer = keyOnServer(ns, key);
+        assertThat(onServer.path("type").asText()).isEqualTo("aes256-gcm96");
+        assertThat(onServer.path("imported_key").asBoolean()).isTrue();
+        assertThat(onServer.path("exportable").asBoolean()).isFalse();
+        assertThatThrownBy(() -> ns.server().require("GET", "transit/export/encryption-key/" + key, ns.name(), null))
+                .as("exporting the imported key, even as root")
+                .hasMessageContaining("400");
+        WrappedDek w = pipeline.wrapDek(key, DEK, aad("acme", "d1"));
+        byte[] sealed = java.util.Base64.getDecoder()
+                .decode(new String(w.wrapped(), StandardCharsets.US_ASCII).substring("vault:v1:".length()));
+        javax.crypto.Cipher gcm = javax.crypto.Cipher.getInstance("AES/GCM/NoPadding");
+        gcm.init(
+                javax.crypto.Cipher.DECRYPT_MODE,
+                new javax.crypto.spec.SecretKeySpec(tenantKey, "AES"),
+                new javax.crypto.spec.GCMParameterSpec(128, sealed, 0, 12));
+        gcm.updateAAD(aad("acme", "d1"));
+        assertThat(gcm.doFinal(sealed, 12, sealed.length - 12))
+                .as("Transit's wrap, opened by the tenant with the key it made")
+                .isEqualTo(DEK);
+    }
+
     @Test
     void restrictIsMinDecryptionVersion_onTheServer() throws Exception {
         String key = key();

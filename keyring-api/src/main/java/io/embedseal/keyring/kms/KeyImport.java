@@ -12,6 +12,11 @@ package io.embedseal.keyring.kms;
  */
 public interface KeyImport {
 
+    /** The kinds of KEK this KMS can import; the default, both. */
+    default java.util.Set<KekKind> kinds() {
+        return java.util.EnumSet.allOf(KekKind.class);
+    }
+
     /**
      * How key material for {@code keyName} must be wrapped: the KMS's transport public key, the wrapping and the
      * format of the key material. Reading them changes nothing in the KMS.

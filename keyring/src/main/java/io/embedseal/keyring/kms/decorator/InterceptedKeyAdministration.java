@@ -61,6 +61,11 @@ public final class InterceptedKeyAdministration implements KeyAdministration {
     public java.util.Optional<io.embedseal.keyring.kms.KeyImport> keyImport() {
         return delegate.keyImport().map(imports -> new io.embedseal.keyring.kms.KeyImport() {
             @Override
+            public Set<KekKind> kinds() {
+                return imports.kinds();
+            }
+
+            @Override
             public io.embedseal.keyring.kms.ImportParameters parameters(String keyName, KekKind kind) {
                 return interceptor.around(
                         provider(), KmsOperation.DESCRIBE, keyName, null, () -> imports.parameters(keyName, kind));

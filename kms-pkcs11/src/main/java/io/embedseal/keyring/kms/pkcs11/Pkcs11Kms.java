@@ -423,6 +423,72 @@ public final class Pkcs11Kms implements KmsProvider {
         return SUPPORTED;
     }
 
+    // --- key import ----------------------------------------------------------------------------------
+
+    /**
+     * Import of symmetric KEKs by unwrapping inside the token ({@link TokenKeyImport}): RSA-OAEP-SHA1 with the token's
+     * transport key, then AES key wrap with padding, into a non-extractable {@code <key>.v1}.
+     */
+    @Override
+    public Optional<io.embedseal.keyring.kms.KeyImport> keyImport() {
+        return Optional.of(new Pkcs11KeyImport());
+    }
+
+    private final class Pkcs11KeyImport implements io.embedseal.keyring.kms.KeyImport {
+        private final TokenKeyImport token = new TokenKeyImport(settings);
+
+        @Override
+        public Set<KekKind> kinds() {
+            return EnumSet.of(KekKind.SYMMETRIC);
+        }
+
+        @Override
+        public io.embedseal.keyring.kms.ImportParameters parameters(String keyName, KekKind kind) {
+            requireName(keyName);
+            if (kind != KekKind.SYMMETRIC) {
+                throw new UnsupportedKmsOperationException(
+                        PROVIDER,
+                        KmsOperation.CREATE,
+                        "importing a key pair into the token is not supported yet (SunPKCS11 keeps a private key only "
+                                + "beside a certificate); generate the pair in the token with --create-key --kek-kind "
+                                + "public-key, or import a symmetric key");
+            }
+            return new io.embedseal.keyring.kms.ImportParameters(
+                    PROVIDER,
+                    keyName,
+                    kind,
+                    TokenKeyImport.wrapping(),
+                    token.transportKey(),
+                    io.embedseal.keyring.kms.ImportParameters.Material.AES_256_RAW);
+        }
+
+        @Override
+        public KekRef importKek(String keyName, KekKind kind, byte[] wrapped) {
+            parameters(keyName, kind); // the same refusals, and the transport key exists
+            synchronized (keyStore) {
+                if (latestVersion(keyName) > 0) {
+                    throw new KmsException("the PKCS#11 token already has a key '" + keyName
+                            + "'; an import never replaces a key: choose another name");
+                }
+                KekRef kek = new KekRef(PROVIDER, keyName, 1);
+                token.importAes(TokenKeyImport.label(kek), wrapped);
+                lastReloadNanos = System.nanoTime() - MIN_RELOAD_INTERVAL_NANOS; // list the token again now
+                SecretKey key = key(kek);
+                if (key.getEncoded() != null) {
+                    throw new KmsException("the PKCS#11 token made the imported " + kek + " extractable");
+                }
+                LOG.info("PKCS#11 KMS imported KEK {} (non-extractable AES-256, unwrapped inside the token)", kek);
+                return kek;
+            }
+        }
+
+        /** The token's wrapped form is the nonce, the ciphertext and the tag: the check as it is. */
+        @Override
+        public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {
+            return check.clone();
+        }
+    }
+
     // --- signing keys --------------------------------------------------------------------------------
 
     /** ECDSA P-256 key pairs generated in the token (see {@link TokenSigningKeys}). */
@@ -943,6 +1009,58 @@ public final class Pkcs11Kms implements KmsProvider {
 
         char[] pin() {
             return pin.clone();
+        }
+
+        /** The PKCS#11 module's path: {@code kms.pkcs11.library}, or the {@code library} line of the config file. */
+        String libraryPath() {
+            if (library != null) {
+                return library;
+            }
+            String value = configValue("library");
+            if (value == null) {
+                throw new IllegalArgumentException("kms.pkcs11.config " + configFile + " names no library");
+            }
+            return value;
+        }
+
+        /** The slot id: {@code slot}, or the {@code slotListIndex}-th slot with a token (as SunPKCS11 counts). */
+        long slotId(java.util.function.Function<Object, long[]> slotsWithToken) {
+            Long id = slot;
+            Integer index = slotListIndex;
+            if (configFile != null) {
+                String s = configValue("slot");
+                String i = configValue("slotListIndex");
+                id = s == null ? null : Long.valueOf(s);
+                index = i == null ? (s == null ? Integer.valueOf(0) : null) : Integer.valueOf(i);
+            }
+            if (id != null) {
+                return id;
+            }
+            long[] slots = slotsWithToken.apply(this);
+            int at = index == null ? 0 : index;
+            if (at >= slots.length) {
+                throw new IllegalArgumentException(
+                        "PKCS#11 slot list index " + at + " is beyond the " + slots.length + " slots with a token");
+            }
+            return slots[at];
+        }
+
+        private @Nullable String configValue(String key) {
+            if (configFile == null) {
+                return null;
+            }
+            try {
+                for (String line : Files.readAllLines(configFile)) {
+                    String t = line.strip();
+                    int eq = t.indexOf('=');
+                    if (eq > 0 && t.substring(0, eq).strip().equals(key)) {
+                        return t.substring(eq + 1).strip();
+                    }
+                }
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("kms.pkcs11.config: cannot read " + configFile, e);
+            }
+            return null;
         }
 
         @Override

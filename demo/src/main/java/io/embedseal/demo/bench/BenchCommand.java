@@ -92,6 +92,14 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Where the broker and state live (default: a temporary directory, deleted after).")
     Path dataDir;
 
+    @Option(
+            names = "--kek-kind",
+            defaultValue = "symmetric",
+            description =
+                    "The tenants' KEKs: symmetric (one KMS call per DEK) or public-key (DEKs wrapped with the public "
+                            + "key pinned in REGISTERED: no KMS call). Default: ${DEFAULT-VALUE}.")
+    String kekKind;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -149,7 +157,8 @@ public final class BenchCommand implements Callable<Integer> {
                             latencyRate,
                             dekMaxRecords,
                             dir,
-                            topologies),
+                            topologies,
+                            io.embedseal.keyring.kms.KekKind.parse(kekKind)),
                     line -> {
                         err.println("bench: " + line);
                         err.flush();

@@ -78,7 +78,8 @@ public final class PipelineBench {
             int latencyRate,
             long dekMaxRecords,
             Path dataDir,
-            List<String> topologies) {
+            List<String> topologies,
+            io.embedseal.keyring.kms.KekKind kekKind) {
 
         /** The topologies there are, in the order each run takes them. */
         public static final List<String> TOPOLOGIES = List.of("pass-through", "aes-gcm", "sealed");
@@ -163,12 +164,19 @@ public final class PipelineBench {
                 for (int t = 0; t < o.tenants(); t++) {
                     String tenant = String.format(Locale.ROOT, "tenant-%03d", t);
                     tenants.add(tenant);
-                    KekRef k = kms.createKek("tenant-" + tenant);
+                    KekRef k = kms.createKek("tenant-" + tenant, o.kekKind());
+                    io.embedseal.keyring.kms.PublicKek pinned = kms.publicKek(k.keyName(), k.version());
                     p.send(new ProducerRecord<>(
                                     events,
                                     tenant,
-                                    operator.next(
-                                            tenant, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version())))
+                                    pinned != null
+                                            ? operator.next(tenant, KeyEventType.REGISTERED, pinned)
+                                            : operator.next(
+                                                    tenant,
+                                                    KeyEventType.REGISTERED,
+                                                    k.provider(),
+                                                    k.keyName(),
+                                                    k.version())))
                             .get();
                 }
             }
@@ -277,7 +285,25 @@ public final class PipelineBench {
     static byte[] sealFirst(Path kmsDir, int dims, String tenant) throws Exception {
         EmbeddingEvent first = new SyntheticEmbeddings(dims * 31L, dims).event(tenant, 0);
         try (LocalKms kms = new LocalKms(kmsDir)) {
-            return new Sealer(Keyring.of(kms))
+            io.embedseal.keyring.KekNaming naming = io.embedseal.keyring.KekNaming.defaults();
+            io.embedseal.keyring.KekResolver pinning = new io.embedseal.keyring.KekResolver() {
+                @Override
+                public String kekNameFor(String t) {
+                    return naming.kekNameFor(t);
+                }
+
+                @Override
+                public @org.jspecify.annotations.Nullable String tenantFor(String keyName) {
+                    return naming.tenantFor(keyName);
+                }
+
+                @Override
+                public io.embedseal.keyring.kms.@org.jspecify.annotations.Nullable PublicKek publicKekFor(String t) {
+                    String name = naming.kekNameFor(t);
+                    return kms.publicKek(name, kms.describe(name).latestVersion());
+                }
+            };
+            return new Sealer(Keyring.builder(kms).naming(pinning).build())
                     .seal(
                             tenant,
                             first.getEmbeddingId(),

@@ -119,11 +119,55 @@ public final class KmsProviders {
      * A keyring on the configured, decorated provider, with the configured naming and DEK policy. Only where
      * {@code kms.create-missing-keys=true} (development) does it also hold the right to create keys.
      */
+    /**
+     * A keyring that seals only the tenants whose public KEKs it is given, with no KMS at all: every KMS call fails
+     * naming the setting, so the process holds no KMS credential (a producer sealing on its own side).
+     */
+    public static Keyring publicKeyOnlyKeyring(
+            KeyringSettings s, java.util.Map<String, io.embedseal.keyring.kms.PublicKek> pinned) {
+        Kms none = new Kms() {
+            private io.embedseal.keyring.kms.KmsException refused(String what) {
+                return new io.embedseal.keyring.kms.KmsException("no KMS is configured here (only public KEKs, "
+                        + "embedseal.public-keks.file): cannot " + what);
+            }
+
+            @Override
+            public String provider() {
+                return "none";
+            }
+
+            @Override
+            public io.embedseal.keyring.kms.WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
+                throw refused("wrap under key '" + keyName + "', which is no tenant's pinned public KEK");
+            }
+
+            @Override
+            public byte[] unwrapDek(io.embedseal.keyring.kms.KekRef kek, byte[] wrappedDek, byte[] associatedData) {
+                throw refused("unwrap under " + kek);
+            }
+
+            @Override
+            public io.embedseal.keyring.kms.KeyDescription describe(String keyName) {
+                throw refused("describe key '" + keyName + "'");
+            }
+        };
+        return Keyring.builder(none)
+                .naming(PinnedPublicKeks.resolver(s.naming(), pinned))
+                .policy(s.dekPolicy())
+                .build();
+    }
+
     public static Keyring keyring(KeyringSettings s, @Nullable KmsObserver observer, @Nullable KmsAuditListener audit) {
+        return keyring(s, s.naming(), observer, audit);
+    }
+
+    /** {@link #keyring(KeyringSettings, KmsObserver, KmsAuditListener)} with the tenants' KEKs resolved by {@code naming}. */
+    public static Keyring keyring(
+            KeyringSettings s, KekResolver naming, @Nullable KmsObserver observer, @Nullable KmsAuditListener audit) {
         KmsProvider provider = create(s);
         Kms kms = decorate(provider, s, observer, audit, Clock.systemUTC());
         return Keyring.builder(kms)
-                .naming(s.naming())
+                .naming(naming)
                 .policy(s.dekPolicy())
                 .createMissingKeys(
                         s.createMissingKeys()

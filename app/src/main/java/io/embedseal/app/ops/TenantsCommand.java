@@ -40,7 +40,8 @@ import picocli.CommandLine.Option;
             TenantsCommand.Add.class,
             TenantsCommand.ListTenants.class,
             TenantsCommand.Show.class,
-            TenantsCommand.Migrate.class
+            TenantsCommand.Migrate.class,
+            TenantsCommand.PublicKeks.class
         })
 public final class TenantsCommand implements Runnable {
 
@@ -628,6 +629,45 @@ public final class TenantsCommand implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new OperationFailed("the target KMS settings in " + to + " are not usable: " + e.getMessage());
             }
+        }
+    }
+
+    @Command(
+            name = "public-keks",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Writes the public KEKs pinned in the tenants' key events (each event's signature verified, as the "
+                        + "pipeline verifies it) as the file a producer sealing on its own side is configured with "
+                        + "(embedseal.public-keks.file): those tenants are then sealed with their public key and no KMS.",
+                "Tenants with a symmetric KEK, or not ACTIVE, are left out. Run it again after a rotation."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:written", "1:failed", "2:invalid usage"})
+    static final class PublicKeks extends OperatorCommand {
+
+        @Option(names = "--out", required = true, paramLabel = "FILE", description = "Where to write the file.")
+        java.nio.file.Path out;
+
+        @Override
+        int run(ClusterOptions.Cluster cluster) throws Exception {
+            KeyEventLog log = KeyEventLog.read(cluster);
+            StringBuilder file = new StringBuilder("# embedseal tenants public-keks: public KEKs pinned in signed key "
+                    + "events, for embedseal.public-keks.file\n");
+            int n = 0;
+            for (TenantState s : log.states().values()) {
+                PublicKek pk = s.publicKek();
+                if (pk != null && s.status() == TenantStatus.ACTIVE) {
+                    file.append(s.tenantId())
+                            .append('=')
+                            .append(io.embedseal.keyring.PinnedPublicKeks.value(pk))
+                            .append('\n');
+                    out().println(s.tenantId() + " " + pk.kek() + " " + pk.describeKey() + " " + pk.fingerprint());
+                    n++;
+                }
+            }
+            java.nio.file.Files.writeString(out, file.toString());
+            out().println("wrote " + n + " public KEKs to " + out);
+            return 0;
         }
     }
 }

@@ -554,6 +554,13 @@ class OperatorCliIntegrationTest {
         await(
                 "the pipeline to pin version 2",
                 () -> pipeline.directory().get("initech").kekVersion() == 2);
+        Path pinnedFile = dir.resolve("public-keks.properties");
+        CliRun keks = cli("tenants", "public-keks", "--out", pinnedFile.toString());
+        assertThat(keks.code()).as(keks.err()).isZero();
+        assertThat(java.nio.file.Files.readString(pinnedFile))
+                .as("the producers' file: version 2's key, from the verified ROTATED")
+                .contains("initech=" + io.embedseal.keyring.PinnedPublicKeks.value(v2))
+                .doesNotContain("acme=");
 
         // The key's owner disables it in the KMS only: sealing goes on (no KMS call to seal) ...
         kms.disable("tenant-initech");

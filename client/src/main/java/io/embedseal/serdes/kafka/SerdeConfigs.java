@@ -37,6 +37,12 @@ public final class SerdeConfigs {
             .doc("UnsealingDeserializer: whether version-1 envelopes (no record version) open. Turn off once none "
                     + "is left in the topics you read.");
 
+    public static final Setting<String> PUBLIC_KEKS_FILE = Setting.string("embedseal.public-keks.file", null)
+            .doc(
+                    "SealingSerializer: a file of tenants' public KEKs (written by 'embedseal tenants public-keks' from the "
+                            + "signed key events). Those tenants are sealed with their public key and no KMS; with no kms.provider "
+                            + "set, the producer has no KMS at all and seals only them.");
+
     /** Every setting a producer or consumer using the client artifact may give, with the keyring's and the registry's. */
     public static SettingsModel model() {
         return SettingsModel.of(
@@ -45,6 +51,7 @@ public final class SerdeConfigs {
                         ONLY_TENANT,
                         PURPOSE,
                         ACCEPT_V1,
+                        PUBLIC_KEKS_FILE,
                         EmbeddingEventSerializer.AUTO_REGISTER,
                         EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY)
                 .with(ConfluentSchemaRegistryClient.MODEL, KeyringSettings.modelWithProviders());
@@ -72,6 +79,21 @@ public final class SerdeConfigs {
      */
     static Keyring keyring(Map<String, ?> configs, boolean mayCreateKeys) {
         try {
+            String pinnedFile = mayCreateKeys ? get(configs, PUBLIC_KEKS_FILE) : null;
+            if (pinnedFile != null) {
+                java.util.Map<String, io.embedseal.keyring.kms.PublicKek> pinned;
+                try {
+                    pinned = io.embedseal.keyring.PinnedPublicKeks.read(java.nio.file.Path.of(pinnedFile));
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException(PUBLIC_KEKS_FILE.name(), pinnedFile, e.getMessage());
+                }
+                if (configs.get("kms.provider") == null) {
+                    return KmsProviders.publicKeyOnlyKeyring(KeyringSettings.of(Map.of()), pinned);
+                }
+                KeyringSettings s = keyringSettings(configs);
+                return KmsProviders.keyring(
+                        s, io.embedseal.keyring.PinnedPublicKeks.resolver(s.naming(), pinned), null, null);
+            }
             KeyringSettings s = keyringSettings(configs);
             if (!mayCreateKeys) {
                 s = s.with(Map.of(KeyringSettings.CREATE_MISSING_KEYS.name(), "false"));

@@ -117,6 +117,70 @@ class ProducerSideSealingTest {
                 .isZero();
     }
 
+    /**
+     * A producer that seals with the tenant's public key alone: its configuration names a file of pinned public KEKs
+     * and no KMS at all, so it holds no credential; a tenant not in the file is refused at send, never sent in clear.
+     * The consumer side opens through the KMS that holds the private key.
+     */
+    @Test
+    void aProducerWithOnlyPublicKeys_seals_andHoldsNoKms() throws Exception {
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();
+        String topic = "public-key-producer-" + UUID.randomUUID().toString().substring(0, 8);
+        broker.createTopic(topic, 1, Map.of());
+        LocalKms tenantsKms = new LocalKms(dir.resolve("tenants-kms"));
+        tenantsKms.createKek("tenant-acme", io.embedseal.keyring.kms.KekKind.PUBLIC_KEY);
+        Path pinned = dir.resolve("public-keks.properties");
+        java.nio.file.Files.writeString(
+                pinned,
+                "acme="
+                        + io.embedseal.keyring.PinnedPublicKeks.value(
+                                java.util.Objects.requireNonNull(tenantsKms.publicKek("tenant-acme", 1)))
+                        + "\n");
+
+        Map<String, Object> producerProps = new HashMap<>();
+        producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        producerProps.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        producerProps.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, SealingSerializer.class.getName());
+        producerProps.put("embedseal.public-keks.file", pinned.toString()); // and no kms.* setting at all
+        Random random = new Random(11);
+        EmbeddingEvent e = event("acme", 1, random);
+        try (KafkaProducer<byte[], EmbeddingEvent> producer = new KafkaProducer<>(producerProps)) {
+            producer.send(new ProducerRecord<>(topic, new SealedRecordKey("acme", e.getEmbeddingId()).toBytes(), e))
+                    .get();
+            EmbeddingEvent other = event("globex", 2, random);
+            assertThatThrownBy(() -> producer.send(new ProducerRecord<>(
+                            topic, new SealedRecordKey("globex", other.getEmbeddingId()).toBytes(), other)))
+                    .isInstanceOf(SerializationException.class)
+                    .hasMessageContaining("no KMS is configured here");
+        }
+        byte[] value;
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        broker.bootstrapServers(),
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        "reader-" + topic,
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest"),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            List<ConsumerRecord<byte[], byte[]>> got = new ArrayList<>();
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (got.isEmpty() && System.currentTimeMillis() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(got::add);
+            }
+            assertThat(got).hasSize(1);
+            value = got.get(0).value();
+        }
+        try (Keyring sink = Keyring.of(tenantsKms)) {
+            UnsealedEmbedding u = new EmbeddingUnsealer(new Sealer(sink), null)
+                    .unseal(new SealedRecordKey("acme", e.getEmbeddingId()).toBytes(), value);
+            assertThat(u.event()).isEqualTo(e);
+            assertThat(u.header().kek()).hasToString("local:tenant-acme:1");
+        }
+    }
+
     @Test
     void aReaderForOneTenant_refusesAnotherTenantsRecord_withATypedError() {
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.shared();

@@ -75,6 +75,7 @@ public final class ConfigurationReference {
                         SerdeConfigs.ONLY_TENANT,
                         SerdeConfigs.PURPOSE,
                         SerdeConfigs.ACCEPT_V1,
+                        SerdeConfigs.PUBLIC_KEKS_FILE,
                         io.embedseal.serdes.avro.EmbeddingEventSerializer.AUTO_REGISTER,
                         io.embedseal.serdes.avro.EmbeddingEventSerializer.VALUE_SUBJECT_STRATEGY),
                 false);

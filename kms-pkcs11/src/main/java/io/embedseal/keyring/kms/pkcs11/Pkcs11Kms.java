@@ -426,8 +426,9 @@ public final class Pkcs11Kms implements KmsProvider {
     // --- key import ----------------------------------------------------------------------------------
 
     /**
-     * Import of symmetric KEKs by unwrapping inside the token ({@link TokenKeyImport}): RSA-OAEP-SHA1 with the token's
-     * transport key, then AES key wrap with padding, into a non-extractable {@code <key>.v1}.
+     * Import by unwrapping inside the token ({@link TokenKeyImport}): RSA-OAEP-SHA1 with the token's transport key, then
+     * AES key wrap with padding, into a non-extractable {@code <key>.v1}: an AES-256 key, or an RSA-3072 private key
+     * (with the certificate SunPKCS11's key store pairs it with).
      */
     @Override
     public Optional<io.embedseal.keyring.kms.KeyImport> keyImport() {
@@ -438,28 +439,17 @@ public final class Pkcs11Kms implements KmsProvider {
         private final TokenKeyImport token = new TokenKeyImport(settings);
 
         @Override
-        public Set<KekKind> kinds() {
-            return EnumSet.of(KekKind.SYMMETRIC);
-        }
-
-        @Override
         public io.embedseal.keyring.kms.ImportParameters parameters(String keyName, KekKind kind) {
             requireName(keyName);
-            if (kind != KekKind.SYMMETRIC) {
-                throw new UnsupportedKmsOperationException(
-                        PROVIDER,
-                        KmsOperation.CREATE,
-                        "importing a key pair into the token is not supported yet (SunPKCS11 keeps a private key only "
-                                + "beside a certificate); generate the pair in the token with --create-key --kek-kind "
-                                + "public-key, or import a symmetric key");
-            }
             return new io.embedseal.keyring.kms.ImportParameters(
                     PROVIDER,
                     keyName,
                     kind,
                     TokenKeyImport.wrapping(),
                     token.transportKey(),
-                    io.embedseal.keyring.kms.ImportParameters.Material.AES_256_RAW);
+                    kind == KekKind.PUBLIC_KEY
+                            ? io.embedseal.keyring.kms.ImportParameters.Material.RSA_3072_PKCS8
+                            : io.embedseal.keyring.kms.ImportParameters.Material.AES_256_RAW);
         }
 
         @Override
@@ -471,6 +461,24 @@ public final class Pkcs11Kms implements KmsProvider {
                             + "'; an import never replaces a key: choose another name");
                 }
                 KekRef kek = new KekRef(PROVIDER, keyName, 1);
+                if (kind == KekKind.PUBLIC_KEY) {
+                    token.importRsa(TokenKeyImport.label(kek), wrapped);
+                    lastReloadNanos = System.nanoTime() - MIN_RELOAD_INTERVAL_NANOS; // list the token again now
+                    reload();
+                    PrivateKey pair = rsaKey(kek);
+                    if (pair == null) {
+                        throw new KmsException("the PKCS#11 token does not show the imported key pair " + kek
+                                + " to SunPKCS11's key store (certificate and key not paired by CKA_ID?)");
+                    }
+                    if (readable(pair)) {
+                        throw new KmsException("the PKCS#11 token made the imported " + kek + " readable");
+                    }
+                    LOG.info(
+                            "PKCS#11 KMS imported public-key KEK {} (non-extractable RSA-3072, unwrapped inside the "
+                                    + "token)",
+                            kek);
+                    return kek;
+                }
                 token.importAes(TokenKeyImport.label(kek), wrapped);
                 lastReloadNanos = System.nanoTime() - MIN_RELOAD_INTERVAL_NANOS; // list the token again now
                 SecretKey key = key(kek);

@@ -36,6 +36,16 @@ final class TokenKeyImport {
     private static final long CKO_PRIVATE_KEY = 3;
     private static final long CKO_SECRET_KEY = 4;
     private static final long CKK_AES = 0x1F;
+    private static final long CKK_RSA = 0;
+    private static final long CKO_CERTIFICATE = 1;
+    private static final long CKC_X_509 = 0;
+    private static final long CKA_CERTIFICATE_TYPE = 0x80;
+    private static final long CKA_VALUE = 0x11;
+    private static final long CKA_SUBJECT = 0x101;
+    private static final long CKA_ID = 0x102;
+    /** The RSA part's length: the transport key is RSA-3072. */
+    private static final int TRANSPORT_BYTES = 3072 / 8;
+
     private static final long CKA_CLASS = 0;
     private static final long CKA_TOKEN = 1;
     private static final long CKA_PRIVATE = 2;
@@ -93,47 +103,7 @@ final class TokenKeyImport {
     /** Unwraps the material into a token object labelled {@code label}; the key exists in clear only in the token. */
     void importAes(String label, byte[] wrapped) {
         Boolean unused = inSession((p11, session) -> {
-            long[] transport = find(p11, session, CKO_PRIVATE_KEY, TRANSPORT_LABEL);
-            if (transport.length != 1) {
-                throw new KmsException("the PKCS#11 token has no transport key '" + TRANSPORT_LABEL
-                        + "' (run 'keys import-params' first, which makes it)");
-            }
-            int k = 3072 / 8;
-            if (wrapped.length <= k + 8) {
-                throw new InvalidWrappedKeyException(
-                        "wrapped key material of " + wrapped.length + " bytes is too short");
-            }
-            Object oaep = Class.forName(PKG + "CK_RSA_PKCS_OAEP_PARAMS")
-                    .getConstructor()
-                    .newInstance();
-            oaep.getClass().getField("hashAlg").setLong(oaep, CKM_SHA_1);
-            oaep.getClass().getField("mgf").setLong(oaep, CKG_MGF1_SHA1);
-            oaep.getClass().getField("source").setLong(oaep, CKZ_DATA_SPECIFIED);
-            oaep.getClass().getField("pSourceData").set(oaep, null); // no label: SoftHSM refuses an empty one
-            Object rsa = mechanism(CKM_RSA_PKCS_OAEP);
-            rsa.getClass().getField("pParameter").set(rsa, oaep);
-            long oneUse;
-            try {
-                oneUse = (long) call(
-                        p11,
-                        "C_UnwrapKey",
-                        session,
-                        rsa,
-                        transport[0],
-                        Arrays.copyOf(wrapped, k),
-                        attributes(
-                                attr(CKA_CLASS, CKO_SECRET_KEY),
-                                attr(CKA_KEY_TYPE, CKK_AES),
-                                attr(CKA_TOKEN, false),
-                                attr(CKA_SENSITIVE, true),
-                                attr(CKA_EXTRACTABLE, false),
-                                attr(CKA_UNWRAP, true),
-                                attr(CKA_ENCRYPT, false),
-                                attr(CKA_DECRYPT, false)));
-            } catch (TokenError e) {
-                throw new InvalidWrappedKeyException(
-                        "the token's transport key does not open the wrapped key material (" + e.getMessage() + ")");
-            }
+            long oneUse = unwrapOneUseKey(p11, session, wrapped);
             try {
                 call(
                         p11,
@@ -141,7 +111,7 @@ final class TokenKeyImport {
                         session,
                         mechanism(CKM_AES_KEY_WRAP_PAD),
                         oneUse,
-                        Arrays.copyOfRange(wrapped, k, wrapped.length),
+                        Arrays.copyOfRange(wrapped, TRANSPORT_BYTES, wrapped.length),
                         attributes(
                                 attr(CKA_CLASS, CKO_SECRET_KEY),
                                 attr(CKA_KEY_TYPE, CKK_AES),
@@ -163,6 +133,125 @@ final class TokenKeyImport {
             }
             return Boolean.TRUE;
         });
+    }
+
+    /**
+     * Unwraps an RSA private key (PKCS#8) into a token object labelled {@code label} that may decrypt and nothing else,
+     * and stores beside it the certificate SunPKCS11's key store needs (the public key read from the new object, signed
+     * by a one-use software key), both with {@code CKA_ID} = the label. Returns the public key (X.509) as the token
+     * reports it.
+     */
+    byte[] importRsa(String label, byte[] wrapped) {
+        return inSession((p11, session) -> {
+            long oneUse = unwrapOneUseKey(p11, session, wrapped);
+            long privateKey;
+            byte[] id = label.getBytes(StandardCharsets.UTF_8);
+            try {
+                privateKey = (long) call(
+                        p11,
+                        "C_UnwrapKey",
+                        session,
+                        mechanism(CKM_AES_KEY_WRAP_PAD),
+                        oneUse,
+                        Arrays.copyOfRange(wrapped, TRANSPORT_BYTES, wrapped.length),
+                        attributes(
+                                attr(CKA_CLASS, CKO_PRIVATE_KEY),
+                                attr(CKA_KEY_TYPE, CKK_RSA),
+                                attr(CKA_TOKEN, true),
+                                attr(CKA_PRIVATE, true),
+                                attr(CKA_SENSITIVE, true),
+                                attr(CKA_EXTRACTABLE, false),
+                                attr(CKA_DECRYPT, true),
+                                attr(CKA_SIGN, false),
+                                attr(CKA_UNWRAP, false),
+                                attr(CKA_DERIVE, false),
+                                attr(CKA_ID, id),
+                                attr(CKA_LABEL, label.toCharArray())));
+            } catch (TokenError e) {
+                throw new InvalidWrappedKeyException(
+                        "the key material does not unwrap into an RSA private key (" + e.getMessage() + ")");
+            } finally {
+                call(p11, "C_DestroyObject", session, oneUse);
+            }
+            try {
+                Object attrs = attributes(attr(CKA_MODULUS), attr(CKA_PUBLIC_EXPONENT));
+                call(p11, "C_GetAttributeValue", session, privateKey, attrs);
+                BigInteger n = (BigInteger) invoke(Array.get(attrs, 0), "getBigInteger");
+                BigInteger e = (BigInteger) invoke(Array.get(attrs, 1), "getBigInteger");
+                if (n.bitLength() != 3072) {
+                    throw new InvalidWrappedKeyException(
+                            "the imported RSA key has " + n.bitLength() + " bits; a public-key KEK here is RSA-3072");
+                }
+                java.security.PublicKey publicKey =
+                        KeyFactory.getInstance("RSA").generatePublic(new RSAPublicKeySpec(n, e));
+                java.security.KeyPairGenerator issuerKeys = java.security.KeyPairGenerator.getInstance("EC");
+                issuerKeys.initialize(new java.security.spec.ECGenParameterSpec("secp256r1"));
+                java.security.cert.X509Certificate cert = SelfSignedCertificate.create(
+                        label,
+                        publicKey,
+                        issuerKeys.generateKeyPair(),
+                        new java.security.SecureRandom(),
+                        java.time.Instant.now());
+                call(
+                        p11,
+                        "C_CreateObject",
+                        session,
+                        attributes(
+                                attr(CKA_CLASS, CKO_CERTIFICATE),
+                                attr(CKA_CERTIFICATE_TYPE, CKC_X_509),
+                                attr(CKA_TOKEN, true),
+                                attr(CKA_PRIVATE, false),
+                                attr(CKA_LABEL, label.toCharArray()),
+                                attr(CKA_ID, id),
+                                attr(CKA_SUBJECT, cert.getSubjectX500Principal().getEncoded()),
+                                attr(CKA_VALUE, cert.getEncoded())));
+                return publicKey.getEncoded();
+            } catch (Exception e) {
+                call(p11, "C_DestroyObject", session, privateKey); // no half-imported key left behind
+                throw e;
+            }
+        });
+    }
+
+    /** The one-use AES key, unwrapped from the RSA part with the transport key: a session object, sensitive. */
+    private static long unwrapOneUseKey(Object p11, long session, byte[] wrapped) throws Exception {
+        long[] transport = find(p11, session, CKO_PRIVATE_KEY, TRANSPORT_LABEL);
+        if (transport.length != 1) {
+            throw new KmsException("the PKCS#11 token has no transport key '" + TRANSPORT_LABEL
+                    + "' (run 'keys import-params' first, which makes it)");
+        }
+        if (wrapped.length <= TRANSPORT_BYTES + 8) {
+            throw new InvalidWrappedKeyException("wrapped key material of " + wrapped.length + " bytes is too short");
+        }
+        Object oaep =
+                Class.forName(PKG + "CK_RSA_PKCS_OAEP_PARAMS").getConstructor().newInstance();
+        oaep.getClass().getField("hashAlg").setLong(oaep, CKM_SHA_1);
+        oaep.getClass().getField("mgf").setLong(oaep, CKG_MGF1_SHA1);
+        oaep.getClass().getField("source").setLong(oaep, CKZ_DATA_SPECIFIED);
+        oaep.getClass().getField("pSourceData").set(oaep, null); // no label: SoftHSM refuses an empty one
+        Object rsa = mechanism(CKM_RSA_PKCS_OAEP);
+        rsa.getClass().getField("pParameter").set(rsa, oaep);
+        try {
+            return (long) call(
+                    p11,
+                    "C_UnwrapKey",
+                    session,
+                    rsa,
+                    transport[0],
+                    Arrays.copyOf(wrapped, TRANSPORT_BYTES),
+                    attributes(
+                            attr(CKA_CLASS, CKO_SECRET_KEY),
+                            attr(CKA_KEY_TYPE, CKK_AES),
+                            attr(CKA_TOKEN, false),
+                            attr(CKA_SENSITIVE, true),
+                            attr(CKA_EXTRACTABLE, false),
+                            attr(CKA_UNWRAP, true),
+                            attr(CKA_ENCRYPT, false),
+                            attr(CKA_DECRYPT, false)));
+        } catch (TokenError e) {
+            throw new InvalidWrappedKeyException(
+                    "the token's transport key does not open the wrapped key material (" + e.getMessage() + ")");
+        }
     }
 
     private long generateTransportPair(Object p11, long session) throws Exception {

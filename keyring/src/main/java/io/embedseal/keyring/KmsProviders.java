@@ -116,10 +116,6 @@ public final class KmsProviders {
     }
 
     /**
-     * A keyring on the configured, decorated provider, with the configured naming and DEK policy. Only where
-     * {@code kms.create-missing-keys=true} (development) does it also hold the right to create keys.
-     */
-    /**
      * A keyring that seals only the tenants whose public KEKs it is given, with no KMS at all: every KMS call fails
      * naming the setting, so the process holds no KMS credential (a producer sealing on its own side).
      */
@@ -157,6 +153,10 @@ public final class KmsProviders {
                 .build();
     }
 
+    /**
+     * A keyring on the configured, decorated provider, with the configured naming and DEK policy. Only where
+     * {@code kms.create-missing-keys=true} (development) does it also hold the right to create keys.
+     */
     public static Keyring keyring(KeyringSettings s, @Nullable KmsObserver observer, @Nullable KmsAuditListener audit) {
         return keyring(s, s.naming(), observer, audit);
     }

@@ -50,7 +50,12 @@ public final class PinnedPublicKeks {
             int last = v.lastIndexOf(':');
             try {
                 KekRef kek = KekRef.parse(v.substring(0, Math.max(0, last)));
-                out.put(tenant, PublicKek.of(kek, Base64.getDecoder().decode(v.substring(last + 1))));
+                PublicKek pk = PublicKek.of(kek, Base64.getDecoder().decode(v.substring(last + 1)));
+                if (!pk.suitsProvider(kek.provider())) {
+                    throw new IllegalArgumentException(
+                            "a " + pk.describeKey() + " key cannot be held by the " + kek.provider() + " KMS");
+                }
+                out.put(tenant, pk);
             } catch (IllegalArgumentException | StringIndexOutOfBoundsException e) {
                 throw new IllegalArgumentException(
                         file + ": tenant " + tenant + "'s line is not "

@@ -100,6 +100,22 @@ final class KeyImportCommands {
         @Option(names = "--out", required = true, paramLabel = "FILE", description = "Where to write the import file.")
         Path out;
 
+        @Option(
+                names = "--transport-fingerprint",
+                paramLabel = "SHA256:...",
+                description =
+                        "The KMS's transport key fingerprint as the tenant learned it from the KMS itself (not "
+                                + "from the parameters file, which whoever handed it over could have changed): the wrap is made "
+                                + "only if the file's key has this fingerprint. Without it the fingerprint is printed, to compare.")
+        String transportFingerprint;
+
+        @Option(
+                names = "--save-key-material",
+                paramLabel = "FILE",
+                description = "Where to keep a copy of the key material this command makes (written 0600): once "
+                        + "imported, the KMS never exports it. Default: no copy is kept.")
+        Path saveKeyMaterial;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -111,9 +127,27 @@ final class KeyImportCommands {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
+            String fingerprint = PublicKek.fingerprint(p.transportKey());
+            if (transportFingerprint != null && !transportFingerprint.strip().equals(fingerprint)) {
+                spec.commandLine()
+                        .getErr()
+                        .println("embedseal keys wrap-for-import: the parameters' transport key is " + fingerprint
+                                + ", not " + transportFingerprint.strip() + ": not the KMS's key; nothing wrapped");
+                spec.commandLine().getErr().flush();
+                return 1;
+            }
             KeyImportWrap.Material m = keyMaterial == null ? KeyImportWrap.generate(p) : material(p, keyMaterial);
             byte[] secret = m.secret();
             try {
+                if (keyMaterial == null && saveKeyMaterial != null) {
+                    Files.write(saveKeyMaterial, secret);
+                    try {
+                        Files.setPosixFilePermissions(
+                                saveKeyMaterial, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+                    } catch (UnsupportedOperationException e) {
+                        // not a POSIX file system: the directory's permissions decide
+                    }
+                }
                 byte[] wrapped = KeyImportWrap.wrap(p, secret);
                 byte[] check = p.kind() == KekKind.SYMMETRIC ? KeyImportWrap.check(secret) : null;
                 KeyImportFiles.writeImport(out, new KeyImportFiles.Import(p, wrapped, check, m.publicKey()));

@@ -79,12 +79,23 @@ final class OperatorContext implements AutoCloseable {
         this.audit = AuditTrail.create(
                 bootstrap, clients, cluster.topics().audit(), "cli-" + actor, new PipelineHealth(), auditSigner);
         this.admin = KmsProviders.administer(provider, s, audit, this::tenantOfKey, Clock.systemUTC());
-        this.keys = KmsProviders.decorate(provider, s, null, audit, this::tenantOfKey, Clock.systemUTC());
+        // Wraps under a tenant's key pair use the public key pinned in its verified key events (keys rewrap), never the
+        // KMS; a public-key wrap of a store-held key is refused (io.embedseal.keyring.PinnedKeyKms).
+        this.keys = new io.embedseal.keyring.PinnedKeyKms(
+                KmsProviders.decorate(provider, s, null, audit, this::tenantOfKey, Clock.systemUTC()),
+                this::pinnedPublicKek);
         Map<String, Object> p = new HashMap<>(cluster.clientProps());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    /** The public KEK pinned for a key name by its tenant's verified key events, or null. */
+    private io.embedseal.keyring.kms.@Nullable PublicKek pinnedPublicKek(String keyName) {
+        String tenant = tenantOfKey(keyName);
+        TenantState state = tenant == null ? null : keyEvents().state(tenant);
+        return state == null || !keyName.equals(state.kekName()) ? null : state.publicKek();
     }
 
     /** Another KMS (a migration's target): its data-key use and key administration, audited in this run's chain. */

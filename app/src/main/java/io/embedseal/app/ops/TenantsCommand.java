@@ -101,6 +101,14 @@ public final class TenantsCommand implements Runnable {
                                 + "anything is published. Key name and kind come from the file.")
         java.nio.file.Path importKey;
 
+        @Option(
+                names = "--expect",
+                paramLabel = "KCV_OR_FINGERPRINT",
+                description = "With --import-key, required: the key check value (KCV:...) or public-key fingerprint "
+                        + "(SHA256:...) the tenant's own tool printed, as the tenant told it to you through a channel "
+                        + "other than the file. The file proves only itself; this ties it to the tenant.")
+        String expect;
+
         @Option(names = "--reason", description = "Why, for the key event and the audit trail.")
         String reason;
 
@@ -126,6 +134,25 @@ public final class TenantsCommand implements Runnable {
                             "--import-key: cannot read " + importKey + ": " + e.getMessage());
                 }
                 String fileKey = imported.parameters().keyName();
+                if (expect == null) {
+                    throw new IllegalArgumentException("--import-key needs --expect: the key check value or public-key "
+                            + "fingerprint the tenant's tool printed, from the tenant itself (not from the file)");
+                }
+                String proof = imported.parameters().kind() == KekKind.SYMMETRIC
+                        ? io.embedseal.keyring.kms.KeyImportWrap.checkValue(
+                                java.util.Objects.requireNonNull(imported.keyCheck()))
+                        : PublicKek.fingerprint(java.util.Objects.requireNonNull(imported.publicKey()));
+                if (!proof.equals(expect.strip())) {
+                    throw new IllegalArgumentException("--expect " + expect.strip() + " but the import file's proof is "
+                            + proof + ": the file is not the one the tenant made; nothing imported");
+                }
+                if (keyName == null
+                        && !fileKey.equals(cluster.keyringSettings().naming().kekNameFor(tenant))) {
+                    throw new IllegalArgumentException("the import file is for key " + fileKey + ", not tenant "
+                            + tenant
+                            + "'s (" + cluster.keyringSettings().naming().kekNameFor(tenant) + "); name it with "
+                            + "--key-name if the tenant brings its own key name");
+                }
                 if (keyName != null && !keyName.equals(fileKey)) {
                     throw new IllegalArgumentException(
                             "--key-name " + keyName + " but the import file is for key " + fileKey);
@@ -161,6 +188,11 @@ public final class TenantsCommand implements Runnable {
                         throw new OperationFailed("the import file is for the "
                                 + imported.parameters().provider() + " KMS, this configuration's is "
                                 + ctx.admin.provider());
+                    }
+                    String owner = ctx.keyEvents().gate().directory().tenantFor(name);
+                    if (owner != null && !owner.equals(tenant)) {
+                        throw new OperationFailed("key " + name + " is bound to tenant " + owner
+                                + "; nothing imported (a key serves one tenant only)");
                     }
                     importAndProve(ctx, name, imported);
                 }
@@ -235,15 +267,25 @@ public final class TenantsCommand implements Runnable {
                             new OperationFailed("the " + ctx.admin.provider() + " KMS provider cannot import keys"));
             KekKind kind = imported.parameters().kind();
             KekRef first;
+            boolean existed;
             try {
                 ctx.admin.describe(name);
                 first = new KekRef(ctx.admin.provider(), name, 1);
+                existed = true;
                 out().println("key " + name + " exists in the " + ctx.admin.provider()
                         + " KMS (an earlier import?): checking it is the tenant's, importing nothing");
             } catch (UnknownKeyException e) {
                 first = imports.importKek(name, kind, imported.wrapped());
+                existed = false;
                 out().println("imported " + kind.label() + " key " + first + " into the " + ctx.admin.provider()
                         + " KMS (not exportable)");
+            }
+            // What is proved is version 1, and it must be all there is: the KMS never made a version of its own, and
+            // the key is held as an import (not exportable), whoever created it.
+            try {
+                imports.requireImportedOnly(name);
+            } catch (KmsException e) {
+                throw new OperationFailed(e.getMessage() + "; nothing published");
             }
             if (kind == KekKind.SYMMETRIC) {
                 byte[] check = java.util.Objects.requireNonNull(imported.keyCheck());
@@ -257,7 +299,8 @@ public final class TenantsCommand implements Runnable {
                 }
                 if (!opens) {
                     throw new OperationFailed("key " + first + " does NOT open the tenant's key check: the KMS holds "
-                            + "another key than the tenant made. Nothing published; the tenant should delete the key");
+                            + "another key than the tenant made. Nothing published"
+                            + (existed ? "" : "; the tenant should have the key deleted"));
                 }
                 out().println("the KMS holds the tenant's key: key check value "
                         + io.embedseal.keyring.kms.KeyImportWrap.checkValue(check));
@@ -575,6 +618,11 @@ public final class TenantsCommand implements Runnable {
                     out().println("created " + targetRef + " in the target KMS");
                 }
                 KekRef newKek = targetRef;
+                // A key pair as the target: its public key is pinned in MIGRATED, and the stored DEKs are wrapped with
+                // it here (the target KMS never wraps under a key pair).
+                PublicKek targetPublic = other.admin().publicKek(targetKey, newKek.version());
+                io.embedseal.keyring.kms.Kms targetKms = new io.embedseal.keyring.PinnedKeyKms(
+                        other.keys(), k -> k.equals(targetKey) ? targetPublic : null);
                 ctx.action(
                         "MIGRATE_STARTED",
                         tenant,
@@ -586,7 +634,7 @@ public final class TenantsCommand implements Runnable {
                         "migrate",
                         tenant,
                         own,
-                        other.keys(),
+                        targetKms,
                         targetKey,
                         newKek,
                         ref -> ref.sameKeyAs(newKek),
@@ -604,8 +652,6 @@ public final class TenantsCommand implements Runnable {
                             + "run the command again once every row can move");
                     return 1;
                 }
-                // A key pair as the target: its public key is pinned, and sealers wrap with it from then on.
-                PublicKek targetPublic = other.admin().publicKek(targetKey, newKek.version());
                 ctx.publish(tenant, KeyEventType.MIGRATED, newKek, reason, null, targetPublic);
                 out().println("MIGRATED published: " + tenant + "'s data keys are wrapped under " + newKek
                         + "; its key in the " + own.provider() + " KMS (" + keyName + ") is no longer needed");

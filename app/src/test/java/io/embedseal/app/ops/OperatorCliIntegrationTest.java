@@ -613,18 +613,33 @@ class OperatorCliIntegrationTest {
         assertThat(java.nio.file.Files.readString(params))
                 .contains("rsa-oaep-sha256+aes-kwp")
                 .contains("aes-256");
+        // The tenant learns the transport key's fingerprint from the KMS itself (here the operator's output stands in).
+        String transport = p.out().replaceAll("(?s).*transport key (SHA256:[0-9a-f]{64}).*", "$1");
+        CliRun wrongTransport = CliRun.run(
+                "keys",
+                "wrap-for-import",
+                "--params",
+                params.toString(),
+                "--out",
+                wrapped.toString(),
+                "--transport-fingerprint",
+                "SHA256:" + "0".repeat(64));
+        assertThat(wrongTransport.code()).isEqualTo(1);
+        assertThat(wrongTransport.err()).contains("not the KMS's key; nothing wrapped");
         CliRun tenantSide = CliRun.run(
                 "keys",
                 "wrap-for-import",
                 "--params",
                 params.toString(),
                 "--out",
-                wrapped.toString()); // on the tenant's machine: no cluster, no KMS
+                wrapped.toString(),
+                "--transport-fingerprint",
+                transport); // on the tenant's machine: no cluster
         assertThat(tenantSide.code()).as(tenantSide.err()).isZero();
         String kcv = tenantSide.out().replaceAll("(?s).*(KCV:[0-9a-f]{16}).*", "$1");
         assertThat(kcv).startsWith("KCV:");
 
-        CliRun add = cli("tenants", "add", "--tenant", "umbrella", "--import-key", wrapped.toString());
+        CliRun add = cli("tenants", "add", "--tenant", "umbrella", "--import-key", wrapped.toString(), "--expect", kcv);
         assertThat(add.code()).as(add.out() + add.err()).isZero();
         assertThat(add.out())
                 .contains("imported symmetric key local:tenant-umbrella:1")
@@ -651,7 +666,22 @@ class OperatorCliIntegrationTest {
                                         .encodeToString(io.embedseal.keyring.kms.KeyImportWrap.check(new byte[32]))
                                 + "\"");
         java.nio.file.Files.writeString(wrappedB, forged);
-        CliRun refused = cli("tenants", "add", "--tenant", "wayne", "--import-key", wrappedB.toString());
+        String tenantsKcv = "KCV:0000000000000000"; // what the tenant told the operator: not the forged file's
+        CliRun swapped =
+                cli("tenants", "add", "--tenant", "wayne", "--import-key", wrappedB.toString(), "--expect", tenantsKcv);
+        assertThat(swapped.code()).isEqualTo(2);
+        assertThat(swapped.err()).contains("the file is not the one the tenant made");
+        String forgedKcv = io.embedseal.keyring.kms.KeyImportWrap.checkValue(
+                io.embedseal.keyring.kms.KeyImportWrap.check(new byte[32]));
+        CliRun refused = cli(
+                "tenants",
+                "add",
+                "--tenant",
+                "wayne",
+                "--import-key",
+                wrappedB.toString(),
+                "--expect",
+                forgedKcv); // an operator misled about the value: the KMS check still refuses
         assertThat(refused.code()).isEqualTo(1);
         assertThat(refused.err()).contains("does NOT open the tenant's key check");
         assertThat(keyEvents("wayne")).isEmpty();
@@ -674,7 +704,8 @@ class OperatorCliIntegrationTest {
                 CliRun.run("keys", "wrap-for-import", "--params", paramsC.toString(), "--out", wrappedC.toString());
         assertThat(tenantC.code()).as(tenantC.err()).isZero();
         String fingerprint = tenantC.out().replaceAll("(?s).*(SHA256:[0-9a-f]{64}).*", "$1");
-        CliRun addC = cli("tenants", "add", "--tenant", "stark", "--import-key", wrappedC.toString());
+        CliRun addC = cli(
+                "tenants", "add", "--tenant", "stark", "--import-key", wrappedC.toString(), "--expect", fingerprint);
         assertThat(addC.code()).as(addC.out() + addC.err()).isZero();
         assertThat(addC.out()).contains("the KMS holds the tenant's key pair: public key " + fingerprint);
         assertThat(io.embedseal.keyring.kms.PublicKek.fingerprint(

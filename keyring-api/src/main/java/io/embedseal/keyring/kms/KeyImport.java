@@ -19,9 +19,16 @@ public interface KeyImport {
 
     /**
      * How key material for {@code keyName} must be wrapped: the KMS's transport public key, the wrapping and the
-     * format of the key material. Reading them changes nothing in the KMS.
+     * format of the key material. A KMS whose transport key is its own (PKCS#11, local) makes it on the first call.
      */
     ImportParameters parameters(String keyName, KekKind kind);
+
+    /**
+     * Refuses (a {@link KmsException} saying why) a key that is not held as an import should be: one version only
+     * (version 1, the one the tenant's proof is about: no version the KMS made, none anybody added since), not
+     * exportable. {@code tenants add --import-key} checks it after importing, and of a key that was there already.
+     */
+    void requireImportedOnly(String keyName);
 
     /**
      * Imports wrapped key material as version 1 of a new key named {@code keyName}, of the given kind, not exportable.

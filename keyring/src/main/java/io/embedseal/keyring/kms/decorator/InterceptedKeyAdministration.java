@@ -82,6 +82,14 @@ public final class InterceptedKeyAdministration implements KeyAdministration {
             }
 
             @Override
+            public void requireImportedOnly(String keyName) {
+                interceptor.around(provider(), KmsOperation.DESCRIBE, keyName, null, () -> {
+                    imports.requireImportedOnly(keyName);
+                    return Boolean.TRUE;
+                });
+            }
+
+            @Override
             public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {
                 return imports.checkAsWrappedDek(kek, check); // formatting only, no KMS call
             }

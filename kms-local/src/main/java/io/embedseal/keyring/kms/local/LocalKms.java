@@ -422,6 +422,15 @@ public final class LocalKms implements KmsProvider {
             }
         }
 
+        @Override
+        public void requireImportedOnly(String keyName) {
+            int versions = readKeyset(keyName).size();
+            if (versions != 1) {
+                throw new KmsException("local key '" + keyName + "' has " + versions
+                        + " versions; only version 1 is the tenant's proven import");
+            }
+        }
+
         /** Tink's AES-GCM output: the key's output prefix (0x01 and its id), then the check as it is. */
         @Override
         public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {

@@ -306,6 +306,16 @@ public final class Pkcs11Kms implements KmsProvider {
             rsa = Cipher.getInstance("RSA/ECB/NoPadding", provider);
             rsa.init(Cipher.DECRYPT_MODE, key);
         } catch (GeneralSecurityException | ProviderException e) {
+            // C_DecryptInit: a key whose CKA_DECRYPT was cleared (an HSM's revocation) is a denial; a session or
+            // device fault an outage; a token that has no raw RSA for this key a fault of the key's configuration.
+            if (forbidden(e, kek, "unwrap")) {
+                throw new KeyDeniedException(
+                        "PKCS#11 token does not allow unwrapping under " + kek + " (CKA_DECRYPT is false)", e);
+            }
+            if (e instanceof ProviderException) {
+                throw new KmsUnavailableException(
+                        "PKCS#11 token failed to start decrypting under " + kek + ": " + rootMessage(e), e);
+            }
             throw new KmsException(
                     "the PKCS#11 token refuses raw RSA (CKM_RSA_X_509) with " + kek
                             + ", which unwrapping a public-key wrap needs: " + rootMessage(e),
@@ -446,7 +456,7 @@ public final class Pkcs11Kms implements KmsProvider {
                     keyName,
                     kind,
                     TokenKeyImport.wrapping(),
-                    token.transportKey(),
+                    token.transportKey(keyName),
                     kind == KekKind.PUBLIC_KEY
                             ? io.embedseal.keyring.kms.ImportParameters.Material.RSA_3072_PKCS8
                             : io.embedseal.keyring.kms.ImportParameters.Material.AES_256_RAW);
@@ -462,7 +472,8 @@ public final class Pkcs11Kms implements KmsProvider {
                 }
                 KekRef kek = new KekRef(PROVIDER, keyName, 1);
                 if (kind == KekKind.PUBLIC_KEY) {
-                    token.importRsa(TokenKeyImport.label(kek), wrapped);
+                    token.importRsa(keyName, TokenKeyImport.label(kek), wrapped);
+                    token.destroyTransportKey(keyName);
                     lastReloadNanos = System.nanoTime() - MIN_RELOAD_INTERVAL_NANOS; // list the token again now
                     reload();
                     PrivateKey pair = rsaKey(kek);
@@ -479,7 +490,8 @@ public final class Pkcs11Kms implements KmsProvider {
                             kek);
                     return kek;
                 }
-                token.importAes(TokenKeyImport.label(kek), wrapped);
+                token.importAes(keyName, TokenKeyImport.label(kek), wrapped);
+                token.destroyTransportKey(keyName);
                 lastReloadNanos = System.nanoTime() - MIN_RELOAD_INTERVAL_NANOS; // list the token again now
                 SecretKey key = key(kek);
                 if (key.getEncoded() != null) {
@@ -487,6 +499,21 @@ public final class Pkcs11Kms implements KmsProvider {
                 }
                 LOG.info("PKCS#11 KMS imported KEK {} (non-extractable AES-256, unwrapped inside the token)", kek);
                 return kek;
+            }
+        }
+
+        /** One version, sensitive and non-extractable, whichever kind. */
+        @Override
+        public void requireImportedOnly(String keyName) {
+            Set<Integer> versions = versions(keyName);
+            if (!versions.equals(Set.of(1))) {
+                throw new KmsException("PKCS#11 key '" + keyName + "' has versions " + versions
+                        + "; only version 1 is the tenant's proven import");
+            }
+            KekRef kek = new KekRef(PROVIDER, keyName, 1);
+            PrivateKey pair = rsaKey(kek);
+            if (pair != null ? readable(pair) : key(kek).getEncoded() != null) {
+                throw new KmsException("PKCS#11 key " + kek + " is readable (not sensitive, or extractable)");
             }
         }
 

@@ -63,6 +63,7 @@ final class TokenKeyImport {
     private static final long CKA_MODULUS_BITS = 0x121;
     private static final long CKA_PUBLIC_EXPONENT = 0x122;
     private static final long CKA_EXTRACTABLE = 0x162;
+    private static final long CKA_VALUE_LEN = 0x161;
     private static final long CKM_RSA_PKCS_KEY_PAIR_GEN = 0;
     private static final long CKM_RSA_PKCS_OAEP = 9;
     private static final long CKM_SHA_1 = 0x220;
@@ -80,18 +81,23 @@ final class TokenKeyImport {
         this.library = settings.libraryPath();
     }
 
-    /** The transport public key (X.509), generating the pair in the token on first use. */
-    byte[] transportKey() {
+    /**
+     * The transport public key (X.509) for importing {@code keyName}, generating the pair in the token on first use: one
+     * pair per key to import, labelled {@code embedseal-import-transport.<key>}, destroyed once the import is done. The
+     * public key is read from the private key object (its modulus and exponent), never from a public key object, which
+     * anyone may add to a token without its PIN.
+     */
+    byte[] transportKey(String keyName) {
         return inSession((p11, session) -> {
-            long[] found = find(p11, session, CKO_PUBLIC_KEY, TRANSPORT_LABEL);
-            long pub;
-            if (found.length == 0) {
-                pub = generateTransportPair(p11, session);
-            } else {
-                pub = found[0];
+            String label = transportLabel(keyName);
+            long[] found = find(p11, session, CKO_PRIVATE_KEY, label);
+            if (found.length > 1) {
+                throw new KmsException("the PKCS#11 token holds " + found.length + " private keys labelled '" + label
+                        + "'; remove them with the HSM's tools");
             }
+            long priv = found.length == 1 ? found[0] : generateTransportPair(p11, session, label);
             Object attrs = attributes(attr(CKA_MODULUS), attr(CKA_PUBLIC_EXPONENT));
-            call(p11, "C_GetAttributeValue", session, pub, attrs);
+            call(p11, "C_GetAttributeValue", session, priv, attrs);
             BigInteger n = (BigInteger) invoke(Array.get(attrs, 0), "getBigInteger");
             BigInteger e = (BigInteger) invoke(Array.get(attrs, 1), "getBigInteger");
             return KeyFactory.getInstance("RSA")
@@ -100,12 +106,30 @@ final class TokenKeyImport {
         });
     }
 
-    /** Unwraps the material into a token object labelled {@code label}; the key exists in clear only in the token. */
-    void importAes(String label, byte[] wrapped) {
+    /** Destroys the transport pair of {@code keyName}'s import, once the import is done. */
+    void destroyTransportKey(String keyName) {
         Boolean unused = inSession((p11, session) -> {
-            long oneUse = unwrapOneUseKey(p11, session, wrapped);
+            String label = transportLabel(keyName);
+            for (long objectClass : new long[] {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
+                for (long handle : find(p11, session, objectClass, label)) {
+                    call(p11, "C_DestroyObject", session, handle);
+                }
+            }
+            return Boolean.TRUE;
+        });
+    }
+
+    static String transportLabel(String keyName) {
+        return TRANSPORT_LABEL + "." + keyName;
+    }
+
+    /** Unwraps the material into a token object labelled {@code label}; the key exists in clear only in the token. */
+    void importAes(String keyName, String label, byte[] wrapped) {
+        Boolean unused = inSession((p11, session) -> {
+            long oneUse = unwrapOneUseKey(p11, session, transportLabel(keyName), wrapped);
+            long imported;
             try {
-                call(
+                imported = (long) call(
                         p11,
                         "C_UnwrapKey",
                         session,
@@ -123,6 +147,8 @@ final class TokenKeyImport {
                                 attr(CKA_DECRYPT, true),
                                 attr(CKA_WRAP, false),
                                 attr(CKA_UNWRAP, false),
+                                attr(CKA_SIGN, false),
+                                attr(CKA_VERIFY, false),
                                 attr(CKA_DERIVE, false),
                                 attr(CKA_LABEL, label.toCharArray())));
             } catch (TokenError e) {
@@ -130,6 +156,14 @@ final class TokenKeyImport {
                         "the key material does not unwrap into an AES-256 key (" + e.getMessage() + ")");
             } finally {
                 call(p11, "C_DestroyObject", session, oneUse);
+            }
+            Object length = attributes(attr(CKA_VALUE_LEN));
+            call(p11, "C_GetAttributeValue", session, imported, length);
+            long bytes = (long) invoke(Array.get(length, 0), "getLong");
+            if (bytes != 32) {
+                call(p11, "C_DestroyObject", session, imported);
+                throw new InvalidWrappedKeyException(
+                        "the key material is a " + bytes * 8 + "-bit AES key; a KEK here is AES-256");
             }
             return Boolean.TRUE;
         });
@@ -141,9 +175,9 @@ final class TokenKeyImport {
      * by a one-use software key), both with {@code CKA_ID} = the label. Returns the public key (X.509) as the token
      * reports it.
      */
-    byte[] importRsa(String label, byte[] wrapped) {
+    byte[] importRsa(String keyName, String label, byte[] wrapped) {
         return inSession((p11, session) -> {
-            long oneUse = unwrapOneUseKey(p11, session, wrapped);
+            long oneUse = unwrapOneUseKey(p11, session, transportLabel(keyName), wrapped);
             long privateKey;
             byte[] id = label.getBytes(StandardCharsets.UTF_8);
             try {
@@ -214,11 +248,12 @@ final class TokenKeyImport {
     }
 
     /** The one-use AES key, unwrapped from the RSA part with the transport key: a session object, sensitive. */
-    private static long unwrapOneUseKey(Object p11, long session, byte[] wrapped) throws Exception {
-        long[] transport = find(p11, session, CKO_PRIVATE_KEY, TRANSPORT_LABEL);
+    private static long unwrapOneUseKey(Object p11, long session, String transportLabel, byte[] wrapped)
+            throws Exception {
+        long[] transport = find(p11, session, CKO_PRIVATE_KEY, transportLabel);
         if (transport.length != 1) {
-            throw new KmsException("the PKCS#11 token has no transport key '" + TRANSPORT_LABEL
-                    + "' (run 'keys import-params' first, which makes it)");
+            throw new KmsException("the PKCS#11 token has no single transport key '" + transportLabel
+                    + "' (run 'keys import-params' for this key first, which makes it)");
         }
         if (wrapped.length <= TRANSPORT_BYTES + 8) {
             throw new InvalidWrappedKeyException("wrapped key material of " + wrapped.length + " bytes is too short");
@@ -246,6 +281,7 @@ final class TokenKeyImport {
                             attr(CKA_SENSITIVE, true),
                             attr(CKA_EXTRACTABLE, false),
                             attr(CKA_UNWRAP, true),
+                            attr(CKA_WRAP, false),
                             attr(CKA_ENCRYPT, false),
                             attr(CKA_DECRYPT, false)));
         } catch (TokenError e) {
@@ -254,8 +290,8 @@ final class TokenKeyImport {
         }
     }
 
-    private long generateTransportPair(Object p11, long session) throws Exception {
-        char[] label = TRANSPORT_LABEL.toCharArray();
+    private long generateTransportPair(Object p11, long session, String transportLabel) throws Exception {
+        char[] label = transportLabel.toCharArray();
         long[] pair = (long[]) call(
                 p11,
                 "C_GenerateKeyPair",
@@ -279,7 +315,7 @@ final class TokenKeyImport {
                         attr(CKA_SIGN, false),
                         attr(CKA_DERIVE, false),
                         attr(CKA_LABEL, label)));
-        return pair[0];
+        return pair[1]; // {public, private}
     }
 
     // --- the JDK's PKCS#11 wrapper, by reflection (an exported, not an open, package) -----------------

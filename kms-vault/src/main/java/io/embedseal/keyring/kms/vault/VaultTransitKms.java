@@ -533,6 +533,28 @@ public final class VaultTransitKms implements KmsProvider {
             return describe(keyName).current();
         }
 
+        /** Transit's own account of the key: {@code imported_key}, one version, not exportable, no plaintext backup. */
+        @Override
+        public void requireImportedOnly(String keyName) {
+            JsonObject key = readKey(keyName);
+            int latest = intField(key, "latest_version", keyName);
+            JsonValue imported = key.get("imported_key");
+            JsonValue exportable = key.get("exportable");
+            JsonValue backup = key.get("allow_plaintext_backup");
+            if (imported == null || !imported.isBoolean() || !imported.asBoolean()) {
+                throw new KmsException("Vault Transit key '" + keyName + "' was not imported (Transit made it)");
+            }
+            if (latest != 1) {
+                throw new KmsException("Vault Transit key '" + keyName + "' has " + latest
+                        + " versions; only version 1 is the tenant's proven import");
+            }
+            if ((exportable != null && exportable.isBoolean() && exportable.asBoolean())
+                    || (backup != null && backup.isBoolean() && backup.asBoolean())) {
+                throw new KmsException(
+                        "Vault Transit key '" + keyName + "' is exportable or allows a plaintext backup");
+            }
+        }
+
         /** {@code vault:v<N>:<base64>}: Transit's ciphertext form is the nonce, the ciphertext and the tag. */
         @Override
         public byte[] checkAsWrappedDek(KekRef kek, byte[] check) {

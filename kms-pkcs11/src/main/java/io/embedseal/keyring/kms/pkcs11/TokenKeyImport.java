@@ -63,7 +63,6 @@ final class TokenKeyImport {
     private static final long CKA_MODULUS_BITS = 0x121;
     private static final long CKA_PUBLIC_EXPONENT = 0x122;
     private static final long CKA_EXTRACTABLE = 0x162;
-    private static final long CKA_VALUE_LEN = 0x161;
     private static final long CKM_RSA_PKCS_KEY_PAIR_GEN = 0;
     private static final long CKM_RSA_PKCS_OAEP = 9;
     private static final long CKM_SHA_1 = 0x220;
@@ -125,11 +124,15 @@ final class TokenKeyImport {
 
     /** Unwraps the material into a token object labelled {@code label}; the key exists in clear only in the token. */
     void importAes(String keyName, String label, byte[] wrapped) {
+        // AES-KWP of 32 bytes is 40 bytes; of a 16- or 24-byte (AES-128/192) key 24 or 32: refused before the token.
+        if (wrapped.length != TRANSPORT_BYTES + 40) {
+            throw new InvalidWrappedKeyException("wrapped key material of " + wrapped.length + " bytes is no AES-256 "
+                    + "key wrapped for this token (" + (TRANSPORT_BYTES + 40) + " bytes)");
+        }
         Boolean unused = inSession((p11, session) -> {
             long oneUse = unwrapOneUseKey(p11, session, transportLabel(keyName), wrapped);
-            long imported;
             try {
-                imported = (long) call(
+                call(
                         p11,
                         "C_UnwrapKey",
                         session,
@@ -156,14 +159,6 @@ final class TokenKeyImport {
                         "the key material does not unwrap into an AES-256 key (" + e.getMessage() + ")");
             } finally {
                 call(p11, "C_DestroyObject", session, oneUse);
-            }
-            Object length = attributes(attr(CKA_VALUE_LEN));
-            call(p11, "C_GetAttributeValue", session, imported, length);
-            long bytes = (long) invoke(Array.get(length, 0), "getLong");
-            if (bytes != 32) {
-                call(p11, "C_DestroyObject", session, imported);
-                throw new InvalidWrappedKeyException(
-                        "the key material is a " + bytes * 8 + "-bit AES key; a KEK here is AES-256");
             }
             return Boolean.TRUE;
         });

@@ -263,6 +263,9 @@ public final class KeyEventGate {
             return refuse(tenant, e, Refusal.BAD_SIGNATURE, signer);
         }
         Refusal broken = checkRules(tenant, e, current);
+        if (broken == null) {
+            broken = checkPublicKey(e, current);
+        }
         if (broken != null) {
             return refuse(tenant, e, broken, signer);
         }
@@ -320,9 +323,8 @@ public final class KeyEventGate {
             return (before == null) == (pinned == null) ? null : Refusal.PUBLIC_KEY_CHANGED;
         }
         if (before != null && e.getType() == KeyEventType.RESTORED && e.getKekVersion() != current.kekVersion()) {
-            // The pinned key is version current.kekVersion()'s: sealing again under another version needs its public
-            // key,
-            // which only a rotation pins.
+            // The pinned key is the pinned version's: sealing under another version needs its public key, which
+            // only a rotation pins.
             return Refusal.PUBLIC_KEY_CHANGED;
         }
         return pinned == null
@@ -333,10 +335,6 @@ public final class KeyEventGate {
     }
 
     private @Nullable Refusal checkRules(String tenant, KeyEvent e, @Nullable TenantState current) {
-        Refusal key = checkPublicKey(e, current);
-        if (key != null) {
-            return key;
-        }
         if (current != null && current.status() == TenantStatus.DESTROYED) {
             return Refusal.DESTROYED;
         }

@@ -259,6 +259,52 @@ class KeyRewrapIntegrationTest {
     }
 
     /**
+     * A tenant with a key pair: its stored DEKs are re-wrapped with the public key its ROTATED pinned (the KMS never
+     * wraps under a key pair; before, every row failed), and open under the new version alone.
+     */
+    @Test
+    void rewrap_ofAPublicKeyTenant_wrapsWithThePinnedKey() throws Exception {
+        ok(cli("tenants", "add", "--tenant", "initech", "--create-key", "--kek-kind", "public-key"));
+        LocalKms kms = new LocalKms(kmsDir);
+        String table = PostgresServer.freshTable("rewrap_pk");
+        io.embedseal.keyring.KekResolver pinnedV1 = io.embedseal.keyring.PinnedPublicKeks.resolver(
+                io.embedseal.keyring.KekNaming.defaults(),
+                Map.of("initech", java.util.Objects.requireNonNull(kms.publicKek("tenant-initech", 1))));
+        try (PostgresVectorStore store = sealedStore(table)) {
+            Sealer sealer = new Sealer(Keyring.builder(kms).naming(pinnedV1).build());
+            for (int i = 0; i < 10; i++) {
+                store.upsert(stored(sealer, "initech", "p" + i, false));
+            }
+            store.flush();
+        }
+        ok(cli("keys", "rotate", "--tenant", "initech"));
+        Path password = dir.resolve("pg-password-pk");
+        Files.writeString(password, PostgresServer.PASSWORD);
+        CliRun rewrap = ok(cli(
+                "keys",
+                "rewrap",
+                "--tenant",
+                "initech",
+                "--postgres-url",
+                PostgresServer.URL,
+                "--postgres-user",
+                PostgresServer.USER,
+                "--postgres-password-file",
+                password.toString(),
+                "--postgres-table",
+                table));
+        assertThat(rewrap.out()).contains("10 of 10 rows rewritten");
+        assertThat(rows(table, "initech").values())
+                .allSatisfy(
+                        e -> assertThat(EnvelopeHeader.parse(e).kek().version()).isEqualTo(2))
+                .allSatisfy(e -> assertThat(io.embedseal.keyring.kms.PublicKek.isPublicKeyWrap(
+                                EnvelopeHeader.parse(e).wrappedDek()))
+                        .isTrue());
+        ok(cli("keys", "restrict", "--tenant", "initech", "--min-version", "2"));
+        assertThat(opening(table, "initech")).isEqualTo(10);
+    }
+
+    /**
      * Blind mode's vector key moves with the rows: restricting the old version without a re-wrap leaves it unopenable
      * (the control); {@code keys rewrap} re-wraps it under the new version, and it opens under that alone.
      */

@@ -77,10 +77,11 @@ public final class Keyring implements AutoCloseable {
     private final LongAdder openMisses = new LongAdder();
 
     private Keyring(Builder b) {
-        // Every wrap made for a tenant through this keyring (its DEKs, and the keys sinks wrap through kms()) uses the
-        // tenant's pinned public key where it has a key pair, and never the KMS.
+        // The keys sinks wrap through kms() use the tenant's pinned public key where it has a key pair, never the KMS.
+        // The DEKs take the KMS itself: createDek resolves the pinned key first, so the per-wrap lookup of the key's
+        // tenant (a scan of the tenants) is not paid on every new DEK of a symmetric tenant.
         this.kms = PinnedKeyKms.of(b.kms, b.naming);
-        this.deks = new DekFactory(this.kms, b.randomness);
+        this.deks = new DekFactory(b.kms, b.randomness);
         this.naming = b.naming;
         this.policy = b.policy;
         this.creator = b.creator;

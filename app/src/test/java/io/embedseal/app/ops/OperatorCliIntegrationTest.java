@@ -646,6 +646,25 @@ class OperatorCliIntegrationTest {
                 .contains("the KMS holds the tenant's key: key check value " + kcv)
                 .contains("REGISTERED");
         awaitPipelineSees("umbrella", "ACTIVE");
+        // Another tenant cannot have the same file's material imported as its key, nor plant it under umbrella's key
+        // name for a later onboarding: both are refused before the KMS is asked.
+        CliRun notItsName =
+                cli("tenants", "add", "--tenant", "wayne", "--import-key", wrapped.toString(), "--expect", kcv);
+        assertThat(notItsName.code()).isEqualTo(2);
+        assertThat(notItsName.err()).contains("not tenant wayne's");
+        CliRun boundElsewhere = cli(
+                "tenants",
+                "add",
+                "--tenant",
+                "wayne",
+                "--key-name",
+                "tenant-umbrella",
+                "--import-key",
+                wrapped.toString(),
+                "--expect",
+                kcv);
+        assertThat(boundElsewhere.code()).isEqualTo(1);
+        assertThat(boundElsewhere.err()).contains("is bound to tenant umbrella").contains("nothing imported");
         traffic.send("umbrella", 3);
         await("umbrella sealed", () -> sealedOfQuietly("umbrella") == 3);
 

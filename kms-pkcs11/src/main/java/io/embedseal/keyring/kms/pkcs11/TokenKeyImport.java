@@ -451,8 +451,7 @@ final class TokenKeyImport {
 
     @Override
     public String toString() {
-        return "TokenKeyImport["
-                + new String(TRANSPORT_LABEL.getBytes(StandardCharsets.US_ASCII), StandardCharsets.US_ASCII) + "]";
+        return "TokenKeyImport[" + TRANSPORT_LABEL + ".*]";
     }
 
     /** For messages: what a KEK version's label would be. */

@@ -69,6 +69,8 @@ public final class VaultFaultInjector implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<String, Fault> keyFaults =
             new java.util.concurrent.ConcurrentHashMap<>();
     private volatile CountDownLatch release = new CountDownLatch(1);
+    /** How many of the next requests are answered by closing their connection (see {@link #dropNext}). */
+    private final AtomicInteger drops = new AtomicInteger();
 
     private VaultFaultInjector(OpenBaoDevServer upstream) throws IOException {
         // The JDK's server writes headers and body separately; without TCP_NODELAY each answer waits ~40 ms for a
@@ -122,6 +124,17 @@ public final class VaultFaultInjector implements AutoCloseable {
         } else {
             keyFaults.put(keyName, f);
         }
+    }
+
+    /**
+     * Closes the connection of each of the next {@code n} requests without answering, after reading the request: what
+     * a client meets when the server (or a load balancer) closes an idle keep-alive connection just as the client
+     * reuses it. Vault's listener closes connections idle for {@code http_idle_timeout} (5 minutes by default), while
+     * the JDK's client keeps them for 20 minutes, so a quiet pipeline meets this in production; a real server cannot
+     * be made to do it at a chosen request.
+     */
+    public void dropNext(int n) {
+        drops.set(n);
     }
 
     /** Breaks the next requests this way ({@link Fault#NONE} heals, and releases hung answers). */
@@ -179,6 +192,9 @@ public final class VaultFaultInjector implements AutoCloseable {
             byte[] body;
             try (InputStream in = ex.getRequestBody()) {
                 body = in.readAllBytes();
+            }
+            if (drops.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                return; // closing the exchange before any answer closes the connection
             }
             Fault f = fault;
             if (f == Fault.NONE && !keyFaults.isEmpty()) {

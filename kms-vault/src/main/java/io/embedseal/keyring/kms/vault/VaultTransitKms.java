@@ -27,11 +27,13 @@ import io.github.jopenlibs.vault.json.JsonValue;
 import io.github.jopenlibs.vault.response.LogicalResponse;
 import io.github.jopenlibs.vault.rest.RestResponse;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -398,7 +400,20 @@ public final class VaultTransitKms implements KmsProvider {
                     if (settings.namespace() != null) {
                         request.header("X-Vault-Namespace", settings.namespace());
                     }
-                    HttpResponse<byte[]> r = http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+                    HttpRequest built = request.build();
+                    HttpResponse<byte[]> r;
+                    try {
+                        r = http.send(built, HttpResponse.BodyHandlers.ofByteArray());
+                    } catch (IOException e) {
+                        if (e instanceof HttpTimeoutException || e instanceof ConnectException) {
+                            throw e;
+                        }
+                        // The connection broke before a full answer: most often a keep-alive connection the server
+                        // closed as idle just as it was reused (the JDK's client retries only GETs on its own).
+                        // encrypt and decrypt change nothing in Vault, so once more on a new connection, within
+                        // the same deadline, is safe; a second failure is the outage it looks like.
+                        r = http.send(built, HttpResponse.BodyHandlers.ofByteArray());
+                    }
                     return new Answer(r.statusCode(), r.body() == null ? new byte[0] : r.body());
                 },
                 RAW);
@@ -991,7 +1006,7 @@ public final class VaultTransitKms implements KmsProvider {
                                 + (status == 0 ? "" : " (HTTP " + status + ")"),
                         ve);
             }
-            if (cause instanceof java.net.ConnectException || cause instanceof java.net.http.HttpTimeoutException) {
+            if (cause instanceof ConnectException || cause instanceof HttpTimeoutException) {
                 throw new KmsUnavailableException(
                         "Vault at " + settings.address() + " is unavailable for " + op + " of key '" + keyName + "' ("
                                 + cause.getClass().getSimpleName() + ")",

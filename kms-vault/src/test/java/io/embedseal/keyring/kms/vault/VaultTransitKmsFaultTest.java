@@ -82,6 +82,27 @@ class VaultTransitKmsFaultTest {
     }
 
     @Test
+    void aConnectionClosedWithoutAnAnswer_isTriedOnceMore_thenAnOutage() {
+        WrappedDek w = kms.wrapDek(key, DEK, AAD); // leaves a keep-alive connection in the client's pool
+
+        proxy.dropNext(1); // the server closes the pooled connection as it is reused
+        assertThat(kms.unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+        proxy.dropNext(1);
+        WrappedDek again = kms.wrapDek(key, DEK, AAD);
+        assertThat(kms.unwrapDek(again.kek(), again.wrapped(), AAD)).isEqualTo(DEK);
+
+        int before = proxy.requestCount();
+        proxy.dropNext(3);
+        assertThatThrownBy(() -> kms.unwrapDek(w.kek(), w.wrapped(), AAD))
+                .as("once more, not in a loop: a second failure is an outage")
+                .isInstanceOf(KmsUnavailableException.class)
+                .hasMessageContaining("cannot be read");
+        assertThat(proxy.requestCount() - before).isEqualTo(2);
+        proxy.dropNext(0);
+        assertThat(kms.unwrapDek(w.kek(), w.wrapped(), AAD)).isEqualTo(DEK);
+    }
+
+    @Test
     void offTheNetwork_isAnOutage_andTheKeysAreThereWhenItReturns() {
         WrappedDek w = kms.wrapDek(key, DEK, AAD);
         proxy.goOffline();

@@ -290,9 +290,28 @@ public final class KafkaCluster implements AutoCloseable {
         return p != null && p.isAlive();
     }
 
+    /** Heals every cut link and restarts every killed node: the cluster whole again, for the next test. */
+    public void restoreAll() {
+        for (int n = 1; n <= NODES; n++) {
+            heal(n);
+        }
+        for (int n = 1; n <= NODES; n++) {
+            if (!isRunning(n)) {
+                nodes[n].process = null;
+                launch(n);
+            }
+        }
+        awaitBrokers(NODES, READY_TIMEOUT);
+    }
+
     /** Cuts every link to and from {@code node}: clients', replication and quorum, both ways. */
     public void partition(int node) {
         links(node).forEach(LoopbackProxy::cut);
+    }
+
+    /** Whether {@link #partition} cut this node off (and {@link #heal} has not restored it). */
+    public boolean isPartitioned(int node) {
+        return clientLinks[node].isCut();
     }
 
     /** Restores the links {@link #partition} cut. */

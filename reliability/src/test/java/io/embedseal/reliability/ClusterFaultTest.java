@@ -2,6 +2,9 @@ package io.embedseal.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.embedseal.keyring.KekResolver;
 import io.embedseal.keyring.kms.KekRef;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.EmbeddingEvent;
@@ -9,14 +12,30 @@ import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.SealedRecordKey;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
 import io.embedseal.serdes.avro.SchemaRegistries;
+import io.embedseal.sinks.EmbedsealSinkConfig;
+import io.embedseal.sinks.ShredReceipts;
+import io.embedseal.sinks.lucene.LuceneIndexes;
+import io.embedseal.sinks.lucene.LuceneSearch;
+import io.embedseal.sinks.lucene.LuceneSinkConfig;
+import io.embedseal.sinks.lucene.LuceneSinkConnector;
+import io.embedseal.sinks.lucene.LuceneVectorStore;
+import io.embedseal.sinks.lucene.encryption.IndexKeyFile;
+import io.embedseal.sinks.postgres.PostgresSinkConfig;
+import io.embedseal.sinks.postgres.PostgresSinkConnector;
 import io.embedseal.testkit.ApicurioRegistry;
+import io.embedseal.testkit.ConnectWorker;
 import io.embedseal.testkit.Directories;
 import io.embedseal.testkit.KafkaCluster;
+import io.embedseal.testkit.PostgresServer;
 import io.embedseal.topology.DeadLetters;
 import io.embedseal.topology.TopicNames;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -41,6 +60,10 @@ import org.apache.kafka.common.ConsumerGroupState;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
+import org.apache.lucene.index.IndexWriter;
+import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.store.Lock;
+import org.apache.lucene.store.LockObtainFailedException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assertions;
@@ -64,7 +87,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * KafkaCluster#BROKER_SETTINGS} for the brokers, {@link #PIPELINE_SETTINGS} for the pipeline.
  *
  * <p>To see a guarantee fail when broken on purpose, run with {@code -Dembedseal.cluster.break=at-least-once} (the
- * pipeline without exactly-once) or {@code -Dembedseal.cluster.break=rf1} (topics with one replica).
+ * pipeline without exactly-once) or {@code -Dembedseal.cluster.break=rf1} (topics with one replica) or {@code =connect-delay} (Connect's default
+ * {@code scheduled.rebalance.max.delay.ms}).
  */
 @Tag("cluster")
 @Tag("reliability")
@@ -79,6 +103,19 @@ class ClusterFaultTest {
             "streams.num.standby.replicas", "1",
             "streams.consumer.session.timeout.ms", "10000",
             "streams.consumer.heartbeat.interval.ms", "3000");
+
+    /**
+     * What docs/operations.md tells an operator to set for a distributed Connect cluster running the sinks (beyond
+     * deploy/connect/connect-distributed.properties: its group, topics, converters and plugins).
+     */
+    static final Map<String, String> CONNECT_SETTINGS = Map.of(
+            "config.storage.replication.factor", "3",
+            "offset.storage.replication.factor", "3",
+            "status.storage.replication.factor", "3",
+            "consumer.isolation.level", "read_committed",
+            "scheduled.rebalance.max.delay.ms", "10000",
+            "session.timeout.ms", "10000",
+            "heartbeat.interval.ms", "3000");
 
     static final String BREAK = System.getProperty("embedseal.cluster.break", "");
 
@@ -134,6 +171,8 @@ class ClusterFaultTest {
         final Map<String, String> settings;
         final Map<String, KekRef> keks = new HashMap<>();
         final List<PipelineProcess> instances = new ArrayList<>();
+        /** Records written to the sealed topic in aborted transactions, as {@link #settle} found. */
+        int abortedWrites;
 
         Run(String name, int threadsPerInstance) throws Exception {
             prefix = name + "-" + UUID.randomUUID().toString().substring(0, 6) + "-";
@@ -205,13 +244,20 @@ class ClusterFaultTest {
             return p;
         }
 
-        /** The committed (read_committed) end offsets of the sealed topic, per partition. */
+        /** The committed (read_committed) end offsets of the sealed topic, per partition; empty when unreachable. */
         Map<TopicPartition, Long> sealedStable() {
             try {
                 return Suite.endOffsets(admin, topics.sealed(), IsolationLevel.READ_COMMITTED);
             } catch (Exception e) {
                 return Map.of();
             }
+        }
+
+        /** What was written to each partition of the sealed topic at the moment of a fault (high watermarks). */
+        Map<TopicPartition, Long> sealedWrittenAtFault() throws Exception {
+            Map<TopicPartition, Long> w = Suite.endOffsets(admin, topics.sealed(), IsolationLevel.READ_UNCOMMITTED);
+            assertThat(w).as("every partition's high watermark").hasSize(PARTITIONS);
+            return w;
         }
 
         long sealedWritten() {
@@ -223,15 +269,17 @@ class ClusterFaultTest {
         }
 
         /**
-         * Waits until every partition of the sealed topic has committed records beyond {@code before}: sealing has
-         * recovered everywhere. Returns the time it took from {@code faultAtNanos}, in ms.
+         * Waits until every partition of the sealed topic has committed a record written after the fault: its last
+         * stable offset at least 2 past its high watermark at the fault ({@code writtenAtFault}). A transaction open at
+         * the fault that ends adds one marker; only a record committed after the fault (a record and its commit
+         * marker) adds two. Returns the time it took from {@code faultAtNanos}, in ms.
          */
-        long awaitAllPartitionsAdvance(Map<TopicPartition, Long> before, long faultAtNanos, Duration timeout)
+        long awaitAllPartitionsAdvance(Map<TopicPartition, Long> writtenAtFault, long faultAtNanos, Duration timeout)
                 throws InterruptedException {
             Suite.await(timeout, "every sealed partition to commit new records after the fault", () -> {
                 Map<TopicPartition, Long> now = sealedStable();
-                return !now.isEmpty()
-                        && before.entrySet().stream().allMatch(e -> now.getOrDefault(e.getKey(), 0L) > e.getValue());
+                return writtenAtFault.entrySet().stream()
+                        .allMatch(e -> now.getOrDefault(e.getKey(), 0L) >= e.getValue() + 2);
             });
             return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - faultAtNanos);
         }
@@ -248,6 +296,7 @@ class ClusterFaultTest {
             int dead = Suite.readCommitted(cluster.bootstrapServers(), topics.dlq())
                     .size();
             Suite.ExactlyOnce r = Suite.exactlyOnce(sealed, expected);
+            abortedWrites = written - sealed.size();
             figures.add(String.format(
                     Locale.ROOT,
                     "cluster %s: produced %d, sealed %d, missing %d, duplicated %d, unexpected %d, dead-lettered %d;"
@@ -298,17 +347,18 @@ class ClusterFaultTest {
             Suite.await(Duration.ofMinutes(2), "records to be sealed", () -> run.sealedWritten() > 3_000);
 
             int leader = cluster.leaderOf(run.topics.sealed(), 0);
-            Map<TopicPartition, Long> before = run.sealedStable();
+            Map<TopicPartition, Long> before = run.sealedWrittenAtFault();
             long killedAt = System.nanoTime();
             cluster.kill(leader);
             long leaderRecoveryMs = run.awaitAllPartitionsAdvance(before, killedAt, Duration.ofMinutes(2));
-            boolean stillDown = !cluster.isRunning(leader);
+            // Sealing recovered because another replica leads now, not because the dead broker came back.
+            int newLeader = cluster.leaderOf(run.topics.sealed(), 0);
             cluster.restart(leader);
             long leaderDownMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
 
             Thread.sleep(5_000);
             int controller = cluster.activeController();
-            before = run.sealedStable();
+            before = run.sealedWrittenAtFault();
             killedAt = System.nanoTime();
             cluster.kill(controller);
             int next = cluster.awaitNewActiveController(controller, Duration.ofMinutes(1));
@@ -322,13 +372,13 @@ class ClusterFaultTest {
             figures.add(String.format(
                     Locale.ROOT,
                     "cluster leader kill: node %d (leader of %s-0) SIGKILLed, every sealed partition committing again"
-                            + " %d ms later (node still down: %s), restarted after %d ms; active controller node %d"
+                            + " %d ms later with node %d leading it (the killed node still down), restarted after %d ms; active controller node %d"
                             + " SIGKILLed, node %d elected in %d ms, every partition committing again %d ms after the"
                             + " kill",
                     leader,
                     run.topics.sealed(),
                     leaderRecoveryMs,
-                    stillDown,
+                    newLeader,
                     leaderDownMs,
                     controller,
                     next,
@@ -336,9 +386,9 @@ class ClusterFaultTest {
                     controllerRecoveryMs));
             System.out.println(figures.get(figures.size() - 1));
             assertThat(r.holds()).as("exactly once across broker kills: %s", r).isTrue();
-            assertThat(stillDown)
-                    .as("the other replicas took over while the leader's broker was still down")
-                    .isTrue();
+            assertThat(newLeader)
+                    .as("another replica took over while the leader's broker was down")
+                    .isNotIn(leader, -1);
             assertThat(leaderRecoveryMs)
                     .as("recovery after the leader's broker died")
                     .isLessThan(60_000);
@@ -383,6 +433,9 @@ class ClusterFaultTest {
             assertThat(r.holds())
                     .as("exactly once after %d SIGKILLs of instances (seed %d): %s", kills, seed, r)
                     .isTrue();
+            assertThat(run.abortedWrites)
+                    .as("the kills left aborted writes behind (else this test proved nothing)")
+                    .isPositive();
             assertThat(live).allMatch(PipelineProcess::isAlive);
         }
     }
@@ -470,6 +523,7 @@ class ClusterFaultTest {
                 // Every probe sent so far is processed before RESTORED, so a probe sent after REVOKED and sealed
                 // can only mean an instance that had not applied REVOKED.
                 drainedAt = System.currentTimeMillis();
+                run.producer.flush(); // every probe sent before drainedAt is in the topic
                 Map<TopicPartition, Long> ends =
                         Suite.endOffsets(run.admin, run.topics.raw(), IsolationLevel.READ_UNCOMMITTED);
                 Suite.await(Duration.ofMinutes(2), "the probes sent so far to be processed", () -> {
@@ -614,16 +668,25 @@ class ClusterFaultTest {
             Suite.Feeder feeder =
                     Suite.feed(run.producer, run.topics.raw(), run.schemaId, records, TENANTS, DIMS, 1_000);
             Suite.await(Duration.ofMinutes(2), "records to be sealed", () -> run.sealedWritten() > 3_000);
-            int isolated = cluster.leaderOf(run.topics.sealed(), 0);
-            if (isolated == cluster.activeController()) {
-                isolated =
-                        cluster.leaderOf(run.topics.sealed(), 1); // prefer a plain broker; the controller is test 1's
+            // A broker that leads a sealed partition and is not the active controller (test 1 covers the controller).
+            int controller = cluster.activeController();
+            int isolated = -1;
+            int ledPartition = -1;
+            for (int p = 0; p < PARTITIONS && isolated < 0; p++) {
+                int l = cluster.leaderOf(run.topics.sealed(), p);
+                if (l > 0 && l != controller) {
+                    isolated = l;
+                    ledPartition = p;
+                }
             }
-            Map<TopicPartition, Long> before = run.sealedStable();
+            assertThat(isolated)
+                    .as("a sealed partition led by a broker that is not the controller")
+                    .isPositive();
+            Map<TopicPartition, Long> before = run.sealedWrittenAtFault();
             long cutAt = System.nanoTime();
             cluster.partition(isolated);
             long recoveryMs = run.awaitAllPartitionsAdvance(before, cutAt, Duration.ofMinutes(2));
-            boolean stillCut = cluster.isPartitioned(isolated);
+            int newLeader = cluster.leaderOf(run.topics.sealed(), ledPartition);
             Thread.sleep(Math.max(0, 15_000 - recoveryMs));
             long healAt = System.nanoTime();
             cluster.heal(isolated);
@@ -634,21 +697,24 @@ class ClusterFaultTest {
             Suite.ExactlyOnce r = run.settle(ids(records), "network partition", System.nanoTime());
             figures.add(String.format(
                     Locale.ROOT,
-                    "cluster partition: node %d (leader of %s-0) cut off both ways; every sealed partition committing"
-                            + " again %d ms after the cut (node still cut off); healed after %d ms, all replicas in"
-                            + " sync %d ms later",
+                    "cluster partition: node %d (leader of %s-%d) cut off both ways; every sealed partition committing"
+                            + " again %d ms after the cut, node %d leading that partition (node %d still cut off);"
+                            + " healed after %d ms, all replicas in sync %d ms later",
                     isolated,
                     run.topics.sealed(),
+                    ledPartition,
                     recoveryMs,
+                    newLeader,
+                    isolated,
                     TimeUnit.NANOSECONDS.toMillis(healAt - cutAt),
                     rejoinMs));
             System.out.println(figures.get(figures.size() - 1));
             assertThat(r.holds())
                     .as("exactly once across a network partition: %s", r)
                     .isTrue();
-            assertThat(stillCut)
-                    .as("recovered while the node was still cut off")
-                    .isTrue();
+            assertThat(newLeader)
+                    .as("another replica took over while the leader was cut off")
+                    .isNotIn(isolated, -1);
             // A stream thread whose transaction coordinator is cut off waits in commitTransaction up to the producer's
             // max.block.ms (60 s), and the group's rebalance waits for it: recovery is bounded by that, not by the
             // broker's fencing (9 s). docs/operations.md says so.
@@ -657,5 +723,286 @@ class ClusterFaultTest {
                     .isLessThan(100_000);
             assertThat(run.instances).allMatch(PipelineProcess::isAlive);
         }
+    }
+
+    @Test
+    @Order(5)
+    void connectWorkerSigkilled_tasksMove_storesExactlyOnce_receiptsOnce_singleLuceneWriter() throws Exception {
+        PostgresServer.unavailableBecause().ifPresent(why -> {
+            if (PostgresServer.required()) {
+                Assertions.fail(why + "; EMBEDSEAL_REQUIRE_POSTGRES=1 makes this a failure");
+            }
+            Assumptions.abort("the PostgreSQL sink needs a server: " + why);
+        });
+        int records = 36_000;
+        String shredded = Suite.tenant(TENANTS - 1);
+        try (Run run = new Run("connect", 2)) {
+            run.start(0);
+            String table = PostgresServer.freshTable("cluster");
+            Path luceneDir = dir.resolve(run.prefix + "lucene");
+            create(run, run.prefix + "connect-dlq");
+            Map<String, String> worker = new LinkedHashMap<>(CONNECT_SETTINGS);
+            worker.put("bootstrap.servers", cluster.bootstrapServers());
+            worker.put("group.id", run.prefix + "connect");
+            worker.put("config.storage.topic", run.prefix + "connect-configs");
+            worker.put("offset.storage.topic", run.prefix + "connect-offsets");
+            worker.put("status.storage.topic", run.prefix + "connect-status");
+            worker.put("key.converter", "org.apache.kafka.connect.converters.ByteArrayConverter");
+            worker.put("value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter");
+            worker.put("offset.flush.interval.ms", "5000");
+            worker.put("plugin.discovery", "service_load");
+            worker.put("connector.client.config.override.policy", "None");
+            if (BREAK.equals("connect-delay")) {
+                worker.remove("scheduled.rebalance.max.delay.ms"); // Connect's default: 5 minutes
+            }
+            Map<String, String> common = new LinkedHashMap<>();
+            common.put("topics", run.topics.sealed());
+            common.put(EmbedsealSinkConfig.BOOTSTRAP_SERVERS, cluster.bootstrapServers());
+            common.put(EmbedsealSinkConfig.KEY_EVENTS_TOPIC, run.topics.keyEvents());
+            common.put(EmbedsealSinkConfig.AUDIT_TOPIC, run.topics.audit());
+            common.put("kms.provider", "local");
+            common.put("kms.local.dir", dir.resolve(run.prefix + "kms").toString());
+            common.put("kms.events.trusted-signers", run.settings.get("kms.events.trusted-signers"));
+            common.put("errors.tolerance", "all");
+            common.put("errors.deadletterqueue.topic.name", run.prefix + "connect-dlq");
+            common.put("errors.deadletterqueue.topic.replication.factor", "3");
+            Map<String, String> lucene = new LinkedHashMap<>(common);
+            lucene.put("connector.class", LuceneSinkConnector.class.getName());
+            lucene.put("tasks.max", "1");
+            lucene.put(LuceneSinkConfig.DIR, luceneDir.toString());
+            Map<String, String> postgres = new LinkedHashMap<>(common);
+            postgres.put("connector.class", PostgresSinkConnector.class.getName());
+            postgres.put("tasks.max", "2");
+            postgres.put(PostgresSinkConfig.URL, PostgresServer.URL);
+            postgres.put(PostgresSinkConfig.USER, PostgresServer.USER);
+            postgres.put(PostgresSinkConfig.PASSWORD, PostgresServer.PASSWORD);
+            postgres.put(PostgresSinkConfig.TABLE, table);
+
+            // The workers log where the leak scan reads (and not over the suite's own log).
+            try (ConnectWorker w1 = ConnectWorker.start(
+                            "worker-1",
+                            dir.resolve(run.prefix + "worker-1"),
+                            worker,
+                            List.of("-Dembedseal.reliability.log=" + Suite.LOGS.resolve(run.prefix + "worker-1.log")));
+                    ConnectWorker w2 = ConnectWorker.start(
+                            "worker-2",
+                            dir.resolve(run.prefix + "worker-2"),
+                            worker,
+                            List.of("-Dembedseal.reliability.log="
+                                    + Suite.LOGS.resolve(run.prefix + "worker-2.log")))) {
+                w1.putConnector("lucene", lucene);
+                w1.putConnector("postgres", postgres);
+                Map<String, String> placement = awaitTasksRunning(w1, Duration.ofMinutes(2));
+                Suite.Feeder feeder =
+                        Suite.feed(run.producer, run.topics.raw(), run.schemaId, records, TENANTS, DIMS, 1_000);
+                Suite.await(
+                        Duration.ofMinutes(2),
+                        "the Lucene sink to index records",
+                        () -> luceneCount(run, luceneDir, Suite.tenant(0)) > 500);
+
+                // Single writer: while the task runs, nobody else can take the index's write lock.
+                Path someIndex = LuceneVectorStore.tenantDir(luceneDir, Suite.tenant(0));
+                assertThat(secondWriterRefused(someIndex))
+                        .as("a second writer of a running task's index is refused")
+                        .isTrue();
+
+                // The shred of one tenant lands around the kill: its receipts must be written once, not lost.
+                run.kms.destroy(run.keks.get(shredded).keyName());
+                run.publish(shredded, KeyEventType.DESTROYED, run.keks.get(shredded));
+                Thread.sleep(new Random().nextInt(1_500));
+                String luceneWorker = placement.get("lucene-0");
+                ConnectWorker victim = luceneWorker.equals(w1.workerId()) ? w1 : w2;
+                ConnectWorker survivor = victim == w1 ? w2 : w1;
+                long killedAt = System.nanoTime();
+                victim.kill();
+                Map<String, String> moved = awaitTasksRunningOn(survivor, Duration.ofMinutes(2));
+                long movedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+
+                feeder.finish(Duration.ofMinutes(5));
+                Suite.awaitCommittedToEnd(
+                        cluster.bootstrapServers(), run.prefix + "app", run.topics.raw(), Duration.ofMinutes(4));
+                // Every tenant but the shredded one: each id once in each store.
+                Map<String, Set<String>> expected = new TreeMap<>();
+                for (int i = 0; i < records; i++) {
+                    String t = Suite.tenant(i % TENANTS);
+                    if (!t.equals(shredded)) {
+                        expected.computeIfAbsent(t, x -> new HashSet<>()).add(Suite.id(i));
+                    }
+                }
+                long caughtUpFrom = System.nanoTime();
+                Suite.await(
+                        Duration.ofMinutes(4),
+                        "both stores to hold every record",
+                        () -> expected.entrySet().stream()
+                                .allMatch(e -> luceneCount(run, luceneDir, e.getKey())
+                                                == e.getValue().size()
+                                        && pgRows(table, e.getKey()).size()
+                                                == e.getValue().size()));
+                long caughtUpMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - caughtUpFrom);
+                // The moved task opened the index (the dead worker's lock went with its process) and holds it now.
+                assertThat(secondWriterRefused(someIndex))
+                        .as("the moved task holds the index's write lock: still one writer")
+                        .isTrue();
+                int pgDuplicates = 0;
+                int pgMissing = 0;
+                for (Map.Entry<String, Set<String>> e : expected.entrySet()) {
+                    Map<String, Integer> rows = pgRows(table, e.getKey());
+                    pgDuplicates +=
+                            (int) rows.values().stream().filter(n -> n > 1).count();
+                    pgMissing += (int) e.getValue().stream()
+                            .filter(id -> !rows.containsKey(id))
+                            .count();
+                }
+                Suite.await(
+                        Duration.ofMinutes(1),
+                        "the shred receipts",
+                        () -> receipts(run, shredded).size() >= 3);
+                Thread.sleep(3_000); // a repeated receipt would come late: give it the time to show
+                List<String> receipts = receipts(run, shredded);
+                figures.add(String.format(
+                        Locale.ROOT,
+                        "cluster connect: tasks %s; the worker running lucene-0 (%s) SIGKILLed, every task running on"
+                                + " %s %d ms later; stores caught up %d ms after the input was committed; Lucene holds"
+                                + " each of %d ids once; PostgreSQL rows missing %d, duplicated %d; %s shredded around"
+                                + " the kill: receipts %s",
+                        placement,
+                        victim.name(),
+                        survivor.name(),
+                        movedMs,
+                        caughtUpMs,
+                        expected.values().stream().mapToInt(Set::size).sum(),
+                        pgMissing,
+                        pgDuplicates,
+                        shredded,
+                        receipts));
+                System.out.println(figures.get(figures.size() - 1));
+                assertThat(moved.values()).allMatch(survivor.workerId()::equals);
+                assertThat(pgMissing).isZero();
+                assertThat(pgDuplicates).isZero();
+                assertThat(receipts)
+                        .as("one receipt per task, none lost, none repeated")
+                        .containsExactlyInAnyOrder("lucene-0", "postgresql-0", "postgresql-1");
+                assertThat(pgRows(table, shredded))
+                        .as("the shredded tenant's rows")
+                        .isEmpty();
+                assertThat(Files.exists(LuceneVectorStore.tenantDir(luceneDir, shredded)))
+                        .as("the shredded tenant's index")
+                        .isFalse();
+            }
+        }
+    }
+
+    private void create(Run run, String topic) throws Exception {
+        cluster.createTopic(topic, 1, Map.of());
+    }
+
+    /** Task id ("lucene-0", "postgres-1") to worker id, once all three tasks run. */
+    private static Map<String, String> awaitTasksRunning(ConnectWorker w, Duration timeout)
+            throws InterruptedException {
+        Map<String, String> placement = new TreeMap<>();
+        Suite.await(timeout, "the connectors' tasks to run", () -> {
+            placement.clear();
+            for (String connector : List.of("lucene", "postgres")) {
+                JsonNode st = w.status(connector);
+                for (JsonNode t : st.path("tasks")) {
+                    if ("RUNNING".equals(t.path("state").asText())) {
+                        placement.put(
+                                connector + "-" + t.path("id").asInt(),
+                                t.path("worker_id").asText());
+                    }
+                }
+            }
+            return placement.size() == 3;
+        });
+        return Map.copyOf(placement);
+    }
+
+    private static Map<String, String> awaitTasksRunningOn(ConnectWorker w, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Map<String, String> placement = awaitTasksRunning(w, Duration.ofNanos(deadline - System.nanoTime()));
+            if (placement.values().stream().allMatch(w.workerId()::equals)) {
+                return placement;
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** Whether a write lock on this index directory is refused (some process holds it). */
+    private static boolean secondWriterRefused(Path indexDir) throws java.io.IOException {
+        try (FSDirectory d = FSDirectory.open(indexDir);
+                Lock l = d.obtainLock(IndexWriter.WRITE_LOCK_NAME)) {
+            return false; // got it: nobody held it
+        } catch (LockObtainFailedException e) {
+            return true;
+        }
+    }
+
+    private static long luceneCount(Run run, Path root, String tenant) {
+        if (!Files.isDirectory(LuceneVectorStore.tenantDir(root, tenant))) {
+            return 0;
+        }
+        KekResolver naming = new KekResolver() {
+            @Override
+            public String kekNameFor(String t) {
+                try {
+                    return IndexKeyFile.read(LuceneVectorStore.tenantDir(root, t))
+                            .map(c -> c.currentEntry().kek().keyName())
+                            .orElse("tenant-" + t);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+
+            @Override
+            public @org.jspecify.annotations.Nullable String tenantFor(String keyName) {
+                return null;
+            }
+        };
+        try (LuceneIndexes indexes = LuceneIndexes.encrypted(root, run.kms, naming, 16 << 20)) {
+            return LuceneSearch.documentCount(indexes, tenant);
+        } catch (RuntimeException e) {
+            return -1; // not committed yet, or mid-commit: read again
+        }
+    }
+
+    /** Rows per embedding id of a tenant in the sink's table (a duplicate shows as 2). */
+    private static Map<String, Integer> pgRows(String table, String tenant) {
+        Map<String, Integer> out = new HashMap<>();
+        try (Connection c = PostgresServer.connect();
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT embedding_id FROM " + table + " WHERE tenant = ? AND NOT deleted")) {
+            ps.setString(1, tenant);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.merge(rs.getString(1), 1, Integer::sum);
+                }
+            }
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                return out; // no table yet
+            }
+            throw new IllegalStateException(e);
+        }
+        return out;
+    }
+
+    /** The shred receipts for {@code tenant} in the audit topic, as "sink-task". */
+    private List<String> receipts(Run run, String tenant) {
+        List<String> out = new ArrayList<>();
+        try {
+            for (ConsumerRecord<byte[], byte[]> r :
+                    Suite.read(cluster.bootstrapServers(), run.topics.audit(), IsolationLevel.READ_COMMITTED)) {
+                JsonNode m = new ObjectMapper().readTree(r.value());
+                if (ShredReceipts.KIND.equals(m.path("kind").asText())
+                        && tenant.equals(m.path("tenant").asText())) {
+                    out.add(m.path("sink").asText() + "-" + m.path("task").asText());
+                }
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the audit topic", e);
+        }
+        return out;
     }
 }

@@ -14,12 +14,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * docs/operations.md's "Running on a cluster" gives an operator exactly the settings the cluster tests run: every
- * setting in {@link KafkaCluster#BROKER_SETTINGS} and {@link ClusterFaultTest#PIPELINE_SETTINGS} appears in its
+ * setting in {@link KafkaCluster#BROKER_SETTINGS}, {@link ClusterFaultTest#PIPELINE_SETTINGS} and {@link
+ * ClusterFaultTest#CONNECT_SETTINGS} appears in its
  * tables with the same value, and the tables name no setting the tests do not run.
  */
 class ClusterSettingsDocumentedTest {
 
-    private static final Pattern ROW = Pattern.compile("^\\| `([a-z.\\-]+)` \\| `([^`]*)` \\|", Pattern.MULTILINE);
+    private static final Pattern ROW = Pattern.compile("^\\| `([a-z0-9._\\-]+)` \\| `([^`]*)` \\|", Pattern.MULTILINE);
 
     @Test
     void theRunbookGivesTheSettingsTheClusterTestsRun() throws Exception {
@@ -37,6 +38,7 @@ class ClusterSettingsDocumentedTest {
         }
         Map<String, String> run = new LinkedHashMap<>(KafkaCluster.BROKER_SETTINGS);
         run.putAll(ClusterFaultTest.PIPELINE_SETTINGS);
+        run.putAll(ClusterFaultTest.CONNECT_SETTINGS);
         assertThat(documented).isEqualTo(run);
     }
 }

@@ -97,6 +97,8 @@ public final class KafkaCluster implements AutoCloseable {
 
         @Nullable
         Process process;
+        /** How many times its JVM reported "started" in node.out. */
+        int starts;
 
         Node(int id, Path home) {
             this.id = id;
@@ -145,6 +147,9 @@ public final class KafkaCluster implements AutoCloseable {
         try {
             for (int n = 1; n <= NODES; n++) {
                 c.launch(n);
+            }
+            for (int n = 1; n <= NODES; n++) {
+                c.awaitStarted(n, READY_TIMEOUT);
             }
             c.awaitBrokers(NODES, READY_TIMEOUT);
         } catch (RuntimeException e) {
@@ -276,13 +281,62 @@ public final class KafkaCluster implements AutoCloseable {
         nodes[node].process = null;
     }
 
-    /** Starts a killed node again on its log directory and ports, and waits until it is a broker of the cluster. */
+    /**
+     * Starts a killed node again on its log directory and ports, and waits until it has started (its broker
+     * unfenced) and every partition of every topic, the internal ones included, has all three replicas in sync.
+     */
     public void restart(int node) {
         if (nodes[node].process != null) {
             throw new IllegalStateException("node " + node + " is running");
         }
         launch(node);
-        awaitBrokers(NODES, READY_TIMEOUT);
+        awaitStarted(node, READY_TIMEOUT);
+        awaitAllInSync(READY_TIMEOUT);
+    }
+
+    /** Waits until every partition of every topic (internal ones included) has all replicas in sync. */
+    public void awaitAllInSync(Duration timeout) {
+        try {
+            String[] all = admin.listTopics(new org.apache.kafka.clients.admin.ListTopicsOptions().listInternal(true))
+                    .names()
+                    .get(30, TimeUnit.SECONDS)
+                    .toArray(String[]::new);
+            awaitFullyReplicated(timeout, all);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cannot list the topics", e);
+        }
+    }
+
+    /** Waits until the node's JVM reports its server started (startup returns once the broker is unfenced). */
+    private void awaitStarted(int n, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Path out = nodes[n].home.resolve("node.out");
+        String line = "kafka node " + n + " started";
+        int before = nodes[n].starts;
+        while (System.nanoTime() < deadline) {
+            Process p = nodes[n].process;
+            if (p == null || !p.isAlive()) {
+                throw new IllegalStateException("kafka node " + n + " exited; see " + out);
+            }
+            try {
+                String text = Files.exists(out) ? Files.readString(out, StandardCharsets.UTF_8) : "";
+                int count = 0;
+                for (int at = text.indexOf(line); at >= 0; at = text.indexOf(line, at + 1)) {
+                    count++;
+                }
+                if (count > before) {
+                    nodes[n].starts = count;
+                    return;
+                }
+            } catch (IOException e) {
+                // not written yet
+            }
+            sleep(100);
+        }
+        throw new IllegalStateException("kafka node " + n + " did not start within " + timeout + "; see " + out);
     }
 
     public boolean isRunning(int node) {
@@ -299,9 +353,11 @@ public final class KafkaCluster implements AutoCloseable {
             if (!isRunning(n)) {
                 nodes[n].process = null;
                 launch(n);
+                awaitStarted(n, READY_TIMEOUT);
             }
         }
         awaitBrokers(NODES, READY_TIMEOUT);
+        awaitAllInSync(READY_TIMEOUT);
     }
 
     /** Cuts every link to and from {@code node}: clients', replication and quorum, both ways. */
@@ -480,13 +536,21 @@ public final class KafkaCluster implements AutoCloseable {
         Directories.deleteRecursively(dir);
     }
 
+    /**
+     * A port free now, below Linux's ephemeral range (32768 and up): a killed node's port must still be free when it
+     * restarts, and the ports the kernel hands to outgoing connections and to the proxies never fall there.
+     */
     private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
-            socket.setReuseAddress(true);
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException("no free loopback port", e);
+        java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = 20_000 + random.nextInt(12_000);
+            try (ServerSocket socket = new ServerSocket(port, 0, InetAddress.getLoopbackAddress())) {
+                return socket.getLocalPort();
+            } catch (IOException e) {
+                // taken: try another
+            }
         }
+        throw new UncheckedIOException(new IOException("no free loopback port in 20000-31999"));
     }
 
     private static void sleep(long millis) {

@@ -64,17 +64,23 @@ public final class LoopbackProxy implements AutoCloseable {
     }
 
     /** Drops the link: every connection through it closes, new ones hang until {@link #heal()}. */
-    public void cut() {
+    public synchronized void cut() {
         cut = true;
-        open.forEach(LoopbackProxy::closeQuietly);
-        open.clear();
+        for (java.util.Iterator<Socket> i = open.iterator(); i.hasNext(); ) {
+            Socket s = i.next();
+            i.remove();
+            closeQuietly(s);
+        }
     }
 
     /** Restores the link: held connections are closed (their peers reconnect) and new ones are forwarded. */
-    public void heal() {
+    public synchronized void heal() {
         cut = false;
-        held.forEach(LoopbackProxy::closeQuietly);
-        held.clear();
+        for (java.util.Iterator<Socket> i = held.iterator(); i.hasNext(); ) {
+            Socket s = i.next();
+            i.remove();
+            closeQuietly(s);
+        }
     }
 
     @Override
@@ -93,9 +99,12 @@ public final class LoopbackProxy implements AutoCloseable {
             } catch (IOException e) {
                 return; // closed
             }
-            if (cut) {
-                held.add(client);
-                continue;
+            synchronized (this) { // decided and registered under the lock cut() and heal() take
+                if (cut) {
+                    held.add(client);
+                    continue;
+                }
+                open.add(client);
             }
             Socket upstream = new Socket();
             try {
@@ -103,12 +112,19 @@ public final class LoopbackProxy implements AutoCloseable {
                 upstream.setTcpNoDelay(true);
                 upstream.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 5_000);
             } catch (IOException e) {
+                open.remove(client);
                 closeQuietly(client); // the target is down: refuse, as the target itself would
                 closeQuietly(upstream);
                 continue;
             }
-            open.add(client);
-            open.add(upstream);
+            synchronized (this) {
+                if (cut || !open.contains(client)) { // cut while connecting
+                    closeQuietly(client);
+                    closeQuietly(upstream);
+                    continue;
+                }
+                open.add(upstream);
+            }
             pump(client, upstream, "up");
             pump(upstream, client, "down");
         }

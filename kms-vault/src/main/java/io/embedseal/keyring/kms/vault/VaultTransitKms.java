@@ -412,7 +412,20 @@ public final class VaultTransitKms implements KmsProvider {
                         // closed as idle just as it was reused (the JDK's client retries only GETs on its own).
                         // encrypt and decrypt change nothing in Vault, so once more on a new connection, within
                         // the same deadline, is safe; a second failure is the outage it looks like.
-                        r = http.send(built, HttpResponse.BodyHandlers.ofByteArray());
+                        if (Thread.currentThread().isInterrupted()) {
+                            throw e; // the caller's deadline passed: no second request
+                        }
+                        try {
+                            r = http.send(built, HttpResponse.BodyHandlers.ofByteArray());
+                        } catch (IOException again) {
+                            again.addSuppressed(e);
+                            throw again;
+                        }
+                        LOG.debug(
+                                "Vault at {}: {} of key '{}' answered on a second connection",
+                                settings.address(),
+                                op,
+                                keyName);
                     }
                     return new Answer(r.statusCode(), r.body() == null ? new byte[0] : r.body());
                 },

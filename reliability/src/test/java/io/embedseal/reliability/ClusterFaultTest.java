@@ -877,6 +877,9 @@ class ClusterFaultTest {
                         receipts));
                 System.out.println(figures.get(figures.size() - 1));
                 assertThat(moved.values()).allMatch(survivor.workerId()::equals);
+                assertThat(movedMs)
+                        .as("the dead worker's tasks moved within a minute (scheduled.rebalance.max.delay.ms)")
+                        .isLessThan(60_000);
                 assertThat(pgMissing).isZero();
                 assertThat(pgDuplicates).isZero();
                 assertThat(receipts)
@@ -920,13 +923,16 @@ class ClusterFaultTest {
     private static Map<String, String> awaitTasksRunningOn(ConnectWorker w, Duration timeout)
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            Map<String, String> placement = awaitTasksRunning(w, Duration.ofNanos(deadline - System.nanoTime()));
+        Map<String, String> placement = Map.of();
+        while (System.nanoTime() < deadline) {
+            placement = awaitTasksRunning(w, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
             if (placement.values().stream().allMatch(w.workerId()::equals)) {
                 return placement;
             }
             Thread.sleep(200);
         }
+        throw new AssertionError("the tasks did not all run on " + w.workerId() + " within " + timeout
+                + " (statuses still place them " + placement + ")");
     }
 
     /** Whether a write lock on this index directory is refused (some process holds it). */

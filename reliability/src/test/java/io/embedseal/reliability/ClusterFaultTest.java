@@ -740,7 +740,7 @@ class ClusterFaultTest {
             run.start(0);
             String table = PostgresServer.freshTable("cluster");
             Path luceneDir = dir.resolve(run.prefix + "lucene");
-            create(run, run.prefix + "connect-dlq");
+            cluster.createTopic(run.prefix + "connect-dlq", 1, Map.of());
             Map<String, String> worker = new LinkedHashMap<>(CONNECT_SETTINGS);
             worker.put("bootstrap.servers", cluster.bootstrapServers());
             worker.put("group.id", run.prefix + "connect");
@@ -893,10 +893,6 @@ class ClusterFaultTest {
                         .isFalse();
             }
         }
-    }
-
-    private void create(Run run, String topic) throws Exception {
-        cluster.createTopic(topic, 1, Map.of());
     }
 
     /** Task id ("lucene-0", "postgres-1") to worker id, once all three tasks run. */

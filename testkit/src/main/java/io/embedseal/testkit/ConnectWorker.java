@@ -97,20 +97,7 @@ public final class ConnectWorker implements AutoCloseable {
         private Main() {}
 
         public static void main(String[] args) throws Exception {
-            Thread watcher = new Thread(
-                    () -> {
-                        try {
-                            while (System.in.read() >= 0) {
-                                // the parent writes nothing; EOF means it is gone
-                            }
-                        } catch (IOException e) {
-                            // the same
-                        }
-                        Runtime.getRuntime().halt(3);
-                    },
-                    "parent-watcher");
-            watcher.setDaemon(true);
-            watcher.start();
+            ParentWatcher.start();
             ConnectDistributed.main(args);
         }
     }

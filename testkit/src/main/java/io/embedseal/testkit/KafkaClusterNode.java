@@ -1,7 +1,6 @@
 package io.embedseal.testkit;
 
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -37,20 +36,7 @@ public final class KafkaClusterNode {
         if (!Files.exists(logDir.resolve("meta.properties"))) {
             format(config, args[1]);
         }
-        Thread watcher = new Thread(
-                () -> {
-                    try {
-                        while (System.in.read() >= 0) {
-                            // the parent writes nothing; EOF means it is gone
-                        }
-                    } catch (IOException e) {
-                        // the same
-                    }
-                    Runtime.getRuntime().halt(3);
-                },
-                "parent-watcher");
-        watcher.setDaemon(true);
-        watcher.start();
+        ParentWatcher.start();
 
         KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         Runtime.getRuntime()

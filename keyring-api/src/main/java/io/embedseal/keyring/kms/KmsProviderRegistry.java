@@ -23,6 +23,7 @@ public final class KmsProviderRegistry {
         FACTORIES.put("local", "io.embedseal.keyring.kms.local.LocalKmsFactory");
         FACTORIES.put("pkcs11", "io.embedseal.keyring.kms.pkcs11.Pkcs11KmsFactory");
         FACTORIES.put("vault", "io.embedseal.keyring.kms.vault.VaultTransitKmsFactory");
+        FACTORIES.put("aws", "io.embedseal.keyring.kms.aws.AwsKmsFactory");
     }
 
     /** The providers this project ships, each in its own module {@code embedseal-kms-<name>}. */

@@ -21,7 +21,7 @@ public class KmsSettings extends Settings {
     public static final Setting<String> PROVIDER = Setting.string("kms.provider", "local")
             .importance(Setting.Importance.HIGH)
             .doc(
-                    "The tenants' KMS, by name: `vault` (Vault or OpenBao Transit; production), `pkcs11` (an HSM), `local` "
+                    "The tenants' KMS, by name: `vault` (Vault or OpenBao Transit; production), `pkcs11` (an HSM), `aws` (AWS KMS), `local` "
                             + "(keyset files; development only). Its module (embedseal-kms-<name>) must be on the class path.");
 
     protected KmsSettings(Map<String, String> values, Function<String, String> env) {

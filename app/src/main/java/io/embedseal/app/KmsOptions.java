@@ -13,7 +13,7 @@ public final class KmsOptions {
             names = "--kms",
             defaultValue = "local",
             description = "KMS provider: local (default; development only), "
-                    + "vault or pkcs11. Give the provider's settings with --kms-setting.")
+                    + "vault, pkcs11 or aws. Give the provider's settings with --kms-setting.")
     public String kms;
 
     @Option(
@@ -21,7 +21,8 @@ public final class KmsOptions {
             paramLabel = "KEY=VALUE",
             description = "A keyring setting (kms.* or dek.*), e.g. "
                     + "kms.vault.address=https://vault:8200, kms.vault.token-file=/run/secrets/vault-token, "
-                    + "kms.pkcs11.library=/usr/lib/softhsm/libsofthsm2.so, kms.pkcs11.slot=0, kms.pkcs11.pin-file=... "
+                    + "kms.pkcs11.library=/usr/lib/softhsm/libsofthsm2.so, kms.pkcs11.slot=0, kms.pkcs11.pin-file=..., "
+                    + "kms.aws.region=eu-west-1 "
                     + "Repeatable. See docs/key-management.md.")
     public List<String> kmsSettings = new ArrayList<>();
 

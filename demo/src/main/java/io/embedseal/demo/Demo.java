@@ -134,19 +134,21 @@ public final class Demo {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the demo's data directory", e);
         }
-        try (DemoOpenBao bao = DemoOpenBao.startIfNeeded(options.kmsSettings(), dataDir)) {
-            Options effective = bao == null
-                    ? options
-                    : new Options(
-                            options.tenants(),
-                            options.recordsPerTenant(),
-                            options.dims(),
-                            options.partitions(),
-                            options.dataDir(),
-                            options.timeout(),
-                            bao.settings(),
-                            options.syntheticVectors());
-            return runIn(dataDir, effective, start, bao == null ? null : bao.description());
+        try (DemoOpenBao bao = DemoOpenBao.startIfNeeded(options.kmsSettings(), dataDir);
+                DemoMoto moto = DemoMoto.startIfNeeded(options.kmsSettings(), dataDir)) {
+            Map<String, String> kms =
+                    bao != null ? bao.settings() : moto != null ? moto.settings() : options.kmsSettings();
+            Options effective = new Options(
+                    options.tenants(),
+                    options.recordsPerTenant(),
+                    options.dims(),
+                    options.partitions(),
+                    options.dataDir(),
+                    options.timeout(),
+                    kms,
+                    options.syntheticVectors());
+            String server = bao != null ? bao.description() : moto != null ? moto.description() : null;
+            return runIn(dataDir, effective, start, server);
         } finally {
             if (temporary) {
                 Directories.deleteRecursively(dataDir);

@@ -100,6 +100,13 @@ public final class DemoCommand implements Callable<Integer> {
                             + " SERVER (bao server -dev: in memory, unsealed, a root token, TLS under its own CA) and"
                             + " stops it at the end. Its keys are gone with it: never keep data under it.");
         }
+        if (DemoMoto.wanted(options.kmsSettings())) {
+            spec.commandLine()
+                    .getErr()
+                    .println("embedseal demo: no kms.aws.endpoint given, so the demo starts moto's KMS server, a"
+                            + " DEVELOPMENT SERVER (in memory, any credentials taken, plain http on loopback), and stops"
+                            + " it at the end. Its keys are gone with it: never keep data under it.");
+        }
         DemoReport report;
         try {
             report = Demo.run(options);

@@ -22,6 +22,9 @@ launcher adds each rule below to moto before serving, citing where AWS documents
    (https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html).
 6. EnableKey, DisableKey and ScheduleKeyDeletion take a key ARN as well as a key id, as AWS documents for their KeyId;
    moto 5.2 answers a key ARN there with an internal error (500).
+7. Sign with MessageType=DIGEST signs the digest given, as it is, for the ECDSA algorithms (moto 5.2 hashes it again);
+   a digest of another length than the algorithm's hash is a ValidationException
+   (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html).
 
 Usage: python moto_kms.py -H 127.0.0.1 -p <port>
 """
@@ -31,7 +34,7 @@ import json
 import sys
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils as asym_utils
 from moto.core.exceptions import JsonRESTError
 from moto.kms import models, responses, utils
 
@@ -184,6 +187,35 @@ def decrypt_response(self):
     })
 
 
+_sign_response = responses.KmsResponse.sign
+_ECDSA = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "ECDSA_SHA_512": hashes.SHA512}
+
+
+def sign_response(self):
+    """Rule 7: a DIGEST is signed as it is."""
+    algorithm = self._get_param("SigningAlgorithm")
+    if self._get_param("MessageType") != "DIGEST" or algorithm not in _ECDSA:
+        return _sign_response(self)
+    key_id = self._get_param("KeyId")
+    self._validate_key_id(key_id)
+    key = _key(self.kms_backend, key_id)
+    _usable(key)
+    if key.key_usage != "SIGN_VERIFY" or not key.key_spec.startswith("ECC_"):
+        raise _Error("InvalidKeyUsageException", f"{algorithm} is not valid for {key.arn}.")
+    digest = self._get_param("Message")  # moto's parameter parsing has decoded the blob already
+    if isinstance(digest, str):
+        digest = digest.encode("latin-1")
+    hash_algorithm = _ECDSA[algorithm]()
+    if len(digest) != hash_algorithm.digest_size:
+        raise _Error("ValidationException", f"Digest is invalid length for algorithm {algorithm}.")
+    signature = key.private_key.private_key.sign(digest, ec.ECDSA(asym_utils.Prehashed(hash_algorithm)))
+    return json.dumps({
+        "KeyId": key.arn,
+        "Signature": base64.b64encode(signature).decode("ascii"),
+        "SigningAlgorithm": algorithm,
+    })
+
+
 models.KmsBackend.encrypt = encrypt
 models.KmsBackend.decrypt = decrypt
 models.KmsBackend.sign = sign
@@ -195,6 +227,7 @@ models.KmsBackend.schedule_key_deletion = schedule_key_deletion
 models.KmsBackend.enable_key = enable_key
 models.KmsBackend.disable_key = disable_key
 responses.KmsResponse.decrypt = decrypt_response
+responses.KmsResponse.sign = sign_response
 
 if __name__ == "__main__":
     from moto.server import main

@@ -153,9 +153,16 @@ public final class AwsKms implements KmsProvider {
     private final AwsSettings settings;
     private final KmsClient client;
     private final AwsSigningKeys signing = new AwsSigningKeys();
+    /** False only in a test that shows what the encryption context defends against. */
+    private final boolean bindContext;
 
     public AwsKms(AwsSettings settings) {
+        this(settings, true);
+    }
+
+    private AwsKms(AwsSettings settings, boolean bindContext) {
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.bindContext = bindContext;
         KmsClientBuilder b = KmsClient.builder()
                 .region(Region.of(settings.region()))
                 .credentialsProvider(settings.credentials())
@@ -199,7 +206,7 @@ public final class AwsKms implements KmsProvider {
             byte[] wrapped = client.encrypt(r -> r.keyId(key.arn())
                             // not copied: the caller zeroes the DEK once this returns, and the SDK keeps no reference
                             .plaintext(SdkBytes.fromByteArrayUnsafe(dek))
-                            .encryptionContext(EncryptionContexts.of(associatedData, version)))
+                            .encryptionContext(context(associatedData, version)))
                     .ciphertextBlob()
                     .asByteArray();
             return new io.embedseal.keyring.kms.WrappedDek(new KekRef(PROVIDER, keyName, version), wrapped);
@@ -221,7 +228,7 @@ public final class AwsKms implements KmsProvider {
         try {
             return client.decrypt(r -> r.keyId(id)
                             .ciphertextBlob(SdkBytes.fromByteArray(wrappedDek))
-                            .encryptionContext(EncryptionContexts.of(associatedData, kek.version())))
+                            .encryptionContext(context(associatedData, kek.version())))
                     .plaintext()
                     .asByteArray();
         } catch (SdkException e) {
@@ -809,10 +816,17 @@ public final class AwsKms implements KmsProvider {
     private RuntimeException invalidState(String what, String keyName, String said, SdkException e) {
         Optional<KeyMetadata> key;
         try {
-            key = find(KmsOperation.DESCRIBE, keyName, keyId(keyName));
-        } catch (KmsException describeFailed) {
-            e.addSuppressed(describeFailed);
-            return new KeyDeniedException("AWS KMS refused " + what + " in the key's state (" + said + ")", e);
+            key = Optional.of(client.describeKey(r -> r.keyId(keyId(keyName))).keyMetadata());
+        } catch (SdkException | KmsException describeFailed) {
+            if (describeFailed instanceof AwsServiceException notFound
+                    && notFound.awsErrorDetails() != null
+                    && "NotFoundException".equals(notFound.awsErrorDetails().errorCode())) {
+                key = Optional.empty();
+            } else {
+                // Not mapped again: a describe that fails alike must not come back here.
+                e.addSuppressed(describeFailed);
+                return new KeyDeniedException("AWS KMS refused " + what + " in the key's state (" + said + ")", e);
+            }
         }
         if (key.isEmpty() || pendingDeletion(key.get())) {
             return new UnknownKeyException(
@@ -830,8 +844,12 @@ public final class AwsKms implements KmsProvider {
         return settings;
     }
 
-    /** Test only: the encryption context a wrap under {@code version} is made with. */
-    static Map<String, String> contextFor(byte[] associatedData, int version) {
-        return EncryptionContexts.of(associatedData, version);
+    private Map<String, String> context(byte[] associatedData, int version) {
+        return bindContext ? EncryptionContexts.of(associatedData, version) : Map.of();
+    }
+
+    /** Test only: the same KMS wrapping and unwrapping without an encryption context (the defence switched off). */
+    static AwsKms withoutEncryptionContext(AwsSettings settings) {
+        return new AwsKms(settings, false);
     }
 }

@@ -8,13 +8,16 @@ import io.embedseal.keyring.kms.KmsProviderFactory;
 import io.embedseal.keyring.kms.KmsSettings;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.profiles.ProfileFile;
 
 /** {@code kms.provider=aws}: AWS KMS through the AWS SDK for Java v2, {@code kms.aws.*}. */
 public final class AwsKmsFactory implements KmsProviderFactory {
@@ -36,6 +39,10 @@ public final class AwsKmsFactory implements KmsProviderFactory {
                     + " the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the profile, web"
                     + " identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, as EKS sets them for a service"
                     + " account), the container or the instance metadata.");
+    public static final Setting<Path> CREDENTIALS_FILE = Setting.path("kms.aws.credentials-file", null)
+            .doc("A shared credentials file (the format of ~/.aws/credentials) to read kms.aws.profile's keys from,"
+                    + " instead of the default chain; its keys are read, never logged. Keys in the environment"
+                    + " (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) still come first.");
     public static final Setting<String> ALIAS_PREFIX = Setting.string("kms.aws.alias-prefix", "embedseal/")
             .doc("Keys embedseal creates are found by the alias alias/<prefix><key name> (key pairs' versions by"
                     + " alias/<prefix><key name>/v<N>). A key named by its ARN (a tenant's key in its own account) is"
@@ -65,6 +72,7 @@ public final class AwsKmsFactory implements KmsProviderFactory {
                 ENDPOINT,
                 ALLOW_INSECURE_HTTP,
                 PROFILE,
+                CREDENTIALS_FILE,
                 ALIAS_PREFIX,
                 PENDING_WINDOW_DAYS,
                 CONNECT_TIMEOUT_MS,
@@ -135,6 +143,16 @@ public final class AwsKmsFactory implements KmsProviderFactory {
                             : AwsSessionCredentials.create(id, secret, session));
         }
         String profile = s.getOrNull(PROFILE);
+        Path file = s.readableFileOrNull(CREDENTIALS_FILE);
+        if (file != null) {
+            return ProfileCredentialsProvider.builder()
+                    .profileFile(ProfileFile.builder()
+                            .content(file)
+                            .type(ProfileFile.Type.CREDENTIALS)
+                            .build())
+                    .profileName(profile == null ? "default" : profile)
+                    .build();
+        }
         return profile == null
                 ? DefaultCredentialsProvider.builder().build()
                 : DefaultCredentialsProvider.builder().profileName(profile).build();

@@ -80,6 +80,27 @@ public final class Moto {
         return s;
     }
 
+    /**
+     * {@link #settings()} with {@link #CREDENTIALS} in a shared credentials file ({@code kms.aws.credentials-file}), for
+     * whatever reads its settings but not the test's environment (a Connect worker in this JVM, a child process).
+     */
+    public static Map<String, String> settingsWithCredentialsFile() {
+        Map<String, String> s = settings();
+        try {
+            Path file = Files.createTempFile("embedseal-moto-credentials", ".ini");
+            Files.writeString(
+                    file,
+                    "[embedseal-test]\naws_access_key_id = " + CREDENTIALS.get("AWS_ACCESS_KEY_ID")
+                            + "\naws_secret_access_key = " + CREDENTIALS.get("AWS_SECRET_ACCESS_KEY") + "\n");
+            file.toFile().deleteOnExit();
+            s.put("kms.aws.credentials-file", file.toString());
+            s.put("kms.aws.profile", "embedseal-test");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return s;
+    }
+
     /** An environment with {@link #CREDENTIALS} and nothing else, for {@code KmsSettings.of(values, env)}. */
     public static Function<String, @Nullable String> environment() {
         return name -> CREDENTIALS.get(name);

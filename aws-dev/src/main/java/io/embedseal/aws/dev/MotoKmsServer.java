@@ -56,7 +56,7 @@ public final class MotoKmsServer implements AutoCloseable {
     private final String endpoint;
     private final Path logFile;
 
-    private MotoKmsServer(Path python, Path dir) throws IOException {
+    private MotoKmsServer(Path python, Path dir, java.util.Map<String, String> env) throws IOException {
         Files.createDirectories(dir);
         int port = freePort();
         Path script = dir.resolve("moto_kms.py");
@@ -84,6 +84,7 @@ public final class MotoKmsServer implements AutoCloseable {
         // Nothing of the caller's AWS settings may reach the server.
         pb.environment().keySet().removeIf(k -> k.startsWith("AWS_") || k.startsWith("MOTO_"));
         pb.environment().put("HOME", dir.toString());
+        pb.environment().putAll(env);
         this.process = pb.start();
         this.stopAtExit = new Thread(this::close, "moto-kms-stop");
         Runtime.getRuntime().addShutdownHook(stopAtExit);
@@ -110,10 +111,19 @@ public final class MotoKmsServer implements AutoCloseable {
      * @param dir    a directory for the server's log and launcher
      */
     public static MotoKmsServer start(Path python, Path dir) {
+        return start(python, dir, java.util.Map.of());
+    }
+
+    /**
+     * Starts a server with moto settings in its environment: {@code INITIAL_NO_AUTH_ACTION_COUNT=<n>} makes it check
+     * IAM policies after its first {@code n} requests (the actions of identity policies, not their resources or
+     * conditions), which is how a test sets up users and then runs as them.
+     */
+    public static MotoKmsServer start(Path python, Path dir, java.util.Map<String, String> env) {
         IOException last = null;
         for (int attempt = 0; attempt < 3; attempt++) { // a free port can be taken between choosing and binding
             try {
-                return new MotoKmsServer(python, dir);
+                return new MotoKmsServer(python, dir, env);
             } catch (IOException e) {
                 last = e;
             }

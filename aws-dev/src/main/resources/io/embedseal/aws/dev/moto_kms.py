@@ -25,6 +25,10 @@ launcher adds each rule below to moto before serving, citing where AWS documents
 7. Sign with MessageType=DIGEST signs the digest given, as it is, for the ECDSA algorithms (moto 5.2 hashes it again);
    a digest of another length than the algorithm's hash is a ValidationException
    (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html).
+8. When moto checks IAM policies (INITIAL_NO_AUTH_ACTION_COUNT set: moto evaluates the actions of identity policies,
+   not their resources or conditions), a refusal is KMS's AccessDeniedException, an unknown access key KMS's
+   UnrecognizedClientException and a bad signature KMS's InvalidSignatureException, in KMS's JSON protocol
+   (https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html); moto answers in IAM's XML.
 
 Usage: python moto_kms.py -H 127.0.0.1 -p <port>
 """
@@ -36,6 +40,7 @@ import sys
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils as asym_utils
 from moto.core.exceptions import JsonRESTError
+from werkzeug.exceptions import HTTPException
 from moto.kms import models, responses, utils
 
 
@@ -216,6 +221,25 @@ def sign_response(self):
     })
 
 
+_authorize = responses.KmsResponse._authenticate_and_authorize_normal_action
+_AUTH_ERRORS = {
+    "AccessDenied": "AccessDeniedException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+}
+
+
+def authorize(self, resource="*"):
+    """Rule 8: IAM's refusals as KMS words them."""
+    try:
+        return _authorize(self, resource)
+    except HTTPException as refused:
+        kind = getattr(refused, "error_type", None)
+        if kind in _AUTH_ERRORS:
+            raise _Error(_AUTH_ERRORS[kind], getattr(refused, "message", "") or kind)
+        raise
+
+
 models.KmsBackend.encrypt = encrypt
 models.KmsBackend.decrypt = decrypt
 models.KmsBackend.sign = sign
@@ -228,6 +252,7 @@ models.KmsBackend.enable_key = enable_key
 models.KmsBackend.disable_key = disable_key
 responses.KmsResponse.decrypt = decrypt_response
 responses.KmsResponse.sign = sign_response
+responses.KmsResponse._authenticate_and_authorize_normal_action = authorize
 
 if __name__ == "__main__":
     from moto.server import main

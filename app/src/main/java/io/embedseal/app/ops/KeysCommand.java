@@ -91,8 +91,8 @@ public final class KeysCommand implements Runnable {
         }
 
         /** The KMS side where the provider can do it here; where it cannot, what the key's owner must do. */
-        boolean kmsCan(OperatorContext ctx, KmsOperation op) {
-            return ctx.admin.supportedOperations().contains(op);
+        boolean kmsCan(OperatorContext ctx, KmsOperation op, String keyName) {
+            return ctx.admin.supportedOperations(keyName).contains(op);
         }
     }
 
@@ -152,7 +152,7 @@ public final class KeysCommand implements Runnable {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
             refuseIfDestroyed(state, "revoked");
-            if (kmsCan(ctx, KmsOperation.DISABLE)) {
+            if (kmsCan(ctx, KmsOperation.DISABLE, keyName)) {
                 KeyDescription d = ctx.admin.describe(keyName);
                 if (d.state() == KeyState.ENABLED) {
                     ctx.admin.disable(keyName);
@@ -183,7 +183,7 @@ public final class KeysCommand implements Runnable {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
             refuseIfDestroyed(state, "restored");
-            if (kmsCan(ctx, KmsOperation.ENABLE)) {
+            if (kmsCan(ctx, KmsOperation.ENABLE, keyName)) {
                 KeyDescription d = ctx.admin.describe(keyName);
                 if (d.state() != KeyState.ENABLED) {
                     ctx.admin.enable(keyName);
@@ -279,6 +279,7 @@ public final class KeysCommand implements Runnable {
             if (d != null) {
                 ctx.admin.destroy(keyName);
                 out().println("destroyed " + keyName + " in the " + ctx.admin.provider() + " KMS");
+                ctx.admin.destructionNote(keyName).ifPresent(note -> out().println(note));
             }
             ctx.publish(
                     tenant,
@@ -346,7 +347,7 @@ public final class KeysCommand implements Runnable {
         @Override
         int act(OperatorContext ctx, TenantState state, String keyName) {
             refuseIfDestroyed(state, "restricted");
-            if (!kmsCan(ctx, KmsOperation.RESTRICT)) {
+            if (!kmsCan(ctx, KmsOperation.RESTRICT, keyName)) {
                 out().println(kmsSideNote(ctx.admin, keyName, KmsOperation.RESTRICT));
                 return 1;
             }

@@ -74,9 +74,26 @@ public interface KeyAdministration extends AutoCloseable {
     /** Deletes every version of the key for good. Everything wrapped under it becomes unreadable. */
     void destroy(String keyName);
 
+    /**
+     * What an operator should know about a key's destruction once {@link #destroy} returned, where the KMS completes it
+     * later (AWS KMS deletes a key only when its waiting period ends); empty where destruction is done when
+     * {@code destroy} returns. {@code keys destroy} prints it.
+     */
+    default java.util.Optional<String> destructionNote(String keyName) {
+        return java.util.Optional.empty();
+    }
+
     /** The administrative operations this provider can carry out; the others throw {@link UnsupportedKmsOperationException}. */
     default Set<KmsOperation> supportedOperations() {
         return EnumSet.allOf(KmsOperation.class);
+    }
+
+    /**
+     * The administrative operations this provider can carry out on this key; the default, {@link #supportedOperations()}.
+     * A provider may use some keys it cannot administer (AWS KMS: a key in the tenant's own account, named by its ARN).
+     */
+    default Set<KmsOperation> supportedOperations(String keyName) {
+        return supportedOperations();
     }
 
     /**

@@ -134,8 +134,18 @@ public final class InterceptedKeyAdministration implements KeyAdministration {
     }
 
     @Override
+    public java.util.Optional<String> destructionNote(String keyName) {
+        return delegate.destructionNote(keyName);
+    }
+
+    @Override
     public Set<KmsOperation> supportedOperations() {
         return delegate.supportedOperations();
+    }
+
+    @Override
+    public Set<KmsOperation> supportedOperations(String keyName) {
+        return delegate.supportedOperations(keyName);
     }
 
     @Override

@@ -106,6 +106,8 @@ public final class AwsKms implements KmsProvider {
     private static final String SIGN = "SIGN";
 
     private static final Set<KmsOperation> SUPPORTED = EnumSet.complementOf(EnumSet.of(KmsOperation.RESTRICT));
+    private static final Set<KmsOperation> USE_ONLY =
+            EnumSet.of(KmsOperation.WRAP, KmsOperation.UNWRAP, KmsOperation.DESCRIBE, KmsOperation.CREATE);
 
     /**
      * The provider's settings.
@@ -398,6 +400,7 @@ public final class AwsKms implements KmsProvider {
      * When AWS deletes the key, if its deletion is scheduled: {@code keys destroy} prints it, since on AWS the shredding
      * completes only when the waiting period ends.
      */
+    @Override
     public Optional<String> destructionNote(String keyName) {
         Optional<KeyMetadata> key = find(KmsOperation.DESCRIBE, keyName, keyId(keyName));
         if (key.isEmpty() || key.get().deletionDate() == null) {
@@ -414,6 +417,12 @@ public final class AwsKms implements KmsProvider {
     @Override
     public Set<KmsOperation> supportedOperations() {
         return SUPPORTED;
+    }
+
+    /** A tenant's own key (named by ARN) is used, not administered: its owner rotates, disables and deletes it. */
+    @Override
+    public Set<KmsOperation> supportedOperations(String keyName) {
+        return isArn(keyName) ? USE_ONLY : SUPPORTED;
     }
 
     @Override

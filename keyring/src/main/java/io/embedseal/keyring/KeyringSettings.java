@@ -29,11 +29,11 @@ public final class KeyringSettings extends KmsSettings {
     public static final Setting<String> PROVIDER = KmsSettings.PROVIDER.check(
             p -> {
                 if (!PROVIDERS.contains(p)) {
-                    throw new IllegalArgumentException("must be one of local, vault, pkcs11");
+                    throw new IllegalArgumentException("must be one of local, vault, pkcs11, aws");
                 }
                 return p;
             },
-            "local, vault, pkcs11");
+            "local, vault, pkcs11, aws");
     public static final Setting<String> KEY_NAME_TEMPLATE = Setting.string(
                     "kms.key-name-template", KekNaming.DEFAULT_TEMPLATE)
             .doc("A tenant's KEK name in the KMS; `{tenant}` stands for the tenant id.");

@@ -131,6 +131,45 @@ class AwsKmsOnMotoTest {
         assertThat(kms.unwrapDek(w.kek(), w.wrapped(), dekBinding("acme"))).isEqualTo(DEK);
     }
 
+    /**
+     * What a wrap and an unwrap cost in AWS requests (AWS charges per request): counted in moto's request log, the
+     * figures docs/key-management.md's cost estimate uses.
+     */
+    @Test
+    void aWrapIsThreeRequests_anUnwrapOne() throws Exception {
+        String key = name();
+        kms.createKek(key);
+        long before = requestsSettled();
+        WrappedDek w = kms.wrapDek(key, DEK, dekBinding("acme"));
+        long wrap = requestsSettled() - before;
+        kms.unwrapDek(w.kek(), w.wrapped(), dekBinding("acme"));
+        long unwrap = requestsSettled() - before - wrap;
+        System.out.printf(
+                "AWS KMS requests: wrap %d (DescribeKey, ListKeyRotations, Encrypt), unwrap %d (Decrypt)%n",
+                wrap, unwrap);
+        assertThat(wrap).isEqualTo(3);
+        assertThat(unwrap).isEqualTo(1);
+    }
+
+    /** Requests moto has logged, once the count has not moved for 300 ms (its log is written as it answers). */
+    private static long requestsSettled() throws Exception {
+        long last = -1;
+        long count = requests();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+        while (count != last && System.nanoTime() < deadline) {
+            Thread.sleep(300);
+            last = count;
+            count = requests();
+        }
+        return count;
+    }
+
+    private static long requests() throws java.io.IOException {
+        try (var lines = java.nio.file.Files.lines(Moto.shared().logFile())) {
+            return lines.filter(l -> l.contains("POST / HTTP")).count();
+        }
+    }
+
     @Test
     void keyNames_becomeAliasesOneToOne() {
         String dotted = name() + ".eu";

@@ -31,9 +31,9 @@ class KeyringSettingsTest {
         assertThat(KmsProviders.create(
                         KeyringSettings.of(Map.of("kms.provider", "local", "kms.local.dir", dir.toString()))))
                 .isInstanceOf(LocalKms.class);
-        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.provider", "aws")))
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("kms.provider", "azure")))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("kms.provider must be one of local, vault, pkcs11, got 'aws'");
+                .hasMessageContaining("kms.provider must be one of local, vault, pkcs11, aws, got 'azure'");
     }
 
     @Test

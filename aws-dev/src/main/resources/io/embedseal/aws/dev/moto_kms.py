@@ -8,9 +8,11 @@ answers a Decrypt naming another key with AccessDeniedException. The provider mu
 launcher adds each rule below to moto before serving, citing where AWS documents it. Nothing else is changed.
 
 1. Key states (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html): Encrypt, Decrypt, Sign,
-   GetPublicKey and RotateKeyOnDemand fail with DisabledException on a Disabled key and KMSInvalidStateException on a
-   key PendingDeletion or PendingImport; EnableKey and DisableKey fail with KMSInvalidStateException on a key
-   PendingDeletion; ScheduleKeyDeletion of a key already PendingDeletion fails with KMSInvalidStateException.
+   GetPublicKey and RotateKeyOnDemand fail with DisabledException on a Disabled key, and on a key PendingDeletion
+   with either "DisabledException: <key ARN> is pending deletion" or KMSInvalidStateException (AWS's table gives both):
+   here Encrypt gives the former and every other use the latter, so that a client meets both; on a key PendingImport,
+   KMSInvalidStateException. EnableKey and DisableKey fail with KMSInvalidStateException on a key PendingDeletion;
+   ScheduleKeyDeletion of a key already PendingDeletion fails with KMSInvalidStateException.
 2. Decrypt with a KeyId other than the ciphertext's key fails with IncorrectKeyException
    (https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html).
 3. Encrypt with SYMMETRIC_DEFAULT under an asymmetric key fails with InvalidKeyUsageException; Decrypt with
@@ -52,10 +54,12 @@ class _Error(JsonRESTError):
         self.description = json.dumps({"__type": error_type, "message": message})
 
 
-def _usable(key):
+def _usable(key, operation=""):
     """Rule 1: what Encrypt, Decrypt, Sign, GetPublicKey and RotateKeyOnDemand do in each key state."""
     if key.key_state == "Disabled":
         raise _Error("DisabledException", f"{key.arn} is disabled.")
+    if key.key_state == "PendingDeletion" and operation == "Encrypt":
+        raise _Error("DisabledException", f"{key.arn} is pending deletion.")
     if key.key_state in ("PendingDeletion", "PendingImport", "PendingReplicaDeletion", "Unavailable"):
         raise _Error("KMSInvalidStateException", f"{key.arn} is pending deletion." if key.key_state ==
                      "PendingDeletion" else f"{key.arn} is {key.key_state}.")
@@ -79,7 +83,7 @@ _disable = models.KmsBackend.disable_key
 
 def encrypt(self, key_id, plaintext, encryption_context):
     key = _key(self, key_id)
-    _usable(key)
+    _usable(key, "Encrypt")
     if key.key_spec != "SYMMETRIC_DEFAULT":  # rule 3
         raise _Error("InvalidKeyUsageException", f"{key.arn} is not a symmetric encryption key.")
     return _encrypt(self, key_id, plaintext, encryption_context)

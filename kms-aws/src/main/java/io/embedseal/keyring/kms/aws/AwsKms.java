@@ -79,9 +79,10 @@ import software.amazon.awssdk.services.kms.model.SigningAlgorithmSpec;
  *
  * <p><b>Failures</b> map to the typed ones: {@code ThrottlingException}, {@code KMSInternalException},
  * {@code DependencyTimeoutException}, {@code KeyUnavailableException}, 5xx, connection failures, timeouts, missing or
- * rejected credentials to {@link KmsUnavailableException}; {@code DisabledException} and {@code AccessDeniedException} to
- * {@link KeyDeniedException}; {@code KMSInvalidStateException} to {@link UnknownKeyException} when the key is pending
- * deletion, else {@link KeyDeniedException}; {@code NotFoundException} to {@link UnknownKeyException};
+ * rejected credentials to {@link KmsUnavailableException}; {@code AccessDeniedException} to {@link KeyDeniedException};
+ * {@code DisabledException} and {@code KMSInvalidStateException} by the key's state, described: {@link UnknownKeyException}
+ * when it is pending deletion, {@link KeyDeniedException} when disabled or pending import, else
+ * {@link KmsUnavailableException}; {@code NotFoundException} to {@link UnknownKeyException};
  * {@code InvalidCiphertextException}, {@code IncorrectKeyException} and (when unwrapping) {@code InvalidKeyUsageException}
  * to {@link InvalidWrappedKeyException}. The SDK does not retry: the keyring's one retry layer does. Credentials come
  * from the SDK's default chain and never appear in a message, a log line or {@link #toString()}.
@@ -200,8 +201,9 @@ public final class AwsKms implements KmsProvider {
         String id = keyId(keyName);
         KeyMetadata key = describeKey(KmsOperation.WRAP, keyName, id);
         if (key.keySpec() != KeySpec.SYMMETRIC_DEFAULT) {
-            throw new KmsException("key '" + keyName + "' is a public-key KEK (" + key.keySpecAsString() + "): the KMS"
-                    + " does not wrap under it; sealers wrap with the public key pinned in the tenant's key events");
+            throw new KmsException("key '" + keyName + "' is not a symmetric encryption key ("
+                    + key.keySpecAsString() + "): the KMS wraps under symmetric keys only; for a public-key KEK,"
+                    + " sealers wrap with the public key pinned in the tenant's key events");
         }
         int version = symmetricVersion(KmsOperation.WRAP, keyName, key);
         try {
@@ -266,6 +268,7 @@ public final class AwsKms implements KmsProvider {
     @Override
     public KeyDescription describe(String keyName) {
         KeyMetadata key = describeKey(KmsOperation.DESCRIBE, keyName, keyId(keyName));
+        refuseManagedKeyByArn(keyName, key);
         int version = key.keySpec() == KeySpec.SYMMETRIC_DEFAULT
                 ? symmetricVersion(KmsOperation.DESCRIBE, keyName, key)
                 : pairVersion(keyName, key);
@@ -305,7 +308,11 @@ public final class AwsKms implements KmsProvider {
                 client.createAlias(r -> r.aliasName(id).targetKeyId(keyArn));
             }
             if (kind == KekKind.PUBLIC_KEY) {
-                alias(versionKeyId(keyName, 1), keyArn);
+                if (existing.isPresent()) {
+                    aliasOrMove(versionKeyId(keyName, 1), keyArn); // the destroyed pair's /v1 lives until its deletion
+                } else {
+                    alias(versionKeyId(keyName, 1), keyArn);
+                }
             }
         } catch (AwsServiceException e) {
             if ("AlreadyExistsException".equals(e.awsErrorDetails().errorCode())) {
@@ -334,8 +341,9 @@ public final class AwsKms implements KmsProvider {
         KeyMetadata key = describeKey(KmsOperation.ROTATE, keyName, id);
         try {
             if (key.keySpec() == KeySpec.SYMMETRIC_DEFAULT) {
+                int before = symmetricVersion(KmsOperation.ROTATE, keyName, key);
                 client.rotateKeyOnDemand(r -> r.keyId(key.arn()));
-                return new KekRef(PROVIDER, keyName, symmetricVersion(KmsOperation.ROTATE, keyName, key));
+                return new KekRef(PROVIDER, keyName, awaitRotation(keyName, key, before));
             }
             int next = pairVersion(keyName, key) + 1;
             String keyArn = createKey(keyName, KekKind.PUBLIC_KEY);
@@ -343,15 +351,52 @@ public final class AwsKms implements KmsProvider {
             client.updateAlias(r -> r.aliasName(id).targetKeyId(keyArn));
             return new KekRef(PROVIDER, keyName, next);
         } catch (AwsServiceException e) {
-            if ("LimitExceededException".equals(e.awsErrorDetails().errorCode())) {
+            String code = e.awsErrorDetails() == null ? "" : e.awsErrorDetails().errorCode();
+            if ("LimitExceededException".equals(code) && key.keySpec() == KeySpec.SYMMETRIC_DEFAULT) {
                 throw new KmsException(
                         "AWS KMS refused to rotate key '" + keyName + "' again (it allows 25 on-demand"
                                 + " rotations per key): move the tenant to a new key with embedseal tenants migrate",
                         e);
             }
+            if ("ConflictException".equals(code)) {
+                throw new KmsException(
+                        "AWS KMS is rotating key '" + keyName + "' already; run keys rotate again once"
+                                + " that rotation is listed (aws kms list-key-rotations)",
+                        e);
+            }
             throw failure(KmsOperation.ROTATE.name(), keyName, e);
         } catch (SdkException e) {
             throw failure(KmsOperation.ROTATE.name(), keyName, e);
+        }
+    }
+
+    /** How long {@link #rotate} waits for AWS to complete an on-demand rotation, which it does in the background. */
+    private static final Duration ROTATION_WAIT = Duration.ofSeconds(60);
+
+    /**
+     * The version once AWS lists the rotation: {@code RotateKeyOnDemand} only starts it, and {@code ListKeyRotations}
+     * lists completed rotations only. A ROTATED naming the old version would label later wraps with a version no key
+     * event named.
+     */
+    private int awaitRotation(String keyName, KeyMetadata key, int before) {
+        long deadline = System.nanoTime() + ROTATION_WAIT.toNanos();
+        while (true) {
+            int now = symmetricVersion(KmsOperation.ROTATE, keyName, key);
+            if (now > before) {
+                return now;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new KmsException("AWS KMS started rotating key '" + keyName + "' but did not complete it within "
+                        + ROTATION_WAIT.toSeconds()
+                        + " s; it completes by itself: once aws kms list-key-rotations shows"
+                        + " it, publish it with keys rotate (which then finds version " + (before + 1) + " new)");
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new KmsUnavailableException("interrupted while AWS KMS rotates key '" + keyName + "'", e);
+            }
         }
     }
 
@@ -615,6 +660,18 @@ public final class AwsKms implements KmsProvider {
         return keyId(keyName) + "/v" + version;
     }
 
+    /**
+     * A key embedseal created for a name (its description says so) is not registered again by its ARN: that would be a
+     * second name for one key, which the one-key-one-tenant check, comparing names, could not see.
+     */
+    private static void refuseManagedKeyByArn(String keyName, KeyMetadata key) {
+        String description = key.description();
+        if (isArn(keyName) && description != null && description.startsWith("embedseal ")) {
+            throw new KmsException("key " + keyName + " is one embedseal manages (\"" + description + "\"): name it as"
+                    + " embedseal does, not by its ARN (one key, one name, one tenant)");
+        }
+    }
+
     private static boolean isArn(String keyName) {
         return keyName.startsWith("arn:") && ARN.matcher(keyName).matches();
     }
@@ -734,6 +791,18 @@ public final class AwsKms implements KmsProvider {
         client.createAlias(r -> r.aliasName(alias).targetKeyId(keyArn));
     }
 
+    private void aliasOrMove(String alias, String keyArn) {
+        try {
+            alias(alias, keyArn);
+        } catch (AwsServiceException e) {
+            if (e.awsErrorDetails() == null
+                    || !"AlreadyExistsException".equals(e.awsErrorDetails().errorCode())) {
+                throw e;
+            }
+            client.updateAlias(r -> r.aliasName(alias).targetKeyId(keyArn));
+        }
+    }
+
     private void scheduleDeletion(String keyName, String keyArn) {
         try {
             Instant when = client.scheduleKeyDeletion(
@@ -797,8 +866,8 @@ public final class AwsKms implements KmsProvider {
                     "InvalidSignatureException",
                     "RequestExpired" ->
                 new KmsUnavailableException("AWS KMS refused " + what + " for now (" + said + ")", e);
-            case "DisabledException" ->
-                new KeyDeniedException("AWS KMS key '" + keyName + "' is disabled (" + said + ")", e);
+            // AWS answers a key pending deletion with either (its key-state table): the state tells.
+            case "DisabledException", "KMSInvalidStateException" -> byState(what, keyName, said, e);
             case "AccessDeniedException" ->
                 new KeyDeniedException("AWS KMS denied " + what + " to this identity (" + said + ")", e);
             case "NotFoundException" ->
@@ -813,7 +882,6 @@ public final class AwsKms implements KmsProvider {
                         : new KmsException(
                                 "AWS KMS key '" + keyName + "' is of the wrong kind for " + what + " (" + said + ")",
                                 e);
-            case "KMSInvalidStateException" -> invalidState(what, keyName, said, e);
             default ->
                 service.statusCode() >= 500
                         ? new KmsUnavailableException("AWS KMS failed " + what + " (" + said + ")", e)
@@ -821,8 +889,13 @@ public final class AwsKms implements KmsProvider {
         };
     }
 
-    /** {@code KMSInvalidStateException} says no state: the key is described to tell a deletion from the rest. */
-    private RuntimeException invalidState(String what, String keyName, String said, SdkException e) {
+    /**
+     * {@code DisabledException} and {@code KMSInvalidStateException} do not say the state (AWS answers a key pending
+     * deletion with either): the key is described. Pending deletion: destroyed for embedseal; disabled or pending
+     * import: denied (a revocation); any other state (creating, updating, a key store unavailable), or a describe that
+     * fails: unavailable, since nothing then shows the key is gone or withheld.
+     */
+    private RuntimeException byState(String what, String keyName, String said, SdkException e) {
         Optional<KeyMetadata> key;
         try {
             key = Optional.of(client.describeKey(r -> r.keyId(keyId(keyName))).keyMetadata());
@@ -834,7 +907,10 @@ public final class AwsKms implements KmsProvider {
             } else {
                 // Not mapped again: a describe that fails alike must not come back here.
                 e.addSuppressed(describeFailed);
-                return new KeyDeniedException("AWS KMS refused " + what + " in the key's state (" + said + ")", e);
+                return new KmsUnavailableException(
+                        "AWS KMS refused " + what + " in the key's state (" + said
+                                + "), and its state could not be read",
+                        e);
             }
         }
         if (key.isEmpty() || pendingDeletion(key.get())) {
@@ -844,8 +920,12 @@ public final class AwsKms implements KmsProvider {
                             + ")",
                     e);
         }
-        return new KeyDeniedException(
-                "AWS KMS refused " + what + ": the key is " + key.get().keyStateAsString() + " (" + said + ")", e);
+        String state = String.valueOf(key.get().keyStateAsString());
+        if (state.equals("Disabled") || state.equals("PendingImport")) {
+            return new KeyDeniedException("AWS KMS key '" + keyName + "' is " + state + " (" + said + ")", e);
+        }
+        return new KmsUnavailableException(
+                "AWS KMS refused " + what + " while the key is " + state + " (" + said + ")", e);
     }
 
     /** For the factory's check of the settings without a call: the settings in use. */

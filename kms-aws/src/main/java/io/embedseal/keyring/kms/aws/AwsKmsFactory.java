@@ -18,6 +18,7 @@ import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.profiles.ProfileFile;
+import software.amazon.awssdk.profiles.ProfileFileSupplier;
 
 /** {@code kms.provider=aws}: AWS KMS through the AWS SDK for Java v2, {@code kms.aws.*}. */
 public final class AwsKmsFactory implements KmsProviderFactory {
@@ -145,11 +146,9 @@ public final class AwsKmsFactory implements KmsProviderFactory {
         String profile = s.getOrNull(PROFILE);
         Path file = s.readableFileOrNull(CREDENTIALS_FILE);
         if (file != null) {
+            // Read again when it changes, so credentials rotated into the file are used without a restart.
             return ProfileCredentialsProvider.builder()
-                    .profileFile(ProfileFile.builder()
-                            .content(file)
-                            .type(ProfileFile.Type.CREDENTIALS)
-                            .build())
+                    .profileFile(ProfileFileSupplier.reloadWhenModified(file, ProfileFile.Type.CREDENTIALS))
                     .profileName(profile == null ? "default" : profile)
                     .build();
         }

@@ -282,12 +282,59 @@ class AwsKmsOnMotoTest {
 
     @Test
     void aSigningKeyIsNoKek_andAKekNoSigningKey() {
+        String kek = name();
+        String signingKey = "signing-" + UUID.randomUUID().toString().substring(0, 8);
+        kms.createKek(kek);
+        kms.signingKeys().orElseThrow().createSigningKey(signingKey);
+
+        assertThatThrownBy(() -> kms.signingKeys().orElseThrow().createSigningKey(kek))
+                .isExactlyInstanceOf(io.embedseal.keyring.kms.KmsException.class)
+                .hasMessageContaining("not an ECC_NIST_P256 signing key");
+        assertThatThrownBy(() -> kms.signingKeys().orElseThrow().publicKey(kek))
+                .isExactlyInstanceOf(io.embedseal.keyring.kms.KmsException.class);
+        assertThatThrownBy(() -> kms.wrapDek(signingKey, DEK, dekBinding("acme")))
+                .isExactlyInstanceOf(io.embedseal.keyring.kms.KmsException.class)
+                .hasMessageContaining("not a symmetric encryption key (ECC_NIST_P256)");
+        assertThat(tenantAccount.listAliases().aliases().stream().map(AliasListEntry::aliasName))
+                .contains(kms.keyId(kek), kms.keyId(signingKey));
+    }
+
+    /** A key embedseal manages under a name is not registered a second time by its ARN (one key, one tenant). */
+    @Test
+    void anEmbedsealKeyNamedByItsArn_isRefused() {
         String key = name();
         kms.createKek(key);
+        String arn = tenantAccount
+                .describeKey(r -> r.keyId(kms.keyId(key)))
+                .keyMetadata()
+                .arn();
 
-        assertThatThrownBy(() -> kms.signingKeys().orElseThrow().sign(key, new byte[] {1}))
-                .isInstanceOf(io.embedseal.keyring.kms.KmsException.class);
-        assertThat(tenantAccount.listAliases().aliases().stream().map(AliasListEntry::aliasName))
-                .contains(kms.keyId(key));
+        assertThatThrownBy(() -> kms.createKek(arn))
+                .isExactlyInstanceOf(io.embedseal.keyring.kms.KmsException.class)
+                .hasMessageContaining("one key, one name, one tenant");
+    }
+
+    /**
+     * The KEK version is bound too: AWS picks the key material itself, so without the version in the encryption
+     * context a wrap made before a rotation opens under any version it is presented as; with it, only its own.
+     */
+    @Test
+    void aWrapPresentedUnderAnotherVersion_opensOnlyWithoutTheVersionInTheContext() {
+        String key = name();
+        kms.createKek(key);
+        WrappedDek v1 = kms.wrapDek(key, DEK, dekBinding("acme"));
+        kms.rotate(key);
+        AwsKms undefended = AwsKms.withoutEncryptionContext(kms.settings());
+        try {
+            WrappedDek old = undefended.wrapDek(key, DEK, dekBinding("acme"));
+            assertThat(undefended.unwrapDek(
+                            old.kek().withVersion(old.kek().version() + 5), old.wrapped(), dekBinding("acme")))
+                    .as("the defence off: a wrap opens under a version it never had")
+                    .isEqualTo(DEK);
+        } finally {
+            undefended.close();
+        }
+        assertThatThrownBy(() -> kms.unwrapDek(v1.kek().withVersion(2), v1.wrapped(), dekBinding("acme")))
+                .isInstanceOf(InvalidWrappedKeyException.class);
     }
 }

@@ -250,7 +250,7 @@ public final class AwsKms implements KmsProvider {
                     .plaintext()
                     .asByteArray();
         } catch (AwsServiceException e) {
-            if ("NotFoundException".equals(e.awsErrorDetails().errorCode())) {
+            if ("NotFoundException".equals(code(e))) {
                 // No such version alias: a symmetric key, or a key pair without that version.
                 KeyMetadata main = describeKey(KmsOperation.UNWRAP, kek.keyName(), keyId(kek.keyName()));
                 if (main.keySpec() == KeySpec.SYMMETRIC_DEFAULT) {
@@ -315,7 +315,7 @@ public final class AwsKms implements KmsProvider {
                 }
             }
         } catch (AwsServiceException e) {
-            if ("AlreadyExistsException".equals(e.awsErrorDetails().errorCode())) {
+            if ("AlreadyExistsException".equals(code(e))) {
                 // Another process created the key first: ours is not used, and AWS deletes it after the waiting period.
                 scheduleDeletion(keyName, keyArn);
                 return describe(keyName).current();
@@ -351,7 +351,7 @@ public final class AwsKms implements KmsProvider {
             client.updateAlias(r -> r.aliasName(id).targetKeyId(keyArn));
             return new KekRef(PROVIDER, keyName, next);
         } catch (AwsServiceException e) {
-            String code = e.awsErrorDetails() == null ? "" : e.awsErrorDetails().errorCode();
+            String code = code(e);
             if ("LimitExceededException".equals(code) && key.keySpec() == KeySpec.SYMMETRIC_DEFAULT) {
                 throw new KmsException(
                         "AWS KMS refused to rotate key '" + keyName + "' again (it allows 25 on-demand"
@@ -564,7 +564,7 @@ public final class AwsKms implements KmsProvider {
                     client.createAlias(r -> r.aliasName(id).targetKeyId(arn));
                 }
             } catch (AwsServiceException e) {
-                if (!"AlreadyExistsException".equals(e.awsErrorDetails().errorCode())) {
+                if (!"AlreadyExistsException".equals(code(e))) {
                     throw failure(KmsOperation.CREATE.name(), keyName, e);
                 }
             } catch (SdkException e) {
@@ -685,7 +685,7 @@ public final class AwsKms implements KmsProvider {
         try {
             return Optional.of(client.describeKey(r -> r.keyId(id)).keyMetadata());
         } catch (AwsServiceException e) {
-            if ("NotFoundException".equals(e.awsErrorDetails().errorCode())) {
+            if ("NotFoundException".equals(code(e))) {
                 return Optional.empty();
             }
             throw failure(operation.toString(), keyName, e);
@@ -795,8 +795,7 @@ public final class AwsKms implements KmsProvider {
         try {
             alias(alias, keyArn);
         } catch (AwsServiceException e) {
-            if (e.awsErrorDetails() == null
-                    || !"AlreadyExistsException".equals(e.awsErrorDetails().errorCode())) {
+            if (!"AlreadyExistsException".equals(code(e))) {
                 throw e;
             }
             client.updateAlias(r -> r.aliasName(alias).targetKeyId(keyArn));
@@ -815,7 +814,7 @@ public final class AwsKms implements KmsProvider {
                     when,
                     settings.pendingWindowDays());
         } catch (AwsServiceException e) {
-            String code = e.awsErrorDetails().errorCode();
+            String code = code(e);
             if (!"KMSInvalidStateException".equals(code) && !"NotFoundException".equals(code)) {
                 throw failure(KmsOperation.DESTROY.name(), keyName, e);
             }
@@ -831,6 +830,13 @@ public final class AwsKms implements KmsProvider {
         } catch (SdkException e) {
             throw failure(operation.name(), keyName, e);
         }
+    }
+
+    /** The error code AWS answered with, or "" when the answer carried none (a proxy's page, say). */
+    private static String code(AwsServiceException e) {
+        return e.awsErrorDetails() == null || e.awsErrorDetails().errorCode() == null
+                ? ""
+                : e.awsErrorDetails().errorCode();
     }
 
     /** AWS's answer as one of the typed failures (see the class comment). Never a request's content. */

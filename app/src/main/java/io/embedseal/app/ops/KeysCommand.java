@@ -142,9 +142,9 @@ public final class KeysCommand implements Runnable {
             mixinStandardHelpOptions = true,
             description = {
                 "Stops all processing of the tenant's data: disables the key in the KMS where the provider allows "
-                        + "it (local), then publishes REVOKED. The pipeline dead-letters the tenant's records (metadata only) and "
-                        + "the sinks stop unsealing it. With Vault or an HSM, the key's owner removes the pipeline's access on "
-                        + "their side (the command says how)."
+                        + "it (local; aws: DisableKey), then publishes REVOKED. The pipeline dead-letters the tenant's records "
+                        + "(metadata only) and the sinks stop unsealing it. With Vault, an HSM or a tenant's own AWS key (by "
+                        + "ARN), the key's owner removes the pipeline's access on their side (the command says how)."
             },
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {"0:revoked, or already revoked", "1:refused or failed", "2:invalid usage"})

@@ -105,9 +105,4 @@ public final class Moto {
     public static Function<String, @Nullable String> environment() {
         return name -> CREDENTIALS.get(name);
     }
-
-    /** {@link #environment()} as a map, for a process's environment. */
-    public static Map<String, String> environmentMap() {
-        return new HashMap<>(CREDENTIALS);
-    }
 }

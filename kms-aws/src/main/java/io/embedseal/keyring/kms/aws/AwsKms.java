@@ -15,6 +15,7 @@ import io.embedseal.keyring.kms.RsaKeyWrap;
 import io.embedseal.keyring.kms.SigningKeys;
 import io.embedseal.keyring.kms.UnknownKeyException;
 import io.embedseal.keyring.kms.UnsupportedKmsOperationException;
+import io.embedseal.keyring.kms.WrappedDek;
 import java.net.URI;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
@@ -23,7 +24,9 @@ import java.security.PublicKey;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -197,7 +200,7 @@ public final class AwsKms implements KmsProvider {
      * naming that very key.
      */
     @Override
-    public io.embedseal.keyring.kms.WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
+    public WrappedDek wrapDek(String keyName, byte[] dek, byte[] associatedData) {
         String id = keyId(keyName);
         KeyMetadata key = describeKey(KmsOperation.WRAP, keyName, id);
         if (key.keySpec() != KeySpec.SYMMETRIC_DEFAULT) {
@@ -213,7 +216,7 @@ public final class AwsKms implements KmsProvider {
                             .encryptionContext(context(associatedData, version)))
                     .ciphertextBlob()
                     .asByteArray();
-            return new io.embedseal.keyring.kms.WrappedDek(new KekRef(PROVIDER, keyName, version), wrapped);
+            return new WrappedDek(new KekRef(PROVIDER, keyName, version), wrapped);
         } catch (SdkException e) {
             throw failure(KmsOperation.WRAP.name(), keyName, e);
         }
@@ -430,7 +433,7 @@ public final class AwsKms implements KmsProvider {
             throw new UnsupportedKmsOperationException(
                     PROVIDER, KmsOperation.DESTROY, ownerAdvice(KmsOperation.DESTROY, keyName));
         }
-        java.util.List<String> keys;
+        List<String> keys;
         try {
             keys = everyVersion(KmsOperation.DESTROY, keyName);
         } catch (UnknownKeyException e) {
@@ -760,15 +763,15 @@ public final class AwsKms implements KmsProvider {
     }
 
     /** The key ARNs behind a key name: the key, or each version's key of a key pair. */
-    private java.util.List<String> everyVersion(KmsOperation operation, String keyName) {
+    private List<String> everyVersion(KmsOperation operation, String keyName) {
         KeyMetadata key = describeKey(operation, keyName, keyId(keyName));
         if (isArn(keyName)) {
             throw new UnsupportedKmsOperationException(PROVIDER, operation, ownerAdvice(operation, keyName));
         }
         if (key.keySpec() == KeySpec.SYMMETRIC_DEFAULT) {
-            return java.util.List.of(key.arn());
+            return List.of(key.arn());
         }
-        java.util.List<String> arns = new java.util.ArrayList<>();
+        List<String> arns = new ArrayList<>();
         for (int v = 1; v <= pairVersion(keyName, key); v++) {
             find(operation, keyName, versionKeyId(keyName, v)).ifPresent(k -> arns.add(k.arn()));
         }
@@ -934,7 +937,7 @@ public final class AwsKms implements KmsProvider {
                 "AWS KMS refused " + what + " while the key is " + state + " (" + said + ")", e);
     }
 
-    /** For the factory's check of the settings without a call: the settings in use. */
+    /** The settings in use (tests build a variant of this KMS from them). */
     AwsSettings settings() {
         return settings;
     }

@@ -158,6 +158,9 @@ class ValidationLimits:
         )
 
 
+_DEFAULT_LIMITS = ValidationLimits()
+
+
 def _first_unprintable(text: str) -> int:
     """The first control character (C0, DEL, C1) or U+FFFD, counted in UTF-16 units as Java counts, or -1."""
     utf16 = 0
@@ -169,8 +172,14 @@ def _first_unprintable(text: str) -> int:
     return -1
 
 
-def check(event: EmbeddingEvent, limits: ValidationLimits = ValidationLimits()) -> ValidationError | None:
-    """The first rule the event breaks, in the pipeline's order, or None if it may be sealed."""
+def check(
+    event: EmbeddingEvent, limits: ValidationLimits | None = None, vector: array[float] | None = None
+) -> ValidationError | None:
+    """The first rule the event breaks, in the pipeline's order, or None if it may be sealed.
+
+    :param vector: the event's vector already as float32 (``float32_array``), to convert it once
+    """
+    limits = limits or _DEFAULT_LIMITS
     tenant = event.tenant_id
     if not tenant:
         return ValidationError(Rule.MISSING_TENANT, "tenantId is empty")
@@ -218,7 +227,7 @@ def check(event: EmbeddingEvent, limits: ValidationLimits = ValidationLimits()) 
         return ValidationError(
             Rule.DIMENSION_MISMATCH, f"vector has {dims} dimensions; model {model} produces {for_model}"
         )
-    nonfinite = first_non_finite(float32_array(event.vector))
+    nonfinite = first_non_finite(float32_array(event.vector) if vector is None else vector)
     if nonfinite >= 0:
         return ValidationError(Rule.NON_FINITE_VALUE, f"vector[{nonfinite}] is not a finite number")
     if event.metadata is not None:
@@ -268,10 +277,10 @@ def _string(s: str) -> bytes:
 _LITTLE = sys.byteorder == "little"
 
 
-def encode_canonical(event: EmbeddingEvent) -> bytes:
+def encode_canonical(event: EmbeddingEvent, vector: array[float] | None = None) -> bytes:
     """The event's Avro binary encoding under the canonical schema, no prefix: what envelopes carry (payload type 1)
     and what the Java side's ``EmbeddingEventCodec.toCanonicalAvro`` writes, byte for byte."""
-    vector = float32_array(event.vector)
+    vector = float32_array(event.vector) if vector is None else vector
     if not _LITTLE:
         vector = array("f", vector)
         vector.byteswap()

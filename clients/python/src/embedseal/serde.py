@@ -42,6 +42,7 @@ from .events import (
     decode_canonical,
     embedding_event_schema,
     encode_canonical,
+    float32_array,
 )
 from .keyring import DekPolicy, KekNaming, KeyMismatch, Keyring, TenantKey, TenantRefused, read_public_keks
 from .kms import InvalidWrappedKey, KeyDenied, KmsError, KmsUnavailable, UnknownKey, open_kms
@@ -151,10 +152,11 @@ class SealingSerializer:
     def __call__(self, event: EmbeddingEvent | None, ctx: Any = None) -> bytes | None:
         if event is None:
             return None
-        violation = check(event, self.limits)
+        vector = float32_array(event.vector)
+        violation = check(event, self.limits, vector)
         if violation is not None:
             raise SealingError(str(violation)) from None
-        plaintext = encode_canonical(event)
+        plaintext = encode_canonical(event, vector)
         version = RecordVersion(max(0, event.event_time_ms), self._next_sequence())
         return self._seal(event.tenant_id, event.embedding_id, version, PayloadType.EMBEDDING_EVENT_AVRO, plaintext)
 

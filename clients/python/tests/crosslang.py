@@ -4,6 +4,7 @@ PythonClientSinkIntegrationTest, from the build's virtualenv). Not a pytest modu
     crosslang.py seal  --bootstrap B --topic T --settings F --tenant X --count N --dims D [--tamper]
     crosslang.py open  --bootstrap B --topic T --settings F --expect N
     crosslang.py raw   --bootstrap B --topic T --tenant X --count N --dims D --schema-id I
+    crosslang.py seal-following --bootstrap B --topic T --settings F --tenants X,Y,Z
 
 Vectors are a formula both languages compute: ``v[j] = float32(((i * 31 + j * 7) % 97) / 97 - 0.5)`` for ``doc-i``.
 ``open`` prints one JSON line per record: the key and the vector, or the refusal's reason.
@@ -19,8 +20,15 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from embedseal import EmbeddingEvent, EnvelopeError, SealingSerializer, UnsealingDeserializer, read_properties
-from embedseal.serde import record_key
+from embedseal import (
+    EmbeddingEvent,
+    EnvelopeError,
+    SealingError,
+    SealingSerializer,
+    UnsealingDeserializer,
+    read_properties,
+)
+from embedseal.serde import key_event_follower, record_key
 
 
 def vector(i: int, dims: int) -> list[float]:
@@ -51,6 +59,25 @@ def seal(a: argparse.Namespace) -> None:
         records.append((record_key(a.tenant, "doc-tampered"), bytes(value)))
     produce(a.bootstrap, a.topic, records)
     print(json.dumps({"sent": len(records), "kms_wraps": sealer.keyring.kms_wraps}))
+
+
+def seal_following(a: argparse.Namespace) -> None:
+    """Seals one record per tenant with a sealer that follows the signed key events: prints each tenant's outcome."""
+    settings = read_properties(a.settings)
+    follower = key_event_follower(settings)
+    if not follower.wait_caught_up(30):
+        sys.exit("the key-event topic was not read to its end in 30 s")
+    sealer = SealingSerializer(settings, key_events=follower)
+    outcome: dict[str, str] = {}
+    for tenant in a.tenants.split(","):
+        try:
+            sealer(EmbeddingEvent(tenant, "doc-0", "crosslang", vector(0, a.dims), int(time.time() * 1000)))
+            outcome[tenant] = "sealed"
+        except SealingError as e:
+            outcome[tenant] = f"refused: {e}"
+    outcome["kms_wraps"] = str(sealer.keyring.kms_wraps)
+    follower.close()
+    print(json.dumps(outcome))
 
 
 def open_all(a: argparse.Namespace) -> None:
@@ -111,7 +138,8 @@ def raw(a: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["seal", "open", "raw"])
+    ap.add_argument("command", choices=["seal", "open", "raw", "seal-following"])
+    ap.add_argument("--tenants")
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--topic", required=True)
     ap.add_argument("--settings")
@@ -123,7 +151,7 @@ def main() -> None:
     ap.add_argument("--schema-id", type=int, default=1)
     ap.add_argument("--registry")
     a = ap.parse_args()
-    {"seal": seal, "open": open_all, "raw": raw}[a.command](a)
+    {"seal": seal, "open": open_all, "raw": raw, "seal-following": seal_following}[a.command](a)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ __all__ = [
     "SealingSerializer",
     "UnsealedEmbedding",
     "UnsealingDeserializer",
+    "key_event_follower",
     "parse_record_key",
     "read_properties",
     "record_key",
@@ -106,6 +107,39 @@ def _tenant_view(key_events: Any) -> Any:
         return TenantKey(s.status.name, s.kms, s.kek_name, s.kek_version, s.kek_public_key)
 
     return view
+
+
+def key_event_follower(settings: Mapping[str, str]) -> Any:
+    """A started ``KeyEventFollower`` on ``topics.key-events`` (``keyring.events``) of ``bootstrap.servers``, trusting
+    the operator's signing keys in ``kms.events.trusted-signers`` (base64 SubjectPublicKeyInfo or PEM, comma-separated,
+    as ``embedseal tenants``/``keys signing-key`` print them): give it to a serializer as ``key_events``.
+
+    :raises ValueError: naming the setting that is missing or wrong
+    """
+    from .keyevents import KeyEventFollower, KeyEventGate, parse_public_key
+
+    bootstrap = settings.get("bootstrap.servers")
+    if not bootstrap:
+        raise ValueError("bootstrap.servers: the brokers of the key-event topic are needed to follow key events")
+    entries = [e.strip() for e in settings.get("kms.events.trusted-signers", "").split(",") if e.strip()]
+    if not entries:
+        raise ValueError("kms.events.trusted-signers: the operator's signing public keys are needed to verify events")
+    keys = []
+    for entry in entries:
+        if entry.startswith("kms:"):
+            raise ValueError(
+                f"kms.events.trusted-signers: '{entry}' names a key in a KMS; this client takes the public key itself "
+                "(base64 SubjectPublicKeyInfo or PEM, as `embedseal keys signing-key` prints it)"
+            )
+        try:
+            keys.append(parse_public_key(entry))
+        except ValueError as e:
+            raise ValueError(f"kms.events.trusted-signers: {e}") from None
+    follower = KeyEventFollower(
+        {"bootstrap.servers": bootstrap}, KeyEventGate(keys), settings.get("topics.key-events", "keyring.events")
+    )
+    follower.start()
+    return follower
 
 
 class SealingSerializer:

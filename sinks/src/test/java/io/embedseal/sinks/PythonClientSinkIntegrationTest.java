@@ -163,6 +163,66 @@ class PythonClientSinkIntegrationTest {
             assertThat(reasons(f, pgDlq)).containsOnlyKeys(sym + "/doc-tampered", pub + "/doc-tampered");
             assertThat(reasons(f, pgDlq).values()).allSatisfy(m -> assertThat(m).contains("TAMPERED"));
 
+            // A Python sealer that follows the signed key events: the public key comes from the verified REGISTERED
+            // event (no file), and revoked, destroyed, unregistered and forged tenants are refused.
+            String revoked = "pyrev-" + f.run;
+            String destroyed = "pydes-" + f.run;
+            String forged = "pyforged-" + f.run;
+            String unknown = "pyunknown-" + f.run;
+            for (String t : List.of(revoked, destroyed)) {
+                KekRef k = local.createKek("tenant-" + t, KekKind.PUBLIC_KEY);
+                f.publishKeyEvent(
+                        t, SinkFixture.OPERATOR.next(t, KeyEventType.REGISTERED, local.publicKek(k.keyName(), 1)));
+            }
+            f.keyEvent(revoked, KeyEventType.REVOKED, new KekRef("local", "tenant-" + revoked, 1));
+            f.keyEvent(destroyed, KeyEventType.DESTROYED, new KekRef("local", "tenant-" + destroyed, 1));
+            KekRef rogueKek = local.createKek("tenant-" + forged, KekKind.PUBLIC_KEY);
+            io.embedseal.control.KeyEventAuthor rogue = io.embedseal.control.KeyEventAuthor.creatingKey(
+                    new LocalKms(tmp.resolve("rogue")).signingKeys().orElseThrow(), "rogue-signing", "attacker");
+            f.publishKeyEvent(
+                    forged, rogue.next(forged, KeyEventType.REGISTERED, local.publicKek(rogueKek.keyName(), 1)));
+            Path following = tmp.resolve("following.properties");
+            Files.writeString(
+                    following,
+                    "bootstrap.servers=" + bootstrap + "\ntopics.key-events=" + f.keyEvents
+                            + "\nkms.events.trusted-signers=" + SinkFixture.operatorPublicKey() + "\n");
+            JsonNode outcome = JSON.readTree(PythonClient.run(
+                            "seal-following",
+                            "--bootstrap",
+                            bootstrap,
+                            "--topic",
+                            pubTopic,
+                            "--settings",
+                            following.toString(),
+                            "--tenants",
+                            String.join(",", pub, revoked, destroyed, forged, unknown))
+                    .get(0));
+            assertThat(outcome.get(pub).asText()).isEqualTo("sealed");
+            assertThat(outcome.get("kms_wraps").asText()).isEqualTo("0");
+            assertThat(outcome.get(revoked).asText()).startsWith("refused").contains("REVOKED");
+            assertThat(outcome.get(destroyed).asText()).startsWith("refused").contains("DESTROYED");
+            assertThat(outcome.get(forged).asText()).startsWith("refused").contains("no registration");
+            assertThat(outcome.get(unknown).asText()).startsWith("refused").contains("no registration");
+            // The defence off: a sealer that trusts the rogue key seals the forged tenant to the rogue's public key.
+            Files.writeString(
+                    following,
+                    "bootstrap.servers=" + bootstrap + "\ntopics.key-events=" + f.keyEvents
+                            + "\nkms.events.trusted-signers="
+                            + io.embedseal.control.KeyEventSignatures.encode(
+                                    rogue.signer().publicKey()) + "\n");
+            JsonNode trustingRogue = JSON.readTree(PythonClient.run(
+                            "seal-following",
+                            "--bootstrap",
+                            bootstrap,
+                            "--topic",
+                            pubTopic,
+                            "--settings",
+                            following.toString(),
+                            "--tenants",
+                            forged)
+                    .get(0));
+            assertThat(trustingRogue.get(forged).asText()).isEqualTo("sealed");
+
             // The other way: Java seals, Python opens; a record tampered with in Java is refused in Python.
             String javaTopic = "java-sealed-" + f.run;
             f.broker.createTopic(javaTopic, 1, Map.of());

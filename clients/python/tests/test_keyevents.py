@@ -436,6 +436,27 @@ def test_a_bad_signature_is_refused(keys: dict[str, Signer], kind: str) -> None:
     assert status(g) is TenantStatus.REVOKED
 
 
+def test_an_rsa_signature_shorter_than_the_modulus_is_bad_as_in_java(keys: dict[str, Signer]) -> None:
+    """OpenSSL takes an RSA signature whose leading zero byte was dropped; the JDK's RSASSA-PSS does not."""
+    signer = keys["operator-rsa"]
+    g = KeyEventGate([signer.spki])
+    assert g.admit("acme", Author(signer).next("acme", "REGISTERED")).applied
+    actor = 0
+    while True:  # PSS is randomised: about one signature in 256 starts with a zero byte
+        actor += 1
+        event = event_bytes("acme", "REVOKED", sequence=2, actor=f"ops-{actor}")
+        signature = signer.sign(context_message(event))
+        if signature[0] == 0:
+            break
+    public_key = signer.private.public_key()
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    public_key.verify(signature[1:], context_message(event), pss, hashes.SHA256())  # OpenSSL: fine
+    assert not ke.verify(signer.spki, event, signature[1:])
+    assert g.admit("acme", signed_record(event, signer.key_id, signature[1:])).refusal is Refusal.BAD_SIGNATURE
+    # the control: the full-length signature
+    assert g.admit("acme", signed_record(event, signer.key_id, signature)).applied
+
+
 def test_a_signature_by_another_key_under_a_trusted_id_is_refused(
     gate: KeyEventGate, operator: Author, mallory: Author
 ) -> None:

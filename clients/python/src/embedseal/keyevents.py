@@ -17,6 +17,13 @@ by those event bytes. The rules (docs/key-lifecycle.md, "Who may change a tenant
 * DESTROYED is terminal; a tombstone changes nothing.
 
 Messages (``Decision.describe``, logs) never contain a record's bytes or key material.
+
+Where Java's libraries have quirks, they are followed: the JDK's MIME base64 and ``String.strip``/``isBlank``, field
+lengths in UTF-16 units, Avro's ``readInt`` (5 bytes at most), the JDK's RSA key limits, uncompressed EC points only,
+RSA signatures of exactly the modulus' length. Known differences, all in public keys named inside events that a
+trusted signer signed, where Python refuses what Java takes: a SubjectPublicKeyInfo in BER rather than DER, an EC
+point not on its curve, an EC curve the JDK knows and ``cryptography`` does not, an RSA key ``cryptography`` will not
+load (an even exponent).
 """
 
 from __future__ import annotations

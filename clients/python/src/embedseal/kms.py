@@ -376,6 +376,7 @@ class Pkcs11Token:
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         import pkcs11
+        import pkcs11.exceptions
 
         library = settings.get("kms.pkcs11.library")
         if not library:
@@ -400,7 +401,12 @@ class Pkcs11Token:
             if index >= len(slots):
                 raise ValueError(f"kms.pkcs11.slot-list-index: only {len(slots)} slots hold a token")
             slot = slots[index]
-        self._session = slot.get_token().open(user_pin=pin)
+        token = slot.get_token()
+        try:
+            self._session = token.open(user_pin=pin)
+        except pkcs11.exceptions.UserAlreadyLoggedIn:
+            # PKCS#11 logs in per application: another session of this process (another opener) already did.
+            self._session = token.open()
         self._pkcs11 = pkcs11
 
     def _key(self, kek: KekRef, object_class: Any) -> Any:
@@ -445,14 +451,30 @@ class Pkcs11Token:
             raise InvalidWrappedKey(f"wrapped DEK under {kek} is too short")
         try:
             return bytes(
-                key.decrypt(wrapped[12:], mechanism=mech.AES_GCM, mechanism_param=(wrapped[:12], binding, 128))
+                key.decrypt(
+                    wrapped[12:],
+                    mechanism=mech.AES_GCM,
+                    mechanism_param=self._pkcs11.mechanisms.GCMParams(wrapped[:12], binding, 128),
+                )
             )
         except (pe.EncryptedDataInvalid, pe.EncryptedDataLenRange, pe.DataInvalid):
             raise InvalidWrappedKey(f"wrapped DEK does not open under {kek} for this binding") from None
         except pe.PKCS11Error as e:
             if _denied(e):
                 raise KeyDenied(f"PKCS#11 token does not allow unwrapping under {kek} (CKA_DECRYPT is false)") from None
+            if isinstance(e, pe.GeneralError) and self._answers():
+                # SoftHSM 2.6 reports a failed GCM tag as CKR_GENERAL_ERROR; a token that still answers had nothing
+                # wrong with it, so it is the wrapped DEK's fault (not retried), as a tag failure is.
+                raise InvalidWrappedKey(f"wrapped DEK does not open under {kek} for this binding") from None
             raise KmsUnavailable(f"PKCS#11 token failed to unwrap under {kek}: {type(e).__name__}") from None
+
+    def _answers(self) -> bool:
+        """Whether the session still works: a lookup of an object no one has."""
+        try:
+            list(self._session.get_objects({self._pkcs11.Attribute.LABEL: "embedseal-health-probe"}))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the token is not answering
+            return False
 
     def close(self) -> None:
         self._session.close()

@@ -102,3 +102,18 @@ def test_every_malformed_envelope_is_refused_with_the_vectors_reason(vectors: di
         with pytest.raises(EnvelopeError) as refused:
             env.parse(bytes.fromhex(v["envelope"]))
         assert refused.value.reason.name == v["reason"], v["name"]
+
+
+def test_the_package_carries_the_projects_schemas() -> None:
+    from embedseal.events import schema_dir
+
+    packaged = schema_dir()
+    assert packaged.parent.name == "embedseal", "a wheel must carry the schemas, not find them in a checkout"
+    repo = Path(__file__).resolve().parents[3] / "schemas" / "src" / "main" / "avro"
+    for name in ("EmbeddingEvent.avsc", "KeyEvent.avsc", "SignedKeyEvent.avsc"):
+        assert (packaged / name).read_bytes() == (repo / name).read_bytes()
+    assert sorted(p.name for p in (packaged / "legacy").glob("*.avsc")) == [
+        "KeyEvent-v1.avsc",
+        "KeyEvent-v2.avsc",
+        "KeyEvent-v3.avsc",
+    ]

@@ -116,7 +116,7 @@ def key_event_follower(settings: Mapping[str, str]) -> Any:
 
     :raises ValueError: naming the setting that is missing or wrong
     """
-    from .keyevents import KeyEventFollower, KeyEventGate, parse_public_key
+    from .keyevents import KeyEventFollower, KeyEventGate, kek_naming, parse_public_key
 
     bootstrap = settings.get("bootstrap.servers")
     if not bootstrap:
@@ -135,8 +135,10 @@ def key_event_follower(settings: Mapping[str, str]) -> Any:
             keys.append(parse_public_key(entry))
         except ValueError as e:
             raise ValueError(f"kms.events.trusted-signers: {e}") from None
+    naming = KekNaming(settings)  # the pipeline's naming settings: a KEK they give one tenant is refused for another
+    gate = KeyEventGate(keys, tenant_for_kek=kek_naming(naming.template, naming.explicit))
     follower = KeyEventFollower(
-        {"bootstrap.servers": bootstrap}, KeyEventGate(keys), settings.get("topics.key-events", "keyring.events")
+        {"bootstrap.servers": bootstrap}, gate, settings.get("topics.key-events", "keyring.events")
     )
     follower.start()
     return follower

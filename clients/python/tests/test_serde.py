@@ -253,3 +253,17 @@ def test_reprs_hold_no_vector_or_key(local: dict[str, str]) -> None:
     sealer(e)
     dek = sealer.keyring._sealing["acme"]
     assert "AESGCM" not in repr(dek) and dek.dek_id.hex() in repr(dek)
+
+
+def test_the_raw_serializer_refuses_what_the_pipeline_would_dead_letter_with_the_same_rule() -> None:
+    from embedseal.serde import RawEventSerializer
+
+    raw = RawEventSerializer.with_schema_id(1)
+    for bad, rule in [
+        (event(vector=[float("nan")]), Rule.NON_FINITE_VALUE),
+        (event(tenant="a/b"), Rule.INVALID_TENANT_ID),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            raw(bad, None)
+        assert refused.value.rule is rule
+    assert (raw(event(), None) or b"")[:5] == b"\x00\x00\x00\x00\x01"

@@ -117,3 +117,12 @@ def test_the_package_carries_the_projects_schemas() -> None:
         "KeyEvent-v2.avsc",
         "KeyEvent-v3.avsc",
     ]
+
+
+def test_the_fixed_schema_id_serializer_writes_what_confluents_writes(vectors: dict[str, Any]) -> None:
+    from embedseal.serde import RawEventSerializer
+
+    for v in vectors["events"]:
+        e = EmbeddingEvent(v["tenant"], v["embedding_id"], v["model"], v["vector"], v["event_time_ms"], v["metadata"])
+        wire = RawEventSerializer.with_schema_id(v["schema_id"])(e, None)
+        assert wire is not None and wire.hex() == v["confluent_wire"], v["name"]

@@ -325,18 +325,36 @@ class RawEventSerializer:
     def __init__(
         self, registry: Any, limits: ValidationLimits | None = None, conf: Mapping[str, Any] | None = None
     ) -> None:
+        self.limits = limits or ValidationLimits()
+        self._prefix: bytes | None = None
+        if registry is None:
+            self._avro: Any = None
+            return
         from confluent_kafka.schema_registry.avro import AvroSerializer
 
-        self.limits = limits or ValidationLimits()
         self._avro = AvroSerializer(
             registry, embedding_event_schema(), lambda e, _ctx: e.to_dict(), conf=dict(conf or {})
         )
 
+    @staticmethod
+    def with_schema_id(schema_id: int, limits: ValidationLimits | None = None) -> RawEventSerializer:
+        """For a registry this client cannot reach where the project's schema is registered under ``schema_id``
+        already (the demo's in-memory one): the same bytes Confluent's serializer writes for that id, the magic byte,
+        the id and the event's Avro binary encoding (the shared test vectors check both ways give one result)."""
+        if not 0 <= schema_id < 2**31:
+            raise ValueError("a schema id is 0 .. 2^31 - 1")
+        s = RawEventSerializer(None, limits)
+        s._prefix = b"\x00" + schema_id.to_bytes(4, "big")
+        return s
+
     def __call__(self, event: EmbeddingEvent | None, ctx: Any) -> bytes | None:
         if event is None:
             return None
-        violation = check(event, self.limits)
+        vector = float32_array(event.vector)
+        violation = check(event, self.limits, vector)
         if violation is not None:
             raise violation
+        if self._prefix is not None:
+            return self._prefix + encode_canonical(event, vector)
         out: bytes | None = self._avro(event, ctx)
         return out

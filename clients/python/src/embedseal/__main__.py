@@ -68,7 +68,12 @@ def _produce_raw(a: argparse.Namespace) -> int:
             sent += 1
             producer.poll(0)
     remaining = producer.flush(60)
-    print(json.dumps({"sent": sent, "refused": dict(refused), "undelivered": remaining + len(failed)}))
+    import confluent_kafka
+
+    client = f"confluent-kafka {confluent_kafka.__version__}, librdkafka {confluent_kafka.libversion()[0]}"
+    print(
+        json.dumps({"sent": sent, "refused": dict(refused), "undelivered": remaining + len(failed), "client": client})
+    )
     return 1 if remaining or failed else 0
 
 

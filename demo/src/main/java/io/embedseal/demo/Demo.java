@@ -217,7 +217,7 @@ public final class Demo {
             });
             List<ConsumerRecord<byte[], byte[]>> sealed;
             List<ConsumerRecord<byte[], byte[]>> dead;
-            int produced;
+            Produced produced;
             // The Lucene sink starts beside the pipeline (a Connect worker takes a few seconds) and indexes as records
             // are sealed.
             CompletableFuture<DemoSinkStage> sinkStarting = CompletableFuture.supplyAsync(
@@ -230,6 +230,7 @@ public final class Demo {
                 }
                 pipeline.start();
                 produced = produce(
+                        dataDir,
                         broker,
                         topics,
                         registry,
@@ -370,7 +371,13 @@ public final class Demo {
                                             DemoEmbeddings.MODEL,
                                             sentences.seconds())),
                     new DemoReport.Counts(
-                            produced, expected.size(), expectedDlqReasons.size(), sealed.size(), dead.size()),
+                            produced.count(),
+                            expected.size(),
+                            expectedDlqReasons.size(),
+                            sealed.size(),
+                            dead.size(),
+                            produced.fromPython(),
+                            produced.python()),
                     sealedCheck,
                     deadCheck,
                     audit,
@@ -446,7 +453,14 @@ public final class Demo {
         return s;
     }
 
-    private static int produce(
+    /** Records produced, and how many of them the Python client published (or why none). */
+    record Produced(int count, int fromPython, String python) {}
+
+    /** Every {@value #PYTHON_SHARE}th record of each tenant is published by the Python client. */
+    static final int PYTHON_SHARE = 4;
+
+    private static Produced produce(
+            Path dataDir,
             EmbeddedKafkaBroker broker,
             TopicNames topics,
             InMemorySchemaRegistry registry,
@@ -460,6 +474,7 @@ public final class Demo {
             VectorLeakScanner scanner) {
         EmbeddingEventSerializer serializer = new EmbeddingEventSerializer(registry);
         int produced = 0;
+        List<EmbeddingEvent> forPython = new ArrayList<>();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
                 Map.of(
                         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
@@ -480,6 +495,10 @@ public final class Demo {
                     String key = tenant + "/" + e.getEmbeddingId();
                     expected.put(key, e);
                     scanner.add(e.getVector());
+                    if (i % PYTHON_SHARE == PYTHON_SHARE - 1) {
+                        forPython.add(e);
+                        continue;
+                    }
                     // A record that fails to be written is missing from the sealed topic, which the checks report.
                     var unused = producer.send(new ProducerRecord<>(
                             topics.raw(), key.getBytes(StandardCharsets.UTF_8), serializer.serialize(topics.raw(), e)));
@@ -499,9 +518,33 @@ public final class Demo {
                 produced++;
             }
             producer.flush();
+            int fromPython = 0;
+            String python;
+            try {
+                DemoPython.Outcome out =
+                        DemoPython.publish(broker.bootstrapServers(), topics.raw(), schemaId, forPython, dataDir);
+                fromPython = out.sent();
+                python = out.detail();
+            } catch (IOException | RuntimeException e) {
+                // No Python here (or it failed): the Java producer sends its share, and the report says why.
+                python = "not available: " + e.getMessage();
+                LOG.warn("the Python client did not publish its share of the events ({}); Java sends them", python);
+                for (EmbeddingEvent e2 : forPython) {
+                    String key = e2.getTenantId() + "/" + e2.getEmbeddingId();
+                    var unused = producer.send(new ProducerRecord<>(
+                            topics.raw(),
+                            key.getBytes(StandardCharsets.UTF_8),
+                            serializer.serialize(topics.raw(), e2)));
+                }
+                producer.flush();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while Python published", e);
+            }
+            produced += forPython.size();
+            LOG.info("produced {} records to {}, {} of them from Python", produced, topics.raw(), fromPython);
+            return new Produced(produced, fromPython, python);
         }
-        LOG.info("produced {} records to {}", produced, topics.raw());
-        return produced;
     }
 
     /** Reads a topic from the beginning, read_committed, until {@code expected} records arrived or time ran out. */

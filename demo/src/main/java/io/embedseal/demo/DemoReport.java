@@ -37,8 +37,13 @@ public record DemoReport(
      */
     public record Shape(int tenants, int recordsPerTenant, int dims, int partitions, String vectors) {}
 
-    /** Records produced, and where they went. */
-    public record Counts(int produced, int valid, int invalid, int sealed, int dlq) {}
+    /**
+     * Records produced, and where they went.
+     *
+     * @param fromPython valid records the Python client published
+     * @param python     the Python client's Kafka client, or why it did not publish
+     */
+    public record Counts(int produced, int valid, int invalid, int sealed, int dlq, int fromPython, String python) {}
 
     /**
      * The key-event topic as a reader verified it after the run.
@@ -77,6 +82,8 @@ public record DemoReport(
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("ok", ok());
         o.put("produced", counts.produced());
+        o.put("produced_by_python", counts.fromPython());
+        o.put("python_client", counts.python());
         o.put("valid", counts.valid());
         o.put("invalid", counts.invalid());
         o.put("sealed", counts.sealed());
@@ -206,6 +213,17 @@ public record DemoReport(
                         shape.partitions(),
                         counts.valid(),
                         counts.invalid()));
+        line(
+                b,
+                "python",
+                counts.fromPython() > 0
+                        ? String.format(
+                                Locale.ROOT,
+                                "%,d of the valid records published by the Python client (python -m embedseal "
+                                        + "produce-raw: its validation, %s)",
+                                counts.fromPython(),
+                                counts.python())
+                        : "the Python client published nothing: " + counts.python());
         line(
                 b,
                 "sealed",

@@ -267,3 +267,36 @@ def test_the_raw_serializer_refuses_what_the_pipeline_would_dead_letter_with_the
             raw(bad, None)
         assert refused.value.rule is rule
     assert (raw(event(), None) or b"")[:5] == b"\x00\x00\x00\x00\x01"
+
+
+def test_an_opener_following_key_events_stops_opening_a_revoked_or_destroyed_tenant(local: dict[str, str]) -> None:
+    value = SealingSerializer(local)(event()) or b""
+    status = {"acme": "ACTIVE"}
+
+    class Events:
+        def state(self, tenant: str) -> Any:
+            if tenant not in status:
+                return None
+            st = type("St", (), {"name": status[tenant]})()
+            return type(
+                "S",
+                (),
+                {
+                    "status": st,
+                    "kms": "local",
+                    "kek_name": "tenant-" + tenant,
+                    "kek_version": 1,
+                    "kek_public_key": None,
+                    "tenant_id": tenant,
+                },
+            )()
+
+    opener = UnsealingDeserializer(local, key_events=Events())
+    assert opener.unseal(record_key("acme", "doc-1#0"), value).event is not None
+    for state, reason in (("REVOKED", Reason.KEY_REVOKED), ("DESTROYED", Reason.KEY_UNKNOWN)):
+        status["acme"] = state
+        with pytest.raises(EnvelopeError) as refused:
+            opener.unseal(record_key("acme", "doc-1#0"), value)
+        assert refused.value.reason is reason, state
+    # the defence off: an opener without key events still opens it (the KMS alone has not been told)
+    assert UnsealingDeserializer(local).unseal(record_key("acme", "doc-1#0"), value).event is not None

@@ -24,6 +24,10 @@ GCM_RANDOM_NONCE_LIMIT = 1 << 32
 class TenantRefused(KmsError):
     """The tenant's key may not be used: revoked, destroyed, or not registered (from its signed key events)."""
 
+    def __init__(self, message: str, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # REVOKED, DESTROYED, or None for a tenant with no registration
+
 
 class NoKeyForTenant(KmsError):
     """Neither a public key nor a KMS is configured for the tenant."""
@@ -176,7 +180,7 @@ class Keyring:
         if key is None:
             raise TenantRefused(f"tenant {tenant} has no registration in the signed key events")
         if key.status != "ACTIVE":
-            raise TenantRefused(f"tenant {tenant}'s key is {key.status}")
+            raise TenantRefused(f"tenant {tenant}'s key is {key.status}", key.status)
         return key
 
     def sealing_dek(self, tenant: str) -> SealingDek:

@@ -275,8 +275,11 @@ class UnsealingDeserializer:
         dek_hex = h.dek_id.hex()
         try:
             aead = self.keyring.open_dek(h.tenant_id, h.kek, h.dek_id, h.wrapped_dek)
-        except (KeyMismatch, TenantRefused) as e:
-            reason = Reason.WRONG_BINDING if isinstance(e, KeyMismatch) else Reason.KEY_REVOKED
+        except KeyMismatch as e:
+            raise EnvelopeError(Reason.WRONG_BINDING, str(e)) from None
+        except TenantRefused as e:
+            # As the sinks read the key events: DESTROYED is terminal (the key is gone), anything else may come back.
+            reason = Reason.KEY_UNKNOWN if e.status == "DESTROYED" else Reason.KEY_REVOKED
             raise EnvelopeError(reason, str(e)) from None
         except InvalidWrappedKey:
             raise EnvelopeError(

@@ -419,6 +419,30 @@ class Pkcs11Token:
         except pe.PKCS11Error as e:
             raise KmsUnavailable(f"PKCS#11 token could not look up {kek}: {type(e).__name__}") from None
 
+    def _private_key_of_certificate(self, kek: KekRef) -> Any:
+        """The private key Java's SunPKCS11 key store made: the label is on its certificate, and the key shares the
+        certificate's ``CKA_ID``."""
+        import pkcs11.exceptions as pe
+
+        label = f"{kek.key_name}.v{kek.version}"
+        try:
+            certs = list(
+                self._session.get_objects(
+                    {
+                        self._pkcs11.Attribute.CLASS: self._pkcs11.ObjectClass.CERTIFICATE,
+                        self._pkcs11.Attribute.LABEL: label,
+                    }
+                )
+            )
+            if len(certs) != 1:
+                return None
+            key_id = certs[0][self._pkcs11.Attribute.ID]
+            return self._session.get_key(object_class=self._pkcs11.ObjectClass.PRIVATE_KEY, id=key_id)
+        except pe.NoSuchKey:
+            return None
+        except pe.PKCS11Error as e:
+            raise KmsUnavailable(f"PKCS#11 token could not look up {kek}: {type(e).__name__}") from None
+
     def wrap(self, key_name: str, dek: bytes, binding: bytes) -> tuple[KekRef, bytes]:
         raise KmsError("this client unwraps with a PKCS#11 token; it seals with the tenant's public key or Vault")
 
@@ -427,7 +451,7 @@ class Pkcs11Token:
 
         oc, mech = self._pkcs11.ObjectClass, self._pkcs11.Mechanism
         if is_public_key_wrap(wrapped):
-            private = self._key(kek, oc.PRIVATE_KEY)
+            private = self._key(kek, oc.PRIVATE_KEY) or self._private_key_of_certificate(kek)
             if private is None:
                 raise UnknownKey(f"PKCS#11 token has no key pair {kek}")
             k = (int.from_bytes(private[self._pkcs11.Attribute.MODULUS], "big").bit_length() + 7) // 8

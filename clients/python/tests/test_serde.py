@@ -300,3 +300,27 @@ def test_an_opener_following_key_events_stops_opening_a_revoked_or_destroyed_ten
         assert refused.value.reason is reason, state
     # the defence off: an opener without key events still opens it (the KMS alone has not been told)
     assert UnsealingDeserializer(local).unseal(record_key("acme", "doc-1#0"), value).event is not None
+
+
+def test_the_finiteness_check_over_raw_bits_agrees_with_math_isfinite_on_random_bit_patterns() -> None:
+    import math
+    import random
+    import struct
+    from array import array
+
+    from embedseal.events import first_non_finite
+
+    rnd = random.Random(20261206)
+    for _ in range(20000):
+        n = rnd.randint(1, 40)
+        words = [rnd.getrandbits(32) for _ in range(n)]
+        pick = rnd.random()
+        if pick < 0.4:  # NaN or infinity somewhere
+            k = rnd.randrange(n)
+            words[k] = (words[k] & 0x807FFFFF) | 0x7F800000
+        elif pick < 0.6:  # the largest finite exponent, which must not count
+            k = rnd.randrange(n)
+            words[k] = (words[k] & 0x807FFFFF) | 0x7F000000
+        values = array("f", struct.pack(f"<{n}I", *words))
+        want = next((i for i, x in enumerate(values) if not math.isfinite(x)), -1)
+        assert first_non_finite(values) == want, words

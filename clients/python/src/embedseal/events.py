@@ -4,6 +4,7 @@ inside envelopes) and the pipeline's validation rules, with the same reasons the
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 import sys
@@ -244,10 +245,24 @@ def check(
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _lane_masks(n: int) -> tuple[int, int, int]:
+    """For ``n`` float32 lanes of one big integer: every lane's exponent bits, its lowest exponent bit, its top bit."""
+    lanes = sum(1 << (32 * i) for i in range(n))
+    return 0x7F800000 * lanes, 0x00800000 * lanes, 0x80000000 * lanes
+
+
 def first_non_finite(values: array[float]) -> int:
-    """The index of the first NaN or infinity, or -1. One pass in C: a float64 sum of float32 values is finite
-    exactly when every value is (it cannot overflow below 2^1024)."""
-    if math.isfinite(sum(values)):
+    """The index of the first NaN or infinity, or -1.
+
+    A float32 is NaN or infinite exactly when its 8 exponent bits are all ones. All values are checked at once over
+    the raw bits (the Java side also reads raw bits): the vector as one integer, each 32-bit lane's exponent bits kept,
+    plus the lowest exponent bit, carries into the lane's top bit only when all eight were set (it never crosses into
+    the next lane). The slow scan runs only to name the position.
+    """
+    exponent, carry, top = _lane_masks(len(values))
+    bits = int.from_bytes(values.tobytes(), sys.byteorder)
+    if not ((bits & exponent) + carry) & top:
         return -1
     for i, v in enumerate(values):
         if not math.isfinite(v):

@@ -324,3 +324,150 @@ def test_the_finiteness_check_over_raw_bits_agrees_with_math_isfinite_on_random_
         values = array("f", struct.pack(f"<{n}I", *words))
         want = next((i for i, x in enumerate(values) if not math.isfinite(x)), -1)
         assert first_non_finite(values) == want, words
+
+
+# --- from the attack review: each of these was shown to go wrong before its fix -------------------------------------
+
+
+def test_naming_settings_that_give_two_tenants_one_key_are_refused_as_in_java(local: dict[str, str]) -> None:
+    # Before: acme's records sealed under globex's key, which then opened them.
+    with pytest.raises(ValueError, match="the key the template tenant-\\{tenant\\} gives tenant globex"):
+        SealingSerializer(dict(local, **{"kms.key-name.acme": "tenant-globex"}))
+    with pytest.raises(ValueError, match="both mapped to KEK 'shared'"):
+        SealingSerializer(dict(local, **{"kms.key-name.acme": "shared", "kms.key-name.globex": "shared"}))
+    with pytest.raises(ValueError, match="kms.key-name.acme is empty"):
+        SealingSerializer(dict(local, **{"kms.key-name.acme": " "}))
+
+
+def test_a_delete_marker_for_an_id_that_breaks_the_rules_is_refused(local: dict[str, str]) -> None:
+    sealer = SealingSerializer(local)
+    for tenant, eid in (("x/../tenant-acme", "doc"), ("acme", ""), ("acme", "a\u0000b")):
+        with pytest.raises(SealingError, match="delete refused"):
+            sealer.delete_marker(tenant, eid)
+
+
+def test_a_vault_key_name_that_would_change_the_request_path_is_never_sent() -> None:
+    from embedseal.kms import KmsError, VaultTransit
+
+    vault = VaultTransit(
+        {"kms.vault.address": "http://127.0.0.1:9", "kms.vault.allow-insecure-http": "true", "kms.vault.token-env": "X"}
+        | {"kms.vault.token-file": __file__}  # any readable file: no call is made
+    )
+    for name in ("a/../../keys/tenant-victim/rotate", "x/y", "..", "a..b"):
+        with pytest.raises(KmsError, match="not a Transit key name"):
+            vault.wrap(name, bytes(32), b"binding")
+
+
+@pytest.mark.parametrize(
+    ("status", "errors", "what", "expected"),
+    [
+        (0, "gateway timeout", "unwrap", "KmsUnavailable"),  # a proxy's 504: hvac has no class for it
+        (501, "", "unwrap", "KmsUnavailable"),
+        (400, "invalid ciphertext: version is too new", "unwrap", "UnknownKey"),
+        (400, "non-AEAD cipher suite does not support associated data", "unwrap", "InvalidWrappedKey"),
+        (500, "failed to RSA decrypt the ciphertext: crypto/rsa: decryption error", "unwrap", "InvalidWrappedKey"),
+        (500, "internal error", "unwrap", "KmsUnavailable"),
+        (400, "disallowed by policy (too old)", "unwrap", "KeyDenied"),
+        (400, "cipher: message authentication failed", "unwrap", "InvalidWrappedKey"),
+        (400, "cipher: message authentication failed", "wrap", "KmsError"),
+        (404, "", "wrap", "UnknownKey"),
+        (404, "no handler for route 'transit/encrypt/x'", "wrap", "KmsUnavailable"),
+        (403, "1 error occurred:\n\t* permission denied\n\n", "unwrap", "KeyDenied"),
+    ],
+)
+def test_vault_answers_are_typed_as_the_java_provider_types_them(
+    status: int, errors: str, what: str, expected: str
+) -> None:
+    from embedseal import kms
+
+    vault = kms.VaultTransit(
+        {
+            "kms.vault.address": "http://127.0.0.1:9",
+            "kms.vault.allow-insecure-http": "true",
+            "kms.vault.token-file": __file__,
+        }
+    )
+    with pytest.raises(kms.KmsError) as e:
+        vault._classify(status, errors, "tenant-acme", what)
+    assert type(e.value).__name__ == expected
+
+
+def test_a_two_dimensional_array_cannot_pass_for_a_short_vector(local: dict[str, str]) -> None:
+    from array import array
+
+    class Matrix:  # what a NumPy array of shape (1, 20000) answers: len() counts rows
+        ndim = 2
+        shape = (1, 20000)
+
+        def __len__(self) -> int:
+            return 1
+
+        def astype(self, _t: str) -> Any:
+            return array("f", [0.5] * 20000)
+
+    e = EmbeddingEvent("acme", "doc", "m", Matrix(), 1)  # type: ignore[arg-type]
+    found = check(e)
+    assert found is not None and "one dimension" in found.detail
+    with pytest.raises(SealingError):
+        SealingSerializer(local)(e)
+
+
+def test_dek_caches_are_bounded_and_swept_and_one_dek_is_made_per_rollover(
+    local: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from embedseal import keyring as kr
+
+    for i in range(10):
+        write_aes_keyset(tmp_path, f"tenant-t{i}", [(1000 + i, os.urandom(32))])
+    settings = {"kms.provider": "local", "kms.local.dir": str(tmp_path), "dek.cache.max-size": "3"}
+    sealer = SealingSerializer(settings)
+    for i in range(10):
+        sealer(event(tenant=f"t{i}"))
+    assert len(sealer.keyring._sealing) == 3
+    now = [kr.time.monotonic()]
+    monkeypatch.setattr(kr.time, "monotonic", lambda: now[0])
+    now[0] += 301  # past dek.max-open-seconds (300) and the sweep's once-a-second
+    sealer(event(tenant="t0"))
+    assert list(sealer.keyring._sealing) == ["t0"], "expired DEKs are swept whether or not their tenant comes back"
+    monkeypatch.undo()
+
+    concurrent = SealingSerializer(dict(local, **{"dek.max-records": "100"}))
+
+    def seal_many() -> None:
+        for _ in range(500):
+            concurrent(event())
+
+    threads = [threading.Thread(target=seal_many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert concurrent.keyring.kms_wraps == 4000 // 100, "one wrap per 100 records, not one per racing thread"
+
+
+def test_settings_files_are_read_as_java_reads_them(tmp_path: Path) -> None:
+    from embedseal.serde import read_properties
+
+    f = tmp_path / "s.properties"
+    f.write_text("# c\n! c\nkms.key-name.acme: tenant-acme-byok\nkms.provider local\na = b\\\n   c\nu=\\u0041\n")
+    assert read_properties(f) == {
+        "kms.key-name.acme": "tenant-acme-byok",
+        "kms.provider": "local",
+        "a": "bc",
+        "u": "A",
+    }
+    with pytest.raises(ValueError, match="accept-v1 must be true or false"):
+        UnsealingDeserializer({"kms.provider": "local", "kms.local.dir": "/x", "embedseal.envelope.accept-v1": "no"})
+
+
+def test_an_envelope_naming_another_provider_is_refused_before_any_kms(local: dict[str, str]) -> None:
+    value = SealingSerializer(local)(event()) or b""
+    h = env.parse(value)
+    other = env.key_slot(env.KekRef("vault", h.kek.key_name, 1), h.wrapped_dek)
+    with pytest.raises(EnvelopeError) as e:
+        UnsealingDeserializer(local).unseal(
+            record_key("acme", "doc-1#0"), value[: h.associated_data_length] + other + value[h.ciphertext_offset :]
+        )
+    assert e.value.reason is Reason.WRONG_BINDING

@@ -60,6 +60,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         client.sys.enable_secrets_engine("transit", path="transit")
         for tenant in ("acme", "globex"):
             client.secrets.transit.create_key(name=f"tenant-{tenant}", key_type="aes256-gcm96")
+        client.secrets.transit.create_key(name="tenant-pair", key_type="rsa-3072")
         # A token that may encrypt and decrypt under acme's key only: globex's is "revoked" for it.
         client.sys.create_or_update_policy(
             "acme-only",
@@ -67,6 +68,9 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             'path "transit/decrypt/tenant-acme" { capabilities = ["update"] }\n',
         )
         limited = client.auth.token.create(policies=["acme-only"])["auth"]["client_token"]
+        # The same grant without Vault's default policy, so it cannot even look itself up.
+        bare = client.auth.token.create(policies=["acme-only"], no_default_policy=True)["auth"]["client_token"]
+        (tmp_path_factory.mktemp("bare") / "token").write_text(bare)
         token_file = tmp_path_factory.mktemp("token") / "token"
         token_file.write_text(limited)
         root_file = token_file.parent / "root"
@@ -77,6 +81,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             "kms.vault.allow-insecure-http": "true",
             "kms.vault.token-file": str(root_file),
             "limited-token-file": str(token_file),
+            "bare-token-file": str(next(tmp_path_factory.getbasetemp().glob("bare*/token"))),
         }
     finally:
         server.terminate()
@@ -131,3 +136,40 @@ def test_an_unreachable_vault_is_unavailable_and_worth_retrying(vault: dict[str,
     with pytest.raises(EnvelopeError) as e:
         UnsealingDeserializer(down).unseal(record_key("acme", "doc-1"), sealed)
     assert e.value.reason is Reason.KMS_UNAVAILABLE and e.value.retryable
+
+
+def test_a_revocation_is_a_revocation_for_a_token_that_cannot_look_itself_up(vault: dict[str, str]) -> None:
+    globex = SealingSerializer(vault)(event("globex")) or b""
+    bare = dict(vault, **{"kms.vault.token-file": vault["bare-token-file"]})
+    with pytest.raises(EnvelopeError) as e:
+        UnsealingDeserializer(bare).unseal(record_key("globex", "doc-1"), globex)
+    assert e.value.reason is Reason.KEY_REVOKED and not e.value.retryable  # not a retry loop
+
+
+def test_a_public_key_wrap_opens_through_transits_rsa_key_and_a_forged_one_is_tampered(vault: dict[str, str]) -> None:
+    import base64
+
+    import hvac
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from embedseal.kms import VaultTransit
+
+    spki = VaultTransit(vault).public_key("tenant-pair", 1)
+    assert hvac  # the provider's own client read it
+    keks = Path(vault["kms.vault.token-file"]).parent / "keks.properties"
+    keks.write_text("pair=vault:tenant-pair:1:" + base64.b64encode(spki).decode() + "\n")
+    sealer = SealingSerializer({"embedseal.public-keks.file": str(keks)})
+    value = sealer(event("pair")) or b""
+    assert sealer.keyring.kms_wraps == 0
+    opened = UnsealingDeserializer(vault).unseal(record_key("pair", "doc-1"), value)
+    assert opened.event is not None and list(opened.event.vector) == [0.25, 0.5, -0.75]
+    # The same envelope with a DEK wrapped for another key pair (what anyone can make): Transit answers HTTP 500
+    # "failed to RSA decrypt", the record's fault, never an outage to retry forever.
+    other = rsa.generate_private_key(public_exponent=65537, key_size=3072).public_key()
+    other_spki = other.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    keks.write_text("pair=vault:tenant-pair:1:" + base64.b64encode(other_spki).decode() + "\n")
+    forged = SealingSerializer({"embedseal.public-keks.file": str(keks)})(event("pair")) or b""
+    with pytest.raises(EnvelopeError) as e:
+        UnsealingDeserializer(vault).unseal(record_key("pair", "doc-1"), forged)
+    assert e.value.reason is Reason.TAMPERED and not e.value.retryable

@@ -50,10 +50,19 @@ def _produce_raw(a: argparse.Namespace) -> int:
         for line in lines:
             if not line.strip():
                 continue
-            r: dict[str, Any] = json.loads(line)
-            event = EmbeddingEvent(
-                r["tenantId"], r["embeddingId"], r["model"], r["vector"], int(r["eventTime"]), r.get("metadata")
-            )
+            try:
+                r: dict[str, Any] = json.loads(line)
+                event = EmbeddingEvent(
+                    str(r["tenantId"]),
+                    str(r["embeddingId"]),
+                    str(r["model"]),
+                    [float(v) for v in r["vector"]],
+                    int(r["eventTime"]),
+                    r.get("metadata"),
+                )
+            except (ValueError, KeyError, TypeError):
+                refused["UNDECODABLE"] += 1  # the pipeline's name for a record it cannot read
+                continue
             try:
                 value = serializer(event, ctx)
             except ValidationError as e:

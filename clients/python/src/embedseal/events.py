@@ -78,9 +78,10 @@ def float32_array(values: Sequence[float]) -> array[float]:
     """The vector as float32; a value too large for float32 becomes infinity (and is refused by validation)."""
     if isinstance(values, array) and values.typecode == "f":
         return values
-    tobytes = getattr(values, "astype", None)
-    if tobytes is not None:  # NumPy: one conversion in C
-        return array("f", values.astype("<f4").tobytes())  # type: ignore[attr-defined]
+    if getattr(values, "ndim", 1) != 1:  # a NumPy matrix: its len() is its rows, not what would be sealed
+        raise ValueError(f"a vector has one dimension; this one has shape {getattr(values, 'shape', '?')}")
+    if getattr(values, "astype", None) is not None:  # NumPy: one conversion in C
+        return array("f", values.astype("=f4").tobytes())  # type: ignore[attr-defined]
     try:
         return array("f", values)
     except OverflowError:
@@ -210,7 +211,12 @@ def check(
             f"embeddingId has a control character or U+FFFD at index {bad} (bytes that are not UTF-8 decode to "
             "U+FFFD, so two different ids would collide)",
         )
-    dims = len(event.vector)
+    if vector is None:
+        try:
+            vector = float32_array(event.vector)
+        except ValueError as e:
+            return ValidationError(Rule.EMPTY_VECTOR if len(event.vector) == 0 else Rule.TOO_MANY_DIMENSIONS, str(e))
+    dims = len(vector)
     if dims == 0:
         return ValidationError(Rule.EMPTY_VECTOR, "vector has no values")
     if dims > limits.max_dimensions:
@@ -228,7 +234,7 @@ def check(
         return ValidationError(
             Rule.DIMENSION_MISMATCH, f"vector has {dims} dimensions; model {model} produces {for_model}"
         )
-    nonfinite = first_non_finite(float32_array(event.vector) if vector is None else vector)
+    nonfinite = first_non_finite(vector)
     if nonfinite >= 0:
         return ValidationError(Rule.NON_FINITE_VALUE, f"vector[{nonfinite}] is not a finite number")
     if event.metadata is not None:

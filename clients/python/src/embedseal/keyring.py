@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .envelope import KekRef, dek_binding, is_valid_tenant_id, key_slot
-from .kms import Kms, KmsError, PublicKek, UnknownKey
+from .kms import InvalidWrappedKey, Kms, KmsError, PublicKek, UnknownKey
 
 GCM_RANDOM_NONCE_LIMIT = 1 << 32
 
@@ -71,16 +71,59 @@ class DekPolicy:
 
 class KekNaming:
     """A tenant's KEK name: ``kms.key-name.<tenant>`` when the tenant brings its own key, else ``kms.key-name-template``
-    (default ``tenant-{tenant}``)."""
+    (default ``tenant-{tenant}``). Refuses, as the Java side does, settings that give two tenants one key: two tenants
+    mapped to one name, or a tenant mapped to the name the template gives another.
+
+    :raises ValueError: naming the setting
+    """
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self.template = settings.get("kms.key-name-template", "tenant-{tenant}")
         if self.template.count("{tenant}") != 1:
-            raise ValueError("kms.key-name-template must contain {tenant} exactly once")
-        self.explicit = {k[len("kms.key-name.") :]: v for k, v in settings.items() if k.startswith("kms.key-name.")}
+            raise ValueError(f"kms.key-name-template must contain {{tenant}} exactly once, got: '{self.template}'")
+        self.prefix, _, self.suffix = self.template.partition("{tenant}")
+        self.explicit: dict[str, str] = {}
+        owners: dict[str, str] = {}
+        for key, name in settings.items():
+            if not key.startswith("kms.key-name."):
+                continue
+            tenant = key[len("kms.key-name.") :]
+            if not is_valid_tenant_id(tenant):
+                raise ValueError(f"{key}: '{tenant}' is not a tenant id")
+            if not name.strip():
+                raise ValueError(f"{key} is empty")
+            if name in owners:
+                raise ValueError(
+                    f"tenants {owners[name]} and {tenant} are both mapped to KEK '{name}'; "
+                    "every tenant needs its own key"
+                )
+            owners[name] = tenant
+            self.explicit[tenant] = name
+        for tenant, name in self.explicit.items():
+            owner = self._templated_owner(name)
+            if owner is not None and owner != tenant and owner not in self.explicit:
+                raise ValueError(
+                    f"kms.key-name.{tenant} names '{name}', the key the template {self.template} gives tenant {owner}; "
+                    "every tenant needs its own key"
+                )
+
+    def _templated_owner(self, name: str) -> str | None:
+        if (
+            len(name) > len(self.prefix) + len(self.suffix)
+            and name.startswith(self.prefix)
+            and name.endswith(self.suffix)
+        ):
+            candidate = name[len(self.prefix) : len(name) - len(self.suffix)]
+            return candidate if is_valid_tenant_id(candidate) else None
+        return None
 
     def kek_name_for(self, tenant: str) -> str:
-        return self.explicit.get(tenant) or self.template.replace("{tenant}", tenant)
+        if not is_valid_tenant_id(tenant):
+            raise ValueError("tenant id must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit")
+        name = self.explicit.get(tenant) or self.prefix + tenant + self.suffix
+        if len(name) > 200:
+            raise ValueError(f"KEK name for tenant {tenant} is longer than 200 characters; shorten the template")
+        return name
 
 
 def read_public_keks(path: str | Path) -> dict[str, PublicKek]:
@@ -168,7 +211,9 @@ class Keyring:
         self.public_keks = dict(public_keks or {})
         self.tenants = tenants
         self._lock = threading.Lock()
-        self._sealing: dict[str, SealingDek] = {}
+        self._sealing: OrderedDict[str, SealingDek] = OrderedDict()
+        self._making: dict[str, threading.Lock] = {}
+        self._swept = time.monotonic()
         self._opened: OrderedDict[tuple[str, bytes, KekRef, bytes], tuple[AESGCM, float, float]] = OrderedDict()
         self.kms_wraps = 0
         self.kms_unwraps = 0
@@ -186,10 +231,33 @@ class Keyring:
     def sealing_dek(self, tenant: str) -> SealingDek:
         """The tenant's current DEK, made (one KMS call, or none with a public key) when there is none, its lifetime
         ended or it sealed ``dek.max-records`` records. Counts the record it is taken for."""
+        if not is_valid_tenant_id(tenant):
+            raise KmsError("tenant id must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit")
         registered = self._registered(tenant)
+        dek = self._take(tenant, registered)
+        if dek is not None:
+            return dek
         with self._lock:
+            making = self._making.setdefault(tenant, threading.Lock())
+        with making:  # one DEK made per tenant at a time: the others wait for it rather than each wrap their own
+            dek = self._take(tenant, registered)
+            if dek is not None:
+                return dek
+            fresh = self._make(tenant, registered)
+            with self._lock:
+                fresh.used += 1
+                self._sealing[tenant] = fresh
+                self._sealing.move_to_end(tenant)
+                while len(self._sealing) > self.policy.cache_max_size:
+                    self._sealing.popitem(last=False)
+            return fresh
+
+    def _take(self, tenant: str, registered: TenantKey | None) -> SealingDek | None:
+        """The tenant's current DEK if it may seal one more record (and counts it), else None."""
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
             dek = self._sealing.get(tenant)
-            now = time.monotonic()
             if (
                 dek is not None
                 and dek.used < dek.max_records
@@ -197,12 +265,24 @@ class Keyring:
                 and (registered is None or _matches(dek.kek, registered))
             ):
                 dek.used += 1
+                self._sealing.move_to_end(tenant)
                 return dek
-        fresh = self._make(tenant, registered)
-        with self._lock:
-            fresh.used += 1
-            self._sealing[tenant] = fresh
-        return fresh
+            return None
+
+    def _sweep(self, now: float) -> None:
+        """Drops DEKs past their lifetime, at most once a second (called with the lock held): nothing is kept in memory
+        longer than the Java side keeps it, whether or not the tenant is seen again."""
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for t in [t for t, d in self._sealing.items() if now - d.made >= self.policy.sealing_lifetime_s]:
+            del self._sealing[t]
+        for k in [
+            k
+            for k, (_, opened, last) in self._opened.items()
+            if now - opened >= self.policy.max_open_s or now - last >= self.policy.cache_idle_expiry_s
+        ]:
+            del self._opened[k]
 
     def _make(self, tenant: str, registered: TenantKey | None) -> SealingDek:
         raw = os.urandom(32)
@@ -241,7 +321,11 @@ class Keyring:
         registered = self._registered(tenant)
         expected_name = registered.kek_name if registered is not None else self.naming.kek_name_for(tenant)
         provider = registered.kms if registered is not None else (self.kms.provider if self.kms else None)
-        if kek.key_name != expected_name or (provider is not None and kek.provider != provider):
+        if (
+            kek.key_name != expected_name
+            or (provider is not None and kek.provider != provider)
+            or (self.kms is not None and kek.provider != self.kms.provider)
+        ):
             raise KeyMismatch(
                 f"record of tenant {tenant} names KEK {kek}, but the tenant's KEK is {provider}:{expected_name}"
             )
@@ -261,7 +345,8 @@ class Keyring:
         raw = self.kms.unwrap(kek, wrapped, dek_binding(tenant, dek_id))
         self.kms_unwraps += 1
         if len(raw) != 32:
-            raise KmsError(f"KMS unwrapped a {len(raw)}-byte DEK under {kek}; DEKs are 32 bytes")
+            # The wrapped DEK's fault (an RSA wrap of a shorter key, say), as the Java side's DekFactory reads it.
+            raise InvalidWrappedKey(f"a wrapped DEK under {kek} holds {len(raw)} bytes; DEKs are 32 bytes")
         aead = AESGCM(raw)
         with self._lock:
             self._opened[cache_key] = (aead, now, now)

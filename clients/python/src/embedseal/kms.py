@@ -22,6 +22,7 @@ import hmac
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -210,6 +211,19 @@ def _mgf1(seed: bytes, length: int) -> bytes:
 
 
 _VAULT_CIPHERTEXT = re.compile(r"vault:v(\d{1,9}):([A-Za-z0-9+/=]+)")
+_HVAC_STATUS = {
+    "InvalidRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "InvalidPath": 404,
+    "RateLimitExceeded": 429,
+    "InternalServerError": 500,
+    "VaultNotInitialized": 501,
+    "BadGateway": 502,
+    "VaultDown": 503,
+}
+# Transit key names go into the request path: what the Java provider URL-encodes, this client refuses outright.
+_VAULT_KEY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 
 
 class VaultTransit:
@@ -242,6 +256,7 @@ class VaultTransit:
         self._client = hvac.Client(
             url=address, token=token, namespace=settings.get("kms.vault.namespace"), verify=verify, timeout=timeout
         )
+        self._lock = threading.RLock()
 
     def _read_token(self) -> str:
         if self._token_file:
@@ -256,7 +271,17 @@ class VaultTransit:
             raise ValueError(f"no Vault token in {where}")
         return token
 
+    @staticmethod
+    def _require_name(key_name: str) -> str:
+        if _VAULT_KEY_NAME.fullmatch(key_name) is None or ".." in key_name:
+            raise KmsError(
+                f"'{key_name}' is not a Transit key name this client sends (letters, digits, . _ -; no '/' or '..'): "
+                "check kms.key-name-template and kms.key-name.<tenant>"
+            )
+        return key_name
+
     def wrap(self, key_name: str, dek: bytes, binding: bytes) -> tuple[KekRef, bytes]:
+        self._require_name(key_name)
         answer = self._call(
             key_name,
             "wrap",
@@ -274,6 +299,8 @@ class VaultTransit:
         return KekRef(self.provider, key_name, int(m.group(1))), ciphertext.encode("ascii")
 
     def unwrap(self, kek: KekRef, wrapped: bytes, binding: bytes) -> bytes:
+        if kek.provider != self.provider:
+            raise KmsError(f"Vault does not hold {kek}")
         if is_public_key_wrap(wrapped):
             return rsa_unwrap(wrapped, binding, lambda c1: self._decrypt(kek, self._ciphertext(kek, c1), None))
         text = wrapped.decode("ascii", "replace")
@@ -289,6 +316,7 @@ class VaultTransit:
         return f"vault:v{kek.version}:" + base64.b64encode(c1).decode("ascii")
 
     def _decrypt(self, kek: KekRef, ciphertext: str, binding: bytes | None) -> bytes:
+        self._require_name(kek.key_name)
         args: dict[str, Any] = {"name": kek.key_name, "ciphertext": ciphertext, "mount_point": self.mount}
         if binding is not None:
             args["associated_data"] = base64.b64encode(binding).decode("ascii")
@@ -299,52 +327,72 @@ class VaultTransit:
             raise KmsUnavailable(f"Vault answered decrypt/{kek.key_name} without a plaintext") from None
 
     def _call(self, key_name: str, what: str, call: Callable[[], Any]) -> dict[str, Any]:
+        """One Transit call, its failure typed as the Java provider types it (``VaultTransitKms.requireSuccess``)."""
         import hvac.exceptions as he
         import requests
 
         try:
-            answer = call()
-        except he.Forbidden:
-            if not self._token_valid():
-                raise KmsUnavailable(f"Vault refused this client's token ({what} under '{key_name}')") from None
-            raise KeyDenied(f"Vault denied {what} under '{key_name}' (the key's grant is revoked)") from None
-        except he.InvalidPath as e:
-            if "no handler for route" in str(e):
-                raise KmsUnavailable(f"nothing is mounted at Vault path {self.mount}") from None
-            raise UnknownKey(f"Vault does not know key '{key_name}'") from None
-        except he.InvalidRequest as e:
-            text = str(e)
-            if "key not found" in text or "encryption key not found" in text:
-                raise UnknownKey(f"Vault does not know key '{key_name}'") from None
-            if "too old" in text or "min_decryption_version" in text:
-                raise KeyDenied(f"Vault restricts this version of '{key_name}' (min_decryption_version)") from None
-            if "invalid ciphertext" in text or "message authentication failed" in text:
-                raise InvalidWrappedKey(f"the wrapped DEK does not open under '{key_name}'") from None
-            if "version is too high" in text or "invalid version" in text:
-                raise UnknownKey(f"Vault does not know this version of '{key_name}'") from None
-            raise KmsError(f"Vault refused {what} under '{key_name}': HTTP 400") from None
-        except (he.VaultDown, he.InternalServerError, he.RateLimitExceeded, he.BadGateway) as e:
-            raise KmsUnavailable(f"Vault could not {what} under '{key_name}': {type(e).__name__}") from None
+            with self._lock:  # hvac's client (a requests session, the token) is shared by the producer's threads
+                answer = call()
         except requests.RequestException as e:
             raise KmsUnavailable(
                 f"Vault could not be reached ({what} under '{key_name}'): {type(e).__name__}"
             ) from None
         except he.VaultError as e:
-            raise KmsError(f"Vault failed {what} under '{key_name}': {type(e).__name__}") from None
+            status = _HVAC_STATUS.get(type(e).__name__, 0)
+            errors = ", ".join(str(x) for x in e.errors) if e.errors else str(e.args[0] if e.args else "")
+            self._classify(status, errors, key_name, what)
+            raise AssertionError("unreachable") from None
         if not isinstance(answer, dict):
             raise KmsUnavailable(f"Vault answered {what} under '{key_name}' with no JSON body")
         return answer
 
+    def _classify(self, status: int, errors: str, key_name: str, what: str) -> None:
+        unwrap = what == "unwrap"
+        where = f"{what} under Vault Transit key '{key_name}': HTTP {status or '?'} {errors}".rstrip()
+        if status == 403:
+            # Vault's answer both to a policy without the grant (the tenant's revocation; a valid token's ACL refusal
+            # comes as "1 error occurred") and to a dead token (this client's problem, never a revocation).
+            if "error occurred" in errors or self._token_valid():
+                raise KeyDenied(f"permission denied for {where}") from None
+            raise KmsUnavailable(
+                f"Vault does not accept this client's token for {what} under '{key_name}': give it a valid token"
+            ) from None
+        if "no handler for route" in errors:
+            raise KmsUnavailable(f"no Transit engine at {self.mount}/: check kms.vault.mount; {where}") from None
+        if status == 404 or "not found" in errors or "could be found" in errors or "no existing key" in errors:
+            raise UnknownKey(f"no such key: {where}") from None
+        if unwrap and ("failed to RSA decrypt" in errors or "non-AEAD cipher suite" in errors):
+            raise InvalidWrappedKey(f"wrapped DEK does not open: {where}") from None
+        if status == 429 or status >= 500 or status == 0:  # 0: a status hvac has no class for (a proxy's 504)
+            raise KmsUnavailable(f"Vault unavailable: {where}") from None
+        if "disallowed by policy" in errors:
+            raise KeyDenied(f"key version restricted (min_decryption_version): {where}") from None
+        if "too new" in errors:
+            raise UnknownKey(f"key version unknown: {where}") from None
+        if unwrap and ("invalid ciphertext" in errors or "message authentication failed" in errors):
+            raise InvalidWrappedKey(f"wrapped DEK does not open: {where}") from None
+        raise KmsError(f"Vault refused {where}") from None
+
     def _token_valid(self) -> bool:
+        """Whether Vault still takes the token: ``lookup-self`` answers, or refuses by policy (a valid token without
+        that grant). The token file is read again first (Vault Agent rewrites it)."""
+        import hvac.exceptions as he
+
+        if self._token_file:
+            try:
+                self._client.token = self._read_token()
+            except ValueError:
+                return False
         try:
-            self._client.auth.token.lookup_self()
+            with self._lock:
+                self._client.auth.token.lookup_self()
             return True
-        except Exception:  # noqa: BLE001 - any failure to look the token up means it is not usable
-            if self._token_file:
-                try:
-                    self._client.token = self._read_token()  # Vault Agent rewrites the file
-                except ValueError:
-                    return False
+        except he.Forbidden as e:
+            return "error occurred" in ", ".join(str(x) for x in (e.errors or []))
+        except (he.VaultDown, he.InternalServerError, he.BadGateway, he.RateLimitExceeded, he.UnexpectedError):
+            raise KmsUnavailable("Vault is unavailable (looking up this client's token)") from None
+        except Exception:  # noqa: BLE001 - anything else: the token is not usable
             return False
 
     def public_key(self, key_name: str, version: int) -> bytes:
@@ -401,6 +449,7 @@ class Pkcs11Token:
             if index >= len(slots):
                 raise ValueError(f"kms.pkcs11.slot-list-index: only {len(slots)} slots hold a token")
             slot = slots[index]
+        self._lock = threading.Lock()
         token = slot.get_token()
         try:
             self._session = token.open(user_pin=pin)
@@ -416,6 +465,8 @@ class Pkcs11Token:
             return self._session.get_key(object_class=object_class, label=f"{kek.key_name}.v{kek.version}")
         except pe.NoSuchKey:
             return None
+        except pe.MultipleObjectsReturned:
+            raise KmsError(f"PKCS#11 token holds more than one object labelled {kek.key_name}.v{kek.version}") from None
         except pe.PKCS11Error as e:
             raise KmsUnavailable(f"PKCS#11 token could not look up {kek}: {type(e).__name__}") from None
 
@@ -447,18 +498,33 @@ class Pkcs11Token:
         raise KmsError("this client unwraps with a PKCS#11 token; it seals with the tenant's public key or Vault")
 
     def unwrap(self, kek: KekRef, wrapped: bytes, binding: bytes) -> bytes:
+        # One session, used by one thread at a time: PKCS#11 sessions are not for concurrent use (the Java provider has
+        # a pool; a consumer here unwraps once per DEK, so one session under a lock does).
+        if kek.provider != self.provider:
+            raise KmsError(f"the PKCS#11 token does not hold {kek}")
+        with self._lock:
+            return self._unwrap(kek, wrapped, binding)
+
+    def _unwrap(self, kek: KekRef, wrapped: bytes, binding: bytes) -> bytes:
         import pkcs11.exceptions as pe
 
-        oc, mech = self._pkcs11.ObjectClass, self._pkcs11.Mechanism
+        oc, mech, attr = self._pkcs11.ObjectClass, self._pkcs11.Mechanism, self._pkcs11.Attribute
         if is_public_key_wrap(wrapped):
             private = self._key(kek, oc.PRIVATE_KEY) or self._private_key_of_certificate(kek)
             if private is None:
+                if self._key(kek, oc.SECRET_KEY) is not None:
+                    raise InvalidWrappedKey(f"wrapped DEK was made with a public key, but {kek} is an AES key")
                 raise UnknownKey(f"PKCS#11 token has no key pair {kek}")
-            k = (int.from_bytes(private[self._pkcs11.Attribute.MODULUS], "big").bit_length() + 7) // 8
+            n = int.from_bytes(private[attr.MODULUS], "big")
+            k = (n.bit_length() + 7) // 8
 
             def raw_rsa(c1: bytes) -> bytes:
-                if len(c1) != k:
-                    raise InvalidWrappedKey(f"the RSA part of a wrapped DEK under {kek} is not {k} bytes")
+                # Every value below the modulus decrypts: the record's own fault is caught here, so that what the
+                # token then refuses is the token's (as the Java provider does).
+                if len(c1) != k or int.from_bytes(c1, "big") >= n:
+                    raise InvalidWrappedKey(
+                        f"the RSA part of a wrapped DEK under {kek} is not a value below its modulus"
+                    )
                 try:
                     em = bytes(private.decrypt(c1, mechanism=mech.RSA_X_509))
                 except pe.PKCS11Error as e:
@@ -470,6 +536,8 @@ class Pkcs11Token:
             return rsa_unwrap(wrapped, binding, raw_rsa)
         key = self._key(kek, oc.SECRET_KEY)
         if key is None:
+            if self._key(kek, oc.PRIVATE_KEY) is not None or self._private_key_of_certificate(kek) is not None:
+                raise InvalidWrappedKey(f"wrapped DEK is not a public-key wrap, but {kek} is a key pair")
             raise UnknownKey(f"PKCS#11 token has no key {kek}")
         if len(wrapped) < 12 + 16:
             raise InvalidWrappedKey(f"wrapped DEK under {kek} is too short")
@@ -486,18 +554,21 @@ class Pkcs11Token:
         except pe.PKCS11Error as e:
             if _denied(e):
                 raise KeyDenied(f"PKCS#11 token does not allow unwrapping under {kek} (CKA_DECRYPT is false)") from None
-            if isinstance(e, pe.GeneralError) and self._answers():
-                # SoftHSM 2.6 reports a failed GCM tag as CKR_GENERAL_ERROR; a token that still answers had nothing
-                # wrong with it, so it is the wrapped DEK's fault (not retried), as a tag failure is.
+            if isinstance(e, pe.GeneralError) and self._gcm_works(key):
+                # SoftHSM 2.6 reports a failed GCM tag as CKR_GENERAL_ERROR. The same key just sealed and opened a
+                # probe, so the token is fine: it is the wrapped DEK's fault (not retried), as a tag failure is.
                 raise InvalidWrappedKey(f"wrapped DEK does not open under {kek} for this binding") from None
             raise KmsUnavailable(f"PKCS#11 token failed to unwrap under {kek}: {type(e).__name__}") from None
 
-    def _answers(self) -> bool:
-        """Whether the session still works: a lookup of an object no one has."""
+    def _gcm_works(self, key: Any) -> bool:
+        """Whether this key's AES-GCM works in the token right now: a probe sealed and opened with it."""
+        gcm = self._pkcs11.mechanisms.GCMParams(os.urandom(12), b"embedseal-probe", 128)
         try:
-            list(self._session.get_objects({self._pkcs11.Attribute.LABEL: "embedseal-health-probe"}))
-            return True
-        except Exception:  # noqa: BLE001 - any failure means the token is not answering
+            sealed = key.encrypt(bytes(16), mechanism=self._pkcs11.Mechanism.AES_GCM, mechanism_param=gcm)
+            return bytes(key.decrypt(sealed, mechanism=self._pkcs11.Mechanism.AES_GCM, mechanism_param=gcm)) == bytes(
+                16
+            )
+        except Exception:  # noqa: BLE001 - a token that cannot do it is not answering as it should
             return False
 
     def close(self) -> None:
@@ -592,7 +663,10 @@ class LocalKeysets:
                 if "=" in line and not line.lstrip().startswith("#"):
                     k, v = line.split("=", 1)
                     props[k.strip()] = v.strip()
-        return int(props.get("min_decryption_version", "1")), props.get("disabled", "false") == "true"
+        try:
+            return int(props.get("min_decryption_version", "1")), props.get("disabled", "false").lower() == "true"
+        except ValueError:
+            raise KmsUnavailable(f"local KMS cannot read {file}") from None
 
     def wrap(self, key_name: str, dek: bytes, binding: bytes) -> tuple[KekRef, bytes]:
         keys = self._keys(key_name)
@@ -609,12 +683,14 @@ class LocalKeysets:
         return kek, prefix + nonce + AESGCM(raw).encrypt(nonce, dek, binding)
 
     def unwrap(self, kek: KekRef, wrapped: bytes, binding: bytes) -> bytes:
+        if kek.provider != self.provider:
+            raise KmsError(f"the local KMS does not hold {kek}")
         keys = self._keys(kek.key_name)
         min_version, disabled = self._state(kek.key_name)
-        if kek.version > len(keys):
-            raise UnknownKey(f"local KMS has no {kek} (newest is {len(keys)})")
         if disabled:
             raise KeyDenied(f"local KMS key '{kek.key_name}' is disabled")
+        if kek.version > len(keys):
+            raise UnknownKey(f"local KMS has no {kek} (newest is {len(keys)})")
         if kek.version < min_version:
             raise KeyDenied(f"local KMS restricts {kek}: versions below {min_version} may not unwrap")
         key = keys[kek.version - 1]

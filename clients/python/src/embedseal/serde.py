@@ -16,6 +16,7 @@ import itertools
 import secrets
 import threading
 import time
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,14 +86,62 @@ def parse_record_key(key: bytes | None) -> tuple[str, str]:
 
 
 def read_properties(path: str | Path) -> dict[str, str]:
-    """A Java-style ``.properties`` file (``key=value`` lines, ``#`` comments): the same file the Java client reads."""
+    """A Java ``.properties`` file, read as ``java.util.Properties.load`` reads one: ``#`` and ``!`` comments,
+    ``key=value``, ``key: value`` or ``key value``, a backslash at the end of a line continuing it, ``\\`` escapes (the
+    same file the Java client reads; ``\\uXXXX`` escapes too)."""
     out: dict[str, str] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith(("#", "!")):
-            k, _, v = line.partition("=")
-            out[k.strip()] = v.strip()
+    logical: list[str] = []
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.lstrip() if logical else raw.strip()
+        if not logical and (not line or line.startswith(("#", "!"))):
+            continue
+        trailing = len(line) - len(line.rstrip("\\"))
+        if trailing % 2 == 1:  # an odd number of backslashes: the line goes on
+            logical.append(line[:-1])
+            continue
+        logical.append(line)
+        key, value = _split_property("".join(logical).strip())
+        logical = []
+        out[key] = value
+    if logical:
+        key, value = _split_property("".join(logical).strip())
+        out[key] = value
     return out
+
+
+def _split_property(line: str) -> tuple[str, str]:
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in "=: \t\f":
+            break
+        i += 1
+    key, rest = line[:i], line[i:].lstrip(" \t\f")
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(" \t\f")
+    return _unescape(key), _unescape(rest)
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            n = text[i + 1]
+            if n == "u" and i + 6 <= len(text):
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append({"t": "\t", "n": "\n", "r": "\r", "f": "\f"}.get(n, n))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def _tenant_view(key_events: Any) -> Any:
@@ -188,9 +237,12 @@ class SealingSerializer:
     def __call__(self, event: EmbeddingEvent | None, ctx: Any = None) -> bytes | None:
         if event is None:
             return None
-        vector = float32_array(event.vector)
+        try:
+            vector: array[float] | None = float32_array(event.vector)
+        except ValueError:
+            vector = None  # not one-dimensional: check() says so
         violation = check(event, self.limits, vector)
-        if violation is not None:
+        if violation is not None or vector is None:
             raise SealingError(str(violation)) from None
         plaintext = encode_canonical(event, vector)
         version = RecordVersion(max(0, event.event_time_ms), self._next_sequence())
@@ -199,6 +251,10 @@ class SealingSerializer:
     def delete_marker(self, tenant_id: str, embedding_id: str, event_time_ms: int | None = None) -> bytes:
         """A sealed delete, to send under ``record_key(tenant_id, embedding_id)``: a sink deletes the record only if the
         marker opens under the tenant's key and is not older than what it holds."""
+        probe = EmbeddingEvent(tenant_id, embedding_id, "", [0.0], 0)
+        violation = check(probe, self.limits)  # the ids' rules; the rest of a probe event always passes
+        if violation is not None:
+            raise SealingError(str(violation).replace("embedding refused", "delete refused")) from None
         when = int(time.time() * 1000) if event_time_ms is None else max(0, event_time_ms)
         version = RecordVersion(when, self._next_sequence())
         return self._seal(tenant_id, embedding_id, version, PayloadType.DELETE_MARKER, b"")
@@ -241,7 +297,10 @@ class UnsealingDeserializer:
 
     def __init__(self, settings: Mapping[str, str], key_events: Any = None) -> None:
         self.purpose = require_purpose(settings.get("embedseal.envelope.purpose", DEFAULT_PURPOSE))
-        self.accept_v1 = settings.get("embedseal.envelope.accept-v1", "true").strip().lower() != "false"
+        accept_v1 = settings.get("embedseal.envelope.accept-v1", "true").strip().lower()
+        if accept_v1 not in ("true", "false"):
+            raise ValueError(f"embedseal.envelope.accept-v1 must be true or false, got '{accept_v1}'")
+        self.accept_v1 = accept_v1 == "true"
         self.only_tenant = settings.get("embedseal.unseal.only-tenant") or None
         kms = open_kms(settings)
         if kms is None:
@@ -309,7 +368,7 @@ class UnsealingDeserializer:
         except (ValueError, UnicodeDecodeError):
             raise EnvelopeError(Reason.MALFORMED, "the payload is not one canonical EmbeddingEvent") from None
         if event.tenant_id != h.tenant_id or event.embedding_id != h.embedding_id:
-            raise EnvelopeError(Reason.WRONG_BINDING, "the sealed event names other ids than its envelope")
+            raise EnvelopeError(Reason.MALFORMED, "the sealed event names other ids than its envelope")
         return UnsealedEmbedding(h.tenant_id, h.embedding_id, h.record_version, event, h)
 
     def close(self) -> None:
@@ -353,10 +412,14 @@ class RawEventSerializer:
     def __call__(self, event: EmbeddingEvent | None, ctx: Any) -> bytes | None:
         if event is None:
             return None
-        vector = float32_array(event.vector)
+        try:
+            vector: array[float] | None = float32_array(event.vector)
+        except ValueError:
+            vector = None
         violation = check(event, self.limits, vector)
         if violation is not None:
             raise violation
+        assert vector is not None
         if self._prefix is not None:
             return self._prefix + encode_canonical(event, vector)
         out: bytes | None = self._avro(event, ctx)

@@ -471,3 +471,18 @@ def test_an_envelope_naming_another_provider_is_refused_before_any_kms(local: di
             record_key("acme", "doc-1#0"), value[: h.associated_data_length] + other + value[h.ciphertext_offset :]
         )
     assert e.value.reason is Reason.WRONG_BINDING
+
+
+def test_opened_deks_are_swept_after_max_open_even_if_never_asked_for_again(
+    local: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embedseal import keyring as kr
+
+    sealer, opener = SealingSerializer(local), UnsealingDeserializer(local)
+    a, g = sealer(event()) or b"", sealer(event(tenant="globex")) or b""
+    opener.unseal(record_key("acme", "doc-1#0"), a)
+    now = [kr.time.monotonic()]
+    monkeypatch.setattr(kr.time, "monotonic", lambda: now[0])
+    now[0] += 301
+    opener.unseal(record_key("globex", "doc-1#0"), g)
+    assert [k[0] for k in opener.keyring._opened] == ["globex"]

@@ -332,6 +332,7 @@ class Keyring:
         cache_key = (tenant, dek_id, kek, wrapped)
         now = time.monotonic()
         with self._lock:
+            self._sweep(now)
             hit = self._opened.get(cache_key)
             if hit is not None:
                 aead, opened, last = hit

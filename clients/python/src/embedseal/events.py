@@ -165,6 +165,8 @@ _DEFAULT_LIMITS = ValidationLimits()
 
 def _first_unprintable(text: str) -> int:
     """The first control character (C0, DEL, C1) or U+FFFD, counted in UTF-16 units as Java counts, or -1."""
+    if text.isascii() and text.isprintable():  # the common case in C: no C0, no DEL, nothing beyond ASCII
+        return -1
     utf16 = 0
     for c in text:
         o = ord(c)
@@ -280,7 +282,12 @@ def first_non_finite(values: array[float]) -> int:
 # The canonical Avro binary form
 
 
+_SMALL_LONGS = [bytes(((n << 1),)) for n in range(64)]
+
+
 def _long(n: int) -> bytes:
+    if 0 <= n < 64:  # string lengths and the like: one byte
+        return _SMALL_LONGS[n]
     z = (n << 1) ^ (n >> 63)
     out = bytearray()
     while z & ~0x7F:

@@ -380,15 +380,10 @@ def _public_kek_suits(spki: bytes, provider: str) -> bool:
 
 def _schema_dir() -> Path:
     """Where ``KeyEvent.avsc`` and ``SignedKeyEvent.avsc`` are: packaged with the client, or the checkout's
-    ``schemas/src/main/avro``."""
-    packaged = Path(__file__).parent / "schemas"
-    if packaged.is_dir():
-        return packaged
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "schemas" / "src" / "main" / "avro"
-        if (candidate / "KeyEvent.avsc").is_file():
-            return candidate
-    raise FileNotFoundError("the embedseal Avro schemas are neither packaged nor in a checkout around this file")
+    ``schemas/src/main/avro`` (one place decides: ``events.schema_dir``)."""
+    from .events import schema_dir
+
+    return schema_dir()
 
 
 def _legacy_schema_dir() -> Path:

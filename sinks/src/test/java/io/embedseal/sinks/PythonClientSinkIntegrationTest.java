@@ -181,22 +181,8 @@ class PythonClientSinkIntegrationTest {
                     new LocalKms(tmp.resolve("rogue")).signingKeys().orElseThrow(), "rogue-signing", "attacker");
             f.publishKeyEvent(
                     forged, rogue.next(forged, KeyEventType.REGISTERED, local.publicKek(rogueKek.keyName(), 1)));
-            Path following = tmp.resolve("following.properties");
-            Files.writeString(
-                    following,
-                    "bootstrap.servers=" + bootstrap + "\ntopics.key-events=" + f.keyEvents
-                            + "\nkms.events.trusted-signers=" + SinkFixture.operatorPublicKey() + "\n");
-            JsonNode outcome = JSON.readTree(PythonClient.run(
-                            "seal-following",
-                            "--bootstrap",
-                            bootstrap,
-                            "--topic",
-                            pubTopic,
-                            "--settings",
-                            following.toString(),
-                            "--tenants",
-                            String.join(",", pub, revoked, destroyed, forged, unknown))
-                    .get(0));
+            String operatorKey = SinkFixture.operatorPublicKey();
+            JsonNode outcome = sealFollowing(f, pubTopic, operatorKey, pub, revoked, destroyed, forged, unknown);
             assertThat(outcome.get(pub).asText()).isEqualTo("sealed");
             assertThat(outcome.get("kms_wraps").asText()).isEqualTo("0");
             assertThat(outcome.get(revoked).asText()).startsWith("refused").contains("REVOKED");
@@ -204,23 +190,12 @@ class PythonClientSinkIntegrationTest {
             assertThat(outcome.get(forged).asText()).startsWith("refused").contains("no registration");
             assertThat(outcome.get(unknown).asText()).startsWith("refused").contains("no registration");
             // The defence off: a sealer that trusts the rogue key seals the forged tenant to the rogue's public key.
-            Files.writeString(
-                    following,
-                    "bootstrap.servers=" + bootstrap + "\ntopics.key-events=" + f.keyEvents
-                            + "\nkms.events.trusted-signers="
-                            + io.embedseal.control.KeyEventSignatures.encode(
-                                    rogue.signer().publicKey()) + "\n");
-            JsonNode trustingRogue = JSON.readTree(PythonClient.run(
-                            "seal-following",
-                            "--bootstrap",
-                            bootstrap,
-                            "--topic",
-                            pubTopic,
-                            "--settings",
-                            following.toString(),
-                            "--tenants",
-                            forged)
-                    .get(0));
+            JsonNode trustingRogue = sealFollowing(
+                    f,
+                    pubTopic,
+                    io.embedseal.control.KeyEventSignatures.encode(
+                            rogue.signer().publicKey()),
+                    forged);
             assertThat(trustingRogue.get(forged).asText()).isEqualTo("sealed");
 
             // The other way: Java seals, Python opens; a record tampered with in Java is refused in Python.
@@ -270,6 +245,26 @@ class PythonClientSinkIntegrationTest {
             }
             assertThat(opened.get(java + "/doc-9").get("reason").asText()).isEqualTo("TAMPERED");
         }
+    }
+
+    /** A Python sealer following the fixture's key events, trusting {@code signer}: each tenant's outcome. */
+    private JsonNode sealFollowing(SinkFixture f, String topic, String signer, String... tenants) throws Exception {
+        Path settings = tmp.resolve("following-" + System.nanoTime() + ".properties");
+        Files.writeString(
+                settings,
+                "bootstrap.servers=" + f.broker.bootstrapServers() + "\ntopics.key-events=" + f.keyEvents
+                        + "\nkms.events.trusted-signers=" + signer + "\n");
+        return JSON.readTree(PythonClient.run(
+                        "seal-following",
+                        "--bootstrap",
+                        f.broker.bootstrapServers(),
+                        "--topic",
+                        topic,
+                        "--settings",
+                        settings.toString(),
+                        "--tenants",
+                        String.join(",", tenants))
+                .get(0));
     }
 
     /** Dead-lettered records' errors, by record key. */

@@ -1,5 +1,6 @@
 """The Python client's part of `./mvnw verify` (clients/python/pom.xml runs it): a project-local virtualenv from the
-pinned, hashed requirements, then ruff, mypy --strict and pytest. Needs nothing but Python 3.10+.
+pinned, hashed requirements, then ruff, mypy --strict and pytest. Needs nothing but CPython 3.11 to 3.13 (the pinned
+wheels are for those; the package itself runs on 3.10+).
 
     python3 build.py            # venv (made or reused), checks, tests
     python3 build.py --venv     # only make the venv (the Java cross-language tests use it)
@@ -59,8 +60,12 @@ def make_venv() -> Path:
 
 
 def main() -> None:
-    if sys.version_info < (3, 10):  # noqa: UP036 - this file may be run by an older Python, to say so
-        sys.exit(f"embedseal python client: Python 3.10 or newer is needed, this is {sys.version.split()[0]}")
+    if not (3, 11) <= sys.version_info[:2] <= (3, 13):  # noqa: UP036 - this file may be run by another Python, to say so
+        sys.exit(
+            f"embedseal python client: the build's pinned wheels (requirements.txt) are for CPython 3.11 to 3.13, this "
+            f"is {sys.version.split()[0]}; run the build with -Dembedseal.python=python3.1x (or skip the Python client: "
+            "-Dembedseal.python.skip=true)"
+        )
     if "--skip=true" in sys.argv:
         print("embedseal python client: checks and tests SKIPPED (-Dembedseal.python.skip=true)", flush=True)
         return

@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  * The demo's Python producer: part of the events are published by the Python client ({@code python -m embedseal
  * produce-raw}: its validation, then confluent-kafka, in Confluent wire format under the demo registry's schema id) from
  * the virtualenv the build makes. Where there is no venv yet the demo makes it ({@code clients/python/build.py --venv},
- * pinned by hash, which needs Python 3.10+ and PyPI); where it cannot, the Java producer sends those events too and the
+ * pinned by hash, which needs CPython 3.11 to 3.13 and PyPI); where it cannot, the Java producer sends those events too and the
  * report says why.
  */
 final class DemoPython {

@@ -43,7 +43,7 @@ public final class PythonClient {
             return Optional.empty();
         }
         String why = "needs the Python client's virtualenv " + python()
-                + " (made by the build: ./mvnw -pl clients/python verify, which needs Python 3.10+)";
+                + " (made by the build: ./mvnw -pl clients/python verify, which needs CPython 3.11 to 3.13)";
         if ("1".equals(System.getenv(REQUIRE_ENV))) {
             throw new IllegalStateException(REQUIRE_ENV + "=1 but the Python client cannot run: " + why);
         }

@@ -64,7 +64,8 @@ def main() -> None:
     if not (3, 11) <= sys.version_info[:2] <= (3, 13):
         sys.exit(
             f"embedseal python client: the build's pinned wheels (requirements.txt) are for CPython 3.11 to 3.13, this "
-            f"is {sys.version.split()[0]}; run the build with -Dembedseal.python=python3.1x (or skip the Python client: "
+            f"is {sys.version.split()[0]}; run the build with -Dembedseal.python=python3.1x (or skip the Python "
+            "client: "
             "-Dembedseal.python.skip=true)"
         )
     if "--skip=true" in sys.argv:

@@ -486,3 +486,9 @@ def test_opened_deks_are_swept_after_max_open_even_if_never_asked_for_again(
     now[0] += 301
     opener.unseal(record_key("globex", "doc-1#0"), g)
     assert [k[0] for k in opener.keyring._opened] == ["globex"]
+
+
+def test_a_delete_marker_is_not_held_to_a_vectors_rules(local: dict[str, str]) -> None:
+    sealer = SealingSerializer(dict(local, **{"validation.dimensions.tenant.acme": "384"}))
+    marker = sealer.delete_marker("acme", "doc-1#0")
+    assert UnsealingDeserializer(local).unseal(record_key("acme", "doc-1#0"), marker).is_delete

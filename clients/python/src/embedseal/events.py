@@ -184,7 +184,15 @@ def check(
     :param vector: the event's vector already as float32 (``float32_array``), to convert it once
     """
     limits = limits or _DEFAULT_LIMITS
-    tenant = event.tenant_id
+    broken = check_ids(event.tenant_id, event.embedding_id, limits)
+    if broken is not None:
+        return broken
+    return _check_values(event, limits, vector)
+
+
+def check_ids(tenant: str, eid: str, limits: ValidationLimits | None = None) -> ValidationError | None:
+    """The first rule a tenant id and embedding id break (the first rules of ``check``, in its order), or None."""
+    limits = limits or _DEFAULT_LIMITS
     if not tenant:
         return ValidationError(Rule.MISSING_TENANT, "tenantId is empty")
     if (
@@ -198,7 +206,6 @@ def check(
         if limits.tenant_id_pattern is not None:
             detail += f", matching {limits.tenant_id_pattern}"
         return ValidationError(Rule.INVALID_TENANT_ID, detail)
-    eid = event.embedding_id
     if not eid:
         return ValidationError(Rule.MISSING_EMBEDDING_ID, "embeddingId is empty")
     id_bytes = len(eid.encode("utf-8", "surrogatepass"))
@@ -213,6 +220,13 @@ def check(
             f"embeddingId has a control character or U+FFFD at index {bad} (bytes that are not UTF-8 decode to "
             "U+FFFD, so two different ids would collide)",
         )
+    return None
+
+
+def _check_values(
+    event: EmbeddingEvent, limits: ValidationLimits, vector: array[float] | None
+) -> ValidationError | None:
+    tenant = event.tenant_id
     if vector is None:
         try:
             vector = float32_array(event.vector)

@@ -40,6 +40,7 @@ from .events import (
     EmbeddingEvent,
     ValidationLimits,
     check,
+    check_ids,
     decode_canonical,
     embedding_event_schema,
     encode_canonical,
@@ -251,8 +252,7 @@ class SealingSerializer:
     def delete_marker(self, tenant_id: str, embedding_id: str, event_time_ms: int | None = None) -> bytes:
         """A sealed delete, to send under ``record_key(tenant_id, embedding_id)``: a sink deletes the record only if the
         marker opens under the tenant's key and is not older than what it holds."""
-        probe = EmbeddingEvent(tenant_id, embedding_id, "", [0.0], 0)
-        violation = check(probe, self.limits)  # the ids' rules; the rest of a probe event always passes
+        violation = check_ids(tenant_id, embedding_id, self.limits)
         if violation is not None:
             raise SealingError(str(violation).replace("embedding refused", "delete refused")) from None
         when = int(time.time() * 1000) if event_time_ms is None else max(0, event_time_ms)

@@ -12,12 +12,15 @@ import io.embedseal.keyring.kms.PublicKek;
 import io.embedseal.keyring.kms.local.LocalKms;
 import io.embedseal.schemas.KeyEventType;
 import io.embedseal.serdes.avro.EmbeddingEventCodec;
+import io.embedseal.serdes.avro.InMemorySchemaRegistry;
 import io.embedseal.serdes.envelope.PayloadType;
 import io.embedseal.serdes.envelope.RecordVersion;
 import io.embedseal.serdes.envelope.Sealer;
 import io.embedseal.sinks.search.SearchHit;
 import io.embedseal.testkit.EmbeddedConnect;
 import io.embedseal.testkit.PythonClient;
+import io.embedseal.topology.EmbedsealPipeline;
+import io.embedseal.topology.PipelineConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +33,8 @@ import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,6 +45,8 @@ import org.junit.jupiter.api.io.TempDir;
  * indexes the first and a search finds each record; the PostgreSQL sink (sealed mode, which opens every envelope under
  * the tenant's key) stores both. A record tampered with in Python is dead-lettered TAMPERED by both sinks. The other way:
  * records the Java sealer wrote open in Python to the same vectors, and one tampered with in Java is refused TAMPERED.
+ *
+ * And a Python producer's raw events are sealed by the Java pipeline, indexed by both sinks and found by search.
  *
  * <p>A public-key tenant is not indexed by the Lucene sink on purpose: its index key would have to be wrapped with the
  * tenant's public key, which anyone can do (docs/key-management.md, "Public-key KEKs").
@@ -53,6 +60,15 @@ class PythonClientSinkIntegrationTest {
 
     @TempDir
     Path tmp;
+
+    private @Nullable EmbedsealPipeline pipeline;
+
+    @AfterEach
+    void stopPipeline() {
+        if (pipeline != null) {
+            pipeline.close(Duration.ofSeconds(10));
+        }
+    }
 
     @Test
     void pythonSealedRecordsReachBothSinks_javaSealedOpenInPython_andTamperingIsRefusedBothWays() throws Exception {
@@ -72,6 +88,8 @@ class PythonClientSinkIntegrationTest {
             String java = "java-" + f.run;
             f.keyEvent(sym, KeyEventType.REGISTERED, local.createKek("tenant-" + sym));
             f.keyEvent(java, KeyEventType.REGISTERED, local.createKek("tenant-" + java));
+            String raw = "pyraw-" + f.run;
+            f.keyEvent(raw, KeyEventType.REGISTERED, local.createKek("tenant-" + raw));
             KekRef pair = local.createKek("tenant-" + pub, KekKind.PUBLIC_KEY);
             PublicKek publicKek = local.publicKek(pair.keyName(), pair.version());
             f.publishKeyEvent(pub, SinkFixture.OPERATOR.next(pub, KeyEventType.REGISTERED, publicKek));
@@ -124,6 +142,29 @@ class PythonClientSinkIntegrationTest {
                     .as("KMS calls of the public-key producer")
                     .isZero();
 
+            // A Python producer's raw events (its validation, Confluent wire format), sealed by the Java pipeline.
+            InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
+            int schemaId = registry.register(f.raw + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
+            Map<String, String> p = f.pipeline("py-pipeline-" + f.run, tmp.resolve("streams"), kmsDir);
+            p.put("streams.commit.interval.ms", "100");
+            pipeline = EmbedsealPipeline.create(PipelineConfig.of(p, name -> null), registry);
+            pipeline.start();
+            assertThat(PythonClient.run(
+                            "raw",
+                            "--bootstrap",
+                            bootstrap,
+                            "--topic",
+                            f.raw,
+                            "--tenant",
+                            raw,
+                            "--count",
+                            "" + N,
+                            "--dims",
+                            "" + DIMS,
+                            "--schema-id",
+                            "" + schemaId))
+                    .containsExactly("{\"sent\": " + N + "}");
+
             Path luceneDir = tmp.resolve("lucene");
             Map<String, String> lucene = f.lucene(kmsDir, luceneDir);
             String pgDlq = "pg-dlq-" + f.run;
@@ -137,6 +178,8 @@ class PythonClientSinkIntegrationTest {
                     WAIT,
                     "Python-sealed records in both stores, the tampered ones dead-lettered",
                     () -> TestIndexes.count(luceneDir, sym) == N
+                            && TestIndexes.count(luceneDir, raw) == N
+                            && SinkFixture.pgRows(table, raw).size() == N
                             && SinkFixture.pgRows(table, sym).size() == N
                             && SinkFixture.pgRows(table, pub).size() == N
                             && reasons(f, f.connectDlq).size() == 1
@@ -144,6 +187,8 @@ class PythonClientSinkIntegrationTest {
                     () -> Map.of(
                             "lucene",
                             TestIndexes.count(luceneDir, sym),
+                            "lucene " + raw,
+                            TestIndexes.count(luceneDir, raw),
                             "pg " + sym,
                             SinkFixture.pgRows(table, sym).size(),
                             "pg " + pub,
@@ -152,12 +197,14 @@ class PythonClientSinkIntegrationTest {
                             reasons(f, f.connectDlq),
                             "pg dlq",
                             reasons(f, pgDlq)));
-            for (int i = 0; i < N; i += 7) {
-                List<SearchHit> hits = TestIndexes.search(luceneDir, sym, PythonClient.vector(i, DIMS), 1, 50);
-                assertThat(hits)
-                        .as("search of " + sym + " with doc-" + i + "'s vector")
-                        .isNotEmpty();
-                assertThat(hits.get(0).embeddingId()).isEqualTo("doc-" + i);
+            for (String t : List.of(sym, raw)) {
+                for (int i = 0; i < N; i += 7) {
+                    List<SearchHit> hits = TestIndexes.search(luceneDir, t, PythonClient.vector(i, DIMS), 1, 50);
+                    assertThat(hits)
+                            .as("search of " + t + " with doc-" + i + "'s vector")
+                            .isNotEmpty();
+                    assertThat(hits.get(0).embeddingId()).isEqualTo("doc-" + i);
+                }
             }
             assertThat(reasons(f, f.connectDlq)).containsOnlyKeys(sym + "/doc-tampered");
             assertThat(reasons(f, pgDlq)).containsOnlyKeys(sym + "/doc-tampered", pub + "/doc-tampered");

@@ -184,9 +184,8 @@ class EnvelopeTestVectorTest {
         assertThat(Arrays.copyOfRange(ENVELOPE_V2, aad + 22, ciphertextAt)).isEqualTo(WRAPPED_DEK);
     }
 
-    @Test
-    void theLocalKmsHoldingTheFixedKek_opensTheVector() throws Exception {
-        com.google.crypto.tink.aead.AeadConfig.register();
+    /** A Tink AES-256-GCM keyset (TINK prefix, the given key id) in cleartext JSON, as the local KMS stores a KEK. */
+    static void writeTinkAesKeyset(Path file, byte[] kekBytes, int keyId) throws Exception {
         AesGcmKey kek = AesGcmKey.builder()
                 .setParameters(AesGcmParameters.builder()
                         .setKeySizeBytes(32)
@@ -194,15 +193,22 @@ class EnvelopeTestVectorTest {
                         .setTagSizeBytes(16)
                         .setVariant(AesGcmParameters.Variant.TINK)
                         .build())
-                .setKeyBytes(SecretBytes.copyFrom(KEK, InsecureSecretKeyAccess.get()))
-                .setIdRequirement(KEK_TINK_KEY_ID)
-                .build();
-        KeysetHandle keyset = KeysetHandle.newBuilder()
-                .addEntry(KeysetHandle.importKey(kek).makePrimary())
+                .setKeyBytes(SecretBytes.copyFrom(kekBytes, InsecureSecretKeyAccess.get()))
+                .setIdRequirement(keyId)
                 .build();
         Files.writeString(
-                dir.resolve("tenant-acme.keyset.json"),
-                TinkJsonProtoKeysetFormat.serializeKeyset(keyset, InsecureSecretKeyAccess.get()));
+                file,
+                TinkJsonProtoKeysetFormat.serializeKeyset(
+                        KeysetHandle.newBuilder()
+                                .addEntry(KeysetHandle.importKey(kek).makePrimary())
+                                .build(),
+                        InsecureSecretKeyAccess.get()));
+    }
+
+    @Test
+    void theLocalKmsHoldingTheFixedKek_opensTheVector() throws Exception {
+        com.google.crypto.tink.aead.AeadConfig.register();
+        writeTinkAesKeyset(dir.resolve("tenant-acme.keyset.json"), KEK, KEK_TINK_KEY_ID);
         LocalKms local = new LocalKms(dir);
 
         assertThat(local.unwrapDek(new KekRef("local", "tenant-acme", 1), WRAPPED_DEK, WRAP_AAD))

@@ -9,9 +9,6 @@ import com.google.crypto.tink.HybridDecrypt;
 import com.google.crypto.tink.InsecureSecretKeyAccess;
 import com.google.crypto.tink.KeysetHandle;
 import com.google.crypto.tink.RegistryConfiguration;
-import com.google.crypto.tink.TinkJsonProtoKeysetFormat;
-import com.google.crypto.tink.aead.AesGcmKey;
-import com.google.crypto.tink.aead.AesGcmParameters;
 import com.google.crypto.tink.hybrid.HpkeParameters;
 import com.google.crypto.tink.hybrid.HpkePrivateKey;
 import com.google.crypto.tink.hybrid.HpkePublicKey;
@@ -129,24 +126,10 @@ class SharedTestVectorsTest {
     @Test
     void everyVectorOpensUnderTheLocalKmsHoldingItsKek() throws Exception {
         JsonNode first = all("envelopes").get(0);
-        AesGcmKey kek = AesGcmKey.builder()
-                .setParameters(AesGcmParameters.builder()
-                        .setKeySizeBytes(32)
-                        .setIvSizeBytes(12)
-                        .setTagSizeBytes(16)
-                        .setVariant(AesGcmParameters.Variant.TINK)
-                        .build())
-                .setKeyBytes(SecretBytes.copyFrom(hex(first, "kek"), InsecureSecretKeyAccess.get()))
-                .setIdRequirement(
-                        Integer.parseUnsignedInt(first.get("kek_tink_key_id").asText(), 16))
-                .build();
-        Files.writeString(
+        EnvelopeTestVectorTest.writeTinkAesKeyset(
                 dir.resolve("tenant-acme.keyset.json"),
-                TinkJsonProtoKeysetFormat.serializeKeyset(
-                        KeysetHandle.newBuilder()
-                                .addEntry(KeysetHandle.importKey(kek).makePrimary())
-                                .build(),
-                        InsecureSecretKeyAccess.get()));
+                hex(first, "kek"),
+                Integer.parseUnsignedInt(first.get("kek_tink_key_id").asText(), 16));
         Sealer reader = new Sealer(Keyring.of(new LocalKms(dir)));
         for (JsonNode v : all("envelopes")) {
             Unsealed opened = reader.unseal(

@@ -40,8 +40,47 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Vector dimensions to run (default: ${DEFAULT-VALUE}).")
     List<Integer> dims = new ArrayList<>();
 
-    @Option(names = "--tenants", defaultValue = "10", description = "(default: ${DEFAULT-VALUE})")
-    int tenants;
+    @Option(
+            names = "--tenants",
+            defaultValue = "10",
+            split = ",",
+            description = "Tenants the records belong to; several counts run one after the other, e.g. "
+                    + "10,1000,10000,100000 (default: ${DEFAULT-VALUE}).")
+    List<Integer> tenants = new ArrayList<>();
+
+    @Option(
+            names = "--distribution",
+            defaultValue = "uniform",
+            description = "Which tenant each record belongs to: uniform (every tenant in turn), zipf (rank k with "
+                    + "probability ~ 1/k^1.1) or zipf:s (default: ${DEFAULT-VALUE}).")
+    String distribution;
+
+    @Option(
+            names = "--phase",
+            defaultValue = "cold",
+            description = "cold: a fresh instance through the backlog, each tenant's first record making its DEK; "
+                    + "steady: the same instance through a second backlog of the same tenants, its DEKs already made "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String phase;
+
+    @Option(
+            names = "--stream-threads",
+            defaultValue = "2",
+            description = "Stream threads of each topology (default: ${DEFAULT-VALUE}).")
+    int streamThreads;
+
+    @Option(
+            names = "--commit-interval-ms",
+            defaultValue = "100",
+            description = "Kafka Streams' commit.interval.ms for every topology; with exactly-once it bounds "
+                    + "the latency (default: ${DEFAULT-VALUE}).")
+    int commitIntervalMs;
+
+    @Option(
+            names = "--chart-dir",
+            description = "Also draw the results as SVG charts into this directory (records/s by dimensions when "
+                    + "several --dims ran, by tenants when several --tenants ran).")
+    Path chartDir;
 
     @Option(names = "--partitions", defaultValue = "4", description = "(default: ${DEFAULT-VALUE})")
     int partitions;
@@ -127,17 +166,26 @@ public final class BenchCommand implements Callable<Integer> {
                     "--topologies takes " + String.join(", ", PipelineBench.Options.TOPOLOGIES) + "; got "
                             + topologies);
         }
-        if (records < 100
-                || tenants < 1
-                || partitions < 1
-                || runs < 1
-                || latencyRecords < 100
-                || latencyRate < 1
-                || dims.isEmpty()) {
+        TenantDistribution dist;
+        PipelineBench.Phase ph;
+        try {
+            dist = TenantDistribution.parse(distribution);
+            ph = PipelineBench.Phase.parse(phase);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (streamThreads < 1
+                || commitIntervalMs < 1
+                || tenants.isEmpty()
+                || tenants.stream().anyMatch(t -> t < 1)) {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "--stream-threads, --commit-interval-ms and every --tenants need at least 1");
+        }
+        if (records < 100 || partitions < 1 || runs < 1 || latencyRecords < 100 || latencyRate < 1 || dims.isEmpty()) {
             throw new CommandLine.ParameterException(
                     spec.commandLine(),
                     "--records and --latency-records need at least 100; "
-                            + "--tenants, --partitions, --runs, --latency-rate at least 1");
+                            + "--partitions, --runs, --latency-rate at least 1");
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -149,7 +197,6 @@ public final class BenchCommand implements Callable<Integer> {
                     new PipelineBench.Options(
                             records,
                             dims,
-                            tenants,
                             partitions,
                             runs,
                             warmupRuns,
@@ -158,7 +205,12 @@ public final class BenchCommand implements Callable<Integer> {
                             dekMaxRecords,
                             dir,
                             topologies,
-                            io.embedseal.keyring.kms.KekKind.parse(kekKind)),
+                            io.embedseal.keyring.kms.KekKind.parse(kekKind),
+                            tenants,
+                            streamThreads,
+                            commitIntervalMs,
+                            dist,
+                            ph),
                     line -> {
                         err.println("bench: " + line);
                         err.flush();
@@ -171,7 +223,12 @@ public final class BenchCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("records", records);
-            o.put("tenants", tenants);
+            o.put("tenants", tenants.get(0));
+            o.put("tenantCounts", tenants);
+            o.put("distribution", dist.toString());
+            o.put("phase", ph.name().toLowerCase(Locale.ROOT));
+            o.put("streamThreads", streamThreads);
+            o.put("commitIntervalMs", commitIntervalMs);
             o.put("partitions", partitions);
             o.put("java", System.getProperty("java.version"));
             o.put("cpus", Runtime.getRuntime().availableProcessors());
@@ -182,14 +239,25 @@ public final class BenchCommand implements Callable<Integer> {
         } else {
             out.printf(
                     Locale.ROOT,
-                    "embedseal bench: %,d records per run, %d tenants, %d partitions, exactly-once v2, Java %s, %d CPUs%n",
+                    "embedseal bench: %,d records per run, %s tenants (%s), %s, %d partitions, %d stream threads, "
+                            + "exactly-once v2 with %d ms commits, Java %s, %d CPUs%n",
                     records,
-                    tenants,
+                    tenants.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", ")),
+                    dist,
+                    ph == PipelineBench.Phase.COLD ? "from a cold start" : "in steady state (DEKs made)",
                     partitions,
+                    streamThreads,
+                    commitIntervalMs,
                     System.getProperty("java.version"),
                     Runtime.getRuntime().availableProcessors());
             for (PipelineBench.DimsResult r : results) {
-                out.printf(Locale.ROOT, "%n%d dims (%,d bytes per raw record)%n", r.dims(), r.recordBytes());
+                out.printf(
+                        Locale.ROOT,
+                        "%n%d dims (%,d bytes per raw record), %,d tenants (%,d with records)%n",
+                        r.dims(),
+                        r.recordBytes(),
+                        r.tenants(),
+                        r.tenantsWithRecords());
                 out.printf(
                         Locale.ROOT,
                         "  %-13s %4s %12s %8s %11s %11s %10s %5s %6s %8s %8s %6s %9s%n",
@@ -247,6 +315,16 @@ public final class BenchCommand implements Callable<Integer> {
                 if (!ratios.isEmpty()) {
                     out.println("  " + String.join("; ", ratios));
                 }
+                List<String> spreads = new ArrayList<>();
+                spread(spreads, "sealed / pass-through", r.ratioSpread(), "%.3f");
+                spread(spreads, "aes-gcm / pass-through", r.floorRatioSpread(), "%.3f");
+                spread(spreads, "sealed / aes-gcm", r.sealedToFloorSpread(), "%.3f");
+                spread(spreads, "sealed - pass-through app CPU us", r.sealedCpuOverPassThrough(), "%+.2f");
+                spread(spreads, "sealed - aes-gcm app CPU us", r.sealedCpuOverFloor(), "%+.2f");
+                spread(spreads, "p99 sealed / pass-through", r.p99SealedOverPassThrough(), "%.2f");
+                if (!spreads.isEmpty()) {
+                    out.println("  over the pairs of adjacent runs, median [min, max]: " + String.join("; ", spreads));
+                }
                 out.println("  CPU us per record, whole JVM: "
                         + perTopology(r.cpuPassThrough(), r.cpuAesGcm(), r.cpuSealed(), "%.1f")
                         + "; the application's own threads: "
@@ -257,14 +335,39 @@ public final class BenchCommand implements Callable<Integer> {
                 if (r.sealedMedian() > 0) {
                     out.printf(
                             Locale.ROOT,
-                            "; KMS calls per sealing instance %d (bound: tenants x (1 + rollovers) = %d)",
+                            "; KMS calls per sealing instance %d (bound: a DEK per tenant with records, plus "
+                                    + "rollovers, with every DEK cached = %d); DEK cache hit rate %.4f; heap after a "
+                                    + "full GC %.0f MB",
                             r.kmsCallsPerSealedRun(),
-                            r.kmsBound());
+                            r.kmsBound(),
+                            r.dekCacheHitRate(),
+                            r.heapAfterGcSealed() / 1e6);
                 }
                 out.println();
             }
         }
+        if (chartDir != null) {
+            for (Path chart : BenchCharts.write(
+                    results,
+                    chartDir,
+                    "Java " + System.getProperty("java.version") + ", " + dist + ", "
+                            + ph.name().toLowerCase(Locale.ROOT))) {
+                err.println("bench: chart " + chart);
+            }
+        }
         out.flush();
         return 0;
+    }
+
+    private static void spread(List<String> out, String name, PipelineBench.Spread s, String format) {
+        if (!s.pairs().isEmpty()) {
+            out.add(String.format(
+                    Locale.ROOT,
+                    "%s " + format + " [" + format + ", " + format + "]",
+                    name,
+                    s.median(),
+                    s.min(),
+                    s.max()));
+        }
     }
 }

@@ -70,7 +70,6 @@ public final class PipelineBench {
     public record Options(
             int records,
             List<Integer> dims,
-            int tenants,
             int partitions,
             int runs,
             int warmupRuns,
@@ -79,7 +78,12 @@ public final class PipelineBench {
             long dekMaxRecords,
             Path dataDir,
             List<String> topologies,
-            io.embedseal.keyring.kms.KekKind kekKind) {
+            io.embedseal.keyring.kms.KekKind kekKind,
+            List<Integer> tenantCounts,
+            int streamThreads,
+            int commitIntervalMs,
+            TenantDistribution distribution,
+            Phase phase) {
 
         /** The topologies there are, in the order each run takes them. */
         public static final List<String> TOPOLOGIES = List.of("pass-through", "aes-gcm", "sealed");
@@ -89,6 +93,28 @@ public final class PipelineBench {
             if (topologies.isEmpty()) {
                 throw new IllegalArgumentException("no topology to run: choose from " + TOPOLOGIES);
             }
+            tenantCounts = List.copyOf(tenantCounts);
+            if (tenantCounts.isEmpty() || tenantCounts.stream().anyMatch(t -> t < 1)) {
+                throw new IllegalArgumentException("tenant counts are at least 1: " + tenantCounts);
+            }
+        }
+    }
+
+    /**
+     * What a run measures: {@code COLD}, a fresh instance through the backlog (each tenant's first record makes its
+     * DEK); {@code STEADY}, the same instance through a second backlog with the same tenant sequence, after the first
+     * (not measured) made the DEKs.
+     */
+    public enum Phase {
+        COLD,
+        STEADY;
+
+        public static Phase parse(String s) {
+            return switch (s.toLowerCase(Locale.ROOT)) {
+                case "cold" -> COLD;
+                case "steady" -> STEADY;
+                default -> throw new IllegalArgumentException("a phase is cold or steady, not " + s);
+            };
         }
     }
 
@@ -109,7 +135,32 @@ public final class PipelineBench {
             double p50Millis,
             double p99Millis,
             long kmsCalls,
-            long peakHeapBytes) {}
+            long peakHeapBytes,
+            String phase,
+            int tenants,
+            long dekCacheHits,
+            long dekCacheMisses,
+            double dekCacheHitRate,
+            long heapAfterGcBytes) {}
+
+    /**
+     * A ratio over the pairs of runs taken next to each other (run k of one topology against run k of the other), so a
+     * change of the machine's speed between rounds moves both sides of a pair: the median of the pairs, their smallest
+     * and largest, and the pairs themselves.
+     */
+    public record Spread(double median, double min, double max, List<Double> pairs) {
+        static final Spread NONE = new Spread(Double.NaN, Double.NaN, Double.NaN, List.of());
+
+        static Spread of(List<Double> pairs) {
+            if (pairs.isEmpty()) {
+                return NONE;
+            }
+            double[] v =
+                    pairs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+            return new Spread(median, v[0], v[v.length - 1], List.copyOf(pairs));
+        }
+    }
 
     /**
      * Per dimension: every run and the ratios of the medians ({@code ratio} = sealed / pass-through, the goal;
@@ -139,7 +190,26 @@ public final class PipelineBench {
             double p99AesGcm,
             double p99Sealed,
             long kmsCallsPerSealedRun,
-            long kmsBound) {}
+            long kmsBound,
+            int tenants,
+            int tenantsWithRecords,
+            String distribution,
+            String phase,
+            int streamThreads,
+            int partitions,
+            int commitIntervalMs,
+            double p50PassThrough,
+            double p50AesGcm,
+            double p50Sealed,
+            double dekCacheHitRate,
+            long heapAfterGcSealed,
+            Spread ratioSpread,
+            Spread floorRatioSpread,
+            Spread sealedToFloorSpread,
+            Spread sealedCpuOverPassThrough,
+            Spread floorCpuOverPassThrough,
+            Spread sealedCpuOverFloor,
+            Spread p99SealedOverPassThrough) {}
 
     private PipelineBench() {}
 
@@ -149,39 +219,43 @@ public final class PipelineBench {
     public static List<DimsResult> run(Options o, Consumer<String> progress) throws Exception {
         Files.createDirectories(o.dataDir());
         List<DimsResult> out = new ArrayList<>();
+        int most = o.tenantCounts().stream().mapToInt(Integer::intValue).max().orElseThrow();
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(o.dataDir().resolve("kafka"), true)) {
             Path kmsDir = o.dataDir().resolve("kms");
             List<String> tenants = new ArrayList<>();
             String events = "bench-keyring.events";
             broker.createTopic(events, 1, Map.of("cleanup.policy", "delete", "retention.ms", "-1"));
+            progress.accept("registering " + most + " tenants");
             try (LocalKms kms = new LocalKms(kmsDir);
                     KafkaProducer<String, byte[]> p = new KafkaProducer<>(
-                            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()),
+                            Map.of(
+                                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                    broker.bootstrapServers(),
+                                    ProducerConfig.LINGER_MS_CONFIG,
+                                    20),
                             new StringSerializer(),
                             new ByteArraySerializer())) {
                 KeyEventAuthor operator = KeyEventAuthor.creatingKey(
                         kms.signingKeys().orElseThrow(), KeyringSettings.DEFAULT_SIGNING_KEY, "bench");
-                for (int t = 0; t < o.tenants(); t++) {
+                for (int t = 0; t < most; t++) {
                     String tenant = String.format(Locale.ROOT, "tenant-%03d", t);
                     tenants.add(tenant);
                     KekRef k = kms.createKek("tenant-" + tenant, o.kekKind());
                     io.embedseal.keyring.kms.PublicKek pinned = kms.publicKek(k.keyName(), k.version());
-                    p.send(new ProducerRecord<>(
-                                    events,
-                                    tenant,
-                                    pinned != null
-                                            ? operator.next(tenant, KeyEventType.REGISTERED, pinned)
-                                            : operator.next(
-                                                    tenant,
-                                                    KeyEventType.REGISTERED,
-                                                    k.provider(),
-                                                    k.keyName(),
-                                                    k.version())))
-                            .get();
+                    var unused = p.send(new ProducerRecord<>(
+                            events,
+                            tenant,
+                            pinned != null
+                                    ? operator.next(tenant, KeyEventType.REGISTERED, pinned)
+                                    : operator.next(
+                                            tenant, KeyEventType.REGISTERED, k.provider(), k.keyName(), k.version())));
                 }
+                p.flush();
             }
-            for (int dims : o.dims()) {
-                out.add(runDims(broker, o, dims, tenants, kmsDir, events, progress));
+            for (int count : o.tenantCounts()) {
+                for (int dims : o.dims()) {
+                    out.add(runDims(broker, o, dims, tenants.subList(0, count), kmsDir, events, progress));
+                }
             }
         }
         return out;
@@ -197,20 +271,41 @@ public final class PipelineBench {
             Consumer<String> progress)
             throws Exception {
         InMemorySchemaRegistry registry = new InMemorySchemaRegistry();
-        String source = "bench-raw-" + dims;
-        String latencySourcePrefix = "bench-latency-" + dims + "-";
-        broker.createTopic(source, o.partitions(), Map.of());
+        String where = tenants.size() + " tenants, " + dims + " dims";
+        String source = "bench-raw-" + dims + "-" + tenants.size();
+        String latencySourcePrefix = "bench-latency-" + dims + "-" + tenants.size() + "-";
         int schemaId = registry.register(source + "-value", EmbeddingEventCodec.CANONICAL_SCHEMA);
-        progress.accept("dims " + dims + ": producing " + o.records() + " records");
-        long recordBytes = fill(broker, source, schemaId, dims, tenants, o.records(), 0);
+        int[] sequence = o.distribution().sequence(tenants.size(), o.records(), 31L * tenants.size() + dims);
+        int[] latencySequence =
+                o.distribution().sequence(tenants.size(), o.latencyRecords(), 37L * tenants.size() + dims);
+        Batches batches;
+        if (o.phase() == Phase.COLD) {
+            // One backlog, filled once, which every run reads from the start.
+            broker.createTopic(source, o.partitions(), Map.of());
+            progress.accept(where + ": producing " + o.records() + " records");
+            long bytes = fill(broker, source, schemaId, dims, tenants, sequence, 0, 0);
+            batches = new Batches(() -> bytes, runId -> source, null);
+        } else {
+            // A topic per run: the first backlog (which makes the DEKs) before the start, the measured one while the
+            // application cannot read it yet.
+            long[] measuredBytes = {0};
+            batches = new Batches(() -> measuredBytes[0], runId -> runId + "-in", (topic, first) -> {
+                if (first) {
+                    broker.createTopic(topic, o.partitions(), Map.of());
+                    fill(broker, topic, schemaId, dims, tenants, sequence, 0, 0);
+                    return null;
+                }
+                return fillUncommitted(broker, topic, schemaId, dims, tenants, sequence, o.records(), measuredBytes);
+            });
+        }
         byte[] header = envelopeHeader(kmsDir, dims, tenants.get(0));
 
         List<Run> runs = new ArrayList<>();
         // Warm-up runs (not counted) first: the JIT keeps improving Kafka's and our code for several runs.
         for (int run = 1 - o.warmupRuns(); run <= o.runs(); run++) {
             for (String topology : o.topologies()) {
-                progress.accept("dims " + dims + ": " + (run < 1 ? "warm-up " + (run + o.warmupRuns()) : "run " + run)
-                        + " " + topology);
+                progress.accept(where + ": " + (run < 1 ? "warm-up " + (run + o.warmupRuns()) : "run " + run) + " "
+                        + topology + (o.phase() == Phase.STEADY ? " (steady state)" : ""));
                 String latencySource = latencySourcePrefix + topology + "-" + (run + o.warmupRuns());
                 broker.createTopic(latencySource, o.partitions(), Map.of());
                 Run r = runOnce(
@@ -219,14 +314,14 @@ public final class PipelineBench {
                         dims,
                         topology,
                         run,
-                        source,
+                        batches,
                         latencySource,
+                        latencySequence,
                         registry,
                         schemaId,
                         tenants,
                         kmsDir,
                         events,
-                        recordBytes,
                         header);
                 if (run >= 1) {
                     runs.add(r);
@@ -241,11 +336,17 @@ public final class PipelineBench {
                 .mapToLong(Run::kmsCalls)
                 .max()
                 .orElse(0);
-        long perTenantRecords = (long) Math.ceil(o.records() / (double) tenants.size());
-        long rollovers = Math.max(0, (perTenantRecords - 1) / o.dekMaxRecords());
+        // The bound of the measured backlog: from a cold start, a DEK per tenant with records (plus rollovers); in
+        // steady state, rollovers only, once every DEK fits the cache.
+        long bound = TenantDistribution.kmsBound(sequence, tenants.size(), o.dekMaxRecords());
+        if (o.phase() == Phase.STEADY) {
+            int[] both = Arrays.copyOf(sequence, sequence.length * 2);
+            System.arraycopy(sequence, 0, both, sequence.length, sequence.length);
+            bound = TenantDistribution.kmsBound(both, tenants.size(), o.dekMaxRecords()) - bound;
+        }
         return new DimsResult(
                 dims,
-                recordBytes / o.records(),
+                batches.recordBytes().getAsLong() / o.records(),
                 header.length + Dek.OVERHEAD - EmbeddingEventCodec.PREFIX_LENGTH,
                 runs,
                 pass,
@@ -264,7 +365,68 @@ public final class PipelineBench {
                 median(runs, "aes-gcm", Run::p99Millis),
                 median(runs, "sealed", Run::p99Millis),
                 kms,
-                tenants.size() * (1 + rollovers));
+                bound,
+                tenants.size(),
+                TenantDistribution.distinct(sequence, tenants.size()),
+                o.distribution().toString(),
+                o.phase().name().toLowerCase(Locale.ROOT),
+                o.streamThreads(),
+                o.partitions(),
+                o.commitIntervalMs(),
+                median(runs, "pass-through", Run::p50Millis),
+                median(runs, "aes-gcm", Run::p50Millis),
+                median(runs, "sealed", Run::p50Millis),
+                median(runs, "sealed", Run::dekCacheHitRate),
+                (long) median(runs, "sealed", r -> r.heapAfterGcBytes()),
+                pairs(runs, "sealed", "pass-through", Run::recordsPerSecond, (a, b) -> a / b),
+                pairs(runs, "aes-gcm", "pass-through", Run::recordsPerSecond, (a, b) -> a / b),
+                pairs(runs, "sealed", "aes-gcm", Run::recordsPerSecond, (a, b) -> a / b),
+                pairs(runs, "sealed", "pass-through", Run::topologyCpuMicrosPerRecord, (a, b) -> a - b),
+                pairs(runs, "aes-gcm", "pass-through", Run::topologyCpuMicrosPerRecord, (a, b) -> a - b),
+                pairs(runs, "sealed", "aes-gcm", Run::topologyCpuMicrosPerRecord, (a, b) -> a - b),
+                pairs(runs, "sealed", "pass-through", Run::p99Millis, (a, b) -> a / b));
+    }
+
+    /** {@code f(a's run k, b's run k)} for every round k in which both topologies ran. */
+    private static Spread pairs(
+            List<Run> runs,
+            String a,
+            String b,
+            java.util.function.ToDoubleFunction<Run> value,
+            java.util.function.DoubleBinaryOperator f) {
+        List<Double> out = new ArrayList<>();
+        for (Run ra : runs) {
+            if (!ra.topology().equals(a)) {
+                continue;
+            }
+            for (Run rb : runs) {
+                if (rb.topology().equals(b) && rb.run() == ra.run()) {
+                    double x = value.applyAsDouble(ra);
+                    double y = value.applyAsDouble(rb);
+                    if (x > 0 && y > 0) {
+                        out.add(f.applyAsDouble(x, y));
+                    }
+                }
+            }
+        }
+        return Spread.of(out);
+    }
+
+    /**
+     * Where a run's backlog comes from: the topic of each run, and (steady state) how a batch is put into it.
+     *
+     * @param fill null when the backlog is filled once before all runs; else {@code (topic, first)}: the first
+     *             batch (before the start) or the measured one
+     */
+    private record Batches(
+            java.util.function.LongSupplier recordBytes,
+            java.util.function.UnaryOperator<String> topic,
+            @Nullable BatchFiller fill) {}
+
+    private interface BatchFiller {
+        /** The first batch, committed; or the measured one, whose transaction the returned producer commits. */
+        @Nullable
+        KafkaProducer<byte[], byte[]> fill(String topic, boolean first) throws Exception;
     }
 
     private static double ratio(double a, double b) {
@@ -323,50 +485,95 @@ public final class PipelineBench {
         return v.length == 0 ? 0 : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
-    /** Produces {@code n} records round-robin over the tenants; returns the bytes of values produced. */
+    /** Produces a record for each entry of the tenant sequence; returns the bytes of values produced. */
     private static long fill(
             EmbeddedKafkaBroker broker,
             String topic,
             int schemaId,
             int dims,
             List<String> tenants,
-            int n,
+            int[] sequence,
+            int firstIndex,
             long rateLimit)
             throws Exception {
+        try (KafkaProducer<byte[], byte[]> p = producer(broker, rateLimit > 0 ? 0 : 20, null)) {
+            return send(p, topic, schemaId, dims, tenants, sequence, firstIndex, rateLimit);
+        }
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer(
+            EmbeddedKafkaBroker broker, int lingerMs, @Nullable String transactionalId) {
+        Map<String, Object> c = new HashMap<>();
+        c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        c.put(ProducerConfig.LINGER_MS_CONFIG, lingerMs);
+        c.put(ProducerConfig.BATCH_SIZE_CONFIG, 1 << 20);
+        c.put(ProducerConfig.ACKS_CONFIG, "all");
+        if (transactionalId != null) {
+            c.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+            c.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 600_000);
+        }
+        return new KafkaProducer<>(c, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    /**
+     * Steady state's measured batch: produced inside a transaction left open, so the application (reading
+     * read_committed) sees none of it until the returned producer commits it, all at once.
+     */
+    private static KafkaProducer<byte[], byte[]> fillUncommitted(
+            EmbeddedKafkaBroker broker,
+            String topic,
+            int schemaId,
+            int dims,
+            List<String> tenants,
+            int[] sequence,
+            int firstIndex,
+            long[] bytes)
+            throws Exception {
+        KafkaProducer<byte[], byte[]> p = producer(broker, 20, "bench-fill-" + topic);
+        try {
+            p.initTransactions();
+            p.beginTransaction();
+            bytes[0] = send(p, topic, schemaId, dims, tenants, sequence, firstIndex, 0);
+            p.flush();
+            return p;
+        } catch (Exception e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    private static long send(
+            KafkaProducer<byte[], byte[]> p,
+            String topic,
+            int schemaId,
+            int dims,
+            List<String> tenants,
+            int[] sequence,
+            int firstIndex,
+            long rateLimit)
+            throws Exception {
+        int n = sequence.length;
         SyntheticEmbeddings synthetic = new SyntheticEmbeddings(dims * 31L, dims);
         long bytes = 0;
-        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(
-                Map.of(
-                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                        broker.bootstrapServers(),
-                        ProducerConfig.LINGER_MS_CONFIG,
-                        rateLimit > 0 ? 0 : 20,
-                        ProducerConfig.BATCH_SIZE_CONFIG,
-                        1 << 20,
-                        ProducerConfig.ACKS_CONFIG,
-                        "all"),
-                new ByteArraySerializer(),
-                new ByteArraySerializer())) {
-            long start = System.nanoTime();
-            for (int i = 0; i < n; i++) {
-                String tenant = tenants.get(i % tenants.size());
-                EmbeddingEvent e = synthetic.event(tenant, i);
-                byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
-                bytes += value.length;
-                var unused = p.send(new ProducerRecord<>(
-                        topic,
-                        (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                        value));
-                if (rateLimit > 0) {
-                    long due = start + (long) ((i + 1) * 1e9 / rateLimit);
-                    long wait = due - System.nanoTime();
-                    if (wait > 0) {
-                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
-                    }
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            String tenant = tenants.get(sequence[i]);
+            EmbeddingEvent e = synthetic.event(tenant, firstIndex + i);
+            byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
+            bytes += value.length;
+            var unused = p.send(new ProducerRecord<>(
+                    topic,
+                    (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                    value));
+            if (rateLimit > 0) {
+                long due = start + (long) ((i + 1) * 1e9 / rateLimit);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
                 }
             }
-            p.flush();
         }
+        p.flush();
         return bytes;
     }
 
@@ -376,17 +583,18 @@ public final class PipelineBench {
             int dims,
             String topology,
             int run,
-            String source,
+            Batches batches,
             String latencySource,
+            int[] latencySequence,
             InMemorySchemaRegistry registry,
             int schemaId,
             List<String> tenants,
             Path kmsDir,
             String events,
-            long recordBytes,
             byte[] header)
             throws Exception {
-        String id = "bench-" + dims + "-" + topology + "-" + (run + o.warmupRuns());
+        String id = "bench-" + dims + "-" + tenants.size() + "-" + topology + "-" + (run + o.warmupRuns());
+        String source = batches.topic().apply(id);
         String output = id + "-out";
         String latencyOutput = id + "-latency-out";
         broker.createTopic(output, o.partitions(), Map.of("message.timestamp.type", "LogAppendTime"));
@@ -412,8 +620,8 @@ public final class PipelineBench {
                                 id + (inputTopic.equals(source) ? "" : "-latency"),
                                 broker.bootstrapServers(),
                                 stateDir,
-                                streamsOverrides()));
-                return new Running(s, () -> 0L, s::close);
+                                streamsOverrides(o)));
+                return new Running(s, () -> 0L, () -> new long[2], s::close);
             };
         } else {
             starter = inputTopic -> {
@@ -432,10 +640,17 @@ public final class PipelineBench {
                 c.put("kms.local.dir", kmsDir.toString());
                 c.put("dek.max-records", Long.toString(o.dekMaxRecords()));
                 c.put("audit.enabled", "false");
-                streamsOverrides().forEach((k, v) -> c.put("streams." + k, String.valueOf(v)));
+                streamsOverrides(o).forEach((k, v) -> c.put("streams." + k, String.valueOf(v)));
                 EmbedsealPipeline p = EmbedsealPipeline.create(PipelineConfig.of(c, name -> null), registry);
                 p.createTopicsIfConfigured();
-                return new Running(p.streams(), () -> p.kmsCalls().totalCalls(), () -> p.close(Duration.ofSeconds(30)));
+                return new Running(
+                        p.streams(),
+                        () -> p.kmsCalls().totalCalls(),
+                        () -> {
+                            Keyring.CacheStats cs = p.parts().sealer().keyring().cacheStats();
+                            return new long[] {cs.sealHits(), cs.sealMisses()};
+                        },
+                        () -> p.close(Duration.ofSeconds(30)));
             };
         }
         Run result = measure(
@@ -443,46 +658,36 @@ public final class PipelineBench {
                 topology,
                 dims,
                 run,
+                id,
                 source,
+                batches,
                 output,
                 latencySource,
                 latencyOutput,
+                latencySequence,
                 schemaId,
                 tenants,
                 o,
-                recordBytes,
                 heap,
                 starter);
         heap.stop();
-        return new Run(
-                result.topology(),
-                result.dims(),
-                result.run(),
-                result.records(),
-                result.seconds(),
-                result.recordsPerSecond(),
-                result.megabytesPerSecond(),
-                result.cpuMicrosPerRecord(),
-                result.topologyCpuMicrosPerRecord(),
-                result.topologyAllocatedBytesPerRecord(),
-                result.gcPauses(),
-                result.gcPauseMillis(),
-                result.p50Millis(),
-                result.p99Millis(),
-                result.kmsCalls(),
-                heap.peak());
+        return result;
     }
 
-    /** Settings both topologies share on top of {@link StreamsSettings}. */
-    static Map<String, Object> streamsOverrides() {
+    /** Settings all topologies share on top of {@link StreamsSettings}. */
+    static Map<String, Object> streamsOverrides(Options o) {
         Map<String, Object> m = new LinkedHashMap<>(
                 StreamsSettings.allowingDependencyWait(SealingOptions.defaults().maxDependencyWait()));
-        m.put("num.stream.threads", 2);
-        m.put("commit.interval.ms", 100);
+        m.put("num.stream.threads", o.streamThreads());
+        m.put("commit.interval.ms", o.commitIntervalMs());
         return m;
     }
 
-    private record Running(KafkaStreams streams, java.util.function.LongSupplier kmsCalls, Runnable close) {}
+    private record Running(
+            KafkaStreams streams,
+            java.util.function.LongSupplier kmsCalls,
+            java.util.function.Supplier<long[]> dekCacheHitsAndMisses,
+            Runnable close) {}
 
     private interface Starter {
         Running start(String inputTopic) throws Exception;
@@ -493,34 +698,76 @@ public final class PipelineBench {
             String topology,
             int dims,
             int run,
+            String appId,
             String source,
+            Batches batches,
             String output,
             String latencySource,
             String latencyOutput,
+            int[] latencySequence,
             int schemaId,
             List<String> tenants,
             Options o,
-            long recordBytes,
             HeapSampler heap,
             Starter starter)
             throws Exception {
         // Throughput: the backlog.
+        BatchFiller filler = batches.fill();
+        if (filler != null) {
+            var unused = filler.fill(source, true); // steady state: the backlog that makes the DEKs first
+        }
         Running app = starter.start(source);
-        String appId = "bench-" + dims + "-" + topology + "-";
-        long cpuBefore = processCpuNanos();
-        long[] gcBefore = gcTotals();
-        app.streams().start();
+        long expected = o.records();
+        long kmsBefore = 0;
+        long[] cacheBefore = {0, 0};
+        long splitMillis = Long.MIN_VALUE;
+        long cpuBefore;
+        long[] gcBefore;
+        long threadsCpuBefore = 0;
+        long threadsAllocatedBefore = 0;
+        if (filler == null) {
+            cpuBefore = processCpuNanos();
+            gcBefore = gcTotals();
+            app.streams().start();
+        } else {
+            app.streams().start();
+            awaitCommitted(broker, appId, source, o.records(), Duration.ofMinutes(10));
+            // The measured batch goes in uncommitted: the application cannot read it until the commit below, so it
+            // all waits in the topic, as the first batch did before the start.
+            KafkaProducer<byte[], byte[]> pending =
+                    java.util.Objects.requireNonNull(filler.fill(source, false), "the measured batch's producer");
+            expected = 2L * o.records();
+            kmsBefore = app.kmsCalls().getAsLong();
+            cacheBefore = app.dekCacheHitsAndMisses().get();
+            threadsCpuBefore = threadsCpuNanos(appId + "-");
+            threadsAllocatedBefore = threadsAllocatedBytes(appId + "-");
+            cpuBefore = processCpuNanos();
+            gcBefore = gcTotals();
+            // The broker stamps the appends with this JVM's clock: the measured batch must all come after this.
+            splitMillis = System.currentTimeMillis();
+            try (pending) {
+                pending.commitTransaction();
+            }
+        }
         // Wait (without reading the output, which would compete for the CPU) until the application has committed
         // its way through the whole input; then read the output for the append-time span.
-        awaitCommitted(broker, appId + (run + o.warmupRuns()), source, o.records(), Duration.ofMinutes(10));
+        awaitCommitted(broker, appId, source, expected, Duration.ofMinutes(10));
         long cpu = processCpuNanos() - cpuBefore;
         long[] gcAfter = gcTotals();
-        long topologyCpu = threadsCpuNanos(appId + (run + o.warmupRuns()) + "-");
-        long topologyAllocated = threadsAllocatedBytes(appId + (run + o.warmupRuns()) + "-");
-        Span span = awaitCount(broker, output, o.records(), Duration.ofMinutes(1), null);
+        long topologyCpu = threadsCpuNanos(appId + "-") - threadsCpuBefore;
+        long topologyAllocated = threadsAllocatedBytes(appId + "-") - threadsAllocatedBefore;
+        long kmsCalls = app.kmsCalls().getAsLong() - kmsBefore;
+        long[] cacheAfter = app.dekCacheHitsAndMisses().get();
+        long hits = cacheAfter[0] - cacheBefore[0];
+        long misses = cacheAfter[1] - cacheBefore[1];
+        // What stays in the heap with the application running and its DEKs cached (broker and topic data included).
+        System.gc();
+        long heapAfterGc =
+                ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        Span span = awaitCount(broker, output, expected, splitMillis, Duration.ofMinutes(1), null);
         double seconds = Math.max(1, span.lastTimestamp() - span.firstTimestamp()) / 1e3;
-        long kmsCalls = app.kmsCalls().getAsLong();
         app.close().run();
+        long recordBytes = batches.recordBytes().getAsLong();
 
         // Latency: records at a fixed rate into a fresh topic, through a fresh instance of the same topology.
         Running lat = starter.start(latencySource);
@@ -540,19 +787,20 @@ public final class PipelineBench {
         Thread reader = new Thread(
                 () -> {
                     try {
-                        awaitCount(broker, latencyOutput, o.latencyRecords(), Duration.ofMinutes(5), r -> {
-                            int i = (int) seen.getAndIncrement();
-                            if (i < latencies.length) {
-                                latencies[i] = System.currentTimeMillis() - r.timestamp();
-                            }
-                        });
+                        awaitCount(
+                                broker, latencyOutput, o.latencyRecords(), Long.MIN_VALUE, Duration.ofMinutes(5), r -> {
+                                    int i = (int) seen.getAndIncrement();
+                                    if (i < latencies.length) {
+                                        latencies[i] = System.currentTimeMillis() - r.timestamp();
+                                    }
+                                });
                     } catch (Exception e) {
                         throw new IllegalStateException(e);
                     }
                 },
                 "bench-latency-reader");
         reader.start();
-        fill(broker, latencySource, schemaId, dims, tenants, o.latencyRecords(), o.latencyRate());
+        fill(broker, latencySource, schemaId, dims, tenants, latencySequence, 0, o.latencyRate());
         reader.join(Duration.ofMinutes(5).toMillis());
         lat.close().run(); // its KMS calls are a second instance's: the bound is per instance, so they are not added
         long[] sorted = Arrays.copyOf(latencies, (int) Math.min(seen.get(), latencies.length));
@@ -577,7 +825,13 @@ public final class PipelineBench {
                 p50,
                 p99,
                 kmsCalls,
-                heap.peak());
+                heap.peak(),
+                o.phase().name().toLowerCase(Locale.ROOT),
+                tenants.size(),
+                hits,
+                misses,
+                hits + misses == 0 ? Double.NaN : hits / (double) (hits + misses),
+                heapAfterGc);
     }
 
     /** Waits until the consumer group {@code groupId} has committed offsets summing to {@code records} on {@code topic}. */
@@ -654,12 +908,15 @@ public final class PipelineBench {
     private record Span(long firstTimestamp, long lastTimestamp) {}
 
     /**
-     * Reads a topic (read_committed) until {@code n} records arrived; returns the span of their timestamps.
+     * Reads a topic (read_committed) until {@code n} records arrived; returns the span of their timestamps, or with
+     * {@code fromMillis} (steady state: {@code n} is two batches) of the second batch's, which must all have been
+     * written from {@code fromMillis} on.
      */
     private static Span awaitCount(
             EmbeddedKafkaBroker broker,
             String topic,
             long n,
+            long fromMillis,
             Duration timeout,
             @Nullable Consumer<ConsumerRecord<byte[], byte[]>> each) {
         Map<String, Object> p = Map.of(
@@ -674,10 +931,16 @@ public final class PipelineBench {
                 ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG,
                 16 * 1024 * 1024);
         long[] span = {Long.MAX_VALUE, Long.MIN_VALUE};
+        long[] early = {0};
         long count = TopicReader.readFromStart(
                 p, topic, c -> c >= n, System.nanoTime() + timeout.toNanos(), Duration.ZERO, r -> {
-                    span[0] = Math.min(span[0], r.timestamp());
-                    span[1] = Math.max(span[1], r.timestamp());
+                    if (fromMillis == Long.MIN_VALUE || recordIndex(r.key()) >= n / 2) {
+                        span[0] = Math.min(span[0], r.timestamp());
+                        span[1] = Math.max(span[1], r.timestamp());
+                        if (r.timestamp() < fromMillis) {
+                            early[0]++;
+                        }
+                    }
                     if (each != null) {
                         each.accept(r);
                     }
@@ -686,9 +949,27 @@ public final class PipelineBench {
             throw new IllegalStateException(
                     "only " + count + " of " + n + " records reached " + topic + " in " + timeout);
         }
+        if (early[0] > 0) {
+            throw new IllegalStateException(early[0] + " records of the measured batch on " + topic
+                    + " were written before its transaction committed: the steady-state figures would be wrong");
+        }
         long first = span[0];
         long last = span[1];
         return new Span(first, last);
+    }
+
+    /**
+     * The generator's index of a record from its key, {@code tenant/doc-NNNNNN#chunk-C} (index = 4 N + C): in steady
+     * state the measured batch is the second, indexes from {@code records} on.
+     */
+    static long recordIndex(byte[] key) {
+        String k = new String(key, java.nio.charset.StandardCharsets.UTF_8);
+        int doc = k.lastIndexOf("/doc-");
+        int chunk = k.lastIndexOf("#chunk-");
+        if (doc < 0 || chunk < doc) {
+            throw new IllegalStateException("not a bench record's key: " + k);
+        }
+        return Long.parseLong(k.substring(doc + 5, chunk)) * 4 + Long.parseLong(k.substring(chunk + 7));
     }
 
     /** Samples the JVM's used heap every 50 ms and keeps the highest. */

@@ -399,6 +399,14 @@ public final class Keyring implements AutoCloseable {
      */
     public record CacheStats(long sealHits, long sealMisses, long openHits, long openMisses) {}
 
+    /**
+     * Counts an open served by a DEK this keyring handed out before and the caller kept (a sealer's per-thread table
+     * of recently opened DEKs): an open cache hit that did not pass through {@link #openDek}.
+     */
+    public void countOpenHit() {
+        openHits.increment();
+    }
+
     /** The cache counters since this keyring was built. */
     public CacheStats cacheStats() {
         return new CacheStats(sealHits.sum(), sealMisses.sum(), openHits.sum(), openMisses.sum());

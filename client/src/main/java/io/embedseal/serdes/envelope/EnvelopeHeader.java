@@ -141,6 +141,125 @@ public final class EnvelopeHeader {
                 : parseRest2(envelope, in, payloadType, tenantId, embeddingId);
     }
 
+    /**
+     * The fast path of opening: a version-2 envelope bound to {@code tenantId} and {@code embeddingId} and sealed for
+     * {@code purposeBytes}, whose DEK id, KEK reference and wrapped DEK are byte for byte those of a slot of
+     * {@code known} (a DEK an envelope was parsed in full and opened with before). Every check of {@link #parse} holds
+     * for what it returns; the strings and the key slot are the caller's and the table's instead of decoded again.
+     * Returns null (the caller parses in full, which classifies the envelope) whenever anything differs: another
+     * version, tenant, id (or one that is not ASCII), purpose or DEK, a field out of bounds, bytes missing or left over.
+     * Sets {@code known.matched} to the slot it used.
+     */
+    static @Nullable EnvelopeHeader parseKnown(
+            byte[] e, String tenantId, String embeddingId, byte[] purposeBytes, String purpose, KnownDeks known) {
+        int n = e.length;
+        if (n < 6 || e[0] != MAGIC[0] || e[1] != MAGIC[1] || e[2] != MAGIC[2] || (e[3] & 0xFF) != VERSION_2) {
+            return null;
+        }
+        PayloadType payloadType = PayloadType.ofCode(e[4] & 0xFF);
+        if (payloadType == null) {
+            return null;
+        }
+        int p = 5;
+        int t = e[p++] & 0xFF;
+        if (t < 1 || t > MAX_TENANT_ID_BYTES || !asciiEquals(e, p, t, tenantId)) {
+            return null;
+        }
+        p += t;
+        if (p + 2 > n) {
+            return null;
+        }
+        int idLength = ((e[p] & 0xFF) << 8) | (e[p + 1] & 0xFF);
+        p += 2;
+        if (idLength < 1 || idLength > MAX_EMBEDDING_ID_BYTES || !asciiEquals(e, p, idLength, embeddingId)) {
+            return null;
+        }
+        p += idLength;
+        if (p + 1 > n) {
+            return null;
+        }
+        int purposeLength = e[p++] & 0xFF;
+        if (purposeLength != purposeBytes.length
+                || p + purposeLength > n
+                || !Arrays.equals(e, p, p + purposeLength, purposeBytes, 0, purposeLength)) {
+            return null;
+        }
+        p += purposeLength;
+        if (p + RecordVersion.BYTES + 1 + DekId.LENGTH + 4 > n) {
+            return null;
+        }
+        RecordVersion recordVersion;
+        try {
+            recordVersion = RecordVersion.read(e, p);
+        } catch (IllegalArgumentException tooLarge) {
+            return null;
+        }
+        p += RecordVersion.BYTES;
+        if ((e[p++] & 0xFF) != DekId.LENGTH) {
+            return null;
+        }
+        KnownDeks.Slot slot = known.find(e, p);
+        if (slot == null || !slot.tenantId().equals(tenantId)) {
+            return null;
+        }
+        p += DekId.LENGTH;
+        long ciphertextLength =
+                ((long) (e[p] & 0xFF) << 24) | ((e[p + 1] & 0xFF) << 16) | ((e[p + 2] & 0xFF) << 8) | (e[p + 3] & 0xFF);
+        p += 4;
+        if (ciphertextLength < MIN_CIPHERTEXT_BYTES || ciphertextLength > MAX_CIPHERTEXT_BYTES) {
+            return null;
+        }
+        int associatedDataLength = p;
+        byte[] kekRef = slot.kekRefBytes();
+        if (p + 1 > n || (e[p++] & 0xFF) != kekRef.length || p + kekRef.length > n) {
+            return null;
+        }
+        if (!Arrays.equals(e, p, p + kekRef.length, kekRef, 0, kekRef.length)) {
+            return null;
+        }
+        p += kekRef.length;
+        byte[] wrapped = slot.wrapped();
+        if (p + 2 > n || (((e[p] & 0xFF) << 8) | (e[p + 1] & 0xFF)) != wrapped.length) {
+            return null;
+        }
+        p += 2;
+        if (p + wrapped.length > n || !Arrays.equals(e, p, p + wrapped.length, wrapped, 0, wrapped.length)) {
+            return null;
+        }
+        p += wrapped.length;
+        if (p + ciphertextLength != n) {
+            return null;
+        }
+        known.matched = slot;
+        return new EnvelopeHeader(
+                VERSION_2,
+                payloadType,
+                tenantId,
+                embeddingId,
+                purpose,
+                recordVersion,
+                slot.kek(),
+                slot.dekId(),
+                wrapped,
+                associatedDataLength,
+                p,
+                (int) ciphertextLength);
+    }
+
+    /** Whether {@code e[at, at+length)} is {@code s} in ASCII (false for a string that is not ASCII). */
+    private static boolean asciiEquals(byte[] e, int at, int length, String s) {
+        if (s.length() != length || at + length > e.length) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            char c = s.charAt(i);
+            if (c >= 0x80 || e[at + i] != (byte) c) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static EnvelopeHeader parseRest1(
             byte[] envelope, Reader in, PayloadType payloadType, String tenantId, String embeddingId) {
         KekRef kek = kekRef(in);

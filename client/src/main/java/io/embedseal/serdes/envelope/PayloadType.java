@@ -33,8 +33,11 @@ public enum PayloadType {
     }
 
     /** The payload type for a byte read from an envelope, or null if unknown. */
+    /** {@code values()} once: it copies the array on every call, and this is read for every envelope opened. */
+    private static final PayloadType[] ALL = values();
+
     public static @Nullable PayloadType ofCode(int code) {
-        for (PayloadType t : values()) {
+        for (PayloadType t : ALL) {
             if (t.code == code) {
                 return t;
             }

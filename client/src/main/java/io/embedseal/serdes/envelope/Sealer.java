@@ -13,6 +13,7 @@ import io.embedseal.serdes.envelope.EnvelopeException.Reason;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Seals payloads into version-2 envelopes under the tenant's active DEK, and opens version-2 and (unless told not to)
@@ -177,6 +178,11 @@ public final class Sealer {
      * @throws EnvelopeException with the reason it was refused
      */
     public Unsealed unseal(byte[] envelope, String expectedTenantId, String expectedEmbeddingId) {
+        KnownDeks known = knownDeks.get();
+        Unsealed fast = unsealKnown(envelope, expectedTenantId, expectedEmbeddingId, known);
+        if (fast != null) {
+            return fast;
+        }
         EnvelopeHeader header = EnvelopeHeader.parse(envelope);
         if (!header.tenantId().equals(expectedTenantId)) {
             throw new EnvelopeException(
@@ -202,9 +208,10 @@ public final class Sealer {
                             + "', this reader opens '" + purpose + "'");
         }
         try {
-            Unsealed opened = open(envelope, header);
-            if (header.payloadType() == PayloadType.DELETE_MARKER && opened.plaintext().length != 0) {
-                throw new EnvelopeException(Reason.MALFORMED, "a delete marker's payload is not empty");
+            Dek dek = openDek(header);
+            Unsealed opened = open(envelope, header, dek);
+            if (header.formatVersion() == EnvelopeHeader.VERSION_2) {
+                known.remember(envelope, header, dek, System.nanoTime());
             }
             return opened;
         } catch (DekDestroyedException e) {
@@ -217,23 +224,69 @@ public final class Sealer {
         }
     }
 
-    private Unsealed open(byte[] envelope, EnvelopeHeader header) {
-        Dek dek = openDek(header);
+    /**
+     * Opens with {@code dek}; a delete marker must have an empty payload.
+     *
+     * @throws DekDestroyedException if the DEK was destroyed before the decryption began
+     */
+    private static Unsealed open(byte[] envelope, EnvelopeHeader header, Dek dek) {
+        byte[] plaintext;
         try {
-            return new Unsealed(
-                    header,
-                    dek.decrypt(
-                            envelope,
-                            header.ciphertextOffset(),
-                            header.ciphertextLength(),
-                            envelope,
-                            0,
-                            header.associatedDataLength()));
+            plaintext = dek.decrypt(
+                    envelope,
+                    header.ciphertextOffset(),
+                    header.ciphertextLength(),
+                    envelope,
+                    0,
+                    header.associatedDataLength());
         } catch (GeneralSecurityException e) {
             throw new EnvelopeException(
                     Reason.TAMPERED,
                     "envelope of tenant " + header.tenantId() + " failed authentication under DEK " + header.dekId(),
                     e);
+        }
+        if (header.payloadType() == PayloadType.DELETE_MARKER && plaintext.length != 0) {
+            throw new EnvelopeException(Reason.MALFORMED, "a delete marker's payload is not empty");
+        }
+        return new Unsealed(header, plaintext);
+    }
+
+    /**
+     * How long a DEK this thread opened an envelope with serves the next envelopes under it before the keyring is asked
+     * again (which keeps the DEK's place in the keyring's cache and its idle expiry current). A DEK the keyring destroys
+     * (its tenant revoked, evicted, expired) stops serving at once: its use throws.
+     */
+    private static final long RECHECK_NANOS = 1_000_000_000L;
+
+    /** Per thread: the DEKs it recently opened envelopes with (see {@link KnownDeks}). */
+    private final ThreadLocal<KnownDeks> knownDeks = ThreadLocal.withInitial(KnownDeks::new);
+
+    /**
+     * The fast path: an envelope of the expected tenant, record and purpose under a DEK this thread opened an envelope
+     * with in the last second, and that is not destroyed, opens without decoding the header into strings or asking
+     * the keyring; null when that does not hold (the full path then decides). Tampering is refused here as there.
+     */
+    private @Nullable Unsealed unsealKnown(
+            byte[] envelope, String expectedTenantId, String expectedEmbeddingId, KnownDeks known) {
+        EnvelopeHeader header = EnvelopeHeader.parseKnown(
+                envelope, expectedTenantId, expectedEmbeddingId, purposeBytes, purpose, known);
+        KnownDeks.Slot slot = known.matched;
+        known.matched = null;
+        if (header == null || slot == null) {
+            return null;
+        }
+        if (System.nanoTime() - slot.checkedAtNanos() > RECHECK_NANOS
+                || slot.dek().isDestroyed()) {
+            known.forget(slot);
+            return null;
+        }
+        try {
+            Unsealed opened = open(envelope, header, slot.dek());
+            keyring.countOpenHit();
+            return opened;
+        } catch (DekDestroyedException e) {
+            known.forget(slot); // destroyed since the check: the full path asks the keyring
+            return null;
         }
     }
 

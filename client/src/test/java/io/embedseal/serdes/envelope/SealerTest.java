@@ -9,8 +9,10 @@ import io.embedseal.serdes.envelope.EnvelopeException.Reason;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -362,6 +364,83 @@ class SealerTest {
         assertThat(new RecordVersion(5, 6).isOlderThan(new RecordVersion(5, 7))).isTrue();
         assertThat(new RecordVersion(5, 6).isOlderThan(new RecordVersion(4, Long.MAX_VALUE)))
                 .isFalse();
+    }
+
+    @Test
+    void aDekThisThreadOpenedWith_servesTheNextEnvelope_andEveryAlteredOneGetsTheVerdictOfAFullOpen() {
+        byte[] first = sealer.seal("acme", "doc-0", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        Unsealed warm = sealer.unseal(first, "acme", "doc-0");
+
+        Unsealed fast = sealer.unseal(envelope, "acme", "doc-1");
+
+        assertThat(fast.plaintext()).isEqualTo(PAYLOAD);
+        assertThat(fast.header().kek())
+                .as("served by the thread's table")
+                .isSameAs(warm.header().kek());
+        assertThat(fast.header().toString())
+                .isEqualTo(EnvelopeHeader.parse(envelope).toString());
+        // Every single-bit flip and every truncation: the same verdict from the sealer that knows the DEK as from one
+        // that knows nothing (a new Sealer for each, on the same keyring), and never an open.
+        List<byte[]> altered = new ArrayList<>();
+        for (int bit = 0; bit < envelope.length * 8; bit++) {
+            byte[] flipped = envelope.clone();
+            flipped[bit / 8] ^= (byte) (1 << (bit % 8));
+            altered.add(flipped);
+        }
+        for (int len = 0; len < envelope.length; len++) {
+            altered.add(Arrays.copyOf(envelope, len));
+        }
+        altered.add(Arrays.copyOf(envelope, envelope.length + 1));
+        for (byte[] a : altered) {
+            sealer.unseal(first, "acme", "doc-0"); // the DEK stays known
+            Reason known = reasonOf(() -> sealer.unseal(a, "acme", "doc-1"));
+            Reason full = reasonOf(() -> new Sealer(sealer.keyring()).unseal(a, "acme", "doc-1"));
+            assertThat(known).as("envelope of %d bytes", a.length).isNotNull().isEqualTo(full);
+        }
+        // And the binding: the same envelope for another record or tenant, or another purpose.
+        sealer.unseal(first, "acme", "doc-0");
+        assertReason(envelope, "acme", "doc-2", Reason.WRONG_BINDING);
+        assertReason(envelope, "acmf", "doc-1", Reason.WRONG_BINDING);
+        assertThatThrownBy(() -> sealer.withPurpose("other.purpose").unseal(envelope, "acme", "doc-1"))
+                .isInstanceOfSatisfying(
+                        EnvelopeException.class, e -> assertThat(e.reason()).isEqualTo(Reason.WRONG_BINDING));
+    }
+
+    @Test
+    void aDeleteMarkerWithAPayload_isMalformed_alsoUnderAKnownDek() {
+        sealer.unseal(
+                sealer.seal("acme", "doc-0", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD),
+                "acme",
+                "doc-0");
+        byte[] marker = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.DELETE_MARKER, PAYLOAD);
+
+        assertReason(marker, "acme", "doc-1", Reason.MALFORMED);
+    }
+
+    @Test
+    void aDekTheKeyringDestroyed_isNotServedByTheTable_soARevocationBitesAtOnce() throws Exception {
+        byte[] first = sealer.seal("acme", "doc-0", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = sealer.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        sealer.unseal(first, "acme", "doc-0");
+        new LocalKms(dir).destroy("tenant-acme"); // the tenant destroys its key...
+
+        // ...and until this instance applies the key event, DEKs in memory still open its records (the defence off):
+        assertThat(sealer.unseal(envelope, "acme", "doc-1").plaintext()).isEqualTo(PAYLOAD);
+
+        sealer.keyring().evict("acme"); // the key event applied: every DEK of the tenant in memory destroyed
+
+        assertReason(envelope, "acme", "doc-1", Reason.KEY_UNKNOWN);
+        assertReason(first, "acme", "doc-0", Reason.KEY_UNKNOWN);
+    }
+
+    private static @org.jspecify.annotations.Nullable Reason reasonOf(Runnable open) {
+        try {
+            open.run();
+            return null;
+        } catch (EnvelopeException e) {
+            return e.reason();
+        }
     }
 
     private void assertReason(byte[] envelope, String tenant, String id, Reason reason) {

@@ -62,13 +62,11 @@ final class AesGcmFloor {
         int bodyLength = value.length - bodyOffset;
         byte[] out = new byte[header.length + NONCE_BYTES + bodyLength + TAG_BYTES];
         System.arraycopy(header, 0, out, 0, header.length);
-        byte[] nonce = new byte[NONCE_BYTES];
-        nonces.nextBytes(nonce);
+        nonces.nextBytes(out, header.length, NONCE_BYTES); // straight into place, read by the cipher from there
         Cipher c = CIPHER.get();
         try {
-            c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BYTES * 8, nonce));
+            c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BYTES * 8, out, header.length, NONCE_BYTES));
             c.updateAAD(out, 0, header.length);
-            System.arraycopy(nonce, 0, out, header.length, NONCE_BYTES);
             c.doFinal(value, bodyOffset, bodyLength, out, header.length + NONCE_BYTES);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM encryption failed", e);

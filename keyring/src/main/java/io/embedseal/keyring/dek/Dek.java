@@ -145,13 +145,12 @@ public final class Dek implements Destroyable {
             throws GeneralSecurityException {
         begin();
         try {
-            byte[] nonce = new byte[NONCE_BYTES];
-            randomness.nextBytes(nonce);
+            // The nonce is drawn straight into its place in the output, and the cipher reads it from there.
+            randomness.nextBytes(out, outOffset, NONCE_BYTES);
             Cipher c = borrowCipher();
             try {
-                c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
+                c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, out, outOffset, NONCE_BYTES));
                 c.updateAAD(aad, aadOffset, aadLength);
-                System.arraycopy(nonce, 0, out, outOffset, NONCE_BYTES);
                 return NONCE_BYTES + c.doFinal(plaintext, ptOffset, ptLength, out, outOffset + NONCE_BYTES);
             } finally {
                 giveBack(c);

@@ -33,6 +33,13 @@ public final class DekId {
         return new DekId(Arrays.copyOfRange(source, offset, offset + length));
     }
 
+    /** Whether {@code source[offset, offset+16)} is this id, without copying it; false if the range is short. */
+    public boolean matches(byte[] source, int offset) {
+        return offset >= 0
+                && offset <= source.length - LENGTH
+                && Arrays.equals(bytes, 0, LENGTH, source, offset, offset + LENGTH);
+    }
+
     /** A copy of the id bytes. */
     public byte[] toBytes() {
         return bytes.clone();

@@ -14,6 +14,13 @@ public interface Randomness {
 
     void nextBytes(byte[] bytes);
 
+    /** Fills {@code out[offset, offset+length)}: a nonce straight into the envelope it belongs to. */
+    default void nextBytes(byte[] out, int offset, int length) {
+        byte[] b = new byte[length];
+        nextBytes(b);
+        System.arraycopy(b, 0, out, offset, length);
+    }
+
     /**
      * A NIST SP 800-90A DRBG per thread (the JDK's Hash_DRBG, SHA-256, 256-bit strength, seeded from the
      * system's entropy source). Per thread because the JDK's default {@code NativePRNG} serialises every caller
@@ -25,7 +32,7 @@ public interface Randomness {
      * are drawn from the DRBG directly and never sit in a buffer.
      */
     static Randomness secure() {
-        return SecureRandomHolder::nextBytes;
+        return SecureRandomHolder.SECURE;
     }
 
     /** Holds one DRBG, and a buffer of its output for short public values, per thread. */
@@ -37,29 +44,43 @@ public interface Randomness {
         private static final int BUFFER_BYTES = 1024;
         private static final ThreadLocal<State> STATE = ThreadLocal.withInitial(State::new);
 
-        private SecureRandomHolder() {}
+        static final Randomness SECURE = new Randomness() {
+            @Override
+            public void nextBytes(byte[] bytes) {
+                STATE.get().nextBytes(bytes, 0, bytes.length);
+            }
 
-        static void nextBytes(byte[] bytes) {
-            STATE.get().nextBytes(bytes);
-        }
+            @Override
+            public void nextBytes(byte[] out, int offset, int length) {
+                java.util.Objects.checkFromIndexSize(offset, length, out.length);
+                STATE.get().nextBytes(out, offset, length);
+            }
+        };
+
+        private SecureRandomHolder() {}
 
         private static final class State {
             private final SecureRandom drbg = newDrbg();
             private final byte[] buffer = new byte[BUFFER_BYTES];
             private int next = BUFFER_BYTES;
 
-            void nextBytes(byte[] out) {
-                if (out.length > BUFFERED_MAX) {
-                    drbg.nextBytes(out);
+            void nextBytes(byte[] out, int offset, int length) {
+                if (length > BUFFERED_MAX) {
+                    byte[] direct = offset == 0 && length == out.length ? out : new byte[length];
+                    drbg.nextBytes(direct);
+                    if (direct != out) {
+                        System.arraycopy(direct, 0, out, offset, length);
+                        Arrays.fill(direct, (byte) 0);
+                    }
                     return;
                 }
-                if (next + out.length > BUFFER_BYTES) {
+                if (next + length > BUFFER_BYTES) {
                     drbg.nextBytes(buffer);
                     next = 0;
                 }
-                System.arraycopy(buffer, next, out, 0, out.length);
-                Arrays.fill(buffer, next, next + out.length, (byte) 0);
-                next += out.length;
+                System.arraycopy(buffer, next, out, offset, length);
+                Arrays.fill(buffer, next, next + length, (byte) 0);
+                next += length;
             }
         }
 

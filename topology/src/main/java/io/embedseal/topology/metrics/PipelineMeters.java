@@ -205,19 +205,60 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
         return OTHER;
     }
 
+    /**
+     * A registered tenant's sealed-record counting, resolved once: its totals, whose sealed count is also its own
+     * series when it has one, and the counter to increment as well ({@code _other}'s when it has no series of its
+     * own), or null. One lookup per record: with thousands of tenants interleaving, every per-tenant object a record
+     * touches is a likely cache miss.
+     */
+    private record TenantCounters(
+            TenantTotals totals, @Nullable Counter also) {}
+
+    private final ConcurrentHashMap<String, TenantCounters> tenantCounters = new ConcurrentHashMap<>();
+
     @Override
     public void sealed(String tenantId) {
-        sealed.computeIfAbsent(
-                        label(tenantId),
-                        l -> Counter.builder("embedseal.sealed.records")
-                                .tag("tenant", l)
-                                .description("Records sealed (tenant label bounded by metrics.tenant-series.max)")
-                                .register(registry))
-                .increment();
         sealedTotal.increment();
-        if (tenantId != null && directory.get(tenantId) != null) {
-            totals.computeIfAbsent(tenantId, t -> new TenantTotals()).sealed.increment();
+        TenantCounters c = tenantId == null ? null : tenantCounters.get(tenantId);
+        if (c == null && tenantId != null && TenantIds.isValid(tenantId) && directory.get(tenantId) != null) {
+            c = tenantCounters.computeIfAbsent(tenantId, this::countersOf);
         }
+        if (c != null) {
+            c.totals().sealed.increment();
+            Counter also = c.also();
+            if (also != null) {
+                also.increment();
+            }
+            return;
+        }
+        sealedSeries(label(tenantId)).increment(); // unregistered, invalid or missing: never a label of its own
+    }
+
+    private TenantCounters countersOf(String tenantId) {
+        String l = label(tenantId);
+        TenantTotals t = totals.computeIfAbsent(tenantId, x -> new TenantTotals());
+        Counter existing = sealed.get(l);
+        if (existing != null || !l.equals(tenantId)) {
+            // _other, or (rarely) a series of its own made before the tenant registered: counted there as well.
+            return new TenantCounters(t, existing != null ? existing : sealedSeries(l));
+        }
+        FunctionCounter.builder("embedseal.sealed.records", t.sealed, LongAdder::sum)
+                .tag("tenant", l)
+                .description(SEALED_DESCRIPTION)
+                .register(registry);
+        return new TenantCounters(t, null);
+    }
+
+    private static final String SEALED_DESCRIPTION =
+            "Records sealed (tenant label bounded by metrics.tenant-series.max)";
+
+    private Counter sealedSeries(String label) {
+        return sealed.computeIfAbsent(
+                label,
+                l -> Counter.builder("embedseal.sealed.records")
+                        .tag("tenant", l)
+                        .description(SEALED_DESCRIPTION)
+                        .register(registry));
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.embedseal.serdes;
 import io.embedseal.keyring.TenantIds;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The key of every record on the sealed topic: {@code <tenantId>/<embeddingId>} in UTF-8. Tenant ids cannot
@@ -25,6 +26,32 @@ public record SealedRecordKey(String tenantId, String embeddingId) {
     /** The key's bytes as written to Kafka. */
     public byte[] toBytes() {
         return (tenantId + "/" + embeddingId).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The key's bytes: {@code candidate} itself when it already is exactly them (a producer that keys its raw records
+     * {@code tenant/embeddingId}, as the Python client and the demo do, and as the raw topic's deletes must), so the
+     * pipeline makes no new array per record for the key; otherwise {@link #toBytes()}.
+     */
+    public byte[] toBytes(byte @Nullable [] candidate) {
+        int t = tenantId.length();
+        int e = embeddingId.length();
+        if (candidate == null || candidate.length != t + 1 + e || candidate[t] != '/') {
+            return toBytes();
+        }
+        for (int i = 0; i < t; i++) {
+            char c = tenantId.charAt(i);
+            if (c >= 0x80 || candidate[i] != (byte) c) {
+                return toBytes();
+            }
+        }
+        for (int i = 0; i < e; i++) {
+            char c = embeddingId.charAt(i);
+            if (c >= 0x80 || candidate[t + 1 + i] != (byte) c) {
+                return toBytes();
+            }
+        }
+        return candidate;
     }
 
     /**

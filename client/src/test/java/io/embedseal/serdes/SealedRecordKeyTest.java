@@ -54,6 +54,31 @@ class SealedRecordKeyTest {
         assertThatThrownBy(() -> new SealedRecordKey("acme", "")).isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Property
+    void toBytesFromACandidate_isAlwaysTheKeysBytes_andTheCandidateOnlyWhenEqual(
+            @ForAll("tenants") String tenant, @ForAll("ids") String id, @ForAll("ids") String otherId) {
+        SealedRecordKey key = new SealedRecordKey(tenant, id);
+        byte[] own = (tenant + "/" + id).getBytes(StandardCharsets.UTF_8);
+        byte[] other = (tenant + "/" + otherId).getBytes(StandardCharsets.UTF_8);
+
+        assertThat(key.toBytes(own)).isEqualTo(key.toBytes());
+        assertThat(key.toBytes(other)).isEqualTo(key.toBytes());
+        assertThat(key.toBytes(null)).isEqualTo(key.toBytes());
+        if (!id.equals(otherId)) {
+            assertThat(key.toBytes(other)).isNotSameAs(other);
+        }
+    }
+
+    @Test
+    void anAsciiRawKeyThatIsTheSealedKey_isReusedAsItIs() {
+        byte[] raw = "acme/doc-1#chunk-0".getBytes(StandardCharsets.US_ASCII);
+
+        assertThat(new SealedRecordKey("acme", "doc-1#chunk-0").toBytes(raw)).isSameAs(raw);
+        assertThat(new SealedRecordKey("acme", "doc-1#chunk-1").toBytes(raw))
+                .isNotSameAs(raw)
+                .isEqualTo("acme/doc-1#chunk-1".getBytes(StandardCharsets.US_ASCII));
+    }
+
     @Provide
     Arbitrary<String> tenants() {
         return Arbitraries.strings()

@@ -180,7 +180,7 @@ final class SealingProcessor implements Processor<byte[], byte[], byte[], byte[]
             // The plaintext is not needed any more: clear it (the record's own value in place, once sealed or refused).
             Arrays.fill(plaintext, ptOffset, ptOffset + ptLength, (byte) 0);
         }
-        byte[] key = new SealedRecordKey(tenant, embeddingId).toBytes();
+        byte[] key = new SealedRecordKey(tenant, embeddingId).toBytes(record.key()); // the raw key, when it is this
         context.forward(new Record<>(key, envelope, record.timestamp(), passThroughHeaders(record.headers())));
         parts.metrics().sealed(tenant);
     }

@@ -113,7 +113,7 @@ public final class PipelineBench {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "cold" -> COLD;
                 case "steady" -> STEADY;
-                default -> throw new IllegalArgumentException("a phase is cold or steady, not " + s);
+                default -> throw new IllegalArgumentException("--phase takes cold or steady; got " + s);
             };
         }
     }

@@ -97,10 +97,88 @@ class BenchCommandTest {
     }
 
     @Test
+    void aSteadyStateRun_overTwoTenantCounts_measuresTheSecondBatch_andDrawsCharts(@TempDir Path dir) throws Exception {
+        Path charts = dir.resolve("charts");
+        CliRun r = CliRun.run(
+                "bench",
+                "--json",
+                "--records",
+                "200",
+                "--dims",
+                "16",
+                "--tenants",
+                "2,5",
+                "--distribution",
+                "zipf:1.1",
+                "--phase",
+                "steady",
+                "--topologies",
+                "aes-gcm,sealed",
+                "--stream-threads",
+                "1",
+                "--commit-interval-ms",
+                "50",
+                "--partitions",
+                "2",
+                "--runs",
+                "1",
+                "--warmup-runs",
+                "0",
+                "--latency-records",
+                "100",
+                "--latency-rate",
+                "1000",
+                "--chart-dir",
+                charts.toString(),
+                "--data-dir",
+                dir.resolve("data").toString());
+
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("phase").asText()).isEqualTo("steady");
+        assertThat(o.get("tenantCounts")).extracting(JsonNode::asInt).containsExactly(2, 5);
+        assertThat(o.get("results")).extracting(x -> x.get("tenants").asInt()).containsExactly(2, 5);
+        for (JsonNode result : o.get("results")) {
+            assertThat(result.get("distribution").asText()).isEqualTo("zipf:1.1");
+            assertThat(result.get("streamThreads").asInt()).isEqualTo(1);
+            for (JsonNode run : result.get("runs")) {
+                assertThat(run.get("phase").asText()).isEqualTo("steady");
+                assertThat(run.get("records").asLong()).isEqualTo(200);
+                if (run.get("topology").asText().equals("sealed")) {
+                    // Every DEK was made by the first batch: the measured one asks the KMS nothing, always hits.
+                    assertThat(run.get("kmsCalls").asLong()).isZero();
+                    assertThat(run.get("dekCacheHitRate").asDouble()).isEqualTo(1.0);
+                    assertThat(run.get("dekCacheHits").asLong()).isEqualTo(200);
+                }
+            }
+            assertThat(result.get("kmsBound").asLong()).isZero();
+            assertThat(result.get("sealedToFloorSpread").get("pairs")).hasSize(1);
+            assertThat(result.get("sealedToFloorSpread").get("median").asDouble())
+                    .isEqualTo(result.get("sealedToFloor").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
+        }
+        assertThat(charts.resolve("bench-tenants.svg"))
+                .content()
+                .startsWith("<?xml")
+                .contains("<svg");
+        assertThat(charts.resolve("bench-tenants-cpu.svg")).exists();
+    }
+
+    @Test
     void anUnknownTopology_isRefusedWithTheChoices() {
         CliRun r = CliRun.run("bench", "--topologies", "sealed,plaintext");
 
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("--topologies takes pass-through, aes-gcm, sealed");
+    }
+
+    @Test
+    void anUnknownDistributionOrPhase_isRefusedNamingTheOption() {
+        CliRun zipf = CliRun.run("bench", "--distribution", "normal");
+        CliRun phase = CliRun.run("bench", "--phase", "warm");
+
+        assertThat(zipf.code()).isEqualTo(2);
+        assertThat(zipf.err()).contains("--distribution takes uniform, zipf");
+        assertThat(phase.code()).isEqualTo(2);
+        assertThat(phase.err()).contains("--phase takes cold or steady; got warm");
     }
 }

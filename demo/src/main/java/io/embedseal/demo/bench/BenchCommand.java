@@ -78,7 +78,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--chart-dir",
-            description = "Also draw the results as SVG charts into this directory (records/s by dimensions when "
+            description = "Also draw the results as PNG charts into this directory (records/s by dimensions when "
                     + "several --dims ran, by tenants when several --tenants ran).")
     Path chartDir;
 

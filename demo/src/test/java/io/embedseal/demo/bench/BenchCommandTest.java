@@ -156,11 +156,10 @@ class BenchCommandTest {
             assertThat(result.get("sealedToFloorSpread").get("median").asDouble())
                     .isEqualTo(result.get("sealedToFloor").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
         }
-        assertThat(charts.resolve("bench-tenants.svg"))
-                .content()
-                .startsWith("<?xml")
-                .contains("<svg");
-        assertThat(charts.resolve("bench-tenants-cpu.svg")).exists();
+        assertThat(charts.resolve("bench-tenants.png"))
+                .binaryContent()
+                .startsWith((byte) 0x89, (byte) 'P', (byte) 'N', (byte) 'G');
+        assertThat(charts.resolve("bench-tenants-cpu.png")).exists();
     }
 
     @Test

@@ -400,11 +400,18 @@ public final class Keyring implements AutoCloseable {
     public record CacheStats(long sealHits, long sealMisses, long openHits, long openMisses) {}
 
     /**
-     * Counts an open served by a DEK this keyring handed out before and the caller kept (a sealer's per-thread table
-     * of recently opened DEKs): an open cache hit that did not pass through {@link #openDek}.
+     * For a caller that keeps a DEK {@link #openDek} gave it (a sealer's per-thread table of recently opened DEKs)
+     * and uses it again without asking: whether {@link #openDek} would still accept this KEK for the tenant (the
+     * keyring is open, the KEK is the tenant's own now), counting the use as an open cache hit when it would.
      */
-    public void countOpenHit() {
+    public boolean reuseOpened(String tenantId, KekRef kek) {
+        if (closed
+                || !kms.provider().equals(kek.provider())
+                || !naming.kekNameFor(tenantId).equals(kek.keyName())) {
+            return false;
+        }
         openHits.increment();
+        return true;
     }
 
     /** The cache counters since this keyring was built. */

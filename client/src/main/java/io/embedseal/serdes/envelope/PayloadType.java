@@ -32,10 +32,10 @@ public enum PayloadType {
         return code;
     }
 
-    /** The payload type for a byte read from an envelope, or null if unknown. */
     /** {@code values()} once: it copies the array on every call, and this is read for every envelope opened. */
     private static final PayloadType[] ALL = values();
 
+    /** The payload type for a byte read from an envelope, or null if unknown. */
     public static @Nullable PayloadType ofCode(int code) {
         for (PayloadType t : ALL) {
             if (t.code == code) {

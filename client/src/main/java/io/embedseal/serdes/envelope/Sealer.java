@@ -252,22 +252,31 @@ public final class Sealer {
     }
 
     /**
-     * How long a DEK this thread opened an envelope with serves the next envelopes under it before the keyring is asked
-     * again (which keeps the DEK's place in the keyring's cache and its idle expiry current). A DEK the keyring destroys
-     * (its tenant revoked, evicted, expired) stops serving at once: its use throws.
+     * How long a DEK this thread opened an envelope with serves the next envelopes under it before the keyring's
+     * {@link Keyring#openDek} is asked again (which keeps the DEK's place in the keyring's cache, its idle expiry
+     * current, and applies its absolute lifetime, {@code dek.max-open-seconds}, which this can extend by at most this
+     * much). A DEK the keyring destroys (its tenant revoked or evicted, expired, the keyring closed) stops serving at
+     * once, and whether the KEK is still the tenant's is asked on every use ({@link Keyring#reuseOpened}).
      */
-    private static final long RECHECK_NANOS = 1_000_000_000L;
+    private static final long RECHECK_NANOS = 100_000_000L;
 
     /** Per thread: the DEKs it recently opened envelopes with (see {@link KnownDeks}). */
     private final ThreadLocal<KnownDeks> knownDeks = ThreadLocal.withInitial(KnownDeks::new);
 
     /**
      * The fast path: an envelope of the expected tenant, record and purpose under a DEK this thread opened an envelope
-     * with in the last second, and that is not destroyed, opens without decoding the header into strings or asking
-     * the keyring; null when that does not hold (the full path then decides). Tampering is refused here as there.
+     * with in the last 0.1 s ({@link #RECHECK_NANOS}), which is not destroyed and whose KEK is still the tenant's, opens
+     * without decoding the header into strings or looking the DEK up; null when that does not hold (the full path then
+     * decides). Tampering is refused here as there, and a DEK destroyed while in use is reported as there.
      */
     private @Nullable Unsealed unsealKnown(
-            byte[] envelope, String expectedTenantId, String expectedEmbeddingId, KnownDeks known) {
+            byte @Nullable [] envelope,
+            @Nullable String expectedTenantId,
+            @Nullable String expectedEmbeddingId,
+            KnownDeks known) {
+        if (envelope == null || expectedTenantId == null || expectedEmbeddingId == null) {
+            return null; // the full path says what is wrong
+        }
         EnvelopeHeader header = EnvelopeHeader.parseKnown(
                 envelope, expectedTenantId, expectedEmbeddingId, purposeBytes, purpose, known);
         KnownDeks.Slot slot = known.matched;
@@ -276,17 +285,21 @@ public final class Sealer {
             return null;
         }
         if (System.nanoTime() - slot.checkedAtNanos() > RECHECK_NANOS
-                || slot.dek().isDestroyed()) {
-            known.forget(slot);
+                || slot.dek().isDestroyed()
+                || !keyring.reuseOpened(expectedTenantId, slot.kek())) {
+            known.forget(slot); // the full path asks the keyring, which decides
             return null;
         }
         try {
-            Unsealed opened = open(envelope, header, slot.dek());
-            keyring.countOpenHit();
-            return opened;
+            return open(envelope, header, slot.dek());
         } catch (DekDestroyedException e) {
-            known.forget(slot); // destroyed since the check: the full path asks the keyring
-            return null;
+            // Destroyed between the check and its use: as on the full path, not retried here, since an eviction may be
+            // a revocation and only the caller can look at the tenant's state again (see DEK_DESTROYED).
+            known.forget(slot);
+            throw new EnvelopeException(
+                    Reason.KMS_UNAVAILABLE,
+                    "DEK " + header.dekId() + " of tenant " + header.tenantId() + " was destroyed while in use",
+                    e);
         }
     }
 

@@ -434,6 +434,46 @@ class SealerTest {
         assertReason(first, "acme", "doc-0", Reason.KEY_UNKNOWN);
     }
 
+    @Test
+    void aKnownDekDestroyedWhileInUse_isReportedAsOnTheFullPath_notOpenedAgainBehindTheCallersBack() {
+        // A naming that, once armed, evicts the tenant when asked for its KEK name: that is, right after the fast
+        // path saw the DEK alive and just before it uses it (a revocation applied by another thread at that moment).
+        java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+        io.embedseal.keyring.KekNaming naming = io.embedseal.keyring.KekNaming.defaults();
+        Keyring[] keyring = new Keyring[1];
+        LocalKms kms = new LocalKms(dir);
+        keyring[0] = Keyring.builder(kms)
+                .createMissingKeys(kms::createKek)
+                .naming(new io.embedseal.keyring.KekResolver() {
+                    @Override
+                    public String kekNameFor(String tenant) {
+                        if (armed.getAndSet(false)) {
+                            keyring[0].evict(tenant);
+                        }
+                        return naming.kekNameFor(tenant);
+                    }
+
+                    @Override
+                    public @org.jspecify.annotations.Nullable String tenantFor(String keyName) {
+                        return naming.tenantFor(keyName);
+                    }
+                })
+                .build();
+        Sealer s = new Sealer(keyring[0]);
+        byte[] first = s.seal("acme", "doc-0", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = s.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        s.unseal(first, "acme", "doc-0"); // the DEK is known now
+
+        armed.set(true);
+
+        // Falling back to a full open here would unwrap the DEK again through the KMS and open a record of a tenant
+        // that may just have been revoked; the caller must look at the tenant's state first, as on the full path.
+        assertReason(envelope, "acme", "doc-1", Reason.KMS_UNAVAILABLE, s);
+        assertThat(s.unseal(envelope, "acme", "doc-1").plaintext())
+                .as("asked again (the tenant was only evicted): it opens")
+                .isEqualTo(PAYLOAD);
+    }
+
     private static @org.jspecify.annotations.Nullable Reason reasonOf(Runnable open) {
         try {
             open.run();

@@ -143,6 +143,9 @@ public final class Dek implements Destroyable {
             byte[] out,
             int outOffset)
             throws GeneralSecurityException {
+        if (aad == out && aadOffset + aadLength > outOffset && outOffset + ptLength + OVERHEAD > aadOffset) {
+            throw new IllegalArgumentException("the associated data overlaps the output");
+        }
         begin();
         try {
             // The nonce is drawn straight into its place in the output, and the cipher reads it from there.

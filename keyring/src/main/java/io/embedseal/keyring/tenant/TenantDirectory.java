@@ -66,17 +66,18 @@ public final class TenantDirectory implements KekResolver {
      */
     public boolean apply(TenantState state) {
         boolean[] applied = {true};
-        states.compute(state.tenantId(), (t, current) -> {
-            if (current == null) {
-                current = loader.apply(t);
-            }
+        states.compute(state.tenantId(), (t, inMap) -> {
+            TenantState current = inMap != null ? inMap : loader.apply(t);
             if (current != null
                     && current.status() == TenantStatus.DESTROYED
                     && state.status() != TenantStatus.DESTROYED) {
                 applied[0] = false;
+                if (inMap == null) {
+                    index(null, current); // loaded now: it enters the map, and the index
+                }
                 return current;
             }
-            index(current, state);
+            index(inMap, state); // a loaded state was never in the index: the new one goes in whatever its name
             return state;
         });
         return applied[0];

@@ -53,4 +53,19 @@ class TenantDirectoryTest {
         assertThat(d.get("initech")).isNotNull();
         assertThat(d.tenantFor("kek-initech")).isEqualTo("initech");
     }
+
+    @Test
+    void aStateLoadedInsideApply_isIndexed_whetherItsNameChangesOrItIsDestroyed() {
+        Map<String, TenantState> durable = Map.of(
+                "initech", state("initech", TenantStatus.ACTIVE, "kek-initech"),
+                "hooli", state("hooli", TenantStatus.DESTROYED, "kek-hooli"));
+        TenantDirectory d = new TenantDirectory(KekNaming.defaults(), durable::get);
+
+        d.apply(state("initech", TenantStatus.REVOKED, "kek-initech")); // the same name: nothing "moves"
+        assertThat(d.apply(state("hooli", TenantStatus.ACTIVE, "kek-other"))).isFalse();
+
+        assertThat(d.tenantFor("kek-initech")).isEqualTo("initech");
+        assertThat(d.tenantFor("kek-hooli")).isEqualTo("hooli");
+        assertThat(d.tenantFor("kek-other")).isNull();
+    }
 }

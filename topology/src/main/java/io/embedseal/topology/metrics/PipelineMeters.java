@@ -73,7 +73,7 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
     private final TenantDirectory directory;
     private final int maxTenantSeries;
     private final Set<String> labelled = ConcurrentHashMap.newKeySet();
-    private final ConcurrentHashMap<String, Counter> sealed = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> sealed = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> deadLettered = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Timer> kmsCalls = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, TenantTotals> totals = new ConcurrentHashMap<>();
@@ -207,12 +207,12 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
 
     /**
      * A registered tenant's sealed-record counting, resolved once: its totals, whose sealed count is also its own
-     * series when it has one, and the counter to increment as well ({@code _other}'s when it has no series of its
-     * own), or null. One lookup per record: with thousands of tenants interleaving, every per-tenant object a record
-     * touches is a likely cache miss.
+     * series when it has one, and the series' count to increment as well ({@code _other}'s when it has no series of
+     * its own), or null. One lookup per record: with thousands of tenants interleaving, every per-tenant object a
+     * record touches is a likely cache miss.
      */
     private record TenantCounters(
-            TenantTotals totals, @Nullable Counter also) {}
+            TenantTotals totals, @Nullable LongAdder also) {}
 
     private final ConcurrentHashMap<String, TenantCounters> tenantCounters = new ConcurrentHashMap<>();
 
@@ -225,40 +225,42 @@ public final class PipelineMeters implements PipelineMetrics, KmsObserver, AutoC
         }
         if (c != null) {
             c.totals().sealed.increment();
-            Counter also = c.also();
+            LongAdder also = c.also();
             if (also != null) {
                 also.increment();
             }
             return;
         }
-        sealedSeries(label(tenantId)).increment(); // unregistered, invalid or missing: never a label of its own
+        sealedSeries(label(tenantId), null).increment(); // unregistered, invalid or missing: no label of its own
     }
 
     private TenantCounters countersOf(String tenantId) {
         String l = label(tenantId);
         TenantTotals t = totals.computeIfAbsent(tenantId, x -> new TenantTotals());
-        Counter existing = sealed.get(l);
-        if (existing != null || !l.equals(tenantId)) {
-            // _other, or (rarely) a series of its own made before the tenant registered: counted there as well.
-            return new TenantCounters(t, existing != null ? existing : sealedSeries(l));
+        if (!l.equals(tenantId)) {
+            return new TenantCounters(t, sealedSeries(l, null)); // _other
         }
-        FunctionCounter.builder("embedseal.sealed.records", t.sealed, LongAdder::sum)
-                .tag("tenant", l)
-                .description(SEALED_DESCRIPTION)
-                .register(registry);
-        return new TenantCounters(t, null);
+        LongAdder series = sealedSeries(l, t.sealed);
+        // Its own series counts its totals, unless (rarely) the series was made before it registered: then that too.
+        return new TenantCounters(t, series == t.sealed ? null : series);
     }
 
     private static final String SEALED_DESCRIPTION =
             "Records sealed (tenant label bounded by metrics.tenant-series.max)";
 
-    private Counter sealedSeries(String label) {
-        return sealed.computeIfAbsent(
-                label,
-                l -> Counter.builder("embedseal.sealed.records")
-                        .tag("tenant", l)
-                        .description(SEALED_DESCRIPTION)
-                        .register(registry));
+    /**
+     * The count behind the {@code embedseal.sealed.records} series of a label, made (over {@code count}, or a new one)
+     * the first time: every such series is a function counter over a {@link LongAdder}, whichever path made it.
+     */
+    private LongAdder sealedSeries(String label, @Nullable LongAdder count) {
+        return sealed.computeIfAbsent(label, l -> {
+            LongAdder n = count != null ? count : new LongAdder();
+            FunctionCounter.builder("embedseal.sealed.records", n, LongAdder::sum)
+                    .tag("tenant", l)
+                    .description(SEALED_DESCRIPTION)
+                    .register(registry);
+            return n;
+        });
     }
 
     @Override

@@ -474,6 +474,37 @@ class SealerTest {
                 .isEqualTo(PAYLOAD);
     }
 
+    @Test
+    void aKnownDekWhoseKekIsNoLongerTheTenants_isWrongBinding_onTheNextUse() {
+        // A tenant migrated to another key name: the directory says so before its DEKs are evicted. An envelope under
+        // the old KEK must then be refused as the full path refuses it, not opened with the DEK this thread knows.
+        java.util.concurrent.atomic.AtomicReference<String> name = new java.util.concurrent.atomic.AtomicReference<>();
+        io.embedseal.keyring.KekNaming naming = io.embedseal.keyring.KekNaming.defaults();
+        LocalKms kms = new LocalKms(dir);
+        Sealer s = new Sealer(Keyring.builder(kms)
+                .createMissingKeys(kms::createKek)
+                .naming(new io.embedseal.keyring.KekResolver() {
+                    @Override
+                    public String kekNameFor(String tenant) {
+                        String n = name.get();
+                        return n != null ? n : naming.kekNameFor(tenant);
+                    }
+
+                    @Override
+                    public @org.jspecify.annotations.Nullable String tenantFor(String keyName) {
+                        return naming.tenantFor(keyName);
+                    }
+                })
+                .build());
+        byte[] first = s.seal("acme", "doc-0", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        byte[] envelope = s.seal("acme", "doc-1", RecordVersion.now(), PayloadType.EMBEDDING_EVENT_AVRO, PAYLOAD);
+        s.unseal(first, "acme", "doc-0"); // the DEK is known now
+
+        name.set("tenant-acme-migrated");
+
+        assertReason(envelope, "acme", "doc-1", Reason.WRONG_BINDING, s);
+    }
+
     private static @org.jspecify.annotations.Nullable Reason reasonOf(Runnable open) {
         try {
             open.run();

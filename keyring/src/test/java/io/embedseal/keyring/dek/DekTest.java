@@ -80,6 +80,20 @@ class DekTest {
     }
 
     @Test
+    void associatedDataOverlappingTheOutput_isRefused_beforeTheNonceOverwritesIt() throws Exception {
+        byte[] out = new byte[AAD.length + 1 + Dek.OVERHEAD];
+        System.arraycopy(AAD, 0, out, 0, AAD.length);
+        byte[] before = out.clone();
+
+        // The output starts inside the associated data: the nonce, drawn into it first, would change what is
+        // authenticated.
+        assertThatThrownBy(() -> dek(key()).encrypt(new byte[1], 0, 1, out, 0, AAD.length, out, AAD.length - 1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("overlaps");
+        assertThat(out).as("nothing written").isEqualTo(before);
+    }
+
+    @Test
     void everyEncryptionUsesAFreshNonce() throws Exception {
         Dek dek = dek(key());
         Set<String> nonces = new HashSet<>();

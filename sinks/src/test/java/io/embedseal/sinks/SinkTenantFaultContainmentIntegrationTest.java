@@ -41,8 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the tenants' KMS, on a real Connect worker: with one tenant of ten faulty, the other nine are indexed at (nearly)
  * the rate they are without the fault, the faulty tenant's records go to the connector's dead-letter topic with a
  * reason (still sealed, for replay), nothing is lost, and the task keeps running. A tenant that never registered is
- * refused the same way. Rates are measured side by side (baseline, then fault), up to five times on this noisy
- * machine; every attempt is printed.
+ * refused the same way. Rates are measured side by side in pairs (baseline and fault, in alternating order), from
+ * Connect's own count of records put, and the median of two to five pairs' ratios is checked on this noisy machine;
+ * every pair is printed.
  */
 @Tag("containment")
 class SinkTenantFaultContainmentIntegrationTest {
@@ -51,8 +52,8 @@ class SinkTenantFaultContainmentIntegrationTest {
     private static final int PER_TENANT = Integer.getInteger("embedseal.containment.sink-records", 800);
     private static final int DIMS = 64;
     private static final double MIN_RATIO = 0.9;
-    /** Pairs measured at most until one reaches {@link #MIN_RATIO}: this VM is shared and one pair is noisy. */
-    private static final int ATTEMPTS = 5;
+    /** Pairs measured at most while their median ratio is below {@link #MIN_RATIO}: this VM is shared and noisy. */
+    private static final int PAIRS = 5;
 
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final List<String> REPORT = new CopyOnWriteArrayList<>();
@@ -76,9 +77,13 @@ class SinkTenantFaultContainmentIntegrationTest {
         connect = EmbeddedConnect.start(
                 io.embedseal.testkit.EmbeddedKafkaBroker.shared().bootstrapServers(),
                 workerDir.resolve("offsets"),
-                // preCommit (and with it the index's commit, which makes records visible) every 100 ms: the rate's
-                // window is then measured to within 100 ms, not to the default second.
-                Map.of("offset.flush.interval.ms", "100"));
+                // preCommit (and with it the index's commit, which makes records visible) every 500 ms, so a run
+                // does not wait Connect's default minute to see its records indexed. Not 100 ms: at each offset
+                // commit Connect waits for the dead letters sent since the last one to be acknowledged (so that an
+                // offset never passes a dead letter that was lost), and ten such waits a second cost the other
+                // tenants ~10% in a fault run (measured: the task thread's wall time per record grew by ~14 µs, its
+                // CPU time did not; with the dead-letter report switched off the fault runs were the faster ones).
+                Map.of("offset.flush.interval.ms", "500"));
     }
 
     @AfterAll
@@ -160,55 +165,117 @@ class SinkTenantFaultContainmentIntegrationTest {
         void inject(String faultyTenant, Path kmsDir) throws Exception;
     }
 
-    record Figures(double healthyRate, long healthyIndexed, long faultyIndexed, long faultyDead, Set<String> reasons) {}
+    /**
+     * One run: what was indexed and dead-lettered, and the seconds per record of each batch the task's put() took
+     * after the first.
+     */
+    record Figures(
+            long healthyIndexed,
+            List<Double> secondsPerRecord,
+            long faultyIndexed,
+            long faultyDead,
+            Set<String> reasons) {
+
+        /** The other tenants' records per second: their share of a batch over its median time. */
+        double healthyRate() {
+            return otherTenantsRate(secondsPerRecord);
+        }
+    }
+
+    /** Nine tenants of ten are the others: their records per second, at the median batch's seconds per record. */
+    static double otherTenantsRate(List<Double> secondsPerRecord) {
+        return (TENANTS - 1) / (double) TENANTS / median(secondsPerRecord);
+    }
 
     private void measure(String label, String kind, Injection injection, String reason, boolean unregistered)
             throws Exception {
-        double best = 0;
-        Figures fault = null;
-        double base = 0;
-        for (int attempt = 1; attempt <= ATTEMPTS && best < MIN_RATIO; attempt++) {
-            if (!BASELINE.containsKey(kind)) {
-                BASELINE.put(kind, run(kind, (t, d) -> {}, false).healthyRate()); // warm-up, not compared
+        if (!BASELINE.containsKey(kind)) {
+            // Warm-up, not compared: three runs (the JIT; with one, the first test's pairs leaned below 1).
+            double rate = 0;
+            for (int i = 0; i < 3; i++) {
+                rate = run(kind, (t, d) -> {}, false).healthyRate();
             }
-            // Side by side: a baseline of its own right before each fault run.
-            base = run(kind, (t, d) -> {}, false).healthyRate();
-            fault = run(kind, injection, unregistered);
-            double ratio = fault.healthyRate() / base;
+            BASELINE.put(kind, rate);
+        }
+        // And one run with the fault, not compared either: its error paths (the KMS client's, the dead-letter
+        // reporter's) are compiled in fault runs only, so the first pairs of each fault otherwise leaned below 1.
+        check(run(kind, injection, unregistered), reason);
+        // Pairs side by side, in alternating order (baseline first, then fault first), so what the JVM still warms
+        // up favours neither side. A run's rate is taken at its median batch: a pause of the machine (GC, the other
+        // tenant of this VM) moves a few batches, while a cost of the faulty tenant's records is in every batch (they
+        // are spread over all of them); a KMS call per faulty record would put its latency into each (without the
+        // cool-down: a ratio of ~0.03, see below). The ratio is the median of the pairs' ratios, as the bench reports
+        // its own: a slow phase of this shared machine that hits one run of a pair moves one pair, not the verdict.
+        // At least two pairs, at most PAIRS while the median is below MIN_RATIO.
+        List<Double> ratios = new ArrayList<>();
+        List<Double> baseRates = new ArrayList<>();
+        List<Double> faultRates = new ArrayList<>();
+        double median = 0;
+        while (ratios.size() < PAIRS && (ratios.size() < 2 || median < MIN_RATIO)) {
+            boolean baseFirst = ratios.size() % 2 == 0;
+            Figures base;
+            Figures fault;
+            if (baseFirst) {
+                base = run(kind, (t, d) -> {}, false);
+                fault = run(kind, injection, unregistered);
+            } else {
+                fault = run(kind, injection, unregistered);
+                base = run(kind, (t, d) -> {}, false);
+            }
+            check(fault, reason);
+            baseRates.add(base.healthyRate());
+            faultRates.add(fault.healthyRate());
+            ratios.add(fault.healthyRate() / base.healthyRate());
+            median = median(ratios);
             System.out.printf(
                     Locale.ROOT,
-                    "sink containment %s, attempt %d: other tenants %.0f records/s without, %.0f with (ratio %.3f)%n",
+                    "sink containment %s, pair %d (%s first): other tenants %.0f records/s without, %.0f with "
+                            + "(ratio %.3f; median of %d pairs %.3f)%n",
                     label,
-                    attempt,
-                    base,
+                    ratios.size(),
+                    baseFirst ? "baseline" : "fault",
+                    base.healthyRate(),
                     fault.healthyRate(),
-                    ratio);
-            best = Math.max(best, ratio);
+                    fault.healthyRate() / base.healthyRate(),
+                    ratios.size(),
+                    median);
         }
-        Figures f = java.util.Objects.requireNonNull(fault);
-        long lost = (long) TENANTS * PER_TENANT - f.healthyIndexed() - f.faultyIndexed() - f.faultyDead();
         REPORT.add(String.format(
                 Locale.ROOT,
-                "| %s | %s | %.0f / %.0f | %.2f | %d / %d (%s) | %d |",
+                "| %s | %s | %.0f / %.0f | %.2f (%d pairs, %.2f to %.2f) | 0 / %d (%s) | 0 |",
                 label,
                 kind,
-                base,
-                f.healthyRate(),
-                best,
-                f.faultyIndexed(),
-                f.faultyDead(),
-                String.join(", ", f.reasons()),
-                lost));
+                median(baseRates),
+                median(faultRates),
+                median,
+                ratios.size(),
+                java.util.Collections.min(ratios),
+                java.util.Collections.max(ratios),
+                PER_TENANT,
+                reason));
+        assertThat(median)
+                .as("the other tenants' rate with the fault / without (" + label + "), the median of " + ratios.size()
+                        + " pairs " + ratios)
+                .isGreaterThanOrEqualTo(MIN_RATIO);
+    }
+
+    static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        java.util.Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    /** Every fault run: the others all indexed, the faulty tenant's records all dead-lettered with the reason, none lost. */
+    private static void check(Figures f, String reason) {
+        long lost = (long) TENANTS * PER_TENANT - f.healthyIndexed() - f.faultyIndexed() - f.faultyDead();
         assertThat(f.healthyIndexed()).isEqualTo((long) (TENANTS - 1) * PER_TENANT);
         assertThat(f.faultyIndexed()).as("the faulty tenant's records indexed").isZero();
         assertThat(f.faultyDead())
                 .as("the faulty tenant's records dead-lettered")
                 .isEqualTo(PER_TENANT);
         assertThat(f.reasons()).containsExactly(reason);
-        assertThat(lost).isZero();
-        assertThat(best)
-                .as("the other tenants' rate with the fault / without (" + label + ")")
-                .isGreaterThanOrEqualTo(MIN_RATIO);
+        assertThat(lost).as("records lost").isZero();
     }
 
     private Figures run(String kind, Injection injection, boolean unregistered) throws Exception {
@@ -252,49 +319,78 @@ class SinkTenantFaultContainmentIntegrationTest {
 
             Map<String, String> c = f.common(kmsDir, f.connectDlq);
             c.putAll(kms);
-            c.put(EmbedsealSinkConfig.TENANT_FAULT_COOLDOWN_MS, "60000");
+            // -Dembedseal.containment.sink-cooldown-ms=0 switches the defence off: every faulty record then asks the
+            // KMS
+            // again, and the ratio falls to ~0.03 (HTTP 500, measured); the test then fails, as it should.
+            c.put(
+                    EmbedsealSinkConfig.TENANT_FAULT_COOLDOWN_MS,
+                    System.getProperty("embedseal.containment.sink-cooldown-ms", "60000"));
             if (kind.equals("vault")) {
                 c.put(EmbedsealSinkConfig.VAULT_TOKEN, token);
             }
             c.put("connector.class", io.embedseal.sinks.lucene.LuceneSinkConnector.class.getName());
             c.put(io.embedseal.sinks.lucene.LuceneSinkConfig.DIR, luceneDir.toString());
+            // One index thread: the window is then the task's own work, which a fault could hold up, and not how two
+            // indexing lanes happen to share this machine's two cores (with lanes, pairs ranged 0.57 to 1.55).
+            c.put(io.embedseal.sinks.lucene.LuceneSinkConfig.INDEX_THREADS, "1");
             TestIndexes.register(luceneDir, c);
             String name = "contain-" + f.run;
             connect.putConnector(name, c);
-            long firstSeen = 0;
-            long allSeen = 0;
+            // Each batch's time: between two changes of Connect's own count of the records put (counted when put()
+            // returns; read every millisecond), so a batch's time is its poll and put. The first batch is left out:
+            // task start-up, and the faulty tenant's first KMS call (one deadline per cool-down is a documented
+            // cost, not the other tenants' rate). It used to be the time from the first record visible in the index
+            // to the last, but the index shows records at its commits only, and since the sink keeps up a run fits in
+            // a few of them: the ratio then measured the commit cadence (a baseline of 7,200,000 records/s was
+            // seen), and one CI run failed on it.
+            long total = (long) TENANTS * PER_TENANT;
+            List<Double> secondsPerRecord = new ArrayList<>();
+            long lastCount = 0;
+            long lastChange = 0;
             long deadline = System.nanoTime() + WAIT.toNanos();
+            while (System.nanoTime() < deadline && lastCount < total) {
+                long put = recordsPut(name);
+                if (put != lastCount) {
+                    long now = System.nanoTime();
+                    if (lastCount > 0) {
+                        secondsPerRecord.add((now - lastChange) / 1e9 / (put - lastCount));
+                    }
+                    lastCount = put;
+                    lastChange = now;
+                }
+                Thread.sleep(1);
+            }
+            assertThat(lastCount).as("every record put within " + WAIT).isEqualTo(total);
+            assertThat(secondsPerRecord).as("batches timed").isNotEmpty();
+            // Then wait until every record is accounted for: the others indexed, and the faulty tenant's records
+            // indexed (a baseline) or dead-lettered. Each tenant's index commits on its own, so the faulty tenant's
+            // may still be on its way when the others' are visible (waiting for dead letters then was a 120 s stall).
             long expected = (long) (TENANTS - 1) * PER_TENANT;
+            long indexed = 0;
+            long faultyIndexed = 0;
+            List<ConsumerRecord<byte[], byte[]>> dead = new ArrayList<>();
             while (System.nanoTime() < deadline) {
-                long n = 0;
+                indexed = 0;
                 for (String t : tenants) {
                     if (!t.equals(faulty)) {
-                        n += TestIndexes.count(luceneDir, t);
+                        indexed += TestIndexes.count(luceneDir, t);
                     }
                 }
-                if (n > 0 && firstSeen == 0) {
-                    firstSeen = System.nanoTime();
-                }
-                if (n >= expected) {
-                    allSeen = System.nanoTime();
-                    break;
+                if (indexed >= expected) {
+                    faultyIndexed = TestIndexes.count(luceneDir, faulty);
+                    if (faultyIndexed >= PER_TENANT) {
+                        break;
+                    }
+                    dead = f.readAll(f.connectDlq);
+                    if (faultyIndexed + dead.size() >= PER_TENANT) {
+                        break;
+                    }
                 }
                 Thread.sleep(20);
             }
-            assertThat(allSeen)
+            assertThat(indexed)
                     .as("every healthy tenant indexed within " + WAIT)
-                    .isPositive();
-            long faultyIndexed = TestIndexes.count(luceneDir, faulty);
-            List<ConsumerRecord<byte[], byte[]>> dead = new ArrayList<>();
-            long deadDeadline = System.nanoTime() + WAIT.toNanos();
-            long wantDead = faultyIndexed == PER_TENANT ? 0 : PER_TENANT;
-            while (System.nanoTime() < deadDeadline && wantDead > 0) {
-                dead = f.readAll(f.connectDlq);
-                if (dead.size() >= wantDead) {
-                    break;
-                }
-                Thread.sleep(200);
-            }
+                    .isEqualTo(expected);
             Set<String> reasons = new TreeSet<>();
             long faultyDead = 0;
             for (ConsumerRecord<byte[], byte[]> r : dead) {
@@ -312,10 +408,22 @@ class SinkTenantFaultContainmentIntegrationTest {
             assertThat(connect.status(name).tasks())
                     .allSatisfy(t -> assertThat(t.state()).isEqualTo("RUNNING"));
             connect.deleteConnector(name);
-            // The window starts when the first record is indexed: worker and task start-up are the same either way.
-            double rate = expected / Math.max(0.001, (allSeen - firstSeen) / 1e9);
-            return new Figures(rate, expected, faultyIndexed, faultyDead, reasons);
+            return new Figures(expected, secondsPerRecord, faultyIndexed, faultyDead, reasons);
         }
+    }
+
+    /**
+     * Records the connector's task has put, from Connect's own {@code sink-record-send-total} (counted when
+     * {@code put} returns); 0 before the task has started.
+     */
+    private static long recordsPut(String connector) throws Exception {
+        javax.management.ObjectName task = new javax.management.ObjectName(
+                "kafka.connect:type=sink-task-metrics,connector=" + connector + ",task=0");
+        javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+        if (!server.isRegistered(task)) {
+            return 0;
+        }
+        return ((Number) server.getAttribute(task, "sink-record-send-total")).longValue();
     }
 
     private Map<String, String> kmsSettings(String kind, Path kmsDir) {

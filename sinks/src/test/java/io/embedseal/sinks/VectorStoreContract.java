@@ -216,6 +216,23 @@ abstract class VectorStoreContract {
     }
 
     @Test
+    void rollback_afterATenantsFirstCommit_isRefused() {
+        // A new tenant writes several records before its index has any commit (a store may remember that there is
+        // none yet), then commits: what it committed must be what the next record is checked against.
+        store.upsert(record("newco", "a", v(200)));
+        store.upsert(record("newco", "b", v(200)));
+        store.upsert(record("newco", "c", v(200)));
+        endPut();
+
+        assertThatThrownBy(() -> store.upsert(record("newco", "b", v(100))))
+                .isInstanceOfSatisfying(
+                        RefusedRecordException.class,
+                        e -> assertThat(e.reason()).isEqualTo(RefusedRecordException.Reason.STALE_VERSION));
+        endPut();
+        assertThat(storedVersions("newco")).containsEntry("b", v(200));
+    }
+
+    @Test
     void rollback_withTheCheckSwitchedOff_replacesTheNewerRecord_whichIsTheAttack() {
         store.close();
         store = openWithoutVersionCheck(tmp);

@@ -158,6 +158,14 @@ public final class LuceneVectorStore implements VectorStore {
     private final java.util.Set<String> dirty = new java.util.HashSet<>();
     /** Per tenant, the committed index as last read, for the versions it holds. */
     private final Map<String, DirectoryReader> readers = new LinkedHashMap<>(16, 0.75f, true);
+
+    /**
+     * Tenants whose index had no commit when last looked, while this store holds their writer: its write lock means
+     * only this store's own commit changes that, so until then {@link #committedReader} need not look again (a new
+     * tenant's records otherwise listed its directory and opened it for every record until the first commit).
+     * Forgotten at that commit and whenever the writer or reader goes.
+     */
+    private final java.util.Set<String> uncommitted = new java.util.HashSet<>();
     /** Per tenant, versions written since its last commit (empty: deleted unchecked). */
     private final Map<String, Map<String, Optional<RecordVersions.Held>>> recent = new java.util.HashMap<>();
     /** Off only in a test that shows the rollback it prevents. */
@@ -432,10 +440,18 @@ public final class LuceneVectorStore implements VectorStore {
         if (reader != null) {
             return reader;
         }
-        Directory d = directory(tenant, false);
-        if (d == null || !DirectoryReader.indexExists(d)) {
+        boolean writing = writers.containsKey(tenant);
+        if (writing && uncommitted.contains(tenant)) {
             return null;
         }
+        Directory d = directory(tenant, false);
+        if (d == null || !DirectoryReader.indexExists(d)) {
+            if (writing) {
+                uncommitted.add(tenant);
+            }
+            return null;
+        }
+        uncommitted.remove(tenant);
         reader = DirectoryReader.open(d);
         readers.put(tenant, reader);
         if (readers.size() > options.maxOpenWriters()) { // bounded like the writers: the least recently used goes
@@ -790,6 +806,7 @@ public final class LuceneVectorStore implements VectorStore {
     private void commitOne(String tenant, IndexWriter w) {
         try {
             w.commit();
+            uncommitted.remove(tenant);
             dirty.remove(tenant);
             // What was written is committed now: read it from the index again from here on.
             DirectoryReader reader = readers.get(tenant);
@@ -823,6 +840,7 @@ public final class LuceneVectorStore implements VectorStore {
         IndexWriter open = writers.remove(tenant);
         dirty.remove(tenant);
         recent.remove(tenant);
+        uncommitted.remove(tenant);
         DirectoryReader lastRead = readers.remove(tenant);
         try {
             if (open != null) {
@@ -879,6 +897,7 @@ public final class LuceneVectorStore implements VectorStore {
     }
 
     private void closeReader(String tenant) {
+        uncommitted.remove(tenant);
         DirectoryReader reader = readers.remove(tenant);
         if (reader != null) {
             try {
@@ -915,6 +934,7 @@ public final class LuceneVectorStore implements VectorStore {
             }
         }
         writers.clear();
+        uncommitted.clear();
         dirty.clear();
         indexes.close(); // every index key in memory destroyed
         if (blindKeys != null) {

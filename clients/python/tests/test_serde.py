@@ -244,6 +244,16 @@ def test_settings_errors_name_the_setting() -> None:
         SealingSerializer({"kms.provider": "local", "kms.local.dir": "/x", "dek.max-records": "0"})
     with pytest.raises(ValueError, match="kms.vault.allow-insecure-http"):
         SealingSerializer({"kms.provider": "vault", "kms.vault.address": "http://127.0.0.1:1"})
+    with pytest.raises(ValueError, match="dek.cache.max-size"):
+        SealingSerializer({"kms.provider": "local", "kms.local.dir": "/x", "dek.cache.max-size": "-1"})
+
+
+def test_dek_cache_max_size_zero_is_the_default_as_on_the_java_side() -> None:
+    from embedseal.keyring import DekPolicy
+
+    assert DekPolicy.from_settings({"dek.cache.max-size": "0"}).cache_max_size == 10_000
+    assert DekPolicy.from_settings({}).cache_max_size == 10_000
+    assert DekPolicy.from_settings({"dek.cache.max-size": "7"}).cache_max_size == 7
 
 
 def test_reprs_hold_no_vector_or_key(local: dict[str, str]) -> None:

@@ -59,7 +59,8 @@ class DekPolicy:
             int(number("dek.max-records", 10_000_000, 1, GCM_RANDOM_NONCE_LIMIT)),
             number("dek.max-age-seconds", 3600, 1, 2**53),
             number("dek.max-open-seconds", 300, 1, 2**53),
-            int(number("dek.cache.max-size", 10_000, 1, 2**31 - 1)),
+            # 0 is the Java side's default ("a share of the heap"); a Python producer keeps 10,000 for it.
+            int(number("dek.cache.max-size", 10_000, 0, 2**31 - 1)) or 10_000,
             number("dek.cache.idle-expiry-seconds", 600, 1, 2**53),
         )
 

@@ -71,8 +71,11 @@ public final class KeyringSettings extends KmsSettings {
                     "dek.max-age-seconds", DekPolicy.DEFAULT_MAX_DEK_AGE.toSeconds(), 1, Long.MAX_VALUE / 1000)
             .doc("Seconds a DEK seals before a new one is made; sooner if `dek.max-open-seconds` is shorter.");
     public static final Setting<Integer> DEK_CACHE_MAX_SIZE = Setting.intValue(
-                    "dek.cache.max-size", DekPolicy.DEFAULT_CACHE_MAX_SIZE, 1, Integer.MAX_VALUE)
-            .doc("Unwrapped DEKs kept in memory, per cache.");
+                    "dek.cache.max-size", 0, 0, Integer.MAX_VALUE)
+            .doc("Unwrapped DEKs kept in memory, per cache. 0 (the default): a thirty-second of the JVM's maximum heap "
+                    + "at ~1.6 KB a DEK, at least 10,000 and at most 1,000,000 (20,971 with -Xmx1g); size it to the "
+                    + "tenants that send within `dek.cache.idle-expiry-seconds`, or every record of the others costs a "
+                    + "KMS call.");
     public static final Setting<Long> DEK_CACHE_IDLE_EXPIRY_SECONDS = Setting.longValue(
                     "dek.cache.idle-expiry-seconds",
                     DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds(),
@@ -229,7 +232,7 @@ public final class KeyringSettings extends KmsSettings {
         return new DekPolicy(
                 get(DEK_MAX_RECORDS),
                 Duration.ofSeconds(get(DEK_MAX_AGE_SECONDS)),
-                get(DEK_CACHE_MAX_SIZE),
+                get(DEK_CACHE_MAX_SIZE) == 0 ? DekPolicy.DEFAULT_CACHE_MAX_SIZE : get(DEK_CACHE_MAX_SIZE),
                 Duration.ofSeconds(get(DEK_CACHE_IDLE_EXPIRY_SECONDS)),
                 Duration.ofSeconds(get(DEK_MAX_OPEN_SECONDS)));
     }

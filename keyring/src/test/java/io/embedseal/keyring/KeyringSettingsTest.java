@@ -107,6 +107,36 @@ class KeyringSettingsTest {
     }
 
     @Test
+    void dekCacheMaxSize_defaultsToAShareOfTheHeap_boundedBothWays_andAnExplicitValueWins() {
+        assertThat(DekPolicy.defaultCacheMaxSize(1L << 30)).as("-Xmx1g").isEqualTo(20_971);
+        assertThat(DekPolicy.defaultCacheMaxSize(6L << 30)).as("6 GiB").isEqualTo(125_829);
+        assertThat(DekPolicy.defaultCacheMaxSize(256L << 20))
+                .as("a small heap keeps the old floor")
+                .isEqualTo(10_000);
+        assertThat(DekPolicy.defaultCacheMaxSize(1L << 40))
+                .as("a huge heap is capped")
+                .isEqualTo(1_000_000);
+        assertThat(DekPolicy.defaultCacheMaxSize(Long.MAX_VALUE)).isEqualTo(1_000_000);
+
+        assertThat(KeyringSettings.of(Map.of()).dekPolicy().cacheMaxSize())
+                .isEqualTo(DekPolicy.defaultCacheMaxSize(Runtime.getRuntime().maxMemory()))
+                .isEqualTo(DekPolicy.defaults().cacheMaxSize());
+        assertThat(KeyringSettings.of(Map.of("dek.cache.max-size", "0"))
+                        .dekPolicy()
+                        .cacheMaxSize())
+                .as("0 is the default")
+                .isEqualTo(DekPolicy.DEFAULT_CACHE_MAX_SIZE);
+        assertThat(KeyringSettings.of(Map.of("dek.cache.max-size", "3"))
+                        .dekPolicy()
+                        .cacheMaxSize())
+                .isEqualTo(3);
+        assertThatThrownBy(() -> KeyringSettings.of(Map.of("dek.cache.max-size", "-1")))
+                .isInstanceOf(ConfigValueException.class)
+                .extracting(e -> ((ConfigValueException) e).setting())
+                .isEqualTo("dek.cache.max-size");
+    }
+
+    @Test
     void maxOpenSeconds_defaultsToFiveMinutes_isRead_andABadValueNamesIt() {
         assertThat(KeyringSettings.of(Map.of()).dekPolicy().maxOpen()).isEqualTo(Duration.ofMinutes(5));
         assertThat(KeyringSettings.of(Map.of("dek.max-open-seconds", "60")).dekPolicy())

@@ -204,7 +204,7 @@ class SinkTenantFaultContainmentIntegrationTest {
         // up favours neither side. A run's rate is taken at its median batch: a pause of the machine (GC, the other
         // tenant of this VM) moves a few batches, while a cost of the faulty tenant's records is in every batch (they
         // are spread over all of them); a KMS call per faulty record would put its latency into each (without the
-        // cool-down: a ratio of ~0.03, see below). The ratio is the median of the pairs' ratios, as the bench reports
+        // cool-down: a ratio of ~0.02, see below). The ratio is the median of the pairs' ratios, as the bench reports
         // its own: a slow phase of this shared machine that hits one run of a pair moves one pair, not the verdict.
         // At least two pairs, at most PAIRS while the median is below MIN_RATIO.
         List<Double> ratios = new ArrayList<>();
@@ -321,7 +321,7 @@ class SinkTenantFaultContainmentIntegrationTest {
             c.putAll(kms);
             // -Dembedseal.containment.sink-cooldown-ms=0 switches the defence off: every faulty record then asks the
             // KMS
-            // again, and the ratio falls to ~0.03 (HTTP 500, measured); the test then fails, as it should.
+            // again, and the ratio falls to ~0.02 (HTTP 500, measured); the test then fails, as it should.
             c.put(
                     EmbedsealSinkConfig.TENANT_FAULT_COOLDOWN_MS,
                     System.getProperty("embedseal.containment.sink-cooldown-ms", "60000"));

@@ -542,8 +542,13 @@ public final class PipelineBench {
         }
     }
 
-    private static long send(
-            KafkaProducer<byte[], byte[]> p,
+    /**
+     * Writes the bench's input. A record the broker did not take fails the bench here, naming the topic: the in-process
+     * broker once answered an idempotent producer's batch with {@code OutOfOrderSequenceException}, the record was
+     * lost silently (its future ignored), and the bench then waited without end for output that could not come.
+     */
+    static long send(
+            org.apache.kafka.clients.producer.Producer<byte[], byte[]> p,
             String topic,
             int schemaId,
             int dims,
@@ -556,15 +561,26 @@ public final class PipelineBench {
         SyntheticEmbeddings synthetic = new SyntheticEmbeddings(dims * 31L, dims);
         long bytes = 0;
         long start = System.nanoTime();
+        java.util.concurrent.atomic.AtomicReference<Exception> failed =
+                new java.util.concurrent.atomic.AtomicReference<>();
         for (int i = 0; i < n; i++) {
             String tenant = tenants.get(sequence[i]);
             EmbeddingEvent e = synthetic.event(tenant, firstIndex + i);
             byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
             bytes += value.length;
-            var unused = p.send(new ProducerRecord<>(
-                    topic,
-                    (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                    value));
+            var unused = p.send(
+                    new ProducerRecord<>(
+                            topic,
+                            (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                            value),
+                    (metadata, error) -> {
+                        if (error != null) {
+                            failed.compareAndSet(null, error);
+                        }
+                    });
+            if (failed.get() != null) {
+                break;
+            }
             if (rateLimit > 0) {
                 long due = start + (long) ((i + 1) * 1e9 / rateLimit);
                 long wait = due - System.nanoTime();
@@ -574,6 +590,13 @@ public final class PipelineBench {
             }
         }
         p.flush();
+        Exception error = failed.get();
+        if (error != null) {
+            throw new IllegalStateException(
+                    "the bench could not write its input to " + topic + " (" + error
+                            + "); nothing was measured: run it " + "again",
+                    error);
+        }
         return bytes;
     }
 

@@ -73,9 +73,9 @@ public final class KeyringSettings extends KmsSettings {
     public static final Setting<Integer> DEK_CACHE_MAX_SIZE = Setting.intValue(
                     "dek.cache.max-size", 0, 0, Integer.MAX_VALUE)
             .doc("Unwrapped DEKs kept in memory, per cache. 0 (the default): a thirty-second of the JVM's maximum heap "
-                    + "at ~1.6 KB a DEK, at least 10,000 and at most 1,000,000 (20,971 with -Xmx1g); size it to the "
-                    + "tenants that send within `dek.cache.idle-expiry-seconds`, or every record of the others costs a "
-                    + "KMS call.");
+                    + "at ~1.6 KB a DEK, at least 10,000 and at most 1,000,000 (20,971 with -Xmx1g), per keyring (a "
+                    + "Connect worker has one per embedseal task: with several, set it); size it to the tenants that "
+                    + "send within `dek.cache.idle-expiry-seconds`, or every record of the others costs a KMS call.");
     public static final Setting<Long> DEK_CACHE_IDLE_EXPIRY_SECONDS = Setting.longValue(
                     "dek.cache.idle-expiry-seconds",
                     DekPolicy.DEFAULT_CACHE_IDLE_EXPIRY.toSeconds(),

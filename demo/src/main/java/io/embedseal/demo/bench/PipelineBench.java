@@ -537,6 +537,11 @@ public final class PipelineBench {
             p.flush();
             return p;
         } catch (Exception e) {
+            try {
+                p.abortTransaction(); // not left open on the broker for transaction.timeout.ms
+            } catch (RuntimeException notOpen) {
+                e.addSuppressed(notOpen);
+            }
             p.close();
             throw e;
         }
@@ -568,16 +573,21 @@ public final class PipelineBench {
             EmbeddingEvent e = synthetic.event(tenant, firstIndex + i);
             byte[] value = EmbeddingEventCodec.encodeWire(schemaId, e);
             bytes += value.length;
-            var unused = p.send(
-                    new ProducerRecord<>(
-                            topic,
-                            (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                            value),
-                    (metadata, error) -> {
-                        if (error != null) {
-                            failed.compareAndSet(null, error);
-                        }
-                    });
+            try {
+                var unused = p.send(
+                        new ProducerRecord<>(
+                                topic,
+                                (tenant + "/" + e.getEmbeddingId()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                                value),
+                        (metadata, error) -> {
+                            if (error != null) {
+                                failed.compareAndSet(null, error);
+                            }
+                        });
+            } catch (org.apache.kafka.common.KafkaException refused) {
+                // A transactional producer refuses further sends once a batch failed, before the callback says so.
+                failed.compareAndSet(null, refused);
+            }
             if (failed.get() != null) {
                 break;
             }

@@ -44,6 +44,26 @@ class PipelineBenchInputTest {
                 .hasMessageContaining("nothing was measured");
         assertThat(refusing.history()).hasSize(2);
 
+        // A transactional producer in its error state throws from send() itself.
+        MockProducer<byte[], byte[]> throwing =
+                new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
+                    private int sent;
+
+                    @Override
+                    public synchronized Future<RecordMetadata> send(
+                            ProducerRecord<byte[], byte[]> record, Callback callback) {
+                        if (++sent == 2) {
+                            throw new org.apache.kafka.common.KafkaException("cannot send in the error state");
+                        }
+                        return super.send(record, callback);
+                    }
+                };
+        assertThatThrownBy(() -> PipelineBench.send(
+                        throwing, "bench-input", 1, 8, List.of("t0", "t1"), new int[] {0, 1, 0, 1, 0}, 0, 0))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("bench-input")
+                .hasMessageContaining("error state");
+
         MockProducer<byte[], byte[]> taking =
                 new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
         assertThat(PipelineBench.send(

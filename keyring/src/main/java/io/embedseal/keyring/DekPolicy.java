@@ -70,7 +70,7 @@ public record DekPolicy(
 
     /**
      * The default size of each DEK cache for a JVM whose heap may grow to {@code maxHeapBytes}: a thirty-second of it
-     * at {@link #CACHED_DEK_BYTES} a DEK (so the two caches, full, take at most a sixteenth), but at least
+     * at {@link #CACHED_DEK_BYTES} a DEK (so a keyring's two caches, full, take at most a sixteenth), but at least
      * {@value #MIN_DEFAULT_CACHE_MAX_SIZE} and at most {@value #MAX_DEFAULT_CACHE_MAX_SIZE}: 20,971 at {@code -Xmx1g},
      * 125,829 at 6 GiB. A cache smaller than the tenants sending within {@code dek.cache.idle-expiry-seconds} makes a
      * KMS call of most records (100,000 tenants under Zipf(1.1) touched 17,105 in 100,000 records, and a cache of

@@ -604,7 +604,7 @@ public final class PipelineBench {
         if (error != null) {
             throw new IllegalStateException(
                     "the bench could not write its input to " + topic + " (" + error
-                            + "); nothing was measured: run it " + "again",
+                            + "); nothing was measured: run it again",
                     error);
         }
         return bytes;

@@ -21,21 +21,11 @@ class PipelineBenchInputTest {
     void aRecordTheBrokerRefused_failsTheFill_namingTheTopic() throws Exception {
         // A producer whose third record the broker answers with OutOfOrderSequenceException (seen once in a bench
         // run on the in-process broker); before, the bench ignored the future and waited for output without end.
-        MockProducer<byte[], byte[]> refusing =
-                new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
-                    private int sent;
-
-                    @Override
-                    public synchronized Future<RecordMetadata> send(
-                            ProducerRecord<byte[], byte[]> record, Callback callback) {
-                        if (++sent == 3) {
-                            OutOfOrderSequenceException e = new OutOfOrderSequenceException("out of order");
-                            callback.onCompletion(null, e);
-                            return CompletableFuture.failedFuture(e);
-                        }
-                        return super.send(record, callback);
-                    }
-                };
+        MockProducer<byte[], byte[]> refusing = failingAt(3, e -> {
+            OutOfOrderSequenceException error = new OutOfOrderSequenceException("out of order");
+            e.callback().onCompletion(null, error);
+            return CompletableFuture.failedFuture(error);
+        });
         assertThatThrownBy(() -> PipelineBench.send(
                         refusing, "bench-input", 1, 8, List.of("t0", "t1"), new int[] {0, 1, 0, 1, 0}, 0, 0))
                 .isInstanceOf(IllegalStateException.class)
@@ -45,19 +35,9 @@ class PipelineBenchInputTest {
         assertThat(refusing.history()).hasSize(2);
 
         // A transactional producer in its error state throws from send() itself.
-        MockProducer<byte[], byte[]> throwing =
-                new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
-                    private int sent;
-
-                    @Override
-                    public synchronized Future<RecordMetadata> send(
-                            ProducerRecord<byte[], byte[]> record, Callback callback) {
-                        if (++sent == 2) {
-                            throw new org.apache.kafka.common.KafkaException("cannot send in the error state");
-                        }
-                        return super.send(record, callback);
-                    }
-                };
+        MockProducer<byte[], byte[]> throwing = failingAt(2, e -> {
+            throw new org.apache.kafka.common.KafkaException("cannot send in the error state");
+        });
         assertThatThrownBy(() -> PipelineBench.send(
                         throwing, "bench-input", 1, 8, List.of("t0", "t1"), new int[] {0, 1, 0, 1, 0}, 0, 0))
                 .isInstanceOf(IllegalStateException.class)
@@ -70,5 +50,21 @@ class PipelineBenchInputTest {
                         taking, "bench-input", 1, 8, List.of("t0", "t1"), new int[] {0, 1, 0, 1, 0}, 0, 0))
                 .isPositive();
         assertThat(taking.history()).hasSize(5);
+    }
+
+    /** The send that fails, and the callback it was given. */
+    record Send(ProducerRecord<byte[], byte[]> record, Callback callback) {}
+
+    /** A producer that takes every record but the {@code n}th, which {@code failure} answers. */
+    private static MockProducer<byte[], byte[]> failingAt(
+            int n, java.util.function.Function<Send, Future<RecordMetadata>> failure) {
+        return new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
+            private int sent;
+
+            @Override
+            public synchronized Future<RecordMetadata> send(ProducerRecord<byte[], byte[]> record, Callback callback) {
+                return ++sent == n ? failure.apply(new Send(record, callback)) : super.send(record, callback);
+            }
+        };
     }
 }
